@@ -1,0 +1,128 @@
+# kafkalat: out-of-tree build into $(OUT). `make V=1` shows full commands.
+.DELETE_ON_ERROR:
+.SUFFIXES:
+
+OUT	?= build
+CC	?= gcc
+CLANG	?= clang
+BPFTOOL	?= bpftool
+VMLINUX_H ?= $(OUT)/vmlinux.h
+ARCH	:= $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+WARN	:= -Wall -Wextra -Werror
+CFLAGS	?= -O2 -g
+XCFLAGS	:= -std=c11 -D_GNU_SOURCE $(WARN) -Iinclude -I$(OUT) -MMD -MP
+LDLIBS	:= -lbpf -lelf -lz -lrdkafka -lpthread -lm
+SAN	:= -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+# Modules that need libbpf, librdkafka or are the program itself; everything
+# else in src/ is pure logic, linked into the unit tests without root.
+IMPURE	:= src/main.c src/probe.c src/load.c src/live.c
+SRCS	:= $(wildcard src/*.c)
+PURE	:= $(filter-out $(IMPURE),$(SRCS))
+OBJS	:= $(patsubst src/%.c,$(OUT)/obj/%.o,$(SRCS))
+PURE_SAN_OBJS := $(patsubst src/%.c,$(OUT)/san/%.o,$(PURE))
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+BPF_HDRS := $(wildcard bpf/*.h) include/kafkalat/events.h
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
+HELPER_SRCS := $(wildcard tests/helpers/*.c)
+HELPER_BINS := $(patsubst tests/helpers/%.c,$(OUT)/%,$(HELPER_SRCS))
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(OUT)/fuzz/%,$(FUZZ_SRCS))
+
+.PHONY: all deps test unit integration fuzz fuzz-smoke bench demo clean format
+
+all: deps $(OUT)/kafkalat $(HELPER_BINS)
+
+deps:
+	$(Q)scripts/deps.sh
+
+$(OUT) $(OUT)/obj $(OUT)/san $(OUT)/tests $(OUT)/fuzz:
+	$(Q)mkdir -p $@
+
+ifeq ($(VMLINUX_H),$(OUT)/vmlinux.h)
+$(OUT)/vmlinux.h: | $(OUT)
+	$(call msg,GEN,$@)
+	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@
+endif
+
+$(OUT)/kafkalat.bpf.o: $(BPF_SRCS) $(BPF_HDRS) $(VMLINUX_H) | $(OUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) $(WARN) -Wno-unused-function \
+		-Iinclude -Ibpf -include $(VMLINUX_H) -c bpf/kafkalat.bpf.c -o $@
+	$(Q)llvm-strip -g $@ 2>/dev/null || true
+
+$(OUT)/kafkalat.skel.h: $(OUT)/kafkalat.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name kafkalat_bpf > $@
+
+$(OUT)/obj/probe.o: $(OUT)/kafkalat.skel.h
+
+$(OUT)/obj/%.o: src/%.c | $(OUT)/obj
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(XCFLAGS) -c $< -o $@
+
+$(OUT)/san/%.o: src/%.c | $(OUT)/san
+	$(call msg,CC-SAN,$@)
+	$(Q)$(CC) -O1 -g $(SAN) $(XCFLAGS) -c $< -o $@
+
+$(OUT)/kafkalat: $(OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+$(OUT)/%: tests/helpers/%.c | $(OUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(XCFLAGS) $< -lrdkafka -lpthread -o $@
+
+$(OUT)/tests/test_%: tests/unit/test_%.c $(PURE_SAN_OBJS) | $(OUT)/tests
+	$(call msg,CC-TEST,$@)
+	$(Q)$(CC) -O1 -g $(SAN) $(XCFLAGS) -Ibpf -Itests/unit $< $(PURE_SAN_OBJS) -lcmocka -lm -o $@
+
+$(OUT)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(PURE) | $(OUT)/fuzz
+	$(call msg,FUZZ,$@)
+	$(Q)$(CLANG) -O1 -g -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE \
+		-Iinclude -Ibpf $< $(PURE) -lm -o $@
+
+unit: deps $(UNIT_BINS)
+	$(Q)set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+integration: all
+	$(Q)tests/integration/run.sh
+
+# Replays the checked-in corpora through every fuzz target (a regression
+# run of a few seconds); `make fuzz` searches for new inputs.
+fuzz-smoke: deps $(FUZZ_BINS)
+	$(Q)set -e; for f in $(FUZZ_BINS); do n=$$(basename $$f); \
+		mkdir -p $(OUT)/fuzz/corpus-$$n; \
+		$$f -runs=20000 -seed=1 $(OUT)/fuzz/corpus-$$n tests/fuzz/corpus/$$n 2>&1 | tail -1; done
+
+FUZZ_SECONDS ?= 120
+fuzz: deps $(FUZZ_BINS)
+	$(Q)set -e; for f in $(FUZZ_BINS); do n=$$(basename $$f); \
+		mkdir -p $(OUT)/fuzz/corpus-$$n; \
+		$$f -max_total_time=$(FUZZ_SECONDS) $(OUT)/fuzz/corpus-$$n tests/fuzz/corpus/$$n; done
+
+test: all unit fuzz-smoke integration
+
+bench: all
+	$(Q)scripts/bench.sh
+
+demo: all
+	$(Q)scripts/demo.sh
+
+format:
+	clang-format -i src/*.c src/*.h include/kafkalat/*.h bpf/*.c bpf/*.h tests/unit/*.c tests/helpers/*.c
+
+clean:
+	rm -rf $(OUT)
+
+-include $(wildcard $(OUT)/obj/*.d $(OUT)/san/*.d)

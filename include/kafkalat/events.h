@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The kernel <-> user event ABI. Included by the BPF programs and by
+ * userspace; explicit fixed-width fields only, a type tag first. Bump
+ * KLT_ABI_VERSION on any layout change: trace files store it.
+ */
+#ifndef KAFKALAT_EVENTS_H
+#define KAFKALAT_EVENTS_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define KLT_ABI_VERSION 1
+
+#define KLT_MAX_PORTS	    8
+#define KLT_CLIENT_ID_MAX   64	/* bytes of client_id kept; longer ones are truncated */
+#define KLT_TOPIC_NAME_MAX  256 /* Kafka topic names are at most 249 bytes */
+#define KLT_MAX_FRAME_BYTES (100u << 20)
+#define KLT_MAX_API_KEY	    127
+#define KLT_MAX_API_VERSION 63
+
+enum klt_event_type {
+	KLT_EV_CONN = 1, /* a Kafka listener socket was first seen */
+	KLT_EV_FRAME,	 /* one complete Kafka frame (request or response) */
+	KLT_EV_TOPIC,	 /* a topic of the Produce request being framed */
+	KLT_EV_PART,	 /* a partition of the Produce request being framed */
+	KLT_EV_CLOSE,	 /* the socket was closed by the broker */
+	KLT_EV_BAD,	 /* the connection cannot be decoded; no more frames from it */
+	KLT_EV_DESYNC,	 /* a tentative frame boundary proved wrong; frames since resync void */
+};
+
+enum klt_dir {
+	KLT_DIR_RX = 0, /* bytes the broker read: requests */
+	KLT_DIR_TX = 1, /* bytes the broker wrote: responses */
+};
+
+/* Why a connection is undecodable (KLT_EV_BAD.reason). */
+enum klt_bad_reason {
+	KLT_BAD_NONE = 0,
+	KLT_BAD_SIZE,	    /* frame size < minimum or > KLT_MAX_FRAME_BYTES */
+	KLT_BAD_TLS,	    /* bytes look like a TLS record */
+	KLT_BAD_HEADER,	    /* api_key/api_version/client_id out of range */
+	KLT_BAD_BODY,	    /* a Produce body field inconsistent with its frame */
+	KLT_BAD_STEPS,	    /* too many fields in one syscall to walk */
+	KLT_BAD_REASON_MAX, /* keep last */
+};
+
+/* KLT_EV_CONN.flags */
+#define KLT_CONN_PREEXISTING (1u << 0) /* accepted before kafkalat attached */
+
+/* KLT_EV_FRAME.flags */
+#define KLT_FRAME_TENTATIVE	 (1u << 0) /* boundary found by resync, not yet proven */
+#define KLT_FRAME_PRODUCE_PARSED (1u << 1) /* Produce body walked: acks/timeout/parts valid */
+#define KLT_FRAME_HAS_TXN	 (1u << 2) /* Produce carries a transactional_id */
+#define KLT_FRAME_PARTS_TRUNC	 (1u << 3) /* a batch header was cut short by its records size */
+
+/* KLT_EV_TOPIC.flags */
+#define KLT_TOPIC_IS_ID (1u << 0) /* name[0..16) is a topic UUID (Produce v13+) */
+
+struct klt_conn_event {
+	__u32 type;
+	__u32 flags;
+	__u64 conn_id;
+	__u64 ts_ns;
+	__u32 tgid;
+	__s32 fd;
+	__u16 family; /* AF_INET or AF_INET6 */
+	__u16 local_port;
+	__u16 remote_port;
+	__u16 pad;
+	__u8 local_addr[16]; /* IPv4 in the first 4 bytes */
+	__u8 remote_addr[16];
+};
+
+struct klt_frame_event {
+	__u32 type;
+	__u32 flags;
+	__u64 conn_id;
+	__u64 t_first_ns; /* entry of the syscall that carried the frame's first byte */
+	__u64 t_last_ns;  /* exit of the syscall that carried its last byte */
+	__u32 tid_first;
+	__u32 tid_last;
+	__u32 size; /* the frame's size field: bytes after the 4-byte size */
+	__u8 dir;
+	__u8 client_id_len; /* bytes stored in client_id (<= KLT_CLIENT_ID_MAX) */
+	__s16 client_id_full_len; /* length on the wire; -1 = null */
+	__s16 api_key;		  /* requests only */
+	__s16 api_version;	  /* requests only */
+	__s32 corr_id;
+	/* Produce only (KLT_FRAME_PRODUCE_PARSED) */
+	__s16 acks;
+	__u16 ntopics;
+	__s32 timeout_ms;
+	__u32 nparts;
+	__u32 pad;
+	__u64 record_bytes;
+	__u64 records;
+	char client_id[KLT_CLIENT_ID_MAX];
+};
+
+struct klt_topic_event {
+	__u32 type;
+	__u32 flags;
+	__u64 conn_id;
+	__u32 topic_idx; /* order within the request, from 0 */
+	__u16 name_len;	 /* bytes stored in name; 16 for a topic id */
+	__s16 name_full_len;
+	char name[KLT_TOPIC_NAME_MAX];
+};
+
+struct klt_part_event {
+	__u32 type;
+	__u32 flags;
+	__u64 conn_id;
+	__u32 topic_idx;
+	__s32 partition;
+	__s32 record_bytes; /* size of the partition's records field; -1 = null */
+	__u32 records;	    /* sum of record counts over its batches */
+	__u32 batches;
+	__u32 pad;
+};
+
+struct klt_close_event {
+	__u32 type;
+	__u32 flags;
+	__u64 conn_id;
+	__u64 ts_ns;
+};
+
+struct klt_bad_event {
+	__u32 type;
+	__u32 reason; /* enum klt_bad_reason */
+	__u64 conn_id;
+	__u64 ts_ns;
+	__u8 dir;
+	__u8 pad[3];
+	__u32 detail; /* e.g. the offending size or api_key */
+};
+
+struct klt_desync_event {
+	__u32 type;
+	__u32 flags;
+	__u64 conn_id;
+	__u64 ts_ns;
+	__u8 dir;
+	__u8 pad[7];
+};
+
+/* Per-CPU counters (array map "stats", one struct per CPU). */
+struct klt_stats {
+	__u64 ringbuf_drops;	/* failed ring buffer reservations */
+	__u64 conn_table_full;	/* conn state could not be created */
+	__u64 resync_skipped;	/* syscalls skipped while looking for a frame boundary */
+	__u64 frames;		/* frames emitted */
+	__u64 syscalls;		/* socket syscalls of Kafka connections seen */
+};
+
+#endif /* KAFKALAT_EVENTS_H */
