@@ -1,0 +1,869 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The Kafka stream framer: a resumable state machine that walks one direction
+ * of a connection's byte stream, however it is chunked, and yields every
+ * frame's header and, for Produce requests, the body's metadata (acks,
+ * timeout, topics, partitions, record-batch sizes and record counts) while
+ * skipping record data without copying it.
+ *
+ * It is shared by the BPF programs (which feed it the bytes of each socket
+ * syscall, straight from user memory) and the unit tests (which feed it byte
+ * buffers in every chunking). The includer defines:
+ *   KW_READ(dst, n, src_addr)  copy n (<= 64) bytes from the stream; 0 on success
+ * Each call of kw_step() does one bounded piece of work, so the BPF side can
+ * drive it from bpf_loop() and the verifier sees one small body.
+ */
+#ifndef KAFKALAT_FRAMER_H
+#define KAFKALAT_FRAMER_H
+
+#include "kafkalat/events.h"
+
+#ifndef KW_INLINE
+#define KW_INLINE static __always_inline
+#endif
+/* The per-state step functions: global functions in BPF, so that the
+ * verifier checks each once instead of every path through all of them. */
+#ifndef KW_STEP_FN
+#define KW_STEP_FN KW_INLINE
+#endif
+#define KW_CHECK(...)                                                                              \
+	do {                                                                                       \
+		if (!(__VA_ARGS__))                                                                \
+			return KW_STOP;                                                            \
+	} while (0)
+
+enum kw_sync {
+	KW_SYNCED = 0,	 /* at a proven frame boundary since the connection began */
+	KW_TENTATIVE = 1, /* resynchronised at a plausible boundary, not proven yet */
+	KW_RESYNC = 2,	 /* looking for a boundary at the start of each syscall */
+	KW_BAD = 3,	 /* undecodable: no more frames */
+};
+
+enum kw_state {
+	S_SIZE = 0,
+	S_REQ_HDR,
+	S_RESP_CORR,
+	S_CLIENT_ID_LEN,
+	S_CLIENT_ID,
+	S_TAGS_COUNT,
+	S_TAG_ID,
+	S_TAG_LEN,
+	S_TXN_LEN,
+	S_ACKS,
+	S_TIMEOUT,
+	S_TOPICS_COUNT,
+	S_TOPIC_NAME_LEN,
+	S_TOPIC_NAME,
+	S_PARTS_COUNT,
+	S_PART_INDEX,
+	S_RECORDS_LEN,
+	S_BATCH_START,
+	S_BATCH_LEN,
+	S_BATCH_COUNT,
+	S_BATCH_NEXT,
+	S_PART_END,
+	S_PART_NEXT,
+	S_TOPIC_NEXT,
+	S_BODY_DONE,
+	S_SKIP_FRAME,
+};
+
+/* What a step produced for the caller to emit. */
+enum kw_result {
+	KW_NONE = 0,
+	KW_FRAME,  /* a frame completed: emit it from the flow's fields */
+	KW_TOPIC,  /* a topic name (or id) completed */
+	KW_PART,   /* a partition's records field completed */
+	KW_BADCONN, /* the flow became undecodable: bad_reason, bad_detail */
+	KW_DESYNC, /* a tentative boundary proved wrong; back to resync */
+	KW_STOP,   /* ignore the rest of this syscall's bytes */
+};
+
+#define KW_CLIENT_ID_BUF 128 /* twice KLT_CLIENT_ID_MAX: lets the verifier bound copies by masks */
+#define KW_TOPIC_BUF	 512
+#define KW_BATCH_HDR	 61 /* record batch v2 header bytes up to and including recordsCount */
+#define KW_PRODUCE_MAX_VERSION 13
+
+struct kw_flow {
+	__u64 frame_left; /* bytes of the current frame after the size not yet walked */
+	__u64 skip;	  /* bytes to skip before the next token */
+	__u64 rec_end;	  /* frame_left at the end of the current records field */
+	__u64 batch_end;  /* frame_left at the end of the current record batch */
+	__u64 t_first;
+	__u64 record_bytes;
+	__u64 records;
+	__u32 tid_first;
+	__u32 size;
+	__u32 flags; /* KLT_FRAME_* of the frame being walked */
+	__u32 str_left;
+	__u32 topics_left;
+	__u32 parts_left;
+	__u32 tags_left;
+	__u32 topic_idx;
+	__u32 nparts;
+	__u32 part_records;
+	__u32 part_batches;
+	__u32 varint;
+	__u32 bad_detail;
+	__u32 tentative_frames;
+	__s32 corr_id;
+	__s32 timeout_ms;
+	__s32 part_index;
+	__s32 part_bytes;
+	__u16 state;
+	__u16 tags_ret;
+	__s16 api_key;
+	__s16 api_version;
+	__s16 acks;
+	__s16 client_id_full_len;
+	__s16 topic_full_len;
+	__u16 topic_len;
+	__u16 client_id_len;
+	__u8 have;
+	__u8 varint_shift;
+	__u8 sync;
+	__u8 dir;
+	__u8 bad_reason;
+	__u8 topic_is_id;
+	__u8 tok[24]; /* 8 used; room lets the verifier bound copies by masks */
+};
+
+/* Names are kept apart from the flow so that responses carry no buffers. */
+struct kw_names {
+	char client_id[KW_CLIENT_ID_BUF];
+	char topic[KW_TOPIC_BUF];
+};
+
+struct kw_in {
+	__u64 addr;  /* next unread byte of the current segment */
+	__u64 avail; /* bytes left in the current segment */
+	__u64 t_enter;
+	__u32 tid;
+	__u8 at_syscall_start; /* no byte of this syscall consumed yet */
+};
+
+KW_INLINE __u32 kw_be32(const __u8 *b)
+{
+	return ((__u32)b[0] << 24) | ((__u32)b[1] << 16) | ((__u32)b[2] << 8) | (__u32)b[3];
+}
+
+KW_INLINE __u16 kw_be16(const __u8 *b)
+{
+	return (__u16)(((__u16)b[0] << 8) | (__u16)b[1]);
+}
+
+KW_INLINE int kw_flexible(const struct kw_flow *f)
+{
+	return f->api_version >= 9;
+}
+
+KW_INLINE void kw_consume(struct kw_flow *f, struct kw_in *in, __u64 n)
+{
+	in->addr += n;
+	in->avail -= n;
+	f->frame_left -= n;
+	in->at_syscall_start = 0;
+}
+
+/* A header or size check failed: on a proven stream the connection is
+ * undecodable; while resynchronising, the boundary was wrong. */
+KW_INLINE int kw_reject(struct kw_flow *f, __u8 reason, __u32 detail)
+{
+	__u8 was = f->sync;
+
+	f->state = S_SIZE;
+	f->have = 0;
+	f->skip = 0;
+	f->frame_left = 0;
+	if (was == KW_SYNCED || was == KW_BAD) {
+		f->sync = KW_BAD;
+		f->bad_reason = reason;
+		f->bad_detail = detail;
+		return KW_BADCONN;
+	}
+	/* frames were reported from this boundary: the reader must void them */
+	was = f->tentative_frames ? KW_DESYNC : KW_STOP;
+	f->sync = KW_RESYNC;
+	f->tentative_frames = 0;
+	return was;
+}
+
+/* A Produce body field is inconsistent with its frame: the frame size is
+ * still trusted, so keep framing and give up only on this body. */
+KW_INLINE int kw_body_bad(struct kw_flow *f)
+{
+	f->flags &= ~(__u32)KLT_FRAME_PRODUCE_PARSED;
+	f->skip = f->frame_left;
+	f->have = 0;
+	f->state = S_SKIP_FRAME;
+	return KW_NONE;
+}
+
+/* Accumulate a fixed-size token of n (<= 8) bytes in f->tok. Returns 1 when
+ * complete, 0 when the segment ran out, -1 when the frame cannot hold it. */
+KW_INLINE int kw_fixed(struct kw_flow *f, struct kw_in *in, __u32 n)
+{
+	__u64 want, k;
+	__u32 have = f->have & 7;
+
+	want = n - have;
+	if (want > f->frame_left && f->state != S_SIZE)
+		return -1;
+	k = want < in->avail ? want : in->avail;
+	if (k > 8)
+		k = 8;
+	k &= 15;
+	if (KW_READ(&f->tok[have], k, in->addr))
+		return -1;
+	if (f->state == S_SIZE) {
+		/* the size is not part of frame_left */
+		in->addr += k;
+		in->avail -= k;
+		in->at_syscall_start = 0;
+	} else {
+		kw_consume(f, in, k);
+	}
+	f->have = (__u8)(have + k);
+	if (f->have < n)
+		return 0;
+	f->have = 0;
+	return 1;
+}
+
+/* One byte of an unsigned varint (KIP-482 compact lengths and tags).
+ * Returns 1 with f->varint complete, 0 for more, -1 when malformed. */
+KW_INLINE int kw_uvarint(struct kw_flow *f, struct kw_in *in)
+{
+	int r = kw_fixed(f, in, 1);
+	__u8 b;
+
+	if (r <= 0)
+		return r;
+	b = f->tok[0];
+	if (f->varint_shift == 0)
+		f->varint = 0;
+	if (f->varint_shift > 28)
+		return -1;
+	f->varint |= (__u32)(b & 0x7f) << f->varint_shift;
+	if (b & 0x80) {
+		f->varint_shift += 7;
+		return 0;
+	}
+	f->varint_shift = 0;
+	return 1;
+}
+
+/* A length: int16/int32 big-endian in classic versions, uvarint N+1 in
+ * flexible ones (0 = null = -1). Returns 1 with *len, 0 for more, -1 bad. */
+KW_INLINE int kw_length(struct kw_flow *f, struct kw_in *in, __u32 classic_bytes, __s64 *len)
+{
+	int r;
+
+	if (kw_flexible(f)) {
+		r = kw_uvarint(f, in);
+		if (r > 0)
+			*len = (__s64)f->varint - 1;
+		return r;
+	}
+	r = kw_fixed(f, in, classic_bytes);
+	if (r > 0)
+		*len = classic_bytes == 2 ? (__s64)(__s16)kw_be16(f->tok)
+					  : (__s64)(__s32)kw_be32(f->tok);
+	return r;
+}
+
+/* Enter a tagged-field section; continue at ret when it is done. */
+KW_INLINE void kw_tags(struct kw_flow *f, __u16 ret)
+{
+	f->tags_ret = ret;
+	f->state = S_TAGS_COUNT;
+}
+
+/* After the request header: walk the Produce body, or skip any other body. */
+KW_INLINE void kw_after_header(struct kw_flow *f)
+{
+	if (f->api_key == 0 && f->api_version >= 0 && f->api_version <= KW_PRODUCE_MAX_VERSION) {
+		f->flags |= KLT_FRAME_PRODUCE_PARSED;
+		f->state = f->api_version >= 3 ? S_TXN_LEN : S_ACKS;
+		return;
+	}
+	f->skip = f->frame_left;
+	f->state = S_SKIP_FRAME;
+}
+
+KW_INLINE void kw_frame_reset(struct kw_flow *f)
+{
+	f->flags = f->sync == KW_TENTATIVE ? KLT_FRAME_TENTATIVE : 0;
+	f->api_key = -1;
+	f->api_version = -1;
+	f->corr_id = 0;
+	f->acks = 0;
+	f->timeout_ms = 0;
+	f->client_id_len = 0;
+	f->client_id_full_len = -1;
+	f->topic_idx = 0;
+	f->nparts = 0;
+	f->record_bytes = 0;
+	f->records = 0;
+	f->varint_shift = 0;
+}
+
+KW_STEP_FN int kw_step_size(struct kw_flow *f, struct kw_in *in)
+{
+	__u32 min;
+	int r;
+
+	KW_CHECK(f && in);
+	min = f->dir == KLT_DIR_RX ? 8 : 4;
+	if (f->sync == KW_RESYNC) {
+		if (!in->at_syscall_start && f->have == 0)
+			return KW_STOP;
+		f->sync = KW_TENTATIVE;
+	}
+	if (f->have == 0) {
+		f->t_first = in->t_enter;
+		f->tid_first = in->tid;
+	}
+	r = kw_fixed(f, in, 4);
+	if (r <= 0)
+		return KW_NONE;
+	f->size = kw_be32(f->tok);
+	if (f->tok[0] == 0x16 && f->tok[1] == 0x03)
+		return kw_reject(f, KLT_BAD_TLS, f->size);
+	if (f->size < min || f->size > KLT_MAX_FRAME_BYTES)
+		return kw_reject(f, KLT_BAD_SIZE, f->size);
+	kw_frame_reset(f);
+	f->frame_left = f->size;
+	f->state = f->dir == KLT_DIR_RX ? S_REQ_HDR : S_RESP_CORR;
+	/* a response has no more header to check: its size proves the boundary */
+	if (f->dir == KLT_DIR_TX && f->sync == KW_TENTATIVE && f->tentative_frames)
+		f->sync = KW_SYNCED;
+	return KW_NONE;
+}
+
+KW_STEP_FN int kw_step_req_hdr(struct kw_flow *f, struct kw_in *in)
+{
+	int r;
+
+	KW_CHECK(f && in);
+	r = kw_fixed(f, in, 8);
+	if (r < 0)
+		return kw_reject(f, KLT_BAD_HEADER, f->size);
+	if (r == 0)
+		return KW_NONE;
+	f->api_key = (__s16)kw_be16(f->tok);
+	f->api_version = (__s16)kw_be16(f->tok + 2);
+	f->corr_id = (__s32)kw_be32(f->tok + 4);
+	if (f->api_key < 0 || f->api_key > KLT_MAX_API_KEY)
+		return kw_reject(f, KLT_BAD_HEADER, (__u16)f->api_key);
+	if (f->api_version < 0 || f->api_version > KLT_MAX_API_VERSION)
+		return kw_reject(f, KLT_BAD_HEADER, (__u16)f->api_version);
+	/* ControlledShutdown v0 is the one request without a client_id */
+	if (f->api_key == 7 && f->api_version == 0) {
+		f->skip = f->frame_left;
+		f->state = S_SKIP_FRAME;
+	} else {
+		f->state = S_CLIENT_ID_LEN;
+	}
+	return KW_NONE;
+}
+
+KW_STEP_FN int kw_step_client_id_len(struct kw_flow *f, struct kw_in *in)
+{
+	int r;
+	__s16 len;
+
+	KW_CHECK(f && in);
+	r = kw_fixed(f, in, 2);
+	if (r < 0)
+		return kw_reject(f, KLT_BAD_HEADER, f->size);
+	if (r == 0)
+		return KW_NONE;
+	len = (__s16)kw_be16(f->tok);
+	if (len < -1 || (__u64)(len < 0 ? 0 : len) > f->frame_left)
+		return kw_reject(f, KLT_BAD_HEADER, (__u16)len);
+	/* a plausible header: the boundary found by resync is now likely */
+	if (f->sync == KW_TENTATIVE && f->tentative_frames)
+		f->sync = KW_SYNCED;
+	f->client_id_full_len = len;
+	f->str_left = len < 0 ? 0 : (__u32)len;
+	f->state = S_CLIENT_ID;
+	return KW_NONE;
+}
+
+/* Copy up to cap bytes of a string into buf, skip the rest. Returns 1 when
+ * the string is complete. */
+KW_INLINE int kw_copy_str(struct kw_flow *f, struct kw_in *in, char *buf, __u16 *have, __u32 cap,
+			  __u32 mask)
+{
+	__u64 k = f->str_left < in->avail ? f->str_left : in->avail;
+	__u32 off = *have;
+
+	if (off < cap) {
+		__u64 room = cap - off;
+		__u64 n = k < room ? k : room;
+
+		if (n > 63)
+			n = 63;
+		n &= 63;
+		if (KW_READ(&buf[off & mask], n, in->addr))
+			return -1;
+		*have = (__u16)(off + n);
+		k = n;
+	}
+	kw_consume(f, in, k);
+	f->str_left -= (__u32)k;
+	return f->str_left == 0;
+}
+
+KW_STEP_FN int kw_step_client_id(struct kw_flow *f, struct kw_names *nm, struct kw_in *in)
+{
+	int r;
+
+	KW_CHECK(f && nm && in);
+	if (f->str_left) {
+		r = kw_copy_str(f, in, nm->client_id, &f->client_id_len, KLT_CLIENT_ID_MAX,
+				KLT_CLIENT_ID_MAX - 1);
+		if (r < 0)
+			return kw_reject(f, KLT_BAD_HEADER, 0);
+		if (r == 0)
+			return KW_NONE;
+	}
+	/* request header v2 (flexible Produce) ends with tagged fields */
+	if (f->api_key == 0 && f->api_version >= 9 && f->api_version <= KW_PRODUCE_MAX_VERSION) {
+		kw_tags(f, S_TXN_LEN);
+		f->flags |= KLT_FRAME_PRODUCE_PARSED;
+		return KW_NONE;
+	}
+	kw_after_header(f);
+	return KW_NONE;
+}
+
+KW_STEP_FN int kw_step_tags(struct kw_flow *f, struct kw_in *in)
+{
+	int r;
+
+	KW_CHECK(f && in);
+	r = kw_uvarint(f, in);
+	if (r < 0)
+		return kw_body_bad(f);
+	if (r == 0)
+		return KW_NONE;
+	switch (f->state) {
+	case S_TAGS_COUNT:
+		f->tags_left = f->varint;
+		f->state = f->tags_left ? S_TAG_ID : f->tags_ret;
+		break;
+	case S_TAG_ID:
+		f->state = S_TAG_LEN;
+		break;
+	default: /* S_TAG_LEN */
+		if (f->varint > f->frame_left)
+			return kw_body_bad(f);
+		f->skip = f->varint;
+		f->tags_left--;
+		f->state = f->tags_left ? S_TAG_ID : f->tags_ret;
+		break;
+	}
+	return KW_NONE;
+}
+
+KW_STEP_FN int kw_step_txn_len(struct kw_flow *f, struct kw_in *in)
+{
+	__s64 len = 0;
+	int r;
+
+	KW_CHECK(f && in);
+	r = kw_length(f, in, 2, &len);
+	if (r < 0 || (r > 0 && (len < -1 || len > (__s64)f->frame_left)))
+		return kw_body_bad(f);
+	if (r == 0)
+		return KW_NONE;
+	if (len >= 0) {
+		f->flags |= KLT_FRAME_HAS_TXN;
+		f->skip = (__u64)len;
+	}
+	f->state = S_ACKS;
+	return KW_NONE;
+}
+
+KW_STEP_FN int kw_step_acks_timeout(struct kw_flow *f, struct kw_in *in)
+{
+	int r;
+
+	KW_CHECK(f && in);
+	r = kw_fixed(f, in, f->state == S_ACKS ? 2 : 4);
+	if (r < 0)
+		return kw_body_bad(f);
+	if (r == 0)
+		return KW_NONE;
+	if (f->state == S_ACKS) {
+		f->acks = (__s16)kw_be16(f->tok);
+		f->state = S_TIMEOUT;
+	} else {
+		f->timeout_ms = (__s32)kw_be32(f->tok);
+		f->state = S_TOPICS_COUNT;
+	}
+	return KW_NONE;
+}
+
+/* An array count; one element takes at least min_elem bytes, which bounds
+ * counts that no frame could hold. */
+KW_INLINE int kw_count(struct kw_flow *f, struct kw_in *in, __u32 min_elem, __u32 *count)
+{
+	__s64 n = 0;
+	int r = kw_length(f, in, 4, &n);
+
+	if (r <= 0)
+		return r;
+	if (n < 0 || (__u64)n * min_elem > f->frame_left)
+		return -1;
+	*count = (__u32)n;
+	return 1;
+}
+
+KW_INLINE void kw_topic_end(struct kw_flow *f)
+{
+	if (kw_flexible(f))
+		kw_tags(f, S_TOPIC_NEXT);
+	else
+		f->state = S_TOPIC_NEXT;
+}
+
+KW_STEP_FN int kw_step_topics_count(struct kw_flow *f, struct kw_in *in)
+{
+	int r;
+
+	KW_CHECK(f && in);
+	r = kw_count(f, in, 3, &f->topics_left);
+	if (r < 0)
+		return kw_body_bad(f);
+	if (r == 0)
+		return KW_NONE;
+	if (f->topics_left)
+		f->state = S_TOPIC_NAME_LEN;
+	else if (kw_flexible(f))
+		kw_tags(f, S_BODY_DONE);
+	else
+		f->state = S_BODY_DONE;
+	return KW_NONE;
+}
+
+KW_STEP_FN int kw_step_topic_name_len(struct kw_flow *f, struct kw_in *in)
+{
+	__s64 len = 0;
+	int r;
+
+	KW_CHECK(f && in);
+	f->topic_len = 0;
+	if (f->api_version >= 13) { /* KIP-516: a 16-byte topic id instead of the name */
+		f->topic_is_id = 1;
+		f->topic_full_len = 16;
+		f->str_left = 16;
+		f->state = S_TOPIC_NAME;
+		return KW_NONE;
+	}
+	r = kw_length(f, in, 2, &len);
+	if (r < 0 || (r > 0 && (len < 0 || len > (__s64)f->frame_left)))
+		return kw_body_bad(f);
+	if (r == 0)
+		return KW_NONE;
+	f->topic_is_id = 0;
+	f->topic_full_len = (__s16)len;
+	f->str_left = (__u32)len;
+	f->state = S_TOPIC_NAME;
+	return KW_NONE;
+}
+
+KW_STEP_FN int kw_step_topic_name(struct kw_flow *f, struct kw_names *nm, struct kw_in *in)
+{
+	int r = 1;
+
+	KW_CHECK(f && nm && in);
+	if (f->str_left > f->frame_left)
+		return kw_body_bad(f);
+	if (f->str_left)
+		r = kw_copy_str(f, in, nm->topic, &f->topic_len, KLT_TOPIC_NAME_MAX,
+				KLT_TOPIC_NAME_MAX - 1);
+	if (r < 0)
+		return kw_body_bad(f);
+	if (r == 0)
+		return KW_NONE;
+	f->state = S_PARTS_COUNT;
+	return KW_TOPIC;
+}
+
+KW_STEP_FN int kw_step_parts_count(struct kw_flow *f, struct kw_in *in)
+{
+	int r;
+
+	KW_CHECK(f && in);
+	r = kw_count(f, in, 5, &f->parts_left);
+	if (r < 0)
+		return kw_body_bad(f);
+	if (r == 0)
+		return KW_NONE;
+	if (f->parts_left == 0)
+		kw_topic_end(f);
+	else
+		f->state = S_PART_INDEX;
+	return KW_NONE;
+}
+
+KW_STEP_FN int kw_step_part_index(struct kw_flow *f, struct kw_in *in)
+{
+	int r;
+
+	KW_CHECK(f && in);
+	r = kw_fixed(f, in, 4);
+	if (r < 0)
+		return kw_body_bad(f);
+	if (r == 0)
+		return KW_NONE;
+	f->part_index = (__s32)kw_be32(f->tok);
+	f->state = S_RECORDS_LEN;
+	return KW_NONE;
+}
+
+KW_STEP_FN int kw_step_records_len(struct kw_flow *f, struct kw_in *in)
+{
+	__s64 len = 0;
+	int r;
+
+	KW_CHECK(f && in);
+	r = kw_length(f, in, 4, &len);
+	if (r < 0 || (r > 0 && (len < -1 || len > (__s64)f->frame_left)))
+		return kw_body_bad(f);
+	if (r == 0)
+		return KW_NONE;
+	f->part_bytes = (__s32)len;
+	f->part_records = 0;
+	f->part_batches = 0;
+	f->rec_end = f->frame_left - (__u64)(len < 0 ? 0 : len);
+	f->state = S_BATCH_NEXT;
+	return KW_NONE;
+}
+
+/* Record batches: skip baseOffset, read batchLength, skip to recordsCount
+ * (offset 57), read it, skip the records themselves. */
+KW_STEP_FN int kw_step_batch(struct kw_flow *f, struct kw_in *in)
+{
+	__u64 left;
+	int r;
+
+	KW_CHECK(f && in);
+	left = f->frame_left - f->rec_end;
+	switch (f->state) {
+	case S_BATCH_NEXT:
+		if (left == 0) {
+			f->state = S_PART_END;
+			return KW_NONE;
+		}
+		if (left < KW_BATCH_HDR) {
+			f->flags |= KLT_FRAME_PARTS_TRUNC;
+			f->skip = left;
+			f->state = S_PART_END;
+			return KW_NONE;
+		}
+		f->skip = 8;
+		f->state = S_BATCH_LEN;
+		return KW_NONE;
+	case S_BATCH_LEN:
+		r = kw_fixed(f, in, 4);
+		if (r < 0)
+			return kw_body_bad(f);
+		if (r == 0)
+			return KW_NONE;
+		/* batch = 12 header bytes + batchLength; frame_left is now 12 past its start */
+		f->batch_end = (__u64)kw_be32(f->tok);
+		if (f->batch_end < KW_BATCH_HDR - 12 || f->batch_end > f->frame_left - f->rec_end) {
+			f->flags |= KLT_FRAME_PARTS_TRUNC;
+			f->skip = f->frame_left - f->rec_end;
+			f->state = S_PART_END;
+			return KW_NONE;
+		}
+		f->batch_end = f->frame_left - f->batch_end;
+		f->skip = 45;
+		f->state = S_BATCH_COUNT;
+		return KW_NONE;
+	default: /* S_BATCH_COUNT */
+		r = kw_fixed(f, in, 4);
+		if (r < 0)
+			return kw_body_bad(f);
+		if (r == 0)
+			return KW_NONE;
+		f->part_records += kw_be32(f->tok);
+		f->part_batches++;
+		f->skip = f->frame_left - f->batch_end;
+		f->state = S_BATCH_NEXT;
+		return KW_NONE;
+	}
+}
+
+KW_STEP_FN int kw_step_part_end(struct kw_flow *f)
+{
+	KW_CHECK(f);
+	f->nparts++;
+	f->records += f->part_records;
+	if (f->part_bytes > 0)
+		f->record_bytes += (__u64)f->part_bytes;
+	if (kw_flexible(f))
+		kw_tags(f, S_PART_NEXT);
+	else
+		f->state = S_PART_NEXT;
+	return KW_PART;
+}
+
+KW_STEP_FN int kw_step_next(struct kw_flow *f)
+{
+	KW_CHECK(f);
+	if (f->state == S_PART_NEXT) {
+		if (--f->parts_left)
+			f->state = S_PART_INDEX;
+		else
+			kw_topic_end(f);
+		return KW_NONE;
+	}
+	/* S_TOPIC_NEXT */
+	f->topic_idx++;
+	if (--f->topics_left)
+		f->state = S_TOPIC_NAME_LEN;
+	else if (kw_flexible(f))
+		kw_tags(f, S_BODY_DONE);
+	else
+		f->state = S_BODY_DONE;
+	return KW_NONE;
+}
+
+KW_STEP_FN int kw_step_resp_corr(struct kw_flow *f, struct kw_in *in)
+{
+	int r;
+
+	KW_CHECK(f && in);
+	r = kw_fixed(f, in, 4);
+	if (r < 0)
+		return kw_reject(f, KLT_BAD_SIZE, f->size);
+	if (r == 0)
+		return KW_NONE;
+	f->corr_id = (__s32)kw_be32(f->tok);
+	f->skip = f->frame_left;
+	f->state = S_SKIP_FRAME;
+	return KW_NONE;
+}
+
+KW_INLINE int kw_dispatch(struct kw_flow *f, struct kw_names *nm, struct kw_in *in)
+{
+	switch (f->state) {
+	case S_SIZE:
+		return kw_step_size(f, in);
+	case S_REQ_HDR:
+		return kw_step_req_hdr(f, in);
+	case S_RESP_CORR:
+		return kw_step_resp_corr(f, in);
+	case S_CLIENT_ID_LEN:
+		return kw_step_client_id_len(f, in);
+	case S_CLIENT_ID:
+		return kw_step_client_id(f, nm, in);
+	case S_TAGS_COUNT:
+	case S_TAG_ID:
+	case S_TAG_LEN:
+		return kw_step_tags(f, in);
+	case S_TXN_LEN:
+		return kw_step_txn_len(f, in);
+	case S_ACKS:
+	case S_TIMEOUT:
+		return kw_step_acks_timeout(f, in);
+	case S_TOPICS_COUNT:
+		return kw_step_topics_count(f, in);
+	case S_TOPIC_NAME_LEN:
+		return kw_step_topic_name_len(f, in);
+	case S_TOPIC_NAME:
+		return kw_step_topic_name(f, nm, in);
+	case S_PARTS_COUNT:
+		return kw_step_parts_count(f, in);
+	case S_PART_INDEX:
+		return kw_step_part_index(f, in);
+	case S_RECORDS_LEN:
+		return kw_step_records_len(f, in);
+	case S_BATCH_NEXT:
+	case S_BATCH_LEN:
+	case S_BATCH_COUNT:
+		return kw_step_batch(f, in);
+	case S_PART_END:
+		return kw_step_part_end(f);
+	case S_PART_NEXT:
+	case S_TOPIC_NEXT:
+		return kw_step_next(f);
+	case S_BODY_DONE:
+		/* trailing bytes after a complete body: keep framing, note nothing */
+		f->skip = f->frame_left;
+		f->state = S_SKIP_FRAME;
+		return KW_NONE;
+	default: /* S_SKIP_FRAME: skip is drained by kw_step */
+		f->skip = f->frame_left;
+		return KW_NONE;
+	}
+}
+
+/*
+ * One bounded piece of work on the current segment. The caller loops while
+ * in->avail > 0 or the result is not KW_NONE with pending zero-byte work;
+ * see kw_pending().
+ */
+KW_INLINE int kw_step(struct kw_flow *f, struct kw_names *nm, struct kw_in *in)
+{
+	int r;
+
+	if (f->sync == KW_BAD)
+		return KW_STOP;
+	if (f->frame_left == 0 && f->skip == 0 &&
+	    (f->state == S_SKIP_FRAME || f->state == S_BODY_DONE)) {
+		f->state = S_SIZE;
+		f->have = 0;
+		if (f->sync == KW_TENTATIVE)
+			f->tentative_frames++;
+		return KW_FRAME;
+	}
+	if (f->skip) {
+		__u64 n = f->skip < in->avail ? f->skip : in->avail;
+
+		if (f->skip > f->frame_left)
+			return kw_body_bad(f);
+		kw_consume(f, in, n);
+		f->skip -= n;
+		return KW_NONE;
+	}
+	r = kw_dispatch(f, nm, in);
+	return r;
+}
+
+/* Is there work left that consumes no bytes (a completed frame to report,
+ * a state transition)? The caller keeps stepping while this is true even
+ * when the segment is exhausted. */
+KW_INLINE int kw_pending(const struct kw_flow *f)
+{
+	if (f->sync == KW_BAD || f->skip)
+		return 0;
+	if (f->state != S_SIZE && f->frame_left == 0)
+		return 1;
+	switch (f->state) {
+	case S_BATCH_NEXT:
+	case S_PART_END:
+	case S_PART_NEXT:
+	case S_TOPIC_NEXT:
+	case S_BODY_DONE:
+		return 1;
+	case S_TOPIC_NAME_LEN:
+		return f->api_version >= 13;
+	case S_TOPIC_NAME:
+	case S_CLIENT_ID:
+		return f->str_left == 0;
+	case S_TAGS_COUNT:
+	case S_TAG_ID:
+	case S_TAG_LEN:
+	default:
+		return 0;
+	}
+}
+
+#endif /* KAFKALAT_FRAMER_H */

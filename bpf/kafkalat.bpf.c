@@ -1,0 +1,681 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Socket syscalls of one broker process: frame the Kafka byte stream of
+ * every connection to its listener port(s) and emit each frame's header and
+ * Produce metadata to one ring buffer. Tracepoints only (no kprobes/fentry).
+ */
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+
+#define KW_READ(dst, n, src) bpf_probe_read_user((dst), (n), (const void *)(src))
+#define KW_STEP_FN	     __attribute__((noinline))
+#include "framer.h"
+
+#define AF_INET	    2
+#define AF_INET6    10
+#define IPPROTO_TCP 6
+#define TCP_LISTEN  10
+#define S_IFMT	    00170000
+#define S_IFSOCK    0140000
+
+#define MAX_CONNS    65536
+#define MAX_IOV	     64
+#define MAX_STEPS    (1 << 16)
+
+const volatile __u32 targ_tgid = 0;
+const volatile __u16 targ_ports[KLT_MAX_PORTS] = {};
+const volatile __u32 targ_nports = 0;
+
+__u64 conn_seq = 0;
+
+enum io_kind { IO_BUF = 0, IO_IOV = 1, IO_MSG = 2, IO_SENDFILE = 3 };
+
+struct conn_key {
+	__u32 tgid;
+	__s32 fd;
+};
+
+struct conn {
+	__u64 conn_id;
+	struct kw_flow rx;
+	struct kw_flow tx;
+	struct kw_names names;
+};
+
+struct pending_io {
+	__u64 addr;
+	__u64 t_enter;
+	__u32 count;
+	__s32 fd;
+	__u8 kind;
+	__u8 dir;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_CONNS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct conn_key);
+	__type(value, struct conn);
+} conns SEC(".maps");
+
+/* fds known not to be Kafka connections (files, other sockets) */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_CONNS);
+	__type(key, struct conn_key);
+	__type(value, __u8);
+} not_kafka SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct pending_io);
+} pending SEC(".maps");
+
+/* a zeroed conn to insert from: too large for the BPF stack */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct conn);
+} conn_zero SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct klt_stats);
+} stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 << 20);
+} events SEC(".maps");
+
+static __always_inline struct klt_stats *stats_get(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&stats, &zero);
+}
+
+static __always_inline void *event_reserve(__u64 size)
+{
+	void *e = bpf_ringbuf_reserve(&events, size, 0);
+	struct klt_stats *st;
+
+	if (!e && (st = stats_get()))
+		__sync_fetch_and_add(&st->ringbuf_drops, 1);
+	return e;
+}
+
+static __always_inline int is_broker(void)
+{
+	return (bpf_get_current_pid_tgid() >> 32) == targ_tgid;
+}
+
+static __always_inline int port_watched(__u16 port)
+{
+	for (__u32 i = 0; i < KLT_MAX_PORTS; i++)
+		if (i < targ_nports && targ_ports[i] == port)
+			return 1;
+	return 0;
+}
+
+/* fd -> struct sock of a TCP connection, or NULL (CO-RE through the fdtable). */
+static __always_inline struct sock *fd_to_tcp_sock(__s32 fd)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds, *file = NULL;
+	struct socket *sock;
+	struct sock *sk;
+	umode_t mode;
+
+	if (!fdt || fd < 0 || (__u32)fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	fds = BPF_CORE_READ(fdt, fd);
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
+		return NULL;
+	mode = BPF_CORE_READ(file, f_inode, i_mode);
+	if ((mode & S_IFMT) != S_IFSOCK)
+		return NULL;
+	sock = BPF_CORE_READ(file, private_data);
+	sk = BPF_CORE_READ(sock, sk);
+	if (!sk || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return NULL;
+	return sk;
+}
+
+static __always_inline void emit_conn(struct conn *c, struct sock *sk, __s32 fd, __u32 flags)
+{
+	struct klt_conn_event *e = event_reserve(sizeof(*e));
+
+	if (!e)
+		return;
+	e->type = KLT_EV_CONN;
+	e->flags = flags;
+	e->conn_id = c->conn_id;
+	e->ts_ns = bpf_ktime_get_ns();
+	e->tgid = targ_tgid;
+	e->fd = fd;
+	e->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	e->local_port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	e->remote_port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	e->pad = 0;
+	__builtin_memset(e->local_addr, 0, sizeof(e->local_addr));
+	__builtin_memset(e->remote_addr, 0, sizeof(e->remote_addr));
+	if (e->family == AF_INET6) {
+		BPF_CORE_READ_INTO(&e->local_addr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
+		BPF_CORE_READ_INTO(&e->remote_addr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+	} else {
+		BPF_CORE_READ_INTO((__u32 *)e->local_addr, sk, __sk_common.skc_rcv_saddr);
+		BPF_CORE_READ_INTO((__u32 *)e->remote_addr, sk, __sk_common.skc_daddr);
+	}
+	bpf_ringbuf_submit(e, 0);
+}
+
+/*
+ * The connection state of fd, creating it the first time a Kafka listener
+ * socket is seen. Connections first seen here (not at accept) were open
+ * before we attached: their streams are resynchronised.
+ */
+static __always_inline struct conn *conn_get(__s32 fd, int accepted)
+{
+	struct conn_key key = { .tgid = targ_tgid, .fd = fd };
+	struct conn *c = bpf_map_lookup_elem(&conns, &key);
+	struct klt_stats *st;
+	struct sock *sk;
+	__u32 zero = 0;
+	__u8 one = 1;
+	__u16 family;
+	struct conn *tmpl;
+
+	if (c)
+		return c;
+	if (bpf_map_lookup_elem(&not_kafka, &key))
+		return NULL;
+	sk = fd_to_tcp_sock(fd);
+	family = sk ? BPF_CORE_READ(sk, __sk_common.skc_family) : 0;
+	if (!sk || (family != AF_INET && family != AF_INET6) ||
+	    BPF_CORE_READ(sk, __sk_common.skc_state) == TCP_LISTEN ||
+	    !port_watched(BPF_CORE_READ(sk, __sk_common.skc_num))) {
+		bpf_map_update_elem(&not_kafka, &key, &one, BPF_ANY);
+		return NULL;
+	}
+	tmpl = bpf_map_lookup_elem(&conn_zero, &zero);
+	if (!tmpl)
+		return NULL;
+	if (bpf_map_update_elem(&conns, &key, tmpl, BPF_NOEXIST) && (st = stats_get())) {
+		__sync_fetch_and_add(&st->conn_table_full, 1);
+		return NULL;
+	}
+	c = bpf_map_lookup_elem(&conns, &key);
+	if (!c)
+		return NULL;
+	c->conn_id = __sync_fetch_and_add(&conn_seq, 1) + 1;
+	c->rx.dir = KLT_DIR_RX;
+	c->tx.dir = KLT_DIR_TX;
+	c->rx.sync = accepted ? KW_SYNCED : KW_RESYNC;
+	c->tx.sync = c->rx.sync;
+	emit_conn(c, sk, fd, accepted ? 0 : KLT_CONN_PREEXISTING);
+	return c;
+}
+
+static __always_inline void conn_forget(__s32 fd)
+{
+	struct conn_key key = { .tgid = targ_tgid, .fd = fd };
+
+	bpf_map_delete_elem(&conns, &key);
+	bpf_map_delete_elem(&not_kafka, &key);
+}
+
+/* ---- emitting what the framer found ---- */
+
+static __always_inline void emit_frame(struct conn *c, struct kw_flow *f, __u64 t_last)
+{
+	struct klt_frame_event *e = event_reserve(sizeof(*e));
+	struct klt_stats *st;
+
+	if (!e)
+		return;
+	e->type = KLT_EV_FRAME;
+	e->flags = f->flags;
+	e->conn_id = c->conn_id;
+	e->t_first_ns = f->t_first;
+	e->t_last_ns = t_last;
+	e->tid_first = f->tid_first;
+	e->tid_last = (__u32)bpf_get_current_pid_tgid();
+	e->size = f->size;
+	e->dir = f->dir;
+	e->api_key = f->api_key;
+	e->api_version = f->api_version;
+	e->corr_id = f->corr_id;
+	e->acks = f->acks;
+	e->ntopics = (__u16)f->topic_idx;
+	e->timeout_ms = f->timeout_ms;
+	e->nparts = f->nparts;
+	e->pad = 0;
+	e->record_bytes = f->record_bytes;
+	e->records = f->records;
+	e->client_id_full_len = f->client_id_full_len;
+	e->client_id_len = f->client_id_len > KLT_CLIENT_ID_MAX ? KLT_CLIENT_ID_MAX
+								: (__u8)f->client_id_len;
+	if (f->dir == KLT_DIR_RX)
+		__builtin_memcpy(e->client_id, c->names.client_id, KLT_CLIENT_ID_MAX);
+	else
+		__builtin_memset(e->client_id, 0, KLT_CLIENT_ID_MAX);
+	bpf_ringbuf_submit(e, 0);
+	if ((st = stats_get()))
+		st->frames++;
+}
+
+static __always_inline void emit_topic(struct conn *c, struct kw_flow *f)
+{
+	struct klt_topic_event *e = event_reserve(sizeof(*e));
+
+	if (!e)
+		return;
+	e->type = KLT_EV_TOPIC;
+	e->flags = f->topic_is_id ? KLT_TOPIC_IS_ID : 0;
+	e->conn_id = c->conn_id;
+	e->topic_idx = f->topic_idx;
+	e->name_len = f->topic_len > KLT_TOPIC_NAME_MAX ? KLT_TOPIC_NAME_MAX : f->topic_len;
+	e->name_full_len = f->topic_full_len;
+	__builtin_memcpy(e->name, c->names.topic, KLT_TOPIC_NAME_MAX);
+	bpf_ringbuf_submit(e, 0);
+}
+
+static __always_inline void emit_part(struct conn *c, struct kw_flow *f)
+{
+	struct klt_part_event *e = event_reserve(sizeof(*e));
+
+	if (!e)
+		return;
+	e->type = KLT_EV_PART;
+	e->flags = f->flags & KLT_FRAME_PARTS_TRUNC;
+	e->conn_id = c->conn_id;
+	e->topic_idx = f->topic_idx;
+	e->partition = f->part_index;
+	e->record_bytes = f->part_bytes;
+	e->records = f->part_records;
+	e->batches = f->part_batches;
+	e->pad = 0;
+	bpf_ringbuf_submit(e, 0);
+}
+
+static __always_inline void emit_bad(struct conn *c, struct kw_flow *f)
+{
+	struct klt_bad_event *e = event_reserve(sizeof(*e));
+
+	if (!e)
+		return;
+	e->type = KLT_EV_BAD;
+	e->reason = f->bad_reason;
+	e->conn_id = c->conn_id;
+	e->ts_ns = bpf_ktime_get_ns();
+	e->dir = f->dir;
+	e->pad[0] = e->pad[1] = e->pad[2] = 0;
+	e->detail = f->bad_detail;
+	bpf_ringbuf_submit(e, 0);
+}
+
+static __always_inline void emit_desync(struct conn *c, struct kw_flow *f)
+{
+	struct klt_desync_event *e = event_reserve(sizeof(*e));
+
+	if (!e)
+		return;
+	e->type = KLT_EV_DESYNC;
+	e->flags = 0;
+	e->conn_id = c->conn_id;
+	e->ts_ns = bpf_ktime_get_ns();
+	e->dir = f->dir;
+	__builtin_memset(e->pad, 0, sizeof(e->pad));
+	bpf_ringbuf_submit(e, 0);
+}
+
+/* ---- walking the bytes of one syscall ---- */
+
+struct walk {
+	struct conn *c;
+	struct kw_flow *f;
+	struct kw_in in;
+	__u64 iov;	 /* user address of the iovec array (IO_IOV/IO_MSG) */
+	__u64 left;	 /* bytes of the syscall's return value not yet assigned to a segment */
+	__u64 t_exit;
+	__u32 iov_next;
+	__u32 iov_cnt;
+	__u8 kind;
+	__u8 done;
+};
+
+/* Move to the next iovec with data; 0 when there is none. */
+static __always_inline int walk_next_segment(struct walk *w)
+{
+	struct iovec iv;
+
+	if (w->left == 0 || w->kind == IO_BUF || w->iov_next >= w->iov_cnt ||
+	    w->iov_next >= MAX_IOV)
+		return 0;
+	if (bpf_probe_read_user(&iv, sizeof(iv), (void *)(w->iov + w->iov_next * sizeof(iv))))
+		return 0;
+	w->iov_next++;
+	w->in.addr = (__u64)iv.iov_base;
+	w->in.avail = iv.iov_len < w->left ? iv.iov_len : w->left;
+	w->left -= w->in.avail;
+	return 1;
+}
+
+static int walk_step(__u64 index __attribute__((unused)), void *ctx)
+{
+	struct walk *w = ctx;
+	struct conn *c = w->c;
+	struct kw_flow *f = w->f;
+	struct klt_stats *st;
+	int r;
+
+	if (!c || !f)
+		return 1;
+	if (w->in.avail == 0 && !kw_pending(f)) {
+		if (!walk_next_segment(w))
+			goto out_done;
+		return 0;
+	}
+	r = kw_step(f, &c->names, &w->in);
+	switch (r) {
+	case KW_FRAME:
+		emit_frame(c, f, w->t_exit);
+		return 0;
+	case KW_TOPIC:
+		emit_topic(c, f);
+		return 0;
+	case KW_PART:
+		emit_part(c, f);
+		return 0;
+	case KW_BADCONN:
+		emit_bad(c, f);
+		goto out_done;
+	case KW_DESYNC:
+		emit_desync(c, f);
+		goto out_stop;
+	case KW_STOP:
+		goto out_stop;
+	default:
+		return 0;
+	}
+out_stop:
+	if ((st = stats_get()))
+		st->resync_skipped++;
+out_done:
+	w->done = 1;
+	return 1;
+}
+
+static __always_inline void walk_syscall(struct conn *c, struct pending_io *p, __u64 ret)
+{
+	struct walk w = {};
+	struct klt_stats *st;
+	long n;
+
+	w.c = c;
+	w.f = p->dir == KLT_DIR_RX ? &c->rx : &c->tx;
+	w.t_exit = bpf_ktime_get_ns();
+	w.kind = p->kind;
+	w.in.t_enter = p->t_enter;
+	w.in.tid = (__u32)bpf_get_current_pid_tgid();
+	w.in.at_syscall_start = 1;
+	w.left = ret;
+	if (p->kind == IO_BUF) {
+		w.in.addr = p->addr;
+		w.in.avail = ret;
+		w.left = 0;
+	} else if (p->kind == IO_MSG) {
+		struct user_msghdr msg;
+
+		if (bpf_probe_read_user(&msg, sizeof(msg), (void *)p->addr))
+			return;
+		w.iov = (__u64)msg.msg_iov;
+		w.iov_cnt = (__u32)msg.msg_iovlen;
+	} else {
+		w.iov = p->addr;
+		w.iov_cnt = p->count;
+	}
+	n = bpf_loop(MAX_STEPS, walk_step, &w, 0);
+	if ((st = stats_get()))
+		st->syscalls++;
+	if (n >= MAX_STEPS && !w.done && w.f->sync != KW_BAD) {
+		/* cannot happen with sane frames; do not guess at the rest */
+		w.f->sync = KW_BAD;
+		w.f->bad_reason = KLT_BAD_STEPS;
+		w.f->bad_detail = (__u32)ret;
+		emit_bad(c, w.f);
+	}
+}
+
+/* sendfile() carries record data of a Fetch response: skip it unread. */
+static __always_inline void skip_sendfile(struct kw_flow *f, __u64 ret)
+{
+	if (f->sync == KW_BAD)
+		return;
+	if (f->state != S_SIZE && f->skip >= ret && f->frame_left >= ret) {
+		f->skip -= ret;
+		f->frame_left -= ret;
+		return;
+	}
+	/* headers went out inside file data we cannot read: find a boundary again */
+	f->state = S_SIZE;
+	f->have = 0;
+	f->skip = 0;
+	f->frame_left = 0;
+	f->sync = KW_RESYNC;
+	f->tentative_frames = 0;
+}
+
+/* ---- syscall tracepoints ---- */
+
+static __always_inline int io_enter(__s32 fd, __u64 addr, __u64 count, __u8 kind, __u8 dir)
+{
+	struct conn_key key = { .tgid = targ_tgid, .fd = fd };
+	struct pending_io p = {};
+	__u32 tid;
+
+	if (!is_broker())
+		return 0;
+	/* cheap early out for files and other sockets already classified */
+	if (bpf_map_lookup_elem(&not_kafka, &key))
+		return 0;
+	tid = (__u32)bpf_get_current_pid_tgid();
+	p.addr = addr;
+	p.count = count > 0xffffffffULL ? 0xffffffffU : (__u32)count;
+	p.fd = fd;
+	p.kind = kind;
+	p.dir = dir;
+	p.t_enter = bpf_ktime_get_ns();
+	bpf_map_update_elem(&pending, &tid, &p, BPF_ANY);
+	return 0;
+}
+
+static __always_inline int io_exit(long ret)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct pending_io *pp, p;
+	struct conn *c;
+
+	if (!is_broker())
+		return 0;
+	pp = bpf_map_lookup_elem(&pending, &tid);
+	if (!pp)
+		return 0;
+	p = *pp;
+	bpf_map_delete_elem(&pending, &tid);
+	if (ret <= 0)
+		return 0;
+	c = conn_get(p.fd, 0);
+	if (!c)
+		return 0;
+	if (p.kind == IO_SENDFILE)
+		skip_sendfile(&c->tx, (__u64)ret);
+	else
+		walk_syscall(c, &p, (__u64)ret);
+	return 0;
+}
+
+#define ARG(ctx, i) ((ctx)->args[i])
+
+SEC("tracepoint/syscalls/sys_enter_read")
+int enter_read(struct trace_event_raw_sys_enter *ctx)
+{
+	return io_enter(ARG(ctx, 0), ARG(ctx, 1), ARG(ctx, 2), IO_BUF, KLT_DIR_RX);
+}
+
+SEC("tracepoint/syscalls/sys_enter_recvfrom")
+int enter_recvfrom(struct trace_event_raw_sys_enter *ctx)
+{
+	return io_enter(ARG(ctx, 0), ARG(ctx, 1), ARG(ctx, 2), IO_BUF, KLT_DIR_RX);
+}
+
+SEC("tracepoint/syscalls/sys_enter_readv")
+int enter_readv(struct trace_event_raw_sys_enter *ctx)
+{
+	return io_enter(ARG(ctx, 0), ARG(ctx, 1), ARG(ctx, 2), IO_IOV, KLT_DIR_RX);
+}
+
+SEC("tracepoint/syscalls/sys_enter_recvmsg")
+int enter_recvmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	return io_enter(ARG(ctx, 0), ARG(ctx, 1), 0, IO_MSG, KLT_DIR_RX);
+}
+
+SEC("tracepoint/syscalls/sys_enter_write")
+int enter_write(struct trace_event_raw_sys_enter *ctx)
+{
+	return io_enter(ARG(ctx, 0), ARG(ctx, 1), ARG(ctx, 2), IO_BUF, KLT_DIR_TX);
+}
+
+SEC("tracepoint/syscalls/sys_enter_sendto")
+int enter_sendto(struct trace_event_raw_sys_enter *ctx)
+{
+	return io_enter(ARG(ctx, 0), ARG(ctx, 1), ARG(ctx, 2), IO_BUF, KLT_DIR_TX);
+}
+
+SEC("tracepoint/syscalls/sys_enter_writev")
+int enter_writev(struct trace_event_raw_sys_enter *ctx)
+{
+	return io_enter(ARG(ctx, 0), ARG(ctx, 1), ARG(ctx, 2), IO_IOV, KLT_DIR_TX);
+}
+
+SEC("tracepoint/syscalls/sys_enter_sendmsg")
+int enter_sendmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	return io_enter(ARG(ctx, 0), ARG(ctx, 1), 0, IO_MSG, KLT_DIR_TX);
+}
+
+SEC("tracepoint/syscalls/sys_enter_sendfile64")
+int enter_sendfile(struct trace_event_raw_sys_enter *ctx)
+{
+	return io_enter(ARG(ctx, 0), 0, ARG(ctx, 3), IO_SENDFILE, KLT_DIR_TX);
+}
+
+SEC("tracepoint/syscalls/sys_exit_read")
+int exit_read(struct trace_event_raw_sys_exit *ctx)
+{
+	return io_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_recvfrom")
+int exit_recvfrom(struct trace_event_raw_sys_exit *ctx)
+{
+	return io_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_readv")
+int exit_readv(struct trace_event_raw_sys_exit *ctx)
+{
+	return io_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_recvmsg")
+int exit_recvmsg(struct trace_event_raw_sys_exit *ctx)
+{
+	return io_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_write")
+int exit_write(struct trace_event_raw_sys_exit *ctx)
+{
+	return io_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_sendto")
+int exit_sendto(struct trace_event_raw_sys_exit *ctx)
+{
+	return io_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_writev")
+int exit_writev(struct trace_event_raw_sys_exit *ctx)
+{
+	return io_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_sendmsg")
+int exit_sendmsg(struct trace_event_raw_sys_exit *ctx)
+{
+	return io_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_sendfile64")
+int exit_sendfile(struct trace_event_raw_sys_exit *ctx)
+{
+	return io_exit(ctx->ret);
+}
+
+/* A new connection: any state left for a reused fd number is stale. */
+static __always_inline int accept_exit(long ret)
+{
+	if (!is_broker() || ret < 0)
+		return 0;
+	conn_forget((__s32)ret);
+	conn_get((__s32)ret, 1);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept")
+int exit_accept(struct trace_event_raw_sys_exit *ctx)
+{
+	return accept_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept4")
+int exit_accept4(struct trace_event_raw_sys_exit *ctx)
+{
+	return accept_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_enter_close")
+int enter_close(struct trace_event_raw_sys_enter *ctx)
+{
+	struct conn_key key = { .tgid = targ_tgid, .fd = (__s32)ARG(ctx, 0) };
+	struct klt_close_event *e;
+	struct conn *c;
+
+	if (!is_broker())
+		return 0;
+	c = bpf_map_lookup_elem(&conns, &key);
+	if (c && (e = event_reserve(sizeof(*e)))) {
+		e->type = KLT_EV_CLOSE;
+		e->flags = 0;
+		e->conn_id = c->conn_id;
+		e->ts_ns = bpf_ktime_get_ns();
+		bpf_ringbuf_submit(e, 0);
+	}
+	conn_forget(key.fd);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
