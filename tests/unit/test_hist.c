@@ -1,0 +1,284 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "kafkalat/hist.h"
+
+#define N_RANDOM 100000
+
+/* splitmix64: a seeded, portable PRNG so failures reproduce everywhere. */
+static uint64_t rng_next(uint64_t *state)
+{
+	uint64_t z = (*state += UINT64_C(0x9e3779b97f4a7c15));
+
+	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+	return z ^ (z >> 31);
+}
+
+/* Log-uniform over [1 ns, 100 s]: latency data spans many decades. */
+static uint64_t rng_latency(uint64_t *state)
+{
+	double u = (double)(rng_next(state) >> 11) / (double)(UINT64_C(1) << 53);
+
+	return (uint64_t)llround(exp(u * log(1e11)));
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Nearest rank on a sorted array, as hist_quantile defines it. */
+static uint64_t exact_quantile(const uint64_t *sorted, size_t n, double q)
+{
+	double r = ceil(q * (double)n);
+	size_t rank = r < 1.0 ? 1 : (size_t)r;
+
+	return sorted[(rank > n ? n : rank) - 1];
+}
+
+/* The histogram is ~58 KiB: keep it off the stack. */
+static struct hist *new_hist(void)
+{
+	struct hist *h = malloc(sizeof(*h));
+
+	assert_non_null(h);
+	hist_init(h);
+	return h;
+}
+
+static void test_empty(void **state)
+{
+	struct hist *h = new_hist();
+
+	(void)state;
+	assert_true(hist_empty(h));
+	assert_int_equal(hist_quantile(h, 0.5), 0);
+	assert_int_equal(hist_quantile(h, 0.0), 0);
+	assert_int_equal(hist_quantile(h, 1.0), 0);
+	assert_true(hist_mean(h) == 0.0);
+	assert_int_equal(h->min, UINT64_MAX);
+	assert_int_equal(h->max, 0);
+	free(h);
+}
+
+static void test_small_values_exact(void **state)
+{
+	struct hist *h = new_hist();
+	uint64_t v;
+
+	(void)state;
+	for (v = 0; v < 2 * HIST_SUB_BUCKETS; v++) {
+		assert_int_equal(hist_bucket_of(v), v);
+		assert_int_equal(hist_bucket_low(v), v);
+		assert_int_equal(hist_bucket_high(v), v);
+		assert_int_equal(hist_bucket_mid(v), v);
+	}
+	for (v = 1; v <= 100; v++)
+		hist_record(h, v);
+	assert_int_equal(hist_quantile(h, 0.5), 50);
+	assert_int_equal(hist_quantile(h, 0.9), 90);
+	assert_int_equal(hist_quantile(h, 0.99), 99);
+	assert_int_equal(hist_quantile(h, 0.0), 1);
+	assert_int_equal(hist_quantile(h, 1.0), 100);
+	assert_true(hist_mean(h) == 50.5);
+	free(h);
+}
+
+static void test_uint64_max(void **state)
+{
+	struct hist *h = new_hist();
+
+	(void)state;
+	assert_int_equal(hist_bucket_of(UINT64_MAX), HIST_BUCKETS - 1);
+	assert_int_equal(hist_bucket_high(HIST_BUCKETS - 1), UINT64_MAX);
+	hist_record(h, UINT64_MAX);
+	hist_record(h, UINT64_MAX);
+	assert_int_equal(h->count, 2);
+	assert_int_equal(h->sum, UINT64_MAX); /* saturated, not wrapped */
+	assert_int_equal(hist_quantile(h, 0.5), UINT64_MAX);
+	assert_int_equal(h->buckets[HIST_BUCKETS - 1], 2);
+	free(h);
+}
+
+static void test_record_n(void **state)
+{
+	struct hist *a = new_hist(), *b = new_hist();
+	int i;
+
+	(void)state;
+	hist_record_n(a, 12345, 0); /* no-op, must not touch min/max */
+	assert_true(hist_empty(a));
+	assert_int_equal(a->min, UINT64_MAX);
+	hist_record_n(a, 12345, 7);
+	hist_record_n(a, 99, 3);
+	for (i = 0; i < 7; i++)
+		hist_record(b, 12345);
+	for (i = 0; i < 3; i++)
+		hist_record(b, 99);
+	assert_memory_equal(a, b, sizeof(*a));
+	assert_int_equal(a->count, 10);
+	assert_int_equal(a->sum, 12345 * 7 + 99 * 3);
+	assert_int_equal(a->min, 99);
+	assert_int_equal(a->max, 12345);
+	hist_record_n(a, UINT64_MAX / 2, 3); /* sum overflows: saturate */
+	assert_int_equal(a->sum, UINT64_MAX);
+	free(a);
+	free(b);
+}
+
+static void test_buckets_consistent(void **state)
+{
+	unsigned int i;
+	uint64_t lo, hi, mid;
+
+	(void)state;
+	assert_int_equal(hist_bucket_low(0), 0);
+	for (i = 0; i < HIST_BUCKETS; i++) {
+		lo = hist_bucket_low(i);
+		hi = hist_bucket_high(i);
+		mid = hist_bucket_mid(i);
+		assert_true(lo <= mid && mid <= hi);
+		assert_int_equal(hist_bucket_of(lo), i);
+		assert_int_equal(hist_bucket_of(hi), i);
+		assert_int_equal(hist_bucket_of(mid), i);
+		/* The representative is within 1% of every value in the bucket;
+		 * the extremes are the worst case. */
+		assert_true((double)(mid - lo) <= 0.01 * (double)lo);
+		assert_true((double)(hi - mid) <= 0.01 * (double)hi);
+		if (i + 1 < HIST_BUCKETS)
+			assert_int_equal(hi + 1, hist_bucket_low(i + 1));
+	}
+	assert_int_equal(hist_bucket_high(HIST_BUCKETS - 1), UINT64_MAX);
+}
+
+static uint64_t *random_values(size_t n, uint64_t seed)
+{
+	uint64_t *v = malloc(n * sizeof(*v));
+	size_t i;
+
+	assert_non_null(v);
+	for (i = 0; i < n; i++)
+		v[i] = rng_latency(&seed);
+	return v;
+}
+
+static void test_random_quantiles(void **state)
+{
+	static const double qs[] = {0.0, 0.5, 0.9, 0.99, 0.999, 1.0};
+	struct hist *h = new_hist();
+	uint64_t *v = random_values(N_RANDOM, 42);
+	double err, worst = 0.0;
+	uint64_t exact, got;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < N_RANDOM; i++)
+		hist_record(h, v[i]);
+	qsort(v, N_RANDOM, sizeof(*v), cmp_u64);
+	assert_int_equal(h->min, v[0]);
+	assert_int_equal(h->max, v[N_RANDOM - 1]);
+	for (i = 0; i < sizeof(qs) / sizeof(qs[0]); i++) {
+		exact = exact_quantile(v, N_RANDOM, qs[i]);
+		got = hist_quantile(h, qs[i]);
+		err = fabs((double)got - (double)exact) / (double)exact;
+		if (err > worst)
+			worst = err;
+		assert_true(err <= 0.01);
+	}
+	print_message("max relative quantile error: %.5f%%\n", worst * 100.0);
+	free(v);
+	free(h);
+}
+
+/* Every rank, not just the named quantiles, lands within 1%. */
+static void test_all_ranks(void **state)
+{
+	struct hist *h = new_hist();
+	uint64_t *v = random_values(N_RANDOM, 7);
+	double q, err, worst = 0.0;
+	uint64_t exact;
+	size_t r;
+
+	(void)state;
+	for (r = 0; r < N_RANDOM; r++)
+		hist_record(h, v[r]);
+	qsort(v, N_RANDOM, sizeof(*v), cmp_u64);
+	for (r = 1; r <= N_RANDOM; r += 97) {
+		q = (double)r / N_RANDOM;
+		exact = exact_quantile(v, N_RANDOM, q);
+		err = fabs((double)hist_quantile(h, q) - (double)exact) / (double)exact;
+		if (err > worst)
+			worst = err;
+	}
+	print_message("max relative error over ranks: %.5f%%\n", worst * 100.0);
+	assert_true(worst <= 0.01);
+	free(v);
+	free(h);
+}
+
+static void test_merge_halves(void **state)
+{
+	struct hist *all = new_hist(), *a = new_hist(), *b = new_hist();
+	uint64_t *v = random_values(N_RANDOM, 1234);
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < N_RANDOM; i++) {
+		hist_record(all, v[i]);
+		hist_record(i < N_RANDOM / 2 ? a : b, v[i]);
+	}
+	hist_merge(a, b);
+	assert_memory_equal(a, all, sizeof(*a));
+	hist_init(b);
+	hist_merge(a, b); /* merging an empty histogram changes nothing */
+	assert_memory_equal(a, all, sizeof(*a));
+	hist_merge(b, all); /* into an empty one: a copy */
+	assert_memory_equal(b, all, sizeof(*b));
+	free(v);
+	free(a);
+	free(b);
+	free(all);
+}
+
+static void test_merge_saturates(void **state)
+{
+	struct hist *a = new_hist(), *b = new_hist();
+
+	(void)state;
+	hist_record_n(a, 5, UINT64_MAX - 1);
+	hist_record_n(b, 5, 10);
+	hist_merge(a, b);
+	assert_int_equal(a->count, UINT64_MAX);
+	assert_int_equal(a->buckets[5], UINT64_MAX);
+	assert_int_equal(a->sum, UINT64_MAX);
+	assert_int_equal(hist_quantile(a, 0.5), 5);
+	free(a);
+	free(b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_empty),
+	    cmocka_unit_test(test_small_values_exact),
+	    cmocka_unit_test(test_uint64_max),
+	    cmocka_unit_test(test_record_n),
+	    cmocka_unit_test(test_buckets_consistent),
+	    cmocka_unit_test(test_random_quantiles),
+	    cmocka_unit_test(test_all_ranks),
+	    cmocka_unit_test(test_merge_halves),
+	    cmocka_unit_test(test_merge_saturates),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
