@@ -30,7 +30,6 @@ const volatile __u32 targ_nports = 0;
 
 __u64 conn_seq = 0;
 
-enum io_kind { IO_BUF = 0, IO_IOV = 1, IO_MSG = 2, IO_SENDFILE = 3 };
 
 struct conn_key {
 	__u32 tgid;
@@ -345,7 +344,7 @@ struct walk {
 	struct conn *c;
 	struct kw_flow *f;
 	struct kw_in in;
-	__u64 iov;	 /* user address of the iovec array (IO_IOV/IO_MSG) */
+	__u64 iov;	 /* user address of the iovec array (KLT_IO_IOV/KLT_IO_MSG) */
 	__u64 left;	 /* bytes of the syscall's return value not yet assigned to a segment */
 	__u64 t_exit;
 	__u32 iov_next;
@@ -359,7 +358,7 @@ static __always_inline int walk_next_segment(struct walk *w)
 {
 	struct iovec iv;
 
-	if (w->left == 0 || w->kind == IO_BUF || w->iov_next >= w->iov_cnt ||
+	if (w->left == 0 || w->kind == KLT_IO_BUF || w->iov_next >= w->iov_cnt ||
 	    w->iov_next >= MAX_IOV)
 		return 0;
 	if (bpf_probe_read_user(&iv, sizeof(iv), (void *)(w->iov + w->iov_next * sizeof(iv))))
@@ -430,11 +429,11 @@ static __always_inline void walk_syscall(struct conn *c, struct pending_io *p, _
 	w.in.tid = (__u32)bpf_get_current_pid_tgid();
 	w.in.at_syscall_start = 1;
 	w.left = ret;
-	if (p->kind == IO_BUF) {
+	if (p->kind == KLT_IO_BUF) {
 		w.in.addr = p->addr;
 		w.in.avail = ret;
 		w.left = 0;
-	} else if (p->kind == IO_MSG) {
+	} else if (p->kind == KLT_IO_MSG) {
 		struct user_msghdr msg;
 
 		if (bpf_probe_read_user(&msg, sizeof(msg), (void *)p->addr))
@@ -518,7 +517,7 @@ static __always_inline int io_exit(long ret)
 	c = conn_get(p.fd, 0);
 	if (!c)
 		return 0;
-	if (p.kind == IO_SENDFILE)
+	if (p.kind == KLT_IO_SENDFILE)
 		skip_sendfile(&c->tx, (__u64)ret);
 	else
 		walk_syscall(c, &p, (__u64)ret);
@@ -527,110 +526,36 @@ static __always_inline int io_exit(long ret)
 
 #define ARG(ctx, i) ((ctx)->args[i])
 
+/*
+ * One enter and one exit program serve every watched syscall: userspace
+ * attaches them to each syscall's tracepoint and fills sys_io[] (indexed by
+ * syscall number) with the I/O kind + 1 and direction, so the verifier
+ * checks the walk once instead of once per syscall.
+ */
+const volatile __u8 sys_io_kind[KLT_MAX_SYSCALL_NR] = {};
+const volatile __u8 sys_io_dir[KLT_MAX_SYSCALL_NR] = {};
+
 SEC("tracepoint/syscalls/sys_enter_read")
-int enter_read(struct trace_event_raw_sys_enter *ctx)
+int sys_enter_io(struct trace_event_raw_sys_enter *ctx)
 {
-	return io_enter(ARG(ctx, 0), ARG(ctx, 1), ARG(ctx, 2), IO_BUF, KLT_DIR_RX);
-}
+	__u64 count = ARG(ctx, 2), count4 = ARG(ctx, 3);
+	long nr = ctx->id;
+	__u8 kind;
 
-SEC("tracepoint/syscalls/sys_enter_recvfrom")
-int enter_recvfrom(struct trace_event_raw_sys_enter *ctx)
-{
-	return io_enter(ARG(ctx, 0), ARG(ctx, 1), ARG(ctx, 2), IO_BUF, KLT_DIR_RX);
-}
-
-SEC("tracepoint/syscalls/sys_enter_readv")
-int enter_readv(struct trace_event_raw_sys_enter *ctx)
-{
-	return io_enter(ARG(ctx, 0), ARG(ctx, 1), ARG(ctx, 2), IO_IOV, KLT_DIR_RX);
-}
-
-SEC("tracepoint/syscalls/sys_enter_recvmsg")
-int enter_recvmsg(struct trace_event_raw_sys_enter *ctx)
-{
-	return io_enter(ARG(ctx, 0), ARG(ctx, 1), 0, IO_MSG, KLT_DIR_RX);
-}
-
-SEC("tracepoint/syscalls/sys_enter_write")
-int enter_write(struct trace_event_raw_sys_enter *ctx)
-{
-	return io_enter(ARG(ctx, 0), ARG(ctx, 1), ARG(ctx, 2), IO_BUF, KLT_DIR_TX);
-}
-
-SEC("tracepoint/syscalls/sys_enter_sendto")
-int enter_sendto(struct trace_event_raw_sys_enter *ctx)
-{
-	return io_enter(ARG(ctx, 0), ARG(ctx, 1), ARG(ctx, 2), IO_BUF, KLT_DIR_TX);
-}
-
-SEC("tracepoint/syscalls/sys_enter_writev")
-int enter_writev(struct trace_event_raw_sys_enter *ctx)
-{
-	return io_enter(ARG(ctx, 0), ARG(ctx, 1), ARG(ctx, 2), IO_IOV, KLT_DIR_TX);
-}
-
-SEC("tracepoint/syscalls/sys_enter_sendmsg")
-int enter_sendmsg(struct trace_event_raw_sys_enter *ctx)
-{
-	return io_enter(ARG(ctx, 0), ARG(ctx, 1), 0, IO_MSG, KLT_DIR_TX);
-}
-
-SEC("tracepoint/syscalls/sys_enter_sendfile64")
-int enter_sendfile(struct trace_event_raw_sys_enter *ctx)
-{
-	return io_enter(ARG(ctx, 0), 0, ARG(ctx, 3), IO_SENDFILE, KLT_DIR_TX);
+	if (nr < 0 || nr >= KLT_MAX_SYSCALL_NR)
+		return 0;
+	kind = sys_io_kind[nr];
+	if (!kind--)
+		return 0;
+	/* keep the compiler from turning the choice into a variable ctx offset */
+	asm volatile("" : "+r"(count), "+r"(count4));
+	if (kind == KLT_IO_SENDFILE)
+		count = count4;
+	return io_enter(ARG(ctx, 0), ARG(ctx, 1), count, kind, sys_io_dir[nr]);
 }
 
 SEC("tracepoint/syscalls/sys_exit_read")
-int exit_read(struct trace_event_raw_sys_exit *ctx)
-{
-	return io_exit(ctx->ret);
-}
-
-SEC("tracepoint/syscalls/sys_exit_recvfrom")
-int exit_recvfrom(struct trace_event_raw_sys_exit *ctx)
-{
-	return io_exit(ctx->ret);
-}
-
-SEC("tracepoint/syscalls/sys_exit_readv")
-int exit_readv(struct trace_event_raw_sys_exit *ctx)
-{
-	return io_exit(ctx->ret);
-}
-
-SEC("tracepoint/syscalls/sys_exit_recvmsg")
-int exit_recvmsg(struct trace_event_raw_sys_exit *ctx)
-{
-	return io_exit(ctx->ret);
-}
-
-SEC("tracepoint/syscalls/sys_exit_write")
-int exit_write(struct trace_event_raw_sys_exit *ctx)
-{
-	return io_exit(ctx->ret);
-}
-
-SEC("tracepoint/syscalls/sys_exit_sendto")
-int exit_sendto(struct trace_event_raw_sys_exit *ctx)
-{
-	return io_exit(ctx->ret);
-}
-
-SEC("tracepoint/syscalls/sys_exit_writev")
-int exit_writev(struct trace_event_raw_sys_exit *ctx)
-{
-	return io_exit(ctx->ret);
-}
-
-SEC("tracepoint/syscalls/sys_exit_sendmsg")
-int exit_sendmsg(struct trace_event_raw_sys_exit *ctx)
-{
-	return io_exit(ctx->ret);
-}
-
-SEC("tracepoint/syscalls/sys_exit_sendfile64")
-int exit_sendfile(struct trace_event_raw_sys_exit *ctx)
+int sys_exit_io(struct trace_event_raw_sys_exit *ctx)
 {
 	return io_exit(ctx->ret);
 }
@@ -645,20 +570,15 @@ static __always_inline int accept_exit(long ret)
 	return 0;
 }
 
-SEC("tracepoint/syscalls/sys_exit_accept")
-int exit_accept(struct trace_event_raw_sys_exit *ctx)
-{
-	return accept_exit(ctx->ret);
-}
-
+/* attached to sys_exit_accept and sys_exit_accept4 */
 SEC("tracepoint/syscalls/sys_exit_accept4")
-int exit_accept4(struct trace_event_raw_sys_exit *ctx)
+int sys_exit_accept(struct trace_event_raw_sys_exit *ctx)
 {
 	return accept_exit(ctx->ret);
 }
 
 SEC("tracepoint/syscalls/sys_enter_close")
-int enter_close(struct trace_event_raw_sys_enter *ctx)
+int sys_enter_close(struct trace_event_raw_sys_enter *ctx)
 {
 	struct conn_key key = { .tgid = targ_tgid, .fd = (__s32)ARG(ctx, 0) };
 	struct klt_close_event *e;

@@ -30,6 +30,15 @@ enum klt_event_type {
 	KLT_EV_DESYNC,	 /* a tentative frame boundary proved wrong; frames since resync void */
 };
 
+/* How a watched syscall passes its bytes (sys_io_kind[nr] holds kind + 1). */
+#define KLT_MAX_SYSCALL_NR 512
+enum klt_io_kind {
+	KLT_IO_BUF = 0,	     /* fd, buf, count: read write recvfrom sendto */
+	KLT_IO_IOV = 1,	     /* fd, iov, iovcnt: readv writev */
+	KLT_IO_MSG = 2,	     /* fd, msghdr: recvmsg sendmsg */
+	KLT_IO_SENDFILE = 3, /* out_fd, in_fd, offset, count: file data, skipped unread */
+};
+
 enum klt_dir {
 	KLT_DIR_RX = 0, /* bytes the broker read: requests */
 	KLT_DIR_TX = 1, /* bytes the broker wrote: responses */

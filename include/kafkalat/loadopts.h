@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The pure parts of `kafkalat load`: command-line parsing and the extraction
+ * of the produce-request count from librdkafka's statistics JSON. Kept apart
+ * from load.c (which needs librdkafka) so the unit tests can link them.
+ */
+#ifndef KAFKALAT_LOADOPTS_H
+#define KAFKALAT_LOADOPTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define LOAD_MAX_PROPS		 64
+#define LOAD_DEFAULT_SIZE	 100
+#define LOAD_DEFAULT_DURATION_NS (10ull * 1000000000ull)
+#define LOAD_MAX_SIZE		 (1000u * 1000u * 1000u)
+#define LOAD_MAX_RATE		 1000000000ull
+#define LOAD_MAX_PARTITIONS	 1000000
+#define LOAD_MAX_DURATION_S	 (365.0 * 24 * 3600)
+
+/* A -X key=value librdkafka property; both point into argv. */
+struct load_prop {
+	const char *key; /* not terminated: key_len bytes */
+	size_t key_len;
+	const char *value;
+};
+
+struct load_opts {
+	const char *bootstrap;
+	const char *topic;
+	int32_t partitions;   /* 0: partitioner; N: round-robin over 0..N-1 */
+	uint64_t rate;	      /* messages/s; 0: as fast as the queue allows */
+	size_t size;	      /* payload bytes */
+	const char *acks;     /* "0", "1" or "all", as librdkafka spells it */
+	uint64_t duration_ns; /* produce for this long, when count == 0 */
+	uint64_t count;	      /* produce this many messages; 0: by duration */
+	bool json;
+	bool quiet;
+	size_t nprops;
+	struct load_prop props[LOAD_MAX_PROPS];
+};
+
+enum loadopts_status {
+	LOADOPTS_OK,
+	LOADOPTS_HELP,	/* --help was asked for: print loadopts_usage(), exit 0 */
+	LOADOPTS_ERROR, /* err holds one line (no newline) saying what is wrong */
+};
+
+/*
+ * Parses `load ...` (argv[0] is the subcommand name). Uses getopt_long and
+ * resets its state first, so it may be called more than once.
+ */
+enum loadopts_status loadopts_parse(struct load_opts *o, int argc, char **argv, char *err,
+				    size_t errlen);
+void loadopts_usage(FILE *out);
+
+/*
+ * Sums "req":{"Produce":N} over the real brokers (nodeid >= 0) of one
+ * librdkafka statistics JSON document, ignoring bootstrap and internal broker
+ * entries and everything under "toppars". Returns 0 and sets *out, or -1 when
+ * the document is malformed or has no "brokers" object.
+ */
+int loadstats_produce_requests(const char *json, size_t len, uint64_t *out);
+
+#endif
