@@ -100,9 +100,9 @@ int kproto_skip_tags(struct kproto_cur *c);
 struct kproto_req_header {
 	int16_t api_key, api_version;
 	int32_t corr_id;
-	int16_t client_id_len;	/* -1 = null */
+	int16_t client_id_len;	  /* -1 = null */
 	const uint8_t *client_id; /* into the buffer, not NUL-terminated */
-	size_t header_len;	/* bytes consumed incl. tagged fields */
+	size_t header_len;	  /* bytes consumed incl. tagged fields */
 	int header_version;
 };
 
