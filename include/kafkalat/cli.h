@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Command-line options of the live tracer, parsed without side effects. */
+#ifndef KAFKALAT_CLI_H
+#define KAFKALAT_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kafkalat/events.h"
+
+#define CLI_DEFAULT_PORT 9092
+
+struct cli_opts {
+	int pid; /* 0 = find the listener of ports[] */
+	uint16_t ports[KLT_MAX_PORTS];
+	int nports;
+	double duration_s; /* 0 = until Ctrl-C, SIGTERM or the broker exits */
+	double interval_s; /* 0 = summary only */
+	long count;	   /* intervals to print; 0 = unlimited */
+	double slower_ms;  /* < 0 = off */
+	bool json;
+	bool verbose;
+	const char *requests_path;
+	size_t ringbuf_bytes;
+};
+
+enum cli_result {
+	CLI_RUN = 0,  /* options valid: run */
+	CLI_EXIT = 1, /* --help or --version printed: exit 0 */
+	CLI_ERROR = 2 /* error written to err: exit 2 */
+};
+
+/* Parses argv (argv[0] is the program name). On CLI_ERROR, err holds one
+ * line without a newline. Help and version go to stdout. */
+enum cli_result cli_parse(int argc, char **argv, struct cli_opts *o, char *err, size_t errlen);
+
+/* Checked number parsing: the whole string, within [min, max]. */
+int cli_parse_double(const char *s, double min, double max, double *out);
+int cli_parse_long(const char *s, long min, long max, long *out);
+
+#endif

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The loader: opens, configures, loads and attaches the BPF programs as
+ * separate steps, and hands ring buffer records to a callback. The only
+ * module that talks to libbpf.
+ */
+#ifndef KAFKALAT_PROBE_H
+#define KAFKALAT_PROBE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kafkalat/events.h"
+
+#define PROBE_DEFAULT_RINGBUF (16u << 20)
+
+struct probe_opts {
+	int pid;
+	uint16_t ports[KLT_MAX_PORTS];
+	int nports;
+	size_t ringbuf_bytes; /* power of two >= page size; 0 = default */
+	bool verbose;	      /* libbpf debug output on stderr */
+};
+
+/* Called for each ring buffer record; a non-zero return stops the poll. */
+typedef int (*probe_record_fn)(void *ctx, void *data, size_t len);
+
+struct probe;
+
+/* Each step returns 0 or a negative errno; probe_error() says what failed. */
+int probe_open(struct probe **out, const struct probe_opts *opts);
+int probe_load(struct probe *p);
+int probe_attach(struct probe *p, probe_record_fn fn, void *ctx);
+/* Consume records for up to timeout_ms; returns records consumed or -errno. */
+int probe_poll(struct probe *p, int timeout_ms);
+/* The per-CPU counters summed. */
+int probe_stats(struct probe *p, struct klt_stats *sum);
+const char *probe_error(const struct probe *p);
+void probe_destroy(struct probe *p);
+
+#endif

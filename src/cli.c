@@ -1,0 +1,210 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kafkalat/cli.h"
+
+#define KAFKALAT_VERSION "0.1.0"
+
+static const char usage[] =
+    "Usage: kafkalat [-p PID] [-P PORT]... [-d SECONDS] [--slower MS] [-j]\n"
+    "                [--requests FILE] [-v] [interval [count]]\n"
+    "       kafkalat load -b BOOTSTRAP -t TOPIC [...]   (kafkalat load --help)\n"
+    "\n"
+    "Produce latency of a running Kafka broker, from its own socket syscalls,\n"
+    "with BPF: every request is framed, matched with its response and timed from\n"
+    "the first byte read to the last byte of the response written.\n"
+    "\n"
+    "  -p, --pid PID         broker process (default: the process listening on PORT)\n"
+    "  -P, --port PORT       Kafka listener port, repeatable (default 9092, at most 8)\n"
+    "  -d, --duration SECS   stop after SECS seconds and print the summary\n"
+    "      --slower MS       print each produce request slower than MS milliseconds\n"
+    "  -j, --json            JSON lines on stdout (schema kafkalat/1, docs/json.md)\n"
+    "      --requests FILE   write every produce request as a JSON line to FILE (0600)\n"
+    "      --ringbuf-mb MB   kernel ring buffer size (power of two, default 16)\n"
+    "  -v, --verbose         libbpf debug output (verifier log) on stderr\n"
+    "  -h, --help            this help\n"
+    "  -V, --version         version\n"
+    "  interval [count]      print a table every interval seconds, count times\n"
+    "\n"
+    "Needs root (or CAP_BPF and CAP_PERFMON) and a kernel with BTF.\n"
+    "Ctrl-C, SIGTERM, the end of -d or the broker's exit print the summary.\n"
+    "\n"
+    "Examples:\n"
+    "  kafkalat                      # broker on port 9092, summary at Ctrl-C\n"
+    "  kafkalat -p 1234 5            # table every 5 s for broker pid 1234\n"
+    "  kafkalat -P 9093 -d 30        # 30 s on port 9093, then the summary\n"
+    "  kafkalat --slower 100         # one line per produce slower than 100 ms\n"
+    "  kafkalat -j -d 10 | tail -1   # the JSON summary\n"
+    "  kafkalat --requests /tmp/r.jsonl -d 60\n";
+
+enum { OPT_SLOWER = 256, OPT_REQUESTS, OPT_RINGBUF };
+
+static const struct option long_opts[] = {
+    {"pid", required_argument, NULL, 'p'},
+    {"port", required_argument, NULL, 'P'},
+    {"duration", required_argument, NULL, 'd'},
+    {"slower", required_argument, NULL, OPT_SLOWER},
+    {"json", no_argument, NULL, 'j'},
+    {"requests", required_argument, NULL, OPT_REQUESTS},
+    {"ringbuf-mb", required_argument, NULL, OPT_RINGBUF},
+    {"verbose", no_argument, NULL, 'v'},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
+};
+
+int cli_parse_double(const char *s, double min, double max, double *out)
+{
+	char *end;
+	double v;
+
+	if (!s || !*s)
+		return -EINVAL;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || *end || !isfinite(v) || v < min || v > max)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
+
+int cli_parse_long(const char *s, long min, long max, long *out)
+{
+	char *end;
+	long v;
+
+	if (!s || !*s)
+		return -EINVAL;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
+
+static enum cli_result errorf(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return CLI_ERROR;
+}
+
+static enum cli_result add_port(struct cli_opts *o, const char *arg, char *err, size_t errlen)
+{
+	long v;
+
+	if (cli_parse_long(arg, 1, 65535, &v))
+		return errorf(err, errlen, "invalid port '%s' (expected 1-65535)", arg);
+	if (o->nports >= KLT_MAX_PORTS)
+		return errorf(err, errlen, "at most %d ports", KLT_MAX_PORTS);
+	for (int i = 0; i < o->nports; i++)
+		if (o->ports[i] == v)
+			return CLI_RUN;
+	o->ports[o->nports++] = (uint16_t)v;
+	return CLI_RUN;
+}
+
+static enum cli_result parse_option(int c, const char *arg, struct cli_opts *o, char *err,
+				    size_t errlen)
+{
+	long l;
+	double d;
+
+	switch (c) {
+	case 'p':
+		if (cli_parse_long(arg, 1, 0x7fffffff, &l))
+			return errorf(err, errlen, "invalid pid '%s'", arg);
+		o->pid = (int)l;
+		return CLI_RUN;
+	case 'P':
+		return add_port(o, arg, err, errlen);
+	case 'd':
+		if (cli_parse_double(arg, 0.001, 1e7, &o->duration_s))
+			return errorf(err, errlen, "invalid duration '%s' (seconds > 0)", arg);
+		return CLI_RUN;
+	case OPT_SLOWER:
+		if (cli_parse_double(arg, 0, 1e9, &o->slower_ms))
+			return errorf(err, errlen, "invalid --slower '%s' (milliseconds >= 0)",
+				      arg);
+		return CLI_RUN;
+	case 'j':
+		o->json = true;
+		return CLI_RUN;
+	case OPT_REQUESTS:
+		o->requests_path = arg;
+		return CLI_RUN;
+	case OPT_RINGBUF:
+		if (cli_parse_double(arg, 1, 4096, &d) || d != (double)(long)d ||
+		    ((long)d & ((long)d - 1)))
+			return errorf(err, errlen,
+				      "invalid --ringbuf-mb '%s' (power of two, 1-4096)", arg);
+		o->ringbuf_bytes = (size_t)d << 20;
+		return CLI_RUN;
+	case 'v':
+		o->verbose = true;
+		return CLI_RUN;
+	case 'h':
+		fputs(usage, stdout);
+		return CLI_EXIT;
+	case 'V':
+		printf("kafkalat %s (event ABI %d)\n", KAFKALAT_VERSION, KLT_ABI_VERSION);
+		return CLI_EXIT;
+	default:
+		return errorf(err, errlen, "unknown option (see kafkalat --help)");
+	}
+}
+
+static enum cli_result parse_positionals(int argc, char **argv, struct cli_opts *o, char *err,
+					 size_t errlen)
+{
+	if (argc > 2)
+		return errorf(err, errlen, "unexpected argument '%s' (see kafkalat --help)",
+			      argv[2]);
+	if (argc >= 1 && cli_parse_double(argv[0], 0.01, 1e6, &o->interval_s))
+		return errorf(err, errlen, "invalid interval '%s' (seconds > 0)", argv[0]);
+	if (argc == 2 && cli_parse_long(argv[1], 1, 0x7fffffff, &o->count))
+		return errorf(err, errlen, "invalid count '%s' (integer >= 1)", argv[1]);
+	return CLI_RUN;
+}
+
+enum cli_result cli_parse(int argc, char **argv, struct cli_opts *o, char *err, size_t errlen)
+{
+	enum cli_result r;
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->slower_ms = -1;
+	err[0] = '\0';
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "p:P:d:jvhV", long_opts, NULL)) != -1) {
+		if (c == '?' || c == ':') {
+			if (optopt)
+				return errorf(err, errlen,
+					      "option -%c needs a valid argument (see "
+					      "kafkalat --help)",
+					      optopt);
+			return errorf(err, errlen, "unknown option '%s' (see kafkalat --help)",
+				      argv[optind - 1]);
+		}
+		r = parse_option(c, optarg, o, err, errlen);
+		if (r != CLI_RUN)
+			return r;
+	}
+	r = parse_positionals(argc - optind, argv + optind, o, err, errlen);
+	if (r != CLI_RUN)
+		return r;
+	if (!o->nports)
+		o->ports[o->nports++] = CLI_DEFAULT_PORT;
+	return CLI_RUN;
+}

@@ -1,0 +1,583 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Request/response matching. Kafka answers the requests of one connection
+ * in order, so each connection keeps a FIFO of requests waiting for their
+ * response; a response matches by correlation id, normally the head. Produce
+ * requests with acks=0 get no response from a real broker: they are counted
+ * when read and kept only so that a broker which does answer them (the
+ * librdkafka mock cluster) does not produce unmatched responses.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "kafkalat/correlate.h"
+
+#define CONN_BUCKETS	 4096
+#define MAX_PENDING	 4096 /* per connection; Kafka clients keep at most a few hundred */
+#define MAX_BUILD_TOPICS 4096
+#define MAX_BUILD_PARTS	 65536
+
+struct pending_req {
+	struct corr_request req;
+	struct corr_topic *topics;
+	struct corr_part *parts;
+	bool tentative;
+	bool acks0;
+};
+
+struct conn {
+	struct conn *next; /* hash chain */
+	uint64_t id;
+	char client[CORR_ADDR_MAX];
+	uint16_t local_port;
+	bool preexisting;
+	bool matched_any;
+	bool undecodable;
+	/* FIFO of requests waiting for a response (ring) */
+	struct pending_req *q;
+	size_t q_head, q_len, q_cap;
+	/* topics and partitions of the Produce request being framed */
+	struct corr_topic *b_topics;
+	struct corr_part *b_parts;
+	size_t b_ntopics, b_nparts, b_topics_cap, b_parts_cap;
+};
+
+struct corr {
+	corr_complete_fn on_complete;
+	void *ctx;
+	struct conn *buckets[CONN_BUCKETS];
+	struct corr_counts n;
+};
+
+static const char *const unmatched_names[CORR_UNM_MAX] = {
+    [CORR_UNM_SKIPPED] = "no_response", [CORR_UNM_CLOSED] = "closed",
+    [CORR_UNM_IN_FLIGHT] = "in_flight", [CORR_UNM_UNDECODABLE] = "undecodable",
+    [CORR_UNM_LOST] = "lost_events",
+};
+
+static const char *const bad_names[KLT_BAD_REASON_MAX] = {
+    [KLT_BAD_NONE] = "none",	 [KLT_BAD_SIZE] = "bad_frame_size",
+    [KLT_BAD_TLS] = "tls",	 [KLT_BAD_HEADER] = "bad_request_header",
+    [KLT_BAD_BODY] = "bad_body", [KLT_BAD_STEPS] = "too_many_fields",
+};
+
+const char *corr_unmatched_name(enum corr_unmatched_reason r)
+{
+	return (unsigned)r < CORR_UNM_MAX ? unmatched_names[r] : "unknown";
+}
+
+const char *corr_bad_reason_name(unsigned int reason)
+{
+	return reason < KLT_BAD_REASON_MAX && bad_names[reason] ? bad_names[reason] : "unknown";
+}
+
+void corr_format_addr(uint16_t family, const uint8_t addr[16], uint16_t port, char *buf, size_t len)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	if (family == AF_INET6) {
+		/* show v4-mapped clients of a dual-stack listener as plain IPv4 */
+		static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+		if (!memcmp(addr, mapped, sizeof(mapped)) &&
+		    inet_ntop(AF_INET, addr + 12, ip, sizeof(ip)))
+			snprintf(buf, len, "%s:%u", ip, port);
+		else if (inet_ntop(AF_INET6, addr, ip, sizeof(ip)))
+			snprintf(buf, len, "[%s]:%u", ip, port);
+		else
+			snprintf(buf, len, "?:%u", port);
+		return;
+	}
+	if (family == AF_INET && inet_ntop(AF_INET, addr, ip, sizeof(ip)))
+		snprintf(buf, len, "%s:%u", ip, port);
+	else
+		snprintf(buf, len, "?:%u", port);
+}
+
+struct corr *corr_new(corr_complete_fn on_complete, void *ctx)
+{
+	struct corr *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->on_complete = on_complete;
+	c->ctx = ctx;
+	return c;
+}
+
+static void pending_release(struct pending_req *p)
+{
+	free(p->topics);
+	free(p->parts);
+	p->topics = NULL;
+	p->parts = NULL;
+}
+
+static void conn_free(struct conn *cn)
+{
+	for (size_t i = 0; i < cn->q_len; i++)
+		pending_release(&cn->q[(cn->q_head + i) % cn->q_cap]);
+	free(cn->q);
+	free(cn->b_topics);
+	free(cn->b_parts);
+	free(cn);
+}
+
+void corr_free(struct corr *c)
+{
+	if (!c)
+		return;
+	for (size_t b = 0; b < CONN_BUCKETS; b++) {
+		struct conn *cn = c->buckets[b], *next;
+
+		for (; cn; cn = next) {
+			next = cn->next;
+			conn_free(cn);
+		}
+	}
+	free(c);
+}
+
+const struct corr_counts *corr_counts(const struct corr *c)
+{
+	return &c->n;
+}
+
+static struct conn **conn_slot(struct corr *c, uint64_t id)
+{
+	struct conn **pp = &c->buckets[(id * 0x9e3779b97f4a7c15ULL) >> 52 & (CONN_BUCKETS - 1)];
+
+	while (*pp && (*pp)->id != id)
+		pp = &(*pp)->next;
+	return pp;
+}
+
+static struct conn *conn_find(struct corr *c, uint64_t id)
+{
+	return *conn_slot(c, id);
+}
+
+/* A connection we have frames for but no CONN record (lost, or the
+ * kernel side created it before a reader existed): known by id only. */
+static struct conn *conn_get(struct corr *c, uint64_t id)
+{
+	struct conn **pp = conn_slot(c, id);
+
+	if (*pp)
+		return *pp;
+	*pp = calloc(1, sizeof(**pp));
+	if (!*pp)
+		return NULL;
+	(*pp)->id = id;
+	snprintf((*pp)->client, sizeof((*pp)->client), "?");
+	return *pp;
+}
+
+static void count_unmatched(struct corr *c, const struct pending_req *p,
+			    enum corr_unmatched_reason why)
+{
+	if (p->acks0)
+		return;
+	if (p->tentative) {
+		c->n.partial++;
+		return;
+	}
+	c->n.unmatched[why]++;
+	if (p->req.api_key == 0)
+		c->n.produce_unmatched[why]++;
+}
+
+static void queue_drop_all(struct corr *c, struct conn *cn, enum corr_unmatched_reason why)
+{
+	while (cn->q_len) {
+		struct pending_req *p = &cn->q[cn->q_head];
+
+		count_unmatched(c, p, why);
+		pending_release(p);
+		cn->q_head = (cn->q_head + 1) % cn->q_cap;
+		cn->q_len--;
+	}
+}
+
+static void build_reset(struct conn *cn)
+{
+	cn->b_ntopics = 0;
+	cn->b_nparts = 0;
+}
+
+static int on_conn(struct corr *c, const struct klt_conn_event *e)
+{
+	struct conn **pp = conn_slot(c, e->conn_id);
+	struct conn *cn = *pp;
+
+	if (!cn) {
+		cn = calloc(1, sizeof(*cn));
+		if (!cn)
+			return -ENOMEM;
+		cn->id = e->conn_id;
+		*pp = cn;
+	}
+	corr_format_addr(e->family, e->remote_addr, e->remote_port, cn->client, sizeof(cn->client));
+	cn->local_port = e->local_port;
+	cn->preexisting = e->flags & KLT_CONN_PREEXISTING;
+	c->n.connections++;
+	if (cn->preexisting)
+		c->n.preexisting++;
+	return 0;
+}
+
+static void on_close(struct corr *c, const struct klt_close_event *e)
+{
+	struct conn **pp = conn_slot(c, e->conn_id);
+	struct conn *cn = *pp;
+
+	if (!cn)
+		return;
+	queue_drop_all(c, cn, CORR_UNM_CLOSED);
+	*pp = cn->next;
+	conn_free(cn);
+}
+
+static void on_bad(struct corr *c, const struct klt_bad_event *e)
+{
+	struct conn *cn = conn_get(c, e->conn_id);
+
+	if (!cn || cn->undecodable)
+		return;
+	cn->undecodable = true;
+	c->n.undecodable_conns++;
+	c->n.undecodable[e->reason < KLT_BAD_REASON_MAX ? e->reason : KLT_BAD_NONE]++;
+	queue_drop_all(c, cn, CORR_UNM_UNDECODABLE);
+	build_reset(cn);
+}
+
+/* The frames reported since a resync were not on real boundaries. */
+static void on_desync(struct corr *c, const struct klt_desync_event *e)
+{
+	struct conn *cn = conn_find(c, e->conn_id);
+
+	c->n.desyncs++;
+	if (!cn)
+		return;
+	build_reset(cn);
+	if (e->dir != KLT_DIR_RX)
+		return;
+	while (cn->q_len) {
+		size_t last = (cn->q_head + cn->q_len - 1) % cn->q_cap;
+
+		if (!cn->q[last].tentative)
+			break;
+		c->n.partial++;
+		pending_release(&cn->q[last]);
+		cn->q_len--;
+	}
+}
+
+static int grow(void **arr, size_t *cap, size_t need, size_t elem, size_t limit)
+{
+	size_t ncap = *cap ? *cap * 2 : 8;
+	void *n;
+
+	if (need <= *cap)
+		return 0;
+	if (need > limit)
+		return -ERANGE;
+	while (ncap < need)
+		ncap *= 2;
+	n = realloc(*arr, ncap * elem);
+	if (!n)
+		return -ENOMEM;
+	*arr = n;
+	*cap = ncap;
+	return 0;
+}
+
+static void topic_id_hex(const uint8_t *id, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (int i = 0; i < 16; i++) {
+		out[2 * i] = hex[id[i] >> 4];
+		out[2 * i + 1] = hex[id[i] & 15];
+	}
+	out[32] = '\0';
+}
+
+static int on_topic(struct corr *c, const struct klt_topic_event *e)
+{
+	struct conn *cn = conn_get(c, e->conn_id);
+	struct corr_topic *t;
+	size_t n;
+
+	if (!cn)
+		return -ENOMEM;
+	if (grow((void **)&cn->b_topics, &cn->b_topics_cap, cn->b_ntopics + 1, sizeof(*t),
+		 MAX_BUILD_TOPICS))
+		return 0; /* beyond any real request: the frame keeps its totals */
+	t = &cn->b_topics[cn->b_ntopics++];
+	t->is_id = e->flags & KLT_TOPIC_IS_ID;
+	if (t->is_id) {
+		topic_id_hex((const uint8_t *)e->name, t->name);
+		return 0;
+	}
+	n = e->name_len < KLT_TOPIC_NAME_MAX ? e->name_len : KLT_TOPIC_NAME_MAX;
+	memcpy(t->name, e->name, n);
+	t->name[n] = '\0';
+	return 0;
+}
+
+static int on_part(struct corr *c, const struct klt_part_event *e)
+{
+	struct conn *cn = conn_get(c, e->conn_id);
+	struct corr_part *p;
+
+	if (!cn)
+		return -ENOMEM;
+	if (grow((void **)&cn->b_parts, &cn->b_parts_cap, cn->b_nparts + 1, sizeof(*p),
+		 MAX_BUILD_PARTS))
+		return 0;
+	p = &cn->b_parts[cn->b_nparts++];
+	p->topic_idx = e->topic_idx;
+	p->partition = e->partition;
+	p->record_bytes = e->record_bytes;
+	p->records = e->records;
+	p->batches = e->batches;
+	return 0;
+}
+
+static void copy_client_id(struct corr_request *r, const struct klt_frame_event *e)
+{
+	size_t n = e->client_id_len < KLT_CLIENT_ID_MAX ? e->client_id_len : KLT_CLIENT_ID_MAX;
+
+	memcpy(r->client_id, e->client_id, n);
+	r->client_id[n] = '\0';
+	/* keep the text printable: client ids are free-form bytes on the wire */
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)r->client_id[i] < 0x20 || r->client_id[i] == 0x7f)
+			r->client_id[i] = '?';
+}
+
+/* Move the topics/partitions framed so far into the request. */
+static int attach_produce(struct conn *cn, struct pending_req *p)
+{
+	p->topics = NULL;
+	p->parts = NULL;
+	if (cn->b_ntopics) {
+		p->topics = malloc(cn->b_ntopics * sizeof(*p->topics));
+		if (!p->topics)
+			return -ENOMEM;
+		memcpy(p->topics, cn->b_topics, cn->b_ntopics * sizeof(*p->topics));
+	}
+	if (cn->b_nparts) {
+		p->parts = malloc(cn->b_nparts * sizeof(*p->parts));
+		if (!p->parts)
+			return -ENOMEM;
+		memcpy(p->parts, cn->b_parts, cn->b_nparts * sizeof(*p->parts));
+	}
+	p->req.ntopics = cn->b_ntopics;
+	p->req.nparts = cn->b_nparts;
+	p->req.topics = p->topics;
+	p->req.parts = p->parts;
+	return 0;
+}
+
+static void fill_request(struct corr_request *r, const struct conn *cn,
+			 const struct klt_frame_event *e)
+{
+	memset(r, 0, sizeof(*r));
+	r->conn_id = cn->id;
+	memcpy(r->client, cn->client, sizeof(r->client));
+	r->local_port = cn->local_port;
+	r->api_key = e->api_key;
+	r->api_version = e->api_version;
+	r->corr_id = e->corr_id;
+	r->size = e->size;
+	r->tid_read = e->tid_last;
+	r->t_first = e->t_first_ns;
+	r->t_read = e->t_last_ns;
+	copy_client_id(r, e);
+	if (e->api_key == 0 && (e->flags & KLT_FRAME_PRODUCE_PARSED)) {
+		r->produce_parsed = true;
+		r->has_txn = e->flags & KLT_FRAME_HAS_TXN;
+		r->acks = e->acks;
+		r->timeout_ms = e->timeout_ms;
+		r->record_bytes = e->record_bytes;
+		r->records = e->records;
+	}
+}
+
+static int on_request(struct corr *c, struct conn *cn, const struct klt_frame_event *e)
+{
+	struct pending_req *p;
+	int err;
+
+	c->n.requests++;
+	if (cn->q_len >= MAX_PENDING) {
+		/* a broker never lets this many wait: responses are being missed */
+		struct pending_req *old = &cn->q[cn->q_head];
+
+		count_unmatched(c, old, CORR_UNM_SKIPPED);
+		pending_release(old);
+		cn->q_head = (cn->q_head + 1) % cn->q_cap;
+		cn->q_len--;
+	}
+	if (cn->q_len == cn->q_cap) {
+		size_t ncap = cn->q_cap ? cn->q_cap * 2 : 8;
+		struct pending_req *nq = malloc(ncap * sizeof(*nq));
+
+		if (!nq)
+			return -ENOMEM;
+		for (size_t i = 0; i < cn->q_len; i++)
+			nq[i] = cn->q[(cn->q_head + i) % cn->q_cap];
+		free(cn->q);
+		cn->q = nq;
+		cn->q_cap = ncap;
+		cn->q_head = 0;
+	}
+	p = &cn->q[(cn->q_head + cn->q_len) % cn->q_cap];
+	fill_request(&p->req, cn, e);
+	p->tentative = e->flags & KLT_FRAME_TENTATIVE;
+	p->acks0 = p->req.produce_parsed && p->req.acks == 0;
+	err = attach_produce(cn, p);
+	build_reset(cn);
+	if (err) {
+		pending_release(p);
+		return err;
+	}
+	cn->q_len++;
+	if (p->acks0) {
+		c->n.acks0++;
+		if (c->on_complete)
+			c->on_complete(&p->req, c->ctx);
+	}
+	return 0;
+}
+
+static void on_response(struct corr *c, struct conn *cn, const struct klt_frame_event *e)
+{
+	size_t i;
+
+	c->n.responses++;
+	build_reset(cn);
+	for (i = 0; i < cn->q_len; i++)
+		if (cn->q[(cn->q_head + i) % cn->q_cap].req.corr_id == e->corr_id)
+			break;
+	if (i == cn->q_len) {
+		/* the request was read before we attached, or framed wrongly */
+		if (cn->preexisting && !cn->matched_any)
+			c->n.partial++;
+		else
+			c->n.unmatched_responses++;
+		return;
+	}
+	/* requests ahead of the match will never be answered */
+	while (i--) {
+		struct pending_req *p = &cn->q[cn->q_head];
+
+		count_unmatched(c, p, CORR_UNM_SKIPPED);
+		pending_release(p);
+		cn->q_head = (cn->q_head + 1) % cn->q_cap;
+		cn->q_len--;
+	}
+	struct pending_req *p = &cn->q[cn->q_head];
+
+	if (!p->acks0) {
+		p->req.t_resp = e->t_first_ns;
+		p->req.t_end = e->t_last_ns;
+		p->req.tid_send = e->tid_first;
+		c->n.completed++;
+		cn->matched_any = true;
+		if (c->on_complete)
+			c->on_complete(&p->req, c->ctx);
+	}
+	pending_release(p);
+	cn->q_head = (cn->q_head + 1) % cn->q_cap;
+	cn->q_len--;
+}
+
+static int on_frame(struct corr *c, const struct klt_frame_event *e)
+{
+	struct conn *cn = conn_get(c, e->conn_id);
+
+	if (!cn)
+		return -ENOMEM;
+	if (cn->undecodable)
+		return 0;
+	if (e->dir == KLT_DIR_RX)
+		return on_request(c, cn, e);
+	on_response(c, cn, e);
+	return 0;
+}
+
+int corr_feed(struct corr *c, const void *data, size_t len)
+{
+	uint32_t type;
+
+	if (len < sizeof(type)) {
+		c->n.bad_events++;
+		return -EINVAL;
+	}
+	memcpy(&type, data, sizeof(type));
+	c->n.events++;
+#define EXPECT(T)                          \
+	do {                               \
+		if (len < sizeof(T)) {     \
+			c->n.bad_events++; \
+			return -EINVAL;    \
+		}                          \
+	} while (0)
+	switch (type) {
+	case KLT_EV_CONN:
+		EXPECT(struct klt_conn_event);
+		return on_conn(c, data);
+	case KLT_EV_FRAME:
+		EXPECT(struct klt_frame_event);
+		return on_frame(c, data);
+	case KLT_EV_TOPIC:
+		EXPECT(struct klt_topic_event);
+		return on_topic(c, data);
+	case KLT_EV_PART:
+		EXPECT(struct klt_part_event);
+		return on_part(c, data);
+	case KLT_EV_CLOSE:
+		EXPECT(struct klt_close_event);
+		on_close(c, data);
+		return 0;
+	case KLT_EV_BAD:
+		EXPECT(struct klt_bad_event);
+		on_bad(c, data);
+		return 0;
+	case KLT_EV_DESYNC:
+		EXPECT(struct klt_desync_event);
+		on_desync(c, data);
+		return 0;
+	default:
+		c->n.bad_events++;
+		return -EINVAL;
+	}
+#undef EXPECT
+}
+
+static void drop_everywhere(struct corr *c, enum corr_unmatched_reason why)
+{
+	for (size_t b = 0; b < CONN_BUCKETS; b++)
+		for (struct conn *cn = c->buckets[b]; cn; cn = cn->next) {
+			queue_drop_all(c, cn, why);
+			build_reset(cn);
+		}
+}
+
+void corr_finish(struct corr *c)
+{
+	drop_everywhere(c, CORR_UNM_IN_FLIGHT);
+}
+
+void corr_note_lost(struct corr *c, uint64_t n)
+{
+	if (n)
+		drop_everywhere(c, CORR_UNM_LOST);
+}

@@ -1,0 +1,294 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The live tracer: find the broker, attach, poll the ring buffer, feed the
+ * correlator, print intervals, slow requests and the summary.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kafkalat/agg.h"
+#include "kafkalat/correlate.h"
+#include "kafkalat/live.h"
+#include "kafkalat/probe.h"
+#include "kafkalat/report.h"
+#include "kafkalat/target.h"
+
+#define POLL_MS 100
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+	stop_requested = 1;
+	/* a second Ctrl-C kills at once */
+	signal(sig, SIG_DFL);
+}
+
+struct live {
+	const struct cli_opts *o;
+	struct probe *probe;
+	struct corr *corr;
+	struct agg interval, total;
+	FILE *requests;
+	int64_t wall_offset_ns;
+	uint64_t lost_seen;
+	bool slow_header_done;
+	int oom;
+};
+
+static uint64_t now_ns(clockid_t clk)
+{
+	struct timespec ts;
+
+	clock_gettime(clk, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void on_complete(const struct corr_request *r, void *ctx)
+{
+	struct live *lv = ctx;
+	const struct cli_opts *o = lv->o;
+	bool answered = r->t_end != 0;
+
+	if (agg_add(&lv->interval, r) || agg_add(&lv->total, r))
+		lv->oom = 1;
+	if (r->api_key != 0)
+		return;
+	if (lv->requests)
+		report_request_json(lv->requests, r);
+	if (o->slower_ms >= 0 && answered &&
+	    (double)(r->t_end - r->t_first) >= o->slower_ms * 1e6) {
+		if (o->json) {
+			report_slow_json(stdout, r, lv->wall_offset_ns);
+			return;
+		}
+		if (!lv->slow_header_done)
+			report_slow_header(stdout);
+		lv->slow_header_done = true;
+		report_slow_text(stdout, r, lv->wall_offset_ns);
+	}
+}
+
+static int on_record(void *ctx, void *data, size_t len)
+{
+	struct live *lv = ctx;
+
+	corr_feed(lv->corr, data, len);
+	return 0;
+}
+
+static int find_target(const struct cli_opts *o, int *pid)
+{
+	bool listening[KLT_MAX_PORTS] = {false};
+	int err;
+
+	if (!o->pid) {
+		err = target_find_listener("/proc", o->ports, o->nports, pid);
+		if (err == -ENOENT)
+			fprintf(stderr,
+				"kafkalat: no process listens on port %u%s (use -P PORT or -p "
+				"PID)\n",
+				o->ports[0], o->nports > 1 ? " or the other ports given" : "");
+		else if (err == -ENOTUNIQ)
+			fprintf(stderr, "kafkalat: several processes listen on the ports given; "
+					"choose one with -p PID\n");
+		else if (err == -EACCES)
+			fprintf(stderr, "kafkalat: cannot read other processes' fds to find the "
+					"broker: run as root\n");
+		else if (err)
+			fprintf(stderr, "kafkalat: finding the broker failed: %s\n",
+				strerror(-err));
+		return err;
+	}
+	*pid = o->pid;
+	if (target_check_pid("/proc", o->pid)) {
+		fprintf(stderr, "kafkalat: no process with pid %d\n", o->pid);
+		return -ESRCH;
+	}
+	err = target_listening_ports("/proc", o->pid, o->ports, o->nports, listening);
+	if (err == 0) {
+		fprintf(stderr, "kafkalat: pid %d does not listen on port %u%s (use -P PORT)\n",
+			o->pid, o->ports[0], o->nports > 1 ? " or the other ports given" : "");
+		return -ENOENT;
+	}
+	return err < 0 ? err : 0;
+}
+
+static int open_requests(struct live *lv)
+{
+	int fd;
+
+	if (!lv->o->requests_path)
+		return 0;
+	fd = open(lv->o->requests_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || !(lv->requests = fdopen(fd, "w"))) {
+		fprintf(stderr, "kafkalat: cannot write %s: %s\n", lv->o->requests_path,
+			strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -errno;
+	}
+	return 0;
+}
+
+static int start_probe(struct live *lv, int pid)
+{
+	const struct cli_opts *o = lv->o;
+	struct probe_opts po = {.pid = pid,
+				.nports = o->nports,
+				.verbose = o->verbose,
+				.ringbuf_bytes = o->ringbuf_bytes};
+	int err;
+
+	memcpy(po.ports, o->ports, sizeof(po.ports));
+	err = probe_open(&lv->probe, &po);
+	if (!err)
+		err = probe_load(lv->probe);
+	if (!err)
+		err = probe_attach(lv->probe, on_record, lv);
+	if (err)
+		fprintf(stderr, "kafkalat: %s\n", probe_error(lv->probe));
+	return err;
+}
+
+/* Lost records make matching around them unreliable: say so once per loss. */
+static void check_lost(struct live *lv, struct klt_stats *st)
+{
+	if (probe_stats(lv->probe, st))
+		return;
+	if (st->ringbuf_drops > lv->lost_seen) {
+		uint64_t n = st->ringbuf_drops - lv->lost_seen;
+
+		fprintf(stderr, "kafkalat: %llu events lost (ring buffer full; try --ringbuf-mb)\n",
+			(unsigned long long)n);
+		corr_note_lost(lv->corr, n);
+		lv->lost_seen = st->ringbuf_drops;
+	}
+}
+
+static void print_interval(struct live *lv, double secs)
+{
+	char when[16];
+	time_t t = time(NULL);
+	struct tm tm;
+
+	localtime_r(&t, &tm);
+	strftime(when, sizeof(when), "%H:%M:%S", &tm);
+	if (lv->o->json) {
+		report_interval_json(stdout, &lv->interval, secs, when);
+	} else {
+		report_interval_header(stdout);
+		report_interval_text(stdout, &lv->interval, secs, when);
+	}
+	agg_reset(&lv->interval);
+}
+
+static bool broker_gone(int pid)
+{
+	return kill(pid, 0) && errno == ESRCH;
+}
+
+/* Poll until the end of the run; returns why it ended (for stderr). */
+static const char *poll_loop(struct live *lv, int pid, uint64_t t_start, struct klt_stats *st)
+{
+	const struct cli_opts *o = lv->o;
+	uint64_t next = t_start + (uint64_t)(o->interval_s * 1e9);
+	long printed = 0;
+
+	for (;;) {
+		uint64_t now;
+		int n = probe_poll(lv->probe, POLL_MS);
+
+		if (n < 0)
+			return probe_error(lv->probe);
+		if (lv->requests)
+			fflush(lv->requests);
+		check_lost(lv, st);
+		now = now_ns(CLOCK_MONOTONIC);
+		if (o->interval_s > 0 && now >= next) {
+			print_interval(lv, o->interval_s);
+			next += (uint64_t)(o->interval_s * 1e9);
+			if (o->count && ++printed >= o->count)
+				return NULL;
+		}
+		if (stop_requested)
+			return NULL;
+		if (o->duration_s > 0 && now - t_start >= (uint64_t)(o->duration_s * 1e9))
+			return NULL;
+		if (broker_gone(pid))
+			return "the broker exited";
+		if (lv->oom)
+			return "out of memory";
+	}
+}
+
+static void finish(struct live *lv, int pid, double secs, struct klt_stats *st)
+{
+	struct report_run run = {.pid = pid, .nports = lv->o->nports, .duration_s = secs};
+
+	/* what the kernel side wrote before we stopped is part of the run */
+	while (probe_poll(lv->probe, 0) > 0)
+		;
+	check_lost(lv, st);
+	corr_finish(lv->corr);
+	memcpy(run.ports, lv->o->ports, sizeof(run.ports));
+	if (target_comm("/proc", pid, run.comm, sizeof(run.comm)))
+		snprintf(run.comm, sizeof(run.comm), "?");
+	run.lost_events = st->ringbuf_drops;
+	run.conn_table_full = st->conn_table_full;
+	run.resync_skipped = st->resync_skipped;
+	run.counts = corr_counts(lv->corr);
+	if (lv->o->json)
+		report_summary_json(stdout, &lv->total, &run);
+	else
+		report_summary_text(stdout, &lv->total, &run);
+}
+
+int live_run(const struct cli_opts *o)
+{
+	struct live lv = {.o = o};
+	struct klt_stats st = {0};
+	const char *why;
+	uint64_t t_start;
+	int pid = 0, rc = 1;
+	char comm[32] = "?";
+
+	agg_init(&lv.interval);
+	agg_init(&lv.total);
+	if (find_target(o, &pid) || open_requests(&lv))
+		goto out;
+	lv.corr = corr_new(on_complete, &lv);
+	if (!lv.corr) {
+		fprintf(stderr, "kafkalat: out of memory\n");
+		goto out;
+	}
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	if (start_probe(&lv, pid))
+		goto out;
+	t_start = now_ns(CLOCK_MONOTONIC);
+	lv.wall_offset_ns = (int64_t)now_ns(CLOCK_REALTIME) - (int64_t)t_start;
+	target_comm("/proc", pid, comm, sizeof(comm));
+	fprintf(stderr, "Tracing Kafka requests of pid %d (%s) on port %u%s... %s\n", pid, comm,
+		o->ports[0], o->nports > 1 ? " and more" : "",
+		o->duration_s > 0 ? "" : "Hit Ctrl-C to end.");
+	why = poll_loop(&lv, pid, t_start, &st);
+	if (why)
+		fprintf(stderr, "kafkalat: stopping: %s\n", why);
+	finish(&lv, pid, (double)(now_ns(CLOCK_MONOTONIC) - t_start) / 1e9, &st);
+	rc = lv.oom ? 1 : 0;
+out:
+	if (lv.requests)
+		fclose(lv.requests);
+	probe_destroy(lv.probe);
+	corr_free(lv.corr);
+	agg_free(&lv.interval);
+	agg_free(&lv.total);
+	return rc;
+}

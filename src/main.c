@@ -1,0 +1,35 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* kafkalat: subcommands dispatched from a table; the default traces live. */
+#include <stdio.h>
+#include <string.h>
+
+#include "kafkalat/cli.h"
+#include "kafkalat/live.h"
+#include "kafkalat/load.h"
+
+static const struct {
+	const char *name;
+	int (*main)(int argc, char **argv);
+} commands[] = {
+    {"load", load_main},
+};
+
+int main(int argc, char **argv)
+{
+	struct cli_opts o;
+	char err[256];
+
+	if (argc > 1)
+		for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+			if (!strcmp(argv[1], commands[i].name))
+				return commands[i].main(argc - 1, argv + 1);
+	switch (cli_parse(argc, argv, &o, err, sizeof(err))) {
+	case CLI_EXIT:
+		return 0;
+	case CLI_ERROR:
+		fprintf(stderr, "kafkalat: %s\n", err);
+		return 2;
+	default:
+		return live_run(&o);
+	}
+}

@@ -1,0 +1,253 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "kafkalat.skel.h"
+#include "kafkalat/probe.h"
+
+#define MAX_LINKS 32
+
+struct probe {
+	struct kafkalat_bpf *skel;
+	struct ring_buffer *rb;
+	struct bpf_link *links[MAX_LINKS];
+	int nlinks;
+	struct probe_opts opts;
+	char err[256];
+};
+
+/* The syscalls whose bytes are Kafka frames, and how each passes them. */
+static const struct {
+	const char *name;
+	long nr;
+	enum klt_io_kind kind;
+	enum klt_dir dir;
+} io_syscalls[] = {
+    {"read", SYS_read, KLT_IO_BUF, KLT_DIR_RX},
+    {"recvfrom", SYS_recvfrom, KLT_IO_BUF, KLT_DIR_RX},
+    {"readv", SYS_readv, KLT_IO_IOV, KLT_DIR_RX},
+    {"recvmsg", SYS_recvmsg, KLT_IO_MSG, KLT_DIR_RX},
+    {"write", SYS_write, KLT_IO_BUF, KLT_DIR_TX},
+    {"sendto", SYS_sendto, KLT_IO_BUF, KLT_DIR_TX},
+    {"writev", SYS_writev, KLT_IO_IOV, KLT_DIR_TX},
+    {"sendmsg", SYS_sendmsg, KLT_IO_MSG, KLT_DIR_TX},
+    {"sendfile64", SYS_sendfile, KLT_IO_SENDFILE, KLT_DIR_TX},
+};
+
+static bool verbose_libbpf;
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	if (level == LIBBPF_DEBUG && !verbose_libbpf)
+		return 0;
+	if (!verbose_libbpf)
+		return 0; /* errors are reported once, by the caller, with context */
+	return vfprintf(stderr, fmt, args);
+}
+
+static int fail(struct probe *p, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(p->err, sizeof(p->err), fmt, ap);
+	va_end(ap);
+	return err < 0 ? err : -err;
+}
+
+const char *probe_error(const struct probe *p)
+{
+	return p ? p->err : "out of memory";
+}
+
+/* Syscall tracepoints need tracefs; mount it where libbpf looks if absent. */
+static int ensure_tracefs(struct probe *p)
+{
+	if (!access("/sys/kernel/tracing/events/syscalls", F_OK) ||
+	    !access("/sys/kernel/debug/tracing/events/syscalls", F_OK))
+		return 0;
+	if (mount("nodev", "/sys/kernel/tracing", "tracefs", 0, NULL) && errno != EBUSY)
+		return fail(p, -errno, "tracefs is not mounted and mounting it failed: %s",
+			    strerror(errno));
+	if (access("/sys/kernel/tracing/events/syscalls", F_OK))
+		return fail(p, -ENOENT,
+			    "no syscall tracepoints in tracefs (kernel without "
+			    "CONFIG_FTRACE_SYSCALLS?)");
+	return 0;
+}
+
+int probe_open(struct probe **out, const struct probe_opts *opts)
+{
+	struct probe *p = calloc(1, sizeof(*p));
+	int err;
+
+	*out = p;
+	if (!p)
+		return -ENOMEM;
+	p->opts = *opts;
+	verbose_libbpf = opts->verbose;
+	libbpf_set_print(libbpf_print);
+	if (access("/sys/kernel/btf/vmlinux", R_OK))
+		return fail(p, -ENOENT,
+			    "kernel BTF not found at /sys/kernel/btf/vmlinux (needs a "
+			    "kernel built with CONFIG_DEBUG_INFO_BTF=y)");
+	p->skel = kafkalat_bpf__open();
+	if (!p->skel) {
+		err = -errno;
+		return fail(p, err, "opening the BPF object failed: %s", strerror(-err));
+	}
+	return 0;
+}
+
+static int configure(struct probe *p)
+{
+	struct kafkalat_bpf *s = p->skel;
+	size_t rb = p->opts.ringbuf_bytes ? p->opts.ringbuf_bytes : PROBE_DEFAULT_RINGBUF;
+
+	s->rodata->targ_tgid = (__u32)p->opts.pid;
+	for (int i = 0; i < p->opts.nports && i < KLT_MAX_PORTS; i++)
+		s->rodata->targ_ports[i] = p->opts.ports[i];
+	s->rodata->targ_nports = (__u32)p->opts.nports;
+	for (size_t i = 0; i < sizeof(io_syscalls) / sizeof(io_syscalls[0]); i++) {
+		long nr = io_syscalls[i].nr;
+
+		if (nr < 0 || nr >= KLT_MAX_SYSCALL_NR)
+			continue;
+		s->rodata->sys_io_kind[nr] = (__u8)(io_syscalls[i].kind + 1);
+		s->rodata->sys_io_dir[nr] = (__u8)io_syscalls[i].dir;
+	}
+	if (bpf_map__set_max_entries(s->maps.events, (__u32)rb))
+		return fail(p, -EINVAL, "ring buffer size %zu is not a power of two of pages", rb);
+	return 0;
+}
+
+int probe_load(struct probe *p)
+{
+	int err = configure(p);
+
+	if (err)
+		return err;
+	err = kafkalat_bpf__load(p->skel);
+	if (err == -EPERM || err == -EACCES)
+		return fail(p, err,
+			    "loading BPF programs is not permitted: run as root or with "
+			    "CAP_BPF and CAP_PERFMON");
+	if (err)
+		return fail(p, err,
+			    "loading the BPF programs failed: %s (rerun with -v for the "
+			    "verifier log)",
+			    strerror(-err));
+	return 0;
+}
+
+static int attach_tp(struct probe *p, struct bpf_program *prog, const char *name)
+{
+	struct bpf_link *l;
+
+	if (p->nlinks >= MAX_LINKS)
+		return fail(p, -E2BIG, "too many tracepoints");
+	l = bpf_program__attach_tracepoint(prog, "syscalls", name);
+	if (!l) {
+		int err = -errno;
+
+		return fail(p, err, "attaching to tracepoint syscalls:%s failed: %s", name,
+			    strerror(-err));
+	}
+	p->links[p->nlinks++] = l;
+	return 0;
+}
+
+int probe_attach(struct probe *p, probe_record_fn fn, void *ctx)
+{
+	char tp[64];
+	int err;
+
+	err = ensure_tracefs(p);
+	for (size_t i = 0; !err && i < sizeof(io_syscalls) / sizeof(io_syscalls[0]); i++) {
+		snprintf(tp, sizeof(tp), "sys_enter_%s", io_syscalls[i].name);
+		err = attach_tp(p, io_syscalls[i].kind == KLT_IO_SENDFILE
+					   ? p->skel->progs.sys_enter_sendfile
+					   : p->skel->progs.sys_enter_io,
+				tp);
+		snprintf(tp, sizeof(tp), "sys_exit_%s", io_syscalls[i].name);
+		if (!err)
+			err = attach_tp(p, p->skel->progs.sys_exit_io, tp);
+	}
+	if (!err)
+		err = attach_tp(p, p->skel->progs.sys_exit_accept, "sys_exit_accept");
+	if (!err)
+		err = attach_tp(p, p->skel->progs.sys_exit_accept, "sys_exit_accept4");
+	if (!err)
+		err = attach_tp(p, p->skel->progs.sys_enter_close, "sys_enter_close");
+	if (err)
+		return err;
+	p->rb = ring_buffer__new(bpf_map__fd(p->skel->maps.events), (ring_buffer_sample_fn)fn, ctx,
+				 NULL);
+	if (!p->rb) {
+		err = -errno;
+		return fail(p, err, "creating the ring buffer reader failed: %s", strerror(-err));
+	}
+	return 0;
+}
+
+int probe_poll(struct probe *p, int timeout_ms)
+{
+	int n = ring_buffer__poll(p->rb, timeout_ms);
+
+	if (n == -EINTR)
+		return 0;
+	if (n < 0)
+		return fail(p, n, "reading the ring buffer failed: %s", strerror(-n));
+	return n;
+}
+
+int probe_stats(struct probe *p, struct klt_stats *sum)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct klt_stats *per;
+	__u32 zero = 0;
+	int err;
+
+	memset(sum, 0, sizeof(*sum));
+	if (ncpu <= 0)
+		return fail(p, ncpu, "cannot count CPUs");
+	per = calloc((size_t)ncpu, sizeof(*per));
+	if (!per)
+		return -ENOMEM;
+	err = bpf_map__lookup_elem(p->skel->maps.stats, &zero, sizeof(zero), per,
+				   sizeof(*per) * (size_t)ncpu, 0);
+	if (err) {
+		free(per);
+		return fail(p, err, "reading BPF counters failed: %s", strerror(-err));
+	}
+	for (int i = 0; i < ncpu; i++) {
+		sum->ringbuf_drops += per[i].ringbuf_drops;
+		sum->conn_table_full += per[i].conn_table_full;
+		sum->resync_skipped += per[i].resync_skipped;
+		sum->frames += per[i].frames;
+		sum->syscalls += per[i].syscalls;
+	}
+	free(per);
+	return 0;
+}
+
+void probe_destroy(struct probe *p)
+{
+	if (!p)
+		return;
+	ring_buffer__free(p->rb);
+	for (int i = 0; i < p->nlinks; i++)
+		bpf_link__destroy(p->links[i]);
+	kafkalat_bpf__destroy(p->skel);
+	free(p);
+}

@@ -1,0 +1,384 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <inttypes.h>
+#include <string.h>
+#include <time.h>
+
+#include "kafkalat/json.h"
+#include "kafkalat/kproto.h"
+#include "kafkalat/report.h"
+
+static const struct {
+	const char *name;
+	double q;
+} quantiles[] = {
+    {"p50", 0.50},
+    {"p90", 0.90},
+    {"p99", 0.99},
+    {"p999", 0.999},
+};
+
+void report_fmt_ns(uint64_t ns, char *buf, size_t len)
+{
+	double v = (double)ns;
+
+	if (ns < 1000)
+		snprintf(buf, len, "%" PRIu64 "ns", ns);
+	else if (ns < 1000000)
+		snprintf(buf, len, v < 1e4 ? "%.2fus" : v < 1e5 ? "%.1fus" : "%.0fus", v / 1e3);
+	else if (ns < 1000000000)
+		snprintf(buf, len, v < 1e7 ? "%.2fms" : v < 1e8 ? "%.1fms" : "%.0fms", v / 1e6);
+	else
+		snprintf(buf, len, "%.2fs", v / 1e9);
+}
+
+void report_fmt_wall(uint64_t mono_ns, int64_t offset_ns, char *buf, size_t len)
+{
+	int64_t real = (int64_t)mono_ns + offset_ns;
+	time_t secs = (time_t)(real / 1000000000);
+	struct tm tm;
+
+	if (!localtime_r(&secs, &tm)) {
+		snprintf(buf, len, "?");
+		return;
+	}
+	snprintf(buf, len, "%02d:%02d:%02d.%06" PRId64, tm.tm_hour, tm.tm_min, tm.tm_sec,
+		 (real % 1000000000) / 1000);
+}
+
+static double us(uint64_t ns)
+{
+	return (double)ns / 1e3;
+}
+
+void report_interval_header(FILE *out)
+{
+	fprintf(out, "%-8s  %-16s %9s %9s %9s %9s %9s %9s\n", "TIME", "API", "REQ/S", "P50", "P90",
+		"P99", "P99.9", "MAX");
+}
+
+static void interval_row(FILE *out, const char *timestr, const char *api, const struct hist *h,
+			 uint64_t n, double secs)
+{
+	char q[4][16], mx[16];
+
+	for (int i = 0; i < 4; i++)
+		report_fmt_ns(hist_quantile(h, quantiles[i].q), q[i], sizeof(q[i]));
+	report_fmt_ns(h->max, mx, sizeof(mx));
+	fprintf(out, "%-8s  %-16s %9.0f %9s %9s %9s %9s %9s\n", timestr, api,
+		secs > 0 ? (double)n / secs : 0.0, q[0], q[1], q[2], q[3], mx);
+}
+
+void report_interval_text(FILE *out, const struct agg *iv, double secs, const char *timestr)
+{
+	const struct hist *h = agg_latency(iv, 0);
+	static const struct hist empty = {.min = UINT64_MAX};
+
+	/* Produce always gets its row, idle or not: it is what the tool is for */
+	interval_row(out, timestr, "Produce", h ? h : &empty, agg_count(iv, 0), secs);
+	for (int k = 1; k < AGG_MAX_API; k++)
+		if (agg_count(iv, k))
+			interval_row(out, "", kproto_api_name((int16_t)k), agg_latency(iv, k),
+				     agg_count(iv, k), secs);
+	fflush(out);
+}
+
+static void json_latency(struct json *j, const struct hist *h)
+{
+	json_key(j, "latency_us");
+	json_obj_begin(j);
+	for (size_t i = 0; i < sizeof(quantiles) / sizeof(quantiles[0]); i++)
+		json_kdouble(j, quantiles[i].name, h ? us(hist_quantile(h, quantiles[i].q)) : 0);
+	json_kdouble(j, "max", h ? us(h->max) : 0);
+	json_kdouble(j, "mean", h ? hist_mean(h) / 1e3 : 0);
+	json_obj_end(j);
+}
+
+static void json_apis(struct json *j, const struct agg *a)
+{
+	json_key(j, "apis");
+	json_obj_begin(j);
+	for (int k = 0; k < AGG_MAX_API; k++) {
+		if (!agg_count(a, k))
+			continue;
+		json_key(j, kproto_api_name((int16_t)k));
+		json_obj_begin(j);
+		json_kuint(j, "requests", agg_count(a, k));
+		json_latency(j, agg_latency(a, k));
+		json_obj_end(j);
+	}
+	json_obj_end(j);
+}
+
+void report_interval_json(FILE *out, const struct agg *iv, double secs, const char *timestr)
+{
+	struct json j;
+
+	json_init(&j, out);
+	json_obj_begin(&j);
+	json_kstr(&j, "schema", REPORT_SCHEMA);
+	json_kstr(&j, "type", "interval");
+	json_kstr(&j, "time", timestr);
+	json_kdouble(&j, "interval_s", secs);
+	json_key(&j, "produce");
+	json_obj_begin(&j);
+	json_kuint(&j, "requests", agg_count(iv, 0));
+	json_kdouble(&j, "rate", secs > 0 ? (double)agg_count(iv, 0) / secs : 0);
+	json_kuint(&j, "acks0", iv->produce_acks0);
+	json_latency(&j, agg_latency(iv, 0));
+	json_obj_end(&j);
+	json_apis(&j, iv);
+	json_obj_end(&j);
+	fputc('\n', out);
+	fflush(out);
+}
+
+static uint64_t sum(const uint64_t *v, int n)
+{
+	uint64_t s = 0;
+
+	for (int i = 0; i < n; i++)
+		s += v[i];
+	return s;
+}
+
+static void summary_counts_text(FILE *out, const struct report_run *run)
+{
+	const struct corr_counts *n = run->counts;
+
+	fprintf(out,
+		"  connections %" PRIu64 " (%" PRIu64 " open before attach), requests %" PRIu64
+		", responses %" PRIu64 "\n",
+		n->connections, n->preexisting, n->requests, n->responses);
+	fprintf(out,
+		"  produce acks=0 %" PRIu64 ", produce unmatched %" PRIu64
+		", unmatched (all apis) %" PRIu64 ", partial at attach %" PRIu64 "\n",
+		n->acks0, sum(n->produce_unmatched, CORR_UNM_MAX), sum(n->unmatched, CORR_UNM_MAX),
+		n->partial);
+	for (int r = 0; r < CORR_UNM_MAX; r++)
+		if (n->unmatched[r])
+			fprintf(out, "    unmatched %-12s %" PRIu64 "\n",
+				corr_unmatched_name((enum corr_unmatched_reason)r),
+				n->unmatched[r]);
+	if (n->unmatched_responses)
+		fprintf(out, "  responses without a request %" PRIu64 "\n", n->unmatched_responses);
+	fprintf(out, "  lost events %" PRIu64 ", undecodable connections %" PRIu64 "\n",
+		run->lost_events, n->undecodable_conns);
+	for (unsigned r = 0; r < KLT_BAD_REASON_MAX; r++)
+		if (n->undecodable[r])
+			fprintf(out, "    undecodable %-20s %" PRIu64 "\n", corr_bad_reason_name(r),
+				n->undecodable[r]);
+	if (run->conn_table_full)
+		fprintf(out, "  connections not tracked (kernel table full) %" PRIu64 "\n",
+			run->conn_table_full);
+}
+
+void report_summary_text(FILE *out, const struct agg *total, const struct report_run *run)
+{
+	char ports[64] = "";
+	size_t off = 0;
+
+	for (int i = 0; i < run->nports && off < sizeof(ports); i++)
+		off += (size_t)snprintf(ports + off, sizeof(ports) - off, "%s%u", i ? "," : "",
+					run->ports[i]);
+	fprintf(out, "\nSummary: broker pid %d (%s), port %s, %.1f s\n", run->pid, run->comm, ports,
+		run->duration_s);
+	report_interval_header(out);
+	report_interval_text(out, total, run->duration_s, "total");
+	if (total->produce_records)
+		fprintf(out, "  produce: %" PRIu64 " records, %" PRIu64 " record bytes\n",
+			total->produce_records, total->produce_bytes);
+	summary_counts_text(out, run);
+	fflush(out);
+}
+
+static void json_reasons(struct json *j, const uint64_t *v, int n, const char *(*name)(int))
+{
+	json_key(j, "reasons");
+	json_obj_begin(j);
+	for (int r = 0; r < n; r++)
+		if (v[r])
+			json_kuint(j, name(r), v[r]);
+	json_obj_end(j);
+}
+
+static const char *unm_name(int r)
+{
+	return corr_unmatched_name((enum corr_unmatched_reason)r);
+}
+
+static const char *bad_name(int r)
+{
+	return corr_bad_reason_name((unsigned)r);
+}
+
+static void summary_produce_json(struct json *j, const struct agg *total,
+				 const struct report_run *run)
+{
+	const struct corr_counts *n = run->counts;
+
+	json_key(j, "produce");
+	json_obj_begin(j);
+	json_kuint(j, "requests", agg_count(total, 0));
+	json_kuint(j, "acks0", total->produce_acks0);
+	json_kuint(j, "unmatched", sum(n->produce_unmatched, CORR_UNM_MAX));
+	json_kuint(j, "records", total->produce_records);
+	json_kuint(j, "record_bytes", total->produce_bytes);
+	json_latency(j, agg_latency(total, 0));
+	json_obj_end(j);
+}
+
+void report_summary_json(FILE *out, const struct agg *total, const struct report_run *run)
+{
+	const struct corr_counts *n = run->counts;
+	struct json j;
+
+	json_init(&j, out);
+	json_obj_begin(&j);
+	json_kstr(&j, "schema", REPORT_SCHEMA);
+	json_kstr(&j, "type", "summary");
+	json_key(&j, "broker");
+	json_obj_begin(&j);
+	json_kint(&j, "pid", run->pid);
+	json_kstr(&j, "comm", run->comm);
+	json_key(&j, "ports");
+	json_arr_begin(&j);
+	for (int i = 0; i < run->nports; i++)
+		json_uint(&j, run->ports[i]);
+	json_arr_end(&j);
+	json_obj_end(&j);
+	json_kdouble(&j, "duration_s", run->duration_s);
+	json_kuint(&j, "lost_events", run->lost_events);
+	summary_produce_json(&j, total, run);
+	json_apis(&j, total);
+	json_key(&j, "connections");
+	json_obj_begin(&j);
+	json_kuint(&j, "seen", n->connections);
+	json_kuint(&j, "preexisting", n->preexisting);
+	json_kuint(&j, "untracked", run->conn_table_full);
+	json_obj_end(&j);
+	json_kuint(&j, "requests", n->requests);
+	json_kuint(&j, "responses", n->responses);
+	json_kuint(&j, "partial", n->partial);
+	json_key(&j, "unmatched");
+	json_obj_begin(&j);
+	json_kuint(&j, "requests", sum(n->unmatched, CORR_UNM_MAX));
+	json_reasons(&j, n->unmatched, CORR_UNM_MAX, unm_name);
+	json_kuint(&j, "responses", n->unmatched_responses);
+	json_obj_end(&j);
+	json_key(&j, "undecodable");
+	json_obj_begin(&j);
+	json_kuint(&j, "connections", n->undecodable_conns);
+	json_reasons(&j, n->undecodable, KLT_BAD_REASON_MAX, bad_name);
+	json_obj_end(&j);
+	json_kuint(&j, "resync_skipped_syscalls", run->resync_skipped);
+	json_obj_end(&j);
+	fputc('\n', out);
+	fflush(out);
+}
+
+/* "t1-0,t1-1,t2-3" into buf, truncated with "..." */
+static void format_partitions(const struct corr_request *r, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < r->nparts && off + 1 < len; i++) {
+		const struct corr_part *p = &r->parts[i];
+		const char *topic = p->topic_idx < r->ntopics ? r->topics[p->topic_idx].name : "?";
+		int n =
+		    snprintf(buf + off, len - off, "%s%s-%d", i ? "," : "", topic, p->partition);
+
+		if (n < 0 || (size_t)n >= len - off) {
+			if (len > 4)
+				memcpy(buf + len - 4, "...", 4);
+			return;
+		}
+		off += (size_t)n;
+	}
+	if (!r->nparts)
+		snprintf(buf, len, "-");
+}
+
+void report_slow_header(FILE *out)
+{
+	fprintf(out, "%-15s  %-21s %-16s %-28s %10s %10s\n", "TIME", "CLIENT", "CLIENT_ID",
+		"TOPIC-PARTITIONS", "BYTES", "LATENCY");
+}
+
+void report_slow_text(FILE *out, const struct corr_request *r, int64_t wall_offset_ns)
+{
+	char when[32], lat[16], parts[256];
+
+	report_fmt_wall(r->t_end, wall_offset_ns, when, sizeof(when));
+	report_fmt_ns(r->t_end - r->t_first, lat, sizeof(lat));
+	format_partitions(r, parts, sizeof(parts));
+	fprintf(out, "%-15s  %-21s %-16s %-28s %10" PRIu64 " %10s\n", when, r->client, r->client_id,
+		parts, r->record_bytes, lat);
+	fflush(out);
+}
+
+static void json_partitions(struct json *j, const struct corr_request *r)
+{
+	json_key(j, "partitions");
+	json_arr_begin(j);
+	for (size_t i = 0; i < r->nparts; i++) {
+		const struct corr_part *p = &r->parts[i];
+
+		json_obj_begin(j);
+		json_kstr(j, "topic",
+			  p->topic_idx < r->ntopics ? r->topics[p->topic_idx].name : "?");
+		json_kint(j, "partition", p->partition);
+		json_kint(j, "bytes", p->record_bytes);
+		json_kuint(j, "records", p->records);
+		json_obj_end(j);
+	}
+	json_arr_end(j);
+}
+
+static void json_request_fields(struct json *j, const struct corr_request *r)
+{
+	json_kstr(j, "client", r->client);
+	json_kint(j, "corr", r->corr_id);
+	json_kint(j, "api_version", r->api_version);
+	json_kint(j, "acks", r->acks);
+	json_kstr(j, "client_id", r->client_id);
+	json_kuint(j, "size", r->size);
+	json_partitions(j, r);
+	json_kuint(j, "t_first_ns", r->t_first);
+	json_kuint(j, "t_read_ns", r->t_read);
+	json_kuint(j, "t_resp_ns", r->t_resp);
+	json_kuint(j, "t_end_ns", r->t_end);
+	json_kuint(j, "tid_read", r->tid_read);
+	if (r->t_end)
+		json_kdouble(j, "latency_us", us(r->t_end - r->t_first));
+	else
+		json_key(j, "latency_us"), json_null(j);
+}
+
+void report_slow_json(FILE *out, const struct corr_request *r, int64_t wall_offset_ns)
+{
+	char when[32];
+	struct json j;
+
+	report_fmt_wall(r->t_end, wall_offset_ns, when, sizeof(when));
+	json_init(&j, out);
+	json_obj_begin(&j);
+	json_kstr(&j, "schema", REPORT_SCHEMA);
+	json_kstr(&j, "type", "slow");
+	json_kstr(&j, "time", when);
+	json_request_fields(&j, r);
+	json_obj_end(&j);
+	fputc('\n', out);
+	fflush(out);
+}
+
+void report_request_json(FILE *out, const struct corr_request *r)
+{
+	struct json j;
+
+	json_init(&j, out);
+	json_obj_begin(&j);
+	json_request_fields(&j, r);
+	json_obj_end(&j);
+	fputc('\n', out);
+}
