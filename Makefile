@@ -1,5 +1,6 @@
 # kafkalat: out-of-tree build into $(OUT). `make V=1` shows full commands.
 .DELETE_ON_ERROR:
+.SECONDARY:
 .SUFFIXES:
 
 OUT	?= build
@@ -93,23 +94,30 @@ $(OUT)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(PURE) | $(OUT)/fuzz
 		-Iinclude -Ibpf $< $(PURE) -lm -o $@
 
 unit: deps $(UNIT_BINS)
-	$(Q)set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+	$(Q)set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done; \
+		echo "unit: $(words $(UNIT_BINS)) test programs passed"
 
 integration: all
 	$(Q)tests/integration/run.sh
 
-# Replays the checked-in corpora through every fuzz target (a regression
-# run of a few seconds); `make fuzz` searches for new inputs.
+# Replays the checked-in seeds and a few thousand mutations through every
+# fuzz target (seconds; a regression run); `make fuzz` searches for longer.
+FUZZ_RUNS ?= 20000
 fuzz-smoke: deps $(FUZZ_BINS)
 	$(Q)set -e; for f in $(FUZZ_BINS); do n=$$(basename $$f); \
-		mkdir -p $(OUT)/fuzz/corpus-$$n; \
-		$$f -runs=20000 -seed=1 $(OUT)/fuzz/corpus-$$n tests/fuzz/corpus/$$n 2>&1 | tail -1; done
+		mkdir -p $(OUT)/fuzz/corpus-$$n; seeds=; \
+		[ -d tests/fuzz/corpus/$$n ] && seeds=tests/fuzz/corpus/$$n; \
+		if ! $$f -runs=$(FUZZ_RUNS) -seed=1 $(OUT)/fuzz/corpus-$$n $$seeds \
+			> $(OUT)/fuzz/$$n.log 2>&1; then \
+			tail -40 $(OUT)/fuzz/$$n.log; echo "fuzz-smoke: $$n FAILED"; exit 1; fi; \
+		echo "fuzz-smoke: $$n ok ($$(grep -o 'Done [0-9]* runs' $(OUT)/fuzz/$$n.log))"; done
 
 FUZZ_SECONDS ?= 120
 fuzz: deps $(FUZZ_BINS)
 	$(Q)set -e; for f in $(FUZZ_BINS); do n=$$(basename $$f); \
-		mkdir -p $(OUT)/fuzz/corpus-$$n; \
-		$$f -max_total_time=$(FUZZ_SECONDS) $(OUT)/fuzz/corpus-$$n tests/fuzz/corpus/$$n; done
+		mkdir -p $(OUT)/fuzz/corpus-$$n; seeds=; \
+		[ -d tests/fuzz/corpus/$$n ] && seeds=tests/fuzz/corpus/$$n; \
+		$$f -max_total_time=$(FUZZ_SECONDS) $(OUT)/fuzz/corpus-$$n $$seeds; done
 
 test: all unit fuzz-smoke integration
 
