@@ -56,16 +56,27 @@ void report_interval_header(FILE *out)
 		"P99", "P99.9", "MAX");
 }
 
+static void fmt_rate(double rate, char *buf, size_t len)
+{
+	snprintf(buf, len, rate < 10 ? "%.1f" : "%.0f", rate);
+}
+
 static void interval_row(FILE *out, const char *timestr, const char *api, const struct hist *h,
 			 uint64_t n, double secs)
 {
-	char q[4][16], mx[16];
+	char q[4][16], mx[16], rate[24];
 
+	fmt_rate(secs > 0 ? (double)n / secs : 0.0, rate, sizeof(rate));
+	if (!h || hist_empty(h)) {
+		fprintf(out, "%-8s  %-16s %9s %9s %9s %9s %9s %9s\n", timestr, api, rate, "-", "-",
+			"-", "-", "-");
+		return;
+	}
 	for (int i = 0; i < 4; i++)
 		report_fmt_ns(hist_quantile(h, quantiles[i].q), q[i], sizeof(q[i]));
 	report_fmt_ns(h->max, mx, sizeof(mx));
-	fprintf(out, "%-8s  %-16s %9.0f %9s %9s %9s %9s %9s\n", timestr, api,
-		secs > 0 ? (double)n / secs : 0.0, q[0], q[1], q[2], q[3], mx);
+	fprintf(out, "%-8s  %-16s %9s %9s %9s %9s %9s %9s\n", timestr, api, rate, q[0], q[1], q[2],
+		q[3], mx);
 }
 
 void report_interval_text(FILE *out, const struct agg *iv, double secs, const char *timestr)
