@@ -27,6 +27,7 @@
 const volatile __u32 targ_tgid = 0;
 const volatile __u16 targ_ports[KLT_MAX_PORTS] = {};
 const volatile __u32 targ_nports = 0;
+const volatile __u64 wakeup_bytes = 1 << 20;
 
 __u64 conn_seq = 0;
 
@@ -112,6 +113,19 @@ static __always_inline void *event_reserve(__u64 size)
 	return e;
 }
 
+/*
+ * Waking the reader for every record costs an interrupt per request (µs in
+ * a VM): let it poll (every 100 ms) and wake it only when the ring fills.
+ */
+static __always_inline void event_submit(void *e)
+{
+	__u64 flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > wakeup_bytes
+			      ? BPF_RB_FORCE_WAKEUP
+			      : BPF_RB_NO_WAKEUP;
+
+	bpf_ringbuf_submit(e, flags);
+}
+
 static __always_inline int is_broker(void)
 {
 	return (bpf_get_current_pid_tgid() >> 32) == targ_tgid;
@@ -175,7 +189,7 @@ static __always_inline void emit_conn(struct conn *c, struct sock *sk, __s32 fd,
 		BPF_CORE_READ_INTO((__u32 *)e->local_addr, sk, __sk_common.skc_rcv_saddr);
 		BPF_CORE_READ_INTO((__u32 *)e->remote_addr, sk, __sk_common.skc_daddr);
 	}
-	bpf_ringbuf_submit(e, 0);
+	event_submit(e);
 }
 
 /*
@@ -264,13 +278,14 @@ static __always_inline void emit_frame(struct conn *c, struct kw_flow *f, __u64 
 	e->client_id_full_len = f->client_id_full_len;
 	e->client_id_len = f->client_id_len > KLT_CLIENT_ID_MAX ? KLT_CLIENT_ID_MAX
 								: (__u8)f->client_id_len;
+	if ((st = stats_get()))
+		st->frames++;
 	if (f->dir == KLT_DIR_RX)
 		__builtin_memcpy(e->client_id, c->names.client_id, KLT_CLIENT_ID_MAX);
 	else
 		__builtin_memset(e->client_id, 0, KLT_CLIENT_ID_MAX);
-	bpf_ringbuf_submit(e, 0);
-	if ((st = stats_get()))
-		st->frames++;
+	event_submit(e);
+
 }
 
 static __always_inline void emit_topic(struct conn *c, struct kw_flow *f)
@@ -286,7 +301,7 @@ static __always_inline void emit_topic(struct conn *c, struct kw_flow *f)
 	e->name_len = f->topic_len > KLT_TOPIC_NAME_MAX ? KLT_TOPIC_NAME_MAX : f->topic_len;
 	e->name_full_len = f->topic_full_len;
 	__builtin_memcpy(e->name, c->names.topic, KLT_TOPIC_NAME_MAX);
-	bpf_ringbuf_submit(e, 0);
+	event_submit(e);
 }
 
 static __always_inline void emit_part(struct conn *c, struct kw_flow *f)
@@ -304,7 +319,7 @@ static __always_inline void emit_part(struct conn *c, struct kw_flow *f)
 	e->records = f->part_records;
 	e->batches = f->part_batches;
 	e->pad = 0;
-	bpf_ringbuf_submit(e, 0);
+	event_submit(e);
 }
 
 static __always_inline void emit_bad(struct conn *c, struct kw_flow *f)
@@ -320,7 +335,7 @@ static __always_inline void emit_bad(struct conn *c, struct kw_flow *f)
 	e->dir = f->dir;
 	e->pad[0] = e->pad[1] = e->pad[2] = 0;
 	e->detail = f->bad_detail;
-	bpf_ringbuf_submit(e, 0);
+	event_submit(e);
 }
 
 static __always_inline void emit_desync(struct conn *c, struct kw_flow *f)
@@ -335,7 +350,7 @@ static __always_inline void emit_desync(struct conn *c, struct kw_flow *f)
 	e->ts_ns = bpf_ktime_get_ns();
 	e->dir = f->dir;
 	__builtin_memset(e->pad, 0, sizeof(e->pad));
-	bpf_ringbuf_submit(e, 0);
+	event_submit(e);
 }
 
 /* ---- walking the bytes of one syscall ---- */
@@ -445,8 +460,10 @@ static __always_inline void walk_syscall(struct conn *c, struct pending_io *p, _
 		w.iov_cnt = p->count;
 	}
 	n = bpf_loop(MAX_STEPS, walk_step, &w, 0);
-	if ((st = stats_get()))
+	if ((st = stats_get())) {
 		st->syscalls++;
+		st->steps += n;
+	}
 	if (n >= MAX_STEPS && !w.done && w.f->sync != KW_BAD) {
 		/* cannot happen with sane frames; do not guess at the rest */
 		w.f->sync = KW_BAD;
@@ -595,7 +612,7 @@ int sys_enter_close(struct trace_event_raw_sys_enter *ctx)
 		e->flags = 0;
 		e->conn_id = c->conn_id;
 		e->ts_ns = bpf_ktime_get_ns();
-		bpf_ringbuf_submit(e, 0);
+		event_submit(e);
 	}
 	conn_forget(key.fd);
 	return 0;

@@ -243,6 +243,8 @@ static void finish(struct live *lv, int pid, double secs, struct klt_stats *st)
 	run.lost_events = st->ringbuf_drops;
 	run.conn_table_full = st->conn_table_full;
 	run.resync_skipped = st->resync_skipped;
+	run.kernel_syscalls = st->syscalls;
+	run.kernel_steps = st->steps;
 	run.counts = corr_counts(lv->corr);
 	if (lv->o->json)
 		report_summary_json(stdout, &lv->total, &run);

@@ -118,6 +118,7 @@ static int configure(struct probe *p)
 	for (int i = 0; i < p->opts.nports && i < KLT_MAX_PORTS; i++)
 		s->rodata->targ_ports[i] = p->opts.ports[i];
 	s->rodata->targ_nports = (__u32)p->opts.nports;
+	s->rodata->wakeup_bytes = rb / 4;
 	for (size_t i = 0; i < sizeof(io_syscalls) / sizeof(io_syscalls[0]); i++) {
 		long nr = io_syscalls[i].nr;
 
@@ -202,13 +203,15 @@ int probe_attach(struct probe *p, probe_record_fn fn, void *ctx)
 
 int probe_poll(struct probe *p, int timeout_ms)
 {
+	/* the kernel side wakes us only when the ring fills up: wait, then read
+	 * whatever is there, woken or not */
 	int n = ring_buffer__poll(p->rb, timeout_ms);
 
-	if (n == -EINTR)
-		return 0;
-	if (n < 0)
+	if (n >= 0 || n == -EINTR)
+		n = ring_buffer__consume(p->rb);
+	if (n < 0 && n != -EINTR)
 		return fail(p, n, "reading the ring buffer failed: %s", strerror(-n));
-	return n;
+	return n < 0 ? 0 : n;
 }
 
 int probe_stats(struct probe *p, struct klt_stats *sum)
@@ -236,6 +239,7 @@ int probe_stats(struct probe *p, struct klt_stats *sum)
 		sum->resync_skipped += per[i].resync_skipped;
 		sum->frames += per[i].frames;
 		sum->syscalls += per[i].syscalls;
+		sum->steps += per[i].steps;
 	}
 	free(per);
 	return 0;

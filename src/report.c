@@ -282,6 +282,11 @@ void report_summary_json(FILE *out, const struct agg *total, const struct report
 	json_reasons(&j, n->undecodable, KLT_BAD_REASON_MAX, bad_name);
 	json_obj_end(&j);
 	json_kuint(&j, "resync_skipped_syscalls", run->resync_skipped);
+	json_key(&j, "kernel");
+	json_obj_begin(&j);
+	json_kuint(&j, "syscalls", run->kernel_syscalls);
+	json_kuint(&j, "steps", run->kernel_steps);
+	json_obj_end(&j);
 	json_obj_end(&j);
 	fputc('\n', out);
 	fflush(out);

@@ -162,7 +162,8 @@ struct klt_stats {
 	__u64 conn_table_full;	/* conn state could not be created */
 	__u64 resync_skipped;	/* syscalls skipped while looking for a frame boundary */
 	__u64 frames;		/* frames emitted */
-	__u64 syscalls;		/* socket syscalls of Kafka connections seen */
+	__u64 syscalls;		/* socket syscalls of Kafka connections walked */
+	__u64 steps;		/* framer steps (bpf_loop iterations) */
 };
 
 #endif /* KAFKALAT_EVENTS_H */

@@ -25,6 +25,8 @@ struct report_run {
 	uint64_t lost_events;	  /* failed ring buffer reservations */
 	uint64_t conn_table_full; /* connections the kernel side could not track */
 	uint64_t resync_skipped;  /* syscalls skipped while resynchronising */
+	uint64_t kernel_syscalls; /* Kafka socket syscalls walked in the kernel */
+	uint64_t kernel_steps;	  /* framer steps they took */
 	const struct corr_counts *counts;
 };
 

@@ -1,0 +1,5 @@
+#!/usr/bin/env bash
+# make bench: overhead figures of kafkalat (see scripts/bench.py).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+exec /usr/bin/python3 scripts/bench.py "$@"
