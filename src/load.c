@@ -71,6 +71,8 @@ struct load_state {
 	uint64_t produce_requests;
 	uint64_t t_start;
 	uint64_t t_end;
+	FILE *messages; /* --messages: one JSON line per delivered message */
+	bool messages_err;
 };
 
 struct producer {
@@ -129,6 +131,12 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 	}
 	st->delivered++;
 	hist_record(&st->lat, now > t0 ? now - t0 : 0);
+	if (st->messages &&
+	    fprintf(st->messages,
+		    "{\"partition\":%d,\"offset\":%lld,\"t_produce_ns\":%llu,\"t_dr_ns\":%llu}\n",
+		    (int)m->partition, m->offset >= 0 ? (long long)m->offset : -1LL, (unsigned long long)t0,
+		    (unsigned long long)now) < 0)
+		st->messages_err = true;
 }
 
 static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
@@ -620,6 +628,48 @@ static int parse(struct load_opts *o, int argc, char **argv)
 	return EXIT_USAGE;
 }
 
+/* --messages FILE: created 0600 (it reveals the traffic's timing), with a
+ * large buffer so the per-message line costs a formatted copy, not a write. */
+#define MESSAGES_BUF (1 << 20)
+
+static int open_messages(struct load_state *st)
+{
+	const char *path = st->o->messages_path;
+	int fd;
+
+	if (!path)
+		return 0;
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || !(st->messages = fdopen(fd, "w"))) {
+		fprintf(stderr, "kafkalat load: --messages: cannot write %s: %s\n", path,
+			strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	setvbuf(st->messages, NULL, _IOFBF, MESSAGES_BUF);
+	return 0;
+}
+
+/* Returns 0, or -1 after saying why the file is incomplete. */
+static int close_messages(struct load_state *st)
+{
+	if (!st->messages)
+		return 0;
+	bool bad = st->messages_err || ferror(st->messages);
+	int saved = errno;
+	if (fclose(st->messages) != 0) {
+		bad = true;
+		saved = errno;
+	}
+	st->messages = NULL;
+	if (!bad)
+		return 0;
+	fprintf(stderr, "kafkalat load: --messages: writing %s failed: %s\n",
+		st->o->messages_path, strerror(saved));
+	return -1;
+}
+
 /* A fixed payload: compressible enough to be realistic, never reallocated. */
 static void *make_payload(size_t size)
 {
@@ -655,15 +705,21 @@ int load_main(int argc, char **argv)
 		rc = EXIT_USAGE;
 		goto out;
 	}
+	if (open_messages(st) != 0) {
+		rd_kafka_conf_destroy(conf);
+		rc = 1;
+		goto out;
+	}
 	install_signals(&saved);
 	rc = run(st, conf, payload);
 	restore_signals(&saved);
+	bool messages_ok = close_messages(st) == 0;
 	if (rc == 0) {
 		if (o.json)
 			report_json(st, stdout);
 		else
 			report_text(st, stdout);
-		rc = st->failed || st->fatal ? 1 : 0;
+		rc = st->failed || st->fatal || !messages_ok ? 1 : 0;
 	} else {
 		rc = 1;
 	}

@@ -22,6 +22,7 @@ enum {
 	OPT_ACKS,
 	OPT_COUNT,
 	OPT_JSON,
+	OPT_MESSAGES,
 };
 
 void loadopts_usage(FILE *out)
@@ -46,6 +47,11 @@ void loadopts_usage(FILE *out)
 	    "                                   over every setting above)\n"
 	    "      --json                       print the summary as one JSON line\n"
 	    "                                   (schema kafkalat-load/1)\n"
+	    "      --messages FILE              write one JSON line per delivered message to\n"
+	    "                                   FILE (created 0600): {\"partition\":N,\n"
+	    "                                   \"offset\":N,\"t_produce_ns\":N,\"t_dr_ns\":N}\n"
+	    "                                   (CLOCK_MONOTONIC ns of produce() and of the\n"
+	    "                                   delivery report; offset -1 if unknown: acks 0)\n"
 	    "  -q, --quiet                      no progress or start message, fewer client logs\n"
 	    "  -h, --help                       this text\n"
 	    "\n"
@@ -197,6 +203,13 @@ static bool apply_option(struct load_opts *o, int c, const char *arg, bool *have
 	case OPT_JSON:
 		o->json = true;
 		return true;
+	case OPT_MESSAGES:
+		if (!*arg) {
+			seterr(err, errlen, "--messages: expected a file name");
+			return false;
+		}
+		o->messages_path = arg;
+		return true;
 	case 'q':
 		o->quiet = true;
 		return true;
@@ -248,6 +261,7 @@ enum loadopts_status loadopts_parse(struct load_opts *o, int argc, char **argv, 
 	    {"duration", required_argument, NULL, 'd'},
 	    {"count", required_argument, NULL, OPT_COUNT},
 	    {"json", no_argument, NULL, OPT_JSON},
+	    {"messages", required_argument, NULL, OPT_MESSAGES},
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},

@@ -38,6 +38,7 @@ struct load_opts {
 	uint64_t count;	      /* produce this many messages; 0: by duration */
 	bool json;
 	bool quiet;
+	const char *messages_path; /* --messages FILE: per-message JSON lines; NULL: none */
 	size_t nprops;
 	struct load_prop props[LOAD_MAX_PROPS];
 };

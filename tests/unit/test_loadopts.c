@@ -75,6 +75,7 @@ static void test_defaults(void **state)
 	assert_int_equal(o.count, 0);
 	assert_false(o.json);
 	assert_false(o.quiet);
+	assert_null(o.messages_path);
 	assert_int_equal(o.nprops, 0);
 }
 
@@ -87,7 +88,8 @@ static void test_all_options(void **state)
 	assert_int_equal(parse(&o, err, sizeof(err), "--bootstrap", "a:1,b:2", "--topic", "x",
 			       "--partitions", "8", "--rate", "2000", "--size", "0", "--acks",
 			       "all", "-d", "2.5", "-X", "linger.ms=0", "-X", "max.in.flight=10",
-			       "-X", "client.id=a=b", "--json", "-q", NULL),
+			       "-X", "client.id=a=b", "--json", "-q", "--messages", "/tmp/m.jsonl",
+			       NULL),
 			 LOADOPTS_OK);
 	assert_string_equal(o.bootstrap, "a:1,b:2");
 	assert_int_equal(o.partitions, 8);
@@ -97,6 +99,7 @@ static void test_all_options(void **state)
 	assert_int_equal(o.duration_ns, 2500000000ull);
 	assert_true(o.json);
 	assert_true(o.quiet);
+	assert_string_equal(o.messages_path, "/tmp/m.jsonl");
 	assert_int_equal(o.nprops, 3);
 	assert_int_equal(o.props[0].key_len, strlen("linger.ms"));
 	assert_memory_equal(o.props[0].key, "linger.ms", o.props[0].key_len);
@@ -145,6 +148,8 @@ static void test_usage_text(void **state)
 	assert_non_null(strstr(buf, "Usage: kafkalat load"));
 	assert_non_null(strstr(buf, "Examples:"));
 	assert_non_null(strstr(buf, "--acks 0|1|all"));
+	assert_non_null(strstr(buf, "--messages FILE"));
+	assert_non_null(strstr(buf, "t_produce_ns"));
 	free(buf);
 }
 
@@ -175,6 +180,8 @@ static void test_errors(void **state)
 	expect_error("unknown option '-Z'", "-b", "h", "-t", "t", "-Z", NULL);
 	expect_error("needs a value", "-b", "h", "-t", "t", "--size", NULL);
 	expect_error("needs a value", "-b", NULL);
+	expect_error("--messages", "-b", "h", "-t", "t", "--messages", "", NULL);
+	expect_error("needs a value", "-b", "h", "-t", "t", "--messages", NULL);
 	expect_error("unexpected argument 'extra'", "-b", "h", "-t", "t", "extra", NULL);
 }
 

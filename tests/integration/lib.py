@@ -1,0 +1,308 @@
+"""Helpers for kafkalat's real-BPF integration tests.
+
+A test is a function taking a Run; `main(test)` runs it and exits 0 or 1.
+A Run owns a unique temporary directory and every process the test starts:
+on every exit path (pass, failed check, exception, SIGTERM from run.sh's
+timeout) each one still running is killed by the PID it was started with
+and reaped. Checks print what they verified; a failed check is printed and counted and
+the test goes on (so one run shows every failure), unless it is fatal: then
+the test ends there.
+"""
+import json
+import os
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.environ.get("OUT", os.path.join(ROOT, "build"))
+KAFKALAT = os.path.join(BUILD, "kafkalat")
+MOCKCLUSTER = os.path.join(BUILD, "mockcluster")
+
+# The fields every --requests line carries (JSON contract of issue 2).
+REQUEST_FIELDS = ("client", "corr", "api_version", "acks", "client_id", "partitions",
+                  "t_first_ns", "t_read_ns", "t_resp_ns", "t_end_ns", "latency_us")
+PARTITION_FIELDS = ("topic", "partition", "bytes", "records")
+
+
+class Failure(Exception):
+    pass
+
+
+class Run:
+    def __init__(self, name):
+        self.name = name
+        self.dir = tempfile.mkdtemp(prefix=f"kafkalat-it-{name}-")
+        self.procs = []
+        self.failed = 0
+
+    # -- checks -------------------------------------------------------------
+    def check(self, cond, what, fatal=False):
+        if cond:
+            print(f"  ok   {what}")
+            return True
+        if fatal:
+            raise Failure(what)
+        print(f"  FAIL {what}")
+        self.failed += 1
+        return False
+
+    def eq(self, got, want, what, fatal=False):
+        return self.check(got == want, f"{what}: got {got!r}, want {want!r}", fatal)
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    # -- processes ----------------------------------------------------------
+    def spawn(self, args, name, stdin=subprocess.DEVNULL, **kw):
+        """Starts args with stdout/stderr in files NAME.out / NAME.err."""
+        out = open(self.path(name + ".out"), "wb")
+        err = open(self.path(name + ".err"), "wb")
+        try:
+            p = subprocess.Popen([str(a) for a in args], stdin=stdin, stdout=out,
+                                 stderr=err, **kw)
+        finally:
+            out.close()
+            err.close()
+        p.name = name
+        self.procs.append(p)
+        return p
+
+    def output(self, p):
+        with open(self.path(p.name + ".out"), errors="replace") as f:
+            out = f.read()
+        with open(self.path(p.name + ".err"), errors="replace") as f:
+            return out, f.read()
+
+    def wait(self, p, timeout, what=None):
+        try:
+            return p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise Failure(f"{what or p.name} still running after {timeout} s")
+
+    def cleanup(self):
+        for p in reversed(self.procs):
+            if p.poll() is None:
+                p.kill()  # by the PID we started, never by name
+            try:
+                p.wait(5)
+            except subprocess.TimeoutExpired:
+                print(f"  warn {p.name} (pid {p.pid}) did not die", file=sys.stderr)
+
+    # -- the pieces every test uses -----------------------------------------
+    def mockcluster(self, *args, topic="t", partitions=4):
+        """Starts build/mockcluster; returns (proc, bootstrap, pid, ports)."""
+        argv = [MOCKCLUSTER, "--topic", topic, "--partitions", partitions, *args]
+        p = subprocess.Popen([str(a) for a in argv], stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL)
+        p.name = "mockcluster"
+        self.procs.append(p)
+        vals = read_keys(p, ("BOOTSTRAP", "PID"), 10)
+        if vals is None:
+            raise Failure("mockcluster did not print BOOTSTRAP= and PID=")
+        boot = vals["BOOTSTRAP"]
+        ports = [int(hp.rsplit(":", 1)[1]) for hp in boot.split(",")]
+        return p, boot, int(vals["PID"]), ports
+
+    def kafkalat(self, pid, ports, *args, name="kafkalat"):
+        """Starts the tracer (JSON, --requests NAME.jsonl) and waits until it
+        says Tracing; returns the process, with .attach_s set."""
+        argv = [KAFKALAT, "-p", pid, "-j", "--requests", self.path(name + ".jsonl"), *args]
+        for port in ports:
+            argv += ["-P", port]
+        t0 = time.monotonic()
+        p = self.spawn(argv, name)
+        while True:
+            if "Tracing" in self.output(p)[1]:
+                break
+            if p.poll() is not None:
+                raise Failure(f"kafkalat exited {p.returncode} before tracing: "
+                              f"{self.output(p)[1].strip()}")
+            if time.monotonic() - t0 > 10:
+                raise Failure("kafkalat did not say Tracing within 10 s")
+            time.sleep(0.02)
+        p.attach_s = time.monotonic() - t0
+        print(f"  info kafkalat attached in {p.attach_s * 1000:.0f} ms")
+        return p
+
+    def stop_kafkalat(self, p, timeout=5, term=True):
+        """SIGTERM (term=False: wait for its own end, as with -d), check exit 0
+        and the summary as last stdout line. Returns (summary, request lines)."""
+        if term and p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+        rc = self.wait(p, timeout)
+        out, err = self.output(p)
+        self.eq(rc, 0, f"kafkalat exit status (stderr: {err.strip()[-300:]!r})")
+        lines = out.strip().splitlines()
+        self.check(bool(lines), "kafkalat printed a summary", fatal=True)
+        summary = json.loads(lines[-1])
+        self.eq(summary.get("type"), "summary", "last stdout line is the summary", fatal=True)
+        return summary, read_jsonl(self.path(p.name + ".jsonl"))
+
+    def load(self, boot, *args, name="load", messages=True, timeout=60):
+        """Runs `kafkalat load ... --json [--messages]` to the end; returns
+        (summary, messages)."""
+        argv = [KAFKALAT, "load", "-b", boot, "--json", "-q", *args]
+        mpath = self.path(name + ".messages.jsonl")
+        if messages:
+            argv += ["--messages", mpath]
+        p = self.spawn(argv, name)
+        rc = self.wait(p, timeout)
+        out, err = self.output(p)
+        self.eq(rc, 0, f"kafkalat load exit status (stderr: {err.strip()[-300:]!r})",
+                fatal=True)
+        return json.loads(out.strip().splitlines()[-1]), (read_jsonl(mpath) if messages else [])
+
+
+def read_keys(p, keys, timeout):
+    """Reads KEY=value lines from p.stdout (a pipe) until all keys are seen."""
+    vals, buf = {}, b""
+    fd = p.stdout.fileno()
+    sel = selectors.DefaultSelector()
+    sel.register(fd, selectors.EVENT_READ)
+    deadline = time.monotonic() + timeout
+    while len(vals) < len(keys) and time.monotonic() < deadline:
+        if not sel.select(deadline - time.monotonic()):
+            break
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            break
+        buf += chunk
+        *lines, buf = buf.split(b"\n")
+        for line in lines:
+            k, _, v = line.decode().strip().partition("=")
+            if k in keys:
+                vals[k] = v
+    sel.close()
+    return vals if len(vals) == len(keys) else None
+
+
+def read_jsonl(path):
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def check_summary_clean(t, s, in_flight_max=0):
+    """What every healthy run shows: nothing lost, unmatched or undecodable.
+    in_flight_max > 0: the run ended while producers were still sending, so
+    up to that many requests may be waiting for their response at the end
+    (counted unmatched with reason in_flight, honestly); no other reason."""
+    t.eq(s["lost_events"], 0, "lost_events")
+    reasons = s["unmatched"]["reasons"]
+    if in_flight_max:
+        t.eq(sorted(set(reasons) - {"in_flight"}), [], "unmatched reasons other than in_flight")
+        t.check(s["unmatched"]["requests"] <= in_flight_max,
+                f"unmatched.requests {s['unmatched']['requests']} (in flight at the end) "
+                f"<= {in_flight_max}")
+        t.check(s["produce"]["unmatched"] <= s["unmatched"]["requests"],
+                f"produce.unmatched {s['produce']['unmatched']} (in flight at the end)")
+    else:
+        t.eq(s["produce"]["unmatched"], 0, "produce.unmatched")
+        t.eq(s["unmatched"]["requests"], 0, f"unmatched.requests (all APIs; {reasons})")
+    t.eq(s["unmatched"]["responses"], 0, "unmatched.responses")
+    t.eq(s["undecodable"]["connections"], 0, "undecodable.connections")
+
+
+def check_request_lines(t, reqs, topics, answered=True):
+    """Contract fields and time order of every --requests line; returns the
+    sum of their records."""
+    bad = []
+    for r in reqs:
+        missing = [k for k in REQUEST_FIELDS if k not in r]
+        missing += [f"partitions[].{k}" for p in r.get("partitions", [])
+                    for k in PARTITION_FIELDS if k not in p]
+        if missing:
+            bad.append(f"corr {r.get('corr')}: missing {missing}")
+            continue
+        times = [r["t_first_ns"], r["t_read_ns"], r["t_resp_ns"], r["t_end_ns"]]
+        if not answered:
+            times = times[:2]
+            if r["t_resp_ns"] or r["t_end_ns"] or r["latency_us"] is not None:
+                bad.append(f"corr {r['corr']}: acks=0 request has response times")
+        if not all(0 < a <= b for a, b in zip(times, times[1:])):
+            bad.append(f"corr {r['corr']}: times out of order {times}")
+        if answered and abs(r["latency_us"] - (r["t_end_ns"] - r["t_first_ns"]) / 1e3) > 0.01:
+            bad.append(f"corr {r['corr']}: latency_us != t_end - t_first")
+        if not r["partitions"] or any(p["topic"] not in topics or p["records"] <= 0
+                                      or p["bytes"] <= 0 for p in r["partitions"]):
+            bad.append(f"corr {r['corr']}: bad partitions {r['partitions']}")
+    t.check(not bad, f"{len(reqs)} request lines have the contract fields, "
+                     f"t_first<=t_read<=t_resp<=t_end, known topics {sorted(topics)}"
+                     + (f" ({len(bad)} bad: {bad[:3]})" if bad else ""))
+    return sum(p["records"] for r in reqs for p in r["partitions"])
+
+
+def check_containment(t, reqs, msgs, answered=True):
+    """Every request sits inside the client-side delivery of its messages.
+
+    Per partition, requests in order of arrival carry consecutive offsets
+    (one connection per broker, in-order delivery), so the k-th request's n
+    records are exactly the next n offsets of that partition. For each of
+    them: t_produce <= t_first, and (when answered) t_dr >= t_end. With
+    acks=0 offsets are unknown (-1): the messages are taken in produce order.
+    """
+    by_part = {}
+    for m in msgs:
+        by_part.setdefault(m["partition"], []).append(m)
+    for ms in by_part.values():
+        ms.sort(key=lambda m: m["offset"] if answered else m["t_produce_ns"])
+    nxt = dict.fromkeys(by_part, 0)
+    bad, checked, lead, tail = [], 0, [], []
+    for r in sorted(reqs, key=lambda r: r["t_first_ns"]):
+        for p in r["partitions"]:
+            part, n = p["partition"], p["records"]
+            ms = by_part.get(part, [])[nxt.get(part, 0):nxt.get(part, 0) + n]
+            nxt[part] = nxt.get(part, 0) + n
+            if len(ms) < n:
+                bad.append(f"corr {r['corr']} p{part}: {n} records, {len(ms)} messages left")
+                continue
+            for m in ms:
+                checked += 1
+                lead.append(r["t_first_ns"] - m["t_produce_ns"])
+                if answered:
+                    tail.append(m["t_dr_ns"] - r["t_end_ns"])
+                if lead[-1] < 0 or (answered and tail[-1] < 0):
+                    bad.append(f"corr {r['corr']} p{part} offset {m['offset']}: "
+                               f"produce {m['t_produce_ns']} first {r['t_first_ns']} "
+                               f"end {r['t_end_ns']} dr {m['t_dr_ns']}")
+    left = sum(len(by_part[k]) - nxt[k] for k in by_part)
+    t.eq(left, 0, "messages not covered by any request")
+    what = "t_produce <= t_first" + (" and t_dr >= t_end" if answered else "")
+    t.check(not bad, f"containment of {len(reqs)} requests in their {checked} messages' "
+                     f"delivery ({what})" + (f" ({len(bad)} bad: {bad[:3]})" if bad else ""))
+    figures = f"min produce->t_first {min(lead) / 1e3:.1f} us" if lead else ""
+    if tail:
+        figures += f", min t_end->delivery report {min(tail) / 1e3:.1f} us"
+    print(f"  info {figures}")
+    return checked
+
+
+def main(test):
+    name = os.path.splitext(os.path.basename(sys.argv[0]))[0]
+    # run.sh's timeout sends SIGTERM: turn it into an exception so the
+    # finally below still kills what the test started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    t = Run(name)
+    t0 = time.monotonic()
+    rc = 1
+    try:
+        test(t)
+        rc = 1 if t.failed else 0
+    except Failure as e:
+        print(f"  FAIL {e}")
+    except Exception as e:  # a bug in the test or an unexpected output shape
+        print(f"  FAIL {type(e).__name__}: {e}")
+        import traceback
+        traceback.print_exc()
+    finally:
+        t.cleanup()
+        if rc == 0 or not os.environ.get("KEEP_TMP"):
+            shutil.rmtree(t.dir, ignore_errors=True)
+        else:
+            print(f"  kept {t.dir}")
+    print(f"{'PASS' if rc == 0 else 'FAIL'} {name} ({time.monotonic() - t0:.1f} s)")
+    sys.exit(rc)
