@@ -4,45 +4,14 @@ here is tinybroker.py (a Kafka-framed server on [::], dual stack). Pipelined
 Produce v3 requests (5 in flight) come from an IPv6 client on ::1 and from an
 IPv4 client (a v4-mapped address on the IPv6 socket); kafkalat must decode
 and match all of them and name each client by its address and port."""
-import os
 import socket
-import struct
-import sys
-import time
 
+import tinybroker
 from lib import check_request_lines, check_summary_clean, main
+from tinybroker import produce_v3, read_response
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 REQUESTS = 200
 IN_FLIGHT = 5
-
-
-def record_batch(records):
-    """A record batch v2 header (61 bytes up to recordsCount) and filler for
-    the records: kafkalat reads only the header."""
-    filler = b"\0" * (10 * records)
-    rest = struct.pack(">ibihiqqqhii", 0, 2, 0, 0, records - 1, 0, 0, -1, -1, -1, records)
-    return struct.pack(">qi", 0, len(rest) + len(filler)) + rest + filler
-
-
-def produce_v3(corr, partition, records):
-    client_id = b"ipv6-test"
-    batch = record_batch(records)
-    body = (struct.pack(">hhi", -1, 1, 30000) + struct.pack(">i", 1) +
-            struct.pack(">h", 1) + b"t" + struct.pack(">i", 1) +
-            struct.pack(">ii", partition, len(batch)) + batch)
-    frame = struct.pack(">hhih", 0, 3, corr, len(client_id)) + client_id + body
-    return struct.pack(">i", len(frame)) + frame
-
-
-def read_response(sock, buf):
-    while len(buf) < 4 or len(buf) < 4 + struct.unpack_from(">i", buf)[0]:
-        data = sock.recv(65536)
-        if not data:
-            raise ConnectionError("broker closed the connection")
-        buf += data
-    size = struct.unpack_from(">i", buf)[0]
-    return struct.unpack_from(">i", buf, 4)[0], buf[4 + size:]
 
 
 def produce(t, host, port):
@@ -55,7 +24,7 @@ def produce(t, host, port):
         local = s.getsockname()
         buf, records, answered = b"", 0, []
         for corr in range(REQUESTS):
-            s.sendall(produce_v3(corr, corr % 4, corr % 4 + 1))
+            s.sendall(produce_v3(corr, corr % 4, corr % 4 + 1, b"ipv6-test"))
             records += corr % 4 + 1
             if corr >= IN_FLIGHT - 1:
                 c, buf = read_response(s, buf)
@@ -69,15 +38,7 @@ def produce(t, host, port):
 
 
 def test(t):
-    port_file = t.path("port")
-    b = t.spawn([sys.executable, os.path.join(HERE, "tinybroker.py"), port_file], "tinybroker")
-    for _ in range(100):
-        if os.path.exists(port_file) or b.poll() is not None:
-            break
-        time.sleep(0.05)
-    t.check(os.path.exists(port_file), "tinybroker listens", fatal=True)
-    with open(port_file) as f:
-        port = int(f.read())
+    b, port = tinybroker.start(t)
     k = t.kafkalat(b.pid, [port])
     v6_addr, v6_records = produce(t, "::1", port)
     v4_addr, v4_records = produce(t, "127.0.0.1", port)

@@ -35,7 +35,11 @@ def scenario(t, title, load_args, brokers=1, acks0=False):
     t.eq(s["produce"]["records"], N, "produce.records")
     t.eq(check_request_lines(t, reqs, {"t"}, answered=not acks0), N,
          "records summed over --requests lines")
-    t.eq(len({r["client"] for r in reqs}), brokers, "client connections carrying produce")
+    # the mock cluster picks partition leaders at random: with two brokers the
+    # produce traffic may go over one connection or two
+    conns = len({r["client"] for r in reqs})
+    t.check(1 <= conns <= brokers, f"{conns} client connection(s) carrying produce, "
+                                   f"<= {brokers} broker(s)")
     checked = check_containment(t, reqs, msgs, answered=not acks0)
     print(f"  info {sent} requests, {N} records, {checked} containment checks, "
           f"kafkalat p99 {s['produce']['latency_us']['p99']:.0f} us, "

@@ -1,13 +1,58 @@
 #!/usr/bin/python3
-"""A tiny Kafka-framed server for the IPv6 test: it listens on [::] (dual
-stack), answers every request frame in order with its correlation id, and
-Produce (v3) with a proper response. Usage: tinybroker.py PORT_FILE.
-Writes the port to PORT_FILE once listening; runs until killed."""
+"""A tiny Kafka-framed broker for tests the mock cluster cannot do: it listens
+on [::] (dual stack: IPv6 and v4-mapped clients), answers every request frame
+as soon as it is read, in order, with its correlation id, and Produce v3 with
+a proper response. Run as `tinybroker.py PORT_FILE` (writes the port there
+once listening; runs until killed). Imported, it gives tests a client side:
+start(), produce_v3(), read_response()."""
 import os
 import socket
 import struct
 import sys
 import threading
+import time
+
+
+def start(t):
+    """Starts the broker under Run t; returns (process, port)."""
+    port_file = t.path("tinybroker.port")
+    b = t.spawn([sys.executable, os.path.abspath(__file__), port_file], "tinybroker")
+    for _ in range(100):
+        if os.path.exists(port_file) or b.poll() is not None:
+            break
+        time.sleep(0.05)
+    t.check(os.path.exists(port_file), "tinybroker listens", fatal=True)
+    with open(port_file) as f:
+        return b, int(f.read())
+
+
+def record_batch(records):
+    """A record batch v2 header (61 bytes up to recordsCount) and filler for
+    the records: kafkalat reads only the header."""
+    filler = b"\0" * (10 * records)
+    rest = struct.pack(">ibihiqqqhii", 0, 2, 0, 0, records - 1, 0, 0, -1, -1, -1, records)
+    return struct.pack(">qi", 0, len(rest) + len(filler)) + rest + filler
+
+
+def produce_v3(corr, partition, records, client_id=b"tinybroker-test", topic=b"t"):
+    """One Produce v3 request frame (acks 1), one topic, one partition."""
+    batch = record_batch(records)
+    body = (struct.pack(">hhi", -1, 1, 30000) + struct.pack(">i", 1) +
+            struct.pack(">h", len(topic)) + topic + struct.pack(">i", 1) +
+            struct.pack(">ii", partition, len(batch)) + batch)
+    frame = struct.pack(">hhih", 0, 3, corr, len(client_id)) + client_id + body
+    return struct.pack(">i", len(frame)) + frame
+
+
+def read_response(sock, buf):
+    """Reads one response frame; returns (correlation id, what is left in buf)."""
+    while len(buf) < 4 or len(buf) < 4 + struct.unpack_from(">i", buf)[0]:
+        data = sock.recv(65536)
+        if not data:
+            raise ConnectionError("broker closed the connection")
+        buf += data
+    size = struct.unpack_from(">i", buf)[0]
+    return struct.unpack_from(">i", buf, 4)[0], buf[4 + size:]
 
 
 def produce_response(body):
@@ -65,4 +110,5 @@ def main():
         threading.Thread(target=serve, args=(conn,), daemon=True).start()
 
 
-main()
+if __name__ == "__main__":
+    main()
