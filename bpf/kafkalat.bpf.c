@@ -51,6 +51,7 @@ struct pending_io {
 	__s32 fd;
 	__u8 kind;
 	__u8 dir;
+	__u8 armed; /* set at syscall entry, cleared at exit */
 };
 
 struct {
@@ -69,10 +70,12 @@ struct {
 	__type(value, __u8);
 } not_kafka SEC(".maps");
 
+/* the syscall in progress of each broker thread: task storage is a pointer
+ * away from the task, cheaper than a hash update and delete per syscall */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u32);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct pending_io);
 } pending SEC(".maps");
 
@@ -497,40 +500,41 @@ static __always_inline void skip_sendfile(struct kw_flow *f, __u64 ret)
 static __always_inline int io_enter(__s32 fd, __u64 addr, __u64 count, __u8 kind, __u8 dir)
 {
 	struct conn_key key = { .tgid = targ_tgid, .fd = fd };
-	struct pending_io p = {};
-	__u32 tid;
+	struct pending_io *p;
 
 	if (!is_broker())
 		return 0;
 	/* cheap early out for files and other sockets already classified */
 	if (bpf_map_lookup_elem(&not_kafka, &key))
 		return 0;
-	tid = (__u32)bpf_get_current_pid_tgid();
-	p.addr = addr;
-	p.count = count > 0xffffffffULL ? 0xffffffffU : (__u32)count;
-	p.fd = fd;
-	p.kind = kind;
-	p.dir = dir;
-	p.t_enter = bpf_ktime_get_ns();
-	bpf_map_update_elem(&pending, &tid, &p, BPF_ANY);
+	p = bpf_task_storage_get(&pending, bpf_get_current_task_btf(), 0,
+				 BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!p)
+		return 0;
+	p->addr = addr;
+	p->count = count > 0xffffffffULL ? 0xffffffffU : (__u32)count;
+	p->fd = fd;
+	p->kind = kind;
+	p->dir = dir;
+	p->armed = 1;
+	p->t_enter = bpf_ktime_get_ns();
 	return 0;
 }
 
 static __always_inline int io_exit(long ret)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct pending_io *pp, p;
 	struct conn *c;
 
 	if (!is_broker())
 		return 0;
-	pp = bpf_map_lookup_elem(&pending, &tid);
-	if (!pp)
+	pp = bpf_task_storage_get(&pending, bpf_get_current_task_btf(), 0, 0);
+	if (!pp || !pp->armed)
 		return 0;
-	p = *pp;
-	bpf_map_delete_elem(&pending, &tid);
+	pp->armed = 0;
 	if (ret <= 0)
 		return 0;
+	p = *pp;
 	c = conn_get(p.fd, 0);
 	if (!c)
 		return 0;

@@ -261,11 +261,9 @@ static void on_desync(struct corr *c, const struct klt_desync_event *e)
 	struct conn *cn = conn_find(c, e->conn_id);
 
 	c->n.desyncs++;
-	if (!cn)
+	if (!cn || e->dir != KLT_DIR_RX)
 		return;
 	build_reset(cn);
-	if (e->dir != KLT_DIR_RX)
-		return;
 	while (cn->q_len) {
 		size_t last = (cn->q_head + cn->q_len - 1) % cn->q_cap;
 
@@ -461,8 +459,8 @@ static void on_response(struct corr *c, struct conn *cn, const struct klt_frame_
 {
 	size_t i;
 
+	/* the topics framed so far belong to a request still being read */
 	c->n.responses++;
-	build_reset(cn);
 	for (i = 0; i < cn->q_len; i++)
 		if (cn->q[(cn->q_head + i) % cn->q_cap].req.corr_id == e->corr_id)
 			break;

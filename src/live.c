@@ -117,6 +117,13 @@ static int find_target(const struct cli_opts *o, int *pid)
 			o->pid, o->ports[0], o->nports > 1 ? " or the other ports given" : "");
 		return -ENOENT;
 	}
+	if (err == -EACCES || err == -EPERM)
+		fprintf(stderr, "kafkalat: cannot read the sockets of pid %d: run as root (or with "
+				"CAP_BPF, CAP_PERFMON and CAP_SYS_PTRACE)\n",
+			o->pid);
+	else if (err < 0)
+		fprintf(stderr, "kafkalat: reading the sockets of pid %d failed: %s\n", o->pid,
+			strerror(-err));
 	return err < 0 ? err : 0;
 }
 
@@ -189,9 +196,28 @@ static void print_interval(struct live *lv, double secs)
 	agg_reset(&lv->interval);
 }
 
+/* Gone, or dead and waiting for its parent to reap it (a zombie still
+ * answers kill(pid, 0)). */
 static bool broker_gone(int pid)
 {
-	return kill(pid, 0) && errno == ESRCH;
+	char path[64], buf[512], *p;
+	ssize_t n;
+	int fd;
+
+	if (kill(pid, 0) && errno == ESRCH)
+		return true;
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	/* the state follows the comm, which may itself contain ") " */
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
 }
 
 /* Poll until the end of the run; returns why it ended (for stderr). */
