@@ -285,6 +285,7 @@ int live_run(const struct cli_opts *o)
 	const char *why;
 	uint64_t t_start;
 	int pid = 0, rc = 1;
+	unsigned open_conns = 0;
 	char comm[32] = "?";
 
 	agg_init(&lv.interval);
@@ -303,8 +304,11 @@ int live_run(const struct cli_opts *o)
 	t_start = now_ns(CLOCK_MONOTONIC);
 	lv.wall_offset_ns = (int64_t)now_ns(CLOCK_REALTIME) - (int64_t)t_start;
 	target_comm("/proc", pid, comm, sizeof(comm));
-	fprintf(stderr, "Tracing Kafka requests of pid %d (%s) on port %u%s... %s\n", pid, comm,
-		o->ports[0], o->nports > 1 ? " and more" : "",
+	if (target_count_connections("/proc", pid, o->ports, o->nports, &open_conns))
+		open_conns = 0;
+	fprintf(stderr, "Tracing Kafka requests of pid %d (%s) on port %u%s, %u connections already "
+			"open... %s\n",
+		pid, comm, o->ports[0], o->nports > 1 ? " and more" : "", open_conns,
 		o->duration_s > 0 ? "" : "Hit Ctrl-C to end.");
 	why = poll_loop(&lv, pid, t_start, &st);
 	if (why)
