@@ -99,6 +99,12 @@ def test(t):
     own.send_signal(signal.SIGTERM)
     t.wait(own, 5)
 
+    print("-- a kernel without BTF (an empty /sys/kernel/btf in a private mount namespace)")
+    no_btf = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+              'mount -t tmpfs none /sys/kernel/btf && exec "$@"', "sh"]
+    one_line(t, [*no_btf, KAFKALAT, "-P", ports[0], "-p", pid, "-d", 1], lambda rc: rc != 0,
+             "non-zero", ["BTF"])
+
     print("-- the broker exits during the run")
     broker_exit(t, reap_first=True)
     broker_exit(t, reap_first=False)
