@@ -1,0 +1,269 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "kafkalat/agg.h"
+
+/* A completed request of api_key with latency t_end - t_first = lat. */
+static struct corr_request req(int16_t api_key, uint64_t lat)
+{
+	struct corr_request r;
+
+	memset(&r, 0, sizeof(r));
+	r.api_key = api_key;
+	r.t_first = 1000000;
+	r.t_read = r.t_first + 10;
+	r.t_resp = r.t_first + lat;
+	r.t_end = r.t_first + lat;
+	return r;
+}
+
+static struct corr_request produce(int16_t acks, uint64_t lat, uint64_t bytes, uint64_t records)
+{
+	struct corr_request r = req(0, lat);
+
+	r.produce_parsed = true;
+	r.acks = acks;
+	r.record_bytes = bytes;
+	r.records = records;
+	if (acks == 0)
+		r.t_resp = r.t_end = 0; /* completed at read time */
+	return r;
+}
+
+static void add(struct agg *a, struct corr_request r)
+{
+	assert_int_equal(agg_add(a, &r), 0);
+}
+
+/* Same histogram, bucket by bucket. */
+static void assert_hist_equal(const struct hist *a, const struct hist *b)
+{
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_int_equal(a->count, b->count);
+	assert_int_equal(a->sum, b->sum);
+	assert_int_equal(a->min, b->min);
+	assert_int_equal(a->max, b->max);
+	assert_memory_equal(a->buckets, b->buckets, sizeof(a->buckets));
+}
+
+static void test_init_empty(void **state)
+{
+	struct agg a;
+
+	(void)state;
+	agg_init(&a);
+	for (int k = 0; k < AGG_MAX_API; k++) {
+		assert_null(agg_latency(&a, k));
+		assert_int_equal(agg_count(&a, k), 0);
+	}
+	assert_null(agg_latency(&a, -1));
+	assert_null(agg_latency(&a, AGG_MAX_API));
+	assert_int_equal(agg_count(&a, -1), 0);
+	assert_int_equal(agg_count(&a, AGG_MAX_API), 0);
+	agg_free(&a);
+}
+
+static void test_add_latency(void **state)
+{
+	struct agg a;
+	const struct hist *h;
+
+	(void)state;
+	agg_init(&a);
+	add(&a, produce(1, 1500000, 100, 2));
+	add(&a, produce(-1, 2500000, 300, 4));
+	add(&a, req(3, 40000));
+	h = agg_latency(&a, 0);
+	assert_non_null(h);
+	assert_int_equal(agg_count(&a, 0), 2);
+	assert_int_equal(h->count, 2);
+	assert_int_equal(h->min, 1500000);
+	assert_int_equal(h->max, 2500000);
+	assert_int_equal(h->sum, 4000000);
+	assert_in_range(hist_quantile(h, 0.5), 1500000, 1515000); /* within 1% */
+	assert_int_equal(agg_count(&a, 3), 1);
+	assert_int_equal(agg_latency(&a, 3)->min, 40000);
+	assert_null(agg_latency(&a, 1)); /* unseen api */
+	assert_null(agg_latency(&a, 18));
+	assert_int_equal(a.produce_bytes, 400);
+	assert_int_equal(a.produce_records, 6);
+	assert_int_equal(a.produce_acks0, 0);
+	agg_free(&a);
+}
+
+static void test_acks0_apart(void **state)
+{
+	struct agg a;
+
+	(void)state;
+	agg_init(&a);
+	add(&a, produce(0, 0, 64, 1));
+	add(&a, produce(0, 0, 36, 2));
+	assert_int_equal(a.produce_acks0, 2);
+	assert_int_equal(agg_count(&a, 0), 0);
+	assert_null(agg_latency(&a, 0)); /* not in the latency histogram */
+	assert_int_equal(a.produce_bytes, 100);
+	assert_int_equal(a.produce_records, 3);
+	add(&a, produce(1, 5000, 10, 1));
+	assert_int_equal(agg_latency(&a, 0)->count, 1);
+	assert_int_equal(agg_latency(&a, 0)->max, 5000);
+	agg_free(&a);
+}
+
+static void test_unparsed_produce_and_odd_times(void **state)
+{
+	struct agg a;
+	struct corr_request r = req(0, 0);
+
+	(void)state;
+	agg_init(&a);
+	r.acks = 0;		 /* not parsed: acks unknown, so timed like any request */
+	r.t_end = r.t_first - 5; /* clock oddity: recorded as 0, not wrapped */
+	add(&a, r);
+	assert_int_equal(a.produce_acks0, 0);
+	assert_int_equal(agg_count(&a, 0), 1);
+	assert_int_equal(agg_latency(&a, 0)->max, 0);
+	agg_free(&a);
+}
+
+static void test_out_of_range_api_ignored(void **state)
+{
+	struct agg a;
+
+	(void)state;
+	agg_init(&a);
+	add(&a, req(-1, 10));
+	add(&a, req(AGG_MAX_API, 10));
+	add(&a, req(KLT_MAX_API_KEY, 10));
+	for (int k = 0; k < KLT_MAX_API_KEY; k++)
+		assert_int_equal(agg_count(&a, k), 0);
+	assert_int_equal(agg_count(&a, KLT_MAX_API_KEY), 1);
+	agg_free(&a);
+}
+
+static void fill(struct agg *a, uint64_t base, int n)
+{
+	for (int i = 0; i < n; i++) {
+		add(a, produce(1, base + (uint64_t)i * 997, 10, 1));
+		add(a, req(18, base / 10 + (uint64_t)i));
+	}
+	add(a, produce(0, 0, 5, 5));
+}
+
+static void test_merge_equals_adding_all(void **state)
+{
+	struct agg a, b, all;
+
+	(void)state;
+	agg_init(&a);
+	agg_init(&b);
+	agg_init(&all);
+	fill(&a, 1000000, 50);
+	fill(&b, 9000000, 30);
+	fill(&all, 1000000, 50);
+	fill(&all, 9000000, 30);
+	assert_int_equal(agg_merge(&a, &b), 0);
+	for (int k = 0; k < AGG_MAX_API; k++) {
+		assert_int_equal(agg_count(&a, k), agg_count(&all, k));
+		if (agg_latency(&all, k))
+			assert_hist_equal(agg_latency(&a, k), agg_latency(&all, k));
+		else
+			assert_null(agg_latency(&a, k));
+	}
+	assert_int_equal(a.produce_acks0, 2);
+	assert_int_equal(a.produce_bytes, all.produce_bytes);
+	assert_int_equal(a.produce_records, all.produce_records);
+	assert_int_equal(agg_count(&b, 0), 30); /* source untouched */
+	agg_free(&a);
+	agg_free(&b);
+	agg_free(&all);
+}
+
+static void test_merge_into_empty(void **state)
+{
+	struct agg a, b;
+
+	(void)state;
+	agg_init(&a);
+	agg_init(&b);
+	fill(&b, 5000, 10);
+	assert_int_equal(agg_merge(&a, &b), 0);
+	assert_hist_equal(agg_latency(&a, 0), agg_latency(&b, 0));
+	assert_hist_equal(agg_latency(&a, 18), agg_latency(&b, 18));
+	assert_ptr_not_equal(agg_latency(&a, 0), agg_latency(&b, 0)); /* own copy */
+	assert_null(agg_latency(&a, 3));
+	agg_free(&b);
+	assert_int_equal(agg_latency(&a, 0)->count, 10); /* survives the source */
+	agg_free(&a);
+}
+
+static void test_reset(void **state)
+{
+	struct agg a;
+
+	(void)state;
+	agg_init(&a);
+	fill(&a, 1000, 5);
+	agg_reset(&a);
+	for (int k = 0; k < AGG_MAX_API; k++)
+		assert_int_equal(agg_count(&a, k), 0);
+	assert_int_equal(a.produce_acks0, 0);
+	assert_int_equal(a.produce_bytes, 0);
+	assert_int_equal(a.produce_records, 0);
+	/* histograms are kept allocated for the next interval, but empty */
+	assert_true(agg_latency(&a, 0) == NULL || hist_empty(agg_latency(&a, 0)));
+	add(&a, produce(1, 777, 1, 1));
+	assert_int_equal(agg_count(&a, 0), 1);
+	assert_int_equal(agg_latency(&a, 0)->min, 777);
+	assert_int_equal(agg_latency(&a, 0)->count, 1);
+	agg_free(&a);
+	assert_null(agg_latency(&a, 0)); /* free leaves an empty, reusable agg */
+	agg_free(&a);
+}
+
+static void test_interval_sum_equals_total(void **state)
+{
+	struct agg iv, total, direct;
+
+	(void)state;
+	agg_init(&iv);
+	agg_init(&total);
+	agg_init(&direct);
+	for (int round = 0; round < 4; round++) {
+		fill(&iv, 1000u * (round + 1), 7 + round);
+		fill(&direct, 1000u * (round + 1), 7 + round);
+		assert_int_equal(agg_merge(&total, &iv), 0);
+		agg_reset(&iv);
+	}
+	assert_hist_equal(agg_latency(&total, 0), agg_latency(&direct, 0));
+	assert_hist_equal(agg_latency(&total, 18), agg_latency(&direct, 18));
+	assert_int_equal(agg_count(&total, 0), 7 + 8 + 9 + 10);
+	assert_int_equal(total.produce_acks0, 4);
+	agg_free(&iv);
+	agg_free(&total);
+	agg_free(&direct);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_init_empty),
+	    cmocka_unit_test(test_add_latency),
+	    cmocka_unit_test(test_acks0_apart),
+	    cmocka_unit_test(test_unparsed_produce_and_odd_times),
+	    cmocka_unit_test(test_out_of_range_api_ignored),
+	    cmocka_unit_test(test_merge_equals_adding_all),
+	    cmocka_unit_test(test_merge_into_empty),
+	    cmocka_unit_test(test_reset),
+	    cmocka_unit_test(test_interval_sum_equals_total),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,979 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "events_builder.h"
+#include "kafkalat/correlate.h"
+#include "kafkalat/report.h"
+
+#define CAP_TOPICS	8
+#define CAP_PARTS	16
+#define MAX_PENDING_EXP 4096 /* src/correlate.c MAX_PENDING */
+
+/* A completed request, deep-copied out of the callback. */
+struct done {
+	struct corr_request req;
+	struct corr_topic topics[CAP_TOPICS];
+	struct corr_part parts[CAP_PARTS];
+};
+
+struct fixture {
+	struct corr *c;
+	struct done *v;
+	size_t n, cap;
+};
+
+static void on_complete(const struct corr_request *r, void *ctx)
+{
+	struct fixture *f = ctx;
+	struct done *d;
+
+	if (f->n == f->cap) {
+		f->cap = f->cap ? f->cap * 2 : 16;
+		f->v = realloc(f->v, f->cap * sizeof(*f->v));
+		assert_non_null(f->v);
+	}
+	d = &f->v[f->n++];
+	memset(d, 0, sizeof(*d));
+	d->req = *r;
+	assert_true(r->ntopics <= CAP_TOPICS && r->nparts <= CAP_PARTS);
+	if (r->ntopics)
+		memcpy(d->topics, r->topics, r->ntopics * sizeof(*r->topics));
+	if (r->nparts)
+		memcpy(d->parts, r->parts, r->nparts * sizeof(*r->parts));
+	d->req.topics = d->topics;
+	d->req.parts = d->parts;
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	f->c = corr_new(on_complete, f);
+	assert_non_null(f->c);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	corr_free(f->c);
+	free(f->v);
+	free(f);
+	return 0;
+}
+
+static const struct corr_counts *counts(struct fixture *f)
+{
+	return corr_counts(f->c);
+}
+
+static uint64_t unm_total(const uint64_t *v)
+{
+	uint64_t s = 0;
+
+	for (int i = 0; i < CORR_UNM_MAX; i++)
+		s += v[i];
+	return s;
+}
+
+/* --- the basic sequence ------------------------------------------------ */
+
+/* Two topics, three partitions, a client_id with control bytes. */
+static void feed_basic_request(struct corr *c, uint64_t conn, int32_t corr)
+{
+	struct klt_frame_event rq = evb_produce(conn, corr, -1, 1000, 2000);
+
+	assert_int_equal(evb_feed(c, evb_topic(conn, 0, "orders")), 0);
+	assert_int_equal(evb_feed(c, evb_part(conn, 0, 3, 100, 2)), 0);
+	assert_int_equal(evb_feed(c, evb_part(conn, 0, 4, 200, 3)), 0);
+	assert_int_equal(evb_feed(c, evb_topic(conn, 1, "logs")), 0);
+	assert_int_equal(evb_feed(c, evb_part(conn, 1, 0, 50, 1)), 0);
+	evb_client_id(&rq, "app\x01id\x7f\n", 8);
+	evb_produce_totals(&rq, 2, 3, 350, 6);
+	rq.tid_last = 111;
+	assert_int_equal(evb_feed(c, rq), 0);
+}
+
+static void feed_basic_response(struct corr *c, uint64_t conn, int32_t corr)
+{
+	struct klt_frame_event rs = evb_response(conn, corr, 5000, 6000);
+
+	rs.tid_first = 222;
+	assert_int_equal(evb_feed(c, rs), 0);
+}
+
+static void check_basic_parts(const struct done *d)
+{
+	assert_int_equal(d->req.ntopics, 2);
+	assert_string_equal(d->topics[0].name, "orders");
+	assert_false(d->topics[0].is_id);
+	assert_string_equal(d->topics[1].name, "logs");
+	assert_int_equal(d->req.nparts, 3);
+	assert_int_equal(d->parts[0].topic_idx, 0);
+	assert_int_equal(d->parts[0].partition, 3);
+	assert_int_equal(d->parts[0].record_bytes, 100);
+	assert_int_equal(d->parts[0].records, 2);
+	assert_int_equal(d->parts[0].batches, 1);
+	assert_int_equal(d->parts[1].partition, 4);
+	assert_int_equal(d->parts[1].record_bytes, 200);
+	assert_int_equal(d->parts[2].topic_idx, 1);
+	assert_int_equal(d->parts[2].partition, 0);
+	assert_int_equal(d->parts[2].records, 1);
+}
+
+static void check_basic_fields(const struct done *d)
+{
+	const struct corr_request *r = &d->req;
+
+	assert_int_equal(r->conn_id, 1);
+	assert_int_equal(r->local_port, EVB_BROKER_PORT);
+	assert_int_equal(r->api_key, 0);
+	assert_int_equal(r->api_version, 9);
+	assert_int_equal(r->corr_id, 7);
+	assert_string_equal(r->client_id, "app?id??");
+	assert_int_equal(r->size, 100);
+	assert_int_equal(r->tid_read, 111);
+	assert_int_equal(r->tid_send, 222);
+	assert_int_equal(r->t_first, 1000);
+	assert_int_equal(r->t_read, 2000);
+	assert_int_equal(r->t_resp, 5000);
+	assert_int_equal(r->t_end, 6000);
+	assert_true(r->produce_parsed);
+	assert_false(r->has_txn);
+	assert_int_equal(r->acks, -1);
+	assert_int_equal(r->timeout_ms, 30000);
+	assert_int_equal(r->record_bytes, 350);
+	assert_int_equal(r->records, 6);
+}
+
+static void test_basic_ipv4(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(evb_feed(f->c, evb_conn4(1, "127.0.0.1", 40000)), 0);
+	feed_basic_request(f->c, 1, 7);
+	assert_int_equal(f->n, 0);
+	feed_basic_response(f->c, 1, 7);
+	assert_int_equal(f->n, 1);
+	assert_string_equal(f->v[0].req.client, "127.0.0.1:40000");
+	check_basic_fields(&f->v[0]);
+	check_basic_parts(&f->v[0]);
+	assert_int_equal(counts(f)->events, 8);
+	assert_int_equal(counts(f)->connections, 1);
+	assert_int_equal(counts(f)->preexisting, 0);
+	assert_int_equal(counts(f)->requests, 1);
+	assert_int_equal(counts(f)->responses, 1);
+	assert_int_equal(counts(f)->completed, 1);
+	assert_int_equal(counts(f)->bad_events, 0);
+	corr_finish(f->c);
+	assert_int_equal(unm_total(counts(f)->unmatched), 0);
+}
+
+static void test_basic_ipv6(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(evb_feed(f->c, evb_conn6(1, "::1", 40001)), 0);
+	feed_basic_request(f->c, 1, 7);
+	feed_basic_response(f->c, 1, 7);
+	assert_int_equal(f->n, 1);
+	assert_string_equal(f->v[0].req.client, "[::1]:40001");
+	check_basic_fields(&f->v[0]);
+	check_basic_parts(&f->v[0]);
+}
+
+static void test_v4_mapped_shown_as_ipv4(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(evb_feed(f->c, evb_conn6(1, "::ffff:10.1.2.3", 5555)), 0);
+	feed_basic_request(f->c, 1, 7);
+	feed_basic_response(f->c, 1, 7);
+	assert_int_equal(f->n, 1);
+	assert_string_equal(f->v[0].req.client, "10.1.2.3:5555");
+}
+
+static void test_format_addr(void **state)
+{
+	uint8_t a[16];
+	char buf[CORR_ADDR_MAX];
+
+	(void)state;
+	evb_parse_ip(AF_INET6, "2001:db8::42", a);
+	corr_format_addr(AF_INET6, a, 65535, buf, sizeof(buf));
+	assert_string_equal(buf, "[2001:db8::42]:65535");
+	evb_parse_ip(AF_INET, "192.168.0.1", a);
+	corr_format_addr(AF_INET, a, 1, buf, sizeof(buf));
+	assert_string_equal(buf, "192.168.0.1:1");
+	corr_format_addr(AF_UNIX, a, 9, buf, sizeof(buf));
+	assert_string_equal(buf, "?:9");
+	corr_format_addr(AF_INET, a, 1, buf, 8); /* truncated, still a string */
+	assert_string_equal(buf, "192.168");
+}
+
+static void test_reason_names(void **state)
+{
+	(void)state;
+	assert_string_equal(corr_unmatched_name(CORR_UNM_SKIPPED), "no_response");
+	assert_string_equal(corr_unmatched_name(CORR_UNM_CLOSED), "closed");
+	assert_string_equal(corr_unmatched_name(CORR_UNM_IN_FLIGHT), "in_flight");
+	assert_string_equal(corr_unmatched_name(CORR_UNM_UNDECODABLE), "undecodable");
+	assert_string_equal(corr_unmatched_name(CORR_UNM_LOST), "lost_events");
+	assert_string_equal(corr_unmatched_name(CORR_UNM_MAX), "unknown");
+	assert_string_equal(corr_bad_reason_name(KLT_BAD_NONE), "none");
+	assert_string_equal(corr_bad_reason_name(KLT_BAD_SIZE), "bad_frame_size");
+	assert_string_equal(corr_bad_reason_name(KLT_BAD_TLS), "tls");
+	assert_string_equal(corr_bad_reason_name(KLT_BAD_HEADER), "bad_request_header");
+	assert_string_equal(corr_bad_reason_name(KLT_BAD_BODY), "bad_body");
+	assert_string_equal(corr_bad_reason_name(KLT_BAD_STEPS), "too_many_fields");
+	assert_string_equal(corr_bad_reason_name(KLT_BAD_REASON_MAX), "unknown");
+	assert_string_equal(corr_bad_reason_name(0xffffffffu), "unknown");
+}
+
+/* --- request fields ---------------------------------------------------- */
+
+static void test_topic_id_hex(void **state)
+{
+	struct fixture *f = *state;
+	static const uint8_t id[16] = {0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77,
+				       0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff};
+
+	assert_int_equal(evb_feed(f->c, evb_topic_id(3, 0, id)), 0);
+	assert_int_equal(evb_feed(f->c, evb_part(3, 0, 1, 10, 1)), 0);
+	assert_int_equal(evb_feed(f->c, evb_produce(3, 1, 1, 10, 20)), 0);
+	assert_int_equal(evb_feed(f->c, evb_response(3, 1, 30, 40)), 0);
+	assert_int_equal(f->n, 1);
+	assert_true(f->v[0].topics[0].is_id);
+	assert_string_equal(f->v[0].topics[0].name, "00112233445566778899aabbccddeeff");
+}
+
+static void test_client_id_clamped_and_cleaned(void **state)
+{
+	struct fixture *f = *state;
+	struct klt_frame_event rq = evb_produce(1, 1, 1, 10, 20);
+	char want[KLT_CLIENT_ID_MAX + 1];
+
+	memset(rq.client_id, 'x', sizeof(rq.client_id));
+	rq.client_id[0] = '\0'; /* a NUL byte on the wire is kept visible */
+	rq.client_id[63] = '\x1f';
+	rq.client_id_len = 200; /* more than fits: clamped to what is stored */
+	memset(want, 'x', KLT_CLIENT_ID_MAX);
+	want[0] = '?';
+	want[63] = '?';
+	want[KLT_CLIENT_ID_MAX] = '\0';
+	assert_int_equal(evb_feed(f->c, rq), 0);
+	assert_int_equal(evb_feed(f->c, evb_response(1, 1, 30, 40)), 0);
+	assert_int_equal(f->n, 1);
+	assert_string_equal(f->v[0].req.client_id, want);
+}
+
+static void test_utf8_client_id_kept(void **state)
+{
+	struct fixture *f = *state;
+	struct klt_frame_event rq = evb_produce(1, 1, 1, 10, 20);
+
+	evb_client_id(&rq, "caf\xc3\xa9", 5);
+	assert_int_equal(evb_feed(f->c, rq), 0);
+	assert_int_equal(evb_feed(f->c, evb_response(1, 1, 30, 40)), 0);
+	assert_string_equal(f->v[0].req.client_id, "caf\xc3\xa9");
+}
+
+static void test_topic_name_clamped(void **state)
+{
+	struct fixture *f = *state;
+	struct klt_topic_event t = evb_topic(1, 0, "t");
+
+	memset(t.name, 'n', sizeof(t.name));
+	t.name_len = 1000;
+	assert_int_equal(evb_feed(f->c, t), 0);
+	assert_int_equal(evb_feed(f->c, evb_produce(1, 1, 1, 10, 20)), 0);
+	assert_int_equal(evb_feed(f->c, evb_response(1, 1, 30, 40)), 0);
+	assert_int_equal(strlen(f->v[0].topics[0].name), KLT_TOPIC_NAME_MAX);
+}
+
+static void test_txn_flag_and_unparsed_produce(void **state)
+{
+	struct fixture *f = *state;
+	struct klt_frame_event a = evb_produce(1, 1, 1, 10, 20);
+	struct klt_frame_event b = evb_produce(1, 2, 0, 10, 20);
+
+	a.flags |= KLT_FRAME_HAS_TXN;
+	b.flags = 0; /* body not walked: acks unknown, so not acks=0 */
+	evb_produce_totals(&b, 1, 1, 999, 9);
+	assert_int_equal(evb_feed(f->c, a), 0);
+	assert_int_equal(evb_feed(f->c, b), 0);
+	assert_int_equal(evb_feed(f->c, evb_response(1, 1, 30, 40)), 0);
+	assert_int_equal(evb_feed(f->c, evb_response(1, 2, 50, 60)), 0);
+	assert_int_equal(f->n, 2);
+	assert_true(f->v[0].req.has_txn);
+	assert_false(f->v[1].req.produce_parsed);
+	assert_int_equal(f->v[1].req.acks, 0);
+	assert_int_equal(f->v[1].req.record_bytes, 0);
+	assert_int_equal(f->v[1].req.t_end, 60);
+	assert_int_equal(counts(f)->acks0, 0);
+}
+
+static void test_topics_not_carried_over(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(evb_feed(f->c, evb_topic(1, 0, "a")), 0);
+	assert_int_equal(evb_feed(f->c, evb_part(1, 0, 0, 1, 1)), 0);
+	assert_int_equal(evb_feed(f->c, evb_produce(1, 1, 1, 10, 20)), 0);
+	assert_int_equal(evb_feed(f->c, evb_request(1, 2, 3, 12, 21, 22)), 0);
+	assert_int_equal(evb_feed(f->c, evb_response(1, 1, 30, 40)), 0);
+	assert_int_equal(evb_feed(f->c, evb_response(1, 2, 50, 60)), 0);
+	assert_int_equal(f->n, 2);
+	assert_int_equal(f->v[0].req.ntopics, 1);
+	assert_int_equal(f->v[0].req.nparts, 1);
+	assert_int_equal(f->v[1].req.api_key, 3);
+	assert_int_equal(f->v[1].req.ntopics, 0);
+	assert_int_equal(f->v[1].req.nparts, 0);
+}
+
+/* --- ordering ------------------------------------------------------------ */
+
+static void test_pipelining_200(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(evb_feed(f->c, evb_conn4(9, "10.0.0.9", 50000)), 0);
+	for (int i = 0; i < 200; i++)
+		assert_int_equal(evb_feed(f->c, evb_produce(9, 1000 + i, 1, 10u * i, 10u * i + 5)),
+				 0);
+	assert_int_equal(f->n, 0);
+	for (int i = 0; i < 200; i++)
+		assert_int_equal(evb_feed(f->c, evb_response(9, 1000 + i, 5000u + i, 6000u + i)),
+				 0);
+	assert_int_equal(f->n, 200);
+	for (int i = 0; i < 200; i++) {
+		assert_int_equal(f->v[i].req.corr_id, 1000 + i);
+		assert_int_equal(f->v[i].req.t_first, 10u * i);
+		assert_int_equal(f->v[i].req.t_end, 6000u + i);
+		assert_string_equal(f->v[i].req.client, "10.0.0.9:50000");
+	}
+	assert_int_equal(counts(f)->completed, 200);
+	corr_finish(f->c);
+	assert_int_equal(unm_total(counts(f)->unmatched), 0);
+	assert_int_equal(counts(f)->unmatched_responses, 0);
+}
+
+static void feed_conns(struct corr *c, int nconn, int per_conn)
+{
+	char ip[32];
+
+	for (int k = 0; k < nconn; k++) {
+		snprintf(ip, sizeof(ip), "10.0.%d.%d", k / 250, k % 250 + 1);
+		assert_int_equal(evb_feed(c, evb_conn4(100 + k, ip, (uint16_t)(30000 + k))), 0);
+	}
+	for (int i = 0; i < per_conn; i++)
+		for (int k = 0; k < nconn; k++)
+			assert_int_equal(evb_feed(c, evb_produce(100 + k, k * 1000 + i, 1, 10, 20)),
+					 0);
+}
+
+static void test_interleaved_50_conns(void **state)
+{
+	struct fixture *f = *state;
+	char want[CORR_ADDR_MAX];
+
+	feed_conns(f->c, 50, 4);
+	/* responses by round, connections in reverse order */
+	for (int i = 0; i < 4; i++)
+		for (int k = 49; k >= 0; k--)
+			assert_int_equal(
+			    evb_feed(f->c, evb_response(100 + k, k * 1000 + i, 30, 40)), 0);
+	assert_int_equal(f->n, 200);
+	for (size_t j = 0; j < f->n; j++) {
+		int i = (int)j / 50, k = 49 - (int)j % 50;
+
+		assert_int_equal(f->v[j].req.conn_id, 100 + k);
+		assert_int_equal(f->v[j].req.corr_id, k * 1000 + i);
+		snprintf(want, sizeof(want), "10.0.0.%d:%d", k + 1, 30000 + k);
+		assert_string_equal(f->v[j].req.client, want);
+	}
+	assert_int_equal(counts(f)->connections, 50);
+	assert_int_equal(counts(f)->completed, 200);
+	corr_finish(f->c);
+	assert_int_equal(unm_total(counts(f)->unmatched), 0);
+}
+
+/* --- acks=0 -------------------------------------------------------------- */
+
+static void test_acks0_completed_at_read(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(evb_feed(f->c, evb_topic(1, 0, "fire")), 0);
+	assert_int_equal(evb_feed(f->c, evb_part(1, 0, 2, 64, 4)), 0);
+	assert_int_equal(evb_feed(f->c, evb_produce(1, 5, 0, 100, 200)), 0);
+	assert_int_equal(f->n, 1);
+	assert_int_equal(f->v[0].req.acks, 0);
+	assert_int_equal(f->v[0].req.t_read, 200);
+	assert_int_equal(f->v[0].req.t_resp, 0);
+	assert_int_equal(f->v[0].req.t_end, 0);
+	assert_int_equal(f->v[0].req.nparts, 1);
+	assert_string_equal(f->v[0].topics[0].name, "fire");
+	assert_int_equal(counts(f)->acks0, 1);
+	/* the mock cluster answers acks=0 anyway: consumed silently */
+	assert_int_equal(evb_feed(f->c, evb_response(1, 5, 300, 400)), 0);
+	assert_int_equal(f->n, 1);
+	assert_int_equal(counts(f)->responses, 1);
+	assert_int_equal(counts(f)->completed, 0);
+	assert_int_equal(counts(f)->unmatched_responses, 0);
+	corr_finish(f->c);
+	assert_int_equal(unm_total(counts(f)->unmatched), 0);
+}
+
+static void test_acks0_never_answered(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(evb_feed(f->c, evb_produce(1, 1, 0, 10, 20)), 0);
+	assert_int_equal(evb_feed(f->c, evb_produce(1, 2, 0, 30, 40)), 0);
+	assert_int_equal(evb_feed(f->c, evb_produce(1, 3, 1, 50, 60)), 0);
+	assert_int_equal(evb_feed(f->c, evb_produce(1, 4, 0, 70, 80)), 0);
+	assert_int_equal(evb_feed(f->c, evb_response(1, 3, 90, 100)), 0);
+	assert_int_equal(f->n, 4);
+	assert_int_equal(f->v[3].req.corr_id, 3);
+	assert_int_equal(counts(f)->acks0, 3);
+	assert_int_equal(counts(f)->completed, 1);
+	corr_finish(f->c);
+	assert_int_equal(unm_total(counts(f)->unmatched), 0);
+	assert_int_equal(counts(f)->partial, 0);
+}
+
+/* --- requests without a response -------------------------------------- */
+
+static void test_response_skips_requests(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(evb_feed(f->c, evb_produce(1, 1, 1, 10, 20)), 0);
+	assert_int_equal(evb_feed(f->c, evb_request(1, 2, 3, 12, 30, 40)), 0);
+	assert_int_equal(evb_feed(f->c, evb_produce(1, 3, 1, 50, 60)), 0);
+	assert_int_equal(evb_feed(f->c, evb_response(1, 3, 70, 80)), 0);
+	assert_int_equal(f->n, 1);
+	assert_int_equal(f->v[0].req.corr_id, 3);
+	assert_int_equal(counts(f)->unmatched[CORR_UNM_SKIPPED], 2);
+	assert_int_equal(counts(f)->produce_unmatched[CORR_UNM_SKIPPED], 1);
+	assert_int_equal(unm_total(counts(f)->unmatched), 2);
+	/* the skipped ones are gone: their late responses match nothing */
+	assert_int_equal(evb_feed(f->c, evb_response(1, 1, 90, 95)), 0);
+	assert_int_equal(counts(f)->unmatched_responses, 1);
+}
+
+static void test_close_with_pending(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(evb_feed(f->c, evb_conn4(1, "127.0.0.1", 1234)), 0);
+	assert_int_equal(evb_feed(f->c, evb_produce(1, 1, 1, 10, 20)), 0);
+	assert_int_equal(evb_feed(f->c, evb_request(1, 2, 18, 3, 30, 40)), 0);
+	assert_int_equal(evb_feed(f->c, evb_produce(1, 3, 0, 50, 60)), 0);
+	assert_int_equal(evb_feed(f->c, evb_close(1, 70)), 0);
+	assert_int_equal(counts(f)->unmatched[CORR_UNM_CLOSED], 2);
+	assert_int_equal(counts(f)->produce_unmatched[CORR_UNM_CLOSED], 1);
+	assert_int_equal(evb_feed(f->c, evb_close(1, 71)), 0);	/* twice: no effect */
+	assert_int_equal(evb_feed(f->c, evb_close(77, 71)), 0); /* unknown: no effect */
+	corr_finish(f->c);
+	assert_int_equal(counts(f)->unmatched[CORR_UNM_IN_FLIGHT], 0);
+	assert_int_equal(unm_total(counts(f)->unmatched), 2);
+}
+
+static void test_conn_id_reused_after_close(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(evb_feed(f->c, evb_conn4(1, "127.0.0.1", 1111)), 0);
+	assert_int_equal(evb_feed(f->c, evb_close(1, 5)), 0);
+	assert_int_equal(evb_feed(f->c, evb_conn4(1, "127.0.0.2", 2222)), 0);
+	assert_int_equal(evb_feed(f->c, evb_produce(1, 1, 1, 10, 20)), 0);
+	assert_int_equal(evb_feed(f->c, evb_response(1, 1, 30, 40)), 0);
+	assert_string_equal(f->v[0].req.client, "127.0.0.2:2222");
+	assert_int_equal(counts(f)->connections, 2);
+}
+
+static void test_finish_in_flight(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(evb_feed(f->c, evb_produce(1, 1, 1, 10, 20)), 0);
+	assert_int_equal(evb_feed(f->c, evb_produce(2, 1, 1, 10, 20)), 0);
+	assert_int_equal(evb_feed(f->c, evb_request(2, 2, 1, 12, 10, 20)), 0);
+	corr_finish(f->c);
+	assert_int_equal(counts(f)->unmatched[CORR_UNM_IN_FLIGHT], 3);
+	assert_int_equal(counts(f)->produce_unmatched[CORR_UNM_IN_FLIGHT], 2);
+	corr_finish(f->c); /* idempotent */
+	assert_int_equal(counts(f)->unmatched[CORR_UNM_IN_FLIGHT], 3);
+	assert_int_equal(f->n, 0);
+}
+
+static void test_note_lost(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(evb_feed(f->c, evb_produce(1, 1, 1, 10, 20)), 0);
+	assert_int_equal(evb_feed(f->c, evb_request(1, 2, 3, 12, 10, 20)), 0);
+	corr_note_lost(f->c, 0); /* nothing lost: nothing dropped */
+	assert_int_equal(counts(f)->unmatched[CORR_UNM_LOST], 0);
+	corr_note_lost(f->c, 3);
+	assert_int_equal(counts(f)->unmatched[CORR_UNM_LOST], 2);
+	assert_int_equal(counts(f)->produce_unmatched[CORR_UNM_LOST], 1);
+	/* responses after the loss match nothing */
+	assert_int_equal(evb_feed(f->c, evb_response(1, 1, 30, 40)), 0);
+	assert_int_equal(counts(f)->unmatched_responses, 1);
+	assert_int_equal(f->n, 0);
+	corr_finish(f->c);
+	assert_int_equal(counts(f)->unmatched[CORR_UNM_IN_FLIGHT], 0);
+}
+
+static void test_max_pending_overflow(void **state)
+{
+	struct fixture *f = *state;
+	int last = MAX_PENDING_EXP;
+
+	for (int i = 0; i <= last; i++)
+		assert_int_equal(evb_feed(f->c, evb_produce(1, i, 1, 10, 20)), 0);
+	/* the oldest was dropped to make room */
+	assert_int_equal(counts(f)->unmatched[CORR_UNM_SKIPPED], 1);
+	assert_int_equal(counts(f)->produce_unmatched[CORR_UNM_SKIPPED], 1);
+	assert_int_equal(evb_feed(f->c, evb_response(1, 0, 30, 40)), 0);
+	assert_int_equal(counts(f)->unmatched_responses, 1);
+	assert_int_equal(evb_feed(f->c, evb_response(1, 1, 30, 40)), 0);
+	assert_int_equal(f->n, 1);
+	assert_int_equal(evb_feed(f->c, evb_response(1, last, 50, 60)), 0);
+	assert_int_equal(f->n, 2);
+	assert_int_equal(f->v[1].req.corr_id, last);
+	assert_int_equal(counts(f)->unmatched[CORR_UNM_SKIPPED], last - 1);
+	corr_finish(f->c);
+	assert_int_equal(counts(f)->unmatched[CORR_UNM_IN_FLIGHT], 0);
+	assert_int_equal(counts(f)->requests, last + 1);
+}
+
+/* --- undecodable, preexisting, desync ----------------------------------- */
+
+static void test_bad_connection(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(evb_feed(f->c, evb_conn4(1, "127.0.0.1", 1)), 0);
+	assert_int_equal(evb_feed(f->c, evb_produce(1, 1, 1, 10, 20)), 0);
+	assert_int_equal(evb_feed(f->c, evb_request(1, 2, 3, 12, 10, 20)), 0);
+	assert_int_equal(evb_feed(f->c, evb_bad(1, KLT_BAD_TLS, KLT_DIR_RX)), 0);
+	assert_int_equal(counts(f)->undecodable_conns, 1);
+	assert_int_equal(counts(f)->undecodable[KLT_BAD_TLS], 1);
+	assert_int_equal(counts(f)->unmatched[CORR_UNM_UNDECODABLE], 2);
+	assert_int_equal(counts(f)->produce_unmatched[CORR_UNM_UNDECODABLE], 1);
+	/* later frames on that connection are ignored */
+	assert_int_equal(evb_feed(f->c, evb_response(1, 1, 30, 40)), 0);
+	assert_int_equal(evb_feed(f->c, evb_produce(1, 3, 1, 10, 20)), 0);
+	assert_int_equal(evb_feed(f->c, evb_response(1, 3, 30, 40)), 0);
+	assert_int_equal(f->n, 0);
+	assert_int_equal(counts(f)->requests, 2);
+	assert_int_equal(counts(f)->responses, 0);
+	assert_int_equal(counts(f)->unmatched_responses, 0);
+	/* a second notice for the same connection is not counted again */
+	assert_int_equal(evb_feed(f->c, evb_bad(1, KLT_BAD_SIZE, KLT_DIR_TX)), 0);
+	assert_int_equal(counts(f)->undecodable_conns, 1);
+	assert_int_equal(counts(f)->undecodable[KLT_BAD_SIZE], 0);
+	corr_finish(f->c);
+	assert_int_equal(counts(f)->unmatched[CORR_UNM_IN_FLIGHT], 0);
+}
+
+static void test_bad_reasons_counted(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(evb_feed(f->c, evb_bad(1, KLT_BAD_HEADER, KLT_DIR_RX)), 0);
+	assert_int_equal(evb_feed(f->c, evb_bad(2, KLT_BAD_HEADER, KLT_DIR_RX)), 0);
+	assert_int_equal(evb_feed(f->c, evb_bad(3, KLT_BAD_STEPS, KLT_DIR_TX)), 0);
+	assert_int_equal(evb_feed(f->c, evb_bad(4, 999, KLT_DIR_RX)), 0);
+	assert_int_equal(counts(f)->undecodable_conns, 4);
+	assert_int_equal(counts(f)->undecodable[KLT_BAD_HEADER], 2);
+	assert_int_equal(counts(f)->undecodable[KLT_BAD_STEPS], 1);
+	assert_int_equal(counts(f)->undecodable[KLT_BAD_NONE], 1); /* out of range */
+	/* other connections are unaffected */
+	assert_int_equal(evb_feed(f->c, evb_produce(5, 1, 1, 10, 20)), 0);
+	assert_int_equal(evb_feed(f->c, evb_response(5, 1, 30, 40)), 0);
+	assert_int_equal(f->n, 1);
+}
+
+static void test_preexisting(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(
+	    evb_feed(f->c, evb_conn(1, AF_INET, "10.9.8.7", 999, KLT_CONN_PREEXISTING)), 0);
+	assert_int_equal(counts(f)->preexisting, 1);
+	/* answered before any match: its request was read before attach */
+	assert_int_equal(evb_feed(f->c, evb_response(1, 41, 1, 2)), 0);
+	assert_int_equal(counts(f)->partial, 1);
+	assert_int_equal(counts(f)->unmatched_responses, 0);
+	assert_int_equal(evb_feed(f->c, evb_produce(1, 43, 1, 10, 20)), 0);
+	assert_int_equal(evb_feed(f->c, evb_response(1, 42, 3, 4)), 0);
+	assert_int_equal(counts(f)->partial, 2);
+	assert_int_equal(evb_feed(f->c, evb_response(1, 43, 30, 40)), 0);
+	assert_int_equal(f->n, 1);
+	assert_string_equal(f->v[0].req.client, "10.9.8.7:999");
+	/* after a match an unknown response is a real anomaly */
+	assert_int_equal(evb_feed(f->c, evb_response(1, 99, 50, 60)), 0);
+	assert_int_equal(counts(f)->partial, 2);
+	assert_int_equal(counts(f)->unmatched_responses, 1);
+}
+
+static void test_unknown_response_new_conn(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(evb_feed(f->c, evb_conn4(1, "127.0.0.1", 5)), 0);
+	assert_int_equal(evb_feed(f->c, evb_response(1, 41, 1, 2)), 0);
+	assert_int_equal(counts(f)->partial, 0);
+	assert_int_equal(counts(f)->unmatched_responses, 1);
+}
+
+static void test_tentative_desync(void **state)
+{
+	struct fixture *f = *state;
+	struct klt_frame_event t2 = evb_produce(1, 2, 1, 30, 40);
+	struct klt_frame_event t3 = evb_request(1, 3, 3, 12, 50, 60);
+
+	t2.flags |= KLT_FRAME_TENTATIVE;
+	t3.flags |= KLT_FRAME_TENTATIVE;
+	assert_int_equal(evb_feed(f->c, evb_produce(1, 1, 1, 10, 20)), 0);
+	assert_int_equal(evb_feed(f->c, t2), 0);
+	assert_int_equal(evb_feed(f->c, t3), 0);
+	/* a TX desync does not void requests */
+	assert_int_equal(evb_feed(f->c, evb_desync(1, KLT_DIR_TX)), 0);
+	assert_int_equal(counts(f)->partial, 0);
+	assert_int_equal(evb_feed(f->c, evb_desync(1, KLT_DIR_RX)), 0);
+	assert_int_equal(counts(f)->desyncs, 2);
+	assert_int_equal(counts(f)->partial, 2);
+	assert_int_equal(evb_feed(f->c, evb_response(1, 1, 70, 80)), 0);
+	assert_int_equal(f->n, 1);
+	assert_int_equal(f->v[0].req.corr_id, 1);
+	corr_finish(f->c);
+	assert_int_equal(unm_total(counts(f)->unmatched), 0);
+	assert_int_equal(evb_feed(f->c, evb_desync(66, KLT_DIR_RX)), 0); /* unknown conn */
+	assert_int_equal(counts(f)->desyncs, 3);
+}
+
+static void test_tentative_confirmed_by_response(void **state)
+{
+	struct fixture *f = *state;
+	struct klt_frame_event t = evb_produce(1, 2, 1, 30, 40);
+	struct klt_frame_event t3 = evb_produce(1, 3, 1, 50, 60);
+
+	t.flags |= KLT_FRAME_TENTATIVE;
+	t3.flags |= KLT_FRAME_TENTATIVE;
+	assert_int_equal(evb_feed(f->c, t), 0);
+	assert_int_equal(evb_feed(f->c, evb_response(1, 2, 50, 60)), 0);
+	assert_int_equal(f->n, 1);
+	assert_int_equal(counts(f)->completed, 1);
+	/* a tentative request that never gets an answer is partial, not unmatched */
+	assert_int_equal(evb_feed(f->c, t3), 0);
+	corr_finish(f->c);
+	assert_int_equal(counts(f)->partial, 1);
+	assert_int_equal(unm_total(counts(f)->unmatched), 0);
+}
+
+/* --- malformed records and unknown connections ------------------------- */
+
+static void test_malformed_records(void **state)
+{
+	struct fixture *f = *state;
+	struct klt_frame_event fr = evb_produce(1, 1, 1, 10, 20);
+	uint32_t type = 0;
+	uint8_t big[512] = {0};
+
+	assert_int_equal(corr_feed(f->c, NULL, 0), -EINVAL);
+	assert_int_equal(corr_feed(f->c, &fr, 3), -EINVAL);
+	assert_int_equal(corr_feed(f->c, &fr, sizeof(fr) - 1), -EINVAL);
+	assert_int_equal(corr_feed(f->c, &type, sizeof(type)), -EINVAL);
+	type = 99;
+	memcpy(big, &type, sizeof(type));
+	assert_int_equal(corr_feed(f->c, big, sizeof(big)), -EINVAL);
+	type = KLT_EV_DESYNC;
+	memcpy(big, &type, sizeof(type));
+	assert_int_equal(corr_feed(f->c, big, sizeof(struct klt_desync_event) - 1), -EINVAL);
+	assert_int_equal(counts(f)->bad_events, 6);
+	assert_int_equal(counts(f)->events, 4);
+	assert_int_equal(counts(f)->requests, 0);
+	/* longer records than the struct are accepted (newer producer) */
+	assert_int_equal(corr_feed(f->c, big, sizeof(big)), 0);
+	assert_int_equal(counts(f)->desyncs, 1);
+}
+
+static void test_unknown_conn_still_matched(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(evb_feed(f->c, evb_topic(77, 0, "t")), 0);
+	assert_int_equal(evb_feed(f->c, evb_part(77, 0, 5, 10, 1)), 0);
+	assert_int_equal(evb_feed(f->c, evb_produce(77, 1, 1, 10, 20)), 0);
+	assert_int_equal(evb_feed(f->c, evb_response(77, 1, 30, 40)), 0);
+	assert_int_equal(f->n, 1);
+	assert_string_equal(f->v[0].req.client, "?");
+	assert_int_equal(f->v[0].req.local_port, 0);
+	assert_int_equal(f->v[0].req.nparts, 1);
+	assert_int_equal(counts(f)->connections, 0);
+	/* a late CONN names the client of the following requests */
+	assert_int_equal(evb_feed(f->c, evb_conn4(77, "127.0.0.1", 4444)), 0);
+	assert_int_equal(evb_feed(f->c, evb_produce(77, 2, 1, 10, 20)), 0);
+	assert_int_equal(evb_feed(f->c, evb_response(77, 2, 30, 40)), 0);
+	assert_string_equal(f->v[1].req.client, "127.0.0.1:4444");
+	assert_int_equal(counts(f)->connections, 1);
+}
+
+static void test_no_callback(void **state)
+{
+	struct corr *c = corr_new(NULL, NULL);
+
+	(void)state;
+	assert_non_null(c);
+	assert_int_equal(evb_feed(c, evb_produce(1, 1, 0, 10, 20)), 0);
+	assert_int_equal(evb_feed(c, evb_produce(1, 2, 1, 10, 20)), 0);
+	assert_int_equal(evb_feed(c, evb_response(1, 2, 30, 40)), 0);
+	assert_int_equal(corr_counts(c)->completed, 1);
+	assert_int_equal(corr_counts(c)->acks0, 1);
+	corr_free(c);
+	corr_free(NULL);
+}
+
+/* --- golden sequence ------------------------------------------------------ */
+
+/* The golden sequence: three clients (IPv4, IPv6, v4-mapped), pipelined
+ * Produce with acks=all, acks=1 and acks=0, a Metadata request, a topic id,
+ * a skipped request and a close. Each completion becomes one request line. */
+static void feed_golden(struct corr *c)
+{
+	static const uint8_t id[16] = {0xde, 0xad, 0xbe, 0xef, 1, 2,  3,  4,
+				       5,    6,	   7,	 8,    9, 10, 11, 12};
+	struct klt_frame_event p;
+
+	evb_feed(c, evb_conn4(1, "192.0.2.10", 51000));
+	evb_feed(c, evb_conn6(2, "2001:db8::7", 51001));
+	evb_feed(c, evb_conn6(3, "::ffff:198.51.100.3", 51002));
+	evb_feed(c, evb_topic(1, 0, "orders"));
+	evb_feed(c, evb_part(1, 0, 0, 1024, 10));
+	evb_feed(c, evb_part(1, 0, 1, 2048, 20));
+	p = evb_produce(1, 100, -1, 1000000, 1000500);
+	evb_produce_totals(&p, 1, 2, 3072, 30);
+	evb_feed(c, p);
+	evb_feed(c, evb_topic(2, 0, "clicks"));
+	evb_feed(c, evb_part(2, 0, 7, 512, 5));
+	p = evb_produce(2, 7, 1, 1000100, 1000200);
+	evb_client_id(&p, "py\tclient", 9);
+	evb_produce_totals(&p, 1, 1, 512, 5);
+	evb_feed(c, p);
+	evb_feed(c, evb_topic_id(3, 0, id));
+	evb_feed(c, evb_part(3, 0, 2, -1, 0));
+	p = evb_produce(3, 1, 0, 1000300, 1000400);
+	evb_feed(c, p);
+	evb_feed(c, evb_request(1, 101, 3, 12, 1000600, 1000700));
+	evb_feed(c, evb_topic(1, 0, "orders"));
+	evb_feed(c, evb_part(1, 0, 1, 100, 1));
+	evb_feed(c, evb_produce(1, 102, -1, 1000800, 1000900));
+	evb_feed(c, evb_response(2, 7, 1003000, 1003100));
+	evb_feed(c, evb_response(1, 100, 1005000, 1005250));
+	evb_feed(c, evb_response(1, 102, 1006000, 1006001)); /* skips Metadata 101 */
+	evb_feed(c, evb_produce(2, 8, 1, 1007000, 1007100));
+	evb_feed(c, evb_close(2, 1008000));
+}
+
+static char *read_all(const char *path, size_t *len)
+{
+	FILE *in = fopen(path, "rb");
+	char *buf;
+	long n;
+
+	if (!in)
+		return NULL;
+	assert_int_equal(fseek(in, 0, SEEK_END), 0);
+	n = ftell(in);
+	assert_true(n >= 0);
+	rewind(in);
+	buf = malloc((size_t)n + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)n, in), (size_t)n);
+	buf[n] = '\0';
+	fclose(in);
+	*len = (size_t)n;
+	return buf;
+}
+
+/* Compares with tests/data/<name>; KAFKALAT_UPDATE_GOLDEN=1 rewrites it. */
+static void expect_golden(const char *name, const char *got, size_t got_len)
+{
+	const char *dir = getenv("KAFKALAT_TEST_DATA");
+	char path[512];
+	size_t len = 0;
+	char *want;
+
+	snprintf(path, sizeof(path), "%s/%s", dir ? dir : "tests/data", name);
+	if (getenv("KAFKALAT_UPDATE_GOLDEN")) {
+		FILE *out = fopen(path, "wb");
+
+		assert_non_null(out);
+		assert_int_equal(fwrite(got, 1, got_len, out), got_len);
+		assert_int_equal(fclose(out), 0);
+	}
+	want = read_all(path, &len);
+	if (!want)
+		fail_msg("cannot read %s (run from the repository root)", path);
+	if (len != got_len || memcmp(want, got, len))
+		fail_msg("%s differs; got:\n%s", path, got);
+	free(want);
+}
+
+static void test_golden_sequence(void **state)
+{
+	struct fixture *f = *state;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&buf, &len);
+
+	assert_non_null(out);
+	feed_golden(f->c);
+	corr_finish(f->c);
+	for (size_t i = 0; i < f->n; i++)
+		report_request_json(out, &f->v[i].req);
+	assert_int_equal(fclose(out), 0);
+	expect_golden("correlate_requests.golden.jsonl", buf, len);
+	free(buf);
+	assert_int_equal(counts(f)->connections, 3);
+	assert_int_equal(counts(f)->requests, 6);
+	assert_int_equal(counts(f)->responses, 3);
+	assert_int_equal(counts(f)->completed, 3);
+	assert_int_equal(counts(f)->acks0, 1);
+	assert_int_equal(counts(f)->unmatched[CORR_UNM_SKIPPED], 1);
+	assert_int_equal(counts(f)->produce_unmatched[CORR_UNM_SKIPPED], 0);
+	assert_int_equal(counts(f)->unmatched[CORR_UNM_CLOSED], 1);
+	assert_int_equal(counts(f)->produce_unmatched[CORR_UNM_CLOSED], 1);
+	assert_int_equal(unm_total(counts(f)->unmatched), 2);
+}
+
+/* --- known bugs (skipped; see the commit message) ----------------------- */
+
+/* Known-bug tests are skipped unless KAFKALAT_RUN_KNOWN_BUGS is set. */
+static void known_bug_skip(void)
+{
+	if (!getenv("KAFKALAT_RUN_KNOWN_BUGS"))
+		skip();
+}
+
+/* A large Produce request is framed over several reads; the broker may write
+ * the response to the previous pipelined request in between. That TX frame
+ * must not discard the RX request's topics and partitions seen so far. */
+static void test_known_bug_response_mid_request_drops_topics(void **state)
+{
+	struct fixture *f = *state;
+
+	print_message("known bug: a response frame resets the Produce topic builder of "
+		      "the request being read on the same connection\n");
+	known_bug_skip();
+	assert_int_equal(evb_feed(f->c, evb_produce(1, 1, 1, 10, 20)), 0);
+	assert_int_equal(evb_feed(f->c, evb_topic(1, 0, "a")), 0);
+	assert_int_equal(evb_feed(f->c, evb_part(1, 0, 0, 10, 1)), 0);
+	assert_int_equal(evb_feed(f->c, evb_response(1, 1, 30, 40)), 0);
+	assert_int_equal(evb_feed(f->c, evb_topic(1, 1, "b")), 0);
+	assert_int_equal(evb_feed(f->c, evb_part(1, 1, 5, 20, 2)), 0);
+	assert_int_equal(evb_feed(f->c, evb_produce(1, 2, 1, 25, 50)), 0);
+	assert_int_equal(evb_feed(f->c, evb_response(1, 2, 60, 70)), 0);
+	assert_int_equal(f->n, 2);
+	assert_int_equal(f->v[1].req.ntopics, 2);
+	assert_int_equal(f->v[1].req.nparts, 2);
+	assert_string_equal(f->v[1].topics[f->v[1].parts[1].topic_idx].name, "b");
+}
+
+/* The same for a desync notice of the TX direction: it says nothing about
+ * the request being framed on RX. */
+static void test_known_bug_tx_desync_drops_rx_topics(void **state)
+{
+	struct fixture *f = *state;
+
+	print_message("known bug: a TX desync resets the RX Produce topic builder\n");
+	known_bug_skip();
+	assert_int_equal(evb_feed(f->c, evb_topic(1, 0, "a")), 0);
+	assert_int_equal(evb_feed(f->c, evb_part(1, 0, 0, 10, 1)), 0);
+	assert_int_equal(evb_feed(f->c, evb_desync(1, KLT_DIR_TX)), 0);
+	assert_int_equal(evb_feed(f->c, evb_produce(1, 1, 1, 10, 20)), 0);
+	assert_int_equal(evb_feed(f->c, evb_response(1, 1, 30, 40)), 0);
+	assert_int_equal(f->n, 1);
+	assert_int_equal(f->v[0].req.ntopics, 1);
+	assert_int_equal(f->v[0].req.nparts, 1);
+}
+
+/* A tentative acks=0 Produce voided by a desync is counted twice: in acks0
+ * (at read) and in partial; count_unmatched() keeps acks=0 out of partial. */
+static void test_known_bug_acks0_tentative_counted_twice(void **state)
+{
+	struct fixture *f = *state;
+	struct klt_frame_event t = evb_produce(1, 1, 0, 10, 20);
+	const struct corr_counts *n = counts(f);
+
+	print_message("known bug: a voided tentative acks=0 request is both acks0 and "
+		      "partial\n");
+	known_bug_skip();
+	t.flags |= KLT_FRAME_TENTATIVE;
+	assert_int_equal(evb_feed(f->c, t), 0);
+	assert_int_equal(evb_feed(f->c, evb_desync(1, KLT_DIR_RX)), 0);
+	corr_finish(f->c);
+	assert_int_equal(n->requests,
+			 n->completed + n->acks0 + n->partial + unm_total(n->unmatched));
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    T(test_basic_ipv4),
+	    T(test_basic_ipv6),
+	    T(test_v4_mapped_shown_as_ipv4),
+	    cmocka_unit_test(test_format_addr),
+	    cmocka_unit_test(test_reason_names),
+	    T(test_topic_id_hex),
+	    T(test_client_id_clamped_and_cleaned),
+	    T(test_utf8_client_id_kept),
+	    T(test_topic_name_clamped),
+	    T(test_txn_flag_and_unparsed_produce),
+	    T(test_topics_not_carried_over),
+	    T(test_pipelining_200),
+	    T(test_interleaved_50_conns),
+	    T(test_acks0_completed_at_read),
+	    T(test_acks0_never_answered),
+	    T(test_response_skips_requests),
+	    T(test_close_with_pending),
+	    T(test_conn_id_reused_after_close),
+	    T(test_finish_in_flight),
+	    T(test_note_lost),
+	    T(test_max_pending_overflow),
+	    T(test_bad_connection),
+	    T(test_bad_reasons_counted),
+	    T(test_preexisting),
+	    T(test_unknown_response_new_conn),
+	    T(test_tentative_desync),
+	    T(test_tentative_confirmed_by_response),
+	    T(test_malformed_records),
+	    T(test_unknown_conn_still_matched),
+	    cmocka_unit_test(test_no_callback),
+	    T(test_golden_sequence),
+	    T(test_known_bug_response_mid_request_drops_topics),
+	    T(test_known_bug_tx_desync_drops_rx_topics),
+	    T(test_known_bug_acks0_tentative_counted_twice),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,603 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <cmocka.h>
+
+#include "kafkalat/agg.h"
+#include "kafkalat/report.h"
+
+/* Latencies that are bucket midpoints, so their quantiles are exact. */
+#define L_FAST 2002943u	 /* mid of the bucket of 2 ms: 2002.943 us */
+#define L_SLOW 49938431u /* mid of the bucket of 50 ms: 49938.431 us */
+#define L_APIV 100095u	 /* mid of the bucket of 100 us: 100.095 us */
+
+#define HOUR_NS (3600ll * 1000000000ll)
+
+/* --- capture helpers ------------------------------------------------------ */
+
+struct sink {
+	FILE *out;
+	char *buf;
+	size_t len;
+};
+
+static FILE *sink_open(struct sink *s)
+{
+	s->buf = NULL;
+	s->len = 0;
+	s->out = open_memstream(&s->buf, &s->len);
+	assert_non_null(s->out);
+	return s->out;
+}
+
+/* Closes the stream; the caller frees s->buf. */
+static const char *sink_text(struct sink *s)
+{
+	assert_int_equal(fclose(s->out), 0);
+	assert_non_null(s->buf);
+	return s->buf;
+}
+
+static void expect_text(struct sink *s, const char *want)
+{
+	assert_string_equal(sink_text(s), want);
+	free(s->buf);
+}
+
+static void assert_contains(const char *hay, const char *needle)
+{
+	if (!strstr(hay, needle))
+		fail_msg("missing %s in %s", needle, hay);
+}
+
+static char *read_all(const char *path, size_t *len)
+{
+	FILE *in = fopen(path, "rb");
+	char *buf;
+	long n;
+
+	if (!in)
+		return NULL;
+	assert_int_equal(fseek(in, 0, SEEK_END), 0);
+	n = ftell(in);
+	assert_true(n >= 0);
+	rewind(in);
+	buf = malloc((size_t)n + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)n, in), (size_t)n);
+	buf[n] = '\0';
+	fclose(in);
+	*len = (size_t)n;
+	return buf;
+}
+
+/* Compares with tests/data/<name>; KAFKALAT_UPDATE_GOLDEN=1 rewrites it. */
+static void expect_golden(const char *name, const char *got)
+{
+	const char *dir = getenv("KAFKALAT_TEST_DATA");
+	size_t len = 0, got_len = strlen(got);
+	char path[512];
+	char *want;
+
+	snprintf(path, sizeof(path), "%s/%s", dir ? dir : "tests/data", name);
+	if (getenv("KAFKALAT_UPDATE_GOLDEN")) {
+		FILE *out = fopen(path, "wb");
+
+		assert_non_null(out);
+		assert_int_equal(fwrite(got, 1, got_len, out), got_len);
+		assert_int_equal(fclose(out), 0);
+	}
+	want = read_all(path, &len);
+	if (!want)
+		fail_msg("cannot read %s (run from the repository root)", path);
+	if (len != got_len || memcmp(want, got, len))
+		fail_msg("%s differs; got:\n%s", path, got);
+	free(want);
+}
+
+static int utc(void **state)
+{
+	(void)state;
+	setenv("TZ", "UTC", 1);
+	tzset();
+	return 0;
+}
+
+/* --- formatting ------------------------------------------------------------ */
+
+static void expect_ns(uint64_t ns, const char *want)
+{
+	char buf[32];
+
+	report_fmt_ns(ns, buf, sizeof(buf));
+	assert_string_equal(buf, want);
+}
+
+static void test_fmt_ns(void **state)
+{
+	(void)state;
+	expect_ns(0, "0ns");
+	expect_ns(999, "999ns");
+	expect_ns(1000, "1.00us");
+	expect_ns(1234, "1.23us");
+	expect_ns(12345, "12.3us");
+	expect_ns(123456, "123us");
+	expect_ns(1234567, "1.23ms");
+	expect_ns(12345678, "12.3ms");
+	expect_ns(123456789, "123ms");
+	expect_ns(1234567890, "1.23s");
+	expect_ns(12345678901ull, "12.35s");
+}
+
+static void test_fmt_ns_truncates(void **state)
+{
+	char buf[4];
+
+	(void)state;
+	report_fmt_ns(1234567, buf, sizeof(buf));
+	assert_string_equal(buf, "1.2");
+}
+
+/* 3 significant digits also where rounding carries into the next decade. */
+static void test_known_bug_fmt_ns_rounding_carry(void **state)
+{
+	(void)state;
+	print_message("known bug: report_fmt_ns(99999) gives \"100.0us\" (4 digits), "
+		      "999999 gives \"1000us\" instead of \"1.00ms\"\n");
+	if (!getenv("KAFKALAT_RUN_KNOWN_BUGS"))
+		skip();
+	expect_ns(99999, "100us");
+	expect_ns(9999, "10.0us");
+	expect_ns(999999, "1.00ms");
+	expect_ns(9999999, "10.0ms");
+	expect_ns(999999999, "1.00s");
+}
+
+static void test_fmt_wall(void **state)
+{
+	char buf[32];
+
+	(void)state;
+	report_fmt_wall(5250000000ull, HOUR_NS, buf, sizeof(buf));
+	assert_string_equal(buf, "01:00:05.250000");
+	report_fmt_wall(123456789, 0, buf, sizeof(buf));
+	assert_string_equal(buf, "00:00:00.123456");
+	report_fmt_wall(0, 86399ll * 1000000000ll + 999999999ll, buf, sizeof(buf));
+	assert_string_equal(buf, "23:59:59.999999");
+}
+
+/* --- fixtures --------------------------------------------------------------- */
+
+static struct corr_request completed(int16_t api_key, uint64_t lat)
+{
+	struct corr_request r;
+
+	memset(&r, 0, sizeof(r));
+	r.api_key = api_key;
+	r.t_first = 1000000000;
+	r.t_read = r.t_first + 1000;
+	r.t_resp = r.t_first + lat - 100;
+	r.t_end = r.t_first + lat;
+	if (api_key == 0) {
+		r.produce_parsed = true;
+		r.acks = -1;
+		r.record_bytes = 1000;
+		r.records = 10;
+	}
+	return r;
+}
+
+static void add_n(struct agg *a, struct corr_request r, int n)
+{
+	for (int i = 0; i < n; i++)
+		assert_int_equal(agg_add(a, &r), 0);
+}
+
+/* 100 Produce (95 fast, 5 slow), 3 acks=0, 2 Metadata, 1 ApiVersions. */
+static void fixed_agg(struct agg *a)
+{
+	struct corr_request acks0 = completed(0, 0);
+
+	agg_init(a);
+	acks0.acks = 0;
+	acks0.t_resp = acks0.t_end = 0;
+	add_n(a, completed(0, L_FAST), 95);
+	add_n(a, completed(0, L_SLOW), 5);
+	add_n(a, acks0, 3);
+	add_n(a, completed(3, L_FAST), 2);
+	add_n(a, completed(18, L_APIV), 1);
+}
+
+static void fixed_counts(struct corr_counts *n)
+{
+	memset(n, 0, sizeof(*n));
+	n->events = 1000;
+	n->connections = 5;
+	n->preexisting = 1;
+	n->requests = 110;
+	n->responses = 104;
+	n->completed = 103;
+	n->acks0 = 3;
+	n->partial = 1;
+	n->unmatched_responses = 1;
+	n->unmatched[CORR_UNM_SKIPPED] = 2;
+	n->produce_unmatched[CORR_UNM_SKIPPED] = 1;
+	n->unmatched[CORR_UNM_CLOSED] = 1;
+	n->produce_unmatched[CORR_UNM_CLOSED] = 1;
+	n->undecodable_conns = 2;
+	n->undecodable[KLT_BAD_TLS] = 1;
+	n->undecodable[KLT_BAD_SIZE] = 1;
+}
+
+static void fixed_run(struct report_run *run, const struct corr_counts *n)
+{
+	memset(run, 0, sizeof(*run));
+	run->pid = 4242;
+	snprintf(run->comm, sizeof(run->comm), "java");
+	run->ports[0] = 9092;
+	run->ports[1] = 9093;
+	run->nports = 2;
+	run->duration_s = 12.5;
+	run->lost_events = 3;
+	run->conn_table_full = 1;
+	run->resync_skipped = 2;
+	run->counts = n;
+}
+
+static void test_fixture_midpoints(void **state)
+{
+	(void)state;
+	assert_int_equal(hist_bucket_mid(hist_bucket_of(2000000)), L_FAST);
+	assert_int_equal(hist_bucket_mid(hist_bucket_of(50000000)), L_SLOW);
+	assert_int_equal(hist_bucket_mid(hist_bucket_of(100000)), L_APIV);
+}
+
+/* --- summary ---------------------------------------------------------------- */
+
+static void summary_json(struct sink *s)
+{
+	struct agg a;
+	struct corr_counts n;
+	struct report_run run;
+
+	fixed_agg(&a);
+	fixed_counts(&n);
+	fixed_run(&run, &n);
+	report_summary_json(sink_open(s), &a, &run);
+	agg_free(&a);
+}
+
+static void test_summary_json_golden(void **state)
+{
+	struct sink s;
+
+	(void)state;
+	summary_json(&s);
+	expect_golden("report_summary.golden.json", sink_text(&s));
+	free(s.buf);
+}
+
+static void test_summary_json_contract(void **state)
+{
+	struct sink s;
+	const char *j;
+
+	(void)state;
+	summary_json(&s);
+	j = sink_text(&s);
+	assert_int_equal(strncmp(j, "{\"schema\":\"kafkalat/1\",", 23), 0);
+	assert_int_equal(strchr(j, '\n') - j, (long)strlen(j) - 1); /* one line */
+	assert_contains(j, "\"broker\":{\"pid\":4242,");
+	assert_contains(j, "\"ports\":[9092,9093]}");
+	assert_contains(j, ",\"duration_s\":12.5,");
+	assert_contains(j, ",\"lost_events\":3,");
+	assert_contains(j, "\"produce\":{\"requests\":100,\"acks0\":3,\"unmatched\":2,");
+	assert_contains(j, "\"latency_us\":{\"p50\":2002.943,\"p90\":2002.943,"
+			   "\"p99\":49938.431,\"p999\":49938.431,\"max\":49938.431,");
+	assert_contains(
+	    j, "\"apis\":{\"Produce\":{\"requests\":100,\"latency_us\":{\"p50\":2002.943,");
+	assert_contains(j, "\"Metadata\":{\"requests\":2,\"latency_us\":{\"p50\":2002.943,");
+	assert_contains(j, "\"ApiVersions\":{\"requests\":1,\"latency_us\":{\"p50\":100.095,");
+	assert_contains(j, "\"undecodable\":{\"connections\":2,"
+			   "\"reasons\":{\"bad_frame_size\":1,\"tls\":1}}");
+	free(s.buf);
+}
+
+static void test_summary_json_empty(void **state)
+{
+	struct agg a;
+	struct corr_counts n;
+	struct report_run run;
+	struct sink s;
+	const char *j;
+
+	(void)state;
+	agg_init(&a);
+	memset(&n, 0, sizeof(n));
+	fixed_run(&run, &n);
+	run.nports = 0;
+	report_summary_json(sink_open(&s), &a, &run);
+	j = sink_text(&s);
+	assert_contains(j, "\"ports\":[]");
+	assert_contains(j, "\"produce\":{\"requests\":0,\"acks0\":0,\"unmatched\":0,");
+	assert_contains(j, "\"latency_us\":{\"p50\":0,\"p90\":0,\"p99\":0,\"p999\":0,\"max\":0,");
+	assert_contains(j, "\"apis\":{}");
+	assert_contains(j, "\"undecodable\":{\"connections\":0,\"reasons\":{}}");
+	free(s.buf);
+	agg_free(&a);
+}
+
+static void test_summary_text(void **state)
+{
+	struct agg a;
+	struct corr_counts n;
+	struct report_run run;
+	struct sink s;
+	const char *t;
+
+	(void)state;
+	fixed_agg(&a);
+	fixed_counts(&n);
+	fixed_run(&run, &n);
+	report_summary_text(sink_open(&s), &a, &run);
+	t = sink_text(&s);
+	assert_contains(t, "\nSummary: broker pid 4242 (java), port 9092,9093, 12.5 s\n");
+	assert_contains(t, "total     Produce                8.0    2.00ms    2.00ms    49.9ms"
+			   "    49.9ms    49.9ms\n");
+	assert_contains(t, "  produce: 1030 records, 103000 record bytes\n");
+	assert_contains(t, "  connections 5 (1 open before attach), requests 110, responses 104\n");
+	assert_contains(t, "  produce acks=0 3, produce unmatched 2, unmatched (all apis) 3, "
+			   "partial at attach 1\n");
+	assert_contains(t, "    unmatched no_response  2\n");
+	assert_contains(t, "    unmatched closed       1\n");
+	assert_contains(t, "  responses without a request 1\n");
+	assert_contains(t, "  lost events 3, undecodable connections 2\n");
+	assert_contains(t, "    undecodable tls                  1\n");
+	assert_contains(t, "  connections not tracked (kernel table full) 1\n");
+	free(s.buf);
+	agg_free(&a);
+}
+
+/* --- intervals -------------------------------------------------------------- */
+
+static const char interval_header[] = "TIME      API                  REQ/S       P50       P90  "
+				      "     P99     P99.9       MAX\n";
+
+static void test_interval_header(void **state)
+{
+	struct sink s;
+
+	(void)state;
+	report_interval_header(sink_open(&s));
+	expect_text(&s, interval_header);
+}
+
+static void test_interval_rows(void **state)
+{
+	struct agg a;
+	struct sink s;
+
+	(void)state;
+	fixed_agg(&a);
+	report_interval_text(sink_open(&s), &a, 2.0, "12:00:01");
+	expect_text(&s, "12:00:01  Produce                 50    2.00ms    2.00ms    49.9ms    "
+			"49.9ms    49.9ms\n"
+			"          Metadata               1.0    2.00ms    2.00ms    2.00ms    "
+			"2.00ms    2.00ms\n"
+			"          ApiVersions            0.5     100us     100us     100us     "
+			"100us     100us\n");
+	agg_free(&a);
+}
+
+static void test_interval_idle(void **state)
+{
+	struct agg a;
+	struct sink s;
+
+	(void)state;
+	agg_init(&a);
+	report_interval_text(sink_open(&s), &a, 1.0, "12:00:02");
+	expect_text(&s,
+		    "12:00:02  Produce                0.0         -         -         -         "
+		    "-         -\n");
+	report_interval_text(sink_open(&s), &a, 0.0, "x");
+	expect_text(&s,
+		    "x         Produce                0.0         -         -         -         "
+		    "-         -\n");
+	agg_free(&a);
+}
+
+static void test_interval_json(void **state)
+{
+	struct agg a;
+	struct sink s;
+
+	(void)state;
+	agg_init(&a);
+	report_interval_json(sink_open(&s), &a, 1.0, "12:00:02");
+	expect_text(&s, "{\"schema\":\"kafkalat/1\",\"type\":\"interval\",\"time\":\"12:00:02\","
+			"\"interval_s\":1,\"produce\":{\"requests\":0,\"rate\":0,\"acks0\":0,"
+			"\"latency_us\":{\"p50\":0,\"p90\":0,\"p99\":0,\"p999\":0,\"max\":0,"
+			"\"mean\":0}},\"apis\":{}}\n");
+	add_n(&a, completed(0, L_FAST), 4);
+	report_interval_json(sink_open(&s), &a, 2.0, "t");
+	assert_contains(sink_text(&s), "\"produce\":{\"requests\":4,\"rate\":2,\"acks0\":0,"
+				       "\"latency_us\":{\"p50\":2002.943,");
+	free(s.buf);
+	agg_free(&a);
+}
+
+/* --- per-request lines ------------------------------------------------------ */
+
+static const struct corr_topic topics[2] = {{.name = "orders"}, {.name = "logs"}};
+static const struct corr_part parts[3] = {
+    {.topic_idx = 0, .partition = 3, .record_bytes = 100, .records = 2, .batches = 1},
+    {.topic_idx = 0, .partition = 4, .record_bytes = 200, .records = 3, .batches = 1},
+    {.topic_idx = 1, .partition = 0, .record_bytes = 50, .records = 1, .batches = 1},
+};
+
+static struct corr_request sample(void)
+{
+	struct corr_request r;
+
+	memset(&r, 0, sizeof(r));
+	r.conn_id = 1;
+	snprintf(r.client, sizeof(r.client), "127.0.0.1:40000");
+	r.api_version = 9;
+	r.corr_id = 7;
+	snprintf(r.client_id, sizeof(r.client_id), "producer-1");
+	r.size = 420;
+	r.tid_read = 111;
+	r.t_first = 5000000000ull;
+	r.t_read = 5000001000ull;
+	r.t_resp = 5000200000ull;
+	r.t_end = 5000250000ull;
+	r.produce_parsed = true;
+	r.acks = -1;
+	r.record_bytes = 350;
+	r.records = 6;
+	r.ntopics = 2;
+	r.nparts = 3;
+	r.topics = topics;
+	r.parts = parts;
+	return r;
+}
+
+static void test_request_json(void **state)
+{
+	struct corr_request r = sample();
+	struct sink s;
+
+	(void)state;
+	report_request_json(sink_open(&s), &r);
+	expect_text(&s, "{\"client\":\"127.0.0.1:40000\",\"corr\":7,\"api_version\":9,\"acks\":-1,"
+			"\"client_id\":\"producer-1\",\"size\":420,\"partitions\":["
+			"{\"topic\":\"orders\",\"partition\":3,\"bytes\":100,\"records\":2},"
+			"{\"topic\":\"orders\",\"partition\":4,\"bytes\":200,\"records\":3},"
+			"{\"topic\":\"logs\",\"partition\":0,\"bytes\":50,\"records\":1}],"
+			"\"t_first_ns\":5000000000,\"t_read_ns\":5000001000,"
+			"\"t_resp_ns\":5000200000,\"t_end_ns\":5000250000,\"tid_read\":111,"
+			"\"latency_us\":250}\n");
+}
+
+static void test_request_json_acks0_and_odd(void **state)
+{
+	struct corr_request r = sample();
+	struct corr_part odd = {.topic_idx = 9, .partition = -1, .record_bytes = -1};
+	struct sink s;
+	const char *j;
+
+	(void)state;
+	r.acks = 0;
+	r.t_resp = r.t_end = 0;
+	r.nparts = 1;
+	r.parts = &odd;
+	snprintf(r.client_id, sizeof(r.client_id), "a\"b\\c\xff");
+	report_request_json(sink_open(&s), &r);
+	j = sink_text(&s);
+	assert_contains(j, "\"acks\":0,\"client_id\":\"a\\\"b\\\\c\\u00ff\",");
+	assert_contains(j, "\"partitions\":[{\"topic\":\"?\",\"partition\":-1,\"bytes\":-1,"
+			   "\"records\":0}]");
+	assert_contains(j, "\"t_resp_ns\":0,\"t_end_ns\":0,");
+	assert_contains(j, "\"latency_us\":null}\n");
+	free(s.buf);
+}
+
+static void test_slow_header(void **state)
+{
+	struct sink s;
+
+	(void)state;
+	report_slow_header(sink_open(&s));
+	expect_text(&s,
+		    "TIME             CLIENT                CLIENT_ID        TOPIC-PARTITIONS    "
+		    "              BYTES    LATENCY\n");
+}
+
+static void test_slow_text(void **state)
+{
+	struct corr_request r = sample();
+	struct sink s;
+
+	(void)state;
+	report_slow_text(sink_open(&s), &r, HOUR_NS);
+	expect_text(&s, "01:00:05.000250  127.0.0.1:40000       producer-1       "
+			"orders-3,orders-4,logs-0            350      250us\n");
+	r.nparts = 0;
+	r.record_bytes = 0;
+	report_slow_text(sink_open(&s), &r, HOUR_NS);
+	/* "-" padded to 28, then bytes and latency right-aligned in 10 */
+	expect_text(&s, "01:00:05.000250  127.0.0.1:40000       producer-1       "
+			"-                           "
+			"          0      250us\n");
+}
+
+static void test_slow_text_many_partitions(void **state)
+{
+	struct corr_request r = sample();
+	struct corr_part many[60];
+	struct sink s;
+	const char *t, *end;
+
+	(void)state;
+	for (int i = 0; i < 60; i++)
+		many[i] = (struct corr_part){.topic_idx = 0, .partition = 1000 + i};
+	r.parts = many;
+	r.nparts = 60;
+	report_slow_text(sink_open(&s), &r, HOUR_NS);
+	t = sink_text(&s);
+	end = strstr(t, "... ");
+	assert_non_null(end);
+	assert_int_equal(strncmp(t + 56, "orders-1000,orders-1001,", 24), 0);
+	assert_int_equal(end + 3 - (t + 56), 255); /* the field's buffer, full */
+	free(s.buf);
+}
+
+static void test_slow_json(void **state)
+{
+	struct corr_request r = sample();
+	struct sink s;
+	const char *j;
+
+	(void)state;
+	report_slow_json(sink_open(&s), &r, HOUR_NS);
+	j = sink_text(&s);
+	assert_contains(j,
+			"{\"schema\":\"kafkalat/1\",\"type\":\"slow\",\"time\":\"01:00:05.000250\","
+			"\"client\":\"127.0.0.1:40000\",\"corr\":7,");
+	assert_contains(j, "\"latency_us\":250}\n");
+	free(s.buf);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_fmt_ns),
+	    cmocka_unit_test(test_fmt_ns_truncates),
+	    cmocka_unit_test(test_known_bug_fmt_ns_rounding_carry),
+	    cmocka_unit_test(test_fmt_wall),
+	    cmocka_unit_test(test_fixture_midpoints),
+	    cmocka_unit_test(test_summary_json_golden),
+	    cmocka_unit_test(test_summary_json_contract),
+	    cmocka_unit_test(test_summary_json_empty),
+	    cmocka_unit_test(test_summary_text),
+	    cmocka_unit_test(test_interval_header),
+	    cmocka_unit_test(test_interval_rows),
+	    cmocka_unit_test(test_interval_idle),
+	    cmocka_unit_test(test_interval_json),
+	    cmocka_unit_test(test_request_json),
+	    cmocka_unit_test(test_request_json_acks0_and_odd),
+	    cmocka_unit_test(test_slow_header),
+	    cmocka_unit_test(test_slow_text),
+	    cmocka_unit_test(test_slow_text_many_partitions),
+	    cmocka_unit_test(test_slow_json),
+	};
+
+	return cmocka_run_group_tests(tests, utc, NULL);
+}
