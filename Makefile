@@ -31,6 +31,7 @@ SRCS	:= $(wildcard src/*.c)
 PURE	:= $(filter-out $(IMPURE),$(SRCS))
 OBJS	:= $(patsubst src/%.c,$(OUT)/obj/%.o,$(SRCS))
 PURE_SAN_OBJS := $(patsubst src/%.c,$(OUT)/san/%.o,$(PURE))
+CLANG_OBJS := $(patsubst src/%.c,$(OUT)/clang/%.o,$(SRCS))
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_HDRS := $(wildcard bpf/*.h) include/kafkalat/events.h
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
@@ -40,14 +41,14 @@ HELPER_BINS := $(patsubst tests/helpers/%.c,$(OUT)/%,$(HELPER_SRCS))
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(OUT)/fuzz/%,$(FUZZ_SRCS))
 
-.PHONY: all deps test unit integration fuzz fuzz-smoke bench demo clean format
+.PHONY: all deps test unit integration fuzz fuzz-smoke clang-check bench demo clean format
 
 all: deps $(OUT)/kafkalat $(HELPER_BINS)
 
 deps:
 	$(Q)scripts/deps.sh
 
-$(OUT) $(OUT)/obj $(OUT)/san $(OUT)/tests $(OUT)/fuzz:
+$(OUT) $(OUT)/obj $(OUT)/san $(OUT)/clang $(OUT)/tests $(OUT)/fuzz:
 	$(Q)mkdir -p $@
 
 ifeq ($(VMLINUX_H),$(OUT)/vmlinux.h)
@@ -71,6 +72,14 @@ $(OUT)/obj/probe.o: $(OUT)/kafkalat.skel.h
 $(OUT)/obj/%.o: src/%.c | $(OUT)/obj
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(XCFLAGS) -c $< -o $@
+
+# Every module also compiles warning-free with clang (make test checks it).
+$(OUT)/clang/probe.o: $(OUT)/kafkalat.skel.h
+$(OUT)/clang/%.o: src/%.c | $(OUT)/clang
+	$(call msg,CLANG,$@)
+	$(Q)$(CLANG) $(CFLAGS) $(XCFLAGS) -c $< -o $@
+
+clang-check: deps $(CLANG_OBJS)
 
 $(OUT)/san/%.o: src/%.c | $(OUT)/san
 	$(call msg,CC-SAN,$@)
@@ -119,7 +128,7 @@ fuzz: deps $(FUZZ_BINS)
 		[ -d tests/fuzz/corpus/$$n ] && seeds=tests/fuzz/corpus/$$n; \
 		$$f -max_total_time=$(FUZZ_SECONDS) $(OUT)/fuzz/corpus-$$n $$seeds; done
 
-test: all unit fuzz-smoke integration
+test: all clang-check unit fuzz-smoke integration
 
 bench: all
 	$(Q)scripts/bench.sh
@@ -133,4 +142,4 @@ format:
 clean:
 	rm -rf $(OUT)
 
--include $(wildcard $(OUT)/obj/*.d $(OUT)/san/*.d)
+-include $(wildcard $(OUT)/obj/*.d $(OUT)/san/*.d $(OUT)/clang/*.d)
