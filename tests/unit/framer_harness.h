@@ -1,0 +1,388 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * framer_harness: drives bpf/framer.h in userspace exactly as
+ * walk_syscall()/walk_step() in bpf/kafkalat.bpf.c do, and collects what the
+ * BPF side would emit (frame, topic, part, bad and desync events, field by
+ * field as emit_frame/emit_topic/emit_part copy them).
+ *
+ * A "syscall" is a list of iovec segments; the harness plays bpf_loop() with
+ * its MAX_STEPS bound and MAX_IOV segment limit, so a test that passes here
+ * passes the same bytes through the same state machine the kernel runs.
+ *
+ * KW_READ refuses reads outside the current segment: the kernel would read
+ * user memory that is not part of the syscall's data (or fault), so such a
+ * read is a framer bug, counted in kh->oob_reads.
+ *
+ * Header-only, static functions; allocation failure aborts (test code).
+ */
+#ifndef KAFKALAT_TESTS_FRAMER_HARNESS_H
+#define KAFKALAT_TESTS_FRAMER_HARNESS_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+
+#include <linux/types.h>
+
+#ifndef __always_inline
+#define __always_inline inline __attribute__((always_inline))
+#endif
+
+/* Bounds of the segment being walked: KW_READ checks every copy against it. */
+struct kh_seg_bounds {
+	uintptr_t lo, hi;
+	unsigned long oob; /* reads outside [lo, hi) or longer than 64 bytes */
+};
+
+static struct kh_seg_bounds kh_bounds;
+
+static inline int kh_read(void *dst, __u64 n, __u64 src)
+{
+	uintptr_t p = (uintptr_t)src;
+
+	if (n == 0)
+		return 0;
+	if (n > 64 || p < kh_bounds.lo || p > kh_bounds.hi || n > kh_bounds.hi - p) {
+		kh_bounds.oob++;
+		return -1;
+	}
+	memcpy(dst, (const void *)p, (size_t)n);
+	return 0;
+}
+
+#define KW_READ(dst, n, src) kh_read((dst), (n), (src))
+#include "framer.h"
+
+#define KH_MAX_IOV   64	       /* MAX_IOV in kafkalat.bpf.c */
+#define KH_MAX_STEPS (1 << 16) /* MAX_STEPS: the bpf_loop bound */
+
+/* One frame as the ring buffer would carry it, with the events before it. */
+struct kh_frame {
+	struct klt_frame_event ev;
+	struct klt_topic_event *topics;
+	struct klt_part_event *parts;
+	size_t ntopics, nparts;
+	__u64 end;  /* stream offset just past the frame's last byte */
+	int voided; /* a later KLT_EV_DESYNC voided it */
+};
+
+struct kh {
+	struct kw_flow f;
+	struct kw_names nm;
+	__u64 conn_id;
+	struct kh_frame *frames; /* every KW_FRAME, in order, voided ones marked */
+	size_t nframes, cap;
+	struct klt_topic_event *ptopics; /* topics/parts of the frame being walked */
+	struct klt_part_event *pparts;
+	size_t nptopics, npparts;
+	struct klt_bad_event bad; /* the last KW_BADCONN */
+	unsigned long nbad, ndesync, nstop, nvoided;
+	unsigned long steps;	 /* kw_step calls of the last syscall */
+	unsigned long iters;	 /* bpf_loop iterations of the last syscall */
+	unsigned long max_steps; /* over all syscalls */
+	unsigned long nsyscalls;
+	__u64 pos;     /* stream offset of the next byte handed to the framer */
+	__u64 seg_pos; /* stream offset of the current segment's first byte */
+	uintptr_t seg_base;
+};
+
+static inline void *kh_grow(void *p, size_t n, size_t size)
+{
+	void *q = realloc(p, (n ? n : 1) * size);
+
+	if (!q) {
+		fprintf(stderr, "framer_harness: out of memory\n");
+		abort();
+	}
+	return q;
+}
+
+/* Room for element n of an array grown by doubling (capacity is the power
+ * of two >= n), so appending one by one stays linear. */
+static inline void *kh_push(void *p, size_t n, size_t size)
+{
+	if (n & (n - 1))
+		return p;
+	return kh_grow(p, n ? 2 * n : 1, size);
+}
+
+/* dir: KLT_DIR_RX/TX; sync: KW_SYNCED for accepted sockets, KW_RESYNC for
+ * ones open before attach (conn_get() in the BPF side). */
+static inline void kh_init(struct kh *h, __u8 dir, __u8 sync)
+{
+	memset(h, 0, sizeof(*h));
+	h->conn_id = 1;
+	h->f.dir = dir;
+	h->f.sync = sync;
+}
+
+static inline void kh_drop_pending(struct kh *h)
+{
+	free(h->ptopics);
+	free(h->pparts);
+	h->ptopics = NULL;
+	h->pparts = NULL;
+	h->nptopics = h->npparts = 0;
+}
+
+static inline void kh_free(struct kh *h)
+{
+	for (size_t i = 0; i < h->nframes; i++) {
+		free(h->frames[i].topics);
+		free(h->frames[i].parts);
+	}
+	free(h->frames);
+	kh_drop_pending(h);
+	memset(h, 0, sizeof(*h));
+}
+
+/* emit_frame(), field by field; t_last/tid_last are the current syscall's. */
+static inline void kh_fill_frame(struct klt_frame_event *e, const struct kh *h, __u64 t_last,
+				 __u32 tid)
+{
+	const struct kw_flow *f = &h->f;
+
+	memset(e, 0, sizeof(*e));
+	e->type = KLT_EV_FRAME;
+	e->flags = f->flags;
+	e->conn_id = h->conn_id;
+	e->t_first_ns = f->t_first;
+	e->t_last_ns = t_last;
+	e->tid_first = f->tid_first;
+	e->tid_last = tid;
+	e->size = f->size;
+	e->dir = f->dir;
+	e->api_key = f->api_key;
+	e->api_version = f->api_version;
+	e->corr_id = f->corr_id;
+	e->acks = f->acks;
+	e->ntopics = (__u16)f->topic_idx;
+	e->timeout_ms = f->timeout_ms;
+	e->nparts = f->nparts;
+	e->record_bytes = f->record_bytes;
+	e->records = f->records;
+	e->client_id_full_len = f->client_id_full_len;
+	e->client_id_len =
+	    f->client_id_len > KLT_CLIENT_ID_MAX ? KLT_CLIENT_ID_MAX : (__u8)f->client_id_len;
+	if (f->dir == KLT_DIR_RX)
+		memcpy(e->client_id, h->nm.client_id, KLT_CLIENT_ID_MAX);
+}
+
+static inline void kh_emit_frame(struct kh *h, __u64 t_last, __u32 tid)
+{
+	struct kh_frame *fr;
+
+	if (h->nframes == h->cap) {
+		h->cap = h->cap ? h->cap * 2 : 16;
+		h->frames = kh_grow(h->frames, h->cap, sizeof(*h->frames));
+	}
+	fr = &h->frames[h->nframes++];
+	memset(fr, 0, sizeof(*fr));
+	kh_fill_frame(&fr->ev, h, t_last, tid);
+	fr->end = h->pos;
+	/* the topics and parts seen since the last frame belong to this one */
+	fr->topics = h->ptopics;
+	fr->ntopics = h->nptopics;
+	fr->parts = h->pparts;
+	fr->nparts = h->npparts;
+	h->ptopics = NULL;
+	h->pparts = NULL;
+	h->nptopics = h->npparts = 0;
+}
+
+/* emit_topic() */
+static inline void kh_emit_topic(struct kh *h)
+{
+	const struct kw_flow *f = &h->f;
+	struct klt_topic_event *e;
+
+	h->ptopics = kh_push(h->ptopics, h->nptopics, sizeof(*e));
+	e = &h->ptopics[h->nptopics++];
+	memset(e, 0, sizeof(*e));
+	e->type = KLT_EV_TOPIC;
+	e->flags = f->topic_is_id ? KLT_TOPIC_IS_ID : 0;
+	e->conn_id = h->conn_id;
+	e->topic_idx = f->topic_idx;
+	e->name_len = f->topic_len > KLT_TOPIC_NAME_MAX ? KLT_TOPIC_NAME_MAX : f->topic_len;
+	e->name_full_len = f->topic_full_len;
+	memcpy(e->name, h->nm.topic, KLT_TOPIC_NAME_MAX);
+}
+
+/* emit_part() */
+static inline void kh_emit_part(struct kh *h)
+{
+	const struct kw_flow *f = &h->f;
+	struct klt_part_event *e;
+
+	h->pparts = kh_push(h->pparts, h->npparts, sizeof(*e));
+	e = &h->pparts[h->npparts++];
+	memset(e, 0, sizeof(*e));
+	e->type = KLT_EV_PART;
+	e->flags = f->flags & KLT_FRAME_PARTS_TRUNC;
+	e->conn_id = h->conn_id;
+	e->topic_idx = f->topic_idx;
+	e->partition = f->part_index;
+	e->record_bytes = f->part_bytes;
+	e->records = f->part_records;
+	e->batches = f->part_batches;
+}
+
+/* emit_bad() */
+static inline void kh_emit_bad(struct kh *h)
+{
+	memset(&h->bad, 0, sizeof(h->bad));
+	h->bad.type = KLT_EV_BAD;
+	h->bad.reason = h->f.bad_reason;
+	h->bad.conn_id = h->conn_id;
+	h->bad.dir = h->f.dir;
+	h->bad.detail = h->f.bad_detail;
+	h->nbad++;
+}
+
+/* KLT_EV_DESYNC: the reader (src/correlate.c) voids the tentative frames
+ * at the tail of what it has seen; mark them so tests can tell. */
+static inline void kh_emit_desync(struct kh *h)
+{
+	for (size_t i = h->nframes; i-- > 0;) {
+		struct kh_frame *fr = &h->frames[i];
+
+		if (fr->voided || !(fr->ev.flags & KLT_FRAME_TENTATIVE))
+			break;
+		fr->voided = 1;
+		h->nvoided++;
+	}
+	h->ndesync++;
+}
+
+/* The walk state of one syscall (struct walk in kafkalat.bpf.c). */
+struct kh_walk {
+	struct kw_in in;
+	const struct iovec *iov;
+	__u64 left;
+	__u64 t_exit;
+	__u32 iov_next, iov_cnt;
+	int done;
+};
+
+/* walk_next_segment(): move to the next iovec; 0 when there is none. */
+static inline int kh_next_segment(struct kh *h, struct kh_walk *w)
+{
+	const struct iovec *iv;
+
+	if (w->left == 0 || w->iov_next >= w->iov_cnt || w->iov_next >= KH_MAX_IOV)
+		return 0;
+	iv = &w->iov[w->iov_next++];
+	h->seg_pos = h->pos;
+	h->seg_base = (uintptr_t)iv->iov_base;
+	w->in.addr = (__u64)(uintptr_t)iv->iov_base;
+	w->in.avail = iv->iov_len < w->left ? iv->iov_len : w->left;
+	w->left -= w->in.avail;
+	kh_bounds.lo = h->seg_base;
+	kh_bounds.hi = h->seg_base + (uintptr_t)w->in.avail;
+	return 1;
+}
+
+/* walk_step(): one bpf_loop iteration; returns 1 to end the loop. */
+static inline int kh_walk_step(struct kh *h, struct kh_walk *w, __u32 tid)
+{
+	int r;
+
+	if (w->in.avail == 0 && !kw_pending(&h->f)) {
+		if (!kh_next_segment(h, w))
+			goto out_done;
+		return 0;
+	}
+	r = kw_step(&h->f, &h->nm, &w->in);
+	h->steps++;
+	h->pos = h->seg_pos + (w->in.addr - h->seg_base);
+	switch (r) {
+	case KW_FRAME:
+		kh_emit_frame(h, w->t_exit, tid);
+		return 0;
+	case KW_TOPIC:
+		kh_emit_topic(h);
+		return 0;
+	case KW_PART:
+		kh_emit_part(h);
+		return 0;
+	case KW_BADCONN:
+		kh_emit_bad(h);
+		goto out_drop;
+	case KW_DESYNC:
+		kh_emit_desync(h);
+		goto out_drop;
+	case KW_STOP:
+		h->nstop++;
+		goto out_drop;
+	default:
+		return 0;
+	}
+out_drop:
+	/* a frame cut off here never completes: its topics/parts are orphans */
+	kh_drop_pending(h);
+out_done:
+	w->done = 1;
+	return 1;
+}
+
+/*
+ * walk_syscall() for a vectored syscall that returned ret bytes (KLT_IO_IOV;
+ * a plain read is one segment: the BPF side differs only in not reading an
+ * iovec array, which saves it one bpf_loop iteration). The syscall's bytes
+ * continue the stream at h->pos.
+ */
+static inline void kh_syscall_ret(struct kh *h, const struct iovec *iov, size_t niov, __u64 ret,
+				  __u64 t_enter, __u32 tid)
+{
+	__u64 start = h->pos;
+	struct kh_walk w;
+	unsigned long n;
+
+	memset(&w, 0, sizeof(w));
+	w.iov = iov;
+	w.iov_cnt = (__u32)niov;
+	w.left = ret;
+	w.t_exit = t_enter + 1;
+	w.in.t_enter = t_enter;
+	w.in.tid = tid;
+	w.in.at_syscall_start = 1;
+	h->steps = 0;
+	for (n = 0; n < KH_MAX_STEPS; n++)
+		if (kh_walk_step(h, &w, tid))
+			break;
+	h->iters = n;
+	h->nsyscalls++;
+	if (h->steps > h->max_steps)
+		h->max_steps = h->steps;
+	if (n >= KH_MAX_STEPS && !w.done && h->f.sync != KW_BAD) {
+		h->f.sync = KW_BAD;
+		h->f.bad_reason = KLT_BAD_STEPS;
+		h->f.bad_detail = (__u32)ret;
+		kh_emit_bad(h);
+	}
+	/* bytes the walk did not reach are still part of the stream */
+	h->pos = start + ret;
+	kh_bounds.lo = kh_bounds.hi = 0;
+}
+
+static inline void kh_syscall(struct kh *h, const struct iovec *iov, size_t niov, __u64 t_enter,
+			      __u32 tid)
+{
+	__u64 ret = 0;
+
+	for (size_t i = 0; i < niov; i++)
+		ret += iov[i].iov_len;
+	kh_syscall_ret(h, iov, niov, ret, t_enter, tid);
+}
+
+/* A plain read()/write() of n bytes at p. */
+static inline void kh_read_buf(struct kh *h, const void *p, size_t n, __u64 t_enter, __u32 tid)
+{
+	struct iovec iv = {.iov_base = (void *)(uintptr_t)p, .iov_len = n};
+
+	kh_syscall(h, &iv, 1, t_enter, tid);
+}
+
+#endif /* KAFKALAT_TESTS_FRAMER_HARNESS_H */
