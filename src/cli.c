@@ -177,6 +177,19 @@ static enum cli_result parse_positionals(int argc, char **argv, struct cli_opts 
 	return CLI_RUN;
 }
 
+/* getopt says ':' with optopt the short option, or a long option's code. */
+static enum cli_result missing_argument(char *err, size_t errlen)
+{
+	for (const struct option *lo = long_opts; lo->name; lo++)
+		if (lo->val == optopt && optopt >= 256)
+			return errorf(err, errlen, "option --%s needs an argument (see kafkalat --help)",
+				      lo->name);
+	if (optopt > 0 && optopt < 256)
+		return errorf(err, errlen, "option -%c needs an argument (see kafkalat --help)",
+			      optopt);
+	return errorf(err, errlen, "an option needs an argument (see kafkalat --help)");
+}
+
 enum cli_result cli_parse(int argc, char **argv, struct cli_opts *o, char *err, size_t errlen)
 {
 	enum cli_result r;
@@ -185,14 +198,14 @@ enum cli_result cli_parse(int argc, char **argv, struct cli_opts *o, char *err, 
 	memset(o, 0, sizeof(*o));
 	o->slower_ms = -1;
 	err[0] = '\0';
-	optind = 1;
+	optind = 0; /* 0, not 1: also resets glibc's place inside "-abc" groups */
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "p:P:d:jvhV", long_opts, NULL)) != -1) {
-		if (c == '?' || c == ':') {
+	while ((c = getopt_long(argc, argv, ":p:P:d:jvhV", long_opts, NULL)) != -1) {
+		if (c == ':')
+			return missing_argument(err, errlen);
+		if (c == '?') {
 			if (optopt)
-				return errorf(err, errlen,
-					      "option -%c needs a valid argument (see "
-					      "kafkalat --help)",
+				return errorf(err, errlen, "unknown option '-%c' (see kafkalat --help)",
 					      optopt);
 			return errorf(err, errlen, "unknown option '%s' (see kafkalat --help)",
 				      argv[optind - 1]);

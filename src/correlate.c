@@ -269,7 +269,9 @@ static void on_desync(struct corr *c, const struct klt_desync_event *e)
 
 		if (!cn->q[last].tentative)
 			break;
-		c->n.partial++;
+		/* acks=0 requests were counted when read */
+		if (!cn->q[last].acks0)
+			c->n.partial++;
 		pending_release(&cn->q[last]);
 		cn->q_len--;
 	}

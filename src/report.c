@@ -17,16 +17,24 @@ static const struct {
     {"p999", 0.999},
 };
 
+/* Three significant digits of v (in unit), decided after rounding so that
+ * 9.999 shows as "10.0" and 99.99 as "100". */
+static void fmt_sig3(double v, const char *unit, char *buf, size_t len)
+{
+	snprintf(buf, len, v < 9.995 ? "%.2f%s" : v < 99.95 ? "%.1f%s" : "%.0f%s", v, unit);
+}
+
 void report_fmt_ns(uint64_t ns, char *buf, size_t len)
 {
 	double v = (double)ns;
 
+	/* each unit ends where its rounded value would reach 1000 */
 	if (ns < 1000)
 		snprintf(buf, len, "%" PRIu64 "ns", ns);
-	else if (ns < 1000000)
-		snprintf(buf, len, v < 1e4 ? "%.2fus" : v < 1e5 ? "%.1fus" : "%.0fus", v / 1e3);
-	else if (ns < 1000000000)
-		snprintf(buf, len, v < 1e7 ? "%.2fms" : v < 1e8 ? "%.1fms" : "%.0fms", v / 1e6);
+	else if (ns < 999500)
+		fmt_sig3(v / 1e3, "us", buf, len);
+	else if (ns < 999500000)
+		fmt_sig3(v / 1e6, "ms", buf, len);
 	else
 		snprintf(buf, len, "%.2fs", v / 1e9);
 }

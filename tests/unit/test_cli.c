@@ -224,9 +224,9 @@ static void test_unknown_and_missing(void **state)
 	(void)state;
 	ERR("unknown option '--bogus' (see kafkalat --help)", "--bogus");
 	ERR("unknown option '--bogus=1' (see kafkalat --help)", "--bogus=1");
-	ERR("option -P needs a valid argument (see kafkalat --help)", "-P");
-	ERR("option -p needs a valid argument (see kafkalat --help)", "-j", "-p");
-	ERR("option -d needs a valid argument (see kafkalat --help)", "-d");
+	ERR("option -P needs an argument (see kafkalat --help)", "-P");
+	ERR("option -p needs an argument (see kafkalat --help)", "-j", "-p");
+	ERR("option -d needs an argument (see kafkalat --help)", "-d");
 }
 
 /* --- help and version --------------------------------------------------------- */
@@ -317,34 +317,24 @@ static void test_parse_numbers(void **state)
 	assert_int_equal(l, -5);
 }
 
-/* --- known bugs (skipped unless KAFKALAT_RUN_KNOWN_BUGS is set) ------------- */
+/* --- regressions of bugs found by these tests ----------------------------- */
 
-static void known_bug_skip(void)
-{
-	if (!getenv("KAFKALAT_RUN_KNOWN_BUGS"))
-		skip();
-}
-
-/* An unknown short option is reported as a missing argument, because glibc
- * sets optopt for both cases. */
-static void test_known_bug_unknown_short_option(void **state)
+/* An unknown short option was reported as a missing argument (glibc
+ * sets optopt for both cases). */
+static void test_regression_unknown_short_option(void **state)
 {
 	(void)state;
-	print_message("known bug: '-x' reports \"option -x needs a valid argument\"\n");
-	known_bug_skip();
 	ERR("unknown option '-x' (see kafkalat --help)", "-x");
 }
 
 /* A long option without its argument: optopt is the option's val (>= 256),
  * printed with %c: NUL for --slower cuts the message to "option -", and
  * --requests/--ringbuf-mb put the bytes 0x01/0x02 into it. */
-static void test_known_bug_long_option_missing_argument(void **state)
+static void test_regression_long_option_missing_argument(void **state)
 {
 	struct parse p;
 
 	(void)state;
-	print_message("known bug: '--slower' without a value gives the message \"option -\"\n");
-	known_bug_skip();
 	assert_int_equal(run(&p, "--slower", NULL), CLI_ERROR);
 	assert_non_null(strstr(p.err, "--slower"));
 	assert_int_equal(run(&p, "--requests", NULL), CLI_ERROR);
@@ -356,14 +346,12 @@ static void test_known_bug_long_option_missing_argument(void **state)
 /* optind = 1 does not reset glibc's position inside a cluster of short
  * options: after "-hv" returned at 'h', the next cli_parse goes on with 'v'
  * of the previous argv. (optind = 0 re-initialises, as loadopts.c does.) */
-static void test_known_bug_state_leaks_between_calls(void **state)
+static void test_regression_state_leaks_between_calls(void **state)
 {
 	struct parse p;
 	char *text;
 
 	(void)state;
-	print_message("known bug: cli_parse keeps getopt state of a previous call\n");
-	known_bug_skip();
 	text = run_captured(&p, "-hv");
 	free(text);
 	OK(&p, "-j");
@@ -385,9 +373,9 @@ int main(void)
 	    cmocka_unit_test(test_help),
 	    cmocka_unit_test(test_version),
 	    cmocka_unit_test(test_parse_numbers),
-	    cmocka_unit_test(test_known_bug_unknown_short_option),
-	    cmocka_unit_test(test_known_bug_long_option_missing_argument),
-	    cmocka_unit_test(test_known_bug_state_leaks_between_calls),
+	    cmocka_unit_test(test_regression_unknown_short_option),
+	    cmocka_unit_test(test_regression_long_option_missing_argument),
+	    cmocka_unit_test(test_regression_state_leaks_between_calls),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

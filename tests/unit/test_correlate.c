@@ -864,25 +864,15 @@ static void test_golden_sequence(void **state)
 	assert_int_equal(unm_total(counts(f)->unmatched), 2);
 }
 
-/* --- known bugs (skipped; see the commit message) ----------------------- */
-
-/* Known-bug tests are skipped unless KAFKALAT_RUN_KNOWN_BUGS is set. */
-static void known_bug_skip(void)
-{
-	if (!getenv("KAFKALAT_RUN_KNOWN_BUGS"))
-		skip();
-}
+/* --- regressions of bugs found by these tests ----------------------------- */
 
 /* A large Produce request is framed over several reads; the broker may write
  * the response to the previous pipelined request in between. That TX frame
  * must not discard the RX request's topics and partitions seen so far. */
-static void test_known_bug_response_mid_request_drops_topics(void **state)
+static void test_regression_response_mid_request_drops_topics(void **state)
 {
 	struct fixture *f = *state;
 
-	print_message("known bug: a response frame resets the Produce topic builder of "
-		      "the request being read on the same connection\n");
-	known_bug_skip();
 	assert_int_equal(evb_feed(f->c, evb_produce(1, 1, 1, 10, 20)), 0);
 	assert_int_equal(evb_feed(f->c, evb_topic(1, 0, "a")), 0);
 	assert_int_equal(evb_feed(f->c, evb_part(1, 0, 0, 10, 1)), 0);
@@ -899,12 +889,10 @@ static void test_known_bug_response_mid_request_drops_topics(void **state)
 
 /* The same for a desync notice of the TX direction: it says nothing about
  * the request being framed on RX. */
-static void test_known_bug_tx_desync_drops_rx_topics(void **state)
+static void test_regression_tx_desync_drops_rx_topics(void **state)
 {
 	struct fixture *f = *state;
 
-	print_message("known bug: a TX desync resets the RX Produce topic builder\n");
-	known_bug_skip();
 	assert_int_equal(evb_feed(f->c, evb_topic(1, 0, "a")), 0);
 	assert_int_equal(evb_feed(f->c, evb_part(1, 0, 0, 10, 1)), 0);
 	assert_int_equal(evb_feed(f->c, evb_desync(1, KLT_DIR_TX)), 0);
@@ -917,15 +905,12 @@ static void test_known_bug_tx_desync_drops_rx_topics(void **state)
 
 /* A tentative acks=0 Produce voided by a desync is counted twice: in acks0
  * (at read) and in partial; count_unmatched() keeps acks=0 out of partial. */
-static void test_known_bug_acks0_tentative_counted_twice(void **state)
+static void test_regression_acks0_tentative_counted_twice(void **state)
 {
 	struct fixture *f = *state;
 	struct klt_frame_event t = evb_produce(1, 1, 0, 10, 20);
 	const struct corr_counts *n = counts(f);
 
-	print_message("known bug: a voided tentative acks=0 request is both acks0 and "
-		      "partial\n");
-	known_bug_skip();
 	t.flags |= KLT_FRAME_TENTATIVE;
 	assert_int_equal(evb_feed(f->c, t), 0);
 	assert_int_equal(evb_feed(f->c, evb_desync(1, KLT_DIR_RX)), 0);
@@ -970,9 +955,9 @@ int main(void)
 	    T(test_unknown_conn_still_matched),
 	    cmocka_unit_test(test_no_callback),
 	    T(test_golden_sequence),
-	    T(test_known_bug_response_mid_request_drops_topics),
-	    T(test_known_bug_tx_desync_drops_rx_topics),
-	    T(test_known_bug_acks0_tentative_counted_twice),
+	    T(test_regression_response_mid_request_drops_topics),
+	    T(test_regression_tx_desync_drops_rx_topics),
+	    T(test_regression_acks0_tentative_counted_twice),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
