@@ -142,4 +142,4 @@ format:
 clean:
 	rm -rf $(OUT)
 
--include $(wildcard $(OUT)/obj/*.d $(OUT)/san/*.d $(OUT)/clang/*.d)
+-include $(wildcard $(OUT)/obj/*.d $(OUT)/san/*.d $(OUT)/clang/*.d $(OUT)/tests/*.d)

@@ -59,6 +59,7 @@ enum kw_state {
 	S_RECORDS_LEN,
 	S_BATCH_START,
 	S_BATCH_LEN,
+	S_BATCH_MAGIC,
 	S_BATCH_COUNT,
 	S_BATCH_NEXT,
 	S_PART_END,
@@ -82,6 +83,7 @@ enum kw_result {
 #define KW_CLIENT_ID_BUF 128 /* twice KLT_CLIENT_ID_MAX: lets the verifier bound copies by masks */
 #define KW_TOPIC_BUF	 512
 #define KW_BATCH_HDR	 61 /* record batch v2 header bytes up to and including recordsCount */
+#define KW_MAGIC_END	 17 /* bytes of a batch or legacy message up to its magic byte */
 #define KW_PRODUCE_MAX_VERSION 13
 
 struct kw_flow {
@@ -106,6 +108,8 @@ struct kw_flow {
 	__u32 varint;
 	__u32 bad_detail;
 	__u32 tentative_frames;
+	__s32 corr_lo; /* TX: correlation ids of the requests framed on this connection */
+	__s32 corr_hi;
 	__s32 corr_id;
 	__s32 timeout_ms;
 	__s32 part_index;
@@ -125,6 +129,9 @@ struct kw_flow {
 	__u8 dir;
 	__u8 bad_reason;
 	__u8 topic_is_id;
+	__u8 corr_known;     /* TX: corr_lo/corr_hi are set */
+	__u8 frame_emitted;  /* a topic or partition of this frame was reported */
+	__u8 part_trunc;     /* the partition's last batch header was cut short */
 	__u8 tok[24]; /* 8 used; room lets the verifier bound copies by masks */
 };
 
@@ -181,17 +188,20 @@ KW_INLINE int kw_reject(struct kw_flow *f, __u8 reason, __u32 detail)
 		f->bad_detail = detail;
 		return KW_BADCONN;
 	}
-	/* frames were reported from this boundary: the reader must void them */
-	was = f->tentative_frames ? KW_DESYNC : KW_STOP;
+	/* frames (or parts of this one) were reported: the reader must void them */
+	was = f->tentative_frames || f->frame_emitted ? KW_DESYNC : KW_STOP;
 	f->sync = KW_RESYNC;
 	f->tentative_frames = 0;
 	return was;
 }
 
-/* A Produce body field is inconsistent with its frame: the frame size is
- * still trusted, so keep framing and give up only on this body. */
+/* A Produce body field is inconsistent with its frame: on a proven stream
+ * the frame size is still trusted, so keep framing and give up only on this
+ * body; at a boundary found by resync it means the boundary is wrong. */
 KW_INLINE int kw_body_bad(struct kw_flow *f)
 {
+	if (f->sync == KW_TENTATIVE)
+		return kw_reject(f, KLT_BAD_BODY, 0);
 	f->flags &= ~(__u32)KLT_FRAME_PRODUCE_PARSED;
 	f->skip = f->frame_left;
 	f->have = 0;
@@ -306,6 +316,7 @@ KW_INLINE void kw_frame_reset(struct kw_flow *f)
 	f->record_bytes = 0;
 	f->records = 0;
 	f->varint_shift = 0;
+	f->frame_emitted = 0;
 }
 
 KW_STEP_FN int kw_step_size(struct kw_flow *f, struct kw_in *in)
@@ -335,9 +346,6 @@ KW_STEP_FN int kw_step_size(struct kw_flow *f, struct kw_in *in)
 	kw_frame_reset(f);
 	f->frame_left = f->size;
 	f->state = f->dir == KLT_DIR_RX ? S_REQ_HDR : S_RESP_CORR;
-	/* a response has no more header to check: its size proves the boundary */
-	if (f->dir == KLT_DIR_TX && f->sync == KW_TENTATIVE && f->tentative_frames)
-		f->sync = KW_SYNCED;
 	return KW_NONE;
 }
 
@@ -382,9 +390,12 @@ KW_STEP_FN int kw_step_client_id_len(struct kw_flow *f, struct kw_in *in)
 	len = (__s16)kw_be16(f->tok);
 	if (len < -1 || (__u64)(len < 0 ? 0 : len) > f->frame_left)
 		return kw_reject(f, KLT_BAD_HEADER, (__u16)len);
-	/* a plausible header: the boundary found by resync is now likely */
-	if (f->sync == KW_TENTATIVE && f->tentative_frames)
+	/* a second plausible header in a row proves the boundary: this frame
+	 * and the ones after it are real */
+	if (f->sync == KW_TENTATIVE && f->tentative_frames) {
 		f->sync = KW_SYNCED;
+		f->flags &= ~(__u32)KLT_FRAME_TENTATIVE;
+	}
 	f->client_id_full_len = len;
 	f->str_left = len < 0 ? 0 : (__u32)len;
 	f->state = S_CLIENT_ID;
@@ -499,6 +510,8 @@ KW_STEP_FN int kw_step_acks_timeout(struct kw_flow *f, struct kw_in *in)
 		return KW_NONE;
 	if (f->state == S_ACKS) {
 		f->acks = (__s16)kw_be16(f->tok);
+		if (f->acks < -1 || f->acks > 1)
+			return kw_body_bad(f);
 		f->state = S_TIMEOUT;
 	} else {
 		f->timeout_ms = (__s32)kw_be32(f->tok);
@@ -590,6 +603,7 @@ KW_STEP_FN int kw_step_topic_name(struct kw_flow *f, struct kw_names *nm, struct
 	if (r == 0)
 		return KW_NONE;
 	f->state = S_PARTS_COUNT;
+	f->frame_emitted = 1;
 	return KW_TOPIC;
 }
 
@@ -639,13 +653,28 @@ KW_STEP_FN int kw_step_records_len(struct kw_flow *f, struct kw_in *in)
 	f->part_bytes = (__s32)len;
 	f->part_records = 0;
 	f->part_batches = 0;
+	f->part_trunc = 0;
 	f->rec_end = f->frame_left - (__u64)(len < 0 ? 0 : len);
 	f->state = S_BATCH_NEXT;
 	return KW_NONE;
 }
 
-/* Record batches: skip baseOffset, read batchLength, skip to recordsCount
- * (offset 57), read it, skip the records themselves. */
+/* The rest of the records field cannot hold a batch header: skip it. */
+KW_INLINE int kw_batch_trunc(struct kw_flow *f)
+{
+	f->part_trunc = 1;
+	f->skip = f->frame_left - f->rec_end;
+	f->state = S_PART_END;
+	return KW_NONE;
+}
+
+/*
+ * The records field: record batches (magic 2) or, in Produce v0-v2, legacy
+ * messages (magic 0/1). Both start with an int64 offset and an int32 length
+ * and have the magic byte at offset 16. For a batch, read recordsCount at
+ * offset 57; a legacy message is one record (a compressed wrapper counts as
+ * one, as in kproto). Record data is skipped unread.
+ */
 KW_STEP_FN int kw_step_batch(struct kw_flow *f, struct kw_in *in)
 {
 	__u64 left;
@@ -659,12 +688,8 @@ KW_STEP_FN int kw_step_batch(struct kw_flow *f, struct kw_in *in)
 			f->state = S_PART_END;
 			return KW_NONE;
 		}
-		if (left < KW_BATCH_HDR) {
-			f->flags |= KLT_FRAME_PARTS_TRUNC;
-			f->skip = left;
-			f->state = S_PART_END;
-			return KW_NONE;
-		}
+		if (left < KW_MAGIC_END)
+			return kw_batch_trunc(f);
 		f->skip = 8;
 		f->state = S_BATCH_LEN;
 		return KW_NONE;
@@ -674,16 +699,30 @@ KW_STEP_FN int kw_step_batch(struct kw_flow *f, struct kw_in *in)
 			return kw_body_bad(f);
 		if (r == 0)
 			return KW_NONE;
-		/* batch = 12 header bytes + batchLength; frame_left is now 12 past its start */
+		/* frame_left is now 12 bytes past the start of the batch */
 		f->batch_end = (__u64)kw_be32(f->tok);
-		if (f->batch_end < KW_BATCH_HDR - 12 || f->batch_end > f->frame_left - f->rec_end) {
-			f->flags |= KLT_FRAME_PARTS_TRUNC;
-			f->skip = f->frame_left - f->rec_end;
-			f->state = S_PART_END;
+		if (f->batch_end < KW_MAGIC_END - 12 || f->batch_end > left)
+			return kw_batch_trunc(f);
+		f->batch_end = f->frame_left - f->batch_end;
+		f->skip = 4;
+		f->state = S_BATCH_MAGIC;
+		return KW_NONE;
+	case S_BATCH_MAGIC:
+		r = kw_fixed(f, in, 1);
+		if (r < 0)
+			return kw_body_bad(f);
+		if (r == 0)
+			return KW_NONE;
+		if (f->tok[0] != 2) {
+			f->part_records++;
+			f->part_batches++;
+			f->skip = f->frame_left - f->batch_end;
+			f->state = S_BATCH_NEXT;
 			return KW_NONE;
 		}
-		f->batch_end = f->frame_left - f->batch_end;
-		f->skip = 45;
+		if (f->frame_left - f->batch_end < KW_BATCH_HDR - KW_MAGIC_END)
+			return kw_batch_trunc(f);
+		f->skip = KW_BATCH_HDR - 4 - KW_MAGIC_END;
 		f->state = S_BATCH_COUNT;
 		return KW_NONE;
 	default: /* S_BATCH_COUNT */
@@ -707,6 +746,9 @@ KW_STEP_FN int kw_step_part_end(struct kw_flow *f)
 	f->records += f->part_records;
 	if (f->part_bytes > 0)
 		f->record_bytes += (__u64)f->part_bytes;
+	if (f->part_trunc)
+		f->flags |= KLT_FRAME_PARTS_TRUNC;
+	f->frame_emitted = 1;
 	if (kw_flexible(f))
 		kw_tags(f, S_PART_NEXT);
 	else
@@ -746,9 +788,45 @@ KW_STEP_FN int kw_step_resp_corr(struct kw_flow *f, struct kw_in *in)
 	if (r == 0)
 		return KW_NONE;
 	f->corr_id = (__s32)kw_be32(f->tok);
+	/* a response's size proves little: the boundary is proven when it
+	 * answers a request seen on this connection */
+	if (f->sync == KW_TENTATIVE && f->corr_known && f->corr_id >= f->corr_lo &&
+	    f->corr_id <= f->corr_hi) {
+		f->sync = KW_SYNCED;
+		f->flags &= ~(__u32)KLT_FRAME_TENTATIVE;
+	}
 	f->skip = f->frame_left;
 	f->state = S_SKIP_FRAME;
 	return KW_NONE;
+}
+
+/* Bytes of the stream went by unseen (sendfile data, too many iovecs): find
+ * a boundary again. Returns 1 when what was reported since the last proven
+ * boundary must be voided (the caller reports a desync). */
+KW_INLINE int kw_lost_bytes(struct kw_flow *f)
+{
+	int void_reported = f->tentative_frames || f->frame_emitted;
+
+	if (f->sync == KW_BAD)
+		return 0;
+	f->state = S_SIZE;
+	f->have = 0;
+	f->skip = 0;
+	f->frame_left = 0;
+	f->sync = KW_RESYNC;
+	f->tentative_frames = 0;
+	f->frame_emitted = 0;
+	return void_reported;
+}
+
+/* The caller tells the TX flow which correlation ids its requests carry. */
+KW_INLINE void kw_note_request_corr(struct kw_flow *tx, __s32 corr)
+{
+	if (!tx->corr_known || corr < tx->corr_lo)
+		tx->corr_lo = corr;
+	if (!tx->corr_known || corr > tx->corr_hi)
+		tx->corr_hi = corr;
+	tx->corr_known = 1;
 }
 
 KW_INLINE int kw_dispatch(struct kw_flow *f, struct kw_names *nm, struct kw_in *in)
@@ -787,6 +865,7 @@ KW_INLINE int kw_dispatch(struct kw_flow *f, struct kw_names *nm, struct kw_in *
 		return kw_step_records_len(f, in);
 	case S_BATCH_NEXT:
 	case S_BATCH_LEN:
+	case S_BATCH_MAGIC:
 	case S_BATCH_COUNT:
 		return kw_step_batch(f, in);
 	case S_PART_END:

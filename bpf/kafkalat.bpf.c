@@ -21,8 +21,8 @@
 #define S_IFSOCK    0140000
 
 #define MAX_CONNS    65536
-#define MAX_IOV	     64
-#define MAX_STEPS    (1 << 16)
+#define MAX_IOV	     1024 /* UIO_MAXIOV */
+#define MAX_STEPS    (1 << 19)
 
 const volatile __u32 targ_tgid = 0;
 const volatile __u16 targ_ports[KLT_MAX_PORTS] = {};
@@ -314,7 +314,7 @@ static __always_inline void emit_part(struct conn *c, struct kw_flow *f)
 	if (!e)
 		return;
 	e->type = KLT_EV_PART;
-	e->flags = f->flags & KLT_FRAME_PARTS_TRUNC;
+	e->flags = f->part_trunc ? KLT_FRAME_PARTS_TRUNC : 0;
 	e->conn_id = c->conn_id;
 	e->topic_idx = f->topic_idx;
 	e->partition = f->part_index;
@@ -407,6 +407,8 @@ static int walk_step(__u64 index __attribute__((unused)), void *ctx)
 	switch (r) {
 	case KW_FRAME:
 		emit_frame(c, f, w->t_exit);
+		if (f->dir == KLT_DIR_RX)
+			kw_note_request_corr(&c->tx, f->corr_id);
 		return 0;
 	case KW_TOPIC:
 		emit_topic(c, f);
@@ -477,22 +479,18 @@ static __always_inline void walk_syscall(struct conn *c, struct pending_io *p, _
 }
 
 /* sendfile() carries record data of a Fetch response: skip it unread. */
-static __always_inline void skip_sendfile(struct kw_flow *f, __u64 ret)
+static __always_inline void skip_sendfile(struct conn *c, __u64 ret)
 {
-	if (f->sync == KW_BAD)
-		return;
-	if (f->state != S_SIZE && f->skip >= ret && f->frame_left >= ret) {
+	struct kw_flow *f = &c->tx;
+
+	if (f->sync != KW_BAD && f->state != S_SIZE && f->skip >= ret && f->frame_left >= ret) {
 		f->skip -= ret;
 		f->frame_left -= ret;
 		return;
 	}
-	/* headers went out inside file data we cannot read: find a boundary again */
-	f->state = S_SIZE;
-	f->have = 0;
-	f->skip = 0;
-	f->frame_left = 0;
-	f->sync = KW_RESYNC;
-	f->tentative_frames = 0;
+	/* headers went out inside file data we cannot read */
+	if (kw_lost_bytes(f))
+		emit_desync(c, f);
 }
 
 /* ---- syscall tracepoints ---- */
@@ -539,7 +537,7 @@ static __always_inline int io_exit(long ret)
 	if (!c)
 		return 0;
 	if (p.kind == KLT_IO_SENDFILE)
-		skip_sendfile(&c->tx, (__u64)ret);
+		skip_sendfile(c, (__u64)ret);
 	else
 		walk_syscall(c, &p, (__u64)ret);
 	return 0;

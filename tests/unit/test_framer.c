@@ -1083,7 +1083,7 @@ static int ends_at_boundary(const struct kh_frame *g, const struct stream *s, si
 
 struct resync_result {
 	size_t wrong;	    /* frames that are no real frame */
-	size_t live_suffix; /* ...kept, ending at a real boundary (see test_known_bug_*) */
+	size_t live_suffix; /* ...kept, ending at a real boundary (see test_regression_*) */
 	size_t live_other;  /* ...kept otherwise, or without KLT_FRAME_TENTATIVE */
 	size_t undecided;   /* ...still tentative when the stream ended */
 	size_t real_voided; /* real frames voided along with a wrong one */
@@ -1267,7 +1267,7 @@ static void print_tally(const char *what, const struct resync_tally *t)
 
 /*
  * The safety and liveness the framer promises: a wrong frame is either
- * voided or, at worst, the known phantom suffix (test_known_bug_*); no
+ * voided or, at worst, the known phantom suffix (test_regression_*); no
  * wrong frame is ever proven; nothing is lost once synced.
  */
 static void assert_resync(const struct resync_tally *t)
@@ -1326,7 +1326,7 @@ static void test_resync_responses_every_offset(void **state)
 	assert_resync(&t);
 	resync_sweep(&s, KLT_DIR_TX, RC_RANDOM, 99, &t);
 	print_tally("TX random writes", &t);
-	/* wrong frames kept here are test_known_bug_tx_proven_by_size */
+	/* wrong frames stay tentative until a request proves the boundary */
 	assert_int_equal(t.gap, 0);
 	stream_free(&s);
 }
@@ -1349,7 +1349,7 @@ static void test_resync_at_boundary(void **state)
 	assert_int_equal(r.first_live, 0);
 	assert_int_equal(h.nframes, s.n);
 	assert_int_equal(h.frames[0].ev.flags & KLT_FRAME_TENTATIVE, KLT_FRAME_TENTATIVE);
-	/* from the third frame on the boundary is proven (see test_known_bug_*) */
+	/* from the third frame on the boundary is proven (see test_regression_*) */
 	for (size_t i = 2; i < h.nframes; i++)
 		assert_int_equal(h.frames[i].ev.flags & KLT_FRAME_TENTATIVE, 0);
 	assert_int_equal(h.f.sync, KW_SYNCED);
@@ -1412,7 +1412,7 @@ static void test_resync_only_at_syscall_start(void **state)
 }
 
 /*
- * KNOWN BUG (bpf/framer.h, resync proof): a tentative frame is taken as
+ * Regression (fixed; bpf/framer.h, resync proof): a tentative frame is taken as
  * proven when the NEXT frame's header is plausible. When the tail of a real
  * frame happens to start with a size that ends exactly at the real frame's
  * end, the next (real) frame proves the wrong one: a phantom request is
@@ -1424,17 +1424,15 @@ static void test_resync_only_at_syscall_start(void **state)
  * client_id_len 0, acks 56; the next read(4) is the real next frame, whose
  * plausible header turns the flow KW_SYNCED. Expected: the phantom is voided
  * (or never emitted); got: frame {size 68, key 0, v0, corr 0, TENTATIVE}
- * kept. Enable by removing the skip() once fixed.
+ * kept. Fixed: a Produce body that does not parse (here acks 56) rejects a
+ * tentative boundary.
  */
-static void test_known_bug_resync_phantom_suffix(void **state)
+static void test_regression_resync_phantom_suffix(void **state)
 {
 	struct resync_tally t;
 	struct stream s;
 
 	(void)state;
-	print_message("  skipped: known framer bug, a phantom tentative frame ending at a real "
-		      "boundary is never voided (see the comment above this test)\n");
-	skip();
 	build_resync_stream(&s);
 	resync_sweep(&s, KLT_DIR_RX, RC_JVM, 0, &t);
 	assert_int_equal(t.suffix, 0);
@@ -1444,52 +1442,17 @@ static void test_known_bug_resync_phantom_suffix(void **state)
 }
 
 /*
- * KNOWN BUG (bpf/framer.h, kw_step_size): on a response flow (KLT_DIR_TX)
- * the size of the frame after a tentative one is taken as proof
- * ("a response has no more header to check: its size proves the
- * boundary"), but any 4 bytes in [4, 100 MiB] pass, and response bodies are
- * full of small big-endian ints. The flow turns KW_SYNCED on a wrong
- * boundary: the wrong tentative frame is never voided and the frames after
- * it are emitted wrong WITHOUT KLT_FRAME_TENTATIVE (until a size > 100 MiB
- * makes the connection KW_BAD).
- * Input: a resync flow whose first write is the body of a response
- * (writev of header and body, attach in between): 00 00 00 04 00 00 00 07
- * 00 00 00 04 00 00 00 09 00 00 00 04 00 00 00 0b, then a real response
- * (size 4, corr 55). Expected: frames corr 7/9/11 voided (or never
- * emitted); the real corr 55 framed. Got: corr 7 and 9 (TENTATIVE, never
- * voided), corr 11 (flags 0: indistinguishable from a real response), then
- * corr 55; a random-write sweep over build_resync_responses() hits it
- * at join 305 (a 17 MB "size" proves a 103-byte phantom frame).
+ * A response's size proves little (any value from 4 bytes to 100 MiB
+ * passes), so a TX boundary found by resync is proven only by a response
+ * that answers a request framed on the connection. Input: a resync flow
+ * whose first write is the body of a response (attach between writev's
+ * header and body): 00 00 00 04 00 00 00 07 00 00 00 04 00 00 00 09
+ * 00 00 00 04 00 00 00 0b, then a real response (size 4, corr 55). Without
+ * known requests every frame stays tentative; once request 55 is known, the
+ * real response proves the boundary and is emitted as real, the phantoms
+ * (7, 9, 11) never are.
  */
-static void test_known_bug_tx_proven_by_size(void **state)
-{
-	static const uint8_t body[24] = {0, 0, 0, 4, 0, 0, 0, 7, 0, 0, 0, 4,
-					 0, 0, 0, 9, 0, 0, 0, 4, 0, 0, 0, 11};
-	static const uint8_t next[8] = {0, 0, 0, 4, 0, 0, 0, 55};
-	struct resync_tally t;
-	struct stream s;
-	struct kh h;
-
-	(void)state;
-	print_message("  skipped: known framer bug, a response size alone proves a wrong "
-		      "boundary (see the comment above this test)\n");
-	skip();
-	kh_init(&h, KLT_DIR_TX, KW_RESYNC);
-	kh_read_buf(&h, body, sizeof(body), 1, 1);
-	kh_read_buf(&h, next, sizeof(next), 2, 1);
-	for (size_t i = 0; i < h.nframes; i++)
-		if (!h.frames[i].voided)
-			assert_int_equal(h.frames[i].ev.corr_id, 55);
-	kh_free(&h);
-	build_resync_responses(&s);
-	resync_sweep(&s, KLT_DIR_TX, RC_RANDOM, 99, &t);
-	assert_int_equal(t.other, 0);
-	stream_free(&s);
-}
-
-/* The crafted input of test_known_bug_tx_proven_by_size, as it is today:
- * checks the description there stays true until the fix. */
-static void test_tx_proven_by_size_today(void **state)
+static void test_tx_proven_by_request_corr(void **state)
 {
 	static const uint8_t body[24] = {0, 0, 0, 4, 0, 0, 0, 7, 0, 0, 0, 4,
 					 0, 0, 0, 9, 0, 0, 0, 4, 0, 0, 0, 11};
@@ -1501,12 +1464,19 @@ static void test_tx_proven_by_size_today(void **state)
 	kh_read_buf(&h, body, sizeof(body), 1, 1);
 	kh_read_buf(&h, next, sizeof(next), 2, 1);
 	assert_int_equal(h.nframes, 4);
-	assert_int_equal(h.ndesync, 0);
-	assert_int_equal(h.frames[0].ev.corr_id, 7);
-	assert_int_equal(h.frames[0].ev.flags, KLT_FRAME_TENTATIVE);
-	assert_int_equal(h.frames[1].ev.corr_id, 9);
-	assert_int_equal(h.frames[2].ev.corr_id, 11);
-	assert_int_equal(h.frames[2].ev.flags, 0); /* a phantom, not marked at all */
+	for (size_t i = 0; i < h.nframes; i++)
+		assert_int_equal(h.frames[i].ev.flags, KLT_FRAME_TENTATIVE);
+	assert_int_equal(h.f.sync, KW_TENTATIVE);
+	kh_free(&h);
+
+	kh_init(&h, KLT_DIR_TX, KW_RESYNC);
+	kw_note_request_corr(&h.f, 54);
+	kw_note_request_corr(&h.f, 56);
+	kh_read_buf(&h, body, sizeof(body), 1, 1);
+	kh_read_buf(&h, next, sizeof(next), 2, 1);
+	assert_int_equal(h.nframes, 4);
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(h.frames[i].ev.flags, KLT_FRAME_TENTATIVE);
 	assert_int_equal(h.frames[3].ev.corr_id, 55);
 	assert_int_equal(h.frames[3].ev.flags, 0);
 	assert_int_equal(h.f.sync, KW_SYNCED);
@@ -1514,7 +1484,7 @@ static void test_tx_proven_by_size_today(void **state)
 }
 
 /*
- * KNOWN BUG (minor, bpf/framer.h): the frame whose header proves a
+ * Regression (fixed; minor, bpf/framer.h): the frame whose header proves a
  * tentative boundary is itself emitted with KLT_FRAME_TENTATIVE, because
  * kw_frame_reset() copies the flag at its size, before kw_step_client_id_len
  * (RX) / the size check (TX) flips the flow to KW_SYNCED. It can no longer be
@@ -1523,16 +1493,13 @@ static void test_tx_proven_by_size_today(void **state)
  * Input: any stream joined at a frame boundary. Expected: only frame 0
  * tentative; got: frames 0 and 1.
  */
-static void test_known_bug_proving_frame_flagged_tentative(void **state)
+static void test_regression_proving_frame_flagged_tentative(void **state)
 {
 	struct chunks c;
 	struct stream s;
 	struct kh h;
 
 	(void)state;
-	print_message("  skipped: known framer bug, the proving frame carries "
-		      "KLT_FRAME_TENTATIVE (see the comment above this test)\n");
-	skip();
 	build_resync_stream(&s);
 	chunk_join(&c, &s, 0, RC_JVM, 0);
 	kh_init(&h, KLT_DIR_RX, KW_RESYNC);
@@ -1561,7 +1528,7 @@ static void legacy_message(struct kb *b, int64_t offset, int n)
 }
 
 /*
- * KNOWN BUG (bpf/framer.h, kw_step_batch): the framer reads every records
+ * Regression (fixed; bpf/framer.h, kw_step_batch): the framer reads every records
  * field as magic-2 record batches and takes the int32 at offset 57 as
  * recordsCount. Produce v0..v2 carry legacy message sets (magic 0/1, one
  * record per message; magic 2 needs Produce v3+), where offset 57 is inside
@@ -1570,7 +1537,7 @@ static void legacy_message(struct kb *b, int64_t offset, int n)
  * records, 2 batches. Got: records 0x78787878 per message (the value bytes),
  * frame records 4042322160.
  */
-static void test_known_bug_legacy_message_set_records(void **state)
+static void test_regression_legacy_message_set_records(void **state)
 {
 	struct stream s;
 	struct kh h;
@@ -1578,9 +1545,6 @@ static void test_known_bug_legacy_message_set_records(void **state)
 	size_t at;
 
 	(void)state;
-	print_message("  skipped: known framer bug, legacy message sets (Produce v0..v2) count "
-		      "value bytes as records (see the comment above this test)\n");
-	skip();
 	kb_init(&rec);
 	legacy_message(&rec, 0, 100);
 	legacy_message(&rec, 1, 100);
@@ -1680,11 +1644,10 @@ int main(void)
 	    cmocka_unit_test(test_resync_responses_every_offset),
 	    cmocka_unit_test(test_resync_desync_voids),
 	    cmocka_unit_test(test_resync_only_at_syscall_start),
-	    cmocka_unit_test(test_known_bug_resync_phantom_suffix),
-	    cmocka_unit_test(test_known_bug_proving_frame_flagged_tentative),
-	    cmocka_unit_test(test_tx_proven_by_size_today),
-	    cmocka_unit_test(test_known_bug_tx_proven_by_size),
-	    cmocka_unit_test(test_known_bug_legacy_message_set_records),
+	    cmocka_unit_test(test_regression_resync_phantom_suffix),
+	    cmocka_unit_test(test_regression_proving_frame_flagged_tentative),
+	    cmocka_unit_test(test_tx_proven_by_request_corr),
+	    cmocka_unit_test(test_regression_legacy_message_set_records),
 	    cmocka_unit_test(test_steps_per_frame),
 	    cmocka_unit_test(test_steps_many_partitions),
 	};
