@@ -38,12 +38,16 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
 HELPER_SRCS := $(wildcard tests/helpers/*.c)
 HELPER_BINS := $(patsubst tests/helpers/%.c,$(OUT)/%,$(HELPER_SRCS))
+BROKER_SRCS := $(wildcard tests/broker/*.c)
+# the reference broker shares the Kafka decoder with kafkalat: one decoder
+BROKER_DEPS := $(BROKER_SRCS) src/kproto.c
+BROKER_BINS := $(if $(BROKER_SRCS),$(OUT)/refbroker $(OUT)/refbroker-san)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(OUT)/fuzz/%,$(FUZZ_SRCS))
 
 .PHONY: all deps test unit integration fuzz fuzz-smoke clang-check bench demo clean format
 
-all: deps $(OUT)/kafkalat $(HELPER_BINS)
+all: deps $(OUT)/kafkalat $(HELPER_BINS) $(BROKER_BINS)
 
 deps:
 	$(Q)scripts/deps.sh
@@ -88,6 +92,15 @@ $(OUT)/san/%.o: src/%.c | $(OUT)/san
 $(OUT)/kafkalat: $(OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+$(OUT)/refbroker: $(BROKER_DEPS) $(wildcard tests/broker/*.h) | $(OUT)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $(XCFLAGS) -Itests/broker $(BROKER_DEPS) -lpthread -lm -o $@
+
+# the same under ASan/UBSan, for the tests
+$(OUT)/refbroker-san: $(BROKER_DEPS) $(wildcard tests/broker/*.h) | $(OUT)
+	$(call msg,LINK-SAN,$@)
+	$(Q)$(CC) -O1 -g $(SAN) $(XCFLAGS) -Itests/broker $(BROKER_DEPS) -lpthread -lm -o $@
 
 $(OUT)/%: tests/helpers/%.c | $(OUT)
 	$(call msg,CC,$@)
