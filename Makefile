@@ -95,12 +95,12 @@ $(OUT)/kafkalat: $(OBJS)
 
 $(OUT)/refbroker: $(BROKER_DEPS) $(wildcard tests/broker/*.h) | $(OUT)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $(XCFLAGS) -Itests/broker $(BROKER_DEPS) -lpthread -lm -o $@
+	$(Q)$(CC) $(CFLAGS) $(filter-out -MMD -MP,$(XCFLAGS)) -Itests/broker $(BROKER_DEPS) -lpthread -lm -o $@
 
 # the same under ASan/UBSan, for the tests
 $(OUT)/refbroker-san: $(BROKER_DEPS) $(wildcard tests/broker/*.h) | $(OUT)
 	$(call msg,LINK-SAN,$@)
-	$(Q)$(CC) -O1 -g $(SAN) $(XCFLAGS) -Itests/broker $(BROKER_DEPS) -lpthread -lm -o $@
+	$(Q)$(CC) -O1 -g $(SAN) $(filter-out -MMD -MP,$(XCFLAGS)) -Itests/broker $(BROKER_DEPS) -lpthread -lm -o $@
 
 $(OUT)/%: tests/helpers/%.c | $(OUT)
 	$(call msg,CC,$@)
