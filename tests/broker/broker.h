@@ -1,0 +1,278 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * refbroker: a small Kafka broker that reproduces the produce path of Apache
+ * Kafka (threads, queues, locks, syscalls) for kafkalat's tests and demo.
+ * See tests/broker/README.md and ../shared/KAFKA-PRODUCE-PATH.md.
+ *
+ * Thread model (names as in `ps -L`):
+ *   kafka-acceptor    accept(), hands sockets round-robin to network threads
+ *   kafka-network-N   epoll + eventfd; reads frames, writes responses
+ *   kafka-handler-N   take requests from the one shared bounded queue
+ *   kafka-scheduler   fsyncs rolled segments off the request path
+ *   kafka-purgatory   holds acks=all responses for --replica-delay-ms
+ *   kafka-truth       writes the ground-truth file
+ *   kafka-cpu-hog     --cpu-hog only
+ *
+ * One struct request travels network -> queue -> handler -> (purgatory) ->
+ * network, carrying the frame, the response and the ground-truth stamps.
+ */
+#ifndef REFBROKER_BROKER_H
+#define REFBROKER_BROKER_H
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Kafka's defaults: queued.max.requests, socket buffer, max frame size. */
+#define RB_QUEUE_CAP	  500
+#define RB_SOCK_BUF	  (100 * 1024)
+#define RB_MAX_FRAME	  (100 * 1024 * 1024)
+#define RB_POLL_MS	  300
+#define RB_CHUNK	  (64 * 1024)
+#define RB_INDEX_BYTES	  (10 * 1024 * 1024)
+#define RB_INDEX_INTERVAL 4096
+#define RB_MAX_TOPIC_LEN  249
+#define RB_MAX_INJECT	  4
+
+/* Kafka error codes we answer with. */
+#define KERR_UNKNOWN_SERVER	   (-1)
+#define KERR_NONE		   0
+#define KERR_CORRUPT_MESSAGE	   2
+#define KERR_UNKNOWN_TOPIC_OR_PART 3
+#define KERR_INVALID_TOPIC	   17
+#define KERR_UNSUPPORTED_VERSION   35
+
+enum rb_io { RB_IO_JVM, RB_IO_CHUNKED };
+enum rb_phase { RB_PH_READ, RB_PH_QUEUE, RB_PH_APPEND, RB_PH_RESPOND, RB_PH_N };
+
+struct rb_every {
+	uint32_t ms, every; /* every == 0: off */
+};
+
+struct rb_opts {
+	uint16_t port;
+	const char *log_dir;
+	uint32_t partitions, handlers, net_threads;
+	enum rb_io io;
+	const char *truth;
+	uint64_t segment_bytes;
+	uint64_t flush_messages;
+	uint32_t replica_delay_ms;
+	struct rb_every lock_hold;
+	uint32_t fsync_every;
+	struct rb_every sleep[RB_PH_N];
+	bool cpu_hog;
+};
+
+/* 0 = run, 1 = help printed (exit 0), 2 = usage error (message printed). */
+int opts_parse(struct rb_opts *o, int argc, char **argv);
+
+/* ---- ground truth of one partition of a produce request ---- */
+struct rb_part_truth {
+	char topic[RB_MAX_TOPIC_LEN + 1];
+	int32_t partition;
+	int16_t error;
+	uint32_t bytes, records;
+	int64_t base_offset;
+	uint64_t lock_ns, append_start_ns, append_end_ns;
+	const char *inject; /* fault injected into this append, or NULL */
+};
+
+/* What a handler tells the network thread to do with a request's connection. */
+enum rb_action { RB_RESPOND, RB_NO_RESPONSE, RB_CLOSE };
+
+struct request {
+	struct request *next;
+	/* connection: owning network thread, slot and generation */
+	uint32_t net, slot;
+	uint64_t gen, seq;
+	char client[64];
+	uint8_t *buf; /* frame without its size */
+	size_t len;
+	/* filled by the handler */
+	int16_t api_key, api_version, acks; /* acks -2: not a produce */
+	int32_t corr;
+	int handler_tid;
+	enum rb_action action;
+	uint8_t *resp; /* size + header + body, one buffer */
+	size_t resp_len, resp_hdr_len, resp_off;
+	struct rb_part_truth *parts;
+	size_t nparts;
+	const char *inject; /* request-level fault, or NULL */
+	uint64_t t_first, t_read, t_dequeue, t_resp_enqueue, t_resp, t_end;
+	uint64_t t_due; /* purgatory deadline */
+};
+
+void request_free(struct request *r);
+uint64_t now_ns(void);
+void sleep_ms(uint32_t ms);
+
+/* ---- the one shared bounded request queue (RequestChannel) ---- */
+struct rqueue {
+	pthread_mutex_t mu;
+	pthread_cond_t not_empty, not_full;
+	struct request *head, *tail;
+	size_t n, cap;
+	bool closed;
+};
+
+int rqueue_init(struct rqueue *q, size_t cap);
+void rqueue_destroy(struct rqueue *q);
+/* Blocks while full, like ArrayBlockingQueue.put; false once closed. */
+bool rqueue_put(struct rqueue *q, struct request *r);
+/* Waits up to ms; NULL on timeout or when closed and empty. */
+struct request *rqueue_poll(struct rqueue *q, uint32_t ms);
+void rqueue_close(struct rqueue *q);
+
+/* ---- partitions and their logs ---- */
+struct segment {
+	int fd;
+	int64_t base_offset;
+	uint64_t size;
+	uint8_t *index; /* mmapped .index, RB_INDEX_BYTES */
+	int index_fd;
+	uint32_t index_entries;
+	uint64_t bytes_since_index;
+};
+
+struct partition {
+	pthread_rwlock_t leader_isr; /* leaderIsrUpdateLock: read side per append */
+	pthread_mutex_t lock;	     /* UnifiedLog.lock: held across the append */
+	char dir[4096];
+	int32_t index;
+	struct segment seg;
+	int64_t next_offset;
+	uint64_t msgs_since_flush;
+	uint64_t appends;
+};
+
+struct topic {
+	char name[RB_MAX_TOPIC_LEN + 1];
+	uint32_t nparts;
+	struct partition *parts;
+};
+
+/* A rolled segment waiting for its fsync on the scheduler thread. */
+struct flush_job {
+	struct flush_job *next;
+	struct segment seg;
+	struct partition *part;
+};
+
+struct logs {
+	pthread_rwlock_t mu; /* the topic table */
+	struct topic **topics;
+	size_t ntopics, cap;
+	pthread_mutex_t sched_mu;
+	pthread_cond_t sched_cv;
+	struct flush_job *jobs;
+	bool sched_stop;
+	pthread_t sched;
+};
+
+struct broker;
+int logs_init(struct broker *b);
+void logs_destroy(struct broker *b);
+/* Finds a topic, creating it with --partitions when create is set; NULL if absent/failed. */
+struct topic *logs_topic(struct broker *b, const char *name, size_t len, bool create);
+/* Visits every topic under the table's read lock. */
+void logs_each(struct broker *b, void (*fn)(struct topic *, void *), void *arg);
+/*
+ * Appends one partition's records (writable: base offsets are patched) under
+ * the partition's locks, filling pt's offsets and times. Returns a Kafka error.
+ */
+int16_t logs_append(struct broker *b, struct partition *p, uint8_t *rec, size_t len,
+		    struct rb_part_truth *pt);
+
+/* CRC-32C (Castagnoli), as record batches v2 carry it. */
+uint32_t crc32c(const uint8_t *p, size_t n);
+
+/* ---- network threads ---- */
+struct conn;
+struct net {
+	struct broker *b;
+	uint32_t id;
+	pthread_t thr;
+	int epfd, evfd;
+	pthread_mutex_t mu; /* guards the two inboxes below */
+	struct request *resp_head, *resp_tail;
+	int *new_fds;
+	size_t n_new, cap_new;
+	struct conn **conns;
+	size_t nconns;
+	uint8_t *chunk; /* --io chunked receive buffer */
+	uint64_t next_gen;
+	uint32_t sleep_count[RB_PH_N];
+};
+
+int net_init(struct net *n, struct broker *b, uint32_t id);
+void net_destroy(struct net *n);
+void *net_main(void *arg);
+void *acceptor_main(void *arg);
+/* Hands a finished request back to its network thread and wakes it. */
+void net_respond(struct broker *b, struct request *r);
+void net_add_conn(struct net *n, int fd);
+void net_wake(struct net *n);
+
+/* ---- handlers, purgatory, truth ---- */
+void *handler_main(void *arg);
+int handlers_start(struct broker *b);
+int hog_pick_cpu(void);
+int handle_request(struct broker *b, struct request *r);
+
+struct purgatory {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct request *head, *tail;
+	bool stop;
+	pthread_t thr;
+};
+int purgatory_start(struct broker *b);
+void purgatory_add(struct broker *b, struct request *r);
+void purgatory_stop(struct broker *b);
+
+struct truth {
+	FILE *f;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	char **lines;
+	size_t n, cap;
+	bool stop;
+	pthread_t thr;
+	uint64_t dropped;
+};
+int truth_open(struct broker *b);
+/* Formats r's ground-truth line and queues it for the writer thread. */
+void truth_emit(struct broker *b, const struct request *r);
+void truth_close(struct broker *b);
+
+int cpu_hog_start(struct broker *b);
+/* Counts calls; true every `every`-th one (thread-safe). */
+bool every_nth(uint64_t *counter, uint32_t every);
+
+/* ---- the broker context ---- */
+struct broker {
+	struct rb_opts o;
+	volatile sig_atomic_t *stop;
+	int listen_fd;
+	uint16_t port;
+	struct rqueue rq;
+	struct net *nets;
+	uint32_t next_net;
+	pthread_t acceptor;
+	pthread_t *handlers;
+	uint32_t nhandlers_started;
+	struct logs logs;
+	struct purgatory purg;
+	struct truth truth;
+	pthread_t hog;
+	bool hog_started;
+	int hog_cpu; /* CPU the handlers and the hog share, -1: not pinned */
+	uint64_t inject_count[RB_PH_N];
+	uint64_t lock_hold_count, fsync_count;
+};
+
+#endif /* REFBROKER_BROKER_H */

@@ -1,0 +1,439 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Partition logs laid out like Kafka's: <log-dir>/<topic>-<partition>/
+ * <20-digit base offset>.log, appended with one write() per partition and
+ * request under the partition mutex (UnifiedLog.lock), entered through the
+ * read side of leaderIsrUpdateLock. A sparse 10 MiB .index is mmapped and
+ * gets an 8-byte entry every >= 4096 bytes, without a syscall. Segments roll
+ * under the mutex; the old segment's fsync runs on the kafka-scheduler thread.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "broker.h"
+#include "kafkalat/kproto.h"
+
+static void put_be32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static void put_be64(uint8_t *p, uint64_t v)
+{
+	put_be32(p, (uint32_t)(v >> 32));
+	put_be32(p + 4, (uint32_t)v);
+}
+
+static uint32_t get_be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Opens <dir>/<base>.log and its mmapped .index, as Kafka's roll does. */
+static int segment_open(struct partition *p, int64_t base, struct segment *s)
+{
+	char path[4200];
+
+	memset(s, 0, sizeof(*s));
+	s->fd = s->index_fd = -1;
+	s->base_offset = base;
+	snprintf(path, sizeof(path), "%s/%020lld.log", p->dir, (long long)base);
+	/* FileChannel.open(CREATE, READ, WRITE): no O_APPEND, position tracked by the fd */
+	s->fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (s->fd < 0)
+		goto fail;
+	snprintf(path, sizeof(path), "%s/%020lld.index", p->dir, (long long)base);
+	s->index_fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (s->index_fd < 0 || ftruncate(s->index_fd, RB_INDEX_BYTES))
+		goto fail;
+	s->index = mmap(NULL, RB_INDEX_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, s->index_fd, 0);
+	if (s->index == MAP_FAILED) {
+		s->index = NULL;
+		goto fail;
+	}
+	return 0;
+fail:
+	fprintf(stderr, "refbroker: segment %s: %s\n", path, strerror(errno));
+	if (s->fd >= 0)
+		close(s->fd);
+	if (s->index_fd >= 0)
+		close(s->index_fd);
+	s->fd = s->index_fd = -1;
+	return -1;
+}
+
+/* Trims the index to its entries (as Kafka does when a segment is finished) and closes. */
+static void segment_close(struct segment *s, bool sync)
+{
+	if (s->index) {
+		if (sync)
+			msync(s->index, RB_INDEX_BYTES, MS_SYNC);
+		munmap(s->index, RB_INDEX_BYTES);
+	}
+	if (s->index_fd >= 0) {
+		if (ftruncate(s->index_fd, (off_t)s->index_entries * 8))
+			fprintf(stderr, "refbroker: index trim: %s\n", strerror(errno));
+		close(s->index_fd);
+	}
+	if (s->fd >= 0) {
+		if (sync && fsync(s->fd))
+			fprintf(stderr, "refbroker: fsync segment: %s\n", strerror(errno));
+		close(s->fd);
+	}
+	s->index = NULL;
+	s->fd = s->index_fd = -1;
+}
+
+/* ---- kafka-scheduler: background fsync of rolled segments ---- */
+
+static void *scheduler_main(void *arg)
+{
+	struct broker *b = arg;
+	struct logs *l = &b->logs;
+
+	pthread_setname_np(pthread_self(), "kafka-scheduler");
+	pthread_mutex_lock(&l->sched_mu);
+	for (;;) {
+		struct flush_job *j;
+
+		while (!l->jobs && !l->sched_stop)
+			pthread_cond_wait(&l->sched_cv, &l->sched_mu);
+		if (!(j = l->jobs))
+			break;
+		l->jobs = j->next;
+		pthread_mutex_unlock(&l->sched_mu);
+		segment_close(&j->seg, true);
+		/* markFlushed: the scheduler briefly takes the log lock again */
+		pthread_mutex_lock(&j->part->lock);
+		pthread_mutex_unlock(&j->part->lock);
+		free(j);
+		pthread_mutex_lock(&l->sched_mu);
+	}
+	pthread_mutex_unlock(&l->sched_mu);
+	return NULL;
+}
+
+static void schedule_flush(struct broker *b, struct partition *p, const struct segment *s)
+{
+	struct flush_job *j = malloc(sizeof(*j));
+	struct logs *l = &b->logs;
+
+	if (!j) { /* no memory for the job: flush inline rather than lose the fd */
+		struct segment copy = *s;
+
+		segment_close(&copy, true);
+		return;
+	}
+	j->seg = *s;
+	j->part = p;
+	pthread_mutex_lock(&l->sched_mu);
+	j->next = l->jobs;
+	l->jobs = j;
+	pthread_cond_signal(&l->sched_cv);
+	pthread_mutex_unlock(&l->sched_mu);
+}
+
+/* ---- topics ---- */
+
+static int partition_init(struct broker *b, struct topic *t, uint32_t i)
+{
+	struct partition *p = &t->parts[i];
+
+	p->index = (int32_t)i;
+	snprintf(p->dir, sizeof(p->dir), "%s/%s-%u", b->o.log_dir, t->name, i);
+	if (mkdir(p->dir, 0755) && errno != EEXIST) {
+		fprintf(stderr, "refbroker: mkdir %s: %s\n", p->dir, strerror(errno));
+		return -1;
+	}
+	if (segment_open(p, 0, &p->seg))
+		return -1;
+	pthread_rwlock_init(&p->leader_isr, NULL);
+	pthread_mutex_init(&p->lock, NULL);
+	return 0;
+}
+
+static void topic_free(struct topic *t)
+{
+	for (uint32_t i = 0; t && t->parts && i < t->nparts; i++) {
+		segment_close(&t->parts[i].seg, false);
+		pthread_rwlock_destroy(&t->parts[i].leader_isr);
+		pthread_mutex_destroy(&t->parts[i].lock);
+	}
+	if (t)
+		free(t->parts);
+	free(t);
+}
+
+static struct topic *topic_create(struct broker *b, const char *name, size_t len)
+{
+	struct topic *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	memcpy(t->name, name, len);
+	t->parts = calloc(b->o.partitions, sizeof(*t->parts));
+	if (!t->parts) {
+		free(t);
+		return NULL;
+	}
+	for (uint32_t i = 0; i < b->o.partitions; i++) {
+		if (partition_init(b, t, i)) {
+			t->nparts = i;
+			topic_free(t);
+			return NULL;
+		}
+		t->nparts = i + 1;
+	}
+	return t;
+}
+
+static struct topic *find(struct logs *l, const char *name, size_t len)
+{
+	for (size_t i = 0; i < l->ntopics; i++)
+		if (strlen(l->topics[i]->name) == len && !memcmp(l->topics[i]->name, name, len))
+			return l->topics[i];
+	return NULL;
+}
+
+static struct topic *add_topic(struct broker *b, const char *name, size_t len)
+{
+	struct logs *l = &b->logs;
+	struct topic *t;
+
+	if (l->ntopics == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 8;
+		struct topic **nt = realloc(l->topics, cap * sizeof(*nt));
+
+		if (!nt)
+			return NULL;
+		l->topics = nt;
+		l->cap = cap;
+	}
+	if (!(t = topic_create(b, name, len)))
+		return NULL;
+	l->topics[l->ntopics++] = t;
+	return t;
+}
+
+struct topic *logs_topic(struct broker *b, const char *name, size_t len, bool create)
+{
+	struct logs *l = &b->logs;
+	struct topic *t;
+
+	if (len == 0 || len > RB_MAX_TOPIC_LEN)
+		return NULL;
+	pthread_rwlock_rdlock(&l->mu);
+	t = find(l, name, len);
+	pthread_rwlock_unlock(&l->mu);
+	if (t || !create)
+		return t;
+	pthread_rwlock_wrlock(&l->mu);
+	if (!(t = find(l, name, len)))
+		t = add_topic(b, name, len);
+	pthread_rwlock_unlock(&l->mu);
+	return t;
+}
+
+void logs_each(struct broker *b, void (*fn)(struct topic *, void *), void *arg)
+{
+	pthread_rwlock_rdlock(&b->logs.mu);
+	for (size_t i = 0; i < b->logs.ntopics; i++)
+		fn(b->logs.topics[i], arg);
+	pthread_rwlock_unlock(&b->logs.mu);
+}
+
+int logs_init(struct broker *b)
+{
+	struct logs *l = &b->logs;
+
+	memset(l, 0, sizeof(*l));
+	pthread_rwlock_init(&l->mu, NULL);
+	pthread_mutex_init(&l->sched_mu, NULL);
+	pthread_cond_init(&l->sched_cv, NULL);
+	if (pthread_create(&l->sched, NULL, scheduler_main, b)) {
+		fprintf(stderr, "refbroker: cannot start the scheduler thread\n");
+		return -1;
+	}
+	return 0;
+}
+
+void logs_destroy(struct broker *b)
+{
+	struct logs *l = &b->logs;
+
+	pthread_mutex_lock(&l->sched_mu);
+	l->sched_stop = true;
+	pthread_cond_signal(&l->sched_cv);
+	pthread_mutex_unlock(&l->sched_mu);
+	pthread_join(l->sched, NULL);
+	for (size_t i = 0; i < l->ntopics; i++)
+		topic_free(l->topics[i]);
+	free(l->topics);
+	pthread_rwlock_destroy(&l->mu);
+	pthread_mutex_destroy(&l->sched_mu);
+	pthread_cond_destroy(&l->sched_cv);
+}
+
+/* ---- append ---- */
+
+/*
+ * Checks every batch of a records field: magic 2, length inside the field,
+ * CRC-32C over attributes..end. Done before the log lock, as Kafka validates
+ * in analyzeAndValidateRecords. Counts records and batches.
+ */
+static int16_t validate(const uint8_t *rec, size_t len, uint32_t *records)
+{
+	size_t off = 0;
+
+	*records = 0;
+	if (len == 0)
+		return KERR_CORRUPT_MESSAGE;
+	while (off < len) {
+		const uint8_t *h = rec + off;
+		uint32_t blen;
+
+		if (len - off < KPROTO_BATCH_HEADER_LEN)
+			return KERR_CORRUPT_MESSAGE;
+		blen = get_be32(h + 8); /* batchLength: bytes after this field */
+		if (blen < KPROTO_BATCH_HEADER_LEN - 12 || blen > len - off - 12 || h[16] != 2)
+			return KERR_CORRUPT_MESSAGE;
+		/* crc at 17 covers attributes (21) to the end of the batch */
+		if (crc32c(h + 21, blen - 9) != get_be32(h + 17))
+			return KERR_CORRUPT_MESSAGE;
+		*records += get_be32(h + KPROTO_BATCH_RECORDS_COUNT);
+		off += 12 + (size_t)blen;
+	}
+	return KERR_NONE;
+}
+
+/* Rolls when this append would push the active segment past --segment-bytes. */
+static int maybe_roll(struct broker *b, struct partition *p, size_t len)
+{
+	struct segment next;
+
+	if (p->seg.size == 0 || p->seg.size + len <= b->o.segment_bytes)
+		return 0;
+	if (segment_open(p, p->next_offset, &next))
+		return -1;
+	schedule_flush(b, p, &p->seg);
+	p->seg = next;
+	return 0;
+}
+
+/* Assigns offsets: baseOffset (outside the CRC) of each batch is patched. */
+static void assign_offsets(struct partition *p, uint8_t *rec, size_t len)
+{
+	size_t off = 0;
+
+	while (off < len) {
+		uint32_t blen = get_be32(rec + off + 8);
+		uint32_t lastDelta = get_be32(rec + off + 23);
+
+		put_be64(rec + off, (uint64_t)p->next_offset);
+		p->next_offset += (int64_t)lastDelta + 1;
+		off += 12 + (size_t)blen;
+	}
+}
+
+static void index_entry(struct segment *s, int64_t offset, uint64_t pos)
+{
+	if (s->bytes_since_index < RB_INDEX_INTERVAL)
+		return;
+	if ((uint64_t)s->index_entries * 8 + 8 <= RB_INDEX_BYTES) {
+		uint8_t *e = s->index + (size_t)s->index_entries * 8;
+
+		put_be32(e, (uint32_t)(offset - s->base_offset));
+		put_be32(e + 4, (uint32_t)pos);
+		s->index_entries++;
+	}
+	s->bytes_since_index = 0;
+}
+
+static int write_all(int fd, const uint8_t *p, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* The part under UnifiedLog.lock: roll, offsets, one write(), index, flush policy. */
+static int16_t append_locked(struct broker *b, struct partition *p, uint8_t *rec, size_t len,
+			     struct rb_part_truth *pt)
+{
+	struct segment *s;
+	uint64_t pos;
+	bool sync = false;
+
+	if (maybe_roll(b, p, len))
+		return KERR_UNKNOWN_SERVER;
+	s = &p->seg;
+	pt->base_offset = p->next_offset;
+	pos = s->size;
+	index_entry(s, p->next_offset, pos);
+	assign_offsets(p, rec, len);
+	pt->append_start_ns = now_ns();
+	if (write_all(s->fd, rec, len)) {
+		fprintf(stderr, "refbroker: write %s: %s\n", p->dir, strerror(errno));
+		pt->append_end_ns = now_ns();
+		return KERR_UNKNOWN_SERVER;
+	}
+	s->size += len;
+	s->bytes_since_index += len;
+	p->appends++;
+	p->msgs_since_flush += pt->records;
+	if (b->o.flush_messages && p->msgs_since_flush >= b->o.flush_messages)
+		sync = true;
+	if (b->o.fsync_every && every_nth(&b->fsync_count, b->o.fsync_every)) {
+		sync = true;
+		pt->inject = "fsync";
+	}
+	if (sync) {
+		fsync(s->fd);
+		p->msgs_since_flush = 0;
+	}
+	if (every_nth(&b->lock_hold_count, b->o.lock_hold.every)) {
+		sleep_ms(b->o.lock_hold.ms); /* stands for a slow write() under the lock */
+		pt->inject = "lock_hold";
+	}
+	if (every_nth(&b->inject_count[RB_PH_APPEND], b->o.sleep[RB_PH_APPEND].every)) {
+		sleep_ms(b->o.sleep[RB_PH_APPEND].ms);
+		pt->inject = "sleep_append";
+	}
+	pt->append_end_ns = now_ns();
+	return KERR_NONE;
+}
+
+int16_t logs_append(struct broker *b, struct partition *p, uint8_t *rec, size_t len,
+		    struct rb_part_truth *pt)
+{
+	int16_t err;
+
+	pt->bytes = (uint32_t)len;
+	pt->base_offset = -1;
+	pthread_rwlock_rdlock(&p->leader_isr);
+	err = validate(rec, len, &pt->records);
+	if (!err) {
+		pthread_mutex_lock(&p->lock);
+		pt->lock_ns = now_ns();
+		err = append_locked(b, p, rec, len, pt);
+		pthread_mutex_unlock(&p->lock);
+	}
+	pthread_rwlock_unlock(&p->leader_isr);
+	return err;
+}

@@ -1,0 +1,230 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Ground truth: one JSON line per request (format in README.md), formatted
+ * by the network thread once the request is finished and written by a
+ * dedicated "kafka-truth" thread, so no file I/O happens on the request path
+ * and no lock of the request path is held while formatting. Lines are
+ * buffered by stdio and flushed when the broker stops.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "broker.h"
+
+struct sbuf {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+
+__attribute__((format(printf, 2, 3))) static void sb_printf(struct sbuf *s, const char *fmt, ...)
+{
+	va_list ap;
+	size_t cap;
+	char *np;
+	int n;
+
+	if (s->oom)
+		return;
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(s->p ? s->p + s->len : NULL, s->p ? s->cap - s->len : 0, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			s->oom = true;
+			return;
+		}
+		if (s->p && s->len + (size_t)n < s->cap) {
+			s->len += (size_t)n;
+			return;
+		}
+		cap = s->cap ? s->cap : 512;
+		while (cap <= s->len + (size_t)n)
+			cap *= 2;
+		if (!(np = realloc(s->p, cap))) {
+			s->oom = true;
+			return;
+		}
+		s->p = np;
+		s->cap = cap;
+	}
+}
+
+static unsigned long long u(uint64_t v)
+{
+	return (unsigned long long)v;
+}
+
+/* Topic names are [a-zA-Z0-9._-] (checked at creation) but the request's may not be. */
+static void json_str(struct sbuf *s, const char *v)
+{
+	sb_printf(s, "\"");
+	for (; *v; v++) {
+		unsigned char c = (unsigned char)*v;
+
+		if (c == '"' || c == '\\')
+			sb_printf(s, "\\%c", c);
+		else if (c < 0x20 || c >= 0x7f)
+			sb_printf(s, "\\u%04x", c);
+		else
+			sb_printf(s, "%c", c);
+	}
+	sb_printf(s, "\"");
+}
+
+static void part_json(struct sbuf *s, const struct rb_part_truth *p)
+{
+	sb_printf(s, "{\"topic\":");
+	json_str(s, p->topic);
+	sb_printf(s,
+		  ",\"partition\":%d,\"error\":%d,\"bytes\":%u,\"records\":%u,\"base_offset\":%lld,"
+		  "\"lock_ns\":%llu,\"append_start_ns\":%llu,\"append_end_ns\":%llu",
+		  p->partition, p->error, p->bytes, p->records, (long long)p->base_offset,
+		  u(p->lock_ns), u(p->append_start_ns), u(p->append_end_ns));
+	if (p->inject)
+		sb_printf(s, ",\"inject\":\"%s\"", p->inject);
+	sb_printf(s, "}");
+}
+
+static char *format(const struct request *r)
+{
+	struct sbuf s = {0};
+
+	sb_printf(&s, "{\"client\":\"%s\",\"corr\":%d,\"api_key\":%d,\"api_version\":%d,",
+		  r->client, r->corr, r->api_key, r->api_version);
+	if (r->acks == -2)
+		sb_printf(&s, "\"acks\":null,");
+	else
+		sb_printf(&s, "\"acks\":%d,", r->acks);
+	sb_printf(&s, "\"handler_tid\":%d,\"partitions\":[", r->handler_tid);
+	for (size_t i = 0; i < r->nparts; i++) {
+		if (i)
+			sb_printf(&s, ",");
+		part_json(&s, &r->parts[i]);
+	}
+	sb_printf(&s,
+		  "],\"t_first_ns\":%llu,\"t_read_ns\":%llu,\"t_dequeue_ns\":%llu,"
+		  "\"t_resp_enqueue_ns\":%llu,\"t_resp_ns\":%llu,\"t_end_ns\":%llu,\"bytes\":%zu",
+		  u(r->t_first), u(r->t_read), u(r->t_dequeue), u(r->t_resp_enqueue), u(r->t_resp),
+		  u(r->t_end), r->len + 4);
+	if (r->inject)
+		sb_printf(&s, ",\"inject\":\"%s\"", r->inject);
+	sb_printf(&s, "}\n");
+	if (s.oom) {
+		free(s.p);
+		return NULL;
+	}
+	return s.p;
+}
+
+void truth_emit(struct broker *b, const struct request *r)
+{
+	struct truth *t = &b->truth;
+	char *line;
+
+	if (!t->f)
+		return;
+	if (!(line = format(r))) {
+		__atomic_add_fetch(&t->dropped, 1, __ATOMIC_RELAXED);
+		return;
+	}
+	pthread_mutex_lock(&t->mu);
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 1024;
+		char **nl = realloc(t->lines, cap * sizeof(*nl));
+
+		if (!nl) {
+			t->dropped++;
+			pthread_mutex_unlock(&t->mu);
+			free(line);
+			return;
+		}
+		t->lines = nl;
+		t->cap = cap;
+	}
+	t->lines[t->n++] = line;
+	pthread_cond_signal(&t->cv);
+	pthread_mutex_unlock(&t->mu);
+}
+
+/* Swaps the pending lines out under the lock, writes them outside it. */
+static void *truth_main(void *arg)
+{
+	struct truth *t = arg;
+	char **batch = NULL;
+	size_t n = 0;
+
+	pthread_setname_np(pthread_self(), "kafka-truth");
+	pthread_mutex_lock(&t->mu);
+	for (;;) {
+		while (!t->n && !t->stop)
+			pthread_cond_wait(&t->cv, &t->mu);
+		if (!t->n && t->stop)
+			break;
+		batch = t->lines;
+		n = t->n;
+		t->lines = NULL;
+		t->n = t->cap = 0;
+		pthread_mutex_unlock(&t->mu);
+		for (size_t i = 0; i < n; i++) {
+			fputs(batch[i], t->f);
+			free(batch[i]);
+		}
+		free(batch);
+		pthread_mutex_lock(&t->mu);
+	}
+	pthread_mutex_unlock(&t->mu);
+	return NULL;
+}
+
+int truth_open(struct broker *b)
+{
+	struct truth *t = &b->truth;
+	int fd;
+
+	memset(t, 0, sizeof(*t));
+	if (!b->o.truth)
+		return 0;
+	fd = open(b->o.truth, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || !(t->f = fdopen(fd, "w"))) {
+		fprintf(stderr, "refbroker: --truth %s: %s\n", b->o.truth, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	setvbuf(t->f, NULL, _IOFBF, 1 << 20);
+	pthread_mutex_init(&t->mu, NULL);
+	pthread_cond_init(&t->cv, NULL);
+	if (pthread_create(&t->thr, NULL, truth_main, t)) {
+		fclose(t->f);
+		t->f = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+void truth_close(struct broker *b)
+{
+	struct truth *t = &b->truth;
+
+	if (!t->f)
+		return;
+	pthread_mutex_lock(&t->mu);
+	t->stop = true;
+	pthread_cond_signal(&t->cv);
+	pthread_mutex_unlock(&t->mu);
+	pthread_join(t->thr, NULL);
+	if (fclose(t->f))
+		fprintf(stderr, "refbroker: --truth: %s\n", strerror(errno));
+	if (t->dropped)
+		fprintf(stderr, "refbroker: %llu ground-truth lines lost (no memory)\n",
+			u(t->dropped));
+	t->f = NULL;
+	free(t->lines);
+	pthread_mutex_destroy(&t->mu);
+	pthread_cond_destroy(&t->cv);
+}
