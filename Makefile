@@ -63,7 +63,7 @@ endif
 
 $(OUT)/kafkalat.bpf.o: $(BPF_SRCS) $(BPF_HDRS) $(VMLINUX_H) | $(OUT)
 	$(call msg,BPF,$@)
-	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) $(WARN) -Wno-unused-function \
+	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) $(WARN) -Wno-unused-function -Wno-unused-parameter \
 		-Iinclude -Ibpf -include $(VMLINUX_H) -c bpf/kafkalat.bpf.c -o $@
 	$(Q)llvm-strip -g $@ 2>/dev/null || true
 

@@ -493,6 +493,32 @@ static __always_inline void skip_sendfile(struct conn *c, __u64 ret)
 		emit_desync(c, f);
 }
 
+static __always_inline void on_close(__s32 fd)
+{
+	struct conn_key key = { .tgid = targ_tgid, .fd = fd };
+	struct klt_close_event *e;
+	struct conn *c;
+
+	c = bpf_map_lookup_elem(&conns, &key);
+	if (c && (e = event_reserve(sizeof(*e)))) {
+		e->type = KLT_EV_CLOSE;
+		e->flags = 0;
+		e->conn_id = c->conn_id;
+		e->ts_ns = bpf_ktime_get_ns();
+		event_submit(e);
+	}
+	conn_forget(fd);
+}
+
+/* A new connection: any state left for a reused fd number is stale. */
+static __always_inline void on_accept(long ret)
+{
+	if (ret < 0)
+		return;
+	conn_forget((__s32)ret);
+	conn_get((__s32)ret, 1);
+}
+
 /* ---- syscall tracepoints ---- */
 
 static __always_inline int io_enter(__s32 fd, __u64 addr, __u64 count, __u8 kind, __u8 dir)
@@ -500,10 +526,8 @@ static __always_inline int io_enter(__s32 fd, __u64 addr, __u64 count, __u8 kind
 	struct conn_key key = { .tgid = targ_tgid, .fd = fd };
 	struct pending_io *p;
 
-	if (!is_broker())
-		return 0;
 	/* cheap early out for files and other sockets already classified */
-	if (bpf_map_lookup_elem(&not_kafka, &key))
+	if (kind != KLT_IO_ACCEPT && bpf_map_lookup_elem(&not_kafka, &key))
 		return 0;
 	p = bpf_task_storage_get(&pending, bpf_get_current_task_btf(), 0,
 				 BPF_LOCAL_STORAGE_GET_F_CREATE);
@@ -524,12 +548,14 @@ static __always_inline int io_exit(long ret)
 	struct pending_io *pp, p;
 	struct conn *c;
 
-	if (!is_broker())
-		return 0;
 	pp = bpf_task_storage_get(&pending, bpf_get_current_task_btf(), 0, 0);
 	if (!pp || !pp->armed)
 		return 0;
 	pp->armed = 0;
+	if (pp->kind == KLT_IO_ACCEPT) {
+		on_accept(ret);
+		return 0;
+	}
 	if (ret <= 0)
 		return 0;
 	p = *pp;
@@ -543,81 +569,42 @@ static __always_inline int io_exit(long ret)
 	return 0;
 }
 
-#define ARG(ctx, i) ((ctx)->args[i])
-
 /*
- * One enter and one exit program serve every watched syscall: userspace
- * attaches them to each syscall's tracepoint and fills sys_io[] (indexed by
- * syscall number) with the I/O kind + 1 and direction, so the verifier
- * checks the walk once instead of once per syscall.
+ * Two programs on the raw syscall tracepoints (tp_btf: called directly with
+ * the syscall's registers, no perf record is built) serve every watched
+ * syscall: rodata tables indexed by syscall number give each one's I/O shape
+ * and direction. Other processes leave at the first comparison.
  */
 const volatile __u8 sys_io_kind[KLT_MAX_SYSCALL_NR] = {};
 const volatile __u8 sys_io_dir[KLT_MAX_SYSCALL_NR] = {};
 
-SEC("tracepoint/syscalls/sys_enter_read")
-int sys_enter_io(struct trace_event_raw_sys_enter *ctx)
+SEC("tp_btf/sys_enter")
+int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 {
-	long nr = ctx->id;
+	__u64 count;
 	__u8 kind;
 
-	if (nr < 0 || nr >= KLT_MAX_SYSCALL_NR)
+	if (!is_broker() || id < 0 || id >= KLT_MAX_SYSCALL_NR)
 		return 0;
-	kind = sys_io_kind[nr];
+	kind = sys_io_kind[id];
 	if (!kind--)
 		return 0;
-	return io_enter(ARG(ctx, 0), ARG(ctx, 1), ARG(ctx, 2), kind, sys_io_dir[nr]);
-}
-
-/* Its own program: reading args[3] makes a program unattachable to the
- * 3-argument syscalls (the kernel bounds ctx access by the event's size). */
-SEC("tracepoint/syscalls/sys_enter_sendfile64")
-int sys_enter_sendfile(struct trace_event_raw_sys_enter *ctx)
-{
-	return io_enter(ARG(ctx, 0), 0, ARG(ctx, 3), KLT_IO_SENDFILE, KLT_DIR_TX);
-}
-
-SEC("tracepoint/syscalls/sys_exit_read")
-int sys_exit_io(struct trace_event_raw_sys_exit *ctx)
-{
-	return io_exit(ctx->ret);
-}
-
-/* A new connection: any state left for a reused fd number is stale. */
-static __always_inline int accept_exit(long ret)
-{
-	if (!is_broker() || ret < 0)
+	if (kind == KLT_IO_CLOSE) {
+		on_close((__s32)PT_REGS_PARM1_CORE_SYSCALL(regs));
 		return 0;
-	conn_forget((__s32)ret);
-	conn_get((__s32)ret, 1);
-	return 0;
+	}
+	count = kind == KLT_IO_SENDFILE ? PT_REGS_PARM4_CORE_SYSCALL(regs)
+					: PT_REGS_PARM3_CORE_SYSCALL(regs);
+	return io_enter((__s32)PT_REGS_PARM1_CORE_SYSCALL(regs), PT_REGS_PARM2_CORE_SYSCALL(regs),
+			count, kind, sys_io_dir[id]);
 }
 
-/* attached to sys_exit_accept and sys_exit_accept4 */
-SEC("tracepoint/syscalls/sys_exit_accept4")
-int sys_exit_accept(struct trace_event_raw_sys_exit *ctx)
+SEC("tp_btf/sys_exit")
+int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 {
-	return accept_exit(ctx->ret);
-}
-
-SEC("tracepoint/syscalls/sys_enter_close")
-int sys_enter_close(struct trace_event_raw_sys_enter *ctx)
-{
-	struct conn_key key = { .tgid = targ_tgid, .fd = (__s32)ARG(ctx, 0) };
-	struct klt_close_event *e;
-	struct conn *c;
-
 	if (!is_broker())
 		return 0;
-	c = bpf_map_lookup_elem(&conns, &key);
-	if (c && (e = event_reserve(sizeof(*e)))) {
-		e->type = KLT_EV_CLOSE;
-		e->flags = 0;
-		e->conn_id = c->conn_id;
-		e->ts_ns = bpf_ktime_get_ns();
-		event_submit(e);
-	}
-	conn_forget(key.fd);
-	return 0;
+	return io_exit(ret);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

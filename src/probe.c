@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -15,7 +14,7 @@
 #include "kafkalat.skel.h"
 #include "kafkalat/probe.h"
 
-#define MAX_LINKS 32
+#define MAX_LINKS 2
 
 struct probe {
 	struct kafkalat_bpf *skel;
@@ -26,22 +25,18 @@ struct probe {
 	char err[256];
 };
 
-/* The syscalls whose bytes are Kafka frames, and how each passes them. */
+/* The syscalls kafkalat watches, and how each passes its bytes. */
 static const struct {
-	const char *name;
 	long nr;
 	enum klt_io_kind kind;
 	enum klt_dir dir;
 } io_syscalls[] = {
-    {"read", SYS_read, KLT_IO_BUF, KLT_DIR_RX},
-    {"recvfrom", SYS_recvfrom, KLT_IO_BUF, KLT_DIR_RX},
-    {"readv", SYS_readv, KLT_IO_IOV, KLT_DIR_RX},
-    {"recvmsg", SYS_recvmsg, KLT_IO_MSG, KLT_DIR_RX},
-    {"write", SYS_write, KLT_IO_BUF, KLT_DIR_TX},
-    {"sendto", SYS_sendto, KLT_IO_BUF, KLT_DIR_TX},
-    {"writev", SYS_writev, KLT_IO_IOV, KLT_DIR_TX},
-    {"sendmsg", SYS_sendmsg, KLT_IO_MSG, KLT_DIR_TX},
-    {"sendfile64", SYS_sendfile, KLT_IO_SENDFILE, KLT_DIR_TX},
+	{ SYS_read, KLT_IO_BUF, KLT_DIR_RX },	   { SYS_recvfrom, KLT_IO_BUF, KLT_DIR_RX },
+	{ SYS_readv, KLT_IO_IOV, KLT_DIR_RX },	   { SYS_recvmsg, KLT_IO_MSG, KLT_DIR_RX },
+	{ SYS_write, KLT_IO_BUF, KLT_DIR_TX },	   { SYS_sendto, KLT_IO_BUF, KLT_DIR_TX },
+	{ SYS_writev, KLT_IO_IOV, KLT_DIR_TX },	   { SYS_sendmsg, KLT_IO_MSG, KLT_DIR_TX },
+	{ SYS_sendfile, KLT_IO_SENDFILE, KLT_DIR_TX }, { SYS_accept, KLT_IO_ACCEPT, KLT_DIR_RX },
+	{ SYS_accept4, KLT_IO_ACCEPT, KLT_DIR_RX }, { SYS_close, KLT_IO_CLOSE, KLT_DIR_RX },
 };
 
 static bool verbose_libbpf;
@@ -68,22 +63,6 @@ static int fail(struct probe *p, int err, const char *fmt, ...)
 const char *probe_error(const struct probe *p)
 {
 	return p ? p->err : "out of memory";
-}
-
-/* Syscall tracepoints need tracefs; mount it where libbpf looks if absent. */
-static int ensure_tracefs(struct probe *p)
-{
-	if (!access("/sys/kernel/tracing/events/syscalls", F_OK) ||
-	    !access("/sys/kernel/debug/tracing/events/syscalls", F_OK))
-		return 0;
-	if (mount("nodev", "/sys/kernel/tracing", "tracefs", 0, NULL) && errno != EBUSY)
-		return fail(p, -errno, "tracefs is not mounted and mounting it failed: %s",
-			    strerror(errno));
-	if (access("/sys/kernel/tracing/events/syscalls", F_OK))
-		return fail(p, -ENOENT,
-			    "no syscall tracepoints in tracefs (kernel without "
-			    "CONFIG_FTRACE_SYSCALLS?)");
-	return 0;
 }
 
 int probe_open(struct probe **out, const struct probe_opts *opts)
@@ -151,17 +130,14 @@ int probe_load(struct probe *p)
 	return 0;
 }
 
-static int attach_tp(struct probe *p, struct bpf_program *prog, const char *name)
+static int attach_prog(struct probe *p, struct bpf_program *prog)
 {
-	struct bpf_link *l;
+	struct bpf_link *l = bpf_program__attach(prog);
 
-	if (p->nlinks >= MAX_LINKS)
-		return fail(p, -E2BIG, "too many tracepoints");
-	l = bpf_program__attach_tracepoint(prog, "syscalls", name);
 	if (!l) {
 		int err = -errno;
 
-		return fail(p, err, "attaching to tracepoint syscalls:%s failed: %s", name,
+		return fail(p, err, "attaching %s failed: %s", bpf_program__name(prog),
 			    strerror(-err));
 	}
 	p->links[p->nlinks++] = l;
@@ -170,26 +146,12 @@ static int attach_tp(struct probe *p, struct bpf_program *prog, const char *name
 
 int probe_attach(struct probe *p, probe_record_fn fn, void *ctx)
 {
-	char tp[64];
 	int err;
 
-	err = ensure_tracefs(p);
-	for (size_t i = 0; !err && i < sizeof(io_syscalls) / sizeof(io_syscalls[0]); i++) {
-		snprintf(tp, sizeof(tp), "sys_enter_%s", io_syscalls[i].name);
-		err = attach_tp(p, io_syscalls[i].kind == KLT_IO_SENDFILE
-					   ? p->skel->progs.sys_enter_sendfile
-					   : p->skel->progs.sys_enter_io,
-				tp);
-		snprintf(tp, sizeof(tp), "sys_exit_%s", io_syscalls[i].name);
-		if (!err)
-			err = attach_tp(p, p->skel->progs.sys_exit_io, tp);
-	}
+	/* exit first: an enter without its exit would leave a syscall armed */
+	err = attach_prog(p, p->skel->progs.sys_exit);
 	if (!err)
-		err = attach_tp(p, p->skel->progs.sys_exit_accept, "sys_exit_accept");
-	if (!err)
-		err = attach_tp(p, p->skel->progs.sys_exit_accept, "sys_exit_accept4");
-	if (!err)
-		err = attach_tp(p, p->skel->progs.sys_enter_close, "sys_enter_close");
+		err = attach_prog(p, p->skel->progs.sys_enter);
 	if (err)
 		return err;
 	p->rb = ring_buffer__new(bpf_map__fd(p->skel->maps.events), (ring_buffer_sample_fn)fn, ctx,

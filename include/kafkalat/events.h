@@ -37,6 +37,8 @@ enum klt_io_kind {
 	KLT_IO_IOV = 1,	     /* fd, iov, iovcnt: readv writev */
 	KLT_IO_MSG = 2,	     /* fd, msghdr: recvmsg sendmsg */
 	KLT_IO_SENDFILE = 3, /* out_fd, in_fd, offset, count: file data, skipped unread */
+	KLT_IO_ACCEPT = 4,   /* accept, accept4: the new fd is the return value */
+	KLT_IO_CLOSE = 5,    /* close(fd) */
 };
 
 enum klt_dir {
