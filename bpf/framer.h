@@ -26,17 +26,17 @@
 #ifndef KW_STEP_FN
 #define KW_STEP_FN KW_INLINE
 #endif
-#define KW_CHECK(...)                                                                              \
-	do {                                                                                       \
-		if (!(__VA_ARGS__))                                                                \
-			return KW_STOP;                                                            \
+#define KW_CHECK(...)                   \
+	do {                            \
+		if (!(__VA_ARGS__))     \
+			return KW_STOP; \
 	} while (0)
 
 enum kw_sync {
-	KW_SYNCED = 0,	 /* at a proven frame boundary since the connection began */
+	KW_SYNCED = 0,	  /* at a proven frame boundary since the connection began */
 	KW_TENTATIVE = 1, /* resynchronised at a plausible boundary, not proven yet */
-	KW_RESYNC = 2,	 /* looking for a boundary at the start of each syscall */
-	KW_BAD = 3,	 /* undecodable: no more frames */
+	KW_RESYNC = 2,	  /* looking for a boundary at the start of each syscall */
+	KW_BAD = 3,	  /* undecodable: no more frames */
 };
 
 enum kw_state {
@@ -72,18 +72,19 @@ enum kw_state {
 /* What a step produced for the caller to emit. */
 enum kw_result {
 	KW_NONE = 0,
-	KW_FRAME,  /* a frame completed: emit it from the flow's fields */
-	KW_TOPIC,  /* a topic name (or id) completed */
-	KW_PART,   /* a partition's records field completed */
+	KW_FRAME,   /* a frame completed: emit it from the flow's fields */
+	KW_TOPIC,   /* a topic name (or id) completed */
+	KW_PART,    /* a partition's records field completed */
 	KW_BADCONN, /* the flow became undecodable: bad_reason, bad_detail */
-	KW_DESYNC, /* a tentative boundary proved wrong; back to resync */
-	KW_STOP,   /* ignore the rest of this syscall's bytes */
+	KW_DESYNC,  /* a tentative boundary proved wrong; back to resync */
+	KW_STOP,    /* ignore the rest of this syscall's bytes */
 };
 
-#define KW_CLIENT_ID_BUF 128 /* twice KLT_CLIENT_ID_MAX: lets the verifier bound copies by masks */
-#define KW_TOPIC_BUF	 512
-#define KW_BATCH_HDR	 61 /* record batch v2 header bytes up to and including recordsCount */
-#define KW_MAGIC_END	 17 /* bytes of a batch or legacy message up to its magic byte */
+#define KW_CLIENT_ID_BUF 128 /* twice KLT_CLIENT_ID_MAX: lets the verifier bound copies by masks \
+			      */
+#define KW_TOPIC_BUF	       512
+#define KW_BATCH_HDR	       61 /* record batch v2 header bytes up to and including recordsCount */
+#define KW_MAGIC_END	       17 /* bytes of a batch or legacy message up to its magic byte */
 #define KW_PRODUCE_MAX_VERSION 13
 
 struct kw_flow {
@@ -129,10 +130,10 @@ struct kw_flow {
 	__u8 dir;
 	__u8 bad_reason;
 	__u8 topic_is_id;
-	__u8 corr_known;     /* TX: corr_lo/corr_hi are set */
-	__u8 frame_emitted;  /* a topic or partition of this frame was reported */
-	__u8 part_trunc;     /* the partition's last batch header was cut short */
-	__u8 tok[24]; /* 8 used; room lets the verifier bound copies by masks */
+	__u8 corr_known;    /* TX: corr_lo/corr_hi are set */
+	__u8 frame_emitted; /* a topic or partition of this frame was reported */
+	__u8 part_trunc;    /* the partition's last batch header was cut short */
+	__u8 tok[24];	    /* 8 used; room lets the verifier bound copies by masks */
 };
 
 /* Names are kept apart from the flow so that responses carry no buffers. */

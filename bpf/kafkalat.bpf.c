@@ -20,9 +20,9 @@
 #define S_IFMT	    00170000
 #define S_IFSOCK    0140000
 
-#define MAX_CONNS    65536
-#define MAX_IOV	     1024 /* UIO_MAXIOV */
-#define MAX_STEPS    (1 << 19)
+#define MAX_CONNS 65536
+#define MAX_IOV	  1024 /* UIO_MAXIOV */
+#define MAX_STEPS (1 << 19)
 
 const volatile __u32 targ_tgid = 0;
 const volatile __u16 targ_ports[KLT_MAX_PORTS] = {};
@@ -30,7 +30,6 @@ const volatile __u32 targ_nports = 0;
 const volatile __u64 wakeup_bytes = 1 << 20;
 
 __u64 conn_seq = 0;
-
 
 struct conn_key {
 	__u32 tgid;
@@ -123,8 +122,8 @@ static __always_inline void *event_reserve(__u64 size)
 static __always_inline void event_submit(void *e)
 {
 	__u64 flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > wakeup_bytes
-			      ? BPF_RB_FORCE_WAKEUP
-			      : BPF_RB_NO_WAKEUP;
+			  ? BPF_RB_FORCE_WAKEUP
+			  : BPF_RB_NO_WAKEUP;
 
 	bpf_ringbuf_submit(e, flags);
 }
@@ -202,7 +201,7 @@ static __always_inline void emit_conn(struct conn *c, struct sock *sk, __s32 fd,
  */
 static __always_inline struct conn *conn_get(__s32 fd, int accepted)
 {
-	struct conn_key key = { .tgid = targ_tgid, .fd = fd };
+	struct conn_key key = {.tgid = targ_tgid, .fd = fd};
 	struct conn *c = bpf_map_lookup_elem(&conns, &key);
 	struct klt_stats *st;
 	struct sock *sk;
@@ -244,7 +243,7 @@ static __always_inline struct conn *conn_get(__s32 fd, int accepted)
 
 static __always_inline void conn_forget(__s32 fd)
 {
-	struct conn_key key = { .tgid = targ_tgid, .fd = fd };
+	struct conn_key key = {.tgid = targ_tgid, .fd = fd};
 
 	bpf_map_delete_elem(&conns, &key);
 	bpf_map_delete_elem(&not_kafka, &key);
@@ -279,8 +278,8 @@ static __always_inline void emit_frame(struct conn *c, struct kw_flow *f, __u64 
 	e->record_bytes = f->record_bytes;
 	e->records = f->records;
 	e->client_id_full_len = f->client_id_full_len;
-	e->client_id_len = f->client_id_len > KLT_CLIENT_ID_MAX ? KLT_CLIENT_ID_MAX
-								: (__u8)f->client_id_len;
+	e->client_id_len =
+	    f->client_id_len > KLT_CLIENT_ID_MAX ? KLT_CLIENT_ID_MAX : (__u8)f->client_id_len;
 	if ((st = stats_get()))
 		st->frames++;
 	if (f->dir == KLT_DIR_RX)
@@ -288,7 +287,6 @@ static __always_inline void emit_frame(struct conn *c, struct kw_flow *f, __u64 
 	else
 		__builtin_memset(e->client_id, 0, KLT_CLIENT_ID_MAX);
 	event_submit(e);
-
 }
 
 static __always_inline void emit_topic(struct conn *c, struct kw_flow *f)
@@ -362,8 +360,8 @@ struct walk {
 	struct conn *c;
 	struct kw_flow *f;
 	struct kw_in in;
-	__u64 iov;	 /* user address of the iovec array (KLT_IO_IOV/KLT_IO_MSG) */
-	__u64 left;	 /* bytes of the syscall's return value not yet assigned to a segment */
+	__u64 iov;  /* user address of the iovec array (KLT_IO_IOV/KLT_IO_MSG) */
+	__u64 left; /* bytes of the syscall's return value not yet assigned to a segment */
 	__u64 t_exit;
 	__u32 iov_next;
 	__u32 iov_cnt;
@@ -495,7 +493,7 @@ static __always_inline void skip_sendfile(struct conn *c, __u64 ret)
 
 static __always_inline void on_close(__s32 fd)
 {
-	struct conn_key key = { .tgid = targ_tgid, .fd = fd };
+	struct conn_key key = {.tgid = targ_tgid, .fd = fd};
 	struct klt_close_event *e;
 	struct conn *c;
 
@@ -523,7 +521,7 @@ static __always_inline void on_accept(long ret)
 
 static __always_inline int io_enter(__s32 fd, __u64 addr, __u64 count, __u8 kind, __u8 dir)
 {
-	struct conn_key key = { .tgid = targ_tgid, .fd = fd };
+	struct conn_key key = {.tgid = targ_tgid, .fd = fd};
 	struct pending_io *p;
 
 	/* cheap early out for files and other sockets already classified */

@@ -182,7 +182,8 @@ static enum cli_result missing_argument(char *err, size_t errlen)
 {
 	for (const struct option *lo = long_opts; lo->name; lo++)
 		if (lo->val == optopt && optopt >= 256)
-			return errorf(err, errlen, "option --%s needs an argument (see kafkalat --help)",
+			return errorf(err, errlen,
+				      "option --%s needs an argument (see kafkalat --help)",
 				      lo->name);
 	if (optopt > 0 && optopt < 256)
 		return errorf(err, errlen, "option -%c needs an argument (see kafkalat --help)",
@@ -205,8 +206,8 @@ enum cli_result cli_parse(int argc, char **argv, struct cli_opts *o, char *err, 
 			return missing_argument(err, errlen);
 		if (c == '?') {
 			if (optopt)
-				return errorf(err, errlen, "unknown option '-%c' (see kafkalat --help)",
-					      optopt);
+				return errorf(err, errlen,
+					      "unknown option '-%c' (see kafkalat --help)", optopt);
 			return errorf(err, errlen, "unknown option '%s' (see kafkalat --help)",
 				      argv[optind - 1]);
 		}

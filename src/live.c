@@ -118,8 +118,9 @@ static int find_target(const struct cli_opts *o, int *pid)
 		return -ENOENT;
 	}
 	if (err == -EACCES || err == -EPERM)
-		fprintf(stderr, "kafkalat: cannot read the sockets of pid %d: run as root (or with "
-				"CAP_BPF, CAP_PERFMON and CAP_SYS_PTRACE)\n",
+		fprintf(stderr,
+			"kafkalat: cannot read the sockets of pid %d: run as root (or with "
+			"CAP_BPF, CAP_PERFMON and CAP_SYS_PTRACE)\n",
 			o->pid);
 	else if (err < 0)
 		fprintf(stderr, "kafkalat: reading the sockets of pid %d failed: %s\n", o->pid,
@@ -306,8 +307,9 @@ int live_run(const struct cli_opts *o)
 	target_comm("/proc", pid, comm, sizeof(comm));
 	if (target_count_connections("/proc", pid, o->ports, o->nports, &open_conns))
 		open_conns = 0;
-	fprintf(stderr, "Tracing Kafka requests of pid %d (%s) on port %u%s, %u connections already "
-			"open... %s\n",
+	fprintf(stderr,
+		"Tracing Kafka requests of pid %d (%s) on port %u%s, %u connections already "
+		"open... %s\n",
 		pid, comm, o->ports[0], o->nports > 1 ? " and more" : "", open_conns,
 		o->duration_s > 0 ? "" : "Hit Ctrl-C to end.");
 	why = poll_loop(&lv, pid, t_start, &st);

@@ -134,8 +134,8 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 	if (st->messages &&
 	    fprintf(st->messages,
 		    "{\"partition\":%d,\"offset\":%lld,\"t_produce_ns\":%llu,\"t_dr_ns\":%llu}\n",
-		    (int)m->partition, m->offset >= 0 ? (long long)m->offset : -1LL, (unsigned long long)t0,
-		    (unsigned long long)now) < 0)
+		    (int)m->partition, m->offset >= 0 ? (long long)m->offset : -1LL,
+		    (unsigned long long)t0, (unsigned long long)now) < 0)
 		st->messages_err = true;
 }
 
@@ -665,8 +665,8 @@ static int close_messages(struct load_state *st)
 	st->messages = NULL;
 	if (!bad)
 		return 0;
-	fprintf(stderr, "kafkalat load: --messages: writing %s failed: %s\n",
-		st->o->messages_path, strerror(saved));
+	fprintf(stderr, "kafkalat load: --messages: writing %s failed: %s\n", st->o->messages_path,
+		strerror(saved));
 	return -1;
 }
 

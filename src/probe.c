@@ -31,12 +31,12 @@ static const struct {
 	enum klt_io_kind kind;
 	enum klt_dir dir;
 } io_syscalls[] = {
-	{ SYS_read, KLT_IO_BUF, KLT_DIR_RX },	   { SYS_recvfrom, KLT_IO_BUF, KLT_DIR_RX },
-	{ SYS_readv, KLT_IO_IOV, KLT_DIR_RX },	   { SYS_recvmsg, KLT_IO_MSG, KLT_DIR_RX },
-	{ SYS_write, KLT_IO_BUF, KLT_DIR_TX },	   { SYS_sendto, KLT_IO_BUF, KLT_DIR_TX },
-	{ SYS_writev, KLT_IO_IOV, KLT_DIR_TX },	   { SYS_sendmsg, KLT_IO_MSG, KLT_DIR_TX },
-	{ SYS_sendfile, KLT_IO_SENDFILE, KLT_DIR_TX }, { SYS_accept, KLT_IO_ACCEPT, KLT_DIR_RX },
-	{ SYS_accept4, KLT_IO_ACCEPT, KLT_DIR_RX }, { SYS_close, KLT_IO_CLOSE, KLT_DIR_RX },
+    {SYS_read, KLT_IO_BUF, KLT_DIR_RX},		 {SYS_recvfrom, KLT_IO_BUF, KLT_DIR_RX},
+    {SYS_readv, KLT_IO_IOV, KLT_DIR_RX},	 {SYS_recvmsg, KLT_IO_MSG, KLT_DIR_RX},
+    {SYS_write, KLT_IO_BUF, KLT_DIR_TX},	 {SYS_sendto, KLT_IO_BUF, KLT_DIR_TX},
+    {SYS_writev, KLT_IO_IOV, KLT_DIR_TX},	 {SYS_sendmsg, KLT_IO_MSG, KLT_DIR_TX},
+    {SYS_sendfile, KLT_IO_SENDFILE, KLT_DIR_TX}, {SYS_accept, KLT_IO_ACCEPT, KLT_DIR_RX},
+    {SYS_accept4, KLT_IO_ACCEPT, KLT_DIR_RX},	 {SYS_close, KLT_IO_CLOSE, KLT_DIR_RX},
 };
 
 static bool verbose_libbpf;

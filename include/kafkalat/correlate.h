@@ -65,16 +65,16 @@ enum corr_unmatched_reason {
 
 struct corr_counts {
 	uint64_t events;
-	uint64_t bad_events;	   /* records of the wrong size or type: never from a sound kernel side */
-	uint64_t connections;	   /* Kafka connections seen */
-	uint64_t preexisting;	   /* of which open before attach */
-	uint64_t requests;	   /* request frames, all APIs */
-	uint64_t responses;	   /* response frames */
-	uint64_t completed;	   /* requests matched with their response */
-	uint64_t acks0;		   /* Produce with acks=0 (no response expected) */
-	uint64_t partial;	   /* caught mid-flight at attach or voided by resync */
-	uint64_t unmatched_responses; /* a response whose request was never seen */
-	uint64_t unmatched[CORR_UNM_MAX];	      /* requests without a response, all APIs */
+	uint64_t bad_events; /* records of the wrong size or type: never from a sound kernel side */
+	uint64_t connections;		  /* Kafka connections seen */
+	uint64_t preexisting;		  /* of which open before attach */
+	uint64_t requests;		  /* request frames, all APIs */
+	uint64_t responses;		  /* response frames */
+	uint64_t completed;		  /* requests matched with their response */
+	uint64_t acks0;			  /* Produce with acks=0 (no response expected) */
+	uint64_t partial;		  /* caught mid-flight at attach or voided by resync */
+	uint64_t unmatched_responses;	  /* a response whose request was never seen */
+	uint64_t unmatched[CORR_UNM_MAX]; /* requests without a response, all APIs */
 	uint64_t produce_unmatched[CORR_UNM_MAX]; /* of which Produce */
 	uint64_t undecodable_conns;
 	uint64_t undecodable[KLT_BAD_REASON_MAX];

@@ -94,7 +94,7 @@ struct klt_frame_event {
 	__u32 tid_last;
 	__u32 size; /* the frame's size field: bytes after the 4-byte size */
 	__u8 dir;
-	__u8 client_id_len; /* bytes stored in client_id (<= KLT_CLIENT_ID_MAX) */
+	__u8 client_id_len;	  /* bytes stored in client_id (<= KLT_CLIENT_ID_MAX) */
 	__s16 client_id_full_len; /* length on the wire; -1 = null */
 	__s16 api_key;		  /* requests only */
 	__s16 api_version;	  /* requests only */
@@ -160,12 +160,12 @@ struct klt_desync_event {
 
 /* Per-CPU counters (array map "stats", one struct per CPU). */
 struct klt_stats {
-	__u64 ringbuf_drops;	/* failed ring buffer reservations */
-	__u64 conn_table_full;	/* conn state could not be created */
-	__u64 resync_skipped;	/* syscalls skipped while looking for a frame boundary */
-	__u64 frames;		/* frames emitted */
-	__u64 syscalls;		/* socket syscalls of Kafka connections walked */
-	__u64 steps;		/* framer steps (bpf_loop iterations) */
+	__u64 ringbuf_drops;   /* failed ring buffer reservations */
+	__u64 conn_table_full; /* conn state could not be created */
+	__u64 resync_skipped;  /* syscalls skipped while looking for a frame boundary */
+	__u64 frames;	       /* frames emitted */
+	__u64 syscalls;	       /* socket syscalls of Kafka connections walked */
+	__u64 steps;	       /* framer steps (bpf_loop iterations) */
 };
 
 #endif /* KAFKALAT_EVENTS_H */
