@@ -48,6 +48,17 @@
 enum rb_io { RB_IO_JVM, RB_IO_CHUNKED };
 enum rb_phase { RB_PH_READ, RB_PH_QUEUE, RB_PH_APPEND, RB_PH_RESPOND, RB_PH_N };
 
+/* Faults injected into a request or an append, named in the ground truth. */
+enum rb_inject {
+	RB_INJ_SLEEP_READ = 1u << RB_PH_READ,
+	RB_INJ_SLEEP_QUEUE = 1u << RB_PH_QUEUE,
+	RB_INJ_SLEEP_APPEND = 1u << RB_PH_APPEND,
+	RB_INJ_SLEEP_RESPOND = 1u << RB_PH_RESPOND,
+	RB_INJ_LOCK_HOLD = 1u << 4,
+	RB_INJ_FSYNC = 1u << 5,
+	RB_INJ_FLUSH = 1u << 6, /* --flush-messages, not a fault but worth seeing */
+};
+
 struct rb_every {
 	uint32_t ms, every; /* every == 0: off */
 };
@@ -78,7 +89,7 @@ struct rb_part_truth {
 	uint32_t bytes, records;
 	int64_t base_offset;
 	uint64_t lock_ns, append_start_ns, append_end_ns;
-	const char *inject; /* fault injected into this append, or NULL */
+	unsigned inject; /* enum rb_inject bits */
 };
 
 /* What a handler tells the network thread to do with a request's connection. */
@@ -101,7 +112,7 @@ struct request {
 	size_t resp_len, resp_hdr_len, resp_off;
 	struct rb_part_truth *parts;
 	size_t nparts;
-	const char *inject; /* request-level fault, or NULL */
+	unsigned inject; /* enum rb_inject bits */
 	uint64_t t_first, t_read, t_dequeue, t_resp_enqueue, t_resp, t_end;
 	uint64_t t_due; /* purgatory deadline */
 };
@@ -192,6 +203,14 @@ uint32_t crc32c(const uint8_t *p, size_t n);
 
 /* ---- network threads ---- */
 struct conn;
+struct sockaddr_storage;
+
+/* An accepted socket on its way to a network thread. */
+struct new_conn {
+	int fd;
+	char client[64]; /* peer IP:PORT */
+};
+
 struct net {
 	struct broker *b;
 	uint32_t id;
@@ -199,7 +218,7 @@ struct net {
 	int epfd, evfd;
 	pthread_mutex_t mu; /* guards the two inboxes below */
 	struct request *resp_head, *resp_tail;
-	int *new_fds;
+	struct new_conn *new_fds;
 	size_t n_new, cap_new;
 	struct conn **conns;
 	size_t nconns;
@@ -214,7 +233,7 @@ void *net_main(void *arg);
 void *acceptor_main(void *arg);
 /* Hands a finished request back to its network thread and wakes it. */
 void net_respond(struct broker *b, struct request *r);
-void net_add_conn(struct net *n, int fd);
+void net_add_conn(struct net *n, int fd, const struct sockaddr_storage *peer);
 void net_wake(struct net *n);
 
 /* ---- handlers, purgatory, truth ---- */

@@ -397,11 +397,13 @@ static int16_t append_locked(struct broker *b, struct partition *p, uint8_t *rec
 	s->bytes_since_index += len;
 	p->appends++;
 	p->msgs_since_flush += pt->records;
-	if (b->o.flush_messages && p->msgs_since_flush >= b->o.flush_messages)
+	if (b->o.flush_messages && p->msgs_since_flush >= b->o.flush_messages) {
 		sync = true;
+		pt->inject |= RB_INJ_FLUSH;
+	}
 	if (b->o.fsync_every && every_nth(&b->fsync_count, b->o.fsync_every)) {
 		sync = true;
-		pt->inject = "fsync";
+		pt->inject |= RB_INJ_FSYNC;
 	}
 	if (sync) {
 		fsync(s->fd);
@@ -409,11 +411,11 @@ static int16_t append_locked(struct broker *b, struct partition *p, uint8_t *rec
 	}
 	if (every_nth(&b->lock_hold_count, b->o.lock_hold.every)) {
 		sleep_ms(b->o.lock_hold.ms); /* stands for a slow write() under the lock */
-		pt->inject = "lock_hold";
+		pt->inject |= RB_INJ_LOCK_HOLD;
 	}
 	if (every_nth(&b->inject_count[RB_PH_APPEND], b->o.sleep[RB_PH_APPEND].every)) {
 		sleep_ms(b->o.sleep[RB_PH_APPEND].ms);
-		pt->inject = "sleep_append";
+		pt->inject |= RB_INJ_SLEEP_APPEND;
 	}
 	pt->append_end_ns = now_ns();
 	return KERR_NONE;

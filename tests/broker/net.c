@@ -46,18 +46,17 @@ struct conn {
 	size_t body_len, body_have;
 	uint64_t t_first;
 	uint64_t next_seq, send_seq;
+	unsigned inject;     /* read-phase sleep of the frame being read */
 	struct request *out; /* finished requests, sorted by seq */
 };
 
-static void format_peer(int fd, char *out, size_t len)
+/* "IP:PORT", or "[v6]:PORT"; formatted by the acceptor while the peer is surely known. */
+static void format_peer(const struct sockaddr_storage *sa, char *out, size_t len)
 {
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
+	const struct sockaddr_storage ss = *sa;
 	char ip[INET6_ADDRSTRLEN] = "?";
 
 	snprintf(out, len, "?:0");
-	if (getpeername(fd, (struct sockaddr *)&ss, &sl))
-		return;
 	if (ss.ss_family == AF_INET) {
 		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
 
@@ -130,7 +129,7 @@ static void conn_close(struct net *n, struct conn *c, const char *why)
 	free(c);
 }
 
-static void conn_add(struct net *n, int fd)
+static void conn_add(struct net *n, const struct new_conn *nc0)
 {
 	struct conn *c = calloc(1, sizeof(*c));
 	size_t slot;
@@ -149,13 +148,13 @@ static void conn_add(struct net *n, int fd)
 	if (!c || slot >= n->nconns) {
 		fprintf(stderr, "refbroker: out of memory for a connection\n");
 		free(c);
-		close(fd);
+		close(nc0->fd);
 		return;
 	}
-	c->fd = fd;
+	c->fd = nc0->fd;
 	c->slot = (uint32_t)slot;
 	c->gen = ++n->next_gen;
-	format_peer(fd, c->client, sizeof(c->client));
+	memcpy(c->client, nc0->client, sizeof(c->client));
 	n->conns[slot] = c;
 	rearm(n, c);
 }
@@ -189,6 +188,8 @@ static int hand_off(struct net *n, struct conn *c, uint64_t t_read)
 	r->acks = -2;
 	r->t_first = c->t_first;
 	r->t_read = t_read;
+	r->inject = c->inject;
+	c->inject = 0;
 	c->body = NULL;
 	c->size_have = c->body_len = c->body_have = 0;
 	if (n->b->o.io == RB_IO_JVM) {
@@ -196,7 +197,7 @@ static int hand_off(struct net *n, struct conn *c, uint64_t t_read)
 		rearm(n, c);
 	}
 	if (sleep_now(n, RB_PH_QUEUE))
-		r->inject = "sleep_queue";
+		r->inject |= RB_INJ_SLEEP_QUEUE;
 	if (!rqueue_put(&n->b->rq, r)) {
 		request_free(r); /* shutting down */
 		return 0;
@@ -255,7 +256,8 @@ static void read_jvm(struct net *n, struct conn *c)
 			return;
 		if ((why = start_body(c)))
 			return conn_close(n, c, why);
-		sleep_now(n, RB_PH_READ);
+		if (sleep_now(n, RB_PH_READ))
+			c->inject |= RB_INJ_SLEEP_READ;
 	}
 	k = read(c->fd, c->body + c->body_have, c->body_len - c->body_have);
 	t = now_ns();
@@ -294,7 +296,7 @@ static const char *parse_chunk(struct net *n, struct conn *c, const uint8_t *p, 
 			if ((why = start_body(c)))
 				return why;
 			if (sleep_now(n, RB_PH_READ))
-				continue;
+				c->inject |= RB_INJ_SLEEP_READ;
 		}
 		k = len < c->body_len - c->body_have ? len : c->body_len - c->body_have;
 		memcpy(c->body + c->body_have, p, k);
@@ -346,7 +348,7 @@ static int write_head(struct net *n, struct conn *c)
 
 	if (r->resp_off == 0 && !r->t_resp) {
 		if (sleep_now(n, RB_PH_RESPOND))
-			r->inject = "sleep_respond";
+			r->inject |= RB_INJ_SLEEP_RESPOND;
 		r->t_resp = now_ns();
 	}
 	/* header iov + body iov, as Kafka's NetworkSend of a ByteBufferSend */
@@ -434,7 +436,7 @@ static void deliver(struct net *n, struct request *r)
 static void drain_inbox(struct net *n)
 {
 	struct request *r, *next;
-	int *fds;
+	struct new_conn *fds;
 	size_t nfds;
 	uint64_t v;
 
@@ -449,7 +451,7 @@ static void drain_inbox(struct net *n)
 	n->n_new = n->cap_new = 0;
 	pthread_mutex_unlock(&n->mu);
 	for (size_t i = 0; i < nfds; i++)
-		conn_add(n, fds[i]);
+		conn_add(n, &fds[i]);
 	free(fds);
 	for (; r; r = next) {
 		next = r->next;
@@ -528,7 +530,7 @@ void net_destroy(struct net *n)
 		request_free(r);
 	}
 	for (size_t i = 0; i < n->n_new; i++)
-		close(n->new_fds[i]);
+		close(n->new_fds[i].fd);
 	free(n->new_fds);
 	free(n->conns);
 	free(n->chunk);
@@ -563,14 +565,14 @@ void net_respond(struct broker *b, struct request *r)
 	net_wake(n);
 }
 
-void net_add_conn(struct net *n, int fd)
+void net_add_conn(struct net *n, int fd, const struct sockaddr_storage *peer)
 {
 	bool ok = true;
 
 	pthread_mutex_lock(&n->mu);
 	if (n->n_new == n->cap_new) {
 		size_t cap = n->cap_new ? n->cap_new * 2 : 16;
-		int *nf = realloc(n->new_fds, cap * sizeof(*nf));
+		struct new_conn *nf = realloc(n->new_fds, cap * sizeof(*nf));
 
 		if (nf) {
 			n->new_fds = nf;
@@ -579,8 +581,11 @@ void net_add_conn(struct net *n, int fd)
 			ok = false;
 		}
 	}
-	if (ok)
-		n->new_fds[n->n_new++] = fd;
+	if (ok) {
+		n->new_fds[n->n_new].fd = fd;
+		format_peer(peer, n->new_fds[n->n_new].client, sizeof(n->new_fds[0].client));
+		n->n_new++;
+	}
 	pthread_mutex_unlock(&n->mu);
 	if (!ok) {
 		fprintf(stderr, "refbroker: out of memory for a new connection\n");
@@ -609,11 +614,14 @@ void *acceptor_main(void *arg)
 
 	pthread_setname_np(pthread_self(), "kafka-acceptor");
 	while (!*b->stop) {
+		struct sockaddr_storage peer;
+		socklen_t plen = sizeof(peer);
 		int fd;
 
 		if (poll(&pfd, 1, 100) <= 0)
 			continue;
-		fd = accept4(b->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		fd = accept4(b->listen_fd, (struct sockaddr *)&peer, &plen,
+			     SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
 				fprintf(stderr, "refbroker: accept: %s\n", strerror(errno));
@@ -622,7 +630,7 @@ void *acceptor_main(void *arg)
 			continue;
 		}
 		tune(fd);
-		net_add_conn(&b->nets[b->next_net], fd); /* round-robin, as Kafka */
+		net_add_conn(&b->nets[b->next_net], fd, &peer); /* round-robin, as Kafka */
 		b->next_net = (b->next_net + 1) % b->o.net_threads;
 	}
 	return NULL;

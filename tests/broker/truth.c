@@ -76,6 +76,26 @@ static void json_str(struct sbuf *s, const char *v)
 	sb_printf(s, "\"");
 }
 
+/* ,"inject":["lock_hold",...] when a fault was injected; nothing otherwise */
+static void inject_json(struct sbuf *s, unsigned bits)
+{
+	static const char *const names[] = {"sleep_read",    "sleep_queue", "sleep_append",
+					    "sleep_respond", "lock_hold",   "fsync",
+					    "flush"};
+	const char *sep = "";
+
+	if (!bits)
+		return;
+	sb_printf(s, ",\"inject\":[");
+	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (bits & (1u << i)) {
+			sb_printf(s, "%s\"%s\"", sep, names[i]);
+			sep = ",";
+		}
+	}
+	sb_printf(s, "]");
+}
+
 static void part_json(struct sbuf *s, const struct rb_part_truth *p)
 {
 	sb_printf(s, "{\"topic\":");
@@ -85,8 +105,7 @@ static void part_json(struct sbuf *s, const struct rb_part_truth *p)
 		  "\"lock_ns\":%llu,\"append_start_ns\":%llu,\"append_end_ns\":%llu",
 		  p->partition, p->error, p->bytes, p->records, (long long)p->base_offset,
 		  u(p->lock_ns), u(p->append_start_ns), u(p->append_end_ns));
-	if (p->inject)
-		sb_printf(s, ",\"inject\":\"%s\"", p->inject);
+	inject_json(s, p->inject);
 	sb_printf(s, "}");
 }
 
@@ -111,8 +130,7 @@ static char *format(const struct request *r)
 		  "\"t_resp_enqueue_ns\":%llu,\"t_resp_ns\":%llu,\"t_end_ns\":%llu,\"bytes\":%zu",
 		  u(r->t_first), u(r->t_read), u(r->t_dequeue), u(r->t_resp_enqueue), u(r->t_resp),
 		  u(r->t_end), r->len + 4);
-	if (r->inject)
-		sb_printf(&s, ",\"inject\":\"%s\"", r->inject);
+	inject_json(&s, r->inject);
 	sb_printf(&s, "}\n");
 	if (s.oom) {
 		free(s.p);
