@@ -365,12 +365,18 @@ def faults(t):
             f"after the append")
 
     b, port, _, _ = start_broker(t, "hog", "--cpu-hog", "--handlers", 2, partitions=1)
-    comms = set()
-    for task in glob.glob(f"/proc/{b.pid}/task/*/comm"):
-        with open(task) as f:
-            comms.add(f.read().strip())
-    t.check({"kafka-cpu-hog", "kafka-acceptor", "kafka-network-0", "kafka-handler-0",
-             "kafka-scheduler"} <= comms, f"threads named by role: {sorted(comms)}")
+    want = {"kafka-cpu-hog", "kafka-acceptor", "kafka-network-0", "kafka-handler-0",
+            "kafka-scheduler"}
+    deadline = time.monotonic() + 3  # threads name themselves as they start
+    while True:
+        comms = set()
+        for task in glob.glob(f"/proc/{b.pid}/task/*/comm"):
+            with open(task) as f:
+                comms.add(f.read().strip())
+        if want <= comms or time.monotonic() > deadline:
+            break
+        time.sleep(0.02)
+    t.check(want <= comms, f"threads named by role: {sorted(comms)}")
     s, _ = t.load(f"127.0.0.1:{port}", "-t", "h", "--count", 2000, name="load-hog",
                   messages=False)
     t.eq(s["delivered"], 2000, "cpu hog: delivered")
