@@ -885,38 +885,6 @@ KW_INLINE int kw_dispatch(struct kw_flow *f, struct kw_names *nm, struct kw_in *
 	}
 }
 
-/*
- * One bounded piece of work on the current segment. The caller loops while
- * in->avail > 0 or the result is not KW_NONE with pending zero-byte work;
- * see kw_pending().
- */
-KW_INLINE int kw_step(struct kw_flow *f, struct kw_names *nm, struct kw_in *in)
-{
-	int r;
-
-	if (f->sync == KW_BAD)
-		return KW_STOP;
-	if (f->frame_left == 0 && f->skip == 0 &&
-	    (f->state == S_SKIP_FRAME || f->state == S_BODY_DONE)) {
-		f->state = S_SIZE;
-		f->have = 0;
-		if (f->sync == KW_TENTATIVE)
-			f->tentative_frames++;
-		return KW_FRAME;
-	}
-	if (f->skip) {
-		__u64 n = f->skip < in->avail ? f->skip : in->avail;
-
-		if (f->skip > f->frame_left)
-			return kw_body_bad(f);
-		kw_consume(f, in, n);
-		f->skip -= n;
-		return KW_NONE;
-	}
-	r = kw_dispatch(f, nm, in);
-	return r;
-}
-
 /* Is there work left that consumes no bytes (a completed frame to report,
  * a state transition)? The caller keeps stepping while this is true even
  * when the segment is exhausted. */
@@ -944,6 +912,45 @@ KW_INLINE int kw_pending(const struct kw_flow *f)
 	default:
 		return 0;
 	}
+}
+
+/*
+ * One bounded piece of work on the current segment. The caller loops while
+ * in->avail > 0 or the result is not KW_NONE with pending zero-byte work;
+ * see kw_pending().
+ */
+KW_INLINE int kw_step(struct kw_flow *f, struct kw_names *nm, struct kw_in *in)
+{
+	if (f->sync == KW_BAD)
+		return KW_STOP;
+	/* a skip and the token after it in one step: skips follow most tokens */
+	if (f->skip) {
+		__u64 n = f->skip < in->avail ? f->skip : in->avail;
+
+		if (f->skip > f->frame_left)
+			return kw_body_bad(f);
+		kw_consume(f, in, n);
+		f->skip -= n;
+		if (f->skip)
+			return KW_NONE;
+	}
+	if (f->frame_left == 0 && (f->state == S_SKIP_FRAME || f->state == S_BODY_DONE)) {
+		f->state = S_SIZE;
+		f->have = 0;
+		if (f->sync == KW_TENTATIVE)
+			f->tentative_frames++;
+		return KW_FRAME;
+	}
+	/* tokens that follow each other without a skip or an event: up to three
+	 * per step while the bytes are there */
+	for (int i = 0; i < 3; i++) {
+		int r = kw_dispatch(f, nm, in);
+
+		if (r != KW_NONE || f->skip || f->frame_left == 0 || f->state == S_SIZE ||
+		    (!in->avail && !kw_pending(f)))
+			return r;
+	}
+	return KW_NONE;
 }
 
 #endif /* KAFKALAT_FRAMER_H */
