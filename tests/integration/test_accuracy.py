@@ -1,0 +1,121 @@
+#!/usr/bin/python3
+"""kafkalat against the reference broker's ground truth, in both I/O styles:
+the same number of produce requests (and librdkafka's count), each request's
+first-byte time within 50 us of the broker's own stamp for >= 99% of
+requests, its response-end time inside the broker's write window for all and
+within 50 us for >= 97% (see compare()); with acks=0, kafkalat's acks0 count
+equals the truth's and nothing is unmatched."""
+import json
+import os
+import signal
+import subprocess
+
+from lib import BUILD, Failure, main, read_jsonl, read_keys
+
+BROKER = os.path.join(BUILD, "refbroker")  # not the sanitizer build: timing matters
+TOLERANCE_NS = 50_000
+MESSAGES = 12000  # at 4000 msg/s: a broker with CPU to spare, as in production
+
+
+def start_broker(t, name, io):
+    logdir = t.path(name + "-log")
+    os.mkdir(logdir)
+    truth = t.path(name + "-truth.jsonl")
+    # The broker's stamps are taken in userspace around its syscalls, kafkalat's
+    # in the kernel at syscall entry and exit. A response wakes the client,
+    # which on these 2 CPUs would often preempt the broker on its way back to
+    # user space (0.1-1 ms): at a higher priority it is not preempted there.
+    p = subprocess.Popen(["nice", "-n", "-15", BROKER, "--port", "0", "--log-dir", logdir, "--partitions", "4",
+                          "--io", io, "--truth", truth], stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL)
+    p.name = name
+    t.procs.append(p)
+    vals = read_keys(p, ("PORT",), 10)
+    if vals is None:
+        raise Failure(f"{name}: no PORT= line")
+    return p, int(vals["PORT"]), truth
+
+
+def stop_broker(t, p, truth):
+    p.send_signal(signal.SIGTERM)
+    t.eq(t.wait(p, 20), 0, f"{p.name}: exit status after SIGTERM")
+    return [r for r in read_jsonl(truth) if r["api_key"] == 0]
+
+
+def within(a, b):
+    return abs(a - b) <= TOLERANCE_NS
+
+
+def compare(t, what, truth, reqs):
+    """Joins truth and kafkalat's --requests lines by (client, corr)."""
+    ours = {(r["client"], r["corr"]): r for r in reqs}
+    t.eq(len(ours), len(reqs), f"{what}: (client, corr) unique in kafkalat's lines")
+    missing, first_ok, end_ok = 0, 0, 0
+    worst_first = worst_end = 0
+    late_end = []  # (kafkalat - truth) for the ends outside the tolerance
+    outside_window = 0
+    for r in truth:
+        k = ours.get((r["client"], r["corr"]))
+        if k is None:
+            missing += 1
+            continue
+        d_first = abs(k["t_first_ns"] - r["t_first_ns"])
+        d_end = abs(k["t_end_ns"] - r["t_end_ns"])
+        first_ok += d_first <= TOLERANCE_NS
+        end_ok += d_end <= TOLERANCE_NS
+        worst_first = max(worst_first, d_first)
+        worst_end = max(worst_end, d_end)
+        if d_end > TOLERANCE_NS:
+            late_end.append((k["t_end_ns"] - r["t_end_ns"]) // 1000)
+        if not r["t_resp_ns"] <= k["t_end_ns"] <= r["t_end_ns"] + TOLERANCE_NS:
+            outside_window += 1
+    n = len(truth)
+    if late_end:
+        print(f"  info {what}: t_end outside 50 us, kafkalat minus truth (us): "
+              f"{sorted(late_end)[:12]}")
+    t.eq(missing, 0, f"{what}: truth requests kafkalat did not report")
+    t.check(first_ok >= 0.99 * n,
+            f"{what}: t_first within 50 us of the truth for {first_ok}/{n} "
+            f"(>= 99%; worst {worst_first / 1000:.1f} us)")
+    # kafkalat's t_end is the exit of the write syscall; the broker stamps it
+    # once back in user space. Work done on the way out (loopback delivery to
+    # the client, interrupts held off during the syscall) lies between the
+    # two: on these VMs 50-120 us for 1-3% of responses, always with kafkalat
+    # earlier. So: every t_end inside the broker's own write window, and the
+    # two within 50 us for >= 97%.
+    t.eq(outside_window, 0, f"{what}: t_end outside [truth t_resp, truth t_end + 50 us]")
+    t.check(end_ok >= 0.97 * n,
+            f"{what}: t_end within 50 us of the truth for {end_ok}/{n} "
+            f"({100 * end_ok / max(n, 1):.2f}%, >= 97%; worst {worst_end / 1000:.1f} us)")
+
+
+def one_run(t, io, acks):
+    name = f"{io}-acks{acks}"
+    print(f"-- --io {io}, acks={acks}")
+    broker, port, truth_path = start_broker(t, "broker-" + name, io)
+    k = t.kafkalat(broker.pid, [port], name="kafkalat-" + name)
+    load, _ = t.load(f"127.0.0.1:{port}", "-t", "t", "--partitions", 4, "--count", MESSAGES,
+                     "--acks", acks, "--rate", 4000, "-X", "linger.ms=0", "-X", "max.in.flight=5",
+                     "-X", "batch.num.messages=20", messages=False, name="load-" + name)
+    s, reqs = t.stop_kafkalat(k)
+    truth = stop_broker(t, broker, truth_path)
+    t.eq(s["lost_events"], 0, f"{name}: lost_events")
+    t.eq(s["produce"]["unmatched"], 0, f"{name}: produce.unmatched")
+    t.eq(s["produce"]["records"], MESSAGES, f"{name}: produce.records")
+    if acks == "0":
+        t.eq(s["produce"]["acks0"], len(truth), f"{name}: acks0 == the truth's acks=0 requests")
+        t.eq(s["produce"]["requests"], 0, f"{name}: no acks=0 request timed")
+        return
+    t.eq(s["produce"]["requests"], len(truth), f"{name}: produce requests == the truth's")
+    t.eq(s["produce"]["requests"], load["produce_requests"],
+         f"{name}: produce requests == librdkafka's")
+    compare(t, name, truth, reqs)
+
+
+def test(t):
+    for io in ("jvm", "chunked"):
+        one_run(t, io, "1")
+    one_run(t, "jvm", "0")
+
+
+main(test)
