@@ -2,4 +2,5 @@
 # make bench: overhead figures of kafkalat (see scripts/bench.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-exec /usr/bin/python3 scripts/bench.py "$@"
+/usr/bin/python3 scripts/bench.py "$@"
+/usr/bin/python3 scripts/bench_broker.py
