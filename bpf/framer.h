@@ -173,27 +173,34 @@ KW_INLINE void kw_consume(struct kw_flow *f, struct kw_in *in, __u64 n)
 	in->at_syscall_start = 0;
 }
 
-/* A header or size check failed: on a proven stream the connection is
- * undecodable; while resynchronising, the boundary was wrong. */
-KW_INLINE int kw_reject(struct kw_flow *f, __u8 reason, __u32 detail)
+/* Back to looking for a frame boundary at the start of a syscall. */
+KW_INLINE void kw_resync(struct kw_flow *f)
 {
-	__u8 was = f->sync;
-
 	f->state = S_SIZE;
 	f->have = 0;
 	f->skip = 0;
 	f->frame_left = 0;
-	if (was == KW_SYNCED || was == KW_BAD) {
+	f->sync = KW_RESYNC;
+	f->tentative_frames = 0;
+	f->frame_emitted = 0;
+}
+
+/* A header or size check failed: on a proven stream the connection is
+ * undecodable; while resynchronising, the boundary was wrong. */
+KW_INLINE int kw_reject(struct kw_flow *f, __u8 reason, __u32 detail)
+{
+	/* frames (or parts of this one) were reported: the reader must void them */
+	int r = f->tentative_frames || f->frame_emitted ? KW_DESYNC : KW_STOP;
+
+	if (f->sync == KW_SYNCED) {
+		kw_resync(f);
 		f->sync = KW_BAD;
 		f->bad_reason = reason;
 		f->bad_detail = detail;
 		return KW_BADCONN;
 	}
-	/* frames (or parts of this one) were reported: the reader must void them */
-	was = f->tentative_frames || f->frame_emitted ? KW_DESYNC : KW_STOP;
-	f->sync = KW_RESYNC;
-	f->tentative_frames = 0;
-	return was;
+	kw_resync(f);
+	return r;
 }
 
 /* A Produce body field is inconsistent with its frame: on a proven stream
@@ -810,13 +817,7 @@ KW_INLINE int kw_lost_bytes(struct kw_flow *f)
 
 	if (f->sync == KW_BAD)
 		return 0;
-	f->state = S_SIZE;
-	f->have = 0;
-	f->skip = 0;
-	f->frame_left = 0;
-	f->sync = KW_RESYNC;
-	f->tentative_frames = 0;
-	f->frame_emitted = 0;
+	kw_resync(f);
 	return void_reported;
 }
 
