@@ -1,10 +1,10 @@
 #!/usr/bin/python3
 """kafkalat against the reference broker's ground truth, in both I/O styles:
 the same number of produce requests (and librdkafka's count), each request's
-first-byte time within 50 us of the broker's own stamp for >= 99% of
-requests, its response-end time inside the broker's write window for all and
-within 50 us for >= 97% (see compare()); with acks=0, kafkalat's acks0 count
-equals the truth's and nothing is unmatched."""
+first-byte and response-end times within 50 us of the broker's own stamps
+for >= 99% of requests (and the end always inside the broker's write window);
+with acks=0, kafkalat's acks0 count equals the truth's and nothing is
+unmatched. The broker runs on CPU 0, everything else on CPU 1."""
 import json
 import os
 import signal
@@ -21,11 +21,12 @@ def start_broker(t, name, io):
     logdir = t.path(name + "-log")
     os.mkdir(logdir)
     truth = t.path(name + "-truth.jsonl")
-    # The broker's stamps are taken in userspace around its syscalls, kafkalat's
-    # in the kernel at syscall entry and exit. A response wakes the client,
-    # which on these 2 CPUs would often preempt the broker on its way back to
-    # user space (0.1-1 ms): at a higher priority it is not preempted there.
-    p = subprocess.Popen(["nice", "-n", "-15", BROKER, "--port", "0", "--log-dir", logdir, "--partitions", "4",
+    # The broker's stamps are taken in user space around its syscalls,
+    # kafkalat's in the kernel at syscall entry and exit. Sharing a CPU with
+    # the client and kafkalat, the broker is often preempted on its way back
+    # to user space (0.05-1 ms for 1-3% of responses, measured): it gets a CPU
+    # of its own, as a production broker has, and the rest run on the other.
+    p = subprocess.Popen(["taskset", "-c", "0", "nice", "-n", "-15", BROKER, "--port", "0", "--log-dir", logdir, "--partitions", "4",
                           "--io", io, "--truth", truth], stdout=subprocess.PIPE,
                          stderr=subprocess.DEVNULL)
     p.name = name
@@ -77,16 +78,12 @@ def compare(t, what, truth, reqs):
     t.check(first_ok >= 0.99 * n,
             f"{what}: t_first within 50 us of the truth for {first_ok}/{n} "
             f"(>= 99%; worst {worst_first / 1000:.1f} us)")
-    # kafkalat's t_end is the exit of the write syscall; the broker stamps it
-    # once back in user space. Work done on the way out (loopback delivery to
-    # the client, interrupts held off during the syscall) lies between the
-    # two: on these VMs 50-120 us for 1-3% of responses, always with kafkalat
-    # earlier. So: every t_end inside the broker's own write window, and the
-    # two within 50 us for >= 97%.
+    # kafkalat's t_end is the exit of the write syscall, the broker's stamp
+    # comes once back in user space: kafkalat is never later than the window.
     t.eq(outside_window, 0, f"{what}: t_end outside [truth t_resp, truth t_end + 50 us]")
-    t.check(end_ok >= 0.97 * n,
+    t.check(end_ok >= 0.99 * n,
             f"{what}: t_end within 50 us of the truth for {end_ok}/{n} "
-            f"({100 * end_ok / max(n, 1):.2f}%, >= 97%; worst {worst_end / 1000:.1f} us)")
+            f"({100 * end_ok / max(n, 1):.2f}%, >= 99%; worst {worst_end / 1000:.1f} us)")
 
 
 def one_run(t, io, acks):
@@ -113,6 +110,8 @@ def one_run(t, io, acks):
 
 
 def test(t):
+    if os.cpu_count() >= 2:
+        os.sched_setaffinity(0, {1})  # kafkalat and the client, inherited
     for io in ("jvm", "chunked"):
         one_run(t, io, "1")
     one_run(t, "jvm", "0")
