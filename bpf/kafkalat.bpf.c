@@ -597,10 +597,29 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 			count, kind, sys_io_dir[id]);
 }
 
+/* The syscall number at sys_exit: the one architecture difference here. */
+static __always_inline long exit_syscall_nr(struct pt_regs *regs)
+{
+#if defined(__TARGET_ARCH_x86)
+	return BPF_CORE_READ(regs, orig_ax);
+#elif defined(__TARGET_ARCH_arm64)
+	return BPF_CORE_READ(regs, syscallno);
+#else
+	return -1; /* unknown: every exit looks at the task's pending syscall */
+#endif
+}
+
 SEC("tp_btf/sys_exit")
 int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 {
+	long nr;
+
 	if (!is_broker())
+		return 0;
+	/* most of a broker's syscalls are not watched: leave before the task
+	 * storage lookup */
+	nr = exit_syscall_nr(regs);
+	if (nr >= 0 && (nr >= KLT_MAX_SYSCALL_NR || !sys_io_kind[nr]))
 		return 0;
 	return io_exit(ret);
 }
