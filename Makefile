@@ -45,7 +45,7 @@ BROKER_BINS := $(if $(BROKER_SRCS),$(OUT)/refbroker $(OUT)/refbroker-san)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(OUT)/fuzz/%,$(FUZZ_SRCS))
 
-.PHONY: all deps test unit integration fuzz fuzz-smoke clang-check bench demo clean format
+.PHONY: all deps test unit integration fuzz fuzz-smoke clang-check format-check bench demo clean format
 
 all: deps $(OUT)/kafkalat $(HELPER_BINS) $(BROKER_BINS)
 
@@ -141,7 +141,7 @@ fuzz: deps $(FUZZ_BINS)
 		[ -d tests/fuzz/corpus/$$n ] && seeds=tests/fuzz/corpus/$$n; \
 		$$f -max_total_time=$(FUZZ_SECONDS) $(OUT)/fuzz/corpus-$$n $$seeds; done
 
-test: all clang-check unit fuzz-smoke integration
+test: all format-check clang-check unit fuzz-smoke integration
 
 bench: all
 	$(Q)scripts/bench.sh
@@ -149,8 +149,15 @@ bench: all
 demo: all
 	$(Q)scripts/demo.sh
 
+FORMATTED = $(wildcard src/*.c src/*.h include/kafkalat/*.h bpf/*.c bpf/*.h tests/unit/*.c \
+	tests/unit/*.h tests/helpers/*.c tests/fuzz/*.c tests/broker/*.c tests/broker/*.h)
+
 format:
-	clang-format -i src/*.c src/*.h include/kafkalat/*.h bpf/*.c bpf/*.h tests/unit/*.c tests/helpers/*.c
+	clang-format -i $(FORMATTED)
+
+# The sources are as the project's .clang-format writes them.
+format-check:
+	$(Q)clang-format --dry-run -Werror $(FORMATTED)
 
 clean:
 	rm -rf $(OUT)

@@ -80,8 +80,9 @@ enum kw_result {
 	KW_STOP,    /* ignore the rest of this syscall's bytes */
 };
 
-#define KW_CLIENT_ID_BUF 128 /* twice KLT_CLIENT_ID_MAX: lets the verifier bound copies by masks \
-			      */
+#define KW_CLIENT_ID_BUF                                                        \
+	128 /* twice KLT_CLIENT_ID_MAX: lets the verifier bound copies by masks \
+	     */
 #define KW_TOPIC_BUF	       512
 #define KW_BATCH_HDR	       61 /* record batch v2 header bytes up to and including recordsCount */
 #define KW_MAGIC_END	       17 /* bytes of a batch or legacy message up to its magic byte */
