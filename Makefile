@@ -26,7 +26,7 @@ SAN	:= -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recove
 
 # Modules that need libbpf, librdkafka or are the program itself; everything
 # else in src/ is pure logic, linked into the unit tests without root.
-IMPURE	:= src/main.c src/probe.c src/load.c src/live.c
+IMPURE	:= src/main.c $(wildcard src/probe*.c) src/load.c src/live.c
 SRCS	:= $(wildcard src/*.c)
 PURE	:= $(filter-out $(IMPURE),$(SRCS))
 OBJS	:= $(patsubst src/%.c,$(OUT)/obj/%.o,$(SRCS))
@@ -34,6 +34,7 @@ PURE_SAN_OBJS := $(patsubst src/%.c,$(OUT)/san/%.o,$(PURE))
 CLANG_OBJS := $(patsubst src/%.c,$(OUT)/clang/%.o,$(SRCS))
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_HDRS := $(wildcard bpf/*.h) include/kafkalat/events.h
+SKELS := $(patsubst bpf/%.bpf.c,$(OUT)/%.skel.h,$(BPF_SRCS))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
 HELPER_SRCS := $(wildcard tests/helpers/*.c)
@@ -61,24 +62,25 @@ $(OUT)/vmlinux.h: | $(OUT)
 	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@
 endif
 
-$(OUT)/kafkalat.bpf.o: $(BPF_SRCS) $(BPF_HDRS) $(VMLINUX_H) | $(OUT)
+# Each bpf/X.bpf.c is one BPF object with its skeleton build/X.skel.h
+# (struct X_bpf); the loader modules (src/probe*.c) include them.
+$(OUT)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) $(VMLINUX_H) | $(OUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) $(WARN) -Wno-unused-function -Wno-unused-parameter \
-		-Iinclude -Ibpf -include $(VMLINUX_H) -c bpf/kafkalat.bpf.c -o $@
+		-Iinclude -Ibpf -include $(VMLINUX_H) -c $< -o $@
 	$(Q)llvm-strip -g $@ 2>/dev/null || true
 
-$(OUT)/kafkalat.skel.h: $(OUT)/kafkalat.bpf.o
+$(OUT)/%.skel.h: $(OUT)/%.bpf.o
 	$(call msg,SKEL,$@)
-	$(Q)$(BPFTOOL) gen skeleton $< name kafkalat_bpf > $@
+	$(Q)$(BPFTOOL) gen skeleton $< name $*_bpf > $@
 
-$(OUT)/obj/probe.o: $(OUT)/kafkalat.skel.h
+$(filter $(OUT)/obj/probe%,$(OBJS)) $(filter $(OUT)/clang/probe%,$(CLANG_OBJS)): $(SKELS)
 
 $(OUT)/obj/%.o: src/%.c | $(OUT)/obj
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(XCFLAGS) -c $< -o $@
 
 # Every module also compiles warning-free with clang (make test checks it).
-$(OUT)/clang/probe.o: $(OUT)/kafkalat.skel.h
 $(OUT)/clang/%.o: src/%.c | $(OUT)/clang
 	$(call msg,CLANG,$@)
 	$(Q)$(CLANG) $(CFLAGS) $(XCFLAGS) -c $< -o $@
