@@ -48,18 +48,21 @@ static bool is_name_char(char c)
 	return c != '\0' && !is_blank(c) && c != '\n' && c != '[' && c != ']';
 }
 
-/* "<hex>" followed by one blank; strtoull alone would take signs, blanks and
- * "0x", so the first character is checked first. */
+/* 1-16 hex digits and one blank. strtoull alone would also take blanks, a
+ * sign and "0x": the digits are counted first and must be all it reads. */
 static bool parse_addr(struct line *l, uint64_t *addr)
 {
+	size_t nd = 0;
 	char *end;
 	unsigned long long v;
 
-	if (l->p >= l->end || !isxdigit((unsigned char)*l->p))
+	while (l->p + nd < l->end && isxdigit((unsigned char)l->p[nd]))
+		nd++;
+	if (nd == 0 || nd > 16 || l->p + nd >= l->end || l->p[nd] != ' ')
 		return false;
 	errno = 0;
 	v = strtoull(l->p, &end, 16);
-	if (errno || end > l->end || end - l->p > 16 || end >= l->end || *end != ' ')
+	if (errno || end != l->p + nd)
 		return false;
 	*addr = v;
 	l->p = end + 1;
