@@ -326,7 +326,9 @@ keys = [
     ("balance_dirty_pages", "balance-dirty-pages", "dirty_throttle"),
     ("folio_wait_writeback", "fsync-wait-writeback", "writeback"),
     ("folio_wait_stable", "write-wait-stable", "writeback"),
-    ("rwsem_down_write_slowpath", "shared-file-i-rwsem", "inode_lock"),
+    # rwsem_down_write_slowpath is __sched, hidden here: the lock's taker
+    # is the top frame (a "^" key matches only the innermost frame)
+    ("^ext4_buffered_write_iter", "shared-file-i-rwsem", "inode_lock"),
     ("exc_page_fault", "mmap-major-fault", "pagefault"),
     ("__iomap_dio_rw", "odirect-read", "blkio"),
     ("blk_mq_get_tag", "blk-mq-get-tag", "blkio"),
@@ -388,7 +390,8 @@ while time.monotonic() < end:
         if sig in seen:
             continue
         for key, name, expect in keys:
-            if key in fr and count.get(name, 0) < keep:
+            hit = fr[:1] == [key[1:]] if key[0] == "^" else key in fr
+            if hit and count.get(name, 0) < keep:
                 seen.add(sig)
                 count[name] = count.get(name, 0) + 1
                 save(f"{name}-{count[name]}", expect, comm, stack)

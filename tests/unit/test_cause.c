@@ -118,9 +118,9 @@ static void test_real_stacks(void **state)
 /* Every cause the captures are meant to cover has at least one file. */
 static void test_real_stacks_cover(void **state)
 {
-	static const char *const causes[] = {"journal", "writeback", "dirty_throttle",
-					     "blkio",	"futex",     "pagefault",
-					     "reclaim", "net",	     "other:"};
+	static const char *const causes[] = {"journal",	   "writeback", "dirty_throttle", "blkio",
+					     "futex",	   "pagefault", "reclaim",	  "net",
+					     "inode_lock", "other:"};
 	char dir[4096], path[8192];
 
 	(void)state;
@@ -252,6 +252,11 @@ static void test_inode_lock(void **state)
 	CLASSIFY(CAUSE_PAGEFAULT, "exc_page_fault", "rwsem_down_read_slowpath",
 		 "lock_mm_and_find_vma", "exc_page_fault", "asm_exc_page_fault",
 		 "copy_page_from_iter_atomic", "generic_perform_write", "ext4_buffered_write_iter");
+	/* /proc/<tid>/stack hides down_write: the taker is on top */
+	CLASSIFY(CAUSE_INODE_LOCK, "[<0>] ext4_buffered_write_iter+0x2f/0x140",
+		 "[<0>] ext4_buffered_write_iter+0x2f/0x140", "[<0>] vfs_write+0x29c/0x4c0");
+	CLASSIFY(CAUSE_OTHER, "some_wait", "some_wait", "ext4_buffered_write_iter", "vfs_write");
+	CLASSIFY(CAUSE_INODE_LOCK, "do_truncate", "schedule", "do_truncate", "do_ftruncate");
 	/* an rwsem with no inode context is not inode_lock */
 	CLASSIFY(CAUSE_OTHER, "rwsem_down_write_slowpath", "schedule", "rwsem_down_write_slowpath",
 		 "down_write", "some_driver_ioctl", "a", "b", "c", "ext4_file_write_iter");
