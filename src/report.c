@@ -290,6 +290,8 @@ void report_summary_json(FILE *out, const struct agg *total, const struct report
 	json_reasons(&j, n->undecodable, KLT_BAD_REASON_MAX, bad_name);
 	json_obj_end(&j);
 	json_kuint(&j, "resync_skipped_syscalls", run->resync_skipped);
+	json_kuint(&j, "desyncs", n->desyncs);
+	json_kuint(&j, "bad_events", n->bad_events);
 	json_key(&j, "kernel");
 	json_obj_begin(&j);
 	json_kuint(&j, "syscalls", run->kernel_syscalls);
