@@ -1,0 +1,26 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* segment_parse on arbitrary paths (readlink of /proc/PID/fd/N is outside input). */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kafkalat/segment.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char *path = malloc(size + 1);
+	struct segment s;
+
+	if (!path)
+		return 0;
+	memcpy(path, data, size);
+	path[size] = '\0';
+	if (segment_parse(path, &s) == 0) {
+		/* what was parsed must be a prefix of a '-' inside the input */
+		if (strlen(s.topic) == 0 || strlen(s.topic) > SEGMENT_TOPIC_MAX ||
+		    !strstr(path, s.topic) || s.partition < 0)
+			abort();
+	}
+	free(path);
+	return 0;
+}
