@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "kafkalat/causes_dump.h"
 #include "kafkalat/cli.h"
 #include "kafkalat/live.h"
 #include "kafkalat/load.h"
@@ -12,6 +13,7 @@ static const struct {
 	int (*main)(int argc, char **argv);
 } commands[] = {
     {"load", load_main},
+    {"causes-dump", causes_dump_main},
 };
 
 int main(int argc, char **argv)

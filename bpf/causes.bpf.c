@@ -1,0 +1,636 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Why a broker thread waited: the kernel side of the cause breakdown. A
+ * separate object from kafkalat.bpf.c, loaded only when asked for, each
+ * group of programs (file, futex, sched, block, journal, writeback) only if
+ * chosen. Everything per thread is filtered to targ_tgid in the kernel;
+ * block I/O is of every device (it is asynchronous: the broker's writes are
+ * often issued by a flusher or jbd2). Tracepoints (tp_btf) only.
+ *
+ * No per-CPU scratch lives across a program run (syscall tracepoint
+ * programs may be preempted); per-thread state is in task storage (syscalls)
+ * or a preallocated hash keyed by tid (scheduler: no allocation under the
+ * runqueue lock).
+ */
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+
+#include "kafkalat/cause_events.h"
+
+#define S_IFMT	00170000
+#define S_IFREG 0100000
+
+#define FUTEX_CMD_MASK	      (~(128 | 256)) /* ~(PRIVATE | CLOCK_REALTIME) */
+#define FUTEX_WAIT	      0
+#define FUTEX_LOCK_PI	      6
+#define FUTEX_WAIT_BITSET     9
+#define FUTEX_WAIT_REQUEUE_PI 11
+#define FUTEX_LOCK_PI2	      13
+
+#define MAX_FDS	    65536
+#define MAX_THREADS 32768
+#define MAX_RQS	    16384
+#define MAX_STACKS  8192
+
+const volatile __u32 targ_tgid = 0;
+const volatile __u64 wakeup_bytes = 1 << 20;
+/* off-CPU intervals and futex waits shorter than these are not emitted */
+const volatile __u64 min_offcpu_ns = 0;
+const volatile __u64 min_futex_ns = 0;
+const volatile __u8 sys_kind[KLC_MAX_SYSCALL_NR] = {};
+
+struct fd_key {
+	__u32 tgid;
+	__s32 fd;
+};
+
+/* A regular file's identity; is_reg 0 = the fd is something else. */
+struct fd_info {
+	__u64 ino;
+	__u32 dev;
+	__u32 is_reg;
+};
+
+/* The watched syscall in progress of a broker thread. */
+struct pending_sys {
+	__u64 t_start;
+	__u64 ino;    /* file: identity; futex: uaddr */
+	__s64 offset; /* file: position or -1; futex: op */
+	__u32 dev;
+	__s32 fd;
+	__u8 kind;
+	__u8 armed;
+};
+
+/* A broker thread off CPU, from switch-out to switch-in. */
+struct offcpu {
+	__u64 t_off;
+	__u64 t_wakeup;
+	__s32 stack_id;
+	__u32 prev_state;
+	__u32 waker_tid;
+	__u32 waker_tgid;
+	__u8 blocked;
+	char waker_comm[KLC_COMM_LEN];
+};
+
+struct rq_info {
+	__u64 t_issue;
+	__u64 sector;
+	__u32 bytes;
+	__u32 dev;
+	__u32 part_dev;
+	__u32 cmd_flags;
+	__u32 tid;
+	__u32 tgid;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_FDS);
+	__type(key, struct fd_key);
+	__type(value, struct fd_info);
+} fds SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct pending_sys);
+} pending SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_THREADS);
+	__type(key, __u32);
+	__type(value, struct offcpu);
+} offcpu SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(max_entries, MAX_STACKS);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, KLC_MAX_STACK * sizeof(__u64));
+} stacks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_RQS);
+	__type(key, __u64);
+	__type(value, struct rq_info);
+} rqs SEC(".maps");
+
+/* (dev << 32 | transaction id) -> commit start */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u64);
+	__type(value, __u64);
+} commits SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct klc_stats);
+} stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 << 20);
+} events SEC(".maps");
+
+static __always_inline struct klc_stats *stats_get(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&stats, &zero);
+}
+
+static __always_inline void *event_reserve(__u64 size, __u32 type)
+{
+	void *e = bpf_ringbuf_reserve(&events, size, 0);
+	struct klc_stats *st;
+
+	if (!e && (st = stats_get())) {
+		__sync_fetch_and_add(&st->ringbuf_drops, 1);
+		if (type - KLC_EV_FILE < 16)
+			__sync_fetch_and_add(&st->drops[(type - KLC_EV_FILE) & 15], 1);
+	}
+	return e;
+}
+
+/* Wake the reader only when the ring is filling up; it polls otherwise. */
+static __always_inline void event_submit(void *e)
+{
+	__u64 flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > wakeup_bytes
+			  ? BPF_RB_FORCE_WAKEUP
+			  : BPF_RB_NO_WAKEUP;
+
+	bpf_ringbuf_submit(e, flags);
+}
+
+static __always_inline void count_state_full(void)
+{
+	struct klc_stats *st = stats_get();
+
+	if (st)
+		__sync_fetch_and_add(&st->state_full, 1);
+}
+
+static __always_inline int is_broker(void)
+{
+	return (bpf_get_current_pid_tgid() >> 32) == targ_tgid;
+}
+
+/* ---- file writes and syncs, futex waits: sys_enter / sys_exit ---- */
+
+/* fd -> its identity if a regular file; cached per (tgid, fd) until close. */
+static __noinline int fd_classify(__s32 fd, struct fd_info *out)
+{
+	struct fd_key key = {.tgid = targ_tgid, .fd = fd};
+	struct fd_info *cached = bpf_map_lookup_elem(&fds, &key);
+	struct fd_info info = {};
+	struct task_struct *task;
+	struct fdtable *fdt;
+	struct file **fda, *file = NULL;
+	struct inode *inode;
+	struct klc_stats *st;
+
+	if (!out)
+		return 0;
+	if (cached) {
+		*out = *cached;
+		return out->is_reg;
+	}
+	if ((st = stats_get()))
+		__sync_fetch_and_add(&st->fd_lookups, 1);
+	task = bpf_get_current_task_btf();
+	fdt = BPF_CORE_READ(task, files, fdt);
+	if (!fdt || fd < 0 || (__u32)fd >= BPF_CORE_READ(fdt, max_fds))
+		return 0;
+	fda = BPF_CORE_READ(fdt, fd);
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fda[fd]) || !file)
+		return 0;
+	inode = BPF_CORE_READ(file, f_inode);
+	if ((BPF_CORE_READ(inode, i_mode) & S_IFMT) == S_IFREG) {
+		info.is_reg = 1;
+		info.ino = BPF_CORE_READ(inode, i_ino);
+		info.dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	}
+	bpf_map_update_elem(&fds, &key, &info, BPF_ANY);
+	*out = info;
+	return info.is_reg;
+}
+
+static __always_inline int is_futex_wait(__u32 op)
+{
+	switch (op & FUTEX_CMD_MASK) {
+	case FUTEX_WAIT:
+	case FUTEX_LOCK_PI:
+	case FUTEX_WAIT_BITSET:
+	case FUTEX_WAIT_REQUEUE_PI:
+	case FUTEX_LOCK_PI2:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
+{
+	struct pending_sys *p, s = {};
+	struct fd_info fi;
+	__u8 kind;
+
+	if (!is_broker() || id < 0 || id >= KLC_MAX_SYSCALL_NR)
+		return 0;
+	kind = sys_kind[id];
+	if (!kind)
+		return 0;
+	s.fd = (__s32)PT_REGS_PARM1_CORE_SYSCALL(regs);
+	if (kind == KLC_SYS_CLOSE) {
+		struct fd_key key = {.tgid = targ_tgid, .fd = s.fd};
+
+		bpf_map_delete_elem(&fds, &key);
+		return 0;
+	}
+	s.offset = -1;
+	if (kind == KLC_SYS_FUTEX) {
+		__u32 op = (__u32)PT_REGS_PARM2_CORE_SYSCALL(regs);
+
+		if (!is_futex_wait(op))
+			return 0;
+		s.ino = PT_REGS_PARM1_CORE_SYSCALL(regs);
+		s.offset = op;
+		s.fd = -1;
+	} else {
+		if (!fd_classify(s.fd, &fi))
+			return 0;
+		s.ino = fi.ino;
+		s.dev = fi.dev;
+		if (kind == KLC_SYS_PWRITE64)
+			s.offset = (__s64)PT_REGS_PARM4_CORE_SYSCALL(regs);
+		else if (kind == KLC_SYS_PWRITEV || kind == KLC_SYS_PWRITEV2)
+			s.offset = (__s64)PT_REGS_PARM4_CORE_SYSCALL(regs); /* pos_l: 64-bit */
+	}
+	p = bpf_task_storage_get(&pending, bpf_get_current_task_btf(), 0,
+				 BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!p) {
+		count_state_full();
+		return 0;
+	}
+	s.kind = kind;
+	s.armed = 1;
+	s.t_start = bpf_ktime_get_ns();
+	*p = s;
+	return 0;
+}
+
+static __always_inline long exit_syscall_nr(struct pt_regs *regs)
+{
+#if defined(__TARGET_ARCH_x86)
+	return BPF_CORE_READ(regs, orig_ax);
+#elif defined(__TARGET_ARCH_arm64)
+	return BPF_CORE_READ(regs, syscallno);
+#else
+	return -1;
+#endif
+}
+
+static __noinline int emit_file(struct pending_sys *p, __s64 ret, __u64 now)
+{
+	struct klc_file_event *e;
+
+	if (!p)
+		return 0;
+	e = event_reserve(sizeof(*e), KLC_EV_FILE);
+	if (!e)
+		return 0;
+	e->type = KLC_EV_FILE;
+	e->tid = (__u32)bpf_get_current_pid_tgid();
+	e->t_start_ns = p->t_start;
+	e->t_end_ns = now;
+	e->ret = ret;
+	e->offset = p->offset;
+	e->ino = p->ino;
+	e->dev = p->dev;
+	e->fd = p->fd;
+	e->kind = p->kind;
+	__builtin_memset(e->pad, 0, sizeof(e->pad));
+	event_submit(e);
+	return 0;
+}
+
+static __noinline int emit_futex(struct pending_sys *p, __s64 ret, __u64 now)
+{
+	struct klc_futex_event *e;
+
+	if (!p || now - p->t_start < min_futex_ns)
+		return 0;
+	e = event_reserve(sizeof(*e), KLC_EV_FUTEX);
+	if (!e)
+		return 0;
+	e->type = KLC_EV_FUTEX;
+	e->tid = (__u32)bpf_get_current_pid_tgid();
+	e->t_start_ns = p->t_start;
+	e->t_end_ns = now;
+	e->uaddr = p->ino;
+	e->ret = ret;
+	e->op = (__u32)p->offset;
+	e->pad = 0;
+	event_submit(e);
+	return 0;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
+{
+	struct pending_sys *p;
+	long nr;
+
+	if (!is_broker())
+		return 0;
+	nr = exit_syscall_nr(regs);
+	if (nr >= 0 && (nr >= KLC_MAX_SYSCALL_NR || !sys_kind[nr]))
+		return 0;
+	p = bpf_task_storage_get(&pending, bpf_get_current_task_btf(), 0, 0);
+	if (!p || !p->armed)
+		return 0;
+	p->armed = 0;
+	if (p->kind == KLC_SYS_FUTEX)
+		return emit_futex(p, ret, bpf_ktime_get_ns());
+	return emit_file(p, ret, bpf_ktime_get_ns());
+}
+
+/* ---- scheduler: off-CPU intervals and their wakers ---- */
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next,
+	     unsigned int prev_state)
+{
+	struct offcpu *o, s = {};
+	struct klc_offcpu_event *e;
+	__u64 now = bpf_ktime_get_ns();
+	__u32 tid;
+
+	if ((__u32)prev->tgid == targ_tgid) {
+		s.t_off = now;
+		s.prev_state = prev_state;
+		s.blocked = !preempt && prev_state != 0; /* TASK_RUNNING */
+		s.stack_id = -1;
+		if (s.blocked) {
+			s.stack_id = bpf_get_stackid(ctx, &stacks, 0);
+			if (s.stack_id < 0) {
+				struct klc_stats *st = stats_get();
+
+				if (st)
+					__sync_fetch_and_add(&st->stack_errors, 1);
+			}
+		}
+		tid = prev->pid;
+		if (bpf_map_update_elem(&offcpu, &tid, &s, BPF_ANY))
+			count_state_full();
+	}
+	if ((__u32)next->tgid != targ_tgid)
+		return 0;
+	tid = next->pid;
+	o = bpf_map_lookup_elem(&offcpu, &tid);
+	if (!o)
+		return 0;
+	if (now - o->t_off >= min_offcpu_ns && (e = event_reserve(sizeof(*e), KLC_EV_OFFCPU))) {
+		e->type = KLC_EV_OFFCPU;
+		e->tid = tid;
+		e->t_off_ns = o->t_off;
+		e->t_on_ns = now;
+		e->t_wakeup_ns = o->t_wakeup;
+		e->stack_id = o->stack_id;
+		e->prev_state = o->prev_state;
+		e->waker_tid = o->waker_tid;
+		e->waker_tgid = o->waker_tgid;
+		e->cpu = bpf_get_smp_processor_id();
+		e->blocked = o->blocked;
+		e->pad[0] = e->pad[1] = e->pad[2] = 0;
+		__builtin_memcpy(e->waker_comm, o->waker_comm, KLC_COMM_LEN);
+		event_submit(e);
+	}
+	bpf_map_delete_elem(&offcpu, &tid);
+	return 0;
+}
+
+/* Runs on the waker's CPU with the waker as current: who woke whom, when. */
+SEC("tp_btf/sched_waking")
+int BPF_PROG(sched_waking, struct task_struct *p)
+{
+	struct offcpu *o;
+	__u64 id;
+	__u32 tid;
+
+	if ((__u32)p->tgid != targ_tgid)
+		return 0;
+	tid = p->pid;
+	o = bpf_map_lookup_elem(&offcpu, &tid);
+	if (!o || o->t_wakeup)
+		return 0;
+	id = bpf_get_current_pid_tgid();
+	o->t_wakeup = bpf_ktime_get_ns();
+	o->waker_tid = (__u32)id;
+	o->waker_tgid = id >> 32;
+	bpf_get_current_comm(o->waker_comm, sizeof(o->waker_comm));
+	return 0;
+}
+
+/* ---- block I/O: every device ---- */
+
+SEC("tp_btf/block_rq_issue")
+int BPF_PROG(block_rq_issue, struct request *rq)
+{
+	__u64 key = (__u64)rq;
+	struct rq_info r = {};
+	__u64 id = bpf_get_current_pid_tgid();
+
+	r.t_issue = bpf_ktime_get_ns();
+	r.sector = BPF_CORE_READ(rq, __sector);
+	r.bytes = BPF_CORE_READ(rq, __data_len);
+	r.cmd_flags = BPF_CORE_READ(rq, cmd_flags);
+	r.dev = BPF_CORE_READ(rq, q, disk, part0, bd_dev);
+	r.part_dev = BPF_CORE_READ(rq, part, bd_dev);
+	r.tid = (__u32)id;
+	r.tgid = id >> 32;
+	if (bpf_map_update_elem(&rqs, &key, &r, BPF_ANY))
+		count_state_full();
+	return 0;
+}
+
+SEC("tp_btf/block_rq_complete")
+int BPF_PROG(block_rq_complete, struct request *rq, blk_status_t error, unsigned int nr_bytes)
+{
+	__u64 key = (__u64)rq;
+	struct klc_block_event *e;
+	struct klc_stats *st;
+	struct rq_info *r;
+
+	r = bpf_map_lookup_elem(&rqs, &key);
+	if (!r) {
+		if ((st = stats_get()))
+			__sync_fetch_and_add(&st->block_unmatched, 1);
+		return 0;
+	}
+	e = event_reserve(sizeof(*e), KLC_EV_BLOCK);
+	if (e) {
+		e->type = KLC_EV_BLOCK;
+		e->dev = r->dev;
+		e->t_issue_ns = r->t_issue;
+		e->t_complete_ns = bpf_ktime_get_ns();
+		e->sector = r->sector;
+		e->bytes = r->bytes;
+		e->part_dev = r->part_dev;
+		e->cmd_flags = r->cmd_flags;
+		e->error = error;
+		e->issue_tid = r->tid;
+		e->issue_tgid = r->tgid;
+		event_submit(e);
+	}
+	bpf_map_delete_elem(&rqs, &key);
+	return 0;
+}
+
+/* ---- journal (jbd2): every filesystem ---- */
+
+SEC("tp_btf/jbd2_start_commit")
+int BPF_PROG(jbd2_start_commit, journal_t *journal, transaction_t *commit)
+{
+	__u64 key = (__u64)BPF_CORE_READ(journal, j_fs_dev, bd_dev) << 32 |
+		    (__u32)BPF_CORE_READ(commit, t_tid);
+	__u64 now = bpf_ktime_get_ns();
+
+	bpf_map_update_elem(&commits, &key, &now, BPF_ANY);
+	return 0;
+}
+
+SEC("tp_btf/jbd2_end_commit")
+int BPF_PROG(jbd2_end_commit, journal_t *journal, transaction_t *commit)
+{
+	__u32 dev = BPF_CORE_READ(journal, j_fs_dev, bd_dev);
+	__u32 tid = BPF_CORE_READ(commit, t_tid);
+	__u64 key = (__u64)dev << 32 | tid;
+	struct klc_jbd2_commit_event *e;
+	__u64 *t0 = bpf_map_lookup_elem(&commits, &key);
+
+	e = event_reserve(sizeof(*e), KLC_EV_JBD2_COMMIT);
+	if (e) {
+		e->type = KLC_EV_JBD2_COMMIT;
+		e->dev = dev;
+		e->t_start_ns = t0 ? *t0 : 0;
+		e->t_end_ns = bpf_ktime_get_ns();
+		e->tid = tid;
+		e->commit_tid = (__u32)bpf_get_current_pid_tgid();
+		event_submit(e);
+	}
+	if (t0)
+		bpf_map_delete_elem(&commits, &key);
+	return 0;
+}
+
+SEC("tp_btf/jbd2_run_stats")
+int BPF_PROG(jbd2_run_stats, dev_t dev, tid_t tid, struct transaction_run_stats_s *rs)
+{
+	struct klc_jbd2_run_event *e = event_reserve(sizeof(*e), KLC_EV_JBD2_RUN);
+
+	if (!e)
+		return 0;
+	e->type = KLC_EV_JBD2_RUN;
+	e->dev = dev;
+	e->ts_ns = bpf_ktime_get_ns();
+	e->wait = BPF_CORE_READ(rs, rs_wait);
+	e->request_delay = BPF_CORE_READ(rs, rs_request_delay);
+	e->running = BPF_CORE_READ(rs, rs_running);
+	e->locked = BPF_CORE_READ(rs, rs_locked);
+	e->flushing = BPF_CORE_READ(rs, rs_flushing);
+	e->logging = BPF_CORE_READ(rs, rs_logging);
+	e->handle_count = BPF_CORE_READ(rs, rs_handle_count);
+	e->blocks = BPF_CORE_READ(rs, rs_blocks);
+	e->blocks_logged = BPF_CORE_READ(rs, rs_blocks_logged);
+	e->tid = tid;
+	event_submit(e);
+	return 0;
+}
+
+/* In the context of the thread that stopped the handle: the broker's only. */
+SEC("tp_btf/jbd2_handle_stats")
+int BPF_PROG(jbd2_handle_stats, dev_t dev, tid_t tid, unsigned int type, unsigned int line_no,
+	     int interval, int sync, int requested_blocks, int dirtied_blocks)
+{
+	struct klc_jbd2_handle_event *e;
+
+	if (!is_broker())
+		return 0;
+	e = event_reserve(sizeof(*e), KLC_EV_JBD2_HANDLE);
+	if (!e)
+		return 0;
+	e->type = KLC_EV_JBD2_HANDLE;
+	e->dev = dev;
+	e->ts_ns = bpf_ktime_get_ns();
+	e->tid = tid;
+	e->thread = (__u32)bpf_get_current_pid_tgid();
+	e->handle_type = type;
+	e->line_no = line_no;
+	e->interval = interval;
+	e->sync = sync;
+	e->requested_blocks = requested_blocks;
+	e->dirtied_blocks = dirtied_blocks;
+	event_submit(e);
+	return 0;
+}
+
+/* ---- writeback: broker threads throttled or waiting on a folio ---- */
+
+SEC("tp_btf/balance_dirty_pages")
+int BPF_PROG(balance_dirty_pages, struct bdi_writeback *wb, struct dirty_throttle_control *dtc,
+	     unsigned long dirty_ratelimit, unsigned long task_ratelimit, unsigned long dirtied,
+	     unsigned long period, long pause, unsigned long start_time)
+{
+	struct klc_dirty_throttle_event *e;
+
+	if (!is_broker())
+		return 0;
+	e = event_reserve(sizeof(*e), KLC_EV_DIRTY_THROTTLE);
+	if (!e)
+		return 0;
+	e->type = KLC_EV_DIRTY_THROTTLE;
+	e->tid = (__u32)bpf_get_current_pid_tgid();
+	e->ts_ns = bpf_ktime_get_ns();
+	e->pause = pause;
+	e->period = period;
+	e->paused = bpf_jiffies64() - start_time;
+	e->dirty_ratelimit = dirty_ratelimit;
+	e->task_ratelimit = task_ratelimit;
+	e->dirtied = dirtied;
+	event_submit(e);
+	return 0;
+}
+
+SEC("tp_btf/folio_wait_writeback")
+int BPF_PROG(folio_wait_writeback, struct folio *folio, struct address_space *mapping)
+{
+	struct klc_folio_wait_event *e;
+
+	if (!is_broker() || !mapping)
+		return 0;
+	e = event_reserve(sizeof(*e), KLC_EV_FOLIO_WAIT);
+	if (!e)
+		return 0;
+	e->type = KLC_EV_FOLIO_WAIT;
+	e->tid = (__u32)bpf_get_current_pid_tgid();
+	e->ts_ns = bpf_ktime_get_ns();
+	e->ino = BPF_CORE_READ(mapping, host, i_ino);
+	e->dev = BPF_CORE_READ(mapping, host, i_sb, s_dev);
+	e->index = BPF_CORE_READ(folio, index);
+	e->pad = 0;
+	event_submit(e);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,191 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The kernel <-> user ABI of the causes object (bpf/causes.bpf.c): the
+ * kernel waits of one broker process (file writes and syncs, futex waits,
+ * off-CPU intervals with their waker), block I/O of every device, and the
+ * journal and writeback tracepoints. Its own ring buffer, so its type tags
+ * do not collide with events.h; they still start at 32 so that a trace
+ * file may hold both. Explicit fixed-width fields, the type tag first,
+ * every size a multiple of 8. Bump KLC_ABI_VERSION on any layout change.
+ *
+ * Times are CLOCK_MONOTONIC ns (bpf_ktime_get_ns). Device numbers are the
+ * kernel's dev_t: major = dev >> 20, minor = dev & 0xfffff. Jiffies fields
+ * are raw kernel jiffies (CONFIG_HZ).
+ */
+#ifndef KAFKALAT_CAUSE_EVENTS_H
+#define KAFKALAT_CAUSE_EVENTS_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define KLC_ABI_VERSION 1
+
+#define KLC_COMM_LEN	   16
+#define KLC_MAX_SYSCALL_NR 512
+#define KLC_MAX_STACK	   64 /* frames kept per kernel stack (deeper ones are cut) */
+
+enum klc_event_type {
+	KLC_EV_FILE = 32,      /* a write or sync on a regular file */
+	KLC_EV_FUTEX,	       /* a futex wait (WAIT, WAIT_BITSET, LOCK_PI, ...) */
+	KLC_EV_OFFCPU,	       /* a broker thread was off CPU (blocked or preempted) */
+	KLC_EV_BLOCK,	       /* a block request completed (any device, any process) */
+	KLC_EV_JBD2_COMMIT,    /* a jbd2 transaction commit, start to end */
+	KLC_EV_JBD2_RUN,       /* jbd2_run_stats of a committed transaction */
+	KLC_EV_JBD2_HANDLE,    /* jbd2_handle_stats of a broker thread's handle */
+	KLC_EV_DIRTY_THROTTLE, /* writeback:balance_dirty_pages on a broker thread */
+	KLC_EV_FOLIO_WAIT,     /* writeback:folio_wait_writeback on a broker thread */
+	KLC_EV_MAX,	       /* keep last */
+};
+
+/* Syscalls watched (sys_kind[nr] holds the kind; 0 = not watched). */
+enum klc_sys_kind {
+	KLC_SYS_NONE = 0,
+	KLC_SYS_WRITE,
+	KLC_SYS_PWRITE64,
+	KLC_SYS_WRITEV,
+	KLC_SYS_PWRITEV,
+	KLC_SYS_PWRITEV2,
+	KLC_SYS_FSYNC,
+	KLC_SYS_FDATASYNC,
+	KLC_SYS_FUTEX,
+	KLC_SYS_CLOSE, /* only invalidates the fd cache: no event */
+	KLC_SYS_KIND_MAX,
+};
+
+/* Groups of programs, chosen at load time (causes_opts.groups). */
+#define KLC_G_FILE	(1u << 0)
+#define KLC_G_FUTEX	(1u << 1)
+#define KLC_G_SCHED	(1u << 2)
+#define KLC_G_BLOCK	(1u << 3)
+#define KLC_G_JOURNAL	(1u << 4)
+#define KLC_G_WRITEBACK (1u << 5)
+#define KLC_G_ALL	0x3fu
+
+struct klc_file_event {
+	__u32 type;
+	__u32 tid;
+	__u64 t_start_ns; /* syscall entry */
+	__u64 t_end_ns;	  /* syscall exit */
+	__s64 ret;	  /* bytes written, 0 for a sync, or -errno */
+	__s64 offset;	  /* pwrite64/pwritev(2) position; -1 where not known */
+	__u64 ino;	  /* inode number */
+	__u32 dev;	  /* the inode's superblock device */
+	__s32 fd;
+	__u8 kind; /* enum klc_sys_kind */
+	__u8 pad[7];
+};
+
+struct klc_futex_event {
+	__u32 type;
+	__u32 tid;
+	__u64 t_start_ns;
+	__u64 t_end_ns;
+	__u64 uaddr;
+	__s64 ret;
+	__u32 op; /* as passed, with FUTEX_PRIVATE_FLAG / FUTEX_CLOCK_REALTIME */
+	__u32 pad;
+};
+
+struct klc_offcpu_event {
+	__u32 type;
+	__u32 tid;
+	__u64 t_off_ns;	   /* switched out */
+	__u64 t_on_ns;	   /* switched back in */
+	__u64 t_wakeup_ns; /* sched_waking; 0 when preempted or not seen */
+	__s32 stack_id;	   /* kernel stack at switch-out (blocked only); < 0 none */
+	__u32 prev_state;  /* prev->__state at switch-out */
+	__u32 waker_tid;   /* 0 when not seen */
+	__u32 waker_tgid;
+	__u32 cpu;    /* CPU it came back on */
+	__u8 blocked; /* 1: went to sleep; 0: preempted (runnable) */
+	__u8 pad[3];
+	char waker_comm[KLC_COMM_LEN];
+};
+
+struct klc_block_event {
+	__u32 type;
+	__u32 dev; /* the disk (rq->q->disk) */
+	__u64 t_issue_ns;
+	__u64 t_complete_ns;
+	__u64 sector;
+	__u32 bytes;	 /* at issue */
+	__u32 part_dev;	 /* the partition (rq->part), 0 if not known */
+	__u32 cmd_flags; /* REQ_OP_* in the low 8 bits, REQ_* flags above */
+	__s32 error;	 /* blk_status_t at completion */
+	__u32 issue_tid; /* current at issue (often a kworker or the submitter) */
+	__u32 issue_tgid;
+};
+
+struct klc_jbd2_commit_event {
+	__u32 type;
+	__u32 dev;
+	__u64 t_start_ns; /* 0 if the start was not seen */
+	__u64 t_end_ns;
+	__u32 tid;	  /* the transaction id */
+	__u32 commit_tid; /* the thread that committed (jbd2/<dev>) */
+};
+
+struct klc_jbd2_run_event {
+	__u32 type;
+	__u32 dev;
+	__u64 ts_ns;
+	__u64 wait; /* jiffies, all six as struct transaction_run_stats_s */
+	__u64 request_delay;
+	__u64 running;
+	__u64 locked;
+	__u64 flushing;
+	__u64 logging;
+	__u32 handle_count;
+	__u32 blocks;
+	__u32 blocks_logged;
+	__u32 tid;
+};
+
+struct klc_jbd2_handle_event {
+	__u32 type;
+	__u32 dev;
+	__u64 ts_ns;
+	__u32 tid; /* transaction */
+	__u32 thread;
+	__u32 handle_type;
+	__u32 line_no;
+	__s32 interval; /* jiffies the handle was open */
+	__s32 sync;
+	__s32 requested_blocks;
+	__s32 dirtied_blocks;
+};
+
+struct klc_dirty_throttle_event {
+	__u32 type;
+	__u32 tid;
+	__u64 ts_ns;
+	__s64 pause;  /* jiffies it will sleep (the task goes off CPU next) */
+	__u64 period; /* jiffies */
+	__u64 paused; /* jiffies since start_time */
+	__u64 dirty_ratelimit;
+	__u64 task_ratelimit;
+	__u64 dirtied;
+};
+
+struct klc_folio_wait_event {
+	__u32 type;
+	__u32 tid;
+	__u64 ts_ns;
+	__u64 ino;
+	__u64 index; /* folio index in the file, in pages */
+	__u32 dev;
+	__u32 pad;
+};
+
+/* Per-CPU counters (array map "stats", one struct per CPU). */
+struct klc_stats {
+	__u64 ringbuf_drops;   /* failed ring buffer reservations */
+	__u64 drops[16];       /* the same by type - KLC_EV_FILE */
+	__u64 fd_lookups;      /* fds classified through the fdtable */
+	__u64 stack_errors;    /* bpf_get_stackid failed: stack_id < 0 */
+	__u64 state_full;      /* per-thread or per-request state could not be stored */
+	__u64 block_unmatched; /* completions without their issue */
+};
+
+#endif /* KAFKALAT_CAUSE_EVENTS_H */

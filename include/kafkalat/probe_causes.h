@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The loader of the causes object (bpf/causes.bpf.c): why broker threads
+ * wait. Separate from the socket probe (probe.h) and loaded only when asked
+ * for: open, configure + load, attach are separate steps; its own ring
+ * buffer and per-CPU counters. Only the chosen groups of programs are
+ * loaded and attached (KLC_G_* in cause_events.h).
+ */
+#ifndef KAFKALAT_PROBE_CAUSES_H
+#define KAFKALAT_PROBE_CAUSES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kafkalat/cause_events.h"
+
+#define CAUSES_DEFAULT_RINGBUF (8u << 20)
+
+struct causes_opts {
+	int pid;		/* the broker's tgid */
+	unsigned int groups;	/* KLC_G_*; 0 = KLC_G_ALL */
+	size_t ringbuf_bytes;	/* power of two >= page size; 0 = default */
+	uint64_t min_offcpu_ns; /* shorter off-CPU intervals are not emitted */
+	uint64_t min_futex_ns;	/* shorter futex waits are not emitted */
+	bool verbose;		/* libbpf debug output (the verifier log) on stderr */
+};
+
+/* Called for each ring buffer record; a non-zero return stops the poll. */
+typedef int (*causes_record_fn)(void *ctx, void *data, size_t len);
+
+struct causes;
+
+/* Each step returns 0 or a negative errno; causes_error() says what failed. */
+int causes_open(struct causes **out, const struct causes_opts *opts);
+int causes_load(struct causes *c);
+int causes_attach(struct causes *c, causes_record_fn fn, void *ctx);
+/* Consume records for up to timeout_ms; returns records consumed or -errno. */
+int causes_poll(struct causes *c, int timeout_ms);
+/* The per-CPU counters summed. */
+int causes_stats(struct causes *c, struct klc_stats *sum);
+/* The kernel stack of a KLC_EV_OFFCPU stack_id: up to max addresses into
+ * ips, innermost first; returns how many, or -errno (-ENOENT: gone). */
+int causes_stack(struct causes *c, int stack_id, uint64_t *ips, int max);
+/* Run counts and run time of every attached program (needs
+ * kernel.bpf_stats_enabled=1 for the times); returns how many, <= max. */
+struct causes_prog_stats {
+	char name[32];
+	uint64_t run_cnt;
+	uint64_t run_time_ns;
+	uint32_t verified_insns;
+};
+int causes_prog_stats(struct causes *c, struct causes_prog_stats *out, int max);
+const char *causes_error(const struct causes *c);
+void causes_destroy(struct causes *c);
+
+#endif
