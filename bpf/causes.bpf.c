@@ -21,6 +21,8 @@
 #define S_IFMT	00170000
 #define S_IFREG 0100000
 
+#define TASK_DEAD 0x80
+
 #define FUTEX_CMD_MASK	      (~(128 | 256)) /* ~(PRIVATE | CLOCK_REALTIME) */
 #define FUTEX_WAIT	      0
 #define FUTEX_LOCK_PI	      6
@@ -353,8 +355,10 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 
 	if (!is_broker())
 		return 0;
+	/* most syscalls are not watched, and close has nothing to finish:
+	 * leave before the task storage lookup */
 	nr = exit_syscall_nr(regs);
-	if (nr >= 0 && (nr >= KLC_MAX_SYSCALL_NR || !sys_kind[nr]))
+	if (nr >= 0 && (nr >= KLC_MAX_SYSCALL_NR || !sys_kind[nr] || sys_kind[nr] == KLC_SYS_CLOSE))
 		return 0;
 	p = bpf_task_storage_get(&pending, bpf_get_current_task_btf(), 0, 0);
 	if (!p || !p->armed)
@@ -376,7 +380,11 @@ int BPF_PROG(sched_switch, bool preempt, struct task_struct *prev, struct task_s
 	__u64 now = bpf_ktime_get_ns();
 	__u32 tid;
 
-	if ((__u32)prev->tgid == targ_tgid) {
+	/* a thread switching out for the last time (TASK_DEAD) leaves no state */
+	if ((__u32)prev->tgid == targ_tgid && (prev_state & TASK_DEAD)) {
+		tid = prev->pid;
+		bpf_map_delete_elem(&offcpu, &tid);
+	} else if ((__u32)prev->tgid == targ_tgid) {
 		s.t_off = now;
 		s.prev_state = prev_state;
 		s.blocked = !preempt && prev_state != 0; /* TASK_RUNNING */
