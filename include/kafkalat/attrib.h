@@ -1,0 +1,191 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Attribution: one completed produce request (correlate.h) plus the kernel
+ * waits of the broker's threads around it (cause_events.h, already decoded
+ * and classified by the caller) → its handler thread, its phases
+ * (read, queue, lock, append, post_append, send) and, per phase, the time of
+ * the thread that owns the phase split into causes (cpu, runq, the off-CPU
+ * causes of cause.h, and "queued"). Pure logic: no libbpf, no I/O.
+ * The algorithm and its limits: docs/design.md, "Attribution (issue 4)".
+ *
+ * The history is bounded: per thread at most max_per_thread events of each
+ * kind, none older than window_ns before the newest time seen, at most
+ * max_threads threads. What is evicted or dropped is counted.
+ *
+ * Feed the events of a request's window before calling attrib_request() for
+ * it: the cause events arrive on their own ring buffer, so the caller holds a
+ * completed request back until the cause stream has passed its t_end.
+ */
+#ifndef KAFKALAT_ATTRIB_H
+#define KAFKALAT_ATTRIB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kafkalat/cause.h"
+#include "kafkalat/correlate.h"
+
+enum attrib_phase {
+	ATTRIB_READ,	    /* t_first → t_read, network thread (tid_read) */
+	ATTRIB_QUEUE,	    /* t_read → handler dequeues, handler */
+	ATTRIB_LOCK,	    /* dequeue → first append start: lock wait, validation */
+	ATTRIB_APPEND,	    /* first append start → last append end (fsync included) */
+	ATTRIB_POST_APPEND, /* last append end → t_resp: handler, then the network thread */
+	ATTRIB_SEND,	    /* t_resp → t_end, network thread (tid_send) */
+	ATTRIB_PHASES
+};
+
+/* The causes: enum cause (cause.h), then "queued": the request waited for
+ * another thread (in the request queue, or for the network thread to pick
+ * its response up) while that thread was not running it. */
+#define ATTRIB_CAUSE_QUEUED CAUSE_MAX
+#define ATTRIB_CAUSES	    (CAUSE_MAX + 1)
+
+enum attrib_unmatched {
+	ATTRIB_MATCHED = 0,
+	ATTRIB_UNM_NOT_PRODUCE, /* not a parsed Produce request */
+	ATTRIB_UNM_NO_RESPONSE, /* acks=0 or no response: no window end */
+	ATTRIB_UNM_BAD_TIMES,	/* t_first <= t_read <= t_resp <= t_end does not hold */
+	ATTRIB_UNM_NO_APPEND,	/* no write of a batch's size to its partition in the window */
+	ATTRIB_UNM_AMBIGUOUS,	/* several threads fit equally (strict_ambiguous only) */
+	ATTRIB_UNM_MAX
+};
+
+struct attrib_config {
+	uint64_t window_ns;	 /* history kept behind the newest time seen (5 s) */
+	uint32_t max_per_thread; /* events of each kind per thread (8192) */
+	uint32_t max_threads;	 /* threads tracked (1024) */
+	uint32_t max_strings;	 /* distinct frames and comms kept (4096) */
+	uint64_t lock_gap_ns;	 /* futex end → append start still "the lock wait" (200 us) */
+	uint64_t tail_gap_ns; /* append end → a non-futex block still inside the append (20 us) */
+	bool strict_ambiguous; /* report ties as unmatched instead of resolving by time order */
+};
+
+/* An off-CPU interval of a broker thread (klc_offcpu_event), with the cause
+ * the caller classified from its stack (cause_classify(); CAUSE_OTHER when
+ * there was none) and that function's top frame. Strings are copied. */
+struct attrib_offcpu {
+	uint32_t tid;
+	uint64_t t_off, t_on;
+	uint64_t t_wakeup; /* 0 when not seen */
+	bool blocked;	   /* went to sleep (false: preempted, runnable all along) */
+	enum cause cause;
+	int32_t stack_id;      /* < 0 none */
+	const char *top_frame; /* may be NULL */
+	uint32_t waker_tid;    /* 0 when not seen */
+	const char *waker_comm;
+};
+
+struct attrib_stats {
+	uint64_t events;	     /* accepted by attrib_add_* */
+	uint64_t bad_events;	     /* rejected: end before start, zero tid */
+	uint64_t evicted;	     /* aged out of the window */
+	uint64_t dropped;	     /* pushed out by max_per_thread */
+	uint64_t threads;	     /* tracked now */
+	uint64_t threads_full;	     /* events dropped: no thread slot free */
+	uint64_t strings_full;	     /* frames/comms not kept: max_strings */
+	uint64_t bytes;		     /* memory held by the history */
+	uint64_t requests;	     /* attrib_request calls */
+	uint64_t ambiguous_resolved; /* matched by time order among equal candidates */
+	uint64_t unmatched[ATTRIB_UNM_MAX];
+};
+
+struct attrib_result {
+	enum attrib_unmatched unmatched; /* ATTRIB_MATCHED or why not */
+	bool ambiguous;			 /* the handler was chosen by time order among ties */
+	uint32_t handler;		 /* tid; 0 when unmatched */
+	uint32_t appends;		 /* writes and syncs attributed */
+	uint64_t t_dequeue, t_append_start, t_append_end; /* the derived boundaries */
+	int64_t latency_ns;				  /* t_end - t_first, clamped */
+	int64_t phase_ns[ATTRIB_PHASES];
+	/* For unmatched requests only read and send are split: the rest is here.
+	 * sum(phase_ns) + unattributed_ns == latency_ns, always. */
+	int64_t unattributed_ns;
+	/* sum over c of cause_ns[p][c] == phase_ns[p], always */
+	int64_t cause_ns[ATTRIB_PHASES][ATTRIB_CAUSES];
+	/* The largest cause over all phases, cpu only if nothing else; for an
+	 * off-CPU cause, the longest interval behind it. top_frame points into
+	 * the attrib's string table ("" if none): valid until attrib_free(). */
+	unsigned int top_cause;
+	enum attrib_phase top_phase;
+	int64_t top_ns;
+	int32_t top_stack_id;
+	const char *top_frame;
+	uint32_t top_waker_tid;
+	const char *top_waker_comm;
+};
+
+struct attrib;
+
+void attrib_config_default(struct attrib_config *cfg);
+/* cfg NULL: defaults. NULL on allocation failure or a zero limit. */
+struct attrib *attrib_new(const struct attrib_config *cfg);
+void attrib_free(struct attrib *a);
+
+/* Each returns 0, -EINVAL (bad times or tid: counted) or -ENOMEM (dropped:
+ * counted). topic NULL (fsync only): a sync of a file not known as a segment. */
+int attrib_add_append(struct attrib *a, uint32_t tid, const char *topic, int32_t partition,
+		      uint64_t bytes, uint64_t t_start, uint64_t t_end);
+int attrib_add_fsync(struct attrib *a, uint32_t tid, const char *topic, int32_t partition,
+		     uint64_t t_start, uint64_t t_end);
+int attrib_add_futex(struct attrib *a, uint32_t tid, uint64_t t_start, uint64_t t_end);
+int attrib_add_offcpu(struct attrib *a, const struct attrib_offcpu *o);
+
+/* Attributes r (always fills out; returns out->unmatched). The appends it
+ * matched are claimed: a later request cannot take them. */
+enum attrib_unmatched attrib_request(struct attrib *a, const struct corr_request *r,
+				     struct attrib_result *out);
+const struct attrib_stats *attrib_stats(const struct attrib *a);
+
+/* JSON names: "read", "queue", ...; causes as cause_name() plus "queued";
+ * unmatched reasons "matched", "not_produce", "no_response", ... NULL when
+ * out of range. */
+const char *attrib_phase_name(unsigned int p);
+const char *attrib_cause_name(unsigned int c);
+const char *attrib_unmatched_name(unsigned int u);
+
+/*
+ * Tail composition. Every matched request is added with its latency; the
+ * bands (< p50, p50-p99, >= p99, >= p999) are decided at the end from the
+ * bands' own latency histogram (hist.h): sums are kept per histogram bucket,
+ * so a band holds exactly the buckets at and above (or below) the bucket of
+ * its quantile. Top partitions, clients and stacks of >= p99 come from the
+ * max_slow slowest requests kept (all of >= p99 while 1% of the requests fit).
+ */
+enum attrib_band { ATTRIB_LT_P50, ATTRIB_P50_P99, ATTRIB_GE_P99, ATTRIB_GE_P999, ATTRIB_BANDS };
+
+struct attrib_band_summary {
+	uint64_t requests;
+	uint64_t lo_ns, hi_ns;		 /* latency bounds of the band (inclusive) */
+	double phase_pct[ATTRIB_PHASES]; /* mean share of the request's latency, % */
+	double cause_pct[ATTRIB_CAUSES]; /* over all phases, % */
+};
+
+enum attrib_top_kind { ATTRIB_TOP_PARTITION, ATTRIB_TOP_CLIENT, ATTRIB_TOP_STACK, ATTRIB_TOPS };
+
+struct attrib_top {
+	const char
+	    *key; /* "topic-partition", "IP:PORT", "<cause>:<top frame>"; valid until freed */
+	int32_t stack_id; /* ATTRIB_TOP_STACK: a stack id seen with that key */
+	uint64_t requests;
+	uint64_t total_ns; /* their summed latency (partitions, clients) or cause time (stacks) */
+};
+
+struct attrib_bands;
+
+struct attrib_bands *attrib_bands_new(size_t max_slow);
+void attrib_bands_free(struct attrib_bands *b);
+/* Adds a matched request (unmatched ones are ignored: count them apart).
+ * 0, or -ENOMEM (the request is counted in the histogram only). */
+int attrib_bands_add(struct attrib_bands *b, const struct corr_request *r,
+		     const struct attrib_result *res);
+const char *attrib_band_name(unsigned int band); /* "lt_p50", "p50_p99", ... */
+void attrib_bands_summary(const struct attrib_bands *b,
+			  struct attrib_band_summary out[ATTRIB_BANDS]);
+/* The n largest keys of >= p99 by request count; returns how many were written.
+ * *truncated (if not NULL) says whether >= p99 held more than max_slow requests. */
+size_t attrib_bands_top(const struct attrib_bands *b, enum attrib_top_kind kind,
+			struct attrib_top *out, size_t n, bool *truncated);
+
+#endif

@@ -1,0 +1,988 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* Attribution of produce requests to phases and causes: see include/kafkalat/attrib.h
+ * and docs/design.md, "Attribution (issue 4)". */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kafkalat/attrib.h"
+
+/* ---- interned strings (top frames, waker comms); index 0 is "" ---- */
+
+struct strtab {
+	char **s;
+	uint32_t n, max;
+	uint32_t *idx; /* open addressing: string index, 0 empty */
+	uint32_t mask;
+	uint64_t *full;
+};
+
+static uint64_t hash_str(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 1099511628211ull;
+	return h ? h : 1;
+}
+
+static uint32_t pow2_at_least(uint64_t n)
+{
+	uint32_t p = 16;
+
+	while (p < n && p < (1u << 30))
+		p <<= 1;
+	return p;
+}
+
+static int strtab_init(struct strtab *t, uint32_t max, uint64_t *full)
+{
+	t->max = max + 1;
+	t->n = 1;
+	t->mask = pow2_at_least((uint64_t)t->max * 2) - 1;
+	t->full = full;
+	t->s = calloc(t->max, sizeof(*t->s));
+	t->idx = calloc((size_t)t->mask + 1, sizeof(*t->idx));
+	if (!t->s || !t->idx)
+		return -ENOMEM;
+	t->s[0] = strdup("");
+	return t->s[0] ? 0 : -ENOMEM;
+}
+
+static void strtab_free(struct strtab *t)
+{
+	for (uint32_t i = 0; t->s && i < t->n; i++)
+		free(t->s[i]);
+	free(t->s);
+	free(t->idx);
+}
+
+/* The index of s (added if new); 0 for NULL, "" or a full table. */
+static uint32_t strtab_get(struct strtab *t, const char *s)
+{
+	uint32_t i;
+
+	if (!s || !*s)
+		return 0;
+	for (i = (uint32_t)hash_str(s) & t->mask; t->idx[i]; i = (i + 1) & t->mask)
+		if (strcmp(t->s[t->idx[i]], s) == 0)
+			return t->idx[i];
+	if (t->n >= t->max || !(t->s[t->n] = strdup(s))) {
+		(*t->full)++;
+		return 0;
+	}
+	t->idx[i] = t->n;
+	return t->n++;
+}
+
+/* ---- time-ordered rings of fixed-size records that start with a span ---- */
+
+struct span {
+	uint64_t t0, t1;
+};
+
+struct ring {
+	unsigned char *buf;
+	uint32_t esz, cap, head, len;
+};
+
+#define REC_MAX 64 /* largest record size */
+
+static void *ring_at(const struct ring *r, uint32_t i)
+{
+	return r->buf + (size_t)((r->head + i) % r->cap) * r->esz;
+}
+
+static const struct span *span_at(const struct ring *r, uint32_t i)
+{
+	return ring_at(r, i);
+}
+
+static int ring_grow(struct ring *r, uint32_t max)
+{
+	uint32_t ncap = r->cap ? r->cap * 2 : 16;
+	unsigned char *nb;
+
+	if (ncap > max)
+		ncap = max;
+	nb = malloc((size_t)ncap * r->esz);
+	if (!nb)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < r->len; i++)
+		memcpy(nb + (size_t)i * r->esz, ring_at(r, i), r->esz);
+	free(r->buf);
+	r->buf = nb;
+	r->cap = ncap;
+	r->head = 0;
+	return 0;
+}
+
+static void ring_pop(struct ring *r)
+{
+	r->head = (r->head + 1) % r->cap;
+	r->len--;
+}
+
+/* Inserts rec in t0 order (records mostly arrive in order: a short walk back). */
+static int ring_insert(struct ring *r, const void *rec, uint32_t max, uint64_t *dropped)
+{
+	unsigned char tmp[REC_MAX];
+	uint32_t i;
+
+	if (r->len == r->cap && r->cap < max && ring_grow(r, max))
+		return -ENOMEM;
+	if (r->len == r->cap) {
+		ring_pop(r);
+		(*dropped)++;
+	}
+	i = r->len++;
+	memcpy(ring_at(r, i), rec, r->esz);
+	for (; i > 0 && span_at(r, i - 1)->t0 > span_at(r, i)->t0; i--) {
+		memcpy(tmp, ring_at(r, i - 1), r->esz);
+		memcpy(ring_at(r, i - 1), ring_at(r, i), r->esz);
+		memcpy(ring_at(r, i), tmp, r->esz);
+	}
+	return 0;
+}
+
+static void ring_evict(struct ring *r, uint64_t before, uint64_t *evicted)
+{
+	while (r->len && span_at(r, 0)->t1 < before) {
+		ring_pop(r);
+		(*evicted)++;
+	}
+}
+
+/* The number of records with t0 < t (they come first: t0 order). */
+static uint32_t ring_count_before(const struct ring *r, uint64_t t)
+{
+	uint32_t lo = 0, hi = r->len;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (span_at(r, mid)->t0 < t)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* ---- records ---- */
+
+enum { K_APP, K_FUT, K_OFF, K_MAX };
+enum { APP_WRITE, APP_SYNC };
+
+struct app_rec {
+	uint64_t t0, t1;
+	uint64_t topic; /* hash_str(topic); 0 unknown */
+	uint64_t bytes;
+	int32_t partition;
+	uint8_t kind;
+	uint8_t claimed;
+};
+
+struct fut_rec {
+	uint64_t t0, t1;
+};
+
+struct off_rec {
+	uint64_t t0, t1, tw; /* off, on, wakeup (0 none) */
+	int32_t stack_id;
+	uint32_t waker, frame, comm;
+	uint8_t blocked, cause;
+};
+
+_Static_assert(sizeof(struct off_rec) <= REC_MAX, "record too large");
+_Static_assert(sizeof(struct app_rec) <= REC_MAX, "record too large");
+
+static const uint32_t rec_size[K_MAX] = {sizeof(struct app_rec), sizeof(struct fut_rec),
+					 sizeof(struct off_rec)};
+
+/* ---- threads ---- */
+
+struct thr {
+	uint32_t tid;
+	uint64_t last; /* newest end time seen */
+	struct ring ring[K_MAX];
+};
+
+#define NET_TIDS 32
+
+struct attrib {
+	struct attrib_config cfg;
+	struct attrib_stats st;
+	uint64_t now; /* newest time seen */
+	struct thr *thr;
+	uint32_t nthr;
+	uint32_t *slot; /* open addressing: thread index + 1, 0 empty */
+	uint32_t mask;
+	struct strtab str;
+	uint32_t net[NET_TIDS]; /* network threads learnt from requests */
+	uint32_t nnet;
+};
+
+void attrib_config_default(struct attrib_config *cfg)
+{
+	*cfg = (struct attrib_config){
+	    .window_ns = 5000000000ull,
+	    .max_per_thread = 8192,
+	    .max_threads = 1024,
+	    .max_strings = 4096,
+	    .lock_gap_ns = 200000,
+	    .tail_gap_ns = 20000,
+	    .strict_ambiguous = false,
+	};
+}
+
+struct attrib *attrib_new(const struct attrib_config *cfg)
+{
+	struct attrib *a = calloc(1, sizeof(*a));
+
+	if (!a)
+		return NULL;
+	if (cfg)
+		a->cfg = *cfg;
+	else
+		attrib_config_default(&a->cfg);
+	if (!a->cfg.max_per_thread || !a->cfg.max_threads || a->cfg.max_threads > (1u << 24) ||
+	    a->cfg.max_per_thread > (1u << 24) || !a->cfg.window_ns)
+		goto fail;
+	a->mask = pow2_at_least((uint64_t)a->cfg.max_threads * 2) - 1;
+	a->thr = calloc(a->cfg.max_threads, sizeof(*a->thr));
+	a->slot = calloc((size_t)a->mask + 1, sizeof(*a->slot));
+	if (!a->thr || !a->slot || strtab_init(&a->str, a->cfg.max_strings, &a->st.strings_full))
+		goto fail;
+	return a;
+fail:
+	attrib_free(a);
+	return NULL;
+}
+
+void attrib_free(struct attrib *a)
+{
+	if (!a)
+		return;
+	for (uint32_t i = 0; a->thr && i < a->nthr; i++)
+		for (int k = 0; k < K_MAX; k++)
+			free(a->thr[i].ring[k].buf);
+	free(a->thr);
+	free(a->slot);
+	strtab_free(&a->str);
+	free(a);
+}
+
+const struct attrib_stats *attrib_stats(const struct attrib *a)
+{
+	return &a->st;
+}
+
+static uint32_t tid_hash(uint32_t tid, uint32_t mask)
+{
+	return (tid * 2654435761u) & mask;
+}
+
+static struct thr *thr_find(const struct attrib *a, uint32_t tid)
+{
+	for (uint32_t i = tid_hash(tid, a->mask); a->slot[i]; i = (i + 1) & a->mask)
+		if (a->thr[a->slot[i] - 1].tid == tid)
+			return &a->thr[a->slot[i] - 1];
+	return NULL;
+}
+
+static void slot_put(struct attrib *a, uint32_t idx)
+{
+	uint32_t i = tid_hash(a->thr[idx].tid, a->mask);
+
+	while (a->slot[i])
+		i = (i + 1) & a->mask;
+	a->slot[i] = idx + 1;
+}
+
+/* A thread whose every event aged out gives its slot (and buffers) to a new one. */
+static struct thr *thr_recycle(struct attrib *a, uint32_t tid, uint64_t before)
+{
+	uint32_t i;
+
+	for (i = 0; i < a->nthr && a->thr[i].last >= before; i++)
+		;
+	if (i == a->nthr)
+		return NULL;
+	a->thr[i].tid = tid;
+	for (int k = 0; k < K_MAX; k++)
+		a->thr[i].ring[k].len = 0;
+	memset(a->slot, 0, ((size_t)a->mask + 1) * sizeof(*a->slot));
+	for (uint32_t j = 0; j < a->nthr; j++)
+		slot_put(a, j);
+	return &a->thr[i];
+}
+
+static uint64_t before_of(const struct attrib *a)
+{
+	return a->now > a->cfg.window_ns ? a->now - a->cfg.window_ns : 0;
+}
+
+static struct thr *thr_get(struct attrib *a, uint32_t tid)
+{
+	struct thr *t = thr_find(a, tid);
+
+	if (t)
+		return t;
+	if (a->nthr == a->cfg.max_threads)
+		return thr_recycle(a, tid, before_of(a));
+	t = &a->thr[a->nthr];
+	t->tid = tid;
+	for (int k = 0; k < K_MAX; k++)
+		t->ring[k].esz = rec_size[k];
+	slot_put(a, a->nthr++);
+	a->st.threads = a->nthr;
+	return t;
+}
+
+static void account_bytes(struct attrib *a)
+{
+	uint64_t b = sizeof(*a) + (uint64_t)a->cfg.max_threads * sizeof(*a->thr) +
+		     ((uint64_t)a->mask + 1) * sizeof(*a->slot);
+
+	for (uint32_t i = 0; i < a->nthr; i++)
+		for (int k = 0; k < K_MAX; k++)
+			b += (uint64_t)a->thr[i].ring[k].cap * a->thr[i].ring[k].esz;
+	a->st.bytes = b;
+}
+
+static int add_rec(struct attrib *a, uint32_t tid, int kind, const void *rec)
+{
+	const struct span *s = rec;
+	struct thr *t;
+	uint64_t cap_before = 0;
+	int err;
+
+	if (!tid || s->t1 < s->t0) {
+		a->st.bad_events++;
+		return -EINVAL;
+	}
+	if (s->t1 > a->now)
+		a->now = s->t1;
+	t = thr_get(a, tid);
+	if (!t) {
+		a->st.threads_full++;
+		return -ENOMEM;
+	}
+	if (s->t1 > t->last)
+		t->last = s->t1;
+	ring_evict(&t->ring[kind], before_of(a), &a->st.evicted);
+	cap_before = t->ring[kind].cap;
+	err = ring_insert(&t->ring[kind], rec, a->cfg.max_per_thread, &a->st.dropped);
+	if (err) {
+		a->st.dropped++;
+		return err;
+	}
+	if (t->ring[kind].cap != cap_before)
+		account_bytes(a);
+	a->st.events++;
+	return 0;
+}
+
+int attrib_add_append(struct attrib *a, uint32_t tid, const char *topic, int32_t partition,
+		      uint64_t bytes, uint64_t t_start, uint64_t t_end)
+{
+	struct app_rec r = {.t0 = t_start,
+			    .t1 = t_end,
+			    .topic = topic ? hash_str(topic) : 0,
+			    .bytes = bytes,
+			    .partition = partition,
+			    .kind = APP_WRITE};
+
+	return add_rec(a, tid, K_APP, &r);
+}
+
+int attrib_add_fsync(struct attrib *a, uint32_t tid, const char *topic, int32_t partition,
+		     uint64_t t_start, uint64_t t_end)
+{
+	struct app_rec r = {.t0 = t_start,
+			    .t1 = t_end,
+			    .topic = topic ? hash_str(topic) : 0,
+			    .partition = topic ? partition : -1,
+			    .kind = APP_SYNC};
+
+	return add_rec(a, tid, K_APP, &r);
+}
+
+int attrib_add_futex(struct attrib *a, uint32_t tid, uint64_t t_start, uint64_t t_end)
+{
+	struct fut_rec r = {.t0 = t_start, .t1 = t_end};
+
+	return add_rec(a, tid, K_FUT, &r);
+}
+
+int attrib_add_offcpu(struct attrib *a, const struct attrib_offcpu *o)
+{
+	struct off_rec r = {
+	    .t0 = o->t_off,
+	    .t1 = o->t_on,
+	    .tw = o->t_wakeup,
+	    .stack_id = o->stack_id,
+	    .waker = o->waker_tid,
+	    .blocked = o->blocked,
+	    .cause = (unsigned)o->cause < CAUSE_MAX ? (uint8_t)o->cause : CAUSE_OTHER,
+	};
+
+	if (r.cause == CAUSE_CPU || r.cause == CAUSE_RUNQ)
+		r.cause = CAUSE_OTHER; /* not stack causes: cause.h */
+	if (o->tid && o->t_on >= o->t_off) {
+		r.frame = strtab_get(&a->str, o->top_frame);
+		r.comm = strtab_get(&a->str, o->waker_comm);
+	}
+	return add_rec(a, o->tid, K_OFF, &r);
+}
+
+/* ---- names ---- */
+
+static const char *const phase_names[ATTRIB_PHASES] = {
+    "read", "queue", "lock", "append", "post_append", "send",
+};
+
+static const char *const unm_names[ATTRIB_UNM_MAX] = {
+    "matched", "not_produce", "no_response", "bad_times", "no_append", "ambiguous",
+};
+
+const char *attrib_phase_name(unsigned int p)
+{
+	return p < ATTRIB_PHASES ? phase_names[p] : NULL;
+}
+
+const char *attrib_cause_name(unsigned int c)
+{
+	return c == ATTRIB_CAUSE_QUEUED ? "queued" : cause_name((enum cause)c);
+}
+
+const char *attrib_unmatched_name(unsigned int u)
+{
+	return u < ATTRIB_UNM_MAX ? unm_names[u] : NULL;
+}
+
+/* ---- finding the handler ---- */
+
+#define CAND_MAX 16
+
+struct cand {
+	struct thr *t;
+	uint32_t score;	   /* partitions of r with a write on this thread */
+	uint64_t first;	   /* earliest such write's start */
+	uint64_t last_end; /* latest such write's end */
+};
+
+static uint64_t part_topic(const struct corr_request *r, size_t i)
+{
+	uint32_t ti = r->parts[i].topic_idx;
+
+	return ti < r->ntopics && r->topics ? hash_str(r->topics[ti].name) : 0;
+}
+
+static uint32_t count_upto(const struct ring *ring, uint64_t t)
+{
+	return t == UINT64_MAX ? ring->len : ring_count_before(ring, t + 1);
+}
+
+static bool write_fits(const struct app_rec *w, const struct corr_request *r, size_t i,
+		       uint64_t topic)
+{
+	const struct corr_part *p = &r->parts[i];
+
+	return w->kind == APP_WRITE && !w->claimed && w->t1 <= r->t_resp && w->topic == topic &&
+	       w->partition == p->partition && w->bytes == (uint64_t)p->record_bytes;
+}
+
+/* The index of the earliest unclaimed write of part i inside [t_read, t_resp], or -1. */
+static int64_t find_write(const struct thr *t, const struct corr_request *r, size_t i)
+{
+	const struct ring *ring = &t->ring[K_APP];
+	uint64_t topic = part_topic(r, i);
+	int64_t found = -1;
+
+	if (!topic || r->parts[i].record_bytes <= 0)
+		return -1;
+	for (uint32_t j = count_upto(ring, r->t_resp); j-- > 0;) {
+		const struct app_rec *w = ring_at(ring, j);
+
+		if (w->t0 < r->t_read)
+			break;
+		if (write_fits(w, r, i, topic))
+			found = j;
+	}
+	return found;
+}
+
+static struct cand score_thread(struct thr *t, const struct corr_request *r)
+{
+	struct cand c = {.t = t, .first = UINT64_MAX};
+
+	for (size_t i = 0; i < r->nparts; i++) {
+		int64_t j = find_write(t, r, i);
+		const struct app_rec *w;
+
+		if (j < 0)
+			continue;
+		w = ring_at(&t->ring[K_APP], (uint32_t)j);
+		c.score++;
+		if (w->t0 < c.first)
+			c.first = w->t0;
+		if (w->t1 > c.last_end)
+			c.last_end = w->t1;
+	}
+	return c;
+}
+
+/* The threads with the most partitions of r written; returns how many (≤ CAND_MAX). */
+static size_t candidates(struct attrib *a, const struct corr_request *r, struct cand *out)
+{
+	size_t n = 0;
+
+	for (uint32_t i = 0; i < a->nthr; i++) {
+		struct cand c = score_thread(&a->thr[i], r);
+
+		if (!c.score || (n && c.score < out[0].score))
+			continue;
+		if (n && c.score > out[0].score)
+			n = 0;
+		if (n < CAND_MAX)
+			out[n++] = c;
+	}
+	return n;
+}
+
+/* Did `waker` wake thread `tid` at a time inside [lo, hi]? */
+static bool woke(const struct attrib *a, uint32_t tid, uint32_t waker, uint64_t lo, uint64_t hi)
+{
+	const struct thr *t = tid ? thr_find(a, tid) : NULL;
+	const struct ring *ring;
+
+	if (!t)
+		return false;
+	ring = &t->ring[K_OFF];
+	for (uint32_t j = count_upto(ring, hi); j-- > 0;) {
+		const struct off_rec *o = ring_at(ring, j);
+
+		if (o->t1 < lo)
+			break;
+		if (o->waker == waker && o->tw >= lo && o->tw <= hi)
+			return true;
+	}
+	return false;
+}
+
+/* Among tied candidates: the one that woke the sending network thread after its
+ * append (the response hand-off), else the earliest append (time order). */
+static const struct cand *break_tie(struct attrib *a, const struct corr_request *r,
+				    const struct cand *c, size_t n, bool *ambiguous)
+{
+	const struct cand *edge = NULL, *early = &c[0];
+	size_t nedge = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (woke(a, r->tid_send, c[i].t->tid, c[i].last_end, r->t_resp)) {
+			edge = &c[i];
+			nedge++;
+		}
+		if (c[i].first < early->first)
+			early = &c[i];
+	}
+	if (nedge == 1)
+		return edge;
+	*ambiguous = true;
+	return a->cfg.strict_ambiguous ? NULL : early;
+}
+
+/* ---- the handler's appends for r and its dequeue ---- */
+
+struct bounds {
+	uint64_t b[ATTRIB_PHASES + 1]; /* t_first, t_read, dequeue, A, E, t_resp, t_end */
+	uint64_t handoff;	       /* inside post_append: handler → network thread */
+};
+
+static void take_sync_after(struct thr *h, uint32_t j, const struct corr_request *r, uint64_t *end,
+			    uint32_t *n)
+{
+	const struct app_rec *w = ring_at(&h->ring[K_APP], j);
+	struct app_rec *s;
+
+	if (j + 1 >= h->ring[K_APP].len)
+		return;
+	s = ring_at(&h->ring[K_APP], j + 1);
+	if (s->kind != APP_SYNC || s->claimed || s->t1 > r->t_resp || s->t0 < w->t1)
+		return;
+	if (s->topic && (s->topic != w->topic || s->partition != w->partition))
+		return;
+	s->claimed = 1;
+	(*n)++;
+	if (s->t1 > *end)
+		*end = s->t1;
+}
+
+/* Claims r's writes (and a sync right after each) on h; sets A and E. */
+static uint32_t claim_appends(struct thr *h, const struct corr_request *r, uint64_t *start,
+			      uint64_t *end)
+{
+	uint32_t n = 0;
+
+	*start = UINT64_MAX;
+	*end = 0;
+	for (size_t i = 0; i < r->nparts; i++) {
+		int64_t j = find_write(h, r, i);
+		struct app_rec *w;
+
+		if (j < 0)
+			continue;
+		w = ring_at(&h->ring[K_APP], (uint32_t)j);
+		w->claimed = 1;
+		n++;
+		if (w->t0 < *start)
+			*start = w->t0;
+		if (w->t1 > *end)
+			*end = w->t1;
+		take_sync_after(h, (uint32_t)j, r, end, &n);
+	}
+	return n;
+}
+
+/* A non-futex block of the handler right after its last append (a slow step
+ * under the partition lock: msync, a sleep) still belongs to the append. */
+static uint64_t extend_tail(const struct attrib *a, const struct thr *h, uint64_t end,
+			    uint64_t t_resp)
+{
+	const struct ring *ring = &h->ring[K_OFF];
+	uint32_t j = ring_count_before(ring, end);
+	const struct off_rec *o;
+
+	if (j >= ring->len)
+		return end;
+	o = ring_at(ring, j);
+	if (o->blocked && o->cause != CAUSE_FUTEX && o->t0 - end <= a->cfg.tail_gap_ns &&
+	    o->t1 <= t_resp)
+		return o->t1;
+	return end;
+}
+
+static bool is_net(const struct attrib *a, uint32_t tid)
+{
+	for (uint32_t i = 0; i < a->nnet && i < NET_TIDS; i++)
+		if (a->net[i] == tid)
+			return true;
+	return false;
+}
+
+static void learn_net(struct attrib *a, uint32_t tid)
+{
+	if (tid && !is_net(a, tid))
+		a->net[a->nnet++ % NET_TIDS] = tid;
+}
+
+/* Was the handler woken out of futex wait w by a network thread? */
+static bool net_woken(const struct attrib *a, const struct thr *h, const struct fut_rec *w)
+{
+	const struct ring *ring = &h->ring[K_OFF];
+
+	for (uint32_t j = count_upto(ring, w->t1); j-- > 0;) {
+		const struct off_rec *o = ring_at(ring, j);
+
+		if (o->t1 < w->t0)
+			break;
+		if (o->t1 <= w->t1)
+			return o->waker && is_net(a, o->waker);
+	}
+	return false;
+}
+
+/* The end of the handler's previous work: t_read or a later append end before A. */
+static uint64_t prev_work_end(const struct thr *h, uint64_t t_read, uint64_t A)
+{
+	const struct ring *ring = &h->ring[K_APP];
+	uint64_t p = t_read;
+
+	for (uint32_t j = ring_count_before(ring, A); j-- > 0;) {
+		const struct app_rec *w = ring_at(ring, j);
+
+		if (w->t1 <= A && w->t1 > p)
+			p = w->t1;
+		if (w->t0 < t_read)
+			break;
+	}
+	return p;
+}
+
+/* When the handler took r off the queue: the end of the first futex wait after
+ * its previous work, unless that wait is the partition lock's (the only one,
+ * begun after t_read, not woken by a network thread, right before the append). */
+static uint64_t dequeue_time(const struct attrib *a, const struct thr *h, uint64_t t_read,
+			     uint64_t A)
+{
+	const struct ring *ring = &h->ring[K_FUT];
+	const struct fut_rec *first = NULL, *last = NULL;
+	uint64_t p = prev_work_end(h, t_read, A);
+	uint32_t j = ring_count_before(ring, p);
+
+	if (j > 0)
+		j--;
+	for (; j < ring->len; j++) {
+		const struct fut_rec *w = ring_at(ring, j);
+
+		if (w->t0 >= A)
+			break;
+		if (w->t1 <= p || w->t1 > A)
+			continue;
+		if (!first)
+			first = w;
+		last = w;
+	}
+	if (!first)
+		return p;
+	if (first == last && first->t0 >= t_read && !net_woken(a, h, first) &&
+	    A - first->t1 <= a->cfg.lock_gap_ns)
+		return p;
+	return first->t1;
+}
+
+/* Inside post_append, when the handler handed the response over: the network
+ * thread woken by the handler, else the handler's next futex wait or append. */
+static uint64_t handoff_time(const struct attrib *a, const struct thr *h,
+			     const struct corr_request *r, uint64_t E)
+{
+	const struct thr *s = r->tid_send ? thr_find(a, r->tid_send) : NULL;
+	uint64_t best = r->t_resp;
+
+	uint32_t j = s ? ring_count_before(&s->ring[K_OFF], E) : 0;
+
+	for (j = j ? j - 1 : 0; s && j < s->ring[K_OFF].len; j++) {
+		const struct off_rec *o = ring_at(&s->ring[K_OFF], j);
+
+		if (o->t0 > r->t_resp)
+			break;
+		if (o->waker == h->tid && o->tw >= E && o->tw <= r->t_resp && o->tw < best)
+			best = o->tw;
+	}
+	if (best < r->t_resp)
+		return best;
+	for (int k = K_APP; k <= K_FUT; k++) {
+		const struct ring *ring = &h->ring[k];
+		uint32_t i = count_upto(ring, E);
+
+		if (i < ring->len && span_at(ring, i)->t0 < best)
+			best = span_at(ring, i)->t0;
+	}
+	return best;
+}
+
+/* ---- splitting a phase's time on its owning thread into causes ---- */
+
+enum mode {
+	M_OWN,	 /* the thread works for r: on CPU = cpu, blocked = the stack's cause */
+	M_QUEUE, /* r waits for the thread: on CPU or blocked = queued */
+	M_WAIT,	 /* r waits for the thread, which is busy: on CPU = cpu, blocked = queued */
+};
+
+struct best {
+	int64_t ns;
+	const struct off_rec *o;
+};
+
+struct acc {
+	const struct attrib *a;
+	struct attrib_result *out;
+	struct best best[ATTRIB_CAUSES]; /* the longest interval behind each off-CPU cause */
+};
+
+static void add_cause(struct acc *acc, int phase, unsigned int cause, uint64_t lo, uint64_t hi,
+		      const struct off_rec *o)
+{
+	int64_t ns = (int64_t)(hi - lo);
+
+	if (hi <= lo)
+		return;
+	acc->out->cause_ns[phase][cause] += ns;
+	if (o && ns > acc->best[cause].ns)
+		acc->best[cause] = (struct best){ns, o};
+}
+
+/* One off-CPU interval clipped to [*cur, hi]; returns the time it covered. */
+static uint64_t add_interval(struct acc *acc, const struct off_rec *o, uint64_t *cur, uint64_t hi,
+			     int phase, enum mode mode)
+{
+	uint64_t s = o->t0 > *cur ? o->t0 : *cur, e = o->t1 < hi ? o->t1 : hi, w;
+	unsigned int cause = mode == M_OWN ? o->cause : ATTRIB_CAUSE_QUEUED;
+
+	if (e <= s)
+		return 0;
+	w = o->t0; /* preempted: runnable all along */
+	if (o->blocked)
+		w = o->tw >= o->t0 && o->tw <= o->t1 ? o->tw : o->t1;
+	if (w < s)
+		w = s;
+	if (w > e)
+		w = e;
+	add_cause(acc, phase, cause, s, w, mode == M_OWN ? o : NULL);
+	add_cause(acc, phase, CAUSE_RUNQ, w, e, NULL);
+	*cur = e;
+	return e - s;
+}
+
+static void account(struct acc *acc, uint32_t tid, uint64_t lo, uint64_t hi, int phase,
+		    enum mode mode)
+{
+	const struct thr *t = tid ? thr_find(acc->a, tid) : NULL;
+	uint64_t covered = 0, cur = lo;
+
+	if (hi <= lo)
+		return;
+	if (t) {
+		const struct ring *ring = &t->ring[K_OFF];
+		uint32_t j = ring_count_before(ring, lo);
+
+		for (j = j ? j - 1 : 0; j < ring->len && span_at(ring, j)->t0 < hi; j++)
+			covered += add_interval(acc, ring_at(ring, j), &cur, hi, phase, mode);
+	}
+	acc->out->cause_ns[phase][mode == M_QUEUE ? ATTRIB_CAUSE_QUEUED : CAUSE_CPU] +=
+	    (int64_t)(hi - lo - covered);
+}
+
+/* The largest cause over all phases (ties: the lower cause number). */
+static void pick_top(struct acc *acc)
+{
+	struct attrib_result *out = acc->out;
+	int64_t total[ATTRIB_CAUSES] = {0};
+	const struct off_rec *o;
+
+	for (int p = 0; p < ATTRIB_PHASES; p++)
+		for (int c = 0; c < ATTRIB_CAUSES; c++)
+			total[c] += out->cause_ns[p][c];
+	out->top_cause = CAUSE_CPU;
+	for (int c = 1; c < ATTRIB_CAUSES; c++)
+		if (total[c] > total[out->top_cause])
+			out->top_cause = (unsigned)c;
+	out->top_ns = total[out->top_cause];
+	out->top_phase = ATTRIB_READ;
+	for (int p = 1; p < ATTRIB_PHASES; p++)
+		if (out->cause_ns[p][out->top_cause] >
+		    out->cause_ns[out->top_phase][out->top_cause])
+			out->top_phase = (enum attrib_phase)p;
+	o = acc->best[out->top_cause].o;
+	out->top_frame = acc->a->str.s[o ? o->frame : 0];
+	out->top_waker_comm = acc->a->str.s[o ? o->comm : 0];
+	out->top_stack_id = o ? o->stack_id : -1;
+	out->top_waker_tid = o ? o->waker : 0;
+}
+
+/* ---- the request ---- */
+
+/* Makes the boundaries non-decreasing: phases then sum to b[last] - b[0]. */
+static void clamp_bounds(struct bounds *bd)
+{
+	for (int i = 1; i <= ATTRIB_PHASES; i++)
+		if (bd->b[i] < bd->b[i - 1])
+			bd->b[i] = bd->b[i - 1];
+	if (bd->handoff < bd->b[ATTRIB_POST_APPEND])
+		bd->handoff = bd->b[ATTRIB_POST_APPEND];
+	if (bd->handoff > bd->b[ATTRIB_POST_APPEND + 1])
+		bd->handoff = bd->b[ATTRIB_POST_APPEND + 1];
+}
+
+static void set_phases(struct attrib_result *out, const struct bounds *bd)
+{
+	for (int p = 0; p < ATTRIB_PHASES; p++)
+		out->phase_ns[p] = (int64_t)(bd->b[p + 1] - bd->b[p]);
+	out->latency_ns = (int64_t)(bd->b[ATTRIB_PHASES] - bd->b[0]);
+}
+
+static void fill_unmatched(struct attrib *a, const struct corr_request *r,
+			   struct attrib_result *out)
+{
+	struct acc acc = {.a = a, .out = out};
+	struct bounds bd = {
+	    .b = {r->t_first, r->t_read, r->t_read, r->t_read, r->t_read, r->t_resp, r->t_end}};
+
+	clamp_bounds(&bd);
+	set_phases(out, &bd);
+	out->unattributed_ns = (int64_t)(bd.b[ATTRIB_SEND] - bd.b[ATTRIB_QUEUE]);
+	out->phase_ns[ATTRIB_POST_APPEND] = 0;
+	account(&acc, r->tid_read, bd.b[0], bd.b[1], ATTRIB_READ, M_OWN);
+	account(&acc, r->tid_send, bd.b[5], bd.b[6], ATTRIB_SEND, M_OWN);
+	pick_top(&acc);
+}
+
+static void fill_matched(struct attrib *a, const struct corr_request *r, struct thr *h,
+			 struct attrib_result *out)
+{
+	struct acc acc = {.a = a, .out = out};
+	struct bounds bd = {.b = {r->t_first, r->t_read, 0, 0, 0, r->t_resp, r->t_end}};
+	const uint64_t *b = bd.b;
+
+	out->handler = h->tid;
+	out->appends = claim_appends(h, r, &bd.b[3], &bd.b[4]);
+	bd.b[4] = extend_tail(a, h, bd.b[4], r->t_resp);
+	bd.b[2] = dequeue_time(a, h, r->t_read, bd.b[3]);
+	bd.handoff = handoff_time(a, h, r, bd.b[4]);
+	clamp_bounds(&bd);
+	set_phases(out, &bd);
+	out->t_dequeue = b[2];
+	out->t_append_start = b[3];
+	out->t_append_end = b[4];
+	account(&acc, r->tid_read, b[0], b[1], ATTRIB_READ, M_OWN);
+	account(&acc, h->tid, b[1], b[2], ATTRIB_QUEUE, M_QUEUE);
+	account(&acc, h->tid, b[2], b[3], ATTRIB_LOCK, M_OWN);
+	account(&acc, h->tid, b[3], b[4], ATTRIB_APPEND, M_OWN);
+	account(&acc, h->tid, b[4], bd.handoff, ATTRIB_POST_APPEND, M_OWN);
+	account(&acc, r->tid_send, bd.handoff, b[5], ATTRIB_POST_APPEND, M_WAIT);
+	account(&acc, r->tid_send, b[5], b[6], ATTRIB_SEND, M_OWN);
+	pick_top(&acc);
+}
+
+static enum attrib_unmatched check_request(const struct corr_request *r)
+{
+	if (r->api_key != 0 || !r->produce_parsed)
+		return ATTRIB_UNM_NOT_PRODUCE;
+	if (!r->t_resp || r->acks == 0)
+		return ATTRIB_UNM_NO_RESPONSE;
+	if (r->t_first > r->t_read || r->t_read > r->t_resp || r->t_resp > r->t_end)
+		return ATTRIB_UNM_BAD_TIMES;
+	if (!r->nparts || !r->parts)
+		return ATTRIB_UNM_NO_APPEND;
+	return ATTRIB_MATCHED;
+}
+
+static enum attrib_unmatched finish(struct attrib *a, const struct corr_request *r,
+				    struct attrib_result *out, enum attrib_unmatched why)
+{
+	out->unmatched = why;
+	if (why != ATTRIB_MATCHED) {
+		out->handler = 0;
+		fill_unmatched(a, r, out);
+	}
+	a->st.unmatched[why]++;
+	return why;
+}
+
+enum attrib_unmatched attrib_request(struct attrib *a, const struct corr_request *r,
+				     struct attrib_result *out)
+{
+	struct cand c[CAND_MAX];
+	const struct cand *pick;
+	enum attrib_unmatched why = check_request(r);
+	size_t n;
+
+	memset(out, 0, sizeof(*out));
+	a->st.requests++;
+	if (why != ATTRIB_MATCHED)
+		return finish(a, r, out, why);
+	learn_net(a, r->tid_read);
+	learn_net(a, r->tid_send);
+	n = candidates(a, r, c);
+	if (!n)
+		return finish(a, r, out, ATTRIB_UNM_NO_APPEND);
+	pick = n == 1 ? &c[0] : break_tie(a, r, c, n, &out->ambiguous);
+	if (!pick)
+		return finish(a, r, out, ATTRIB_UNM_AMBIGUOUS);
+	if (out->ambiguous)
+		a->st.ambiguous_resolved++;
+	fill_matched(a, r, pick->t, out);
+	return finish(a, r, out, ATTRIB_MATCHED);
+}
