@@ -2,10 +2,12 @@
 /* Attribution of produce requests to phases and causes: see include/kafkalat/attrib.h
  * and docs/design.md, "Attribution (issue 4)". */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "kafkalat/attrib.h"
+#include "kafkalat/hist.h"
 
 /* ---- interned strings (top frames, waker comms); index 0 is "" ---- */
 
@@ -985,4 +987,305 @@ enum attrib_unmatched attrib_request(struct attrib *a, const struct corr_request
 		a->st.ambiguous_resolved++;
 	fill_matched(a, r, pick->t, out);
 	return finish(a, r, out, ATTRIB_MATCHED);
+}
+
+/* ---- tail composition ---- */
+
+struct bsum {
+	double phase[ATTRIB_PHASES]; /* summed shares of latency */
+	double cause[ATTRIB_CAUSES];
+};
+
+struct slow {
+	uint64_t latency;
+	uint32_t key[ATTRIB_TOPS]; /* string indexes, 0 none */
+	int32_t stack_id;
+	int64_t stack_ns;
+};
+
+struct attrib_bands {
+	struct hist h;
+	struct bsum *blk[HIST_EXPONENTS]; /* per power of two, HIST_SUB_BUCKETS each, lazily */
+	struct slow *heap;		  /* min-heap on latency: the slowest requests */
+	size_t nheap, max_slow;
+	struct strtab keys;
+	uint64_t keys_full;
+};
+
+#define BAND_KEYS_MAX 65536
+
+struct attrib_bands *attrib_bands_new(size_t max_slow)
+{
+	struct attrib_bands *b = calloc(1, sizeof(*b));
+
+	if (!b)
+		return NULL;
+	hist_init(&b->h);
+	b->max_slow = max_slow ? max_slow : 1;
+	b->heap = calloc(b->max_slow, sizeof(*b->heap));
+	if (!b->heap || strtab_init(&b->keys, BAND_KEYS_MAX, &b->keys_full)) {
+		attrib_bands_free(b);
+		return NULL;
+	}
+	return b;
+}
+
+void attrib_bands_free(struct attrib_bands *b)
+{
+	if (!b)
+		return;
+	for (int i = 0; i < HIST_EXPONENTS; i++)
+		free(b->blk[i]);
+	free(b->heap);
+	strtab_free(&b->keys);
+	free(b);
+}
+
+static const char *const band_names[ATTRIB_BANDS] = {"lt_p50", "p50_p99", "ge_p99", "ge_p999"};
+
+const char *attrib_band_name(unsigned int band)
+{
+	return band < ATTRIB_BANDS ? band_names[band] : NULL;
+}
+
+static void heap_swap(struct slow *h, size_t i, size_t j)
+{
+	struct slow t = h[i];
+
+	h[i] = h[j];
+	h[j] = t;
+}
+
+static void heap_push(struct attrib_bands *b, const struct slow *s)
+{
+	size_t i;
+
+	if (b->nheap == b->max_slow) {
+		if (s->latency <= b->heap[0].latency)
+			return;
+		b->heap[0] = *s;
+		for (i = 0;;) {
+			size_t l = 2 * i + 1, m = i;
+
+			if (l < b->nheap && b->heap[l].latency < b->heap[m].latency)
+				m = l;
+			if (l + 1 < b->nheap && b->heap[l + 1].latency < b->heap[m].latency)
+				m = l + 1;
+			if (m == i)
+				return;
+			heap_swap(b->heap, i, m);
+			i = m;
+		}
+	}
+	b->heap[i = b->nheap++] = *s;
+	for (; i > 0 && b->heap[(i - 1) / 2].latency > b->heap[i].latency; i = (i - 1) / 2)
+		heap_swap(b->heap, i, (i - 1) / 2);
+}
+
+/* The partition with the largest batch stands for the request. */
+static uint32_t partition_key(struct attrib_bands *b, const struct corr_request *r)
+{
+	char key[KLT_TOPIC_NAME_MAX + 16];
+	const struct corr_part *best = NULL;
+
+	for (size_t i = 0; r->parts && i < r->nparts; i++)
+		if (!best || r->parts[i].record_bytes > best->record_bytes)
+			best = &r->parts[i];
+	if (!best || !r->topics || best->topic_idx >= r->ntopics)
+		return 0;
+	snprintf(key, sizeof(key), "%s-%d", r->topics[best->topic_idx].name, (int)best->partition);
+	return strtab_get(&b->keys, key);
+}
+
+static void keep_slow(struct attrib_bands *b, const struct corr_request *r,
+		      const struct attrib_result *res)
+{
+	struct slow s = {.latency = (uint64_t)res->latency_ns, .stack_id = -1};
+	char key[300];
+
+	if (b->nheap == b->max_slow && s.latency <= b->heap[0].latency)
+		return;
+	s.key[ATTRIB_TOP_PARTITION] = partition_key(b, r);
+	s.key[ATTRIB_TOP_CLIENT] = strtab_get(&b->keys, r->client);
+	if (res->top_cause > CAUSE_RUNQ && res->top_cause < ATTRIB_CAUSE_QUEUED) {
+		snprintf(key, sizeof(key), "%s:%s", attrib_cause_name(res->top_cause),
+			 res->top_frame && *res->top_frame ? res->top_frame : "unknown");
+		s.key[ATTRIB_TOP_STACK] = strtab_get(&b->keys, key);
+		s.stack_id = res->top_stack_id;
+		s.stack_ns = res->top_ns;
+	}
+	heap_push(b, &s);
+}
+
+int attrib_bands_add(struct attrib_bands *b, const struct corr_request *r,
+		     const struct attrib_result *res)
+{
+	unsigned int bucket, e;
+	struct bsum *s;
+	double lat;
+
+	if (res->unmatched != ATTRIB_MATCHED || res->latency_ns < 0)
+		return 0;
+	hist_record(&b->h, (uint64_t)res->latency_ns);
+	bucket = hist_bucket_of((uint64_t)res->latency_ns);
+	e = bucket / HIST_SUB_BUCKETS;
+	if (!b->blk[e] && !(b->blk[e] = calloc(HIST_SUB_BUCKETS, sizeof(struct bsum))))
+		return -ENOMEM;
+	s = &b->blk[e][bucket % HIST_SUB_BUCKETS];
+	lat = res->latency_ns > 0 ? (double)res->latency_ns : 1.0;
+	for (int p = 0; p < ATTRIB_PHASES; p++) {
+		s->phase[p] += (double)res->phase_ns[p] / lat;
+		for (int c = 0; c < ATTRIB_CAUSES; c++)
+			s->cause[c] += (double)res->cause_ns[p][c] / lat;
+	}
+	keep_slow(b, r, res);
+	return 0;
+}
+
+/* The first histogram bucket of each band, and one past the last. */
+static void band_range(const struct attrib_bands *b, unsigned int band, unsigned int *lo,
+		       unsigned int *hi)
+{
+	unsigned int q50 = hist_bucket_of(hist_quantile(&b->h, 0.5));
+	unsigned int q99 = hist_bucket_of(hist_quantile(&b->h, 0.99));
+	unsigned int q999 = hist_bucket_of(hist_quantile(&b->h, 0.999));
+	const unsigned int from[ATTRIB_BANDS] = {0, q50, q99, q999};
+	const unsigned int to[ATTRIB_BANDS] = {q50, q99, HIST_BUCKETS, HIST_BUCKETS};
+
+	*lo = from[band];
+	*hi = to[band];
+}
+
+static void band_summary(const struct attrib_bands *b, unsigned int band,
+			 struct attrib_band_summary *out)
+{
+	unsigned int lo, hi;
+
+	memset(out, 0, sizeof(*out));
+	band_range(b, band, &lo, &hi);
+	for (unsigned int i = lo; i < hi; i++) {
+		const struct bsum *s = b->blk[i / HIST_SUB_BUCKETS];
+
+		if (!b->h.buckets[i])
+			continue;
+		if (!out->requests)
+			out->lo_ns = hist_bucket_low(i);
+		out->hi_ns = hist_bucket_high(i);
+		out->requests += b->h.buckets[i];
+		for (int p = 0; s && p < ATTRIB_PHASES; p++)
+			out->phase_pct[p] += s[i % HIST_SUB_BUCKETS].phase[p];
+		for (int c = 0; s && c < ATTRIB_CAUSES; c++)
+			out->cause_pct[c] += s[i % HIST_SUB_BUCKETS].cause[c];
+	}
+	for (int p = 0; out->requests && p < ATTRIB_PHASES; p++)
+		out->phase_pct[p] *= 100.0 / (double)out->requests;
+	for (int c = 0; out->requests && c < ATTRIB_CAUSES; c++)
+		out->cause_pct[c] *= 100.0 / (double)out->requests;
+}
+
+void attrib_bands_summary(const struct attrib_bands *b,
+			  struct attrib_band_summary out[ATTRIB_BANDS])
+{
+	for (unsigned int band = 0; band < ATTRIB_BANDS; band++)
+		band_summary(b, band, &out[band]);
+}
+
+struct row {
+	uint32_t key;
+	int32_t stack_id;
+	uint64_t ns;
+};
+
+static int cmp_row(const void *x, const void *y)
+{
+	const struct row *a = x, *b = y;
+
+	return a->key != b->key ? (a->key < b->key ? -1 : 1) : 0;
+}
+
+static int cmp_top(const void *x, const void *y)
+{
+	const struct attrib_top *a = x, *b = y;
+
+	if (a->requests != b->requests)
+		return a->requests > b->requests ? -1 : 1;
+	if (a->total_ns != b->total_ns)
+		return a->total_ns > b->total_ns ? -1 : 1;
+	return strcmp(a->key, b->key);
+}
+
+/* The kept slow requests of >= p99 with a key of this kind, one row each.
+ * *in_band counts all kept ones of >= p99. */
+static size_t slow_rows(const struct attrib_bands *b, enum attrib_top_kind kind, struct row *rows,
+			uint64_t *in_band)
+{
+	unsigned int lo, hi;
+	size_t n = 0;
+
+	band_range(b, ATTRIB_GE_P99, &lo, &hi);
+	*in_band = 0;
+	for (size_t i = 0; i < b->nheap; i++) {
+		const struct slow *s = &b->heap[i];
+
+		if (hist_bucket_of(s->latency) < lo)
+			continue;
+		(*in_band)++;
+		if (!s->key[kind])
+			continue;
+		rows[n++] = (struct row){
+		    .key = s->key[kind],
+		    .stack_id = kind == ATTRIB_TOP_STACK ? s->stack_id : -1,
+		    .ns = kind == ATTRIB_TOP_STACK ? (uint64_t)s->stack_ns : s->latency,
+		};
+	}
+	return n;
+}
+
+/* Rows of equal keys merged into tops; returns their count. */
+static size_t merge_rows(const struct attrib_bands *b, struct row *rows, size_t n,
+			 struct attrib_top *tops)
+{
+	size_t m = 0;
+
+	qsort(rows, n, sizeof(*rows), cmp_row);
+	for (size_t i = 0; i < n; i++) {
+		if (!m || rows[i - 1].key != rows[i].key)
+			tops[m++] =
+			    (struct attrib_top){.key = b->keys.s[rows[i].key], .stack_id = -1};
+		tops[m - 1].requests++;
+		tops[m - 1].total_ns += rows[i].ns;
+		if (rows[i].stack_id >= 0)
+			tops[m - 1].stack_id = rows[i].stack_id;
+	}
+	return m;
+}
+
+size_t attrib_bands_top(const struct attrib_bands *b, enum attrib_top_kind kind,
+			struct attrib_top *out, size_t n, bool *truncated)
+{
+	struct attrib_band_summary sum;
+	struct attrib_top *tops;
+	struct row *rows;
+	uint64_t in_band;
+	size_t m = 0;
+
+	if (truncated)
+		*truncated = false;
+	if ((unsigned)kind >= ATTRIB_TOPS || !b->nheap)
+		return 0;
+	rows = calloc(b->nheap, sizeof(*rows));
+	tops = calloc(b->nheap, sizeof(*tops));
+	if (rows && tops) {
+		m = merge_rows(b, rows, slow_rows(b, kind, rows, &in_band), tops);
+		qsort(tops, m, sizeof(*tops), cmp_top);
+		m = m < n ? m : n;
+		if (m)
+			memcpy(out, tops, m * sizeof(*out));
+		band_summary(b, ATTRIB_GE_P99, &sum);
+		if (truncated)
+			*truncated = sum.requests > in_band;
+	}
+	free(rows);
+	free(tops);
+	return m;
 }

@@ -1,0 +1,729 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* Attribution on synthetic event sequences modelled on the reference broker:
+ * a network thread reads, a handler dequeues, locks, writes, hands the
+ * response back, the network thread writes it. Times in microseconds from T. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "kafkalat/attrib.h"
+
+#define T	    1000000000000ull /* 1000 s */
+#define US(x)	    ((uint64_t)((double)T + (x)*1000.0))
+#define MS	    1000 /* in US() units */
+#define NET	    100
+#define H1	    201
+#define H2	    202
+#define JBD2	    999
+#define BYTES	    1000
+#define TOPIC	    "orders"
+#define PHASE(p)    (res.phase_ns[ATTRIB_##p])
+#define CAUSE(p, c) (res.cause_ns[ATTRIB_##p][c])
+
+struct req {
+	struct corr_request r;
+	struct corr_topic topic;
+	struct corr_part parts[4];
+};
+
+static void req_init(struct req *q, double first, double read, double resp, double end)
+{
+	memset(q, 0, sizeof(*q));
+	strcpy(q->topic.name, TOPIC);
+	q->r.api_key = 0;
+	q->r.api_version = 7;
+	q->r.produce_parsed = true;
+	q->r.acks = 1;
+	q->r.tid_read = NET;
+	q->r.tid_send = NET;
+	q->r.t_first = US(first);
+	q->r.t_read = US(read);
+	q->r.t_resp = US(resp);
+	q->r.t_end = US(end);
+	q->r.ntopics = 1;
+	q->r.topics = &q->topic;
+	q->r.parts = q->parts;
+	strcpy(q->r.client, "127.0.0.1:4000");
+}
+
+static void req_part(struct req *q, int32_t partition, int32_t bytes)
+{
+	q->parts[q->r.nparts++] = (struct corr_part){.partition = partition, .record_bytes = bytes};
+}
+
+static void off(struct attrib *a, uint32_t tid, double t_off, double t_on, double wake,
+		enum cause cause, uint32_t waker, const char *frame)
+{
+	struct attrib_offcpu o = {
+	    .tid = tid,
+	    .t_off = US(t_off),
+	    .t_on = US(t_on),
+	    .t_wakeup = wake > 0 ? US(wake) : 0,
+	    .blocked = wake >= 0,
+	    .cause = cause,
+	    .stack_id = frame ? 7 : -1,
+	    .top_frame = frame,
+	    .waker_tid = waker,
+	    .waker_comm = waker == JBD2 ? "jbd2/sda1-8" : "kafka",
+	};
+
+	assert_int_equal(attrib_add_offcpu(a, &o), 0);
+}
+
+static void futex(struct attrib *a, uint32_t tid, double t0, double t1)
+{
+	assert_int_equal(attrib_add_futex(a, tid, US(t0), US(t1)), 0);
+}
+
+static void write_(struct attrib *a, uint32_t tid, int32_t part, uint64_t bytes, double t0,
+		   double t1)
+{
+	assert_int_equal(attrib_add_append(a, tid, TOPIC, part, bytes, US(t0), US(t1)), 0);
+}
+
+/* Every attribution keeps its sums. */
+static void check_sums(const struct attrib_result *res)
+{
+	int64_t sum = res->unattributed_ns;
+
+	for (int p = 0; p < ATTRIB_PHASES; p++) {
+		int64_t c = 0;
+
+		assert_true(res->phase_ns[p] >= 0);
+		for (int k = 0; k < ATTRIB_CAUSES; k++) {
+			assert_true(res->cause_ns[p][k] >= 0);
+			c += res->cause_ns[p][k];
+		}
+		assert_int_equal(c, res->phase_ns[p]);
+		sum += res->phase_ns[p];
+	}
+	assert_int_equal(sum, res->latency_ns);
+	assert_true(res->unattributed_ns >= 0);
+}
+
+static enum attrib_unmatched run(struct attrib *a, const struct req *q, struct attrib_result *res)
+{
+	enum attrib_unmatched u = attrib_request(a, &q->r, res);
+
+	check_sums(res);
+	return u;
+}
+
+/*
+ * The clean request: NET reads 0..10; H1, parked on the queue since -100 ms,
+ * is woken by NET at 30, runs at 31, its futex returns at 32; it writes
+ * 40..50, wakes NET (asleep in epoll since 12) at 55 and parks at 56; NET runs
+ * at 57 and writes the response 70..80.
+ */
+static void clean_background(struct attrib *a)
+{
+	futex(a, H1, -100 * MS, 32);
+	off(a, H1, -100 * MS, 31, 30, CAUSE_FUTEX, NET, "futex_wait_queue");
+	write_(a, H1, 0, BYTES, 40, 50);
+	futex(a, H1, 56, 300 * MS);
+	off(a, NET, 12, 57, 55, CAUSE_OTHER, H1, "ep_poll");
+}
+
+static void test_clean(void **state)
+{
+	struct attrib *a = attrib_new(NULL);
+	struct attrib_result res;
+	struct req q;
+
+	(void)state;
+	assert_non_null(a);
+	clean_background(a);
+	req_init(&q, 0, 10, 70, 80);
+	req_part(&q, 0, BYTES);
+	assert_int_equal(run(a, &q, &res), ATTRIB_MATCHED);
+	assert_int_equal(res.handler, H1);
+	assert_false(res.ambiguous);
+	assert_int_equal(res.appends, 1);
+	assert_int_equal(res.latency_ns, 80000);
+	assert_int_equal(PHASE(READ), 10000);
+	assert_int_equal(PHASE(QUEUE), 22000);
+	assert_int_equal(PHASE(LOCK), 8000);
+	assert_int_equal(PHASE(APPEND), 10000);
+	assert_int_equal(PHASE(POST_APPEND), 20000);
+	assert_int_equal(PHASE(SEND), 10000);
+	assert_int_equal(res.t_dequeue, US(32));
+	assert_int_equal(CAUSE(READ, CAUSE_CPU), 10000);
+	assert_int_equal(CAUSE(QUEUE, ATTRIB_CAUSE_QUEUED), 21000); /* parked 10..30, 31..32 */
+	assert_int_equal(CAUSE(QUEUE, CAUSE_RUNQ), 1000);	    /* woken 30, ran 31 */
+	assert_int_equal(CAUSE(LOCK, CAUSE_CPU), 8000);
+	assert_int_equal(CAUSE(APPEND, CAUSE_CPU), 10000);
+	/* 50..55 on H1, 55..57 NET runnable, 57..70 NET on CPU */
+	assert_int_equal(CAUSE(POST_APPEND, CAUSE_CPU), 18000);
+	assert_int_equal(CAUSE(POST_APPEND, CAUSE_RUNQ), 2000);
+	assert_int_equal(CAUSE(SEND, CAUSE_CPU), 10000);
+	assert_int_equal(res.top_cause, CAUSE_CPU); /* 56 us of cpu over 21 us queued */
+	assert_int_equal(res.top_phase, ATTRIB_POST_APPEND);
+	assert_int_equal(res.top_stack_id, -1);
+	assert_string_equal(res.top_frame, "");
+	/* the same write cannot serve a second request */
+	assert_int_equal(run(a, &q, &res), ATTRIB_UNM_NO_APPEND);
+	assert_int_equal(attrib_stats(a)->unmatched[ATTRIB_MATCHED], 1);
+	assert_int_equal(attrib_stats(a)->unmatched[ATTRIB_UNM_NO_APPEND], 1);
+	attrib_free(a);
+}
+
+/* H1 dequeues at 32, then waits 30 ms for the partition lock held by H2. */
+static void test_lock_contention(void **state)
+{
+	struct attrib *a = attrib_new(NULL);
+	struct attrib_result res;
+	struct req q;
+
+	(void)state;
+	futex(a, H1, -100 * MS, 32);
+	off(a, H1, -100 * MS, 31, 30, CAUSE_FUTEX, NET, NULL);
+	futex(a, H1, 35, 30 * MS + 35);
+	off(a, H1, 36, 30 * MS + 34, 30 * MS + 33, CAUSE_FUTEX, H2, "futex_wait_queue");
+	write_(a, H1, 0, BYTES, 30 * MS + 40, 30 * MS + 50);
+	req_init(&q, 0, 10, 30 * MS + 70, 30 * MS + 80);
+	req_part(&q, 0, BYTES);
+	assert_int_equal(run(a, &q, &res), ATTRIB_MATCHED);
+	assert_int_equal(res.handler, H1);
+	assert_int_equal(res.t_dequeue, US(32));
+	assert_int_equal(PHASE(QUEUE), 22000);
+	assert_int_equal(PHASE(LOCK), 30 * 1000000 + 8000);
+	assert_int_equal(CAUSE(LOCK, CAUSE_FUTEX), 30 * 1000000 - 3000);
+	assert_int_equal(CAUSE(LOCK, CAUSE_RUNQ), 1000);
+	assert_int_equal(CAUSE(LOCK, CAUSE_CPU), 10000);
+	assert_int_equal(res.top_cause, CAUSE_FUTEX);
+	assert_int_equal(res.top_phase, ATTRIB_LOCK);
+	assert_string_equal(res.top_frame, "futex_wait_queue");
+	assert_int_equal(res.top_waker_tid, H2);
+	attrib_free(a);
+}
+
+/* A busy handler dequeues r without parking, then waits for the lock: that
+ * only futex wait is the lock's, not a queue wait. */
+static void test_busy_handler_lock(void **state)
+{
+	struct attrib *a = attrib_new(NULL);
+	struct attrib_result res;
+	struct req q;
+
+	(void)state;
+	write_(a, H1, 3, 500, 5, 15); /* the previous request's append */
+	futex(a, H1, 25, 5 * MS + 25);
+	off(a, H1, 26, 5 * MS + 24, 5 * MS + 23, CAUSE_FUTEX, H2, NULL);
+	write_(a, H1, 0, BYTES, 5 * MS + 30, 5 * MS + 40);
+	req_init(&q, 0, 10, 5 * MS + 70, 5 * MS + 80);
+	req_part(&q, 0, BYTES);
+	assert_int_equal(run(a, &q, &res), ATTRIB_MATCHED);
+	assert_int_equal(res.t_dequeue, US(15));
+	assert_int_equal(PHASE(QUEUE), 5000);
+	assert_int_equal(CAUSE(LOCK, CAUSE_FUTEX), 5 * 1000000 - 3000);
+	attrib_free(a);
+}
+
+/* write() blocked 200 ms in the journal (woken by jbd2). */
+static void test_journal_stall(void **state)
+{
+	struct attrib *a = attrib_new(NULL);
+	struct attrib_result res;
+	struct req q;
+
+	(void)state;
+	futex(a, H1, -100 * MS, 32);
+	off(a, H1, -100 * MS, 31, 30, CAUSE_FUTEX, NET, NULL);
+	write_(a, H1, 0, BYTES, 40, 200 * MS + 50);
+	off(a, H1, 45, 200 * MS + 45, 200 * MS + 44, CAUSE_JOURNAL, JBD2,
+	    "wait_transaction_locked");
+	req_init(&q, 0, 10, 200 * MS + 70, 200 * MS + 80);
+	req_part(&q, 0, BYTES);
+	assert_int_equal(run(a, &q, &res), ATTRIB_MATCHED);
+	assert_int_equal(PHASE(APPEND), 200 * 1000000 + 10000);
+	assert_int_equal(CAUSE(APPEND, CAUSE_JOURNAL), 200 * 1000000 - 1000);
+	assert_int_equal(CAUSE(APPEND, CAUSE_RUNQ), 1000);
+	assert_int_equal(CAUSE(APPEND, CAUSE_CPU), 10000);
+	assert_int_equal(res.top_cause, CAUSE_JOURNAL);
+	assert_int_equal(res.top_phase, ATTRIB_APPEND);
+	assert_int_equal(res.top_ns, 200 * 1000000 - 1000);
+	assert_string_equal(res.top_frame, "wait_transaction_locked");
+	assert_int_equal(res.top_stack_id, 7);
+	assert_int_equal(res.top_waker_tid, JBD2);
+	assert_string_equal(res.top_waker_comm, "jbd2/sda1-8");
+	assert_string_equal(attrib_cause_name(res.top_cause), "journal");
+	attrib_free(a);
+}
+
+/* fsync right after the write, under the lock: part of the append. */
+static void test_fsync_in_append(void **state)
+{
+	struct attrib *a = attrib_new(NULL);
+	struct attrib_result res;
+	struct req q;
+
+	(void)state;
+	futex(a, H1, -100 * MS, 32);
+	off(a, H1, -100 * MS, 31, 30, CAUSE_FUTEX, NET, NULL);
+	write_(a, H1, 0, BYTES, 40, 50);
+	assert_int_equal(attrib_add_fsync(a, H1, TOPIC, 0, US(52), US(10 * MS + 52)), 0);
+	off(a, H1, 55, 10 * MS + 50, 10 * MS + 49, CAUSE_BLKIO, 0, "io_schedule");
+	req_init(&q, 0, 10, 10 * MS + 70, 10 * MS + 80);
+	req_part(&q, 0, BYTES);
+	assert_int_equal(run(a, &q, &res), ATTRIB_MATCHED);
+	assert_int_equal(res.appends, 2);
+	assert_int_equal(res.t_append_end, US(10 * MS + 52));
+	assert_int_equal(PHASE(APPEND), 10 * 1000000 + 12000);
+	assert_int_equal(CAUSE(APPEND, CAUSE_BLKIO), 10 * 1000000 - 6000);
+	assert_int_equal(res.top_cause, CAUSE_BLKIO);
+	/* a sync of another partition after the write is not r's */
+	attrib_free(a);
+	a = attrib_new(NULL);
+	write_(a, H1, 0, BYTES, 40, 50);
+	assert_int_equal(attrib_add_fsync(a, H1, TOPIC, 1, US(52), US(60)), 0);
+	assert_int_equal(run(a, &q, &res), ATTRIB_MATCHED);
+	assert_int_equal(res.appends, 1);
+	assert_int_equal(res.t_append_end, US(50));
+	attrib_free(a);
+}
+
+/* A sleep right after the write under the lock (an injected hold) stays in the append. */
+static void test_block_after_write(void **state)
+{
+	struct attrib *a = attrib_new(NULL);
+	struct attrib_result res;
+	struct req q;
+
+	(void)state;
+	write_(a, H1, 0, BYTES, 40, 50);
+	off(a, H1, 55, 5 * MS + 55, 5 * MS + 54, CAUSE_OTHER, 0, "hrtimer_nanosleep");
+	req_init(&q, 0, 10, 5 * MS + 70, 5 * MS + 80);
+	req_part(&q, 0, BYTES);
+	assert_int_equal(run(a, &q, &res), ATTRIB_MATCHED);
+	assert_int_equal(res.t_append_end, US(5 * MS + 55));
+	assert_int_equal(CAUSE(APPEND, CAUSE_OTHER), 5 * 1000000 - 1000);
+	assert_string_equal(res.top_frame, "hrtimer_nanosleep");
+	attrib_free(a);
+}
+
+/* Woken at 30 but on CPU 5 ms later: run-queue time in the queue phase. */
+static void test_runq(void **state)
+{
+	struct attrib *a = attrib_new(NULL);
+	struct attrib_result res;
+	struct req q;
+
+	(void)state;
+	futex(a, H1, -100 * MS, 5 * MS + 32);
+	off(a, H1, -100 * MS, 5 * MS + 30, 30, CAUSE_FUTEX, NET, NULL);
+	write_(a, H1, 0, BYTES, 5 * MS + 40, 5 * MS + 50);
+	req_init(&q, 0, 10, 5 * MS + 70, 5 * MS + 80);
+	req_part(&q, 0, BYTES);
+	assert_int_equal(run(a, &q, &res), ATTRIB_MATCHED);
+	assert_int_equal(PHASE(QUEUE), 5 * 1000000 + 22000);
+	assert_int_equal(CAUSE(QUEUE, CAUSE_RUNQ), 5 * 1000000);
+	assert_int_equal(CAUSE(QUEUE, ATTRIB_CAUSE_QUEUED), 22000);
+	assert_int_equal(res.top_cause, CAUSE_RUNQ);
+	/* preempted inside the append: runnable all along */
+	attrib_free(a);
+	a = attrib_new(NULL);
+	write_(a, H1, 0, BYTES, 40, 3 * MS + 50);
+	off(a, H1, 45, 3 * MS + 45, -1, CAUSE_OTHER, 0, NULL);
+	assert_int_equal(run(a, &q, &res), ATTRIB_MATCHED);
+	assert_int_equal(CAUSE(APPEND, CAUSE_RUNQ), 3 * 1000000);
+	attrib_free(a);
+}
+
+static void test_two_handlers(void **state)
+{
+	struct attrib *a = attrib_new(NULL);
+	struct attrib_result res;
+	struct req q1, q2;
+
+	(void)state;
+	/* same size, different partitions, overlapping: matched by partition */
+	write_(a, H1, 0, BYTES, 40, 60);
+	write_(a, H2, 1, BYTES, 45, 55);
+	req_init(&q1, 0, 10, 100, 110);
+	req_part(&q1, 0, BYTES);
+	req_init(&q2, 2, 12, 90, 95);
+	req_part(&q2, 1, BYTES);
+	assert_int_equal(run(a, &q2, &res), ATTRIB_MATCHED);
+	assert_int_equal(res.handler, H2);
+	assert_false(res.ambiguous);
+	assert_int_equal(run(a, &q1, &res), ATTRIB_MATCHED);
+	assert_int_equal(res.handler, H1);
+	assert_false(res.ambiguous);
+	attrib_free(a);
+}
+
+static void test_same_partition_same_bytes(void **state)
+{
+	struct attrib_config cfg;
+	struct attrib *a = attrib_new(NULL);
+	struct attrib_result res;
+	struct req q1, q2;
+
+	(void)state;
+	write_(a, H1, 0, BYTES, 40, 50);
+	write_(a, H2, 0, BYTES, 45, 55);
+	req_init(&q1, 0, 10, 100, 110);
+	req_part(&q1, 0, BYTES);
+	req_init(&q2, 2, 15, 120, 130);
+	req_part(&q2, 0, BYTES);
+	/* time order: the first answered takes the earliest append */
+	assert_int_equal(run(a, &q1, &res), ATTRIB_MATCHED);
+	assert_int_equal(res.handler, H1);
+	assert_true(res.ambiguous);
+	assert_int_equal(run(a, &q2, &res), ATTRIB_MATCHED);
+	assert_int_equal(res.handler, H2);
+	assert_false(res.ambiguous);
+	assert_int_equal(attrib_stats(a)->ambiguous_resolved, 1);
+	attrib_free(a);
+
+	/* the response hand-off names the handler: H2 woke NET after its append */
+	a = attrib_new(NULL);
+	write_(a, H1, 0, BYTES, 40, 50);
+	write_(a, H2, 0, BYTES, 45, 55);
+	off(a, NET, 20, 62, 60, CAUSE_OTHER, H2, "ep_poll");
+	assert_int_equal(run(a, &q1, &res), ATTRIB_MATCHED);
+	assert_int_equal(res.handler, H2);
+	assert_false(res.ambiguous);
+	attrib_free(a);
+
+	/* strict: reported */
+	attrib_config_default(&cfg);
+	cfg.strict_ambiguous = true;
+	a = attrib_new(&cfg);
+	write_(a, H1, 0, BYTES, 40, 50);
+	write_(a, H2, 0, BYTES, 45, 55);
+	assert_int_equal(run(a, &q1, &res), ATTRIB_UNM_AMBIGUOUS);
+	assert_int_equal(res.handler, 0);
+	assert_int_equal(res.unattributed_ns, 90000);
+	attrib_free(a);
+}
+
+/* Two partitions on one handler; the second's lock wait falls in the append. */
+static void test_multi_partition(void **state)
+{
+	struct attrib *a = attrib_new(NULL);
+	struct attrib_result res;
+	struct req q;
+
+	(void)state;
+	write_(a, H1, 0, 700, 40, 50);
+	futex(a, H1, 52, 2 * MS + 52);
+	off(a, H1, 53, 2 * MS + 51, 2 * MS + 50, CAUSE_FUTEX, H2, NULL);
+	write_(a, H1, 1, 300, 2 * MS + 55, 2 * MS + 60);
+	write_(a, H2, 1, 300, 20, 30); /* before t_read: not r's */
+	req_init(&q, 0, 25, 2 * MS + 80, 2 * MS + 90);
+	req_part(&q, 0, 700);
+	req_part(&q, 1, 300);
+	assert_int_equal(run(a, &q, &res), ATTRIB_MATCHED);
+	assert_int_equal(res.handler, H1);
+	assert_int_equal(res.appends, 2);
+	assert_int_equal(PHASE(APPEND), 2 * 1000000 + 20000);
+	assert_int_equal(CAUSE(APPEND, CAUSE_FUTEX), 2 * 1000000 - 3000);
+	/* a thread with both partitions beats one with only one */
+	attrib_free(a);
+	a = attrib_new(NULL);
+	write_(a, H2, 0, 700, 30, 35);
+	write_(a, H1, 0, 700, 40, 50);
+	write_(a, H1, 1, 300, 55, 60);
+	assert_int_equal(run(a, &q, &res), ATTRIB_MATCHED);
+	assert_int_equal(res.handler, H1);
+	assert_false(res.ambiguous);
+	attrib_free(a);
+}
+
+/* Idle handlers park 300 ms at a time: none of it before t_read counts. */
+static void test_idle_wait_not_counted(void **state)
+{
+	struct attrib *a = attrib_new(NULL);
+	struct attrib_result res;
+	struct req q;
+
+	(void)state;
+	futex(a, H1, -600 * MS, -300 * MS);
+	off(a, H1, -600 * MS, -300 * MS + 2, -300 * MS + 1, CAUSE_FUTEX, 0, NULL);
+	futex(a, H1, -300 * MS + 5, 32);
+	off(a, H1, -300 * MS + 5, 31, 30, CAUSE_FUTEX, NET, NULL);
+	futex(a, H2, -250 * MS, 50 * MS); /* another idle handler */
+	off(a, H2, -250 * MS, 50 * MS, 50 * MS, CAUSE_FUTEX, 0, NULL);
+	off(a, NET, -300 * MS, -1, -2, CAUSE_OTHER, 0, "ep_poll"); /* epoll before the read */
+	write_(a, H1, 0, BYTES, 40, 50);
+	req_init(&q, 0, 10, 70, 80);
+	req_part(&q, 0, BYTES);
+	assert_int_equal(run(a, &q, &res), ATTRIB_MATCHED);
+	assert_int_equal(res.latency_ns, 80000);
+	assert_int_equal(PHASE(QUEUE), 22000);
+	for (int p = 0; p < ATTRIB_PHASES; p++) {
+		assert_int_equal(res.cause_ns[p][CAUSE_FUTEX], 0);
+		assert_int_equal(res.cause_ns[p][CAUSE_OTHER], 0);
+	}
+	attrib_free(a);
+}
+
+static void test_unmatched(void **state)
+{
+	struct attrib *a = attrib_new(NULL);
+	struct attrib_result res;
+	struct req q;
+
+	(void)state;
+	write_(a, H1, 0, BYTES + 1, 40, 50); /* wrong size */
+	write_(a, H1, 1, BYTES, 40, 50);     /* wrong partition */
+	write_(a, H1, 0, BYTES, 75, 76);     /* after the response */
+	assert_int_equal(attrib_add_append(a, H1, "other", 0, BYTES, US(41), US(42)), 0);
+	req_init(&q, 0, 10, 70, 80);
+	req_part(&q, 0, BYTES);
+	assert_int_equal(run(a, &q, &res), ATTRIB_UNM_NO_APPEND);
+	assert_int_equal(res.handler, 0);
+	assert_int_equal(PHASE(READ), 10000);
+	assert_int_equal(PHASE(SEND), 10000);
+	assert_int_equal(res.unattributed_ns, 60000);
+	assert_string_equal(attrib_unmatched_name(res.unmatched), "no_append");
+
+	q.r.acks = 0;
+	q.r.t_resp = q.r.t_end = 0;
+	assert_int_equal(run(a, &q, &res), ATTRIB_UNM_NO_RESPONSE);
+	assert_int_equal(res.latency_ns, 10000);
+	req_init(&q, 0, 10, 70, 80);
+	q.r.api_key = 3;
+	assert_int_equal(run(a, &q, &res), ATTRIB_UNM_NOT_PRODUCE);
+	req_init(&q, 0, 10, 70, 60);
+	req_part(&q, 0, BYTES);
+	assert_int_equal(run(a, &q, &res), ATTRIB_UNM_BAD_TIMES);
+	req_init(&q, 20, 10, 70, 80);
+	assert_int_equal(run(a, &q, &res), ATTRIB_UNM_BAD_TIMES);
+	req_init(&q, 0, 10, 70, 80);
+	assert_int_equal(run(a, &q, &res), ATTRIB_UNM_NO_APPEND); /* no partitions */
+	q.parts[0] = (struct corr_part){.topic_idx = 5, .partition = 0, .record_bytes = BYTES};
+	q.r.nparts = 1;
+	assert_int_equal(run(a, &q, &res), ATTRIB_UNM_NO_APPEND); /* bad topic index */
+	assert_int_equal(attrib_stats(a)->requests, 7);
+	attrib_free(a);
+}
+
+static void test_bad_events(void **state)
+{
+	struct attrib *a = attrib_new(NULL);
+	struct attrib_offcpu o = {.tid = 0, .t_off = 1, .t_on = 2};
+
+	(void)state;
+	assert_int_equal(attrib_add_futex(a, H1, 10, 5), -EINVAL);
+	assert_int_equal(attrib_add_futex(a, 0, 1, 5), -EINVAL);
+	assert_int_equal(attrib_add_offcpu(a, &o), -EINVAL);
+	o.tid = 1;
+	o.cause = (enum cause)99; /* out of range: other */
+	assert_int_equal(attrib_add_offcpu(a, &o), 0);
+	assert_int_equal(attrib_stats(a)->bad_events, 3);
+	assert_int_equal(attrib_stats(a)->events, 1);
+	attrib_free(a);
+	attrib_free(NULL);
+}
+
+/* 1M events on 100 threads: memory stays within the configured bounds. */
+static void test_bounded(void **state)
+{
+	struct attrib_config cfg;
+	struct attrib *a;
+	uint64_t t = T, bound;
+	const struct attrib_stats *st;
+
+	(void)state;
+	attrib_config_default(&cfg);
+	cfg.max_per_thread = 1024;
+	cfg.max_threads = 64;
+	cfg.window_ns = 1000000000ull;
+	a = attrib_new(&cfg);
+	assert_non_null(a);
+	st = attrib_stats(a);
+	for (int i = 0; i < 1000000; i++, t += 1000) {
+		uint32_t tid = 1 + (uint32_t)(i % 100);
+		struct attrib_offcpu o = {.tid = tid, .t_off = t, .t_on = t + 500, .blocked = true};
+
+		if (i % 3 == 0)
+			attrib_add_futex(a, tid, t, t + 500);
+		else if (i % 3 == 1)
+			attrib_add_append(a, tid, TOPIC, i % 7, 100, t, t + 500);
+		else
+			attrib_add_offcpu(a, &o);
+	}
+	bound = 64 * 1024 * (40 + 16 + 48) + 64 * 1024 + 4096 * 8;
+	assert_true(st->bytes <= bound + 200000);
+	assert_true(st->threads <= 64);
+	assert_true(st->threads_full > 0);
+	assert_true(st->dropped > 0);
+	assert_int_equal(st->events + st->threads_full, 1000000);
+	/* later events age the old ones out, and idle threads give up their slots */
+	for (int i = 0; i < 1000; i++, t += 10000000)
+		attrib_add_futex(a, 500 + (uint32_t)(i % 10), t, t + 1);
+	assert_true(st->evicted > 0);
+	assert_true(attrib_add_futex(a, 7777, t, t + 1) == 0);
+	attrib_free(a);
+}
+
+static uint64_t rnd(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+/* Random histories and requests: phases and causes always add up. */
+static void test_sums_random(void **state)
+{
+	uint64_t s = 88172645463325252ull;
+	struct attrib_result res;
+	struct req q;
+	int matched = 0;
+
+	(void)state;
+	for (int round = 0; round < 200; round++) {
+		struct attrib *a = attrib_new(NULL);
+
+		for (int i = 0; i < 200; i++) {
+			uint32_t tid = 200 + (uint32_t)(rnd(&s) % 4);
+			double t0 = (double)(rnd(&s) % 2000), d = (double)(rnd(&s) % 300);
+
+			switch (rnd(&s) % 3) {
+			case 0:
+				write_(a, tid, (int32_t)(rnd(&s) % 2), BYTES, t0, t0 + d);
+				break;
+			case 1:
+				futex(a, tid, t0, t0 + d);
+				break;
+			default:
+				off(a, tid, t0, t0 + d, rnd(&s) % 2 ? t0 + d / 2 : -1,
+				    (enum cause)(rnd(&s) % CAUSE_MAX), (uint32_t)(rnd(&s) % 300),
+				    "f");
+			}
+		}
+		for (int i = 0; i < 20; i++) {
+			double f = (double)(rnd(&s) % 1000), rd = f + (double)(rnd(&s) % 50);
+			double rs = rd + (double)(rnd(&s) % 1000), e = rs + (double)(rnd(&s) % 50);
+
+			req_init(&q, f, rd, rs, e);
+			q.r.tid_read = q.r.tid_send = 200 + (uint32_t)(rnd(&s) % 4);
+			req_part(&q, (int32_t)(rnd(&s) % 2), BYTES);
+			if (run(a, &q, &res) == ATTRIB_MATCHED) {
+				matched++;
+				assert_int_equal(res.unattributed_ns, 0);
+				assert_int_equal(res.latency_ns,
+						 (int64_t)(q.r.t_end - q.r.t_first));
+			}
+		}
+		attrib_free(a);
+	}
+	assert_true(matched > 100);
+}
+
+static void test_names(void **state)
+{
+	(void)state;
+	assert_string_equal(attrib_phase_name(ATTRIB_READ), "read");
+	assert_string_equal(attrib_phase_name(ATTRIB_POST_APPEND), "post_append");
+	assert_null(attrib_phase_name(ATTRIB_PHASES));
+	assert_string_equal(attrib_cause_name(CAUSE_DIRTY_THROTTLE), "dirty_throttle");
+	assert_string_equal(attrib_cause_name(ATTRIB_CAUSE_QUEUED), "queued");
+	assert_null(attrib_cause_name(ATTRIB_CAUSES));
+	assert_string_equal(attrib_unmatched_name(ATTRIB_UNM_AMBIGUOUS), "ambiguous");
+	assert_null(attrib_unmatched_name(ATTRIB_UNM_MAX));
+	assert_string_equal(attrib_band_name(ATTRIB_GE_P999), "ge_p999");
+	assert_null(attrib_band_name(ATTRIB_BANDS));
+}
+
+/* 1000 requests: 985 of 1 ms all cpu; 15 of 100 ms on partition 3, 90% journal. */
+static void test_bands(void **state)
+{
+	struct attrib_bands *b = attrib_bands_new(64);
+	struct attrib_band_summary sum[ATTRIB_BANDS];
+	struct attrib_top top[4];
+	struct attrib_result res;
+	struct req q;
+	bool trunc;
+
+	(void)state;
+	assert_non_null(b);
+	for (int i = 0; i < 1000; i++) {
+		bool slow = i >= 985;
+		int64_t lat = slow ? 100000000 : 1000000;
+
+		req_init(&q, 0, 10, 70, 80);
+		req_part(&q, slow ? 3 : i % 3, BYTES);
+		memset(&res, 0, sizeof(res));
+		res.latency_ns = lat;
+		res.phase_ns[ATTRIB_APPEND] = lat;
+		res.cause_ns[ATTRIB_APPEND][CAUSE_CPU] = slow ? lat / 10 : lat;
+		res.cause_ns[ATTRIB_APPEND][CAUSE_JOURNAL] = slow ? lat - lat / 10 : 0;
+		res.top_cause = slow ? CAUSE_JOURNAL : CAUSE_CPU;
+		res.top_frame = "wait_transaction_locked";
+		res.top_stack_id = 9;
+		res.top_ns = lat - lat / 10;
+		assert_int_equal(attrib_bands_add(b, &q.r, &res), 0);
+	}
+	res.unmatched = ATTRIB_UNM_NO_APPEND; /* ignored */
+	assert_int_equal(attrib_bands_add(b, &q.r, &res), 0);
+	attrib_bands_summary(b, sum);
+	assert_int_equal(sum[ATTRIB_LT_P50].requests, 0); /* all at the p50 bucket */
+	assert_int_equal(sum[ATTRIB_P50_P99].requests, 985);
+	assert_int_equal(sum[ATTRIB_GE_P99].requests, 15);
+	assert_int_equal(sum[ATTRIB_GE_P999].requests, 15);
+	assert_true(sum[ATTRIB_GE_P99].lo_ns <= 100000000 && sum[ATTRIB_GE_P99].hi_ns >= 100000000);
+	assert_float_equal(sum[ATTRIB_P50_P99].phase_pct[ATTRIB_APPEND], 100.0, 1e-9);
+	assert_float_equal(sum[ATTRIB_P50_P99].cause_pct[CAUSE_CPU], 100.0, 1e-9);
+	assert_float_equal(sum[ATTRIB_GE_P99].cause_pct[CAUSE_JOURNAL], 90.0, 1e-9);
+	assert_int_equal(attrib_bands_top(b, ATTRIB_TOP_PARTITION, top, 4, &trunc), 1);
+	assert_false(trunc);
+	assert_string_equal(top[0].key, "orders-3");
+	assert_int_equal(top[0].requests, 15);
+	assert_int_equal(top[0].total_ns, 15 * 100000000ull);
+	assert_int_equal(attrib_bands_top(b, ATTRIB_TOP_CLIENT, top, 4, NULL), 1);
+	assert_string_equal(top[0].key, "127.0.0.1:4000");
+	assert_int_equal(attrib_bands_top(b, ATTRIB_TOP_STACK, top, 4, NULL), 1);
+	assert_string_equal(top[0].key, "journal:wait_transaction_locked");
+	assert_int_equal(top[0].stack_id, 9);
+	assert_int_equal(attrib_bands_top(b, ATTRIB_TOPS, top, 4, NULL), 0);
+	attrib_bands_free(b);
+
+	/* more of >= p99 than kept: said so */
+	b = attrib_bands_new(2);
+	for (int i = 0; i < 10; i++) {
+		memset(&res, 0, sizeof(res));
+		res.latency_ns = res.phase_ns[ATTRIB_READ] = res.cause_ns[0][0] = 5000;
+		assert_int_equal(attrib_bands_add(b, &q.r, &res), 0);
+	}
+	assert_int_equal(attrib_bands_top(b, ATTRIB_TOP_PARTITION, top, 4, &trunc), 1);
+	assert_int_equal(top[0].requests, 2);
+	assert_true(trunc);
+	attrib_bands_free(b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_clean),
+	    cmocka_unit_test(test_lock_contention),
+	    cmocka_unit_test(test_busy_handler_lock),
+	    cmocka_unit_test(test_journal_stall),
+	    cmocka_unit_test(test_fsync_in_append),
+	    cmocka_unit_test(test_block_after_write),
+	    cmocka_unit_test(test_runq),
+	    cmocka_unit_test(test_two_handlers),
+	    cmocka_unit_test(test_same_partition_same_bytes),
+	    cmocka_unit_test(test_multi_partition),
+	    cmocka_unit_test(test_idle_wait_not_counted),
+	    cmocka_unit_test(test_unmatched),
+	    cmocka_unit_test(test_bad_events),
+	    cmocka_unit_test(test_bounded),
+	    cmocka_unit_test(test_sums_random),
+	    cmocka_unit_test(test_names),
+	    cmocka_unit_test(test_bands),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
