@@ -272,10 +272,14 @@ _sd_parse_up() {
 	done
 }
 
+# SLOWDISK_MKFS_OPTS: extra mkfs options, split on spaces (e.g. "-O fast_commit")
 _sd_mkfs() { # DEV
+	local -a extra=()
+	[[ -n ${SLOWDISK_MKFS_OPTS:-} ]] && read -r -a extra <<<"$SLOWDISK_MKFS_OPTS"
 	case $_sd_fs in
-	ext4) _sd_try "mkfs.ext4 $1" mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 "$1" ;;
-	xfs) _sd_try "mkfs.xfs $1" mkfs.xfs -q -f "$1" ;;
+	ext4) _sd_try "mkfs.ext4 $1" mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 \
+		"${extra[@]}" "$1" ;;
+	xfs) _sd_try "mkfs.xfs $1" mkfs.xfs -q -f "${extra[@]}" "$1" ;;
 	esac
 }
 
