@@ -12,9 +12,9 @@
 /* ---- interned strings (top frames, waker comms); index 0 is "" ---- */
 
 struct strtab {
-	char **s;
-	uint32_t n, max;
-	uint32_t *idx; /* open addressing: string index, 0 empty */
+	char **s; /* cap entries, n used */
+	uint32_t n, cap, max;
+	uint32_t *idx; /* open addressing over 2 * cap: string index, 0 empty */
 	uint32_t mask;
 	uint64_t *full;
 };
@@ -37,17 +37,44 @@ static uint32_t pow2_at_least(uint64_t n)
 	return p;
 }
 
+static uint32_t *strtab_slot(const struct strtab *t, const char *s)
+{
+	uint32_t i = (uint32_t)hash_str(s) & t->mask;
+
+	while (t->idx[i] && strcmp(t->s[t->idx[i]], s) != 0)
+		i = (i + 1) & t->mask;
+	return &t->idx[i];
+}
+
+/* Doubles the table (the strings stay, the index is rebuilt). */
+static int strtab_grow(struct strtab *t)
+{
+	uint32_t cap = t->cap ? t->cap * 2 : 16;
+	char **ns = realloc(t->s, cap * sizeof(*ns));
+
+	if (!ns)
+		return -ENOMEM;
+	t->s = ns;
+	free(t->idx);
+	t->mask = cap * 2 - 1;
+	t->idx = calloc((size_t)t->mask + 1, sizeof(*t->idx));
+	if (!t->idx)
+		return -ENOMEM;
+	t->cap = cap;
+	for (uint32_t i = 1; i < t->n; i++)
+		*strtab_slot(t, t->s[i]) = i;
+	return 0;
+}
+
 static int strtab_init(struct strtab *t, uint32_t max, uint64_t *full)
 {
+	memset(t, 0, sizeof(*t));
 	t->max = max + 1;
-	t->n = 1;
-	t->mask = pow2_at_least((uint64_t)t->max * 2) - 1;
 	t->full = full;
-	t->s = calloc(t->max, sizeof(*t->s));
-	t->idx = calloc((size_t)t->mask + 1, sizeof(*t->idx));
-	if (!t->s || !t->idx)
+	if (strtab_grow(t))
 		return -ENOMEM;
 	t->s[0] = strdup("");
+	t->n = 1;
 	return t->s[0] ? 0 : -ENOMEM;
 }
 
@@ -62,18 +89,19 @@ static void strtab_free(struct strtab *t)
 /* The index of s (added if new); 0 for NULL, "" or a full table. */
 static uint32_t strtab_get(struct strtab *t, const char *s)
 {
-	uint32_t i;
+	uint32_t *slot;
 
-	if (!s || !*s)
+	if (!s || !*s || !t->idx)
 		return 0;
-	for (i = (uint32_t)hash_str(s) & t->mask; t->idx[i]; i = (i + 1) & t->mask)
-		if (strcmp(t->s[t->idx[i]], s) == 0)
-			return t->idx[i];
-	if (t->n >= t->max || !(t->s[t->n] = strdup(s))) {
+	slot = strtab_slot(t, s);
+	if (*slot)
+		return *slot;
+	if (t->n >= t->max || (t->n == t->cap && strtab_grow(t)) || !t->idx ||
+	    !(t->s[t->n] = strdup(s))) {
 		(*t->full)++;
 		return 0;
 	}
-	t->idx[i] = t->n;
+	*strtab_slot(t, s) = t->n;
 	return t->n++;
 }
 
@@ -1126,11 +1154,11 @@ int attrib_bands_add(struct attrib_bands *b, const struct corr_request *r,
 
 	if (res->unmatched != ATTRIB_MATCHED || res->latency_ns < 0)
 		return 0;
-	hist_record(&b->h, (uint64_t)res->latency_ns);
 	bucket = hist_bucket_of((uint64_t)res->latency_ns);
 	e = bucket / HIST_SUB_BUCKETS;
 	if (!b->blk[e] && !(b->blk[e] = calloc(HIST_SUB_BUCKETS, sizeof(struct bsum))))
 		return -ENOMEM;
+	hist_record(&b->h, (uint64_t)res->latency_ns);
 	s = &b->blk[e][bucket % HIST_SUB_BUCKETS];
 	lat = res->latency_ns > 0 ? (double)res->latency_ns : 1.0;
 	for (int p = 0; p < ATTRIB_PHASES; p++) {
@@ -1143,39 +1171,44 @@ int attrib_bands_add(struct attrib_bands *b, const struct corr_request *r,
 }
 
 /* The first histogram bucket of each band, and one past the last. */
-static void band_range(const struct attrib_bands *b, unsigned int band, unsigned int *lo,
-		       unsigned int *hi)
+static void band_ranges(const struct attrib_bands *b, unsigned int lo[ATTRIB_BANDS],
+			unsigned int hi[ATTRIB_BANDS])
 {
 	unsigned int q50 = hist_bucket_of(hist_quantile(&b->h, 0.5));
 	unsigned int q99 = hist_bucket_of(hist_quantile(&b->h, 0.99));
 	unsigned int q999 = hist_bucket_of(hist_quantile(&b->h, 0.999));
-	const unsigned int from[ATTRIB_BANDS] = {0, q50, q99, q999};
-	const unsigned int to[ATTRIB_BANDS] = {q50, q99, HIST_BUCKETS, HIST_BUCKETS};
 
-	*lo = from[band];
-	*hi = to[band];
+	lo[ATTRIB_LT_P50] = 0;
+	hi[ATTRIB_LT_P50] = lo[ATTRIB_P50_P99] = q50;
+	hi[ATTRIB_P50_P99] = lo[ATTRIB_GE_P99] = q99;
+	lo[ATTRIB_GE_P999] = q999;
+	hi[ATTRIB_GE_P99] = hi[ATTRIB_GE_P999] = HIST_BUCKETS;
 }
 
-static void band_summary(const struct attrib_bands *b, unsigned int band,
+static void add_bucket(const struct attrib_bands *b, unsigned int i,
+		       struct attrib_band_summary *out)
+{
+	const struct bsum *s = &b->blk[i / HIST_SUB_BUCKETS][i % HIST_SUB_BUCKETS];
+
+	if (!out->requests)
+		out->lo_ns = hist_bucket_low(i);
+	out->hi_ns = hist_bucket_high(i);
+	out->requests += b->h.buckets[i];
+	for (int p = 0; p < ATTRIB_PHASES; p++)
+		out->phase_pct[p] += s->phase[p];
+	for (int c = 0; c < ATTRIB_CAUSES; c++)
+		out->cause_pct[c] += s->cause[c];
+}
+
+static void band_summary(const struct attrib_bands *b, unsigned int lo, unsigned int hi,
 			 struct attrib_band_summary *out)
 {
-	unsigned int lo, hi;
-
 	memset(out, 0, sizeof(*out));
-	band_range(b, band, &lo, &hi);
 	for (unsigned int i = lo; i < hi; i++) {
-		const struct bsum *s = b->blk[i / HIST_SUB_BUCKETS];
-
-		if (!b->h.buckets[i])
-			continue;
-		if (!out->requests)
-			out->lo_ns = hist_bucket_low(i);
-		out->hi_ns = hist_bucket_high(i);
-		out->requests += b->h.buckets[i];
-		for (int p = 0; s && p < ATTRIB_PHASES; p++)
-			out->phase_pct[p] += s[i % HIST_SUB_BUCKETS].phase[p];
-		for (int c = 0; s && c < ATTRIB_CAUSES; c++)
-			out->cause_pct[c] += s[i % HIST_SUB_BUCKETS].cause[c];
+		if (!b->blk[i / HIST_SUB_BUCKETS]) /* nothing recorded in this power of two */
+			i |= HIST_SUB_BUCKETS - 1;
+		else if (b->h.buckets[i])
+			add_bucket(b, i, out);
 	}
 	for (int p = 0; out->requests && p < ATTRIB_PHASES; p++)
 		out->phase_pct[p] *= 100.0 / (double)out->requests;
@@ -1186,8 +1219,11 @@ static void band_summary(const struct attrib_bands *b, unsigned int band,
 void attrib_bands_summary(const struct attrib_bands *b,
 			  struct attrib_band_summary out[ATTRIB_BANDS])
 {
+	unsigned int lo[ATTRIB_BANDS], hi[ATTRIB_BANDS];
+
+	band_ranges(b, lo, hi);
 	for (unsigned int band = 0; band < ATTRIB_BANDS; band++)
-		band_summary(b, band, &out[band]);
+		band_summary(b, lo[band], hi[band], &out[band]);
 }
 
 struct row {
@@ -1219,15 +1255,15 @@ static int cmp_top(const void *x, const void *y)
 static size_t slow_rows(const struct attrib_bands *b, enum attrib_top_kind kind, struct row *rows,
 			uint64_t *in_band)
 {
-	unsigned int lo, hi;
+	unsigned int lo[ATTRIB_BANDS], hi[ATTRIB_BANDS];
 	size_t n = 0;
 
-	band_range(b, ATTRIB_GE_P99, &lo, &hi);
+	band_ranges(b, lo, hi);
 	*in_band = 0;
 	for (size_t i = 0; i < b->nheap; i++) {
 		const struct slow *s = &b->heap[i];
 
-		if (hist_bucket_of(s->latency) < lo)
+		if (hist_bucket_of(s->latency) < lo[ATTRIB_GE_P99])
 			continue;
 		(*in_band)++;
 		if (!s->key[kind])
@@ -1260,10 +1296,20 @@ static size_t merge_rows(const struct attrib_bands *b, struct row *rows, size_t 
 	return m;
 }
 
+static uint64_t ge_p99_count(const struct attrib_bands *b)
+{
+	unsigned int lo[ATTRIB_BANDS], hi[ATTRIB_BANDS];
+	uint64_t n = 0;
+
+	band_ranges(b, lo, hi);
+	for (unsigned int i = lo[ATTRIB_GE_P99]; i < HIST_BUCKETS; i++)
+		n += b->h.buckets[i];
+	return n;
+}
+
 size_t attrib_bands_top(const struct attrib_bands *b, enum attrib_top_kind kind,
 			struct attrib_top *out, size_t n, bool *truncated)
 {
-	struct attrib_band_summary sum;
 	struct attrib_top *tops;
 	struct row *rows;
 	uint64_t in_band;
@@ -1281,9 +1327,8 @@ size_t attrib_bands_top(const struct attrib_bands *b, enum attrib_top_kind kind,
 		m = m < n ? m : n;
 		if (m)
 			memcpy(out, tops, m * sizeof(*out));
-		band_summary(b, ATTRIB_GE_P99, &sum);
 		if (truncated)
-			*truncated = sum.requests > in_band;
+			*truncated = ge_p99_count(b) > in_band;
 	}
 	free(rows);
 	free(tops);

@@ -177,7 +177,7 @@ struct attrib_bands;
 struct attrib_bands *attrib_bands_new(size_t max_slow);
 void attrib_bands_free(struct attrib_bands *b);
 /* Adds a matched request (unmatched ones are ignored: count them apart).
- * 0, or -ENOMEM (the request is counted in the histogram only). */
+ * 0, or -ENOMEM (the request is not counted). */
 int attrib_bands_add(struct attrib_bands *b, const struct corr_request *r,
 		     const struct attrib_result *res);
 const char *attrib_band_name(unsigned int band); /* "lt_p50", "p50_p99", ... */

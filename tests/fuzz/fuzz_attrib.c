@@ -1,0 +1,157 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* Attribution on arbitrary event sequences and requests: no crash, no
+ * out-of-bounds access, and phases and causes always add up. Small limits so
+ * that eviction, dropping and thread recycling are reached. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kafkalat/attrib.h"
+
+struct in {
+	const uint8_t *p;
+	size_t n;
+};
+
+static uint64_t take(struct in *in, size_t bytes)
+{
+	uint64_t v = 0;
+
+	for (size_t i = 0; i < bytes && in->n; i++, in->p++, in->n--)
+		v = v << 8 | *in->p;
+	return v;
+}
+
+/* Times on a small grid so that events overlap requests often. */
+static uint64_t t_of(struct in *in)
+{
+	return 1000000 + take(in, 2) * 64;
+}
+
+static const char *const topics[] = {"t", "u", NULL};
+
+static void check(const struct attrib_result *res)
+{
+	int64_t sum = res->unattributed_ns;
+
+	for (int p = 0; p < ATTRIB_PHASES; p++) {
+		int64_t c = 0;
+
+		for (int k = 0; k < ATTRIB_CAUSES; k++) {
+			if (res->cause_ns[p][k] < 0)
+				abort();
+			c += res->cause_ns[p][k];
+		}
+		if (c != res->phase_ns[p] || res->phase_ns[p] < 0)
+			abort();
+		sum += res->phase_ns[p];
+	}
+	if (sum != res->latency_ns || res->unattributed_ns < 0 || !res->top_frame ||
+	    !res->top_waker_comm || !attrib_cause_name(res->top_cause))
+		abort();
+	if (res->unmatched == ATTRIB_MATCHED && (!res->handler || res->unattributed_ns))
+		abort();
+}
+
+static void request(struct attrib *a, struct attrib_bands *b, struct in *in)
+{
+	struct corr_topic tp[2] = {{.name = "t"}, {.name = "u"}};
+	struct corr_part parts[3];
+	struct corr_request r = {.produce_parsed = true, .acks = 1, .topics = tp, .ntopics = 2};
+	struct attrib_result res;
+
+	r.tid_read = 1 + (uint32_t)take(in, 1) % 8;
+	r.tid_send = 1 + (uint32_t)take(in, 1) % 8;
+	r.t_first = t_of(in);
+	r.t_read = r.t_first + take(in, 1) * 64;
+	r.t_resp = r.t_read + take(in, 2) * 64;
+	r.t_end = r.t_resp + take(in, 1) * 64;
+	if (take(in, 1) % 8 == 0) /* sometimes out of order or odd */
+		r.t_resp = t_of(in);
+	r.nparts = take(in, 1) % 4;
+	r.parts = parts;
+	for (size_t i = 0; i < r.nparts; i++)
+		parts[i] = (struct corr_part){.topic_idx = (uint32_t)take(in, 1) % 3,
+					      .partition = (int32_t)(take(in, 1) % 3),
+					      .record_bytes = (int32_t)(take(in, 1) % 4) * 100};
+	attrib_request(a, &r, &res);
+	check(&res);
+	attrib_bands_add(b, &r, &res);
+}
+
+static void offcpu(struct attrib *a, struct in *in)
+{
+	struct attrib_offcpu o = {.tid = (uint32_t)take(in, 1) % 9};
+	uint8_t f = (uint8_t)take(in, 1);
+
+	o.t_off = t_of(in);
+	o.t_on = o.t_off + take(in, 1) * 64;
+	o.t_wakeup = f & 1 ? o.t_off + take(in, 1) * 64 : 0;
+	o.blocked = f & 2;
+	o.cause = (enum cause)(take(in, 1) % (CAUSE_MAX + 2));
+	o.stack_id = f & 4 ? -1 : (int32_t)f;
+	o.top_frame = f & 8 ? "wait_transaction_locked" : NULL;
+	o.waker_tid = (uint32_t)take(in, 1) % 9;
+	o.waker_comm = f & 16 ? "jbd2/sda1-8" : NULL;
+	attrib_add_offcpu(a, &o);
+}
+
+static void step(struct attrib *a, struct attrib_bands *b, struct in *in)
+{
+	uint8_t op = (uint8_t)take(in, 1);
+	uint32_t tid = 1 + op / 8 % 8;
+	uint64_t t0, t1;
+
+	switch (op % 6) {
+	case 0:
+	case 1:
+		t0 = t_of(in);
+		t1 = t0 + take(in, 1) * 64;
+		attrib_add_append(a, tid, topics[take(in, 1) % 3], (int32_t)(take(in, 1) % 3),
+				  take(in, 1) % 4 * 100, t0, t1);
+		break;
+	case 2:
+		t0 = t_of(in);
+		attrib_add_fsync(a, tid, topics[take(in, 1) % 3], 0, t0, t0 + take(in, 1) * 64);
+		break;
+	case 3:
+		t0 = t_of(in);
+		attrib_add_futex(a, tid, t0, t0 + take(in, 1) * 64 - 64);
+		break;
+	case 4:
+		offcpu(a, in);
+		break;
+	default:
+		request(a, b, in);
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct attrib_config cfg;
+	struct attrib *a;
+	struct attrib_bands *b;
+	struct attrib_band_summary sum[ATTRIB_BANDS];
+	struct attrib_top top[4];
+	struct in in = {data, size};
+
+	attrib_config_default(&cfg);
+	cfg.max_per_thread = 8;
+	cfg.max_threads = 4;
+	cfg.max_strings = 1;
+	cfg.window_ns = 1000000;
+	cfg.strict_ambiguous = size % 2;
+	a = attrib_new(&cfg);
+	b = attrib_bands_new(3);
+	if (a && b) {
+		while (in.n)
+			step(a, b, &in);
+		attrib_bands_summary(b, sum);
+		for (int k = 0; k < ATTRIB_TOPS; k++)
+			if (attrib_bands_top(b, (enum attrib_top_kind)k, top, 4, NULL) > 4)
+				abort();
+	}
+	attrib_bands_free(b);
+	attrib_free(a);
+	return 0;
+}
