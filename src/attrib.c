@@ -266,6 +266,8 @@ void attrib_config_default(struct attrib_config *cfg)
 	};
 }
 
+static void account_bytes(struct attrib *a);
+
 struct attrib *attrib_new(const struct attrib_config *cfg)
 {
 	struct attrib *a = calloc(1, sizeof(*a));
@@ -284,6 +286,7 @@ struct attrib *attrib_new(const struct attrib_config *cfg)
 	a->slot = calloc((size_t)a->mask + 1, sizeof(*a->slot));
 	if (!a->thr || !a->slot || strtab_init(&a->str, a->cfg.max_strings, &a->st.strings_full))
 		goto fail;
+	account_bytes(a);
 	return a;
 fail:
 	attrib_free(a);
