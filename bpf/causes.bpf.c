@@ -17,6 +17,7 @@
 #include <bpf/bpf_core_read.h>
 
 #include "kafkalat/cause_events.h"
+#include "fdtable.h"
 
 #define S_IFMT	00170000
 #define S_IFREG 0100000
@@ -194,9 +195,7 @@ static __noinline int fd_classify(__s32 fd, struct fd_info *out)
 	struct fd_key key = {.tgid = targ_tgid, .fd = fd};
 	struct fd_info *cached = bpf_map_lookup_elem(&fds, &key);
 	struct fd_info info = {};
-	struct task_struct *task;
-	struct fdtable *fdt;
-	struct file **fda, *file = NULL;
+	struct file *file;
 	struct inode *inode;
 	struct klc_stats *st;
 
@@ -208,12 +207,8 @@ static __noinline int fd_classify(__s32 fd, struct fd_info *out)
 	}
 	if ((st = stats_get()))
 		__sync_fetch_and_add(&st->fd_lookups, 1);
-	task = bpf_get_current_task_btf();
-	fdt = BPF_CORE_READ(task, files, fdt);
-	if (!fdt || fd < 0 || (__u32)fd >= BPF_CORE_READ(fdt, max_fds))
-		return 0;
-	fda = BPF_CORE_READ(fdt, fd);
-	if (bpf_probe_read_kernel(&file, sizeof(file), &fda[fd]) || !file)
+	file = fd_to_file(fd);
+	if (!file)
 		return 0;
 	inode = BPF_CORE_READ(file, f_inode);
 	if ((BPF_CORE_READ(inode, i_mode) & S_IFMT) == S_IFREG) {

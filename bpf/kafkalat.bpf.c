@@ -12,6 +12,7 @@
 #define KW_READ(dst, n, src) bpf_probe_read_user((dst), (n), (const void *)(src))
 #define KW_STEP_FN	     __attribute__((noinline))
 #include "framer.h"
+#include "fdtable.h"
 
 #define AF_INET	    2
 #define AF_INET6    10
@@ -144,17 +145,12 @@ static __always_inline int port_watched(__u16 port)
 /* fd -> struct sock of a TCP connection, or NULL (CO-RE through the fdtable). */
 static __always_inline struct sock *fd_to_tcp_sock(__s32 fd)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	struct file **fds, *file = NULL;
+	struct file *file = fd_to_file(fd);
 	struct socket *sock;
 	struct sock *sk;
 	umode_t mode;
 
-	if (!fdt || fd < 0 || (__u32)fd >= BPF_CORE_READ(fdt, max_fds))
-		return NULL;
-	fds = BPF_CORE_READ(fdt, fd);
-	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
+	if (!file)
 		return NULL;
 	mode = BPF_CORE_READ(file, f_inode, i_mode);
 	if ((mode & S_IFMT) != S_IFSOCK)
