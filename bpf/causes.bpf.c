@@ -189,6 +189,29 @@ static __always_inline int is_broker(void)
 
 /* ---- file writes and syncs, futex waits: sys_enter / sys_exit ---- */
 
+/* The file's name and its directory's, once per fd (the cache below): the
+ * reader learns which topic-partition a segment belongs to without racing
+ * the broker's closes through /proc. */
+static __always_inline void emit_file_name(__s32 fd, struct file *file, struct fd_info *info)
+{
+	struct dentry *dentry = BPF_CORE_READ(file, f_path.dentry);
+	struct klc_file_name_event *e;
+
+	e = event_reserve(sizeof(*e), KLC_EV_FILE_NAME);
+	if (!e)
+		return;
+	e->type = KLC_EV_FILE_NAME;
+	e->fd = fd;
+	e->ino = info->ino;
+	e->dev = info->dev;
+	e->pad = 0;
+	e->name[0] = e->parent[0] = '\0';
+	bpf_probe_read_kernel_str(e->name, sizeof(e->name), BPF_CORE_READ(dentry, d_name.name));
+	bpf_probe_read_kernel_str(e->parent, sizeof(e->parent),
+				  BPF_CORE_READ(dentry, d_parent, d_name.name));
+	event_submit(e);
+}
+
 /* fd -> its identity if a regular file; cached per (tgid, fd) until close. */
 static __noinline int fd_classify(__s32 fd, struct fd_info *out)
 {
@@ -215,6 +238,7 @@ static __noinline int fd_classify(__s32 fd, struct fd_info *out)
 		info.is_reg = 1;
 		info.ino = BPF_CORE_READ(inode, i_ino);
 		info.dev = BPF_CORE_READ(inode, i_sb, s_dev);
+		emit_file_name(fd, file, &info);
 	}
 	bpf_map_update_elem(&fds, &key, &info, BPF_ANY);
 	*out = info;

@@ -28,7 +28,7 @@ struct dump {
 
 static const char *const type_names[NTYPES] = {
     "file",	"futex",       "offcpu",	 "block",      "jbd2_commit",
-    "jbd2_run", "jbd2_handle", "dirty_throttle", "folio_wait",
+    "jbd2_run", "jbd2_handle", "dirty_throttle", "folio_wait", "file_name",
 };
 
 static const char *const sys_names[KLC_SYS_KIND_MAX] = {
@@ -225,12 +225,28 @@ static void print_folio(struct json *j, const struct klc_folio_wait_event *e)
 	json_kuint(j, "index", e->index);
 }
 
+/* The kernel cut and terminated the names; copy them bounded anyway. */
+static void print_file_name(struct json *j, const struct klc_file_name_event *e)
+{
+	char name[KLC_NAME_LEN + 1], parent[KLC_PARENT_LEN + 1];
+
+	memcpy(name, e->name, KLC_NAME_LEN);
+	name[KLC_NAME_LEN] = '\0';
+	memcpy(parent, e->parent, KLC_PARENT_LEN);
+	parent[KLC_PARENT_LEN] = '\0';
+	json_kint(j, "fd", e->fd);
+	json_kuint(j, "ino", e->ino);
+	kdev(j, "dev", e->dev);
+	json_kstr(j, "parent", parent);
+	json_kstr(j, "name", name);
+}
+
 static const size_t type_sizes[NTYPES] = {
     sizeof(struct klc_file_event),	  sizeof(struct klc_futex_event),
     sizeof(struct klc_offcpu_event),	  sizeof(struct klc_block_event),
     sizeof(struct klc_jbd2_commit_event), sizeof(struct klc_jbd2_run_event),
     sizeof(struct klc_jbd2_handle_event), sizeof(struct klc_dirty_throttle_event),
-    sizeof(struct klc_folio_wait_event),
+    sizeof(struct klc_folio_wait_event),  sizeof(struct klc_file_name_event),
 };
 
 static int on_record(void *ctx, void *data, size_t len)
@@ -276,8 +292,11 @@ static int on_record(void *ctx, void *data, size_t len)
 	case KLC_EV_DIRTY_THROTTLE:
 		print_throttle(&d->j, data);
 		break;
-	default:
+	case KLC_EV_FOLIO_WAIT:
 		print_folio(&d->j, data);
+		break;
+	default:
+		print_file_name(&d->j, data);
 		break;
 	}
 	json_obj_end(&d->j);

@@ -19,7 +19,7 @@
 #include <linux/types.h>
 #endif
 
-#define KLC_ABI_VERSION 1
+#define KLC_ABI_VERSION 2
 
 #define KLC_COMM_LEN	   16
 #define KLC_MAX_SYSCALL_NR 512
@@ -35,6 +35,7 @@ enum klc_event_type {
 	KLC_EV_JBD2_HANDLE,    /* jbd2_handle_stats of a broker thread's handle */
 	KLC_EV_DIRTY_THROTTLE, /* writeback:balance_dirty_pages on a broker thread */
 	KLC_EV_FOLIO_WAIT,     /* writeback:folio_wait_writeback on a broker thread */
+	KLC_EV_FILE_NAME,      /* a regular file's name, once per fd until it is closed */
 	KLC_EV_MAX,	       /* keep last */
 };
 
@@ -176,6 +177,23 @@ struct klc_folio_wait_event {
 	__u64 index; /* folio index in the file, in pages */
 	__u32 dev;
 	__u32 pad;
+};
+
+/* Sent when a broker fd is first seen to be a regular file (before its first
+ * FILE event): the last two path components, enough to tell a log segment's
+ * topic-partition (<dir>/<topic>-<partition>/<offset>.log). Names longer than
+ * the fields are cut (and NUL-terminated): the reader must not trust them. */
+#define KLC_NAME_LEN   64
+#define KLC_PARENT_LEN 264 /* a 249-byte topic, '-', a partition number */
+
+struct klc_file_name_event {
+	__u32 type;
+	__s32 fd;
+	__u64 ino;
+	__u32 dev;
+	__u32 pad;
+	char name[KLC_NAME_LEN];
+	char parent[KLC_PARENT_LEN];
 };
 
 /* Per-CPU counters (array map "stats", one struct per CPU). */
