@@ -825,6 +825,29 @@ struct acc {
 	struct best best[ATTRIB_CAUSES]; /* the longest interval behind each off-CPU cause */
 };
 
+/* Merged by (stack, phase); when full, the shortest gives way. */
+static void keep_stack(struct attrib_result *out, int phase, const struct off_rec *o, int64_t ns)
+{
+	struct attrib_stack *min = NULL;
+
+	for (uint32_t i = 0; i < out->nstacks; i++) {
+		struct attrib_stack *st = &out->stacks[i];
+
+		if (st->stack_id == o->stack_id && st->phase == phase) {
+			st->ns += ns;
+			return;
+		}
+		if (!min || st->ns < min->ns)
+			min = st;
+	}
+	if (out->nstacks < ATTRIB_STACKS)
+		min = &out->stacks[out->nstacks++];
+	else if (min->ns >= ns)
+		return;
+	*min = (struct attrib_stack){
+	    .stack_id = o->stack_id, .phase = (uint8_t)phase, .cause = o->cause, .ns = ns};
+}
+
 static void add_cause(struct acc *acc, int phase, unsigned int cause, uint64_t lo, uint64_t hi,
 		      const struct off_rec *o)
 {
@@ -835,6 +858,8 @@ static void add_cause(struct acc *acc, int phase, unsigned int cause, uint64_t l
 	acc->out->cause_ns[phase][cause] += ns;
 	if (o && ns > acc->best[cause].ns)
 		acc->best[cause] = (struct best){ns, o};
+	if (o && o->stack_id >= 0)
+		keep_stack(acc->out, phase, o, ns);
 }
 
 /* One off-CPU interval clipped to [*cur, hi]; returns the time it covered. */

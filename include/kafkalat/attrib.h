@@ -91,6 +91,17 @@ struct attrib_stats {
 	uint64_t unmatched[ATTRIB_UNM_MAX];
 };
 
+/* An off-CPU stack behind a request's time: the blocked part of its own
+ * threads' intervals (not the run-queue delay after the wake-up). */
+#define ATTRIB_STACKS 8
+
+struct attrib_stack {
+	int32_t stack_id;
+	uint8_t phase; /* enum attrib_phase */
+	uint8_t cause; /* enum cause */
+	int64_t ns;    /* time inside the phase */
+};
+
 struct attrib_result {
 	enum attrib_unmatched unmatched; /* ATTRIB_MATCHED or why not */
 	bool ambiguous;			 /* the handler was chosen by time order among ties */
@@ -114,6 +125,10 @@ struct attrib_result {
 	const char *top_frame;
 	uint32_t top_waker_tid;
 	const char *top_waker_comm;
+	/* The longest (stack, phase) pairs, merged; at most ATTRIB_STACKS, so
+	 * a request blocked on more distinct stacks keeps its longest ones. */
+	uint32_t nstacks;
+	struct attrib_stack stacks[ATTRIB_STACKS];
 };
 
 struct attrib;

@@ -254,6 +254,12 @@ static void test_journal_stall(void **state)
 	assert_int_equal(res.top_waker_tid, JBD2);
 	assert_string_equal(res.top_waker_comm, "jbd2/sda1-8");
 	assert_string_equal(attrib_cause_name(res.top_cause), "journal");
+	/* the blocked part only: the run-queue microsecond after the wake-up is not the stack's */
+	assert_int_equal(res.nstacks, 1);
+	assert_int_equal(res.stacks[0].stack_id, 7);
+	assert_int_equal(res.stacks[0].phase, ATTRIB_APPEND);
+	assert_int_equal(res.stacks[0].cause, CAUSE_JOURNAL);
+	assert_int_equal(res.stacks[0].ns, 200 * 1000000 - 1000);
 	attrib_free(a);
 }
 

@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The tail pipeline: the causes object's records (cause_events.h) and the
+ * correlator's completed Produce requests in, attributed requests out.
+ * Decodes and checks each record, learns which topic-partition a file is
+ * from its FILE_NAME record, classifies each off-CPU stack once (cause.h,
+ * through the caller's symboliser), feeds the attribution (attrib.h), holds
+ * each completed request until the cause stream has passed its end, then
+ * attributes it, adds it to the tail bands and calls back. Keeps the journal
+ * commits and block I/O around the slowest requests, and their off-CPU
+ * stacks for --folded. Pure logic: no libbpf; only the folded writer does
+ * I/O, on a stream it is given.
+ */
+#ifndef KAFKALAT_TAIL_H
+#define KAFKALAT_TAIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "kafkalat/attrib.h"
+#include "kafkalat/correlate.h"
+
+struct tail_config {
+	struct attrib_config attrib;
+	uint64_t hold_ns;	  /* a request waits this long past t_end for its causes (300 ms) */
+	uint32_t max_pending;	  /* requests held at most; older ones are attributed early */
+	uint32_t max_slow;	  /* slowest requests kept for tops, journal and folded (4096) */
+	uint32_t max_commits;	  /* journal commits kept (65536; the oldest give way) */
+	uint32_t max_block;	  /* block requests kept (262144) */
+	uint64_t block_window_ns; /* block requests older than this behind the newest go (10 s) */
+};
+
+/*
+ * The caller's kernel stack symboliser: the frames of a stack id, innermost
+ * first, as function names ("func" or "func+0x1f/0x80"); returns how many
+ * (<= max) or a negative errno. The strings need only live until the next
+ * call. NULL: stacks are not symbolised (every blocked wait is "other").
+ */
+typedef int (*tail_stack_fn)(void *ctx, int32_t stack_id, const char **frames, int max);
+
+/* Called for each attributed request, in completion order; both are valid
+ * only during the call. */
+typedef void (*tail_result_fn)(const struct corr_request *r, const struct attrib_result *res,
+			       void *ctx);
+
+struct tail_stats {
+	uint64_t records;	  /* cause records fed */
+	uint64_t bad_records;	  /* wrong size or type */
+	uint64_t file_names;	  /* FILE_NAME records */
+	uint64_t segment_writes;  /* writes to a known log segment */
+	uint64_t other_writes;	  /* writes and syncs of other files (ignored) */
+	uint64_t unnamed_writes;  /* writes whose file was never named (lost records) */
+	uint64_t names_full;	  /* file names not kept (table full) */
+	uint64_t stacks;	  /* distinct stacks symbolised */
+	uint64_t stacks_failed;	  /* stack ids the symboliser could not read */
+	uint64_t early;		  /* requests attributed before their hold ended (max_pending) */
+	uint64_t commits;	  /* journal commits seen */
+	uint64_t commits_dropped; /* pushed out of the history (max_commits) */
+	uint64_t block_requests;  /* block completions seen */
+	uint64_t block_dropped;	  /* pushed out before their window ended (max_block) */
+	uint64_t dirty_throttles; /* balance_dirty_pages pauses of broker threads */
+	uint64_t folio_waits;	  /* waits for pages under writeback */
+	uint64_t jbd2_handles;	  /* journal handles of broker threads */
+	uint64_t oom;		  /* requests not attributed or not kept: out of memory */
+};
+
+/* The journal commits and block I/O that overlapped the >= p999 requests. */
+struct tail_journal {
+	uint64_t requests; /* >= p999 requests looked at (kept among the slowest) */
+	uint64_t commits;  /* distinct jbd2 commits overlapping at least one of them */
+	uint64_t commit_longest_ns;
+	uint32_t commit_dev;	       /* of the longest */
+	uint64_t requests_with_commit; /* of the requests, how many overlapped a commit */
+	uint64_t block_ios;	       /* block requests overlapping them (summed per request) */
+	uint64_t block_longest_ns;     /* issue to completion */
+	uint32_t block_dev;	       /* of the longest */
+};
+
+struct tail;
+
+void tail_config_default(struct tail_config *cfg);
+/* cfg NULL: defaults. NULL on allocation failure. */
+struct tail *tail_new(const struct tail_config *cfg, tail_stack_fn stack_fn, void *stack_ctx,
+		      tail_result_fn result_fn, void *result_ctx);
+void tail_free(struct tail *t);
+
+/* One record of the causes ring buffer. 0, or -EINVAL (counted). */
+int tail_feed(struct tail *t, const void *data, size_t len);
+/* A completed Produce request with its response (acks != 0): copied and held.
+ * Other requests are refused with -EINVAL (attribute nothing for them).
+ * 0, or -ENOMEM (counted in oom). */
+int tail_request(struct tail *t, const struct corr_request *r);
+/* The cause stream has been read up to now_ns (CLOCK_MONOTONIC): attribute
+ * the held requests whose t_end + hold_ns <= now_ns. */
+void tail_advance(struct tail *t, uint64_t now_ns);
+/* The run ended: attribute every held request. */
+void tail_finish(struct tail *t);
+
+const struct tail_stats *tail_stats(const struct tail *t);
+const struct attrib_stats *tail_attrib_stats(const struct tail *t);
+const struct attrib_bands *tail_bands(const struct tail *t);
+void tail_journal(const struct tail *t, struct tail_journal *out);
+/* The frames of a stack id seen in an attributed request, outermost first,
+ * joined by sep, into buf (cut to len); "" when unknown. */
+void tail_stack_text(const struct tail *t, int32_t stack_id, const char *sep, char *buf,
+		     size_t len);
+/* The off-CPU stacks of the >= p99 requests kept (max_slow), in folded form:
+ * "<phase>;<outermost frame>;...;<innermost frame> <microseconds>\n", one
+ * line per distinct (phase, stack). Returns the lines written or -errno. */
+int tail_write_folded(const struct tail *t, FILE *out);
+
+#endif

@@ -1,0 +1,903 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* The tail pipeline (tail.h): cause records and completed requests in,
+ * attributed requests, tail bands, journal overlap and folded stacks out. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kafkalat/cause.h"
+#include "kafkalat/cause_events.h"
+#include "kafkalat/segment.h"
+#include "kafkalat/tail.h"
+
+#define NAME_SLOTS	   8192	 /* per generation; a generation turns over at half full */
+#define STACK_IDS	   65536 /* ids above are classified each time, not cached */
+#define STACK_FRAMES	   KLC_MAX_STACK
+#define BLOCK_SCAN_MAX	   200000	  /* block requests looked at per slow request */
+#define COMMIT_SPAN_MAX_NS 60000000000ull /* no commit is assumed longer */
+
+/* ---- file names: (dev, ino) -> topic-partition of a log segment ---- */
+
+struct name {
+	uint64_t ino;
+	uint32_t dev;
+	uint8_t used, is_log;
+	int32_t partition;
+	char *topic;
+};
+
+struct names {
+	struct name *slot;
+	uint32_t used;
+};
+
+/* Two generations: lookups look in both and copy a hit in the old one
+ * forward, so files still written survive the turnover and closed ones age
+ * out without a close event. */
+struct name_table {
+	struct names gen[2]; /* [0] current */
+};
+
+static uint32_t name_hash(uint32_t dev, uint64_t ino)
+{
+	uint64_t h = (ino ^ ((uint64_t)dev << 40)) * 0x9e3779b97f4a7c15ull;
+
+	return (uint32_t)(h >> 40) & (NAME_SLOTS - 1);
+}
+
+static struct name *names_find(const struct names *g, uint32_t dev, uint64_t ino, bool *free_slot)
+{
+	uint32_t i = name_hash(dev, ino);
+
+	for (uint32_t n = 0; n < NAME_SLOTS; n++, i = (i + 1) & (NAME_SLOTS - 1)) {
+		struct name *e = &g->slot[i];
+
+		if (!e->used) {
+			*free_slot = true;
+			return e;
+		}
+		if (e->dev == dev && e->ino == ino) {
+			*free_slot = false;
+			return e;
+		}
+	}
+	*free_slot = false;
+	return NULL;
+}
+
+static void names_clear(struct names *g)
+{
+	for (uint32_t i = 0; g->slot && i < NAME_SLOTS; i++)
+		free(g->slot[i].topic);
+	if (g->slot)
+		memset(g->slot, 0, NAME_SLOTS * sizeof(*g->slot));
+	g->used = 0;
+}
+
+static void names_turn_over(struct name_table *nt)
+{
+	struct names old = nt->gen[1];
+
+	names_clear(&old);
+	nt->gen[1] = nt->gen[0];
+	nt->gen[0] = old;
+}
+
+/* Stores a copy of e (its topic is taken over or freed). 0 or -ENOMEM. */
+static int names_put(struct name_table *nt, struct name *e)
+{
+	struct name *slot;
+	bool fresh;
+
+	if (nt->gen[0].used >= NAME_SLOTS / 2)
+		names_turn_over(nt);
+	slot = names_find(&nt->gen[0], e->dev, e->ino, &fresh);
+	if (!slot) {
+		free(e->topic);
+		return -ENOMEM;
+	}
+	if (!fresh)
+		free(slot->topic);
+	else
+		nt->gen[0].used++;
+	*slot = *e;
+	slot->used = 1;
+	return 0;
+}
+
+static const struct name *names_get(struct name_table *nt, uint32_t dev, uint64_t ino)
+{
+	struct name *e, copy;
+	bool fresh;
+
+	e = names_find(&nt->gen[0], dev, ino, &fresh);
+	if (e && !fresh)
+		return e;
+	e = names_find(&nt->gen[1], dev, ino, &fresh);
+	if (!e || fresh)
+		return NULL;
+	copy = *e;
+	copy.topic = e->topic ? strdup(e->topic) : NULL;
+	if (e->topic && !copy.topic)
+		return e;
+	if (names_put(nt, &copy))
+		return NULL;
+	return names_find(&nt->gen[0], dev, ino, &fresh);
+}
+
+/* ---- stacks: id -> cause, deciding frame, frames ---- */
+
+struct stack_info {
+	uint8_t state; /* 0 not seen, 1 known, 2 could not be read */
+	uint8_t cause;
+	char *top;    /* the deciding frame */
+	char *frames; /* outermost first, ';'-joined */
+};
+
+/* ---- time-ordered histories ---- */
+
+struct commit {
+	uint64_t t0, t1;
+	uint32_t dev;
+};
+
+struct bio {
+	uint64_t t0, t1;
+	uint32_t dev;
+};
+
+/* A ring of fixed-size records in arrival order. */
+struct hring {
+	void *buf;
+	size_t size;
+	uint32_t cap, head, len;
+};
+
+static int hring_init(struct hring *r, size_t size, uint32_t cap)
+{
+	r->size = size;
+	r->cap = cap ? cap : 1;
+	r->head = r->len = 0;
+	r->buf = calloc(r->cap, size);
+	return r->buf ? 0 : -ENOMEM;
+}
+
+static void *hring_at(const struct hring *r, uint32_t i)
+{
+	return (char *)r->buf + (size_t)((r->head + i) % r->cap) * r->size;
+}
+
+/* Appends; when full, the oldest gives way (returns 1), else 0. */
+static int hring_push(struct hring *r, const void *rec)
+{
+	int dropped = 0;
+
+	if (r->len == r->cap) {
+		r->head = (r->head + 1) % r->cap;
+		r->len--;
+		dropped = 1;
+	}
+	memcpy(hring_at(r, r->len++), rec, r->size);
+	return dropped;
+}
+
+/* ---- held requests ---- */
+
+struct held {
+	struct held *next;
+	struct corr_request r;
+	struct corr_topic *topics;
+	struct corr_part *parts;
+};
+
+struct slow {
+	uint64_t latency, t_first, t_end;
+	uint64_t nblock, block_longest;
+	uint32_t block_dev;
+	uint32_t nstacks;
+	struct attrib_stack stacks[ATTRIB_STACKS];
+};
+
+struct tail {
+	struct tail_config cfg;
+	struct tail_stats st;
+	tail_stack_fn stack_fn;
+	void *stack_ctx;
+	tail_result_fn result_fn;
+	void *result_ctx;
+	struct attrib *attrib;
+	struct attrib_bands *bands;
+	struct name_table names;
+	struct stack_info *stacks; /* STACK_IDS */
+	struct hring commits, bios;
+	struct held *head, *tail;
+	uint32_t nheld;
+	struct slow *slow; /* min-heap on latency */
+	uint32_t nslow;
+};
+
+void tail_config_default(struct tail_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	attrib_config_default(&cfg->attrib);
+	cfg->hold_ns = 300000000ull;
+	cfg->max_pending = 1u << 18;
+	cfg->max_slow = 4096;
+	cfg->max_commits = 65536;
+	cfg->max_block = 262144;
+	cfg->block_window_ns = 10000000000ull;
+}
+
+struct tail *tail_new(const struct tail_config *cfg, tail_stack_fn stack_fn, void *stack_ctx,
+		      tail_result_fn result_fn, void *result_ctx)
+{
+	struct tail *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	if (cfg)
+		t->cfg = *cfg;
+	else
+		tail_config_default(&t->cfg);
+	if (!t->cfg.max_slow)
+		t->cfg.max_slow = 1;
+	if (!t->cfg.max_pending)
+		t->cfg.max_pending = 1;
+	t->stack_fn = stack_fn;
+	t->stack_ctx = stack_ctx;
+	t->result_fn = result_fn;
+	t->result_ctx = result_ctx;
+	t->attrib = attrib_new(&t->cfg.attrib);
+	t->bands = attrib_bands_new(t->cfg.max_slow);
+	t->names.gen[0].slot = calloc(NAME_SLOTS, sizeof(struct name));
+	t->names.gen[1].slot = calloc(NAME_SLOTS, sizeof(struct name));
+	t->stacks = calloc(STACK_IDS, sizeof(*t->stacks));
+	t->slow = calloc(t->cfg.max_slow, sizeof(*t->slow));
+	if (!t->attrib || !t->bands || !t->names.gen[0].slot || !t->names.gen[1].slot ||
+	    !t->stacks || !t->slow ||
+	    hring_init(&t->commits, sizeof(struct commit), t->cfg.max_commits) ||
+	    hring_init(&t->bios, sizeof(struct bio), t->cfg.max_block)) {
+		tail_free(t);
+		return NULL;
+	}
+	return t;
+}
+
+static void held_free(struct held *h)
+{
+	if (!h)
+		return;
+	free(h->topics);
+	free(h->parts);
+	free(h);
+}
+
+void tail_free(struct tail *t)
+{
+	if (!t)
+		return;
+	while (t->head) {
+		struct held *h = t->head;
+
+		t->head = h->next;
+		held_free(h);
+	}
+	for (uint32_t i = 0; t->stacks && i < STACK_IDS; i++) {
+		free(t->stacks[i].top);
+		free(t->stacks[i].frames);
+	}
+	names_clear(&t->names.gen[0]);
+	names_clear(&t->names.gen[1]);
+	free(t->names.gen[0].slot);
+	free(t->names.gen[1].slot);
+	free(t->stacks);
+	free(t->commits.buf);
+	free(t->bios.buf);
+	free(t->slow);
+	attrib_bands_free(t->bands);
+	attrib_free(t->attrib);
+	free(t);
+}
+
+const struct tail_stats *tail_stats(const struct tail *t)
+{
+	return &t->st;
+}
+
+const struct attrib_stats *tail_attrib_stats(const struct tail *t)
+{
+	return attrib_stats(t->attrib);
+}
+
+const struct attrib_bands *tail_bands(const struct tail *t)
+{
+	return t->bands;
+}
+
+/* ---- records ---- */
+
+/* A bounded copy of a kernel string field: the kernel terminates it, but a
+ * record is never trusted. */
+static void copy_field(char *dst, const char *src, size_t len)
+{
+	memcpy(dst, src, len);
+	dst[len] = '\0';
+}
+
+static int on_file_name(struct tail *t, const struct klc_file_name_event *e)
+{
+	char path[KLC_NAME_LEN + KLC_PARENT_LEN + 4], name[KLC_NAME_LEN + 1],
+	    parent[KLC_PARENT_LEN + 1];
+	struct segment seg;
+	struct name n = {.ino = e->ino, .dev = e->dev, .partition = -1};
+
+	t->st.file_names++;
+	copy_field(name, e->name, KLC_NAME_LEN);
+	copy_field(parent, e->parent, KLC_PARENT_LEN);
+	snprintf(path, sizeof(path), "/%s/%s", parent, name);
+	if (segment_parse(path, &seg) == 0 && seg.kind == SEGMENT_LOG) {
+		n.is_log = 1;
+		n.partition = seg.partition;
+		if (!(n.topic = strdup(seg.topic))) {
+			t->st.names_full++;
+			return 0;
+		}
+	}
+	if (names_put(&t->names, &n))
+		t->st.names_full++;
+	return 0;
+}
+
+static bool is_write(uint8_t kind)
+{
+	return kind == KLC_SYS_WRITE || kind == KLC_SYS_PWRITE64 || kind == KLC_SYS_WRITEV ||
+	       kind == KLC_SYS_PWRITEV || kind == KLC_SYS_PWRITEV2;
+}
+
+static int on_file(struct tail *t, const struct klc_file_event *e)
+{
+	const struct name *n = names_get(&t->names, e->dev, e->ino);
+	bool sync = e->kind == KLC_SYS_FSYNC || e->kind == KLC_SYS_FDATASYNC;
+
+	if (!is_write(e->kind) && !sync)
+		return -EINVAL;
+	if (!n) {
+		t->st.unnamed_writes++;
+		return 0;
+	}
+	if (!n->is_log || e->ret < 0 || (!sync && e->ret == 0)) {
+		t->st.other_writes++;
+		if (sync && e->ret >= 0)
+			attrib_add_fsync(t->attrib, e->tid, NULL, -1, e->t_start_ns, e->t_end_ns);
+		return 0;
+	}
+	t->st.segment_writes++;
+	if (sync)
+		return attrib_add_fsync(t->attrib, e->tid, n->topic, n->partition, e->t_start_ns,
+					e->t_end_ns) == -EINVAL
+			   ? -EINVAL
+			   : 0;
+	return attrib_add_append(t->attrib, e->tid, n->topic, n->partition, (uint64_t)e->ret,
+				 e->t_start_ns, e->t_end_ns) == -EINVAL
+		   ? -EINVAL
+		   : 0;
+}
+
+static void join_frames(const char *const *frames, int n, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (int i = n - 1; i >= 0 && off + 1 < len; i--) {
+		const char *name;
+		size_t l = cause_frame_name(frames[i], &name);
+
+		if (!l)
+			continue;
+		if (off && off + 1 < len)
+			buf[off++] = ';';
+		if (l > len - off - 1)
+			l = len - off - 1;
+		memcpy(buf + off, name, l);
+		off += l;
+		buf[off] = '\0';
+	}
+}
+
+/* Classifies stack_id into *s (cached for ids below STACK_IDS). */
+static void stack_lookup(struct tail *t, int32_t stack_id, struct stack_info *s)
+{
+	const char *frames[STACK_FRAMES], *top = NULL;
+	char joined[4096];
+	int n = -ENOENT;
+
+	memset(s, 0, sizeof(*s));
+	s->state = 2;
+	s->cause = CAUSE_OTHER;
+	if (stack_id < 0)
+		return;
+	if (stack_id < STACK_IDS && t->stacks[stack_id].state) {
+		*s = t->stacks[stack_id];
+		return;
+	}
+	if (t->stack_fn)
+		n = t->stack_fn(t->stack_ctx, stack_id, frames, STACK_FRAMES);
+	if (n > STACK_FRAMES)
+		n = STACK_FRAMES;
+	if (n > 0) {
+		s->state = 1;
+		s->cause = (uint8_t)cause_classify(frames, (size_t)n, &top);
+		join_frames(frames, n, joined, sizeof(joined));
+		if (top) {
+			const char *name;
+			size_t l = cause_frame_name(top, &name);
+
+			s->top = strndup(l ? name : top, l ? l : strlen(top));
+		}
+		s->frames = strdup(joined);
+		t->st.stacks++;
+	} else {
+		t->st.stacks_failed++;
+	}
+	if (stack_id < STACK_IDS)
+		t->stacks[stack_id] = *s;
+	else {
+		/* not cached: the caller's copy must not keep pointers we free */
+		free(s->top);
+		free(s->frames);
+		s->top = s->frames = NULL;
+	}
+}
+
+static bool starts_with(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+static int on_offcpu(struct tail *t, const struct klc_offcpu_event *e)
+{
+	char comm[KLC_COMM_LEN + 1];
+	struct stack_info s = {.cause = CAUSE_OTHER};
+	struct attrib_offcpu o = {
+	    .tid = e->tid,
+	    .t_off = e->t_off_ns,
+	    .t_on = e->t_on_ns,
+	    .t_wakeup = e->t_wakeup_ns,
+	    .blocked = e->blocked != 0,
+	    .stack_id = e->blocked ? e->stack_id : -1,
+	    .waker_tid = e->waker_tid,
+	};
+
+	copy_field(comm, e->waker_comm, KLC_COMM_LEN);
+	o.waker_comm = comm;
+	if (e->blocked)
+		stack_lookup(t, e->stack_id, &s);
+	o.cause = (enum cause)s.cause;
+	/* an unrecognised wait ended by the journal thread is a journal wait */
+	if (o.cause == CAUSE_OTHER && e->blocked && starts_with(comm, "jbd2/"))
+		o.cause = CAUSE_JOURNAL;
+	o.top_frame = s.top;
+	return attrib_add_offcpu(t->attrib, &o) == -EINVAL ? -EINVAL : 0;
+}
+
+static void evict_bios(struct tail *t, uint64_t newest)
+{
+	while (t->bios.len) {
+		const struct bio *b = hring_at(&t->bios, 0);
+
+		if (b->t1 + t->cfg.block_window_ns >= newest)
+			break;
+		t->bios.head = (t->bios.head + 1) % t->bios.cap;
+		t->bios.len--;
+	}
+}
+
+static int on_block(struct tail *t, const struct klc_block_event *e)
+{
+	struct bio b = {.t0 = e->t_issue_ns, .t1 = e->t_complete_ns, .dev = e->dev};
+
+	if (b.t1 < b.t0)
+		return -EINVAL;
+	t->st.block_requests++;
+	evict_bios(t, b.t1);
+	t->st.block_dropped += (uint64_t)hring_push(&t->bios, &b);
+	return 0;
+}
+
+static int on_commit(struct tail *t, const struct klc_jbd2_commit_event *e)
+{
+	struct commit c = {
+	    .t0 = e->t_start_ns ? e->t_start_ns : e->t_end_ns, .t1 = e->t_end_ns, .dev = e->dev};
+
+	if (c.t1 < c.t0)
+		return -EINVAL;
+	t->st.commits++;
+	t->st.commits_dropped += (uint64_t)hring_push(&t->commits, &c);
+	return 0;
+}
+
+static const size_t rec_sizes[KLC_EV_MAX - KLC_EV_FILE] = {
+    sizeof(struct klc_file_event),	  sizeof(struct klc_futex_event),
+    sizeof(struct klc_offcpu_event),	  sizeof(struct klc_block_event),
+    sizeof(struct klc_jbd2_commit_event), sizeof(struct klc_jbd2_run_event),
+    sizeof(struct klc_jbd2_handle_event), sizeof(struct klc_dirty_throttle_event),
+    sizeof(struct klc_folio_wait_event),  sizeof(struct klc_file_name_event),
+};
+
+static int dispatch(struct tail *t, uint32_t type, const void *rec)
+{
+	switch (type) {
+	case KLC_EV_FILE:
+		return on_file(t, rec);
+	case KLC_EV_FUTEX: {
+		const struct klc_futex_event *e = rec;
+
+		return attrib_add_futex(t->attrib, e->tid, e->t_start_ns, e->t_end_ns) == -EINVAL
+			   ? -EINVAL
+			   : 0;
+	}
+	case KLC_EV_OFFCPU:
+		return on_offcpu(t, rec);
+	case KLC_EV_BLOCK:
+		return on_block(t, rec);
+	case KLC_EV_JBD2_COMMIT:
+		return on_commit(t, rec);
+	case KLC_EV_JBD2_HANDLE:
+		t->st.jbd2_handles++;
+		return 0;
+	case KLC_EV_DIRTY_THROTTLE:
+		t->st.dirty_throttles++;
+		return 0;
+	case KLC_EV_FOLIO_WAIT:
+		t->st.folio_waits++;
+		return 0;
+	case KLC_EV_FILE_NAME:
+		return on_file_name(t, rec);
+	default: /* KLC_EV_JBD2_RUN: the commit record says enough */
+		return 0;
+	}
+}
+
+int tail_feed(struct tail *t, const void *data, size_t len)
+{
+	/* records are 8-byte aligned in the ring, but copy: a test may not be */
+	union {
+		struct klc_file_event file;
+		struct klc_futex_event futex;
+		struct klc_offcpu_event offcpu;
+		struct klc_block_event block;
+		struct klc_jbd2_commit_event commit;
+		struct klc_jbd2_run_event run;
+		struct klc_jbd2_handle_event handle;
+		struct klc_dirty_throttle_event throttle;
+		struct klc_folio_wait_event folio;
+		struct klc_file_name_event name;
+	} rec;
+	uint32_t type;
+
+	t->st.records++;
+	if (!data || len < sizeof(type))
+		goto bad;
+	memcpy(&type, data, sizeof(type));
+	if (type < KLC_EV_FILE || type >= KLC_EV_MAX || len != rec_sizes[type - KLC_EV_FILE])
+		goto bad;
+	memcpy(&rec, data, len);
+	if (dispatch(t, type, &rec) == 0)
+		return 0;
+bad:
+	t->st.bad_records++;
+	return -EINVAL;
+}
+
+/* ---- requests ---- */
+
+int tail_request(struct tail *t, const struct corr_request *r)
+{
+	struct held *h;
+
+	if (!r || r->api_key != 0 || !r->t_end || r->acks == 0)
+		return -EINVAL;
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		goto oom;
+	h->r = *r;
+	if (r->ntopics && r->topics) {
+		if (!(h->topics = malloc(r->ntopics * sizeof(*h->topics))))
+			goto oom;
+		memcpy(h->topics, r->topics, r->ntopics * sizeof(*h->topics));
+	}
+	if (r->nparts && r->parts) {
+		if (!(h->parts = malloc(r->nparts * sizeof(*h->parts))))
+			goto oom;
+		memcpy(h->parts, r->parts, r->nparts * sizeof(*h->parts));
+	}
+	h->r.topics = h->topics;
+	h->r.parts = h->parts;
+	if (t->tail)
+		t->tail->next = h;
+	else
+		t->head = h;
+	t->tail = h;
+	t->nheld++;
+	return 0;
+oom:
+	held_free(h);
+	t->st.oom++;
+	return -ENOMEM;
+}
+
+/* The block requests overlapping [t0, t1]: they are in completion order,
+ * so start at the first completing at or after t0. */
+static void block_overlap(const struct tail *t, uint64_t t0, uint64_t t1, struct slow *s)
+{
+	uint32_t lo = 0, hi = t->bios.len;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (((const struct bio *)hring_at(&t->bios, mid))->t1 < t0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (uint32_t i = lo, n = 0; i < t->bios.len && n < BLOCK_SCAN_MAX; i++, n++) {
+		const struct bio *b = hring_at(&t->bios, i);
+
+		if (b->t0 > t1 || b->t1 < t0)
+			continue;
+		s->nblock++;
+		if (b->t1 - b->t0 > s->block_longest) {
+			s->block_longest = b->t1 - b->t0;
+			s->block_dev = b->dev;
+		}
+	}
+}
+
+static void slow_swap(struct slow *h, uint32_t i, uint32_t j)
+{
+	struct slow x = h[i];
+
+	h[i] = h[j];
+	h[j] = x;
+}
+
+static void slow_sift_down(struct slow *h, uint32_t n, uint32_t i)
+{
+	for (;;) {
+		uint32_t l = 2 * i + 1, m = i;
+
+		if (l < n && h[l].latency < h[m].latency)
+			m = l;
+		if (l + 1 < n && h[l + 1].latency < h[m].latency)
+			m = l + 1;
+		if (m == i)
+			return;
+		slow_swap(h, i, m);
+		i = m;
+	}
+}
+
+static void keep_slow(struct tail *t, const struct corr_request *r, const struct attrib_result *res)
+{
+	struct slow s = {.latency = (uint64_t)res->latency_ns,
+			 .t_first = r->t_first,
+			 .t_end = r->t_end,
+			 .nstacks = res->nstacks};
+	uint32_t i;
+
+	if (t->nslow == t->cfg.max_slow && s.latency <= t->slow[0].latency)
+		return;
+	memcpy(s.stacks, res->stacks, sizeof(s.stacks));
+	block_overlap(t, r->t_first, r->t_end, &s);
+	if (t->nslow == t->cfg.max_slow) {
+		t->slow[0] = s;
+		slow_sift_down(t->slow, t->nslow, 0);
+		return;
+	}
+	t->slow[i = t->nslow++] = s;
+	for (; i > 0 && t->slow[(i - 1) / 2].latency > t->slow[i].latency; i = (i - 1) / 2)
+		slow_swap(t->slow, i, (i - 1) / 2);
+}
+
+static void attribute(struct tail *t, struct held *h)
+{
+	struct attrib_result res;
+
+	attrib_request(t->attrib, &h->r, &res);
+	if (res.unmatched == ATTRIB_MATCHED) {
+		if (attrib_bands_add(t->bands, &h->r, &res))
+			t->st.oom++;
+		else
+			keep_slow(t, &h->r, &res);
+	}
+	if (t->result_fn)
+		t->result_fn(&h->r, &res, t->result_ctx);
+}
+
+static void pop_one(struct tail *t)
+{
+	struct held *h = t->head;
+
+	t->head = h->next;
+	if (!t->head)
+		t->tail = NULL;
+	t->nheld--;
+	attribute(t, h);
+	held_free(h);
+}
+
+void tail_advance(struct tail *t, uint64_t now_ns)
+{
+	while (t->head && t->nheld > t->cfg.max_pending) {
+		t->st.early++;
+		pop_one(t);
+	}
+	while (t->head && t->head->r.t_end + t->cfg.hold_ns <= now_ns)
+		pop_one(t);
+}
+
+void tail_finish(struct tail *t)
+{
+	while (t->head)
+		pop_one(t);
+}
+
+/* ---- summaries ---- */
+
+static uint64_t band_low(const struct tail *t, enum attrib_band band)
+{
+	struct attrib_band_summary b[ATTRIB_BANDS];
+
+	attrib_bands_summary(t->bands, b);
+	return b[band].requests ? b[band].lo_ns : UINT64_MAX;
+}
+
+/* The first commit that ends at or after t0 (commits arrive in end order). */
+static uint32_t first_commit(const struct tail *t, uint64_t t0)
+{
+	uint32_t lo = 0, hi = t->commits.len;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (((const struct commit *)hring_at(&t->commits, mid))->t1 < t0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static bool commits_of(const struct tail *t, const struct slow *s, uint8_t *seen,
+		       struct tail_journal *out)
+{
+	bool any = false;
+
+	for (uint32_t i = first_commit(t, s->t_first); i < t->commits.len; i++) {
+		const struct commit *c = hring_at(&t->commits, i);
+
+		if (c->t1 > s->t_end + COMMIT_SPAN_MAX_NS)
+			break;
+		if (c->t0 > s->t_end)
+			continue;
+		any = true;
+		if (seen[i])
+			continue;
+		seen[i] = 1;
+		out->commits++;
+		if (c->t1 - c->t0 > out->commit_longest_ns) {
+			out->commit_longest_ns = c->t1 - c->t0;
+			out->commit_dev = c->dev;
+		}
+	}
+	return any;
+}
+
+void tail_journal(const struct tail *t, struct tail_journal *out)
+{
+	uint64_t lo = band_low(t, ATTRIB_GE_P999);
+	uint8_t *seen = calloc(t->commits.len ? t->commits.len : 1, 1);
+
+	memset(out, 0, sizeof(*out));
+	for (uint32_t i = 0; i < t->nslow; i++) {
+		const struct slow *s = &t->slow[i];
+
+		if (s->latency < lo)
+			continue;
+		out->requests++;
+		if (seen && commits_of(t, s, seen, out))
+			out->requests_with_commit++;
+		out->block_ios += s->nblock;
+		if (s->block_longest > out->block_longest_ns) {
+			out->block_longest_ns = s->block_longest;
+			out->block_dev = s->block_dev;
+		}
+	}
+	free(seen);
+}
+
+void tail_stack_text(const struct tail *t, int32_t stack_id, const char *sep, char *buf, size_t len)
+{
+	const char *f;
+	size_t off = 0, seplen = strlen(sep);
+
+	if (!len)
+		return;
+	buf[0] = '\0';
+	if (stack_id < 0 || stack_id >= STACK_IDS || !(f = t->stacks[stack_id].frames))
+		return;
+	for (; *f && off + 1 < len; f++) {
+		if (*f != ';') {
+			buf[off++] = *f;
+			continue;
+		}
+		if (off + seplen + 1 >= len)
+			break;
+		memcpy(buf + off, sep, seplen);
+		off += seplen;
+	}
+	buf[off] = '\0';
+}
+
+struct folded {
+	int32_t stack_id;
+	uint8_t phase;
+	uint64_t ns;
+};
+
+static int cmp_folded(const void *x, const void *y)
+{
+	const struct folded *a = x, *b = y;
+
+	if (a->phase != b->phase)
+		return a->phase < b->phase ? -1 : 1;
+	return a->stack_id < b->stack_id ? -1 : a->stack_id > b->stack_id;
+}
+
+static size_t collect_folded(const struct tail *t, struct folded *rows)
+{
+	uint64_t lo = band_low(t, ATTRIB_GE_P99);
+	size_t n = 0;
+
+	for (uint32_t i = 0; i < t->nslow; i++) {
+		const struct slow *s = &t->slow[i];
+
+		if (s->latency < lo)
+			continue;
+		for (uint32_t k = 0; k < s->nstacks && k < ATTRIB_STACKS; k++)
+			rows[n++] = (struct folded){.stack_id = s->stacks[k].stack_id,
+						    .phase = s->stacks[k].phase,
+						    .ns = (uint64_t)s->stacks[k].ns};
+	}
+	qsort(rows, n, sizeof(*rows), cmp_folded);
+	return n;
+}
+
+int tail_write_folded(const struct tail *t, FILE *out)
+{
+	struct folded *rows = calloc((size_t)t->nslow * ATTRIB_STACKS + 1, sizeof(*rows));
+	size_t n, lines = 0;
+
+	if (!rows)
+		return -ENOMEM;
+	n = collect_folded(t, rows);
+	for (size_t i = 0; i < n;) {
+		const struct folded *r = &rows[i];
+		const char *frames = r->stack_id >= 0 && r->stack_id < STACK_IDS
+					 ? t->stacks[r->stack_id].frames
+					 : NULL;
+		uint64_t ns = 0;
+
+		for (; i < n && !cmp_folded(&rows[i], r); i++)
+			ns += rows[i].ns;
+		if (ns < 1000)
+			continue;
+		fprintf(out, "%s;%s %llu\n", attrib_phase_name(r->phase),
+			frames && *frames ? frames : "[unknown]", (unsigned long long)(ns / 1000));
+		lines++;
+	}
+	free(rows);
+	if (ferror(out))
+		return -EIO;
+	return (int)lines;
+}

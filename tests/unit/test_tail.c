@@ -1,0 +1,405 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* The tail pipeline on recorded-style cause records: names, stacks, the
+ * hold-back, the journal overlap, folded output and bad records. Times in
+ * microseconds from T, as in test_attrib.c. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "kafkalat/cause_events.h"
+#include "kafkalat/tail.h"
+
+#define T     1000000000000ull
+#define US(x) ((uint64_t)((double)T + (x)*1000.0))
+#define MS    1000
+#define NET   100
+#define H1    201
+#define DEV   ((7u << 20) | 3u)
+#define INO   4242
+#define BYTES 1000
+
+static const char *const journal_stack[] = {
+    "__schedule+0x2a/0x90",
+    "schedule",
+    "wait_transaction_locked",
+    "add_transaction_credits",
+    "start_this_handle",
+    "jbd2__journal_start",
+    "__ext4_journal_start_sb",
+    "ext4_dirty_inode",
+    "__mark_inode_dirty",
+    "generic_update_time",
+    "file_modified",
+    "ext4_buffered_write_iter",
+    "vfs_write",
+    "ksys_write",
+    "do_syscall_64",
+};
+static const char *const futex_stack[] = {"__schedule", "schedule", "futex_wait_queue",
+					  "futex_wait", "do_futex", "__x64_sys_futex"};
+
+static int stack_calls;
+
+/* stack 1: the journal; 2: a futex; others cannot be read */
+static int stacks(void *ctx, int32_t id, const char **frames, int max)
+{
+	const char *const *s = id == 1 ? journal_stack : futex_stack;
+	int n = id == 1 ? (int)(sizeof(journal_stack) / sizeof(*s))
+			: (int)(sizeof(futex_stack) / sizeof(*s));
+
+	(void)ctx;
+	stack_calls++;
+	if (id != 1 && id != 2)
+		return -ENOENT;
+	if (n > max)
+		n = max;
+	for (int i = 0; i < n; i++)
+		frames[i] = s[i];
+	return n;
+}
+
+struct results {
+	int n;
+	struct attrib_result last;
+	uint32_t corr;
+};
+
+static void on_result(const struct corr_request *r, const struct attrib_result *res, void *ctx)
+{
+	struct results *rs = ctx;
+
+	rs->n++;
+	rs->last = *res;
+	rs->corr = (uint32_t)r->corr_id;
+}
+
+static void feed(struct tail *t, const void *rec, size_t len)
+{
+	assert_int_equal(tail_feed(t, rec, len), 0);
+}
+
+static void name(struct tail *t, uint64_t ino, const char *parent, const char *file)
+{
+	struct klc_file_name_event e = {.type = KLC_EV_FILE_NAME, .fd = 9, .ino = ino, .dev = DEV};
+
+	strncpy(e.parent, parent, sizeof(e.parent) - 1);
+	strncpy(e.name, file, sizeof(e.name) - 1);
+	feed(t, &e, sizeof(e));
+}
+
+static void file(struct tail *t, uint32_t tid, uint8_t kind, uint64_t ino, int64_t ret, double t0,
+		 double t1)
+{
+	struct klc_file_event e = {.type = KLC_EV_FILE,
+				   .tid = tid,
+				   .t_start_ns = US(t0),
+				   .t_end_ns = US(t1),
+				   .ret = ret,
+				   .offset = -1,
+				   .ino = ino,
+				   .dev = DEV,
+				   .fd = 9,
+				   .kind = kind};
+
+	feed(t, &e, sizeof(e));
+}
+
+static void offcpu(struct tail *t, uint32_t tid, double off, double on, double wake, int blocked,
+		   int32_t stack, uint32_t waker, const char *comm)
+{
+	struct klc_offcpu_event e = {.type = KLC_EV_OFFCPU,
+				     .tid = tid,
+				     .t_off_ns = US(off),
+				     .t_on_ns = US(on),
+				     .t_wakeup_ns = wake > 0 ? US(wake) : 0,
+				     .stack_id = stack,
+				     .waker_tid = waker,
+				     .blocked = (uint8_t)blocked};
+
+	strncpy(e.waker_comm, comm, sizeof(e.waker_comm));
+	feed(t, &e, sizeof(e));
+}
+
+static void futex(struct tail *t, uint32_t tid, double t0, double t1)
+{
+	struct klc_futex_event e = {
+	    .type = KLC_EV_FUTEX, .tid = tid, .t_start_ns = US(t0), .t_end_ns = US(t1)};
+
+	feed(t, &e, sizeof(e));
+}
+
+struct req {
+	struct corr_request r;
+	struct corr_topic topic;
+	struct corr_part part;
+};
+
+static void req_init(struct req *q, int32_t corr, double first, double read, double resp,
+		     double end)
+{
+	memset(q, 0, sizeof(*q));
+	strcpy(q->topic.name, "orders");
+	q->r.api_version = 7;
+	q->r.corr_id = corr;
+	q->r.produce_parsed = true;
+	q->r.acks = 1;
+	q->r.tid_read = q->r.tid_send = NET;
+	q->r.t_first = US(first);
+	q->r.t_read = US(read);
+	q->r.t_resp = US(resp);
+	q->r.t_end = US(end);
+	q->r.ntopics = 1;
+	q->r.topics = &q->topic;
+	q->r.nparts = 1;
+	q->r.parts = &q->part;
+	q->part = (struct corr_part){.partition = 3, .record_bytes = BYTES};
+	strcpy(q->r.client, "127.0.0.1:4000");
+}
+
+/* One request: NET reads 0..10, H1 wakes from the queue at 31, writes its
+ * batch 40..(40 + stall), blocked in the journal, NET sends the response. */
+static void one_request(struct tail *t, struct req *q, int32_t corr, double base, double stall,
+			int32_t stack)
+{
+	futex(t, H1, base - 100 * MS, base + 32);
+	offcpu(t, H1, base - 100 * MS, base + 31, base + 30, 1, 2, NET, "kafka-network");
+	file(t, H1, KLC_SYS_WRITE, INO, BYTES, base + 40, base + 50 + stall);
+	if (stall > 0)
+		offcpu(t, H1, base + 45, base + 45 + stall, base + 44 + stall, 1, stack, 77,
+		       "jbd2/loop3-8");
+	offcpu(t, NET, base + 12, base + 57 + stall, base + 55 + stall, 1, -1, H1, "kafka-handler");
+	req_init(q, corr, base, base + 10, base + 70 + stall, base + 80 + stall);
+}
+
+static void test_journal_request(void **state)
+{
+	struct results rs = {0};
+	struct tail *t = tail_new(NULL, stacks, NULL, on_result, &rs);
+	struct klc_jbd2_commit_event c = {
+	    .type = KLC_EV_JBD2_COMMIT, .dev = DEV, .t_start_ns = US(30), .t_end_ns = US(150 * MS)};
+	struct klc_block_event b = {.type = KLC_EV_BLOCK,
+				    .dev = 7u << 20,
+				    .t_issue_ns = US(60),
+				    .t_complete_ns = US(5 * MS),
+				    .bytes = 4096};
+	struct tail_journal j;
+	struct req q;
+	char text[512];
+
+	(void)state;
+	name(t, INO, "orders-3", "00000000000000000000.log");
+	one_request(t, &q, 1, 0, 200 * MS, 1);
+	feed(t, &c, sizeof(c));
+	feed(t, &b, sizeof(b));
+	assert_int_equal(tail_request(t, &q.r), 0);
+	/* held until the cause stream is 300 ms past its end */
+	tail_advance(t, q.r.t_end + 299000000ull);
+	assert_int_equal(rs.n, 0);
+	tail_advance(t, q.r.t_end + 300000000ull);
+	assert_int_equal(rs.n, 1);
+	assert_int_equal(rs.last.unmatched, ATTRIB_MATCHED);
+	assert_int_equal(rs.last.handler, H1);
+	assert_int_equal(rs.last.top_cause, CAUSE_JOURNAL);
+	assert_int_equal(rs.last.top_phase, ATTRIB_APPEND);
+	assert_string_equal(rs.last.top_frame, "wait_transaction_locked");
+	assert_int_equal(rs.last.cause_ns[ATTRIB_APPEND][CAUSE_JOURNAL], 200 * 1000000 - 1000);
+	assert_int_equal(tail_stats(t)->segment_writes, 1);
+	assert_int_equal(tail_stats(t)->stacks, 2);
+	tail_stack_text(t, 1, " <- ", text, sizeof(text));
+	assert_string_equal(text,
+			    "do_syscall_64 <- ksys_write <- vfs_write <- "
+			    "ext4_buffered_write_iter <- file_modified <- generic_update_time "
+			    "<- __mark_inode_dirty <- ext4_dirty_inode <- "
+			    "__ext4_journal_start_sb <- jbd2__journal_start <- "
+			    "start_this_handle <- add_transaction_credits <- "
+			    "wait_transaction_locked <- schedule <- __schedule");
+	tail_journal(t, &j);
+	assert_int_equal(j.requests, 1);
+	assert_int_equal(j.commits, 1);
+	assert_int_equal(j.requests_with_commit, 1);
+	assert_int_equal(j.commit_longest_ns, US(150 * MS) - US(30));
+	assert_int_equal(j.commit_dev, DEV);
+	assert_int_equal(j.block_ios, 1);
+	assert_int_equal(j.block_longest_ns, US(5 * MS) - US(60));
+	tail_free(t);
+}
+
+/* Stacks are read once per id; an unreadable one is "other" and counted. */
+static void test_stack_cache(void **state)
+{
+	struct results rs = {0};
+	struct tail *t = tail_new(NULL, stacks, NULL, on_result, &rs);
+
+	(void)state;
+	stack_calls = 0;
+	for (int i = 0; i < 10; i++)
+		offcpu(t, H1, i * MS, i * MS + 100, i * MS + 99, 1, 1, 77, "jbd2/loop3-8");
+	offcpu(t, H1, 20 * MS, 20 * MS + 100, 20 * MS + 99, 1, 5, 1, "x");
+	offcpu(t, H1, 21 * MS, 21 * MS + 100, 21 * MS + 99, 1, 5, 1, "x");
+	assert_int_equal(stack_calls, 2);
+	assert_int_equal(tail_stats(t)->stacks, 1);
+	assert_int_equal(tail_stats(t)->stacks_failed, 1);
+	tail_free(t);
+}
+
+static void test_folded(void **state)
+{
+	struct results rs = {0};
+	struct tail *t = tail_new(NULL, stacks, NULL, on_result, &rs);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out;
+	struct req q;
+
+	(void)state;
+	name(t, INO, "orders-3", "00000000000000000000.log");
+	/* 200 fast requests and one slow one, 1 s apart */
+	for (int i = 0; i < 200; i++) {
+		one_request(t, &q, i, i * 1000.0 * MS, 0, -1);
+		assert_int_equal(tail_request(t, &q.r), 0);
+		tail_advance(t, q.r.t_end + 300000000ull);
+	}
+	one_request(t, &q, 999, 300000.0 * MS, 200 * MS, 1);
+	assert_int_equal(tail_request(t, &q.r), 0);
+	tail_finish(t);
+	assert_int_equal(rs.n, 201);
+	assert_int_equal(tail_attrib_stats(t)->unmatched[ATTRIB_MATCHED], 201);
+	out = open_memstream(&buf, &len);
+	assert_int_equal(tail_write_folded(t, out), 1);
+	fclose(out);
+	assert_string_equal(buf,
+			    "append;do_syscall_64;ksys_write;vfs_write;ext4_buffered_write_iter;"
+			    "file_modified;generic_update_time;__mark_inode_dirty;"
+			    "ext4_dirty_inode;__ext4_journal_start_sb;jbd2__journal_start;"
+			    "start_this_handle;add_transaction_credits;"
+			    "wait_transaction_locked;schedule;__schedule 199999\n");
+	free(buf);
+	tail_free(t);
+}
+
+/* A write to a file never named, to an index file, or not a segment at all. */
+static void test_files(void **state)
+{
+	struct results rs = {0};
+	struct tail *t = tail_new(NULL, NULL, NULL, on_result, &rs);
+	struct req q;
+
+	(void)state;
+	name(t, 11, "orders-3", "00000000000000000000.index");
+	name(t, 12, "tmp", "notes.txt");
+	name(t, 13, "orders-with-dashes-12", "00000000000000000100.log");
+	file(t, H1, KLC_SYS_WRITE, 10, BYTES, 40, 50);
+	file(t, H1, KLC_SYS_WRITE, 11, BYTES, 40, 50);
+	file(t, H1, KLC_SYS_PWRITE64, 12, BYTES, 40, 50);
+	file(t, H1, KLC_SYS_FSYNC, 12, 0, 60, 70);
+	file(t, H1, KLC_SYS_WRITEV, 13, -5, 60, 70); /* failed: not an append */
+	assert_int_equal(tail_stats(t)->unnamed_writes, 1);
+	assert_int_equal(tail_stats(t)->other_writes, 4);
+	assert_int_equal(tail_stats(t)->segment_writes, 0);
+	/* no append of the batch: unmatched, still reported */
+	req_init(&q, 5, 0, 10, 70, 80);
+	assert_int_equal(tail_request(t, &q.r), 0);
+	tail_finish(t);
+	assert_int_equal(rs.n, 1);
+	assert_int_equal(rs.last.unmatched, ATTRIB_UNM_NO_APPEND);
+	/* acks=0 and non-Produce requests are not held */
+	q.r.acks = 0;
+	assert_int_equal(tail_request(t, &q.r), -EINVAL);
+	q.r.acks = 1;
+	q.r.api_key = 3;
+	assert_int_equal(tail_request(t, &q.r), -EINVAL);
+	tail_free(t);
+}
+
+/* Thousands of segments come and go: a file still written keeps its name. */
+static void test_name_turnover(void **state)
+{
+	struct results rs = {0};
+	struct tail *t = tail_new(NULL, NULL, NULL, on_result, &rs);
+	char file_name[64];
+
+	(void)state;
+	name(t, 1, "orders-0", "00000000000000000000.log");
+	for (int i = 0; i < 20000; i++) {
+		snprintf(file_name, sizeof(file_name), "%020d.log", i + 1);
+		name(t, 100 + (uint64_t)i, "orders-1", file_name);
+		if (i % 1000 == 0)
+			file(t, H1, KLC_SYS_WRITE, 1, BYTES, i, i + 1);
+	}
+	file(t, H1, KLC_SYS_WRITE, 1, BYTES, 30000, 30001);
+	file(t, H1, KLC_SYS_WRITE, 100 + 19999, BYTES, 30000, 30001);
+	file(t, H1, KLC_SYS_WRITE, 100, BYTES, 30000, 30001); /* long gone */
+	assert_int_equal(tail_stats(t)->segment_writes, 22);
+	assert_int_equal(tail_stats(t)->unnamed_writes, 1);
+	assert_int_equal(tail_stats(t)->names_full, 0);
+	tail_free(t);
+}
+
+static void test_bad_records(void **state)
+{
+	struct results rs = {0};
+	struct tail *t = tail_new(NULL, NULL, NULL, on_result, &rs);
+	struct klc_file_event f = {.type = KLC_EV_FILE, .kind = KLC_SYS_WRITE};
+	struct klc_offcpu_event o = {.type = KLC_EV_OFFCPU, .tid = 1, .t_off_ns = 10, .t_on_ns = 5};
+	struct klc_file_name_event n = {.type = KLC_EV_FILE_NAME, .ino = 1};
+	uint32_t type = 7;
+
+	(void)state;
+	assert_int_equal(tail_feed(t, NULL, 0), -EINVAL);
+	assert_int_equal(tail_feed(t, &type, 2), -EINVAL);
+	assert_int_equal(tail_feed(t, &type, sizeof(type)), -EINVAL);
+	assert_int_equal(tail_feed(t, &f, sizeof(f) - 8), -EINVAL);
+	assert_int_equal(tail_feed(t, &f, sizeof(f) + 8), -EINVAL);
+	f.kind = KLC_SYS_FUTEX;
+	assert_int_equal(tail_feed(t, &f, sizeof(f)), -EINVAL);
+	assert_int_equal(tail_feed(t, &o, sizeof(o)), -EINVAL);
+	/* names without their terminators are cut, not overrun */
+	memset(n.name, 'a', sizeof(n.name));
+	memset(n.parent, 'b', sizeof(n.parent));
+	assert_int_equal(tail_feed(t, &n, sizeof(n)), 0);
+	assert_int_equal(tail_stats(t)->bad_records, 7);
+	assert_int_equal(tail_stats(t)->records, 8);
+	tail_free(t);
+}
+
+/* With max_pending 2, the oldest held request goes early and is counted. */
+static void test_max_pending(void **state)
+{
+	struct results rs = {0};
+	struct tail_config cfg;
+	struct tail *t;
+	struct req q;
+
+	(void)state;
+	tail_config_default(&cfg);
+	cfg.max_pending = 2;
+	t = tail_new(&cfg, NULL, NULL, on_result, &rs);
+	for (int i = 0; i < 3; i++) {
+		req_init(&q, i, i * 100, i * 100 + 10, i * 100 + 70, i * 100 + 80);
+		assert_int_equal(tail_request(t, &q.r), 0);
+	}
+	tail_advance(t, 0);
+	assert_int_equal(rs.n, 1);
+	assert_int_equal(rs.corr, 0);
+	assert_int_equal(tail_stats(t)->early, 1);
+	tail_free(t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_journal_request), cmocka_unit_test(test_stack_cache),
+	    cmocka_unit_test(test_folded),	    cmocka_unit_test(test_files),
+	    cmocka_unit_test(test_name_turnover),   cmocka_unit_test(test_bad_records),
+	    cmocka_unit_test(test_max_pending),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
