@@ -13,12 +13,17 @@
 
 static const char usage[] =
     "Usage: kafkalat [-p PID] [-P PORT]... [-d SECONDS] [--slower MS] [-j]\n"
-    "                [--requests FILE] [-v] [interval [count]]\n"
+    "                [--requests FILE] [--folded FILE] [--no-causes] [-v]\n"
+    "                [interval [count]]\n"
     "       kafkalat load -b BOOTSTRAP -t TOPIC [...]   (kafkalat load --help)\n"
     "\n"
     "Produce latency of a running Kafka broker, from its own socket syscalls,\n"
     "with BPF: every request is framed, matched with its response and timed from\n"
-    "the first byte read to the last byte of the response written.\n"
+    "the first byte read to the last byte of the response written. Each produce\n"
+    "request is then split into broker phases (read, queue, lock, append,\n"
+    "post_append, send) and kernel causes (cpu, runq, journal, writeback, blkio,\n"
+    "futex, ...) from the broker threads' scheduler, file and futex events, and\n"
+    "the summary says what the p99 and p99.9 tail is made of.\n"
     "\n"
     "  -p, --pid PID         broker process (default: the process listening on PORT)\n"
     "  -P, --port PORT       Kafka listener port, repeatable (default 9092, at most 8)\n"
@@ -26,6 +31,9 @@ static const char usage[] =
     "      --slower MS       print each produce request slower than MS milliseconds\n"
     "  -j, --json            JSON lines on stdout (schema kafkalat/1, docs/json.md)\n"
     "      --requests FILE   write every produce request as a JSON line to FILE (0600)\n"
+    "      --folded FILE     write the off-CPU kernel stacks of the >= p99 requests\n"
+    "                        in folded form (flamegraph.pl, speedscope) to FILE (0600)\n"
+    "      --no-causes       socket latency only: no phases, causes or tail composition\n"
     "      --ringbuf-mb MB   kernel ring buffer size (power of two, default 16)\n"
     "  -v, --verbose         libbpf debug output (verifier log) on stderr\n"
     "  -h, --help            this help\n"
@@ -43,7 +51,7 @@ static const char usage[] =
     "  kafkalat -j -d 10 | tail -1   # the JSON summary\n"
     "  kafkalat --requests /tmp/r.jsonl -d 60\n";
 
-enum { OPT_SLOWER = 256, OPT_REQUESTS, OPT_RINGBUF };
+enum { OPT_SLOWER = 256, OPT_REQUESTS, OPT_RINGBUF, OPT_FOLDED, OPT_NO_CAUSES };
 
 static const struct option long_opts[] = {
     {"pid", required_argument, NULL, 'p'},
@@ -53,6 +61,8 @@ static const struct option long_opts[] = {
     {"json", no_argument, NULL, 'j'},
     {"requests", required_argument, NULL, OPT_REQUESTS},
     {"ringbuf-mb", required_argument, NULL, OPT_RINGBUF},
+    {"folded", required_argument, NULL, OPT_FOLDED},
+    {"no-causes", no_argument, NULL, OPT_NO_CAUSES},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -143,6 +153,12 @@ static enum cli_result parse_option(int c, const char *arg, struct cli_opts *o, 
 	case OPT_REQUESTS:
 		o->requests_path = arg;
 		return CLI_RUN;
+	case OPT_FOLDED:
+		o->folded_path = arg;
+		return CLI_RUN;
+	case OPT_NO_CAUSES:
+		o->no_causes = true;
+		return CLI_RUN;
 	case OPT_RINGBUF:
 		if (cli_parse_double(arg, 1, 4096, &d) || d != (double)(long)d ||
 		    ((long)d & ((long)d - 1)))
@@ -218,6 +234,8 @@ enum cli_result cli_parse(int argc, char **argv, struct cli_opts *o, char *err, 
 	r = parse_positionals(argc - optind, argv + optind, o, err, errlen);
 	if (r != CLI_RUN)
 		return r;
+	if (o->folded_path && o->no_causes)
+		return errorf(err, errlen, "--folded needs the causes: drop --no-causes");
 	if (!o->nports)
 		o->ports[o->nports++] = CLI_DEFAULT_PORT;
 	return CLI_RUN;

@@ -14,9 +14,12 @@
 
 #include "kafkalat/agg.h"
 #include "kafkalat/correlate.h"
+#include "kafkalat/ksyms.h"
 #include "kafkalat/live.h"
 #include "kafkalat/probe.h"
+#include "kafkalat/probe_causes.h"
 #include "kafkalat/report.h"
+#include "kafkalat/tail.h"
 #include "kafkalat/target.h"
 
 #define POLL_MS 100
@@ -40,6 +43,12 @@ struct live {
 	uint64_t lost_seen;
 	bool slow_header_done;
 	int oom;
+	/* the causes: NULL with --no-causes or when they could not be loaded */
+	struct causes *causes;
+	struct tail *tail;
+	struct ksyms *ksyms;
+	FILE *folded;
+	uint64_t cause_lost_seen;
 };
 
 static uint64_t now_ns(clockid_t clk)
@@ -50,29 +59,58 @@ static uint64_t now_ns(clockid_t clk)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* The --requests and --slower lines of a Produce request; a is its
+ * attribution (NULL without causes). */
+static void emit_produce(struct live *lv, const struct corr_request *r,
+			 const struct report_attrib *a)
+{
+	const struct cli_opts *o = lv->o;
+
+	if (lv->requests)
+		report_request_json(lv->requests, r, a);
+	if (o->slower_ms < 0 || !r->t_end || (double)(r->t_end - r->t_first) < o->slower_ms * 1e6)
+		return;
+	if (o->json) {
+		report_slow_json(stdout, r, lv->wall_offset_ns, a);
+		return;
+	}
+	if (!lv->slow_header_done)
+		report_slow_header(stdout);
+	lv->slow_header_done = true;
+	report_slow_text(stdout, r, lv->wall_offset_ns, a);
+}
+
+static bool is_slow(const struct live *lv, const struct corr_request *r)
+{
+	return lv->o->slower_ms >= 0 && (double)(r->t_end - r->t_first) >= lv->o->slower_ms * 1e6;
+}
+
+static void on_attributed(const struct corr_request *r, const struct attrib_result *res, void *ctx)
+{
+	struct live *lv = ctx;
+	struct report_attrib a = {.res = res};
+	char stack[REPORT_STACK_TEXT];
+
+	/* the stack is printed on the slow lines only */
+	if (is_slow(lv, r) && res->top_stack_id >= 0) {
+		tail_stack_text(lv->tail, res->top_stack_id, ";", stack, sizeof(stack));
+		a.stack = stack;
+	}
+	emit_produce(lv, r, &a);
+}
+
 static void on_complete(const struct corr_request *r, void *ctx)
 {
 	struct live *lv = ctx;
-	const struct cli_opts *o = lv->o;
-	bool answered = r->t_end != 0;
 
 	if (agg_add(&lv->interval, r) || agg_add(&lv->total, r))
 		lv->oom = 1;
 	if (r->api_key != 0)
 		return;
-	if (lv->requests)
-		report_request_json(lv->requests, r);
-	if (o->slower_ms >= 0 && answered &&
-	    (double)(r->t_end - r->t_first) >= o->slower_ms * 1e6) {
-		if (o->json) {
-			report_slow_json(stdout, r, lv->wall_offset_ns);
-			return;
-		}
-		if (!lv->slow_header_done)
-			report_slow_header(stdout);
-		lv->slow_header_done = true;
-		report_slow_text(stdout, r, lv->wall_offset_ns);
-	}
+	/* held until its causes are in; printed from on_attributed */
+	if (lv->tail && r->t_end && r->acks != 0 && tail_request(lv->tail, r) == 0)
+		return;
+	emit_produce(lv, r, NULL);
 }
 
 static int on_record(void *ctx, void *data, size_t len)
@@ -80,6 +118,98 @@ static int on_record(void *ctx, void *data, size_t len)
 	struct live *lv = ctx;
 
 	corr_feed(lv->corr, data, len);
+	return 0;
+}
+
+static int on_cause_record(void *ctx, void *data, size_t len)
+{
+	struct live *lv = ctx;
+
+	tail_feed(lv->tail, data, len);
+	return 0;
+}
+
+/* The frames of a kernel stack as function names, for the classifier. */
+static int stack_frames(void *ctx, int32_t stack_id, const char **frames, int max)
+{
+	struct live *lv = ctx;
+	uint64_t ips[KLC_MAX_STACK];
+	int n;
+
+	n = causes_stack(lv->causes, stack_id, ips, max < KLC_MAX_STACK ? max : KLC_MAX_STACK);
+	for (int i = 0; i < n; i++) {
+		const struct ksym *s = lv->ksyms ? ksyms__map_addr(lv->ksyms, ips[i]) : NULL;
+
+		frames[i] = s ? s->name : "[unknown]";
+	}
+	return n;
+}
+
+static int try_causes(struct live *lv, int pid, unsigned int groups)
+{
+	struct causes_opts co = {.pid = pid, .groups = groups, .verbose = lv->o->verbose};
+	int err;
+
+	causes_destroy(lv->causes);
+	lv->causes = NULL;
+	err = causes_open(&lv->causes, &co);
+	if (!err)
+		err = causes_load(lv->causes);
+	if (!err)
+		err = causes_attach(lv->causes, on_cause_record, lv);
+	return err;
+}
+
+/* The causes are worth having but not at the price of the latencies: if
+ * they cannot be loaded, say why once and trace the sockets alone. */
+static int start_causes(struct live *lv, int pid)
+{
+	const unsigned int core = KLC_G_FILE | KLC_G_FUTEX | KLC_G_SCHED | KLC_G_BLOCK;
+
+	if (lv->o->no_causes)
+		return 0;
+	lv->tail = tail_new(NULL, stack_frames, lv, on_attributed, lv);
+	if (!lv->tail) {
+		fprintf(stderr, "kafkalat: out of memory\n");
+		return -ENOMEM;
+	}
+	lv->ksyms = ksyms__load(NULL);
+	if (!lv->ksyms)
+		fprintf(stderr,
+			"kafkalat: cannot read kernel symbols (%s): off-CPU waits will "
+			"be classified as other\n",
+			strerror(errno));
+	if (try_causes(lv, pid, KLC_G_ALL) == 0)
+		return 0;
+	if (try_causes(lv, pid, core) == 0) {
+		fprintf(stderr, "kafkalat: journal and writeback tracepoints unavailable: their "
+				"events are not traced\n");
+		return 0;
+	}
+	fprintf(stderr, "kafkalat: kernel causes not traced (%s): latencies only\n",
+		causes_error(lv->causes));
+	causes_destroy(lv->causes);
+	lv->causes = NULL;
+	tail_free(lv->tail);
+	lv->tail = NULL;
+	return 0;
+}
+
+static int open_private(const char *path, FILE **out)
+{
+	int fd;
+
+	if (!path)
+		return 0;
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || !(*out = fdopen(fd, "w"))) {
+		int err = errno;
+
+		fprintf(stderr, "kafkalat: cannot write %s: %s\n", path, strerror(err));
+		if (fd >= 0)
+			close(fd);
+		return -err;
+	}
 	return 0;
 }
 
@@ -128,23 +258,6 @@ static int find_target(const struct cli_opts *o, int *pid)
 	return err < 0 ? err : 0;
 }
 
-static int open_requests(struct live *lv)
-{
-	int fd;
-
-	if (!lv->o->requests_path)
-		return 0;
-	fd = open(lv->o->requests_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || !(lv->requests = fdopen(fd, "w"))) {
-		fprintf(stderr, "kafkalat: cannot write %s: %s\n", lv->o->requests_path,
-			strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -errno;
-	}
-	return 0;
-}
-
 static int start_probe(struct live *lv, int pid)
 {
 	const struct cli_opts *o = lv->o;
@@ -163,6 +276,36 @@ static int start_probe(struct live *lv, int pid)
 	if (err)
 		fprintf(stderr, "kafkalat: %s\n", probe_error(lv->probe));
 	return err;
+}
+
+static void check_cause_lost(struct live *lv)
+{
+	struct klc_stats st;
+
+	if (!lv->causes || causes_stats(lv->causes, &st))
+		return;
+	if (st.ringbuf_drops > lv->cause_lost_seen) {
+		fprintf(stderr,
+			"kafkalat: %llu cause events lost (ring buffer full): attribution around "
+			"them may be wrong\n",
+			(unsigned long long)(st.ringbuf_drops - lv->cause_lost_seen));
+		lv->cause_lost_seen = st.ringbuf_drops;
+	}
+}
+
+/* Both rings read up to now: the held requests whose causes are all in go. */
+static int drain_causes(struct live *lv, uint64_t now)
+{
+	int n;
+
+	if (!lv->causes)
+		return 0;
+	n = causes_poll(lv->causes, 0);
+	if (n < 0)
+		return n;
+	check_cause_lost(lv);
+	tail_advance(lv->tail, now);
+	return 0;
 }
 
 /* Lost records make matching around them unreliable: say so once per loss. */
@@ -234,10 +377,12 @@ static const char *poll_loop(struct live *lv, int pid, uint64_t t_start, struct 
 
 		if (n < 0)
 			return probe_error(lv->probe);
-		if (lv->requests)
-			fflush(lv->requests);
 		check_lost(lv, st);
 		now = now_ns(CLOCK_MONOTONIC);
+		if (drain_causes(lv, now) < 0)
+			return causes_error(lv->causes);
+		if (lv->requests)
+			fflush(lv->requests);
 		if (o->interval_s > 0 && now >= next) {
 			print_interval(lv, o->interval_s);
 			next += (uint64_t)(o->interval_s * 1e9);
@@ -255,15 +400,49 @@ static const char *poll_loop(struct live *lv, int pid, uint64_t t_start, struct 
 	}
 }
 
+static void fill_tail(struct live *lv, struct report_tail *rt)
+{
+	struct klc_stats st = {0};
+
+	report_tail_fill(rt, lv->tail);
+	if (!causes_stats(lv->causes, &st)) {
+		rt->lost_events = st.ringbuf_drops;
+		rt->stack_errors = st.stack_errors;
+	}
+}
+
+static void write_folded(struct live *lv)
+{
+	int n;
+
+	if (!lv->folded)
+		return;
+	n = tail_write_folded(lv->tail, lv->folded);
+	if (n < 0 || fflush(lv->folded))
+		fprintf(stderr, "kafkalat: writing %s failed: %s\n", lv->o->folded_path,
+			strerror(n < 0 ? -n : errno));
+	else
+		fprintf(stderr, "kafkalat: %d folded stacks of the >= p99 requests in %s\n", n,
+			lv->o->folded_path);
+}
+
 static void finish(struct live *lv, int pid, double secs, struct klt_stats *st)
 {
 	struct report_run run = {.pid = pid, .nports = lv->o->nports, .duration_s = secs};
+	static struct report_tail rt;
 
 	/* what the kernel side wrote before we stopped is part of the run */
 	while (probe_poll(lv->probe, 0) > 0)
 		;
 	check_lost(lv, st);
 	corr_finish(lv->corr);
+	if (lv->tail) {
+		drain_causes(lv, now_ns(CLOCK_MONOTONIC));
+		tail_finish(lv->tail);
+		fill_tail(lv, &rt);
+		run.tail = &rt;
+		write_folded(lv);
+	}
 	memcpy(run.ports, lv->o->ports, sizeof(run.ports));
 	if (target_comm("/proc", pid, run.comm, sizeof(run.comm)))
 		snprintf(run.comm, sizeof(run.comm), "?");
@@ -291,7 +470,8 @@ int live_run(const struct cli_opts *o)
 
 	agg_init(&lv.interval);
 	agg_init(&lv.total);
-	if (find_target(o, &pid) || open_requests(&lv))
+	if (find_target(o, &pid) || open_private(o->requests_path, &lv.requests) ||
+	    open_private(o->folded_path, &lv.folded))
 		goto out;
 	lv.corr = corr_new(on_complete, &lv);
 	if (!lv.corr) {
@@ -300,7 +480,7 @@ int live_run(const struct cli_opts *o)
 	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
-	if (start_probe(&lv, pid))
+	if (start_probe(&lv, pid) || start_causes(&lv, pid))
 		goto out;
 	t_start = now_ns(CLOCK_MONOTONIC);
 	lv.wall_offset_ns = (int64_t)now_ns(CLOCK_REALTIME) - (int64_t)t_start;
@@ -308,9 +488,10 @@ int live_run(const struct cli_opts *o)
 	if (target_count_connections("/proc", pid, o->ports, o->nports, &open_conns))
 		open_conns = 0;
 	fprintf(stderr,
-		"Tracing Kafka requests of pid %d (%s) on port %u%s, %u connections already "
+		"Tracing Kafka requests of pid %d (%s) on port %u%s%s, %u connections already "
 		"open... %s\n",
-		pid, comm, o->ports[0], o->nports > 1 ? " and more" : "", open_conns,
+		pid, comm, o->ports[0], o->nports > 1 ? " and more" : "",
+		lv.causes ? " with kernel causes" : "", open_conns,
 		o->duration_s > 0 ? "" : "Hit Ctrl-C to end.");
 	why = poll_loop(&lv, pid, t_start, &st);
 	if (why)
@@ -320,6 +501,11 @@ int live_run(const struct cli_opts *o)
 out:
 	if (lv.requests)
 		fclose(lv.requests);
+	if (lv.folded)
+		fclose(lv.folded);
+	causes_destroy(lv.causes);
+	tail_free(lv.tail);
+	ksyms__free(lv.ksyms);
 	probe_destroy(lv.probe);
 	corr_free(lv.corr);
 	agg_free(&lv.interval);

@@ -207,6 +207,8 @@ void report_summary_text(FILE *out, const struct agg *total, const struct report
 		fprintf(out, "  produce: %" PRIu64 " records, %" PRIu64 " record bytes\n",
 			total->produce_records, total->produce_bytes);
 	summary_counts_text(out, run);
+	if (run->tail)
+		report_tail_text(out, run->tail);
 	fflush(out);
 }
 
@@ -297,6 +299,8 @@ void report_summary_json(FILE *out, const struct agg *total, const struct report
 	json_kuint(&j, "syscalls", run->kernel_syscalls);
 	json_kuint(&j, "steps", run->kernel_steps);
 	json_obj_end(&j);
+	if (run->tail)
+		report_tail_json(&j, run->tail);
 	json_obj_end(&j);
 	fputc('\n', out);
 	fflush(out);
@@ -331,7 +335,8 @@ void report_slow_header(FILE *out)
 		"TOPIC-PARTITIONS", "BYTES", "LATENCY");
 }
 
-void report_slow_text(FILE *out, const struct corr_request *r, int64_t wall_offset_ns)
+void report_slow_text(FILE *out, const struct corr_request *r, int64_t wall_offset_ns,
+		      const struct report_attrib *a)
 {
 	char when[32], lat[16], parts[256];
 
@@ -340,6 +345,8 @@ void report_slow_text(FILE *out, const struct corr_request *r, int64_t wall_offs
 	format_partitions(r, parts, sizeof(parts));
 	fprintf(out, "%-15s  %-21s %-16s %-28s %10" PRIu64 " %10s\n", when, r->client, r->client_id,
 		parts, r->record_bytes, lat);
+	if (a && a->res)
+		report_attrib_text(out, a);
 	fflush(out);
 }
 
@@ -381,7 +388,8 @@ static void json_request_fields(struct json *j, const struct corr_request *r)
 		json_key(j, "latency_us"), json_null(j);
 }
 
-void report_slow_json(FILE *out, const struct corr_request *r, int64_t wall_offset_ns)
+void report_slow_json(FILE *out, const struct corr_request *r, int64_t wall_offset_ns,
+		      const struct report_attrib *a)
 {
 	char when[32];
 	struct json j;
@@ -393,18 +401,22 @@ void report_slow_json(FILE *out, const struct corr_request *r, int64_t wall_offs
 	json_kstr(&j, "type", "slow");
 	json_kstr(&j, "time", when);
 	json_request_fields(&j, r);
+	if (a && a->res)
+		report_attrib_json(&j, a);
 	json_obj_end(&j);
 	fputc('\n', out);
 	fflush(out);
 }
 
-void report_request_json(FILE *out, const struct corr_request *r)
+void report_request_json(FILE *out, const struct corr_request *r, const struct report_attrib *a)
 {
 	struct json j;
 
 	json_init(&j, out);
 	json_obj_begin(&j);
 	json_request_fields(&j, r);
+	if (a && a->res)
+		report_attrib_json(&j, a);
 	json_obj_end(&j);
 	fputc('\n', out);
 }

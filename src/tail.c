@@ -404,6 +404,24 @@ static void join_frames(const char *const *frames, int n, char *buf, size_t len)
 	}
 }
 
+/* The stack is taken inside the BPF program on sched_switch: its innermost
+ * frames are the program and the tracepoint trampoline, not the broker's. */
+static int skip_plumbing(const char *const *frames, int n)
+{
+	int i = 0;
+
+	for (int k = 0; k < n && k < 4; k++) {
+		const char *name;
+		size_t l = cause_frame_name(frames[k], &name);
+
+		if ((l > 9 && !strncmp(name, "bpf_prog_", 9)) ||
+		    (l > 13 && !strncmp(name, "bpf_trace_run", 13)) ||
+		    (l > 11 && !strncmp(name, "__bpf_trace", 11)))
+			i = k + 1;
+	}
+	return i;
+}
+
 /* Classifies stack_id into *s (cached for ids below STACK_IDS). */
 static void stack_lookup(struct tail *t, int32_t stack_id, struct stack_info *s)
 {
@@ -425,9 +443,11 @@ static void stack_lookup(struct tail *t, int32_t stack_id, struct stack_info *s)
 	if (n > STACK_FRAMES)
 		n = STACK_FRAMES;
 	if (n > 0) {
+		int skip = skip_plumbing(frames, n);
+
 		s->state = 1;
-		s->cause = (uint8_t)cause_classify(frames, (size_t)n, &top);
-		join_frames(frames, n, joined, sizeof(joined));
+		s->cause = (uint8_t)cause_classify(frames + skip, (size_t)(n - skip), &top);
+		join_frames(frames + skip, n - skip, joined, sizeof(joined));
 		if (top) {
 			const char *name;
 			size_t l = cause_frame_name(top, &name);
@@ -818,7 +838,7 @@ void tail_journal(const struct tail *t, struct tail_journal *out)
 
 void tail_stack_text(const struct tail *t, int32_t stack_id, const char *sep, char *buf, size_t len)
 {
-	const char *f;
+	const char *f, *end;
 	size_t off = 0, seplen = strlen(sep);
 
 	if (!len)
@@ -826,15 +846,25 @@ void tail_stack_text(const struct tail *t, int32_t stack_id, const char *sep, ch
 	buf[0] = '\0';
 	if (stack_id < 0 || stack_id >= STACK_IDS || !(f = t->stacks[stack_id].frames))
 		return;
-	for (; *f && off + 1 < len; f++) {
-		if (*f != ';') {
-			buf[off++] = *f;
-			continue;
-		}
-		if (off + seplen + 1 >= len)
+	/* stored outermost first: walk it from the end */
+	for (end = f + strlen(f); end > f;) {
+		const char *start = end;
+		size_t l;
+
+		while (start > f && start[-1] != ';')
+			start--;
+		l = (size_t)(end - start);
+		if (off && off + seplen + l + 1 > len)
 			break;
-		memcpy(buf + off, sep, seplen);
-		off += seplen;
+		if (off) {
+			memcpy(buf + off, sep, seplen);
+			off += seplen;
+		}
+		if (l > len - off - 1)
+			l = len - off - 1;
+		memcpy(buf + off, start, l);
+		off += l;
+		end = start > f ? start - 1 : f;
 	}
 	buf[off] = '\0';
 }

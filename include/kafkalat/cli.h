@@ -22,6 +22,8 @@ struct cli_opts {
 	bool json;
 	bool verbose;
 	const char *requests_path;
+	const char *folded_path; /* --folded FILE */
+	bool no_causes;		 /* --no-causes: the socket probe only */
 	size_t ringbuf_bytes;
 };
 

@@ -12,9 +12,35 @@
 #include <stdio.h>
 
 #include "kafkalat/agg.h"
+#include "kafkalat/attrib.h"
 #include "kafkalat/correlate.h"
+#include "kafkalat/tail.h"
 
 #define REPORT_SCHEMA "kafkalat/1"
+
+#define REPORT_TOPS	  5
+#define REPORT_STACK_TEXT 1024
+
+/* The tail composition of a run, digested for the reporters (report_tail.c). */
+struct report_tail {
+	struct attrib_band_summary bands[ATTRIB_BANDS];
+	struct attrib_top top[ATTRIB_TOPS][REPORT_TOPS];
+	size_t ntop[ATTRIB_TOPS];
+	bool top_truncated; /* >= p99 held more requests than were kept */
+	/* the frames of each top stack, innermost first, ';'-joined */
+	char top_stack[REPORT_TOPS][REPORT_STACK_TEXT];
+	struct tail_journal journal;
+	struct attrib_stats attrib;
+	struct tail_stats stats;
+	uint64_t lost_events;  /* cause records lost in the kernel (ring buffer full) */
+	uint64_t stack_errors; /* stacks the kernel could not record */
+};
+
+/* One request's attribution for --requests and --slower lines. */
+struct report_attrib {
+	const struct attrib_result *res;
+	const char *stack; /* the top cause's stack, innermost first, ';'-joined; NULL none */
+};
 
 struct report_run {
 	int pid;
@@ -28,6 +54,7 @@ struct report_run {
 	uint64_t kernel_syscalls; /* Kafka socket syscalls walked in the kernel */
 	uint64_t kernel_steps;	  /* framer steps they took */
 	const struct corr_counts *counts;
+	const struct report_tail *tail; /* NULL: the causes were not traced */
 };
 
 /* "850ns", "412us", "1.25ms", "3.10s": width-independent, 3 significant digits. */
@@ -41,9 +68,22 @@ void report_interval_json(FILE *out, const struct agg *iv, double secs, const ch
 void report_summary_text(FILE *out, const struct agg *total, const struct report_run *run);
 void report_summary_json(FILE *out, const struct agg *total, const struct report_run *run);
 void report_slow_header(FILE *out);
-void report_slow_text(FILE *out, const struct corr_request *r, int64_t wall_offset_ns);
-void report_slow_json(FILE *out, const struct corr_request *r, int64_t wall_offset_ns);
+/* a: the request's attribution, or NULL when causes are not traced */
+void report_slow_text(FILE *out, const struct corr_request *r, int64_t wall_offset_ns,
+		      const struct report_attrib *a);
+void report_slow_json(FILE *out, const struct corr_request *r, int64_t wall_offset_ns,
+		      const struct report_attrib *a);
 /* One --requests line: a completed Produce request. */
-void report_request_json(FILE *out, const struct corr_request *r);
+void report_request_json(FILE *out, const struct corr_request *r, const struct report_attrib *a);
+
+/* report_tail.c */
+void report_tail_fill(struct report_tail *out, const struct tail *t);
+void report_tail_text(FILE *out, const struct report_tail *rt);
+struct json;
+void report_tail_json(struct json *j, const struct report_tail *rt);
+void report_attrib_json(struct json *j, const struct report_attrib *a);
+void report_attrib_text(FILE *out, const struct report_attrib *a);
+/* Words for a cause ("waiting for the filesystem journal (jbd2) to commit"). */
+const char *report_cause_words(unsigned int cause);
 
 #endif

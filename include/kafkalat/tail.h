@@ -102,8 +102,8 @@ const struct tail_stats *tail_stats(const struct tail *t);
 const struct attrib_stats *tail_attrib_stats(const struct tail *t);
 const struct attrib_bands *tail_bands(const struct tail *t);
 void tail_journal(const struct tail *t, struct tail_journal *out);
-/* The frames of a stack id seen in an attributed request, outermost first,
- * joined by sep, into buf (cut to len); "" when unknown. */
+/* The frames of a stack id seen in an attributed request, innermost first,
+ * joined by sep, into buf (cut at a frame boundary); "" when unknown. */
 void tail_stack_text(const struct tail *t, int32_t stack_id, const char *sep, char *buf,
 		     size_t len);
 /* The off-CPU stacks of the >= p99 requests kept (max_slow), in folded form:

@@ -848,7 +848,7 @@ static void test_golden_sequence(void **state)
 	feed_golden(f->c);
 	corr_finish(f->c);
 	for (size_t i = 0; i < f->n; i++)
-		report_request_json(out, &f->v[i].req);
+		report_request_json(out, &f->v[i].req, NULL);
 	assert_int_equal(fclose(out), 0);
 	expect_golden("correlate_requests.golden.jsonl", buf, len);
 	free(buf);

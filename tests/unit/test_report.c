@@ -471,7 +471,7 @@ static void test_request_json(void **state)
 	struct sink s;
 
 	(void)state;
-	report_request_json(sink_open(&s), &r);
+	report_request_json(sink_open(&s), &r, NULL);
 	expect_text(&s, "{\"client\":\"127.0.0.1:40000\",\"corr\":7,\"api_version\":9,\"acks\":-1,"
 			"\"client_id\":\"producer-1\",\"size\":420,\"partitions\":["
 			"{\"topic\":\"orders\",\"partition\":3,\"bytes\":100,\"records\":2},"
@@ -495,7 +495,7 @@ static void test_request_json_acks0_and_odd(void **state)
 	r.nparts = 1;
 	r.parts = &odd;
 	snprintf(r.client_id, sizeof(r.client_id), "a\"b\\c\xff");
-	report_request_json(sink_open(&s), &r);
+	report_request_json(sink_open(&s), &r, NULL);
 	j = sink_text(&s);
 	assert_contains(j, "\"acks\":0,\"client_id\":\"a\\\"b\\\\c\\u00ff\",");
 	assert_contains(j, "\"partitions\":[{\"topic\":\"?\",\"partition\":-1,\"bytes\":-1,"
@@ -522,12 +522,12 @@ static void test_slow_text(void **state)
 	struct sink s;
 
 	(void)state;
-	report_slow_text(sink_open(&s), &r, HOUR_NS);
+	report_slow_text(sink_open(&s), &r, HOUR_NS, NULL);
 	expect_text(&s, "01:00:05.000250  127.0.0.1:40000       producer-1       "
 			"orders-3,orders-4,logs-0            350      250us\n");
 	r.nparts = 0;
 	r.record_bytes = 0;
-	report_slow_text(sink_open(&s), &r, HOUR_NS);
+	report_slow_text(sink_open(&s), &r, HOUR_NS, NULL);
 	/* "-" padded to 28, then bytes and latency right-aligned in 10 */
 	expect_text(&s, "01:00:05.000250  127.0.0.1:40000       producer-1       "
 			"-                           "
@@ -546,7 +546,7 @@ static void test_slow_text_many_partitions(void **state)
 		many[i] = (struct corr_part){.topic_idx = 0, .partition = 1000 + i};
 	r.parts = many;
 	r.nparts = 60;
-	report_slow_text(sink_open(&s), &r, HOUR_NS);
+	report_slow_text(sink_open(&s), &r, HOUR_NS, NULL);
 	t = sink_text(&s);
 	end = strstr(t, "... ");
 	assert_non_null(end);
@@ -562,7 +562,7 @@ static void test_slow_json(void **state)
 	const char *j;
 
 	(void)state;
-	report_slow_json(sink_open(&s), &r, HOUR_NS);
+	report_slow_json(sink_open(&s), &r, HOUR_NS, NULL);
 	j = sink_text(&s);
 	assert_contains(j,
 			"{\"schema\":\"kafkalat/1\",\"type\":\"slow\",\"time\":\"01:00:05.000250\","

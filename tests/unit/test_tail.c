@@ -26,6 +26,8 @@
 #define BYTES 1000
 
 static const char *const journal_stack[] = {
+    "bpf_prog_ee59474bdff6754c_kw_step_client_id_len",
+    "bpf_trace_run4",
     "__schedule+0x2a/0x90",
     "schedule",
     "wait_transaction_locked",
@@ -214,12 +216,16 @@ static void test_journal_request(void **state)
 	assert_int_equal(tail_stats(t)->stacks, 2);
 	tail_stack_text(t, 1, " <- ", text, sizeof(text));
 	assert_string_equal(text,
-			    "do_syscall_64 <- ksys_write <- vfs_write <- "
-			    "ext4_buffered_write_iter <- file_modified <- generic_update_time "
-			    "<- __mark_inode_dirty <- ext4_dirty_inode <- "
-			    "__ext4_journal_start_sb <- jbd2__journal_start <- "
-			    "start_this_handle <- add_transaction_credits <- "
-			    "wait_transaction_locked <- schedule <- __schedule");
+			    "__schedule <- schedule <- wait_transaction_locked <- "
+			    "add_transaction_credits <- start_this_handle <- "
+			    "jbd2__journal_start <- __ext4_journal_start_sb <- ext4_dirty_inode "
+			    "<- __mark_inode_dirty <- generic_update_time <- file_modified <- "
+			    "ext4_buffered_write_iter <- vfs_write <- ksys_write <- "
+			    "do_syscall_64");
+	tail_stack_text(t, 1, " <- ", text, 40);
+	assert_string_equal(text, "__schedule <- schedule");
+	tail_stack_text(t, 3, ";", text, sizeof(text));
+	assert_string_equal(text, "");
 	tail_journal(t, &j);
 	assert_int_equal(j.requests, 1);
 	assert_int_equal(j.commits, 1);

@@ -1,0 +1,486 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* The tail composition in the reports: bands, tops, journal overlap, and a
+ * request's attribution in --requests and --slower lines (docs/json.md). */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "kafkalat/json.h"
+#include "kafkalat/report.h"
+
+static const char *const cause_words[ATTRIB_CAUSES] = {
+    [CAUSE_CPU] = "running on a CPU",
+    [CAUSE_RUNQ] = "runnable, waiting for a CPU",
+    [CAUSE_JOURNAL] = "waiting for the filesystem journal (jbd2) to commit",
+    [CAUSE_WRITEBACK] = "waiting for pages under writeback to reach the disk",
+    [CAUSE_DIRTY_THROTTLE] = "throttled for dirtying pages faster than the disk writes them",
+    [CAUSE_BLKIO] = "waiting for block I/O",
+    [CAUSE_INODE_LOCK] = "waiting for the file's inode lock",
+    [CAUSE_FUTEX] = "waiting for a lock or condition held by another thread (futex)",
+    [CAUSE_PAGEFAULT] = "blocked in a page fault",
+    [CAUSE_RECLAIM] = "reclaiming memory",
+    [CAUSE_NET] = "waiting on a socket",
+    [CAUSE_OTHER] = "blocked in the kernel elsewhere",
+    [ATTRIB_CAUSE_QUEUED] = "queued, waiting for another broker thread to pick it up",
+};
+
+const char *report_cause_words(unsigned int cause)
+{
+	return cause < ATTRIB_CAUSES ? cause_words[cause] : "?";
+}
+
+static double us(uint64_t ns)
+{
+	return (double)ns / 1000.0;
+}
+
+void report_tail_fill(struct report_tail *out, const struct tail *t)
+{
+	const struct attrib_bands *b = tail_bands(t);
+
+	memset(out, 0, sizeof(*out));
+	attrib_bands_summary(b, out->bands);
+	for (unsigned k = 0; k < ATTRIB_TOPS; k++) {
+		bool cut = false;
+
+		out->ntop[k] =
+		    attrib_bands_top(b, (enum attrib_top_kind)k, out->top[k], REPORT_TOPS, &cut);
+		out->top_truncated |= cut;
+	}
+	for (size_t i = 0; i < out->ntop[ATTRIB_TOP_STACK]; i++)
+		tail_stack_text(t, out->top[ATTRIB_TOP_STACK][i].stack_id, ";", out->top_stack[i],
+				sizeof(out->top_stack[i]));
+	tail_journal(t, &out->journal);
+	out->attrib = *tail_attrib_stats(t);
+	out->stats = *tail_stats(t);
+}
+
+static uint64_t attributed(const struct report_tail *rt)
+{
+	return rt->attrib.unmatched[ATTRIB_MATCHED];
+}
+
+static uint64_t unattributed(const struct report_tail *rt)
+{
+	uint64_t n = 0;
+
+	for (unsigned u = 1; u < ATTRIB_UNM_MAX; u++)
+		n += rt->attrib.unmatched[u];
+	return n;
+}
+
+/* ---- text ---- */
+
+static const char *const band_labels[ATTRIB_BANDS] = {"< p50", "p50-p99", ">= p99", ">= p999"};
+
+static void band_line(FILE *out, unsigned band, const struct attrib_band_summary *s)
+{
+	char lo[16], hi[16], range[40];
+
+	report_fmt_ns(s->lo_ns, lo, sizeof(lo));
+	report_fmt_ns(s->hi_ns, hi, sizeof(hi));
+	snprintf(range, sizeof(range), "%s-%s", lo, hi);
+	fprintf(out, "  %-8s %9" PRIu64 "  %-17s", band_labels[band], s->requests,
+		s->requests ? range : "-");
+	for (int p = 0; p < ATTRIB_PHASES; p++)
+		fprintf(out, " %6.1f%%", s->phase_pct[p]);
+	fputc('\n', out);
+}
+
+/* The causes of a band, largest first, those of at least 1%. */
+static void cause_line(FILE *out, unsigned band, const struct attrib_band_summary *s)
+{
+	bool used[ATTRIB_CAUSES] = {false};
+	int shown = 0;
+
+	fprintf(out, "  %-8s ", band_labels[band]);
+	for (;;) {
+		int best = -1;
+
+		for (int c = 0; c < ATTRIB_CAUSES; c++)
+			if (!used[c] && s->cause_pct[c] >= 1.0 &&
+			    (best < 0 || s->cause_pct[c] > s->cause_pct[best]))
+				best = c;
+		if (best < 0)
+			break;
+		used[best] = true;
+		fprintf(out, "%s%s %.1f%%", shown++ ? ", " : "", attrib_cause_name((unsigned)best),
+			s->cause_pct[best]);
+	}
+	fprintf(out, "%s\n", shown ? "" : "-");
+}
+
+static unsigned largest(const double *v, unsigned n, unsigned skip)
+{
+	unsigned best = n;
+
+	for (unsigned i = 0; i < n; i++)
+		if (i != skip && (best == n || v[i] > v[best]))
+			best = i;
+	return best;
+}
+
+/* "a;b;c" as "a <- b <- c", at most max frames. */
+static void print_stack(FILE *out, const char *stack, int max)
+{
+	int n = 0;
+
+	for (const char *p = stack; *p && n < max; n++) {
+		const char *e = strchr(p, ';');
+		size_t l = e ? (size_t)(e - p) : strlen(p);
+
+		fprintf(out, "%s%.*s", n ? " <- " : "", (int)l, p);
+		if (!e)
+			return;
+		p = e + 1;
+	}
+	if (n == max)
+		fputs(" <- ...", out);
+}
+
+static void story_text(FILE *out, const struct report_tail *rt)
+{
+	const struct attrib_band_summary *s = &rt->bands[ATTRIB_GE_P99];
+	unsigned phase = largest(s->phase_pct, ATTRIB_PHASES, ATTRIB_PHASES);
+	unsigned cause = largest(s->cause_pct, ATTRIB_CAUSES, ATTRIB_CAUSES);
+	char lo[16];
+
+	if (!s->requests)
+		return;
+	report_fmt_ns(s->lo_ns, lo, sizeof(lo));
+	fprintf(out,
+		"\nWhy the tail is slow: the slowest requests (>= p99, %s and above, %" PRIu64
+		") spent %.0f%% of their time in the %s phase; the largest cause is %s (%.0f%%): "
+		"%s.\n",
+		lo, s->requests, s->phase_pct[phase], attrib_phase_name(phase),
+		attrib_cause_name(cause), s->cause_pct[cause], report_cause_words(cause));
+	if (cause == CAUSE_CPU && s->cause_pct[cause] < 50.0) {
+		unsigned next = largest(s->cause_pct, ATTRIB_CAUSES, CAUSE_CPU);
+
+		fprintf(out, "  next: %s (%.0f%%): %s.\n", attrib_cause_name(next),
+			s->cause_pct[next], report_cause_words(next));
+	}
+}
+
+static void tops_text(FILE *out, const struct report_tail *rt)
+{
+	static const char *const what[ATTRIB_TOPS] = {"partitions", "clients", "stacks"};
+	char total[16];
+
+	if (rt->ntop[ATTRIB_TOP_STACK])
+		fprintf(out, "  top kernel stacks behind >= p99 (cause:frame, requests, time):\n");
+	for (size_t i = 0; i < rt->ntop[ATTRIB_TOP_STACK]; i++) {
+		const struct attrib_top *tp = &rt->top[ATTRIB_TOP_STACK][i];
+
+		report_fmt_ns(tp->total_ns, total, sizeof(total));
+		fprintf(out, "    %s  %" PRIu64 " requests, %s\n      ", tp->key, tp->requests,
+			total);
+		if (rt->top_stack[i][0])
+			print_stack(out, rt->top_stack[i], 14);
+		else
+			fputs("(stack not recorded)", out);
+		fputc('\n', out);
+	}
+	for (unsigned k = ATTRIB_TOP_PARTITION; k <= ATTRIB_TOP_CLIENT; k++) {
+		if (!rt->ntop[k])
+			continue;
+		fprintf(out, "  top %s behind >= p99:", what[k]);
+		for (size_t i = 0; i < rt->ntop[k]; i++)
+			fprintf(out, "%s %s (%" PRIu64 ")", i ? "," : "", rt->top[k][i].key,
+				rt->top[k][i].requests);
+		fputc('\n', out);
+	}
+	if (rt->top_truncated)
+		fprintf(out, "  (tops from the slowest requests kept, not all of >= p99)\n");
+}
+
+static void journal_text(FILE *out, const struct report_tail *rt)
+{
+	const struct tail_journal *j = &rt->journal;
+	char t[16];
+
+	if (!j->requests)
+		return;
+	report_fmt_ns(j->commit_longest_ns, t, sizeof(t));
+	fprintf(out,
+		"  journal commits overlapping the %" PRIu64 " >= p999 requests: %" PRIu64
+		" (%" PRIu64 " of the requests overlapped one)",
+		j->requests, j->commits, j->requests_with_commit);
+	if (j->commits)
+		fprintf(out, ", longest %s on %u:%u", t, j->commit_dev >> 20,
+			j->commit_dev & 0xfffff);
+	report_fmt_ns(j->block_longest_ns, t, sizeof(t));
+	fprintf(out, "\n  block I/O overlapping them: %" PRIu64, j->block_ios);
+	if (j->block_ios)
+		fprintf(out, ", longest %s on %u:%u", t, j->block_dev >> 20,
+			j->block_dev & 0xfffff);
+	fputc('\n', out);
+}
+
+static void accounting_text(FILE *out, const struct report_tail *rt)
+{
+	fprintf(out, "  attributed %" PRIu64 ", not attributed %" PRIu64, attributed(rt),
+		unattributed(rt));
+	for (unsigned u = 1; u < ATTRIB_UNM_MAX; u++)
+		if (rt->attrib.unmatched[u])
+			fprintf(out, " (%s %" PRIu64 ")", attrib_unmatched_name(u),
+				rt->attrib.unmatched[u]);
+	fprintf(out, "; cause events lost %" PRIu64, rt->lost_events);
+	if (rt->attrib.ambiguous_resolved)
+		fprintf(out, "; handler chosen by time order %" PRIu64,
+			rt->attrib.ambiguous_resolved);
+	if (rt->stats.unnamed_writes)
+		fprintf(out, "; writes to unnamed files %" PRIu64, rt->stats.unnamed_writes);
+	if (rt->stats.early)
+		fprintf(out, "; attributed before their causes arrived %" PRIu64, rt->stats.early);
+	fputc('\n', out);
+}
+
+void report_tail_text(FILE *out, const struct report_tail *rt)
+{
+	fprintf(out, "\nTail composition of produce requests (mean share of each request's "
+		     "latency):\n");
+	fprintf(out, "  %-8s %9s  %-17s", "band", "requests", "latency");
+	for (int p = 0; p < ATTRIB_PHASES; p++)
+		fprintf(out, " %7.7s", attrib_phase_name((unsigned)p));
+	fputc('\n', out);
+	for (unsigned b = 0; b < ATTRIB_BANDS; b++)
+		band_line(out, b, &rt->bands[b]);
+	fprintf(out, "  causes:\n");
+	for (unsigned b = 0; b < ATTRIB_BANDS; b++)
+		cause_line(out, b, &rt->bands[b]);
+	accounting_text(out, rt);
+	story_text(out, rt);
+	tops_text(out, rt);
+	journal_text(out, rt);
+}
+
+/* ---- JSON ---- */
+
+static void json_pcts(struct json *j, const char *key, const double *v, unsigned n,
+		      const char *(*name)(unsigned))
+{
+	json_key(j, key);
+	json_obj_begin(j);
+	for (unsigned i = 0; i < n; i++)
+		json_kdouble(j, name(i), v[i]);
+	json_obj_end(j);
+}
+
+static void json_bands(struct json *j, const struct report_tail *rt)
+{
+	json_key(j, "bands");
+	json_obj_begin(j);
+	for (unsigned b = 0; b < ATTRIB_BANDS; b++) {
+		const struct attrib_band_summary *s = &rt->bands[b];
+
+		json_key(j, attrib_band_name(b));
+		json_obj_begin(j);
+		json_kuint(j, "requests", s->requests);
+		json_kdouble(j, "min_us", s->requests ? us(s->lo_ns) : 0);
+		json_kdouble(j, "max_us", s->requests ? us(s->hi_ns) : 0);
+		json_pcts(j, "phases_pct", s->phase_pct, ATTRIB_PHASES, attrib_phase_name);
+		json_pcts(j, "causes_pct", s->cause_pct, ATTRIB_CAUSES, attrib_cause_name);
+		json_obj_end(j);
+	}
+	json_obj_end(j);
+}
+
+/* "journal:wait_transaction_locked" -> cause and frame */
+static void json_stack_key(struct json *j, const char *key)
+{
+	const char *colon = strchr(key, ':');
+
+	if (!colon) {
+		json_kstr(j, "cause", key);
+		return;
+	}
+	json_key(j, "cause");
+	json_strn(j, key, (size_t)(colon - key));
+	json_kstr(j, "frame", colon + 1);
+}
+
+static void json_frames(struct json *j, const char *stack)
+{
+	json_key(j, "stack");
+	json_arr_begin(j);
+	for (const char *p = stack; p && *p;) {
+		const char *e = strchr(p, ';');
+		size_t l = e ? (size_t)(e - p) : strlen(p);
+
+		json_strn(j, p, l);
+		p = e ? e + 1 : NULL;
+	}
+	json_arr_end(j);
+}
+
+static void json_tops(struct json *j, const struct report_tail *rt, unsigned kind, const char *key,
+		      const char *name)
+{
+	json_key(j, key);
+	json_arr_begin(j);
+	for (size_t i = 0; i < rt->ntop[kind]; i++) {
+		const struct attrib_top *tp = &rt->top[kind][i];
+
+		json_obj_begin(j);
+		if (kind == ATTRIB_TOP_STACK)
+			json_stack_key(j, tp->key);
+		else
+			json_kstr(j, name, tp->key);
+		json_kuint(j, "requests", tp->requests);
+		json_kdouble(j, kind == ATTRIB_TOP_STACK ? "time_us" : "latency_us_sum",
+			     us(tp->total_ns));
+		if (kind == ATTRIB_TOP_STACK)
+			json_frames(j, rt->top_stack[i]);
+		json_obj_end(j);
+	}
+	json_arr_end(j);
+}
+
+static void json_dev(struct json *j, const char *key, uint32_t dev)
+{
+	char buf[24];
+
+	snprintf(buf, sizeof(buf), "%u:%u", dev >> 20, dev & 0xfffff);
+	json_kstr(j, key, buf);
+}
+
+static void json_journal(struct json *j, const struct report_tail *rt)
+{
+	const struct tail_journal *jn = &rt->journal;
+
+	json_key(j, "journal");
+	json_obj_begin(j);
+	json_kuint(j, "requests", jn->requests);
+	json_kuint(j, "commits", jn->commits);
+	json_kuint(j, "requests_with_commit", jn->requests_with_commit);
+	json_kdouble(j, "longest_commit_us", us(jn->commit_longest_ns));
+	if (jn->commits)
+		json_dev(j, "commit_device", jn->commit_dev);
+	json_kuint(j, "block_ios", jn->block_ios);
+	json_kdouble(j, "longest_block_io_us", us(jn->block_longest_ns));
+	if (jn->block_ios)
+		json_dev(j, "block_device", jn->block_dev);
+	json_kuint(j, "commits_seen", rt->stats.commits);
+	json_kuint(j, "block_ios_seen", rt->stats.block_requests);
+	json_obj_end(j);
+}
+
+static const char *unm_name(unsigned u)
+{
+	return attrib_unmatched_name(u);
+}
+
+static void json_attribution(struct json *j, const struct report_tail *rt)
+{
+	json_key(j, "attribution");
+	json_obj_begin(j);
+	json_kuint(j, "requests", attributed(rt));
+	json_key(j, "unmatched");
+	json_obj_begin(j);
+	json_kuint(j, "requests", unattributed(rt));
+	json_key(j, "reasons");
+	json_obj_begin(j);
+	for (unsigned u = 1; u < ATTRIB_UNM_MAX; u++)
+		if (rt->attrib.unmatched[u])
+			json_kuint(j, unm_name(u), rt->attrib.unmatched[u]);
+	json_obj_end(j);
+	json_obj_end(j);
+	json_kuint(j, "handler_by_time_order", rt->attrib.ambiguous_resolved);
+	json_kuint(j, "lost_events", rt->lost_events);
+	json_kuint(j, "stack_errors", rt->stack_errors);
+	json_kuint(j, "bad_records", rt->stats.bad_records);
+	json_kuint(j, "segment_writes", rt->stats.segment_writes);
+	json_kuint(j, "unnamed_writes", rt->stats.unnamed_writes);
+	json_kuint(j, "early", rt->stats.early);
+	json_kuint(j, "history_dropped", rt->attrib.dropped + rt->attrib.threads_full);
+	json_kuint(j, "history_bytes", rt->attrib.bytes);
+	json_obj_end(j);
+}
+
+void report_tail_json(struct json *j, const struct report_tail *rt)
+{
+	json_attribution(j, rt);
+	json_bands(j, rt);
+	json_tops(j, rt, ATTRIB_TOP_PARTITION, "top_partitions", "partition");
+	json_tops(j, rt, ATTRIB_TOP_CLIENT, "top_clients", "client");
+	json_tops(j, rt, ATTRIB_TOP_STACK, "top_stacks", NULL);
+	json_journal(j, rt);
+}
+
+/* ---- one request ---- */
+
+static const char *top_cause_name(const struct attrib_result *res, char *buf, size_t len)
+{
+	if (res->top_cause == CAUSE_OTHER) {
+		snprintf(buf, len, "other:%s",
+			 res->top_frame && *res->top_frame ? res->top_frame : "unknown");
+		return buf;
+	}
+	return attrib_cause_name(res->top_cause);
+}
+
+void report_attrib_json(struct json *j, const struct report_attrib *a)
+{
+	const struct attrib_result *res = a->res;
+	int64_t total[ATTRIB_CAUSES] = {0};
+	char name[300];
+
+	json_kstr(j, "attrib", attrib_unmatched_name(res->unmatched));
+	json_kuint(j, "handler_tid", res->handler);
+	if (res->unmatched == ATTRIB_MATCHED) {
+		json_kuint(j, "t_dequeue_ns", res->t_dequeue);
+		json_kuint(j, "t_append_start_ns", res->t_append_start);
+		json_kuint(j, "t_append_end_ns", res->t_append_end);
+	}
+	json_key(j, "phases_us");
+	json_obj_begin(j);
+	for (unsigned p = 0; p < ATTRIB_PHASES; p++)
+		json_kdouble(j, attrib_phase_name(p), (double)res->phase_ns[p] / 1000.0);
+	json_obj_end(j);
+	if (res->unattributed_ns)
+		json_kdouble(j, "unattributed_us", (double)res->unattributed_ns / 1000.0);
+	for (unsigned p = 0; p < ATTRIB_PHASES; p++)
+		for (unsigned c = 0; c < ATTRIB_CAUSES; c++)
+			total[c] += res->cause_ns[p][c];
+	json_key(j, "causes_us");
+	json_obj_begin(j);
+	for (unsigned c = 0; c < ATTRIB_CAUSES; c++)
+		if (total[c])
+			json_kdouble(j, attrib_cause_name(c), (double)total[c] / 1000.0);
+	json_obj_end(j);
+	json_kstr(j, "top_cause", top_cause_name(res, name, sizeof(name)));
+	json_kstr(j, "top_phase", attrib_phase_name(res->top_phase));
+	json_kdouble(j, "top_us", (double)res->top_ns / 1000.0);
+	if (res->top_waker_tid)
+		json_kstr(j, "top_waker", res->top_waker_comm ? res->top_waker_comm : "");
+	if (a->stack && *a->stack)
+		json_frames(j, a->stack);
+}
+
+void report_attrib_text(FILE *out, const struct report_attrib *a)
+{
+	const struct attrib_result *res = a->res;
+	char t[16], name[300];
+
+	if (res->unmatched != ATTRIB_MATCHED) {
+		fprintf(out, "    phases not attributed: %s\n",
+			attrib_unmatched_name(res->unmatched));
+		return;
+	}
+	fprintf(out, "    handler %u:", res->handler);
+	for (unsigned p = 0; p < ATTRIB_PHASES; p++) {
+		report_fmt_ns((uint64_t)res->phase_ns[p], t, sizeof(t));
+		fprintf(out, " %s %s", attrib_phase_name(p), t);
+	}
+	report_fmt_ns((uint64_t)res->top_ns, t, sizeof(t));
+	fprintf(out, "\n    top cause %s %s in %s", top_cause_name(res, name, sizeof(name)), t,
+		attrib_phase_name(res->top_phase));
+	if (res->top_waker_tid && res->top_waker_comm && *res->top_waker_comm)
+		fprintf(out, " (woken by %s)", res->top_waker_comm);
+	if (a->stack && *a->stack) {
+		fputs(": ", out);
+		print_stack(out, a->stack, 8);
+	}
+	fputc('\n', out);
+}
