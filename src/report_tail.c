@@ -3,6 +3,7 @@
  * request's attribution in --requests and --slower lines (docs/json.md). */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kafkalat/json.h"
@@ -34,6 +35,28 @@ static double us(uint64_t ns)
 	return (double)ns / 1000.0;
 }
 
+static int cmp_time(const void *x, const void *y)
+{
+	const struct attrib_top *a = x, *b = y;
+
+	if (a->total_ns != b->total_ns)
+		return a->total_ns > b->total_ns ? -1 : 1;
+	return a->requests > b->requests ? -1 : a->requests < b->requests;
+}
+
+/* Stacks rank by the time behind them: one 900 ms journal wait explains more
+ * of the tail than thirty 3 ms futex waits. */
+static size_t top_stacks_by_time(const struct attrib_bands *b, struct attrib_top *out, bool *cut)
+{
+	struct attrib_top all[64];
+	size_t n = attrib_bands_top(b, ATTRIB_TOP_STACK, all, 64, cut);
+
+	qsort(all, n, sizeof(*all), cmp_time);
+	n = n < REPORT_TOPS ? n : REPORT_TOPS;
+	memcpy(out, all, n * sizeof(*out));
+	return n;
+}
+
 void report_tail_fill(struct report_tail *out, const struct tail *t)
 {
 	const struct attrib_bands *b = tail_bands(t);
@@ -43,10 +66,15 @@ void report_tail_fill(struct report_tail *out, const struct tail *t)
 	for (unsigned k = 0; k < ATTRIB_TOPS; k++) {
 		bool cut = false;
 
-		out->ntop[k] =
-		    attrib_bands_top(b, (enum attrib_top_kind)k, out->top[k], REPORT_TOPS, &cut);
+		if (k == ATTRIB_TOP_STACK)
+			out->ntop[k] = top_stacks_by_time(b, out->top[k], &cut);
+		else
+			out->ntop[k] = attrib_bands_top(b, (enum attrib_top_kind)k, out->top[k],
+							REPORT_TOPS, &cut);
 		out->top_truncated |= cut;
 	}
+	tail_band_time(t, ATTRIB_GE_P99, &out->time[0]);
+	tail_band_time(t, ATTRIB_GE_P999, &out->time[1]);
 	for (size_t i = 0; i < out->ntop[ATTRIB_TOP_STACK]; i++)
 		tail_stack_text(t, out->top[ATTRIB_TOP_STACK][i].stack_id, ";", out->top_stack[i],
 				sizeof(out->top_stack[i]));
@@ -110,6 +138,52 @@ static void cause_line(FILE *out, unsigned band, const struct attrib_band_summar
 	fprintf(out, "%s\n", shown ? "" : "-");
 }
 
+/* "name 45%, name 30%" over the entries of at least 1%, largest first;
+ * returns the largest's index (n if none). */
+static unsigned list_pcts(FILE *out, const double *v, unsigned n, const char *(*name)(unsigned))
+{
+	bool used[ATTRIB_CAUSES] = {false};
+	unsigned first = n;
+
+	for (int shown = 0;; shown++) {
+		unsigned best = n;
+
+		for (unsigned i = 0; i < n; i++)
+			if (!used[i] && v[i] >= 1.0 && (best == n || v[i] > v[best]))
+				best = i;
+		if (best == n)
+			break;
+		used[best] = true;
+		if (first == n)
+			first = best;
+		fprintf(out, "%s%s %.0f%%", shown ? ", " : "", name(best), v[best]);
+	}
+	return first;
+}
+
+static void time_lines(FILE *out, const struct report_tail *rt)
+{
+	static const char *const label[2] = {">= p99", ">= p999"};
+	char total[16];
+
+	if (!rt->time[0].requests)
+		return;
+	fprintf(out, "  by time (each phase's and cause's share of the band's summed latency):\n");
+	for (int i = 0; i < 2; i++) {
+		const struct tail_band_time *bt = &rt->time[i];
+
+		if (!bt->requests)
+			continue;
+		report_fmt_ns(bt->total_ns, total, sizeof(total));
+		fprintf(out, "  %-8s %" PRIu64 " requests%s, %s: ", label[i], bt->requests,
+			bt->complete ? "" : " (the slowest kept)", total);
+		list_pcts(out, bt->phase_pct, ATTRIB_PHASES, attrib_phase_name);
+		fputs("; ", out);
+		list_pcts(out, bt->cause_pct, ATTRIB_CAUSES, attrib_cause_name);
+		fputc('\n', out);
+	}
+}
+
 static unsigned largest(const double *v, unsigned n, unsigned skip)
 {
 	unsigned best = n;
@@ -138,27 +212,41 @@ static void print_stack(FILE *out, const char *stack, int max)
 		fputs(" <- ...", out);
 }
 
+/* The answer in words: what the >= p99 requests' time went to (by time), the
+ * cause behind most of it, and the stack that shows it. */
 static void story_text(FILE *out, const struct report_tail *rt)
 {
-	const struct attrib_band_summary *s = &rt->bands[ATTRIB_GE_P99];
-	unsigned phase = largest(s->phase_pct, ATTRIB_PHASES, ATTRIB_PHASES);
-	unsigned cause = largest(s->cause_pct, ATTRIB_CAUSES, ATTRIB_CAUSES);
-	char lo[16];
+	const struct tail_band_time *bt = &rt->time[0];
+	unsigned phase, cause, next;
+	char lo[16], hi[16], total[16];
 
-	if (!s->requests)
+	if (!bt->requests)
 		return;
-	report_fmt_ns(s->lo_ns, lo, sizeof(lo));
+	phase = largest(bt->phase_pct, ATTRIB_PHASES, ATTRIB_PHASES);
+	cause = largest(bt->cause_pct, ATTRIB_CAUSES, ATTRIB_CAUSES);
+	report_fmt_ns(rt->bands[ATTRIB_GE_P99].lo_ns, lo, sizeof(lo));
+	report_fmt_ns(rt->bands[ATTRIB_GE_P99].hi_ns, hi, sizeof(hi));
+	report_fmt_ns(bt->total_ns, total, sizeof(total));
 	fprintf(out,
-		"\nWhy the tail is slow: the slowest requests (>= p99, %s and above, %" PRIu64
-		") spent %.0f%% of their time in the %s phase; the largest cause is %s (%.0f%%): "
-		"%s.\n",
-		lo, s->requests, s->phase_pct[phase], attrib_phase_name(phase),
-		attrib_cause_name(cause), s->cause_pct[cause], report_cause_words(cause));
-	if (cause == CAUSE_CPU && s->cause_pct[cause] < 50.0) {
-		unsigned next = largest(s->cause_pct, ATTRIB_CAUSES, CAUSE_CPU);
+		"\nWhy the tail is slow: the slowest 1%% of produce requests (%" PRIu64
+		" requests of %s to %s, %s in all) spent %.0f%% of their time in the %s phase.\n"
+		"  The largest cause is %s, %.0f%% of their time: %s.\n",
+		bt->requests, lo, hi, total, bt->phase_pct[phase], attrib_phase_name(phase),
+		attrib_cause_name(cause), bt->cause_pct[cause], report_cause_words(cause));
+	next = largest(bt->cause_pct, ATTRIB_CAUSES, cause);
+	if (next < ATTRIB_CAUSES && bt->cause_pct[next] >= 10.0)
+		fprintf(out, "  Next: %s, %.0f%%: %s.\n", attrib_cause_name(next),
+			bt->cause_pct[next], report_cause_words(next));
+	for (size_t i = 0; i < rt->ntop[ATTRIB_TOP_STACK]; i++) {
+		const struct attrib_top *tp = &rt->top[ATTRIB_TOP_STACK][i];
 
-		fprintf(out, "  next: %s (%.0f%%): %s.\n", attrib_cause_name(next),
-			s->cause_pct[next], report_cause_words(next));
+		if (strncmp(tp->key, attrib_cause_name(cause), strlen(attrib_cause_name(cause))) ||
+		    !rt->top_stack[i][0])
+			continue;
+		fprintf(out, "  Where in the kernel (%s): ", tp->key);
+		print_stack(out, rt->top_stack[i], 16);
+		fputc('\n', out);
+		break;
 	}
 }
 
@@ -238,8 +326,8 @@ static void accounting_text(FILE *out, const struct report_tail *rt)
 
 void report_tail_text(FILE *out, const struct report_tail *rt)
 {
-	fprintf(out, "\nTail composition of produce requests (mean share of each request's "
-		     "latency):\n");
+	fprintf(out, "\nTail composition of produce requests (bands by latency; the mean share "
+		     "of each request's latency):\n");
 	fprintf(out, "  %-8s %9s  %-17s", "band", "requests", "latency");
 	for (int p = 0; p < ATTRIB_PHASES; p++)
 		fprintf(out, " %7.7s", attrib_phase_name((unsigned)p));
@@ -249,6 +337,7 @@ void report_tail_text(FILE *out, const struct report_tail *rt)
 	fprintf(out, "  causes:\n");
 	for (unsigned b = 0; b < ATTRIB_BANDS; b++)
 		cause_line(out, b, &rt->bands[b]);
+	time_lines(out, rt);
 	accounting_text(out, rt);
 	story_text(out, rt);
 	tops_text(out, rt);
@@ -267,6 +356,20 @@ static void json_pcts(struct json *j, const char *key, const double *v, unsigned
 	json_obj_end(j);
 }
 
+/* Weighted by time: the same shares of the band's summed latency. */
+static void json_band_time(struct json *j, const struct tail_band_time *bt)
+{
+	json_key(j, "by_time");
+	json_obj_begin(j);
+	json_kuint(j, "requests", bt->requests);
+	json_key(j, "complete");
+	json_bool(j, bt->complete);
+	json_kdouble(j, "total_us", us(bt->total_ns));
+	json_pcts(j, "phases_pct", bt->phase_pct, ATTRIB_PHASES, attrib_phase_name);
+	json_pcts(j, "causes_pct", bt->cause_pct, ATTRIB_CAUSES, attrib_cause_name);
+	json_obj_end(j);
+}
+
 static void json_bands(struct json *j, const struct report_tail *rt)
 {
 	json_key(j, "bands");
@@ -281,6 +384,8 @@ static void json_bands(struct json *j, const struct report_tail *rt)
 		json_kdouble(j, "max_us", s->requests ? us(s->hi_ns) : 0);
 		json_pcts(j, "phases_pct", s->phase_pct, ATTRIB_PHASES, attrib_phase_name);
 		json_pcts(j, "causes_pct", s->cause_pct, ATTRIB_CAUSES, attrib_cause_name);
+		if (b >= ATTRIB_GE_P99)
+			json_band_time(j, &rt->time[b - ATTRIB_GE_P99]);
 		json_obj_end(j);
 	}
 	json_obj_end(j);

@@ -192,6 +192,8 @@ struct held {
 
 struct slow {
 	uint64_t latency, t_first, t_end;
+	int64_t phase_ns[ATTRIB_PHASES];
+	int64_t cause_ns[ATTRIB_CAUSES]; /* over all phases */
 	uint64_t nblock, block_longest;
 	uint32_t block_dev;
 	uint32_t nstacks;
@@ -416,7 +418,8 @@ static int skip_plumbing(const char *const *frames, int n)
 
 		if ((l > 9 && !strncmp(name, "bpf_prog_", 9)) ||
 		    (l > 13 && !strncmp(name, "bpf_trace_run", 13)) ||
-		    (l > 11 && !strncmp(name, "__bpf_trace", 11)))
+		    (l > 11 && !strncmp(name, "__bpf_trace", 11)) ||
+		    (l > 11 && !strncmp(name, "__traceiter", 11)))
 			i = k + 1;
 	}
 	return i;
@@ -708,6 +711,10 @@ static void keep_slow(struct tail *t, const struct corr_request *r, const struct
 	if (t->nslow == t->cfg.max_slow && s.latency <= t->slow[0].latency)
 		return;
 	memcpy(s.stacks, res->stacks, sizeof(s.stacks));
+	memcpy(s.phase_ns, res->phase_ns, sizeof(s.phase_ns));
+	for (int p = 0; p < ATTRIB_PHASES; p++)
+		for (int c = 0; c < ATTRIB_CAUSES; c++)
+			s.cause_ns[c] += res->cause_ns[p][c];
 	block_overlap(t, r->t_first, r->t_end, &s);
 	if (t->nslow == t->cfg.max_slow) {
 		t->slow[0] = s;
@@ -770,6 +777,37 @@ static uint64_t band_low(const struct tail *t, enum attrib_band band)
 
 	attrib_bands_summary(t->bands, b);
 	return b[band].requests ? b[band].lo_ns : UINT64_MAX;
+}
+
+void tail_band_time(const struct tail *t, enum attrib_band band, struct tail_band_time *out)
+{
+	struct attrib_band_summary b[ATTRIB_BANDS];
+	double total = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (band != ATTRIB_GE_P99 && band != ATTRIB_GE_P999)
+		return;
+	attrib_bands_summary(t->bands, b);
+	if (!b[band].requests)
+		return;
+	for (uint32_t i = 0; i < t->nslow; i++) {
+		const struct slow *s = &t->slow[i];
+
+		if (s->latency < b[band].lo_ns)
+			continue;
+		out->requests++;
+		out->total_ns += s->latency;
+		for (int p = 0; p < ATTRIB_PHASES; p++)
+			out->phase_pct[p] += (double)s->phase_ns[p];
+		for (int c = 0; c < ATTRIB_CAUSES; c++)
+			out->cause_pct[c] += (double)s->cause_ns[c];
+	}
+	out->complete = out->requests == b[band].requests;
+	total = (double)out->total_ns;
+	for (int p = 0; total > 0 && p < ATTRIB_PHASES; p++)
+		out->phase_pct[p] *= 100.0 / total;
+	for (int c = 0; total > 0 && c < ATTRIB_CAUSES; c++)
+		out->cause_pct[c] *= 100.0 / total;
 }
 
 /* The first commit that ends at or after t0 (commits arrive in end order). */

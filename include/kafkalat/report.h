@@ -29,6 +29,8 @@ struct report_tail {
 	bool top_truncated; /* >= p99 held more requests than were kept */
 	/* the frames of each top stack, innermost first, ';'-joined */
 	char top_stack[REPORT_TOPS][REPORT_STACK_TEXT];
+	/* >= p99 and >= p999 weighted by time (tail_band_time) */
+	struct tail_band_time time[2];
 	struct tail_journal journal;
 	struct attrib_stats attrib;
 	struct tail_stats stats;

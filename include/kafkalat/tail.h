@@ -102,6 +102,20 @@ const struct tail_stats *tail_stats(const struct tail *t);
 const struct attrib_stats *tail_attrib_stats(const struct tail *t);
 const struct attrib_bands *tail_bands(const struct tail *t);
 void tail_journal(const struct tail *t, struct tail_journal *out);
+/* The composition of a band weighted by time: each phase's and cause's share
+ * of the band's summed latency (where the mean share of attrib_bands weighs
+ * every request alike). From the slowest requests kept, so only >= p99 and
+ * >= p999; complete says whether all of the band was kept. */
+struct tail_band_time {
+	uint64_t requests; /* of the band, kept */
+	bool complete;
+	uint64_t total_ns;
+	double phase_pct[ATTRIB_PHASES];
+	double cause_pct[ATTRIB_CAUSES];
+};
+
+void tail_band_time(const struct tail *t, enum attrib_band band, struct tail_band_time *out);
+
 /* The frames of a stack id seen in an attributed request, innermost first,
  * joined by sep, into buf (cut at a frame boundary); "" when unknown. */
 void tail_stack_text(const struct tail *t, int32_t stack_id, const char *sep, char *buf,

@@ -259,6 +259,7 @@ static void test_folded(void **state)
 {
 	struct results rs = {0};
 	struct tail *t = tail_new(NULL, stacks, NULL, on_result, &rs);
+	struct tail_band_time bt;
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *out;
@@ -277,6 +278,12 @@ static void test_folded(void **state)
 	tail_finish(t);
 	assert_int_equal(rs.n, 201);
 	assert_int_equal(tail_attrib_stats(t)->unmatched[ATTRIB_MATCHED], 201);
+	tail_band_time(t, ATTRIB_GE_P99, &bt);
+	assert_int_equal(bt.requests, 201);
+	assert_true(bt.complete);
+	assert_int_equal(bt.total_ns, 200 * 80000 + 200080000);
+	tail_band_time(t, ATTRIB_LT_P50, &bt);
+	assert_int_equal(bt.requests, 0);
 	out = open_memstream(&buf, &len);
 	assert_int_equal(tail_write_folded(t, out), 1);
 	fclose(out);
