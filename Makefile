@@ -46,7 +46,7 @@ BROKER_BINS := $(if $(BROKER_SRCS),$(OUT)/refbroker $(OUT)/refbroker-san)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(OUT)/fuzz/%,$(FUZZ_SRCS))
 
-.PHONY: all deps test unit integration fuzz fuzz-smoke clang-check format-check bench demo clean format
+.PHONY: all deps test unit integration fuzz fuzz-smoke clang-check format-check bench soak demo clean format
 
 all: deps $(OUT)/kafkalat $(HELPER_BINS) $(BROKER_BINS)
 
@@ -147,6 +147,10 @@ test: all format-check clang-check unit fuzz-smoke integration
 
 bench: all
 	$(Q)scripts/bench.sh
+
+# kafkalat's RSS and CPU over 10 minutes of load (SOAK_SECONDS, SOAK_RATE)
+soak: all
+	$(Q)/usr/bin/python3 scripts/soak.py
 
 demo: all
 	$(Q)scripts/demo.sh

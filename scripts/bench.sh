@@ -4,3 +4,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 /usr/bin/python3 scripts/bench.py "$@"
 /usr/bin/python3 scripts/bench_broker.py
+/usr/bin/python3 scripts/bench_causes.py

@@ -1,0 +1,228 @@
+#!/usr/bin/python3
+"""kafkalat's full cost on the reference broker: prints figures, asserts nothing.
+
+The reference broker (build/refbroker, log on tmpfs, 4 partitions, 8
+handlers) driven by `kafkalat load`, 100 B messages, one message per request
+(batch.num.messages=1, linger.ms=0); kafkalat with every probe attached (the
+socket probe and the causes object: scheduler, futex, file, block, journal,
+writeback) against no kafkalat at all, and against kafkalat --no-causes:
+  - max rate: throughput (produce requests/s) from PAIRS alternating pairs in
+    random order, median ratio with a bootstrap 90% interval; broker CPU per
+    request with and without; kafkalat's CPU per request;
+  - fixed rate (BENCH_FIXED_RATE msg/s): client p99 ratio from PAIRS pairs;
+  - in-kernel time of every kafkalat BPF program per produce request
+    (kernel.bpf_stats_enabled on for STATS_RUNS separate runs, then restored),
+    per program and in total;
+  - events lost with the default ring sizes; attribution match rate.
+"""
+import json
+import os
+import random
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+BUILD = os.environ.get("OUT", "build")
+PAIRS = int(os.environ.get("BENCH_PAIRS", "16"))
+RUN_S = float(os.environ.get("BENCH_SECONDS", "3"))
+FIXED_RATE = int(os.environ.get("BENCH_FIXED_RATE", "5000"))
+STATS_RUNS = int(os.environ.get("BENCH_STATS_RUNS", "3"))
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_s(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def start_broker(logdir):
+    p = subprocess.Popen([f"{BUILD}/refbroker", "--port", "0", "--log-dir", logdir,
+                          "--partitions", "4", "--segment-bytes", str(64 << 20)],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    line = p.stdout.readline()
+    if not line.startswith("PORT="):
+        p.kill()
+        sys.exit("bench_causes: the broker did not start")
+    return p, int(line.split("=")[1])
+
+
+def run_load(port, rate):
+    args = [f"{BUILD}/kafkalat", "load", "-b", f"127.0.0.1:{port}", "-t", "bench",
+            "--partitions", "4", "--size", "100", "-d", str(RUN_S), "-X", "linger.ms=0",
+            "-X", "batch.num.messages=1", "-X", "queue.buffering.max.messages=1000",
+            "--json", "-q"]
+    if rate:
+        args += ["--rate", str(rate)]
+    r = subprocess.run(args, capture_output=True, text=True)
+    if r.returncode not in (0, 1) or not r.stdout.strip():
+        sys.exit(f"bench_causes: kafkalat load failed ({r.returncode}): {r.stderr[-300:]}")
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def start_tracer(broker_pid, port, extra, tmp):
+    err = open(os.path.join(tmp, "tracer.err"), "w+")
+    t = subprocess.Popen([f"{BUILD}/kafkalat", "-p", str(broker_pid), "-P", str(port), "-j",
+                          *extra], stdout=subprocess.PIPE, stderr=err, text=True)
+    for _ in range(400):
+        err.seek(0)
+        if "Tracing" in err.read():
+            return t
+        if t.poll() is not None:
+            err.seek(0)
+            sys.exit("bench_causes: kafkalat failed: " + err.read())
+        time.sleep(0.05)
+    t.kill()
+    sys.exit("bench_causes: kafkalat did not attach")
+
+
+def stop_tracer(t):
+    t.send_signal(signal.SIGTERM)
+    out, _ = t.communicate(timeout=60)
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def tracer_prog_ids(pid):
+    ids = set()
+    for fd in os.listdir(f"/proc/{pid}/fdinfo"):
+        try:
+            with open(f"/proc/{pid}/fdinfo/{fd}") as f:
+                ids.update(int(l.split()[1]) for l in f if l.startswith("prog_id:"))
+        except OSError:
+            pass
+    return ids
+
+
+def prog_stats(ids):
+    """{name: (run_time_ns, run_cnt)} of the programs this kafkalat holds."""
+    r = subprocess.run(["bpftool", "prog", "show", "-j"], capture_output=True, text=True,
+                       check=True)
+    out = {}
+    for p in json.loads(r.stdout):
+        if p.get("id") in ids:
+            ns, cnt = out.get(p.get("name"), (0, 0))
+            out[p.get("name")] = (ns + p.get("run_time_ns", 0), cnt + p.get("run_cnt", 0))
+    return out
+
+
+def one_run(broker, port, mode, rate, tmp):
+    """mode: None (no kafkalat), "all", or "sockets" (--no-causes)."""
+    extra = ["--no-causes"] if mode == "sockets" else []
+    tracer = start_tracer(broker.pid, port, extra, tmp) if mode else None
+    try:
+        ids = tracer_prog_ids(tracer.pid) if tracer else set()
+        b0, t0 = cpu_s(broker.pid), cpu_s(tracer.pid) if tracer else 0
+        s0 = prog_stats(ids) if tracer else {}
+        load = run_load(port, rate)
+        s1 = prog_stats(ids) if tracer else {}
+        t1, b1 = cpu_s(tracer.pid) if tracer else 0, cpu_s(broker.pid)
+    finally:
+        summary = stop_tracer(tracer) if tracer else None
+    reqs = load["produce_requests"] or 0
+    progs = {k: (v[0] - s0.get(k, (0, 0))[0], v[1] - s0.get(k, (0, 0))[1]) for k, v in s1.items()}
+    return {"reqs": reqs, "rate": reqs / load["duration_s"], "p99": load["latency_us"]["p99"],
+            "broker_cpu": b1 - b0, "tracer_cpu": t1 - t0, "progs": progs, "summary": summary}
+
+
+def boot_ci(ratios, n=5000):
+    rnd = random.Random(1)
+    meds = sorted(statistics.median(rnd.choices(ratios, k=len(ratios))) for _ in range(n))
+    return meds[int(0.05 * n)], meds[int(0.95 * n)]
+
+
+def pairs(broker, port, mode, rate, tmp, label):
+    rnd = random.Random(42)
+    base, traced = [], []
+    for i in range(PAIRS):
+        order = [False, True] if rnd.random() < 0.5 else [True, False]
+        for w in order:
+            (traced if w else base).append(one_run(broker, port, mode if w else None, rate, tmp))
+        print(f"{label} pair {i + 1}/{PAIRS}: base {base[-1]['rate']:.0f} req/s "
+              f"p99 {base[-1]['p99']:.0f} us, traced {traced[-1]['rate']:.0f} req/s "
+              f"p99 {traced[-1]['p99']:.0f} us", file=sys.stderr)
+    return base, traced
+
+
+def cpu_per_req(runs, key):
+    return sum(r[key] for r in runs) / max(sum(r["reqs"] for r in runs), 1) * 1e6
+
+
+def lost(runs):
+    return sum(r["summary"]["lost_events"] + (r["summary"].get("attribution") or {})
+               .get("lost_events", 0) for r in runs)
+
+
+def report_pairs(label, base, traced, what):
+    ratio = [t[what] / b[what] for b, t in zip(base, traced) if b[what]]
+    lo, hi = boot_ci(ratio)
+    name = "throughput ratio" if what == "rate" else "client p99 ratio"
+    print(f"  {label}: {name} with/without median {statistics.median(ratio):.3f}, "
+          f"90% CI [{lo:.3f}, {hi:.3f}] ({len(ratio)} pairs)")
+
+
+def main():
+    if os.geteuid() != 0:
+        sys.exit("bench_causes: needs root (BPF)")
+    tmp = tempfile.mkdtemp(prefix="kafkalat-bench-causes.", dir="/dev/shm")
+    with open("/proc/sys/kernel/bpf_stats_enabled") as f:
+        stats_before = f.read().strip()
+    broker, port = start_broker(os.path.join(tmp, "log"))
+    try:
+        run_load(port, 0)  # warm-up: topic, segments, connections
+        max_all = pairs(broker, port, "all", 0, tmp, "max rate, every probe")
+        max_sock = pairs(broker, port, "sockets", 0, tmp, "max rate, --no-causes")
+        fixed_all = pairs(broker, port, "all", FIXED_RATE, tmp, f"{FIXED_RATE} msg/s, every probe")
+        with open("/proc/sys/kernel/bpf_stats_enabled", "w") as f:
+            f.write("1")
+        stats = [one_run(broker, port, "all", 0, tmp) for _ in range(STATS_RUNS)]
+        stats_fixed = [one_run(broker, port, "all", FIXED_RATE, tmp) for _ in range(STATS_RUNS)]
+    finally:
+        with open("/proc/sys/kernel/bpf_stats_enabled", "w") as f:
+            f.write(stats_before)
+        broker.send_signal(signal.SIGTERM)
+        broker.wait(timeout=20)
+        shutil.rmtree(tmp, ignore_errors=True)
+    base, traced = max_all
+    print(f"kafkalat bench (causes): reference broker on tmpfs, {PAIRS} alternating pairs of "
+          f"{RUN_S:.0f} s, 100 B messages, 1 message/request")
+    print(f"  max rate without kafkalat       median "
+          f"{statistics.median(r['rate'] for r in base):.0f} req/s (the highest it sustains "
+          f"here, one producer connection)")
+    for label, runs in (("max rate", stats), (f"{FIXED_RATE} msg/s", stats_fixed)):
+        reqs = sum(r["reqs"] for r in runs)
+        total = {}
+        for r in runs:
+            for k, (ns, cnt) in r["progs"].items():
+                t = total.get(k, (0, 0))
+                total[k] = (t[0] + ns, t[1] + cnt)
+        ns = sum(v[0] for v in total.values())
+        print(f"  BPF time per produce request    {ns / reqs:.0f} ns at {label} "
+              f"({STATS_RUNS} runs, bpf_stats on; all programs):")
+        for k, (pns, cnt) in sorted(total.items(), key=lambda kv: -kv[1][0]):
+            print(f"      {k:<20} {pns / reqs:7.0f} ns/request  {cnt / reqs:6.2f} runs/request  "
+                  f"{pns / max(cnt, 1):6.0f} ns/run")
+    print(f"  kafkalat CPU per request        {cpu_per_req(traced, 'tracer_cpu'):.2f} us "
+          f"(every probe), {cpu_per_req(max_sock[1], 'tracer_cpu'):.2f} us (--no-causes)")
+    b, t = cpu_per_req(base, "broker_cpu"), cpu_per_req(traced, "broker_cpu")
+    bs, ts = cpu_per_req(max_sock[0], "broker_cpu"), cpu_per_req(max_sock[1], "broker_cpu")
+    print(f"  broker CPU per request          {b:.2f} us without, {t:.2f} us with every probe "
+          f"({(t / b - 1) * 100:+.1f}%); --no-causes pairs: {bs:.2f} -> {ts:.2f} us "
+          f"({(ts / bs - 1) * 100:+.1f}%)")
+    report_pairs("every probe, max rate", base, traced, "rate")
+    report_pairs("--no-causes, max rate", *max_sock, "rate")
+    report_pairs(f"every probe, {FIXED_RATE} msg/s", *fixed_all, "p99")
+    report_pairs(f"every probe, {FIXED_RATE} msg/s", *fixed_all, "rate")
+    allr = traced + fixed_all[1]
+    print(f"  lost events (default rings)     {lost(allr)} over {len(allr)} traced runs")
+    att = [r["summary"].get("attribution") or {} for r in allr]
+    matched = sum(a.get("requests", 0) for a in att)
+    unm = sum((a.get("unmatched") or {}).get("requests", 0) for a in att)
+    print(f"  attributed / not attributed     {matched} / {unm}")
+
+
+if __name__ == "__main__":
+    main()
