@@ -147,7 +147,10 @@ static int stack_frames(void *ctx, int32_t stack_id, const char **frames, int ma
 
 static int try_causes(struct live *lv, int pid, unsigned int groups)
 {
-	struct causes_opts co = {.pid = pid, .groups = groups, .verbose = lv->o->verbose};
+	struct causes_opts co = {.pid = pid,
+				 .groups = groups,
+				 .verbose = lv->o->verbose,
+				 .ringbuf_bytes = lv->o->ringbuf_bytes / 2};
 	int err;
 
 	causes_destroy(lv->causes);

@@ -13,7 +13,7 @@
 
 #include "kafkalat/events.h"
 
-#define PROBE_DEFAULT_RINGBUF (16u << 20)
+#define PROBE_DEFAULT_RINGBUF (8u << 20)
 
 struct probe_opts {
 	int pid;

@@ -15,7 +15,7 @@
 
 #include "kafkalat/cause_events.h"
 
-#define CAUSES_DEFAULT_RINGBUF (8u << 20)
+#define CAUSES_DEFAULT_RINGBUF (4u << 20)
 
 struct causes_opts {
 	int pid;		/* the broker's tgid */
