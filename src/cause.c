@@ -86,6 +86,11 @@ static const struct cause_rule rules[] = {
 	{"jbd2*",			CAUSE_JOURNAL, P_JOURNAL, NULL},
 	{"__jbd2*",			CAUSE_JOURNAL, P_JOURNAL, NULL},
 	{"ext4_fc_commit",		CAUSE_JOURNAL, P_JOURNAL, NULL},
+	/* fast commits: marking an inode dirty waits while a fast commit is
+	 * writing it (measured here: write() -> ext4_dirty_inode ->
+	 * ext4_fc_track_inode, tests/data/stacks/ext4-fc-track-inode-1.txt) */
+	{"ext4_fc_track_inode",		CAUSE_JOURNAL, P_JOURNAL, NULL},
+	{"ext4_fc_wait_committing_inode", CAUSE_JOURNAL, P_JOURNAL, NULL},
 	/* XFS's journal: log space grants, iclog and CIL forces (fsync) */
 	{"xlog_*",			CAUSE_JOURNAL, P_JOURNAL, NULL},
 	{"xfs_log_force*",		CAUSE_JOURNAL, P_JOURNAL, NULL},
