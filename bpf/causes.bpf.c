@@ -42,6 +42,7 @@ const volatile __u64 wakeup_bytes = 1 << 20;
 const volatile __u64 min_offcpu_ns = 0;
 const volatile __u64 min_futex_ns = 0;
 const volatile __u8 sys_kind[KLC_MAX_SYSCALL_NR] = {};
+const volatile __u8 stackless[KLC_MAX_SYSCALL_NR] = {};
 
 struct fd_key {
 	__u32 tgid;
@@ -390,6 +391,34 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 
 /* ---- scheduler: off-CPU intervals and their wakers ---- */
 
+/* The syscall a task is blocked in (its entry registers); -1 when unknown. */
+static __always_inline long task_syscall_nr(struct task_struct *task)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+
+	if (!regs)
+		return -1;
+	return exit_syscall_nr(regs);
+}
+
+/* The kernel stack of a thread going to sleep, or a stackless kind. */
+static __always_inline __s32 blocked_stack(void *ctx, struct task_struct *prev)
+{
+	long nr = task_syscall_nr(prev);
+	__s32 id;
+
+	if (nr >= KLC_STACKLESS_MIN_NR && nr < KLC_MAX_SYSCALL_NR && stackless[nr])
+		return KLC_STACK_ID_STACKLESS(stackless[nr]);
+	id = bpf_get_stackid(ctx, &stacks, 0);
+	if (id < 0) {
+		struct klc_stats *st = stats_get();
+
+		if (st)
+			__sync_fetch_and_add(&st->stack_errors, 1);
+	}
+	return id;
+}
+
 SEC("tp_btf/sched_switch")
 int BPF_PROG(sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next,
 	     unsigned int prev_state)
@@ -408,15 +437,8 @@ int BPF_PROG(sched_switch, bool preempt, struct task_struct *prev, struct task_s
 		s.prev_state = prev_state;
 		s.blocked = !preempt && prev_state != 0; /* TASK_RUNNING */
 		s.stack_id = -1;
-		if (s.blocked) {
-			s.stack_id = bpf_get_stackid(ctx, &stacks, 0);
-			if (s.stack_id < 0) {
-				struct klc_stats *st = stats_get();
-
-				if (st)
-					__sync_fetch_and_add(&st->stack_errors, 1);
-			}
-		}
+		if (s.blocked)
+			s.stack_id = blocked_stack(ctx, prev);
 		tid = prev->pid;
 		if (bpf_map_update_elem(&offcpu, &tid, &s, BPF_ANY))
 			count_state_full();

@@ -59,6 +59,20 @@ static const struct {
     {SYS_close, KLC_SYS_CLOSE, KLC_G_FILE},	  {SYS_futex, KLC_SYS_FUTEX, KLC_G_FUTEX},
 };
 
+/* Blocked in these, a thread's kernel stack is always the same. */
+static const struct {
+	long nr;
+	enum klc_stackless kind;
+} stackless_syscalls[] = {
+    {SYS_futex, KLC_STACKLESS_FUTEX},
+    {SYS_epoll_wait, KLC_STACKLESS_POLL},
+    {SYS_epoll_pwait, KLC_STACKLESS_POLL},
+#ifdef SYS_epoll_pwait2
+    {SYS_epoll_pwait2, KLC_STACKLESS_POLL},
+#endif
+    {SYS_clock_nanosleep, KLC_STACKLESS_SLEEP},
+};
+
 #define NELEMS(a) (sizeof(a) / sizeof((a)[0]))
 
 static int print_debug(enum libbpf_print_level level, const char *fmt, va_list args)
@@ -143,6 +157,11 @@ static int configure(struct causes *c)
 		if ((syscalls[i].groups & g) && syscalls[i].nr >= 0 &&
 		    syscalls[i].nr < KLC_MAX_SYSCALL_NR)
 			s->rodata->sys_kind[syscalls[i].nr] = (__u8)syscalls[i].kind;
+	for (size_t i = 0; i < NELEMS(stackless_syscalls); i++)
+		if (stackless_syscalls[i].nr >= KLC_STACKLESS_MIN_NR &&
+		    stackless_syscalls[i].nr < KLC_MAX_SYSCALL_NR)
+			s->rodata->stackless[stackless_syscalls[i].nr] =
+			    (__u8)stackless_syscalls[i].kind;
 	bpf_object__for_each_program(prog, s->obj)
 	{
 		if (!(prog_groups(bpf_program__name(prog)) & g))

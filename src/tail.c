@@ -425,6 +425,35 @@ static int skip_plumbing(const char *const *frames, int n)
 	return i;
 }
 
+/* Waits the kernel side recognised by their syscall without walking the
+ * stack (KLC_STACK_ID_STACKLESS): what the walk would have said. */
+static const struct {
+	uint8_t cause;
+	const char *top, *frames;
+} stackless[] = {
+    [KLC_STACKLESS_FUTEX] = {CAUSE_FUTEX, "futex_wait", "__x64_sys_futex;futex_wait"},
+    [KLC_STACKLESS_POLL] = {CAUSE_OTHER, "do_epoll_wait", "__x64_sys_epoll_wait;do_epoll_wait"},
+    [KLC_STACKLESS_SLEEP] = {CAUSE_OTHER, "hrtimer_nanosleep",
+			     "__x64_sys_clock_nanosleep;hrtimer_nanosleep"},
+};
+
+static int stackless_kind(int32_t stack_id)
+{
+	int kind = -1 - stack_id;
+
+	return kind > 0 && kind < (int)(sizeof(stackless) / sizeof(stackless[0])) ? kind : 0;
+}
+
+/* The ';'-joined frames of a stack id, outermost first; NULL if unknown. */
+static const char *frames_of(const struct tail *t, int32_t stack_id)
+{
+	if (stack_id >= 0 && stack_id < STACK_IDS)
+		return t->stacks[stack_id].frames;
+	if (stackless_kind(stack_id))
+		return stackless[stackless_kind(stack_id)].frames;
+	return NULL;
+}
+
 /* Classifies stack_id into *s (cached for ids below STACK_IDS). */
 static void stack_lookup(struct tail *t, int32_t stack_id, struct stack_info *s)
 {
@@ -435,6 +464,13 @@ static void stack_lookup(struct tail *t, int32_t stack_id, struct stack_info *s)
 	memset(s, 0, sizeof(*s));
 	s->state = 2;
 	s->cause = CAUSE_OTHER;
+	if (stackless_kind(stack_id)) {
+		/* static strings: stack ids below 0 are never cached or freed */
+		s->state = 1;
+		s->cause = stackless[stackless_kind(stack_id)].cause;
+		s->top = (char *)stackless[stackless_kind(stack_id)].top;
+		return;
+	}
 	if (stack_id < 0)
 		return;
 	if (stack_id < STACK_IDS && t->stacks[stack_id].state) {
@@ -882,7 +918,7 @@ void tail_stack_text(const struct tail *t, int32_t stack_id, const char *sep, ch
 	if (!len)
 		return;
 	buf[0] = '\0';
-	if (stack_id < 0 || stack_id >= STACK_IDS || !(f = t->stacks[stack_id].frames))
+	if (!(f = frames_of(t, stack_id)))
 		return;
 	/* stored outermost first: walk it from the end */
 	for (end = f + strlen(f); end > f;) {
@@ -951,9 +987,7 @@ int tail_write_folded(const struct tail *t, FILE *out)
 	n = collect_folded(t, rows);
 	for (size_t i = 0; i < n;) {
 		const struct folded *r = &rows[i];
-		const char *frames = r->stack_id >= 0 && r->stack_id < STACK_IDS
-					 ? t->stacks[r->stack_id].frames
-					 : NULL;
+		const char *frames = frames_of(t, r->stack_id);
 		uint64_t ns = 0;
 
 		for (; i < n && !cmp_folded(&rows[i], r); i++)

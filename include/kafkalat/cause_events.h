@@ -19,7 +19,7 @@
 #include <linux/types.h>
 #endif
 
-#define KLC_ABI_VERSION 2
+#define KLC_ABI_VERSION 3
 
 #define KLC_COMM_LEN	   16
 #define KLC_MAX_SYSCALL_NR 512
@@ -53,6 +53,22 @@ enum klc_sys_kind {
 	KLC_SYS_CLOSE, /* only invalidates the fd cache: no event */
 	KLC_SYS_KIND_MAX,
 };
+
+/*
+ * Blocked in a syscall whose kernel stack is always the same: the stack is
+ * not walked (a stack walk is most of sched_switch's cost) and stack_id is
+ * one of these instead. The kind of each syscall is set at load time
+ * (stackless[nr]); syscalls numbered below 200 are never stackless: for an
+ * exception the same register holds an error code, not a syscall number.
+ */
+enum klc_stackless {
+	KLC_STACKLESS_NONE = 0,
+	KLC_STACKLESS_FUTEX, /* futex wait: stack_id = -2 */
+	KLC_STACKLESS_POLL,  /* epoll_wait and friends: stack_id = -3 */
+	KLC_STACKLESS_SLEEP, /* clock_nanosleep: stack_id = -4 */
+};
+#define KLC_STACK_ID_STACKLESS(kind) (-1 - (int)(kind))
+#define KLC_STACKLESS_MIN_NR	     200
 
 /* Groups of programs, chosen at load time (causes_opts.groups). */
 #define KLC_G_FILE	(1u << 0)
@@ -94,7 +110,8 @@ struct klc_offcpu_event {
 	__u64 t_off_ns;	   /* switched out */
 	__u64 t_on_ns;	   /* switched back in */
 	__u64 t_wakeup_ns; /* sched_waking; 0 when preempted or not seen */
-	__s32 stack_id;	   /* kernel stack at switch-out (blocked only); < 0 none */
+	__s32 stack_id;	   /* kernel stack at switch-out (blocked only); -1 none; <= -2
+			      stackless (KLC_STACK_ID_STACKLESS) */
 	__u32 prev_state;  /* prev->__state at switch-out */
 	__u32 waker_tid;   /* 0 when not seen */
 	__u32 waker_tgid;

@@ -240,6 +240,7 @@ static void test_journal_request(void **state)
 /* Stacks are read once per id; an unreadable one is "other" and counted. */
 static void test_stack_cache(void **state)
 {
+	char text[128];
 	struct results rs = {0};
 	struct tail *t = tail_new(NULL, stacks, NULL, on_result, &rs);
 
@@ -252,6 +253,15 @@ static void test_stack_cache(void **state)
 	assert_int_equal(stack_calls, 2);
 	assert_int_equal(tail_stats(t)->stacks, 1);
 	assert_int_equal(tail_stats(t)->stacks_failed, 1);
+	/* waits the kernel recognised by their syscall are never walked */
+	offcpu(t, H1, 30 * MS, 30 * MS + 100, 30 * MS + 99, 1, KLC_STACK_ID_STACKLESS(1), 1, "x");
+	offcpu(t, H1, 31 * MS, 31 * MS + 100, 31 * MS + 99, 1, KLC_STACK_ID_STACKLESS(3), 1, "x");
+	offcpu(t, H1, 32 * MS, 32 * MS + 100, 32 * MS + 99, 1, -9, 1, "x");
+	assert_int_equal(stack_calls, 2);
+	tail_stack_text(t, KLC_STACK_ID_STACKLESS(KLC_STACKLESS_FUTEX), " <- ", text, sizeof(text));
+	assert_string_equal(text, "futex_wait <- __x64_sys_futex");
+	tail_stack_text(t, -9, " <- ", text, sizeof(text));
+	assert_string_equal(text, "");
 	tail_free(t);
 }
 
