@@ -170,6 +170,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="kafkalat-bench-causes.", dir="/dev/shm")
     with open("/proc/sys/kernel/bpf_stats_enabled") as f:
         stats_before = f.read().strip()
+    os.makedirs(os.path.join(tmp, "log"))
     broker, port = start_broker(os.path.join(tmp, "log"))
     try:
         run_load(port, 0)  # warm-up: topic, segments, connections

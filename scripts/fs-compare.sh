@@ -287,15 +287,34 @@ def jsonl(path):
     return out
 
 
-def top_causes(summary):
-    """The largest causes of the >=p99 band, when kafkalat reports them."""
+def top_causes(summary, band_name="ge_p99"):
+    """The largest causes of a tail band by time (each cause's share of the
+    band's summed latency), falling back to the mean share per request."""
     bands = summary.get("bands")
     if not isinstance(bands, dict):
         return None
-    band = bands.get("ge_p99") or {}
-    causes = band.get("causes_pct") or {}
+    band = bands.get(band_name) or {}
+    causes = (band.get("by_time") or {}).get("causes_pct") or band.get("causes_pct") or {}
     top = sorted(causes.items(), key=lambda kv: -float(kv[1] or 0))[:3]
-    return [{"cause": k, "pct": float(p)} for k, p in top]
+    return [{"cause": k, "pct": float(p)} for k, p in top if float(p) >= 0.5]
+
+
+def top_stack(summary):
+    stacks = summary.get("top_stacks") or []
+    if not stacks:
+        return None
+    s = stacks[0]
+    return {"cause": s.get("cause"), "frame": s.get("frame"), "requests": s.get("requests"),
+            "time_us": s.get("time_us")}
+
+
+def over_slo_causes(reqs, slo_us):
+    """The top cause of each request over the SLO, counted."""
+    out = {}
+    for r in reqs:
+        if r["latency_us"] > slo_us and r.get("top_cause"):
+            out[r["top_cause"]] = out.get(r["top_cause"], 0) + 1
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]))
 
 
 rows = []
@@ -329,6 +348,12 @@ for i, v in enumerate(variants):
         "over_slo": cover, "over_slo_share": cover / len(msgs) if msgs else None,
     }
     row["causes"] = top_causes(summ)
+    row["causes_p999"] = top_causes(summ, "ge_p999")
+    row["top_stack"] = top_stack(summ)
+    row["over_slo_top_causes"] = over_slo_causes(reqs, slo_us)
+    jn = summ.get("journal") or {}
+    row["journal"] = {k: jn.get(k) for k in ("requests", "commits", "requests_with_commit",
+                                             "longest_commit_us")} if jn else None
     rows.append(row)
 
 base = next((r for r in rows if r["variant"] == "ext4" and "broker" in r), None)
@@ -410,14 +435,27 @@ for r in rows:
 print("  (Allegro, 2024, on Kafka: XFS had 82% fewer requests over their 65 ms SLO than ext4)")
 print()
 if all(r.get("causes") is None for r in rows if "broker" in r):
-    print("Tail causes: not yet measured by kafkalat (its summary has no \"bands\" yet).")
+    print("Tail causes: not measured (kafkalat ran with --no-causes or could not load them).")
 else:
-    print("Top causes of the >=p99 band (share of its time):")
+    print("What the tail is made of (kafkalat: each cause's share of the band's time):")
     for r in rows:
-        if r.get("causes"):
-            print(f"  {r['variant']}: " + ", ".join(f"{c['cause']} {c['pct']:.0f}%" for c in r["causes"]))
-        elif "broker" in r:
-            print(f"  {r['variant']}: none reported")
+        if "broker" not in r:
+            continue
+        fmt_c = lambda cs: ", ".join(f"{c['cause']} {c['pct']:.0f}%" for c in cs) if cs else "-"
+        print(f"  {r['variant']}: >=p99 {fmt_c(r.get('causes'))}; >=p999 {fmt_c(r.get('causes_p999'))}")
+        st = r.get("top_stack")
+        if st:
+            print(f"      top stack {st['cause']}:{st.get('frame') or '?'} "
+                  f"({st['requests']} requests, {ms(st['time_us'])} ms)")
+        oc = r.get("over_slo_top_causes")
+        if oc:
+            print(f"      requests over {slo} ms by top cause: " +
+                  ", ".join(f"{k} {n}" for k, n in oc.items()))
+        jn = r.get("journal")
+        if jn and jn.get("requests"):
+            print(f"      jbd2 commits overlapping the >=p999 requests: {jn['commits']}"
+                  f" ({jn['requests_with_commit']} of {jn['requests']} requests),"
+                  f" longest {ms(jn['longest_commit_us'])} ms")
 notes = []
 for r in rows:
     if "broker" not in r:

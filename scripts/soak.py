@@ -41,6 +41,7 @@ def main():
         sys.exit("soak: needs root (BPF)")
     tmp = tempfile.mkdtemp(prefix="kafkalat-soak.", dir="/dev/shm")
     procs = []
+    os.makedirs(os.path.join(tmp, "log"))
     try:
         broker = subprocess.Popen([f"{BUILD}/refbroker", "--port", "0", "--log-dir",
                                    os.path.join(tmp, "log"), "--partitions", "4",
