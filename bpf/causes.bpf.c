@@ -260,19 +260,19 @@ static __always_inline int is_futex_wait(__u32 op)
 	}
 }
 
-SEC("tp_btf/sys_enter")
-int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
+/* A watched syscall's entry: args are its first, second and fourth. */
+static __always_inline int enter_sys(long id, __u64 arg0, __u64 arg1, __u64 arg3)
 {
 	struct pending_sys *p, s = {};
 	struct fd_info fi;
 	__u8 kind;
 
-	if (!is_broker() || id < 0 || id >= KLC_MAX_SYSCALL_NR)
+	if (id < 0 || id >= KLC_MAX_SYSCALL_NR)
 		return 0;
 	kind = sys_kind[id];
 	if (!kind)
 		return 0;
-	s.fd = (__s32)PT_REGS_PARM1_CORE_SYSCALL(regs);
+	s.fd = (__s32)arg0;
 	if (kind == KLC_SYS_CLOSE) {
 		struct fd_key key = {.tgid = targ_tgid, .fd = s.fd};
 
@@ -281,11 +281,11 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 	}
 	s.offset = -1;
 	if (kind == KLC_SYS_FUTEX) {
-		__u32 op = (__u32)PT_REGS_PARM2_CORE_SYSCALL(regs);
+		__u32 op = (__u32)arg1;
 
 		if (!is_futex_wait(op))
 			return 0;
-		s.ino = PT_REGS_PARM1_CORE_SYSCALL(regs);
+		s.ino = arg0;
 		s.offset = op;
 		s.fd = -1;
 	} else {
@@ -293,10 +293,9 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 			return 0;
 		s.ino = fi.ino;
 		s.dev = fi.dev;
-		if (kind == KLC_SYS_PWRITE64)
-			s.offset = (__s64)PT_REGS_PARM4_CORE_SYSCALL(regs);
-		else if (kind == KLC_SYS_PWRITEV || kind == KLC_SYS_PWRITEV2)
-			s.offset = (__s64)PT_REGS_PARM4_CORE_SYSCALL(regs); /* pos_l: 64-bit */
+		/* pwritev(2)'s pos_l is the whole 64-bit offset on 64-bit */
+		if (kind == KLC_SYS_PWRITE64 || kind == KLC_SYS_PWRITEV || kind == KLC_SYS_PWRITEV2)
+			s.offset = (__s64)arg3;
 	}
 	p = bpf_task_storage_get(&pending, bpf_get_current_task_btf(), 0,
 				 BPF_LOCAL_STORAGE_GET_F_CREATE);
@@ -309,6 +308,30 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 	s.t_start = bpf_ktime_get_ns();
 	*p = s;
 	return 0;
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
+{
+	if (!is_broker())
+		return 0;
+	return enter_sys(id, PT_REGS_PARM1_CORE_SYSCALL(regs), PT_REGS_PARM2_CORE_SYSCALL(regs),
+			 PT_REGS_PARM4_CORE_SYSCALL(regs));
+}
+
+/*
+ * The same for the file syscalls alone, on their own tracepoints
+ * (syscalls/sys_enter_write, ...; attached one by one by the loader): the
+ * raw sys_enter/sys_exit above run for every syscall of every process, and
+ * the socket probe already has its pair there. Futex waits then come from
+ * the scheduler's stackless off-CPU intervals instead.
+ */
+SEC("tracepoint")
+int file_sys_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	if (!is_broker())
+		return 0;
+	return enter_sys(ctx->id, ctx->args[0], ctx->args[1], ctx->args[3]);
 }
 
 static __always_inline long exit_syscall_nr(struct pt_regs *regs)
@@ -367,10 +390,22 @@ static __noinline int emit_futex(struct pending_sys *p, __s64 ret, __u64 now)
 	return 0;
 }
 
+static __always_inline int exit_sys(long ret)
+{
+	struct pending_sys *p;
+
+	p = bpf_task_storage_get(&pending, bpf_get_current_task_btf(), 0, 0);
+	if (!p || !p->armed)
+		return 0;
+	p->armed = 0;
+	if (p->kind == KLC_SYS_FUTEX)
+		return emit_futex(p, ret, bpf_ktime_get_ns());
+	return emit_file(p, ret, bpf_ktime_get_ns());
+}
+
 SEC("tp_btf/sys_exit")
 int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 {
-	struct pending_sys *p;
 	long nr;
 
 	if (!is_broker())
@@ -380,13 +415,15 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	nr = exit_syscall_nr(regs);
 	if (nr >= 0 && (nr >= KLC_MAX_SYSCALL_NR || !sys_kind[nr] || sys_kind[nr] == KLC_SYS_CLOSE))
 		return 0;
-	p = bpf_task_storage_get(&pending, bpf_get_current_task_btf(), 0, 0);
-	if (!p || !p->armed)
+	return exit_sys(ret);
+}
+
+SEC("tracepoint")
+int file_sys_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	if (!is_broker())
 		return 0;
-	p->armed = 0;
-	if (p->kind == KLC_SYS_FUTEX)
-		return emit_futex(p, ret, bpf_ktime_get_ns());
-	return emit_file(p, ret, bpf_ktime_get_ns());
+	return exit_sys(ctx->ret);
 }
 
 /* ---- scheduler: off-CPU intervals and their wakers ---- */

@@ -164,14 +164,40 @@ static int try_causes(struct live *lv, int pid, unsigned int groups)
 }
 
 /* The causes are worth having but not at the price of the latencies: if
- * they cannot be loaded, say why once and trace the sockets alone. */
+ * they cannot be loaded, say why once and trace the sockets alone. File
+ * syscalls go on their own tracepoints (futex waits then come from the
+ * scheduler), else on the raw syscall tracepoints; without the journal and
+ * writeback tracepoints if those are missing. */
 static int start_causes(struct live *lv, int pid)
 {
-	const unsigned int core = KLC_G_FILE | KLC_G_FUTEX | KLC_G_SCHED | KLC_G_BLOCK;
+	const unsigned int core = KLC_G_SCHED | KLC_G_BLOCK;
+	const unsigned int extra = KLC_G_JOURNAL | KLC_G_WRITEBACK;
+	const unsigned int tries[] = {
+	    core | extra | KLC_G_FILE_TP,
+	    core | extra | KLC_G_FILE | KLC_G_FUTEX,
+	    core | KLC_G_FILE | KLC_G_FUTEX,
+	};
+	struct tail_config cfg;
+	size_t i;
 
 	if (lv->o->no_causes)
 		return 0;
-	lv->tail = tail_new(NULL, stack_frames, lv, on_attributed, lv);
+	for (i = 0; i < sizeof(tries) / sizeof(tries[0]); i++)
+		if (try_causes(lv, pid, tries[i]) == 0)
+			break;
+	if (i == sizeof(tries) / sizeof(tries[0])) {
+		fprintf(stderr, "kafkalat: kernel causes not traced (%s): latencies only\n",
+			causes_error(lv->causes));
+		causes_destroy(lv->causes);
+		lv->causes = NULL;
+		return 0;
+	}
+	if (!(tries[i] & KLC_G_JOURNAL))
+		fprintf(stderr, "kafkalat: journal and writeback tracepoints unavailable: their "
+				"events are not traced\n");
+	tail_config_default(&cfg);
+	cfg.futex_from_offcpu = (tries[i] & KLC_G_FILE_TP) != 0;
+	lv->tail = tail_new(&cfg, stack_frames, lv, on_attributed, lv);
 	if (!lv->tail) {
 		fprintf(stderr, "kafkalat: out of memory\n");
 		return -ENOMEM;
@@ -182,19 +208,6 @@ static int start_causes(struct live *lv, int pid)
 			"kafkalat: cannot read kernel symbols (%s): off-CPU waits will "
 			"be classified as other\n",
 			strerror(errno));
-	if (try_causes(lv, pid, KLC_G_ALL) == 0)
-		return 0;
-	if (try_causes(lv, pid, core) == 0) {
-		fprintf(stderr, "kafkalat: journal and writeback tracepoints unavailable: their "
-				"events are not traced\n");
-		return 0;
-	}
-	fprintf(stderr, "kafkalat: kernel causes not traced (%s): latencies only\n",
-		causes_error(lv->causes));
-	causes_destroy(lv->causes);
-	lv->causes = NULL;
-	tail_free(lv->tail);
-	lv->tail = NULL;
 	return 0;
 }
 

@@ -13,7 +13,7 @@
 #include "causes.skel.h"
 #include "kafkalat/probe_causes.h"
 
-#define MAX_LINKS 16
+#define MAX_LINKS 40
 
 struct causes {
 	struct causes_bpf *skel;
@@ -32,6 +32,8 @@ static const struct {
 } progs[] = {
     {"sys_exit", KLC_G_FILE | KLC_G_FUTEX},
     {"sys_enter", KLC_G_FILE | KLC_G_FUTEX},
+    {"file_sys_exit", KLC_G_FILE_TP},
+    {"file_sys_enter", KLC_G_FILE_TP},
     {"sched_switch", KLC_G_SCHED},
     {"sched_waking", KLC_G_SCHED},
     {"block_rq_complete", KLC_G_BLOCK},
@@ -44,19 +46,26 @@ static const struct {
     {"folio_wait_writeback", KLC_G_WRITEBACK},
 };
 
+#define FILE_GROUPS (KLC_G_FILE | KLC_G_FILE_TP)
+
 /* The syscalls watched, by group. */
 static const struct {
 	long nr;
 	enum klc_sys_kind kind;
 	unsigned int groups;
 } syscalls[] = {
-    {SYS_write, KLC_SYS_WRITE, KLC_G_FILE},	  {SYS_pwrite64, KLC_SYS_PWRITE64, KLC_G_FILE},
-    {SYS_writev, KLC_SYS_WRITEV, KLC_G_FILE},	  {SYS_pwritev, KLC_SYS_PWRITEV, KLC_G_FILE},
+    {SYS_write, KLC_SYS_WRITE, FILE_GROUPS},	   {SYS_pwrite64, KLC_SYS_PWRITE64, FILE_GROUPS},
+    {SYS_writev, KLC_SYS_WRITEV, FILE_GROUPS},	   {SYS_pwritev, KLC_SYS_PWRITEV, FILE_GROUPS},
 #ifdef SYS_pwritev2
-    {SYS_pwritev2, KLC_SYS_PWRITEV2, KLC_G_FILE},
+    {SYS_pwritev2, KLC_SYS_PWRITEV2, FILE_GROUPS},
 #endif
-    {SYS_fsync, KLC_SYS_FSYNC, KLC_G_FILE},	  {SYS_fdatasync, KLC_SYS_FDATASYNC, KLC_G_FILE},
-    {SYS_close, KLC_SYS_CLOSE, KLC_G_FILE},	  {SYS_futex, KLC_SYS_FUTEX, KLC_G_FUTEX},
+    {SYS_fsync, KLC_SYS_FSYNC, FILE_GROUPS},	   {SYS_fdatasync, KLC_SYS_FDATASYNC, FILE_GROUPS},
+    {SYS_close, KLC_SYS_CLOSE, FILE_GROUPS},	   {SYS_futex, KLC_SYS_FUTEX, KLC_G_FUTEX},
+};
+
+/* Their tracepoints, for KLC_G_FILE_TP (close: the entry only). */
+static const char *const file_tracepoints[] = {
+    "write", "pwrite64", "writev", "pwritev", "pwritev2", "fsync", "fdatasync",
 };
 
 /* Blocked in these, a thread's kernel stack is always the same. */
@@ -64,8 +73,7 @@ static const struct {
 	long nr;
 	enum klc_stackless kind;
 } stackless_syscalls[] = {
-    {SYS_futex, KLC_STACKLESS_FUTEX},
-    {SYS_epoll_wait, KLC_STACKLESS_POLL},
+    {SYS_futex, KLC_STACKLESS_FUTEX},		{SYS_epoll_wait, KLC_STACKLESS_POLL},
     {SYS_epoll_pwait, KLC_STACKLESS_POLL},
 #ifdef SYS_epoll_pwait2
     {SYS_epoll_pwait2, KLC_STACKLESS_POLL},
@@ -107,7 +115,7 @@ const char *causes_error(const struct causes *c)
 
 static unsigned int groups_of(const struct causes *c)
 {
-	return c->opts.groups ? c->opts.groups & KLC_G_ALL : KLC_G_ALL;
+	return c->opts.groups ? c->opts.groups & (KLC_G_ALL | KLC_G_FILE_TP) : KLC_G_ALL;
 }
 
 static unsigned int prog_groups(const char *name)
@@ -149,6 +157,10 @@ static int configure(struct causes *c)
 
 	if (c->opts.pid <= 0)
 		return fail(c, -EINVAL, "no process to trace (pid %d)", c->opts.pid);
+	if ((g & KLC_G_FILE_TP) && (g & (KLC_G_FILE | KLC_G_FUTEX)))
+		return fail(c, -EINVAL,
+			    "file syscalls on tracepoints exclude the file and futex "
+			    "groups (each write would be seen twice)");
 	s->rodata->targ_tgid = (__u32)c->opts.pid;
 	s->rodata->wakeup_bytes = rb / 4;
 	s->rodata->min_offcpu_ns = c->opts.min_offcpu_ns;
@@ -176,7 +188,7 @@ static int configure(struct causes *c)
 		bpf_map__set_max_entries(s->maps.rqs, 1);
 	if (!(g & KLC_G_JOURNAL))
 		bpf_map__set_max_entries(s->maps.commits, 1);
-	if (!(g & KLC_G_FILE))
+	if (!(g & FILE_GROUPS))
 		bpf_map__set_max_entries(s->maps.fds, 1);
 	if (bpf_map__set_max_entries(s->maps.events, (__u32)rb))
 		return fail(c, -EINVAL, "ring buffer size %zu is not a power of two of pages", rb);
@@ -202,6 +214,36 @@ int causes_load(struct causes *c)
 	return 0;
 }
 
+/* One program on several syscall tracepoints: syscalls/sys_<dir>_<name>. */
+static int attach_file_tracepoints(struct causes *c, struct bpf_program *prog, const char *dir)
+{
+	char name[64];
+	int err;
+
+	for (size_t i = 0; i < NELEMS(file_tracepoints) + 1; i++) {
+		const char *sys = i < NELEMS(file_tracepoints) ? file_tracepoints[i] : "close";
+		struct bpf_link *l;
+
+		if (i == NELEMS(file_tracepoints) && strcmp(dir, "enter"))
+			break; /* close has nothing to finish */
+		if (c->nlinks >= MAX_LINKS)
+			return fail(c, -E2BIG, "too many links");
+		snprintf(name, sizeof(name), "sys_%s_%s", dir, sys);
+		l = bpf_program__attach_tracepoint(prog, "syscalls", name);
+		if (!l) {
+			err = -errno;
+			/* pwritev2 is missing on some architectures: not fatal */
+			if (!strcmp(sys, "pwritev2"))
+				continue;
+			return fail(
+			    c, err, "attaching to syscalls:%s failed: %s%s", name, strerror(-err),
+			    err == -ENOENT ? " (is tracefs mounted at /sys/kernel/tracing?)" : "");
+		}
+		c->links[c->nlinks++] = l;
+	}
+	return 0;
+}
+
 int causes_attach(struct causes *c, causes_record_fn fn, void *ctx)
 {
 	unsigned int g = groups_of(c);
@@ -217,6 +259,13 @@ int causes_attach(struct causes *c, causes_record_fn fn, void *ctx)
 		if (!prog)
 			return fail(c, -ENOENT, "program %s missing from the object",
 				    progs[i].name);
+		if (progs[i].groups == KLC_G_FILE_TP) {
+			err = attach_file_tracepoints(
+			    c, prog, strcmp(progs[i].name, "file_sys_exit") ? "enter" : "exit");
+			if (err)
+				return err;
+			continue;
+		}
 		l = bpf_program__attach(prog);
 		if (!l) {
 			err = -errno;

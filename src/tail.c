@@ -536,6 +536,10 @@ static int on_offcpu(struct tail *t, const struct klc_offcpu_event *e)
 	if (o.cause == CAUSE_OTHER && e->blocked && starts_with(comm, "jbd2/"))
 		o.cause = CAUSE_JOURNAL;
 	o.top_frame = s.top;
+	if (t->cfg.futex_from_offcpu && e->blocked &&
+	    e->stack_id == KLC_STACK_ID_STACKLESS(KLC_STACKLESS_FUTEX) &&
+	    attrib_add_futex(t->attrib, e->tid, e->t_off_ns, e->t_on_ns) == -EINVAL)
+		return -EINVAL;
 	return attrib_add_offcpu(t->attrib, &o) == -EINVAL ? -EINVAL : 0;
 }
 

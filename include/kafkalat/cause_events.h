@@ -78,6 +78,10 @@ enum klc_stackless {
 #define KLC_G_JOURNAL	(1u << 4)
 #define KLC_G_WRITEBACK (1u << 5)
 #define KLC_G_ALL	0x3fu
+/* File writes and syncs on their own syscall tracepoints instead of the raw
+ * sys_enter/sys_exit (KLC_G_FILE): cheaper for the rest of the system. Not
+ * with KLC_G_FILE or KLC_G_FUTEX; needs tracefs for the tracepoint ids. */
+#define KLC_G_FILE_TP (1u << 6)
 
 struct klc_file_event {
 	__u32 type;

@@ -30,6 +30,10 @@ struct tail_config {
 	uint32_t max_commits;	  /* journal commits kept (65536; the oldest give way) */
 	uint32_t max_block;	  /* block requests kept (262144) */
 	uint64_t block_window_ns; /* block requests older than this behind the newest go (10 s) */
+	/* Futex waits from the scheduler: an off-CPU interval blocked in futex
+	 * (KLC_STACKLESS_FUTEX) is also the futex wait, for a kernel side that
+	 * does not trace the futex syscall itself (KLC_G_FILE_TP). */
+	bool futex_from_offcpu;
 };
 
 /*
