@@ -329,9 +329,16 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 SEC("tracepoint")
 int file_sys_enter(struct trace_event_raw_sys_enter *ctx)
 {
+	__u64 arg1 = 0, arg3 = 0;
+
 	if (!is_broker())
 		return 0;
-	return enter_sys(ctx->id, ctx->args[0], ctx->args[1], ctx->args[3]);
+	/* The record holds only the syscall's own arguments (fsync: one): a
+	 * direct read past it makes the kernel refuse the attachment, so the
+	 * optional ones are probed (their values are used only where they exist). */
+	bpf_probe_read_kernel(&arg1, sizeof(arg1), &ctx->args[1]);
+	bpf_probe_read_kernel(&arg3, sizeof(arg3), &ctx->args[3]);
+	return enter_sys(ctx->id, ctx->args[0], arg1, arg3);
 }
 
 static __always_inline long exit_syscall_nr(struct pt_regs *regs)

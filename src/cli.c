@@ -34,6 +34,8 @@ static const char usage[] =
     "      --folded FILE     write the off-CPU kernel stacks of the >= p99 requests\n"
     "                        in folded form (flamegraph.pl, speedscope) to FILE (0600)\n"
     "      --no-causes       socket latency only: no phases, causes or tail composition\n"
+    "      --dump-events FILE  write the kernel's raw records and the stacks' names\n"
+    "                        to FILE (0600), for replay in tests and bug reports\n"
     "      --ringbuf-mb MB   socket ring buffer size (power of two, default 8; the\n"
     "                        causes ring is half of it)\n"
     "  -v, --verbose         libbpf debug output (verifier log) on stderr\n"
@@ -52,7 +54,7 @@ static const char usage[] =
     "  kafkalat -j -d 10 | tail -1   # the JSON summary\n"
     "  kafkalat --requests /tmp/r.jsonl -d 60\n";
 
-enum { OPT_SLOWER = 256, OPT_REQUESTS, OPT_RINGBUF, OPT_FOLDED, OPT_NO_CAUSES };
+enum { OPT_SLOWER = 256, OPT_REQUESTS, OPT_RINGBUF, OPT_FOLDED, OPT_NO_CAUSES, OPT_DUMP };
 
 static const struct option long_opts[] = {
     {"pid", required_argument, NULL, 'p'},
@@ -64,6 +66,7 @@ static const struct option long_opts[] = {
     {"ringbuf-mb", required_argument, NULL, OPT_RINGBUF},
     {"folded", required_argument, NULL, OPT_FOLDED},
     {"no-causes", no_argument, NULL, OPT_NO_CAUSES},
+    {"dump-events", required_argument, NULL, OPT_DUMP},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -159,6 +162,9 @@ static enum cli_result parse_option(int c, const char *arg, struct cli_opts *o, 
 		return CLI_RUN;
 	case OPT_NO_CAUSES:
 		o->no_causes = true;
+		return CLI_RUN;
+	case OPT_DUMP:
+		o->dump_path = arg;
 		return CLI_RUN;
 	case OPT_RINGBUF:
 		if (cli_parse_double(arg, 1, 4096, &d) || d != (double)(long)d ||

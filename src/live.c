@@ -14,6 +14,7 @@
 
 #include "kafkalat/agg.h"
 #include "kafkalat/correlate.h"
+#include "kafkalat/evdump.h"
 #include "kafkalat/ksyms.h"
 #include "kafkalat/live.h"
 #include "kafkalat/probe.h"
@@ -48,6 +49,8 @@ struct live {
 	struct tail *tail;
 	struct ksyms *ksyms;
 	FILE *folded;
+	FILE *dump; /* --dump-events */
+	int dump_err;
 	uint64_t cause_lost_seen;
 };
 
@@ -113,10 +116,17 @@ static void on_complete(const struct corr_request *r, void *ctx)
 	emit_produce(lv, r, NULL);
 }
 
+static void dump(struct live *lv, enum evdump_kind kind, const void *data, size_t len)
+{
+	if (lv->dump && !lv->dump_err)
+		lv->dump_err = evdump_write(lv->dump, kind, data, len);
+}
+
 static int on_record(void *ctx, void *data, size_t len)
 {
 	struct live *lv = ctx;
 
+	dump(lv, EVDUMP_SOCKET, data, len);
 	corr_feed(lv->corr, data, len);
 	return 0;
 }
@@ -125,6 +135,7 @@ static int on_cause_record(void *ctx, void *data, size_t len)
 {
 	struct live *lv = ctx;
 
+	dump(lv, EVDUMP_CAUSE, data, len);
 	tail_feed(lv->tail, data, len);
 	return 0;
 }
@@ -142,6 +153,8 @@ static int stack_frames(void *ctx, int32_t stack_id, const char **frames, int ma
 
 		frames[i] = s ? s->name : "[unknown]";
 	}
+	if (n > 0 && lv->dump && !lv->dump_err)
+		lv->dump_err = evdump_write_stack(lv->dump, stack_id, frames, n);
 	return n;
 }
 
@@ -182,9 +195,13 @@ static int start_causes(struct live *lv, int pid)
 
 	if (lv->o->no_causes)
 		return 0;
-	for (i = 0; i < sizeof(tries) / sizeof(tries[0]); i++)
+	for (i = 0; i < sizeof(tries) / sizeof(tries[0]); i++) {
 		if (try_causes(lv, pid, tries[i]) == 0)
 			break;
+		if (lv->o->verbose)
+			fprintf(stderr, "kafkalat: causes with groups 0x%x: %s\n", tries[i],
+				causes_error(lv->causes));
+	}
 	if (i == sizeof(tries) / sizeof(tries[0])) {
 		fprintf(stderr, "kafkalat: kernel causes not traced (%s): latencies only\n",
 			causes_error(lv->causes));
@@ -487,8 +504,12 @@ int live_run(const struct cli_opts *o)
 	agg_init(&lv.interval);
 	agg_init(&lv.total);
 	if (find_target(o, &pid) || open_private(o->requests_path, &lv.requests) ||
-	    open_private(o->folded_path, &lv.folded))
+	    open_private(o->folded_path, &lv.folded) || open_private(o->dump_path, &lv.dump))
 		goto out;
+	if (lv.dump && evdump_write_header(lv.dump)) {
+		fprintf(stderr, "kafkalat: writing %s failed\n", o->dump_path);
+		goto out;
+	}
 	lv.corr = corr_new(on_complete, &lv);
 	if (!lv.corr) {
 		fprintf(stderr, "kafkalat: out of memory\n");
@@ -519,6 +540,10 @@ out:
 		fclose(lv.requests);
 	if (lv.folded)
 		fclose(lv.folded);
+	if (lv.dump && (fclose(lv.dump) || lv.dump_err)) {
+		fprintf(stderr, "kafkalat: writing %s failed\n", o->dump_path);
+		rc = 1;
+	}
 	causes_destroy(lv.causes);
 	tail_free(lv.tail);
 	ksyms__free(lv.ksyms);

@@ -24,6 +24,7 @@ struct cli_opts {
 	const char *requests_path;
 	const char *folded_path; /* --folded FILE */
 	bool no_causes;		 /* --no-causes: the socket probe only */
+	const char *dump_path;	 /* --dump-events FILE */
 	size_t ringbuf_bytes;
 };
 
