@@ -50,6 +50,7 @@ struct live {
 	struct ksyms *ksyms;
 	FILE *folded;
 	FILE *dump; /* --dump-events */
+	const char *file_events; /* how file writes are traced */
 	int dump_err;
 	uint64_t cause_lost_seen;
 };
@@ -214,6 +215,7 @@ static int start_causes(struct live *lv, int pid)
 				"events are not traced\n");
 	tail_config_default(&cfg);
 	cfg.futex_from_offcpu = (tries[i] & KLC_G_FILE_TP) != 0;
+	lv->file_events = cfg.futex_from_offcpu ? "tracepoints" : "raw";
 	lv->tail = tail_new(&cfg, stack_frames, lv, on_attributed, lv);
 	if (!lv->tail) {
 		fprintf(stderr, "kafkalat: out of memory\n");
@@ -438,6 +440,7 @@ static void fill_tail(struct live *lv, struct report_tail *rt)
 	struct klc_stats st = {0};
 
 	report_tail_fill(rt, lv->tail);
+	rt->file_events = lv->file_events;
 	if (!causes_stats(lv->causes, &st)) {
 		rt->lost_events = st.ringbuf_drops;
 		rt->stack_errors = st.stack_errors;

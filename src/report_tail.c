@@ -494,6 +494,7 @@ static void json_attribution(struct json *j, const struct report_tail *rt)
 	json_kuint(j, "handler_by_time_order", rt->attrib.ambiguous_resolved);
 	json_kuint(j, "lost_events", rt->lost_events);
 	json_kuint(j, "stack_errors", rt->stack_errors);
+	json_kstr(j, "file_events", rt->file_events ? rt->file_events : "none");
 	json_kuint(j, "bad_records", rt->stats.bad_records);
 	json_kuint(j, "segment_writes", rt->stats.segment_writes);
 	json_kuint(j, "unnamed_writes", rt->stats.unnamed_writes);

@@ -36,6 +36,9 @@ struct report_tail {
 	struct tail_stats stats;
 	uint64_t lost_events;  /* cause records lost in the kernel (ring buffer full) */
 	uint64_t stack_errors; /* stacks the kernel could not record */
+	/* how file writes were traced: "tracepoints" (syscalls:sys_*_write...),
+	 * "raw" (sys_enter/sys_exit), "none" */
+	const char *file_events;
 };
 
 /* One request's attribution for --requests and --slower lines. */
