@@ -190,6 +190,11 @@ struct held {
 	struct corr_part *parts;
 };
 
+struct heap_ent {
+	uint64_t latency;
+	uint32_t idx; /* into slow[] */
+};
+
 struct slow {
 	uint64_t latency, t_first, t_end;
 	int64_t phase_ns[ATTRIB_PHASES];
@@ -214,7 +219,8 @@ struct tail {
 	struct hring commits, bios;
 	struct held *head, *tail;
 	uint32_t nheld;
-	struct slow *slow; /* min-heap on latency */
+	struct slow *slow; /* the slowest requests kept, in no order */
+	struct heap_ent *heap; /* min-heap on latency over slow[] */
 	uint32_t nslow;
 };
 
@@ -255,8 +261,9 @@ struct tail *tail_new(const struct tail_config *cfg, tail_stack_fn stack_fn, voi
 	t->names.gen[1].slot = calloc(NAME_SLOTS, sizeof(struct name));
 	t->stacks = calloc(STACK_IDS, sizeof(*t->stacks));
 	t->slow = calloc(t->cfg.max_slow, sizeof(*t->slow));
+	t->heap = calloc(t->cfg.max_slow, sizeof(*t->heap));
 	if (!t->attrib || !t->bands || !t->names.gen[0].slot || !t->names.gen[1].slot ||
-	    !t->stacks || !t->slow ||
+	    !t->stacks || !t->slow || !t->heap ||
 	    hring_init(&t->commits, sizeof(struct commit), t->cfg.max_commits) ||
 	    hring_init(&t->bios, sizeof(struct bio), t->cfg.max_block)) {
 		tail_free(t);
@@ -296,6 +303,7 @@ void tail_free(struct tail *t)
 	free(t->commits.buf);
 	free(t->bios.buf);
 	free(t->slow);
+	free(t->heap);
 	attrib_bands_free(t->bands);
 	attrib_free(t->attrib);
 	free(t);
@@ -716,15 +724,17 @@ static void block_overlap(const struct tail *t, uint64_t t0, uint64_t t1, struct
 	}
 }
 
-static void slow_swap(struct slow *h, uint32_t i, uint32_t j)
+/* The heap holds (latency, index) pairs so that sifting moves 16 bytes,
+ * not a whole record. */
+static void heap_swap(struct heap_ent *h, uint32_t i, uint32_t j)
 {
-	struct slow x = h[i];
+	struct heap_ent x = h[i];
 
 	h[i] = h[j];
 	h[j] = x;
 }
 
-static void slow_sift_down(struct slow *h, uint32_t n, uint32_t i)
+static void heap_sift_down(struct heap_ent *h, uint32_t n, uint32_t i)
 {
 	for (;;) {
 		uint32_t l = 2 * i + 1, m = i;
@@ -735,35 +745,41 @@ static void slow_sift_down(struct slow *h, uint32_t n, uint32_t i)
 			m = l + 1;
 		if (m == i)
 			return;
-		slow_swap(h, i, m);
+		heap_swap(h, i, m);
 		i = m;
 	}
 }
 
 static void keep_slow(struct tail *t, const struct corr_request *r, const struct attrib_result *res)
 {
-	struct slow s = {.latency = (uint64_t)res->latency_ns,
-			 .t_first = r->t_first,
-			 .t_end = r->t_end,
-			 .nstacks = res->nstacks};
+	uint64_t latency = (uint64_t)res->latency_ns;
+	struct slow *s;
 	uint32_t i;
 
-	if (t->nslow == t->cfg.max_slow && s.latency <= t->slow[0].latency)
+	if (t->nslow == t->cfg.max_slow && latency <= t->heap[0].latency)
 		return;
-	memcpy(s.stacks, res->stacks, sizeof(s.stacks));
-	memcpy(s.phase_ns, res->phase_ns, sizeof(s.phase_ns));
+	if (t->nslow == t->cfg.max_slow) { /* the fastest kept gives way */
+		s = &t->slow[t->heap[0].idx];
+		t->heap[0].latency = latency;
+		heap_sift_down(t->heap, t->nslow, 0);
+	} else {
+		s = &t->slow[t->nslow];
+		t->heap[i = t->nslow] = (struct heap_ent){latency, t->nslow};
+		t->nslow++;
+		for (; i > 0 && t->heap[(i - 1) / 2].latency > t->heap[i].latency; i = (i - 1) / 2)
+			heap_swap(t->heap, i, (i - 1) / 2);
+	}
+	memset(s, 0, sizeof(*s));
+	s->latency = latency;
+	s->t_first = r->t_first;
+	s->t_end = r->t_end;
+	s->nstacks = res->nstacks;
+	memcpy(s->stacks, res->stacks, sizeof(s->stacks));
+	memcpy(s->phase_ns, res->phase_ns, sizeof(s->phase_ns));
 	for (int p = 0; p < ATTRIB_PHASES; p++)
 		for (int c = 0; c < ATTRIB_CAUSES; c++)
-			s.cause_ns[c] += res->cause_ns[p][c];
-	block_overlap(t, r->t_first, r->t_end, &s);
-	if (t->nslow == t->cfg.max_slow) {
-		t->slow[0] = s;
-		slow_sift_down(t->slow, t->nslow, 0);
-		return;
-	}
-	t->slow[i = t->nslow++] = s;
-	for (; i > 0 && t->slow[(i - 1) / 2].latency > t->slow[i].latency; i = (i - 1) / 2)
-		slow_swap(t->slow, i, (i - 1) / 2);
+			s->cause_ns[c] += res->cause_ns[p][c];
+	block_overlap(t, r->t_first, r->t_end, s);
 }
 
 static void attribute(struct tail *t, struct held *h)
