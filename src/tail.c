@@ -215,7 +215,8 @@ struct tail {
 	struct attrib *attrib;
 	struct attrib_bands *bands;
 	struct name_table names;
-	struct stack_info *stacks; /* STACK_IDS */
+	struct stack_info *stacks; /* grown on demand up to STACK_IDS */
+	uint32_t stacks_cap;
 	struct hring commits, bios;
 	struct held *head, *tail;
 	uint32_t nheld;
@@ -259,11 +260,10 @@ struct tail *tail_new(const struct tail_config *cfg, tail_stack_fn stack_fn, voi
 	t->bands = attrib_bands_new(t->cfg.max_slow);
 	t->names.gen[0].slot = calloc(NAME_SLOTS, sizeof(struct name));
 	t->names.gen[1].slot = calloc(NAME_SLOTS, sizeof(struct name));
-	t->stacks = calloc(STACK_IDS, sizeof(*t->stacks));
 	t->slow = calloc(t->cfg.max_slow, sizeof(*t->slow));
 	t->heap = calloc(t->cfg.max_slow, sizeof(*t->heap));
 	if (!t->attrib || !t->bands || !t->names.gen[0].slot || !t->names.gen[1].slot ||
-	    !t->stacks || !t->slow || !t->heap ||
+	    !t->slow || !t->heap ||
 	    hring_init(&t->commits, sizeof(struct commit), t->cfg.max_commits) ||
 	    hring_init(&t->bios, sizeof(struct bio), t->cfg.max_block)) {
 		tail_free(t);
@@ -291,7 +291,7 @@ void tail_free(struct tail *t)
 		t->head = h->next;
 		held_free(h);
 	}
-	for (uint32_t i = 0; t->stacks && i < STACK_IDS; i++) {
+	for (uint32_t i = 0; i < t->stacks_cap; i++) {
 		free(t->stacks[i].top);
 		free(t->stacks[i].frames);
 	}
@@ -455,11 +455,32 @@ static int stackless_kind(int32_t stack_id)
 /* The ';'-joined frames of a stack id, outermost first; NULL if unknown. */
 static const char *frames_of(const struct tail *t, int32_t stack_id)
 {
-	if (stack_id >= 0 && stack_id < STACK_IDS)
+	if (stack_id >= 0 && (uint32_t)stack_id < t->stacks_cap)
 		return t->stacks[stack_id].frames;
 	if (stackless_kind(stack_id))
 		return stackless[stackless_kind(stack_id)].frames;
 	return NULL;
+}
+
+/* Room in the cache for stack_id; false when it cannot be cached. */
+static bool stacks_reserve(struct tail *t, int32_t stack_id)
+{
+	uint32_t cap = t->stacks_cap ? t->stacks_cap : 256;
+	struct stack_info *n;
+
+	if (stack_id < 0 || stack_id >= STACK_IDS)
+		return false;
+	if ((uint32_t)stack_id < t->stacks_cap)
+		return true;
+	while (cap <= (uint32_t)stack_id)
+		cap *= 2;
+	n = realloc(t->stacks, cap * sizeof(*n));
+	if (!n)
+		return false;
+	memset(n + t->stacks_cap, 0, (cap - t->stacks_cap) * sizeof(*n));
+	t->stacks = n;
+	t->stacks_cap = cap;
+	return true;
 }
 
 /* Classifies stack_id into *s (cached for ids below STACK_IDS). */
@@ -481,7 +502,7 @@ static void stack_lookup(struct tail *t, int32_t stack_id, struct stack_info *s)
 	}
 	if (stack_id < 0)
 		return;
-	if (stack_id < STACK_IDS && t->stacks[stack_id].state) {
+	if ((uint32_t)stack_id < t->stacks_cap && t->stacks[stack_id].state) {
 		*s = t->stacks[stack_id];
 		return;
 	}
@@ -506,7 +527,7 @@ static void stack_lookup(struct tail *t, int32_t stack_id, struct stack_info *s)
 	} else {
 		t->st.stacks_failed++;
 	}
-	if (stack_id < STACK_IDS)
+	if (stacks_reserve(t, stack_id))
 		t->stacks[stack_id] = *s;
 	else {
 		/* not cached: the caller's copy must not keep pointers we free */
