@@ -134,7 +134,7 @@ fuzz-smoke: deps $(FUZZ_BINS)
 		if ! $$f -runs=$(FUZZ_RUNS) -seed=1 $(OUT)/fuzz/corpus-$$n $$seeds \
 			> $(OUT)/fuzz/$$n.log 2>&1; then \
 			tail -40 $(OUT)/fuzz/$$n.log; echo "fuzz-smoke: $$n FAILED"; exit 1; fi; \
-		echo "fuzz-smoke: $$n ok ($$(grep -o 'Done [0-9]* runs' $(OUT)/fuzz/$$n.log))"; done
+		echo "fuzz-smoke: $$n ok ($$(grep -ao 'Done [0-9]* runs' $(OUT)/fuzz/$$n.log))"; done
 
 FUZZ_SECONDS ?= 120
 fuzz: deps $(FUZZ_BINS)

@@ -49,7 +49,7 @@ struct live {
 	struct tail *tail;
 	struct ksyms *ksyms;
 	FILE *folded;
-	FILE *dump; /* --dump-events */
+	FILE *dump;		 /* --dump-events */
 	const char *file_events; /* how file writes are traced */
 	int dump_err;
 	uint64_t cause_lost_seen;
@@ -96,7 +96,7 @@ static void on_attributed(const struct corr_request *r, const struct attrib_resu
 	char stack[REPORT_STACK_TEXT];
 
 	/* the stack is printed on the slow lines only */
-	if (is_slow(lv, r) && res->top_stack_id >= 0) {
+	if (is_slow(lv, r) && res->top_stack_id != -1) {
 		tail_stack_text(lv->tail, res->top_stack_id, ";", stack, sizeof(stack));
 		a.stack = stack;
 	}

@@ -48,12 +48,17 @@ static int cmp_time(const void *x, const void *y)
  * of the tail than thirty 3 ms futex waits. */
 static size_t top_stacks_by_time(const struct attrib_bands *b, struct attrib_top *out, bool *cut)
 {
-	struct attrib_top all[64];
-	size_t n = attrib_bands_top(b, ATTRIB_TOP_STACK, all, 64, cut);
+	const size_t max = 1 << 16; /* more distinct stacks than requests kept */
+	struct attrib_top *all = calloc(max, sizeof(*all));
+	size_t n;
 
+	if (!all)
+		return attrib_bands_top(b, ATTRIB_TOP_STACK, out, REPORT_TOPS, cut);
+	n = attrib_bands_top(b, ATTRIB_TOP_STACK, all, max, cut);
 	qsort(all, n, sizeof(*all), cmp_time);
 	n = n < REPORT_TOPS ? n : REPORT_TOPS;
 	memcpy(out, all, n * sizeof(*out));
+	free(all);
 	return n;
 }
 
@@ -175,8 +180,9 @@ static void time_lines(FILE *out, const struct report_tail *rt)
 		if (!bt->requests)
 			continue;
 		report_fmt_ns(bt->total_ns, total, sizeof(total));
-		fprintf(out, "  %-8s %" PRIu64 " requests%s, %s: ", label[i], bt->requests,
-			bt->complete ? "" : " (the slowest kept)", total);
+		fprintf(out, "  %-8s %" PRIu64 " request%s%s, %s: ", label[i], bt->requests,
+			bt->requests == 1 ? "" : "s", bt->complete ? "" : " (the slowest kept)",
+			total);
 		list_pcts(out, bt->phase_pct, ATTRIB_PHASES, attrib_phase_name);
 		fputs("; ", out);
 		list_pcts(out, bt->cause_pct, ATTRIB_CAUSES, attrib_cause_name);
@@ -228,11 +234,12 @@ static void story_text(FILE *out, const struct report_tail *rt)
 	report_fmt_ns(rt->bands[ATTRIB_GE_P99].hi_ns, hi, sizeof(hi));
 	report_fmt_ns(bt->total_ns, total, sizeof(total));
 	fprintf(out,
-		"\nWhy the tail is slow: the slowest 1%% of produce requests (%" PRIu64
-		" requests of %s to %s, %s in all) spent %.0f%% of their time in the %s phase.\n"
+		"\nWhy the tail is slow: the slowest produce requests (>= p99: %" PRIu64
+		" request%s of %s to %s, %s in all) spent %.0f%% of their time in the %s phase.\n"
 		"  The largest cause is %s, %.0f%% of their time: %s.\n",
-		bt->requests, lo, hi, total, bt->phase_pct[phase], attrib_phase_name(phase),
-		attrib_cause_name(cause), bt->cause_pct[cause], report_cause_words(cause));
+		bt->requests, bt->requests == 1 ? "" : "s", lo, hi, total, bt->phase_pct[phase],
+		attrib_phase_name(phase), attrib_cause_name(cause), bt->cause_pct[cause],
+		report_cause_words(cause));
 	next = largest(bt->cause_pct, ATTRIB_CAUSES, cause);
 	if (next < ATTRIB_CAUSES && bt->cause_pct[next] >= 10.0)
 		fprintf(out, "  Next: %s, %.0f%%: %s.\n", attrib_cause_name(next),

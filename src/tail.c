@@ -67,10 +67,11 @@ static struct name *names_find(const struct names *g, uint32_t dev, uint64_t ino
 
 static void names_clear(struct names *g)
 {
-	for (uint32_t i = 0; g->slot && i < NAME_SLOTS; i++)
+	if (!g->slot || !g->used)
+		return;
+	for (uint32_t i = 0; i < NAME_SLOTS; i++)
 		free(g->slot[i].topic);
-	if (g->slot)
-		memset(g->slot, 0, NAME_SLOTS * sizeof(*g->slot));
+	memset(g->slot, 0, NAME_SLOTS * sizeof(*g->slot));
 	g->used = 0;
 }
 
@@ -220,7 +221,7 @@ struct tail {
 	struct hring commits, bios;
 	struct held *head, *tail;
 	uint32_t nheld;
-	struct slow *slow; /* the slowest requests kept, in no order */
+	struct slow *slow;     /* the slowest requests kept, in no order */
 	struct heap_ent *heap; /* min-heap on latency over slow[] */
 	uint32_t nslow;
 };
@@ -262,9 +263,8 @@ struct tail *tail_new(const struct tail_config *cfg, tail_stack_fn stack_fn, voi
 	t->names.gen[1].slot = calloc(NAME_SLOTS, sizeof(struct name));
 	t->slow = calloc(t->cfg.max_slow, sizeof(*t->slow));
 	t->heap = calloc(t->cfg.max_slow, sizeof(*t->heap));
-	if (!t->attrib || !t->bands || !t->names.gen[0].slot || !t->names.gen[1].slot ||
-	    !t->slow || !t->heap ||
-	    hring_init(&t->commits, sizeof(struct commit), t->cfg.max_commits) ||
+	if (!t->attrib || !t->bands || !t->names.gen[0].slot || !t->names.gen[1].slot || !t->slow ||
+	    !t->heap || hring_init(&t->commits, sizeof(struct commit), t->cfg.max_commits) ||
 	    hring_init(&t->bios, sizeof(struct bio), t->cfg.max_block)) {
 		tail_free(t);
 		return NULL;
@@ -552,7 +552,9 @@ static int on_offcpu(struct tail *t, const struct klc_offcpu_event *e)
 	    .t_on = e->t_on_ns,
 	    .t_wakeup = e->t_wakeup_ns,
 	    .blocked = e->blocked != 0,
-	    .stack_id = e->blocked ? e->stack_id : -1,
+	    /* -1: none (a failed walk's error code too); <= -2 stackless */
+	    .stack_id =
+		e->blocked && (e->stack_id >= 0 || stackless_kind(e->stack_id)) ? e->stack_id : -1,
 	    .waker_tid = e->waker_tid,
 	};
 

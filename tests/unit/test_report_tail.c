@@ -259,13 +259,13 @@ static void test_tail_text(void **state)
 	    "  by time (each phase's and cause's share of the band's summed latency):\n"
 	    "  >= p99   10 requests, 900ms: append 85%, post_append 5%, send 5%, lock 3%, read 1%, "
 	    "queue 1%; journal 70%, cpu 15%, queued 9%, runq 5%, writeback 1%\n"
-	    "  >= p999  1 requests (the slowest kept), 250ms: append 95%, post_append 2%, lock 1%, "
+	    "  >= p999  1 request (the slowest kept), 250ms: append 95%, post_append 2%, lock 1%, "
 	    "send 1%; journal 90%, cpu 10%\n"
 	    "  attributed 1000, not attributed 4 (no_append 3) (ambiguous 1); cause events lost 7; "
 	    "handler chosen by time order 2; writes to unnamed files 4; attributed before their "
 	    "causes arrived 1\n"
-	    "\nWhy the tail is slow: the slowest 1% of produce requests (10 requests of 10.0ms to "
-	    "250ms, 900ms in all) spent 85% of their time in the append phase.\n"
+	    "\nWhy the tail is slow: the slowest produce requests (>= p99: 10 requests of 10.0ms "
+	    "to 250ms, 900ms in all) spent 85% of their time in the append phase.\n"
 	    "  The largest cause is journal, 70% of their time: waiting for the filesystem journal "
 	    "(jbd2) to commit.\n"
 	    "  Next: cpu, 15%: running on a CPU.\n"
@@ -1105,8 +1105,8 @@ static void test_fill_from_tail(void **state)
 	assert_contains(text, "  >= p99           4  ");
 	assert_contains(text, "  >= p999          1  ");
 	assert_contains(text, "  >= p99   4 requests, 500ms: append 100%; journal 100%\n"
-			      "  >= p999  1 requests, 200ms: append 100%; journal 100%\n");
-	assert_contains(text, "\nWhy the tail is slow: the slowest 1% of produce requests (4 "
+			      "  >= p999  1 request, 200ms: append 100%; journal 100%\n");
+	assert_contains(text, "\nWhy the tail is slow: the slowest produce requests (>= p99: 4 "
 			      "requests of ");
 	assert_contains(text,
 			", 500ms in all) spent 100% of their time in the append phase.\n"

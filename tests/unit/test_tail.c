@@ -307,6 +307,38 @@ static void test_folded(void **state)
 	tail_free(t);
 }
 
+/* Waits known by their syscall keep their (stackless) stack all the way to
+ * the request, the tops and the folded output. */
+static void test_stackless_kept(void **state)
+{
+	struct results rs = {0};
+	struct tail *t = tail_new(NULL, stacks, NULL, on_result, &rs);
+	int32_t futex_id = KLC_STACK_ID_STACKLESS(KLC_STACKLESS_FUTEX);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out;
+	struct req q;
+
+	(void)state;
+	name(t, INO, "orders-3", "00000000000000000000.log");
+	one_request(t, &q, 1, 0, 200 * MS, futex_id);
+	assert_int_equal(tail_request(t, &q.r), 0);
+	/* a wait whose walk failed (an error code as id) has no stack */
+	offcpu(t, H1, 900 * MS, 901 * MS, 901 * MS - 1, 1, -14, 1, "x");
+	tail_finish(t);
+	assert_int_equal(rs.n, 1);
+	assert_int_equal(rs.last.top_cause, CAUSE_FUTEX);
+	assert_int_equal(rs.last.top_stack_id, futex_id);
+	assert_int_equal(rs.last.nstacks, 1); /* the queue wait is not the request's own */
+	assert_int_equal(rs.last.stacks[0].stack_id, futex_id);
+	out = open_memstream(&buf, &len);
+	assert_int_equal(tail_write_folded(t, out), 1);
+	fclose(out);
+	assert_string_equal(buf, "append;__x64_sys_futex;futex_wait 199999\n");
+	free(buf);
+	tail_free(t);
+}
+
 /* A write to a file never named, to an index file, or not a segment at all. */
 static void test_files(void **state)
 {
@@ -421,7 +453,7 @@ int main(void)
 	    cmocka_unit_test(test_journal_request), cmocka_unit_test(test_stack_cache),
 	    cmocka_unit_test(test_folded),	    cmocka_unit_test(test_files),
 	    cmocka_unit_test(test_name_turnover),   cmocka_unit_test(test_bad_records),
-	    cmocka_unit_test(test_max_pending),
+	    cmocka_unit_test(test_max_pending),	    cmocka_unit_test(test_stackless_kept),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
