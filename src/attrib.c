@@ -238,7 +238,13 @@ struct thr {
 	struct ring ring[K_MAX];
 };
 
-#define NET_TIDS 32
+#define NET_TIDS   32
+#define CONN_SLOTS 1024 /* direct-mapped: a collision only forgets a connection */
+
+struct conn_last {
+	uint64_t conn_id, t_end; /* the connection's last answered request */
+	bool used;
+};
 
 struct attrib {
 	struct attrib_config cfg;
@@ -251,6 +257,7 @@ struct attrib {
 	struct strtab str;
 	uint32_t net[NET_TIDS]; /* network threads learnt from requests */
 	uint32_t nnet;
+	struct conn_last conns[CONN_SLOTS];
 };
 
 void attrib_config_default(struct attrib_config *cfg)
@@ -261,7 +268,7 @@ void attrib_config_default(struct attrib_config *cfg)
 	    .max_threads = 1024,
 	    .max_strings = 4096,
 	    .lock_gap_ns = 200000,
-	    .tail_gap_ns = 20000,
+	    .tail_gap_ns = 1000000,
 	    .strict_ambiguous = false,
 	};
 }
@@ -605,26 +612,81 @@ static bool woke(const struct attrib *a, uint32_t tid, uint32_t waker, uint64_t 
 	return false;
 }
 
-/* Among tied candidates: the one that woke the sending network thread after its
- * append (the response hand-off), else the earliest append (time order). */
-static const struct cand *break_tie(struct attrib *a, const struct corr_request *r,
-				    const struct cand *c, size_t n, bool *ambiguous)
+/* When candidate c handed its response over, at the latest: the time it woke
+ * the sending network thread after its append and before r's response (exact),
+ * else the start of its next futex wait or segment write after the append (it
+ * handed over before going back to the queue or on to another request). */
+static uint64_t handoff_bound(const struct attrib *a, const struct corr_request *r,
+			      const struct cand *c)
 {
-	const struct cand *edge = NULL, *early = &c[0];
+	const struct thr *s = r->tid_send ? thr_find(a, r->tid_send) : NULL;
+	uint64_t best = UINT64_MAX;
+
+	if (s) {
+		const struct ring *ring = &s->ring[K_OFF];
+
+		for (uint32_t j = count_upto(ring, r->t_resp); j-- > 0;) {
+			const struct off_rec *o = ring_at(ring, j);
+
+			if (o->t1 < c->last_end)
+				break;
+			if (o->waker == c->t->tid && o->tw >= c->last_end && o->tw <= r->t_resp &&
+			    o->tw < best)
+				best = o->tw;
+		}
+		if (best != UINT64_MAX)
+			return best;
+	}
+	for (int k = K_APP; k <= K_FUT; k++) {
+		const struct ring *ring = &c->t->ring[k];
+
+		for (uint32_t i = count_upto(ring, c->last_end); i < ring->len; i++) {
+			const struct app_rec *w = ring_at(ring, i);
+
+			if (k == K_APP && w->kind == APP_SYNC)
+				continue; /* a flush under the lock is still the append */
+			if (w->t0 < best)
+				best = w->t0;
+			break;
+		}
+	}
+	return best;
+}
+
+/* Among tied candidates (r's partitions written with the same sizes on several
+ * threads). Requests are attributed in completion order. On a connection that
+ * is muted until its response is sent (Kafka), the tied requests are other
+ * connections', answered in the order their handlers handed the responses over:
+ * r's handler is the one that handed over first. Each candidate's hand-over is
+ * known exactly when it woke the sending network thread, else bounded by its
+ * next wait or write; equal bounds go to the earliest append (time order). A
+ * pipelining connection answers in request order whatever the hand-over order
+ * (measured on the reference broker's --io chunked: the hand-over order swaps
+ * requests there), so r, its oldest request, takes the earliest append. Only a
+ * single candidate with a hand-off edge that is also the first is unambiguous. */
+static const struct cand *break_tie(struct attrib *a, const struct corr_request *r,
+				    const struct cand *c, size_t n, bool pipelined, bool *ambiguous)
+{
+	const struct cand *edge = NULL, *best = NULL;
+	uint64_t hbest = UINT64_MAX;
 	size_t nedge = 0;
 
 	for (size_t i = 0; i < n; i++) {
+		uint64_t h = pipelined ? 0 : handoff_bound(a, r, &c[i]);
+
 		if (woke(a, r->tid_send, c[i].t->tid, c[i].last_end, r->t_resp)) {
 			edge = &c[i];
 			nedge++;
 		}
-		if (c[i].first < early->first)
-			early = &c[i];
+		if (!best || h < hbest || (h == hbest && c[i].first < best->first)) {
+			best = &c[i];
+			hbest = h;
+		}
 	}
-	if (nedge == 1)
+	if (nedge == 1 && edge == best && !pipelined)
 		return edge;
 	*ambiguous = true;
-	return a->cfg.strict_ambiguous ? NULL : early;
+	return a->cfg.strict_ambiguous ? NULL : best;
 }
 
 /* ---- the handler's appends for r and its dequeue ---- */
@@ -680,20 +742,43 @@ static uint32_t claim_appends(struct thr *h, const struct corr_request *r, uint6
 }
 
 /* A non-futex block of the handler right after its last append (a slow step
- * under the partition lock: msync, a sleep) still belongs to the append. */
+ * under the partition lock: msync, a sleep) still belongs to the append. The
+ * gap counts the handler's time on CPU only: preempted between its write and
+ * that step (common with 8 handlers on one CPU), it is no less the append's.
+ * The handler's next futex wait or segment write ends the search (it went on
+ * to the queue, a lock or another append). The gap is a few microseconds;
+ * tail_gap_ns (1 ms) leaves room for what the scheduler does not show: on a
+ * VM, timer ticks (35-90 us) and host steal (130 us seen between a write and
+ * the sleep right after it) are time "on CPU". */
 static uint64_t extend_tail(const struct attrib *a, const struct thr *h, uint64_t end,
 			    uint64_t t_resp)
 {
-	const struct ring *ring = &h->ring[K_OFF];
-	uint32_t j = ring_count_before(ring, end);
-	const struct off_rec *o;
+	const struct ring *ring = &h->ring[K_OFF], *apps = &h->ring[K_APP], *futs = &h->ring[K_FUT];
+	uint64_t cursor = end, on_cpu = 0, next = t_resp;
+	uint32_t i;
 
-	if (j >= ring->len)
-		return end;
-	o = ring_at(ring, j);
-	if (o->blocked && o->cause != CAUSE_FUTEX && o->t0 - end <= a->cfg.tail_gap_ns &&
-	    o->t1 <= t_resp)
-		return o->t1;
+	for (i = ring_count_before(apps, end); i < apps->len; i++) {
+		const struct app_rec *w = ring_at(apps, i);
+
+		if (w->kind == APP_WRITE) {
+			if (w->t0 < next)
+				next = w->t0;
+			break;
+		}
+	}
+	i = ring_count_before(futs, end);
+	if (i < futs->len && span_at(futs, i)->t0 < next)
+		next = span_at(futs, i)->t0;
+	for (uint32_t j = ring_count_before(ring, end); j < ring->len; j++) {
+		const struct off_rec *o = ring_at(ring, j);
+
+		on_cpu += o->t0 - cursor;
+		if (on_cpu > a->cfg.tail_gap_ns || o->t0 >= next || o->t1 > t_resp)
+			break;
+		if (o->blocked)
+			return o->cause != CAUSE_FUTEX ? o->t1 : end;
+		cursor = o->t1;
+	}
 	return end;
 }
 
@@ -746,14 +831,18 @@ static uint64_t prev_work_end(const struct thr *h, uint64_t t_read, uint64_t A)
 
 /* When the handler took r off the queue: the end of the first futex wait after
  * its previous work, unless that wait is the partition lock's (the only one,
- * begun after t_read, not woken by a network thread, right before the append). */
+ * begun after t_read, not woken by a network thread, right before the append).
+ * Waits right behind that first one that a network thread ended are still the
+ * dequeue: woken on the queue's condition variable, the handler must take the
+ * queue's mutex back, and the network thread putting a request may hold it
+ * (pthread_cond_wait's re-lock; a partition lock is never a network thread's). */
 static uint64_t dequeue_time(const struct attrib *a, const struct thr *h, uint64_t t_read,
 			     uint64_t A)
 {
 	const struct ring *ring = &h->ring[K_FUT];
 	const struct fut_rec *first = NULL, *last = NULL;
-	uint64_t p = prev_work_end(h, t_read, A);
-	uint32_t j = ring_count_before(ring, p);
+	uint64_t p = prev_work_end(h, t_read, A), d;
+	uint32_t j = ring_count_before(ring, p), jfirst = 0;
 
 	if (j > 0)
 		j--;
@@ -764,8 +853,10 @@ static uint64_t dequeue_time(const struct attrib *a, const struct thr *h, uint64
 			break;
 		if (w->t1 <= p || w->t1 > A)
 			continue;
-		if (!first)
+		if (!first) {
 			first = w;
+			jfirst = j;
+		}
 		last = w;
 	}
 	if (!first)
@@ -773,7 +864,17 @@ static uint64_t dequeue_time(const struct attrib *a, const struct thr *h, uint64
 	if (first == last && first->t0 >= t_read && !net_woken(a, h, first) &&
 	    A - first->t1 <= a->cfg.lock_gap_ns)
 		return p;
-	return first->t1;
+	d = first->t1;
+	for (j = jfirst + 1; j < ring->len; j++) {
+		const struct fut_rec *w = ring_at(ring, j);
+
+		if (w->t0 >= A || w->t1 > A)
+			break;
+		if (w->t0 < d || !net_woken(a, h, w))
+			break;
+		d = w->t1;
+	}
+	return d;
 }
 
 /* Inside post_append, when the handler handed the response over: the network
@@ -858,15 +959,41 @@ static void add_cause(struct acc *acc, int phase, unsigned int cause, uint64_t l
 	acc->out->cause_ns[phase][cause] += ns;
 	if (o && ns > acc->best[cause].ns)
 		acc->best[cause] = (struct best){ns, o};
-	if (o && o->stack_id >= 0)
+	if (o && o->stack_id != -1)
 		keep_stack(acc->out, phase, o, ns);
+}
+
+/* How long thread tid was runnable but not running inside [lo, hi]: preempted,
+ * or woken and not yet on a CPU. */
+static uint64_t runq_inside(const struct attrib *a, uint32_t tid, uint64_t lo, uint64_t hi)
+{
+	const struct thr *t = thr_find(a, tid);
+	const struct ring *ring;
+	uint64_t sum = 0;
+
+	if (!t || hi <= lo)
+		return 0;
+	ring = &t->ring[K_OFF];
+	for (uint32_t j = ring_count_before(ring, lo), k = j ? j - 1 : 0;
+	     k < ring->len && span_at(ring, k)->t0 < hi; k++) {
+		const struct off_rec *o = ring_at(ring, k);
+		uint64_t w = o->t0, s, e;
+
+		if (o->blocked)
+			w = o->tw >= o->t0 && o->tw <= o->t1 ? o->tw : o->t1;
+		s = w > lo ? w : lo;
+		e = o->t1 < hi ? o->t1 : hi;
+		if (e > s)
+			sum += e - s;
+	}
+	return sum;
 }
 
 /* One off-CPU interval clipped to [*cur, hi]; returns the time it covered. */
 static uint64_t add_interval(struct acc *acc, const struct off_rec *o, uint64_t *cur, uint64_t hi,
 			     int phase, enum mode mode)
 {
-	uint64_t s = o->t0 > *cur ? o->t0 : *cur, e = o->t1 < hi ? o->t1 : hi, w;
+	uint64_t s = o->t0 > *cur ? o->t0 : *cur, e = o->t1 < hi ? o->t1 : hi, s0 = s, w;
 	unsigned int cause = mode == M_OWN ? o->cause : ATTRIB_CAUSE_QUEUED;
 
 	if (e <= s)
@@ -878,10 +1005,19 @@ static uint64_t add_interval(struct acc *acc, const struct off_rec *o, uint64_t 
 		w = s;
 	if (w > e)
 		w = e;
+	if (mode == M_QUEUE && o->blocked && o->waker && is_net(acc->a, o->waker)) {
+		/* r waited for the network thread that ended this wait (to put r on
+		 * the queue, or to let go of the queue's lock): its run-queue time
+		 * meanwhile is CPU contention, not queueing (a preempted lock holder) */
+		uint64_t rq = runq_inside(acc->a, o->waker, s, w);
+
+		add_cause(acc, phase, CAUSE_RUNQ, s, s + rq, NULL);
+		s += rq;
+	}
 	add_cause(acc, phase, cause, s, w, mode == M_OWN ? o : NULL);
 	add_cause(acc, phase, CAUSE_RUNQ, w, e, NULL);
 	*cur = e;
-	return e - s;
+	return e - s0;
 }
 
 static void account(struct acc *acc, uint32_t tid, uint64_t lo, uint64_t hi, int phase,
@@ -1019,12 +1155,29 @@ static enum attrib_unmatched finish(struct attrib *a, const struct corr_request 
 	return why;
 }
 
+/* Was r read before its connection's previous response was written (the
+ * broker does not mute the connection)? Remembers r's response for the next. */
+static bool pipelined(struct attrib *a, const struct corr_request *r)
+{
+	struct conn_last *c =
+	    &a->conns[(uint32_t)((r->conn_id * 0x9e3779b97f4a7c15ull) >> 32) & (CONN_SLOTS - 1)];
+	bool p = c->used && c->conn_id == r->conn_id && c->t_end > r->t_first;
+
+	if (r->t_end && r->t_end >= r->t_first) {
+		c->conn_id = r->conn_id;
+		c->t_end = r->t_end;
+		c->used = true;
+	}
+	return p;
+}
+
 enum attrib_unmatched attrib_request(struct attrib *a, const struct corr_request *r,
 				     struct attrib_result *out)
 {
 	struct cand c[CAND_MAX];
 	const struct cand *pick;
 	enum attrib_unmatched why = check_request(r);
+	bool pipe = pipelined(a, r);
 	size_t n;
 
 	memset(out, 0, sizeof(*out));
@@ -1036,7 +1189,7 @@ enum attrib_unmatched attrib_request(struct attrib *a, const struct corr_request
 	n = candidates(a, r, c);
 	if (!n)
 		return finish(a, r, out, ATTRIB_UNM_NO_APPEND);
-	pick = n == 1 ? &c[0] : break_tie(a, r, c, n, &out->ambiguous);
+	pick = n == 1 ? &c[0] : break_tie(a, r, c, n, pipe, &out->ambiguous);
 	if (!pick)
 		return finish(a, r, out, ATTRIB_UNM_AMBIGUOUS);
 	if (out->ambiguous)
@@ -1318,7 +1471,7 @@ static size_t merge_rows(const struct attrib_bands *b, struct row *rows, size_t 
 			    (struct attrib_top){.key = b->keys.s[rows[i].key], .stack_id = -1};
 		tops[m - 1].requests++;
 		tops[m - 1].total_ns += rows[i].ns;
-		if (rows[i].stack_id >= 0)
+		if (rows[i].stack_id != -1)
 			tops[m - 1].stack_id = rows[i].stack_id;
 	}
 	return m;

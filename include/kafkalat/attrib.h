@@ -58,7 +58,7 @@ struct attrib_config {
 	uint32_t max_threads;	 /* threads tracked (1024) */
 	uint32_t max_strings;	 /* distinct frames and comms kept (4096) */
 	uint64_t lock_gap_ns;	 /* futex end → append start still "the lock wait" (200 us) */
-	uint64_t tail_gap_ns; /* append end → a non-futex block still inside the append (20 us) */
+	uint64_t tail_gap_ns; /* append end → a non-futex block still inside the append (1 ms) */
 	bool strict_ambiguous; /* report ties as unmatched instead of resolving by time order */
 };
 
@@ -71,7 +71,7 @@ struct attrib_offcpu {
 	uint64_t t_wakeup; /* 0 when not seen */
 	bool blocked;	   /* went to sleep (false: preempted, runnable all along) */
 	enum cause cause;
-	int32_t stack_id;      /* < 0 none */
+	int32_t stack_id;      /* -1 none; <= -2 a stackless wait (cause_events.h) */
 	const char *top_frame; /* may be NULL */
 	uint32_t waker_tid;    /* 0 when not seen */
 	const char *waker_comm;
