@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include <errno.h>
+#include <stdbool.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -67,11 +68,38 @@ static void kdev(struct json *j, const char *key, uint32_t dev)
 	json_kstr(j, key, buf);
 }
 
+/* A wait the kernel side recognised by its syscall (KLC_STACK_ID_STACKLESS):
+ * the frames a walk would have shown, innermost first, marked as such. */
+static bool print_stackless(struct dump *d, int stack_id)
+{
+	static const char *const frames[][2] = {
+	    [KLC_STACKLESS_FUTEX] = {"futex_wait", "__x64_sys_futex"},
+	    [KLC_STACKLESS_POLL] = {"do_epoll_wait", "__x64_sys_epoll_wait"},
+	    [KLC_STACKLESS_SLEEP] = {"hrtimer_nanosleep", "__x64_sys_clock_nanosleep"},
+	};
+	int kind = -1 - stack_id;
+
+	if (kind <= 0 || kind >= (int)(sizeof(frames) / sizeof(frames[0])))
+		return false;
+	json_key(&d->j, "stackless");
+	json_bool(&d->j, true);
+	json_key(&d->j, "stack");
+	json_arr_begin(&d->j);
+	json_str(&d->j, frames[kind][0]);
+	json_str(&d->j, frames[kind][1]);
+	json_arr_end(&d->j);
+	return true;
+}
+
 static void print_stack(struct dump *d, int stack_id)
 {
 	uint64_t ips[KLC_MAX_STACK];
-	int n = causes_stack(d->c, stack_id, ips, KLC_MAX_STACK);
+	int n;
 	char buf[KSYMS_MAX_NAME + 64];
+
+	if (print_stackless(d, stack_id))
+		return;
+	n = causes_stack(d->c, stack_id, ips, KLC_MAX_STACK);
 
 	if (n < 0) {
 		json_key(&d->j, "stack");
@@ -145,7 +173,7 @@ static void print_offcpu(struct dump *d, const struct klc_offcpu_event *e)
 	json_key(j, "waker_comm");
 	json_strn(j, e->waker_comm, strnlen(e->waker_comm, sizeof(e->waker_comm)));
 	json_kint(j, "stack_id", e->stack_id);
-	if (e->stack_id >= 0)
+	if (e->stack_id != -1)
 		print_stack(d, e->stack_id);
 }
 
