@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "kafkalat/cause.h"
+#include "kafkalat/cause_events.h"
 
 static const char *const cause_names[CAUSE_MAX] = {
     [CAUSE_CPU] = "cpu",
@@ -64,6 +65,27 @@ struct cause_rule {
 	int prio;
 	const char *within;
 };
+
+static const struct cause_stackless stackless[] = {
+    [KLC_STACKLESS_FUTEX] = {CAUSE_FUTEX,
+			     {"futex_wait", "__x64_sys_futex"},
+			     "__x64_sys_futex;futex_wait"},
+    [KLC_STACKLESS_POLL] = {CAUSE_OTHER,
+			    {"do_epoll_wait", "__x64_sys_epoll_wait"},
+			    "__x64_sys_epoll_wait;do_epoll_wait"},
+    [KLC_STACKLESS_SLEEP] = {CAUSE_OTHER,
+			     {"hrtimer_nanosleep", "__x64_sys_clock_nanosleep"},
+			     "__x64_sys_clock_nanosleep;hrtimer_nanosleep"},
+};
+
+const struct cause_stackless *cause_stackless(int stack_id)
+{
+	int kind = -1 - stack_id;
+
+	if (kind <= KLC_STACKLESS_NONE || kind >= (int)(sizeof(stackless) / sizeof(stackless[0])))
+		return NULL;
+	return &stackless[kind];
+}
 
 /* clang-format off */
 static const struct cause_rule rules[] = {

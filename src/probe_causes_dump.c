@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "kafkalat/cause.h"
 #include "kafkalat/causes_dump.h"
 #include "kafkalat/json.h"
 #include "kafkalat/ksyms.h"
@@ -72,21 +73,16 @@ static void kdev(struct json *j, const char *key, uint32_t dev)
  * the frames a walk would have shown, innermost first, marked as such. */
 static bool print_stackless(struct dump *d, int stack_id)
 {
-	static const char *const frames[][2] = {
-	    [KLC_STACKLESS_FUTEX] = {"futex_wait", "__x64_sys_futex"},
-	    [KLC_STACKLESS_POLL] = {"do_epoll_wait", "__x64_sys_epoll_wait"},
-	    [KLC_STACKLESS_SLEEP] = {"hrtimer_nanosleep", "__x64_sys_clock_nanosleep"},
-	};
-	int kind = -1 - stack_id;
+	const struct cause_stackless *sl = cause_stackless(stack_id);
 
-	if (kind <= 0 || kind >= (int)(sizeof(frames) / sizeof(frames[0])))
+	if (!sl)
 		return false;
 	json_key(&d->j, "stackless");
 	json_bool(&d->j, true);
 	json_key(&d->j, "stack");
 	json_arr_begin(&d->j);
-	json_str(&d->j, frames[kind][0]);
-	json_str(&d->j, frames[kind][1]);
+	json_str(&d->j, sl->frames[0]);
+	json_str(&d->j, sl->frames[1]);
 	json_arr_end(&d->j);
 	return true;
 }

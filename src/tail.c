@@ -433,33 +433,12 @@ static int skip_plumbing(const char *const *frames, int n)
 	return i;
 }
 
-/* Waits the kernel side recognised by their syscall without walking the
- * stack (KLC_STACK_ID_STACKLESS): what the walk would have said. */
-static const struct {
-	uint8_t cause;
-	const char *top, *frames;
-} stackless[] = {
-    [KLC_STACKLESS_FUTEX] = {CAUSE_FUTEX, "futex_wait", "__x64_sys_futex;futex_wait"},
-    [KLC_STACKLESS_POLL] = {CAUSE_OTHER, "do_epoll_wait", "__x64_sys_epoll_wait;do_epoll_wait"},
-    [KLC_STACKLESS_SLEEP] = {CAUSE_OTHER, "hrtimer_nanosleep",
-			     "__x64_sys_clock_nanosleep;hrtimer_nanosleep"},
-};
-
-static int stackless_kind(int32_t stack_id)
-{
-	int kind = -1 - stack_id;
-
-	return kind > 0 && kind < (int)(sizeof(stackless) / sizeof(stackless[0])) ? kind : 0;
-}
-
 /* The ';'-joined frames of a stack id, outermost first; NULL if unknown. */
 static const char *frames_of(const struct tail *t, int32_t stack_id)
 {
 	if (stack_id >= 0 && (uint32_t)stack_id < t->stacks_cap)
 		return t->stacks[stack_id].frames;
-	if (stackless_kind(stack_id))
-		return stackless[stackless_kind(stack_id)].frames;
-	return NULL;
+	return cause_stackless(stack_id) ? cause_stackless(stack_id)->folded : NULL;
 }
 
 /* Room in the cache for stack_id; false when it cannot be cached. */
@@ -493,11 +472,11 @@ static void stack_lookup(struct tail *t, int32_t stack_id, struct stack_info *s)
 	memset(s, 0, sizeof(*s));
 	s->state = 2;
 	s->cause = CAUSE_OTHER;
-	if (stackless_kind(stack_id)) {
+	if (cause_stackless(stack_id)) {
 		/* static strings: stack ids below 0 are never cached or freed */
 		s->state = 1;
-		s->cause = stackless[stackless_kind(stack_id)].cause;
-		s->top = (char *)stackless[stackless_kind(stack_id)].top;
+		s->cause = (uint8_t)cause_stackless(stack_id)->cause;
+		s->top = (char *)cause_stackless(stack_id)->frames[0];
 		return;
 	}
 	if (stack_id < 0)
@@ -554,7 +533,7 @@ static int on_offcpu(struct tail *t, const struct klc_offcpu_event *e)
 	    .blocked = e->blocked != 0,
 	    /* -1: none (a failed walk's error code too); <= -2 stackless */
 	    .stack_id =
-		e->blocked && (e->stack_id >= 0 || stackless_kind(e->stack_id)) ? e->stack_id : -1,
+		e->blocked && (e->stack_id >= 0 || cause_stackless(e->stack_id)) ? e->stack_id : -1,
 	    .waker_tid = e->waker_tid,
 	};
 

@@ -46,6 +46,20 @@ enum cause cause_from_name(const char *name);
  */
 enum cause cause_classify(const char *const *frames, size_t n, const char **top_frame);
 
+/*
+ * A wait the kernel side recognised by its syscall without walking the stack
+ * (stack ids KLC_STACK_ID_STACKLESS(kind) <= -2, cause_events.h): the cause
+ * and the frames the walk would have given. One table for every reader.
+ */
+struct cause_stackless {
+	enum cause cause;
+	const char *frames[2]; /* innermost first; frames[0] is the deciding one */
+	const char *folded;    /* the same outermost first, ';'-joined */
+};
+
+/* NULL unless stack_id is a known stackless kind. */
+const struct cause_stackless *cause_stackless(int stack_id);
+
 /* The function name inside a frame as described above: *name is set to its
  * first character and its length returned (0 if there is none). */
 size_t cause_frame_name(const char *frame, const char **name);

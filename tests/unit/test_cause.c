@@ -308,9 +308,22 @@ static void test_names(void **state)
 	assert_int_equal(cause_from_name(NULL), CAUSE_MAX);
 }
 
+/* Stackless ids: the futex kind is a futex wait, -1 and unknown kinds none. */
+static void test_stackless(void **state)
+{
+	(void)state;
+	assert_int_equal(cause_stackless(-2)->cause, CAUSE_FUTEX);
+	assert_string_equal(cause_stackless(-2)->frames[0], "futex_wait");
+	assert_string_equal(cause_stackless(-3)->folded, "__x64_sys_epoll_wait;do_epoll_wait");
+	assert_null(cause_stackless(-1));
+	assert_null(cause_stackless(0));
+	assert_null(cause_stackless(-5));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_stackless),
 	    cmocka_unit_test(test_real_stacks),
 	    cmocka_unit_test(test_real_stacks_cover),
 	    cmocka_unit_test(test_empty),
