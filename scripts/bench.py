@@ -23,18 +23,20 @@ import sys
 import tempfile
 import time
 
+from benchlib import boot_ci, cpu_s, stop_tracer, tracer_prog_ids
+from benchlib import start_tracer as _start_tracer
+
 BUILD = os.environ.get("OUT", "build")
 PAIRS = int(os.environ.get("BENCH_PAIRS", "16"))
 RUN_S = float(os.environ.get("BENCH_SECONDS", "3"))
-TICK = os.sysconf("SC_CLK_TCK")
 PROG_NAMES = {"sys_enter", "sys_exit"}
 STATS_RUNS = int(os.environ.get("BENCH_STATS_RUNS", "3"))
 
 
-def cpu_s(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def start_tracer(broker_pid, port, tmp):
+    return _start_tracer(broker_pid, port, tmp, "bench")
 
 
 def start_broker(tmp):
@@ -61,38 +63,10 @@ def run_load(boot):
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
-def start_tracer(broker_pid, port, tmp):
-    err = open(os.path.join(tmp, "tracer.err"), "w+")
-    t = subprocess.Popen([f"{BUILD}/kafkalat", "-p", str(broker_pid), "-P", port, "-j"],
-                         stdout=subprocess.PIPE, stderr=err, text=True)
-    for _ in range(200):
-        err.seek(0)
-        if "Tracing" in err.read():
-            return t
-        if t.poll() is not None:
-            err.seek(0)
-            sys.exit("bench: kafkalat failed: " + err.read())
-        time.sleep(0.05)
-    t.kill()
-    sys.exit("bench: kafkalat did not attach")
 
 
-def stop_tracer(t):
-    t.send_signal(signal.SIGTERM)
-    out, _ = t.communicate(timeout=30)
-    return json.loads(out.strip().splitlines()[-1])
 
 
-def tracer_prog_ids(pid):
-    """The BPF programs this kafkalat holds (not other instances')."""
-    ids = set()
-    for fd in os.listdir(f"/proc/{pid}/fdinfo"):
-        try:
-            with open(f"/proc/{pid}/fdinfo/{fd}") as f:
-                ids.update(int(l.split()[1]) for l in f if l.startswith("prog_id:"))
-        except OSError:
-            pass
-    return ids
 
 
 def bpf_prog_stats(ids):
@@ -124,10 +98,6 @@ def one_run(broker, boot, with_tracer, tmp):
             "bpf_runs": s1[1] - s0[1], "summary": summary}
 
 
-def boot_ci(ratios, n=5000):
-    rnd = random.Random(1)
-    meds = sorted(statistics.median(rnd.choices(ratios, k=len(ratios))) for _ in range(n))
-    return meds[int(0.05 * n)], meds[int(0.95 * n)]
 
 
 def main():

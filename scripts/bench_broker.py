@@ -18,31 +18,18 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
+
+from benchlib import cpu_s, start_refbroker
 
 BUILD = os.environ.get("OUT", "build")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 SECONDS = float(os.environ.get("BENCH_SECONDS", "5"))
 RATE = int(os.environ.get("BENCH_RATE", "2000"))
-TICK = os.sysconf("SC_CLK_TCK")
 
 
-def cpu_s(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
 
 
-def start_broker(logdir):
-    p = subprocess.Popen([f"{BUILD}/refbroker", "--port", "0", "--log-dir", logdir,
-                          "--partitions", "4", "--segment-bytes", str(256 << 20)],
-                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    line = p.stdout.readline()
-    if not line.startswith("PORT="):
-        p.kill()
-        sys.exit("bench_broker: the broker did not start")
-    return p, int(line.split("=")[1])
 
 
 def load(port, *extra):
@@ -56,8 +43,7 @@ def load(port, *extra):
 
 
 def one_run(logdir):
-    os.makedirs(logdir)
-    broker, port = start_broker(logdir)
+    broker, port = start_refbroker(logdir, 256 << 20, "bench_broker")
     try:
         load(port, "-d", "1")  # warm-up: metadata, topic creation
         c0 = cpu_s(broker.pid)

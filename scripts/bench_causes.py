@@ -24,31 +24,19 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
+
+from benchlib import boot_ci, cpu_s, start_refbroker, start_tracer, stop_tracer
+from benchlib import tracer_prog_ids
 
 BUILD = os.environ.get("OUT", "build")
 PAIRS = int(os.environ.get("BENCH_PAIRS", "16"))
 RUN_S = float(os.environ.get("BENCH_SECONDS", "3"))
 FIXED_RATE = int(os.environ.get("BENCH_FIXED_RATE", "5000"))
 STATS_RUNS = int(os.environ.get("BENCH_STATS_RUNS", "3"))
-TICK = os.sysconf("SC_CLK_TCK")
 
 
-def cpu_s(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
 
 
-def start_broker(logdir):
-    p = subprocess.Popen([f"{BUILD}/refbroker", "--port", "0", "--log-dir", logdir,
-                          "--partitions", "4", "--segment-bytes", str(64 << 20)],
-                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    line = p.stdout.readline()
-    if not line.startswith("PORT="):
-        p.kill()
-        sys.exit("bench_causes: the broker did not start")
-    return p, int(line.split("=")[1])
 
 
 def run_load(port, rate):
@@ -64,37 +52,10 @@ def run_load(port, rate):
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
-def start_tracer(broker_pid, port, extra, tmp):
-    err = open(os.path.join(tmp, "tracer.err"), "w+")
-    t = subprocess.Popen([f"{BUILD}/kafkalat", "-p", str(broker_pid), "-P", str(port), "-j",
-                          *extra], stdout=subprocess.PIPE, stderr=err, text=True)
-    for _ in range(400):
-        err.seek(0)
-        if "Tracing" in err.read():
-            return t
-        if t.poll() is not None:
-            err.seek(0)
-            sys.exit("bench_causes: kafkalat failed: " + err.read())
-        time.sleep(0.05)
-    t.kill()
-    sys.exit("bench_causes: kafkalat did not attach")
 
 
-def stop_tracer(t):
-    t.send_signal(signal.SIGTERM)
-    out, _ = t.communicate(timeout=60)
-    return json.loads(out.strip().splitlines()[-1])
 
 
-def tracer_prog_ids(pid):
-    ids = set()
-    for fd in os.listdir(f"/proc/{pid}/fdinfo"):
-        try:
-            with open(f"/proc/{pid}/fdinfo/{fd}") as f:
-                ids.update(int(l.split()[1]) for l in f if l.startswith("prog_id:"))
-        except OSError:
-            pass
-    return ids
 
 
 def prog_stats(ids):
@@ -112,7 +73,7 @@ def prog_stats(ids):
 def one_run(broker, port, mode, rate, tmp):
     """mode: None (no kafkalat), "all", or "sockets" (--no-causes)."""
     extra = ["--no-causes"] if mode == "sockets" else []
-    tracer = start_tracer(broker.pid, port, extra, tmp) if mode else None
+    tracer = start_tracer(broker.pid, port, tmp, "bench_causes", extra) if mode else None
     try:
         ids = tracer_prog_ids(tracer.pid) if tracer else set()
         b0, t0 = cpu_s(broker.pid), cpu_s(tracer.pid) if tracer else 0
@@ -128,10 +89,6 @@ def one_run(broker, port, mode, rate, tmp):
             "broker_cpu": b1 - b0, "tracer_cpu": t1 - t0, "progs": progs, "summary": summary}
 
 
-def boot_ci(ratios, n=5000):
-    rnd = random.Random(1)
-    meds = sorted(statistics.median(rnd.choices(ratios, k=len(ratios))) for _ in range(n))
-    return meds[int(0.05 * n)], meds[int(0.95 * n)]
 
 
 def pairs(broker, port, mode, rate, tmp, label):
@@ -170,8 +127,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="kafkalat-bench-causes.", dir="/dev/shm")
     with open("/proc/sys/kernel/bpf_stats_enabled") as f:
         stats_before = f.read().strip()
-    os.makedirs(os.path.join(tmp, "log"))
-    broker, port = start_broker(os.path.join(tmp, "log"))
+    broker, port = start_refbroker(os.path.join(tmp, "log"), 64 << 20, "bench_causes")
     try:
         run_load(port, 0)  # warm-up: topic, segments, connections
         max_all = pairs(broker, port, "all", 0, tmp, "max rate, every probe")

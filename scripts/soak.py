@@ -16,10 +16,11 @@ import sys
 import tempfile
 import time
 
+from benchlib import cpu_s
+
 BUILD = os.environ.get("OUT", "build")
 SECONDS = int(os.environ.get("SOAK_SECONDS", "600"))
 RATE = int(os.environ.get("SOAK_RATE", "5000"))
-TICK = os.sysconf("SC_CLK_TCK")
 
 
 def rss_kib(pid):
@@ -30,10 +31,6 @@ def rss_kib(pid):
     return 0
 
 
-def cpu_s(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
 
 
 def main():
