@@ -986,7 +986,9 @@ static uint64_t runq_inside(const struct attrib *a, uint32_t tid, uint64_t lo, u
 		if (e > s)
 			sum += e - s;
 	}
-	return sum;
+	/* the thread's intervals never overlap in a real trace; a broken one
+	 * must not make a phase's causes outgrow the phase */
+	return sum < hi - lo ? sum : hi - lo;
 }
 
 /* One off-CPU interval clipped to [*cur, hi]; returns the time it covered. */

@@ -274,6 +274,30 @@ static void test_dequeue_relock(void **state)
 	attrib_free(a);
 }
 
+/* A broken trace where the network thread's preempted intervals overlap
+ * (found by fuzz_attrib): the run-queue time taken from them is capped at
+ * the wait it explains, so the queue phase's causes still add up to it. */
+static void test_overlapping_waker_runq(void **state)
+{
+	struct attrib *a = attrib_new(NULL);
+	struct attrib_result res;
+	struct req q;
+
+	(void)state;
+	futex(a, H1, -100 * MS, 32);
+	off(a, H1, -100 * MS, 31, 30, CAUSE_FUTEX, NET, NULL);
+	off(a, NET, 12, 28, -1, CAUSE_CPU, 0, NULL);
+	off(a, NET, 14, 29, -1, CAUSE_CPU, 0, NULL);
+	write_(a, H1, 0, BYTES, 40, 50);
+	req_init(&q, 0, 10, 90, 100);
+	req_part(&q, 0, BYTES);
+	assert_int_equal(run(a, &q, &res), ATTRIB_MATCHED);
+	assert_int_equal(PHASE(QUEUE), 22000);
+	assert_int_equal(CAUSE(QUEUE, CAUSE_RUNQ), 21000);
+	assert_int_equal(CAUSE(QUEUE, ATTRIB_CAUSE_QUEUED), 1000);
+	attrib_free(a);
+}
+
 /* write() blocked 200 ms in the journal (woken by jbd2). */
 static void test_journal_stall(void **state)
 {
@@ -827,6 +851,7 @@ int main(void)
 	    cmocka_unit_test(test_fsync_in_append),
 	    cmocka_unit_test(test_block_after_write),
 	    cmocka_unit_test(test_runq),
+	    cmocka_unit_test(test_overlapping_waker_runq),
 	    cmocka_unit_test(test_two_handlers),
 	    cmocka_unit_test(test_same_partition_same_bytes),
 	    cmocka_unit_test(test_multi_partition),
