@@ -338,7 +338,8 @@ int file_sys_enter(struct trace_event_raw_sys_enter *ctx)
 	 * optional ones are probed (their values are used only where they exist). */
 	bpf_probe_read_kernel(&arg1, sizeof(arg1), &ctx->args[1]);
 	bpf_probe_read_kernel(&arg3, sizeof(arg3), &ctx->args[3]);
-	return enter_sys(ctx->id, ctx->args[0], arg1, arg3);
+	/* the record's syscall number is an int: the rest of "id" is padding */
+	return enter_sys((__s32)ctx->id, ctx->args[0], arg1, arg3);
 }
 
 static __always_inline long exit_syscall_nr(struct pt_regs *regs)
@@ -463,36 +464,40 @@ static __always_inline __s32 blocked_stack(void *ctx, struct task_struct *prev)
 	return id;
 }
 
-SEC("tp_btf/sched_switch")
-int BPF_PROG(sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next,
-	     unsigned int prev_state)
+/* A broker thread leaves the CPU: its interval starts (in place when the
+ * thread has an entry already: an update would allocate and free one). */
+static __always_inline void switch_out(void *ctx, struct task_struct *prev, bool preempt,
+				       unsigned int prev_state, __u64 now)
 {
 	struct offcpu *o, s = {};
-	struct klc_offcpu_event *e;
-	__u64 now = bpf_ktime_get_ns();
-	__u32 tid;
+	__u32 tid = prev->pid;
 
 	/* a thread switching out for the last time (TASK_DEAD) leaves no state */
-	if ((__u32)prev->tgid == targ_tgid && (prev_state & TASK_DEAD)) {
-		tid = prev->pid;
+	if (prev_state & TASK_DEAD) {
 		bpf_map_delete_elem(&offcpu, &tid);
-	} else if ((__u32)prev->tgid == targ_tgid) {
-		s.t_off = now;
-		s.prev_state = prev_state;
-		s.blocked = !preempt && prev_state != 0; /* TASK_RUNNING */
-		s.stack_id = -1;
-		if (s.blocked)
-			s.stack_id = blocked_stack(ctx, prev);
-		tid = prev->pid;
-		if (bpf_map_update_elem(&offcpu, &tid, &s, BPF_ANY))
-			count_state_full();
+		return;
 	}
-	if ((__u32)next->tgid != targ_tgid)
-		return 0;
-	tid = next->pid;
+	s.t_off = now;
+	s.prev_state = prev_state;
+	s.blocked = !preempt && prev_state != 0; /* TASK_RUNNING */
+	s.stack_id = s.blocked ? blocked_stack(ctx, prev) : -1;
 	o = bpf_map_lookup_elem(&offcpu, &tid);
-	if (!o)
-		return 0;
+	if (o)
+		*o = s;
+	else if (bpf_map_update_elem(&offcpu, &tid, &s, BPF_NOEXIST))
+		count_state_full();
+}
+
+/* A broker thread back on a CPU: its interval ends and goes to the reader. */
+static __always_inline void switch_in(struct task_struct *next, __u64 now)
+{
+	struct klc_offcpu_event *e;
+	struct offcpu *o;
+	__u32 tid = next->pid;
+
+	o = bpf_map_lookup_elem(&offcpu, &tid);
+	if (!o || !o->t_off)
+		return;
 	if (now - o->t_off >= min_offcpu_ns && (e = event_reserve(sizeof(*e), KLC_EV_OFFCPU))) {
 		e->type = KLC_EV_OFFCPU;
 		e->tid = tid;
@@ -509,7 +514,25 @@ int BPF_PROG(sched_switch, bool preempt, struct task_struct *prev, struct task_s
 		__builtin_memcpy(e->waker_comm, o->waker_comm, KLC_COMM_LEN);
 		event_submit(e);
 	}
-	bpf_map_delete_elem(&offcpu, &tid);
+	o->t_off = 0; /* closed: the entry stays for the thread's next switch */
+}
+
+/* Most switches on the machine are not the broker's: they leave after two
+ * loads, before the clock is read. */
+SEC("tp_btf/sched_switch")
+int BPF_PROG(sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next,
+	     unsigned int prev_state)
+{
+	int out = (__u32)prev->tgid == targ_tgid, in = (__u32)next->tgid == targ_tgid;
+	__u64 now;
+
+	if (!out && !in)
+		return 0;
+	now = bpf_ktime_get_ns();
+	if (out)
+		switch_out(ctx, prev, preempt, prev_state, now);
+	if (in)
+		switch_in(next, now);
 	return 0;
 }
 
@@ -525,7 +548,7 @@ int BPF_PROG(sched_waking, struct task_struct *p)
 		return 0;
 	tid = p->pid;
 	o = bpf_map_lookup_elem(&offcpu, &tid);
-	if (!o || o->t_wakeup)
+	if (!o || !o->t_off || o->t_wakeup)
 		return 0;
 	id = bpf_get_current_pid_tgid();
 	o->t_wakeup = bpf_ktime_get_ns();

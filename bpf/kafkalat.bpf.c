@@ -572,25 +572,69 @@ static __always_inline int io_exit(long ret)
 const volatile __u8 sys_io_kind[KLT_MAX_SYSCALL_NR] = {};
 const volatile __u8 sys_io_dir[KLT_MAX_SYSCALL_NR] = {};
 
-SEC("tp_btf/sys_enter")
-int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
+/* A watched syscall's entry; count is its third argument, sendfile's fourth. */
+static __always_inline int enter_watched(long id, __u64 fd, __u64 addr, __u64 arg2, __u64 arg3)
 {
-	__u64 count;
 	__u8 kind;
 
-	if (!is_broker() || id < 0 || id >= KLT_MAX_SYSCALL_NR)
+	if (id < 0 || id >= KLT_MAX_SYSCALL_NR)
 		return 0;
 	kind = sys_io_kind[id];
 	if (!kind--)
 		return 0;
 	if (kind == KLT_IO_CLOSE) {
-		on_close((__s32)PT_REGS_PARM1_CORE_SYSCALL(regs));
+		on_close((__s32)fd);
 		return 0;
 	}
-	count = kind == KLT_IO_SENDFILE ? PT_REGS_PARM4_CORE_SYSCALL(regs)
-					: PT_REGS_PARM3_CORE_SYSCALL(regs);
-	return io_enter((__s32)PT_REGS_PARM1_CORE_SYSCALL(regs), PT_REGS_PARM2_CORE_SYSCALL(regs),
-			count, kind, sys_io_dir[id]);
+	return io_enter((__s32)fd, addr, kind == KLT_IO_SENDFILE ? arg3 : arg2, kind,
+			sys_io_dir[id]);
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
+{
+	if (!is_broker())
+		return 0;
+	return enter_watched(id, PT_REGS_PARM1_CORE_SYSCALL(regs), PT_REGS_PARM2_CORE_SYSCALL(regs),
+			     PT_REGS_PARM3_CORE_SYSCALL(regs), PT_REGS_PARM4_CORE_SYSCALL(regs));
+}
+
+/*
+ * The same on each watched syscall's own tracepoint (syscalls/sys_enter_read,
+ * ...; the loader attaches one program to many): the raw pair above runs for
+ * every syscall of every process, these only for the syscalls watched. The
+ * kernel refuses a program that reads past the record of the syscall it is
+ * attached to, so there is one program per argument count.
+ */
+/* The record's syscall number is an int: the rest of "id" is padding. */
+static __always_inline long syscall_nr(struct trace_event_raw_sys_enter *ctx)
+{
+	return (__s32)ctx->id;
+}
+
+SEC("tracepoint")
+int sock_enter3(struct trace_event_raw_sys_enter *ctx)
+{
+	if (!is_broker())
+		return 0;
+	return enter_watched(syscall_nr(ctx), ctx->args[0], ctx->args[1], ctx->args[2], 0);
+}
+
+SEC("tracepoint")
+int sock_enter4(struct trace_event_raw_sys_enter *ctx)
+{
+	if (!is_broker())
+		return 0;
+	return enter_watched(syscall_nr(ctx), ctx->args[0], ctx->args[1], ctx->args[2],
+			     ctx->args[3]);
+}
+
+SEC("tracepoint")
+int sock_enter1(struct trace_event_raw_sys_enter *ctx)
+{
+	if (!is_broker())
+		return 0;
+	return enter_watched(syscall_nr(ctx), ctx->args[0], 0, 0, 0);
 }
 
 /* The syscall number at sys_exit: the one architecture difference here. */
@@ -618,6 +662,14 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	if (nr >= 0 && (nr >= KLT_MAX_SYSCALL_NR || !sys_io_kind[nr]))
 		return 0;
 	return io_exit(ret);
+}
+
+SEC("tracepoint")
+int sock_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	if (!is_broker())
+		return 0;
+	return io_exit(ctx->ret);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

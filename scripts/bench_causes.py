@@ -33,10 +33,9 @@ PAIRS = int(os.environ.get("BENCH_PAIRS", "16"))
 RUN_S = float(os.environ.get("BENCH_SECONDS", "3"))
 FIXED_RATE = int(os.environ.get("BENCH_FIXED_RATE", "5000"))
 STATS_RUNS = int(os.environ.get("BENCH_STATS_RUNS", "3"))
-
-
-
-
+# 1: only the exact figures (BPF time, kafkalat's and the broker's CPU per
+# request) from the bpf_stats runs, no A/B pairs: a minute instead of ten
+STATS_ONLY = os.environ.get("BENCH_STATS_ONLY") == "1"
 
 
 def run_load(port, rate):
@@ -50,12 +49,6 @@ def run_load(port, rate):
     if r.returncode not in (0, 1) or not r.stdout.strip():
         sys.exit(f"bench_causes: kafkalat load failed ({r.returncode}): {r.stderr[-300:]}")
     return json.loads(r.stdout.strip().splitlines()[-1])
-
-
-
-
-
-
 
 
 def prog_stats(ids):
@@ -87,8 +80,6 @@ def one_run(broker, port, mode, rate, tmp):
     progs = {k: (v[0] - s0.get(k, (0, 0))[0], v[1] - s0.get(k, (0, 0))[1]) for k, v in s1.items()}
     return {"reqs": reqs, "rate": reqs / load["duration_s"], "p99": load["latency_us"]["p99"],
             "broker_cpu": b1 - b0, "tracer_cpu": t1 - t0, "progs": progs, "summary": summary}
-
-
 
 
 def pairs(broker, port, mode, rate, tmp, label):
@@ -130,9 +121,11 @@ def main():
     broker, port = start_refbroker(os.path.join(tmp, "log"), 64 << 20, "bench_causes")
     try:
         run_load(port, 0)  # warm-up: topic, segments, connections
-        max_all = pairs(broker, port, "all", 0, tmp, "max rate, every probe")
-        max_sock = pairs(broker, port, "sockets", 0, tmp, "max rate, --no-causes")
-        fixed_all = pairs(broker, port, "all", FIXED_RATE, tmp, f"{FIXED_RATE} msg/s, every probe")
+        if not STATS_ONLY:
+            max_all = pairs(broker, port, "all", 0, tmp, "max rate, every probe")
+            max_sock = pairs(broker, port, "sockets", 0, tmp, "max rate, --no-causes")
+            fixed_all = pairs(broker, port, "all", FIXED_RATE, tmp,
+                              f"{FIXED_RATE} msg/s, every probe")
         with open("/proc/sys/kernel/bpf_stats_enabled", "w") as f:
             f.write("1")
         stats = [one_run(broker, port, "all", 0, tmp) for _ in range(STATS_RUNS)]
@@ -143,12 +136,12 @@ def main():
         broker.send_signal(signal.SIGTERM)
         broker.wait(timeout=20)
         shutil.rmtree(tmp, ignore_errors=True)
-    base, traced = max_all
     print(f"kafkalat bench (causes): reference broker on tmpfs, {PAIRS} alternating pairs of "
           f"{RUN_S:.0f} s, 100 B messages, 1 message/request")
-    print(f"  max rate without kafkalat       median "
-          f"{statistics.median(r['rate'] for r in base):.0f} req/s (the highest it sustains "
-          f"here, one producer connection)")
+    if not STATS_ONLY:
+        print(f"  max rate without kafkalat       median "
+              f"{statistics.median(r['rate'] for r in max_all[0]):.0f} req/s (the highest it "
+              f"sustains here, one producer connection)")
     for label, runs in (("max rate", stats), (f"{FIXED_RATE} msg/s", stats_fixed)):
         reqs = sum(r["reqs"] for r in runs)
         total = {}
@@ -162,6 +155,15 @@ def main():
         for k, (pns, cnt) in sorted(total.items(), key=lambda kv: -kv[1][0]):
             print(f"      {k:<20} {pns / reqs:7.0f} ns/request  {cnt / reqs:6.2f} runs/request  "
                   f"{pns / max(cnt, 1):6.0f} ns/run")
+    if STATS_ONLY:
+        print(f"  kafkalat CPU per request        {cpu_per_req(stats, 'tracer_cpu'):.2f} us "
+              f"(bpf_stats runs, max rate), "
+              f"{cpu_per_req(stats_fixed, 'tracer_cpu'):.2f} us ({FIXED_RATE} msg/s)")
+        print(f"  broker CPU per request          {cpu_per_req(stats, 'broker_cpu'):.2f} us "
+              f"traced (bpf_stats runs, max rate)")
+        report_attribution(stats + stats_fixed)
+        return
+    base, traced = max_all
     print(f"  kafkalat CPU per request        {cpu_per_req(traced, 'tracer_cpu'):.2f} us "
           f"(every probe), {cpu_per_req(max_sock[1], 'tracer_cpu'):.2f} us (--no-causes)")
     b, t = cpu_per_req(base, "broker_cpu"), cpu_per_req(traced, "broker_cpu")
@@ -173,13 +175,15 @@ def main():
     report_pairs("--no-causes, max rate", *max_sock, "rate")
     report_pairs(f"every probe, {FIXED_RATE} msg/s", *fixed_all, "p99")
     report_pairs(f"every probe, {FIXED_RATE} msg/s", *fixed_all, "rate")
-    allr = traced + fixed_all[1]
-    print(f"  lost events (default rings)     {lost(allr)} over {len(allr)} traced runs")
-    att = [r["summary"].get("attribution") or {} for r in allr]
+    report_attribution(traced + fixed_all[1])
+
+
+def report_attribution(runs):
+    print(f"  lost events (default rings)     {lost(runs)} over {len(runs)} traced runs")
+    att = [r["summary"].get("attribution") or {} for r in runs]
     matched = sum(a.get("requests", 0) for a in att)
     unm = sum((a.get("unmatched") or {}).get("requests", 0) for a in att)
     print(f"  attributed / not attributed     {matched} / {unm}")
-
 
 if __name__ == "__main__":
     main()

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -310,7 +311,26 @@ static int start_probe(struct live *lv, int pid)
 		err = probe_attach(lv->probe, on_record, lv);
 	if (err)
 		fprintf(stderr, "kafkalat: %s\n", probe_error(lv->probe));
+	else if (probe_syscall_fallback(lv->probe))
+		fprintf(stderr,
+			"kafkalat: socket syscalls on the raw sys_enter/sys_exit tracepoints, "
+			"which cost more per syscall (%s)\n",
+			probe_syscall_fallback(lv->probe));
 	return err;
+}
+
+/* The syscall tracepoints are found through tracefs; systemd mounts it,
+ * minimal systems may not. Mounting it at its usual place is what any
+ * tracer's user would do by hand. */
+static void ensure_tracefs(bool verbose)
+{
+	if (!access("/sys/kernel/tracing/events", F_OK) ||
+	    !access("/sys/kernel/debug/tracing/events", F_OK))
+		return;
+	if (mount("nodev", "/sys/kernel/tracing", "tracefs", 0, NULL) == 0)
+		fprintf(stderr, "kafkalat: mounted tracefs at /sys/kernel/tracing\n");
+	else if (verbose)
+		fprintf(stderr, "kafkalat: mounting tracefs failed: %s\n", strerror(errno));
 }
 
 static void check_cause_lost(struct live *lv)
@@ -520,6 +540,7 @@ int live_run(const struct cli_opts *o)
 	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	ensure_tracefs(o->verbose);
 	if (start_probe(&lv, pid) || start_causes(&lv, pid))
 		goto out;
 	t_start = now_ns(CLOCK_MONOTONIC);

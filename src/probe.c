@@ -14,7 +14,8 @@
 #include "kafkalat.skel.h"
 #include "kafkalat/probe.h"
 
-#define MAX_LINKS 2
+/* two per watched syscall on their own tracepoints */
+#define MAX_LINKS 32
 
 struct probe {
 	struct kafkalat_bpf *skel;
@@ -22,22 +23,36 @@ struct probe {
 	struct bpf_link *links[MAX_LINKS];
 	int nlinks;
 	struct probe_opts opts;
+	bool raw_syscalls;
+	char fallback_reason[256];
 	char err[256];
 };
 
-/* The syscalls kafkalat watches, and how each passes its bytes. */
+/* The syscalls kafkalat watches, how each passes its bytes, its own
+ * tracepoint (syscalls/sys_{enter,exit}_<tp>) and how many arguments its
+ * entry program reads. */
 static const struct {
 	long nr;
 	enum klt_io_kind kind;
 	enum klt_dir dir;
+	const char *tp;
+	int nargs;
 } io_syscalls[] = {
-    {SYS_read, KLT_IO_BUF, KLT_DIR_RX},		 {SYS_recvfrom, KLT_IO_BUF, KLT_DIR_RX},
-    {SYS_readv, KLT_IO_IOV, KLT_DIR_RX},	 {SYS_recvmsg, KLT_IO_MSG, KLT_DIR_RX},
-    {SYS_write, KLT_IO_BUF, KLT_DIR_TX},	 {SYS_sendto, KLT_IO_BUF, KLT_DIR_TX},
-    {SYS_writev, KLT_IO_IOV, KLT_DIR_TX},	 {SYS_sendmsg, KLT_IO_MSG, KLT_DIR_TX},
-    {SYS_sendfile, KLT_IO_SENDFILE, KLT_DIR_TX}, {SYS_accept, KLT_IO_ACCEPT, KLT_DIR_RX},
-    {SYS_accept4, KLT_IO_ACCEPT, KLT_DIR_RX},	 {SYS_close, KLT_IO_CLOSE, KLT_DIR_RX},
+    {SYS_read, KLT_IO_BUF, KLT_DIR_RX, "read", 3},
+    {SYS_recvfrom, KLT_IO_BUF, KLT_DIR_RX, "recvfrom", 3},
+    {SYS_readv, KLT_IO_IOV, KLT_DIR_RX, "readv", 3},
+    {SYS_recvmsg, KLT_IO_MSG, KLT_DIR_RX, "recvmsg", 3},
+    {SYS_write, KLT_IO_BUF, KLT_DIR_TX, "write", 3},
+    {SYS_sendto, KLT_IO_BUF, KLT_DIR_TX, "sendto", 3},
+    {SYS_writev, KLT_IO_IOV, KLT_DIR_TX, "writev", 3},
+    {SYS_sendmsg, KLT_IO_MSG, KLT_DIR_TX, "sendmsg", 3},
+    {SYS_sendfile, KLT_IO_SENDFILE, KLT_DIR_TX, "sendfile64", 4},
+    {SYS_accept, KLT_IO_ACCEPT, KLT_DIR_RX, "accept", 3},
+    {SYS_accept4, KLT_IO_ACCEPT, KLT_DIR_RX, "accept4", 3},
+    {SYS_close, KLT_IO_CLOSE, KLT_DIR_RX, "close", 1},
 };
+
+#define NIO_SYSCALLS (sizeof(io_syscalls) / sizeof(io_syscalls[0]))
 
 static bool verbose_libbpf;
 
@@ -98,7 +113,7 @@ static int configure(struct probe *p)
 		s->rodata->targ_ports[i] = p->opts.ports[i];
 	s->rodata->targ_nports = (__u32)p->opts.nports;
 	s->rodata->wakeup_bytes = rb / 4;
-	for (size_t i = 0; i < sizeof(io_syscalls) / sizeof(io_syscalls[0]); i++) {
+	for (size_t i = 0; i < NIO_SYSCALLS; i++) {
 		long nr = io_syscalls[i].nr;
 
 		if (nr < 0 || nr >= KLT_MAX_SYSCALL_NR)
@@ -144,14 +159,72 @@ static int attach_prog(struct probe *p, struct bpf_program *prog)
 	return 0;
 }
 
-int probe_attach(struct probe *p, probe_record_fn fn, void *ctx)
+static void detach_all(struct probe *p)
 {
-	int err;
+	while (p->nlinks > 0)
+		bpf_link__destroy(p->links[--p->nlinks]);
+}
 
-	/* exit first: an enter without its exit would leave a syscall armed */
-	err = attach_prog(p, p->skel->progs.sys_exit);
+static struct bpf_program *enter_prog(struct probe *p, int nargs)
+{
+	if (nargs >= 4)
+		return p->skel->progs.sock_enter4;
+	return nargs == 1 ? p->skel->progs.sock_enter1 : p->skel->progs.sock_enter3;
+}
+
+/* One program on each watched syscall's own tracepoint: exits first (an
+ * entry without its exit would leave a syscall armed); close has no exit. */
+static int attach_syscall_tracepoints(struct probe *p)
+{
+	char name[64];
+
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < NIO_SYSCALLS; i++) {
+			struct bpf_program *prog;
+			struct bpf_link *l;
+
+			if (pass == 0 && io_syscalls[i].kind == KLT_IO_CLOSE)
+				continue;
+			prog = pass == 0 ? p->skel->progs.sock_exit
+					 : enter_prog(p, io_syscalls[i].nargs);
+			snprintf(name, sizeof(name), "sys_%s_%s", pass == 0 ? "exit" : "enter",
+				 io_syscalls[i].tp);
+			l = bpf_program__attach_tracepoint(prog, "syscalls", name);
+			if (!l) {
+				int err = -errno;
+
+				detach_all(p);
+				return fail(p, err, "attaching to syscalls:%s failed: %s", name,
+					    strerror(-err));
+			}
+			p->links[p->nlinks++] = l;
+		}
+	}
+	return 0;
+}
+
+/* The raw pair: every syscall of every process runs it, so it is the
+ * fallback for kernels or mounts without the syscall tracepoints. */
+static int attach_raw(struct probe *p)
+{
+	int err = attach_prog(p, p->skel->progs.sys_exit);
+
 	if (!err)
 		err = attach_prog(p, p->skel->progs.sys_enter);
+	if (err)
+		detach_all(p);
+	return err;
+}
+
+int probe_attach(struct probe *p, probe_record_fn fn, void *ctx)
+{
+	int err = attach_syscall_tracepoints(p);
+
+	p->raw_syscalls = err != 0;
+	if (err) {
+		snprintf(p->fallback_reason, sizeof(p->fallback_reason), "%s", p->err);
+		err = attach_raw(p);
+	}
 	if (err)
 		return err;
 	p->rb = ring_buffer__new(bpf_map__fd(p->skel->maps.events), (ring_buffer_sample_fn)fn, ctx,
@@ -161,6 +234,11 @@ int probe_attach(struct probe *p, probe_record_fn fn, void *ctx)
 		return fail(p, err, "creating the ring buffer reader failed: %s", strerror(-err));
 	}
 	return 0;
+}
+
+const char *probe_syscall_fallback(const struct probe *p)
+{
+	return p && p->raw_syscalls ? p->fallback_reason : NULL;
 }
 
 int probe_poll(struct probe *p, int timeout_ms)

@@ -37,6 +37,9 @@ int probe_poll(struct probe *p, int timeout_ms);
 /* The per-CPU counters summed. */
 int probe_stats(struct probe *p, struct klt_stats *sum);
 const char *probe_error(const struct probe *p);
+/* After attach: NULL if the syscalls' own tracepoints are in use, else why
+ * not (the raw sys_enter/sys_exit pair, costlier, was attached instead). */
+const char *probe_syscall_fallback(const struct probe *p);
 void probe_destroy(struct probe *p);
 
 #endif
