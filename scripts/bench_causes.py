@@ -13,7 +13,11 @@ writeback) against no kafkalat at all, and against kafkalat --no-causes:
   - in-kernel time of every kafkalat BPF program per produce request
     (kernel.bpf_stats_enabled on for STATS_RUNS separate runs, then restored),
     per program and in total;
+  - what kafkalat costs the rest of the machine: one syscall of another
+    process (build/sysloop: read, write, getppid) with kafkalat attached to an
+    idle broker minus without, BENCH_OTHER_PAIRS alternating pairs;
   - events lost with the default ring sizes; attribution match rate.
+BENCH_STATS_ONLY=1 skips the throughput and p99 pairs (about two minutes).
 """
 import json
 import os
@@ -36,6 +40,7 @@ STATS_RUNS = int(os.environ.get("BENCH_STATS_RUNS", "3"))
 # 1: only the exact figures (BPF time, kafkalat's and the broker's CPU per
 # request) from the bpf_stats runs, no A/B pairs: a minute instead of ten
 STATS_ONLY = os.environ.get("BENCH_STATS_ONLY") == "1"
+OTHER_PAIRS = int(os.environ.get("BENCH_OTHER_PAIRS", "8"))
 
 
 def run_load(port, rate):
@@ -130,6 +135,9 @@ def main():
             f.write("1")
         stats = [one_run(broker, port, "all", 0, tmp) for _ in range(STATS_RUNS)]
         stats_fixed = [one_run(broker, port, "all", FIXED_RATE, tmp) for _ in range(STATS_RUNS)]
+        with open("/proc/sys/kernel/bpf_stats_enabled", "w") as f:
+            f.write(stats_before)
+        other = other_process_cost(tmp)
     finally:
         with open("/proc/sys/kernel/bpf_stats_enabled", "w") as f:
             f.write(stats_before)
@@ -161,6 +169,7 @@ def main():
               f"{cpu_per_req(stats_fixed, 'tracer_cpu'):.2f} us ({FIXED_RATE} msg/s)")
         print(f"  broker CPU per request          {cpu_per_req(stats, 'broker_cpu'):.2f} us "
               f"traced (bpf_stats runs, max rate)")
+        report_other(other)
         report_attribution(stats + stats_fixed)
         return
     base, traced = max_all
@@ -175,7 +184,45 @@ def main():
     report_pairs("--no-causes, max rate", *max_sock, "rate")
     report_pairs(f"every probe, {FIXED_RATE} msg/s", *fixed_all, "p99")
     report_pairs(f"every probe, {FIXED_RATE} msg/s", *fixed_all, "rate")
+    report_other(other)
     report_attribution(traced + fixed_all[1])
+
+
+def other_process_cost(tmp):
+    """ns one syscall of another process costs with kafkalat attached (to an
+    idle broker) minus without, from alternating pairs: {syscall: [deltas]}."""
+    broker, port = start_refbroker(os.path.join(tmp, "idle"), 1 << 20, "bench_causes")
+    deltas = {"read": [], "write": [], "getppid": []}
+
+    def ns(call):
+        r = subprocess.run([f"{BUILD}/sysloop", call, "300000"], capture_output=True,
+                           text=True, check=True)
+        return float(r.stdout.split("=")[1])
+    try:
+        for _ in range(OTHER_PAIRS):
+            base = {c: ns(c) for c in deltas}
+            tracer = start_tracer(broker.pid, port, tmp, "bench_causes")
+            try:
+                traced = {c: ns(c) for c in deltas}
+            finally:
+                stop_tracer(tracer)
+            for c in deltas:
+                deltas[c].append(traced[c] - base[c])
+    finally:
+        broker.send_signal(signal.SIGTERM)
+        broker.wait(timeout=20)
+    return deltas
+
+
+def report_other(deltas):
+    print("  another process's syscall, kafkalat attached minus not (ns, median of "
+          f"{OTHER_PAIRS} pairs, 90% CI):")
+    for call, what in (("read", "watched by the socket probe"),
+                       ("write", "watched by the socket probe and the file programs"),
+                       ("getppid", "not watched")):
+        d = deltas[call]
+        lo, hi = boot_ci(d)
+        print(f"      {call:<8} {statistics.median(d):+6.0f} [{lo:+.0f}, {hi:+.0f}]  ({what})")
 
 
 def report_attribution(runs):
