@@ -115,7 +115,7 @@ $(OUT)/tests/test_%: tests/unit/test_%.c $(PURE_SAN_OBJS) | $(OUT)/tests
 $(OUT)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(PURE) | $(OUT)/fuzz
 	$(call msg,FUZZ,$@)
 	$(Q)$(CLANG) -O1 -g -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE \
-		-Iinclude -Ibpf $< $(PURE) -lm -o $@
+		-DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION -Iinclude -Ibpf $< $(PURE) -lm -o $@
 
 unit: deps $(UNIT_BINS)
 	$(Q)set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done; \

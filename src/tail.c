@@ -184,11 +184,17 @@ static int hring_push(struct hring *r, const void *rec)
 
 /* ---- held requests ---- */
 
+#define HELD_INLINE_PARTS 4
+
+/* Most produce requests name one topic and a few partitions: those live in
+ * the record itself (one allocation per request, not three). */
 struct held {
 	struct held *next;
 	struct corr_request r;
-	struct corr_topic *topics;
-	struct corr_part *parts;
+	struct corr_topic *topics; /* &topic_inline or allocated */
+	struct corr_part *parts;   /* part_inline or allocated */
+	struct corr_topic topic_inline;
+	struct corr_part part_inline[HELD_INLINE_PARTS];
 };
 
 struct heap_ent {
@@ -276,8 +282,10 @@ static void held_free(struct held *h)
 {
 	if (!h)
 		return;
-	free(h->topics);
-	free(h->parts);
+	if (h->topics != &h->topic_inline)
+		free(h->topics);
+	if (h->parts != h->part_inline)
+		free(h->parts);
 	free(h);
 }
 
@@ -670,22 +678,26 @@ int tail_request(struct tail *t, const struct corr_request *r)
 
 	if (!r || r->api_key != 0 || !r->t_end || r->acks == 0)
 		return -EINVAL;
-	h = calloc(1, sizeof(*h));
+	h = malloc(sizeof(*h));
 	if (!h)
 		goto oom;
+	h->next = NULL;
 	h->r = *r;
+	h->topics = &h->topic_inline;
+	h->parts = h->part_inline;
 	if (r->ntopics && r->topics) {
-		if (!(h->topics = malloc(r->ntopics * sizeof(*h->topics))))
+		if (r->ntopics > 1 && !(h->topics = malloc(r->ntopics * sizeof(*h->topics))))
 			goto oom;
 		memcpy(h->topics, r->topics, r->ntopics * sizeof(*h->topics));
 	}
 	if (r->nparts && r->parts) {
-		if (!(h->parts = malloc(r->nparts * sizeof(*h->parts))))
+		if (r->nparts > HELD_INLINE_PARTS &&
+		    !(h->parts = malloc(r->nparts * sizeof(*h->parts))))
 			goto oom;
 		memcpy(h->parts, r->parts, r->nparts * sizeof(*h->parts));
 	}
-	h->r.topics = h->topics;
-	h->r.parts = h->parts;
+	h->r.topics = r->ntopics && r->topics ? h->topics : NULL;
+	h->r.parts = r->nparts && r->parts ? h->parts : NULL;
 	if (t->tail)
 		t->tail->next = h;
 	else

@@ -54,7 +54,8 @@ int main(int argc, char **argv)
 	} else if (!strcmp(argv[1], "getppid")) {
 		op = GETPPID;
 	} else {
-		fprintf(stderr, "sysloop: unknown syscall '%s' (read, write or getppid)\n", argv[1]);
+		fprintf(stderr, "sysloop: unknown syscall '%s' (read, write or getppid)\n",
+			argv[1]);
 		return 2;
 	}
 	if (op != GETPPID && fd < 0) {
