@@ -482,6 +482,18 @@ static void write_folded(struct live *lv)
 			lv->o->folded_path);
 }
 
+/* The losses go into the dump too: its replay reports what this run did. */
+static void dump_stats(struct live *lv, const struct klt_stats *st, const struct report_tail *rt)
+{
+	struct evdump_stats ds = {.socket_lost = st->ringbuf_drops,
+				  .cause_lost = rt ? rt->lost_events : 0,
+				  .conn_table_full = st->conn_table_full,
+				  .resync_skipped = st->resync_skipped,
+				  .stack_errors = rt ? rt->stack_errors : 0};
+
+	dump(lv, EVDUMP_STATS, &ds, sizeof(ds));
+}
+
 static void finish(struct live *lv, int pid, double secs, struct klt_stats *st)
 {
 	struct report_run run = {.pid = pid, .nports = lv->o->nports, .duration_s = secs};
@@ -499,6 +511,7 @@ static void finish(struct live *lv, int pid, double secs, struct klt_stats *st)
 		run.tail = &rt;
 		write_folded(lv);
 	}
+	dump_stats(lv, st, run.tail);
 	memcpy(run.ports, lv->o->ports, sizeof(run.ports));
 	if (target_comm("/proc", pid, run.comm, sizeof(run.comm)))
 		snprintf(run.comm, sizeof(run.comm), "?");

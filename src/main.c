@@ -7,6 +7,7 @@
 #include "kafkalat/cli.h"
 #include "kafkalat/live.h"
 #include "kafkalat/load.h"
+#include "kafkalat/replay.h"
 
 static const struct {
 	const char *name;
@@ -14,6 +15,7 @@ static const struct {
 } commands[] = {
     {"load", load_main},
     {"causes-dump", causes_dump_main},
+    {"replay", replay_main},
 };
 
 int main(int argc, char **argv)

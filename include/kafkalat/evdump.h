@@ -26,6 +26,17 @@ enum evdump_kind {
 	EVDUMP_SOCKET = 1, /* a socket probe record (events.h) */
 	EVDUMP_CAUSE = 2,  /* a causes record (cause_events.h) */
 	EVDUMP_STACK = 3,  /* a symbolised kernel stack */
+	EVDUMP_STATS = 4,  /* the kernel's loss counters at the end (struct evdump_stats) */
+};
+
+/* What the kernel side could not deliver, written once when a run ends:
+ * a replay reports the same losses as the live run. */
+struct evdump_stats {
+	uint64_t socket_lost;	  /* socket records lost (ring full) */
+	uint64_t cause_lost;	  /* cause records lost (ring full) */
+	uint64_t conn_table_full; /* connections the kernel could not track */
+	uint64_t resync_skipped;  /* syscalls skipped while resynchronising */
+	uint64_t stack_errors;	  /* stacks the kernel could not record */
 };
 
 /* Writing: 0 or -errno (the stream's error). */
