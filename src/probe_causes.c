@@ -11,6 +11,7 @@
 #include <bpf/libbpf.h>
 
 #include "causes.skel.h"
+#include "kafkalat/probe.h"
 #include "kafkalat/probe_causes.h"
 
 #define MAX_LINKS 40
@@ -373,8 +374,7 @@ void causes_destroy(struct causes *c)
 	if (!c)
 		return;
 	ring_buffer__free(c->rb);
-	for (int i = 0; i < c->nlinks; i++)
-		bpf_link__destroy(c->links[i]);
+	probe_destroy_links(c->links, c->nlinks);
 	causes_bpf__destroy(c->skel);
 	free(c);
 }

@@ -42,4 +42,10 @@ const char *probe_error(const struct probe *p);
 const char *probe_syscall_fallback(const struct probe *p);
 void probe_destroy(struct probe *p);
 
+/* Destroys links side by side: a syscall tracepoint link waits for a grace
+ * period when it goes (~45 ms here), and their waits then overlap. */
+#define PROBE_MAX_PARALLEL_DETACH 64
+struct bpf_link;
+void probe_destroy_links(struct bpf_link **links, int n);
+
 #endif
