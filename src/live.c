@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -21,6 +23,7 @@
 #include "kafkalat/probe.h"
 #include "kafkalat/probe_causes.h"
 #include "kafkalat/report.h"
+#include "kafkalat/segment.h"
 #include "kafkalat/tail.h"
 #include "kafkalat/target.h"
 
@@ -37,6 +40,7 @@ static void on_signal(int sig)
 
 struct live {
 	const struct cli_opts *o;
+	int pid;
 	struct probe *probe;
 	struct corr *corr;
 	struct agg interval, total;
@@ -133,12 +137,63 @@ static int on_record(void *ctx, void *data, size_t len)
 	return 0;
 }
 
+/* The file's path as the broker sees it, if fd still names the file the
+ * kernel described (same inode): 0, or -1. */
+static int fd_path(int pid, int32_t fd, uint64_t ino, char *path, size_t len)
+{
+	char link[64];
+	struct stat st;
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/%d/fd/%d", pid, fd);
+	n = readlink(link, path, len - 1);
+	if (n <= 0 || (size_t)n >= len - 1 || stat(link, &st) || (uint64_t)st.st_ino != ino)
+		return -1;
+	path[n] = '\0';
+	return 0;
+}
+
+/*
+ * Produce v13 names topics by id only. A segment's partition directory
+ * holds the id (partition.metadata): read it, through the broker's own root
+ * (it may run in a container), when a segment is first named. Best effort:
+ * a segment closed meanwhile is tried again at the next one.
+ */
+static void learn_topic_id(struct live *lv, const struct klc_file_name_event *e)
+{
+	char path[PATH_MAX], meta[PATH_MAX + 64], text[256];
+	struct evdump_topic_id d = {0};
+	struct segment seg;
+	ssize_t n;
+	int fd;
+
+	if (fd_path(lv->pid, e->fd, e->ino, path, sizeof(path)) || segment_parse(path, &seg) ||
+	    seg.kind != SEGMENT_LOG)
+		return;
+	*strrchr(path, '/') = '\0';
+	snprintf(meta, sizeof(meta), "/proc/%d/root%s/partition.metadata", lv->pid, path);
+	fd = open(meta, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return;
+	n = read(fd, text, sizeof(text));
+	close(fd);
+	if (n <= 0 || segment_parse_topic_id(text, (size_t)n, d.id))
+		return;
+	snprintf(d.name, sizeof(d.name), "%s", seg.topic);
+	if (tail_add_topic_id(lv->tail, d.id, d.name) == 0)
+		dump(lv, EVDUMP_TOPIC_ID, &d, sizeof(d));
+}
+
 static int on_cause_record(void *ctx, void *data, size_t len)
 {
 	struct live *lv = ctx;
+	uint32_t type;
 
 	dump(lv, EVDUMP_CAUSE, data, len);
 	tail_feed(lv->tail, data, len);
+	if (len == sizeof(struct klc_file_name_event) &&
+	    (memcpy(&type, data, sizeof(type)), type == KLC_EV_FILE_NAME))
+		learn_topic_id(lv, data);
 	return 0;
 }
 
@@ -553,6 +608,7 @@ int live_run(const struct cli_opts *o)
 	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	lv.pid = pid;
 	ensure_tracefs(o->verbose);
 	if (start_probe(&lv, pid) || start_causes(&lv, pid))
 		goto out;

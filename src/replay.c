@@ -134,7 +134,13 @@ static int feed(void *ctx, enum evdump_kind kind, const void *data, size_t len)
 		corr_feed(rp->corr, data, len);
 	else if (kind == EVDUMP_CAUSE)
 		tail_feed(rp->tail, data, len);
-	else if (kind == EVDUMP_STATS && len == sizeof(rp->stats)) {
+	else if (kind == EVDUMP_TOPIC_ID && len == sizeof(struct evdump_topic_id)) {
+		struct evdump_topic_id d;
+
+		memcpy(&d, data, sizeof(d));
+		d.name[sizeof(d.name) - 1] = '\0';
+		tail_add_topic_id(rp->tail, d.id, d.name);
+	} else if (kind == EVDUMP_STATS && len == sizeof(rp->stats)) {
 		memcpy(&rp->stats, data, sizeof(rp->stats));
 		rp->have_stats = true;
 		corr_note_lost(rp->corr, rp->stats.socket_lost);

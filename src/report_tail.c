@@ -326,6 +326,9 @@ static void accounting_text(FILE *out, const struct report_tail *rt)
 			rt->attrib.ambiguous_resolved);
 	if (rt->stats.unnamed_writes)
 		fprintf(out, "; writes to unnamed files %" PRIu64, rt->stats.unnamed_writes);
+	if (rt->stats.unknown_topic_ids)
+		fprintf(out, "; topics named by an unknown id %" PRIu64,
+			rt->stats.unknown_topic_ids);
 	if (rt->stats.early)
 		fprintf(out, "; attributed before their causes arrived %" PRIu64, rt->stats.early);
 	fputc('\n', out);
@@ -505,6 +508,8 @@ static void json_attribution(struct json *j, const struct report_tail *rt)
 	json_kuint(j, "bad_records", rt->stats.bad_records);
 	json_kuint(j, "segment_writes", rt->stats.segment_writes);
 	json_kuint(j, "unnamed_writes", rt->stats.unnamed_writes);
+	json_kuint(j, "topic_ids", rt->stats.topic_ids);
+	json_kuint(j, "unknown_topic_ids", rt->stats.unknown_topic_ids);
 	json_kuint(j, "early", rt->stats.early);
 	json_kuint(j, "history_dropped", rt->attrib.dropped + rt->attrib.threads_full);
 	json_kuint(j, "history_bytes", rt->attrib.bytes);

@@ -90,3 +90,51 @@ int segment_parse(const char *path, struct segment *out)
 	*out = s;
 	return 0;
 }
+
+static int b64url_value(char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	return c == '-' ? 62 : c == '_' ? 63 : -1;
+}
+
+/* 22 characters: 132 bits, of which the last 4 must be zero. */
+static int decode_uuid(const char *s, uint8_t id[16])
+{
+	uint32_t bits = 0;
+	int nbits = 0, o = 0;
+
+	for (int i = 0; i < 22; i++) {
+		int v = b64url_value(s[i]);
+
+		if (v < 0)
+			return -EINVAL;
+		bits = bits << 6 | (uint32_t)v;
+		nbits += 6;
+		if (nbits >= 8) {
+			nbits -= 8;
+			if (o < 16)
+				id[o++] = (uint8_t)(bits >> nbits);
+		}
+	}
+	return o == 16 && nbits == 4 && !(bits & 15) ? 0 : -EINVAL;
+}
+
+int segment_parse_topic_id(const char *text, size_t len, uint8_t id[16])
+{
+	static const char head[] = "version: 0\ntopic_id: ";
+	const size_t hlen = sizeof(head) - 1;
+	size_t rest;
+
+	if (!text || len < hlen + 22 || memcmp(text, head, hlen))
+		return -EINVAL;
+	rest = len - hlen - 22;
+	/* the id ends the file, or its line */
+	if (rest && !(text[hlen + 22] == '\n' && rest == 1))
+		return -EINVAL;
+	return decode_uuid(text + hlen, id);
+}

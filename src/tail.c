@@ -212,9 +212,16 @@ struct slow {
 	struct attrib_stack stacks[ATTRIB_STACKS];
 };
 
+struct topic_id {
+	char hex[33]; /* as the correlator writes an id */
+	char name[KLT_TOPIC_NAME_MAX + 1];
+};
+
 struct tail {
 	struct tail_config cfg;
 	struct tail_stats st;
+	struct topic_id *ids; /* grown on demand up to TAIL_MAX_TOPIC_IDS */
+	uint32_t nids, ids_cap;
 	tail_stack_fn stack_fn;
 	void *stack_ctx;
 	tail_result_fn result_fn;
@@ -299,6 +306,7 @@ void tail_free(struct tail *t)
 		t->head = h->next;
 		held_free(h);
 	}
+	free(t->ids);
 	for (uint32_t i = 0; i < t->stacks_cap; i++) {
 		free(t->stacks[i].top);
 		free(t->stacks[i].frames);
@@ -672,6 +680,70 @@ bad:
 
 /* ---- requests ---- */
 
+static void id_hex(const uint8_t id[16], char out[33])
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (int i = 0; i < 16; i++) {
+		out[2 * i] = hex[id[i] >> 4];
+		out[2 * i + 1] = hex[id[i] & 15];
+	}
+	out[32] = '\0';
+}
+
+static struct topic_id *find_id(const struct tail *t, const char *hex)
+{
+	for (uint32_t i = 0; i < t->nids; i++)
+		if (!strcmp(t->ids[i].hex, hex))
+			return &t->ids[i];
+	return NULL;
+}
+
+int tail_add_topic_id(struct tail *t, const uint8_t id[16], const char *topic)
+{
+	struct topic_id *e;
+	char hex[33];
+	size_t n = topic ? strlen(topic) : 0;
+
+	if (!n || n > KLT_TOPIC_NAME_MAX)
+		return -EINVAL;
+	id_hex(id, hex);
+	if (!(e = find_id(t, hex))) {
+		if (t->nids == t->ids_cap) {
+			uint32_t cap = t->ids_cap ? t->ids_cap * 2 : 16;
+			struct topic_id *ids;
+
+			if (t->ids_cap >= TAIL_MAX_TOPIC_IDS)
+				return -ENOSPC;
+			if (!(ids = realloc(t->ids, cap * sizeof(*ids))))
+				return -ENOMEM;
+			t->ids = ids;
+			t->ids_cap = cap;
+		}
+		e = &t->ids[t->nids++];
+		memcpy(e->hex, hex, sizeof(hex));
+		t->st.topic_ids = t->nids;
+	}
+	memcpy(e->name, topic, n + 1); /* a topic recreated under its name: the newest id */
+	return 0;
+}
+
+/* Topics named by id get their names where known. */
+static void name_topics(struct tail *t, struct corr_topic *topics, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct topic_id *e;
+
+		if (!topics[i].is_id)
+			continue;
+		if ((e = find_id(t, topics[i].name))) {
+			memcpy(topics[i].name, e->name, strlen(e->name) + 1);
+			topics[i].is_id = false;
+		} else
+			t->st.unknown_topic_ids++;
+	}
+}
+
 int tail_request(struct tail *t, const struct corr_request *r)
 {
 	struct held *h;
@@ -799,6 +871,10 @@ static void keep_slow(struct tail *t, const struct corr_request *r, const struct
 static void attribute(struct tail *t, struct held *h)
 {
 	struct attrib_result res;
+
+	/* now, not when the request came: its segment's name (and so its
+	 * topic's id) may have been in the cause stream behind it */
+	name_topics(t, h->topics, h->r.topics ? h->r.ntopics : 0);
 
 	attrib_request(t->attrib, &h->r, &res);
 	if (res.unmatched == ATTRIB_MATCHED) {

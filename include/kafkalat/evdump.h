@@ -27,6 +27,13 @@ enum evdump_kind {
 	EVDUMP_CAUSE = 2,  /* a causes record (cause_events.h) */
 	EVDUMP_STACK = 3,  /* a symbolised kernel stack */
 	EVDUMP_STATS = 4,  /* the kernel's loss counters at the end (struct evdump_stats) */
+	EVDUMP_TOPIC_ID =
+	    5, /* a topic id learnt from partition.metadata (struct evdump_topic_id) */
+};
+
+struct evdump_topic_id {
+	uint8_t id[16];
+	char name[256]; /* NUL-terminated */
 };
 
 /* What the kernel side could not deliver, written once when a run ends:

@@ -26,4 +26,10 @@ struct segment {
  * may contain '-' and '.': the partition is what follows the last '-'. */
 int segment_parse(const char *path, struct segment *out);
 
+/* The topic id in a partition directory's partition.metadata, as Kafka
+ * writes it ("version: 0\ntopic_id: <22 URL-safe base64 chars>\n"): len
+ * bytes of text, not NUL-terminated. Returns 0, or -EINVAL for any other
+ * content (another version, a malformed or missing id). */
+int segment_parse_topic_id(const char *text, size_t len, uint8_t id[16]);
+
 #endif

@@ -50,24 +50,26 @@ typedef void (*tail_result_fn)(const struct corr_request *r, const struct attrib
 			       void *ctx);
 
 struct tail_stats {
-	uint64_t records;	  /* cause records fed */
-	uint64_t bad_records;	  /* wrong size or type */
-	uint64_t file_names;	  /* FILE_NAME records */
-	uint64_t segment_writes;  /* writes to a known log segment */
-	uint64_t other_writes;	  /* writes and syncs of other files (ignored) */
-	uint64_t unnamed_writes;  /* writes whose file was never named (lost records) */
-	uint64_t names_full;	  /* file names not kept (table full) */
-	uint64_t stacks;	  /* distinct stacks symbolised */
-	uint64_t stacks_failed;	  /* stack ids the symboliser could not read */
-	uint64_t early;		  /* requests attributed before their hold ended (max_pending) */
-	uint64_t commits;	  /* journal commits seen */
-	uint64_t commits_dropped; /* pushed out of the history (max_commits) */
-	uint64_t block_requests;  /* block completions seen */
-	uint64_t block_dropped;	  /* pushed out before their window ended (max_block) */
-	uint64_t dirty_throttles; /* balance_dirty_pages pauses of broker threads */
-	uint64_t folio_waits;	  /* waits for pages under writeback */
-	uint64_t jbd2_handles;	  /* journal handles of broker threads */
-	uint64_t oom;		  /* requests not attributed or not kept: out of memory */
+	uint64_t records;	    /* cause records fed */
+	uint64_t bad_records;	    /* wrong size or type */
+	uint64_t file_names;	    /* FILE_NAME records */
+	uint64_t segment_writes;    /* writes to a known log segment */
+	uint64_t other_writes;	    /* writes and syncs of other files (ignored) */
+	uint64_t unnamed_writes;    /* writes whose file was never named (lost records) */
+	uint64_t names_full;	    /* file names not kept (table full) */
+	uint64_t stacks;	    /* distinct stacks symbolised */
+	uint64_t stacks_failed;	    /* stack ids the symboliser could not read */
+	uint64_t early;		    /* requests attributed before their hold ended (max_pending) */
+	uint64_t commits;	    /* journal commits seen */
+	uint64_t commits_dropped;   /* pushed out of the history (max_commits) */
+	uint64_t block_requests;    /* block completions seen */
+	uint64_t block_dropped;	    /* pushed out before their window ended (max_block) */
+	uint64_t dirty_throttles;   /* balance_dirty_pages pauses of broker threads */
+	uint64_t folio_waits;	    /* waits for pages under writeback */
+	uint64_t jbd2_handles;	    /* journal handles of broker threads */
+	uint64_t oom;		    /* requests not attributed or not kept: out of memory */
+	uint64_t topic_ids;	    /* topic ids learnt (tail_add_topic_id) */
+	uint64_t unknown_topic_ids; /* request topics named by an id not (yet) learnt */
 };
 
 /* The journal commits and block I/O that overlapped the >= p999 requests. */
@@ -96,6 +98,12 @@ int tail_feed(struct tail *t, const void *data, size_t len);
  * Other requests are refused with -EINVAL (attribute nothing for them).
  * 0, or -ENOMEM (counted in oom). */
 int tail_request(struct tail *t, const struct corr_request *r);
+/* A topic's id (Produce v13 names topics by id only; the partition
+ * directory's partition.metadata gives it): requests fed afterwards that
+ * name it get the topic's name, and can be matched to segment writes.
+ * Returns 0, -EINVAL for a bad name, -ENOSPC when the table is full. */
+#define TAIL_MAX_TOPIC_IDS 4096
+int tail_add_topic_id(struct tail *t, const uint8_t id[16], const char *topic);
 /* The cause stream has been read up to now_ns (CLOCK_MONOTONIC): attribute
  * the held requests whose t_end + hold_ns <= now_ns. */
 void tail_advance(struct tail *t, uint64_t now_ns);

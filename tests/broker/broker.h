@@ -162,6 +162,7 @@ struct partition {
 
 struct topic {
 	char name[RB_MAX_TOPIC_LEN + 1];
+	uint8_t id[16]; /* random, as Kafka's; in each partition.metadata */
 	uint32_t nparts;
 	struct partition *parts;
 };
@@ -189,6 +190,8 @@ int logs_init(struct broker *b);
 void logs_destroy(struct broker *b);
 /* Finds a topic, creating it with --partitions when create is set; NULL if absent/failed. */
 struct topic *logs_topic(struct broker *b, const char *name, size_t len, bool create);
+/* Finds a topic by its id (Produce v13); NULL if none has it. */
+struct topic *logs_topic_by_id(struct broker *b, const uint8_t id[16]);
 /* Visits every topic under the table's read lock. */
 void logs_each(struct broker *b, void (*fn)(struct topic *, void *), void *arg);
 /*

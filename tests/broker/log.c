@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -143,6 +144,45 @@ static void schedule_flush(struct broker *b, struct partition *p, const struct s
 
 /* ---- topics ---- */
 
+/* Kafka's Uuid.toString(): URL-safe base64 of the 16 bytes, no padding. */
+static void uuid_base64(const uint8_t id[16], char out[23])
+{
+	static const char b64[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	uint32_t bits = 0;
+	int nbits = 0, o = 0;
+
+	for (int i = 0; i < 16; i++) {
+		bits = bits << 8 | id[i];
+		for (nbits += 8; nbits >= 6; nbits -= 6)
+			out[o++] = b64[(bits >> (nbits - 6)) & 63];
+	}
+	out[o++] = b64[(bits << (6 - nbits)) & 63];
+	out[o] = '\0';
+}
+
+/* <partition dir>/partition.metadata, as Kafka writes it (PartitionMetadataFile). */
+static int write_partition_metadata(const struct topic *t, const struct partition *p)
+{
+	char path[sizeof(p->dir) + 32], id[23];
+	FILE *f;
+	int err;
+
+	snprintf(path, sizeof(path), "%s/partition.metadata", p->dir);
+	uuid_base64(t->id, id);
+	if (!(f = fopen(path, "w"))) {
+		fprintf(stderr, "refbroker: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	fprintf(f, "version: 0\ntopic_id: %s\n", id);
+	err = ferror(f);
+	if (fclose(f) || err) {
+		fprintf(stderr, "refbroker: writing %s failed\n", path);
+		return -1;
+	}
+	return 0;
+}
+
 static int partition_init(struct broker *b, struct topic *t, uint32_t i)
 {
 	struct partition *p = &t->parts[i];
@@ -153,6 +193,8 @@ static int partition_init(struct broker *b, struct topic *t, uint32_t i)
 		fprintf(stderr, "refbroker: mkdir %s: %s\n", p->dir, strerror(errno));
 		return -1;
 	}
+	if (write_partition_metadata(t, p))
+		return -1;
 	if (segment_open(p, 0, &p->seg))
 		return -1;
 	pthread_rwlock_init(&p->leader_isr, NULL);
@@ -179,6 +221,10 @@ static struct topic *topic_create(struct broker *b, const char *name, size_t len
 	if (!t)
 		return NULL;
 	memcpy(t->name, name, len);
+	if (getrandom(t->id, sizeof(t->id), 0) != (ssize_t)sizeof(t->id)) {
+		free(t);
+		return NULL;
+	}
 	t->parts = calloc(b->o.partitions, sizeof(*t->parts));
 	if (!t->parts) {
 		free(t);
@@ -238,6 +284,19 @@ struct topic *logs_topic(struct broker *b, const char *name, size_t len, bool cr
 	pthread_rwlock_wrlock(&l->mu);
 	if (!(t = find(l, name, len)))
 		t = add_topic(b, name, len);
+	pthread_rwlock_unlock(&l->mu);
+	return t;
+}
+
+struct topic *logs_topic_by_id(struct broker *b, const uint8_t id[16])
+{
+	struct logs *l = &b->logs;
+	struct topic *t = NULL;
+
+	pthread_rwlock_rdlock(&l->mu);
+	for (size_t i = 0; i < l->ntopics && !t; i++)
+		if (!memcmp(l->topics[i]->id, id, 16))
+			t = l->topics[i];
 	pthread_rwlock_unlock(&l->mu);
 	return t;
 }

@@ -23,7 +23,7 @@ struct api_range {
 };
 
 static const struct api_range supported[] = {
-    {KPROTO_API_PRODUCE, 3, 9},
+    {KPROTO_API_PRODUCE, 3, 13},
     {KPROTO_API_FETCH, 4, 4}, /* advertised only: see above */
     {KPROTO_API_METADATA, 0, 8},
     {KPROTO_API_API_VERSIONS, 0, 3},
@@ -305,22 +305,42 @@ static int produce_partition(struct produce_ctx *x, struct topic *t, const uint8
 	return 0;
 }
 
+/* v13 names the topic by id (answered by id); before, by name. */
+static int produce_topic_ref(struct produce_ctx *x, const uint8_t **name, int32_t *nlen,
+			     struct topic **t)
+{
+	uint8_t id[16];
+
+	if (x->r->api_version >= 13) {
+		if (kproto_read_uuid(x->c, id))
+			return -1;
+		*t = logs_topic_by_id(x->b, id);
+		*name = (const uint8_t *)(*t ? (*t)->name : "");
+		*nlen = (int32_t)strlen((const char *)*name);
+		wb_raw(x->w, id, sizeof(id));
+		return 0;
+	}
+	if ((x->flex ? kproto_read_compact_string(x->c, name, nlen)
+		     : kproto_read_string(x->c, name, nlen)) ||
+	    *nlen < 0 || *nlen > RB_MAX_TOPIC_LEN)
+		return -1;
+	if (*nlen > 0)
+		*t = logs_topic(x->b, (const char *)*name, (size_t)*nlen, false);
+	wb_str(x->w, x->flex, (const char *)*name, (size_t)*nlen);
+	return 0;
+}
+
 static int produce_topic(struct produce_ctx *x)
 {
 	const uint8_t *name;
 	int32_t nlen, n;
 	struct topic *t = NULL;
 
-	if ((x->flex ? kproto_read_compact_string(x->c, &name, &nlen)
-		     : kproto_read_string(x->c, &name, &nlen)) ||
-	    nlen < 0 || nlen > RB_MAX_TOPIC_LEN)
+	if (produce_topic_ref(x, &name, &nlen, &t))
 		return -1;
 	if ((x->flex ? kproto_read_compact_array_len(x->c, &n) : kproto_read_array_len(x->c, &n)) ||
 	    n < 0)
 		return -1;
-	if (nlen > 0)
-		t = logs_topic(x->b, (const char *)name, (size_t)nlen, false);
-	wb_str(x->w, x->flex, (const char *)name, (size_t)nlen);
 	wb_array(x->w, x->flex, n);
 	for (int32_t i = 0; i < n; i++)
 		if (produce_partition(x, t, name, nlen))

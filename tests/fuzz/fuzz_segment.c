@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* segment_parse on arbitrary paths (readlink of /proc/PID/fd/N is outside input). */
+/* segment_parse on arbitrary paths (readlink of /proc/PID/fd/N is outside
+ * input), segment_parse_topic_id on arbitrary partition.metadata contents. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,8 +12,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *path = malloc(size + 1);
 	struct segment s;
 
+	uint8_t id[16];
+
 	if (!path)
 		return 0;
+	/* exactly size bytes: no terminator to lean on */
+	if (segment_parse_topic_id((const char *)data, size, id) == 0 && size < 44)
+		abort();
 	memcpy(path, data, size);
 	path[size] = '\0';
 	if (segment_parse(path, &s) == 0) {

@@ -158,6 +158,28 @@ class Run:
         return json.loads(out.strip().splitlines()[-1]), (read_jsonl(mpath) if messages else [])
 
 
+def _crc32c_table():
+    t = []
+    for i in range(256):
+        c = i
+        for _ in range(8):
+            c = (c >> 1) ^ (0x82F63B78 if c & 1 else 0)
+        t.append(c)
+    return t
+
+
+CRC_TABLE = _crc32c_table()
+
+
+def crc32c(data):
+    """CRC-32C (Castagnoli), as record batches v2 carry it."""
+    crc = 0xFFFFFFFF
+    tab = CRC_TABLE
+    for b in data:
+        crc = tab[(crc ^ b) & 0xFF] ^ (crc >> 8)
+    return crc ^ 0xFFFFFFFF
+
+
 def read_keys(p, keys, timeout):
     """Reads KEY=value lines from p.stdout (a pipe) until all keys are seen."""
     vals, buf = {}, b""

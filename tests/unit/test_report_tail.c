@@ -392,7 +392,7 @@ static void test_tail_json(void **state)
 	    "{\"attribution\":{\"requests\":1000,\"unmatched\":{\"requests\":4,\"reasons\":"
 	    "{\"no_append\":3,\"ambiguous\":1}},\"handler_by_time_order\":2,\"lost_events\":7,"
 	    "\"stack_errors\":2,\"file_events\":\"tracepoints\",\"bad_records\":0,\"segment_"
-	    "writes\":2000,\"unnamed_writes\":4,"
+	    "writes\":2000,\"unnamed_writes\":4,\"topic_ids\":0,\"unknown_topic_ids\":0,"
 	    "\"early\":1,\"history_dropped\":6,\"history_bytes\":123456},"
 	    "\"bands\":{"
 	    "\"lt_p50\":{\"requests\":900,\"min_us\":100,\"max_us\":2000,\"phases_pct\":"

@@ -85,12 +85,45 @@ static void test_topic_length_limit(void **state)
 	assert_int_equal(segment_parse(path, &s), -EINVAL);
 }
 
+/* partition.metadata as Apache Kafka and the reference broker write it. */
+static void test_topic_id(void **state)
+{
+	static const uint8_t want[16] = {0x2b, 0x17, 0x2d, 0xe8, 0x37, 0x2a, 0xfa, 0xb0,
+					 0x40, 0xcf, 0xf0, 0x9d, 0x35, 0xfb, 0x5e, 0xbc};
+	static const char *const bad[] = {
+	    "",
+	    "version: 1\ntopic_id: Kxct6Dcq-rBAz_CdNftevA\n",  /* another version */
+	    "version: 0\ntopic_id: Kxct6Dcq-rBAz_CdNftev\n",   /* 21 characters */
+	    "version: 0\ntopic_id: Kxct6Dcq-rBAz_CdNftevAA\n", /* 23 */
+	    "version: 0\ntopic_id: Kxct6Dcq+rBAz/CdNftevA\n",  /* standard base64 */
+	    "version: 0\ntopic_id: Kxct6Dcq-rBAz_CdNftevB\n",  /* bits past 128 set */
+	    "version: 0\ntopic_id: Kxct6Dcq-rBAz_CdNftevA\n\n",
+	    "version: 0 topic_id: Kxct6Dcq-rBAz_CdNftevA\n",
+	};
+	const char *good = "version: 0\ntopic_id: Kxct6Dcq-rBAz_CdNftevA\n";
+	uint8_t id[16];
+
+	(void)state;
+	assert_int_equal(segment_parse_topic_id(good, strlen(good), id), 0);
+	assert_memory_equal(id, want, 16);
+	/* without the final newline, as well */
+	assert_int_equal(segment_parse_topic_id(good, strlen(good) - 1, id), 0);
+	assert_memory_equal(id, want, 16);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(segment_parse_topic_id(bad[i], strlen(bad[i]), id), -EINVAL);
+	/* lengths are trusted only as far as they go */
+	for (size_t n = 0; n < strlen(good) - 1; n++)
+		assert_int_equal(segment_parse_topic_id(good, n, id), -EINVAL);
+	assert_int_equal(segment_parse_topic_id(NULL, 10, id), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_segments),
 	    cmocka_unit_test(test_not_segments),
 	    cmocka_unit_test(test_topic_length_limit),
+	    cmocka_unit_test(test_topic_id),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -447,6 +447,48 @@ static void test_max_pending(void **state)
 	tail_free(t);
 }
 
+/* Produce v13 names topics by id: once the id is learnt, the request is
+ * matched to its segment write by name; before, it cannot be. */
+static void test_topic_ids(void **state)
+{
+	static const uint8_t id[16] = {0x2b, 0x17, 0x2d, 0xe8, 0x37, 0x2a, 0xfa, 0xb0,
+				       0x40, 0xcf, 0xf0, 0x9d, 0x35, 0xfb, 0x5e, 0xbc};
+	static const uint8_t other[16] = {1};
+	struct results rs = {0};
+	struct tail *t = tail_new(NULL, stacks, NULL, on_result, &rs);
+	struct req q;
+
+	(void)state;
+	name(t, INO, "orders-3", "00000000000000000000.log");
+	/* unknown id: not matched, counted */
+	one_request(t, &q, 1, 0, 0, -1);
+	strcpy(q.topic.name, "2b172de8372afab040cff09d35fb5ebc");
+	q.topic.is_id = true;
+	assert_int_equal(tail_request(t, &q.r), 0);
+	tail_finish(t);
+	assert_int_equal(rs.last.unmatched, ATTRIB_UNM_NO_APPEND);
+	assert_int_equal(tail_stats(t)->unknown_topic_ids, 1);
+	/* learnt while the request is held (the segment's name, and so the
+	 * id, may come in the cause stream behind it): matched */
+	one_request(t, &q, 2, 1000 * MS, 0, -1);
+	strcpy(q.topic.name, "2b172de8372afab040cff09d35fb5ebc");
+	q.topic.is_id = true;
+	assert_int_equal(tail_request(t, &q.r), 0);
+	assert_int_equal(tail_add_topic_id(t, other, "payments"), 0);
+	assert_int_equal(tail_add_topic_id(t, id, "orders"), 0);
+	assert_int_equal(tail_add_topic_id(t, id, "orders"), 0); /* again: no new entry */
+	assert_int_equal(tail_stats(t)->topic_ids, 2);
+	tail_finish(t);
+	assert_int_equal(rs.n, 2);
+	assert_int_equal(rs.last.unmatched, ATTRIB_MATCHED);
+	assert_int_equal(rs.last.handler, H1);
+	assert_int_equal(tail_stats(t)->unknown_topic_ids, 1);
+	/* bad names are refused */
+	assert_int_equal(tail_add_topic_id(t, id, ""), -EINVAL);
+	assert_int_equal(tail_add_topic_id(t, id, NULL), -EINVAL);
+	tail_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -454,6 +496,7 @@ int main(void)
 	    cmocka_unit_test(test_folded),	    cmocka_unit_test(test_files),
 	    cmocka_unit_test(test_name_turnover),   cmocka_unit_test(test_bad_records),
 	    cmocka_unit_test(test_max_pending),	    cmocka_unit_test(test_stackless_kept),
+	    cmocka_unit_test(test_topic_ids),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
