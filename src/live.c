@@ -614,6 +614,7 @@ int live_run(const struct cli_opts *o)
 		goto out;
 	t_start = now_ns(CLOCK_MONOTONIC);
 	lv.wall_offset_ns = (int64_t)now_ns(CLOCK_REALTIME) - (int64_t)t_start;
+	dump(&lv, EVDUMP_CLOCK, &lv.wall_offset_ns, sizeof(lv.wall_offset_ns));
 	target_comm("/proc", pid, comm, sizeof(comm));
 	if (target_count_connections("/proc", pid, o->ports, o->nports, &open_conns))
 		open_conns = 0;

@@ -40,19 +40,24 @@ struct replay {
 	size_t nstacks;
 	struct evdump_stats stats;
 	bool have_stats;
-	bool futex_syscalls;   /* the dump has futex syscall records */
+	bool futex_syscalls;	/* the dump has futex syscall records */
+	int64_t wall_offset_ns; /* EVDUMP_CLOCK: for the --slower lines' times */
+	double slower_ms;	/* < 0: no --slower lines */
+	bool json, slow_header_done;
 	uint64_t t_min, t_max; /* first byte of the first request, end of the last */
 	int oom;
 };
 
 static const char usage[] =
-    "usage: kafkalat replay [-j] [--requests FILE] [--folded FILE] DUMP\n"
+    "usage: kafkalat replay [-j] [--slower MS] [--requests FILE] [--folded FILE] DUMP\n"
     "\n"
     "Replays a file written by `kafkalat --dump-events DUMP` through the\n"
     "correlator and the tail breakdown, and prints the run's summary as the\n"
     "live run would have. Needs neither root nor BPF.\n"
     "\n"
-    "  -j, --json          the summary as one JSON object (docs/json.md)\n"
+    "  -j, --json          JSON lines; the summary is the last (docs/json.md)\n"
+    "      --slower MS     each produce request slower than MS milliseconds, with\n"
+    "                      its phases and top cause, as the live run prints them\n"
     "      --requests FILE every request as a JSON line, with its attribution\n"
     "      --folded FILE   the >= p99 requests' off-CPU stacks, folded\n"
     "  -h, --help          this text\n";
@@ -71,13 +76,35 @@ static int stack_frames(void *ctx, int32_t id, const char **frames, int max)
 	return -ENOENT;
 }
 
+/* A --slower line, as the live run prints it; a is NULL when not attributed. */
+static void slow_line(struct replay *rp, const struct corr_request *r,
+		      const struct report_attrib *a)
+{
+	if (rp->slower_ms < 0 || !r->t_end || (double)(r->t_end - r->t_first) < rp->slower_ms * 1e6)
+		return;
+	if (rp->json) {
+		report_slow_json(stdout, r, rp->wall_offset_ns, a);
+		return;
+	}
+	if (!rp->slow_header_done)
+		report_slow_header(stdout);
+	rp->slow_header_done = true;
+	report_slow_text(stdout, r, rp->wall_offset_ns, a);
+}
+
 static void on_attributed(const struct corr_request *r, const struct attrib_result *res, void *ctx)
 {
 	struct replay *rp = ctx;
 	struct report_attrib a = {.res = res};
+	char stack[REPORT_STACK_TEXT];
 
 	if (rp->requests)
 		report_request_json(rp->requests, r, &a);
+	if (res->top_stack_id != -1) {
+		tail_stack_text(rp->tail, res->top_stack_id, ";", stack, sizeof(stack));
+		a.stack = stack;
+	}
+	slow_line(rp, r, &a);
 }
 
 static void on_complete(const struct corr_request *r, void *ctx)
@@ -96,8 +123,11 @@ static void on_complete(const struct corr_request *r, void *ctx)
 		tail_advance(rp->tail, rp->t_max);
 		return;
 	}
-	if (rp->requests && r->api_key == 0)
+	if (r->api_key != 0)
+		return;
+	if (rp->requests)
 		report_request_json(rp->requests, r, NULL);
+	slow_line(rp, r, NULL);
 }
 
 /* The stacks first: the live run wrote each after the record needing it.
@@ -110,6 +140,8 @@ static int collect_stacks(void *ctx, enum evdump_kind kind, const void *data, si
 	struct stack *s;
 	uint32_t type;
 
+	if (kind == EVDUMP_CLOCK && len == sizeof(rp->wall_offset_ns))
+		memcpy(&rp->wall_offset_ns, data, sizeof(rp->wall_offset_ns));
 	if (kind == EVDUMP_CAUSE && len >= sizeof(type)) {
 		memcpy(&type, data, sizeof(type));
 		rp->futex_syscalls |= type == KLC_EV_FUTEX;
@@ -222,9 +254,10 @@ static int write_folded(struct replay *rp, const char *path)
 	return 0;
 }
 
-static int run(const char *path, bool json, const char *requests, const char *folded)
+static int run(const char *path, bool json, double slower_ms, const char *requests,
+	       const char *folded)
 {
-	struct replay rp = {0};
+	struct replay rp = {.slower_ms = slower_ms, .json = json};
 	struct tail_config cfg;
 	size_t len = 0, bad = 0;
 	void *buf = NULL;
@@ -293,14 +326,14 @@ out:
 int replay_main(int argc, char **argv)
 {
 	static const struct option lopts[] = {
-	    {"json", no_argument, NULL, 'j'},
-	    {"requests", required_argument, NULL, 'r'},
-	    {"folded", required_argument, NULL, 'f'},
-	    {"help", no_argument, NULL, 'h'},
-	    {0},
+	    {"json", no_argument, NULL, 'j'},	      {"requests", required_argument, NULL, 'r'},
+	    {"folded", required_argument, NULL, 'f'}, {"slower", required_argument, NULL, 's'},
+	    {"help", no_argument, NULL, 'h'},	      {0},
 	};
 	const char *requests = NULL, *folded = NULL;
+	double slower_ms = -1;
 	bool json = false;
+	char *end;
 	int opt;
 
 	optind = 1;
@@ -315,6 +348,16 @@ int replay_main(int argc, char **argv)
 		case 'f':
 			folded = optarg;
 			break;
+		case 's':
+			slower_ms = strtod(optarg, &end);
+			if (end == optarg || *end || !(slower_ms >= 0) || slower_ms > 1e9) {
+				fprintf(stderr,
+					"kafkalat replay: --slower: '%s' is not a number of "
+					"milliseconds >= 0\n",
+					optarg);
+				return 2;
+			}
+			break;
 		case 'h':
 			fputs(usage, stdout);
 			return 0;
@@ -328,5 +371,5 @@ int replay_main(int argc, char **argv)
 			optind == argc ? "no dump file given" : "one dump file only", usage);
 		return 2;
 	}
-	return run(argv[optind], json, requests, folded);
+	return run(argv[optind], json, slower_ms, requests, folded);
 }

@@ -27,8 +27,10 @@ enum evdump_kind {
 	EVDUMP_CAUSE = 2,  /* a causes record (cause_events.h) */
 	EVDUMP_STACK = 3,  /* a symbolised kernel stack */
 	EVDUMP_STATS = 4,  /* the kernel's loss counters at the end (struct evdump_stats) */
-	EVDUMP_TOPIC_ID =
-	    5, /* a topic id learnt from partition.metadata (struct evdump_topic_id) */
+	/* a topic id learnt from partition.metadata (struct evdump_topic_id) */
+	EVDUMP_TOPIC_ID = 5,
+	/* int64 CLOCK_REALTIME - CLOCK_MONOTONIC ns, before any record */
+	EVDUMP_CLOCK = 6,
 };
 
 struct evdump_topic_id {

@@ -5,6 +5,7 @@ replays to its known figures; bad dumps and arguments get one clear line."""
 import json
 import os
 import subprocess
+import time
 
 from lib import BUILD, KAFKALAT, ROOT, Failure, main, read_jsonl, read_keys
 
@@ -73,6 +74,21 @@ def live_vs_replay(t):
     # may differ at that moment, never by more than a few requests
     t.check(same_phases >= n * 0.99,
             f"replayed phases equal live for >= 99% of requests: {same_phases}/{n}")
+    # --slower 0: every produce request, at the live run's wall-clock times
+    rc, out, err = replay(t, "-j", "--slower", 0, dump)
+    slow = [json.loads(x) for x in out.strip().splitlines()[:-1]]
+    t.eq(rc, 0, "replay --slower exit status")
+    t.eq(sum(x.get("type") == "slow" for x in slow), MESSAGES, "replay --slower 0: a line each")
+    now = time.time()
+    near = 0
+    for x in slow:
+        hh, mm, ss = x["time"].split(":")
+        tod = int(hh) * 3600 + int(mm) * 60 + float(ss)
+        local = time.localtime(now)
+        now_tod = local.tm_hour * 3600 + local.tm_min * 60 + local.tm_sec
+        near += abs((now_tod - tod + 43200) % 86400 - 43200) < 300
+    t.eq(near, MESSAGES, "replay --slower lines carry the run's wall-clock times (within 5 min)")
+    t.eq(sum("attrib" in x for x in slow), MESSAGES, "replay --slower lines carry attributions")
 
 
 def golden(t):
@@ -99,6 +115,7 @@ def bad_input(t):
         ([], 2, "no dump file given"),
         (["a", "b"], 2, "one dump file only"),
         (["--nope", GOLDEN], 2, "unrecognized option"),
+        (["--slower", "x", GOLDEN], 2, "not a number of milliseconds"),
         ([t.path("missing.dump")], 1, "No such file"),
     ]
     for body, what in ((b"", "empty"), (b"KLTDUMP9" + data[8:], "not a kafkalat dump"),
