@@ -296,7 +296,7 @@ static int grow(void **arr, size_t *cap, size_t need, size_t elem, size_t limit)
 	return 0;
 }
 
-static void topic_id_hex(const uint8_t *id, char *out)
+void corr_topic_id_hex(const uint8_t id[16], char out[33])
 {
 	static const char hex[] = "0123456789abcdef";
 
@@ -321,7 +321,7 @@ static int on_topic(struct corr *c, const struct klt_topic_event *e)
 	t = &cn->b_topics[cn->b_ntopics++];
 	t->is_id = e->flags & KLT_TOPIC_IS_ID;
 	if (t->is_id) {
-		topic_id_hex((const uint8_t *)e->name, t->name);
+		corr_topic_id_hex((const uint8_t *)e->name, t->name);
 		return 0;
 	}
 	n = e->name_len < KLT_TOPIC_NAME_MAX ? e->name_len : KLT_TOPIC_NAME_MAX;

@@ -45,9 +45,8 @@ struct live {
 	struct corr *corr;
 	struct agg interval, total;
 	FILE *requests;
-	int64_t wall_offset_ns;
+	struct report_slow slow; /* --slower */
 	uint64_t lost_seen;
-	bool slow_header_done;
 	int oom;
 	/* the causes: NULL with --no-causes or when they could not be loaded */
 	struct causes *causes;
@@ -73,25 +72,9 @@ static uint64_t now_ns(clockid_t clk)
 static void emit_produce(struct live *lv, const struct corr_request *r,
 			 const struct report_attrib *a)
 {
-	const struct cli_opts *o = lv->o;
-
 	if (lv->requests)
 		report_request_json(lv->requests, r, a);
-	if (o->slower_ms < 0 || !r->t_end || (double)(r->t_end - r->t_first) < o->slower_ms * 1e6)
-		return;
-	if (o->json) {
-		report_slow_json(stdout, r, lv->wall_offset_ns, a);
-		return;
-	}
-	if (!lv->slow_header_done)
-		report_slow_header(stdout);
-	lv->slow_header_done = true;
-	report_slow_text(stdout, r, lv->wall_offset_ns, a);
-}
-
-static bool is_slow(const struct live *lv, const struct corr_request *r)
-{
-	return lv->o->slower_ms >= 0 && (double)(r->t_end - r->t_first) >= lv->o->slower_ms * 1e6;
+	report_slow_line(&lv->slow, r, a);
 }
 
 static void on_attributed(const struct corr_request *r, const struct attrib_result *res, void *ctx)
@@ -101,7 +84,7 @@ static void on_attributed(const struct corr_request *r, const struct attrib_resu
 	char stack[REPORT_STACK_TEXT];
 
 	/* the stack is printed on the slow lines only */
-	if (is_slow(lv, r) && res->top_stack_id != -1) {
+	if (report_is_slow(&lv->slow, r) && res->top_stack_id != -1) {
 		tail_stack_text(lv->tail, res->top_stack_id, ";", stack, sizeof(stack));
 		a.stack = stack;
 	}
@@ -288,20 +271,11 @@ static int start_causes(struct live *lv, int pid)
 
 static int open_private(const char *path, FILE **out)
 {
-	int fd;
+	int err = path ? report_create_private(path, out) : 0;
 
-	if (!path)
-		return 0;
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || !(*out = fdopen(fd, "w"))) {
-		int err = errno;
-
-		fprintf(stderr, "kafkalat: cannot write %s: %s\n", path, strerror(err));
-		if (fd >= 0)
-			close(fd);
-		return -err;
-	}
-	return 0;
+	if (err)
+		fprintf(stderr, "kafkalat: cannot write %s: %s\n", path, strerror(-err));
+	return err;
 }
 
 static int find_target(const struct cli_opts *o, int *pid)
@@ -584,7 +558,7 @@ static void finish(struct live *lv, int pid, double secs, struct klt_stats *st)
 
 int live_run(const struct cli_opts *o)
 {
-	struct live lv = {.o = o};
+	struct live lv = {.o = o, .slow = {.slower_ms = o->slower_ms, .json = o->json}};
 	struct klt_stats st = {0};
 	const char *why;
 	uint64_t t_start;
@@ -613,8 +587,8 @@ int live_run(const struct cli_opts *o)
 	if (start_probe(&lv, pid) || start_causes(&lv, pid))
 		goto out;
 	t_start = now_ns(CLOCK_MONOTONIC);
-	lv.wall_offset_ns = (int64_t)now_ns(CLOCK_REALTIME) - (int64_t)t_start;
-	dump(&lv, EVDUMP_CLOCK, &lv.wall_offset_ns, sizeof(lv.wall_offset_ns));
+	lv.slow.wall_offset_ns = (int64_t)now_ns(CLOCK_REALTIME) - (int64_t)t_start;
+	dump(&lv, EVDUMP_CLOCK, &lv.slow.wall_offset_ns, sizeof(lv.slow.wall_offset_ns));
 	target_comm("/proc", pid, comm, sizeof(comm));
 	if (target_count_connections("/proc", pid, o->ports, o->nports, &open_conns))
 		open_conns = 0;

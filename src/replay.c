@@ -40,11 +40,9 @@ struct replay {
 	size_t nstacks;
 	struct evdump_stats stats;
 	bool have_stats;
-	bool futex_syscalls;	/* the dump has futex syscall records */
-	int64_t wall_offset_ns; /* EVDUMP_CLOCK: for the --slower lines' times */
-	double slower_ms;	/* < 0: no --slower lines */
-	bool json, slow_header_done;
-	uint64_t t_min, t_max; /* first byte of the first request, end of the last */
+	bool futex_syscalls;	 /* the dump has futex syscall records */
+	struct report_slow slow; /* --slower; its clock from EVDUMP_CLOCK */
+	uint64_t t_min, t_max;	 /* first byte of the first request, end of the last */
 	int oom;
 };
 
@@ -76,22 +74,6 @@ static int stack_frames(void *ctx, int32_t id, const char **frames, int max)
 	return -ENOENT;
 }
 
-/* A --slower line, as the live run prints it; a is NULL when not attributed. */
-static void slow_line(struct replay *rp, const struct corr_request *r,
-		      const struct report_attrib *a)
-{
-	if (rp->slower_ms < 0 || !r->t_end || (double)(r->t_end - r->t_first) < rp->slower_ms * 1e6)
-		return;
-	if (rp->json) {
-		report_slow_json(stdout, r, rp->wall_offset_ns, a);
-		return;
-	}
-	if (!rp->slow_header_done)
-		report_slow_header(stdout);
-	rp->slow_header_done = true;
-	report_slow_text(stdout, r, rp->wall_offset_ns, a);
-}
-
 static void on_attributed(const struct corr_request *r, const struct attrib_result *res, void *ctx)
 {
 	struct replay *rp = ctx;
@@ -100,11 +82,12 @@ static void on_attributed(const struct corr_request *r, const struct attrib_resu
 
 	if (rp->requests)
 		report_request_json(rp->requests, r, &a);
-	if (res->top_stack_id != -1) {
+	/* the stack is printed on the slow lines only */
+	if (report_is_slow(&rp->slow, r) && res->top_stack_id != -1) {
 		tail_stack_text(rp->tail, res->top_stack_id, ";", stack, sizeof(stack));
 		a.stack = stack;
 	}
-	slow_line(rp, r, &a);
+	report_slow_line(&rp->slow, r, &a);
 }
 
 static void on_complete(const struct corr_request *r, void *ctx)
@@ -127,7 +110,7 @@ static void on_complete(const struct corr_request *r, void *ctx)
 		return;
 	if (rp->requests)
 		report_request_json(rp->requests, r, NULL);
-	slow_line(rp, r, NULL);
+	report_slow_line(&rp->slow, r, NULL);
 }
 
 /* The stacks first: the live run wrote each after the record needing it.
@@ -140,8 +123,8 @@ static int collect_stacks(void *ctx, enum evdump_kind kind, const void *data, si
 	struct stack *s;
 	uint32_t type;
 
-	if (kind == EVDUMP_CLOCK && len == sizeof(rp->wall_offset_ns))
-		memcpy(&rp->wall_offset_ns, data, sizeof(rp->wall_offset_ns));
+	if (kind == EVDUMP_CLOCK && len == sizeof(rp->slow.wall_offset_ns))
+		memcpy(&rp->slow.wall_offset_ns, data, sizeof(rp->slow.wall_offset_ns));
 	if (kind == EVDUMP_CAUSE && len >= sizeof(type)) {
 		memcpy(&type, data, sizeof(type));
 		rp->futex_syscalls |= type == KLC_EV_FUTEX;
@@ -201,18 +184,11 @@ static int map_file(const char *path, void **buf, size_t *len)
 
 static int open_private(const char *path, FILE **out)
 {
-	int fd;
+	int err = path ? report_create_private(path, out) : 0;
 
-	if (!path)
-		return 0;
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || !(*out = fdopen(fd, "w"))) {
-		fprintf(stderr, "kafkalat replay: cannot write %s: %s\n", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	return 0;
+	if (err)
+		fprintf(stderr, "kafkalat replay: cannot write %s: %s\n", path, strerror(-err));
+	return err;
 }
 
 static void print_summary(struct replay *rp, bool json)
@@ -257,7 +233,7 @@ static int write_folded(struct replay *rp, const char *path)
 static int run(const char *path, bool json, double slower_ms, const char *requests,
 	       const char *folded)
 {
-	struct replay rp = {.slower_ms = slower_ms, .json = json};
+	struct replay rp = {.slow = {.slower_ms = slower_ms, .json = json}};
 	struct tail_config cfg;
 	size_t len = 0, bad = 0;
 	void *buf = NULL;

@@ -680,17 +680,6 @@ bad:
 
 /* ---- requests ---- */
 
-static void id_hex(const uint8_t id[16], char out[33])
-{
-	static const char hex[] = "0123456789abcdef";
-
-	for (int i = 0; i < 16; i++) {
-		out[2 * i] = hex[id[i] >> 4];
-		out[2 * i + 1] = hex[id[i] & 15];
-	}
-	out[32] = '\0';
-}
-
 static struct topic_id *find_id(const struct tail *t, const char *hex)
 {
 	for (uint32_t i = 0; i < t->nids; i++)
@@ -707,7 +696,7 @@ int tail_add_topic_id(struct tail *t, const uint8_t id[16], const char *topic)
 
 	if (!n || n > KLT_TOPIC_NAME_MAX)
 		return -EINVAL;
-	id_hex(id, hex);
+	corr_topic_id_hex(id, hex);
 	if (!(e = find_id(t, hex))) {
 		if (t->nids == t->ids_cap) {
 			uint32_t cap = t->ids_cap ? t->ids_cap * 2 : 16;

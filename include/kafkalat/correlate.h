@@ -30,6 +30,9 @@ struct corr_topic {
 	bool is_id;
 };
 
+/* A topic id as corr_topic.name holds it: 32 lowercase hex digits. */
+void corr_topic_id_hex(const uint8_t id[16], char out[33]);
+
 struct corr_request {
 	uint64_t conn_id;
 	char client[CORR_ADDR_MAX]; /* "IP:PORT" of the client, "?" if unknown */

@@ -108,6 +108,22 @@ class Run:
         ports = [int(hp.rsplit(":", 1)[1]) for hp in boot.split(",")]
         return p, boot, int(vals["PID"]), ports
 
+    def refbroker(self, *args, name="refbroker", partitions=4):
+        """Starts build/refbroker (not the sanitizer build) with its log in
+        NAME-log; returns (proc, port, log dir)."""
+        logdir = self.path(name + "-log")
+        os.mkdir(logdir)
+        argv = [os.path.join(BUILD, "refbroker"), "--port", "0", "--log-dir", logdir,
+                "--partitions", partitions, *args]
+        p = subprocess.Popen([str(a) for a in argv], stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL)
+        p.name = name
+        self.procs.append(p)
+        vals = read_keys(p, ("PORT",), 10)
+        if vals is None:
+            raise Failure(f"{name}: no PORT= line")
+        return p, int(vals["PORT"]), logdir
+
     def kafkalat(self, pid, ports, *args, name="kafkalat"):
         """Starts the tracer (JSON, --requests NAME.jsonl) and waits until it
         says Tracing; returns the process, with .attach_s set."""

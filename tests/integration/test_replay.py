@@ -7,9 +7,8 @@ import os
 import subprocess
 import time
 
-from lib import BUILD, KAFKALAT, ROOT, Failure, main, read_jsonl, read_keys
+from lib import KAFKALAT, ROOT, main, read_jsonl
 
-BROKER = os.path.join(BUILD, "refbroker")
 GOLDEN = os.path.join(ROOT, "tests", "data", "traces", "lockhold.dump")
 MESSAGES = 4000
 
@@ -20,21 +19,8 @@ def replay(t, *args):
     return p.returncode, p.stdout, p.stderr.strip().splitlines()
 
 
-def start_broker(t):
-    logdir = t.path("log")
-    os.mkdir(logdir)
-    p = subprocess.Popen([BROKER, "--port", "0", "--log-dir", logdir, "--partitions", "4"],
-                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    p.name = "refbroker"
-    t.procs.append(p)
-    vals = read_keys(p, ("PORT",), 10)
-    if vals is None:
-        raise Failure("refbroker: no PORT= line")
-    return p, int(vals["PORT"])
-
-
 def live_vs_replay(t):
-    broker, port = start_broker(t)
+    broker, port, _ = t.refbroker()
     dump = t.path("run.dump")
     k = t.kafkalat(broker.pid, [port], "--dump-events", dump)
     t.load(f"127.0.0.1:{port}", "-t", "r", "--partitions", 4, "--count", MESSAGES,

@@ -12,9 +12,8 @@ import socket
 import struct
 import subprocess
 
-from lib import BUILD, KAFKALAT, Failure, crc32c, main, read_keys
+from lib import KAFKALAT, Failure, crc32c, main
 
-BROKER = os.path.join(BUILD, "refbroker")
 TOPIC = "v13"
 WARMUP = 20  # librdkafka's own Produce v7 requests: they create the topic
 N = 300      # raw Produce v13 requests
@@ -76,16 +75,7 @@ def v13_error(resp, topic_id):
 
 
 def test(t):
-    logdir = t.path("log")
-    os.mkdir(logdir)
-    broker = subprocess.Popen([BROKER, "--port", "0", "--log-dir", logdir, "--partitions", "4"],
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    broker.name = "refbroker"
-    t.procs.append(broker)
-    vals = read_keys(broker, ("PORT",), 10)
-    if vals is None:
-        raise Failure("refbroker: no PORT= line")
-    port = int(vals["PORT"])
+    broker, port, logdir = t.refbroker()
     dump = t.path("run.dump")
     k = t.kafkalat(broker.pid, [port], "--dump-events", dump)
     t.load(f"127.0.0.1:{port}", "-t", TOPIC, "--partitions", 4, "--count", WARMUP,
