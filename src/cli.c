@@ -13,7 +13,7 @@
 
 static const char usage[] =
     "Usage: kafkalat [-p PID] [-P PORT]... [-d SECONDS] [--slower MS] [-j]\n"
-    "                [--requests FILE] [--folded FILE] [--no-causes] [-v]\n"
+    "                [--requests FILE] [--folded FILE] [--no-causes] [--nice N] [-v]\n"
     "                [interval [count]]\n"
     "       kafkalat load -b BOOTSTRAP -t TOPIC [...]   (kafkalat load --help)\n"
     "       kafkalat replay [-j] DUMP [...]             (kafkalat replay --help)\n"
@@ -37,6 +37,11 @@ static const char usage[] =
     "      --no-causes       socket latency only: no phases, causes or tail composition\n"
     "      --dump-events FILE  write the kernel's raw records and the stacks' names\n"
     "                        to FILE (0600), for `kafkalat replay FILE`\n"
+    "      --nice N          kafkalat's niceness while its rings have room (default 19:\n"
+    "                        it gives way to the broker and its clients; it returns\n"
+    "                        to its starting niceness whenever a ring fills past a\n"
+    "                        quarter, so it keeps up; N at or below the starting\n"
+    "                        niceness turns this off)\n"
     "      --ringbuf-mb MB   socket ring buffer size (power of two, default 8; the\n"
     "                        causes ring is half of it)\n"
     "  -v, --verbose         libbpf debug output (verifier log) on stderr\n"
@@ -55,7 +60,7 @@ static const char usage[] =
     "  kafkalat -j -d 10 | tail -1   # the JSON summary\n"
     "  kafkalat --requests /tmp/r.jsonl -d 60\n";
 
-enum { OPT_SLOWER = 256, OPT_REQUESTS, OPT_RINGBUF, OPT_FOLDED, OPT_NO_CAUSES, OPT_DUMP };
+enum { OPT_SLOWER = 256, OPT_REQUESTS, OPT_RINGBUF, OPT_FOLDED, OPT_NO_CAUSES, OPT_DUMP, OPT_NICE };
 
 static const struct option long_opts[] = {
     {"pid", required_argument, NULL, 'p'},
@@ -68,6 +73,7 @@ static const struct option long_opts[] = {
     {"folded", required_argument, NULL, OPT_FOLDED},
     {"no-causes", no_argument, NULL, OPT_NO_CAUSES},
     {"dump-events", required_argument, NULL, OPT_DUMP},
+    {"nice", required_argument, NULL, OPT_NICE},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -167,6 +173,11 @@ static enum cli_result parse_option(int c, const char *arg, struct cli_opts *o, 
 	case OPT_DUMP:
 		o->dump_path = arg;
 		return CLI_RUN;
+	case OPT_NICE:
+		if (cli_parse_long(arg, -20, 19, &l))
+			return errorf(err, errlen, "invalid --nice '%s' (expected -20 to 19)", arg);
+		o->calm_nice = (int)l;
+		return CLI_RUN;
 	case OPT_RINGBUF:
 		if (cli_parse_double(arg, 1, 4096, &d) || d != (double)(long)d ||
 		    ((long)d & ((long)d - 1)))
@@ -222,6 +233,7 @@ enum cli_result cli_parse(int argc, char **argv, struct cli_opts *o, char *err, 
 
 	memset(o, 0, sizeof(*o));
 	o->slower_ms = -1;
+	o->calm_nice = CLI_DEFAULT_CALM_NICE;
 	err[0] = '\0';
 	optind = 0; /* 0, not 1: also resets glibc's place inside "-abc" groups */
 	opterr = 0;

@@ -10,8 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <limits.h>
+#include <linux/capability.h>
+#include <sys/epoll.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -20,6 +24,7 @@
 #include "kafkalat/evdump.h"
 #include "kafkalat/ksyms.h"
 #include "kafkalat/live.h"
+#include "kafkalat/pace.h"
 #include "kafkalat/probe.h"
 #include "kafkalat/probe_causes.h"
 #include "kafkalat/report.h"
@@ -27,7 +32,10 @@
 #include "kafkalat/tail.h"
 #include "kafkalat/target.h"
 
-#define POLL_MS 100
+/* Short: what one poll reads is one burst of work, and a burst is what
+ * delays a broker thread that wakes up on kafkalat's CPU (pace.h). */
+#define POLL_MS	  10
+#define CHORES_MS 100
 
 static volatile sig_atomic_t stop_requested;
 
@@ -57,6 +65,10 @@ struct live {
 	const char *file_events; /* how file writes are traced */
 	int dump_err;
 	uint64_t cause_lost_seen;
+	int epfd; /* both rings' early wake-ups */
+	struct pace pace;
+	int nice_now;
+	char why[160]; /* why the run ended, when no module says */
 };
 
 static uint64_t now_ns(clockid_t clk)
@@ -387,7 +399,6 @@ static int drain_causes(struct live *lv, uint64_t now)
 	n = causes_poll(lv->causes, 0);
 	if (n < 0)
 		return n;
-	check_cause_lost(lv);
 	tail_advance(lv->tail, now);
 	return 0;
 }
@@ -448,25 +459,119 @@ static bool broker_gone(int pid)
 	return p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
 }
 
+/* One wait over both rings: the kernel side wakes the reader early when
+ * either ring passes a quarter full, and that must end the wait too. */
+static int open_ring_waiter(struct live *lv)
+{
+	struct epoll_event ev = {.events = EPOLLIN};
+
+	lv->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (lv->epfd < 0 || epoll_ctl(lv->epfd, EPOLL_CTL_ADD, probe_epoll_fd(lv->probe), &ev) ||
+	    (lv->causes && epoll_ctl(lv->epfd, EPOLL_CTL_ADD, causes_epoll_fd(lv->causes), &ev))) {
+		fprintf(stderr, "kafkalat: waiting on the ring buffers: %s\n", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Up to POLL_MS: 1 if a ring woke us (it is filling up), 0 if not. */
+static int wait_rings(struct live *lv)
+{
+	struct epoll_event ev[2];
+	int n = epoll_wait(lv->epfd, ev, 2, POLL_MS);
+
+	if (n < 0)
+		return errno == EINTR ? 0 : -errno;
+	return n > 0;
+}
+
+static bool has_cap_sys_nice(void)
+{
+	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {{0}};
+
+	if (syscall(SYS_capget, &hdr, data))
+		return false;
+	return data[CAP_TO_INDEX(CAP_SYS_NICE)].effective & CAP_TO_MASK(CAP_SYS_NICE);
+}
+
+/* Giving way is only safe if kafkalat can take its priority back. */
+static bool can_return_to(int nice)
+{
+	struct rlimit rl;
+
+	if (has_cap_sys_nice())
+		return true;
+	return !getrlimit(RLIMIT_NICE, &rl) &&
+	       (rl.rlim_cur == RLIM_INFINITY || 20 - (long)rl.rlim_cur <= nice);
+}
+
+static void set_nice(struct live *lv, int nice)
+{
+	if (nice == lv->nice_now)
+		return;
+	/* PRIO_PROCESS with 0 is this thread on Linux: only the reader moves */
+	if (setpriority(PRIO_PROCESS, 0, nice)) {
+		fprintf(stderr, "kafkalat: setting niceness %d failed (%s): staying at %d\n", nice,
+			strerror(errno), lv->nice_now);
+		pace_init(&lv->pace, lv->nice_now, lv->nice_now);
+		return;
+	}
+	lv->nice_now = nice;
+}
+
+static void start_pacing(struct live *lv)
+{
+	int base;
+
+	errno = 0;
+	base = getpriority(PRIO_PROCESS, 0);
+	lv->nice_now = base;
+	pace_init(&lv->pace, base, errno ? base : lv->o->calm_nice);
+	if (lv->pace.calm_nice != base && !can_return_to(base)) {
+		fprintf(stderr,
+			"kafkalat: staying at niceness %d: without CAP_SYS_NICE it could not "
+			"return to it when its rings fill\n",
+			base);
+		pace_init(&lv->pace, base, base);
+	}
+	set_nice(lv, lv->pace.cur_nice);
+}
+
 /* Poll until the end of the run; returns why it ended (for stderr). */
 static const char *poll_loop(struct live *lv, int pid, uint64_t t_start, struct klt_stats *st)
 {
 	const struct cli_opts *o = lv->o;
-	uint64_t next = t_start + (uint64_t)(o->interval_s * 1e9);
+	uint64_t next = t_start + (uint64_t)(o->interval_s * 1e9), next_chores = t_start;
 	long printed = 0;
 
 	for (;;) {
 		uint64_t now;
-		int n = probe_poll(lv->probe, POLL_MS);
+		int woke = wait_rings(lv), n;
 
+		if (woke < 0) {
+			snprintf(lv->why, sizeof(lv->why), "waiting on the ring buffers failed: %s",
+				 strerror(-woke));
+			return lv->why;
+		}
+		n = probe_poll(lv->probe, 0);
 		if (n < 0)
 			return probe_error(lv->probe);
-		check_lost(lv, st);
 		now = now_ns(CLOCK_MONOTONIC);
 		if (drain_causes(lv, now) < 0)
 			return causes_error(lv->causes);
-		if (lv->requests)
-			fflush(lv->requests);
+		set_nice(lv, pace_after_poll(&lv->pace, woke));
+		/* the per-poll work stays proportional to the records; the rest
+		 * (two map reads, a /proc read, a flush) runs every CHORES_MS */
+		if (now >= next_chores) {
+			next_chores = now + CHORES_MS * 1000000ull;
+			check_lost(lv, st);
+			check_cause_lost(lv);
+			if (lv->requests)
+				fflush(lv->requests);
+			if (broker_gone(pid))
+				return "the broker exited";
+		}
 		if (o->interval_s > 0 && now >= next) {
 			print_interval(lv, o->interval_s);
 			next += (uint64_t)(o->interval_s * 1e9);
@@ -477,8 +582,6 @@ static const char *poll_loop(struct live *lv, int pid, uint64_t t_start, struct 
 			return NULL;
 		if (o->duration_s > 0 && now - t_start >= (uint64_t)(o->duration_s * 1e9))
 			return NULL;
-		if (broker_gone(pid))
-			return "the broker exited";
 		if (lv->oom)
 			return "out of memory";
 	}
@@ -535,6 +638,7 @@ static void finish(struct live *lv, int pid, double secs, struct klt_stats *st)
 	corr_finish(lv->corr);
 	if (lv->tail) {
 		drain_causes(lv, now_ns(CLOCK_MONOTONIC));
+		check_cause_lost(lv);
 		tail_finish(lv->tail);
 		fill_tail(lv, &rt);
 		run.tail = &rt;
@@ -558,7 +662,7 @@ static void finish(struct live *lv, int pid, double secs, struct klt_stats *st)
 
 int live_run(const struct cli_opts *o)
 {
-	struct live lv = {.o = o, .slow = {.slower_ms = o->slower_ms, .json = o->json}};
+	struct live lv = {.o = o, .slow = {.slower_ms = o->slower_ms, .json = o->json}, .epfd = -1};
 	struct klt_stats st = {0};
 	const char *why;
 	uint64_t t_start;
@@ -584,7 +688,7 @@ int live_run(const struct cli_opts *o)
 	signal(SIGTERM, on_signal);
 	lv.pid = pid;
 	ensure_tracefs(o->verbose);
-	if (start_probe(&lv, pid) || start_causes(&lv, pid))
+	if (start_probe(&lv, pid) || start_causes(&lv, pid) || open_ring_waiter(&lv))
 		goto out;
 	t_start = now_ns(CLOCK_MONOTONIC);
 	lv.slow.wall_offset_ns = (int64_t)now_ns(CLOCK_REALTIME) - (int64_t)t_start;
@@ -598,12 +702,16 @@ int live_run(const struct cli_opts *o)
 		pid, comm, o->ports[0], o->nports > 1 ? " and more" : "",
 		lv.causes ? " with kernel causes" : "", open_conns,
 		o->duration_s > 0 ? "" : "Hit Ctrl-C to end.");
+	start_pacing(&lv);
 	why = poll_loop(&lv, pid, t_start, &st);
+	set_nice(&lv, lv.pace.base_nice); /* the summary and the teardown at full speed */
 	if (why)
 		fprintf(stderr, "kafkalat: stopping: %s\n", why);
 	finish(&lv, pid, (double)(now_ns(CLOCK_MONOTONIC) - t_start) / 1e9, &st);
 	rc = lv.oom ? 1 : 0;
 out:
+	if (lv.epfd >= 0)
+		close(lv.epfd);
 	if (lv.requests)
 		fclose(lv.requests);
 	if (lv.folded)

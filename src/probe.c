@@ -272,11 +272,16 @@ const char *probe_syscall_fallback(const struct probe *p)
 	return p && p->raw_syscalls ? p->fallback_reason : NULL;
 }
 
+int probe_epoll_fd(const struct probe *p)
+{
+	return ring_buffer__epoll_fd(p->rb);
+}
+
 int probe_poll(struct probe *p, int timeout_ms)
 {
 	/* the kernel side wakes us only when the ring fills up: wait, then read
-	 * whatever is there, woken or not */
-	int n = ring_buffer__poll(p->rb, timeout_ms);
+	 * whatever is there, woken or not (0: read only) */
+	int n = timeout_ms ? ring_buffer__poll(p->rb, timeout_ms) : 0;
 
 	if (n >= 0 || n == -EINTR)
 		n = ring_buffer__consume(p->rb);

@@ -284,11 +284,16 @@ int causes_attach(struct causes *c, causes_record_fn fn, void *ctx)
 	return 0;
 }
 
+int causes_epoll_fd(const struct causes *c)
+{
+	return ring_buffer__epoll_fd(c->rb);
+}
+
 int causes_poll(struct causes *c, int timeout_ms)
 {
 	/* the kernel side wakes us only when the ring fills up: wait, then read
-	 * whatever is there, woken or not */
-	int n = ring_buffer__poll(c->rb, timeout_ms);
+	 * whatever is there, woken or not (0: read only) */
+	int n = timeout_ms ? ring_buffer__poll(c->rb, timeout_ms) : 0;
 
 	if (n >= 0 || n == -EINTR)
 		n = ring_buffer__consume(c->rb);

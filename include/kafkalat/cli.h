@@ -9,7 +9,8 @@
 
 #include "kafkalat/events.h"
 
-#define CLI_DEFAULT_PORT 9092
+#define CLI_DEFAULT_PORT      9092
+#define CLI_DEFAULT_CALM_NICE 19
 
 struct cli_opts {
 	int pid; /* 0 = find the listener of ports[] */
@@ -26,6 +27,7 @@ struct cli_opts {
 	bool no_causes;		 /* --no-causes: the socket probe only */
 	const char *dump_path;	 /* --dump-events FILE */
 	size_t ringbuf_bytes;
+	int calm_nice; /* --nice: niceness while the rings have room (pace.h) */
 };
 
 enum cli_result {

@@ -32,8 +32,12 @@ struct probe;
 int probe_open(struct probe **out, const struct probe_opts *opts);
 int probe_load(struct probe *p);
 int probe_attach(struct probe *p, probe_record_fn fn, void *ctx);
-/* Consume records for up to timeout_ms; returns records consumed or -errno. */
+/* Consume records for up to timeout_ms (0: what is there now, no wait);
+ * returns records consumed or -errno. */
 int probe_poll(struct probe *p, int timeout_ms);
+/* After attach: an fd that polls readable when the kernel side wakes the
+ * reader (its ring past a quarter full), for the caller's own epoll. */
+int probe_epoll_fd(const struct probe *p);
 /* The per-CPU counters summed. */
 int probe_stats(struct probe *p, struct klt_stats *sum);
 const char *probe_error(const struct probe *p);

@@ -35,8 +35,11 @@ struct causes;
 int causes_open(struct causes **out, const struct causes_opts *opts);
 int causes_load(struct causes *c);
 int causes_attach(struct causes *c, causes_record_fn fn, void *ctx);
-/* Consume records for up to timeout_ms; returns records consumed or -errno. */
+/* Consume records for up to timeout_ms (0: what is there now, no wait);
+ * returns records consumed or -errno. */
 int causes_poll(struct causes *c, int timeout_ms);
+/* After attach: polls readable when the kernel side wakes the reader. */
+int causes_epoll_fd(const struct causes *c);
 /* The per-CPU counters summed. */
 int causes_stats(struct causes *c, struct klc_stats *sum);
 /* The kernel stack of a KLC_EV_OFFCPU stack_id: up to max addresses into

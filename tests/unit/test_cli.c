@@ -129,6 +129,14 @@ static void test_long_options(void **state)
 	assert_int_equal(p.o.ringbuf_bytes, (size_t)1 << 20);
 	OK(&p, "--ringbuf-mb", "4096");
 	assert_int_equal(p.o.ringbuf_bytes, (size_t)4096 << 20);
+	assert_int_equal(p.o.calm_nice, CLI_DEFAULT_CALM_NICE);
+	assert_int_equal(CLI_DEFAULT_CALM_NICE, 19);
+	OK(&p, "--nice", "0");
+	assert_int_equal(p.o.calm_nice, 0);
+	OK(&p, "--nice=-20");
+	assert_int_equal(p.o.calm_nice, -20);
+	OK(&p, "--nice", "19");
+	assert_int_equal(p.o.calm_nice, 19);
 }
 
 static void test_ports(void **state)
@@ -204,6 +212,10 @@ static void test_bad_values(void **state)
 	ERR("invalid --ringbuf-mb '0' (power of two, 1-4096)", "--ringbuf-mb", "0");
 	ERR("invalid --ringbuf-mb '8192' (power of two, 1-4096)", "--ringbuf-mb", "8192");
 	ERR("invalid --ringbuf-mb '1.5' (power of two, 1-4096)", "--ringbuf-mb", "1.5");
+	ERR("invalid --nice '20' (expected -20 to 19)", "--nice", "20");
+	ERR("invalid --nice '-21' (expected -20 to 19)", "--nice", "-21");
+	ERR("invalid --nice 'low' (expected -20 to 19)", "--nice", "low");
+	ERR("option --nice needs an argument (see kafkalat --help)", "--nice");
 }
 
 static void test_bad_positionals(void **state)
@@ -267,6 +279,7 @@ static void test_help(void **state)
 	assert_int_equal(p.r, CLI_EXIT);
 	assert_int_equal(strncmp(text, "Usage: kafkalat [-p PID]", 24), 0);
 	assert_non_null(strstr(text, "--ringbuf-mb MB"));
+	assert_non_null(strstr(text, "--nice N"));
 	free(text);
 	text = run_captured(&p, "-h");
 	assert_int_equal(p.r, CLI_EXIT);
