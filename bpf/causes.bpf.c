@@ -18,6 +18,7 @@
 
 #include "kafkalat/cause_events.h"
 #include "fdtable.h"
+#include "syscall_ring.h"
 
 #define S_IFMT	00170000
 #define S_IFREG 0100000
@@ -165,14 +166,9 @@ static __always_inline void *event_reserve(__u64 size, __u32 type)
 	return e;
 }
 
-/* Wake the reader only when the ring is filling up; it polls otherwise. */
 static __always_inline void event_submit(void *e)
 {
-	__u64 flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > wakeup_bytes
-			  ? BPF_RB_FORCE_WAKEUP
-			  : BPF_RB_NO_WAKEUP;
-
-	bpf_ringbuf_submit(e, flags);
+	ring_submit(&events, e, wakeup_bytes);
 }
 
 static __always_inline void count_state_full(void)
@@ -338,19 +334,7 @@ int file_sys_enter(struct trace_event_raw_sys_enter *ctx)
 	 * optional ones are probed (their values are used only where they exist). */
 	bpf_probe_read_kernel(&arg1, sizeof(arg1), &ctx->args[1]);
 	bpf_probe_read_kernel(&arg3, sizeof(arg3), &ctx->args[3]);
-	/* the record's syscall number is an int: the rest of "id" is padding */
-	return enter_sys((__s32)ctx->id, ctx->args[0], arg1, arg3);
-}
-
-static __always_inline long exit_syscall_nr(struct pt_regs *regs)
-{
-#if defined(__TARGET_ARCH_x86)
-	return BPF_CORE_READ(regs, orig_ax);
-#elif defined(__TARGET_ARCH_arm64)
-	return BPF_CORE_READ(regs, syscallno);
-#else
-	return -1;
-#endif
+	return enter_sys(tp_enter_syscall_nr(ctx), ctx->args[0], arg1, arg3);
 }
 
 static __noinline int emit_file(struct pending_sys *p, __s64 ret, __u64 now)
@@ -420,7 +404,7 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 		return 0;
 	/* most syscalls are not watched, and close has nothing to finish:
 	 * leave before the task storage lookup */
-	nr = exit_syscall_nr(regs);
+	nr = regs_syscall_nr(regs);
 	if (nr >= 0 && (nr >= KLC_MAX_SYSCALL_NR || !sys_kind[nr] || sys_kind[nr] == KLC_SYS_CLOSE))
 		return 0;
 	return exit_sys(ret);
@@ -443,7 +427,7 @@ static __always_inline long task_syscall_nr(struct task_struct *task)
 
 	if (!regs)
 		return -1;
-	return exit_syscall_nr(regs);
+	return regs_syscall_nr(regs);
 }
 
 /* The kernel stack of a thread going to sleep, or a stackless kind. */

@@ -13,6 +13,7 @@
 #define KW_STEP_FN	     __attribute__((noinline))
 #include "framer.h"
 #include "fdtable.h"
+#include "syscall_ring.h"
 
 #define AF_INET	    2
 #define AF_INET6    10
@@ -116,17 +117,9 @@ static __always_inline void *event_reserve(__u64 size)
 	return e;
 }
 
-/*
- * Waking the reader for every record costs an interrupt per request (µs in
- * a VM): let it poll (every 100 ms) and wake it only when the ring fills.
- */
 static __always_inline void event_submit(void *e)
 {
-	__u64 flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > wakeup_bytes
-			  ? BPF_RB_FORCE_WAKEUP
-			  : BPF_RB_NO_WAKEUP;
-
-	bpf_ringbuf_submit(e, flags);
+	ring_submit(&events, e, wakeup_bytes);
 }
 
 static __always_inline int is_broker(void)
@@ -606,18 +599,12 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
  * kernel refuses a program that reads past the record of the syscall it is
  * attached to, so there is one program per argument count.
  */
-/* The record's syscall number is an int: the rest of "id" is padding. */
-static __always_inline long syscall_nr(struct trace_event_raw_sys_enter *ctx)
-{
-	return (__s32)ctx->id;
-}
-
 SEC("tracepoint")
 int sock_enter3(struct trace_event_raw_sys_enter *ctx)
 {
 	if (!is_broker())
 		return 0;
-	return enter_watched(syscall_nr(ctx), ctx->args[0], ctx->args[1], ctx->args[2], 0);
+	return enter_watched(tp_enter_syscall_nr(ctx), ctx->args[0], ctx->args[1], ctx->args[2], 0);
 }
 
 SEC("tracepoint")
@@ -625,7 +612,7 @@ int sock_enter4(struct trace_event_raw_sys_enter *ctx)
 {
 	if (!is_broker())
 		return 0;
-	return enter_watched(syscall_nr(ctx), ctx->args[0], ctx->args[1], ctx->args[2],
+	return enter_watched(tp_enter_syscall_nr(ctx), ctx->args[0], ctx->args[1], ctx->args[2],
 			     ctx->args[3]);
 }
 
@@ -634,19 +621,7 @@ int sock_enter1(struct trace_event_raw_sys_enter *ctx)
 {
 	if (!is_broker())
 		return 0;
-	return enter_watched(syscall_nr(ctx), ctx->args[0], 0, 0, 0);
-}
-
-/* The syscall number at sys_exit: the one architecture difference here. */
-static __always_inline long exit_syscall_nr(struct pt_regs *regs)
-{
-#if defined(__TARGET_ARCH_x86)
-	return BPF_CORE_READ(regs, orig_ax);
-#elif defined(__TARGET_ARCH_arm64)
-	return BPF_CORE_READ(regs, syscallno);
-#else
-	return -1; /* unknown: every exit looks at the task's pending syscall */
-#endif
+	return enter_watched(tp_enter_syscall_nr(ctx), ctx->args[0], 0, 0, 0);
 }
 
 SEC("tp_btf/sys_exit")
@@ -658,7 +633,7 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 		return 0;
 	/* most of a broker's syscalls are not watched: leave before the task
 	 * storage lookup */
-	nr = exit_syscall_nr(regs);
+	nr = regs_syscall_nr(regs);
 	if (nr >= 0 && (nr >= KLT_MAX_SYSCALL_NR || !sys_io_kind[nr]))
 		return 0;
 	return io_exit(ret);

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Shared by the BPF objects: syscall numbers at the tracepoints, and how a
+ * record is handed to the reader. */
+#ifndef KAFKALAT_SYSCALL_RING_H
+#define KAFKALAT_SYSCALL_RING_H
+
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+
+/* The syscall number in a syscalls:sys_enter_* record: an int; the rest of
+ * vmlinux.h's "long id" is padding. */
+static __always_inline long tp_enter_syscall_nr(struct trace_event_raw_sys_enter *ctx)
+{
+	return (__s32)ctx->id;
+}
+
+/* The syscall number from a task's entry registers (raw sys_exit, or a
+ * blocked task's): the one architecture difference here; -1 if unknown. */
+static __always_inline long regs_syscall_nr(struct pt_regs *regs)
+{
+#if defined(__TARGET_ARCH_x86)
+	return BPF_CORE_READ(regs, orig_ax);
+#elif defined(__TARGET_ARCH_arm64)
+	return BPF_CORE_READ(regs, syscallno);
+#else
+	return -1;
+#endif
+}
+
+/* Waking the reader for every record costs an interrupt per request (µs in
+ * a VM): it polls every 10 ms, and is woken only when the ring holds more
+ * than wakeup_bytes, so that it keeps up (live.c takes its priority back). */
+static __always_inline void ring_submit(void *ring, void *rec, __u64 wakeup_bytes)
+{
+	__u64 flags = bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA) > wakeup_bytes
+			  ? BPF_RB_FORCE_WAKEUP
+			  : BPF_RB_NO_WAKEUP;
+
+	bpf_ringbuf_submit(rec, flags);
+}
+
+#endif
