@@ -5,42 +5,12 @@ first-byte and response-end times within 50 us of the broker's own stamps
 for >= 99% of requests (and the end always inside the broker's write window);
 with acks=0, kafkalat's acks0 count equals the truth's and nothing is
 unmatched. The broker runs on CPU 0, everything else on CPU 1."""
-import json
 import os
-import signal
-import subprocess
 
-from lib import BUILD, Failure, main, read_jsonl, read_keys
+from lib import main
 
-BROKER = os.path.join(BUILD, "refbroker")  # not the sanitizer build: timing matters
 TOLERANCE_NS = 50_000
 MESSAGES = 12000  # at 4000 msg/s: a broker with CPU to spare, as in production
-
-
-def start_broker(t, name, io):
-    logdir = t.path(name + "-log")
-    os.mkdir(logdir)
-    truth = t.path(name + "-truth.jsonl")
-    # The broker's stamps are taken in user space around its syscalls,
-    # kafkalat's in the kernel at syscall entry and exit. Sharing a CPU with
-    # the client and kafkalat, the broker is often preempted on its way back
-    # to user space (0.05-1 ms for 1-3% of responses, measured): it gets a CPU
-    # of its own, as a production broker has, and the rest run on the other.
-    p = subprocess.Popen(["taskset", "-c", "0", "nice", "-n", "-15", BROKER, "--port", "0", "--log-dir", logdir, "--partitions", "4",
-                          "--io", io, "--truth", truth], stdout=subprocess.PIPE,
-                         stderr=subprocess.DEVNULL)
-    p.name = name
-    t.procs.append(p)
-    vals = read_keys(p, ("PORT",), 10)
-    if vals is None:
-        raise Failure(f"{name}: no PORT= line")
-    return p, int(vals["PORT"]), truth
-
-
-def stop_broker(t, p, truth):
-    p.send_signal(signal.SIGTERM)
-    t.eq(t.wait(p, 20), 0, f"{p.name}: exit status after SIGTERM")
-    return [r for r in read_jsonl(truth) if r["api_key"] == 0]
 
 
 def within(a, b):
@@ -89,13 +59,13 @@ def compare(t, what, truth, reqs):
 def one_run(t, io, acks):
     name = f"{io}-acks{acks}"
     print(f"-- --io {io}, acks={acks}")
-    broker, port, truth_path = start_broker(t, "broker-" + name, io)
+    broker, port, truth_path = t.truth_broker("broker-" + name, io=io)
     k = t.kafkalat(broker.pid, [port], name="kafkalat-" + name)
     load, _ = t.load(f"127.0.0.1:{port}", "-t", "t", "--partitions", 4, "--count", MESSAGES,
                      "--acks", acks, "--rate", 4000, "-X", "linger.ms=0", "-X", "max.in.flight=5",
                      "-X", "batch.num.messages=20", messages=False, name="load-" + name)
     s, reqs = t.stop_kafkalat(k)
-    truth = stop_broker(t, broker, truth_path)
+    truth = t.stop_truth_broker(broker, truth_path)
     t.eq(s["lost_events"], 0, f"{name}: lost_events")
     t.eq(s["produce"]["unmatched"], 0, f"{name}: produce.unmatched")
     t.eq(s["produce"]["records"], MESSAGES, f"{name}: produce.records")

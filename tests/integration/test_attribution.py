@@ -30,13 +30,11 @@ above the run's p99 one by one against the truth's largest phase:
 """
 import collections
 import os
-import signal
 import subprocess
 import time
 
-from lib import BUILD, KAFKALAT, Failure, main, read_jsonl, read_keys
+from lib import KAFKALAT, Failure, main
 
-BROKER = os.path.join(BUILD, "refbroker")  # not the sanitizer build: timing matters
 TOL_NS = 50_000
 SLACK_NS = 5_000  # "the wrong side": more than this beyond the broker's stamp
 HOLD_MS = 20  # --inject-lock-hold
@@ -66,31 +64,6 @@ def info(msg):
 
 def can_fifo():
     return subprocess.run(["chrt", "-f", "10", "true"], capture_output=True).returncode == 0
-
-
-def start_broker(t, name, *flags, io="jvm", logdir=None, fifo=False):
-    """The reference broker on CPU 0: SCHED_FIFO (fifo) or nice -15."""
-    if logdir is None:
-        logdir = t.path(name + "-log")
-    os.mkdir(logdir)
-    truth = t.path(name + "-truth.jsonl")
-    prio = ["chrt", "-f", "10"] if fifo else ["nice", "-n", "-15"]
-    argv = ["taskset", "-c", "0", *prio, BROKER, "--port", "0", "--log-dir", logdir,
-            "--partitions", "4", "--io", io, "--truth", truth, *flags]
-    p = subprocess.Popen([str(a) for a in argv], stdout=subprocess.PIPE,
-                         stderr=subprocess.DEVNULL)
-    p.name = name
-    t.procs.append(p)
-    vals = read_keys(p, ("PORT",), 10)
-    if vals is None:
-        raise Failure(f"{name}: no PORT= line")
-    return p, int(vals["PORT"]), truth
-
-
-def stop_broker(t, p, truth):
-    p.send_signal(signal.SIGTERM)
-    t.eq(t.wait(p, 20), 0, f"{p.name}: exit status after SIGTERM")
-    return [r for r in read_jsonl(truth) if r["api_key"] == 0]
 
 
 def producers(t, name, port, n, rate, secs, partitions, sizes):
@@ -130,13 +103,13 @@ def scenario(t, name, *flags, io="jvm", fifo=False, logdir=None, nprod=1, rate=1
     """Broker + kafkalat (--requests, --folded) + producers; returns the summary,
     kafkalat's request lines keyed by (client, corr), the truth's produce
     requests and the folded stacks."""
-    broker, port, truth_path = start_broker(t, name, *flags, io=io, logdir=logdir, fifo=fifo)
+    broker, port, truth_path = t.truth_broker(name, *flags, io=io, logdir=logdir, fifo=fifo)
     folded = t.path(name + ".folded")
     k = attach(t, broker.pid, port, folded, "kafkalat-" + name)
     producers(t, name, port, nprod, rate, secs, partitions, sizes)
     time.sleep(0.5)  # kafkalat attributes a request once the causes passed its end
     s, reqs = t.stop_kafkalat(k)
-    truth = stop_broker(t, broker, truth_path)
+    truth = t.stop_truth_broker(broker, truth_path)
     ours = {(r["client"], r["corr"]): r for r in reqs}
     t.eq(len(ours), len(reqs), f"{name}: (client, corr) unique in kafkalat's lines")
     t.eq(s["lost_events"], 0, f"{name}: lost_events")

@@ -11,6 +11,7 @@
 
 #include "kafkalat/agg.h"
 #include "kafkalat/report.h"
+#include "sink.h"
 
 /* Latencies that are bucket midpoints, so their quantiles are exact. */
 #define L_FAST 2002943u	 /* mid of the bucket of 2 ms: 2002.943 us */
@@ -18,43 +19,6 @@
 #define L_APIV 100095u	 /* mid of the bucket of 100 us: 100.095 us */
 
 #define HOUR_NS (3600ll * 1000000000ll)
-
-/* --- capture helpers ------------------------------------------------------ */
-
-struct sink {
-	FILE *out;
-	char *buf;
-	size_t len;
-};
-
-static FILE *sink_open(struct sink *s)
-{
-	s->buf = NULL;
-	s->len = 0;
-	s->out = open_memstream(&s->buf, &s->len);
-	assert_non_null(s->out);
-	return s->out;
-}
-
-/* Closes the stream; the caller frees s->buf. */
-static const char *sink_text(struct sink *s)
-{
-	assert_int_equal(fclose(s->out), 0);
-	assert_non_null(s->buf);
-	return s->buf;
-}
-
-static void expect_text(struct sink *s, const char *want)
-{
-	assert_string_equal(sink_text(s), want);
-	free(s->buf);
-}
-
-static void assert_contains(const char *hay, const char *needle)
-{
-	if (!strstr(hay, needle))
-		fail_msg("missing %s in %s", needle, hay);
-}
 
 static char *read_all(const char *path, size_t *len)
 {

@@ -19,6 +19,8 @@
 #include "kafkalat/json.h"
 #include "kafkalat/report.h"
 #include "kafkalat/tail.h"
+#include "sink.h"
+#include "tail_scenario.h"
 
 #define HOUR_NS (3600ll * 1000000000ll)
 #define MS_NS	1000000ull
@@ -32,43 +34,6 @@ static const char *const cause_contract[] = {
     "futex", "pagefault", "reclaim", "net",	  "other",	    "queued"};
 
 #define NELEMS(a) (sizeof(a) / sizeof((a)[0]))
-
-/* --- capture helpers ------------------------------------------------------ */
-
-struct sink {
-	FILE *out;
-	char *buf;
-	size_t len;
-};
-
-static FILE *sink_open(struct sink *s)
-{
-	s->buf = NULL;
-	s->len = 0;
-	s->out = open_memstream(&s->buf, &s->len);
-	assert_non_null(s->out);
-	return s->out;
-}
-
-/* Closes the stream; the caller frees s->buf. */
-static const char *sink_text(struct sink *s)
-{
-	assert_int_equal(fclose(s->out), 0);
-	assert_non_null(s->buf);
-	return s->buf;
-}
-
-static void expect_text(struct sink *s, const char *want)
-{
-	assert_string_equal(sink_text(s), want);
-	free(s->buf);
-}
-
-static void assert_contains(const char *hay, const char *needle)
-{
-	if (!strstr(hay, needle))
-		fail_msg("missing %s in %s", needle, hay);
-}
 
 static size_t count_of(const char *hay, const char *needle)
 {
@@ -897,132 +862,6 @@ static void test_summary_tail(void **state)
 }
 
 /* --- through the tail pipeline ------------------------------------------------ */
-
-#define T     1000000000000ull
-#define US(x) ((uint64_t)((double)T + (x)*1000.0))
-#define MS    1000
-#define NET   100
-#define H1    201
-#define DEV   ((7u << 20) | 3u)
-#define INO   4242
-#define BYTES 1000
-
-static const char *const journal_stack[] = {
-    "bpf_prog_ee59474bdff6754c_kw_step_client_id_len",
-    "bpf_trace_run4",
-    "__schedule+0x2a/0x90",
-    "schedule",
-    "wait_transaction_locked",
-    "add_transaction_credits",
-    "start_this_handle",
-    "jbd2__journal_start",
-    "__ext4_journal_start_sb",
-    "ext4_dirty_inode",
-    "__mark_inode_dirty",
-    "generic_update_time",
-    "file_modified",
-    "ext4_buffered_write_iter",
-    "vfs_write",
-    "ksys_write",
-    "do_syscall_64",
-};
-static const char *const futex_stack[] = {"__schedule", "schedule", "futex_wait_queue",
-					  "futex_wait", "do_futex", "__x64_sys_futex"};
-
-/* stack 1: the journal; 2: a futex; others cannot be read */
-static int stacks(void *ctx, int32_t id, const char **frames, int max)
-{
-	const char *const *s = id == 1 ? journal_stack : futex_stack;
-	int n = id == 1 ? (int)NELEMS(journal_stack) : (int)NELEMS(futex_stack);
-
-	(void)ctx;
-	if (id != 1 && id != 2)
-		return -ENOENT;
-	if (n > max)
-		n = max;
-	for (int i = 0; i < n; i++)
-		frames[i] = s[i];
-	return n;
-}
-
-static void feed(struct tail *t, const void *rec, size_t len)
-{
-	assert_int_equal(tail_feed(t, rec, len), 0);
-}
-
-static void file_write(struct tail *t, double t0, double t1)
-{
-	struct klc_file_event e = {.type = KLC_EV_FILE,
-				   .tid = H1,
-				   .t_start_ns = US(t0),
-				   .t_end_ns = US(t1),
-				   .ret = BYTES,
-				   .offset = -1,
-				   .ino = INO,
-				   .dev = DEV,
-				   .fd = 9,
-				   .kind = KLC_SYS_WRITE};
-
-	feed(t, &e, sizeof(e));
-}
-
-static void offcpu(struct tail *t, uint32_t tid, double off, double on, double wake, int32_t stack,
-		   uint32_t waker, const char *comm)
-{
-	struct klc_offcpu_event e = {.type = KLC_EV_OFFCPU,
-				     .tid = tid,
-				     .t_off_ns = US(off),
-				     .t_on_ns = US(on),
-				     .t_wakeup_ns = US(wake),
-				     .stack_id = stack,
-				     .waker_tid = waker,
-				     .blocked = 1};
-
-	strncpy(e.waker_comm, comm, sizeof(e.waker_comm));
-	feed(t, &e, sizeof(e));
-}
-
-struct req {
-	struct corr_request r;
-	struct corr_topic topic;
-	struct corr_part part;
-};
-
-/* As test_tail.c: NET reads 0..10, H1 wakes from the queue at 31, writes
- * its batch 40..(50 + stall), blocked on stack `stack` for the stall. */
-static void one_request(struct tail *t, struct req *q, int32_t corr, double base, double stall,
-			int32_t stack)
-{
-	struct klc_futex_event fx = {.type = KLC_EV_FUTEX,
-				     .tid = H1,
-				     .t_start_ns = US(base - 100 * MS),
-				     .t_end_ns = US(base + 32)};
-
-	feed(t, &fx, sizeof(fx));
-	offcpu(t, H1, base - 100 * MS, base + 31, base + 30, 2, NET, "kafka-network");
-	file_write(t, base + 40, base + 50 + stall);
-	if (stall > 0)
-		offcpu(t, H1, base + 45, base + 45 + stall, base + 44 + stall, stack, 77,
-		       "jbd2/loop3-8");
-	offcpu(t, NET, base + 12, base + 57 + stall, base + 55 + stall, -1, H1, "kafka-handler");
-	memset(q, 0, sizeof(*q));
-	strcpy(q->topic.name, "orders");
-	q->r.api_version = 7;
-	q->r.corr_id = corr;
-	q->r.produce_parsed = true;
-	q->r.acks = 1;
-	q->r.tid_read = q->r.tid_send = NET;
-	q->r.t_first = US(base);
-	q->r.t_read = US(base + 10);
-	q->r.t_resp = US(base + 70 + stall);
-	q->r.t_end = US(base + 80 + stall);
-	q->r.ntopics = 1;
-	q->r.topics = &q->topic;
-	q->r.nparts = 1;
-	q->r.parts = &q->part;
-	q->part = (struct corr_part){.partition = 3, .record_bytes = BYTES};
-	strcpy(q->r.client, "127.0.0.1:4000");
-}
 
 /*
  * 300 requests 1 s apart: 100 fast (80us), 196 held 1 ms by a futex wait,

@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * tail_scenario: cause records and produce requests built by hand for the
+ * tail pipeline's tests (test_tail.c, test_report_tail.c). Times are in
+ * microseconds from T. Include after <cmocka.h>; static inline, so a test
+ * that does not use a builder pays nothing for it.
+ */
+#ifndef KAFKALAT_TESTS_TAIL_SCENARIO_H
+#define KAFKALAT_TESTS_TAIL_SCENARIO_H
+
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "kafkalat/cause_events.h"
+#include "kafkalat/correlate.h"
+#include "kafkalat/tail.h"
+
+#define T     1000000000000ull
+#define US(x) ((uint64_t)((double)T + (x)*1000.0))
+#define MS    1000
+#define NET   100
+#define H1    201
+#define DEV   ((7u << 20) | 3u)
+#define INO   4242
+#define BYTES 1000
+
+static const char *const journal_stack[] = {
+    "bpf_prog_ee59474bdff6754c_kw_step_client_id_len",
+    "bpf_trace_run4",
+    "__schedule+0x2a/0x90",
+    "schedule",
+    "wait_transaction_locked",
+    "add_transaction_credits",
+    "start_this_handle",
+    "jbd2__journal_start",
+    "__ext4_journal_start_sb",
+    "ext4_dirty_inode",
+    "__mark_inode_dirty",
+    "generic_update_time",
+    "file_modified",
+    "ext4_buffered_write_iter",
+    "vfs_write",
+    "ksys_write",
+    "do_syscall_64",
+};
+static const char *const futex_stack[] = {"__schedule", "schedule", "futex_wait_queue",
+					  "futex_wait", "do_futex", "__x64_sys_futex"};
+
+/* how often the tail asked for a stack's frames */
+static int stack_calls;
+
+/* stack 1: the journal; 2: a futex; others cannot be read */
+static inline int stacks(void *ctx, int32_t id, const char **frames, int max)
+{
+	const char *const *s = id == 1 ? journal_stack : futex_stack;
+	int n = id == 1 ? (int)(sizeof(journal_stack) / sizeof(*s))
+			: (int)(sizeof(futex_stack) / sizeof(*s));
+
+	(void)ctx;
+	stack_calls++;
+	if (id != 1 && id != 2)
+		return -ENOENT;
+	if (n > max)
+		n = max;
+	for (int i = 0; i < n; i++)
+		frames[i] = s[i];
+	return n;
+}
+
+static inline void feed(struct tail *t, const void *rec, size_t len)
+{
+	assert_int_equal(tail_feed(t, rec, len), 0);
+}
+
+static inline void name(struct tail *t, uint64_t ino, const char *parent, const char *file)
+{
+	struct klc_file_name_event e = {.type = KLC_EV_FILE_NAME, .fd = 9, .ino = ino, .dev = DEV};
+
+	strncpy(e.parent, parent, sizeof(e.parent) - 1);
+	strncpy(e.name, file, sizeof(e.name) - 1);
+	feed(t, &e, sizeof(e));
+}
+
+static inline void file(struct tail *t, uint32_t tid, uint8_t kind, uint64_t ino, int64_t ret,
+			double t0, double t1)
+{
+	struct klc_file_event e = {.type = KLC_EV_FILE,
+				   .tid = tid,
+				   .t_start_ns = US(t0),
+				   .t_end_ns = US(t1),
+				   .ret = ret,
+				   .offset = -1,
+				   .ino = ino,
+				   .dev = DEV,
+				   .fd = 9,
+				   .kind = kind};
+
+	feed(t, &e, sizeof(e));
+}
+
+static inline void offcpu(struct tail *t, uint32_t tid, double off, double on, double wake,
+			  int blocked, int32_t stack, uint32_t waker, const char *comm)
+{
+	struct klc_offcpu_event e = {.type = KLC_EV_OFFCPU,
+				     .tid = tid,
+				     .t_off_ns = US(off),
+				     .t_on_ns = US(on),
+				     .t_wakeup_ns = wake > 0 ? US(wake) : 0,
+				     .stack_id = stack,
+				     .waker_tid = waker,
+				     .blocked = (uint8_t)blocked};
+
+	strncpy(e.waker_comm, comm, sizeof(e.waker_comm));
+	feed(t, &e, sizeof(e));
+}
+
+static inline void futex(struct tail *t, uint32_t tid, double t0, double t1)
+{
+	struct klc_futex_event e = {
+	    .type = KLC_EV_FUTEX, .tid = tid, .t_start_ns = US(t0), .t_end_ns = US(t1)};
+
+	feed(t, &e, sizeof(e));
+}
+
+struct req {
+	struct corr_request r;
+	struct corr_topic topic;
+	struct corr_part part;
+};
+
+static inline void req_init(struct req *q, int32_t corr, double first, double read, double resp,
+			    double end)
+{
+	memset(q, 0, sizeof(*q));
+	strcpy(q->topic.name, "orders");
+	q->r.api_version = 7;
+	q->r.corr_id = corr;
+	q->r.produce_parsed = true;
+	q->r.acks = 1;
+	q->r.tid_read = q->r.tid_send = NET;
+	q->r.t_first = US(first);
+	q->r.t_read = US(read);
+	q->r.t_resp = US(resp);
+	q->r.t_end = US(end);
+	q->r.ntopics = 1;
+	q->r.topics = &q->topic;
+	q->r.nparts = 1;
+	q->r.parts = &q->part;
+	q->part = (struct corr_part){.partition = 3, .record_bytes = BYTES};
+	strcpy(q->r.client, "127.0.0.1:4000");
+}
+
+/* One request: NET reads 0..10, H1 wakes from the queue at 31, writes its
+ * batch 40..(40 + stall), blocked in the journal, NET sends the response. */
+static inline void one_request(struct tail *t, struct req *q, int32_t corr, double base,
+			       double stall, int32_t stack)
+{
+	futex(t, H1, base - 100 * MS, base + 32);
+	offcpu(t, H1, base - 100 * MS, base + 31, base + 30, 1, 2, NET, "kafka-network");
+	file(t, H1, KLC_SYS_WRITE, INO, BYTES, base + 40, base + 50 + stall);
+	if (stall > 0)
+		offcpu(t, H1, base + 45, base + 45 + stall, base + 44 + stall, 1, stack, 77,
+		       "jbd2/loop3-8");
+	offcpu(t, NET, base + 12, base + 57 + stall, base + 55 + stall, 1, -1, H1, "kafka-handler");
+	req_init(q, corr, base, base + 10, base + 70 + stall, base + 80 + stall);
+}
+
+#endif
