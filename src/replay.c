@@ -23,10 +23,11 @@
 #include "kafkalat/report.h"
 #include "kafkalat/tail.h"
 
-#define MAX_STACKS 65536
+#define MAX_STACKS 65536 /* the live run's stack map holds no more */
 
 struct stack {
 	int32_t id;
+	uint32_t seq; /* order in the dump: the first of an id wins, as live */
 	int n;
 	const char *frames[EVDUMP_MAX_FRAMES];
 };
@@ -36,8 +37,8 @@ struct replay {
 	struct tail *tail;
 	struct agg total;
 	FILE *requests;
-	struct stack *stacks;
-	size_t nstacks;
+	struct stack *stacks; /* sorted by (id, seq) once collected */
+	size_t nstacks, stacks_cap;
 	struct evdump_stats stats;
 	bool have_stats;
 	bool futex_syscalls;	 /* the dump has futex syscall records */
@@ -60,18 +61,36 @@ static const char usage[] =
     "      --folded FILE   the >= p99 requests' off-CPU stacks, folded\n"
     "  -h, --help          this text\n";
 
+/* The first stack of the dump with this id (the ids are sorted). */
 static int stack_frames(void *ctx, int32_t id, const char **frames, int max)
 {
 	struct replay *rp = ctx;
+	size_t lo = 0, hi = rp->nstacks;
+	const struct stack *st;
 
-	for (size_t i = 0; i < rp->nstacks; i++) {
-		if (rp->stacks[i].id != id)
-			continue;
-		for (int k = 0; k < rp->stacks[i].n && k < max; k++)
-			frames[k] = rp->stacks[i].frames[k];
-		return rp->stacks[i].n < max ? rp->stacks[i].n : max;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (rp->stacks[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
-	return -ENOENT;
+	if (lo == rp->nstacks || rp->stacks[lo].id != id)
+		return -ENOENT;
+	st = &rp->stacks[lo];
+	for (int k = 0; k < st->n && k < max; k++)
+		frames[k] = st->frames[k];
+	return st->n < max ? st->n : max;
+}
+
+static int stack_order(const void *a, const void *b)
+{
+	const struct stack *x = a, *y = b;
+
+	if (x->id != y->id)
+		return x->id < y->id ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
 static void on_attributed(const struct corr_request *r, const struct attrib_result *res, void *ctx)
@@ -133,7 +152,17 @@ static int collect_stacks(void *ctx, enum evdump_kind kind, const void *data, si
 		return 0;
 	if (rp->nstacks == MAX_STACKS)
 		return -E2BIG;
+	if (rp->nstacks == rp->stacks_cap) {
+		size_t cap = rp->stacks_cap ? rp->stacks_cap * 2 : 64;
+		struct stack *grown = realloc(rp->stacks, cap * sizeof(*grown));
+
+		if (!grown)
+			return -ENOMEM;
+		rp->stacks = grown;
+		rp->stacks_cap = cap;
+	}
 	s = &rp->stacks[rp->nstacks];
+	s->seq = (uint32_t)rp->nstacks;
 	s->n = evdump_parse_stack(data, len, &s->id, s->frames, EVDUMP_MAX_FRAMES);
 	if (s->n < 0)
 		return s->n;
@@ -246,14 +275,11 @@ static int run(const char *path, bool json, double slower_ms, const char *reques
 		return 1;
 	}
 	agg_init(&rp.total);
-	rp.stacks = calloc(MAX_STACKS, sizeof(*rp.stacks));
-	if (!rp.stacks) {
-		fprintf(stderr, "kafkalat replay: out of memory\n");
-		goto out;
-	}
 	err = evdump_read(buf, len, collect_stacks, &rp, &bad);
 	if (err)
 		goto bad_dump;
+	if (rp.nstacks)
+		qsort(rp.stacks, rp.nstacks, sizeof(*rp.stacks), stack_order);
 	tail_config_default(&cfg);
 	cfg.futex_from_offcpu = !rp.futex_syscalls;
 	rp.tail = tail_new(&cfg, stack_frames, &rp, on_attributed, &rp);
