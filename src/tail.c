@@ -888,14 +888,22 @@ static void pop_one(struct tail *t)
 	held_free(h);
 }
 
-void tail_advance(struct tail *t, uint64_t now_ns)
+uint32_t tail_advance_n(struct tail *t, uint64_t now_ns, uint32_t max)
 {
-	while (t->head && t->nheld > t->cfg.max_pending) {
+	uint32_t n = 0;
+
+	for (; n < max && t->head && t->nheld > t->cfg.max_pending; n++) {
 		t->st.early++;
 		pop_one(t);
 	}
-	while (t->head && t->head->r.t_end + t->cfg.hold_ns <= now_ns)
+	for (; n < max && t->head && t->head->r.t_end + t->cfg.hold_ns <= now_ns; n++)
 		pop_one(t);
+	return n;
+}
+
+void tail_advance(struct tail *t, uint64_t now_ns)
+{
+	tail_advance_n(t, now_ns, UINT32_MAX);
 }
 
 void tail_finish(struct tail *t)

@@ -17,15 +17,22 @@
 #define KAFKALAT_PACE_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 /* Quiet polls in a row before kafkalat gives way again. */
 #define PACE_QUIET_POLLS 10
+/* While calm, the longest stretch of work before the reader yields the CPU
+ * to a thread waiting for it: the scheduler lets a task that has just been
+ * picked run out its slice (milliseconds) even at nice 19, so a broker or
+ * client thread waking behind a long burst still waited for it. */
+#define PACE_SLICE_NS 100000ull
 
 struct pace {
 	int base_nice; /* niceness kafkalat started at: how it keeps up */
 	int calm_nice; /* niceness while its rings have room (>= base_nice) */
 	int cur_nice;
 	unsigned quiet_polls;
+	uint64_t slice_start; /* when the current stretch of work began */
 };
 
 /* Starts calm. A calm_nice below base_nice is raised to it: pacing only ever
@@ -35,5 +42,12 @@ void pace_init(struct pace *p, int base_nice, int calm_nice);
 /* After one poll: pressure when a ring woke kafkalat before its timeout.
  * Returns the niceness to run at from now on. */
 int pace_after_poll(struct pace *p, bool pressure);
+
+/* A burst of work (one poll's records and attributions) begins. */
+void pace_burst_begin(struct pace *p, uint64_t now_ns);
+/* Inside a burst: true when the reader, calm, has worked PACE_SLICE_NS since
+ * the burst began or it last yielded; it should yield now (sched_yield), and
+ * the next slice starts. Never while it is catching up, nor with pacing off. */
+bool pace_should_yield(struct pace *p, uint64_t now_ns);
 
 #endif

@@ -107,6 +107,9 @@ int tail_add_topic_id(struct tail *t, const uint8_t id[16], const char *topic);
 /* The cause stream has been read up to now_ns (CLOCK_MONOTONIC): attribute
  * the held requests whose t_end + hold_ns <= now_ns. */
 void tail_advance(struct tail *t, uint64_t now_ns);
+/* The same, at most max requests (the rest wait for the next call): lets a
+ * caller break its work into short pieces. Returns how many it attributed. */
+uint32_t tail_advance_n(struct tail *t, uint64_t now_ns, uint32_t max);
 /* The run ended: attribute every held request. */
 void tail_finish(struct tail *t);
 

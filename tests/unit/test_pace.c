@@ -69,6 +69,41 @@ static void test_equal_nice_is_off(void **state)
 		assert_int_equal(pace_after_poll(&p, i % 7 == 0), 0);
 }
 
+static void test_yields_every_slice_while_calm(void **state)
+{
+	struct pace p;
+
+	(void)state;
+	pace_init(&p, 0, 19);
+	pace_burst_begin(&p, 1000000);
+	assert_false(pace_should_yield(&p, 1000000));
+	assert_false(pace_should_yield(&p, 1000000 + PACE_SLICE_NS - 1));
+	assert_true(pace_should_yield(&p, 1000000 + PACE_SLICE_NS));
+	/* the next slice starts at the yield */
+	assert_false(pace_should_yield(&p, 1000000 + 2 * PACE_SLICE_NS - 1));
+	assert_true(pace_should_yield(&p, 1000000 + 2 * PACE_SLICE_NS));
+	/* a new burst starts a new slice */
+	pace_burst_begin(&p, 5000000);
+	assert_false(pace_should_yield(&p, 5000000 + PACE_SLICE_NS / 2));
+}
+
+static void test_no_yield_while_catching_up_or_off(void **state)
+{
+	struct pace p;
+
+	(void)state;
+	pace_init(&p, 0, 19);
+	pace_after_poll(&p, true);
+	pace_burst_begin(&p, 0);
+	assert_false(pace_should_yield(&p, 10 * PACE_SLICE_NS));
+	for (int i = 0; i < PACE_QUIET_POLLS; i++)
+		pace_after_poll(&p, false);
+	assert_true(pace_should_yield(&p, 10 * PACE_SLICE_NS));
+	pace_init(&p, 0, 0); /* --nice at the starting niceness */
+	pace_burst_begin(&p, 0);
+	assert_false(pace_should_yield(&p, 10 * PACE_SLICE_NS));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -77,6 +112,8 @@ int main(void)
 	    cmocka_unit_test(test_pressure_inside_quiet_run_restarts_it),
 	    cmocka_unit_test(test_never_above_starting_priority),
 	    cmocka_unit_test(test_equal_nice_is_off),
+	    cmocka_unit_test(test_yields_every_slice_while_calm),
+	    cmocka_unit_test(test_no_yield_while_catching_up_or_off),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

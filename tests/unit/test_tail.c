@@ -299,6 +299,34 @@ static void test_max_pending(void **state)
 	tail_free(t);
 }
 
+/* tail_advance_n attributes the due requests in order, at most max at a
+ * time, and leaves the ones not yet due. */
+static void test_advance_in_pieces(void **state)
+{
+	struct results rs = {0};
+	struct tail *t = tail_new(NULL, NULL, NULL, on_result, &rs);
+	struct req q;
+
+	(void)state;
+	for (int i = 0; i < 5; i++) {
+		req_init(&q, i, i * 100, i * 100 + 10, i * 100 + 70, i * 100 + 80);
+		assert_int_equal(tail_request(t, &q.r), 0);
+	}
+	/* due: the first four (t_end + 300 ms <= now); the fifth ends at 480 us */
+	assert_int_equal(tail_advance_n(t, US(380) + 300000000ull, 3), 3);
+	assert_int_equal(rs.n, 3);
+	assert_int_equal(rs.corr, 2);
+	assert_int_equal(tail_advance_n(t, US(380) + 300000000ull, 3), 1);
+	assert_int_equal(rs.corr, 3);
+	assert_int_equal(tail_advance_n(t, US(380) + 300000000ull, 3), 0);
+	assert_int_equal(tail_advance_n(t, US(480) + 300000000ull, 0), 0);
+	assert_int_equal(rs.n, 4);
+	assert_int_equal(tail_advance_n(t, US(480) + 300000000ull, 3), 1);
+	assert_int_equal(rs.n, 5);
+	assert_int_equal(rs.corr, 4);
+	tail_free(t);
+}
+
 /* Produce v13 names topics by id: once the id is learnt, the request is
  * matched to its segment write by name; before, it cannot be. */
 static void test_topic_ids(void **state)
@@ -348,7 +376,7 @@ int main(void)
 	    cmocka_unit_test(test_folded),	    cmocka_unit_test(test_files),
 	    cmocka_unit_test(test_name_turnover),   cmocka_unit_test(test_bad_records),
 	    cmocka_unit_test(test_max_pending),	    cmocka_unit_test(test_stackless_kept),
-	    cmocka_unit_test(test_topic_ids),
+	    cmocka_unit_test(test_topic_ids),	    cmocka_unit_test(test_advance_in_pieces),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
