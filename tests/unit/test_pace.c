@@ -87,6 +87,24 @@ static void test_yields_every_slice_while_calm(void **state)
 	assert_false(pace_should_yield(&p, 5000000 + PACE_SLICE_NS / 2));
 }
 
+static void test_yields_capped_per_burst(void **state)
+{
+	struct pace p;
+	uint64_t now = 0;
+
+	(void)state;
+	pace_init(&p, 0, 19);
+	pace_burst_begin(&p, now);
+	for (int i = 0; i < PACE_MAX_YIELDS; i++) {
+		now += PACE_SLICE_NS;
+		assert_true(pace_should_yield(&p, now));
+	}
+	now += 10 * PACE_SLICE_NS;
+	assert_false(pace_should_yield(&p, now));
+	pace_burst_begin(&p, now);
+	assert_true(pace_should_yield(&p, now + PACE_SLICE_NS));
+}
+
 static void test_no_yield_while_catching_up_or_off(void **state)
 {
 	struct pace p;
@@ -113,6 +131,7 @@ int main(void)
 	    cmocka_unit_test(test_never_above_starting_priority),
 	    cmocka_unit_test(test_equal_nice_is_off),
 	    cmocka_unit_test(test_yields_every_slice_while_calm),
+	    cmocka_unit_test(test_yields_capped_per_burst),
 	    cmocka_unit_test(test_no_yield_while_catching_up_or_off),
 	};
 
