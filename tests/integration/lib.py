@@ -113,8 +113,13 @@ class Run:
         NAME-log; returns (proc, port, log dir)."""
         logdir = self.path(name + "-log")
         os.mkdir(logdir)
-        argv = [os.path.join(BUILD, "refbroker"), "--port", "0", "--log-dir", logdir,
-                "--partitions", partitions, *args]
+        p, port = self._start_refbroker([], name, "--log-dir", logdir, "--partitions",
+                                        partitions, *args)
+        return p, port, logdir
+
+    def _start_refbroker(self, prefix, name, *args):
+        """prefix (taskset, nice...) build/refbroker --port 0 args: (proc, port)."""
+        argv = [*prefix, os.path.join(BUILD, "refbroker"), "--port", "0", *args]
         p = subprocess.Popen([str(a) for a in argv], stdout=subprocess.PIPE,
                              stderr=subprocess.DEVNULL)
         p.name = name
@@ -122,7 +127,7 @@ class Run:
         vals = read_keys(p, ("PORT",), 10)
         if vals is None:
             raise Failure(f"{name}: no PORT= line")
-        return p, int(vals["PORT"]), logdir
+        return p, int(vals["PORT"])
 
     def truth_broker(self, name, *flags, io="jvm", logdir=None, fifo=False):
         """The reference broker writing its ground truth (NAME-truth.jsonl) on
@@ -137,16 +142,10 @@ class Run:
         os.mkdir(logdir)
         truth = self.path(name + "-truth.jsonl")
         prio = ["chrt", "-f", "10"] if fifo else ["nice", "-n", "-15"]
-        argv = ["taskset", "-c", "0", *prio, os.path.join(BUILD, "refbroker"), "--port", "0",
-                "--log-dir", logdir, "--partitions", "4", "--io", io, "--truth", truth, *flags]
-        p = subprocess.Popen([str(a) for a in argv], stdout=subprocess.PIPE,
-                             stderr=subprocess.DEVNULL)
-        p.name = name
-        self.procs.append(p)
-        vals = read_keys(p, ("PORT",), 10)
-        if vals is None:
-            raise Failure(f"{name}: no PORT= line")
-        return p, int(vals["PORT"]), truth
+        p, port = self._start_refbroker(["taskset", "-c", "0", *prio], name, "--log-dir", logdir,
+                                        "--partitions", "4", "--io", io, "--truth", truth,
+                                        *flags)
+        return p, port, truth
 
     def stop_truth_broker(self, p, truth):
         """SIGTERM, exit 0, then the truth's produce requests."""
