@@ -19,6 +19,8 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 WARN	:= -Wall -Wextra -Werror
+# -DKLT_BENCH_FLOOR: every BPF program returns at once (bpf/bench_floor.h)
+BPF_DEFS ?=
 CFLAGS	?= -O2 -g
 XCFLAGS	:= -std=c11 -D_GNU_SOURCE $(WARN) -Iinclude -I$(OUT) -MMD -MP
 LDLIBS	:= -lbpf -lelf -lz -lrdkafka -lpthread -lm
@@ -67,7 +69,7 @@ endif
 $(OUT)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) $(VMLINUX_H) | $(OUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) $(WARN) -Wno-unused-function -Wno-unused-parameter \
-		-Iinclude -Ibpf -include $(VMLINUX_H) -c $< -o $@
+		$(BPF_DEFS) -Iinclude -Ibpf -include $(VMLINUX_H) -c $< -o $@
 	$(Q)llvm-strip -g $@ 2>/dev/null || true
 
 $(OUT)/%.skel.h: $(OUT)/%.bpf.o
@@ -148,7 +150,11 @@ fuzz: deps $(FUZZ_BINS)
 
 test: all format-check clang-check unit fuzz-smoke integration
 
+# bench_causes also measures the hooks alone: a kafkalat whose BPF programs
+# return at once, built into $(OUT)/floor
 bench: all
+	$(Q)$(MAKE) --no-print-directory OUT=$(OUT)/floor BPF_DEFS=-DKLT_BENCH_FLOOR \
+		VMLINUX_H=$(VMLINUX_H) $(OUT)/floor/kafkalat
 	$(Q)scripts/bench.sh
 
 # kafkalat's RSS and CPU over 10 minutes of load (SOAK_SECONDS, SOAK_RATE)

@@ -18,6 +18,7 @@
 
 #include "kafkalat/cause_events.h"
 #include "fdtable.h"
+#include "bench_floor.h"
 #include "syscall_ring.h"
 
 #define S_IFMT	00170000
@@ -309,6 +310,7 @@ static __always_inline int enter_sys(long id, __u64 arg0, __u64 arg1, __u64 arg3
 SEC("tp_btf/sys_enter")
 int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 {
+	BENCH_FLOOR_RETURN();
 	if (!is_broker())
 		return 0;
 	return enter_sys(id, PT_REGS_PARM1_CORE_SYSCALL(regs), PT_REGS_PARM2_CORE_SYSCALL(regs),
@@ -327,6 +329,7 @@ int file_sys_enter(struct trace_event_raw_sys_enter *ctx)
 {
 	__u64 arg1 = 0, arg3 = 0;
 
+	BENCH_FLOOR_RETURN();
 	if (!is_broker())
 		return 0;
 	/* The record holds only the syscall's own arguments (fsync: one): a
@@ -400,6 +403,7 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 {
 	long nr;
 
+	BENCH_FLOOR_RETURN();
 	if (!is_broker())
 		return 0;
 	/* most syscalls are not watched, and close has nothing to finish:
@@ -413,6 +417,7 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 SEC("tracepoint")
 int file_sys_exit(struct trace_event_raw_sys_exit *ctx)
 {
+	BENCH_FLOOR_RETURN();
 	if (!is_broker())
 		return 0;
 	return exit_sys(ctx->ret);
@@ -510,6 +515,7 @@ int BPF_PROG(sched_switch, bool preempt, struct task_struct *prev, struct task_s
 	int out = (__u32)prev->tgid == targ_tgid, in = (__u32)next->tgid == targ_tgid;
 	__u64 now;
 
+	BENCH_FLOOR_RETURN();
 	if (!out && !in)
 		return 0;
 	now = bpf_ktime_get_ns();
@@ -528,6 +534,7 @@ int BPF_PROG(sched_waking, struct task_struct *p)
 	__u64 id;
 	__u32 tid;
 
+	BENCH_FLOOR_RETURN();
 	if ((__u32)p->tgid != targ_tgid)
 		return 0;
 	tid = p->pid;
@@ -547,6 +554,7 @@ int BPF_PROG(sched_waking, struct task_struct *p)
 SEC("tp_btf/block_rq_issue")
 int BPF_PROG(block_rq_issue, struct request *rq)
 {
+	BENCH_FLOOR_RETURN();
 	__u64 key = (__u64)rq;
 	struct rq_info r = {};
 	__u64 id = bpf_get_current_pid_tgid();
@@ -572,6 +580,7 @@ int BPF_PROG(block_rq_complete, struct request *rq, blk_status_t error, unsigned
 	struct klc_stats *st;
 	struct rq_info *r;
 
+	BENCH_FLOOR_RETURN();
 	r = bpf_map_lookup_elem(&rqs, &key);
 	if (!r) {
 		if ((st = stats_get()))
@@ -602,6 +611,7 @@ int BPF_PROG(block_rq_complete, struct request *rq, blk_status_t error, unsigned
 SEC("tp_btf/jbd2_start_commit")
 int BPF_PROG(jbd2_start_commit, journal_t *journal, transaction_t *commit)
 {
+	BENCH_FLOOR_RETURN();
 	__u64 key = (__u64)BPF_CORE_READ(journal, j_fs_dev, bd_dev) << 32 |
 		    (__u32)BPF_CORE_READ(commit, t_tid);
 	__u64 now = bpf_ktime_get_ns();
@@ -613,6 +623,7 @@ int BPF_PROG(jbd2_start_commit, journal_t *journal, transaction_t *commit)
 SEC("tp_btf/jbd2_end_commit")
 int BPF_PROG(jbd2_end_commit, journal_t *journal, transaction_t *commit)
 {
+	BENCH_FLOOR_RETURN();
 	__u32 dev = BPF_CORE_READ(journal, j_fs_dev, bd_dev);
 	__u32 tid = BPF_CORE_READ(commit, t_tid);
 	__u64 key = (__u64)dev << 32 | tid;
@@ -637,6 +648,7 @@ int BPF_PROG(jbd2_end_commit, journal_t *journal, transaction_t *commit)
 SEC("tp_btf/jbd2_run_stats")
 int BPF_PROG(jbd2_run_stats, dev_t dev, tid_t tid, struct transaction_run_stats_s *rs)
 {
+	BENCH_FLOOR_RETURN();
 	struct klc_jbd2_run_event *e = event_reserve(sizeof(*e), KLC_EV_JBD2_RUN);
 
 	if (!e)
@@ -665,6 +677,7 @@ int BPF_PROG(jbd2_handle_stats, dev_t dev, tid_t tid, unsigned int type, unsigne
 {
 	struct klc_jbd2_handle_event *e;
 
+	BENCH_FLOOR_RETURN();
 	if (!is_broker())
 		return 0;
 	e = event_reserve(sizeof(*e), KLC_EV_JBD2_HANDLE);
@@ -694,6 +707,7 @@ int BPF_PROG(balance_dirty_pages, struct bdi_writeback *wb, struct dirty_throttl
 {
 	struct klc_dirty_throttle_event *e;
 
+	BENCH_FLOOR_RETURN();
 	if (!is_broker())
 		return 0;
 	e = event_reserve(sizeof(*e), KLC_EV_DIRTY_THROTTLE);
@@ -717,6 +731,7 @@ int BPF_PROG(folio_wait_writeback, struct folio *folio, struct address_space *ma
 {
 	struct klc_folio_wait_event *e;
 
+	BENCH_FLOOR_RETURN();
 	if (!is_broker() || !mapping)
 		return 0;
 	e = event_reserve(sizeof(*e), KLC_EV_FOLIO_WAIT);

@@ -13,6 +13,7 @@
 #define KW_STEP_FN	     __attribute__((noinline))
 #include "framer.h"
 #include "fdtable.h"
+#include "bench_floor.h"
 #include "syscall_ring.h"
 
 #define AF_INET	    2
@@ -586,6 +587,7 @@ static __always_inline int enter_watched(long id, __u64 fd, __u64 addr, __u64 ar
 SEC("tp_btf/sys_enter")
 int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 {
+	BENCH_FLOOR_RETURN();
 	if (!is_broker())
 		return 0;
 	return enter_watched(id, PT_REGS_PARM1_CORE_SYSCALL(regs), PT_REGS_PARM2_CORE_SYSCALL(regs),
@@ -602,6 +604,7 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 SEC("tracepoint")
 int sock_enter3(struct trace_event_raw_sys_enter *ctx)
 {
+	BENCH_FLOOR_RETURN();
 	if (!is_broker())
 		return 0;
 	return enter_watched(tp_enter_syscall_nr(ctx), ctx->args[0], ctx->args[1], ctx->args[2], 0);
@@ -610,6 +613,7 @@ int sock_enter3(struct trace_event_raw_sys_enter *ctx)
 SEC("tracepoint")
 int sock_enter4(struct trace_event_raw_sys_enter *ctx)
 {
+	BENCH_FLOOR_RETURN();
 	if (!is_broker())
 		return 0;
 	return enter_watched(tp_enter_syscall_nr(ctx), ctx->args[0], ctx->args[1], ctx->args[2],
@@ -619,6 +623,7 @@ int sock_enter4(struct trace_event_raw_sys_enter *ctx)
 SEC("tracepoint")
 int sock_enter1(struct trace_event_raw_sys_enter *ctx)
 {
+	BENCH_FLOOR_RETURN();
 	if (!is_broker())
 		return 0;
 	return enter_watched(tp_enter_syscall_nr(ctx), ctx->args[0], 0, 0, 0);
@@ -629,6 +634,7 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 {
 	long nr;
 
+	BENCH_FLOOR_RETURN();
 	if (!is_broker())
 		return 0;
 	/* most of a broker's syscalls are not watched: leave before the task
@@ -642,6 +648,7 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 SEC("tracepoint")
 int sock_exit(struct trace_event_raw_sys_exit *ctx)
 {
+	BENCH_FLOOR_RETURN();
 	if (!is_broker())
 		return 0;
 	return io_exit(ctx->ret);

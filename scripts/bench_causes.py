@@ -17,6 +17,11 @@ writeback) against no kafkalat at all, and against kafkalat --no-causes:
     process (build/sysloop: read, write, getppid) with kafkalat attached to an
     idle broker minus without, BENCH_OTHER_PAIRS alternating pairs;
   - events lost with the default ring sizes; attribution match rate.
+  - the floor: the same hooks with programs that return at once (a kafkalat
+    built into OUT/floor with -DKLT_BENCH_FLOOR, bpf/bench_floor.h): its BPF
+    time per request, the broker's CPU per request, and its throughput and
+    p99 pairs, so the cost of kafkalat's work is told from the price of the
+    hooks themselves.
 BENCH_STATS_ONLY=1 skips the throughput and p99 pairs (about two minutes).
 """
 import json
@@ -41,6 +46,7 @@ STATS_RUNS = int(os.environ.get("BENCH_STATS_RUNS", "3"))
 # request) from the bpf_stats runs, no A/B pairs: a minute instead of ten
 STATS_ONLY = os.environ.get("BENCH_STATS_ONLY") == "1"
 OTHER_PAIRS = int(os.environ.get("BENCH_OTHER_PAIRS", "8"))
+FLOOR_BUILD = os.path.join(BUILD, "floor")
 
 
 def run_load(port, rate):
@@ -69,9 +75,11 @@ def prog_stats(ids):
 
 
 def one_run(broker, port, mode, rate, tmp):
-    """mode: None (no kafkalat), "all", or "sockets" (--no-causes)."""
+    """mode: None (no kafkalat), "all", "sockets" (--no-causes) or "floor"
+    (every hook, programs that return at once)."""
     extra = ["--no-causes"] if mode == "sockets" else []
-    tracer = start_tracer(broker.pid, port, tmp, "bench_causes", extra) if mode else None
+    build = FLOOR_BUILD if mode == "floor" else None
+    tracer = start_tracer(broker.pid, port, tmp, "bench_causes", extra, build) if mode else None
     try:
         ids = tracer_prog_ids(tracer.pid) if tracer else set()
         b0, t0 = cpu_s(broker.pid), cpu_s(tracer.pid) if tracer else 0
@@ -131,10 +139,14 @@ def main():
             max_sock = pairs(broker, port, "sockets", 0, tmp, "max rate, --no-causes")
             fixed_all = pairs(broker, port, "all", FIXED_RATE, tmp,
                               f"{FIXED_RATE} msg/s, every probe")
+            max_floor = pairs(broker, port, "floor", 0, tmp, "max rate, floor")
+            fixed_floor = pairs(broker, port, "floor", FIXED_RATE, tmp,
+                                f"{FIXED_RATE} msg/s, floor")
         with open("/proc/sys/kernel/bpf_stats_enabled", "w") as f:
             f.write("1")
         stats = [one_run(broker, port, "all", 0, tmp) for _ in range(STATS_RUNS)]
         stats_fixed = [one_run(broker, port, "all", FIXED_RATE, tmp) for _ in range(STATS_RUNS)]
+        stats_floor = [one_run(broker, port, "floor", 0, tmp) for _ in range(STATS_RUNS)]
         with open("/proc/sys/kernel/bpf_stats_enabled", "w") as f:
             f.write(stats_before)
         other = other_process_cost(tmp)
@@ -150,7 +162,8 @@ def main():
         print(f"  max rate without kafkalat       median "
               f"{statistics.median(r['rate'] for r in max_all[0]):.0f} req/s (the highest it "
               f"sustains here, one producer connection)")
-    for label, runs in (("max rate", stats), (f"{FIXED_RATE} msg/s", stats_fixed)):
+    for label, runs in (("max rate", stats), (f"{FIXED_RATE} msg/s", stats_fixed),
+                        ("max rate, floor: programs that return at once", stats_floor)):
         reqs = sum(r["reqs"] for r in runs)
         total = {}
         for r in runs:
@@ -168,7 +181,8 @@ def main():
               f"(bpf_stats runs, max rate), "
               f"{cpu_per_req(stats_fixed, 'tracer_cpu'):.2f} us ({FIXED_RATE} msg/s)")
         print(f"  broker CPU per request          {cpu_per_req(stats, 'broker_cpu'):.2f} us "
-              f"traced (bpf_stats runs, max rate)")
+              f"traced, {cpu_per_req(stats_floor, 'broker_cpu'):.2f} us floor "
+              f"(bpf_stats runs, max rate)")
         report_other(other)
         report_attribution(stats + stats_fixed)
         return
@@ -180,10 +194,15 @@ def main():
     print(f"  broker CPU per request          {b:.2f} us without, {t:.2f} us with every probe "
           f"({(t / b - 1) * 100:+.1f}%); --no-causes pairs: {bs:.2f} -> {ts:.2f} us "
           f"({(ts / bs - 1) * 100:+.1f}%)")
+    fb, ft = cpu_per_req(max_floor[0], "broker_cpu"), cpu_per_req(max_floor[1], "broker_cpu")
+    print(f"  broker CPU per request, floor   {fb:.2f} us without, {ft:.2f} us with empty "
+          f"programs on every hook ({(ft / fb - 1) * 100:+.1f}%)")
     report_pairs("every probe, max rate", base, traced, "rate")
+    report_pairs("floor, max rate", *max_floor, "rate")
     report_pairs("--no-causes, max rate", *max_sock, "rate")
     report_pairs(f"every probe, {FIXED_RATE} msg/s", *fixed_all, "p99")
     report_pairs(f"every probe, {FIXED_RATE} msg/s", *fixed_all, "rate")
+    report_pairs(f"floor, {FIXED_RATE} msg/s", *fixed_floor, "p99")
     report_other(other)
     report_attribution(traced + fixed_all[1])
 

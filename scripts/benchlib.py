@@ -34,10 +34,11 @@ def start_refbroker(logdir, segment_bytes, who):
     return p, int(line.split("=")[1])
 
 
-def start_tracer(broker_pid, port, tmp, who, extra=()):
-    """kafkalat -j on the broker, returned once it says it is tracing."""
+def start_tracer(broker_pid, port, tmp, who, extra=(), build=None):
+    """kafkalat -j on the broker (the one in build, default BUILD), returned
+    once it says it is tracing."""
     err = open(os.path.join(tmp, "tracer.err"), "w+")
-    t = subprocess.Popen([f"{BUILD}/kafkalat", "-p", str(broker_pid), "-P", str(port), "-j",
+    t = subprocess.Popen([f"{build or BUILD}/kafkalat", "-p", str(broker_pid), "-P", str(port), "-j",
                           *extra], stdout=subprocess.PIPE, stderr=err, text=True)
     for _ in range(400):
         err.seek(0)
