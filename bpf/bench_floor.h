@@ -11,8 +11,8 @@
 #ifdef KLT_BENCH_FLOOR
 #define BENCH_FLOOR_RETURN() return 0
 #else
-#define BENCH_FLOOR_RETURN()                                                                       \
-	do {                                                                                       \
+#define BENCH_FLOOR_RETURN() \
+	do {                 \
 	} while (0)
 #endif
 
