@@ -265,14 +265,6 @@ static void print_file_name(struct json *j, const struct klc_file_name_event *e)
 	json_kstr(j, "name", name);
 }
 
-static const size_t type_sizes[NTYPES] = {
-    sizeof(struct klc_file_event),	  sizeof(struct klc_futex_event),
-    sizeof(struct klc_offcpu_event),	  sizeof(struct klc_block_event),
-    sizeof(struct klc_jbd2_commit_event), sizeof(struct klc_jbd2_run_event),
-    sizeof(struct klc_jbd2_handle_event), sizeof(struct klc_dirty_throttle_event),
-    sizeof(struct klc_folio_wait_event),  sizeof(struct klc_file_name_event),
-};
-
 static int on_record(void *ctx, void *data, size_t len)
 {
 	struct dump *d = ctx;
@@ -284,7 +276,7 @@ static int on_record(void *ctx, void *data, size_t len)
 	}
 	memcpy(&type, data, sizeof(type));
 	k = type - KLC_EV_FILE;
-	if (type < KLC_EV_FILE || type >= KLC_EV_MAX || len < type_sizes[k]) {
+	if (!klc_event_size(type) || len < klc_event_size(type)) {
 		d->short_records++;
 		return 0;
 	}

@@ -605,14 +605,6 @@ static int on_commit(struct tail *t, const struct klc_jbd2_commit_event *e)
 	return 0;
 }
 
-static const size_t rec_sizes[KLC_EV_MAX - KLC_EV_FILE] = {
-    sizeof(struct klc_file_event),	  sizeof(struct klc_futex_event),
-    sizeof(struct klc_offcpu_event),	  sizeof(struct klc_block_event),
-    sizeof(struct klc_jbd2_commit_event), sizeof(struct klc_jbd2_run_event),
-    sizeof(struct klc_jbd2_handle_event), sizeof(struct klc_dirty_throttle_event),
-    sizeof(struct klc_folio_wait_event),  sizeof(struct klc_file_name_event),
-};
-
 static int dispatch(struct tail *t, uint32_t type, const void *rec)
 {
 	switch (type) {
@@ -668,7 +660,7 @@ int tail_feed(struct tail *t, const void *data, size_t len)
 	if (!data || len < sizeof(type))
 		goto bad;
 	memcpy(&type, data, sizeof(type));
-	if (type < KLC_EV_FILE || type >= KLC_EV_MAX || len != rec_sizes[type - KLC_EV_FILE])
+	if (!klc_event_size(type) || len != klc_event_size(type))
 		goto bad;
 	memcpy(&rec, data, len);
 	if (dispatch(t, type, &rec) == 0)

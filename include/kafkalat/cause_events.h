@@ -227,4 +227,33 @@ struct klc_stats {
 	__u64 block_unmatched; /* completions without their issue */
 };
 
+/* The size of a record of this type; 0 when it is not a KLC_EV_* type. */
+static inline __u32 klc_event_size(__u32 type)
+{
+	switch (type) {
+	case KLC_EV_FILE:
+		return sizeof(struct klc_file_event);
+	case KLC_EV_FUTEX:
+		return sizeof(struct klc_futex_event);
+	case KLC_EV_OFFCPU:
+		return sizeof(struct klc_offcpu_event);
+	case KLC_EV_BLOCK:
+		return sizeof(struct klc_block_event);
+	case KLC_EV_JBD2_COMMIT:
+		return sizeof(struct klc_jbd2_commit_event);
+	case KLC_EV_JBD2_RUN:
+		return sizeof(struct klc_jbd2_run_event);
+	case KLC_EV_JBD2_HANDLE:
+		return sizeof(struct klc_jbd2_handle_event);
+	case KLC_EV_DIRTY_THROTTLE:
+		return sizeof(struct klc_dirty_throttle_event);
+	case KLC_EV_FOLIO_WAIT:
+		return sizeof(struct klc_folio_wait_event);
+	case KLC_EV_FILE_NAME:
+		return sizeof(struct klc_file_name_event);
+	default:
+		return 0;
+	}
+}
+
 #endif /* KAFKALAT_CAUSE_EVENTS_H */

@@ -74,14 +74,6 @@ union rec {
 	uint64_t align;
 };
 
-static const size_t rec_size[KLC_EV_MAX - KLC_EV_FILE] = {
-    sizeof(struct klc_file_event),	  sizeof(struct klc_futex_event),
-    sizeof(struct klc_offcpu_event),	  sizeof(struct klc_block_event),
-    sizeof(struct klc_jbd2_commit_event), sizeof(struct klc_jbd2_run_event),
-    sizeof(struct klc_jbd2_handle_event), sizeof(struct klc_dirty_throttle_event),
-    sizeof(struct klc_folio_wait_event),  sizeof(struct klc_file_name_event),
-};
-
 struct in {
 	const uint8_t *p;
 	size_t n;
@@ -383,7 +375,8 @@ static void cause_record(struct tail *t, struct in *in)
 	uint8_t sel = (uint8_t)take(in, 1), lm = sel >> 4;
 	unsigned ti = sel % 13;
 	uint32_t type = ti < 10 ? KLC_EV_FILE + ti : ti == 10 ? 0 : ti == 11 ? KLC_EV_MAX : 31;
-	size_t size = ti < 10 ? rec_size[ti] : sizeof(struct klc_file_event), len;
+	size_t size = ti < 10 ? klc_event_size(KLC_EV_FILE + ti) : sizeof(struct klc_file_event),
+	       len;
 	union rec rec;
 
 	memset(&rec, 0, sizeof(rec));
@@ -410,7 +403,7 @@ static void raw_record(struct tail *t, struct in *in)
 		uint32_t type = KLC_EV_FILE + (uint32_t)(flag >> 1) % 10;
 
 		memcpy(rec.raw, &type, sizeof(type));
-		len = rec_size[type - KLC_EV_FILE];
+		len = klc_event_size(type);
 	}
 	tail_feed(t, len ? (const void *)&rec : NULL, len);
 }

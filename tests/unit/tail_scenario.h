@@ -15,6 +15,7 @@
 #include "kafkalat/cause_events.h"
 #include "kafkalat/correlate.h"
 #include "kafkalat/tail.h"
+#include "produce_req.h"
 
 #define T     1000000000000ull
 #define US(x) ((uint64_t)((double)T + (x)*1000.0))
@@ -123,32 +124,13 @@ static inline void futex(struct tail *t, uint32_t tid, double t0, double t1)
 	feed(t, &e, sizeof(e));
 }
 
-struct req {
-	struct corr_request r;
-	struct corr_topic topic;
-	struct corr_part part;
-};
-
+/* One request to partition 3 of "orders", read and answered by NET. */
 static inline void req_init(struct req *q, int32_t corr, double first, double read, double resp,
 			    double end)
 {
-	memset(q, 0, sizeof(*q));
-	strcpy(q->topic.name, "orders");
-	q->r.api_version = 7;
+	produce_req_init(q, NET, US(first), US(read), US(resp), US(end));
 	q->r.corr_id = corr;
-	q->r.produce_parsed = true;
-	q->r.acks = 1;
-	q->r.tid_read = q->r.tid_send = NET;
-	q->r.t_first = US(first);
-	q->r.t_read = US(read);
-	q->r.t_resp = US(resp);
-	q->r.t_end = US(end);
-	q->r.ntopics = 1;
-	q->r.topics = &q->topic;
-	q->r.nparts = 1;
-	q->r.parts = &q->part;
-	q->part = (struct corr_part){.partition = 3, .record_bytes = BYTES};
-	strcpy(q->r.client, "127.0.0.1:4000");
+	produce_req_part(q, 3, BYTES);
 }
 
 /* One request: NET reads 0..10, H1 wakes from the queue at 31, writes its

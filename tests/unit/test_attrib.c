@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "kafkalat/attrib.h"
+#include "produce_req.h"
 
 #define T	    1000000000000ull /* 1000 s */
 #define US(x)	    ((uint64_t)((double)T + (x)*1000.0))
@@ -27,35 +28,14 @@
 #define PHASE(p)    (res.phase_ns[ATTRIB_##p])
 #define CAUSE(p, c) (res.cause_ns[ATTRIB_##p][c])
 
-struct req {
-	struct corr_request r;
-	struct corr_topic topic;
-	struct corr_part parts[4];
-};
-
 static void req_init(struct req *q, double first, double read, double resp, double end)
 {
-	memset(q, 0, sizeof(*q));
-	strcpy(q->topic.name, TOPIC);
-	q->r.api_key = 0;
-	q->r.api_version = 7;
-	q->r.produce_parsed = true;
-	q->r.acks = 1;
-	q->r.tid_read = NET;
-	q->r.tid_send = NET;
-	q->r.t_first = US(first);
-	q->r.t_read = US(read);
-	q->r.t_resp = US(resp);
-	q->r.t_end = US(end);
-	q->r.ntopics = 1;
-	q->r.topics = &q->topic;
-	q->r.parts = q->parts;
-	strcpy(q->r.client, "127.0.0.1:4000");
+	produce_req_init(q, NET, US(first), US(read), US(resp), US(end));
 }
 
 static void req_part(struct req *q, int32_t partition, int32_t bytes)
 {
-	q->parts[q->r.nparts++] = (struct corr_part){.partition = partition, .record_bytes = bytes};
+	produce_req_part(q, partition, bytes);
 }
 
 static void off(struct attrib *a, uint32_t tid, double t_off, double t_on, double wake,
