@@ -95,13 +95,15 @@ def one_run(broker, port, mode, rate, tmp):
             "broker_cpu": b1 - b0, "tracer_cpu": t1 - t0, "progs": progs, "summary": summary}
 
 
-def pairs(broker, port, mode, rate, tmp, label):
+def pairs(broker, port, mode, rate, tmp, label, base_mode=None):
+    """PAIRS alternating pairs in random order: (runs in base_mode, in mode)."""
     rnd = random.Random(42)
     base, traced = [], []
     for i in range(PAIRS):
         order = [False, True] if rnd.random() < 0.5 else [True, False]
         for w in order:
-            (traced if w else base).append(one_run(broker, port, mode if w else None, rate, tmp))
+            (traced if w else base).append(
+                one_run(broker, port, mode if w else base_mode, rate, tmp))
         print(f"{label} pair {i + 1}/{PAIRS}: base {base[-1]['rate']:.0f} req/s "
               f"p99 {base[-1]['p99']:.0f} us, traced {traced[-1]['rate']:.0f} req/s "
               f"p99 {traced[-1]['p99']:.0f} us", file=sys.stderr)
@@ -117,11 +119,11 @@ def lost(runs):
                .get("lost_events", 0) for r in runs)
 
 
-def report_pairs(label, base, traced, what):
+def report_pairs(label, base, traced, what, versus="with/without"):
     ratio = [t[what] / b[what] for b, t in zip(base, traced) if b[what]]
     lo, hi = boot_ci(ratio)
     name = "throughput ratio" if what == "rate" else "client p99 ratio"
-    print(f"  {label}: {name} with/without median {statistics.median(ratio):.3f}, "
+    print(f"  {label}: {name} {versus} median {statistics.median(ratio):.3f}, "
           f"90% CI [{lo:.3f}, {hi:.3f}] ({len(ratio)} pairs)")
 
 
@@ -142,6 +144,12 @@ def main():
             max_floor = pairs(broker, port, "floor", 0, tmp, "max rate, floor")
             fixed_floor = pairs(broker, port, "floor", FIXED_RATE, tmp,
                                 f"{FIXED_RATE} msg/s, floor")
+            # what the programs' work costs beyond the hooks: every probe
+            # against the floor, directly
+            max_work = pairs(broker, port, "all", 0, tmp, "max rate, every probe vs floor",
+                             "floor")
+            fixed_work = pairs(broker, port, "all", FIXED_RATE, tmp,
+                               f"{FIXED_RATE} msg/s, every probe vs floor", "floor")
         with open("/proc/sys/kernel/bpf_stats_enabled", "w") as f:
             f.write("1")
         stats = [one_run(broker, port, "all", 0, tmp) for _ in range(STATS_RUNS)]
@@ -203,6 +211,11 @@ def main():
     report_pairs(f"every probe, {FIXED_RATE} msg/s", *fixed_all, "p99")
     report_pairs(f"every probe, {FIXED_RATE} msg/s", *fixed_all, "rate")
     report_pairs(f"floor, {FIXED_RATE} msg/s", *fixed_floor, "p99")
+    wb, wt = cpu_per_req(max_work[0], "broker_cpu"), cpu_per_req(max_work[1], "broker_cpu")
+    print(f"  every probe against the floor   broker CPU {wb:.2f} -> {wt:.2f} us per request "
+          f"({(wt / wb - 1) * 100:+.1f}%): the programs' work beyond the hooks")
+    report_pairs("every probe / floor, max rate", *max_work, "rate", "with/floor")
+    report_pairs(f"every probe / floor, {FIXED_RATE} msg/s", *fixed_work, "p99", "with/floor")
     report_other(other)
     report_attribution(traced + fixed_all[1])
 
