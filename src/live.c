@@ -20,6 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <bpf/bpf.h>
+
 #include "kafkalat/agg.h"
 #include "kafkalat/correlate.h"
 #include "kafkalat/evdump.h"
@@ -76,6 +78,12 @@ struct live {
 	int nice_now;
 	unsigned records_unchecked; /* since the last look at the clock */
 	char why[160];		    /* why the run ended, when no module says */
+	int stats_fd;		    /* --bpf-stats: the kernel counts while it is open */
+	bool bpf_counted;	    /* BPF run times were counted from the start */
+	struct cost_mark {
+		double cpu_s;
+		struct probe_runs runs;
+	} cost0; /* at the start of tracing */
 };
 
 static uint64_t now_ns(clockid_t clk)
@@ -656,6 +664,65 @@ static void dump_stats(struct live *lv, const struct klt_stats *st, const struct
 	dump(lv, EVDUMP_STATS, &ds, sizeof(ds));
 }
 
+/* ---- kafkalat's own cost ---- */
+
+static bool kernel_bpf_stats_on(void)
+{
+	char c = '0';
+	int fd = open("/proc/sys/kernel/bpf_stats_enabled", O_RDONLY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		if (read(fd, &c, 1) != 1)
+			c = '0';
+		close(fd);
+	}
+	return c == '1';
+}
+
+/* --bpf-stats: the kernel counts every BPF program's run time while the
+ * fd is open (and someone else may have turned it on: then it counts too). */
+static int start_bpf_stats(struct live *lv)
+{
+	if (lv->o->bpf_stats) {
+		lv->stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+		if (lv->stats_fd < 0) {
+			fprintf(stderr,
+				"kafkalat: --bpf-stats: cannot turn on the kernel's BPF run-time "
+				"statistics: %s\n",
+				strerror(errno));
+			return -1;
+		}
+	}
+	lv->bpf_counted = lv->stats_fd >= 0 || kernel_bpf_stats_on();
+	return 0;
+}
+
+static void cost_mark(const struct live *lv, struct cost_mark *m)
+{
+	struct probe_runs causes;
+
+	m->cpu_s = (double)now_ns(CLOCK_PROCESS_CPUTIME_ID) / 1e9;
+	probe_runs(lv->probe, &m->runs);
+	causes_runs(lv->causes, &causes);
+	m->runs.run_ns += causes.run_ns;
+	m->runs.runs += causes.runs;
+}
+
+static struct report_cost cost_since_start(const struct live *lv)
+{
+	struct cost_mark now;
+
+	cost_mark(lv, &now);
+	return (struct report_cost){
+	    .measured = true,
+	    .cpu_s = now.cpu_s - lv->cost0.cpu_s,
+	    /* counted throughout: on at the start and still on now */
+	    .bpf_counted = lv->bpf_counted && (lv->stats_fd >= 0 || kernel_bpf_stats_on()),
+	    .bpf_ns = now.runs.run_ns - lv->cost0.runs.run_ns,
+	    .bpf_runs = now.runs.runs - lv->cost0.runs.runs,
+	};
+}
+
 static void finish(struct live *lv, int pid, double secs, struct klt_stats *st)
 {
 	struct report_run run = {.pid = pid, .nports = lv->o->nports, .duration_s = secs};
@@ -675,6 +742,7 @@ static void finish(struct live *lv, int pid, double secs, struct klt_stats *st)
 		write_folded(lv);
 	}
 	dump_stats(lv, st, run.tail);
+	run.cost = cost_since_start(lv);
 	memcpy(run.ports, lv->o->ports, sizeof(run.ports));
 	if (target_comm("/proc", pid, run.comm, sizeof(run.comm)))
 		snprintf(run.comm, sizeof(run.comm), "?");
@@ -692,7 +760,10 @@ static void finish(struct live *lv, int pid, double secs, struct klt_stats *st)
 
 int live_run(const struct cli_opts *o)
 {
-	struct live lv = {.o = o, .slow = {.slower_ms = o->slower_ms, .json = o->json}, .epfd = -1};
+	struct live lv = {.o = o,
+			  .slow = {.slower_ms = o->slower_ms, .json = o->json},
+			  .epfd = -1,
+			  .stats_fd = -1};
 	struct klt_stats st = {0};
 	const char *why;
 	uint64_t t_start;
@@ -718,8 +789,10 @@ int live_run(const struct cli_opts *o)
 	signal(SIGTERM, on_signal);
 	lv.pid = pid;
 	ensure_tracefs(o->verbose);
-	if (start_probe(&lv, pid) || start_causes(&lv, pid) || open_ring_waiter(&lv))
+	if (start_probe(&lv, pid) || start_causes(&lv, pid) || open_ring_waiter(&lv) ||
+	    start_bpf_stats(&lv))
 		goto out;
+	cost_mark(&lv, &lv.cost0);
 	t_start = now_ns(CLOCK_MONOTONIC);
 	lv.slow.wall_offset_ns = (int64_t)now_ns(CLOCK_REALTIME) - (int64_t)t_start;
 	dump(&lv, EVDUMP_CLOCK, &lv.slow.wall_offset_ns, sizeof(lv.slow.wall_offset_ns));
@@ -742,6 +815,8 @@ int live_run(const struct cli_opts *o)
 out:
 	if (lv.epfd >= 0)
 		close(lv.epfd);
+	if (lv.stats_fd >= 0)
+		close(lv.stats_fd);
 	if (lv.requests)
 		fclose(lv.requests);
 	if (lv.folded)

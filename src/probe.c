@@ -190,6 +190,32 @@ void probe_destroy_links(struct bpf_link **links, int n)
 	}
 }
 
+void probe_object_runs(struct bpf_object *obj, struct probe_runs *out)
+{
+	struct bpf_program *prog;
+
+	out->run_ns = out->runs = 0;
+	if (!obj)
+		return;
+	bpf_object__for_each_program(prog, obj)
+	{
+		struct bpf_prog_info info;
+		__u32 len = sizeof(info);
+		int fd = bpf_program__fd(prog);
+
+		memset(&info, 0, sizeof(info));
+		if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
+			continue;
+		out->run_ns += info.run_time_ns;
+		out->runs += info.run_cnt;
+	}
+}
+
+void probe_runs(const struct probe *p, struct probe_runs *out)
+{
+	probe_object_runs(p && p->skel ? p->skel->obj : NULL, out);
+}
+
 static void detach_all(struct probe *p)
 {
 	probe_destroy_links(p->links, p->nlinks);

@@ -374,6 +374,11 @@ int causes_prog_stats(struct causes *c, struct causes_prog_stats *out, int max)
 	return n;
 }
 
+void causes_runs(const struct causes *c, struct probe_runs *out)
+{
+	probe_object_runs(c && c->skel ? c->skel->obj : NULL, out);
+}
+
 void causes_destroy(struct causes *c)
 {
 	if (!c)

@@ -194,6 +194,52 @@ static void summary_counts_text(FILE *out, const struct report_run *run)
 			run->conn_table_full);
 }
 
+/* kafkalat's own cost, per completed produce request when there were any. */
+static void cost_text(FILE *out, const struct agg *total, const struct report_cost *c)
+{
+	uint64_t reqs = agg_count(total, 0);
+
+	if (!c->measured)
+		return;
+	fprintf(out, "  kafkalat's own cost: CPU %.3f s", c->cpu_s);
+	if (reqs)
+		fprintf(out, " (%.2f us per produce request)", c->cpu_s * 1e6 / (double)reqs);
+	if (!c->bpf_counted) {
+		fprintf(out, "; BPF time not counted (--bpf-stats)\n");
+		return;
+	}
+	fprintf(out, "; BPF programs %.3f s in %" PRIu64 " runs", (double)c->bpf_ns / 1e9,
+		c->bpf_runs);
+	if (reqs)
+		fprintf(out, " (%.2f us and %.1f runs per produce request)",
+			(double)c->bpf_ns / 1e3 / (double)reqs, (double)c->bpf_runs / (double)reqs);
+	fputc('\n', out);
+}
+
+static void cost_json(struct json *j, const struct agg *total, const struct report_cost *c)
+{
+	uint64_t reqs = agg_count(total, 0);
+
+	if (!c->measured)
+		return;
+	json_key(j, "cost");
+	json_obj_begin(j);
+	json_kdouble(j, "cpu_s", c->cpu_s);
+	if (reqs)
+		json_kdouble(j, "cpu_us_per_request", c->cpu_s * 1e6 / (double)reqs);
+	json_key(j, "bpf_counted");
+	json_bool(j, c->bpf_counted);
+	if (c->bpf_counted) {
+		json_kuint(j, "bpf_ns", c->bpf_ns);
+		json_kuint(j, "bpf_runs", c->bpf_runs);
+		if (reqs) {
+			json_kdouble(j, "bpf_ns_per_request", (double)c->bpf_ns / (double)reqs);
+			json_kdouble(j, "bpf_runs_per_request", (double)c->bpf_runs / (double)reqs);
+		}
+	}
+	json_obj_end(j);
+}
+
 void report_summary_text(FILE *out, const struct agg *total, const struct report_run *run)
 {
 	char ports[64] = "";
@@ -210,6 +256,7 @@ void report_summary_text(FILE *out, const struct agg *total, const struct report
 		fprintf(out, "  produce: %" PRIu64 " records, %" PRIu64 " record bytes\n",
 			total->produce_records, total->produce_bytes);
 	summary_counts_text(out, run);
+	cost_text(out, total, &run->cost);
 	if (run->tail)
 		report_tail_text(out, run->tail);
 	fflush(out);
@@ -302,6 +349,7 @@ void report_summary_json(FILE *out, const struct agg *total, const struct report
 	json_kuint(&j, "syscalls", run->kernel_syscalls);
 	json_kuint(&j, "steps", run->kernel_steps);
 	json_obj_end(&j);
+	cost_json(&j, total, &run->cost);
 	if (run->tail)
 		report_tail_json(&j, run->tail);
 	json_obj_end(&j);

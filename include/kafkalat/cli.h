@@ -27,7 +27,8 @@ struct cli_opts {
 	bool no_causes;		 /* --no-causes: the socket probe only */
 	const char *dump_path;	 /* --dump-events FILE */
 	size_t ringbuf_bytes;
-	int calm_nice; /* --nice: niceness while the rings have room (pace.h) */
+	int calm_nice;	/* --nice: niceness while the rings have room (pace.h) */
+	bool bpf_stats; /* --bpf-stats: count our programs' kernel time */
 };
 
 enum cli_result {

@@ -52,4 +52,15 @@ void probe_destroy(struct probe *p);
 struct bpf_link;
 void probe_destroy_links(struct bpf_link **links, int n);
 
+/* Kernel time and runs of a BPF object's loaded programs, summed (the
+ * kernel counts the time only while its BPF statistics are on). */
+struct bpf_object;
+struct probe_runs {
+	uint64_t run_ns;
+	uint64_t runs;
+};
+void probe_object_runs(struct bpf_object *obj, struct probe_runs *out);
+/* The same for this probe's programs (zero before probe_load). */
+void probe_runs(const struct probe *p, struct probe_runs *out);
+
 #endif

@@ -54,6 +54,9 @@ struct causes_prog_stats {
 	uint32_t verified_insns;
 };
 int causes_prog_stats(struct causes *c, struct causes_prog_stats *out, int max);
+/* Kernel time and runs of all its programs, summed (probe_object_runs). */
+struct probe_runs;
+void causes_runs(const struct causes *c, struct probe_runs *out);
 const char *causes_error(const struct causes *c);
 void causes_destroy(struct causes *c);
 

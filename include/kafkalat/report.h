@@ -47,6 +47,15 @@ struct report_attrib {
 	const char *stack; /* the top cause's stack, innermost first, ';'-joined; NULL none */
 };
 
+/* kafkalat's own cost over the run (live runs only). */
+struct report_cost {
+	bool measured;	   /* false: not a live run (replay): nothing shown */
+	double cpu_s;	   /* kafkalat's CPU time (user + system, every thread) */
+	bool bpf_counted;  /* the kernel's BPF run-time statistics were on */
+	uint64_t bpf_ns;   /* kernel time of kafkalat's BPF programs */
+	uint64_t bpf_runs; /* their runs */
+};
+
 struct report_run {
 	int pid;
 	char comm[32];
@@ -60,6 +69,7 @@ struct report_run {
 	uint64_t kernel_steps;	  /* framer steps they took */
 	const struct corr_counts *counts;
 	const struct report_tail *tail; /* NULL: the causes were not traced */
+	struct report_cost cost;
 };
 
 /* "850ns", "412us", "1.25ms", "3.10s": width-independent, 3 significant digits. */

@@ -137,6 +137,9 @@ static void test_long_options(void **state)
 	assert_int_equal(p.o.calm_nice, -20);
 	OK(&p, "--nice", "19");
 	assert_int_equal(p.o.calm_nice, 19);
+	assert_false(p.o.bpf_stats);
+	OK(&p, "--bpf-stats");
+	assert_true(p.o.bpf_stats);
 }
 
 static void test_ports(void **state)

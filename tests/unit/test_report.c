@@ -324,6 +324,72 @@ static void test_summary_text(void **state)
 	agg_free(&a);
 }
 
+/* kafkalat's own cost: per produce request (100 in fixed_agg), BPF time
+ * only when it was counted, nothing at all for a replay */
+static void test_summary_cost(void **state)
+{
+	struct agg a, none;
+	struct corr_counts n;
+	struct report_run run;
+	struct sink s;
+
+	(void)state;
+	fixed_agg(&a);
+	agg_init(&none);
+	fixed_counts(&n);
+	fixed_run(&run, &n);
+	run.cost = (struct report_cost){.measured = true,
+					.cpu_s = 0.25,
+					.bpf_counted = true,
+					.bpf_ns = 1000000,
+					.bpf_runs = 5050};
+	report_summary_json(sink_open(&s), &a, &run);
+	assert_contains(
+	    sink_text(&s),
+	    ",\"cost\":{\"cpu_s\":0.25,\"cpu_us_per_request\":2500,\"bpf_counted\":true,"
+	    "\"bpf_ns\":1000000,\"bpf_runs\":5050,\"bpf_ns_per_request\":10000,"
+	    "\"bpf_runs_per_request\":50.5}");
+	free(s.buf);
+	report_summary_text(sink_open(&s), &a, &run);
+	assert_contains(sink_text(&s), "  kafkalat's own cost: CPU 0.250 s (2500.00 us per produce "
+				       "request); BPF programs 0.001 s in 5050 runs (10.00 us and "
+				       "50.5 runs per produce request)\n");
+	free(s.buf);
+
+	run.cost.bpf_counted = false;
+	report_summary_json(sink_open(&s), &a, &run);
+	assert_contains(
+	    sink_text(&s),
+	    ",\"cost\":{\"cpu_s\":0.25,\"cpu_us_per_request\":2500,\"bpf_counted\":false}");
+	free(s.buf);
+	report_summary_text(sink_open(&s), &a, &run);
+	assert_contains(sink_text(&s), "  kafkalat's own cost: CPU 0.250 s (2500.00 us per produce "
+				       "request); BPF time not counted (--bpf-stats)\n");
+	free(s.buf);
+
+	/* no produce request: no per-request figures */
+	run.cost.bpf_counted = true;
+	report_summary_json(sink_open(&s), &none, &run);
+	assert_contains(sink_text(&s), ",\"cost\":{\"cpu_s\":0.25,\"bpf_counted\":true,"
+				       "\"bpf_ns\":1000000,\"bpf_runs\":5050}");
+	free(s.buf);
+	report_summary_text(sink_open(&s), &none, &run);
+	assert_contains(sink_text(&s),
+			"  kafkalat's own cost: CPU 0.250 s; BPF programs 0.001 s in "
+			"5050 runs\n");
+	free(s.buf);
+
+	run.cost.measured = false;
+	report_summary_json(sink_open(&s), &a, &run);
+	assert_null(strstr(sink_text(&s), "\"cost\""));
+	free(s.buf);
+	report_summary_text(sink_open(&s), &a, &run);
+	assert_null(strstr(sink_text(&s), "own cost"));
+	free(s.buf);
+	agg_free(&a);
+	agg_free(&none);
+}
+
 /* --- intervals -------------------------------------------------------------- */
 
 static const char interval_header[] = "TIME      API                  REQ/S       P50       P90  "
@@ -547,6 +613,7 @@ int main(void)
 	    cmocka_unit_test(test_summary_json_contract),
 	    cmocka_unit_test(test_summary_json_empty),
 	    cmocka_unit_test(test_summary_text),
+	    cmocka_unit_test(test_summary_cost),
 	    cmocka_unit_test(test_interval_header),
 	    cmocka_unit_test(test_interval_rows),
 	    cmocka_unit_test(test_interval_idle),
