@@ -686,10 +686,12 @@ static int start_bpf_stats(struct live *lv)
 	if (lv->o->bpf_stats) {
 		lv->stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
 		if (lv->stats_fd < 0) {
+			int err = errno;
+
 			fprintf(stderr,
 				"kafkalat: --bpf-stats: cannot turn on the kernel's BPF run-time "
-				"statistics: %s\n",
-				strerror(errno));
+				"statistics: %s%s\n",
+				strerror(err), err == EPERM ? " (it needs CAP_SYS_ADMIN)" : "");
 			return -1;
 		}
 	}

@@ -101,6 +101,11 @@ def test(t):
     own.send_signal(signal.SIGTERM)
     t.wait(own, 5)
 
+    print("-- --bpf-stats as root without CAP_SYS_ADMIN (tracing itself works without it)")
+    no_admin = ["setpriv", "--bounding-set=-sys_admin", "--inh-caps=-sys_admin"]
+    one_line(t, [*no_admin, KAFKALAT, "-P", ports[0], "-p", pid, "--bpf-stats", "-d", 1],
+             lambda rc: rc == 1, "1", ["CAP_SYS_ADMIN"])
+
     print("-- a kernel without BTF (an empty /sys/kernel/btf in a private mount namespace)")
     no_btf = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
               'mount -t tmpfs none /sys/kernel/btf && exec "$@"', "sh"]
