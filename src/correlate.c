@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 
 #include "kafkalat/correlate.h"
+#include "kafkalat/grow.h"
 
 #define CONN_BUCKETS	 4096
 #define MAX_PENDING	 4096 /* per connection; Kafka clients keep at most a few hundred */
@@ -277,25 +278,6 @@ static void on_desync(struct corr *c, const struct klt_desync_event *e)
 	}
 }
 
-static int grow(void **arr, size_t *cap, size_t need, size_t elem, size_t limit)
-{
-	size_t ncap = *cap ? *cap * 2 : 8;
-	void *n;
-
-	if (need <= *cap)
-		return 0;
-	if (need > limit)
-		return -ERANGE;
-	while (ncap < need)
-		ncap *= 2;
-	n = realloc(*arr, ncap * elem);
-	if (!n)
-		return -ENOMEM;
-	*arr = n;
-	*cap = ncap;
-	return 0;
-}
-
 void corr_topic_id_hex(const uint8_t id[16], char out[33])
 {
 	static const char hex[] = "0123456789abcdef";
@@ -315,8 +297,8 @@ static int on_topic(struct corr *c, const struct klt_topic_event *e)
 
 	if (!cn)
 		return -ENOMEM;
-	if (grow((void **)&cn->b_topics, &cn->b_topics_cap, cn->b_ntopics + 1, sizeof(*t),
-		 MAX_BUILD_TOPICS))
+	if (grow_array((void **)&cn->b_topics, &cn->b_topics_cap, cn->b_ntopics + 1, sizeof(*t),
+		       MAX_BUILD_TOPICS))
 		return 0; /* beyond any real request: the frame keeps its totals */
 	t = &cn->b_topics[cn->b_ntopics++];
 	t->is_id = e->flags & KLT_TOPIC_IS_ID;
@@ -337,8 +319,8 @@ static int on_part(struct corr *c, const struct klt_part_event *e)
 
 	if (!cn)
 		return -ENOMEM;
-	if (grow((void **)&cn->b_parts, &cn->b_parts_cap, cn->b_nparts + 1, sizeof(*p),
-		 MAX_BUILD_PARTS))
+	if (grow_array((void **)&cn->b_parts, &cn->b_parts_cap, cn->b_nparts + 1, sizeof(*p),
+		       MAX_BUILD_PARTS))
 		return 0;
 	p = &cn->b_parts[cn->b_nparts++];
 	p->topic_idx = e->topic_idx;

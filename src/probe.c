@@ -190,21 +190,26 @@ void probe_destroy_links(struct bpf_link **links, int n)
 	}
 }
 
+int probe_prog_info(const struct bpf_program *prog, struct bpf_prog_info *info)
+{
+	__u32 len = sizeof(*info);
+	int fd = bpf_program__fd(prog);
+
+	memset(info, 0, sizeof(*info));
+	return fd < 0 || bpf_obj_get_info_by_fd(fd, info, &len) ? -1 : 0;
+}
+
 void probe_object_runs(struct bpf_object *obj, struct probe_runs *out)
 {
 	struct bpf_program *prog;
+	struct bpf_prog_info info;
 
 	out->run_ns = out->runs = 0;
 	if (!obj)
 		return;
 	bpf_object__for_each_program(prog, obj)
 	{
-		struct bpf_prog_info info;
-		__u32 len = sizeof(info);
-		int fd = bpf_program__fd(prog);
-
-		memset(&info, 0, sizeof(info));
-		if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
+		if (probe_prog_info(prog, &info))
 			continue;
 		out->run_ns += info.run_time_ns;
 		out->runs += info.run_cnt;

@@ -357,13 +357,8 @@ int causes_prog_stats(struct causes *c, struct causes_prog_stats *out, int max)
 	bpf_object__for_each_program(prog, c->skel->obj)
 	{
 		struct bpf_prog_info info;
-		__u32 len = sizeof(info);
-		int fd = bpf_program__fd(prog);
 
-		if (fd < 0 || n >= max)
-			continue;
-		memset(&info, 0, sizeof(info));
-		if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		if (n >= max || probe_prog_info(prog, &info))
 			continue;
 		snprintf(out[n].name, sizeof(out[n].name), "%s", bpf_program__name(prog));
 		out[n].run_cnt = info.run_cnt;

@@ -19,6 +19,7 @@
 #include "kafkalat/cause_events.h"
 #include "kafkalat/correlate.h"
 #include "kafkalat/evdump.h"
+#include "kafkalat/grow.h"
 #include "kafkalat/replay.h"
 #include "kafkalat/report.h"
 #include "kafkalat/tail.h"
@@ -152,15 +153,9 @@ static int collect_stacks(void *ctx, enum evdump_kind kind, const void *data, si
 		return 0;
 	if (rp->nstacks == MAX_STACKS)
 		return -E2BIG;
-	if (rp->nstacks == rp->stacks_cap) {
-		size_t cap = rp->stacks_cap ? rp->stacks_cap * 2 : 64;
-		struct stack *grown = realloc(rp->stacks, cap * sizeof(*grown));
-
-		if (!grown)
-			return -ENOMEM;
-		rp->stacks = grown;
-		rp->stacks_cap = cap;
-	}
+	if (grow_array((void **)&rp->stacks, &rp->stacks_cap, rp->nstacks + 1, sizeof(*s),
+		       MAX_STACKS))
+		return -ENOMEM;
 	s = &rp->stacks[rp->nstacks];
 	s->seq = (uint32_t)rp->nstacks;
 	s->n = evdump_parse_stack(data, len, &s->id, s->frames, EVDUMP_MAX_FRAMES);

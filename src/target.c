@@ -6,12 +6,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "kafkalat/grow.h"
 
 #define NET_READ_CHUNK	(64u * 1024)
 #define NET_MAX_LINE	(1u * 1024 * 1024) /* a longer line is not a /proc/net/tcp file */
@@ -312,15 +315,8 @@ struct collect {
 
 static int inode_set_add(struct inode_set *set, uint64_t inode, int port_idx)
 {
-	if (set->n == set->cap) {
-		size_t cap = set->cap ? set->cap * 2 : 16;
-		struct inode_ent *v = realloc(set->v, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		set->v = v;
-		set->cap = cap;
-	}
+	if (grow_array((void **)&set->v, &set->cap, set->n + 1, sizeof(*set->v), SIZE_MAX))
+		return -ENOMEM;
 	set->v[set->n++] = (struct inode_ent){inode, port_idx, false};
 	return 0;
 }

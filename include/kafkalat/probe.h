@@ -55,6 +55,10 @@ void probe_destroy_links(struct bpf_link **links, int n);
 /* Kernel time and runs of a BPF object's loaded programs, summed (the
  * kernel counts the time only while its BPF statistics are on). */
 struct bpf_object;
+struct bpf_program;
+struct bpf_prog_info;
+/* A loaded program's info (run counts, times, instructions); -1 if not loaded. */
+int probe_prog_info(const struct bpf_program *prog, struct bpf_prog_info *info);
 struct probe_runs {
 	uint64_t run_ns;
 	uint64_t runs;
