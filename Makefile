@@ -26,14 +26,19 @@ XCFLAGS	:= -std=c11 -D_GNU_SOURCE $(WARN) -Iinclude -I$(OUT) -MMD -MP
 LDLIBS	:= -lbpf -lelf -lz -lrdkafka -lpthread -lm
 SAN	:= -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-# Modules that need libbpf, librdkafka or are the program itself; everything
-# else in src/ is pure logic, linked into the unit tests without root.
-IMPURE	:= src/main.c $(wildcard src/probe*.c) src/load.c src/live.c
-SRCS	:= $(wildcard src/*.c)
-PURE	:= $(filter-out $(IMPURE),$(SRCS))
+# src/lib: pure logic (no libbpf, no librdkafka), linked into the unit tests
+# and fuzzers; src/loader: the BPF objects' loaders (libbpf); src/cmd: the
+# program, one file per subcommand. tests/kproto: the tests' full-buffer
+# Kafka decoder (the framer's oracle), shared with the reference broker.
+LIB_SRCS := $(wildcard src/lib/*.c)
+LOADER_SRCS := $(wildcard src/loader/*.c)
+CMD_SRCS := $(wildcard src/cmd/*.c)
+SRCS	:= $(LIB_SRCS) $(LOADER_SRCS) $(CMD_SRCS)
 OBJS	:= $(patsubst src/%.c,$(OUT)/obj/%.o,$(SRCS))
-PURE_SAN_OBJS := $(patsubst src/%.c,$(OUT)/san/%.o,$(PURE))
+LIB_SAN_OBJS := $(patsubst src/%.c,$(OUT)/san/%.o,$(LIB_SRCS))
 CLANG_OBJS := $(patsubst src/%.c,$(OUT)/clang/%.o,$(SRCS))
+KPROTO	:= tests/kproto/kproto.c
+KPROTO_SAN_OBJ := $(OUT)/san/tests/kproto.o
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_HDRS := $(wildcard bpf/*.h include/kafkalat/*events.h)
 SKELS := $(patsubst bpf/%.bpf.c,$(OUT)/%.skel.h,$(BPF_SRCS))
@@ -42,20 +47,22 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
 HELPER_SRCS := $(wildcard tests/helpers/*.c)
 HELPER_BINS := $(patsubst tests/helpers/%.c,$(OUT)/%,$(HELPER_SRCS))
 BROKER_SRCS := $(wildcard tests/broker/*.c)
-# the reference broker shares the Kafka decoder with kafkalat: one decoder
-BROKER_DEPS := $(BROKER_SRCS) src/kproto.c
+BROKER_DEPS := $(BROKER_SRCS) $(KPROTO) src/lib/kapi.c
 BROKER_BINS := $(if $(BROKER_SRCS),$(OUT)/refbroker $(OUT)/refbroker-san)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(OUT)/fuzz/%,$(FUZZ_SRCS))
 
-.PHONY: all deps test unit integration fuzz fuzz-smoke clang-check format-check bench soak demo clean format
+.PHONY: all deps test unit integration fuzz fuzz-smoke clang-check format-check bench soak demo \
+	clean format test-run bench-run soak-run demo-run
 
-all: deps $(OUT)/kafkalat $(HELPER_BINS) $(BROKER_BINS)
+# Building needs no root once the packages are in: `make deps` installs them
+# (as root), and so do the demo, test, bench and soak targets first.
+all: $(OUT)/kafkalat $(HELPER_BINS) $(BROKER_BINS)
 
 deps:
 	$(Q)scripts/deps.sh
 
-$(OUT) $(OUT)/obj $(OUT)/san $(OUT)/clang $(OUT)/tests $(OUT)/fuzz:
+$(OUT) $(OUT)/tests $(OUT)/fuzz:
 	$(Q)mkdir -p $@
 
 ifeq ($(VMLINUX_H),$(OUT)/vmlinux.h)
@@ -65,7 +72,7 @@ $(OUT)/vmlinux.h: | $(OUT)
 endif
 
 # Each bpf/X.bpf.c is one BPF object with its skeleton build/X.skel.h
-# (struct X_bpf); the loader modules (src/probe*.c) include them.
+# (struct X_bpf); the loaders (src/loader/) include them.
 $(OUT)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) $(VMLINUX_H) | $(OUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) $(WARN) -Wno-unused-function -Wno-unused-parameter \
@@ -76,50 +83,60 @@ $(OUT)/%.skel.h: $(OUT)/%.bpf.o
 	$(call msg,SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $*_bpf > $@
 
-$(filter $(OUT)/obj/probe%,$(OBJS)) $(filter $(OUT)/clang/probe%,$(CLANG_OBJS)): $(SKELS)
+$(filter $(OUT)/obj/loader/%,$(OBJS)) $(filter $(OUT)/clang/loader/%,$(CLANG_OBJS)): $(SKELS)
 
-$(OUT)/obj/%.o: src/%.c | $(OUT)/obj
+$(OUT)/obj/%.o: src/%.c
 	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(XCFLAGS) -c $< -o $@
 
 # Every module also compiles warning-free with clang (make test checks it).
-$(OUT)/clang/%.o: src/%.c | $(OUT)/clang
+$(OUT)/clang/%.o: src/%.c
 	$(call msg,CLANG,$@)
+	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(CFLAGS) $(XCFLAGS) -c $< -o $@
 
-clang-check: deps $(CLANG_OBJS)
+clang-check: $(CLANG_OBJS)
 
-$(OUT)/san/%.o: src/%.c | $(OUT)/san
+$(OUT)/san/%.o: src/%.c
 	$(call msg,CC-SAN,$@)
+	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) -O1 -g $(SAN) $(XCFLAGS) -c $< -o $@
+
+$(KPROTO_SAN_OBJ): $(KPROTO)
+	$(call msg,CC-SAN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -O1 -g $(SAN) $(XCFLAGS) -Itests/kproto -c $< -o $@
 
 $(OUT)/kafkalat: $(OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
-$(OUT)/refbroker: $(BROKER_DEPS) $(wildcard tests/broker/*.h) | $(OUT)
+$(OUT)/refbroker: $(BROKER_DEPS) $(wildcard tests/broker/*.h tests/kproto/*.h) | $(OUT)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $(filter-out -MMD -MP,$(XCFLAGS)) -Itests/broker $(BROKER_DEPS) -lpthread -lm -o $@
+	$(Q)$(CC) $(CFLAGS) $(filter-out -MMD -MP,$(XCFLAGS)) -Itests/broker -Itests/kproto $(BROKER_DEPS) -lpthread -lm -o $@
 
 # the same under ASan/UBSan, for the tests
-$(OUT)/refbroker-san: $(BROKER_DEPS) $(wildcard tests/broker/*.h) | $(OUT)
+$(OUT)/refbroker-san: $(BROKER_DEPS) $(wildcard tests/broker/*.h tests/kproto/*.h) | $(OUT)
 	$(call msg,LINK-SAN,$@)
-	$(Q)$(CC) -O1 -g $(SAN) $(filter-out -MMD -MP,$(XCFLAGS)) -Itests/broker $(BROKER_DEPS) -lpthread -lm -o $@
+	$(Q)$(CC) -O1 -g $(SAN) $(filter-out -MMD -MP,$(XCFLAGS)) -Itests/broker -Itests/kproto $(BROKER_DEPS) -lpthread -lm -o $@
 
 $(OUT)/%: tests/helpers/%.c | $(OUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(XCFLAGS) $< -lrdkafka -lpthread -o $@
 
-$(OUT)/tests/test_%: tests/unit/test_%.c $(PURE_SAN_OBJS) | $(OUT)/tests
+$(OUT)/tests/test_%: tests/unit/test_%.c $(LIB_SAN_OBJS) $(KPROTO_SAN_OBJ) | $(OUT)/tests
 	$(call msg,CC-TEST,$@)
-	$(Q)$(CC) -O1 -g $(SAN) $(XCFLAGS) -Ibpf -Itests/unit $< $(PURE_SAN_OBJS) -lcmocka -lm -o $@
+	$(Q)$(CC) -O1 -g $(SAN) $(XCFLAGS) -Ibpf -Itests/unit -Itests/kproto $< $(LIB_SAN_OBJS) \
+		$(KPROTO_SAN_OBJ) -lcmocka -lm -o $@
 
-$(OUT)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(PURE) | $(OUT)/fuzz
+$(OUT)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRCS) $(KPROTO) | $(OUT)/fuzz
 	$(call msg,FUZZ,$@)
 	$(Q)$(CLANG) -O1 -g -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE \
-		-DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION -Iinclude -Ibpf $< $(PURE) -lm -o $@
+		-DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION -Iinclude -Ibpf -Itests/kproto $< \
+		$(LIB_SRCS) $(KPROTO) -lm -o $@
 
-unit: deps $(UNIT_BINS)
+unit: $(UNIT_BINS)
 	$(Q)set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done; \
 		echo "unit: $(words $(UNIT_BINS)) test programs passed"
 
@@ -128,13 +145,13 @@ integration: all
 
 # Replays the checked-in seeds and a few thousand mutations through every
 # fuzz target (seconds; a regression run); `make fuzz` searches for longer.
-# fuzz_tail runs a whole pipeline per input (~100 runs/s under ASan): fewer.
+# fuzz_explain runs a whole pipeline per input (~100 runs/s under ASan): fewer.
 FUZZ_RUNS ?= 20000
 FUZZ_RUNS_SLOW ?= 3000
-fuzz-smoke: deps $(FUZZ_BINS)
+fuzz-smoke: $(FUZZ_BINS)
 	$(Q)set -e; for f in $(FUZZ_BINS); do n=$$(basename $$f); \
 		mkdir -p $(OUT)/fuzz/corpus-$$n; seeds=; runs=$(FUZZ_RUNS); \
-		[ $$n = fuzz_tail ] && runs=$(FUZZ_RUNS_SLOW); \
+		[ $$n = fuzz_explain ] && runs=$(FUZZ_RUNS_SLOW); \
 		[ -d tests/fuzz/corpus/$$n ] && seeds=tests/fuzz/corpus/$$n; \
 		if ! $$f -runs=$$runs -seed=1 $(OUT)/fuzz/corpus-$$n $$seeds \
 			> $(OUT)/fuzz/$$n.log 2>&1; then \
@@ -142,30 +159,35 @@ fuzz-smoke: deps $(FUZZ_BINS)
 		echo "fuzz-smoke: $$n ok ($$(grep -ao 'Done [0-9]* runs' $(OUT)/fuzz/$$n.log))"; done
 
 FUZZ_SECONDS ?= 120
-fuzz: deps $(FUZZ_BINS)
+fuzz: $(FUZZ_BINS)
 	$(Q)set -e; for f in $(FUZZ_BINS); do n=$$(basename $$f); \
 		mkdir -p $(OUT)/fuzz/corpus-$$n; seeds=; \
 		[ -d tests/fuzz/corpus/$$n ] && seeds=tests/fuzz/corpus/$$n; \
 		$$f -max_total_time=$(FUZZ_SECONDS) $(OUT)/fuzz/corpus-$$n $$seeds; done
 
-test: all format-check clang-check unit fuzz-smoke integration
+# The targets a newcomer runs install the packages first, then build.
+test demo bench soak: deps
+	$(Q)$(MAKE) --no-print-directory $@-run
+
+test-run: all format-check clang-check unit fuzz-smoke integration
 
 # bench_causes also measures the hooks alone: a kafkalat whose BPF programs
 # return at once, built into $(OUT)/floor
-bench: all
+bench-run: all
 	$(Q)$(MAKE) --no-print-directory OUT=$(OUT)/floor BPF_DEFS=-DKLT_BENCH_FLOOR \
 		VMLINUX_H=$(VMLINUX_H) $(OUT)/floor/kafkalat
 	$(Q)scripts/bench.sh
 
 # kafkalat's RSS and CPU over 10 minutes of load (SOAK_SECONDS, SOAK_RATE)
-soak: all
+soak-run: all
 	$(Q)/usr/bin/python3 scripts/soak.py
 
-demo: all
+demo-run: all
 	$(Q)scripts/demo.sh
 
-FORMATTED = $(wildcard src/*.c src/*.h include/kafkalat/*.h bpf/*.c bpf/*.h tests/unit/*.c \
-	tests/unit/*.h tests/helpers/*.c tests/fuzz/*.c tests/broker/*.c tests/broker/*.h)
+FORMATTED = $(wildcard src/*/*.c include/kafkalat/*.h bpf/*.c bpf/*.h tests/unit/*.c \
+	tests/unit/*.h tests/helpers/*.c tests/fuzz/*.c tests/broker/*.c tests/broker/*.h \
+	tests/kproto/*.c tests/kproto/*.h)
 
 format:
 	clang-format -i $(FORMATTED)
@@ -177,4 +199,4 @@ format-check:
 clean:
 	rm -rf $(OUT)
 
--include $(wildcard $(OUT)/obj/*.d $(OUT)/san/*.d $(OUT)/clang/*.d $(OUT)/tests/*.d)
+-include $(wildcard $(OUT)/obj/*/*.d $(OUT)/san/*/*.d $(OUT)/clang/*/*.d $(OUT)/tests/*.d)

@@ -3,7 +3,7 @@
  * Event dumps (--dump-events FILE): the raw records of both ring buffers as
  * kafkalat consumed them, and the frames of every kernel stack it
  * symbolised, so that a live run can be replayed through the correlator and
- * the tail pipeline without root (golden traces in tests/data/traces/).
+ * the explainer without root (golden traces in tests/data/traces/).
  *
  * Format (little-endian, as written on this machine): the 16-byte header
  * "KLTDUMP1", u32 events.h ABI, u32 cause_events.h ABI; then records: u32

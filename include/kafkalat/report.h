@@ -14,38 +14,10 @@
 #include "kafkalat/agg.h"
 #include "kafkalat/attrib.h"
 #include "kafkalat/correlate.h"
-#include "kafkalat/tail.h"
+#include "kafkalat/explain.h"
+#include "kafkalat/report_tail.h"
 
 #define REPORT_SCHEMA "kafkalat/1"
-
-#define REPORT_TOPS	  5
-#define REPORT_STACK_TEXT 1024
-
-/* The tail composition of a run, digested for the reporters (report_tail.c). */
-struct report_tail {
-	struct attrib_band_summary bands[ATTRIB_BANDS];
-	struct attrib_top top[ATTRIB_TOPS][REPORT_TOPS];
-	size_t ntop[ATTRIB_TOPS];
-	bool top_truncated; /* >= p99 held more requests than were kept */
-	/* the frames of each top stack, innermost first, ';'-joined */
-	char top_stack[REPORT_TOPS][REPORT_STACK_TEXT];
-	/* >= p99 and >= p999 weighted by time (tail_band_time) */
-	struct tail_band_time time[2];
-	struct tail_journal journal;
-	struct attrib_stats attrib;
-	struct tail_stats stats;
-	uint64_t lost_events;  /* cause records lost in the kernel (ring buffer full) */
-	uint64_t stack_errors; /* stacks the kernel could not record */
-	/* how file writes were traced: "tracepoints" (syscalls:sys_*_write...),
-	 * "raw" (sys_enter/sys_exit), "none" */
-	const char *file_events;
-};
-
-/* One request's attribution for --requests and --slower lines. */
-struct report_attrib {
-	const struct attrib_result *res;
-	const char *stack; /* the top cause's stack, innermost first, ';'-joined; NULL none */
-};
 
 /* kafkalat's own cost over the run (live runs only). */
 struct report_cost {
@@ -71,11 +43,6 @@ struct report_run {
 	const struct report_tail *tail; /* NULL: the causes were not traced */
 	struct report_cost cost;
 };
-
-/* "850ns", "412us", "1.25ms", "3.10s": width-independent, 3 significant digits. */
-void report_fmt_ns(uint64_t ns, char *buf, size_t len);
-/* Realtime ns of a CLOCK_MONOTONIC ns, given the offset realtime - monotonic. */
-void report_fmt_wall(uint64_t mono_ns, int64_t offset_ns, char *buf, size_t len);
 
 void report_interval_header(FILE *out);
 void report_interval_text(FILE *out, const struct agg *iv, double secs, const char *timestr);
@@ -106,15 +73,5 @@ void report_slow_json(FILE *out, const struct corr_request *r, int64_t wall_offs
 		      const struct report_attrib *a);
 /* One --requests line: a completed Produce request. */
 void report_request_json(FILE *out, const struct corr_request *r, const struct report_attrib *a);
-
-/* report_tail.c */
-void report_tail_fill(struct report_tail *out, const struct tail *t);
-void report_tail_text(FILE *out, const struct report_tail *rt);
-struct json;
-void report_tail_json(struct json *j, const struct report_tail *rt);
-void report_attrib_json(struct json *j, const struct report_attrib *a);
-void report_attrib_text(FILE *out, const struct report_attrib *a);
-/* Words for a cause ("waiting for the filesystem journal (jbd2) to commit"). */
-const char *report_cause_words(unsigned int cause);
 
 #endif

@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "broker.h"
-#include "kafkalat/kproto.h"
+#include "kproto.h"
 
 static void put_be32(uint8_t *p, uint32_t v)
 {

@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "broker.h"
-#include "kafkalat/kproto.h"
+#include "kproto.h"
 #include "wbuf.h"
 
 struct api_range {

@@ -10,7 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kafkalat/kproto.h"
+#include "kafkalat/kapi.h"
+#include "kproto.h"
 
 /* A decode that says OK must describe something that fits in the input. */
 static void check_produce(const struct kproto_produce *p, size_t len)
@@ -51,7 +52,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    KPROTO_OK)
 			check_produce(&p, size - h.header_len);
 		kproto_produce_free(&p);
-		(void)kproto_api_name(h.api_key);
+		(void)kapi_name(h.api_key);
 	}
 	if (kproto_decode_response_header(data, size, version & 1, &r) == KPROTO_OK &&
 	    r.header_len > size)

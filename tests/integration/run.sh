@@ -3,6 +3,7 @@
 # (or only those named: run.sh librdkafka ipv6), each under a time limit, then
 # "N passed, M failed". Needs root; build/kafkalat and build/mockcluster built
 # (OUT=dir for another build directory). KEEP_TMP=1 keeps a failed test's files.
+# A run that cannot run fails, unless SKIP_INTEGRATION=1 says to skip it.
 set -euo pipefail
 
 # Debian's interpreter: it has kafka-python (python3-kafka); a pyenv python3
@@ -12,9 +13,14 @@ TEST_TIMEOUT=${TEST_TIMEOUT:-120}
 here=$(cd "$(dirname "$0")" && pwd)
 out=${OUT:-$here/../../build}
 
-if [ "$(id -u)" -ne 0 ]; then
-	echo "integration tests need root (BPF): skipped"
+if [ "${SKIP_INTEGRATION:-0}" = 1 ]; then
+	echo "integration: skipped (SKIP_INTEGRATION=1)"
 	exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+	echo "integration: cannot run: the tests load BPF programs and need root" \
+		"(SKIP_INTEGRATION=1 skips them)" >&2
+	exit 1
 fi
 for bin in "$out/kafkalat" "$out/mockcluster"; do
 	[ -x "$bin" ] || { echo "run.sh: $bin missing: run make first" >&2; exit 1; }

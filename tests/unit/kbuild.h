@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kafkalat/kproto.h"
+#include "kproto.h"
 
 struct kb {
 	uint8_t *buf;

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * produce_req: a correlated Produce request built by hand, as the correlator
- * hands it to attribution (test_attrib.c) and to the tail pipeline
- * (tail_scenario.h): acks=1, one topic, up to PRODUCE_REQ_PARTS partitions,
+ * hands it to attribution (test_attrib.c) and to the explainer
+ * (explain_scenario.h): acks=1, one topic, up to PRODUCE_REQ_PARTS partitions,
  * read and answered by one network thread. Times in nanoseconds.
  */
 #ifndef KAFKALAT_TESTS_PRODUCE_REQ_H

@@ -11,7 +11,7 @@
 #include <cmocka.h>
 
 #include "framer_harness.h"
-#include "kafkalat/kproto.h"
+#include "kproto.h"
 #include "kbuild.h"
 
 /* ---- a seeded PRNG, so every chunking is reproducible ---- */

@@ -2,7 +2,7 @@
 /*
  * Golden traces: a real run recorded with --dump-events (the kernel's records
  * of both ring buffers and the stacks' names) replayed through the
- * correlator and the tail pipeline without root, against the reference
+ * correlator and the explainer without root, against the reference
  * broker's ground truth of the same run.
  *
  * lockhold: the reference broker pinned to CPU 0 with --inject-lock-hold
@@ -24,7 +24,7 @@
 #include "kafkalat/correlate.h"
 #include "kafkalat/evdump.h"
 #include "kafkalat/report.h"
-#include "kafkalat/tail.h"
+#include "kafkalat/explain.h"
 
 #define TOLERANCE_NS 50000
 #define MAX_TRUTH    4096
@@ -49,7 +49,7 @@ struct golden {
 	} stacks[MAX_STACKS];
 	size_t nstacks;
 	struct corr *corr;
-	struct tail *tail;
+	struct explain *tail;
 	/* results */
 	uint64_t results, matched, handler_ok, bounds_ok, unknown;
 	uint64_t ok[7];
@@ -165,7 +165,7 @@ static void on_complete(const struct corr_request *r, void *ctx)
 	struct golden *g = ctx;
 
 	if (r->api_key == 0 && r->t_end && r->acks != 0)
-		assert_int_equal(tail_request(g->tail, r), 0);
+		assert_int_equal(explain_request(g->tail, r), 0);
 }
 
 static int stack_fn(void *ctx, int32_t id, const char **frames, int max)
@@ -205,14 +205,14 @@ static int replay(void *ctx, enum evdump_kind kind, const void *data, size_t len
 	if (kind == EVDUMP_SOCKET)
 		assert_int_equal(corr_feed(g->corr, data, len), 0);
 	else if (kind == EVDUMP_CAUSE)
-		assert_int_equal(tail_feed(g->tail, data, len), 0);
+		assert_int_equal(explain_feed(g->tail, data, len), 0);
 	return 0;
 }
 
 static void test_lockhold(void **state)
 {
 	struct golden *g = calloc(1, sizeof(*g));
-	struct tail_config cfg;
+	struct explain_config cfg;
 	struct report_tail rt;
 	char path[512];
 	size_t len, bad;
@@ -225,13 +225,13 @@ static void test_lockhold(void **state)
 	snprintf(path, sizeof(path), "%s/traces/lockhold.dump", data_dir());
 	dump = slurp(path, &len);
 	assert_int_equal(evdump_read(dump, len, collect_stacks, g, &bad), 0);
-	tail_config_default(&cfg);
+	explain_config_default(&cfg);
 	cfg.futex_from_offcpu = true; /* recorded with file syscall tracepoints */
-	g->tail = tail_new(&cfg, stack_fn, g, on_result, g);
+	g->tail = explain_new(&cfg, stack_fn, g, on_result, g);
 	g->corr = corr_new(on_complete, g);
 	assert_int_equal(evdump_read(dump, len, replay, g, &bad), 0);
 	corr_finish(g->corr);
-	tail_finish(g->tail);
+	explain_finish(g->tail);
 
 	/* every produce request of the truth, once, and nothing else */
 	assert_int_equal(g->ntruth, 400);
@@ -240,9 +240,9 @@ static void test_lockhold(void **state)
 	for (size_t i = 0; i < g->ntruth; i++)
 		assert_int_equal(g->truth[i].seen, 1);
 	assert_int_equal(corr_counts(g->corr)->bad_events, 0);
-	assert_int_equal(tail_stats(g->tail)->bad_records, 0);
-	assert_int_equal(tail_stats(g->tail)->unnamed_writes, 0);
-	assert_int_equal(tail_stats(g->tail)->segment_writes, 400);
+	assert_int_equal(explain_stats(g->tail)->bad_records, 0);
+	assert_int_equal(explain_stats(g->tail)->unnamed_writes, 0);
+	assert_int_equal(explain_stats(g->tail)->segment_writes, 400);
 	/* >= 99.9% matched; handler and every boundary right for >= 99% */
 	print_message("matched %" PRIu64 ", handler %" PRIu64 ", all boundaries %" PRIu64
 		      " (first %" PRIu64 " read %" PRIu64 " dequeue %" PRIu64
@@ -271,7 +271,7 @@ static void test_lockhold(void **state)
 	assert_true(rt.time[0].phase_pct[ATTRIB_APPEND] > 90.0);
 	assert_true(rt.time[0].cause_pct[CAUSE_OTHER] > 90.0);
 
-	tail_free(g->tail);
+	explain_free(g->tail);
 	corr_free(g->corr);
 	free(dump);
 	free(g);

@@ -6,7 +6,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "kafkalat/kproto.h"
+#include "kafkalat/kapi.h"
+#include "kproto.h"
 #include "kbuild.h"
 
 /* ---- helpers ---- */
@@ -299,20 +300,20 @@ static void test_header_version_rules(void **state)
 static void test_api_names(void **state)
 {
 	(void)state;
-	assert_string_equal(kproto_api_name(0), "Produce");
-	assert_string_equal(kproto_api_name(1), "Fetch");
-	assert_string_equal(kproto_api_name(2), "ListOffsets");
-	assert_string_equal(kproto_api_name(3), "Metadata");
-	assert_string_equal(kproto_api_name(18), "ApiVersions");
-	assert_string_equal(kproto_api_name(22), "InitProducerId");
-	assert_string_equal(kproto_api_name(44), "IncrementalAlterConfigs");
-	assert_string_equal(kproto_api_name(68), "ConsumerGroupHeartbeat");
-	assert_string_equal(kproto_api_name(75), "DescribeTopicPartitions");
-	assert_string_equal(kproto_api_name(87), "ReadShareGroupStateSummary");
-	assert_string_equal(kproto_api_name(92), "DeleteShareGroupOffsets");
-	assert_string_equal(kproto_api_name(93), "Unknown");
-	assert_string_equal(kproto_api_name(9999), "Unknown");
-	assert_string_equal(kproto_api_name(-1), "Unknown");
+	assert_string_equal(kapi_name(0), "Produce");
+	assert_string_equal(kapi_name(1), "Fetch");
+	assert_string_equal(kapi_name(2), "ListOffsets");
+	assert_string_equal(kapi_name(3), "Metadata");
+	assert_string_equal(kapi_name(18), "ApiVersions");
+	assert_string_equal(kapi_name(22), "InitProducerId");
+	assert_string_equal(kapi_name(44), "IncrementalAlterConfigs");
+	assert_string_equal(kapi_name(68), "ConsumerGroupHeartbeat");
+	assert_string_equal(kapi_name(75), "DescribeTopicPartitions");
+	assert_string_equal(kapi_name(87), "ReadShareGroupStateSummary");
+	assert_string_equal(kapi_name(92), "DeleteShareGroupOffsets");
+	assert_string_equal(kapi_name(93), "Unknown");
+	assert_string_equal(kapi_name(9999), "Unknown");
+	assert_string_equal(kapi_name(-1), "Unknown");
 }
 
 /* Every strict prefix of a valid request must fail cleanly. */
@@ -736,7 +737,7 @@ static void test_unknown_api_and_version(void **state)
 	assert_int_equal(h.api_version, 5);
 	assert_int_equal(h.header_version, 1);
 	assert_int_equal(h.header_len, 11);
-	assert_string_equal(kproto_api_name(h.api_key), "Unknown");
+	assert_string_equal(kapi_name(h.api_key), "Unknown");
 	kb_free(&b);
 
 	/* Produce v14: header still decodes, the body is refused. */

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "kafkalat/agg.h"
+#include "kafkalat/fmt.h"
 #include "kafkalat/report.h"
 #include "sink.h"
 
@@ -79,7 +80,7 @@ static void expect_ns(uint64_t ns, const char *want)
 {
 	char buf[32];
 
-	report_fmt_ns(ns, buf, sizeof(buf));
+	fmt_ns(ns, buf, sizeof(buf));
 	assert_string_equal(buf, want);
 }
 
@@ -104,7 +105,7 @@ static void test_fmt_ns_truncates(void **state)
 	char buf[4];
 
 	(void)state;
-	report_fmt_ns(1234567, buf, sizeof(buf));
+	fmt_ns(1234567, buf, sizeof(buf));
 	assert_string_equal(buf, "1.2");
 }
 
@@ -124,11 +125,11 @@ static void test_fmt_wall(void **state)
 	char buf[32];
 
 	(void)state;
-	report_fmt_wall(5250000000ull, HOUR_NS, buf, sizeof(buf));
+	fmt_wall(5250000000ull, HOUR_NS, buf, sizeof(buf));
 	assert_string_equal(buf, "01:00:05.250000");
-	report_fmt_wall(123456789, 0, buf, sizeof(buf));
+	fmt_wall(123456789, 0, buf, sizeof(buf));
 	assert_string_equal(buf, "00:00:00.123456");
-	report_fmt_wall(0, 86399ll * 1000000000ll + 999999999ll, buf, sizeof(buf));
+	fmt_wall(0, 86399ll * 1000000000ll + 999999999ll, buf, sizeof(buf));
 	assert_string_equal(buf, "23:59:59.999999");
 }
 

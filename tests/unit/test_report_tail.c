@@ -2,7 +2,7 @@
 /* The tail reporters: the summary's tail section (text and JSON) from a
  * report_tail built by hand, a request's attribution in --requests and
  * --slower lines, the contract names of docs/json.md, and one run through
- * the tail pipeline into report_tail_fill. */
+ * the explainer into report_tail_fill. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,9 +18,9 @@
 #include "kafkalat/cause_events.h"
 #include "kafkalat/json.h"
 #include "kafkalat/report.h"
-#include "kafkalat/tail.h"
+#include "kafkalat/explain.h"
 #include "sink.h"
-#include "tail_scenario.h"
+#include "explain_scenario.h"
 
 #define HOUR_NS (3600ll * 1000000000ll)
 #define MS_NS	1000000ull
@@ -152,7 +152,7 @@ static void fixed_tail(struct report_tail *rt)
 							   .total_ns = 3500000};
 	rt->ntop[ATTRIB_TOP_STACK] = 2;
 	rt->time[0] =
-	    (struct tail_band_time){.requests = 10, .complete = true, .total_ns = 900 * MS_NS};
+	    (struct explain_band_time){.requests = 10, .complete = true, .total_ns = 900 * MS_NS};
 	set_pcts(rt->time[0].phase_pct, ATTRIB_PHASES, tph[0]);
 	rt->time[0].cause_pct[CAUSE_JOURNAL] = 70;
 	rt->time[0].cause_pct[CAUSE_CPU] = 15;
@@ -160,18 +160,18 @@ static void fixed_tail(struct report_tail *rt)
 	rt->time[0].cause_pct[ATTRIB_CAUSE_QUEUED] = 8.6;
 	rt->time[0].cause_pct[CAUSE_WRITEBACK] = 1;
 	rt->time[0].cause_pct[CAUSE_DIRTY_THROTTLE] = 0.4; /* below 1%: not in the text */
-	rt->time[1] = (struct tail_band_time){.requests = 1, .total_ns = 250 * MS_NS};
+	rt->time[1] = (struct explain_band_time){.requests = 1, .total_ns = 250 * MS_NS};
 	set_pcts(rt->time[1].phase_pct, ATTRIB_PHASES, tph[1]);
 	rt->time[1].cause_pct[CAUSE_JOURNAL] = 90;
 	rt->time[1].cause_pct[CAUSE_CPU] = 10;
-	rt->journal = (struct tail_journal){.requests = 1,
-					    .commits = 2,
-					    .commit_longest_ns = 180 * MS_NS,
-					    .commit_dev = (8u << 20) | 1u,
-					    .requests_with_commit = 1,
-					    .block_ios = 5,
-					    .block_longest_ns = 90 * MS_NS,
-					    .block_dev = 8u << 20};
+	rt->journal = (struct explain_journal){.requests = 1,
+					       .commits = 2,
+					       .commit_longest_ns = 180 * MS_NS,
+					       .commit_dev = (8u << 20) | 1u,
+					       .requests_with_commit = 1,
+					       .block_ios = 5,
+					       .block_longest_ns = 90 * MS_NS,
+					       .block_dev = 8u << 20};
 	rt->attrib.unmatched[ATTRIB_MATCHED] = 1000;
 	rt->attrib.unmatched[ATTRIB_UNM_NO_APPEND] = 3;
 	rt->attrib.unmatched[ATTRIB_UNM_AMBIGUOUS] = 1;
@@ -861,7 +861,7 @@ static void test_summary_tail(void **state)
 	agg_free(&total);
 }
 
-/* --- through the tail pipeline ------------------------------------------------ */
+/* --- through the explainer ------------------------------------------------ */
 
 /*
  * 300 requests 1 s apart: 100 fast (80us), 196 held 1 ms by a futex wait,
@@ -872,7 +872,7 @@ static void test_summary_tail(void **state)
  */
 static void test_fill_from_tail(void **state)
 {
-	struct tail *t = tail_new(NULL, stacks, NULL, NULL, NULL);
+	struct explain *t = explain_new(NULL, stacks, NULL, NULL, NULL);
 	struct klc_file_name_event nm = {.type = KLC_EV_FILE_NAME, .fd = 9, .ino = INO, .dev = DEV};
 	struct report_tail *rt = calloc(1, sizeof(*rt));
 	struct sink s;
@@ -890,10 +890,10 @@ static void test_fill_from_tail(void **state)
 		double stall = i < 100 ? 0 : i < 296 ? 1 * MS : i < 299 ? 100 * MS : 200 * MS;
 
 		one_request(t, &q, i, i * 1000.0 * MS, stall, i < 296 ? 2 : 1);
-		assert_int_equal(tail_request(t, &q.r), 0);
-		tail_advance(t, q.r.t_end + 300000000ull);
+		assert_int_equal(explain_request(t, &q.r), 0);
+		explain_advance(t, q.r.t_end + 300000000ull);
 	}
-	tail_finish(t);
+	explain_finish(t);
 	report_tail_fill(rt, t);
 	assert_int_equal(rt->attrib.unmatched[ATTRIB_MATCHED], 300);
 	assert_int_equal(rt->bands[ATTRIB_LT_P50].requests, 100);
@@ -986,7 +986,7 @@ static void test_fill_from_tail(void **state)
 	assert_contains(text, "\"ksys_write\",\"do_syscall_64\"]}]");
 	free(s.buf);
 	free(rt);
-	tail_free(t);
+	explain_free(t);
 }
 
 int main(void)

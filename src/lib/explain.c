@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* The tail pipeline (tail.h): cause records and completed requests in,
+/* The explainer (explain.h): cause records and completed requests in,
  * attributed requests, tail bands, journal overlap and folded stacks out. */
 #include <errno.h>
 #include <stdlib.h>
@@ -8,7 +8,7 @@
 #include "kafkalat/cause.h"
 #include "kafkalat/cause_events.h"
 #include "kafkalat/segment.h"
-#include "kafkalat/tail.h"
+#include "kafkalat/explain.h"
 
 #define NAME_SLOTS	   8192	 /* per generation; a generation turns over at half full */
 #define STACK_IDS	   65536 /* ids above are classified each time, not cached */
@@ -217,14 +217,14 @@ struct topic_id {
 	char name[KLT_TOPIC_NAME_MAX + 1];
 };
 
-struct tail {
-	struct tail_config cfg;
-	struct tail_stats st;
-	struct topic_id *ids; /* grown on demand up to TAIL_MAX_TOPIC_IDS */
+struct explain {
+	struct explain_config cfg;
+	struct explain_stats st;
+	struct topic_id *ids; /* grown on demand up to EXPLAIN_MAX_TOPIC_IDS */
 	uint32_t nids, ids_cap;
-	tail_stack_fn stack_fn;
+	explain_stack_fn stack_fn;
 	void *stack_ctx;
-	tail_result_fn result_fn;
+	explain_result_fn result_fn;
 	void *result_ctx;
 	struct attrib *attrib;
 	struct attrib_bands *bands;
@@ -239,7 +239,7 @@ struct tail {
 	uint32_t nslow;
 };
 
-void tail_config_default(struct tail_config *cfg)
+void explain_config_default(struct explain_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	attrib_config_default(&cfg->attrib);
@@ -251,17 +251,17 @@ void tail_config_default(struct tail_config *cfg)
 	cfg->block_window_ns = 10000000000ull;
 }
 
-struct tail *tail_new(const struct tail_config *cfg, tail_stack_fn stack_fn, void *stack_ctx,
-		      tail_result_fn result_fn, void *result_ctx)
+struct explain *explain_new(const struct explain_config *cfg, explain_stack_fn stack_fn,
+			    void *stack_ctx, explain_result_fn result_fn, void *result_ctx)
 {
-	struct tail *t = calloc(1, sizeof(*t));
+	struct explain *t = calloc(1, sizeof(*t));
 
 	if (!t)
 		return NULL;
 	if (cfg)
 		t->cfg = *cfg;
 	else
-		tail_config_default(&t->cfg);
+		explain_config_default(&t->cfg);
 	if (!t->cfg.max_slow)
 		t->cfg.max_slow = 1;
 	if (!t->cfg.max_pending)
@@ -279,7 +279,7 @@ struct tail *tail_new(const struct tail_config *cfg, tail_stack_fn stack_fn, voi
 	if (!t->attrib || !t->bands || !t->names.gen[0].slot || !t->names.gen[1].slot || !t->slow ||
 	    !t->heap || hring_init(&t->commits, sizeof(struct commit), t->cfg.max_commits) ||
 	    hring_init(&t->bios, sizeof(struct bio), t->cfg.max_block)) {
-		tail_free(t);
+		explain_free(t);
 		return NULL;
 	}
 	return t;
@@ -296,7 +296,7 @@ static void held_free(struct held *h)
 	free(h);
 }
 
-void tail_free(struct tail *t)
+void explain_free(struct explain *t)
 {
 	if (!t)
 		return;
@@ -325,17 +325,17 @@ void tail_free(struct tail *t)
 	free(t);
 }
 
-const struct tail_stats *tail_stats(const struct tail *t)
+const struct explain_stats *explain_stats(const struct explain *t)
 {
 	return &t->st;
 }
 
-const struct attrib_stats *tail_attrib_stats(const struct tail *t)
+const struct attrib_stats *explain_attrib_stats(const struct explain *t)
 {
 	return attrib_stats(t->attrib);
 }
 
-const struct attrib_bands *tail_bands(const struct tail *t)
+const struct attrib_bands *explain_bands(const struct explain *t)
 {
 	return t->bands;
 }
@@ -350,7 +350,7 @@ static void copy_field(char *dst, const char *src, size_t len)
 	dst[len] = '\0';
 }
 
-static int on_file_name(struct tail *t, const struct klc_file_name_event *e)
+static int on_file_name(struct explain *t, const struct klc_file_name_event *e)
 {
 	char path[KLC_NAME_LEN + KLC_PARENT_LEN + 4], name[KLC_NAME_LEN + 1],
 	    parent[KLC_PARENT_LEN + 1];
@@ -380,7 +380,7 @@ static bool is_write(uint8_t kind)
 	       kind == KLC_SYS_PWRITEV || kind == KLC_SYS_PWRITEV2;
 }
 
-static int on_file(struct tail *t, const struct klc_file_event *e)
+static int on_file(struct explain *t, const struct klc_file_event *e)
 {
 	const struct name *n = names_get(&t->names, e->dev, e->ino);
 	bool sync = e->kind == KLC_SYS_FSYNC || e->kind == KLC_SYS_FDATASYNC;
@@ -450,7 +450,7 @@ static int skip_plumbing(const char *const *frames, int n)
 }
 
 /* The ';'-joined frames of a stack id, outermost first; NULL if unknown. */
-static const char *frames_of(const struct tail *t, int32_t stack_id)
+static const char *frames_of(const struct explain *t, int32_t stack_id)
 {
 	if (stack_id >= 0 && (uint32_t)stack_id < t->stacks_cap)
 		return t->stacks[stack_id].frames;
@@ -458,7 +458,7 @@ static const char *frames_of(const struct tail *t, int32_t stack_id)
 }
 
 /* Room in the cache for stack_id; false when it cannot be cached. */
-static bool stacks_reserve(struct tail *t, int32_t stack_id)
+static bool stacks_reserve(struct explain *t, int32_t stack_id)
 {
 	uint32_t cap = t->stacks_cap ? t->stacks_cap : 256;
 	struct stack_info *n;
@@ -479,7 +479,7 @@ static bool stacks_reserve(struct tail *t, int32_t stack_id)
 }
 
 /* Classifies stack_id into *s (cached for ids below STACK_IDS). */
-static void stack_lookup(struct tail *t, int32_t stack_id, struct stack_info *s)
+static void stack_lookup(struct explain *t, int32_t stack_id, struct stack_info *s)
 {
 	const char *frames[STACK_FRAMES], *top = NULL;
 	char joined[4096];
@@ -537,7 +537,7 @@ static bool starts_with(const char *s, const char *prefix)
 	return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
-static int on_offcpu(struct tail *t, const struct klc_offcpu_event *e)
+static int on_offcpu(struct explain *t, const struct klc_offcpu_event *e)
 {
 	char comm[KLC_COMM_LEN + 1];
 	struct stack_info s = {.cause = CAUSE_OTHER};
@@ -569,7 +569,7 @@ static int on_offcpu(struct tail *t, const struct klc_offcpu_event *e)
 	return attrib_add_offcpu(t->attrib, &o) == -EINVAL ? -EINVAL : 0;
 }
 
-static void evict_bios(struct tail *t, uint64_t newest)
+static void evict_bios(struct explain *t, uint64_t newest)
 {
 	while (t->bios.len) {
 		const struct bio *b = hring_at(&t->bios, 0);
@@ -581,7 +581,7 @@ static void evict_bios(struct tail *t, uint64_t newest)
 	}
 }
 
-static int on_block(struct tail *t, const struct klc_block_event *e)
+static int on_block(struct explain *t, const struct klc_block_event *e)
 {
 	struct bio b = {.t0 = e->t_issue_ns, .t1 = e->t_complete_ns, .dev = e->dev};
 
@@ -593,7 +593,7 @@ static int on_block(struct tail *t, const struct klc_block_event *e)
 	return 0;
 }
 
-static int on_commit(struct tail *t, const struct klc_jbd2_commit_event *e)
+static int on_commit(struct explain *t, const struct klc_jbd2_commit_event *e)
 {
 	struct commit c = {
 	    .t0 = e->t_start_ns ? e->t_start_ns : e->t_end_ns, .t1 = e->t_end_ns, .dev = e->dev};
@@ -605,7 +605,7 @@ static int on_commit(struct tail *t, const struct klc_jbd2_commit_event *e)
 	return 0;
 }
 
-static int dispatch(struct tail *t, uint32_t type, const void *rec)
+static int dispatch(struct explain *t, uint32_t type, const void *rec)
 {
 	switch (type) {
 	case KLC_EV_FILE:
@@ -639,7 +639,7 @@ static int dispatch(struct tail *t, uint32_t type, const void *rec)
 	}
 }
 
-int tail_feed(struct tail *t, const void *data, size_t len)
+int explain_feed(struct explain *t, const void *data, size_t len)
 {
 	/* records are 8-byte aligned in the ring, but copy: a test may not be */
 	union {
@@ -672,7 +672,7 @@ bad:
 
 /* ---- requests ---- */
 
-static struct topic_id *find_id(const struct tail *t, const char *hex)
+static struct topic_id *find_id(const struct explain *t, const char *hex)
 {
 	for (uint32_t i = 0; i < t->nids; i++)
 		if (!strcmp(t->ids[i].hex, hex))
@@ -680,7 +680,7 @@ static struct topic_id *find_id(const struct tail *t, const char *hex)
 	return NULL;
 }
 
-int tail_add_topic_id(struct tail *t, const uint8_t id[16], const char *topic)
+int explain_add_topic_id(struct explain *t, const uint8_t id[16], const char *topic)
 {
 	struct topic_id *e;
 	char hex[33];
@@ -694,7 +694,7 @@ int tail_add_topic_id(struct tail *t, const uint8_t id[16], const char *topic)
 			uint32_t cap = t->ids_cap ? t->ids_cap * 2 : 16;
 			struct topic_id *ids;
 
-			if (t->ids_cap >= TAIL_MAX_TOPIC_IDS)
+			if (t->ids_cap >= EXPLAIN_MAX_TOPIC_IDS)
 				return -ENOSPC;
 			if (!(ids = realloc(t->ids, cap * sizeof(*ids))))
 				return -ENOMEM;
@@ -710,7 +710,7 @@ int tail_add_topic_id(struct tail *t, const uint8_t id[16], const char *topic)
 }
 
 /* Topics named by id get their names where known. */
-static void name_topics(struct tail *t, struct corr_topic *topics, size_t n)
+static void name_topics(struct explain *t, struct corr_topic *topics, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		const struct topic_id *e;
@@ -725,7 +725,7 @@ static void name_topics(struct tail *t, struct corr_topic *topics, size_t n)
 	}
 }
 
-int tail_request(struct tail *t, const struct corr_request *r)
+int explain_request(struct explain *t, const struct corr_request *r)
 {
 	struct held *h;
 
@@ -766,7 +766,7 @@ oom:
 
 /* The block requests overlapping [t0, t1]: they are in completion order,
  * so start at the first completing at or after t0. */
-static void block_overlap(const struct tail *t, uint64_t t0, uint64_t t1, struct slow *s)
+static void block_overlap(const struct explain *t, uint64_t t0, uint64_t t1, struct slow *s)
 {
 	uint32_t lo = 0, hi = t->bios.len;
 
@@ -817,7 +817,8 @@ static void heap_sift_down(struct heap_ent *h, uint32_t n, uint32_t i)
 	}
 }
 
-static void keep_slow(struct tail *t, const struct corr_request *r, const struct attrib_result *res)
+static void keep_slow(struct explain *t, const struct corr_request *r,
+		      const struct attrib_result *res)
 {
 	uint64_t latency = (uint64_t)res->latency_ns;
 	struct slow *s;
@@ -849,7 +850,7 @@ static void keep_slow(struct tail *t, const struct corr_request *r, const struct
 	block_overlap(t, r->t_first, r->t_end, s);
 }
 
-static void attribute(struct tail *t, struct held *h)
+static void attribute(struct explain *t, struct held *h)
 {
 	struct attrib_result res;
 
@@ -868,7 +869,7 @@ static void attribute(struct tail *t, struct held *h)
 		t->result_fn(&h->r, &res, t->result_ctx);
 }
 
-static void pop_one(struct tail *t)
+static void pop_one(struct explain *t)
 {
 	struct held *h = t->head;
 
@@ -880,7 +881,7 @@ static void pop_one(struct tail *t)
 	held_free(h);
 }
 
-uint32_t tail_advance_n(struct tail *t, uint64_t now_ns, uint32_t max)
+uint32_t explain_advance_n(struct explain *t, uint64_t now_ns, uint32_t max)
 {
 	uint32_t n = 0;
 
@@ -893,12 +894,12 @@ uint32_t tail_advance_n(struct tail *t, uint64_t now_ns, uint32_t max)
 	return n;
 }
 
-void tail_advance(struct tail *t, uint64_t now_ns)
+void explain_advance(struct explain *t, uint64_t now_ns)
 {
-	tail_advance_n(t, now_ns, UINT32_MAX);
+	explain_advance_n(t, now_ns, UINT32_MAX);
 }
 
-void tail_finish(struct tail *t)
+void explain_finish(struct explain *t)
 {
 	while (t->head)
 		pop_one(t);
@@ -906,7 +907,7 @@ void tail_finish(struct tail *t)
 
 /* ---- summaries ---- */
 
-static uint64_t band_low(const struct tail *t, enum attrib_band band)
+static uint64_t band_low(const struct explain *t, enum attrib_band band)
 {
 	struct attrib_band_summary b[ATTRIB_BANDS];
 
@@ -914,7 +915,8 @@ static uint64_t band_low(const struct tail *t, enum attrib_band band)
 	return b[band].requests ? b[band].lo_ns : UINT64_MAX;
 }
 
-void tail_band_time(const struct tail *t, enum attrib_band band, struct tail_band_time *out)
+void explain_band_time(const struct explain *t, enum attrib_band band,
+		       struct explain_band_time *out)
 {
 	struct attrib_band_summary b[ATTRIB_BANDS];
 	double total = 0;
@@ -946,7 +948,7 @@ void tail_band_time(const struct tail *t, enum attrib_band band, struct tail_ban
 }
 
 /* The first commit that ends at or after t0 (commits arrive in end order). */
-static uint32_t first_commit(const struct tail *t, uint64_t t0)
+static uint32_t first_commit(const struct explain *t, uint64_t t0)
 {
 	uint32_t lo = 0, hi = t->commits.len;
 
@@ -961,8 +963,8 @@ static uint32_t first_commit(const struct tail *t, uint64_t t0)
 	return lo;
 }
 
-static bool commits_of(const struct tail *t, const struct slow *s, uint8_t *seen,
-		       struct tail_journal *out)
+static bool commits_of(const struct explain *t, const struct slow *s, uint8_t *seen,
+		       struct explain_journal *out)
 {
 	bool any = false;
 
@@ -986,7 +988,7 @@ static bool commits_of(const struct tail *t, const struct slow *s, uint8_t *seen
 	return any;
 }
 
-void tail_journal(const struct tail *t, struct tail_journal *out)
+void explain_journal(const struct explain *t, struct explain_journal *out)
 {
 	uint64_t lo = band_low(t, ATTRIB_GE_P999);
 	uint8_t *seen = calloc(t->commits.len ? t->commits.len : 1, 1);
@@ -1009,7 +1011,8 @@ void tail_journal(const struct tail *t, struct tail_journal *out)
 	free(seen);
 }
 
-void tail_stack_text(const struct tail *t, int32_t stack_id, const char *sep, char *buf, size_t len)
+void explain_stack_text(const struct explain *t, int32_t stack_id, const char *sep, char *buf,
+			size_t len)
 {
 	const char *f, *end;
 	size_t off = 0, seplen = strlen(sep);
@@ -1057,7 +1060,7 @@ static int cmp_folded(const void *x, const void *y)
 	return a->stack_id < b->stack_id ? -1 : a->stack_id > b->stack_id;
 }
 
-static size_t collect_folded(const struct tail *t, struct folded *rows)
+static size_t collect_folded(const struct explain *t, struct folded *rows)
 {
 	uint64_t lo = band_low(t, ATTRIB_GE_P99);
 	size_t n = 0;
@@ -1076,7 +1079,7 @@ static size_t collect_folded(const struct tail *t, struct folded *rows)
 	return n;
 }
 
-int tail_write_folded(const struct tail *t, FILE *out)
+int explain_write_folded(const struct explain *t, FILE *out)
 {
 	struct folded *rows = calloc((size_t)t->nslow * ATTRIB_STACKS + 1, sizeof(*rows));
 	size_t n, lines = 0;

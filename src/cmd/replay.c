@@ -22,7 +22,7 @@
 #include "kafkalat/grow.h"
 #include "kafkalat/replay.h"
 #include "kafkalat/report.h"
-#include "kafkalat/tail.h"
+#include "kafkalat/explain.h"
 
 #define MAX_STACKS 65536 /* the live run's stack map holds no more */
 
@@ -35,7 +35,7 @@ struct stack {
 
 struct replay {
 	struct corr *corr;
-	struct tail *tail;
+	struct explain *explain;
 	struct agg total;
 	FILE *requests;
 	struct stack *stacks; /* sorted by (id, seq) once collected */
@@ -104,7 +104,7 @@ static void on_attributed(const struct corr_request *r, const struct attrib_resu
 		report_request_json(rp->requests, r, &a);
 	/* the stack is printed on the slow lines only */
 	if (report_is_slow(&rp->slow, r) && res->top_stack_id != -1) {
-		tail_stack_text(rp->tail, res->top_stack_id, ";", stack, sizeof(stack));
+		explain_stack_text(rp->explain, res->top_stack_id, ";", stack, sizeof(stack));
 		a.stack = stack;
 	}
 	report_slow_line(&rp->slow, r, &a);
@@ -120,10 +120,10 @@ static void on_complete(const struct corr_request *r, void *ctx)
 		rp->t_min = r->t_first;
 	if (r->t_end > rp->t_max)
 		rp->t_max = r->t_end;
-	if (r->api_key == 0 && r->t_end && r->acks != 0 && tail_request(rp->tail, r) == 0) {
+	if (r->api_key == 0 && r->t_end && r->acks != 0 && explain_request(rp->explain, r) == 0) {
 		/* the live run drained both rings every 100 ms: a request's causes
 		 * are in the dump well before the records 300 ms after it ended */
-		tail_advance(rp->tail, rp->t_max);
+		explain_advance(rp->explain, rp->t_max);
 		return;
 	}
 	if (r->api_key != 0)
@@ -172,13 +172,13 @@ static int feed(void *ctx, enum evdump_kind kind, const void *data, size_t len)
 	if (kind == EVDUMP_SOCKET)
 		corr_feed(rp->corr, data, len);
 	else if (kind == EVDUMP_CAUSE)
-		tail_feed(rp->tail, data, len);
+		explain_feed(rp->explain, data, len);
 	else if (kind == EVDUMP_TOPIC_ID && len == sizeof(struct evdump_topic_id)) {
 		struct evdump_topic_id d;
 
 		memcpy(&d, data, sizeof(d));
 		d.name[sizeof(d.name) - 1] = '\0';
-		tail_add_topic_id(rp->tail, d.id, d.name);
+		explain_add_topic_id(rp->explain, d.id, d.name);
 	} else if (kind == EVDUMP_STATS && len == sizeof(rp->stats)) {
 		memcpy(&rp->stats, data, sizeof(rp->stats));
 		rp->have_stats = true;
@@ -220,7 +220,7 @@ static void print_summary(struct replay *rp, bool json)
 	static struct report_tail rt;
 	struct report_run run = {.pid = 0, .nports = 0};
 
-	report_tail_fill(&rt, rp->tail);
+	report_tail_fill(&rt, rp->explain);
 	rt.file_events = rp->futex_syscalls ? "raw" : "tracepoints";
 	rt.lost_events = rp->stats.cause_lost;
 	rt.stack_errors = rp->stats.stack_errors;
@@ -246,7 +246,7 @@ static int write_folded(struct replay *rp, const char *path)
 		return 0;
 	if (open_private(path, &f))
 		return -1;
-	n = tail_write_folded(rp->tail, f);
+	n = explain_write_folded(rp->explain, f);
 	if (fclose(f) || n < 0) {
 		fprintf(stderr, "kafkalat replay: writing %s failed\n", path);
 		return -1;
@@ -258,7 +258,7 @@ static int run(const char *path, bool json, double slower_ms, const char *reques
 	       const char *folded)
 {
 	struct replay rp = {.slow = {.slower_ms = slower_ms, .json = json}};
-	struct tail_config cfg;
+	struct explain_config cfg;
 	size_t len = 0, bad = 0;
 	void *buf = NULL;
 	int err, rc = 1;
@@ -275,11 +275,11 @@ static int run(const char *path, bool json, double slower_ms, const char *reques
 		goto bad_dump;
 	if (rp.nstacks)
 		qsort(rp.stacks, rp.nstacks, sizeof(*rp.stacks), stack_order);
-	tail_config_default(&cfg);
+	explain_config_default(&cfg);
 	cfg.futex_from_offcpu = !rp.futex_syscalls;
-	rp.tail = tail_new(&cfg, stack_frames, &rp, on_attributed, &rp);
+	rp.explain = explain_new(&cfg, stack_frames, &rp, on_attributed, &rp);
 	rp.corr = corr_new(on_complete, &rp);
-	if (!rp.tail || !rp.corr) {
+	if (!rp.explain || !rp.corr) {
 		fprintf(stderr, "kafkalat replay: out of memory\n");
 		goto out;
 	}
@@ -296,7 +296,7 @@ static int run(const char *path, bool json, double slower_ms, const char *reques
 		goto out;
 	}
 	corr_finish(rp.corr);
-	tail_finish(rp.tail);
+	explain_finish(rp.explain);
 	if (!rp.have_stats)
 		fprintf(stderr,
 			"kafkalat replay: %s has no loss counters (the run did not end "
@@ -313,7 +313,7 @@ out:
 	if (rp.requests)
 		fclose(rp.requests);
 	corr_free(rp.corr);
-	tail_free(rp.tail);
+	explain_free(rp.explain);
 	agg_free(&rp.total);
 	free(rp.stacks);
 	munmap(buf, len);

@@ -32,7 +32,7 @@
 #include "kafkalat/probe_causes.h"
 #include "kafkalat/report.h"
 #include "kafkalat/segment.h"
-#include "kafkalat/tail.h"
+#include "kafkalat/explain.h"
 #include "kafkalat/target.h"
 
 /* What one poll reads is one burst of work, which the reader breaks into
@@ -66,7 +66,7 @@ struct live {
 	int oom;
 	/* the causes: NULL with --no-causes or when they could not be loaded */
 	struct causes *causes;
-	struct tail *tail;
+	struct explain *explain;
 	struct ksyms *ksyms;
 	FILE *folded;
 	FILE *dump;		 /* --dump-events */
@@ -112,7 +112,7 @@ static void on_attributed(const struct corr_request *r, const struct attrib_resu
 
 	/* the stack is printed on the slow lines only */
 	if (report_is_slow(&lv->slow, r) && res->top_stack_id != -1) {
-		tail_stack_text(lv->tail, res->top_stack_id, ";", stack, sizeof(stack));
+		explain_stack_text(lv->explain, res->top_stack_id, ";", stack, sizeof(stack));
 		a.stack = stack;
 	}
 	emit_produce(lv, r, &a);
@@ -127,7 +127,7 @@ static void on_complete(const struct corr_request *r, void *ctx)
 	if (r->api_key != 0)
 		return;
 	/* held until its causes are in; printed from on_attributed */
-	if (lv->tail && r->t_end && r->acks != 0 && tail_request(lv->tail, r) == 0)
+	if (lv->explain && r->t_end && r->acks != 0 && explain_request(lv->explain, r) == 0)
 		return;
 	emit_produce(lv, r, NULL);
 }
@@ -210,7 +210,7 @@ static void learn_topic_id(struct live *lv, const struct klc_file_name_event *e)
 	if (n <= 0 || segment_parse_topic_id(text, (size_t)n, d.id))
 		return;
 	snprintf(d.name, sizeof(d.name), "%s", seg.topic);
-	if (tail_add_topic_id(lv->tail, d.id, d.name) == 0)
+	if (explain_add_topic_id(lv->explain, d.id, d.name) == 0)
 		dump(lv, EVDUMP_TOPIC_ID, &d, sizeof(d));
 }
 
@@ -220,7 +220,7 @@ static int on_cause_record(void *ctx, void *data, size_t len)
 	uint32_t type;
 
 	dump(lv, EVDUMP_CAUSE, data, len);
-	tail_feed(lv->tail, data, len);
+	explain_feed(lv->explain, data, len);
 	count_record(lv);
 	if (len == sizeof(struct klc_file_name_event) &&
 	    (memcpy(&type, data, sizeof(type)), type == KLC_EV_FILE_NAME))
@@ -278,7 +278,7 @@ static int start_causes(struct live *lv, int pid)
 	    core | extra | KLC_G_FILE | KLC_G_FUTEX,
 	    core | KLC_G_FILE | KLC_G_FUTEX,
 	};
-	struct tail_config cfg;
+	struct explain_config cfg;
 	size_t i;
 
 	if (lv->o->no_causes)
@@ -300,11 +300,11 @@ static int start_causes(struct live *lv, int pid)
 	if (!(tries[i] & KLC_G_JOURNAL))
 		fprintf(stderr, "kafkalat: journal and writeback tracepoints unavailable: their "
 				"events are not traced\n");
-	tail_config_default(&cfg);
+	explain_config_default(&cfg);
 	cfg.futex_from_offcpu = (tries[i] & KLC_G_FILE_TP) != 0;
 	lv->file_events = cfg.futex_from_offcpu ? "tracepoints" : "raw";
-	lv->tail = tail_new(&cfg, stack_frames, lv, on_attributed, lv);
-	if (!lv->tail) {
+	lv->explain = explain_new(&cfg, stack_frames, lv, on_attributed, lv);
+	if (!lv->explain) {
 		fprintf(stderr, "kafkalat: out of memory\n");
 		return -ENOMEM;
 	}
@@ -435,7 +435,7 @@ static int drain_causes(struct live *lv, uint64_t now)
 	n = causes_poll(lv->causes, 0);
 	if (n < 0)
 		return n;
-	while (tail_advance_n(lv->tail, now, ATTRIBUTIONS_PER_PIECE))
+	while (explain_advance_n(lv->explain, now, ATTRIBUTIONS_PER_PIECE))
 		maybe_yield(lv);
 	return 0;
 }
@@ -629,7 +629,7 @@ static void fill_tail(struct live *lv, struct report_tail *rt)
 {
 	struct klc_stats st = {0};
 
-	report_tail_fill(rt, lv->tail);
+	report_tail_fill(rt, lv->explain);
 	rt->file_events = lv->file_events;
 	if (!causes_stats(lv->causes, &st)) {
 		rt->lost_events = st.ringbuf_drops;
@@ -643,7 +643,7 @@ static void write_folded(struct live *lv)
 
 	if (!lv->folded)
 		return;
-	n = tail_write_folded(lv->tail, lv->folded);
+	n = explain_write_folded(lv->explain, lv->folded);
 	if (n < 0 || fflush(lv->folded))
 		fprintf(stderr, "kafkalat: writing %s failed: %s\n", lv->o->folded_path,
 			strerror(n < 0 ? -n : errno));
@@ -735,10 +735,10 @@ static void finish(struct live *lv, int pid, double secs, struct klt_stats *st)
 		;
 	check_lost(lv, st);
 	corr_finish(lv->corr);
-	if (lv->tail) {
+	if (lv->explain) {
 		drain_causes(lv, now_ns(CLOCK_MONOTONIC));
 		check_cause_lost(lv);
-		tail_finish(lv->tail);
+		explain_finish(lv->explain);
 		fill_tail(lv, &rt);
 		run.tail = &rt;
 		write_folded(lv);
@@ -828,7 +828,7 @@ out:
 		rc = 1;
 	}
 	causes_destroy(lv.causes);
-	tail_free(lv.tail);
+	explain_free(lv.explain);
 	ksyms__free(lv.ksyms);
 	probe_destroy(lv.probe);
 	corr_free(lv.corr);

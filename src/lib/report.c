@@ -7,7 +7,8 @@
 #include <unistd.h>
 
 #include "kafkalat/json.h"
-#include "kafkalat/kproto.h"
+#include "kafkalat/fmt.h"
+#include "kafkalat/kapi.h"
 #include "kafkalat/report.h"
 
 static const struct {
@@ -19,42 +20,6 @@ static const struct {
     {"p99", 0.99},
     {"p999", 0.999},
 };
-
-/* Three significant digits of v (in unit), decided after rounding so that
- * 9.999 shows as "10.0" and 99.99 as "100". */
-static void fmt_sig3(double v, const char *unit, char *buf, size_t len)
-{
-	snprintf(buf, len, v < 9.995 ? "%.2f%s" : v < 99.95 ? "%.1f%s" : "%.0f%s", v, unit);
-}
-
-void report_fmt_ns(uint64_t ns, char *buf, size_t len)
-{
-	double v = (double)ns;
-
-	/* each unit ends where its rounded value would reach 1000 */
-	if (ns < 1000)
-		snprintf(buf, len, "%" PRIu64 "ns", ns);
-	else if (ns < 999500)
-		fmt_sig3(v / 1e3, "us", buf, len);
-	else if (ns < 999500000)
-		fmt_sig3(v / 1e6, "ms", buf, len);
-	else
-		snprintf(buf, len, "%.2fs", v / 1e9);
-}
-
-void report_fmt_wall(uint64_t mono_ns, int64_t offset_ns, char *buf, size_t len)
-{
-	int64_t real = (int64_t)mono_ns + offset_ns;
-	time_t secs = (time_t)(real / 1000000000);
-	struct tm tm;
-
-	if (!localtime_r(&secs, &tm)) {
-		snprintf(buf, len, "?");
-		return;
-	}
-	snprintf(buf, len, "%02d:%02d:%02d.%06" PRId64, tm.tm_hour, tm.tm_min, tm.tm_sec,
-		 (real % 1000000000) / 1000);
-}
 
 static double us(uint64_t ns)
 {
@@ -84,8 +49,8 @@ static void interval_row(FILE *out, const char *timestr, const char *api, const 
 		return;
 	}
 	for (int i = 0; i < 4; i++)
-		report_fmt_ns(hist_quantile(h, quantiles[i].q), q[i], sizeof(q[i]));
-	report_fmt_ns(h->max, mx, sizeof(mx));
+		fmt_ns(hist_quantile(h, quantiles[i].q), q[i], sizeof(q[i]));
+	fmt_ns(h->max, mx, sizeof(mx));
 	fprintf(out, "%-8s  %-16s %9s %9s %9s %9s %9s %9s\n", timestr, api, rate, q[0], q[1], q[2],
 		q[3], mx);
 }
@@ -99,7 +64,7 @@ void report_interval_text(FILE *out, const struct agg *iv, double secs, const ch
 	interval_row(out, timestr, "Produce", h ? h : &empty, agg_count(iv, 0), secs);
 	for (int k = 1; k < AGG_MAX_API; k++)
 		if (agg_count(iv, k))
-			interval_row(out, "", kproto_api_name((int16_t)k), agg_latency(iv, k),
+			interval_row(out, "", kapi_name((int16_t)k), agg_latency(iv, k),
 				     agg_count(iv, k), secs);
 	fflush(out);
 }
@@ -122,7 +87,7 @@ static void json_apis(struct json *j, const struct agg *a)
 	for (int k = 0; k < AGG_MAX_API; k++) {
 		if (!agg_count(a, k))
 			continue;
-		json_key(j, kproto_api_name((int16_t)k));
+		json_key(j, kapi_name((int16_t)k));
 		json_obj_begin(j);
 		json_kuint(j, "requests", agg_count(a, k));
 		json_latency(j, agg_latency(a, k));
@@ -391,8 +356,8 @@ void report_slow_text(FILE *out, const struct corr_request *r, int64_t wall_offs
 {
 	char when[32], lat[16], parts[256];
 
-	report_fmt_wall(r->t_end, wall_offset_ns, when, sizeof(when));
-	report_fmt_ns(r->t_end - r->t_first, lat, sizeof(lat));
+	fmt_wall(r->t_end, wall_offset_ns, when, sizeof(when));
+	fmt_ns(r->t_end - r->t_first, lat, sizeof(lat));
 	format_partitions(r, parts, sizeof(parts));
 	fprintf(out, "%-15s  %-21s %-16s %-28s %10" PRIu64 " %10s\n", when, r->client, r->client_id,
 		parts, r->record_bytes, lat);
@@ -445,7 +410,7 @@ void report_slow_json(FILE *out, const struct corr_request *r, int64_t wall_offs
 	char when[32];
 	struct json j;
 
-	report_fmt_wall(r->t_end, wall_offset_ns, when, sizeof(when));
+	fmt_wall(r->t_end, wall_offset_ns, when, sizeof(when));
 	json_init(&j, out);
 	json_obj_begin(&j);
 	json_kstr(&j, "schema", REPORT_SCHEMA);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * tail_scenario: cause records and produce requests built by hand for the
- * tail pipeline's tests (test_tail.c, test_report_tail.c). Times are in
+ * tail pipeline's tests (test_explain.c, test_report_tail.c). Times are in
  * microseconds from T. Include after <cmocka.h>; static inline, so a test
  * that does not use a builder pays nothing for it.
  */
@@ -14,7 +14,7 @@
 
 #include "kafkalat/cause_events.h"
 #include "kafkalat/correlate.h"
-#include "kafkalat/tail.h"
+#include "kafkalat/explain.h"
 #include "produce_req.h"
 
 #define T     1000000000000ull
@@ -69,12 +69,12 @@ static inline int stacks(void *ctx, int32_t id, const char **frames, int max)
 	return n;
 }
 
-static inline void feed(struct tail *t, const void *rec, size_t len)
+static inline void feed(struct explain *t, const void *rec, size_t len)
 {
-	assert_int_equal(tail_feed(t, rec, len), 0);
+	assert_int_equal(explain_feed(t, rec, len), 0);
 }
 
-static inline void name(struct tail *t, uint64_t ino, const char *parent, const char *file)
+static inline void name(struct explain *t, uint64_t ino, const char *parent, const char *file)
 {
 	struct klc_file_name_event e = {.type = KLC_EV_FILE_NAME, .fd = 9, .ino = ino, .dev = DEV};
 
@@ -83,7 +83,7 @@ static inline void name(struct tail *t, uint64_t ino, const char *parent, const 
 	feed(t, &e, sizeof(e));
 }
 
-static inline void file(struct tail *t, uint32_t tid, uint8_t kind, uint64_t ino, int64_t ret,
+static inline void file(struct explain *t, uint32_t tid, uint8_t kind, uint64_t ino, int64_t ret,
 			double t0, double t1)
 {
 	struct klc_file_event e = {.type = KLC_EV_FILE,
@@ -100,7 +100,7 @@ static inline void file(struct tail *t, uint32_t tid, uint8_t kind, uint64_t ino
 	feed(t, &e, sizeof(e));
 }
 
-static inline void offcpu(struct tail *t, uint32_t tid, double off, double on, double wake,
+static inline void offcpu(struct explain *t, uint32_t tid, double off, double on, double wake,
 			  int blocked, int32_t stack, uint32_t waker, const char *comm)
 {
 	struct klc_offcpu_event e = {.type = KLC_EV_OFFCPU,
@@ -116,7 +116,7 @@ static inline void offcpu(struct tail *t, uint32_t tid, double off, double on, d
 	feed(t, &e, sizeof(e));
 }
 
-static inline void futex(struct tail *t, uint32_t tid, double t0, double t1)
+static inline void futex(struct explain *t, uint32_t tid, double t0, double t1)
 {
 	struct klc_futex_event e = {
 	    .type = KLC_EV_FUTEX, .tid = tid, .t_start_ns = US(t0), .t_end_ns = US(t1)};
@@ -135,7 +135,7 @@ static inline void req_init(struct req *q, int32_t corr, double first, double re
 
 /* One request: NET reads 0..10, H1 wakes from the queue at 31, writes its
  * batch 40..(40 + stall), blocked in the journal, NET sends the response. */
-static inline void one_request(struct tail *t, struct req *q, int32_t corr, double base,
+static inline void one_request(struct explain *t, struct req *q, int32_t corr, double base,
 			       double stall, int32_t stack)
 {
 	futex(t, H1, base - 100 * MS, base + 32);

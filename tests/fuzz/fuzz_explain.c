@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * libFuzzer target for the tail pipeline and its reporters: cause records as
+ * libFuzzer target for the explainer and its reporters: cause records as
  * a broken or hostile kernel side could deliver them (every type, garbage
  * types, wrong lengths, unterminated names), completed Produce requests,
  * stacks whose frames are made of input bytes (absurd, huge, plumbing only,
@@ -10,7 +10,7 @@
  *
  * Input: 4 configuration bytes, then operations, each one byte `op` and its
  * operands (missing bytes read as 0):
- *   c0 & 7 == 0     the default tail_config; otherwise small limits from
+ *   c0 & 7 == 0     the default explain_config; otherwise small limits from
  *                   c0..c3 (hold, max_pending, max_slow, max_commits,
  *                   max_block, the block window, the attrib history);
  *                   c3 & 0x40 futex_from_offcpu
@@ -25,20 +25,20 @@
  *                   KLC_EV_FILE + (flag >> 1) % 10 and the length exact
  *           4, 5    a completed request (see request())
  *           6       time: now += next 2 bytes * 4096 ns (0xffff: now goes
- *                   back to the grid's start), then tail_advance(now)
- *           7       next byte % 4: 0 tail_stack_text (ids -5..10), 1
- *                   tail_journal and tail_band_time, 2 a burst of 5000 file
+ *                   back to the grid's start), then explain_advance(now)
+ *           7       next byte % 4: 0 explain_stack_text (ids -5..10), 1
+ *                   explain_journal and explain_band_time, 2 a burst of 5000 file
  *                   names, enough to turn the name table over (once per
- *                   input), 3 tail_write_folded mid-run
+ *                   input), 3 explain_write_folded mid-run
  * The stack symboliser reads its frames from the input at an offset derived
  * from the stack id: a mode byte (0xfe: -ENOENT, 0xff: no frames), a count
  * (may exceed max), then one byte per frame (< 128: a kernel-like name, the
  * frame's index added, so zero bytes read as a plausible stack; < 200: that
  * many input bytes; < 230: thousands of one character; else input bytes
  * decorated as /proc stacks decorate them).
- * At the end: tail_finish (even sizes only: odd ones leave requests held for
- * tail_free), then report_tail_fill, the text and JSON reporters and
- * tail_write_folded. Each attributed request also goes through
+ * At the end: explain_finish (even sizes only: odd ones leave requests held for
+ * explain_free), then report_tail_fill, the text and JSON reporters and
+ * explain_write_folded. Each attributed request also goes through
  * report_request_json, report_slow_text and report_slow_json, as in live.c.
  */
 #include <errno.h>
@@ -51,7 +51,7 @@
 #include "kafkalat/cause_events.h"
 #include "kafkalat/json.h"
 #include "kafkalat/report.h"
-#include "kafkalat/tail.h"
+#include "kafkalat/explain.h"
 
 #define T0	   1000000000000ull
 #define DEV	   ((7u << 20) | 3u)
@@ -88,7 +88,7 @@ struct sym {
 };
 
 struct state {
-	struct tail *t;
+	struct explain *t;
 	FILE *null;
 	uint64_t results, matched;
 	bool burst_done;
@@ -96,7 +96,7 @@ struct state {
 
 static void fail(const char *why)
 {
-	fprintf(stderr, "fuzz_tail: %s\n", why);
+	fprintf(stderr, "fuzz_explain: %s\n", why);
 	abort();
 }
 
@@ -270,7 +270,7 @@ static void on_result(const struct corr_request *r, const struct attrib_result *
 	st->results++;
 	st->matched += res->unmatched == ATTRIB_MATCHED;
 	if (res->top_stack_id >= 0) {
-		tail_stack_text(st->t, res->top_stack_id, ";", stack, sizeof(stack));
+		explain_stack_text(st->t, res->top_stack_id, ";", stack, sizeof(stack));
 		if (strlen(stack) >= sizeof(stack))
 			fail("stack text overrun");
 		a.stack = stack;
@@ -370,7 +370,7 @@ static void record_fields(struct in *in, uint32_t type, union rec *rec)
 	}
 }
 
-static void cause_record(struct tail *t, struct in *in)
+static void cause_record(struct explain *t, struct in *in)
 {
 	uint8_t sel = (uint8_t)take(in, 1), lm = sel >> 4;
 	unsigned ti = sel % 13;
@@ -387,10 +387,10 @@ static void cause_record(struct tail *t, struct in *in)
 	      : lm == 13 ? size + 8
 	      : lm == 14 ? take(in, 1) * 2
 			 : sel % 4;
-	tail_feed(t, &rec, len);
+	explain_feed(t, &rec, len);
 }
 
-static void raw_record(struct tail *t, struct in *in)
+static void raw_record(struct explain *t, struct in *in)
 {
 	size_t len = take(in, 2) % (sizeof(union rec) + 1);
 	union rec rec;
@@ -405,11 +405,11 @@ static void raw_record(struct tail *t, struct in *in)
 		memcpy(rec.raw, &type, sizeof(type));
 		len = klc_event_size(type);
 	}
-	tail_feed(t, len ? (const void *)&rec : NULL, len);
+	explain_feed(t, len ? (const void *)&rec : NULL, len);
 }
 
 /* Enough segment names to turn the name table over (twice). */
-static void name_burst(struct tail *t, struct in *in)
+static void name_burst(struct explain *t, struct in *in)
 {
 	struct klc_file_name_event e = {.type = KLC_EV_FILE_NAME, .fd = 9, .dev = DEV};
 	uint64_t base = take(in, 1);
@@ -418,14 +418,14 @@ static void name_burst(struct tail *t, struct in *in)
 	for (uint64_t i = 0; i < NAME_BURST; i++) {
 		e.ino = 5 + base * NAME_BURST + i; /* past the inodes of the other records */
 		snprintf(e.name, sizeof(e.name), "%020llu.log", (unsigned long long)i);
-		if (tail_feed(t, &e, sizeof(e)))
+		if (explain_feed(t, &e, sizeof(e)))
 			fail("a good name refused");
 	}
 }
 
 /* ---- requests ---- */
 
-static void request(struct tail *t, struct in *in)
+static void request(struct explain *t, struct in *in)
 {
 	static const char *const clients[] = {"127.0.0.1:4000", "[::1]:5000", "?"};
 	static const int32_t bytes[] = {0, 100, 200, 300, -1, 1000};
@@ -475,29 +475,29 @@ static void request(struct tail *t, struct in *in)
 		snprintf(r.client_id, sizeof(r.client_id), "producer-%u", f);
 	}
 	r.corr_id = (int32_t)take(in, 2);
-	tail_request(t, &r);
+	explain_request(t, &r);
 }
 
 /* ---- the run ---- */
 
 static void misc(struct state *st, struct in *in)
 {
-	struct tail_band_time bt;
-	struct tail_journal j;
+	struct explain_band_time bt;
+	struct explain_journal j;
 	char buf[64];
 	size_t len;
 
 	switch (take(in, 1) % 4) {
 	case 0:
 		len = take(in, 1) % sizeof(buf);
-		tail_stack_text(st->t, (int32_t)(take(in, 1) % 16) - 5, len % 3 ? ";" : " <- ", buf,
-				len);
+		explain_stack_text(st->t, (int32_t)(take(in, 1) % 16) - 5, len % 3 ? ";" : " <- ",
+				   buf, len);
 		if (len && strlen(buf) >= len)
 			fail("stack text overrun");
 		break;
 	case 1:
-		tail_journal(st->t, &j);
-		tail_band_time(st->t, (enum attrib_band)(take(in, 1) % (ATTRIB_BANDS + 2)), &bt);
+		explain_journal(st->t, &j);
+		explain_band_time(st->t, (enum attrib_band)(take(in, 1) % (ATTRIB_BANDS + 2)), &bt);
 		break;
 	case 2:
 		if (!st->burst_done)
@@ -505,12 +505,12 @@ static void misc(struct state *st, struct in *in)
 		st->burst_done = true;
 		break;
 	default:
-		if (tail_write_folded(st->t, st->null) < 0)
+		if (explain_write_folded(st->t, st->null) < 0)
 			fail("folded output failed");
 	}
 }
 
-static void config(struct in *in, struct tail_config *cfg)
+static void config(struct in *in, struct explain_config *cfg)
 {
 	static const uint64_t holds[] = {0, 10000, 1000000, 300000000};
 	static const uint64_t windows[] = {100000, 10000000, 1000000000, 10000000000ull};
@@ -520,7 +520,7 @@ static void config(struct in *in, struct tail_config *cfg)
 
 	for (int i = 0; i < 4; i++)
 		c[i] = (uint8_t)take(in, 1);
-	tail_config_default(cfg);
+	explain_config_default(cfg);
 	cfg->futex_from_offcpu = c[3] & 0x40;
 	if (!(c[0] & 7))
 		return;
@@ -571,7 +571,7 @@ static void report(struct state *st, struct report_tail *rt)
 	if (j.error || j.depth)
 		fail("invalid JSON");
 	free(buf);
-	if (tail_write_folded(st->t, st->null) < 0)
+	if (explain_write_folded(st->t, st->null) < 0)
 		fail("folded output failed");
 }
 
@@ -583,7 +583,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct in in = {data, size};
 	struct sym sym = {.data = data, .size = size};
 	struct state st = {0};
-	struct tail_config cfg;
+	struct explain_config cfg;
 	uint64_t now = T0;
 
 	if (!null)
@@ -597,7 +597,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	sym.arena = arena;
 	st.null = null;
 	config(&in, &cfg);
-	st.t = tail_new(&cfg, fake_stack, &sym, on_result, &st);
+	st.t = explain_new(&cfg, fake_stack, &sym, on_result, &st);
 	if (!st.t)
 		return 0;
 	while (in.n) {
@@ -620,15 +620,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 6:
 			d = take(&in, 2);
 			now = d == 0xffff ? T0 : now + d * 4096;
-			tail_advance(st.t, now);
+			explain_advance(st.t, now);
 			break;
 		default:
 			misc(&st, &in);
 		}
 	}
-	if (!(size & 1)) /* odd sizes leave requests held for tail_free */
-		tail_finish(st.t);
+	if (!(size & 1)) /* odd sizes leave requests held for explain_free */
+		explain_finish(st.t);
 	report(&st, rt);
-	tail_free(st.t);
+	explain_free(st.t);
 	return 0;
 }

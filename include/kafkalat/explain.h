@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * The tail pipeline: the causes object's records (cause_events.h) and the
+ * The explainer: the causes object's records (cause_events.h) and the
  * correlator's completed Produce requests in, attributed requests out.
  * Decodes and checks each record, learns which topic-partition a file is
  * from its FILE_NAME record, classifies each off-CPU stack once (cause.h,
@@ -11,8 +11,8 @@
  * stacks for --folded. Pure logic: no libbpf; only the folded writer does
  * I/O, on a stream it is given.
  */
-#ifndef KAFKALAT_TAIL_H
-#define KAFKALAT_TAIL_H
+#ifndef KAFKALAT_EXPLAIN_H
+#define KAFKALAT_EXPLAIN_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -22,7 +22,7 @@
 #include "kafkalat/attrib.h"
 #include "kafkalat/correlate.h"
 
-struct tail_config {
+struct explain_config {
 	struct attrib_config attrib;
 	uint64_t hold_ns;	  /* a request waits this long past t_end for its causes (300 ms) */
 	uint32_t max_pending;	  /* requests held at most; older ones are attributed early */
@@ -42,14 +42,14 @@ struct tail_config {
  * (<= max) or a negative errno. The strings need only live until the next
  * call. NULL: stacks are not symbolised (every blocked wait is "other").
  */
-typedef int (*tail_stack_fn)(void *ctx, int32_t stack_id, const char **frames, int max);
+typedef int (*explain_stack_fn)(void *ctx, int32_t stack_id, const char **frames, int max);
 
 /* Called for each attributed request, in completion order; both are valid
  * only during the call. */
-typedef void (*tail_result_fn)(const struct corr_request *r, const struct attrib_result *res,
-			       void *ctx);
+typedef void (*explain_result_fn)(const struct corr_request *r, const struct attrib_result *res,
+				  void *ctx);
 
-struct tail_stats {
+struct explain_stats {
 	uint64_t records;	    /* cause records fed */
 	uint64_t bad_records;	    /* wrong size or type */
 	uint64_t file_names;	    /* FILE_NAME records */
@@ -68,12 +68,12 @@ struct tail_stats {
 	uint64_t folio_waits;	    /* waits for pages under writeback */
 	uint64_t jbd2_handles;	    /* journal handles of broker threads */
 	uint64_t oom;		    /* requests not attributed or not kept: out of memory */
-	uint64_t topic_ids;	    /* topic ids learnt (tail_add_topic_id) */
+	uint64_t topic_ids;	    /* topic ids learnt (explain_add_topic_id) */
 	uint64_t unknown_topic_ids; /* request topics named by an id not (yet) learnt */
 };
 
 /* The journal commits and block I/O that overlapped the >= p999 requests. */
-struct tail_journal {
+struct explain_journal {
 	uint64_t requests; /* >= p999 requests looked at (kept among the slowest) */
 	uint64_t commits;  /* distinct jbd2 commits overlapping at least one of them */
 	uint64_t commit_longest_ns;
@@ -84,44 +84,44 @@ struct tail_journal {
 	uint32_t block_dev;	       /* of the longest */
 };
 
-struct tail;
+struct explain;
 
-void tail_config_default(struct tail_config *cfg);
+void explain_config_default(struct explain_config *cfg);
 /* cfg NULL: defaults. NULL on allocation failure. */
-struct tail *tail_new(const struct tail_config *cfg, tail_stack_fn stack_fn, void *stack_ctx,
-		      tail_result_fn result_fn, void *result_ctx);
-void tail_free(struct tail *t);
+struct explain *explain_new(const struct explain_config *cfg, explain_stack_fn stack_fn,
+			    void *stack_ctx, explain_result_fn result_fn, void *result_ctx);
+void explain_free(struct explain *t);
 
 /* One record of the causes ring buffer. 0, or -EINVAL (counted). */
-int tail_feed(struct tail *t, const void *data, size_t len);
+int explain_feed(struct explain *t, const void *data, size_t len);
 /* A completed Produce request with its response (acks != 0): copied and held.
  * Other requests are refused with -EINVAL (attribute nothing for them).
  * 0, or -ENOMEM (counted in oom). */
-int tail_request(struct tail *t, const struct corr_request *r);
+int explain_request(struct explain *t, const struct corr_request *r);
 /* A topic's id (Produce v13 names topics by id only; the partition
  * directory's partition.metadata gives it): requests fed afterwards that
  * name it get the topic's name, and can be matched to segment writes.
  * Returns 0, -EINVAL for a bad name, -ENOSPC when the table is full. */
-#define TAIL_MAX_TOPIC_IDS 4096
-int tail_add_topic_id(struct tail *t, const uint8_t id[16], const char *topic);
+#define EXPLAIN_MAX_TOPIC_IDS 4096
+int explain_add_topic_id(struct explain *t, const uint8_t id[16], const char *topic);
 /* The cause stream has been read up to now_ns (CLOCK_MONOTONIC): attribute
  * the held requests whose t_end + hold_ns <= now_ns. */
-void tail_advance(struct tail *t, uint64_t now_ns);
+void explain_advance(struct explain *t, uint64_t now_ns);
 /* The same, at most max requests (the rest wait for the next call): lets a
  * caller break its work into short pieces. Returns how many it attributed. */
-uint32_t tail_advance_n(struct tail *t, uint64_t now_ns, uint32_t max);
+uint32_t explain_advance_n(struct explain *t, uint64_t now_ns, uint32_t max);
 /* The run ended: attribute every held request. */
-void tail_finish(struct tail *t);
+void explain_finish(struct explain *t);
 
-const struct tail_stats *tail_stats(const struct tail *t);
-const struct attrib_stats *tail_attrib_stats(const struct tail *t);
-const struct attrib_bands *tail_bands(const struct tail *t);
-void tail_journal(const struct tail *t, struct tail_journal *out);
+const struct explain_stats *explain_stats(const struct explain *t);
+const struct attrib_stats *explain_attrib_stats(const struct explain *t);
+const struct attrib_bands *explain_bands(const struct explain *t);
+void explain_journal(const struct explain *t, struct explain_journal *out);
 /* The composition of a band weighted by time: each phase's and cause's share
  * of the band's summed latency (where the mean share of attrib_bands weighs
  * every request alike). From the slowest requests kept, so only >= p99 and
  * >= p999; complete says whether all of the band was kept. */
-struct tail_band_time {
+struct explain_band_time {
 	uint64_t requests; /* of the band, kept */
 	bool complete;
 	uint64_t total_ns;
@@ -129,15 +129,16 @@ struct tail_band_time {
 	double cause_pct[ATTRIB_CAUSES];
 };
 
-void tail_band_time(const struct tail *t, enum attrib_band band, struct tail_band_time *out);
+void explain_band_time(const struct explain *t, enum attrib_band band,
+		       struct explain_band_time *out);
 
 /* The frames of a stack id seen in an attributed request, innermost first,
  * joined by sep, into buf (cut at a frame boundary); "" when unknown. */
-void tail_stack_text(const struct tail *t, int32_t stack_id, const char *sep, char *buf,
-		     size_t len);
+void explain_stack_text(const struct explain *t, int32_t stack_id, const char *sep, char *buf,
+			size_t len);
 /* The off-CPU stacks of the >= p99 requests kept (max_slow), in folded form:
  * "<phase>;<outermost frame>;...;<innermost frame> <microseconds>\n", one
  * line per distinct (phase, stack). Returns the lines written or -errno. */
-int tail_write_folded(const struct tail *t, FILE *out);
+int explain_write_folded(const struct explain *t, FILE *out);
 
 #endif

@@ -7,7 +7,8 @@
 #include <string.h>
 
 #include "kafkalat/json.h"
-#include "kafkalat/report.h"
+#include "kafkalat/fmt.h"
+#include "kafkalat/report_tail.h"
 
 static const char *const cause_words[ATTRIB_CAUSES] = {
     [CAUSE_CPU] = "running on a CPU",
@@ -62,9 +63,9 @@ static size_t top_stacks_by_time(const struct attrib_bands *b, struct attrib_top
 	return n;
 }
 
-void report_tail_fill(struct report_tail *out, const struct tail *t)
+void report_tail_fill(struct report_tail *out, const struct explain *t)
 {
-	const struct attrib_bands *b = tail_bands(t);
+	const struct attrib_bands *b = explain_bands(t);
 
 	memset(out, 0, sizeof(*out));
 	attrib_bands_summary(b, out->bands);
@@ -78,14 +79,14 @@ void report_tail_fill(struct report_tail *out, const struct tail *t)
 							REPORT_TOPS, &cut);
 		out->top_truncated |= cut;
 	}
-	tail_band_time(t, ATTRIB_GE_P99, &out->time[0]);
-	tail_band_time(t, ATTRIB_GE_P999, &out->time[1]);
+	explain_band_time(t, ATTRIB_GE_P99, &out->time[0]);
+	explain_band_time(t, ATTRIB_GE_P999, &out->time[1]);
 	for (size_t i = 0; i < out->ntop[ATTRIB_TOP_STACK]; i++)
-		tail_stack_text(t, out->top[ATTRIB_TOP_STACK][i].stack_id, ";", out->top_stack[i],
-				sizeof(out->top_stack[i]));
-	tail_journal(t, &out->journal);
-	out->attrib = *tail_attrib_stats(t);
-	out->stats = *tail_stats(t);
+		explain_stack_text(t, out->top[ATTRIB_TOP_STACK][i].stack_id, ";",
+				   out->top_stack[i], sizeof(out->top_stack[i]));
+	explain_journal(t, &out->journal);
+	out->attrib = *explain_attrib_stats(t);
+	out->stats = *explain_stats(t);
 }
 
 static uint64_t attributed(const struct report_tail *rt)
@@ -110,8 +111,8 @@ static void band_line(FILE *out, unsigned band, const struct attrib_band_summary
 {
 	char lo[16], hi[16], range[40];
 
-	report_fmt_ns(s->lo_ns, lo, sizeof(lo));
-	report_fmt_ns(s->hi_ns, hi, sizeof(hi));
+	fmt_ns(s->lo_ns, lo, sizeof(lo));
+	fmt_ns(s->hi_ns, hi, sizeof(hi));
 	snprintf(range, sizeof(range), "%s-%s", lo, hi);
 	fprintf(out, "  %-8s %9" PRIu64 "  %-17s", band_labels[band], s->requests,
 		s->requests ? range : "-");
@@ -175,11 +176,11 @@ static void time_lines(FILE *out, const struct report_tail *rt)
 		return;
 	fprintf(out, "  by time (each phase's and cause's share of the band's summed latency):\n");
 	for (int i = 0; i < 2; i++) {
-		const struct tail_band_time *bt = &rt->time[i];
+		const struct explain_band_time *bt = &rt->time[i];
 
 		if (!bt->requests)
 			continue;
-		report_fmt_ns(bt->total_ns, total, sizeof(total));
+		fmt_ns(bt->total_ns, total, sizeof(total));
 		fprintf(out, "  %-8s %" PRIu64 " request%s%s, %s: ", label[i], bt->requests,
 			bt->requests == 1 ? "" : "s", bt->complete ? "" : " (the slowest kept)",
 			total);
@@ -222,7 +223,7 @@ static void print_stack(FILE *out, const char *stack, int max)
  * cause behind most of it, and the stack that shows it. */
 static void story_text(FILE *out, const struct report_tail *rt)
 {
-	const struct tail_band_time *bt = &rt->time[0];
+	const struct explain_band_time *bt = &rt->time[0];
 	unsigned phase, cause, next;
 	char lo[16], hi[16], total[16];
 
@@ -230,9 +231,9 @@ static void story_text(FILE *out, const struct report_tail *rt)
 		return;
 	phase = largest(bt->phase_pct, ATTRIB_PHASES, ATTRIB_PHASES);
 	cause = largest(bt->cause_pct, ATTRIB_CAUSES, ATTRIB_CAUSES);
-	report_fmt_ns(rt->bands[ATTRIB_GE_P99].lo_ns, lo, sizeof(lo));
-	report_fmt_ns(rt->bands[ATTRIB_GE_P99].hi_ns, hi, sizeof(hi));
-	report_fmt_ns(bt->total_ns, total, sizeof(total));
+	fmt_ns(rt->bands[ATTRIB_GE_P99].lo_ns, lo, sizeof(lo));
+	fmt_ns(rt->bands[ATTRIB_GE_P99].hi_ns, hi, sizeof(hi));
+	fmt_ns(bt->total_ns, total, sizeof(total));
 	fprintf(out,
 		"\nWhy the tail is slow: the slowest produce requests (>= p99: %" PRIu64
 		" request%s of %s to %s, %s in all) spent %.0f%% of their time in the %s phase.\n"
@@ -267,7 +268,7 @@ static void tops_text(FILE *out, const struct report_tail *rt)
 	for (size_t i = 0; i < rt->ntop[ATTRIB_TOP_STACK]; i++) {
 		const struct attrib_top *tp = &rt->top[ATTRIB_TOP_STACK][i];
 
-		report_fmt_ns(tp->total_ns, total, sizeof(total));
+		fmt_ns(tp->total_ns, total, sizeof(total));
 		fprintf(out, "    %s  %" PRIu64 " requests, %s\n      ", tp->key, tp->requests,
 			total);
 		if (rt->top_stack[i][0])
@@ -291,12 +292,12 @@ static void tops_text(FILE *out, const struct report_tail *rt)
 
 static void journal_text(FILE *out, const struct report_tail *rt)
 {
-	const struct tail_journal *j = &rt->journal;
+	const struct explain_journal *j = &rt->journal;
 	char t[16];
 
 	if (!j->requests)
 		return;
-	report_fmt_ns(j->commit_longest_ns, t, sizeof(t));
+	fmt_ns(j->commit_longest_ns, t, sizeof(t));
 	fprintf(out,
 		"  journal commits overlapping the %" PRIu64 " >= p999 requests: %" PRIu64
 		" (%" PRIu64 " of the requests overlapped one)",
@@ -304,7 +305,7 @@ static void journal_text(FILE *out, const struct report_tail *rt)
 	if (j->commits)
 		fprintf(out, ", longest %s on %u:%u", t, j->commit_dev >> 20,
 			j->commit_dev & 0xfffff);
-	report_fmt_ns(j->block_longest_ns, t, sizeof(t));
+	fmt_ns(j->block_longest_ns, t, sizeof(t));
 	fprintf(out, "\n  block I/O overlapping them: %" PRIu64, j->block_ios);
 	if (j->block_ios)
 		fprintf(out, ", longest %s on %u:%u", t, j->block_dev >> 20,
@@ -367,7 +368,7 @@ static void json_pcts(struct json *j, const char *key, const double *v, unsigned
 }
 
 /* Weighted by time: the same shares of the band's summed latency. */
-static void json_band_time(struct json *j, const struct tail_band_time *bt)
+static void json_band_time(struct json *j, const struct explain_band_time *bt)
 {
 	json_key(j, "by_time");
 	json_obj_begin(j);
@@ -462,7 +463,7 @@ static void json_dev(struct json *j, const char *key, uint32_t dev)
 
 static void json_journal(struct json *j, const struct report_tail *rt)
 {
-	const struct tail_journal *jn = &rt->journal;
+	const struct explain_journal *jn = &rt->journal;
 
 	json_key(j, "journal");
 	json_obj_begin(j);
@@ -588,10 +589,10 @@ void report_attrib_text(FILE *out, const struct report_attrib *a)
 	}
 	fprintf(out, "    handler %u:", res->handler);
 	for (unsigned p = 0; p < ATTRIB_PHASES; p++) {
-		report_fmt_ns((uint64_t)res->phase_ns[p], t, sizeof(t));
+		fmt_ns((uint64_t)res->phase_ns[p], t, sizeof(t));
 		fprintf(out, " %s %s", attrib_phase_name(p), t);
 	}
-	report_fmt_ns((uint64_t)res->top_ns, t, sizeof(t));
+	fmt_ns((uint64_t)res->top_ns, t, sizeof(t));
 	fprintf(out, "\n    top cause %s %s in %s", top_cause_name(res, name, sizeof(name)), t,
 		attrib_phase_name(res->top_phase));
 	if (res->top_waker_tid && res->top_waker_comm && *res->top_waker_comm)

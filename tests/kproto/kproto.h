@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * kproto: pure decoder for the Kafka wire protocol pieces kafkalat needs
- * (request/response headers, Produce request bodies v0..v13).
+ * kproto: the tests' oracle and the reference broker's decoder for the
+ * Kafka wire protocol pieces kafkalat frames (request/response headers,
+ * Produce request bodies v0..v13).
  *
  * Everything here reads from caller-owned buffers that came off the wire, so
  * every length and count is checked against the bytes actually present and
@@ -23,7 +24,7 @@ enum kproto_err {
 	KPROTO_ENOMEM = -5,
 };
 
-/* Well-known api keys (ApiKeys.java); kproto_api_name() knows all of them. */
+/* Well-known api keys (ApiKeys.java); kapi_name() knows all of them. */
 enum kproto_api {
 	KPROTO_API_PRODUCE = 0,
 	KPROTO_API_FETCH = 1,
@@ -41,9 +42,6 @@ enum kproto_api {
 #define KPROTO_BATCH_RECORDS_COUNT 57
 
 const char *kproto_strerror(int err);
-
-/* Official PascalCase name of an api key ("Produce", "ApiVersions"), "Unknown" otherwise. */
-const char *kproto_api_name(int16_t api_key);
 
 /* 1 or 2 (2 when the request is flexible); 0 for ControlledShutdown v0. */
 int kproto_request_header_version(int16_t api_key, int16_t api_version);

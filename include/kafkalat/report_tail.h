@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The tail composition in the reports: the summary's bands, tops, journal
+ * overlap and closing sentence (text and JSON), and one request's
+ * attribution on its --requests and --slower lines.
+ */
+#ifndef KAFKALAT_REPORT_TAIL_H
+#define KAFKALAT_REPORT_TAIL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "kafkalat/attrib.h"
+#include "kafkalat/explain.h"
+
+#define REPORT_TOPS	  5
+#define REPORT_STACK_TEXT 1024
+
+/* The tail composition of a run, digested for the reporters (report_tail.c). */
+struct report_tail {
+	struct attrib_band_summary bands[ATTRIB_BANDS];
+	struct attrib_top top[ATTRIB_TOPS][REPORT_TOPS];
+	size_t ntop[ATTRIB_TOPS];
+	bool top_truncated; /* >= p99 held more requests than were kept */
+	/* the frames of each top stack, innermost first, ';'-joined */
+	char top_stack[REPORT_TOPS][REPORT_STACK_TEXT];
+	/* >= p99 and >= p999 weighted by time (explain_band_time) */
+	struct explain_band_time time[2];
+	struct explain_journal journal;
+	struct attrib_stats attrib;
+	struct explain_stats stats;
+	uint64_t lost_events;  /* cause records lost in the kernel (ring buffer full) */
+	uint64_t stack_errors; /* stacks the kernel could not record */
+	/* how file writes were traced: "tracepoints" (syscalls:sys_*_write...),
+	 * "raw" (sys_enter/sys_exit), "none" */
+	const char *file_events;
+};
+
+/* One request's attribution for --requests and --slower lines. */
+struct report_attrib {
+	const struct attrib_result *res;
+	const char *stack; /* the top cause's stack, innermost first, ';'-joined; NULL none */
+};
+
+void report_tail_fill(struct report_tail *out, const struct explain *t);
+void report_tail_text(FILE *out, const struct report_tail *rt);
+struct json;
+void report_tail_json(struct json *j, const struct report_tail *rt);
+void report_attrib_json(struct json *j, const struct report_attrib *a);
+void report_attrib_text(FILE *out, const struct report_attrib *a);
+/* Words for a cause ("waiting for the filesystem journal (jbd2) to commit"). */
+const char *report_cause_words(unsigned int cause);
+
+#endif
