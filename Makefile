@@ -72,11 +72,13 @@ $(OUT)/vmlinux.h: | $(OUT)
 endif
 
 # Each bpf/X.bpf.c is one BPF object with its skeleton build/X.skel.h
-# (struct X_bpf); the loaders (src/loader/) include them.
+# (struct X_bpf); the loaders (src/loader/) include them. The objects
+# include "vmlinux.h" from VMLINUX_H's directory (a VMLINUX_H override
+# keeps that file name).
 $(OUT)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) $(VMLINUX_H) | $(OUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) $(WARN) -Wno-unused-function -Wno-unused-parameter \
-		$(BPF_DEFS) -Iinclude -Ibpf -include $(VMLINUX_H) -c $< -o $@
+		$(BPF_DEFS) -Iinclude -Ibpf -I$(dir $(VMLINUX_H)) -c $< -o $@
 	$(Q)llvm-strip -g $@ 2>/dev/null || true
 
 $(OUT)/%.skel.h: $(OUT)/%.bpf.o

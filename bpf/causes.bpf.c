@@ -12,6 +12,7 @@
  * or a preallocated hash keyed by tid (scheduler: no allocation under the
  * runqueue lock).
  */
+#include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
@@ -19,7 +20,9 @@
 #include "kafkalat/cause_events.h"
 #include "fdtable.h"
 #include "bench_floor.h"
-#include "syscall_ring.h"
+#include "syscall_nr.h"
+#define RING_STATS struct klc_stats
+#include "ring.h"
 
 #define S_IFMT	00170000
 #define S_IFREG 0100000
@@ -39,7 +42,6 @@
 #define MAX_STACKS  8192
 
 const volatile __u32 targ_tgid = 0;
-const volatile __u64 wakeup_bytes = 1 << 20;
 /* off-CPU intervals and futex waits shorter than these are not emitted */
 const volatile __u64 min_offcpu_ns = 0;
 const volatile __u64 min_futex_ns = 0;
@@ -135,41 +137,15 @@ struct {
 	__type(value, __u64);
 } commits SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct klc_stats);
-} stats SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 8 << 20);
-} events SEC(".maps");
-
-static __always_inline struct klc_stats *stats_get(void)
-{
-	__u32 zero = 0;
-
-	return bpf_map_lookup_elem(&stats, &zero);
-}
-
+/* A failed reservation is also counted by its type. */
 static __always_inline void *event_reserve(__u64 size, __u32 type)
 {
-	void *e = bpf_ringbuf_reserve(&events, size, 0);
+	void *e = ring_reserve(size);
 	struct klc_stats *st;
 
-	if (!e && (st = stats_get())) {
-		__sync_fetch_and_add(&st->ringbuf_drops, 1);
-		if (type - KLC_EV_FILE < 16)
-			__sync_fetch_and_add(&st->drops[(type - KLC_EV_FILE) & 15], 1);
-	}
+	if (!e && type - KLC_EV_FILE < 16 && (st = stats_get()))
+		__sync_fetch_and_add(&st->drops[(type - KLC_EV_FILE) & 15], 1);
 	return e;
-}
-
-static __always_inline void event_submit(void *e)
-{
-	ring_submit(&events, e, wakeup_bytes);
 }
 
 static __always_inline void count_state_full(void)
@@ -207,7 +183,7 @@ static __always_inline void emit_file_name(__s32 fd, struct file *file, struct f
 	bpf_probe_read_kernel_str(e->name, sizeof(e->name), BPF_CORE_READ(dentry, d_name.name));
 	bpf_probe_read_kernel_str(e->parent, sizeof(e->parent),
 				  BPF_CORE_READ(dentry, d_parent, d_name.name));
-	event_submit(e);
+	ring_submit(e);
 }
 
 /* fd -> its identity if a regular file; cached per (tgid, fd) until close. */
@@ -360,7 +336,7 @@ static __noinline int emit_file(struct pending_sys *p, __s64 ret, __u64 now)
 	e->fd = p->fd;
 	e->kind = p->kind;
 	__builtin_memset(e->pad, 0, sizeof(e->pad));
-	event_submit(e);
+	ring_submit(e);
 	return 0;
 }
 
@@ -381,7 +357,7 @@ static __noinline int emit_futex(struct pending_sys *p, __s64 ret, __u64 now)
 	e->ret = ret;
 	e->op = (__u32)p->offset;
 	e->pad = 0;
-	event_submit(e);
+	ring_submit(e);
 	return 0;
 }
 
@@ -501,7 +477,7 @@ static __always_inline void switch_in(struct task_struct *next, __u64 now)
 		e->blocked = o->blocked;
 		e->pad[0] = e->pad[1] = e->pad[2] = 0;
 		__builtin_memcpy(e->waker_comm, o->waker_comm, KLC_COMM_LEN);
-		event_submit(e);
+		ring_submit(e);
 	}
 	o->t_off = 0; /* closed: the entry stays for the thread's next switch */
 }
@@ -600,7 +576,7 @@ int BPF_PROG(block_rq_complete, struct request *rq, blk_status_t error, unsigned
 		e->error = error;
 		e->issue_tid = r->tid;
 		e->issue_tgid = r->tgid;
-		event_submit(e);
+		ring_submit(e);
 	}
 	bpf_map_delete_elem(&rqs, &key);
 	return 0;
@@ -638,7 +614,7 @@ int BPF_PROG(jbd2_end_commit, journal_t *journal, transaction_t *commit)
 		e->t_end_ns = bpf_ktime_get_ns();
 		e->tid = tid;
 		e->commit_tid = (__u32)bpf_get_current_pid_tgid();
-		event_submit(e);
+		ring_submit(e);
 	}
 	if (t0)
 		bpf_map_delete_elem(&commits, &key);
@@ -666,7 +642,7 @@ int BPF_PROG(jbd2_run_stats, dev_t dev, tid_t tid, struct transaction_run_stats_
 	e->blocks = BPF_CORE_READ(rs, rs_blocks);
 	e->blocks_logged = BPF_CORE_READ(rs, rs_blocks_logged);
 	e->tid = tid;
-	event_submit(e);
+	ring_submit(e);
 	return 0;
 }
 
@@ -694,7 +670,7 @@ int BPF_PROG(jbd2_handle_stats, dev_t dev, tid_t tid, unsigned int type, unsigne
 	e->sync = sync;
 	e->requested_blocks = requested_blocks;
 	e->dirtied_blocks = dirtied_blocks;
-	event_submit(e);
+	ring_submit(e);
 	return 0;
 }
 
@@ -722,7 +698,7 @@ int BPF_PROG(balance_dirty_pages, struct bdi_writeback *wb, struct dirty_throttl
 	e->dirty_ratelimit = dirty_ratelimit;
 	e->task_ratelimit = task_ratelimit;
 	e->dirtied = dirtied;
-	event_submit(e);
+	ring_submit(e);
 	return 0;
 }
 
@@ -744,8 +720,8 @@ int BPF_PROG(folio_wait_writeback, struct folio *folio, struct address_space *ma
 	e->dev = BPF_CORE_READ(mapping, host, i_sb, s_dev);
 	e->index = BPF_CORE_READ(folio, index);
 	e->pad = 0;
-	event_submit(e);
+	ring_submit(e);
 	return 0;
 }
 
-char LICENSE[] SEC("license") = "GPL";
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -955,4 +955,79 @@ KW_INLINE int kw_step(struct kw_flow *f, struct kw_names *nm, struct kw_in *in)
 	return KW_NONE;
 }
 
+/* ---- the records of what kw_step() found, as the ring buffer carries them:
+ * every byte written, for a ring record is not zeroed ---- */
+
+/* KW_FRAME: t_last and tid_last are those of the syscall that completed it. */
+KW_INLINE void kw_fill_frame(struct klt_frame_event *e, const struct kw_flow *f,
+			     const struct kw_names *nm, __u64 conn_id, __u64 t_last, __u32 tid_last)
+{
+	e->type = KLT_EV_FRAME;
+	e->flags = f->flags;
+	e->conn_id = conn_id;
+	e->t_first_ns = f->t_first;
+	e->t_last_ns = t_last;
+	e->tid_first = f->tid_first;
+	e->tid_last = tid_last;
+	e->size = f->size;
+	e->dir = f->dir;
+	e->api_key = f->api_key;
+	e->api_version = f->api_version;
+	e->corr_id = f->corr_id;
+	e->acks = f->acks;
+	e->ntopics = (__u16)f->topic_idx;
+	e->timeout_ms = f->timeout_ms;
+	e->nparts = f->nparts;
+	e->pad = 0;
+	e->record_bytes = f->record_bytes;
+	e->records = f->records;
+	e->client_id_full_len = f->client_id_full_len;
+	e->client_id_len =
+	    f->client_id_len > KLT_CLIENT_ID_MAX ? KLT_CLIENT_ID_MAX : (__u8)f->client_id_len;
+	if (f->dir == KLT_DIR_RX)
+		__builtin_memcpy(e->client_id, nm->client_id, KLT_CLIENT_ID_MAX);
+	else
+		__builtin_memset(e->client_id, 0, KLT_CLIENT_ID_MAX);
+}
+
+/* KW_TOPIC */
+KW_INLINE void kw_fill_topic(struct klt_topic_event *e, const struct kw_flow *f,
+			     const struct kw_names *nm, __u64 conn_id)
+{
+	e->type = KLT_EV_TOPIC;
+	e->flags = f->topic_is_id ? KLT_TOPIC_IS_ID : 0;
+	e->conn_id = conn_id;
+	e->topic_idx = f->topic_idx;
+	e->name_len = f->topic_len > KLT_TOPIC_NAME_MAX ? KLT_TOPIC_NAME_MAX : f->topic_len;
+	e->name_full_len = f->topic_full_len;
+	__builtin_memcpy(e->name, nm->topic, KLT_TOPIC_NAME_MAX);
+}
+
+/* KW_PART */
+KW_INLINE void kw_fill_part(struct klt_part_event *e, const struct kw_flow *f, __u64 conn_id)
+{
+	e->type = KLT_EV_PART;
+	e->flags = f->part_trunc ? KLT_FRAME_PARTS_TRUNC : 0;
+	e->conn_id = conn_id;
+	e->topic_idx = f->topic_idx;
+	e->partition = f->part_index;
+	e->record_bytes = f->part_bytes;
+	e->records = f->part_records;
+	e->batches = f->part_batches;
+	e->pad = 0;
+}
+
+/* KW_BADCONN, or a syscall with more to walk than the loop allows */
+KW_INLINE void kw_fill_bad(struct klt_bad_event *e, const struct kw_flow *f, __u64 conn_id,
+			   __u64 ts_ns)
+{
+	e->type = KLT_EV_BAD;
+	e->reason = f->bad_reason;
+	e->conn_id = conn_id;
+	e->ts_ns = ts_ns;
+	e->dir = f->dir;
+	e->pad[0] = e->pad[1] = e->pad[2] = 0;
+	e->detail = f->bad_detail;
+}
+
 #endif /* KAFKALAT_FRAMER_H */

@@ -4,6 +4,7 @@
  * every connection to its listener port(s) and emit each frame's header and
  * Produce metadata to one ring buffer. Tracepoints only (no kprobes/fentry).
  */
+#include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
@@ -14,7 +15,9 @@
 #include "framer.h"
 #include "fdtable.h"
 #include "bench_floor.h"
-#include "syscall_ring.h"
+#include "syscall_nr.h"
+#define RING_STATS struct klt_stats
+#include "ring.h"
 
 #define AF_INET	    2
 #define AF_INET6    10
@@ -30,7 +33,6 @@
 const volatile __u32 targ_tgid = 0;
 const volatile __u16 targ_ports[KLT_MAX_PORTS] = {};
 const volatile __u32 targ_nports = 0;
-const volatile __u64 wakeup_bytes = 1 << 20;
 
 __u64 conn_seq = 0;
 
@@ -89,40 +91,6 @@ struct {
 	__type(value, struct conn);
 } conn_zero SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct klt_stats);
-} stats SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 16 << 20);
-} events SEC(".maps");
-
-static __always_inline struct klt_stats *stats_get(void)
-{
-	__u32 zero = 0;
-
-	return bpf_map_lookup_elem(&stats, &zero);
-}
-
-static __always_inline void *event_reserve(__u64 size)
-{
-	void *e = bpf_ringbuf_reserve(&events, size, 0);
-	struct klt_stats *st;
-
-	if (!e && (st = stats_get()))
-		__sync_fetch_and_add(&st->ringbuf_drops, 1);
-	return e;
-}
-
-static __always_inline void event_submit(void *e)
-{
-	ring_submit(&events, e, wakeup_bytes);
-}
-
 static __always_inline int is_broker(void)
 {
 	return (bpf_get_current_pid_tgid() >> 32) == targ_tgid;
@@ -158,7 +126,7 @@ static __always_inline struct sock *fd_to_tcp_sock(__s32 fd)
 
 static __always_inline void emit_conn(struct conn *c, struct sock *sk, __s32 fd, __u32 flags)
 {
-	struct klt_conn_event *e = event_reserve(sizeof(*e));
+	struct klt_conn_event *e = ring_reserve(sizeof(*e));
 
 	if (!e)
 		return;
@@ -181,7 +149,7 @@ static __always_inline void emit_conn(struct conn *c, struct sock *sk, __s32 fd,
 		BPF_CORE_READ_INTO((__u32 *)e->local_addr, sk, __sk_common.skc_rcv_saddr);
 		BPF_CORE_READ_INTO((__u32 *)e->remote_addr, sk, __sk_common.skc_daddr);
 	}
-	event_submit(e);
+	ring_submit(e);
 }
 
 /*
@@ -243,95 +211,50 @@ static __always_inline void conn_forget(__s32 fd)
 
 static __always_inline void emit_frame(struct conn *c, struct kw_flow *f, __u64 t_last)
 {
-	struct klt_frame_event *e = event_reserve(sizeof(*e));
+	struct klt_frame_event *e = ring_reserve(sizeof(*e));
 	struct klt_stats *st;
 
 	if (!e)
 		return;
-	e->type = KLT_EV_FRAME;
-	e->flags = f->flags;
-	e->conn_id = c->conn_id;
-	e->t_first_ns = f->t_first;
-	e->t_last_ns = t_last;
-	e->tid_first = f->tid_first;
-	e->tid_last = (__u32)bpf_get_current_pid_tgid();
-	e->size = f->size;
-	e->dir = f->dir;
-	e->api_key = f->api_key;
-	e->api_version = f->api_version;
-	e->corr_id = f->corr_id;
-	e->acks = f->acks;
-	e->ntopics = (__u16)f->topic_idx;
-	e->timeout_ms = f->timeout_ms;
-	e->nparts = f->nparts;
-	e->pad = 0;
-	e->record_bytes = f->record_bytes;
-	e->records = f->records;
-	e->client_id_full_len = f->client_id_full_len;
-	e->client_id_len =
-	    f->client_id_len > KLT_CLIENT_ID_MAX ? KLT_CLIENT_ID_MAX : (__u8)f->client_id_len;
+	kw_fill_frame(e, f, &c->names, c->conn_id, t_last, (__u32)bpf_get_current_pid_tgid());
 	if ((st = stats_get()))
 		st->frames++;
-	if (f->dir == KLT_DIR_RX)
-		__builtin_memcpy(e->client_id, c->names.client_id, KLT_CLIENT_ID_MAX);
-	else
-		__builtin_memset(e->client_id, 0, KLT_CLIENT_ID_MAX);
-	event_submit(e);
+	ring_submit(e);
 }
 
 static __always_inline void emit_topic(struct conn *c, struct kw_flow *f)
 {
-	struct klt_topic_event *e = event_reserve(sizeof(*e));
+	struct klt_topic_event *e = ring_reserve(sizeof(*e));
 
 	if (!e)
 		return;
-	e->type = KLT_EV_TOPIC;
-	e->flags = f->topic_is_id ? KLT_TOPIC_IS_ID : 0;
-	e->conn_id = c->conn_id;
-	e->topic_idx = f->topic_idx;
-	e->name_len = f->topic_len > KLT_TOPIC_NAME_MAX ? KLT_TOPIC_NAME_MAX : f->topic_len;
-	e->name_full_len = f->topic_full_len;
-	__builtin_memcpy(e->name, c->names.topic, KLT_TOPIC_NAME_MAX);
-	event_submit(e);
+	kw_fill_topic(e, f, &c->names, c->conn_id);
+	ring_submit(e);
 }
 
 static __always_inline void emit_part(struct conn *c, struct kw_flow *f)
 {
-	struct klt_part_event *e = event_reserve(sizeof(*e));
+	struct klt_part_event *e = ring_reserve(sizeof(*e));
 
 	if (!e)
 		return;
-	e->type = KLT_EV_PART;
-	e->flags = f->part_trunc ? KLT_FRAME_PARTS_TRUNC : 0;
-	e->conn_id = c->conn_id;
-	e->topic_idx = f->topic_idx;
-	e->partition = f->part_index;
-	e->record_bytes = f->part_bytes;
-	e->records = f->part_records;
-	e->batches = f->part_batches;
-	e->pad = 0;
-	event_submit(e);
+	kw_fill_part(e, f, c->conn_id);
+	ring_submit(e);
 }
 
 static __always_inline void emit_bad(struct conn *c, struct kw_flow *f)
 {
-	struct klt_bad_event *e = event_reserve(sizeof(*e));
+	struct klt_bad_event *e = ring_reserve(sizeof(*e));
 
 	if (!e)
 		return;
-	e->type = KLT_EV_BAD;
-	e->reason = f->bad_reason;
-	e->conn_id = c->conn_id;
-	e->ts_ns = bpf_ktime_get_ns();
-	e->dir = f->dir;
-	e->pad[0] = e->pad[1] = e->pad[2] = 0;
-	e->detail = f->bad_detail;
-	event_submit(e);
+	kw_fill_bad(e, f, c->conn_id, bpf_ktime_get_ns());
+	ring_submit(e);
 }
 
 static __always_inline void emit_desync(struct conn *c, struct kw_flow *f)
 {
-	struct klt_desync_event *e = event_reserve(sizeof(*e));
+	struct klt_desync_event *e = ring_reserve(sizeof(*e));
 
 	if (!e)
 		return;
@@ -341,7 +264,7 @@ static __always_inline void emit_desync(struct conn *c, struct kw_flow *f)
 	e->ts_ns = bpf_ktime_get_ns();
 	e->dir = f->dir;
 	__builtin_memset(e->pad, 0, sizeof(e->pad));
-	event_submit(e);
+	ring_submit(e);
 }
 
 /* ---- walking the bytes of one syscall ---- */
@@ -488,12 +411,12 @@ static __always_inline void on_close(__s32 fd)
 	struct conn *c;
 
 	c = bpf_map_lookup_elem(&conns, &key);
-	if (c && (e = event_reserve(sizeof(*e)))) {
+	if (c && (e = ring_reserve(sizeof(*e)))) {
 		e->type = KLT_EV_CLOSE;
 		e->flags = 0;
 		e->conn_id = c->conn_id;
 		e->ts_ns = bpf_ktime_get_ns();
-		event_submit(e);
+		ring_submit(e);
 	}
 	conn_forget(fd);
 }

@@ -27,7 +27,6 @@ void agg_free(struct agg *a);
 void agg_reset(struct agg *a);
 /* Returns 0 or -ENOMEM. acks=0 Produce requests are counted apart. */
 int agg_add(struct agg *a, const struct corr_request *r);
-int agg_merge(struct agg *dst, const struct agg *src);
 /* The latency histogram of an api key, or NULL when none completed. */
 const struct hist *agg_latency(const struct agg *a, int api_key);
 uint64_t agg_count(const struct agg *a, int api_key);

@@ -30,9 +30,6 @@ enum cause {
 
 /* "cpu", "runq", ..., "other"; NULL for a value outside the enum. */
 const char *cause_name(enum cause c);
-/* The inverse of cause_name(); "other:<anything>" is CAUSE_OTHER too.
- * CAUSE_MAX for NULL or an unknown name. */
-enum cause cause_from_name(const char *name);
 
 /*
  * Classify a kernel stack, frames[0] innermost (as a BPF stack map or

@@ -217,7 +217,8 @@ struct klc_file_name_event {
 	char parent[KLC_PARENT_LEN];
 };
 
-/* Per-CPU counters (array map "stats", one struct per CPU). */
+/* Per-CPU counters (array map "stats", one struct per CPU), __u64
+ * each: the loader sums them field by field as an array. */
 struct klc_stats {
 	__u64 ringbuf_drops;   /* failed ring buffer reservations */
 	__u64 drops[16];       /* the same by type - KLC_EV_FILE */

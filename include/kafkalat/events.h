@@ -158,7 +158,8 @@ struct klt_desync_event {
 	__u8 pad[7];
 };
 
-/* Per-CPU counters (array map "stats", one struct per CPU). */
+/* Per-CPU counters (array map "stats", one struct per CPU), __u64
+ * each: the loader sums them field by field as an array. */
 struct klt_stats {
 	__u64 ringbuf_drops;   /* failed ring buffer reservations */
 	__u64 conn_table_full; /* conn state could not be created */

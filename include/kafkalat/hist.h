@@ -27,7 +27,6 @@ struct hist {
 void hist_init(struct hist *h);
 void hist_record(struct hist *h, uint64_t value);
 void hist_record_n(struct hist *h, uint64_t value, uint64_t n);
-void hist_merge(struct hist *dst, const struct hist *src);
 /* The value at quantile q in [0,1] (nearest rank), within 1% of the exact
  * answer; clamped to [min, max]. 0 when empty. */
 uint64_t hist_quantile(const struct hist *h, double q);

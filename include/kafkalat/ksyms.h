@@ -4,8 +4,8 @@
  * addresses of a BPF stack map into function names for the cause classifier
  * and the reports. Like libbpf-tools' trace_helpers ksyms, written anew:
  * the text is not trusted (every line is checked; malformed lines are skipped
- * and counted), symbols are sorted by address for lookups, and names are
- * hashed for ksyms__get_symbol(). Errors are returned, never printed.
+ * and counted) and symbols are sorted by address for lookups. Errors are
+ * returned, never printed.
  *
  * Line format: "<hex address> <type char> <name>[<blanks>[<module>]]\n".
  * A last line without its newline is counted as malformed: /proc/kallsyms
@@ -40,10 +40,9 @@ struct ksyms;
  * -EINVAL (NULL arguments), -EFBIG (text over KSYMS_MAX_TEXT), -ENOENT (no
  * valid symbol at all), -EPERM (all addresses zero), -ENOMEM. */
 int ksyms__parse(const char *text, size_t len, struct ksyms **out);
-/* Read and parse a file: ksyms__parse's errors plus open/read's. */
-int ksyms__open(const char *path, struct ksyms **out);
-/* The same with libbpf's convention for pointer results: NULL and errno set
- * to the (positive) error on failure. path NULL means /proc/kallsyms. */
+/* Read and parse a file (NULL: /proc/kallsyms), with libbpf's convention
+ * for pointer results: NULL and errno set to the (positive) error on
+ * failure, ksyms__parse's or open/read's. */
 struct ksyms *ksyms__load(const char *path);
 void ksyms__free(struct ksyms *ks);
 
@@ -51,9 +50,6 @@ void ksyms__free(struct ksyms *ks);
  * NULL below the first symbol. Of several symbols at one address, the first
  * listed in the text. O(log n). */
 const struct ksym *ksyms__map_addr(const struct ksyms *ks, uint64_t addr);
-/* The symbol with this exact name (of several, the lowest address); NULL if
- * none. O(1) on average. */
-const struct ksym *ksyms__get_symbol(const struct ksyms *ks, const char *name);
 
 size_t ksyms__count(const struct ksyms *ks);
 /* Lines skipped as malformed (blank, bad address/type/name/module, cut). */

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * The loader: opens, configures, loads and attaches the BPF programs as
- * separate steps, and hands ring buffer records to a callback. The only
- * module that talks to libbpf.
+ * The loader of the socket object (bpf/kafkalat.bpf.c): opens, configures,
+ * loads and attaches its BPF programs as separate steps, and hands ring
+ * buffer records to a callback (the common part in loader.h).
  */
 #ifndef KAFKALAT_PROBE_H
 #define KAFKALAT_PROBE_H
@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "kafkalat/events.h"
+#include "kafkalat/loader.h"
 
 #define PROBE_DEFAULT_RINGBUF (8u << 20)
 
@@ -23,15 +24,12 @@ struct probe_opts {
 	bool verbose;	      /* libbpf debug output on stderr */
 };
 
-/* Called for each ring buffer record; a non-zero return stops the poll. */
-typedef int (*probe_record_fn)(void *ctx, void *data, size_t len);
-
 struct probe;
 
 /* Each step returns 0 or a negative errno; probe_error() says what failed. */
 int probe_open(struct probe **out, const struct probe_opts *opts);
 int probe_load(struct probe *p);
-int probe_attach(struct probe *p, probe_record_fn fn, void *ctx);
+int probe_attach(struct probe *p, loader_record_fn fn, void *ctx);
 /* Consume records for up to timeout_ms (0: what is there now, no wait);
  * returns records consumed or -errno. */
 int probe_poll(struct probe *p, int timeout_ms);
@@ -46,25 +44,7 @@ const char *probe_error(const struct probe *p);
 const char *probe_syscall_fallback(const struct probe *p);
 void probe_destroy(struct probe *p);
 
-/* Destroys links side by side: a syscall tracepoint link waits for a grace
- * period when it goes (~45 ms here), and their waits then overlap. */
-#define PROBE_MAX_PARALLEL_DETACH 64
-struct bpf_link;
-void probe_destroy_links(struct bpf_link **links, int n);
-
-/* Kernel time and runs of a BPF object's loaded programs, summed (the
- * kernel counts the time only while its BPF statistics are on). */
-struct bpf_object;
-struct bpf_program;
-struct bpf_prog_info;
-/* A loaded program's info (run counts, times, instructions); -1 if not loaded. */
-int probe_prog_info(const struct bpf_program *prog, struct bpf_prog_info *info);
-struct probe_runs {
-	uint64_t run_ns;
-	uint64_t runs;
-};
-void probe_object_runs(struct bpf_object *obj, struct probe_runs *out);
-/* The same for this probe's programs (zero before probe_load). */
+/* Its programs' kernel time and runs (zero before probe_load). */
 void probe_runs(const struct probe *p, struct probe_runs *out);
 
 #endif

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "kafkalat/cause_events.h"
+#include "kafkalat/loader.h"
 
 #define CAUSES_DEFAULT_RINGBUF (4u << 20)
 
@@ -26,15 +27,12 @@ struct causes_opts {
 	bool verbose;		/* libbpf debug output (the verifier log) on stderr */
 };
 
-/* Called for each ring buffer record; a non-zero return stops the poll. */
-typedef int (*causes_record_fn)(void *ctx, void *data, size_t len);
-
 struct causes;
 
 /* Each step returns 0 or a negative errno; causes_error() says what failed. */
 int causes_open(struct causes **out, const struct causes_opts *opts);
 int causes_load(struct causes *c);
-int causes_attach(struct causes *c, causes_record_fn fn, void *ctx);
+int causes_attach(struct causes *c, loader_record_fn fn, void *ctx);
 /* Consume records for up to timeout_ms (0: what is there now, no wait);
  * returns records consumed or -errno. */
 int causes_poll(struct causes *c, int timeout_ms);
@@ -45,17 +43,10 @@ int causes_stats(struct causes *c, struct klc_stats *sum);
 /* The kernel stack of a KLC_EV_OFFCPU stack_id: up to max addresses into
  * ips, innermost first; returns how many, or -errno (-ENOENT: gone). */
 int causes_stack(struct causes *c, int stack_id, uint64_t *ips, int max);
-/* Run counts and run time of every attached program (needs
- * kernel.bpf_stats_enabled=1 for the times); returns how many, <= max. */
-struct causes_prog_stats {
-	char name[32];
-	uint64_t run_cnt;
-	uint64_t run_time_ns;
-	uint32_t verified_insns;
-};
-int causes_prog_stats(struct causes *c, struct causes_prog_stats *out, int max);
-/* Kernel time and runs of all its programs, summed (probe_object_runs). */
-struct probe_runs;
+/* Runs, run time and verified size of every loaded program (the times
+ * need kernel.bpf_stats_enabled=1); returns how many, <= max. */
+int causes_prog_stats(struct causes *c, struct loader_prog_stats *out, int max);
+/* Kernel time and runs of all its programs, summed. */
 void causes_runs(const struct causes *c, struct probe_runs *out);
 const char *causes_error(const struct causes *c);
 void causes_destroy(struct causes *c);

@@ -69,10 +69,9 @@ int target_count_connections(const char *proc_root, int pid, const uint16_t *por
 /* 0 if pid exists, else -ESRCH (or another negative errno). */
 int target_check_pid(const char *proc_root, int pid);
 
-/* comm (trailing newline trimmed) and cmdline (NULs turned into spaces),
- * truncated to fit buf, always NUL-terminated, control characters replaced
- * by '?'. Return 0, -ESRCH if the process is gone, or a negative errno. */
+/* comm (trailing newline trimmed), truncated to fit buf, always
+ * NUL-terminated, control characters replaced by '?'. Return 0, -ESRCH if
+ * the process is gone, or a negative errno. */
 int target_comm(const char *proc_root, int pid, char *buf, size_t len);
-int target_cmdline(const char *proc_root, int pid, char *buf, size_t len);
 
 #endif

@@ -322,7 +322,7 @@ static int on_record(void *ctx, void *data, size_t len)
 
 static int print_summary(struct dump *d, double secs)
 {
-	struct causes_prog_stats ps[MAX_PROGS];
+	struct loader_prog_stats ps[MAX_PROGS];
 	struct klc_stats st;
 	int err = causes_stats(d->c, &st), n;
 

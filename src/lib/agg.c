@@ -61,22 +61,6 @@ int agg_add(struct agg *a, const struct corr_request *r)
 	return 0;
 }
 
-int agg_merge(struct agg *dst, const struct agg *src)
-{
-	for (int i = 0; i < AGG_MAX_API; i++) {
-		dst->requests[i] += src->requests[i];
-		if (!src->lat[i])
-			continue;
-		if (!agg_hist(dst, i))
-			return -ENOMEM;
-		hist_merge(dst->lat[i], src->lat[i]);
-	}
-	dst->produce_acks0 += src->produce_acks0;
-	dst->produce_bytes += src->produce_bytes;
-	dst->produce_records += src->produce_records;
-	return 0;
-}
-
 const struct hist *agg_latency(const struct agg *a, int api_key)
 {
 	if (api_key < 0 || api_key >= AGG_MAX_API)

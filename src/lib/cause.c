@@ -227,18 +227,6 @@ const char *cause_name(enum cause c)
 	return (unsigned)c < CAUSE_MAX ? cause_names[c] : NULL;
 }
 
-enum cause cause_from_name(const char *name)
-{
-	if (!name)
-		return CAUSE_MAX;
-	if (strncmp(name, "other:", 6) == 0)
-		return CAUSE_OTHER;
-	for (unsigned i = 0; i < CAUSE_MAX; i++)
-		if (strcmp(name, cause_names[i]) == 0)
-			return (enum cause)i;
-	return CAUSE_MAX;
-}
-
 /* Skips "[<0>] " (as /proc/<tid>/stack prints) and stops at the offset
  * "+0x..", a blank or a module "[mod]". */
 size_t cause_frame_name(const char *frame, const char **name)

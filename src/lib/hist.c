@@ -119,22 +119,6 @@ void hist_record(struct hist *h, uint64_t value)
 	hist_record_n(h, value, 1);
 }
 
-void hist_merge(struct hist *dst, const struct hist *src)
-{
-	unsigned int i;
-
-	if (hist_empty(src))
-		return;
-	for (i = 0; i < HIST_BUCKETS; i++)
-		dst->buckets[i] = sat_add(dst->buckets[i], src->buckets[i]);
-	dst->count = sat_add(dst->count, src->count);
-	dst->sum = sat_add(dst->sum, src->sum);
-	if (src->min < dst->min)
-		dst->min = src->min;
-	if (src->max > dst->max)
-		dst->max = src->max;
-}
-
 static uint64_t clamp_value(const struct hist *h, uint64_t v)
 {
 	if (v < h->min)

@@ -16,20 +16,11 @@ struct entry {
 	uint32_t seq;
 };
 
-/* idx is the symbol's index + 1 (0: empty); tag, the name hash's high bits,
- * spares most string compares on a probe. */
-struct slot {
-	uint32_t idx;
-	uint32_t tag;
-};
-
 struct ksyms {
 	char *text; /* our NUL-separated copy; names and modules point into it */
 	struct entry *syms;
 	size_t n;
 	size_t skipped;
-	struct slot *slots; /* name hash table, power-of-two size */
-	size_t nslots;
 };
 
 /* The text is split into lines at '\n'; a line is [p, end). */
@@ -189,52 +180,6 @@ static bool all_zero(const struct ksyms *ks)
 	return ks->syms[ks->n - 1].sym.addr == 0;
 }
 
-/* FNV-1a, 64 bits. */
-static uint64_t hash_name(const char *s)
-{
-	uint64_t h = UINT64_C(0xcbf29ce484222325);
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * UINT64_C(0x100000001b3);
-	return h;
-}
-
-/* The slot holding name, or the empty slot where it would go. */
-static size_t find_slot(const struct ksyms *ks, const char *name, uint64_t h)
-{
-	size_t mask = ks->nslots - 1, i = (size_t)h & mask;
-	uint32_t tag = (uint32_t)(h >> 32);
-	const struct slot *s;
-
-	while ((s = &ks->slots[i])->idx &&
-	       (s->tag != tag || strcmp(ks->syms[s->idx - 1].sym.name, name) != 0))
-		i = (i + 1) & mask;
-	return i;
-}
-
-/* Inserted in address order, keeping the first: a name maps to its lowest
- * address. */
-static int build_index(struct ksyms *ks)
-{
-	size_t cap = 16;
-
-	while (cap < 2 * ks->n)
-		cap *= 2;
-	ks->slots = calloc(cap, sizeof(*ks->slots));
-	if (!ks->slots)
-		return -ENOMEM;
-	ks->nslots = cap;
-	for (size_t i = 0; i < ks->n; i++) {
-		const char *name = ks->syms[i].sym.name;
-		uint64_t h = hash_name(name);
-		struct slot *s = &ks->slots[find_slot(ks, name, h)];
-
-		if (!s->idx)
-			*s = (struct slot){(uint32_t)(i + 1), (uint32_t)(h >> 32)};
-	}
-	return 0;
-}
-
 static int ksyms_build(struct ksyms *ks, size_t len)
 {
 	size_t lines = count_lines(ks->text, len);
@@ -249,9 +194,7 @@ static int ksyms_build(struct ksyms *ks, size_t len)
 	if (err)
 		return err;
 	qsort(ks->syms, ks->n, sizeof(*ks->syms), cmp_entry);
-	if (all_zero(ks))
-		return -EPERM;
-	return build_index(ks);
+	return all_zero(ks) ? -EPERM : 0;
 }
 
 /* Takes ownership of text (len bytes plus a NUL). */
@@ -340,14 +283,12 @@ static int read_all(int fd, char **out, size_t *len)
 	return 0;
 }
 
-int ksyms__open(const char *path, struct ksyms **out)
+static int ksyms_open(const char *path, struct ksyms **out)
 {
 	char *text;
 	size_t len;
 	int fd, err;
 
-	if (!path || !out)
-		return -EINVAL;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -361,7 +302,7 @@ int ksyms__open(const char *path, struct ksyms **out)
 struct ksyms *ksyms__load(const char *path)
 {
 	struct ksyms *ks = NULL;
-	int err = ksyms__open(path ? path : "/proc/kallsyms", &ks);
+	int err = ksyms_open(path ? path : "/proc/kallsyms", &ks);
 
 	if (err) {
 		errno = -err;
@@ -374,7 +315,6 @@ void ksyms__free(struct ksyms *ks)
 {
 	if (!ks)
 		return;
-	free(ks->slots);
 	free(ks->syms);
 	free(ks->text);
 	free(ks);
@@ -409,16 +349,6 @@ const struct ksym *ksyms__map_addr(const struct ksyms *ks, uint64_t addr)
 			hi = mid;
 	}
 	return &ks->syms[lo].sym;
-}
-
-const struct ksym *ksyms__get_symbol(const struct ksyms *ks, const char *name)
-{
-	size_t s;
-
-	if (!ks || !name || !ks->nslots)
-		return NULL;
-	s = find_slot(ks, name, hash_name(name));
-	return ks->slots[s].idx ? &ks->syms[ks->slots[s].idx - 1].sym : NULL;
 }
 
 size_t ksyms__count(const struct ksyms *ks)

@@ -640,13 +640,3 @@ int target_comm(const char *proc_root, int pid, char *buf, size_t len)
 	tidy_text(buf, (size_t)n);
 	return 0;
 }
-
-int target_cmdline(const char *proc_root, int pid, char *buf, size_t len)
-{
-	int n = read_small(proc_root, pid, "cmdline", buf, len);
-
-	if (n < 0)
-		return n;
-	tidy_text(buf, (size_t)n);
-	return 0;
-}

@@ -1,32 +1,21 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include <errno.h>
-#include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
-#include <unistd.h>
 
-#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "kafkalat.skel.h"
+#include "kafkalat/loader.h"
 #include "kafkalat/probe.h"
 
-/* two per watched syscall on their own tracepoints */
-#define MAX_LINKS 32
-
 struct probe {
+	struct loader l;
 	struct kafkalat_bpf *skel;
-	struct ring_buffer *rb;
-	struct bpf_link *links[MAX_LINKS];
-	int nlinks;
 	struct probe_opts opts;
 	bool raw_syscalls;
 	char fallback_reason[256];
-	char err[256];
 };
 
 /* The syscalls kafkalat watches, how each passes its bytes, its own
@@ -55,30 +44,9 @@ static const struct {
 
 #define NIO_SYSCALLS (sizeof(io_syscalls) / sizeof(io_syscalls[0]))
 
-static bool verbose_libbpf;
-
-static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
-{
-	if (level == LIBBPF_DEBUG && !verbose_libbpf)
-		return 0;
-	if (!verbose_libbpf)
-		return 0; /* errors are reported once, by the caller, with context */
-	return vfprintf(stderr, fmt, args);
-}
-
-static int fail(struct probe *p, int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(p->err, sizeof(p->err), fmt, ap);
-	va_end(ap);
-	return err < 0 ? err : -err;
-}
-
 const char *probe_error(const struct probe *p)
 {
-	return p ? p->err : "out of memory";
+	return loader_error(p ? &p->l : NULL);
 }
 
 int probe_open(struct probe **out, const struct probe_opts *opts)
@@ -90,18 +58,11 @@ int probe_open(struct probe **out, const struct probe_opts *opts)
 	if (!p)
 		return -ENOMEM;
 	p->opts = *opts;
-	verbose_libbpf = opts->verbose;
-	libbpf_set_print(libbpf_print);
-	if (access("/sys/kernel/btf/vmlinux", R_OK))
-		return fail(p, -ENOENT,
-			    "kernel BTF not found at /sys/kernel/btf/vmlinux (needs a "
-			    "kernel built with CONFIG_DEBUG_INFO_BTF=y)");
+	err = loader_begin(&p->l, "", opts->verbose);
+	if (err)
+		return err;
 	p->skel = kafkalat_bpf__open();
-	if (!p->skel) {
-		err = -errno;
-		return fail(p, err, "opening the BPF object failed: %s", strerror(-err));
-	}
-	return 0;
+	return loader_opened(&p->l, p->skel ? p->skel->obj : NULL);
 }
 
 static int configure(struct probe *p)
@@ -122,9 +83,7 @@ static int configure(struct probe *p)
 		s->rodata->sys_io_kind[nr] = (__u8)(io_syscalls[i].kind + 1);
 		s->rodata->sys_io_dir[nr] = (__u8)io_syscalls[i].dir;
 	}
-	if (bpf_map__set_max_entries(s->maps.events, (__u32)rb))
-		return fail(p, -EINVAL, "ring buffer size %zu is not a power of two of pages", rb);
-	return 0;
+	return loader_size_ring(&p->l, s->maps.events, rb);
 }
 
 int probe_load(struct probe *p)
@@ -133,98 +92,12 @@ int probe_load(struct probe *p)
 
 	if (err)
 		return err;
-	err = kafkalat_bpf__load(p->skel);
-	if (err == -EPERM || err == -EACCES)
-		return fail(p, err,
-			    "loading BPF programs is not permitted: run as root or with "
-			    "CAP_BPF and CAP_PERFMON");
-	if (err)
-		return fail(p, err,
-			    "loading the BPF programs failed: %s (rerun with -v for the "
-			    "verifier log)",
-			    strerror(-err));
-	return 0;
-}
-
-static int attach_prog(struct probe *p, struct bpf_program *prog)
-{
-	struct bpf_link *l = bpf_program__attach(prog);
-
-	if (!l) {
-		int err = -errno;
-
-		return fail(p, err, "attaching %s failed: %s", bpf_program__name(prog),
-			    strerror(-err));
-	}
-	p->links[p->nlinks++] = l;
-	return 0;
-}
-
-static void *destroy_link(void *link)
-{
-	bpf_link__destroy(link);
-	return NULL;
-}
-
-/*
- * Each syscall tracepoint link waits for a grace period when it goes (the
- * syscall tracepoints may fault: ~45 ms each here, a second for all of
- * them one after another). Destroyed side by side, the waits overlap.
- */
-void probe_destroy_links(struct bpf_link **links, int n)
-{
-	pthread_t th[PROBE_MAX_PARALLEL_DETACH];
-	bool started[PROBE_MAX_PARALLEL_DETACH] = {0};
-
-	for (int i = 0; i < n; i++) {
-		if (i < PROBE_MAX_PARALLEL_DETACH)
-			started[i] = !pthread_create(&th[i], NULL, destroy_link, links[i]);
-		else
-			bpf_link__destroy(links[i]);
-	}
-	for (int i = 0; i < n && i < PROBE_MAX_PARALLEL_DETACH; i++) {
-		if (started[i])
-			pthread_join(th[i], NULL);
-		else
-			bpf_link__destroy(links[i]);
-	}
-}
-
-int probe_prog_info(const struct bpf_program *prog, struct bpf_prog_info *info)
-{
-	__u32 len = sizeof(*info);
-	int fd = bpf_program__fd(prog);
-
-	memset(info, 0, sizeof(*info));
-	return fd < 0 || bpf_obj_get_info_by_fd(fd, info, &len) ? -1 : 0;
-}
-
-void probe_object_runs(struct bpf_object *obj, struct probe_runs *out)
-{
-	struct bpf_program *prog;
-	struct bpf_prog_info info;
-
-	out->run_ns = out->runs = 0;
-	if (!obj)
-		return;
-	bpf_object__for_each_program(prog, obj)
-	{
-		if (probe_prog_info(prog, &info))
-			continue;
-		out->run_ns += info.run_time_ns;
-		out->runs += info.run_cnt;
-	}
+	return loader_loaded(&p->l, kafkalat_bpf__load(p->skel));
 }
 
 void probe_runs(const struct probe *p, struct probe_runs *out)
 {
-	probe_object_runs(p && p->skel ? p->skel->obj : NULL, out);
-}
-
-static void detach_all(struct probe *p)
-{
-	probe_destroy_links(p->links, p->nlinks);
-	p->nlinks = 0;
+	loader_runs(p ? &p->l : NULL, out);
 }
 
 static struct bpf_program *enter_prog(struct probe *p, int nargs)
@@ -243,7 +116,7 @@ static int attach_syscall_tracepoints(struct probe *p)
 	for (int pass = 0; pass < 2; pass++) {
 		for (size_t i = 0; i < NIO_SYSCALLS; i++) {
 			struct bpf_program *prog;
-			struct bpf_link *l;
+			int err;
 
 			if (pass == 0 && io_syscalls[i].kind == KLT_IO_CLOSE)
 				continue;
@@ -251,15 +124,11 @@ static int attach_syscall_tracepoints(struct probe *p)
 					 : enter_prog(p, io_syscalls[i].nargs);
 			snprintf(name, sizeof(name), "sys_%s_%s", pass == 0 ? "exit" : "enter",
 				 io_syscalls[i].tp);
-			l = bpf_program__attach_tracepoint(prog, "syscalls", name);
-			if (!l) {
-				int err = -errno;
-
-				detach_all(p);
-				return fail(p, err, "attaching to syscalls:%s failed: %s", name,
-					    strerror(-err));
+			err = loader_attach_syscall(&p->l, prog, name, false);
+			if (err) {
+				loader_detach(&p->l);
+				return err;
 			}
-			p->links[p->nlinks++] = l;
 		}
 	}
 	return 0;
@@ -269,33 +138,27 @@ static int attach_syscall_tracepoints(struct probe *p)
  * fallback for kernels or mounts without the syscall tracepoints. */
 static int attach_raw(struct probe *p)
 {
-	int err = attach_prog(p, p->skel->progs.sys_exit);
+	int err = loader_attach(&p->l, p->skel->progs.sys_exit);
 
 	if (!err)
-		err = attach_prog(p, p->skel->progs.sys_enter);
+		err = loader_attach(&p->l, p->skel->progs.sys_enter);
 	if (err)
-		detach_all(p);
+		loader_detach(&p->l);
 	return err;
 }
 
-int probe_attach(struct probe *p, probe_record_fn fn, void *ctx)
+int probe_attach(struct probe *p, loader_record_fn fn, void *ctx)
 {
 	int err = attach_syscall_tracepoints(p);
 
 	p->raw_syscalls = err != 0;
 	if (err) {
-		snprintf(p->fallback_reason, sizeof(p->fallback_reason), "%s", p->err);
+		snprintf(p->fallback_reason, sizeof(p->fallback_reason), "%s", p->l.err);
 		err = attach_raw(p);
 	}
 	if (err)
 		return err;
-	p->rb = ring_buffer__new(bpf_map__fd(p->skel->maps.events), (ring_buffer_sample_fn)fn, ctx,
-				 NULL);
-	if (!p->rb) {
-		err = -errno;
-		return fail(p, err, "creating the ring buffer reader failed: %s", strerror(-err));
-	}
-	return 0;
+	return loader_open_ring(&p->l, p->skel->maps.events, fn, ctx);
 }
 
 const char *probe_syscall_fallback(const struct probe *p)
@@ -305,59 +168,24 @@ const char *probe_syscall_fallback(const struct probe *p)
 
 int probe_epoll_fd(const struct probe *p)
 {
-	return ring_buffer__epoll_fd(p->rb);
+	return loader_epoll_fd(&p->l);
 }
 
 int probe_poll(struct probe *p, int timeout_ms)
 {
-	/* the kernel side wakes us only when the ring fills up: wait, then read
-	 * whatever is there, woken or not (0: read only) */
-	int n = timeout_ms ? ring_buffer__poll(p->rb, timeout_ms) : 0;
-
-	if (n >= 0 || n == -EINTR)
-		n = ring_buffer__consume(p->rb);
-	if (n < 0 && n != -EINTR)
-		return fail(p, n, "reading the ring buffer failed: %s", strerror(-n));
-	return n < 0 ? 0 : n;
+	return loader_poll(&p->l, timeout_ms);
 }
 
 int probe_stats(struct probe *p, struct klt_stats *sum)
 {
-	int ncpu = libbpf_num_possible_cpus();
-	struct klt_stats *per;
-	__u32 zero = 0;
-	int err;
-
-	memset(sum, 0, sizeof(*sum));
-	if (ncpu <= 0)
-		return fail(p, ncpu, "cannot count CPUs");
-	per = calloc((size_t)ncpu, sizeof(*per));
-	if (!per)
-		return -ENOMEM;
-	err = bpf_map__lookup_elem(p->skel->maps.stats, &zero, sizeof(zero), per,
-				   sizeof(*per) * (size_t)ncpu, 0);
-	if (err) {
-		free(per);
-		return fail(p, err, "reading BPF counters failed: %s", strerror(-err));
-	}
-	for (int i = 0; i < ncpu; i++) {
-		sum->ringbuf_drops += per[i].ringbuf_drops;
-		sum->conn_table_full += per[i].conn_table_full;
-		sum->resync_skipped += per[i].resync_skipped;
-		sum->frames += per[i].frames;
-		sum->syscalls += per[i].syscalls;
-		sum->steps += per[i].steps;
-	}
-	free(per);
-	return 0;
+	return loader_sum_percpu(&p->l, p->skel->maps.stats, sum, sizeof(*sum));
 }
 
 void probe_destroy(struct probe *p)
 {
 	if (!p)
 		return;
-	ring_buffer__free(p->rb);
-	detach_all(p);
+	loader_destroy(&p->l);
 	kafkalat_bpf__destroy(p->skel);
 	free(p);
 }

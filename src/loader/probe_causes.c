@@ -1,28 +1,20 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
-#include <unistd.h>
 
-#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "causes.skel.h"
-#include "kafkalat/probe.h"
+#include "kafkalat/loader.h"
 #include "kafkalat/probe_causes.h"
 
-#define MAX_LINKS 40
-
 struct causes {
+	struct loader l;
 	struct causes_bpf *skel;
-	struct ring_buffer *rb;
-	struct bpf_link *links[MAX_LINKS];
-	int nlinks;
 	struct causes_opts opts;
-	char err[256];
 };
 
 /* Every program, its group, in attach order (an exit before its enter: an
@@ -84,34 +76,9 @@ static const struct {
 
 #define NELEMS(a) (sizeof(a) / sizeof((a)[0]))
 
-static int print_debug(enum libbpf_print_level level, const char *fmt, va_list args)
-{
-	(void)level;
-	return vfprintf(stderr, fmt, args);
-}
-
-/* errors are reported once, by the caller, with context */
-static int print_none(enum libbpf_print_level level, const char *fmt, va_list args)
-{
-	(void)level;
-	(void)fmt;
-	(void)args;
-	return 0;
-}
-
-static int fail(struct causes *c, int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(c->err, sizeof(c->err), fmt, ap);
-	va_end(ap);
-	return err < 0 ? err : -err;
-}
-
 const char *causes_error(const struct causes *c)
 {
-	return c ? c->err : "out of memory";
+	return loader_error(c ? &c->l : NULL);
 }
 
 static unsigned int groups_of(const struct causes *c)
@@ -136,17 +103,11 @@ int causes_open(struct causes **out, const struct causes_opts *opts)
 	if (!c)
 		return -ENOMEM;
 	c->opts = *opts;
-	libbpf_set_print(opts->verbose ? print_debug : print_none);
-	if (access("/sys/kernel/btf/vmlinux", R_OK))
-		return fail(c, -ENOENT,
-			    "kernel BTF not found at /sys/kernel/btf/vmlinux (needs a "
-			    "kernel built with CONFIG_DEBUG_INFO_BTF=y)");
+	err = loader_begin(&c->l, "causes ", opts->verbose);
+	if (err)
+		return err;
 	c->skel = causes_bpf__open();
-	if (!c->skel) {
-		err = -errno;
-		return fail(c, err, "opening the causes BPF object failed: %s", strerror(-err));
-	}
-	return 0;
+	return loader_opened(&c->l, c->skel ? c->skel->obj : NULL);
 }
 
 static int configure(struct causes *c)
@@ -157,11 +118,11 @@ static int configure(struct causes *c)
 	struct bpf_program *prog;
 
 	if (c->opts.pid <= 0)
-		return fail(c, -EINVAL, "no process to trace (pid %d)", c->opts.pid);
+		return loader_fail(&c->l, -EINVAL, "no process to trace (pid %d)", c->opts.pid);
 	if ((g & KLC_G_FILE_TP) && (g & (KLC_G_FILE | KLC_G_FUTEX)))
-		return fail(c, -EINVAL,
-			    "file syscalls on tracepoints exclude the file and futex "
-			    "groups (each write would be seen twice)");
+		return loader_fail(&c->l, -EINVAL,
+				   "file syscalls on tracepoints exclude the file and futex "
+				   "groups (each write would be seen twice)");
 	s->rodata->targ_tgid = (__u32)c->opts.pid;
 	s->rodata->wakeup_bytes = rb / 4;
 	s->rodata->min_offcpu_ns = c->opts.min_offcpu_ns;
@@ -191,9 +152,7 @@ static int configure(struct causes *c)
 		bpf_map__set_max_entries(s->maps.commits, 1);
 	if (!(g & FILE_GROUPS))
 		bpf_map__set_max_entries(s->maps.fds, 1);
-	if (bpf_map__set_max_entries(s->maps.events, (__u32)rb))
-		return fail(c, -EINVAL, "ring buffer size %zu is not a power of two of pages", rb);
-	return 0;
+	return loader_size_ring(&c->l, s->maps.events, rb);
 }
 
 int causes_load(struct causes *c)
@@ -202,17 +161,7 @@ int causes_load(struct causes *c)
 
 	if (err)
 		return err;
-	err = causes_bpf__load(c->skel);
-	if (err == -EPERM || err == -EACCES)
-		return fail(c, err,
-			    "loading BPF programs is not permitted: run as root or with "
-			    "CAP_BPF and CAP_PERFMON");
-	if (err)
-		return fail(c, err,
-			    "loading the causes BPF programs failed: %s (rerun with -v for the "
-			    "verifier log)",
-			    strerror(-err));
-	return 0;
+	return loader_loaded(&c->l, causes_bpf__load(c->skel));
 }
 
 /* One program on several syscall tracepoints: syscalls/sys_<dir>_<name>. */
@@ -223,115 +172,56 @@ static int attach_file_tracepoints(struct causes *c, struct bpf_program *prog, c
 
 	for (size_t i = 0; i < NELEMS(file_tracepoints) + 1; i++) {
 		const char *sys = i < NELEMS(file_tracepoints) ? file_tracepoints[i] : "close";
-		struct bpf_link *l;
 
 		if (i == NELEMS(file_tracepoints) && strcmp(dir, "enter"))
 			break; /* close has nothing to finish */
-		if (c->nlinks >= MAX_LINKS)
-			return fail(c, -E2BIG, "too many links");
 		snprintf(name, sizeof(name), "sys_%s_%s", dir, sys);
-		l = bpf_program__attach_tracepoint(prog, "syscalls", name);
-		if (!l) {
-			err = -errno;
-			/* pwritev2 is missing on some architectures: not fatal */
-			if (!strcmp(sys, "pwritev2"))
-				continue;
-			return fail(
-			    c, err, "attaching to syscalls:%s failed: %s%s", name, strerror(-err),
-			    err == -ENOENT ? " (is tracefs mounted at /sys/kernel/tracing?)" : "");
-		}
-		c->links[c->nlinks++] = l;
+		err = loader_attach_syscall(&c->l, prog, name, true);
+		/* pwritev2 is missing on some architectures: not fatal */
+		if (err && strcmp(sys, "pwritev2"))
+			return err;
 	}
 	return 0;
 }
 
-int causes_attach(struct causes *c, causes_record_fn fn, void *ctx)
+int causes_attach(struct causes *c, loader_record_fn fn, void *ctx)
 {
 	unsigned int g = groups_of(c);
 	int err;
 
-	for (size_t i = 0; i < NELEMS(progs) && c->nlinks < MAX_LINKS; i++) {
+	for (size_t i = 0; i < NELEMS(progs); i++) {
 		struct bpf_program *prog;
-		struct bpf_link *l;
 
 		if (!(progs[i].groups & g))
 			continue;
 		prog = bpf_object__find_program_by_name(c->skel->obj, progs[i].name);
 		if (!prog)
-			return fail(c, -ENOENT, "program %s missing from the object",
-				    progs[i].name);
-		if (progs[i].groups == KLC_G_FILE_TP) {
+			return loader_fail(&c->l, -ENOENT, "program %s missing from the object",
+					   progs[i].name);
+		if (progs[i].groups == KLC_G_FILE_TP)
 			err = attach_file_tracepoints(
 			    c, prog, strcmp(progs[i].name, "file_sys_exit") ? "enter" : "exit");
-			if (err)
-				return err;
-			continue;
-		}
-		l = bpf_program__attach(prog);
-		if (!l) {
-			err = -errno;
-			return fail(c, err, "attaching %s failed: %s", progs[i].name,
-				    strerror(-err));
-		}
-		c->links[c->nlinks++] = l;
+		else
+			err = loader_attach(&c->l, prog);
+		if (err)
+			return err;
 	}
-	c->rb = ring_buffer__new(bpf_map__fd(c->skel->maps.events), (ring_buffer_sample_fn)fn, ctx,
-				 NULL);
-	if (!c->rb) {
-		err = -errno;
-		return fail(c, err, "creating the ring buffer reader failed: %s", strerror(-err));
-	}
-	return 0;
+	return loader_open_ring(&c->l, c->skel->maps.events, fn, ctx);
 }
 
 int causes_epoll_fd(const struct causes *c)
 {
-	return ring_buffer__epoll_fd(c->rb);
+	return loader_epoll_fd(&c->l);
 }
 
 int causes_poll(struct causes *c, int timeout_ms)
 {
-	/* the kernel side wakes us only when the ring fills up: wait, then read
-	 * whatever is there, woken or not (0: read only) */
-	int n = timeout_ms ? ring_buffer__poll(c->rb, timeout_ms) : 0;
-
-	if (n >= 0 || n == -EINTR)
-		n = ring_buffer__consume(c->rb);
-	if (n < 0 && n != -EINTR)
-		return fail(c, n, "reading the ring buffer failed: %s", strerror(-n));
-	return n < 0 ? 0 : n;
+	return loader_poll(&c->l, timeout_ms);
 }
 
 int causes_stats(struct causes *c, struct klc_stats *sum)
 {
-	int ncpu = libbpf_num_possible_cpus();
-	struct klc_stats *per;
-	__u32 zero = 0;
-	int err;
-
-	memset(sum, 0, sizeof(*sum));
-	if (ncpu <= 0)
-		return fail(c, ncpu, "cannot count CPUs");
-	per = calloc((size_t)ncpu, sizeof(*per));
-	if (!per)
-		return -ENOMEM;
-	err = bpf_map__lookup_elem(c->skel->maps.stats, &zero, sizeof(zero), per,
-				   sizeof(*per) * (size_t)ncpu, 0);
-	if (err) {
-		free(per);
-		return fail(c, err, "reading BPF counters failed: %s", strerror(-err));
-	}
-	for (int i = 0; i < ncpu; i++) {
-		sum->ringbuf_drops += per[i].ringbuf_drops;
-		for (size_t k = 0; k < NELEMS(sum->drops); k++)
-			sum->drops[k] += per[i].drops[k];
-		sum->fd_lookups += per[i].fd_lookups;
-		sum->stack_errors += per[i].stack_errors;
-		sum->state_full += per[i].state_full;
-		sum->block_unmatched += per[i].block_unmatched;
-	}
-	free(per);
-	return 0;
+	return loader_sum_percpu(&c->l, c->skel->maps.stats, sum, sizeof(*sum));
 }
 
 int causes_stack(struct causes *c, int stack_id, uint64_t *ips, int max)
@@ -349,37 +239,21 @@ int causes_stack(struct causes *c, int stack_id, uint64_t *ips, int max)
 	return n;
 }
 
-int causes_prog_stats(struct causes *c, struct causes_prog_stats *out, int max)
+int causes_prog_stats(struct causes *c, struct loader_prog_stats *out, int max)
 {
-	struct bpf_program *prog;
-	int n = 0;
-
-	bpf_object__for_each_program(prog, c->skel->obj)
-	{
-		struct bpf_prog_info info;
-
-		if (n >= max || probe_prog_info(prog, &info))
-			continue;
-		snprintf(out[n].name, sizeof(out[n].name), "%s", bpf_program__name(prog));
-		out[n].run_cnt = info.run_cnt;
-		out[n].run_time_ns = info.run_time_ns;
-		out[n].verified_insns = info.verified_insns;
-		n++;
-	}
-	return n;
+	return loader_prog_stats(&c->l, out, max);
 }
 
 void causes_runs(const struct causes *c, struct probe_runs *out)
 {
-	probe_object_runs(c && c->skel ? c->skel->obj : NULL, out);
+	loader_runs(c ? &c->l : NULL, out);
 }
 
 void causes_destroy(struct causes *c)
 {
 	if (!c)
 		return;
-	ring_buffer__free(c->rb);
-	probe_destroy_links(c->links, c->nlinks);
+	loader_destroy(&c->l);
 	causes_bpf__destroy(c->skel);
 	free(c);
 }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* libFuzzer target: random text through the kallsyms parser, checking that
  * what comes out is consistent: symbols sorted, every symbol found again by
- * address and by name, counts within the number of lines. */
+ * address (the first of its address), counts within the number of lines. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -17,11 +17,11 @@ static void check(const struct ksyms *ks, size_t size)
 		abort();
 	for (size_t i = 0; i < n; i++) {
 		const struct ksym *s = ksyms__at(ks, i), *m = ksyms__map_addr(ks, s->addr);
-		const struct ksym *g = ksyms__get_symbol(ks, s->name);
+		int first = i == 0 || ksyms__at(ks, i - 1)->addr != s->addr;
 
 		if (i && ksyms__at(ks, i - 1)->addr > s->addr)
 			abort();
-		if (!m || m->addr != s->addr || !g || g->addr > s->addr || strcmp(g->name, s->name))
+		if (!m || m->addr != s->addr || (first && m != s))
 			abort();
 		if (!s->name[0] || strlen(s->name) > KSYMS_MAX_NAME || (s->module && !s->module[0]))
 			abort();

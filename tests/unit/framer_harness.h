@@ -2,8 +2,8 @@
 /*
  * framer_harness: drives bpf/framer.h in userspace exactly as
  * walk_syscall()/walk_step() in bpf/kafkalat.bpf.c do, and collects what the
- * BPF side would emit (frame, topic, part, bad and desync events, field by
- * field as emit_frame/emit_topic/emit_part copy them).
+ * BPF side would emit (frame, topic, part, bad and desync events, filled by
+ * framer.h's kw_fill_* as the BPF side fills them).
  *
  * A "syscall" is a list of iovec segments; the harness plays bpf_loop() with
  * its MAX_STEPS bound and MAX_IOV segment limit, so a test that passes here
@@ -138,38 +138,6 @@ static inline void kh_free(struct kh *h)
 	memset(h, 0, sizeof(*h));
 }
 
-/* emit_frame(), field by field; t_last/tid_last are the current syscall's. */
-static inline void kh_fill_frame(struct klt_frame_event *e, const struct kh *h, __u64 t_last,
-				 __u32 tid)
-{
-	const struct kw_flow *f = &h->f;
-
-	memset(e, 0, sizeof(*e));
-	e->type = KLT_EV_FRAME;
-	e->flags = f->flags;
-	e->conn_id = h->conn_id;
-	e->t_first_ns = f->t_first;
-	e->t_last_ns = t_last;
-	e->tid_first = f->tid_first;
-	e->tid_last = tid;
-	e->size = f->size;
-	e->dir = f->dir;
-	e->api_key = f->api_key;
-	e->api_version = f->api_version;
-	e->corr_id = f->corr_id;
-	e->acks = f->acks;
-	e->ntopics = (__u16)f->topic_idx;
-	e->timeout_ms = f->timeout_ms;
-	e->nparts = f->nparts;
-	e->record_bytes = f->record_bytes;
-	e->records = f->records;
-	e->client_id_full_len = f->client_id_full_len;
-	e->client_id_len =
-	    f->client_id_len > KLT_CLIENT_ID_MAX ? KLT_CLIENT_ID_MAX : (__u8)f->client_id_len;
-	if (f->dir == KLT_DIR_RX)
-		memcpy(e->client_id, h->nm.client_id, KLT_CLIENT_ID_MAX);
-}
-
 static inline void kh_emit_frame(struct kh *h, __u64 t_last, __u32 tid)
 {
 	struct kh_frame *fr;
@@ -180,7 +148,7 @@ static inline void kh_emit_frame(struct kh *h, __u64 t_last, __u32 tid)
 	}
 	fr = &h->frames[h->nframes++];
 	memset(fr, 0, sizeof(*fr));
-	kh_fill_frame(&fr->ev, h, t_last, tid);
+	kw_fill_frame(&fr->ev, &h->f, &h->nm, h->conn_id, t_last, tid);
 	fr->end = h->pos;
 	/* the topics and parts seen since the last frame belong to this one */
 	fr->topics = h->ptopics;
@@ -195,49 +163,21 @@ static inline void kh_emit_frame(struct kh *h, __u64 t_last, __u32 tid)
 /* emit_topic() */
 static inline void kh_emit_topic(struct kh *h)
 {
-	const struct kw_flow *f = &h->f;
-	struct klt_topic_event *e;
-
-	h->ptopics = kh_push(h->ptopics, h->nptopics, sizeof(*e));
-	e = &h->ptopics[h->nptopics++];
-	memset(e, 0, sizeof(*e));
-	e->type = KLT_EV_TOPIC;
-	e->flags = f->topic_is_id ? KLT_TOPIC_IS_ID : 0;
-	e->conn_id = h->conn_id;
-	e->topic_idx = f->topic_idx;
-	e->name_len = f->topic_len > KLT_TOPIC_NAME_MAX ? KLT_TOPIC_NAME_MAX : f->topic_len;
-	e->name_full_len = f->topic_full_len;
-	memcpy(e->name, h->nm.topic, KLT_TOPIC_NAME_MAX);
+	h->ptopics = kh_push(h->ptopics, h->nptopics, sizeof(*h->ptopics));
+	kw_fill_topic(&h->ptopics[h->nptopics++], &h->f, &h->nm, h->conn_id);
 }
 
 /* emit_part() */
 static inline void kh_emit_part(struct kh *h)
 {
-	const struct kw_flow *f = &h->f;
-	struct klt_part_event *e;
-
-	h->pparts = kh_push(h->pparts, h->npparts, sizeof(*e));
-	e = &h->pparts[h->npparts++];
-	memset(e, 0, sizeof(*e));
-	e->type = KLT_EV_PART;
-	e->flags = f->flags & KLT_FRAME_PARTS_TRUNC;
-	e->conn_id = h->conn_id;
-	e->topic_idx = f->topic_idx;
-	e->partition = f->part_index;
-	e->record_bytes = f->part_bytes;
-	e->records = f->part_records;
-	e->batches = f->part_batches;
+	h->pparts = kh_push(h->pparts, h->npparts, sizeof(*h->pparts));
+	kw_fill_part(&h->pparts[h->npparts++], &h->f, h->conn_id);
 }
 
-/* emit_bad() */
+/* emit_bad(), at time 0 */
 static inline void kh_emit_bad(struct kh *h)
 {
-	memset(&h->bad, 0, sizeof(h->bad));
-	h->bad.type = KLT_EV_BAD;
-	h->bad.reason = h->f.bad_reason;
-	h->bad.conn_id = h->conn_id;
-	h->bad.dir = h->f.dir;
-	h->bad.detail = h->f.bad_detail;
+	kw_fill_bad(&h->bad, &h->f, h->conn_id, 0);
 	h->nbad++;
 }
 

@@ -41,18 +41,6 @@ static void add(struct agg *a, struct corr_request r)
 	assert_int_equal(agg_add(a, &r), 0);
 }
 
-/* Same histogram, bucket by bucket. */
-static void assert_hist_equal(const struct hist *a, const struct hist *b)
-{
-	assert_non_null(a);
-	assert_non_null(b);
-	assert_int_equal(a->count, b->count);
-	assert_int_equal(a->sum, b->sum);
-	assert_int_equal(a->min, b->min);
-	assert_int_equal(a->max, b->max);
-	assert_memory_equal(a->buckets, b->buckets, sizeof(a->buckets));
-}
-
 static void test_init_empty(void **state)
 {
 	struct agg a;
@@ -157,53 +145,6 @@ static void fill(struct agg *a, uint64_t base, int n)
 	add(a, produce(0, 0, 5, 5));
 }
 
-static void test_merge_equals_adding_all(void **state)
-{
-	struct agg a, b, all;
-
-	(void)state;
-	agg_init(&a);
-	agg_init(&b);
-	agg_init(&all);
-	fill(&a, 1000000, 50);
-	fill(&b, 9000000, 30);
-	fill(&all, 1000000, 50);
-	fill(&all, 9000000, 30);
-	assert_int_equal(agg_merge(&a, &b), 0);
-	for (int k = 0; k < AGG_MAX_API; k++) {
-		assert_int_equal(agg_count(&a, k), agg_count(&all, k));
-		if (agg_latency(&all, k))
-			assert_hist_equal(agg_latency(&a, k), agg_latency(&all, k));
-		else
-			assert_null(agg_latency(&a, k));
-	}
-	assert_int_equal(a.produce_acks0, 2);
-	assert_int_equal(a.produce_bytes, all.produce_bytes);
-	assert_int_equal(a.produce_records, all.produce_records);
-	assert_int_equal(agg_count(&b, 0), 30); /* source untouched */
-	agg_free(&a);
-	agg_free(&b);
-	agg_free(&all);
-}
-
-static void test_merge_into_empty(void **state)
-{
-	struct agg a, b;
-
-	(void)state;
-	agg_init(&a);
-	agg_init(&b);
-	fill(&b, 5000, 10);
-	assert_int_equal(agg_merge(&a, &b), 0);
-	assert_hist_equal(agg_latency(&a, 0), agg_latency(&b, 0));
-	assert_hist_equal(agg_latency(&a, 18), agg_latency(&b, 18));
-	assert_ptr_not_equal(agg_latency(&a, 0), agg_latency(&b, 0)); /* own copy */
-	assert_null(agg_latency(&a, 3));
-	agg_free(&b);
-	assert_int_equal(agg_latency(&a, 0)->count, 10); /* survives the source */
-	agg_free(&a);
-}
-
 static void test_reset(void **state)
 {
 	struct agg a;
@@ -228,29 +169,6 @@ static void test_reset(void **state)
 	agg_free(&a);
 }
 
-static void test_interval_sum_equals_total(void **state)
-{
-	struct agg iv, total, direct;
-
-	(void)state;
-	agg_init(&iv);
-	agg_init(&total);
-	agg_init(&direct);
-	for (int round = 0; round < 4; round++) {
-		fill(&iv, 1000u * (round + 1), 7 + round);
-		fill(&direct, 1000u * (round + 1), 7 + round);
-		assert_int_equal(agg_merge(&total, &iv), 0);
-		agg_reset(&iv);
-	}
-	assert_hist_equal(agg_latency(&total, 0), agg_latency(&direct, 0));
-	assert_hist_equal(agg_latency(&total, 18), agg_latency(&direct, 18));
-	assert_int_equal(agg_count(&total, 0), 7 + 8 + 9 + 10);
-	assert_int_equal(total.produce_acks0, 4);
-	agg_free(&iv);
-	agg_free(&total);
-	agg_free(&direct);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -259,10 +177,7 @@ int main(void)
 	    cmocka_unit_test(test_acks0_apart),
 	    cmocka_unit_test(test_unparsed_produce_and_odd_times),
 	    cmocka_unit_test(test_out_of_range_api_ignored),
-	    cmocka_unit_test(test_merge_equals_adding_all),
-	    cmocka_unit_test(test_merge_into_empty),
 	    cmocka_unit_test(test_reset),
-	    cmocka_unit_test(test_interval_sum_equals_total),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -226,46 +226,6 @@ static void test_all_ranks(void **state)
 	free(h);
 }
 
-static void test_merge_halves(void **state)
-{
-	struct hist *all = new_hist(), *a = new_hist(), *b = new_hist();
-	uint64_t *v = random_values(N_RANDOM, 1234);
-	size_t i;
-
-	(void)state;
-	for (i = 0; i < N_RANDOM; i++) {
-		hist_record(all, v[i]);
-		hist_record(i < N_RANDOM / 2 ? a : b, v[i]);
-	}
-	hist_merge(a, b);
-	assert_memory_equal(a, all, sizeof(*a));
-	hist_init(b);
-	hist_merge(a, b); /* merging an empty histogram changes nothing */
-	assert_memory_equal(a, all, sizeof(*a));
-	hist_merge(b, all); /* into an empty one: a copy */
-	assert_memory_equal(b, all, sizeof(*b));
-	free(v);
-	free(a);
-	free(b);
-	free(all);
-}
-
-static void test_merge_saturates(void **state)
-{
-	struct hist *a = new_hist(), *b = new_hist();
-
-	(void)state;
-	hist_record_n(a, 5, UINT64_MAX - 1);
-	hist_record_n(b, 5, 10);
-	hist_merge(a, b);
-	assert_int_equal(a->count, UINT64_MAX);
-	assert_int_equal(a->buckets[5], UINT64_MAX);
-	assert_int_equal(a->sum, UINT64_MAX);
-	assert_int_equal(hist_quantile(a, 0.5), 5);
-	free(a);
-	free(b);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -276,8 +236,6 @@ int main(void)
 	    cmocka_unit_test(test_buckets_consistent),
 	    cmocka_unit_test(test_random_quantiles),
 	    cmocka_unit_test(test_all_ranks),
-	    cmocka_unit_test(test_merge_halves),
-	    cmocka_unit_test(test_merge_saturates),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
-/* Shared by the BPF objects: syscall numbers at the tracepoints, and how a
- * record is handed to the reader. */
-#ifndef KAFKALAT_SYSCALL_RING_H
-#define KAFKALAT_SYSCALL_RING_H
+/* Shared by the BPF objects: syscall numbers at the tracepoints. */
+#ifndef KAFKALAT_SYSCALL_NR_H
+#define KAFKALAT_SYSCALL_NR_H
 
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
@@ -25,18 +24,6 @@ static __always_inline long regs_syscall_nr(struct pt_regs *regs)
 #else
 	return -1;
 #endif
-}
-
-/* Waking the reader for every record costs an interrupt per request (µs in
- * a VM): it polls every 10 ms, and is woken only when the ring holds more
- * than wakeup_bytes, so that it keeps up (live.c takes its priority back). */
-static __always_inline void ring_submit(void *ring, void *rec, __u64 wakeup_bytes)
-{
-	__u64 flags = bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA) > wakeup_bytes
-			  ? BPF_RB_FORCE_WAKEUP
-			  : BPF_RB_NO_WAKEUP;
-
-	bpf_ringbuf_submit(rec, flags);
 }
 
 #endif
