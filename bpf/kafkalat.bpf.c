@@ -481,10 +481,11 @@ static __always_inline int io_exit(long ret)
 }
 
 /*
- * Two programs on the raw syscall tracepoints (tp_btf: called directly with
- * the syscall's registers, no perf record is built) serve every watched
- * syscall: rodata tables indexed by syscall number give each one's I/O shape
- * and direction. Other processes leave at the first comparison.
+ * Where the syscalls' own tracepoints are missing, two programs on the raw
+ * syscall tracepoints (tp_btf, the syscall's registers) serve every watched
+ * syscall, at the price of running for every syscall of every process.
+ * Rodata tables indexed by syscall number give each one's I/O shape and
+ * direction; other processes leave at the first comparison.
  */
 const volatile __u8 sys_io_kind[KLT_MAX_SYSCALL_NR] = {};
 const volatile __u8 sys_io_dir[KLT_MAX_SYSCALL_NR] = {};

@@ -48,9 +48,10 @@ static __always_inline void *ring_reserve(__u64 size)
 	return rec;
 }
 
-/* Waking the reader for every record costs an interrupt per request (µs in
- * a VM): it polls on a timer, and is woken only when the ring holds more
- * than wakeup_bytes, so that it keeps up (live.c takes its priority back). */
+/* Waking the reader for every record costs an interrupt per record: it
+ * polls on its own timer and is woken only when the ring holds more than
+ * wakeup_bytes, so that it keeps up (it then takes its priority back:
+ * pace.h). */
 static __always_inline void ring_submit(void *rec)
 {
 	__u64 flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > wakeup_bytes

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Why a thread was off CPU, from its kernel stack at the moment it blocked:
- * the cause classifier of the correlation model (docs: DESIGN.md). A table
- * of kernel function names (src/cause.c) is matched against the frames; the
+ * Why a thread was off CPU, from its kernel stack at the moment it blocked
+ * (docs/design.md, "Kernel side: the causes"). A table of kernel function
+ * names (src/lib/cause.c) is matched against the frames; the
  * most specific evidence wins (a journal wait that ends in io_schedule is
  * `journal`, not `blkio`). cpu and runq come from scheduler states, never
  * from a stack: cause_classify() does not return them.

@@ -4,9 +4,8 @@
  *
  * kafkalat reads its rings in bursts. At the broker's own niceness a burst
  * delays whichever broker or client thread wakes up on that CPU until the
- * scheduler's slice runs out: at 5000 produce requests/s the client's p99
- * went from about 0.9 ms to 2-3 ms, and the slowest requests fell inside
- * kafkalat's bursts twenty times more often than chance. A thread at nice 19
+ * scheduler's slice runs out, and that shows in the client's p99
+ * (docs/design.md, "Pacing: giving way to the broker"). A thread at nice 19
  * is preempted by every waking thread of normal priority, so kafkalat runs
  * there while its rings have room. When the kernel side wakes it early (a
  * ring past a quarter full) it goes back to its starting niceness at once,
@@ -27,10 +26,10 @@
  * client thread waking behind a long burst still waited for it. */
 #define PACE_SLICE_NS 100000ull
 /* Yields per burst at most. Under a saturating load every yield is a
- * switch to another task, which these guests charge dearly (kafkalat's CPU
- * per request went from 3.6 to 8.8 us at the broker's limit), and a busy
- * scheduler preempts a long nice-19 burst anyway. At 5000 requests/s a
- * 30 ms poll's burst is about four slices. */
+ * switch to another task, which costs dearly on a VM, and a busy scheduler
+ * preempts a long nice-19 burst anyway; at a moderate rate a poll's burst
+ * is about this many slices (docs/design.md, "Pacing: giving way to the
+ * broker"). */
 #define PACE_MAX_YIELDS 4
 
 struct pace {

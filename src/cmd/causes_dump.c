@@ -14,9 +14,9 @@
 #include "kafkalat/ksyms.h"
 #include "kafkalat/probe_causes.h"
 
-#define POLL_MS	  100
-#define MAX_PROGS 32
-#define NTYPES	  (KLC_EV_MAX - KLC_EV_FILE)
+#define DUMP_POLL_MS 100 /* this debug command's own period, not the live tracer's */
+#define MAX_PROGS    32
+#define NTYPES	     (KLC_EV_MAX - KLC_EV_FILE)
 
 static volatile sig_atomic_t dump_stop;
 
@@ -429,7 +429,7 @@ static int run(struct causes_opts *o, double secs)
 	t0 = mono_ns();
 	deadline = secs > 0 ? t0 + (uint64_t)(secs * 1e9) : UINT64_MAX;
 	while (!dump_stop && mono_ns() < deadline) {
-		err = causes_poll(d.c, POLL_MS);
+		err = causes_poll(d.c, DUMP_POLL_MS);
 		if (err < 0) {
 			fprintf(stderr, "kafkalat causes-dump: %s\n", causes_error(d.c));
 			goto out;

@@ -90,14 +90,15 @@ const struct cause_stackless *cause_stackless(int stack_id)
 /* clang-format off */
 static const struct cause_rule rules[] = {
 	/* ext4/jbd2: starting a handle while a commit locks the transaction
-	 * (measured here under ext4_dirty_inode), or while the log is full */
+	 * (tests/data/stacks/ext4-wait-transaction-locked-*.txt: under ext4_dirty_inode), or while the log is full */
 	{"wait_transaction_locked",	CAUSE_JOURNAL, P_JOURNAL, NULL},
 	{"wait_transaction_switching",	CAUSE_JOURNAL, P_JOURNAL, NULL},
 	{"add_transaction_credits",	CAUSE_JOURNAL, P_JOURNAL, NULL},
 	{"start_this_handle",		CAUSE_JOURNAL, P_JOURNAL, NULL},
 	{"__jbd2_log_wait_for_space",	CAUSE_JOURNAL, P_JOURNAL, NULL},
 	/* the buffer to modify is being written by the running commit
-	 * (measured here: the inode buffer, write() -> ext4_dirty_inode) */
+	 * (tests/data/stacks/ext4-do-get-write-access-*.txt: the inode buffer,
+	 * write() -> ext4_dirty_inode) */
 	{"do_get_write_access",		CAUSE_JOURNAL, P_JOURNAL, NULL},
 	/* fsync waiting for the commit of its transaction */
 	{"jbd2_log_wait_commit",	CAUSE_JOURNAL, P_JOURNAL, NULL},
@@ -109,7 +110,7 @@ static const struct cause_rule rules[] = {
 	{"__jbd2*",			CAUSE_JOURNAL, P_JOURNAL, NULL},
 	{"ext4_fc_commit",		CAUSE_JOURNAL, P_JOURNAL, NULL},
 	/* fast commits: marking an inode dirty waits while a fast commit is
-	 * writing it (measured here: write() -> ext4_dirty_inode ->
+	 * writing it (write() -> ext4_dirty_inode ->
 	 * ext4_fc_track_inode, tests/data/stacks/ext4-fc-track-inode-1.txt) */
 	{"ext4_fc_track_inode",		CAUSE_JOURNAL, P_JOURNAL, NULL},
 	{"ext4_fc_wait_committing_inode", CAUSE_JOURNAL, P_JOURNAL, NULL},
@@ -146,7 +147,8 @@ static const struct cause_rule rules[] = {
 	{"rwsem_down_*",		CAUSE_INODE_LOCK, P_INODE_LOCK, "lock_rename*"},
 	/* /proc/<tid>/stack hides down_write and rwsem_down_*_slowpath
 	 * (__sched): there a wait for i_rwsem shows as its taker on top
-	 * (measured here: ext4_buffered_write_iter, two appenders, one file) */
+	 * (tests/data/stacks/shared-file-i-rwsem-1.txt: ext4_buffered_write_iter,
+	 * two appenders, one file) */
 	{"ext4_buffered_write_iter",	CAUSE_INODE_LOCK, P_INODE_LOCK, TOP},
 	{"ext4_dio_write_iter",		CAUSE_INODE_LOCK, P_INODE_LOCK, TOP},
 	{"ext4_file_write_iter",	CAUSE_INODE_LOCK, P_INODE_LOCK, TOP},
