@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * Why a broker thread waited: the kernel side of the cause breakdown. A
- * separate object from kafkalat.bpf.c, loaded next to it unless --no-causes, each
- * group of programs (file, futex, sched, block, journal, writeback) only if
- * chosen. Everything per thread is filtered to targ_tgid in the kernel;
+ * separate object from kafkalat.bpf.c, loaded next to it unless
+ * --no-causes, each group of programs (file, futex, sched, block, journal,
+ * writeback) only if chosen. Everything per thread is filtered to targ_tgid in the kernel;
  * block I/O is of every device (it is asynchronous: the broker's writes are
  * often issued by a flusher or jbd2). Tracepoints (tp_btf) only.
  *
