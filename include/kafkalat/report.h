@@ -51,18 +51,6 @@ void report_summary_text(FILE *out, const struct agg *total, const struct report
 void report_summary_json(FILE *out, const struct agg *total, const struct report_run *run);
 void report_slow_header(FILE *out);
 
-/* The --slower lines of a run (live or replayed): the threshold, the format
- * and whether the text header was printed yet. */
-struct report_slow {
-	double slower_ms; /* < 0: no lines */
-	bool json;
-	int64_t wall_offset_ns; /* realtime - monotonic, for the lines' times */
-	bool header_done;
-};
-bool report_is_slow(const struct report_slow *s, const struct corr_request *r);
-/* r's line if it is slow (a: its attribution, or NULL), on stdout. */
-void report_slow_line(struct report_slow *s, const struct corr_request *r,
-		      const struct report_attrib *a);
 /* Creates (truncates) path for writing, mode 0600 (request lines, folded
  * stacks, dumps: traces stay private). 0 or -errno. */
 int report_create_private(const char *path, FILE **out);

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * The live tracer: find the broker, attach, poll the ring buffer, feed the
- * correlator, print intervals, slow requests and the summary.
+ * The live tracer: find the broker, attach, poll both ring buffers into the
+ * request pipeline (pipeline.h) at a pace the broker can live with, and tell
+ * it the run's clock and what only the kernel side knows.
  */
 #include <errno.h>
 #include <sched.h>
@@ -22,17 +23,14 @@
 
 #include <bpf/bpf.h>
 
-#include "kafkalat/agg.h"
-#include "kafkalat/correlate.h"
-#include "kafkalat/evdump.h"
 #include "kafkalat/ksyms.h"
 #include "kafkalat/live.h"
+#include "kafkalat/outputs.h"
 #include "kafkalat/pace.h"
+#include "kafkalat/pipeline.h"
 #include "kafkalat/probe.h"
 #include "kafkalat/probe_causes.h"
-#include "kafkalat/report.h"
 #include "kafkalat/segment.h"
-#include "kafkalat/explain.h"
 #include "kafkalat/target.h"
 
 /* What one poll reads is one burst of work, which the reader breaks into
@@ -58,20 +56,13 @@ struct live {
 	const struct cli_opts *o;
 	int pid;
 	struct probe *probe;
-	struct corr *corr;
-	struct agg interval, total;
-	FILE *requests;
-	struct report_slow slow; /* --slower */
+	struct pipeline *pipe;
+	struct outputs out; /* --requests, --folded, --dump-events */
 	uint64_t lost_seen;
-	int oom;
 	/* the causes: NULL with --no-causes or when they could not be loaded */
 	struct causes *causes;
-	struct explain *explain;
+	bool futex_from_offcpu; /* file syscalls on their own tracepoints */
 	struct ksyms *ksyms;
-	FILE *folded;
-	FILE *dump;		 /* --dump-events */
-	const char *file_events; /* how file writes are traced */
-	int dump_err;
 	uint64_t cause_lost_seen;
 	int epfd; /* both rings' early wake-ups */
 	struct pace pace;
@@ -92,50 +83,6 @@ static uint64_t now_ns(clockid_t clk)
 
 	clock_gettime(clk, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-/* The --requests and --slower lines of a Produce request; a is its
- * attribution (NULL without causes). */
-static void emit_produce(struct live *lv, const struct corr_request *r,
-			 const struct report_attrib *a)
-{
-	if (lv->requests)
-		report_request_json(lv->requests, r, a);
-	report_slow_line(&lv->slow, r, a);
-}
-
-static void on_attributed(const struct corr_request *r, const struct attrib_result *res, void *ctx)
-{
-	struct live *lv = ctx;
-	struct report_attrib a = {.res = res};
-	char stack[REPORT_STACK_TEXT];
-
-	/* the stack is printed on the slow lines only */
-	if (report_is_slow(&lv->slow, r) && res->top_stack_id != -1) {
-		explain_stack_text(lv->explain, res->top_stack_id, ";", stack, sizeof(stack));
-		a.stack = stack;
-	}
-	emit_produce(lv, r, &a);
-}
-
-static void on_complete(const struct corr_request *r, void *ctx)
-{
-	struct live *lv = ctx;
-
-	if (agg_add(&lv->interval, r) || agg_add(&lv->total, r))
-		lv->oom = 1;
-	if (r->api_key != 0)
-		return;
-	/* held until its causes are in; printed from on_attributed */
-	if (lv->explain && r->t_end && r->acks != 0 && explain_request(lv->explain, r) == 0)
-		return;
-	emit_produce(lv, r, NULL);
-}
-
-static void dump(struct live *lv, enum evdump_kind kind, const void *data, size_t len)
-{
-	if (lv->dump && !lv->dump_err)
-		lv->dump_err = evdump_write(lv->dump, kind, data, len);
 }
 
 /* A calm reader gives the CPU to a thread waiting for it every
@@ -161,8 +108,7 @@ static int on_record(void *ctx, void *data, size_t len)
 {
 	struct live *lv = ctx;
 
-	dump(lv, EVDUMP_SOCKET, data, len);
-	corr_feed(lv->corr, data, len);
+	pipeline_socket_record(lv->pipe, data, len);
 	count_record(lv);
 	return 0;
 }
@@ -192,7 +138,7 @@ static int fd_path(int pid, int32_t fd, uint64_t ino, char *path, size_t len)
 static void learn_topic_id(struct live *lv, const struct klc_file_name_event *e)
 {
 	char path[PATH_MAX], meta[PATH_MAX + 64], text[256];
-	struct evdump_topic_id d = {0};
+	uint8_t id[16];
 	struct segment seg;
 	ssize_t n;
 	int fd;
@@ -207,11 +153,8 @@ static void learn_topic_id(struct live *lv, const struct klc_file_name_event *e)
 		return;
 	n = read(fd, text, sizeof(text));
 	close(fd);
-	if (n <= 0 || segment_parse_topic_id(text, (size_t)n, d.id))
-		return;
-	snprintf(d.name, sizeof(d.name), "%s", seg.topic);
-	if (explain_add_topic_id(lv->explain, d.id, d.name) == 0)
-		dump(lv, EVDUMP_TOPIC_ID, &d, sizeof(d));
+	if (n > 0 && !segment_parse_topic_id(text, (size_t)n, id))
+		pipeline_topic_id(lv->pipe, id, seg.topic);
 }
 
 static int on_cause_record(void *ctx, void *data, size_t len)
@@ -219,8 +162,7 @@ static int on_cause_record(void *ctx, void *data, size_t len)
 	struct live *lv = ctx;
 	uint32_t type;
 
-	dump(lv, EVDUMP_CAUSE, data, len);
-	explain_feed(lv->explain, data, len);
+	pipeline_cause_record(lv->pipe, data, len);
 	count_record(lv);
 	if (len == sizeof(struct klc_file_name_event) &&
 	    (memcpy(&type, data, sizeof(type)), type == KLC_EV_FILE_NAME))
@@ -241,8 +183,6 @@ static int stack_frames(void *ctx, int32_t stack_id, const char **frames, int ma
 
 		frames[i] = s ? s->name : "[unknown]";
 	}
-	if (n > 0 && lv->dump && !lv->dump_err)
-		lv->dump_err = evdump_write_stack(lv->dump, stack_id, frames, n);
 	return n;
 }
 
@@ -278,7 +218,6 @@ static int start_causes(struct live *lv, int pid)
 	    core | extra | KLC_G_FILE | KLC_G_FUTEX,
 	    core | KLC_G_FILE | KLC_G_FUTEX,
 	};
-	struct explain_config cfg;
 	size_t i;
 
 	if (lv->o->no_causes)
@@ -300,14 +239,7 @@ static int start_causes(struct live *lv, int pid)
 	if (!(tries[i] & KLC_G_JOURNAL))
 		fprintf(stderr, "kafkalat: journal and writeback tracepoints unavailable: their "
 				"events are not traced\n");
-	explain_config_default(&cfg);
-	cfg.futex_from_offcpu = (tries[i] & KLC_G_FILE_TP) != 0;
-	lv->file_events = cfg.futex_from_offcpu ? "tracepoints" : "raw";
-	lv->explain = explain_new(&cfg, stack_frames, lv, on_attributed, lv);
-	if (!lv->explain) {
-		fprintf(stderr, "kafkalat: out of memory\n");
-		return -ENOMEM;
-	}
+	lv->futex_from_offcpu = (tries[i] & KLC_G_FILE_TP) != 0;
 	lv->ksyms = ksyms__load(NULL);
 	if (!lv->ksyms)
 		fprintf(stderr,
@@ -315,15 +247,6 @@ static int start_causes(struct live *lv, int pid)
 			"be classified as other\n",
 			strerror(errno));
 	return 0;
-}
-
-static int open_private(const char *path, FILE **out)
-{
-	int err = path ? report_create_private(path, out) : 0;
-
-	if (err)
-		fprintf(stderr, "kafkalat: cannot write %s: %s\n", path, strerror(-err));
-	return err;
 }
 
 static int find_target(const struct cli_opts *o, int *pid)
@@ -435,7 +358,7 @@ static int drain_causes(struct live *lv, uint64_t now)
 	n = causes_poll(lv->causes, 0);
 	if (n < 0)
 		return n;
-	while (explain_advance_n(lv->explain, now, ATTRIBUTIONS_PER_PIECE))
+	while (pipeline_advance(lv->pipe, now, ATTRIBUTIONS_PER_PIECE))
 		maybe_yield(lv);
 	return 0;
 }
@@ -450,7 +373,7 @@ static void check_lost(struct live *lv, struct klt_stats *st)
 
 		fprintf(stderr, "kafkalat: %llu events lost (ring buffer full; try --ringbuf-mb)\n",
 			(unsigned long long)n);
-		corr_note_lost(lv->corr, n);
+		pipeline_note_lost(lv->pipe, n);
 		lv->lost_seen = st->ringbuf_drops;
 	}
 }
@@ -463,13 +386,7 @@ static void print_interval(struct live *lv, double secs)
 
 	localtime_r(&t, &tm);
 	strftime(when, sizeof(when), "%H:%M:%S", &tm);
-	if (lv->o->json) {
-		report_interval_json(stdout, &lv->interval, secs, when);
-	} else {
-		report_interval_header(stdout);
-		report_interval_text(stdout, &lv->interval, secs, when);
-	}
-	agg_reset(&lv->interval);
+	pipeline_interval(lv->pipe, secs, when);
 }
 
 /* Gone, or dead and waiting for its parent to reap it (a zombie still
@@ -605,8 +522,7 @@ static const char *poll_loop(struct live *lv, int pid, uint64_t t_start, struct 
 			next_chores = now + CHORES_MS * 1000000ull;
 			check_lost(lv, st);
 			check_cause_lost(lv);
-			if (lv->requests)
-				fflush(lv->requests);
+			pipeline_flush(lv->pipe);
 			if (broker_gone(pid))
 				return "the broker exited";
 		}
@@ -620,48 +536,9 @@ static const char *poll_loop(struct live *lv, int pid, uint64_t t_start, struct 
 			return NULL;
 		if (o->duration_s > 0 && now - t_start >= (uint64_t)(o->duration_s * 1e9))
 			return NULL;
-		if (lv->oom)
+		if (pipeline_error(lv->pipe))
 			return "out of memory";
 	}
-}
-
-static void fill_tail(struct live *lv, struct report_tail *rt)
-{
-	struct klc_stats st = {0};
-
-	report_tail_fill(rt, lv->explain);
-	rt->file_events = lv->file_events;
-	if (!causes_stats(lv->causes, &st)) {
-		rt->lost_events = st.ringbuf_drops;
-		rt->stack_errors = st.stack_errors;
-	}
-}
-
-static void write_folded(struct live *lv)
-{
-	int n;
-
-	if (!lv->folded)
-		return;
-	n = explain_write_folded(lv->explain, lv->folded);
-	if (n < 0 || fflush(lv->folded))
-		fprintf(stderr, "kafkalat: writing %s failed: %s\n", lv->o->folded_path,
-			strerror(n < 0 ? -n : errno));
-	else
-		fprintf(stderr, "kafkalat: %d folded stacks of the >= p99 requests in %s\n", n,
-			lv->o->folded_path);
-}
-
-/* The losses go into the dump too: its replay reports what this run did. */
-static void dump_stats(struct live *lv, const struct klt_stats *st, const struct report_tail *rt)
-{
-	struct evdump_stats ds = {.socket_lost = st->ringbuf_drops,
-				  .cause_lost = rt ? rt->lost_events : 0,
-				  .conn_table_full = st->conn_table_full,
-				  .resync_skipped = st->resync_skipped,
-				  .stack_errors = rt ? rt->stack_errors : 0};
-
-	dump(lv, EVDUMP_STATS, &ds, sizeof(ds));
 }
 
 /* ---- kafkalat's own cost ---- */
@@ -728,42 +605,66 @@ static struct report_cost cost_since_start(const struct live *lv)
 static void finish(struct live *lv, int pid, double secs, struct klt_stats *st)
 {
 	struct report_run run = {.pid = pid, .nports = lv->o->nports, .duration_s = secs};
-	static struct report_tail rt;
+	struct evdump_stats lost = {0};
+	struct klc_stats cst;
 
 	/* what the kernel side wrote before we stopped is part of the run */
 	while (probe_poll(lv->probe, 0) > 0)
 		;
 	check_lost(lv, st);
-	corr_finish(lv->corr);
-	if (lv->explain) {
-		drain_causes(lv, now_ns(CLOCK_MONOTONIC));
-		check_cause_lost(lv);
-		explain_finish(lv->explain);
-		fill_tail(lv, &rt);
-		run.tail = &rt;
-		write_folded(lv);
+	drain_causes(lv, now_ns(CLOCK_MONOTONIC));
+	check_cause_lost(lv);
+	lost.socket_lost = st->ringbuf_drops;
+	lost.conn_table_full = st->conn_table_full;
+	lost.resync_skipped = st->resync_skipped;
+	if (lv->causes && !causes_stats(lv->causes, &cst)) {
+		lost.cause_lost = cst.ringbuf_drops;
+		lost.stack_errors = cst.stack_errors;
 	}
-	dump_stats(lv, st, run.tail);
+	pipeline_end(lv->pipe, &lost);
 	run.cost = cost_since_start(lv);
 	memcpy(run.ports, lv->o->ports, sizeof(run.ports));
 	if (target_comm("/proc", pid, run.comm, sizeof(run.comm)))
 		snprintf(run.comm, sizeof(run.comm), "?");
-	run.lost_events = st->ringbuf_drops;
-	run.conn_table_full = st->conn_table_full;
-	run.resync_skipped = st->resync_skipped;
 	run.kernel_syscalls = st->syscalls;
 	run.kernel_steps = st->steps;
-	run.counts = corr_counts(lv->corr);
-	if (lv->o->json)
-		report_summary_json(stdout, &lv->total, &run);
-	else
-		report_summary_text(stdout, &lv->total, &run);
+	pipeline_summary(lv->pipe, &run);
+}
+
+/* The pipeline is the causes' consumer: it is made once they are loaded
+ * (or not), before the first poll. */
+static int start_pipeline(struct live *lv)
+{
+	const struct cli_opts *o = lv->o;
+	struct pipeline_config cfg = {.out = stdout,
+				      .json = o->json,
+				      .slower_ms = o->slower_ms,
+				      .causes = lv->causes != NULL,
+				      .futex_from_offcpu = lv->futex_from_offcpu,
+				      .stack_fn = stack_frames,
+				      .stack_ctx = lv};
+
+	memcpy(cfg.file, lv->out.file, sizeof(cfg.file));
+	lv->pipe = pipeline_new(&cfg);
+	if (!lv->pipe) {
+		fprintf(stderr, "kafkalat: out of memory\n");
+		return -ENOMEM;
+	}
+	if (pipeline_file_error(lv->pipe, PIPELINE_DUMP)) {
+		fprintf(stderr, "kafkalat: writing %s failed: %s\n", o->dump_path,
+			strerror(-pipeline_file_error(lv->pipe, PIPELINE_DUMP)));
+		return -EIO;
+	}
+	return 0;
 }
 
 int live_run(const struct cli_opts *o)
 {
 	struct live lv = {.o = o,
-			  .slow = {.slower_ms = o->slower_ms, .json = o->json},
+			  .out = {.prog = "kafkalat",
+				  .path = {[PIPELINE_REQUESTS] = o->requests_path,
+					   [PIPELINE_FOLDED] = o->folded_path,
+					   [PIPELINE_DUMP] = o->dump_path}},
 			  .epfd = -1,
 			  .stats_fd = -1};
 	struct klt_stats st = {0};
@@ -773,31 +674,18 @@ int live_run(const struct cli_opts *o)
 	unsigned open_conns = 0;
 	char comm[32] = "?";
 
-	agg_init(&lv.interval);
-	agg_init(&lv.total);
-	if (find_target(o, &pid) || open_private(o->requests_path, &lv.requests) ||
-	    open_private(o->folded_path, &lv.folded) || open_private(o->dump_path, &lv.dump))
+	if (find_target(o, &pid) || outputs_open(&lv.out))
 		goto out;
-	if (lv.dump && evdump_write_header(lv.dump)) {
-		fprintf(stderr, "kafkalat: writing %s failed\n", o->dump_path);
-		goto out;
-	}
-	lv.corr = corr_new(on_complete, &lv);
-	if (!lv.corr) {
-		fprintf(stderr, "kafkalat: out of memory\n");
-		goto out;
-	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	lv.pid = pid;
 	ensure_tracefs(o->verbose);
-	if (start_probe(&lv, pid) || start_causes(&lv, pid) || open_ring_waiter(&lv) ||
-	    start_bpf_stats(&lv))
+	if (start_probe(&lv, pid) || start_causes(&lv, pid) || start_pipeline(&lv) ||
+	    open_ring_waiter(&lv) || start_bpf_stats(&lv))
 		goto out;
 	cost_mark(&lv, &lv.cost0);
 	t_start = now_ns(CLOCK_MONOTONIC);
-	lv.slow.wall_offset_ns = (int64_t)now_ns(CLOCK_REALTIME) - (int64_t)t_start;
-	dump(&lv, EVDUMP_CLOCK, &lv.slow.wall_offset_ns, sizeof(lv.slow.wall_offset_ns));
+	pipeline_clock(lv.pipe, (int64_t)now_ns(CLOCK_REALTIME) - (int64_t)t_start);
 	target_comm("/proc", pid, comm, sizeof(comm));
 	if (target_count_connections("/proc", pid, o->ports, o->nports, &open_conns))
 		open_conns = 0;
@@ -813,26 +701,17 @@ int live_run(const struct cli_opts *o)
 	if (why)
 		fprintf(stderr, "kafkalat: stopping: %s\n", why);
 	finish(&lv, pid, (double)(now_ns(CLOCK_MONOTONIC) - t_start) / 1e9, &st);
-	rc = lv.oom ? 1 : 0;
+	rc = pipeline_error(lv.pipe) ? 1 : 0;
 out:
 	if (lv.epfd >= 0)
 		close(lv.epfd);
 	if (lv.stats_fd >= 0)
 		close(lv.stats_fd);
-	if (lv.requests)
-		fclose(lv.requests);
-	if (lv.folded)
-		fclose(lv.folded);
-	if (lv.dump && (fclose(lv.dump) || lv.dump_err)) {
-		fprintf(stderr, "kafkalat: writing %s failed\n", o->dump_path);
+	if (outputs_close(&lv.out, lv.pipe))
 		rc = 1;
-	}
 	causes_destroy(lv.causes);
-	explain_free(lv.explain);
+	pipeline_free(lv.pipe);
 	ksyms__free(lv.ksyms);
 	probe_destroy(lv.probe);
-	corr_free(lv.corr);
-	agg_free(&lv.interval);
-	agg_free(&lv.total);
 	return rc;
 }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * kafkalat replay: a --dump-events file through the same correlator, tail
- * pipeline and reporters as the live run, without root or BPF. For looking
+ * kafkalat replay: a --dump-events file through the live run's pipeline
+ * (pipeline.h), without root or BPF. For looking
  * at a recorded run again (another machine, other report options) and for
  * measuring the user-space pipeline's cost on a fixed input.
  */
@@ -15,14 +15,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "kafkalat/agg.h"
 #include "kafkalat/cause_events.h"
-#include "kafkalat/correlate.h"
 #include "kafkalat/evdump.h"
 #include "kafkalat/grow.h"
+#include "kafkalat/outputs.h"
+#include "kafkalat/pipeline.h"
 #include "kafkalat/replay.h"
-#include "kafkalat/report.h"
-#include "kafkalat/explain.h"
 
 #define MAX_STACKS 65536 /* the live run's stack map holds no more */
 
@@ -34,18 +32,14 @@ struct stack {
 };
 
 struct replay {
-	struct corr *corr;
-	struct explain *explain;
-	struct agg total;
-	FILE *requests;
+	struct pipeline *pipe;
 	struct stack *stacks; /* sorted by (id, seq) once collected */
 	size_t nstacks, stacks_cap;
 	struct evdump_stats stats;
 	bool have_stats;
-	bool futex_syscalls;	 /* the dump has futex syscall records */
-	struct report_slow slow; /* --slower; its clock from EVDUMP_CLOCK */
-	uint64_t t_min, t_max;	 /* first byte of the first request, end of the last */
-	int oom;
+	bool causes;		/* the dump has cause records: the run traced them */
+	bool futex_syscalls;	/* the dump has futex syscall records */
+	int64_t wall_offset_ns; /* EVDUMP_CLOCK */
 };
 
 static const char usage[] =
@@ -94,45 +88,6 @@ static int stack_order(const void *a, const void *b)
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-static void on_attributed(const struct corr_request *r, const struct attrib_result *res, void *ctx)
-{
-	struct replay *rp = ctx;
-	struct report_attrib a = {.res = res};
-	char stack[REPORT_STACK_TEXT];
-
-	if (rp->requests)
-		report_request_json(rp->requests, r, &a);
-	/* the stack is printed on the slow lines only */
-	if (report_is_slow(&rp->slow, r) && res->top_stack_id != -1) {
-		explain_stack_text(rp->explain, res->top_stack_id, ";", stack, sizeof(stack));
-		a.stack = stack;
-	}
-	report_slow_line(&rp->slow, r, &a);
-}
-
-static void on_complete(const struct corr_request *r, void *ctx)
-{
-	struct replay *rp = ctx;
-
-	if (agg_add(&rp->total, r))
-		rp->oom = 1;
-	if (r->t_first && (!rp->t_min || r->t_first < rp->t_min))
-		rp->t_min = r->t_first;
-	if (r->t_end > rp->t_max)
-		rp->t_max = r->t_end;
-	if (r->api_key == 0 && r->t_end && r->acks != 0 && explain_request(rp->explain, r) == 0) {
-		/* the live run drained both rings every 100 ms: a request's causes
-		 * are in the dump well before the records 300 ms after it ended */
-		explain_advance(rp->explain, rp->t_max);
-		return;
-	}
-	if (r->api_key != 0)
-		return;
-	if (rp->requests)
-		report_request_json(rp->requests, r, NULL);
-	report_slow_line(&rp->slow, r, NULL);
-}
-
 /* The stacks first: the live run wrote each after the record needing it.
  * The same pass sees whether the run traced futex syscalls: without them
  * (file syscalls on their own tracepoints) the live run took futex waits
@@ -143,8 +98,9 @@ static int collect_stacks(void *ctx, enum evdump_kind kind, const void *data, si
 	struct stack *s;
 	uint32_t type;
 
-	if (kind == EVDUMP_CLOCK && len == sizeof(rp->slow.wall_offset_ns))
-		memcpy(&rp->slow.wall_offset_ns, data, sizeof(rp->slow.wall_offset_ns));
+	if (kind == EVDUMP_CLOCK && len == sizeof(rp->wall_offset_ns))
+		memcpy(&rp->wall_offset_ns, data, sizeof(rp->wall_offset_ns));
+	rp->causes |= kind == EVDUMP_CAUSE;
 	if (kind == EVDUMP_CAUSE && len >= sizeof(type)) {
 		memcpy(&type, data, sizeof(type));
 		rp->futex_syscalls |= type == KLC_EV_FUTEX;
@@ -170,21 +126,21 @@ static int feed(void *ctx, enum evdump_kind kind, const void *data, size_t len)
 	struct replay *rp = ctx;
 
 	if (kind == EVDUMP_SOCKET)
-		corr_feed(rp->corr, data, len);
+		pipeline_socket_record(rp->pipe, data, len);
 	else if (kind == EVDUMP_CAUSE)
-		explain_feed(rp->explain, data, len);
+		pipeline_cause_record(rp->pipe, data, len);
 	else if (kind == EVDUMP_TOPIC_ID && len == sizeof(struct evdump_topic_id)) {
 		struct evdump_topic_id d;
 
 		memcpy(&d, data, sizeof(d));
 		d.name[sizeof(d.name) - 1] = '\0';
-		explain_add_topic_id(rp->explain, d.id, d.name);
+		pipeline_topic_id(rp->pipe, d.id, d.name);
 	} else if (kind == EVDUMP_STATS && len == sizeof(rp->stats)) {
 		memcpy(&rp->stats, data, sizeof(rp->stats));
 		rp->have_stats = true;
-		corr_note_lost(rp->corr, rp->stats.socket_lost);
+		pipeline_note_lost(rp->pipe, rp->stats.socket_lost);
 	}
-	return rp->oom ? -ENOMEM : 0;
+	return pipeline_error(rp->pipe);
 }
 
 static int map_file(const char *path, void **buf, size_t *len)
@@ -206,59 +162,42 @@ static int map_file(const char *path, void **buf, size_t *len)
 	return *buf == MAP_FAILED ? -errno : 0;
 }
 
-static int open_private(const char *path, FILE **out)
+static void print_summary(struct replay *rp)
 {
-	int err = path ? report_create_private(path, out) : 0;
-
-	if (err)
-		fprintf(stderr, "kafkalat replay: cannot write %s: %s\n", path, strerror(-err));
-	return err;
-}
-
-static void print_summary(struct replay *rp, bool json)
-{
-	static struct report_tail rt;
 	struct report_run run = {.pid = 0, .nports = 0};
+	uint64_t first, last;
 
-	report_tail_fill(&rt, rp->explain);
-	rt.file_events = rp->futex_syscalls ? "raw" : "tracepoints";
-	rt.lost_events = rp->stats.cause_lost;
-	rt.stack_errors = rp->stats.stack_errors;
-	run.tail = &rt;
 	snprintf(run.comm, sizeof(run.comm), "replay");
-	run.duration_s = rp->t_max > rp->t_min ? (double)(rp->t_max - rp->t_min) / 1e9 : 0;
-	run.lost_events = rp->stats.socket_lost;
-	run.conn_table_full = rp->stats.conn_table_full;
-	run.resync_skipped = rp->stats.resync_skipped;
-	run.counts = corr_counts(rp->corr);
-	if (json)
-		report_summary_json(stdout, &rp->total, &run);
-	else
-		report_summary_text(stdout, &rp->total, &run);
+	pipeline_span(rp->pipe, &first, &last);
+	run.duration_s = last > first ? (double)(last - first) / 1e9 : 0;
+	pipeline_summary(rp->pipe, &run);
 }
 
-static int write_folded(struct replay *rp, const char *path)
+/* The pipeline as the live run had it: with its causes if it traced them,
+ * futex waits from where it took them, the stacks from the dump, and the
+ * records' own times for its clock. */
+static int start_pipeline(struct replay *rp, const struct outputs *out, bool json, double slower_ms)
 {
-	FILE *f = NULL;
-	int n;
+	struct pipeline_config cfg = {.out = stdout,
+				      .json = json,
+				      .slower_ms = slower_ms,
+				      .causes = rp->causes,
+				      .futex_from_offcpu = !rp->futex_syscalls,
+				      .stack_fn = stack_frames,
+				      .stack_ctx = rp,
+				      .clock_from_records = true};
 
-	if (!path)
-		return 0;
-	if (open_private(path, &f))
-		return -1;
-	n = explain_write_folded(rp->explain, f);
-	if (fclose(f) || n < 0) {
-		fprintf(stderr, "kafkalat replay: writing %s failed\n", path);
-		return -1;
-	}
+	memcpy(cfg.file, out->file, sizeof(cfg.file));
+	rp->pipe = pipeline_new(&cfg);
+	if (!rp->pipe)
+		return -ENOMEM;
+	pipeline_clock(rp->pipe, rp->wall_offset_ns);
 	return 0;
 }
 
-static int run(const char *path, bool json, double slower_ms, const char *requests,
-	       const char *folded)
+static int run(const char *path, bool json, double slower_ms, struct outputs *out)
 {
-	struct replay rp = {.slow = {.slower_ms = slower_ms, .json = json}};
-	struct explain_config cfg;
+	struct replay rp = {0};
 	size_t len = 0, bad = 0;
 	void *buf = NULL;
 	int err, rc = 1;
@@ -269,22 +208,17 @@ static int run(const char *path, bool json, double slower_ms, const char *reques
 			err == -EINVAL ? "empty" : strerror(-err));
 		return 1;
 	}
-	agg_init(&rp.total);
 	err = evdump_read(buf, len, collect_stacks, &rp, &bad);
 	if (err)
 		goto bad_dump;
 	if (rp.nstacks)
 		qsort(rp.stacks, rp.nstacks, sizeof(*rp.stacks), stack_order);
-	explain_config_default(&cfg);
-	cfg.futex_from_offcpu = !rp.futex_syscalls;
-	rp.explain = explain_new(&cfg, stack_frames, &rp, on_attributed, &rp);
-	rp.corr = corr_new(on_complete, &rp);
-	if (!rp.explain || !rp.corr) {
+	if (outputs_open(out))
+		goto out;
+	if (start_pipeline(&rp, out, json, slower_ms)) {
 		fprintf(stderr, "kafkalat replay: out of memory\n");
 		goto out;
 	}
-	if (open_private(requests, &rp.requests))
-		goto out;
 	err = evdump_read(buf, len, feed, &rp, &bad);
 	if (err) {
 	bad_dump:
@@ -295,26 +229,18 @@ static int run(const char *path, bool json, double slower_ms, const char *reques
 			bad);
 		goto out;
 	}
-	corr_finish(rp.corr);
-	explain_finish(rp.explain);
 	if (!rp.have_stats)
 		fprintf(stderr,
 			"kafkalat replay: %s has no loss counters (the run did not end "
 			"cleanly): losses in the kernel are not known\n",
 			path);
-	print_summary(&rp, json);
-	rc = write_folded(&rp, folded) ? 1 : 0;
-	if (rp.requests && fclose(rp.requests)) {
-		fprintf(stderr, "kafkalat replay: writing %s failed\n", requests);
-		rc = 1;
-	}
-	rp.requests = NULL;
+	pipeline_end(rp.pipe, &rp.stats);
+	print_summary(&rp);
+	rc = 0;
 out:
-	if (rp.requests)
-		fclose(rp.requests);
-	corr_free(rp.corr);
-	explain_free(rp.explain);
-	agg_free(&rp.total);
+	if (outputs_close(out, rp.pipe))
+		rc = 1;
+	pipeline_free(rp.pipe);
 	free(rp.stacks);
 	munmap(buf, len);
 	return rc;
@@ -327,7 +253,7 @@ int replay_main(int argc, char **argv)
 	    {"folded", required_argument, NULL, 'f'}, {"slower", required_argument, NULL, 's'},
 	    {"help", no_argument, NULL, 'h'},	      {0},
 	};
-	const char *requests = NULL, *folded = NULL;
+	struct outputs out = {.prog = "kafkalat replay"};
 	double slower_ms = -1;
 	bool json = false;
 	char *end;
@@ -340,10 +266,10 @@ int replay_main(int argc, char **argv)
 			json = true;
 			break;
 		case 'r':
-			requests = optarg;
+			out.path[PIPELINE_REQUESTS] = optarg;
 			break;
 		case 'f':
-			folded = optarg;
+			out.path[PIPELINE_FOLDED] = optarg;
 			break;
 		case 's':
 			slower_ms = strtod(optarg, &end);
@@ -368,5 +294,5 @@ int replay_main(int argc, char **argv)
 			optind == argc ? "no dump file given" : "one dump file only", usage);
 		return 2;
 	}
-	return run(argv[optind], json, slower_ms, requests, folded);
+	return run(argv[optind], json, slower_ms, &out);
 }

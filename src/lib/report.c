@@ -437,27 +437,6 @@ void report_request_json(FILE *out, const struct corr_request *r, const struct r
 	fputc('\n', out);
 }
 
-bool report_is_slow(const struct report_slow *s, const struct corr_request *r)
-{
-	return s->slower_ms >= 0 && r->t_end &&
-	       (double)(r->t_end - r->t_first) >= s->slower_ms * 1e6;
-}
-
-void report_slow_line(struct report_slow *s, const struct corr_request *r,
-		      const struct report_attrib *a)
-{
-	if (!report_is_slow(s, r))
-		return;
-	if (s->json) {
-		report_slow_json(stdout, r, s->wall_offset_ns, a);
-		return;
-	}
-	if (!s->header_done)
-		report_slow_header(stdout);
-	s->header_done = true;
-	report_slow_text(stdout, r, s->wall_offset_ns, a);
-}
-
 int report_create_private(const char *path, FILE **out)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);

@@ -39,7 +39,7 @@
  * At the end: explain_finish (even sizes only: odd ones leave requests held for
  * explain_free), then report_tail_fill, the text and JSON reporters and
  * explain_write_folded. Each attributed request also goes through
- * report_request_json, report_slow_text and report_slow_json, as in live.c.
+ * report_request_json, report_slow_text and report_slow_json, as in pipeline.c.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -259,7 +259,7 @@ static void check(const struct attrib_result *res)
 		fail("too many stacks");
 }
 
-/* As live.c: every result goes through the per-request reporters. */
+/* As pipeline.c: every result goes through the per-request reporters. */
 static void on_result(const struct corr_request *r, const struct attrib_result *res, void *ctx)
 {
 	struct state *st = ctx;
@@ -547,7 +547,7 @@ static void report(struct state *st, struct report_tail *rt)
 	FILE *mem;
 
 	report_tail_fill(rt, st->t);
-	rt->lost_events = st->results; /* any counts: live.c takes them from the kernel */
+	rt->lost_events = st->results; /* any counts: the driver takes them from the kernel */
 	rt->stack_errors = st->matched;
 	for (int k = 0; k < ATTRIB_TOPS; k++)
 		if (rt->ntop[k] > REPORT_TOPS)

@@ -26,6 +26,13 @@
 #define INO   4242
 #define BYTES 1000
 
+/* The records go to an explainer, or to what the includer names: its type
+ * (SCENARIO_SINK) and a function taking it like explain_feed (SCENARIO_FEED). */
+#ifndef SCENARIO_SINK
+#define SCENARIO_SINK struct explain
+#define SCENARIO_FEED explain_feed
+#endif
+
 static const char *const journal_stack[] = {
     "bpf_prog_ee59474bdff6754c_kw_step_client_id_len",
     "bpf_trace_run4",
@@ -69,12 +76,12 @@ static inline int stacks(void *ctx, int32_t id, const char **frames, int max)
 	return n;
 }
 
-static inline void feed(struct explain *t, const void *rec, size_t len)
+static inline void feed(SCENARIO_SINK *t, const void *rec, size_t len)
 {
-	assert_int_equal(explain_feed(t, rec, len), 0);
+	assert_int_equal(SCENARIO_FEED(t, rec, len), 0);
 }
 
-static inline void name(struct explain *t, uint64_t ino, const char *parent, const char *file)
+static inline void name(SCENARIO_SINK *t, uint64_t ino, const char *parent, const char *file)
 {
 	struct klc_file_name_event e = {.type = KLC_EV_FILE_NAME, .fd = 9, .ino = ino, .dev = DEV};
 
@@ -83,7 +90,7 @@ static inline void name(struct explain *t, uint64_t ino, const char *parent, con
 	feed(t, &e, sizeof(e));
 }
 
-static inline void file(struct explain *t, uint32_t tid, uint8_t kind, uint64_t ino, int64_t ret,
+static inline void file(SCENARIO_SINK *t, uint32_t tid, uint8_t kind, uint64_t ino, int64_t ret,
 			double t0, double t1)
 {
 	struct klc_file_event e = {.type = KLC_EV_FILE,
@@ -100,7 +107,7 @@ static inline void file(struct explain *t, uint32_t tid, uint8_t kind, uint64_t 
 	feed(t, &e, sizeof(e));
 }
 
-static inline void offcpu(struct explain *t, uint32_t tid, double off, double on, double wake,
+static inline void offcpu(SCENARIO_SINK *t, uint32_t tid, double off, double on, double wake,
 			  int blocked, int32_t stack, uint32_t waker, const char *comm)
 {
 	struct klc_offcpu_event e = {.type = KLC_EV_OFFCPU,
@@ -116,7 +123,7 @@ static inline void offcpu(struct explain *t, uint32_t tid, double off, double on
 	feed(t, &e, sizeof(e));
 }
 
-static inline void futex(struct explain *t, uint32_t tid, double t0, double t1)
+static inline void futex(SCENARIO_SINK *t, uint32_t tid, double t0, double t1)
 {
 	struct klc_futex_event e = {
 	    .type = KLC_EV_FUTEX, .tid = tid, .t_start_ns = US(t0), .t_end_ns = US(t1)};
@@ -133,10 +140,10 @@ static inline void req_init(struct req *q, int32_t corr, double first, double re
 	produce_req_part(q, 3, BYTES);
 }
 
-/* One request: NET reads 0..10, H1 wakes from the queue at 31, writes its
- * batch 40..(40 + stall), blocked in the journal, NET sends the response. */
-static inline void one_request(struct explain *t, struct req *q, int32_t corr, double base,
-			       double stall, int32_t stack)
+/* The causes of one request: NET reads 0..10, H1 wakes from the queue at 31,
+ * writes its batch 40..(40 + stall), blocked in the journal, NET sends the
+ * response. */
+static inline void request_causes(SCENARIO_SINK *t, double base, double stall, int32_t stack)
 {
 	futex(t, H1, base - 100 * MS, base + 32);
 	offcpu(t, H1, base - 100 * MS, base + 31, base + 30, 1, 2, NET, "kafka-network");
@@ -145,6 +152,13 @@ static inline void one_request(struct explain *t, struct req *q, int32_t corr, d
 		offcpu(t, H1, base + 45, base + 45 + stall, base + 44 + stall, 1, stack, 77,
 		       "jbd2/loop3-8");
 	offcpu(t, NET, base + 12, base + 57 + stall, base + 55 + stall, 1, -1, H1, "kafka-handler");
+}
+
+/* That request, with its causes. */
+static inline void one_request(SCENARIO_SINK *t, struct req *q, int32_t corr, double base,
+			       double stall, int32_t stack)
+{
+	request_causes(t, base, stall, stack);
 	req_init(q, corr, base, base + 10, base + 70 + stall, base + 80 + stall);
 }
 

@@ -1,0 +1,308 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The request pipeline (pipeline.h): correlator -> explainer -> aggregates
+ * and reports, fed by a driver.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kafkalat/agg.h"
+#include "kafkalat/correlate.h"
+#include "kafkalat/evdump.h"
+#include "kafkalat/pipeline.h"
+#include "kafkalat/report_tail.h"
+
+struct pipeline {
+	struct pipeline_config cfg;
+	struct corr *corr;
+	struct explain *explain; /* NULL: causes not traced */
+	struct agg interval, total;
+	int64_t wall_offset_ns; /* realtime - monotonic, for the slow lines */
+	bool slow_header_done;
+	uint64_t t_first, t_end; /* the span of the requests completed */
+	int err;
+	int file_err[PIPELINE_FILES];
+	int folded_lines;
+	struct evdump_stats lost; /* the kernel side's, at the end */
+	struct report_tail tail;  /* large: lives here rather than on a stack */
+};
+
+static void dump(struct pipeline *p, enum evdump_kind kind, const void *data, size_t len)
+{
+	FILE *f = p->cfg.file[PIPELINE_DUMP];
+
+	if (f && !p->file_err[PIPELINE_DUMP])
+		p->file_err[PIPELINE_DUMP] = evdump_write(f, kind, data, len);
+}
+
+static bool is_slow(const struct pipeline *p, const struct corr_request *r)
+{
+	return p->cfg.slower_ms >= 0 && r->t_end &&
+	       (double)(r->t_end - r->t_first) >= p->cfg.slower_ms * 1e6;
+}
+
+static void slow_line(struct pipeline *p, const struct corr_request *r,
+		      const struct report_attrib *a)
+{
+	FILE *out = p->cfg.out;
+
+	if (!out || !is_slow(p, r))
+		return;
+	if (p->cfg.json) {
+		report_slow_json(out, r, p->wall_offset_ns, a);
+		return;
+	}
+	if (!p->slow_header_done)
+		report_slow_header(out);
+	p->slow_header_done = true;
+	report_slow_text(out, r, p->wall_offset_ns, a);
+}
+
+/* The --requests and --slower lines of a Produce request; a is its
+ * attribution (NULL without causes, or not held for them). */
+static void emit_produce(struct pipeline *p, const struct corr_request *r,
+			 const struct report_attrib *a)
+{
+	if (p->cfg.file[PIPELINE_REQUESTS])
+		report_request_json(p->cfg.file[PIPELINE_REQUESTS], r, a);
+	slow_line(p, r, a);
+}
+
+static void on_attributed(const struct corr_request *r, const struct attrib_result *res, void *ctx)
+{
+	struct pipeline *p = ctx;
+	struct report_attrib a = {.res = res};
+	char stack[REPORT_STACK_TEXT];
+
+	/* the stack goes on slow requests' lines only (docs/json.md) */
+	if (is_slow(p, r) && res->top_stack_id != -1) {
+		explain_stack_text(p->explain, res->top_stack_id, ";", stack, sizeof(stack));
+		a.stack = stack;
+	}
+	emit_produce(p, r, &a);
+}
+
+static void on_complete(const struct corr_request *r, void *ctx)
+{
+	struct pipeline *p = ctx;
+
+	if (agg_add(&p->interval, r) || agg_add(&p->total, r))
+		p->err = -ENOMEM;
+	if (r->t_first && (!p->t_first || r->t_first < p->t_first))
+		p->t_first = r->t_first;
+	if (r->t_end > p->t_end)
+		p->t_end = r->t_end;
+	if (r->api_key != 0)
+		return;
+	/* held until its causes are in; its lines come from on_attributed */
+	if (p->explain && r->t_end && r->acks != 0 && explain_request(p->explain, r) == 0) {
+		/* the live run read both rings every poll: a request's causes
+		 * are in the records well before those of hold_ns after it */
+		if (p->cfg.clock_from_records)
+			explain_advance(p->explain, p->t_end);
+		return;
+	}
+	emit_produce(p, r, NULL);
+}
+
+/* The driver's symboliser; every stack it names goes into the dump, after
+ * the record that needed it, for a replay to name it the same. */
+static int stack_frames(void *ctx, int32_t stack_id, const char **frames, int max)
+{
+	struct pipeline *p = ctx;
+	int n = p->cfg.stack_fn(p->cfg.stack_ctx, stack_id, frames, max);
+	FILE *f = p->cfg.file[PIPELINE_DUMP];
+
+	if (n > 0 && f && !p->file_err[PIPELINE_DUMP])
+		p->file_err[PIPELINE_DUMP] = evdump_write_stack(f, stack_id, frames, n);
+	return n;
+}
+
+struct pipeline *pipeline_new(const struct pipeline_config *cfg)
+{
+	struct pipeline *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return NULL;
+	p->cfg = *cfg;
+	p->folded_lines = -1;
+	agg_init(&p->interval);
+	agg_init(&p->total);
+	p->corr = corr_new(on_complete, p);
+	if (!p->corr)
+		goto fail;
+	if (cfg->causes) {
+		struct explain_config ec;
+
+		explain_config_default(&ec);
+		ec.futex_from_offcpu = cfg->futex_from_offcpu;
+		p->explain =
+		    explain_new(&ec, cfg->stack_fn ? stack_frames : NULL, p, on_attributed, p);
+		if (!p->explain)
+			goto fail;
+	}
+	if (cfg->file[PIPELINE_DUMP])
+		p->file_err[PIPELINE_DUMP] = evdump_write_header(cfg->file[PIPELINE_DUMP]);
+	return p;
+fail:
+	pipeline_free(p);
+	return NULL;
+}
+
+void pipeline_free(struct pipeline *p)
+{
+	if (!p)
+		return;
+	explain_free(p->explain);
+	corr_free(p->corr);
+	agg_free(&p->interval);
+	agg_free(&p->total);
+	free(p);
+}
+
+void pipeline_clock(struct pipeline *p, int64_t wall_offset_ns)
+{
+	p->wall_offset_ns = wall_offset_ns;
+	dump(p, EVDUMP_CLOCK, &wall_offset_ns, sizeof(wall_offset_ns));
+}
+
+int pipeline_socket_record(struct pipeline *p, const void *data, size_t len)
+{
+	dump(p, EVDUMP_SOCKET, data, len);
+	return corr_feed(p->corr, data, len);
+}
+
+int pipeline_cause_record(struct pipeline *p, const void *data, size_t len)
+{
+	if (!p->explain)
+		return 0;
+	dump(p, EVDUMP_CAUSE, data, len);
+	return explain_feed(p->explain, data, len);
+}
+
+int pipeline_topic_id(struct pipeline *p, const uint8_t id[16], const char *topic)
+{
+	struct evdump_topic_id d = {0};
+	int err;
+
+	if (!p->explain)
+		return 0;
+	err = explain_add_topic_id(p->explain, id, topic);
+	if (!err) {
+		memcpy(d.id, id, sizeof(d.id));
+		snprintf(d.name, sizeof(d.name), "%s", topic);
+		dump(p, EVDUMP_TOPIC_ID, &d, sizeof(d));
+	}
+	return err;
+}
+
+void pipeline_note_lost(struct pipeline *p, uint64_t n)
+{
+	corr_note_lost(p->corr, n);
+}
+
+uint32_t pipeline_advance(struct pipeline *p, uint64_t now_ns, uint32_t max)
+{
+	return p->explain ? explain_advance_n(p->explain, now_ns, max) : 0;
+}
+
+void pipeline_interval(struct pipeline *p, double secs, const char *when)
+{
+	if (p->cfg.out && p->cfg.json) {
+		report_interval_json(p->cfg.out, &p->interval, secs, when);
+	} else if (p->cfg.out) {
+		report_interval_header(p->cfg.out);
+		report_interval_text(p->cfg.out, &p->interval, secs, when);
+	}
+	agg_reset(&p->interval);
+}
+
+static void flush_file(struct pipeline *p, enum pipeline_file f)
+{
+	FILE *s = p->cfg.file[f];
+
+	if (s && fflush(s) && !p->file_err[f])
+		p->file_err[f] = -errno;
+	if (s && ferror(s) && !p->file_err[f])
+		p->file_err[f] = -EIO;
+}
+
+void pipeline_flush(struct pipeline *p)
+{
+	flush_file(p, PIPELINE_REQUESTS);
+}
+
+static void write_folded(struct pipeline *p)
+{
+	FILE *f = p->cfg.file[PIPELINE_FOLDED];
+	int n;
+
+	if (!f || !p->explain)
+		return;
+	n = explain_write_folded(p->explain, f);
+	if (n < 0)
+		p->file_err[PIPELINE_FOLDED] = n;
+	else
+		p->folded_lines = n;
+}
+
+void pipeline_end(struct pipeline *p, const struct evdump_stats *lost)
+{
+	struct evdump_stats ds = *lost;
+
+	p->lost = *lost;
+	corr_finish(p->corr);
+	if (p->explain) {
+		explain_finish(p->explain);
+		write_folded(p);
+	} else {
+		ds.cause_lost = ds.stack_errors = 0;
+	}
+	/* the losses go into the dump too: its replay reports what this run did */
+	dump(p, EVDUMP_STATS, &ds, sizeof(ds));
+}
+
+void pipeline_summary(struct pipeline *p, const struct report_run *run)
+{
+	struct report_run rr = *run;
+
+	rr.lost_events = p->lost.socket_lost;
+	rr.conn_table_full = p->lost.conn_table_full;
+	rr.resync_skipped = p->lost.resync_skipped;
+	rr.counts = corr_counts(p->corr);
+	if (p->explain) {
+		report_tail_fill(&p->tail, p->explain);
+		p->tail.file_events = p->cfg.futex_from_offcpu ? "tracepoints" : "raw";
+		p->tail.lost_events = p->lost.cause_lost;
+		p->tail.stack_errors = p->lost.stack_errors;
+		rr.tail = &p->tail;
+	}
+	if (p->cfg.out && p->cfg.json)
+		report_summary_json(p->cfg.out, &p->total, &rr);
+	else if (p->cfg.out)
+		report_summary_text(p->cfg.out, &p->total, &rr);
+	for (int f = 0; f < PIPELINE_FILES; f++)
+		flush_file(p, (enum pipeline_file)f);
+}
+
+int pipeline_error(const struct pipeline *p)
+{
+	return p->err;
+}
+
+int pipeline_file_error(const struct pipeline *p, enum pipeline_file f)
+{
+	return p->file_err[f];
+}
+
+int pipeline_folded_lines(const struct pipeline *p)
+{
+	return p->folded_lines;
+}
+
+void pipeline_span(const struct pipeline *p, uint64_t *first, uint64_t *last)
+{
+	*first = p->t_first;
+	*last = p->t_end;
+}

@@ -1,0 +1,316 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The request pipeline: socket and cause records in, every output of a run
+ * out, and a run's dump fed back in gives the same outputs.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "kafkalat/evdump.h"
+#include "kafkalat/pipeline.h"
+
+#define SCENARIO_SINK struct pipeline
+#define SCENARIO_FEED pipeline_cause_record
+#include "events_builder.h"
+#include "explain_scenario.h"
+#include "sink.h"
+
+#define CONN	1
+#define WALL_NS (3600 * 1000000000ll) /* realtime - monotonic */
+
+/* One socket record, as the probe's ring hands it over. */
+#define SOCK(p, ev)                                                                \
+	do {                                                                       \
+		__typeof__(ev) e_ = (ev);                                          \
+		assert_int_equal(pipeline_socket_record((p), &e_, sizeof(e_)), 0); \
+	} while (0)
+
+struct run {
+	struct sink out, file[PIPELINE_FILES];
+	struct pipeline *p;
+};
+
+static void start(struct run *r, bool causes, bool json, double slower_ms, bool dump)
+{
+	struct pipeline_config cfg = {
+	    .out = sink_open(&r->out),
+	    .json = json,
+	    .slower_ms = slower_ms,
+	    .causes = causes,
+	    .stack_fn = stacks,
+	    .file[PIPELINE_REQUESTS] = sink_open(&r->file[PIPELINE_REQUESTS]),
+	    .file[PIPELINE_FOLDED] = sink_open(&r->file[PIPELINE_FOLDED])};
+
+	if (dump)
+		cfg.file[PIPELINE_DUMP] = sink_open(&r->file[PIPELINE_DUMP]);
+	r->p = pipeline_new(&cfg);
+	assert_non_null(r->p);
+	pipeline_clock(r->p, WALL_NS);
+}
+
+/* The socket records of explain_scenario.h's request: partition 3 of
+ * "orders", read and answered by NET. */
+static void produce(struct pipeline *p, int32_t corr, double base, double stall)
+{
+	struct klt_frame_event rq = evb_produce(CONN, corr, 1, US(base), US(base + 10));
+	struct klt_frame_event rs =
+	    evb_response(CONN, corr, US(base + 70 + stall), US(base + 80 + stall));
+
+	evb_produce_totals(&rq, 1, 1, BYTES, 1);
+	rq.tid_first = rq.tid_last = NET;
+	rs.tid_first = rs.tid_last = NET;
+	SOCK(p, evb_topic(CONN, 0, "orders"));
+	SOCK(p, evb_part(CONN, 0, 3, BYTES, 1));
+	SOCK(p, rq);
+	SOCK(p, rs);
+}
+
+/* Ends the run; the streams' texts are in r->out.buf and r->file[].buf. */
+static void end(struct run *r)
+{
+	struct evdump_stats lost = {.cause_lost = 2, .stack_errors = 1};
+	struct report_run run = {.duration_s = 1.5};
+
+	snprintf(run.comm, sizeof(run.comm), "test");
+	pipeline_end(r->p, &lost);
+	pipeline_summary(r->p, &run);
+	sink_text(&r->out);
+	for (int f = 0; f < PIPELINE_FILES; f++)
+		if (r->file[f].out)
+			sink_text(&r->file[f]);
+	for (int f = 0; f < PIPELINE_FILES; f++)
+		assert_int_equal(pipeline_file_error(r->p, (enum pipeline_file)f), 0);
+	assert_int_equal(pipeline_error(r->p), 0);
+}
+
+static void done(struct run *r)
+{
+	pipeline_free(r->p);
+	free(r->out.buf);
+	for (int f = 0; f < PIPELINE_FILES; f++)
+		free(r->file[f].buf);
+}
+
+static int lines(const char *text)
+{
+	int n = 0;
+
+	for (; *text; text++)
+		n += *text == '\n';
+	return n;
+}
+
+/* A request held in the journal for 200 ms and a fast one behind it. */
+static void journal_run(struct run *r, bool dump)
+{
+	start(r, true, true, 100, dump);
+	SOCK(r->p, evb_conn4(CONN, "127.0.0.1", 4000));
+	name(r->p, INO, "orders-3", "00000000000000000000.log");
+	request_causes(r->p, 0, 200 * MS, 1);
+	produce(r->p, 1, 0, 200 * MS);
+	request_causes(r->p, 500 * MS, 0, -1);
+	produce(r->p, 2, 500 * MS, 0);
+}
+
+static void test_attributed(void **state)
+{
+	struct run r = {0};
+	const char *req, *out;
+
+	(void)state;
+	journal_run(&r, false);
+	/* held until the clock is 300 ms past the end */
+	assert_int_equal(pipeline_advance(r.p, US(200 * MS + 80 + 299 * MS), 100), 0);
+	assert_int_equal(pipeline_advance(r.p, US(200 * MS + 80 + 300 * MS), 100), 1);
+	end(&r);
+	req = r.file[PIPELINE_REQUESTS].buf;
+	out = r.out.buf;
+	/* both attributed, in completion order; the slow one's stack on both
+	 * of its lines (docs/json.md), the fast one's on neither */
+	assert_int_equal(lines(req), 2);
+	assert_contains(req, "\"corr\":1,");
+	assert_true(strstr(req, "\"corr\":1,") < strstr(req, "\"corr\":2,"));
+	assert_contains(req, "\"handler_tid\":201");
+	assert_contains(req, "\"top_cause\":\"journal\"");
+	assert_contains(strstr(req, "\"corr\":1,"), "\"stack\":[\"__schedule\"");
+	assert_null(strstr(strstr(req, "\"corr\":2,"), "\"stack\""));
+	/* one slow line, then the summary with the tail composition */
+	assert_int_equal(lines(out), 2);
+	assert_true(!strncmp(out, "{\"schema\":\"kafkalat/1\",\"type\":\"slow\"", 36));
+	assert_contains(out, "\"stack\":[\"__schedule\"");
+	assert_contains(out, "\"type\":\"summary\"");
+	assert_contains(out, "\"produce\":{\"requests\":2,");
+	assert_contains(out, "\"attribution\":{\"requests\":2,");
+	assert_contains(out, "\"lost_events\":2,\"stack_errors\":1,\"file_events\":\"raw\"");
+	assert_contains(out, "\"ge_p99\":{\"requests\":1,");
+	/* the slow request's journal wait, folded */
+	assert_int_equal(pipeline_folded_lines(r.p), lines(r.file[PIPELINE_FOLDED].buf));
+	assert_true(pipeline_folded_lines(r.p) >= 1);
+	assert_contains(r.file[PIPELINE_FOLDED].buf, "wait_transaction_locked;");
+	done(&r);
+}
+
+static void test_no_causes(void **state)
+{
+	struct run r = {0};
+	struct klc_futex_event f = {.type = KLC_EV_FUTEX, .tid = H1};
+	const char *out;
+
+	(void)state;
+	start(&r, false, false, 0, false);
+	SOCK(r.p, evb_conn4(CONN, "127.0.0.1", 4000));
+	/* without causes, their records and topic ids are not looked at */
+	assert_int_equal(pipeline_cause_record(r.p, &f, 3), 0);
+	assert_int_equal(pipeline_topic_id(r.p, (const uint8_t *)"0123456789abcdef", "t"), 0);
+	produce(r.p, 1, 0, 0);
+	SOCK(r.p, evb_request(CONN, 2, 3, 12, US(100), US(101)));
+	SOCK(r.p, evb_response(CONN, 2, US(150), US(160)));
+	pipeline_interval(r.p, 1.0, "12:00:00");
+	pipeline_interval(r.p, 1.0, "12:00:01");
+	assert_int_equal(pipeline_advance(r.p, US(10000 * MS), 100), 0);
+	end(&r);
+	out = r.out.buf;
+	/* the Produce request at once, unattributed; Metadata is not a line */
+	assert_int_equal(lines(r.file[PIPELINE_REQUESTS].buf), 1);
+	assert_null(strstr(r.file[PIPELINE_REQUESTS].buf, "\"attrib\""));
+	assert_true(!strncmp(out, "TIME             CLIENT", 23));
+	assert_contains(out, "\n01:16:40.000080  127.0.0.1:4000        producer-1       orders-3");
+	/* each interval counts its own requests */
+	assert_contains(out, "12:00:00  Produce                1.0    80.0us");
+	assert_contains(out, "\n          Metadata               1.0    60.0us");
+	assert_contains(out, "12:00:01  Produce                0.0         -");
+	assert_int_equal(strstr(strstr(out, "12:00:01"), "Metadata") - out,
+			 strstr(strstr(out, "Summary"), "Metadata") - out);
+	assert_null(strstr(out, "Why the tail is slow"));
+	assert_int_equal(pipeline_folded_lines(r.p), -1);
+	assert_string_equal(r.file[PIPELINE_FOLDED].buf, "");
+	done(&r);
+}
+
+/* The replay's feeding, as src/cmd/replay.c does it. */
+struct replayed {
+	struct pipeline *p;
+	struct evdump_stats lost;
+	int kinds[EVDUMP_CLOCK + 1];
+	int first_kind;
+};
+
+static int feed_back(void *ctx, enum evdump_kind kind, const void *data, size_t len)
+{
+	struct replayed *rp = ctx;
+
+	if (!rp->first_kind)
+		rp->first_kind = kind;
+	rp->kinds[kind]++;
+	if (kind == EVDUMP_SOCKET)
+		assert_int_equal(pipeline_socket_record(rp->p, data, len), 0);
+	else if (kind == EVDUMP_CAUSE)
+		assert_int_equal(pipeline_cause_record(rp->p, data, len), 0);
+	else if (kind == EVDUMP_STATS)
+		memcpy(&rp->lost, data, sizeof(rp->lost));
+	return 0;
+}
+
+static void test_replay_reproduces(void **state)
+{
+	struct run live = {0}, again = {0};
+	struct replayed rp = {0};
+	size_t bad;
+
+	(void)state;
+	journal_run(&live, true);
+	assert_int_equal(pipeline_advance(live.p, US(2000 * MS), 100), 2);
+	end(&live);
+	/* the records as fed, the stacks as named, the clock first, the losses */
+	start(&again, true, true, 100, false);
+	rp.p = again.p;
+	assert_int_equal(evdump_read(live.file[PIPELINE_DUMP].buf, live.file[PIPELINE_DUMP].len,
+				     feed_back, &rp, &bad),
+			 0);
+	assert_int_equal(rp.first_kind, EVDUMP_CLOCK);
+	assert_int_equal(rp.kinds[EVDUMP_CLOCK], 1);
+	assert_int_equal(rp.kinds[EVDUMP_SOCKET], 1 + 2 * 4);
+	assert_int_equal(rp.kinds[EVDUMP_CAUSE], 1 + 5 + 4);
+	assert_int_equal(rp.kinds[EVDUMP_STACK], 2); /* journal and futex; -1 is none */
+	assert_int_equal(rp.kinds[EVDUMP_STATS], 1);
+	assert_int_equal(rp.lost.cause_lost, 2);
+	/* the same pipeline, the same outputs */
+	assert_int_equal(pipeline_advance(again.p, US(2000 * MS), 100), 2);
+	end(&again);
+	assert_string_equal(again.out.buf, live.out.buf);
+	for (int f = PIPELINE_REQUESTS; f <= PIPELINE_FOLDED; f++)
+		assert_string_equal(again.file[f].buf, live.file[f].buf);
+	done(&live);
+	done(&again);
+}
+
+/* The replay has no clock: the newest end of request stands for it. */
+static void test_clock_from_records(void **state)
+{
+	struct sink req;
+	struct pipeline_config cfg = {
+	    .causes = true, .clock_from_records = true, .file[PIPELINE_REQUESTS] = sink_open(&req)};
+	struct pipeline *p = pipeline_new(&cfg);
+	uint64_t first, last;
+
+	(void)state;
+	SOCK(p, evb_conn4(CONN, "127.0.0.1", 4000));
+	produce(p, 1, 0, 0);
+	produce(p, 2, 100 * MS, 0);
+	fflush(req.out);
+	assert_int_equal(req.len, 0);
+	/* the third ends 300 ms after the first: that one goes */
+	produce(p, 3, 300 * MS, 0);
+	fflush(req.out);
+	assert_int_equal(lines(req.buf), 1);
+	assert_contains(req.buf, "\"corr\":1,");
+	pipeline_span(p, &first, &last);
+	assert_int_equal(first, US(0));
+	assert_int_equal(last, US(300 * MS + 80));
+	pipeline_end(p, &(struct evdump_stats){0});
+	assert_int_equal(lines(sink_text(&req)), 3);
+	free(req.buf);
+	pipeline_free(p);
+}
+
+/* A stream that cannot be written is told, not hidden. */
+static void test_file_error(void **state)
+{
+	FILE *full = fopen("/dev/full", "w");
+	struct pipeline_config cfg = {.slower_ms = -1};
+	struct pipeline *p;
+
+	(void)state;
+	if (!full)
+		skip();
+	cfg.file[PIPELINE_DUMP] = full;
+	p = pipeline_new(&cfg);
+	assert_non_null(p);
+	SOCK(p, evb_conn4(CONN, "127.0.0.1", 4000));
+	produce(p, 1, 0, 0);
+	pipeline_end(p, &(struct evdump_stats){0});
+	pipeline_summary(p, &(struct report_run){0});
+	assert_int_equal(pipeline_file_error(p, PIPELINE_DUMP), -ENOSPC);
+	assert_int_equal(pipeline_file_error(p, PIPELINE_REQUESTS), 0);
+	pipeline_free(p);
+	fclose(full);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_attributed),	      cmocka_unit_test(test_no_causes),
+	    cmocka_unit_test(test_replay_reproduces), cmocka_unit_test(test_clock_from_records),
+	    cmocka_unit_test(test_file_error),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
