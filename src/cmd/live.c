@@ -34,12 +34,12 @@
 #include "kafkalat/target.h"
 
 /* What one poll reads is one burst of work, which the reader breaks into
- * slices for the broker's sake (pace.h). Wake-ups are not free on these PVM
- * guests: at 5000 produce requests/s, polling every 10 ms instead of 100 ms
- * doubled kafkalat's CPU per request, half of it in the kernel's interrupt
- * return path. Measured at that rate (10 pairs of 5 s, start-up included):
- * every 10 ms, client p99 ratio 1.53 and 7.8 us of CPU per request; 30 ms,
- * 1.22 and 6.0; 100 ms, 1.33 and 5.2. */
+ * slices for the broker's sake (pace.h). Polling more often costs CPU (each
+ * wake-up is an interrupt), less often makes longer bursts that delay the
+ * broker's and its clients' threads: of the periods measured, POLL_MS gave
+ * the lowest client p99 (docs/design.md, "Pacing: giving way to the
+ * broker"). The work that does not grow with the records runs every
+ * CHORES_MS. */
 #define POLL_MS	  30
 #define CHORES_MS 100
 
