@@ -89,7 +89,7 @@ void pipeline_summary(struct pipeline *p, const struct report_run *run);
 int pipeline_error(const struct pipeline *p);
 /* 0, or the first -errno writing that stream. */
 int pipeline_file_error(const struct pipeline *p, enum pipeline_file f);
-/* Lines pipeline_finish wrote to the folded stream; -1: none were written
+/* Lines pipeline_end wrote to the folded stream; -1: none were written
  * (no stream, or no causes). */
 int pipeline_folded_lines(const struct pipeline *p);
 /* The first byte of the earliest request and the end of the newest
