@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "kafkalat/attrib.h"
+#include "kafkalat/fnv.h"
 #include "kafkalat/hist.h"
 
 /* ---- interned strings (top frames, waker comms); index 0 is "" ---- */
@@ -19,12 +20,11 @@ struct strtab {
 	uint64_t *full;
 };
 
+/* 0 stands for "no topic" in the records: a string never hashes to it. */
 static uint64_t hash_str(const char *s)
 {
-	uint64_t h = 1469598103934665603ull;
+	uint64_t h = fnv1a64(s);
 
-	while (*s)
-		h = (h ^ (unsigned char)*s++) * 1099511628211ull;
 	return h ? h : 1;
 }
 

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "kafkalat/fnv.h"
 #include "kafkalat/ksyms.h"
 
 /* A symbol and its position in the text, so equal addresses sort stably. */
@@ -189,16 +190,6 @@ static bool all_zero(const struct ksyms *ks)
 	return ks->syms[ks->n - 1].sym.addr == 0;
 }
 
-/* FNV-1a, 64 bits. */
-static uint64_t hash_name(const char *s)
-{
-	uint64_t h = UINT64_C(0xcbf29ce484222325);
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * UINT64_C(0x100000001b3);
-	return h;
-}
-
 /* The slot holding name, or the empty slot where it would go. */
 static size_t find_slot(const struct ksyms *ks, const char *name, uint64_t h)
 {
@@ -226,7 +217,7 @@ static int build_index(struct ksyms *ks)
 	ks->nslots = cap;
 	for (size_t i = 0; i < ks->n; i++) {
 		const char *name = ks->syms[i].sym.name;
-		uint64_t h = hash_name(name);
+		uint64_t h = fnv1a64(name);
 		struct slot *s = &ks->slots[find_slot(ks, name, h)];
 
 		if (!s->idx)
@@ -417,7 +408,7 @@ const struct ksym *ksyms__get_symbol(const struct ksyms *ks, const char *name)
 
 	if (!ks || !name || !ks->nslots)
 		return NULL;
-	s = find_slot(ks, name, hash_name(name));
+	s = find_slot(ks, name, fnv1a64(name));
 	return ks->slots[s].idx ? &ks->syms[ks->slots[s].idx - 1].sym : NULL;
 }
 
