@@ -9,16 +9,7 @@
 #include "kafkalat/attrib.h"
 #include "kafkalat/fnv.h"
 #include "kafkalat/hist.h"
-
-/* ---- interned strings (top frames, waker comms); index 0 is "" ---- */
-
-struct strtab {
-	char **s; /* cap entries, n used */
-	uint32_t n, cap, max;
-	uint32_t *idx; /* open addressing over 2 * cap: string index, 0 empty */
-	uint32_t mask;
-	uint64_t *full;
-};
+#include "kafkalat/strtab.h"
 
 /* 0 stands for "no topic" in the records: a string never hashes to it. */
 static uint64_t hash_str(const char *s)
@@ -35,74 +26,6 @@ static uint32_t pow2_at_least(uint64_t n)
 	while (p < n && p < (1u << 30))
 		p <<= 1;
 	return p;
-}
-
-static uint32_t *strtab_slot(const struct strtab *t, const char *s)
-{
-	uint32_t i = (uint32_t)hash_str(s) & t->mask;
-
-	while (t->idx[i] && strcmp(t->s[t->idx[i]], s) != 0)
-		i = (i + 1) & t->mask;
-	return &t->idx[i];
-}
-
-/* Doubles the table (the strings stay, the index is rebuilt). */
-static int strtab_grow(struct strtab *t)
-{
-	uint32_t cap = t->cap ? t->cap * 2 : 16;
-	char **ns = realloc(t->s, cap * sizeof(*ns));
-
-	if (!ns)
-		return -ENOMEM;
-	t->s = ns;
-	free(t->idx);
-	t->mask = cap * 2 - 1;
-	t->idx = calloc((size_t)t->mask + 1, sizeof(*t->idx));
-	if (!t->idx)
-		return -ENOMEM;
-	t->cap = cap;
-	for (uint32_t i = 1; i < t->n; i++)
-		*strtab_slot(t, t->s[i]) = i;
-	return 0;
-}
-
-static int strtab_init(struct strtab *t, uint32_t max, uint64_t *full)
-{
-	memset(t, 0, sizeof(*t));
-	t->max = max + 1;
-	t->full = full;
-	if (strtab_grow(t))
-		return -ENOMEM;
-	t->s[0] = strdup("");
-	t->n = 1;
-	return t->s[0] ? 0 : -ENOMEM;
-}
-
-static void strtab_free(struct strtab *t)
-{
-	for (uint32_t i = 0; t->s && i < t->n; i++)
-		free(t->s[i]);
-	free(t->s);
-	free(t->idx);
-}
-
-/* The index of s (added if new); 0 for NULL, "" or a full table. */
-static uint32_t strtab_get(struct strtab *t, const char *s)
-{
-	uint32_t *slot;
-
-	if (!s || !*s || !t->idx)
-		return 0;
-	slot = strtab_slot(t, s);
-	if (*slot)
-		return *slot;
-	if (t->n >= t->max || (t->n == t->cap && strtab_grow(t)) || !t->idx ||
-	    !(t->s[t->n] = strdup(s))) {
-		(*t->full)++;
-		return 0;
-	}
-	*strtab_slot(t, s) = t->n;
-	return t->n++;
 }
 
 /* ---- time-ordered rings of fixed-size records that start with a span ---- */
@@ -340,7 +263,7 @@ struct attrib *attrib_new(const struct attrib_config *cfg)
 	a->mask = pow2_at_least((uint64_t)a->cfg.max_threads * 2) - 1;
 	a->thr = calloc(a->cfg.max_threads, sizeof(*a->thr));
 	a->slot = calloc((size_t)a->mask + 1, sizeof(*a->slot));
-	if (!a->thr || !a->slot || strtab_init(&a->str, a->cfg.max_strings, &a->st.strings_full))
+	if (!a->thr || !a->slot || strtab_init(&a->str, a->cfg.max_strings))
 		goto fail;
 	account_bytes(a);
 	return a;
@@ -521,8 +444,9 @@ int attrib_add_offcpu(struct attrib *a, const struct attrib_offcpu *o)
 	if (r.cause == CAUSE_CPU || r.cause == CAUSE_RUNQ)
 		r.cause = CAUSE_OTHER; /* not stack causes: cause.h */
 	if (o->tid && o->t_on >= o->t_off) {
-		r.frame = strtab_get(&a->str, o->top_frame);
-		r.comm = strtab_get(&a->str, o->waker_comm);
+		r.frame = strtab_intern(&a->str, o->top_frame);
+		r.comm = strtab_intern(&a->str, o->waker_comm);
+		a->st.strings_full = a->str.full;
 	}
 	return add_rec(a, o->tid, K_OFF, &r);
 }
@@ -1134,8 +1058,8 @@ static void pick_top(struct acc *acc)
 		    out->cause_ns[out->top_phase][out->top_cause])
 			out->top_phase = (enum attrib_phase)p;
 	o = acc->best[out->top_cause].o;
-	out->top_frame = acc->a->str.s[o ? o->frame : 0];
-	out->top_waker_comm = acc->a->str.s[o ? o->comm : 0];
+	out->top_frame = strtab_str(&acc->a->str, o ? o->frame : 0);
+	out->top_waker_comm = strtab_str(&acc->a->str, o ? o->comm : 0);
 	out->top_stack_id = o ? o->stack_id : -1;
 	out->top_waker_tid = o ? o->waker : 0;
 }
@@ -1293,7 +1217,6 @@ struct attrib_bands {
 	struct slow *heap;		  /* min-heap on latency: the slowest requests */
 	size_t nheap, max_slow;
 	struct strtab keys;
-	uint64_t keys_full;
 };
 
 #define BAND_KEYS_MAX 65536
@@ -1307,7 +1230,7 @@ struct attrib_bands *attrib_bands_new(size_t max_slow)
 	hist_init(&b->h);
 	b->max_slow = max_slow ? max_slow : 1;
 	b->heap = calloc(b->max_slow, sizeof(*b->heap));
-	if (!b->heap || strtab_init(&b->keys, BAND_KEYS_MAX, &b->keys_full)) {
+	if (!b->heap || strtab_init(&b->keys, BAND_KEYS_MAX)) {
 		attrib_bands_free(b);
 		return NULL;
 	}
@@ -1378,7 +1301,7 @@ static uint32_t partition_key(struct attrib_bands *b, const struct corr_request 
 	if (!best || !r->topics || best->topic_idx >= r->ntopics)
 		return 0;
 	snprintf(key, sizeof(key), "%s-%d", r->topics[best->topic_idx].name, (int)best->partition);
-	return strtab_get(&b->keys, key);
+	return strtab_intern(&b->keys, key);
 }
 
 static void keep_slow(struct attrib_bands *b, const struct corr_request *r,
@@ -1390,11 +1313,11 @@ static void keep_slow(struct attrib_bands *b, const struct corr_request *r,
 	if (b->nheap == b->max_slow && s.latency <= b->heap[0].latency)
 		return;
 	s.key[ATTRIB_TOP_PARTITION] = partition_key(b, r);
-	s.key[ATTRIB_TOP_CLIENT] = strtab_get(&b->keys, r->client);
+	s.key[ATTRIB_TOP_CLIENT] = strtab_intern(&b->keys, r->client);
 	if (res->top_cause > CAUSE_RUNQ && res->top_cause < ATTRIB_CAUSE_QUEUED) {
 		snprintf(key, sizeof(key), "%s:%s", attrib_cause_name(res->top_cause),
 			 res->top_frame && *res->top_frame ? res->top_frame : "unknown");
-		s.key[ATTRIB_TOP_STACK] = strtab_get(&b->keys, key);
+		s.key[ATTRIB_TOP_STACK] = strtab_intern(&b->keys, key);
 		s.stack_id = res->top_stack_id;
 		s.stack_ns = res->top_ns;
 	}
@@ -1542,8 +1465,8 @@ static size_t merge_rows(const struct attrib_bands *b, struct row *rows, size_t 
 	qsort(rows, n, sizeof(*rows), cmp_row);
 	for (size_t i = 0; i < n; i++) {
 		if (!m || rows[i - 1].key != rows[i].key)
-			tops[m++] =
-			    (struct attrib_top){.key = b->keys.s[rows[i].key], .stack_id = -1};
+			tops[m++] = (struct attrib_top){.key = strtab_str(&b->keys, rows[i].key),
+							.stack_id = -1};
 		tops[m - 1].requests++;
 		tops[m - 1].total_ns += rows[i].ns;
 		if (rows[i].stack_id != -1)
