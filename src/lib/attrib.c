@@ -9,6 +9,7 @@
 #include "kafkalat/attrib.h"
 #include "kafkalat/fnv.h"
 #include "kafkalat/hist.h"
+#include "kafkalat/ring.h"
 #include "kafkalat/strtab.h"
 
 /* 0 stands for "no topic" in the records: a string never hashes to it. */
@@ -26,147 +27,6 @@ static uint32_t pow2_at_least(uint64_t n)
 	while (p < n && p < (1u << 30))
 		p <<= 1;
 	return p;
-}
-
-/* ---- time-ordered rings of fixed-size records that start with a span ---- */
-
-struct span {
-	uint64_t t0, t1;
-};
-
-struct ring {
-	unsigned char *buf;
-	uint32_t esz, cap, head, len;
-	uint64_t popped; /* records taken off the front so far */
-	uint64_t hint;	 /* popped + the index the last search answered */
-};
-
-#define REC_MAX 64 /* largest record size */
-
-/* i < cap and head < cap: one subtraction wraps (a division here was the
- * correlator's hottest instruction: binary searches call this) */
-static void *ring_at(const struct ring *r, uint32_t i)
-{
-	uint32_t j = r->head + i;
-
-	if (j >= r->cap)
-		j -= r->cap;
-	return r->buf + (size_t)j * r->esz;
-}
-
-static const struct span *span_at(const struct ring *r, uint32_t i)
-{
-	return ring_at(r, i);
-}
-
-static int ring_grow(struct ring *r, uint32_t max)
-{
-	uint32_t ncap = r->cap ? r->cap * 2 : 16;
-	unsigned char *nb;
-
-	if (ncap > max)
-		ncap = max;
-	nb = malloc((size_t)ncap * r->esz);
-	if (!nb)
-		return -ENOMEM;
-	for (uint32_t i = 0; i < r->len; i++)
-		memcpy(nb + (size_t)i * r->esz, ring_at(r, i), r->esz);
-	free(r->buf);
-	r->buf = nb;
-	r->cap = ncap;
-	r->head = 0;
-	return 0;
-}
-
-static void ring_pop(struct ring *r)
-{
-	if (++r->head == r->cap)
-		r->head = 0;
-	r->len--;
-	r->popped++;
-}
-
-/* Inserts rec in t0 order (records mostly arrive in order: a short walk back). */
-static int ring_insert(struct ring *r, const void *rec, uint32_t max, uint64_t *dropped)
-{
-	unsigned char tmp[REC_MAX];
-	uint32_t i;
-
-	if (r->len == r->cap && r->cap < max && ring_grow(r, max))
-		return -ENOMEM;
-	if (r->len == r->cap) {
-		ring_pop(r);
-		(*dropped)++;
-	}
-	i = r->len++;
-	memcpy(ring_at(r, i), rec, r->esz);
-	for (; i > 0 && span_at(r, i - 1)->t0 > span_at(r, i)->t0; i--) {
-		memcpy(tmp, ring_at(r, i - 1), r->esz);
-		memcpy(ring_at(r, i - 1), ring_at(r, i), r->esz);
-		memcpy(ring_at(r, i), tmp, r->esz);
-	}
-	return 0;
-}
-
-static void ring_evict(struct ring *r, uint64_t before, uint64_t *evicted)
-{
-	while (r->len && span_at(r, 0)->t1 < before) {
-		ring_pop(r);
-		(*evicted)++;
-	}
-}
-
-/* The number of records with t0 < t in [lo, hi) of r, given that all
- * before lo have t0 < t and none from hi on. */
-static uint32_t bsearch_before(const struct ring *r, uint64_t t, uint32_t lo, uint32_t hi)
-{
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-
-		if (span_at(r, mid)->t0 < t)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
-/*
- * The number of records with t0 < t (they come first: t0 order). A request's
- * searches land close to each other and to the previous request's, so the
- * search gallops out from where the last one ended: a few cache lines
- * instead of a binary search's walk over a ring of thousands. The hint is
- * only a starting point (records shift on insert and pop); the answer does
- * not depend on it.
- */
-static uint32_t ring_count_before(const struct ring *r, uint64_t t)
-{
-	uint64_t rel = r->hint - r->popped;
-	uint32_t h = r->hint >= r->popped && rel <= r->len ? (uint32_t)rel : r->len / 2;
-	uint32_t lo, hi, step = 1, ans;
-
-	if (h < r->len && span_at(r, h)->t0 < t) {
-		/* the answer is above h: every record up to h is before t */
-		lo = h + 1;
-		for (hi = lo; hi < r->len && span_at(r, hi)->t0 < t; step *= 2) {
-			lo = hi + 1;
-			hi = r->len - hi > step ? hi + step : r->len;
-		}
-	} else {
-		/* the answer is at or below h */
-		hi = h;
-		for (lo = hi; lo > 0 && span_at(r, lo - 1)->t0 >= t; step *= 2) {
-			hi = lo - 1;
-			lo = lo > step ? lo - step : 0;
-		}
-	}
-	ans = bsearch_before(r, t, lo, hi);
-#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
-	if (ans != bsearch_before(r, t, 0, r->len))
-		abort(); /* the fuzzers check the gallop against the plain search */
-#endif
-	((struct ring *)r)->hint = r->popped + ans; /* a cache, not state: const for callers */
-	return ans;
 }
 
 /* ---- records ---- */
@@ -194,8 +54,8 @@ struct off_rec {
 	uint8_t blocked, cause;
 };
 
-_Static_assert(sizeof(struct off_rec) <= REC_MAX, "record too large");
-_Static_assert(sizeof(struct app_rec) <= REC_MAX, "record too large");
+_Static_assert(sizeof(struct off_rec) <= RING_REC_MAX, "record too large");
+_Static_assert(sizeof(struct app_rec) <= RING_REC_MAX, "record too large");
 
 static const uint32_t rec_size[K_MAX] = {sizeof(struct app_rec), sizeof(struct fut_rec),
 					 sizeof(struct off_rec)};
@@ -278,7 +138,7 @@ void attrib_free(struct attrib *a)
 		return;
 	for (uint32_t i = 0; a->thr && i < a->nthr; i++)
 		for (int k = 0; k < K_MAX; k++)
-			free(a->thr[i].ring[k].buf);
+			ring_free(&a->thr[i].ring[k]);
 	free(a->thr);
 	free(a->slot);
 	free(a->thash);
@@ -324,7 +184,7 @@ static struct thr *thr_recycle(struct attrib *a, uint32_t tid, uint64_t before)
 		return NULL;
 	a->thr[i].tid = tid;
 	for (int k = 0; k < K_MAX; k++)
-		a->thr[i].ring[k].len = 0;
+		ring_clear(&a->thr[i].ring[k]);
 	memset(a->slot, 0, ((size_t)a->mask + 1) * sizeof(*a->slot));
 	for (uint32_t j = 0; j < a->nthr; j++)
 		slot_put(a, j);
@@ -347,7 +207,7 @@ static struct thr *thr_get(struct attrib *a, uint32_t tid)
 	t = &a->thr[a->nthr];
 	t->tid = tid;
 	for (int k = 0; k < K_MAX; k++)
-		t->ring[k].esz = rec_size[k];
+		ring_init(&t->ring[k], rec_size[k], a->cfg.max_per_thread);
 	slot_put(a, a->nthr++);
 	a->st.threads = a->nthr;
 	return t;
@@ -360,7 +220,7 @@ static void account_bytes(struct attrib *a)
 
 	for (uint32_t i = 0; i < a->nthr; i++)
 		for (int k = 0; k < K_MAX; k++)
-			b += (uint64_t)a->thr[i].ring[k].cap * a->thr[i].ring[k].esz;
+			b += ring_bytes(&a->thr[i].ring[k]);
 	a->st.bytes = b;
 }
 
@@ -384,13 +244,13 @@ static int add_rec(struct attrib *a, uint32_t tid, int kind, const void *rec)
 	}
 	if (s->t1 > t->last)
 		t->last = s->t1;
-	ring_evict(&t->ring[kind], before_of(a), &a->st.evicted);
+	a->st.evicted += ring_evict(&t->ring[kind], before_of(a));
 	cap_before = t->ring[kind].cap;
-	err = ring_insert(&t->ring[kind], rec, a->cfg.max_per_thread, &a->st.dropped);
-	if (err) {
+	err = ring_insert(&t->ring[kind], rec);
+	if (err) /* the oldest gave way, or rec did: both are dropped */
 		a->st.dropped++;
+	if (err < 0)
 		return err;
-	}
 	if (t->ring[kind].cap != cap_before)
 		account_bytes(a);
 	a->st.events++;
@@ -515,11 +375,6 @@ static uint64_t part_topic(const struct attrib *a, const struct corr_request *r,
 	return ti < a->nthash ? a->thash[ti] : hash_str(r->topics[ti].name);
 }
 
-static uint32_t count_upto(const struct ring *ring, uint64_t t)
-{
-	return t == UINT64_MAX ? ring->len : ring_count_before(ring, t + 1);
-}
-
 static bool write_fits(const struct app_rec *w, const struct corr_request *r, size_t i,
 		       uint64_t topic)
 {
@@ -539,7 +394,7 @@ static int64_t find_write(const struct attrib *a, const struct thr *t, const str
 
 	if (!topic || r->parts[i].record_bytes <= 0)
 		return -1;
-	for (uint32_t j = count_upto(ring, r->t_resp); j-- > 0;) {
+	for (uint32_t j = ring_count_upto(ring, r->t_resp); j-- > 0;) {
 		const struct app_rec *w = ring_at(ring, j);
 
 		if (w->t0 < r->t_read)
@@ -597,7 +452,7 @@ static bool woke(const struct attrib *a, uint32_t tid, uint32_t waker, uint64_t 
 	if (!t)
 		return false;
 	ring = &t->ring[K_OFF];
-	for (uint32_t j = count_upto(ring, hi); j-- > 0;) {
+	for (uint32_t j = ring_count_upto(ring, hi); j-- > 0;) {
 		const struct off_rec *o = ring_at(ring, j);
 
 		if (o->t1 < lo)
@@ -621,7 +476,7 @@ static uint64_t handoff_bound(const struct attrib *a, const struct corr_request 
 	if (s) {
 		const struct ring *ring = &s->ring[K_OFF];
 
-		for (uint32_t j = count_upto(ring, r->t_resp); j-- > 0;) {
+		for (uint32_t j = ring_count_upto(ring, r->t_resp); j-- > 0;) {
 			const struct off_rec *o = ring_at(ring, j);
 
 			if (o->t1 < c->last_end)
@@ -636,7 +491,7 @@ static uint64_t handoff_bound(const struct attrib *a, const struct corr_request 
 	for (int k = K_APP; k <= K_FUT; k++) {
 		const struct ring *ring = &c->t->ring[k];
 
-		for (uint32_t i = count_upto(ring, c->last_end); i < ring->len; i++) {
+		for (uint32_t i = ring_count_upto(ring, c->last_end); i < ring->len; i++) {
 			const struct app_rec *w = ring_at(ring, i);
 
 			if (k == K_APP && w->kind == APP_SYNC)
@@ -763,8 +618,8 @@ static uint64_t extend_tail(const struct attrib *a, const struct thr *h, uint64_
 		}
 	}
 	i = ring_count_before(futs, end);
-	if (i < futs->len && span_at(futs, i)->t0 < next)
-		next = span_at(futs, i)->t0;
+	if (i < futs->len && ring_span(futs, i)->t0 < next)
+		next = ring_span(futs, i)->t0;
 	for (uint32_t j = ring_count_before(ring, end); j < ring->len; j++) {
 		const struct off_rec *o = ring_at(ring, j);
 
@@ -797,7 +652,7 @@ static bool net_woken(const struct attrib *a, const struct thr *h, const struct 
 {
 	const struct ring *ring = &h->ring[K_OFF];
 
-	for (uint32_t j = count_upto(ring, w->t1); j-- > 0;) {
+	for (uint32_t j = ring_count_upto(ring, w->t1); j-- > 0;) {
 		const struct off_rec *o = ring_at(ring, j);
 
 		if (o->t1 < w->t0)
@@ -895,10 +750,10 @@ static uint64_t handoff_time(const struct attrib *a, const struct thr *h,
 		return best;
 	for (int k = K_APP; k <= K_FUT; k++) {
 		const struct ring *ring = &h->ring[k];
-		uint32_t i = count_upto(ring, E);
+		uint32_t i = ring_count_upto(ring, E);
 
-		if (i < ring->len && span_at(ring, i)->t0 < best)
-			best = span_at(ring, i)->t0;
+		if (i < ring->len && ring_span(ring, i)->t0 < best)
+			best = ring_span(ring, i)->t0;
 	}
 	return best;
 }
@@ -971,7 +826,7 @@ static uint64_t runq_inside(const struct attrib *a, uint32_t tid, uint64_t lo, u
 		return 0;
 	ring = &t->ring[K_OFF];
 	for (uint32_t j = ring_count_before(ring, lo), k = j ? j - 1 : 0;
-	     k < ring->len && span_at(ring, k)->t0 < hi; k++) {
+	     k < ring->len && ring_span(ring, k)->t0 < hi; k++) {
 		const struct off_rec *o = ring_at(ring, k);
 		uint64_t w = o->t0, s, e;
 
@@ -1030,7 +885,7 @@ static void account(struct acc *acc, uint32_t tid, uint64_t lo, uint64_t hi, int
 		const struct ring *ring = &t->ring[K_OFF];
 		uint32_t j = ring_count_before(ring, lo);
 
-		for (j = j ? j - 1 : 0; j < ring->len && span_at(ring, j)->t0 < hi; j++)
+		for (j = j ? j - 1 : 0; j < ring->len && ring_span(ring, j)->t0 < hi; j++)
 			covered += add_interval(acc, ring_at(ring, j), &cur, hi, phase, mode);
 	}
 	acc->out->cause_ns[phase][mode == M_QUEUE ? ATTRIB_CAUSE_QUEUED : CAUSE_CPU] +=
