@@ -58,8 +58,8 @@ struct attrib_config {
 	uint32_t max_threads;	 /* threads tracked (1024) */
 	uint32_t max_strings;	 /* distinct frames and comms kept (4096) */
 	uint64_t lock_gap_ns;	 /* futex end → append start still "the lock wait" (200 us) */
-	uint64_t tail_gap_ns;  /* append end → a non-futex block still inside the append (1 ms) */
-	bool strict_ambiguous; /* report ties as unmatched instead of resolving by time order */
+	uint64_t append_gap_ns; /* append end → a non-futex block still inside the append (1 ms) */
+	bool strict_ambiguous;	/* report ties as unmatched instead of resolving by time order */
 };
 
 /* An off-CPU interval of a broker thread (klc_offcpu_event), with the cause

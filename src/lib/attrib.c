@@ -98,7 +98,7 @@ void attrib_config_default(struct attrib_config *cfg)
 	    .max_threads = 1024,
 	    .max_strings = 4096,
 	    .lock_gap_ns = 200000,
-	    .tail_gap_ns = 1000000,
+	    .append_gap_ns = 1000000,
 	    .strict_ambiguous = false,
 	};
 }
@@ -596,11 +596,11 @@ static uint32_t claim_appends(const struct attrib *a, struct thr *h, const struc
  * that step (common with 8 handlers on one CPU), it is no less the append's.
  * The handler's next futex wait or segment write ends the search (it went on
  * to the queue, a lock or another append). The gap is a few microseconds;
- * tail_gap_ns (1 ms) leaves room for what the scheduler does not show: on a
+ * append_gap_ns (1 ms) leaves room for what the scheduler does not show: on a
  * VM, timer ticks (35-90 us) and host steal (130 us seen between a write and
  * the sleep right after it) are time "on CPU". */
-static uint64_t extend_tail(const struct attrib *a, const struct thr *h, uint64_t end,
-			    uint64_t t_resp)
+static uint64_t extend_append(const struct attrib *a, const struct thr *h, uint64_t end,
+			      uint64_t t_resp)
 {
 	const struct ring *ring = &h->ring[K_OFF], *apps = &h->ring[K_APP], *futs = &h->ring[K_FUT];
 	uint64_t cursor = end, on_cpu = 0, next = t_resp;
@@ -622,7 +622,7 @@ static uint64_t extend_tail(const struct attrib *a, const struct thr *h, uint64_
 		const struct off_rec *o = ring_at(ring, j);
 
 		on_cpu += o->t0 - cursor;
-		if (on_cpu > a->cfg.tail_gap_ns || o->t0 >= next || o->t1 > t_resp)
+		if (on_cpu > a->cfg.append_gap_ns || o->t0 >= next || o->t1 > t_resp)
 			break;
 		if (o->blocked)
 			return o->cause != CAUSE_FUTEX ? o->t1 : end;
@@ -963,7 +963,7 @@ static void fill_matched(struct attrib *a, const struct corr_request *r, struct 
 
 	out->handler = h->tid;
 	out->appends = claim_appends(a, h, r, &bd.b[3], &bd.b[4]);
-	bd.b[4] = extend_tail(a, h, bd.b[4], r->t_resp);
+	bd.b[4] = extend_append(a, h, bd.b[4], r->t_resp);
 	bd.b[2] = dequeue_time(a, h, r->t_read, bd.b[3]);
 	bd.handoff = handoff_time(a, h, r, bd.b[4]);
 	clamp_bounds(&bd);

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* The explainer (explain.h): cause records and completed requests in,
- * attributed requests, tail bands, journal overlap and folded stacks out. */
+ * attributed requests, bands, journal overlap and folded stacks out. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -511,28 +511,29 @@ static int on_offcpu(struct explain *t, const struct klc_offcpu_event *e)
 	return attrib_add_offcpu(t->attrib, &o) == -EINVAL ? -EINVAL : 0;
 }
 
-static int on_block(struct explain *t, const struct klc_block_event *e)
+/* A history's answer to a record, counted: 1 when its oldest gave way. */
+static int count_kept(int gave_way, uint64_t *seen, uint64_t *dropped)
 {
-	int gave_way = history_add_block(t->history, e->dev, e->t_issue_ns, e->t_complete_ns);
-
 	if (gave_way < 0)
 		return -EINVAL;
-	t->st.block_requests++;
-	t->st.block_dropped += (uint64_t)gave_way;
+	(*seen)++;
+	*dropped += (uint64_t)gave_way;
 	return 0;
+}
+
+static int on_block(struct explain *t, const struct klc_block_event *e)
+{
+	return count_kept(history_add_block(t->history, e->dev, e->t_issue_ns, e->t_complete_ns),
+			  &t->st.block_requests, &t->st.block_dropped);
 }
 
 static int on_commit(struct explain *t, const struct klc_jbd2_commit_event *e)
 {
 	/* a commit whose start was not seen is taken as instant */
-	int gave_way = history_add_commit(t->history, e->dev,
-					  e->t_start_ns ? e->t_start_ns : e->t_end_ns, e->t_end_ns);
+	uint64_t t_start = e->t_start_ns ? e->t_start_ns : e->t_end_ns;
 
-	if (gave_way < 0)
-		return -EINVAL;
-	t->st.commits++;
-	t->st.commits_dropped += (uint64_t)gave_way;
-	return 0;
+	return count_kept(history_add_commit(t->history, e->dev, t_start, e->t_end_ns),
+			  &t->st.commits, &t->st.commits_dropped);
 }
 
 static int dispatch(struct explain *t, uint32_t type, const void *rec)
