@@ -205,7 +205,7 @@ static struct thr *thr_get(struct attrib *a, uint32_t tid)
 	t = &a->thr[a->nthr];
 	t->tid = tid;
 	for (int k = 0; k < K_MAX; k++)
-		ring_init(&t->ring[k], rec_size[k], a->cfg.max_per_thread);
+		ring_init(&t->ring[k], rec_size[k]);
 	slot_put(a, a->nthr++);
 	a->st.threads = a->nthr;
 	return t;
@@ -244,7 +244,7 @@ static int add_rec(struct attrib *a, uint32_t tid, int kind, const void *rec)
 		t->last = s->t1;
 	a->st.evicted += ring_evict(&t->ring[kind], before_of(a));
 	cap_before = t->ring[kind].cap;
-	err = ring_insert(&t->ring[kind], rec);
+	err = ring_insert(&t->ring[kind], rec, a->cfg.max_per_thread);
 	if (err) /* the oldest gave way, or rec did: both are dropped */
 		a->st.dropped++;
 	if (err < 0)

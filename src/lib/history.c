@@ -18,15 +18,15 @@ struct dev_span {
 };
 
 struct history {
-	struct ring commits, blocks;
+	struct ring commits, blocks; /* reserved whole: a record never fails to go in */
+	uint32_t max_commits, max_block;
 	uint64_t block_window_ns;
 };
 
-/* Reserved whole: a record never fails to go in. */
 static int ring_open(struct ring *r, uint32_t max)
 {
-	ring_init(r, sizeof(struct dev_span), max ? max : 1);
-	return ring_reserve(r);
+	ring_init(r, sizeof(struct dev_span));
+	return ring_reserve(r, max);
 }
 
 struct history *history_new(uint32_t max_commits, uint32_t max_block, uint64_t block_window_ns)
@@ -35,8 +35,10 @@ struct history *history_new(uint32_t max_commits, uint32_t max_block, uint64_t b
 
 	if (!h)
 		return NULL;
+	h->max_commits = max_commits ? max_commits : 1;
+	h->max_block = max_block ? max_block : 1;
 	h->block_window_ns = block_window_ns;
-	if (ring_open(&h->commits, max_commits) || ring_open(&h->blocks, max_block)) {
+	if (ring_open(&h->commits, h->max_commits) || ring_open(&h->blocks, h->max_block)) {
 		history_free(h);
 		return NULL;
 	}
@@ -58,7 +60,7 @@ int history_add_commit(struct history *h, uint32_t dev, uint64_t t_start, uint64
 
 	if (t_end < t_start)
 		return -EINVAL;
-	return ring_push(&h->commits, &c);
+	return ring_push(&h->commits, &c, h->max_commits);
 }
 
 int history_add_block(struct history *h, uint32_t dev, uint64_t t_issue, uint64_t t_complete)
@@ -71,7 +73,7 @@ int history_add_block(struct history *h, uint32_t dev, uint64_t t_issue, uint64_
 	 * difference, so that no time underflows) */
 	while (h->blocks.len && ring_span(&h->blocks, 0)->t1 + h->block_window_ns < t_complete)
 		ring_pop(&h->blocks);
-	return ring_push(&h->blocks, &b);
+	return ring_push(&h->blocks, &b, h->max_block);
 }
 
 /* The block requests complete in order: start at the first completing at

@@ -7,11 +7,10 @@
 
 #include "kafkalat/ring.h"
 
-void ring_init(struct ring *r, uint32_t esz, uint32_t max)
+void ring_init(struct ring *r, uint32_t esz)
 {
 	memset(r, 0, sizeof(*r));
 	r->esz = esz;
-	r->max = max;
 }
 
 void ring_free(struct ring *r)
@@ -62,9 +61,9 @@ static int resize(struct ring *r, uint32_t ncap)
 	return 0;
 }
 
-int ring_reserve(struct ring *r)
+int ring_reserve(struct ring *r, uint32_t max)
 {
-	return r->cap < r->max ? resize(r, r->max) : 0;
+	return r->cap < max ? resize(r, max) : 0;
 }
 
 void ring_pop(struct ring *r)
@@ -75,12 +74,12 @@ void ring_pop(struct ring *r)
 	r->popped++;
 }
 
-int ring_push(struct ring *r, const void *rec)
+int ring_push(struct ring *r, const void *rec, uint32_t max)
 {
 	uint32_t ncap = r->cap ? r->cap * 2 : 16;
 	int gave_way = 0;
 
-	if (r->len == r->cap && r->cap < r->max && resize(r, ncap < r->max ? ncap : r->max))
+	if (r->len == r->cap && r->cap < max && resize(r, ncap < max ? ncap : max))
 		return -ENOMEM;
 	if (r->len == r->cap) {
 		ring_pop(r);
@@ -90,10 +89,10 @@ int ring_push(struct ring *r, const void *rec)
 	return gave_way;
 }
 
-int ring_insert(struct ring *r, const void *rec)
+int ring_insert(struct ring *r, const void *rec, uint32_t max)
 {
 	unsigned char tmp[RING_REC_MAX];
-	int ret = ring_push(r, rec);
+	int ret = ring_push(r, rec, max);
 
 	for (uint32_t i = r->len - 1;
 	     ret >= 0 && i > 0 && ring_span(r, i - 1)->t0 > ring_span(r, i)->t0; i--) {

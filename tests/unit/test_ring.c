@@ -16,18 +16,18 @@ struct rec {
 	uint32_t id;
 };
 
-static int push(struct ring *r, uint64_t t0, uint64_t t1, uint32_t id)
+static int push(struct ring *r, uint32_t max, uint64_t t0, uint64_t t1, uint32_t id)
 {
 	struct rec x = {t0, t1, id};
 
-	return ring_push(r, &x);
+	return ring_push(r, &x, max);
 }
 
-static int insert(struct ring *r, uint64_t t0, uint64_t t1, uint32_t id)
+static int insert(struct ring *r, uint32_t max, uint64_t t0, uint64_t t1, uint32_t id)
 {
 	struct rec x = {t0, t1, id};
 
-	return ring_insert(r, &x);
+	return ring_insert(r, &x, max);
 }
 
 static uint32_t id_at(const struct ring *r, uint32_t i)
@@ -40,7 +40,7 @@ static void test_empty(void **state)
 	struct ring r;
 
 	(void)state;
-	ring_init(&r, sizeof(struct rec), 8);
+	ring_init(&r, sizeof(struct rec));
 	assert_int_equal(r.len, 0);
 	assert_int_equal(ring_bytes(&r), 0);
 	assert_int_equal(ring_count_before(&r, 100), 0);
@@ -56,18 +56,18 @@ static void test_growth_and_max(void **state)
 	struct ring r;
 
 	(void)state;
-	ring_init(&r, sizeof(struct rec), 40);
+	ring_init(&r, sizeof(struct rec));
 	for (uint32_t i = 0; i < 16; i++)
-		assert_int_equal(push(&r, i, i, i), 0);
+		assert_int_equal(push(&r, 40, i, i, i), 0);
 	assert_int_equal(r.cap, 16);
-	assert_int_equal(push(&r, 16, 16, 16), 0);
+	assert_int_equal(push(&r, 40, 16, 16, 16), 0);
 	assert_int_equal(r.cap, 32);
 	for (uint32_t i = 17; i < 40; i++)
-		assert_int_equal(push(&r, i, i, i), 0);
+		assert_int_equal(push(&r, 40, i, i, i), 0);
 	assert_int_equal(r.cap, 40);
 	assert_int_equal(ring_bytes(&r), 40 * sizeof(struct rec));
-	assert_int_equal(push(&r, 40, 40, 40), 1);
-	assert_int_equal(push(&r, 41, 41, 41), 1);
+	assert_int_equal(push(&r, 40, 40, 40, 40), 1);
+	assert_int_equal(push(&r, 40, 41, 41, 41), 1);
 	assert_int_equal(r.len, 40);
 	assert_int_equal(r.popped, 2);
 	assert_int_equal(id_at(&r, 0), 2);
@@ -80,20 +80,20 @@ static void test_reserve(void **state)
 	struct ring r;
 
 	(void)state;
-	ring_init(&r, sizeof(struct rec), 3);
-	assert_int_equal(ring_reserve(&r), 0);
+	ring_init(&r, sizeof(struct rec));
+	assert_int_equal(ring_reserve(&r, 3), 0);
 	assert_int_equal(r.cap, 3);
 	for (uint32_t i = 0; i < 3; i++)
-		assert_int_equal(push(&r, i, i, i), 0);
-	assert_int_equal(push(&r, 3, 3, 3), 1);
+		assert_int_equal(push(&r, 3, i, i, i), 0);
+	assert_int_equal(push(&r, 3, 3, 3, 3), 1);
 	assert_int_equal(r.cap, 3);
 	assert_int_equal(id_at(&r, 0), 1);
 	assert_int_equal(id_at(&r, 2), 3);
 	ring_free(&r);
 
-	ring_init(&r, sizeof(struct rec), 1); /* a ring of one: each push replaces */
-	assert_int_equal(push(&r, 5, 6, 1), 0);
-	assert_int_equal(push(&r, 7, 8, 2), 1);
+	ring_init(&r, sizeof(struct rec)); /* a ring of one: each push replaces */
+	assert_int_equal(push(&r, 1, 5, 6, 1), 0);
+	assert_int_equal(push(&r, 1, 7, 8, 2), 1);
 	assert_int_equal(r.len, 1);
 	assert_int_equal(id_at(&r, 0), 2);
 	ring_free(&r);
@@ -107,9 +107,9 @@ static void test_insert_order(void **state)
 	struct ring r;
 
 	(void)state;
-	ring_init(&r, sizeof(struct rec), 64);
+	ring_init(&r, sizeof(struct rec));
 	for (uint32_t i = 0; i < 6; i++)
-		assert_int_equal(insert(&r, t0[i], t0[i] + 1, i), 0);
+		assert_int_equal(insert(&r, 64, t0[i], t0[i] + 1, i), 0);
 	for (uint32_t i = 0; i < 6; i++)
 		assert_int_equal(id_at(&r, i), want[i]);
 	ring_free(&r);
@@ -121,10 +121,10 @@ static void test_evict(void **state)
 	struct ring r;
 
 	(void)state;
-	ring_init(&r, sizeof(struct rec), 64);
-	insert(&r, 0, 10, 0);
-	insert(&r, 5, 50, 1);
-	insert(&r, 6, 12, 2);
+	ring_init(&r, sizeof(struct rec));
+	insert(&r, 64, 0, 10, 0);
+	insert(&r, 64, 5, 50, 1);
+	insert(&r, 64, 6, 12, 2);
 	assert_int_equal(ring_evict(&r, 10), 0); /* t1 == before stays */
 	assert_int_equal(ring_evict(&r, 20), 1); /* 2 ended too, but behind 1 */
 	assert_int_equal(r.len, 2);
@@ -141,9 +141,9 @@ static void test_counts(void **state)
 	struct ring r;
 
 	(void)state;
-	ring_init(&r, sizeof(struct rec), 40);
+	ring_init(&r, sizeof(struct rec));
 	for (uint32_t i = 0; i < 140; i++)
-		push(&r, 10 * i, 10 * i + 5, i);
+		push(&r, 40, 10 * i, 10 * i + 5, i);
 	assert_int_equal(r.head, 20);
 	assert_int_equal(id_at(&r, 0), 100);
 	assert_int_equal(ring_count_before(&r, 0), 0);
