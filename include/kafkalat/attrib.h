@@ -58,8 +58,8 @@ struct attrib_config {
 	uint32_t max_threads;	 /* threads tracked (1024) */
 	uint32_t max_strings;	 /* distinct frames and comms kept (4096) */
 	uint64_t lock_gap_ns;	 /* futex end → append start still "the lock wait" (200 us) */
-	uint64_t tail_gap_ns;  /* append end → a non-futex block still inside the append (1 ms) */
-	bool strict_ambiguous; /* report ties as unmatched instead of resolving by time order */
+	uint64_t append_gap_ns; /* append end → a non-futex block still inside the append (1 ms) */
+	bool strict_ambiguous;	/* report ties as unmatched instead of resolving by time order */
 };
 
 /* An off-CPU interval of a broker thread (klc_offcpu_event), with the cause
@@ -159,48 +159,5 @@ const struct attrib_stats *attrib_stats(const struct attrib *a);
 const char *attrib_phase_name(unsigned int p);
 const char *attrib_cause_name(unsigned int c);
 const char *attrib_unmatched_name(unsigned int u);
-
-/*
- * Tail composition. Every matched request is added with its latency; the
- * bands (< p50, p50-p99, >= p99, >= p999) are decided at the end from the
- * bands' own latency histogram (hist.h): sums are kept per histogram bucket,
- * so a band holds exactly the buckets at and above (or below) the bucket of
- * its quantile. Top partitions, clients and stacks of >= p99 come from the
- * max_slow slowest requests kept (all of >= p99 while 1% of the requests fit).
- */
-enum attrib_band { ATTRIB_LT_P50, ATTRIB_P50_P99, ATTRIB_GE_P99, ATTRIB_GE_P999, ATTRIB_BANDS };
-
-struct attrib_band_summary {
-	uint64_t requests;
-	uint64_t lo_ns, hi_ns;		 /* latency bounds of the band (inclusive) */
-	double phase_pct[ATTRIB_PHASES]; /* mean share of the request's latency, % */
-	double cause_pct[ATTRIB_CAUSES]; /* over all phases, % */
-};
-
-enum attrib_top_kind { ATTRIB_TOP_PARTITION, ATTRIB_TOP_CLIENT, ATTRIB_TOP_STACK, ATTRIB_TOPS };
-
-struct attrib_top {
-	const char
-	    *key; /* "topic-partition", "IP:PORT", "<cause>:<top frame>"; valid until freed */
-	int32_t stack_id; /* ATTRIB_TOP_STACK: a stack id seen with that key */
-	uint64_t requests;
-	uint64_t total_ns; /* their summed latency (partitions, clients) or cause time (stacks) */
-};
-
-struct attrib_bands;
-
-struct attrib_bands *attrib_bands_new(size_t max_slow);
-void attrib_bands_free(struct attrib_bands *b);
-/* Adds a matched request (unmatched ones are ignored: count them apart).
- * 0, or -ENOMEM (the request is not counted). */
-int attrib_bands_add(struct attrib_bands *b, const struct corr_request *r,
-		     const struct attrib_result *res);
-const char *attrib_band_name(unsigned int band); /* "lt_p50", "p50_p99", ... */
-void attrib_bands_summary(const struct attrib_bands *b,
-			  struct attrib_band_summary out[ATTRIB_BANDS]);
-/* The n largest keys of >= p99 by request count; returns how many were written.
- * *truncated (if not NULL) says whether >= p99 held more than max_slow requests. */
-size_t attrib_bands_top(const struct attrib_bands *b, enum attrib_top_kind kind,
-			struct attrib_top *out, size_t n, bool *truncated);
 
 #endif

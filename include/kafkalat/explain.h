@@ -6,10 +6,10 @@
  * from its FILE_NAME record, classifies each off-CPU stack once (cause.h,
  * through the caller's symboliser), feeds the attribution (attrib.h), holds
  * each completed request until the cause stream has passed its end, then
- * attributes it, adds it to the tail bands and calls back. Keeps the journal
- * commits and block I/O around the slowest requests, and their off-CPU
- * stacks for --folded. Pure logic: no libbpf; only the folded writer does
- * I/O, on a stream it is given.
+ * attributes it, adds it to the bands (bands.h) and calls back. Keeps the
+ * journal commits and block I/O (history.h) around the slowest requests,
+ * and their off-CPU stacks for --folded (folded.h). Pure logic: no libbpf;
+ * only the folded writer does I/O, on a stream it is given.
  */
 #ifndef KAFKALAT_EXPLAIN_H
 #define KAFKALAT_EXPLAIN_H
@@ -21,6 +21,9 @@
 
 #include "kafkalat/attrib.h"
 #include "kafkalat/correlate.h"
+
+struct bands;
+struct history;
 
 struct explain_config {
 	struct attrib_config attrib;
@@ -72,18 +75,6 @@ struct explain_stats {
 	uint64_t unknown_topic_ids; /* request topics named by an id not (yet) learnt */
 };
 
-/* The journal commits and block I/O that overlapped the >= p999 requests. */
-struct explain_journal {
-	uint64_t requests; /* >= p999 requests looked at (kept among the slowest) */
-	uint64_t commits;  /* distinct jbd2 commits overlapping at least one of them */
-	uint64_t commit_longest_ns;
-	uint32_t commit_dev;	       /* of the longest */
-	uint64_t requests_with_commit; /* of the requests, how many overlapped a commit */
-	uint64_t block_ios;	       /* block requests overlapping them (summed per request) */
-	uint64_t block_longest_ns;     /* issue to completion */
-	uint32_t block_dev;	       /* of the longest */
-};
-
 struct explain;
 
 void explain_config_default(struct explain_config *cfg);
@@ -115,23 +106,10 @@ void explain_finish(struct explain *t);
 
 const struct explain_stats *explain_stats(const struct explain *t);
 const struct attrib_stats *explain_attrib_stats(const struct explain *t);
-const struct attrib_bands *explain_bands(const struct explain *t);
-void explain_journal(const struct explain *t, struct explain_journal *out);
-/* The composition of a band weighted by time: each phase's and cause's share
- * of the band's summed latency (where the mean share of attrib_bands weighs
- * every request alike). From the slowest requests kept, so only >= p99 and
- * >= p999; complete says whether all of the band was kept. */
-struct explain_band_time {
-	uint64_t requests; /* of the band, kept */
-	bool complete;
-	uint64_t total_ns;
-	double phase_pct[ATTRIB_PHASES];
-	double cause_pct[ATTRIB_CAUSES];
-};
-
-void explain_band_time(const struct explain *t, enum attrib_band band,
-		       struct explain_band_time *out);
-
+/* The bands with the slowest requests, and the histories of commits and
+ * block I/O: for the reports (report_tail.h). */
+const struct bands *explain_bands(const struct explain *t);
+const struct history *explain_history(const struct explain *t);
 /* The frames of a stack id seen in an attributed request, innermost first,
  * joined by sep, into buf (cut at a frame boundary); "" when unknown. */
 void explain_stack_text(const struct explain *t, int32_t stack_id, const char *sep, char *buf,

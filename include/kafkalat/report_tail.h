@@ -12,22 +12,24 @@
 #include <stdio.h>
 
 #include "kafkalat/attrib.h"
+#include "kafkalat/bands.h"
 #include "kafkalat/explain.h"
+#include "kafkalat/history.h"
 
 #define REPORT_TOPS	  5
 #define REPORT_STACK_TEXT 1024
 
 /* The tail composition of a run, digested for the reporters (report_tail.c). */
 struct report_tail {
-	struct attrib_band_summary bands[ATTRIB_BANDS];
-	struct attrib_top top[ATTRIB_TOPS][REPORT_TOPS];
-	size_t ntop[ATTRIB_TOPS];
+	struct band_summary bands[BANDS];
+	struct band_top top[BAND_TOPS][REPORT_TOPS];
+	size_t ntop[BAND_TOPS];
 	bool top_truncated; /* >= p99 held more requests than were kept */
 	/* the frames of each top stack, innermost first, ';'-joined */
 	char top_stack[REPORT_TOPS][REPORT_STACK_TEXT];
-	/* >= p99 and >= p999 weighted by time (explain_band_time) */
-	struct explain_band_time time[2];
-	struct explain_journal journal;
+	/* >= p99 and >= p999 weighted by time (bands_time) */
+	struct band_time time[2];
+	struct journal_overlap journal;
 	struct attrib_stats attrib;
 	struct explain_stats stats;
 	uint64_t lost_events;  /* cause records lost in the kernel (ring buffer full) */

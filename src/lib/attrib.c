@@ -2,29 +2,19 @@
 /* Attribution of produce requests to phases and causes: see include/kafkalat/attrib.h
  * and docs/design.md, "Attribution (issue 4)". */
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "kafkalat/attrib.h"
-#include "kafkalat/hist.h"
+#include "kafkalat/fnv.h"
+#include "kafkalat/ring.h"
+#include "kafkalat/strtab.h"
 
-/* ---- interned strings (top frames, waker comms); index 0 is "" ---- */
-
-struct strtab {
-	char **s; /* cap entries, n used */
-	uint32_t n, cap, max;
-	uint32_t *idx; /* open addressing over 2 * cap: string index, 0 empty */
-	uint32_t mask;
-	uint64_t *full;
-};
-
+/* 0 stands for "no topic" in the records: a string never hashes to it. */
 static uint64_t hash_str(const char *s)
 {
-	uint64_t h = 1469598103934665603ull;
+	uint64_t h = fnv1a64(s);
 
-	while (*s)
-		h = (h ^ (unsigned char)*s++) * 1099511628211ull;
 	return h ? h : 1;
 }
 
@@ -35,215 +25,6 @@ static uint32_t pow2_at_least(uint64_t n)
 	while (p < n && p < (1u << 30))
 		p <<= 1;
 	return p;
-}
-
-static uint32_t *strtab_slot(const struct strtab *t, const char *s)
-{
-	uint32_t i = (uint32_t)hash_str(s) & t->mask;
-
-	while (t->idx[i] && strcmp(t->s[t->idx[i]], s) != 0)
-		i = (i + 1) & t->mask;
-	return &t->idx[i];
-}
-
-/* Doubles the table (the strings stay, the index is rebuilt). */
-static int strtab_grow(struct strtab *t)
-{
-	uint32_t cap = t->cap ? t->cap * 2 : 16;
-	char **ns = realloc(t->s, cap * sizeof(*ns));
-
-	if (!ns)
-		return -ENOMEM;
-	t->s = ns;
-	free(t->idx);
-	t->mask = cap * 2 - 1;
-	t->idx = calloc((size_t)t->mask + 1, sizeof(*t->idx));
-	if (!t->idx)
-		return -ENOMEM;
-	t->cap = cap;
-	for (uint32_t i = 1; i < t->n; i++)
-		*strtab_slot(t, t->s[i]) = i;
-	return 0;
-}
-
-static int strtab_init(struct strtab *t, uint32_t max, uint64_t *full)
-{
-	memset(t, 0, sizeof(*t));
-	t->max = max + 1;
-	t->full = full;
-	if (strtab_grow(t))
-		return -ENOMEM;
-	t->s[0] = strdup("");
-	t->n = 1;
-	return t->s[0] ? 0 : -ENOMEM;
-}
-
-static void strtab_free(struct strtab *t)
-{
-	for (uint32_t i = 0; t->s && i < t->n; i++)
-		free(t->s[i]);
-	free(t->s);
-	free(t->idx);
-}
-
-/* The index of s (added if new); 0 for NULL, "" or a full table. */
-static uint32_t strtab_get(struct strtab *t, const char *s)
-{
-	uint32_t *slot;
-
-	if (!s || !*s || !t->idx)
-		return 0;
-	slot = strtab_slot(t, s);
-	if (*slot)
-		return *slot;
-	if (t->n >= t->max || (t->n == t->cap && strtab_grow(t)) || !t->idx ||
-	    !(t->s[t->n] = strdup(s))) {
-		(*t->full)++;
-		return 0;
-	}
-	*strtab_slot(t, s) = t->n;
-	return t->n++;
-}
-
-/* ---- time-ordered rings of fixed-size records that start with a span ---- */
-
-struct span {
-	uint64_t t0, t1;
-};
-
-struct ring {
-	unsigned char *buf;
-	uint32_t esz, cap, head, len;
-	uint64_t popped; /* records taken off the front so far */
-	uint64_t hint;	 /* popped + the index the last search answered */
-};
-
-#define REC_MAX 64 /* largest record size */
-
-/* i < cap and head < cap: one subtraction wraps (a division here was the
- * correlator's hottest instruction: binary searches call this) */
-static void *ring_at(const struct ring *r, uint32_t i)
-{
-	uint32_t j = r->head + i;
-
-	if (j >= r->cap)
-		j -= r->cap;
-	return r->buf + (size_t)j * r->esz;
-}
-
-static const struct span *span_at(const struct ring *r, uint32_t i)
-{
-	return ring_at(r, i);
-}
-
-static int ring_grow(struct ring *r, uint32_t max)
-{
-	uint32_t ncap = r->cap ? r->cap * 2 : 16;
-	unsigned char *nb;
-
-	if (ncap > max)
-		ncap = max;
-	nb = malloc((size_t)ncap * r->esz);
-	if (!nb)
-		return -ENOMEM;
-	for (uint32_t i = 0; i < r->len; i++)
-		memcpy(nb + (size_t)i * r->esz, ring_at(r, i), r->esz);
-	free(r->buf);
-	r->buf = nb;
-	r->cap = ncap;
-	r->head = 0;
-	return 0;
-}
-
-static void ring_pop(struct ring *r)
-{
-	if (++r->head == r->cap)
-		r->head = 0;
-	r->len--;
-	r->popped++;
-}
-
-/* Inserts rec in t0 order (records mostly arrive in order: a short walk back). */
-static int ring_insert(struct ring *r, const void *rec, uint32_t max, uint64_t *dropped)
-{
-	unsigned char tmp[REC_MAX];
-	uint32_t i;
-
-	if (r->len == r->cap && r->cap < max && ring_grow(r, max))
-		return -ENOMEM;
-	if (r->len == r->cap) {
-		ring_pop(r);
-		(*dropped)++;
-	}
-	i = r->len++;
-	memcpy(ring_at(r, i), rec, r->esz);
-	for (; i > 0 && span_at(r, i - 1)->t0 > span_at(r, i)->t0; i--) {
-		memcpy(tmp, ring_at(r, i - 1), r->esz);
-		memcpy(ring_at(r, i - 1), ring_at(r, i), r->esz);
-		memcpy(ring_at(r, i), tmp, r->esz);
-	}
-	return 0;
-}
-
-static void ring_evict(struct ring *r, uint64_t before, uint64_t *evicted)
-{
-	while (r->len && span_at(r, 0)->t1 < before) {
-		ring_pop(r);
-		(*evicted)++;
-	}
-}
-
-/* The number of records with t0 < t in [lo, hi) of r, given that all
- * before lo have t0 < t and none from hi on. */
-static uint32_t bsearch_before(const struct ring *r, uint64_t t, uint32_t lo, uint32_t hi)
-{
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-
-		if (span_at(r, mid)->t0 < t)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
-/*
- * The number of records with t0 < t (they come first: t0 order). A request's
- * searches land close to each other and to the previous request's, so the
- * search gallops out from where the last one ended: a few cache lines
- * instead of a binary search's walk over a ring of thousands. The hint is
- * only a starting point (records shift on insert and pop); the answer does
- * not depend on it.
- */
-static uint32_t ring_count_before(const struct ring *r, uint64_t t)
-{
-	uint64_t rel = r->hint - r->popped;
-	uint32_t h = r->hint >= r->popped && rel <= r->len ? (uint32_t)rel : r->len / 2;
-	uint32_t lo, hi, step = 1, ans;
-
-	if (h < r->len && span_at(r, h)->t0 < t) {
-		/* the answer is above h: every record up to h is before t */
-		lo = h + 1;
-		for (hi = lo; hi < r->len && span_at(r, hi)->t0 < t; step *= 2) {
-			lo = hi + 1;
-			hi = r->len - hi > step ? hi + step : r->len;
-		}
-	} else {
-		/* the answer is at or below h */
-		hi = h;
-		for (lo = hi; lo > 0 && span_at(r, lo - 1)->t0 >= t; step *= 2) {
-			hi = lo - 1;
-			lo = lo > step ? lo - step : 0;
-		}
-	}
-	ans = bsearch_before(r, t, lo, hi);
-#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
-	if (ans != bsearch_before(r, t, 0, r->len))
-		abort(); /* the fuzzers check the gallop against the plain search */
-#endif
-	((struct ring *)r)->hint = r->popped + ans; /* a cache, not state: const for callers */
-	return ans;
 }
 
 /* ---- records ---- */
@@ -271,8 +52,8 @@ struct off_rec {
 	uint8_t blocked, cause;
 };
 
-_Static_assert(sizeof(struct off_rec) <= REC_MAX, "record too large");
-_Static_assert(sizeof(struct app_rec) <= REC_MAX, "record too large");
+_Static_assert(sizeof(struct off_rec) <= RING_REC_MAX, "record too large");
+_Static_assert(sizeof(struct app_rec) <= RING_REC_MAX, "record too large");
 
 static const uint32_t rec_size[K_MAX] = {sizeof(struct app_rec), sizeof(struct fut_rec),
 					 sizeof(struct off_rec)};
@@ -317,7 +98,7 @@ void attrib_config_default(struct attrib_config *cfg)
 	    .max_threads = 1024,
 	    .max_strings = 4096,
 	    .lock_gap_ns = 200000,
-	    .tail_gap_ns = 1000000,
+	    .append_gap_ns = 1000000,
 	    .strict_ambiguous = false,
 	};
 }
@@ -340,7 +121,7 @@ struct attrib *attrib_new(const struct attrib_config *cfg)
 	a->mask = pow2_at_least((uint64_t)a->cfg.max_threads * 2) - 1;
 	a->thr = calloc(a->cfg.max_threads, sizeof(*a->thr));
 	a->slot = calloc((size_t)a->mask + 1, sizeof(*a->slot));
-	if (!a->thr || !a->slot || strtab_init(&a->str, a->cfg.max_strings, &a->st.strings_full))
+	if (!a->thr || !a->slot || strtab_init(&a->str, a->cfg.max_strings))
 		goto fail;
 	account_bytes(a);
 	return a;
@@ -355,7 +136,7 @@ void attrib_free(struct attrib *a)
 		return;
 	for (uint32_t i = 0; a->thr && i < a->nthr; i++)
 		for (int k = 0; k < K_MAX; k++)
-			free(a->thr[i].ring[k].buf);
+			ring_free(&a->thr[i].ring[k]);
 	free(a->thr);
 	free(a->slot);
 	free(a->thash);
@@ -401,7 +182,7 @@ static struct thr *thr_recycle(struct attrib *a, uint32_t tid, uint64_t before)
 		return NULL;
 	a->thr[i].tid = tid;
 	for (int k = 0; k < K_MAX; k++)
-		a->thr[i].ring[k].len = 0;
+		ring_clear(&a->thr[i].ring[k]);
 	memset(a->slot, 0, ((size_t)a->mask + 1) * sizeof(*a->slot));
 	for (uint32_t j = 0; j < a->nthr; j++)
 		slot_put(a, j);
@@ -424,7 +205,7 @@ static struct thr *thr_get(struct attrib *a, uint32_t tid)
 	t = &a->thr[a->nthr];
 	t->tid = tid;
 	for (int k = 0; k < K_MAX; k++)
-		t->ring[k].esz = rec_size[k];
+		ring_init(&t->ring[k], rec_size[k]);
 	slot_put(a, a->nthr++);
 	a->st.threads = a->nthr;
 	return t;
@@ -437,7 +218,7 @@ static void account_bytes(struct attrib *a)
 
 	for (uint32_t i = 0; i < a->nthr; i++)
 		for (int k = 0; k < K_MAX; k++)
-			b += (uint64_t)a->thr[i].ring[k].cap * a->thr[i].ring[k].esz;
+			b += ring_bytes(&a->thr[i].ring[k]);
 	a->st.bytes = b;
 }
 
@@ -461,13 +242,13 @@ static int add_rec(struct attrib *a, uint32_t tid, int kind, const void *rec)
 	}
 	if (s->t1 > t->last)
 		t->last = s->t1;
-	ring_evict(&t->ring[kind], before_of(a), &a->st.evicted);
+	a->st.evicted += ring_evict(&t->ring[kind], before_of(a));
 	cap_before = t->ring[kind].cap;
-	err = ring_insert(&t->ring[kind], rec, a->cfg.max_per_thread, &a->st.dropped);
-	if (err) {
+	err = ring_insert(&t->ring[kind], rec, a->cfg.max_per_thread);
+	if (err) /* the oldest gave way, or rec did: both are dropped */
 		a->st.dropped++;
+	if (err < 0)
 		return err;
-	}
 	if (t->ring[kind].cap != cap_before)
 		account_bytes(a);
 	a->st.events++;
@@ -521,8 +302,9 @@ int attrib_add_offcpu(struct attrib *a, const struct attrib_offcpu *o)
 	if (r.cause == CAUSE_CPU || r.cause == CAUSE_RUNQ)
 		r.cause = CAUSE_OTHER; /* not stack causes: cause.h */
 	if (o->tid && o->t_on >= o->t_off) {
-		r.frame = strtab_get(&a->str, o->top_frame);
-		r.comm = strtab_get(&a->str, o->waker_comm);
+		r.frame = strtab_intern(&a->str, o->top_frame);
+		r.comm = strtab_intern(&a->str, o->waker_comm);
+		a->st.strings_full = a->str.full;
 	}
 	return add_rec(a, o->tid, K_OFF, &r);
 }
@@ -591,11 +373,6 @@ static uint64_t part_topic(const struct attrib *a, const struct corr_request *r,
 	return ti < a->nthash ? a->thash[ti] : hash_str(r->topics[ti].name);
 }
 
-static uint32_t count_upto(const struct ring *ring, uint64_t t)
-{
-	return t == UINT64_MAX ? ring->len : ring_count_before(ring, t + 1);
-}
-
 static bool write_fits(const struct app_rec *w, const struct corr_request *r, size_t i,
 		       uint64_t topic)
 {
@@ -615,7 +392,7 @@ static int64_t find_write(const struct attrib *a, const struct thr *t, const str
 
 	if (!topic || r->parts[i].record_bytes <= 0)
 		return -1;
-	for (uint32_t j = count_upto(ring, r->t_resp); j-- > 0;) {
+	for (uint32_t j = ring_count_upto(ring, r->t_resp); j-- > 0;) {
 		const struct app_rec *w = ring_at(ring, j);
 
 		if (w->t0 < r->t_read)
@@ -673,7 +450,7 @@ static bool woke(const struct attrib *a, uint32_t tid, uint32_t waker, uint64_t 
 	if (!t)
 		return false;
 	ring = &t->ring[K_OFF];
-	for (uint32_t j = count_upto(ring, hi); j-- > 0;) {
+	for (uint32_t j = ring_count_upto(ring, hi); j-- > 0;) {
 		const struct off_rec *o = ring_at(ring, j);
 
 		if (o->t1 < lo)
@@ -697,7 +474,7 @@ static uint64_t handoff_bound(const struct attrib *a, const struct corr_request 
 	if (s) {
 		const struct ring *ring = &s->ring[K_OFF];
 
-		for (uint32_t j = count_upto(ring, r->t_resp); j-- > 0;) {
+		for (uint32_t j = ring_count_upto(ring, r->t_resp); j-- > 0;) {
 			const struct off_rec *o = ring_at(ring, j);
 
 			if (o->t1 < c->last_end)
@@ -712,7 +489,7 @@ static uint64_t handoff_bound(const struct attrib *a, const struct corr_request 
 	for (int k = K_APP; k <= K_FUT; k++) {
 		const struct ring *ring = &c->t->ring[k];
 
-		for (uint32_t i = count_upto(ring, c->last_end); i < ring->len; i++) {
+		for (uint32_t i = ring_count_upto(ring, c->last_end); i < ring->len; i++) {
 			const struct app_rec *w = ring_at(ring, i);
 
 			if (k == K_APP && w->kind == APP_SYNC)
@@ -819,11 +596,11 @@ static uint32_t claim_appends(const struct attrib *a, struct thr *h, const struc
  * that step (common with 8 handlers on one CPU), it is no less the append's.
  * The handler's next futex wait or segment write ends the search (it went on
  * to the queue, a lock or another append). The gap is a few microseconds;
- * tail_gap_ns (1 ms) leaves room for what the scheduler does not show: on a
+ * append_gap_ns (1 ms) leaves room for what the scheduler does not show: on a
  * VM, timer ticks (35-90 us) and host steal (130 us seen between a write and
  * the sleep right after it) are time "on CPU". */
-static uint64_t extend_tail(const struct attrib *a, const struct thr *h, uint64_t end,
-			    uint64_t t_resp)
+static uint64_t extend_append(const struct attrib *a, const struct thr *h, uint64_t end,
+			      uint64_t t_resp)
 {
 	const struct ring *ring = &h->ring[K_OFF], *apps = &h->ring[K_APP], *futs = &h->ring[K_FUT];
 	uint64_t cursor = end, on_cpu = 0, next = t_resp;
@@ -839,13 +616,13 @@ static uint64_t extend_tail(const struct attrib *a, const struct thr *h, uint64_
 		}
 	}
 	i = ring_count_before(futs, end);
-	if (i < futs->len && span_at(futs, i)->t0 < next)
-		next = span_at(futs, i)->t0;
+	if (i < futs->len && ring_span(futs, i)->t0 < next)
+		next = ring_span(futs, i)->t0;
 	for (uint32_t j = ring_count_before(ring, end); j < ring->len; j++) {
 		const struct off_rec *o = ring_at(ring, j);
 
 		on_cpu += o->t0 - cursor;
-		if (on_cpu > a->cfg.tail_gap_ns || o->t0 >= next || o->t1 > t_resp)
+		if (on_cpu > a->cfg.append_gap_ns || o->t0 >= next || o->t1 > t_resp)
 			break;
 		if (o->blocked)
 			return o->cause != CAUSE_FUTEX ? o->t1 : end;
@@ -873,7 +650,7 @@ static bool net_woken(const struct attrib *a, const struct thr *h, const struct 
 {
 	const struct ring *ring = &h->ring[K_OFF];
 
-	for (uint32_t j = count_upto(ring, w->t1); j-- > 0;) {
+	for (uint32_t j = ring_count_upto(ring, w->t1); j-- > 0;) {
 		const struct off_rec *o = ring_at(ring, j);
 
 		if (o->t1 < w->t0)
@@ -971,10 +748,10 @@ static uint64_t handoff_time(const struct attrib *a, const struct thr *h,
 		return best;
 	for (int k = K_APP; k <= K_FUT; k++) {
 		const struct ring *ring = &h->ring[k];
-		uint32_t i = count_upto(ring, E);
+		uint32_t i = ring_count_upto(ring, E);
 
-		if (i < ring->len && span_at(ring, i)->t0 < best)
-			best = span_at(ring, i)->t0;
+		if (i < ring->len && ring_span(ring, i)->t0 < best)
+			best = ring_span(ring, i)->t0;
 	}
 	return best;
 }
@@ -1047,7 +824,7 @@ static uint64_t runq_inside(const struct attrib *a, uint32_t tid, uint64_t lo, u
 		return 0;
 	ring = &t->ring[K_OFF];
 	for (uint32_t j = ring_count_before(ring, lo), k = j ? j - 1 : 0;
-	     k < ring->len && span_at(ring, k)->t0 < hi; k++) {
+	     k < ring->len && ring_span(ring, k)->t0 < hi; k++) {
 		const struct off_rec *o = ring_at(ring, k);
 		uint64_t w = o->t0, s, e;
 
@@ -1106,7 +883,7 @@ static void account(struct acc *acc, uint32_t tid, uint64_t lo, uint64_t hi, int
 		const struct ring *ring = &t->ring[K_OFF];
 		uint32_t j = ring_count_before(ring, lo);
 
-		for (j = j ? j - 1 : 0; j < ring->len && span_at(ring, j)->t0 < hi; j++)
+		for (j = j ? j - 1 : 0; j < ring->len && ring_span(ring, j)->t0 < hi; j++)
 			covered += add_interval(acc, ring_at(ring, j), &cur, hi, phase, mode);
 	}
 	acc->out->cause_ns[phase][mode == M_QUEUE ? ATTRIB_CAUSE_QUEUED : CAUSE_CPU] +=
@@ -1134,8 +911,8 @@ static void pick_top(struct acc *acc)
 		    out->cause_ns[out->top_phase][out->top_cause])
 			out->top_phase = (enum attrib_phase)p;
 	o = acc->best[out->top_cause].o;
-	out->top_frame = acc->a->str.s[o ? o->frame : 0];
-	out->top_waker_comm = acc->a->str.s[o ? o->comm : 0];
+	out->top_frame = strtab_str(&acc->a->str, o ? o->frame : 0);
+	out->top_waker_comm = strtab_str(&acc->a->str, o ? o->comm : 0);
 	out->top_stack_id = o ? o->stack_id : -1;
 	out->top_waker_tid = o ? o->waker : 0;
 }
@@ -1186,7 +963,7 @@ static void fill_matched(struct attrib *a, const struct corr_request *r, struct 
 
 	out->handler = h->tid;
 	out->appends = claim_appends(a, h, r, &bd.b[3], &bd.b[4]);
-	bd.b[4] = extend_tail(a, h, bd.b[4], r->t_resp);
+	bd.b[4] = extend_append(a, h, bd.b[4], r->t_resp);
 	bd.b[2] = dequeue_time(a, h, r->t_read, bd.b[3]);
 	bd.handoff = handoff_time(a, h, r, bd.b[4]);
 	clamp_bounds(&bd);
@@ -1271,322 +1048,4 @@ enum attrib_unmatched attrib_request(struct attrib *a, const struct corr_request
 		a->st.ambiguous_resolved++;
 	fill_matched(a, r, pick->t, out);
 	return finish(a, r, out, ATTRIB_MATCHED);
-}
-
-/* ---- tail composition ---- */
-
-struct bsum {
-	double phase[ATTRIB_PHASES]; /* summed shares of latency */
-	double cause[ATTRIB_CAUSES];
-};
-
-struct slow {
-	uint64_t latency;
-	uint32_t key[ATTRIB_TOPS]; /* string indexes, 0 none */
-	int32_t stack_id;
-	int64_t stack_ns;
-};
-
-struct attrib_bands {
-	struct hist h;
-	struct bsum *blk[HIST_EXPONENTS]; /* per power of two, HIST_SUB_BUCKETS each, lazily */
-	struct slow *heap;		  /* min-heap on latency: the slowest requests */
-	size_t nheap, max_slow;
-	struct strtab keys;
-	uint64_t keys_full;
-};
-
-#define BAND_KEYS_MAX 65536
-
-struct attrib_bands *attrib_bands_new(size_t max_slow)
-{
-	struct attrib_bands *b = calloc(1, sizeof(*b));
-
-	if (!b)
-		return NULL;
-	hist_init(&b->h);
-	b->max_slow = max_slow ? max_slow : 1;
-	b->heap = calloc(b->max_slow, sizeof(*b->heap));
-	if (!b->heap || strtab_init(&b->keys, BAND_KEYS_MAX, &b->keys_full)) {
-		attrib_bands_free(b);
-		return NULL;
-	}
-	return b;
-}
-
-void attrib_bands_free(struct attrib_bands *b)
-{
-	if (!b)
-		return;
-	for (int i = 0; i < HIST_EXPONENTS; i++)
-		free(b->blk[i]);
-	free(b->heap);
-	strtab_free(&b->keys);
-	free(b);
-}
-
-static const char *const band_names[ATTRIB_BANDS] = {"lt_p50", "p50_p99", "ge_p99", "ge_p999"};
-
-const char *attrib_band_name(unsigned int band)
-{
-	return band < ATTRIB_BANDS ? band_names[band] : NULL;
-}
-
-static void heap_swap(struct slow *h, size_t i, size_t j)
-{
-	struct slow t = h[i];
-
-	h[i] = h[j];
-	h[j] = t;
-}
-
-static void heap_push(struct attrib_bands *b, const struct slow *s)
-{
-	size_t i;
-
-	if (b->nheap == b->max_slow) {
-		if (s->latency <= b->heap[0].latency)
-			return;
-		b->heap[0] = *s;
-		for (i = 0;;) {
-			size_t l = 2 * i + 1, m = i;
-
-			if (l < b->nheap && b->heap[l].latency < b->heap[m].latency)
-				m = l;
-			if (l + 1 < b->nheap && b->heap[l + 1].latency < b->heap[m].latency)
-				m = l + 1;
-			if (m == i)
-				return;
-			heap_swap(b->heap, i, m);
-			i = m;
-		}
-	}
-	b->heap[i = b->nheap++] = *s;
-	for (; i > 0 && b->heap[(i - 1) / 2].latency > b->heap[i].latency; i = (i - 1) / 2)
-		heap_swap(b->heap, i, (i - 1) / 2);
-}
-
-/* The partition with the largest batch stands for the request. */
-static uint32_t partition_key(struct attrib_bands *b, const struct corr_request *r)
-{
-	char key[KLT_TOPIC_NAME_MAX + 16];
-	const struct corr_part *best = NULL;
-
-	for (size_t i = 0; r->parts && i < r->nparts; i++)
-		if (!best || r->parts[i].record_bytes > best->record_bytes)
-			best = &r->parts[i];
-	if (!best || !r->topics || best->topic_idx >= r->ntopics)
-		return 0;
-	snprintf(key, sizeof(key), "%s-%d", r->topics[best->topic_idx].name, (int)best->partition);
-	return strtab_get(&b->keys, key);
-}
-
-static void keep_slow(struct attrib_bands *b, const struct corr_request *r,
-		      const struct attrib_result *res)
-{
-	struct slow s = {.latency = (uint64_t)res->latency_ns, .stack_id = -1};
-	char key[300];
-
-	if (b->nheap == b->max_slow && s.latency <= b->heap[0].latency)
-		return;
-	s.key[ATTRIB_TOP_PARTITION] = partition_key(b, r);
-	s.key[ATTRIB_TOP_CLIENT] = strtab_get(&b->keys, r->client);
-	if (res->top_cause > CAUSE_RUNQ && res->top_cause < ATTRIB_CAUSE_QUEUED) {
-		snprintf(key, sizeof(key), "%s:%s", attrib_cause_name(res->top_cause),
-			 res->top_frame && *res->top_frame ? res->top_frame : "unknown");
-		s.key[ATTRIB_TOP_STACK] = strtab_get(&b->keys, key);
-		s.stack_id = res->top_stack_id;
-		s.stack_ns = res->top_ns;
-	}
-	heap_push(b, &s);
-}
-
-int attrib_bands_add(struct attrib_bands *b, const struct corr_request *r,
-		     const struct attrib_result *res)
-{
-	unsigned int bucket, e;
-	struct bsum *s;
-	double lat;
-
-	if (res->unmatched != ATTRIB_MATCHED || res->latency_ns < 0)
-		return 0;
-	bucket = hist_bucket_of((uint64_t)res->latency_ns);
-	e = bucket / HIST_SUB_BUCKETS;
-	if (!b->blk[e] && !(b->blk[e] = calloc(HIST_SUB_BUCKETS, sizeof(struct bsum))))
-		return -ENOMEM;
-	hist_record(&b->h, (uint64_t)res->latency_ns);
-	s = &b->blk[e][bucket % HIST_SUB_BUCKETS];
-	lat = res->latency_ns > 0 ? (double)res->latency_ns : 1.0;
-	for (int p = 0; p < ATTRIB_PHASES; p++) {
-		s->phase[p] += (double)res->phase_ns[p] / lat;
-		for (int c = 0; c < ATTRIB_CAUSES; c++)
-			s->cause[c] += (double)res->cause_ns[p][c] / lat;
-	}
-	keep_slow(b, r, res);
-	return 0;
-}
-
-/* The first histogram bucket of each band, and one past the last. */
-static void band_ranges(const struct attrib_bands *b, unsigned int lo[ATTRIB_BANDS],
-			unsigned int hi[ATTRIB_BANDS])
-{
-	unsigned int q50 = hist_bucket_of(hist_quantile(&b->h, 0.5));
-	unsigned int q99 = hist_bucket_of(hist_quantile(&b->h, 0.99));
-	unsigned int q999 = hist_bucket_of(hist_quantile(&b->h, 0.999));
-
-	lo[ATTRIB_LT_P50] = 0;
-	hi[ATTRIB_LT_P50] = lo[ATTRIB_P50_P99] = q50;
-	hi[ATTRIB_P50_P99] = lo[ATTRIB_GE_P99] = q99;
-	lo[ATTRIB_GE_P999] = q999;
-	hi[ATTRIB_GE_P99] = hi[ATTRIB_GE_P999] = HIST_BUCKETS;
-}
-
-static void add_bucket(const struct attrib_bands *b, unsigned int i,
-		       struct attrib_band_summary *out)
-{
-	const struct bsum *s = &b->blk[i / HIST_SUB_BUCKETS][i % HIST_SUB_BUCKETS];
-
-	if (!out->requests)
-		out->lo_ns = hist_bucket_low(i);
-	out->hi_ns = hist_bucket_high(i);
-	out->requests += b->h.buckets[i];
-	for (int p = 0; p < ATTRIB_PHASES; p++)
-		out->phase_pct[p] += s->phase[p];
-	for (int c = 0; c < ATTRIB_CAUSES; c++)
-		out->cause_pct[c] += s->cause[c];
-}
-
-static void band_summary(const struct attrib_bands *b, unsigned int lo, unsigned int hi,
-			 struct attrib_band_summary *out)
-{
-	memset(out, 0, sizeof(*out));
-	for (unsigned int i = lo; i < hi; i++) {
-		if (!b->blk[i / HIST_SUB_BUCKETS]) /* nothing recorded in this power of two */
-			i |= HIST_SUB_BUCKETS - 1;
-		else if (b->h.buckets[i])
-			add_bucket(b, i, out);
-	}
-	for (int p = 0; out->requests && p < ATTRIB_PHASES; p++)
-		out->phase_pct[p] *= 100.0 / (double)out->requests;
-	for (int c = 0; out->requests && c < ATTRIB_CAUSES; c++)
-		out->cause_pct[c] *= 100.0 / (double)out->requests;
-}
-
-void attrib_bands_summary(const struct attrib_bands *b,
-			  struct attrib_band_summary out[ATTRIB_BANDS])
-{
-	unsigned int lo[ATTRIB_BANDS], hi[ATTRIB_BANDS];
-
-	band_ranges(b, lo, hi);
-	for (unsigned int band = 0; band < ATTRIB_BANDS; band++)
-		band_summary(b, lo[band], hi[band], &out[band]);
-}
-
-struct row {
-	uint32_t key;
-	int32_t stack_id;
-	uint64_t ns;
-};
-
-static int cmp_row(const void *x, const void *y)
-{
-	const struct row *a = x, *b = y;
-
-	return a->key != b->key ? (a->key < b->key ? -1 : 1) : 0;
-}
-
-static int cmp_top(const void *x, const void *y)
-{
-	const struct attrib_top *a = x, *b = y;
-
-	if (a->requests != b->requests)
-		return a->requests > b->requests ? -1 : 1;
-	if (a->total_ns != b->total_ns)
-		return a->total_ns > b->total_ns ? -1 : 1;
-	return strcmp(a->key, b->key);
-}
-
-/* The kept slow requests of >= p99 with a key of this kind, one row each.
- * *in_band counts all kept ones of >= p99. */
-static size_t slow_rows(const struct attrib_bands *b, enum attrib_top_kind kind, struct row *rows,
-			uint64_t *in_band)
-{
-	unsigned int lo[ATTRIB_BANDS], hi[ATTRIB_BANDS];
-	size_t n = 0;
-
-	band_ranges(b, lo, hi);
-	*in_band = 0;
-	for (size_t i = 0; i < b->nheap; i++) {
-		const struct slow *s = &b->heap[i];
-
-		if (hist_bucket_of(s->latency) < lo[ATTRIB_GE_P99])
-			continue;
-		(*in_band)++;
-		if (!s->key[kind])
-			continue;
-		rows[n++] = (struct row){
-		    .key = s->key[kind],
-		    .stack_id = kind == ATTRIB_TOP_STACK ? s->stack_id : -1,
-		    .ns = kind == ATTRIB_TOP_STACK ? (uint64_t)s->stack_ns : s->latency,
-		};
-	}
-	return n;
-}
-
-/* Rows of equal keys merged into tops; returns their count. */
-static size_t merge_rows(const struct attrib_bands *b, struct row *rows, size_t n,
-			 struct attrib_top *tops)
-{
-	size_t m = 0;
-
-	qsort(rows, n, sizeof(*rows), cmp_row);
-	for (size_t i = 0; i < n; i++) {
-		if (!m || rows[i - 1].key != rows[i].key)
-			tops[m++] =
-			    (struct attrib_top){.key = b->keys.s[rows[i].key], .stack_id = -1};
-		tops[m - 1].requests++;
-		tops[m - 1].total_ns += rows[i].ns;
-		if (rows[i].stack_id != -1)
-			tops[m - 1].stack_id = rows[i].stack_id;
-	}
-	return m;
-}
-
-static uint64_t ge_p99_count(const struct attrib_bands *b)
-{
-	unsigned int lo[ATTRIB_BANDS], hi[ATTRIB_BANDS];
-	uint64_t n = 0;
-
-	band_ranges(b, lo, hi);
-	for (unsigned int i = lo[ATTRIB_GE_P99]; i < HIST_BUCKETS; i++)
-		n += b->h.buckets[i];
-	return n;
-}
-
-size_t attrib_bands_top(const struct attrib_bands *b, enum attrib_top_kind kind,
-			struct attrib_top *out, size_t n, bool *truncated)
-{
-	struct attrib_top *tops;
-	struct row *rows;
-	uint64_t in_band;
-	size_t m = 0;
-
-	if (truncated)
-		*truncated = false;
-	if ((unsigned)kind >= ATTRIB_TOPS || !b->nheap)
-		return 0;
-	rows = calloc(b->nheap, sizeof(*rows));
-	tops = calloc(b->nheap, sizeof(*tops));
-	if (rows && tops) {
-		m = merge_rows(b, rows, slow_rows(b, kind, rows, &in_band), tops);
-		qsort(tops, m, sizeof(*tops), cmp_top);
-		m = m < n ? m : n;
-		if (m)
-			memcpy(out, tops, m * sizeof(*out));
-		if (truncated)
-			*truncated = ge_p99_count(b) > in_band;
-	}
-	free(rows);
-	free(tops);
-	return m;
 }

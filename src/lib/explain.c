@@ -1,20 +1,21 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* The explainer (explain.h): cause records and completed requests in,
- * attributed requests, tail bands, journal overlap and folded stacks out. */
+ * attributed requests, bands, journal overlap and folded stacks out. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "kafkalat/bands.h"
 #include "kafkalat/cause.h"
 #include "kafkalat/cause_events.h"
-#include "kafkalat/segment.h"
 #include "kafkalat/explain.h"
+#include "kafkalat/folded.h"
+#include "kafkalat/history.h"
+#include "kafkalat/segment.h"
 
-#define NAME_SLOTS	   8192	 /* per generation; a generation turns over at half full */
-#define STACK_IDS	   65536 /* ids above are classified each time, not cached */
-#define STACK_FRAMES	   KLC_MAX_STACK
-#define BLOCK_SCAN_MAX	   200000	  /* block requests looked at per slow request */
-#define COMMIT_SPAN_MAX_NS 60000000000ull /* no commit is assumed longer */
+#define NAME_SLOTS   8192  /* per generation; a generation turns over at half full */
+#define STACK_IDS    65536 /* ids above are classified each time, not cached */
+#define STACK_FRAMES KLC_MAX_STACK
 
 /* ---- file names: (dev, ino) -> topic-partition of a log segment ---- */
 
@@ -135,53 +136,6 @@ struct stack_info {
 	char *frames; /* outermost first, ';'-joined */
 };
 
-/* ---- time-ordered histories ---- */
-
-struct commit {
-	uint64_t t0, t1;
-	uint32_t dev;
-};
-
-struct bio {
-	uint64_t t0, t1;
-	uint32_t dev;
-};
-
-/* A ring of fixed-size records in arrival order. */
-struct hring {
-	void *buf;
-	size_t size;
-	uint32_t cap, head, len;
-};
-
-static int hring_init(struct hring *r, size_t size, uint32_t cap)
-{
-	r->size = size;
-	r->cap = cap ? cap : 1;
-	r->head = r->len = 0;
-	r->buf = calloc(r->cap, size);
-	return r->buf ? 0 : -ENOMEM;
-}
-
-static void *hring_at(const struct hring *r, uint32_t i)
-{
-	return (char *)r->buf + (size_t)((r->head + i) % r->cap) * r->size;
-}
-
-/* Appends; when full, the oldest gives way (returns 1), else 0. */
-static int hring_push(struct hring *r, const void *rec)
-{
-	int dropped = 0;
-
-	if (r->len == r->cap) {
-		r->head = (r->head + 1) % r->cap;
-		r->len--;
-		dropped = 1;
-	}
-	memcpy(hring_at(r, r->len++), rec, r->size);
-	return dropped;
-}
-
 /* ---- held requests ---- */
 
 #define HELD_INLINE_PARTS 4
@@ -195,21 +149,6 @@ struct held {
 	struct corr_part *parts;   /* part_inline or allocated */
 	struct corr_topic topic_inline;
 	struct corr_part part_inline[HELD_INLINE_PARTS];
-};
-
-struct heap_ent {
-	uint64_t latency;
-	uint32_t idx; /* into slow[] */
-};
-
-struct slow {
-	uint64_t latency, t_first, t_end;
-	int64_t phase_ns[ATTRIB_PHASES];
-	int64_t cause_ns[ATTRIB_CAUSES]; /* over all phases */
-	uint64_t nblock, block_longest;
-	uint32_t block_dev;
-	uint32_t nstacks;
-	struct attrib_stack stacks[ATTRIB_STACKS];
 };
 
 struct topic_id {
@@ -227,16 +166,13 @@ struct explain {
 	explain_result_fn result_fn;
 	void *result_ctx;
 	struct attrib *attrib;
-	struct attrib_bands *bands;
+	struct bands *bands;
+	struct history *history;
 	struct name_table names;
 	struct stack_info *stacks; /* grown on demand up to STACK_IDS */
 	uint32_t stacks_cap;
-	struct hring commits, bios;
-	struct held *head, *tail;
+	struct held *head, *last; /* held requests, in completion order */
 	uint32_t nheld;
-	struct slow *slow;     /* the slowest requests kept, in no order */
-	struct heap_ent *heap; /* min-heap on latency over slow[] */
-	uint32_t nslow;
 };
 
 void explain_config_default(struct explain_config *cfg)
@@ -251,6 +187,13 @@ void explain_config_default(struct explain_config *cfg)
 	cfg->block_window_ns = 10000000000ull;
 }
 
+/* A request kept among the slowest keeps the block I/O of its window: by the
+ * end of the run the history has moved past it. */
+static void note_blocks(void *history, struct slow_request *s)
+{
+	history_note_blocks(history, s);
+}
+
 struct explain *explain_new(const struct explain_config *cfg, explain_stack_fn stack_fn,
 			    void *stack_ctx, explain_result_fn result_fn, void *result_ctx)
 {
@@ -262,8 +205,6 @@ struct explain *explain_new(const struct explain_config *cfg, explain_stack_fn s
 		t->cfg = *cfg;
 	else
 		explain_config_default(&t->cfg);
-	if (!t->cfg.max_slow)
-		t->cfg.max_slow = 1;
 	if (!t->cfg.max_pending)
 		t->cfg.max_pending = 1;
 	t->stack_fn = stack_fn;
@@ -271,17 +212,16 @@ struct explain *explain_new(const struct explain_config *cfg, explain_stack_fn s
 	t->result_fn = result_fn;
 	t->result_ctx = result_ctx;
 	t->attrib = attrib_new(&t->cfg.attrib);
-	t->bands = attrib_bands_new(t->cfg.max_slow);
+	t->bands = bands_new(t->cfg.max_slow);
+	t->history = history_new(t->cfg.max_commits, t->cfg.max_block, t->cfg.block_window_ns);
 	t->names.gen[0].slot = calloc(NAME_SLOTS, sizeof(struct name));
 	t->names.gen[1].slot = calloc(NAME_SLOTS, sizeof(struct name));
-	t->slow = calloc(t->cfg.max_slow, sizeof(*t->slow));
-	t->heap = calloc(t->cfg.max_slow, sizeof(*t->heap));
-	if (!t->attrib || !t->bands || !t->names.gen[0].slot || !t->names.gen[1].slot || !t->slow ||
-	    !t->heap || hring_init(&t->commits, sizeof(struct commit), t->cfg.max_commits) ||
-	    hring_init(&t->bios, sizeof(struct bio), t->cfg.max_block)) {
+	if (!t->attrib || !t->bands || !t->history || !t->names.gen[0].slot ||
+	    !t->names.gen[1].slot) {
 		explain_free(t);
 		return NULL;
 	}
+	bands_on_keep(t->bands, note_blocks, t->history);
 	return t;
 }
 
@@ -316,11 +256,8 @@ void explain_free(struct explain *t)
 	free(t->names.gen[0].slot);
 	free(t->names.gen[1].slot);
 	free(t->stacks);
-	free(t->commits.buf);
-	free(t->bios.buf);
-	free(t->slow);
-	free(t->heap);
-	attrib_bands_free(t->bands);
+	history_free(t->history);
+	bands_free(t->bands);
 	attrib_free(t->attrib);
 	free(t);
 }
@@ -335,9 +272,14 @@ const struct attrib_stats *explain_attrib_stats(const struct explain *t)
 	return attrib_stats(t->attrib);
 }
 
-const struct attrib_bands *explain_bands(const struct explain *t)
+const struct bands *explain_bands(const struct explain *t)
 {
 	return t->bands;
+}
+
+const struct history *explain_history(const struct explain *t)
+{
+	return t->history;
 }
 
 /* ---- records ---- */
@@ -569,40 +511,29 @@ static int on_offcpu(struct explain *t, const struct klc_offcpu_event *e)
 	return attrib_add_offcpu(t->attrib, &o) == -EINVAL ? -EINVAL : 0;
 }
 
-static void evict_bios(struct explain *t, uint64_t newest)
+/* A history's answer to a record, counted: 1 when its oldest gave way. */
+static int count_kept(int gave_way, uint64_t *seen, uint64_t *dropped)
 {
-	while (t->bios.len) {
-		const struct bio *b = hring_at(&t->bios, 0);
-
-		if (b->t1 + t->cfg.block_window_ns >= newest)
-			break;
-		t->bios.head = (t->bios.head + 1) % t->bios.cap;
-		t->bios.len--;
-	}
+	if (gave_way < 0)
+		return -EINVAL;
+	(*seen)++;
+	*dropped += (uint64_t)gave_way;
+	return 0;
 }
 
 static int on_block(struct explain *t, const struct klc_block_event *e)
 {
-	struct bio b = {.t0 = e->t_issue_ns, .t1 = e->t_complete_ns, .dev = e->dev};
-
-	if (b.t1 < b.t0)
-		return -EINVAL;
-	t->st.block_requests++;
-	evict_bios(t, b.t1);
-	t->st.block_dropped += (uint64_t)hring_push(&t->bios, &b);
-	return 0;
+	return count_kept(history_add_block(t->history, e->dev, e->t_issue_ns, e->t_complete_ns),
+			  &t->st.block_requests, &t->st.block_dropped);
 }
 
 static int on_commit(struct explain *t, const struct klc_jbd2_commit_event *e)
 {
-	struct commit c = {
-	    .t0 = e->t_start_ns ? e->t_start_ns : e->t_end_ns, .t1 = e->t_end_ns, .dev = e->dev};
+	/* a commit whose start was not seen is taken as instant */
+	uint64_t t_start = e->t_start_ns ? e->t_start_ns : e->t_end_ns;
 
-	if (c.t1 < c.t0)
-		return -EINVAL;
-	t->st.commits++;
-	t->st.commits_dropped += (uint64_t)hring_push(&t->commits, &c);
-	return 0;
+	return count_kept(history_add_commit(t->history, e->dev, t_start, e->t_end_ns),
+			  &t->st.commits, &t->st.commits_dropped);
 }
 
 static int dispatch(struct explain *t, uint32_t type, const void *rec)
@@ -751,103 +682,17 @@ int explain_request(struct explain *t, const struct corr_request *r)
 	}
 	h->r.topics = r->ntopics && r->topics ? h->topics : NULL;
 	h->r.parts = r->nparts && r->parts ? h->parts : NULL;
-	if (t->tail)
-		t->tail->next = h;
+	if (t->last)
+		t->last->next = h;
 	else
 		t->head = h;
-	t->tail = h;
+	t->last = h;
 	t->nheld++;
 	return 0;
 oom:
 	held_free(h);
 	t->st.oom++;
 	return -ENOMEM;
-}
-
-/* The block requests overlapping [t0, t1]: they are in completion order,
- * so start at the first completing at or after t0. */
-static void block_overlap(const struct explain *t, uint64_t t0, uint64_t t1, struct slow *s)
-{
-	uint32_t lo = 0, hi = t->bios.len;
-
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-
-		if (((const struct bio *)hring_at(&t->bios, mid))->t1 < t0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	for (uint32_t i = lo, n = 0; i < t->bios.len && n < BLOCK_SCAN_MAX; i++, n++) {
-		const struct bio *b = hring_at(&t->bios, i);
-
-		if (b->t0 > t1 || b->t1 < t0)
-			continue;
-		s->nblock++;
-		if (b->t1 - b->t0 > s->block_longest) {
-			s->block_longest = b->t1 - b->t0;
-			s->block_dev = b->dev;
-		}
-	}
-}
-
-/* The heap holds (latency, index) pairs so that sifting moves 16 bytes,
- * not a whole record. */
-static void heap_swap(struct heap_ent *h, uint32_t i, uint32_t j)
-{
-	struct heap_ent x = h[i];
-
-	h[i] = h[j];
-	h[j] = x;
-}
-
-static void heap_sift_down(struct heap_ent *h, uint32_t n, uint32_t i)
-{
-	for (;;) {
-		uint32_t l = 2 * i + 1, m = i;
-
-		if (l < n && h[l].latency < h[m].latency)
-			m = l;
-		if (l + 1 < n && h[l + 1].latency < h[m].latency)
-			m = l + 1;
-		if (m == i)
-			return;
-		heap_swap(h, i, m);
-		i = m;
-	}
-}
-
-static void keep_slow(struct explain *t, const struct corr_request *r,
-		      const struct attrib_result *res)
-{
-	uint64_t latency = (uint64_t)res->latency_ns;
-	struct slow *s;
-	uint32_t i;
-
-	if (t->nslow == t->cfg.max_slow && latency <= t->heap[0].latency)
-		return;
-	if (t->nslow == t->cfg.max_slow) { /* the fastest kept gives way */
-		s = &t->slow[t->heap[0].idx];
-		t->heap[0].latency = latency;
-		heap_sift_down(t->heap, t->nslow, 0);
-	} else {
-		s = &t->slow[t->nslow];
-		t->heap[i = t->nslow] = (struct heap_ent){latency, t->nslow};
-		t->nslow++;
-		for (; i > 0 && t->heap[(i - 1) / 2].latency > t->heap[i].latency; i = (i - 1) / 2)
-			heap_swap(t->heap, i, (i - 1) / 2);
-	}
-	memset(s, 0, sizeof(*s));
-	s->latency = latency;
-	s->t_first = r->t_first;
-	s->t_end = r->t_end;
-	s->nstacks = res->nstacks;
-	memcpy(s->stacks, res->stacks, sizeof(s->stacks));
-	memcpy(s->phase_ns, res->phase_ns, sizeof(s->phase_ns));
-	for (int p = 0; p < ATTRIB_PHASES; p++)
-		for (int c = 0; c < ATTRIB_CAUSES; c++)
-			s->cause_ns[c] += res->cause_ns[p][c];
-	block_overlap(t, r->t_first, r->t_end, s);
 }
 
 static void attribute(struct explain *t, struct held *h)
@@ -859,12 +704,8 @@ static void attribute(struct explain *t, struct held *h)
 	name_topics(t, h->topics, h->r.topics ? h->r.ntopics : 0);
 
 	attrib_request(t->attrib, &h->r, &res);
-	if (res.unmatched == ATTRIB_MATCHED) {
-		if (attrib_bands_add(t->bands, &h->r, &res))
-			t->st.oom++;
-		else
-			keep_slow(t, &h->r, &res);
-	}
+	if (bands_add(t->bands, &h->r, &res))
+		t->st.oom++;
 	if (t->result_fn)
 		t->result_fn(&h->r, &res, t->result_ctx);
 }
@@ -875,7 +716,7 @@ static void pop_one(struct explain *t)
 
 	t->head = h->next;
 	if (!t->head)
-		t->tail = NULL;
+		t->last = NULL;
 	t->nheld--;
 	attribute(t, h);
 	held_free(h);
@@ -905,111 +746,7 @@ void explain_finish(struct explain *t)
 		pop_one(t);
 }
 
-/* ---- summaries ---- */
-
-static uint64_t band_low(const struct explain *t, enum attrib_band band)
-{
-	struct attrib_band_summary b[ATTRIB_BANDS];
-
-	attrib_bands_summary(t->bands, b);
-	return b[band].requests ? b[band].lo_ns : UINT64_MAX;
-}
-
-void explain_band_time(const struct explain *t, enum attrib_band band,
-		       struct explain_band_time *out)
-{
-	struct attrib_band_summary b[ATTRIB_BANDS];
-	double total = 0;
-
-	memset(out, 0, sizeof(*out));
-	if (band != ATTRIB_GE_P99 && band != ATTRIB_GE_P999)
-		return;
-	attrib_bands_summary(t->bands, b);
-	if (!b[band].requests)
-		return;
-	for (uint32_t i = 0; i < t->nslow; i++) {
-		const struct slow *s = &t->slow[i];
-
-		if (s->latency < b[band].lo_ns)
-			continue;
-		out->requests++;
-		out->total_ns += s->latency;
-		for (int p = 0; p < ATTRIB_PHASES; p++)
-			out->phase_pct[p] += (double)s->phase_ns[p];
-		for (int c = 0; c < ATTRIB_CAUSES; c++)
-			out->cause_pct[c] += (double)s->cause_ns[c];
-	}
-	out->complete = out->requests == b[band].requests;
-	total = (double)out->total_ns;
-	for (int p = 0; total > 0 && p < ATTRIB_PHASES; p++)
-		out->phase_pct[p] *= 100.0 / total;
-	for (int c = 0; total > 0 && c < ATTRIB_CAUSES; c++)
-		out->cause_pct[c] *= 100.0 / total;
-}
-
-/* The first commit that ends at or after t0 (commits arrive in end order). */
-static uint32_t first_commit(const struct explain *t, uint64_t t0)
-{
-	uint32_t lo = 0, hi = t->commits.len;
-
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-
-		if (((const struct commit *)hring_at(&t->commits, mid))->t1 < t0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
-static bool commits_of(const struct explain *t, const struct slow *s, uint8_t *seen,
-		       struct explain_journal *out)
-{
-	bool any = false;
-
-	for (uint32_t i = first_commit(t, s->t_first); i < t->commits.len; i++) {
-		const struct commit *c = hring_at(&t->commits, i);
-
-		if (c->t1 > s->t_end + COMMIT_SPAN_MAX_NS)
-			break;
-		if (c->t0 > s->t_end)
-			continue;
-		any = true;
-		if (seen[i])
-			continue;
-		seen[i] = 1;
-		out->commits++;
-		if (c->t1 - c->t0 > out->commit_longest_ns) {
-			out->commit_longest_ns = c->t1 - c->t0;
-			out->commit_dev = c->dev;
-		}
-	}
-	return any;
-}
-
-void explain_journal(const struct explain *t, struct explain_journal *out)
-{
-	uint64_t lo = band_low(t, ATTRIB_GE_P999);
-	uint8_t *seen = calloc(t->commits.len ? t->commits.len : 1, 1);
-
-	memset(out, 0, sizeof(*out));
-	for (uint32_t i = 0; i < t->nslow; i++) {
-		const struct slow *s = &t->slow[i];
-
-		if (s->latency < lo)
-			continue;
-		out->requests++;
-		if (seen && commits_of(t, s, seen, out))
-			out->requests_with_commit++;
-		out->block_ios += s->nblock;
-		if (s->block_longest > out->block_longest_ns) {
-			out->block_longest_ns = s->block_longest;
-			out->block_dev = s->block_dev;
-		}
-	}
-	free(seen);
-}
+/* ---- stacks out ---- */
 
 void explain_stack_text(const struct explain *t, int32_t stack_id, const char *sep, char *buf,
 			size_t len)
@@ -1045,63 +782,12 @@ void explain_stack_text(const struct explain *t, int32_t stack_id, const char *s
 	buf[off] = '\0';
 }
 
-struct folded {
-	int32_t stack_id;
-	uint8_t phase;
-	uint64_t ns;
-};
-
-static int cmp_folded(const void *x, const void *y)
+static const char *frames_fn(const void *t, int32_t stack_id)
 {
-	const struct folded *a = x, *b = y;
-
-	if (a->phase != b->phase)
-		return a->phase < b->phase ? -1 : 1;
-	return a->stack_id < b->stack_id ? -1 : a->stack_id > b->stack_id;
-}
-
-static size_t collect_folded(const struct explain *t, struct folded *rows)
-{
-	uint64_t lo = band_low(t, ATTRIB_GE_P99);
-	size_t n = 0;
-
-	for (uint32_t i = 0; i < t->nslow; i++) {
-		const struct slow *s = &t->slow[i];
-
-		if (s->latency < lo)
-			continue;
-		for (uint32_t k = 0; k < s->nstacks && k < ATTRIB_STACKS; k++)
-			rows[n++] = (struct folded){.stack_id = s->stacks[k].stack_id,
-						    .phase = s->stacks[k].phase,
-						    .ns = (uint64_t)s->stacks[k].ns};
-	}
-	qsort(rows, n, sizeof(*rows), cmp_folded);
-	return n;
+	return frames_of(t, stack_id);
 }
 
 int explain_write_folded(const struct explain *t, FILE *out)
 {
-	struct folded *rows = calloc((size_t)t->nslow * ATTRIB_STACKS + 1, sizeof(*rows));
-	size_t n, lines = 0;
-
-	if (!rows)
-		return -ENOMEM;
-	n = collect_folded(t, rows);
-	for (size_t i = 0; i < n;) {
-		const struct folded *r = &rows[i];
-		const char *frames = frames_of(t, r->stack_id);
-		uint64_t ns = 0;
-
-		for (; i < n && !cmp_folded(&rows[i], r); i++)
-			ns += rows[i].ns;
-		if (ns < 1000)
-			continue;
-		fprintf(out, "%s;%s %llu\n", attrib_phase_name(r->phase),
-			frames && *frames ? frames : "[unknown]", (unsigned long long)(ns / 1000));
-		lines++;
-	}
-	free(rows);
-	if (ferror(out))
-		return -EIO;
-	return (int)lines;
+	return folded_write(t->bands, frames_fn, t, out);
 }

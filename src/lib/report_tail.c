@@ -38,7 +38,7 @@ static double us(uint64_t ns)
 
 static int cmp_time(const void *x, const void *y)
 {
-	const struct attrib_top *a = x, *b = y;
+	const struct band_top *a = x, *b = y;
 
 	if (a->total_ns != b->total_ns)
 		return a->total_ns > b->total_ns ? -1 : 1;
@@ -47,15 +47,15 @@ static int cmp_time(const void *x, const void *y)
 
 /* Stacks rank by the time behind them: one 900 ms journal wait explains more
  * of the tail than thirty 3 ms futex waits. */
-static size_t top_stacks_by_time(const struct attrib_bands *b, struct attrib_top *out, bool *cut)
+static size_t top_stacks_by_time(const struct bands *b, struct band_top *out, bool *cut)
 {
 	const size_t max = 1 << 16; /* more distinct stacks than requests kept */
-	struct attrib_top *all = calloc(max, sizeof(*all));
+	struct band_top *all = calloc(max, sizeof(*all));
 	size_t n;
 
 	if (!all)
-		return attrib_bands_top(b, ATTRIB_TOP_STACK, out, REPORT_TOPS, cut);
-	n = attrib_bands_top(b, ATTRIB_TOP_STACK, all, max, cut);
+		return bands_top(b, BAND_TOP_STACK, out, REPORT_TOPS, cut);
+	n = bands_top(b, BAND_TOP_STACK, all, max, cut);
 	qsort(all, n, sizeof(*all), cmp_time);
 	n = n < REPORT_TOPS ? n : REPORT_TOPS;
 	memcpy(out, all, n * sizeof(*out));
@@ -65,26 +65,26 @@ static size_t top_stacks_by_time(const struct attrib_bands *b, struct attrib_top
 
 void report_tail_fill(struct report_tail *out, const struct explain *t)
 {
-	const struct attrib_bands *b = explain_bands(t);
+	const struct bands *b = explain_bands(t);
 
 	memset(out, 0, sizeof(*out));
-	attrib_bands_summary(b, out->bands);
-	for (unsigned k = 0; k < ATTRIB_TOPS; k++) {
+	bands_summary(b, out->bands);
+	for (unsigned k = 0; k < BAND_TOPS; k++) {
 		bool cut = false;
 
-		if (k == ATTRIB_TOP_STACK)
+		if (k == BAND_TOP_STACK)
 			out->ntop[k] = top_stacks_by_time(b, out->top[k], &cut);
 		else
-			out->ntop[k] = attrib_bands_top(b, (enum attrib_top_kind)k, out->top[k],
-							REPORT_TOPS, &cut);
+			out->ntop[k] =
+			    bands_top(b, (enum band_top_kind)k, out->top[k], REPORT_TOPS, &cut);
 		out->top_truncated |= cut;
 	}
-	explain_band_time(t, ATTRIB_GE_P99, &out->time[0]);
-	explain_band_time(t, ATTRIB_GE_P999, &out->time[1]);
-	for (size_t i = 0; i < out->ntop[ATTRIB_TOP_STACK]; i++)
-		explain_stack_text(t, out->top[ATTRIB_TOP_STACK][i].stack_id, ";",
-				   out->top_stack[i], sizeof(out->top_stack[i]));
-	explain_journal(t, &out->journal);
+	bands_time(b, BAND_GE_P99, &out->time[0]);
+	bands_time(b, BAND_GE_P999, &out->time[1]);
+	for (size_t i = 0; i < out->ntop[BAND_TOP_STACK]; i++)
+		explain_stack_text(t, out->top[BAND_TOP_STACK][i].stack_id, ";", out->top_stack[i],
+				   sizeof(out->top_stack[i]));
+	history_journal(explain_history(t), b, &out->journal);
 	out->attrib = *explain_attrib_stats(t);
 	out->stats = *explain_stats(t);
 }
@@ -105,9 +105,9 @@ static uint64_t unattributed(const struct report_tail *rt)
 
 /* ---- text ---- */
 
-static const char *const band_labels[ATTRIB_BANDS] = {"< p50", "p50-p99", ">= p99", ">= p999"};
+static const char *const band_labels[BANDS] = {"< p50", "p50-p99", ">= p99", ">= p999"};
 
-static void band_line(FILE *out, unsigned band, const struct attrib_band_summary *s)
+static void band_line(FILE *out, unsigned band, const struct band_summary *s)
 {
 	char lo[16], hi[16], range[40];
 
@@ -122,7 +122,7 @@ static void band_line(FILE *out, unsigned band, const struct attrib_band_summary
 }
 
 /* The causes of a band, largest first, those of at least 1%. */
-static void cause_line(FILE *out, unsigned band, const struct attrib_band_summary *s)
+static void cause_line(FILE *out, unsigned band, const struct band_summary *s)
 {
 	bool used[ATTRIB_CAUSES] = {false};
 	int shown = 0;
@@ -176,7 +176,7 @@ static void time_lines(FILE *out, const struct report_tail *rt)
 		return;
 	fprintf(out, "  by time (each phase's and cause's share of the band's summed latency):\n");
 	for (int i = 0; i < 2; i++) {
-		const struct explain_band_time *bt = &rt->time[i];
+		const struct band_time *bt = &rt->time[i];
 
 		if (!bt->requests)
 			continue;
@@ -223,7 +223,7 @@ static void print_stack(FILE *out, const char *stack, int max)
  * cause behind most of it, and the stack that shows it. */
 static void story_text(FILE *out, const struct report_tail *rt)
 {
-	const struct explain_band_time *bt = &rt->time[0];
+	const struct band_time *bt = &rt->time[0];
 	unsigned phase, cause, next;
 	char lo[16], hi[16], total[16];
 
@@ -231,8 +231,8 @@ static void story_text(FILE *out, const struct report_tail *rt)
 		return;
 	phase = largest(bt->phase_pct, ATTRIB_PHASES, ATTRIB_PHASES);
 	cause = largest(bt->cause_pct, ATTRIB_CAUSES, ATTRIB_CAUSES);
-	fmt_ns(rt->bands[ATTRIB_GE_P99].lo_ns, lo, sizeof(lo));
-	fmt_ns(rt->bands[ATTRIB_GE_P99].hi_ns, hi, sizeof(hi));
+	fmt_ns(rt->bands[BAND_GE_P99].lo_ns, lo, sizeof(lo));
+	fmt_ns(rt->bands[BAND_GE_P99].hi_ns, hi, sizeof(hi));
 	fmt_ns(bt->total_ns, total, sizeof(total));
 	fprintf(out,
 		"\nWhy the tail is slow: the slowest produce requests (>= p99: %" PRIu64
@@ -245,8 +245,8 @@ static void story_text(FILE *out, const struct report_tail *rt)
 	if (next < ATTRIB_CAUSES && bt->cause_pct[next] >= 10.0)
 		fprintf(out, "  Next: %s, %.0f%%: %s.\n", attrib_cause_name(next),
 			bt->cause_pct[next], report_cause_words(next));
-	for (size_t i = 0; i < rt->ntop[ATTRIB_TOP_STACK]; i++) {
-		const struct attrib_top *tp = &rt->top[ATTRIB_TOP_STACK][i];
+	for (size_t i = 0; i < rt->ntop[BAND_TOP_STACK]; i++) {
+		const struct band_top *tp = &rt->top[BAND_TOP_STACK][i];
 
 		if (strncmp(tp->key, attrib_cause_name(cause), strlen(attrib_cause_name(cause))) ||
 		    !rt->top_stack[i][0])
@@ -260,13 +260,13 @@ static void story_text(FILE *out, const struct report_tail *rt)
 
 static void tops_text(FILE *out, const struct report_tail *rt)
 {
-	static const char *const what[ATTRIB_TOPS] = {"partitions", "clients", "stacks"};
+	static const char *const what[BAND_TOPS] = {"partitions", "clients", "stacks"};
 	char total[16];
 
-	if (rt->ntop[ATTRIB_TOP_STACK])
+	if (rt->ntop[BAND_TOP_STACK])
 		fprintf(out, "  top kernel stacks behind >= p99 (cause:frame, requests, time):\n");
-	for (size_t i = 0; i < rt->ntop[ATTRIB_TOP_STACK]; i++) {
-		const struct attrib_top *tp = &rt->top[ATTRIB_TOP_STACK][i];
+	for (size_t i = 0; i < rt->ntop[BAND_TOP_STACK]; i++) {
+		const struct band_top *tp = &rt->top[BAND_TOP_STACK][i];
 
 		fmt_ns(tp->total_ns, total, sizeof(total));
 		fprintf(out, "    %s  %" PRIu64 " requests, %s\n      ", tp->key, tp->requests,
@@ -277,7 +277,7 @@ static void tops_text(FILE *out, const struct report_tail *rt)
 			fputs("(stack not recorded)", out);
 		fputc('\n', out);
 	}
-	for (unsigned k = ATTRIB_TOP_PARTITION; k <= ATTRIB_TOP_CLIENT; k++) {
+	for (unsigned k = BAND_TOP_PARTITION; k <= BAND_TOP_CLIENT; k++) {
 		if (!rt->ntop[k])
 			continue;
 		fprintf(out, "  top %s behind >= p99:", what[k]);
@@ -292,7 +292,7 @@ static void tops_text(FILE *out, const struct report_tail *rt)
 
 static void journal_text(FILE *out, const struct report_tail *rt)
 {
-	const struct explain_journal *j = &rt->journal;
+	const struct journal_overlap *j = &rt->journal;
 	char t[16];
 
 	if (!j->requests)
@@ -343,10 +343,10 @@ void report_tail_text(FILE *out, const struct report_tail *rt)
 	for (int p = 0; p < ATTRIB_PHASES; p++)
 		fprintf(out, " %7.7s", attrib_phase_name((unsigned)p));
 	fputc('\n', out);
-	for (unsigned b = 0; b < ATTRIB_BANDS; b++)
+	for (unsigned b = 0; b < BANDS; b++)
 		band_line(out, b, &rt->bands[b]);
 	fprintf(out, "  causes:\n");
-	for (unsigned b = 0; b < ATTRIB_BANDS; b++)
+	for (unsigned b = 0; b < BANDS; b++)
 		cause_line(out, b, &rt->bands[b]);
 	time_lines(out, rt);
 	accounting_text(out, rt);
@@ -368,7 +368,7 @@ static void json_pcts(struct json *j, const char *key, const double *v, unsigned
 }
 
 /* Weighted by time: the same shares of the band's summed latency. */
-static void json_band_time(struct json *j, const struct explain_band_time *bt)
+static void json_band_time(struct json *j, const struct band_time *bt)
 {
 	json_key(j, "by_time");
 	json_obj_begin(j);
@@ -385,18 +385,18 @@ static void json_bands(struct json *j, const struct report_tail *rt)
 {
 	json_key(j, "bands");
 	json_obj_begin(j);
-	for (unsigned b = 0; b < ATTRIB_BANDS; b++) {
-		const struct attrib_band_summary *s = &rt->bands[b];
+	for (unsigned b = 0; b < BANDS; b++) {
+		const struct band_summary *s = &rt->bands[b];
 
-		json_key(j, attrib_band_name(b));
+		json_key(j, band_name(b));
 		json_obj_begin(j);
 		json_kuint(j, "requests", s->requests);
 		json_kdouble(j, "min_us", s->requests ? us(s->lo_ns) : 0);
 		json_kdouble(j, "max_us", s->requests ? us(s->hi_ns) : 0);
 		json_pcts(j, "phases_pct", s->phase_pct, ATTRIB_PHASES, attrib_phase_name);
 		json_pcts(j, "causes_pct", s->cause_pct, ATTRIB_CAUSES, attrib_cause_name);
-		if (b >= ATTRIB_GE_P99)
-			json_band_time(j, &rt->time[b - ATTRIB_GE_P99]);
+		if (b >= BAND_GE_P99)
+			json_band_time(j, &rt->time[b - BAND_GE_P99]);
 		json_obj_end(j);
 	}
 	json_obj_end(j);
@@ -436,17 +436,17 @@ static void json_tops(struct json *j, const struct report_tail *rt, unsigned kin
 	json_key(j, key);
 	json_arr_begin(j);
 	for (size_t i = 0; i < rt->ntop[kind]; i++) {
-		const struct attrib_top *tp = &rt->top[kind][i];
+		const struct band_top *tp = &rt->top[kind][i];
 
 		json_obj_begin(j);
-		if (kind == ATTRIB_TOP_STACK)
+		if (kind == BAND_TOP_STACK)
 			json_stack_key(j, tp->key);
 		else
 			json_kstr(j, name, tp->key);
 		json_kuint(j, "requests", tp->requests);
-		json_kdouble(j, kind == ATTRIB_TOP_STACK ? "time_us" : "latency_us_sum",
+		json_kdouble(j, kind == BAND_TOP_STACK ? "time_us" : "latency_us_sum",
 			     us(tp->total_ns));
-		if (kind == ATTRIB_TOP_STACK)
+		if (kind == BAND_TOP_STACK)
 			json_frames(j, rt->top_stack[i]);
 		json_obj_end(j);
 	}
@@ -463,7 +463,7 @@ static void json_dev(struct json *j, const char *key, uint32_t dev)
 
 static void json_journal(struct json *j, const struct report_tail *rt)
 {
-	const struct explain_journal *jn = &rt->journal;
+	const struct journal_overlap *jn = &rt->journal;
 
 	json_key(j, "journal");
 	json_obj_begin(j);
@@ -521,9 +521,9 @@ void report_tail_json(struct json *j, const struct report_tail *rt)
 {
 	json_attribution(j, rt);
 	json_bands(j, rt);
-	json_tops(j, rt, ATTRIB_TOP_PARTITION, "top_partitions", "partition");
-	json_tops(j, rt, ATTRIB_TOP_CLIENT, "top_clients", "client");
-	json_tops(j, rt, ATTRIB_TOP_STACK, "top_stacks", NULL);
+	json_tops(j, rt, BAND_TOP_PARTITION, "top_partitions", "partition");
+	json_tops(j, rt, BAND_TOP_CLIENT, "top_clients", "client");
+	json_tops(j, rt, BAND_TOP_STACK, "top_stacks", NULL);
 	json_journal(j, rt);
 }
 

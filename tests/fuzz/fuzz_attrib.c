@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "kafkalat/attrib.h"
+#include "kafkalat/bands.h"
 
 struct in {
 	const uint8_t *p;
@@ -53,7 +54,7 @@ static void check(const struct attrib_result *res)
 		abort();
 }
 
-static void request(struct attrib *a, struct attrib_bands *b, struct in *in)
+static void request(struct attrib *a, struct bands *b, struct in *in)
 {
 	struct corr_topic tp[2] = {{.name = "t"}, {.name = "u"}};
 	struct corr_part parts[3];
@@ -76,7 +77,7 @@ static void request(struct attrib *a, struct attrib_bands *b, struct in *in)
 					      .record_bytes = (int32_t)(take(in, 1) % 4) * 100};
 	attrib_request(a, &r, &res);
 	check(&res);
-	attrib_bands_add(b, &r, &res);
+	bands_add(b, &r, &res);
 }
 
 static void offcpu(struct attrib *a, struct in *in)
@@ -96,7 +97,7 @@ static void offcpu(struct attrib *a, struct in *in)
 	attrib_add_offcpu(a, &o);
 }
 
-static void step(struct attrib *a, struct attrib_bands *b, struct in *in)
+static void step(struct attrib *a, struct bands *b, struct in *in)
 {
 	uint8_t op = (uint8_t)take(in, 1);
 	uint32_t tid = 1 + op / 8 % 8;
@@ -130,9 +131,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct attrib_config cfg;
 	struct attrib *a;
-	struct attrib_bands *b;
-	struct attrib_band_summary sum[ATTRIB_BANDS];
-	struct attrib_top top[4];
+	struct bands *b;
+	struct band_summary sum[BANDS];
+	struct band_top top[4];
 	struct in in = {data, size};
 
 	attrib_config_default(&cfg);
@@ -142,16 +143,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg.window_ns = 1000000;
 	cfg.strict_ambiguous = size % 2;
 	a = attrib_new(&cfg);
-	b = attrib_bands_new(3);
+	b = bands_new(3);
 	if (a && b) {
 		while (in.n)
 			step(a, b, &in);
-		attrib_bands_summary(b, sum);
-		for (int k = 0; k < ATTRIB_TOPS; k++)
-			if (attrib_bands_top(b, (enum attrib_top_kind)k, top, 4, NULL) > 4)
+		bands_summary(b, sum);
+		for (int k = 0; k < BAND_TOPS; k++)
+			if (bands_top(b, (enum band_top_kind)k, top, 4, NULL) > 4)
 				abort();
 	}
-	attrib_bands_free(b);
+	bands_free(b);
 	attrib_free(a);
 	return 0;
 }

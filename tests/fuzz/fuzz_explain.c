@@ -27,7 +27,7 @@
  *           6       time: now += next 2 bytes * 4096 ns (0xffff: now goes
  *                   back to the grid's start), then explain_advance(now)
  *           7       next byte % 4: 0 explain_stack_text (ids -5..10), 1
- *                   explain_journal and explain_band_time, 2 a burst of 5000 file
+ *                   history_journal and bands_time, 2 a burst of 5000 file
  *                   names, enough to turn the name table over (once per
  *                   input), 3 explain_write_folded mid-run
  * The stack symboliser reads its frames from the input at an offset derived
@@ -482,8 +482,8 @@ static void request(struct explain *t, struct in *in)
 
 static void misc(struct state *st, struct in *in)
 {
-	struct explain_band_time bt;
-	struct explain_journal j;
+	struct band_time bt;
+	struct journal_overlap j;
 	char buf[64];
 	size_t len;
 
@@ -496,8 +496,8 @@ static void misc(struct state *st, struct in *in)
 			fail("stack text overrun");
 		break;
 	case 1:
-		explain_journal(st->t, &j);
-		explain_band_time(st->t, (enum attrib_band)(take(in, 1) % (ATTRIB_BANDS + 2)), &bt);
+		history_journal(explain_history(st->t), explain_bands(st->t), &j);
+		bands_time(explain_bands(st->t), (enum band)(take(in, 1) % (BANDS + 2)), &bt);
 		break;
 	case 2:
 		if (!st->burst_done)
@@ -549,14 +549,14 @@ static void report(struct state *st, struct report_tail *rt)
 	report_tail_fill(rt, st->t);
 	rt->lost_events = st->results; /* any counts: the driver takes them from the kernel */
 	rt->stack_errors = st->matched;
-	for (int k = 0; k < ATTRIB_TOPS; k++)
+	for (int k = 0; k < BAND_TOPS; k++)
 		if (rt->ntop[k] > REPORT_TOPS)
 			fail("too many tops");
-	for (int b = 0; b < ATTRIB_GE_P999; b++)
+	for (int b = 0; b < BAND_GE_P999; b++)
 		banded += rt->bands[b].requests;
 	if (banded > rt->attrib.unmatched[ATTRIB_MATCHED] ||
 	    banded + rt->stats.oom < rt->attrib.unmatched[ATTRIB_MATCHED] ||
-	    rt->bands[ATTRIB_GE_P999].requests > rt->bands[ATTRIB_GE_P99].requests)
+	    rt->bands[BAND_GE_P999].requests > rt->bands[BAND_GE_P99].requests)
 		fail("the bands lost requests");
 	if (rt->attrib.unmatched[ATTRIB_MATCHED] != st->matched)
 		fail("matched requests miscounted");

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * tail_scenario: cause records and produce requests built by hand for the
- * tail pipeline's tests (test_explain.c, test_report_tail.c). Times are in
+ * explain_scenario: cause records and produce requests built by hand for the
+ * explainer's tests (test_explain.c, test_report_tail.c). Times are in
  * microseconds from T. Include after <cmocka.h>; static inline, so a test
  * that does not use a builder pays nothing for it.
  */
-#ifndef KAFKALAT_TESTS_TAIL_SCENARIO_H
-#define KAFKALAT_TESTS_TAIL_SCENARIO_H
+#ifndef KAFKALAT_TESTS_EXPLAIN_SCENARIO_H
+#define KAFKALAT_TESTS_EXPLAIN_SCENARIO_H
 
 #include <errno.h>
 #include <stdint.h>
@@ -55,7 +55,7 @@ static const char *const journal_stack[] = {
 static const char *const futex_stack[] = {"__schedule", "schedule", "futex_wait_queue",
 					  "futex_wait", "do_futex", "__x64_sys_futex"};
 
-/* how often the tail asked for a stack's frames */
+/* how often the explainer asked for a stack's frames */
 static int stack_calls;
 
 /* stack 1: the journal; 2: a futex; others cannot be read */

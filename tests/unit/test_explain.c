@@ -14,7 +14,9 @@
 #include <cmocka.h>
 
 #include "kafkalat/cause_events.h"
+#include "kafkalat/bands.h"
 #include "kafkalat/explain.h"
+#include "kafkalat/history.h"
 #include "explain_scenario.h"
 
 struct results {
@@ -43,7 +45,7 @@ static void test_journal_request(void **state)
 				    .t_issue_ns = US(60),
 				    .t_complete_ns = US(5 * MS),
 				    .bytes = 4096};
-	struct explain_journal j;
+	struct journal_overlap j;
 	struct req q;
 	char text[512];
 
@@ -78,7 +80,7 @@ static void test_journal_request(void **state)
 	assert_string_equal(text, "__schedule <- schedule");
 	explain_stack_text(t, 3, ";", text, sizeof(text));
 	assert_string_equal(text, "");
-	explain_journal(t, &j);
+	history_journal(explain_history(t), explain_bands(t), &j);
 	assert_int_equal(j.requests, 1);
 	assert_int_equal(j.commits, 1);
 	assert_int_equal(j.requests_with_commit, 1);
@@ -122,7 +124,7 @@ static void test_folded(void **state)
 {
 	struct results rs = {0};
 	struct explain *t = explain_new(NULL, stacks, NULL, on_result, &rs);
-	struct explain_band_time bt;
+	struct band_time bt;
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *out;
@@ -141,11 +143,11 @@ static void test_folded(void **state)
 	explain_finish(t);
 	assert_int_equal(rs.n, 201);
 	assert_int_equal(explain_attrib_stats(t)->unmatched[ATTRIB_MATCHED], 201);
-	explain_band_time(t, ATTRIB_GE_P99, &bt);
+	bands_time(explain_bands(t), BAND_GE_P99, &bt);
 	assert_int_equal(bt.requests, 201);
 	assert_true(bt.complete);
 	assert_int_equal(bt.total_ns, 200 * 80000 + 200080000);
-	explain_band_time(t, ATTRIB_LT_P50, &bt);
+	bands_time(explain_bands(t), BAND_LT_P50, &bt);
 	assert_int_equal(bt.requests, 0);
 	out = open_memstream(&buf, &len);
 	assert_int_equal(explain_write_folded(t, out), 1);

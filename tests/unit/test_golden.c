@@ -49,7 +49,7 @@ struct golden {
 	} stacks[MAX_STACKS];
 	size_t nstacks;
 	struct corr *corr;
-	struct explain *tail;
+	struct explain *explain;
 	/* results */
 	uint64_t results, matched, handler_ok, bounds_ok, unknown;
 	uint64_t ok[7];
@@ -165,7 +165,7 @@ static void on_complete(const struct corr_request *r, void *ctx)
 	struct golden *g = ctx;
 
 	if (r->api_key == 0 && r->t_end && r->acks != 0)
-		assert_int_equal(explain_request(g->tail, r), 0);
+		assert_int_equal(explain_request(g->explain, r), 0);
 }
 
 static int stack_fn(void *ctx, int32_t id, const char **frames, int max)
@@ -205,7 +205,7 @@ static int replay(void *ctx, enum evdump_kind kind, const void *data, size_t len
 	if (kind == EVDUMP_SOCKET)
 		assert_int_equal(corr_feed(g->corr, data, len), 0);
 	else if (kind == EVDUMP_CAUSE)
-		assert_int_equal(explain_feed(g->tail, data, len), 0);
+		assert_int_equal(explain_feed(g->explain, data, len), 0);
 	return 0;
 }
 
@@ -227,11 +227,11 @@ static void test_lockhold(void **state)
 	assert_int_equal(evdump_read(dump, len, collect_stacks, g, &bad), 0);
 	explain_config_default(&cfg);
 	cfg.futex_from_offcpu = true; /* recorded with file syscall tracepoints */
-	g->tail = explain_new(&cfg, stack_fn, g, on_result, g);
+	g->explain = explain_new(&cfg, stack_fn, g, on_result, g);
 	g->corr = corr_new(on_complete, g);
 	assert_int_equal(evdump_read(dump, len, replay, g, &bad), 0);
 	corr_finish(g->corr);
-	explain_finish(g->tail);
+	explain_finish(g->explain);
 
 	/* every produce request of the truth, once, and nothing else */
 	assert_int_equal(g->ntruth, 400);
@@ -240,9 +240,9 @@ static void test_lockhold(void **state)
 	for (size_t i = 0; i < g->ntruth; i++)
 		assert_int_equal(g->truth[i].seen, 1);
 	assert_int_equal(corr_counts(g->corr)->bad_events, 0);
-	assert_int_equal(explain_stats(g->tail)->bad_records, 0);
-	assert_int_equal(explain_stats(g->tail)->unnamed_writes, 0);
-	assert_int_equal(explain_stats(g->tail)->segment_writes, 400);
+	assert_int_equal(explain_stats(g->explain)->bad_records, 0);
+	assert_int_equal(explain_stats(g->explain)->unnamed_writes, 0);
+	assert_int_equal(explain_stats(g->explain)->segment_writes, 400);
 	/* >= 99.9% matched; handler and every boundary right for >= 99% */
 	print_message("matched %" PRIu64 ", handler %" PRIu64 ", all boundaries %" PRIu64
 		      " (first %" PRIu64 " read %" PRIu64 " dequeue %" PRIu64
@@ -267,11 +267,11 @@ static void test_lockhold(void **state)
 	assert_int_equal(g->holders, 10);
 	assert_int_equal(g->holders_append_other, 10);
 	/* their time is the >= p99 band's: append, other */
-	report_tail_fill(&rt, g->tail);
+	report_tail_fill(&rt, g->explain);
 	assert_true(rt.time[0].phase_pct[ATTRIB_APPEND] > 90.0);
 	assert_true(rt.time[0].cause_pct[CAUSE_OTHER] > 90.0);
 
-	explain_free(g->tail);
+	explain_free(g->explain);
 	corr_free(g->corr);
 	free(dump);
 	free(g);

@@ -95,7 +95,7 @@ static void set_pcts(double *v, unsigned n, const double *src)
  */
 static void fixed_tail(struct report_tail *rt)
 {
-	static const double ph[ATTRIB_BANDS][ATTRIB_PHASES] = {
+	static const double ph[BANDS][ATTRIB_PHASES] = {
 	    {5, 10, 5, 60, 10, 10},
 	    {2, 3, 5, 80, 5, 5},
 	    {1, 2, 7, 70, 10, 10},
@@ -105,7 +105,7 @@ static void fixed_tail(struct report_tail *rt)
 	    {1, 1, 3, 85, 5, 5},
 	    {0.5, 0.5, 1, 95, 2, 1},
 	};
-	double ca[ATTRIB_BANDS][ATTRIB_CAUSES] = {{0}};
+	double ca[BANDS][ATTRIB_CAUSES] = {{0}};
 
 	memset(rt, 0, sizeof(*rt));
 	ca[0][CAUSE_CPU] = 70;
@@ -121,38 +121,37 @@ static void fixed_tail(struct report_tail *rt)
 	ca[2][CAUSE_WRITEBACK] = 0.5; /* below 1%: not in the text */
 	ca[3][CAUSE_JOURNAL] = 90;
 	ca[3][CAUSE_CPU] = 10;
-	rt->bands[ATTRIB_LT_P50] =
-	    (struct attrib_band_summary){.requests = 900, .lo_ns = 100000, .hi_ns = 2000000};
-	rt->bands[ATTRIB_P50_P99] =
-	    (struct attrib_band_summary){.requests = 90, .lo_ns = 2000000, .hi_ns = 10000000};
-	rt->bands[ATTRIB_GE_P99] =
-	    (struct attrib_band_summary){.requests = 10, .lo_ns = 10000000, .hi_ns = 250000000};
-	rt->bands[ATTRIB_GE_P999] =
-	    (struct attrib_band_summary){.requests = 1, .lo_ns = 200000000, .hi_ns = 250000000};
-	for (unsigned b = 0; b < ATTRIB_BANDS; b++) {
+	rt->bands[BAND_LT_P50] =
+	    (struct band_summary){.requests = 900, .lo_ns = 100000, .hi_ns = 2000000};
+	rt->bands[BAND_P50_P99] =
+	    (struct band_summary){.requests = 90, .lo_ns = 2000000, .hi_ns = 10000000};
+	rt->bands[BAND_GE_P99] =
+	    (struct band_summary){.requests = 10, .lo_ns = 10000000, .hi_ns = 250000000};
+	rt->bands[BAND_GE_P999] =
+	    (struct band_summary){.requests = 1, .lo_ns = 200000000, .hi_ns = 250000000};
+	for (unsigned b = 0; b < BANDS; b++) {
 		set_pcts(rt->bands[b].phase_pct, ATTRIB_PHASES, ph[b]);
 		set_pcts(rt->bands[b].cause_pct, ATTRIB_CAUSES, ca[b]);
 	}
-	rt->top[ATTRIB_TOP_PARTITION][0] = (struct attrib_top){
+	rt->top[BAND_TOP_PARTITION][0] = (struct band_top){
 	    .key = "orders-3", .stack_id = -1, .requests = 6, .total_ns = 600 * MS_NS};
-	rt->top[ATTRIB_TOP_PARTITION][1] = (struct attrib_top){
+	rt->top[BAND_TOP_PARTITION][1] = (struct band_top){
 	    .key = "orders-1", .stack_id = -1, .requests = 4, .total_ns = 400 * MS_NS};
-	rt->ntop[ATTRIB_TOP_PARTITION] = 2;
-	rt->top[ATTRIB_TOP_CLIENT][0] = (struct attrib_top){
+	rt->ntop[BAND_TOP_PARTITION] = 2;
+	rt->top[BAND_TOP_CLIENT][0] = (struct band_top){
 	    .key = "10.0.0.1:4000", .stack_id = -1, .requests = 10, .total_ns = 1000 * MS_NS};
-	rt->ntop[ATTRIB_TOP_CLIENT] = 1;
-	rt->top[ATTRIB_TOP_STACK][0] = (struct attrib_top){.key = "journal:wait_transaction_locked",
-							   .stack_id = 1,
-							   .requests = 7,
-							   .total_ns = 700 * MS_NS};
+	rt->ntop[BAND_TOP_CLIENT] = 1;
+	rt->top[BAND_TOP_STACK][0] = (struct band_top){.key = "journal:wait_transaction_locked",
+						       .stack_id = 1,
+						       .requests = 7,
+						       .total_ns = 700 * MS_NS};
 	snprintf(rt->top_stack[0], sizeof(rt->top_stack[0]), "a;b;c");
-	rt->top[ATTRIB_TOP_STACK][1] = (struct attrib_top){.key = "other:folio_wait_bit_common",
-							   .stack_id = -1,
-							   .requests = 2,
-							   .total_ns = 3500000};
-	rt->ntop[ATTRIB_TOP_STACK] = 2;
-	rt->time[0] =
-	    (struct explain_band_time){.requests = 10, .complete = true, .total_ns = 900 * MS_NS};
+	rt->top[BAND_TOP_STACK][1] = (struct band_top){.key = "other:folio_wait_bit_common",
+						       .stack_id = -1,
+						       .requests = 2,
+						       .total_ns = 3500000};
+	rt->ntop[BAND_TOP_STACK] = 2;
+	rt->time[0] = (struct band_time){.requests = 10, .complete = true, .total_ns = 900 * MS_NS};
 	set_pcts(rt->time[0].phase_pct, ATTRIB_PHASES, tph[0]);
 	rt->time[0].cause_pct[CAUSE_JOURNAL] = 70;
 	rt->time[0].cause_pct[CAUSE_CPU] = 15;
@@ -160,11 +159,11 @@ static void fixed_tail(struct report_tail *rt)
 	rt->time[0].cause_pct[ATTRIB_CAUSE_QUEUED] = 8.6;
 	rt->time[0].cause_pct[CAUSE_WRITEBACK] = 1;
 	rt->time[0].cause_pct[CAUSE_DIRTY_THROTTLE] = 0.4; /* below 1%: not in the text */
-	rt->time[1] = (struct explain_band_time){.requests = 1, .total_ns = 250 * MS_NS};
+	rt->time[1] = (struct band_time){.requests = 1, .total_ns = 250 * MS_NS};
 	set_pcts(rt->time[1].phase_pct, ATTRIB_PHASES, tph[1]);
 	rt->time[1].cause_pct[CAUSE_JOURNAL] = 90;
 	rt->time[1].cause_pct[CAUSE_CPU] = 10;
-	rt->journal = (struct explain_journal){.requests = 1,
+	rt->journal = (struct journal_overlap){.requests = 1,
 					       .commits = 2,
 					       .commit_longest_ns = 180 * MS_NS,
 					       .commit_dev = (8u << 20) | 1u,
@@ -414,12 +413,12 @@ static void test_tail_json_stack_keys(void **state)
 
 	(void)state;
 	memset(&rt, 0, sizeof(rt));
-	rt.top[ATTRIB_TOP_STACK][0] = (struct attrib_top){.key = "blkio", .requests = 1};
+	rt.top[BAND_TOP_STACK][0] = (struct band_top){.key = "blkio", .requests = 1};
 	snprintf(rt.top_stack[0], sizeof(rt.top_stack[0]), "io_schedule");
-	rt.top[ATTRIB_TOP_STACK][1] =
-	    (struct attrib_top){.key = "other:a:b\"c", .requests = 1, .total_ns = 1500};
+	rt.top[BAND_TOP_STACK][1] =
+	    (struct band_top){.key = "other:a:b\"c", .requests = 1, .total_ns = 1500};
 	snprintf(rt.top_stack[1], sizeof(rt.top_stack[1]), "x;;y\n");
-	rt.ntop[ATTRIB_TOP_STACK] = 2;
+	rt.ntop[BAND_TOP_STACK] = 2;
 	tail_json(&s, &rt);
 	j = sink_text(&s);
 	assert_contains(j, "\"top_stacks\":[{\"cause\":\"blkio\",\"requests\":1,\"time_us\":0,"
@@ -460,11 +459,11 @@ static void test_contract_names(void **state)
 	const char *j;
 
 	(void)state;
-	assert_int_equal(NELEMS(band_contract), ATTRIB_BANDS);
+	assert_int_equal(NELEMS(band_contract), BANDS);
 	assert_int_equal(NELEMS(phase_contract), ATTRIB_PHASES);
 	assert_int_equal(NELEMS(cause_contract), ATTRIB_CAUSES);
-	for (unsigned i = 0; i < ATTRIB_BANDS; i++)
-		assert_string_equal(attrib_band_name(i), band_contract[i]);
+	for (unsigned i = 0; i < BANDS; i++)
+		assert_string_equal(band_name(i), band_contract[i]);
 	for (unsigned i = 0; i < ATTRIB_PHASES; i++)
 		assert_string_equal(attrib_phase_name(i), phase_contract[i]);
 	for (unsigned i = 0; i < ATTRIB_CAUSES; i++) {
@@ -473,7 +472,7 @@ static void test_contract_names(void **state)
 		for (unsigned k = 0; k < i; k++)
 			assert_string_not_equal(report_cause_words(i), report_cause_words(k));
 	}
-	assert_null(attrib_band_name(ATTRIB_BANDS));
+	assert_null(band_name(BANDS));
 	assert_null(attrib_phase_name(ATTRIB_PHASES));
 	assert_null(attrib_cause_name(ATTRIB_CAUSES));
 	assert_string_equal(report_cause_words(ATTRIB_CAUSES), "?");
@@ -896,17 +895,17 @@ static void test_fill_from_tail(void **state)
 	explain_finish(t);
 	report_tail_fill(rt, t);
 	assert_int_equal(rt->attrib.unmatched[ATTRIB_MATCHED], 300);
-	assert_int_equal(rt->bands[ATTRIB_LT_P50].requests, 100);
-	assert_int_equal(rt->bands[ATTRIB_P50_P99].requests, 196);
-	assert_int_equal(rt->bands[ATTRIB_GE_P99].requests, 4);
-	assert_int_equal(rt->bands[ATTRIB_GE_P999].requests, 1);
-	for (unsigned b = 0; b < ATTRIB_BANDS; b++)
+	assert_int_equal(rt->bands[BAND_LT_P50].requests, 100);
+	assert_int_equal(rt->bands[BAND_P50_P99].requests, 196);
+	assert_int_equal(rt->bands[BAND_GE_P99].requests, 4);
+	assert_int_equal(rt->bands[BAND_GE_P999].requests, 1);
+	for (unsigned b = 0; b < BANDS; b++)
 		assert_true(rt->bands[b].lo_ns <= rt->bands[b].hi_ns);
-	assert_true(rt->bands[ATTRIB_GE_P999].lo_ns <= 200 * MS_NS + 80000);
-	assert_true(rt->bands[ATTRIB_GE_P999].hi_ns >= 200 * MS_NS + 80000);
-	assert_true(rt->bands[ATTRIB_GE_P99].lo_ns > 100 * MS_NS - 1000000);
-	assert_true(rt->bands[ATTRIB_GE_P99].cause_pct[CAUSE_JOURNAL] > 90.0);
-	assert_true(rt->bands[ATTRIB_P50_P99].cause_pct[CAUSE_FUTEX] > 80.0);
+	assert_true(rt->bands[BAND_GE_P999].lo_ns <= 200 * MS_NS + 80000);
+	assert_true(rt->bands[BAND_GE_P999].hi_ns >= 200 * MS_NS + 80000);
+	assert_true(rt->bands[BAND_GE_P99].lo_ns > 100 * MS_NS - 1000000);
+	assert_true(rt->bands[BAND_GE_P99].cause_pct[CAUSE_JOURNAL] > 90.0);
+	assert_true(rt->bands[BAND_P50_P99].cause_pct[CAUSE_FUTEX] > 80.0);
 	assert_false(rt->top_truncated);
 	/* by time: 3 x 100 ms + 200 ms, all kept, all but microseconds in the journal */
 	assert_int_equal(rt->time[0].requests, 4);
@@ -916,15 +915,15 @@ static void test_fill_from_tail(void **state)
 	assert_true(rt->time[0].phase_pct[ATTRIB_APPEND] > 99.0);
 	assert_int_equal(rt->time[1].requests, 1);
 	assert_true(rt->time[1].complete);
-	assert_int_equal(rt->ntop[ATTRIB_TOP_PARTITION], 1);
-	assert_string_equal(rt->top[ATTRIB_TOP_PARTITION][0].key, "orders-3");
-	assert_int_equal(rt->top[ATTRIB_TOP_PARTITION][0].requests, 4);
-	assert_int_equal(rt->ntop[ATTRIB_TOP_CLIENT], 1);
-	assert_string_equal(rt->top[ATTRIB_TOP_CLIENT][0].key, "127.0.0.1:4000");
-	assert_int_equal(rt->ntop[ATTRIB_TOP_STACK], 1);
-	assert_string_equal(rt->top[ATTRIB_TOP_STACK][0].key, "journal:wait_transaction_locked");
-	assert_int_equal(rt->top[ATTRIB_TOP_STACK][0].requests, 4);
-	assert_int_equal(rt->top[ATTRIB_TOP_STACK][0].stack_id, 1);
+	assert_int_equal(rt->ntop[BAND_TOP_PARTITION], 1);
+	assert_string_equal(rt->top[BAND_TOP_PARTITION][0].key, "orders-3");
+	assert_int_equal(rt->top[BAND_TOP_PARTITION][0].requests, 4);
+	assert_int_equal(rt->ntop[BAND_TOP_CLIENT], 1);
+	assert_string_equal(rt->top[BAND_TOP_CLIENT][0].key, "127.0.0.1:4000");
+	assert_int_equal(rt->ntop[BAND_TOP_STACK], 1);
+	assert_string_equal(rt->top[BAND_TOP_STACK][0].key, "journal:wait_transaction_locked");
+	assert_int_equal(rt->top[BAND_TOP_STACK][0].requests, 4);
+	assert_int_equal(rt->top[BAND_TOP_STACK][0].stack_id, 1);
 	/* innermost first, the BPF frames skipped, offsets cut */
 	assert_string_equal(rt->top_stack[0],
 			    "__schedule;schedule;wait_transaction_locked;add_transaction_credits;"

@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The latency tail of the attributed requests, by band. Every matched
+ * request is added with its latency; the bands (< p50, p50-p99, >= p99,
+ * >= p999) are decided at the end from the bands' own latency histogram
+ * (hist.h): sums are kept per histogram bucket, so a band holds exactly the
+ * buckets at and above (or below) the bucket of its quantile.
+ *
+ * The max_slow slowest requests are kept once, here (all of >= p99 while 1%
+ * of the requests fit): the top partitions, clients and stacks of >= p99
+ * and the bands weighted by time come from them, and so do the explainer's
+ * journal overlap (history.h) and folded stacks (folded.h).
+ */
+#ifndef KAFKALAT_BANDS_H
+#define KAFKALAT_BANDS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kafkalat/attrib.h"
+#include "kafkalat/correlate.h"
+
+enum band { BAND_LT_P50, BAND_P50_P99, BAND_GE_P99, BAND_GE_P999, BANDS };
+
+struct band_summary {
+	uint64_t requests;
+	uint64_t lo_ns, hi_ns;		 /* latency bounds of the band (inclusive) */
+	double phase_pct[ATTRIB_PHASES]; /* mean share of the request's latency, % */
+	double cause_pct[ATTRIB_CAUSES]; /* over all phases, % */
+};
+
+enum band_top_kind { BAND_TOP_PARTITION, BAND_TOP_CLIENT, BAND_TOP_STACK, BAND_TOPS };
+
+struct band_top {
+	const char
+	    *key; /* "topic-partition", "IP:PORT", "<cause>:<top frame>"; valid until freed */
+	int32_t stack_id; /* BAND_TOP_STACK: a stack id seen with that key */
+	uint64_t requests;
+	uint64_t total_ns; /* their summed latency (partitions, clients) or cause time (stacks) */
+};
+
+/* The composition of a band weighted by time: each phase's and cause's share
+ * of the band's summed latency (where the mean share of band_summary weighs
+ * every request alike). From the slowest requests kept, so only >= p99 and
+ * >= p999; complete says whether all of the band was kept. */
+struct band_time {
+	uint64_t requests; /* of the band, kept */
+	bool complete;
+	uint64_t total_ns;
+	double phase_pct[ATTRIB_PHASES];
+	double cause_pct[ATTRIB_CAUSES];
+};
+
+/* One of the slowest requests kept. */
+struct slow_request {
+	uint64_t latency, t_first, t_end;
+	int64_t phase_ns[ATTRIB_PHASES];
+	int64_t cause_ns[ATTRIB_CAUSES]; /* over all phases */
+	uint32_t nstacks;
+	struct attrib_stack stacks[ATTRIB_STACKS];
+	/* the block I/O that overlapped [t_first, t_end], as the keep hook
+	 * found it when the request was kept (history.h); 0 without a hook */
+	uint64_t nblock, block_longest_ns;
+	uint32_t block_dev;
+	uint32_t key[BAND_TOPS]; /* the tops' keys as the bands' string indexes, 0 none */
+	int32_t stack_id;	 /* the top cause's stack, -1 none */
+	int64_t stack_ns;	 /* the top cause's time */
+};
+
+struct bands;
+
+struct bands *bands_new(size_t max_slow);
+void bands_free(struct bands *b);
+/* Called with each request as it is kept among the slowest, to add what
+ * only the caller knows of its window. */
+typedef void (*bands_keep_fn)(void *ctx, struct slow_request *s);
+void bands_on_keep(struct bands *b, bands_keep_fn fn, void *ctx);
+/* Adds a matched request (unmatched ones are ignored: count them apart).
+ * 0, or -ENOMEM (the request is not counted). */
+int bands_add(struct bands *b, const struct corr_request *r, const struct attrib_result *res);
+
+const char *band_name(unsigned int band); /* "lt_p50", "p50_p99", ... */
+void bands_summary(const struct bands *b, struct band_summary out[BANDS]);
+/* The lowest latency of a band; UINT64_MAX when it is empty. */
+uint64_t bands_low(const struct bands *b, enum band band);
+/* The n largest keys of >= p99 by request count; returns how many were written.
+ * *truncated (if not NULL) says whether >= p99 held more than max_slow requests. */
+size_t bands_top(const struct bands *b, enum band_top_kind kind, struct band_top *out, size_t n,
+		 bool *truncated);
+void bands_time(const struct bands *b, enum band band, struct band_time *out);
+
+/* The slowest requests kept: how many, and each, in no particular order. */
+uint32_t bands_kept(const struct bands *b);
+const struct slow_request *bands_kept_at(const struct bands *b, uint32_t i);
+
+#endif

@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* Journal commits and block I/O, and what overlapped the slowest requests:
+ * see include/kafkalat/history.h. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kafkalat/history.h"
+#include "kafkalat/ring.h"
+
+#define BLOCK_SCAN_MAX	   200000	  /* block requests looked at per slow request */
+#define COMMIT_SPAN_MAX_NS 60000000000ull /* no commit is assumed longer */
+
+/* A commit or a block request: its span, and the device. */
+struct dev_span {
+	uint64_t t0, t1;
+	uint32_t dev;
+};
+
+struct history {
+	struct ring commits, blocks; /* reserved whole: a record never fails to go in */
+	uint32_t max_commits, max_block;
+	uint64_t block_window_ns;
+};
+
+static int ring_open(struct ring *r, uint32_t max)
+{
+	ring_init(r, sizeof(struct dev_span));
+	return ring_reserve(r, max);
+}
+
+struct history *history_new(uint32_t max_commits, uint32_t max_block, uint64_t block_window_ns)
+{
+	struct history *h = calloc(1, sizeof(*h));
+
+	if (!h)
+		return NULL;
+	h->max_commits = max_commits ? max_commits : 1;
+	h->max_block = max_block ? max_block : 1;
+	h->block_window_ns = block_window_ns;
+	if (ring_open(&h->commits, h->max_commits) || ring_open(&h->blocks, h->max_block)) {
+		history_free(h);
+		return NULL;
+	}
+	return h;
+}
+
+void history_free(struct history *h)
+{
+	if (!h)
+		return;
+	ring_free(&h->commits);
+	ring_free(&h->blocks);
+	free(h);
+}
+
+int history_add_commit(struct history *h, uint32_t dev, uint64_t t_start, uint64_t t_end)
+{
+	struct dev_span c = {.t0 = t_start, .t1 = t_end, .dev = dev};
+
+	if (t_end < t_start)
+		return -EINVAL;
+	return ring_push(&h->commits, &c, h->max_commits);
+}
+
+int history_add_block(struct history *h, uint32_t dev, uint64_t t_issue, uint64_t t_complete)
+{
+	struct dev_span b = {.t0 = t_issue, .t1 = t_complete, .dev = dev};
+
+	if (t_complete < t_issue)
+		return -EINVAL;
+	/* aged out: completed a window before this one (a sum, not a
+	 * difference, so that no time underflows) */
+	while (h->blocks.len && ring_span(&h->blocks, 0)->t1 + h->block_window_ns < t_complete)
+		ring_pop(&h->blocks);
+	return ring_push(&h->blocks, &b, h->max_block);
+}
+
+/* The block requests complete in order: start at the first completing at
+ * or after the request's start. */
+void history_note_blocks(const struct history *h, struct slow_request *s)
+{
+	const struct ring *r = &h->blocks;
+
+	for (uint32_t i = ring_count_ended_before(r, s->t_first), n = 0;
+	     i < r->len && n < BLOCK_SCAN_MAX; i++, n++) {
+		const struct dev_span *b = ring_at(r, i);
+
+		if (b->t0 > s->t_end || b->t1 < s->t_first)
+			continue;
+		s->nblock++;
+		if (b->t1 - b->t0 > s->block_longest_ns) {
+			s->block_longest_ns = b->t1 - b->t0;
+			s->block_dev = b->dev;
+		}
+	}
+}
+
+/* The commits overlapping s, counted once each (seen) into out; whether any did. */
+static bool commits_of(const struct history *h, const struct slow_request *s, uint8_t *seen,
+		       struct journal_overlap *out)
+{
+	const struct ring *r = &h->commits;
+	bool any = false;
+
+	for (uint32_t i = ring_count_ended_before(r, s->t_first); i < r->len; i++) {
+		const struct dev_span *c = ring_at(r, i);
+
+		if (c->t1 > s->t_end + COMMIT_SPAN_MAX_NS)
+			break;
+		if (c->t0 > s->t_end)
+			continue;
+		any = true;
+		if (seen[i])
+			continue;
+		seen[i] = 1;
+		out->commits++;
+		if (c->t1 - c->t0 > out->commit_longest_ns) {
+			out->commit_longest_ns = c->t1 - c->t0;
+			out->commit_dev = c->dev;
+		}
+	}
+	return any;
+}
+
+void history_journal(const struct history *h, const struct bands *b, struct journal_overlap *out)
+{
+	uint64_t lo = bands_low(b, BAND_GE_P999);
+	uint8_t *seen = calloc(h->commits.len ? h->commits.len : 1, 1);
+
+	memset(out, 0, sizeof(*out));
+	for (uint32_t i = 0; i < bands_kept(b); i++) {
+		const struct slow_request *s = bands_kept_at(b, i);
+
+		if (s->latency < lo)
+			continue;
+		out->requests++;
+		if (seen && commits_of(h, s, seen, out))
+			out->requests_with_commit++;
+		out->block_ios += s->nblock;
+		if (s->block_longest_ns > out->block_longest_ns) {
+			out->block_longest_ns = s->block_longest_ns;
+			out->block_dev = s->block_dev;
+		}
+	}
+	free(seen);
+}
