@@ -6,7 +6,7 @@
  * (read, queue, lock, append, post_append, send) and, per phase, the time of
  * the thread that owns the phase split into causes (cpu, runq, the off-CPU
  * causes of cause.h, and "queued"). Pure logic: no libbpf, no I/O.
- * The algorithm and its limits: docs/design.md, "Attribution (issue 4)".
+ * The algorithm and its limits: docs/design.md, "Attribution".
  *
  * The history is bounded: per thread at most max_per_thread events of each
  * kind, none older than window_ns before the newest time seen, at most

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* Attribution of produce requests to phases and causes: see include/kafkalat/attrib.h
- * and docs/design.md, "Attribution (issue 4)". */
+ * and docs/design.md, "Attribution". */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -510,8 +510,8 @@ static uint64_t handoff_bound(const struct attrib *a, const struct corr_request 
  * known exactly when it woke the sending network thread, else bounded by its
  * next wait or write; equal bounds go to the earliest append (time order). A
  * pipelining connection answers in request order whatever the hand-over order
- * (measured on the reference broker's --io chunked: the hand-over order swaps
- * requests there), so r, its oldest request, takes the earliest append. Only a
+ * (which does swap requests: docs/design.md, "Attribution", Handler), so r,
+ * its oldest request, takes the earliest append. Only a
  * single candidate with a hand-off edge that is also the first is unambiguous. */
 static const struct cand *break_tie(struct attrib *a, const struct corr_request *r,
 				    const struct cand *c, size_t n, bool pipelined, bool *ambiguous)
@@ -596,9 +596,9 @@ static uint32_t claim_appends(const struct attrib *a, struct thr *h, const struc
  * that step (common with 8 handlers on one CPU), it is no less the append's.
  * The handler's next futex wait or segment write ends the search (it went on
  * to the queue, a lock or another append). The gap is a few microseconds;
- * append_gap_ns (1 ms) leaves room for what the scheduler does not show: on a
- * VM, timer ticks (35-90 us) and host steal (130 us seen between a write and
- * the sleep right after it) are time "on CPU". */
+ * append_gap_ns leaves room for what the scheduler does not show: timer
+ * ticks and host steal count as time on CPU (docs/design.md, "Attribution",
+ * Boundaries, for what was seen). */
 static uint64_t extend_append(const struct attrib *a, const struct thr *h, uint64_t end,
 			      uint64_t t_resp)
 {

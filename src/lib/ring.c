@@ -30,8 +30,8 @@ uint64_t ring_bytes(const struct ring *r)
 	return (uint64_t)r->cap * r->esz;
 }
 
-/* i < cap and head < cap: one subtraction wraps (a division here was the
- * correlator's hottest instruction: binary searches call this) */
+/* i < cap and head < cap: one subtraction wraps, no division: every step
+ * of the searches calls this */
 void *ring_at(const struct ring *r, uint32_t i)
 {
 	uint32_t j = r->head + i;
