@@ -22,7 +22,7 @@
 #include "bench_floor.h"
 #include "syscall_nr.h"
 #define RING_STATS struct klc_stats
-#include "ring.h"
+#include "ringbuf.h"
 
 #define S_IFMT	00170000
 #define S_IFREG 0100000

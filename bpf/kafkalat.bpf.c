@@ -17,7 +17,7 @@
 #include "bench_floor.h"
 #include "syscall_nr.h"
 #define RING_STATS struct klt_stats
-#include "ring.h"
+#include "ringbuf.h"
 
 #define AF_INET	    2
 #define AF_INET6    10

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * The event histories around the requests: the journal (jbd2) commits and
- * the block I/O completions of the run, each in a ring (ring.h) in arrival
+ * the block I/O completions of the run, each in a timeline (timeline.h) in arrival
  * order, which is their end order. Both are bounded in count (the oldest
  * give way), block I/O also in age. Two overlap queries: the block I/O
  * during a request's window, asked as the request is kept among the

@@ -7,7 +7,7 @@
 
 #include "kafkalat/attrib.h"
 #include "kafkalat/fnv.h"
-#include "kafkalat/ring.h"
+#include "kafkalat/timeline.h"
 #include "kafkalat/strtab.h"
 
 /* 0 stands for "no topic" in the records: a string never hashes to it. */
@@ -52,8 +52,8 @@ struct off_rec {
 	uint8_t blocked, cause;
 };
 
-_Static_assert(sizeof(struct off_rec) <= RING_REC_MAX, "record too large");
-_Static_assert(sizeof(struct app_rec) <= RING_REC_MAX, "record too large");
+_Static_assert(sizeof(struct off_rec) <= TIMELINE_REC_MAX, "record too large");
+_Static_assert(sizeof(struct app_rec) <= TIMELINE_REC_MAX, "record too large");
 
 static const uint32_t rec_size[K_MAX] = {sizeof(struct app_rec), sizeof(struct fut_rec),
 					 sizeof(struct off_rec)};
@@ -63,7 +63,7 @@ static const uint32_t rec_size[K_MAX] = {sizeof(struct app_rec), sizeof(struct f
 struct thr {
 	uint32_t tid;
 	uint64_t last; /* newest end time seen */
-	struct ring ring[K_MAX];
+	struct timeline tl[K_MAX];
 };
 
 #define NET_TIDS   32
@@ -136,7 +136,7 @@ void attrib_free(struct attrib *a)
 		return;
 	for (uint32_t i = 0; a->thr && i < a->nthr; i++)
 		for (int k = 0; k < K_MAX; k++)
-			ring_free(&a->thr[i].ring[k]);
+			timeline_free(&a->thr[i].tl[k]);
 	free(a->thr);
 	free(a->slot);
 	free(a->thash);
@@ -182,7 +182,7 @@ static struct thr *thr_recycle(struct attrib *a, uint32_t tid, uint64_t before)
 		return NULL;
 	a->thr[i].tid = tid;
 	for (int k = 0; k < K_MAX; k++)
-		ring_clear(&a->thr[i].ring[k]);
+		timeline_clear(&a->thr[i].tl[k]);
 	memset(a->slot, 0, ((size_t)a->mask + 1) * sizeof(*a->slot));
 	for (uint32_t j = 0; j < a->nthr; j++)
 		slot_put(a, j);
@@ -205,7 +205,7 @@ static struct thr *thr_get(struct attrib *a, uint32_t tid)
 	t = &a->thr[a->nthr];
 	t->tid = tid;
 	for (int k = 0; k < K_MAX; k++)
-		ring_init(&t->ring[k], rec_size[k]);
+		timeline_init(&t->tl[k], rec_size[k]);
 	slot_put(a, a->nthr++);
 	a->st.threads = a->nthr;
 	return t;
@@ -218,7 +218,7 @@ static void account_bytes(struct attrib *a)
 
 	for (uint32_t i = 0; i < a->nthr; i++)
 		for (int k = 0; k < K_MAX; k++)
-			b += ring_bytes(&a->thr[i].ring[k]);
+			b += timeline_bytes(&a->thr[i].tl[k]);
 	a->st.bytes = b;
 }
 
@@ -242,14 +242,14 @@ static int add_rec(struct attrib *a, uint32_t tid, int kind, const void *rec)
 	}
 	if (s->t1 > t->last)
 		t->last = s->t1;
-	a->st.evicted += ring_evict(&t->ring[kind], before_of(a));
-	cap_before = t->ring[kind].cap;
-	err = ring_insert(&t->ring[kind], rec, a->cfg.max_per_thread);
+	a->st.evicted += timeline_evict(&t->tl[kind], before_of(a));
+	cap_before = t->tl[kind].cap;
+	err = timeline_insert(&t->tl[kind], rec, a->cfg.max_per_thread);
 	if (err) /* the oldest gave way, or rec did: both are dropped */
 		a->st.dropped++;
 	if (err < 0)
 		return err;
-	if (t->ring[kind].cap != cap_before)
+	if (t->tl[kind].cap != cap_before)
 		account_bytes(a);
 	a->st.events++;
 	return 0;
@@ -386,14 +386,14 @@ static bool write_fits(const struct app_rec *w, const struct corr_request *r, si
 static int64_t find_write(const struct attrib *a, const struct thr *t, const struct corr_request *r,
 			  size_t i)
 {
-	const struct ring *ring = &t->ring[K_APP];
+	const struct timeline *tl = &t->tl[K_APP];
 	uint64_t topic = part_topic(a, r, i);
 	int64_t found = -1;
 
 	if (!topic || r->parts[i].record_bytes <= 0)
 		return -1;
-	for (uint32_t j = ring_count_upto(ring, r->t_resp); j-- > 0;) {
-		const struct app_rec *w = ring_at(ring, j);
+	for (uint32_t j = timeline_count_upto(tl, r->t_resp); j-- > 0;) {
+		const struct app_rec *w = timeline_at(tl, j);
 
 		if (w->t0 < r->t_read)
 			break;
@@ -413,7 +413,7 @@ static struct cand score_thread(const struct attrib *a, struct thr *t, const str
 
 		if (j < 0)
 			continue;
-		w = ring_at(&t->ring[K_APP], (uint32_t)j);
+		w = timeline_at(&t->tl[K_APP], (uint32_t)j);
 		c.score++;
 		if (w->t0 < c.first)
 			c.first = w->t0;
@@ -445,13 +445,13 @@ static size_t candidates(struct attrib *a, const struct corr_request *r, struct 
 static bool woke(const struct attrib *a, uint32_t tid, uint32_t waker, uint64_t lo, uint64_t hi)
 {
 	const struct thr *t = tid ? thr_find(a, tid) : NULL;
-	const struct ring *ring;
+	const struct timeline *tl;
 
 	if (!t)
 		return false;
-	ring = &t->ring[K_OFF];
-	for (uint32_t j = ring_count_upto(ring, hi); j-- > 0;) {
-		const struct off_rec *o = ring_at(ring, j);
+	tl = &t->tl[K_OFF];
+	for (uint32_t j = timeline_count_upto(tl, hi); j-- > 0;) {
+		const struct off_rec *o = timeline_at(tl, j);
 
 		if (o->t1 < lo)
 			break;
@@ -472,10 +472,10 @@ static uint64_t handoff_bound(const struct attrib *a, const struct corr_request 
 	uint64_t best = UINT64_MAX;
 
 	if (s) {
-		const struct ring *ring = &s->ring[K_OFF];
+		const struct timeline *tl = &s->tl[K_OFF];
 
-		for (uint32_t j = ring_count_upto(ring, r->t_resp); j-- > 0;) {
-			const struct off_rec *o = ring_at(ring, j);
+		for (uint32_t j = timeline_count_upto(tl, r->t_resp); j-- > 0;) {
+			const struct off_rec *o = timeline_at(tl, j);
 
 			if (o->t1 < c->last_end)
 				break;
@@ -487,10 +487,10 @@ static uint64_t handoff_bound(const struct attrib *a, const struct corr_request 
 			return best;
 	}
 	for (int k = K_APP; k <= K_FUT; k++) {
-		const struct ring *ring = &c->t->ring[k];
+		const struct timeline *tl = &c->t->tl[k];
 
-		for (uint32_t i = ring_count_upto(ring, c->last_end); i < ring->len; i++) {
-			const struct app_rec *w = ring_at(ring, i);
+		for (uint32_t i = timeline_count_upto(tl, c->last_end); i < tl->len; i++) {
+			const struct app_rec *w = timeline_at(tl, i);
 
 			if (k == K_APP && w->kind == APP_SYNC)
 				continue; /* a flush under the lock is still the append */
@@ -548,12 +548,12 @@ struct bounds {
 static void take_sync_after(struct thr *h, uint32_t j, const struct corr_request *r, uint64_t *end,
 			    uint32_t *n)
 {
-	const struct app_rec *w = ring_at(&h->ring[K_APP], j);
+	const struct app_rec *w = timeline_at(&h->tl[K_APP], j);
 	struct app_rec *s;
 
-	if (j + 1 >= h->ring[K_APP].len)
+	if (j + 1 >= h->tl[K_APP].len)
 		return;
-	s = ring_at(&h->ring[K_APP], j + 1);
+	s = timeline_at(&h->tl[K_APP], j + 1);
 	if (s->kind != APP_SYNC || s->claimed || s->t1 > r->t_resp || s->t0 < w->t1)
 		return;
 	if (s->topic && (s->topic != w->topic || s->partition != w->partition))
@@ -578,7 +578,7 @@ static uint32_t claim_appends(const struct attrib *a, struct thr *h, const struc
 
 		if (j < 0)
 			continue;
-		w = ring_at(&h->ring[K_APP], (uint32_t)j);
+		w = timeline_at(&h->tl[K_APP], (uint32_t)j);
 		w->claimed = 1;
 		n++;
 		if (w->t0 < *start)
@@ -602,12 +602,12 @@ static uint32_t claim_appends(const struct attrib *a, struct thr *h, const struc
 static uint64_t extend_append(const struct attrib *a, const struct thr *h, uint64_t end,
 			      uint64_t t_resp)
 {
-	const struct ring *ring = &h->ring[K_OFF], *apps = &h->ring[K_APP], *futs = &h->ring[K_FUT];
+	const struct timeline *tl = &h->tl[K_OFF], *apps = &h->tl[K_APP], *futs = &h->tl[K_FUT];
 	uint64_t cursor = end, on_cpu = 0, next = t_resp;
 	uint32_t i;
 
-	for (i = ring_count_before(apps, end); i < apps->len; i++) {
-		const struct app_rec *w = ring_at(apps, i);
+	for (i = timeline_count_before(apps, end); i < apps->len; i++) {
+		const struct app_rec *w = timeline_at(apps, i);
 
 		if (w->kind == APP_WRITE) {
 			if (w->t0 < next)
@@ -615,11 +615,11 @@ static uint64_t extend_append(const struct attrib *a, const struct thr *h, uint6
 			break;
 		}
 	}
-	i = ring_count_before(futs, end);
-	if (i < futs->len && ring_span(futs, i)->t0 < next)
-		next = ring_span(futs, i)->t0;
-	for (uint32_t j = ring_count_before(ring, end); j < ring->len; j++) {
-		const struct off_rec *o = ring_at(ring, j);
+	i = timeline_count_before(futs, end);
+	if (i < futs->len && timeline_span(futs, i)->t0 < next)
+		next = timeline_span(futs, i)->t0;
+	for (uint32_t j = timeline_count_before(tl, end); j < tl->len; j++) {
+		const struct off_rec *o = timeline_at(tl, j);
 
 		on_cpu += o->t0 - cursor;
 		if (on_cpu > a->cfg.append_gap_ns || o->t0 >= next || o->t1 > t_resp)
@@ -648,10 +648,10 @@ static void learn_net(struct attrib *a, uint32_t tid)
 /* Was the handler woken out of futex wait w by a network thread? */
 static bool net_woken(const struct attrib *a, const struct thr *h, const struct fut_rec *w)
 {
-	const struct ring *ring = &h->ring[K_OFF];
+	const struct timeline *tl = &h->tl[K_OFF];
 
-	for (uint32_t j = ring_count_upto(ring, w->t1); j-- > 0;) {
-		const struct off_rec *o = ring_at(ring, j);
+	for (uint32_t j = timeline_count_upto(tl, w->t1); j-- > 0;) {
+		const struct off_rec *o = timeline_at(tl, j);
 
 		if (o->t1 < w->t0)
 			break;
@@ -664,11 +664,11 @@ static bool net_woken(const struct attrib *a, const struct thr *h, const struct 
 /* The end of the handler's previous work: t_read or a later append end before A. */
 static uint64_t prev_work_end(const struct thr *h, uint64_t t_read, uint64_t A)
 {
-	const struct ring *ring = &h->ring[K_APP];
+	const struct timeline *tl = &h->tl[K_APP];
 	uint64_t p = t_read;
 
-	for (uint32_t j = ring_count_before(ring, A); j-- > 0;) {
-		const struct app_rec *w = ring_at(ring, j);
+	for (uint32_t j = timeline_count_before(tl, A); j-- > 0;) {
+		const struct app_rec *w = timeline_at(tl, j);
 
 		if (w->t1 <= A && w->t1 > p)
 			p = w->t1;
@@ -688,15 +688,15 @@ static uint64_t prev_work_end(const struct thr *h, uint64_t t_read, uint64_t A)
 static uint64_t dequeue_time(const struct attrib *a, const struct thr *h, uint64_t t_read,
 			     uint64_t A)
 {
-	const struct ring *ring = &h->ring[K_FUT];
+	const struct timeline *tl = &h->tl[K_FUT];
 	const struct fut_rec *first = NULL, *last = NULL;
 	uint64_t p = prev_work_end(h, t_read, A), d;
-	uint32_t j = ring_count_before(ring, p), jfirst = 0;
+	uint32_t j = timeline_count_before(tl, p), jfirst = 0;
 
 	if (j > 0)
 		j--;
-	for (; j < ring->len; j++) {
-		const struct fut_rec *w = ring_at(ring, j);
+	for (; j < tl->len; j++) {
+		const struct fut_rec *w = timeline_at(tl, j);
 
 		if (w->t0 >= A)
 			break;
@@ -714,8 +714,8 @@ static uint64_t dequeue_time(const struct attrib *a, const struct thr *h, uint64
 	    A - first->t1 <= a->cfg.lock_gap_ns)
 		return p;
 	d = first->t1;
-	for (j = jfirst + 1; j < ring->len; j++) {
-		const struct fut_rec *w = ring_at(ring, j);
+	for (j = jfirst + 1; j < tl->len; j++) {
+		const struct fut_rec *w = timeline_at(tl, j);
 
 		if (w->t0 >= A || w->t1 > A)
 			break;
@@ -734,10 +734,10 @@ static uint64_t handoff_time(const struct attrib *a, const struct thr *h,
 	const struct thr *s = r->tid_send ? thr_find(a, r->tid_send) : NULL;
 	uint64_t best = r->t_resp;
 
-	uint32_t j = s ? ring_count_before(&s->ring[K_OFF], E) : 0;
+	uint32_t j = s ? timeline_count_before(&s->tl[K_OFF], E) : 0;
 
-	for (j = j ? j - 1 : 0; s && j < s->ring[K_OFF].len; j++) {
-		const struct off_rec *o = ring_at(&s->ring[K_OFF], j);
+	for (j = j ? j - 1 : 0; s && j < s->tl[K_OFF].len; j++) {
+		const struct off_rec *o = timeline_at(&s->tl[K_OFF], j);
 
 		if (o->t0 > r->t_resp)
 			break;
@@ -747,11 +747,11 @@ static uint64_t handoff_time(const struct attrib *a, const struct thr *h,
 	if (best < r->t_resp)
 		return best;
 	for (int k = K_APP; k <= K_FUT; k++) {
-		const struct ring *ring = &h->ring[k];
-		uint32_t i = ring_count_upto(ring, E);
+		const struct timeline *tl = &h->tl[k];
+		uint32_t i = timeline_count_upto(tl, E);
 
-		if (i < ring->len && ring_span(ring, i)->t0 < best)
-			best = ring_span(ring, i)->t0;
+		if (i < tl->len && timeline_span(tl, i)->t0 < best)
+			best = timeline_span(tl, i)->t0;
 	}
 	return best;
 }
@@ -817,15 +817,15 @@ static void add_cause(struct acc *acc, int phase, unsigned int cause, uint64_t l
 static uint64_t runq_inside(const struct attrib *a, uint32_t tid, uint64_t lo, uint64_t hi)
 {
 	const struct thr *t = thr_find(a, tid);
-	const struct ring *ring;
+	const struct timeline *tl;
 	uint64_t sum = 0;
 
 	if (!t || hi <= lo)
 		return 0;
-	ring = &t->ring[K_OFF];
-	for (uint32_t j = ring_count_before(ring, lo), k = j ? j - 1 : 0;
-	     k < ring->len && ring_span(ring, k)->t0 < hi; k++) {
-		const struct off_rec *o = ring_at(ring, k);
+	tl = &t->tl[K_OFF];
+	for (uint32_t j = timeline_count_before(tl, lo), k = j ? j - 1 : 0;
+	     k < tl->len && timeline_span(tl, k)->t0 < hi; k++) {
+		const struct off_rec *o = timeline_at(tl, k);
 		uint64_t w = o->t0, s, e;
 
 		if (o->blocked)
@@ -880,11 +880,11 @@ static void account(struct acc *acc, uint32_t tid, uint64_t lo, uint64_t hi, int
 	if (hi <= lo)
 		return;
 	if (t) {
-		const struct ring *ring = &t->ring[K_OFF];
-		uint32_t j = ring_count_before(ring, lo);
+		const struct timeline *tl = &t->tl[K_OFF];
+		uint32_t j = timeline_count_before(tl, lo);
 
-		for (j = j ? j - 1 : 0; j < ring->len && ring_span(ring, j)->t0 < hi; j++)
-			covered += add_interval(acc, ring_at(ring, j), &cur, hi, phase, mode);
+		for (j = j ? j - 1 : 0; j < tl->len && timeline_span(tl, j)->t0 < hi; j++)
+			covered += add_interval(acc, timeline_at(tl, j), &cur, hi, phase, mode);
 	}
 	acc->out->cause_ns[phase][mode == M_QUEUE ? ATTRIB_CAUSE_QUEUED : CAUSE_CPU] +=
 	    (int64_t)(hi - lo - covered);

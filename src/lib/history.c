@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "kafkalat/history.h"
-#include "kafkalat/ring.h"
+#include "kafkalat/timeline.h"
 
 #define BLOCK_SCAN_MAX	   200000	  /* block requests looked at per slow request */
 #define COMMIT_SPAN_MAX_NS 60000000000ull /* no commit is assumed longer */
@@ -18,15 +18,15 @@ struct dev_span {
 };
 
 struct history {
-	struct ring commits, blocks; /* reserved whole: a record never fails to go in */
+	struct timeline commits, blocks; /* reserved whole: a record never fails to go in */
 	uint32_t max_commits, max_block;
 	uint64_t block_window_ns;
 };
 
-static int ring_open(struct ring *r, uint32_t max)
+static int ring_open(struct timeline *r, uint32_t max)
 {
-	ring_init(r, sizeof(struct dev_span));
-	return ring_reserve(r, max);
+	timeline_init(r, sizeof(struct dev_span));
+	return timeline_reserve(r, max);
 }
 
 struct history *history_new(uint32_t max_commits, uint32_t max_block, uint64_t block_window_ns)
@@ -49,8 +49,8 @@ void history_free(struct history *h)
 {
 	if (!h)
 		return;
-	ring_free(&h->commits);
-	ring_free(&h->blocks);
+	timeline_free(&h->commits);
+	timeline_free(&h->blocks);
 	free(h);
 }
 
@@ -60,7 +60,7 @@ int history_add_commit(struct history *h, uint32_t dev, uint64_t t_start, uint64
 
 	if (t_end < t_start)
 		return -EINVAL;
-	return ring_push(&h->commits, &c, h->max_commits);
+	return timeline_push(&h->commits, &c, h->max_commits);
 }
 
 int history_add_block(struct history *h, uint32_t dev, uint64_t t_issue, uint64_t t_complete)
@@ -71,20 +71,20 @@ int history_add_block(struct history *h, uint32_t dev, uint64_t t_issue, uint64_
 		return -EINVAL;
 	/* aged out: completed a window before this one (a sum, not a
 	 * difference, so that no time underflows) */
-	while (h->blocks.len && ring_span(&h->blocks, 0)->t1 + h->block_window_ns < t_complete)
-		ring_pop(&h->blocks);
-	return ring_push(&h->blocks, &b, h->max_block);
+	while (h->blocks.len && timeline_span(&h->blocks, 0)->t1 + h->block_window_ns < t_complete)
+		timeline_pop(&h->blocks);
+	return timeline_push(&h->blocks, &b, h->max_block);
 }
 
 /* The block requests complete in order: start at the first completing at
  * or after the request's start. */
 void history_note_blocks(const struct history *h, struct slow_request *s)
 {
-	const struct ring *r = &h->blocks;
+	const struct timeline *r = &h->blocks;
 
-	for (uint32_t i = ring_count_ended_before(r, s->t_first), n = 0;
+	for (uint32_t i = timeline_count_ended_before(r, s->t_first), n = 0;
 	     i < r->len && n < BLOCK_SCAN_MAX; i++, n++) {
-		const struct dev_span *b = ring_at(r, i);
+		const struct dev_span *b = timeline_at(r, i);
 
 		if (b->t0 > s->t_end || b->t1 < s->t_first)
 			continue;
@@ -100,11 +100,11 @@ void history_note_blocks(const struct history *h, struct slow_request *s)
 static bool commits_of(const struct history *h, const struct slow_request *s, uint8_t *seen,
 		       struct journal_overlap *out)
 {
-	const struct ring *r = &h->commits;
+	const struct timeline *r = &h->commits;
 	bool any = false;
 
-	for (uint32_t i = ring_count_ended_before(r, s->t_first); i < r->len; i++) {
-		const struct dev_span *c = ring_at(r, i);
+	for (uint32_t i = timeline_count_ended_before(r, s->t_first); i < r->len; i++) {
+		const struct dev_span *c = timeline_at(r, i);
 
 		if (c->t1 > s->t_end + COMMIT_SPAN_MAX_NS)
 			break;
