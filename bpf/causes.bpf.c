@@ -22,6 +22,7 @@
 #include "bench_floor.h"
 #include "syscall_nr.h"
 #define RING_STATS struct klc_stats
+#include "broker.h"
 #include "ringbuf.h"
 
 #define S_IFMT	00170000
@@ -41,7 +42,6 @@
 #define MAX_RQS	    16384
 #define MAX_STACKS  8192
 
-const volatile __u32 targ_tgid = 0;
 /* off-CPU intervals and futex waits shorter than these are not emitted */
 const volatile __u64 min_offcpu_ns = 0;
 const volatile __u64 min_futex_ns = 0;
@@ -154,11 +154,6 @@ static __always_inline void count_state_full(void)
 
 	if (st)
 		__sync_fetch_and_add(&st->state_full, 1);
-}
-
-static __always_inline int is_broker(void)
-{
-	return (bpf_get_current_pid_tgid() >> 32) == targ_tgid;
 }
 
 /* ---- file writes and syncs, futex waits: sys_enter / sys_exit ---- */

@@ -17,6 +17,7 @@
 #include "bench_floor.h"
 #include "syscall_nr.h"
 #define RING_STATS struct klt_stats
+#include "broker.h"
 #include "ringbuf.h"
 
 #define AF_INET	    2
@@ -30,7 +31,6 @@
 #define MAX_IOV	  1024 /* UIO_MAXIOV */
 #define MAX_STEPS (1 << 19)
 
-const volatile __u32 targ_tgid = 0;
 const volatile __u16 targ_ports[KLT_MAX_PORTS] = {};
 const volatile __u32 targ_nports = 0;
 
@@ -90,11 +90,6 @@ struct {
 	__type(key, __u32);
 	__type(value, struct conn);
 } conn_zero SEC(".maps");
-
-static __always_inline int is_broker(void)
-{
-	return (bpf_get_current_pid_tgid() >> 32) == targ_tgid;
-}
 
 static __always_inline int port_watched(__u16 port)
 {

@@ -6,13 +6,13 @@
  * RING_STATS, the type of its counters, a struct with a __u64
  * ringbuf_drops. The loader sizes the ring and sets wakeup_bytes.
  */
-#ifndef KAFKALAT_RING_H
-#define KAFKALAT_RING_H
+#ifndef KAFKALAT_RINGBUF_H
+#define KAFKALAT_RINGBUF_H
 
 #include <bpf/bpf_helpers.h>
 
 #ifndef RING_STATS
-#error "define RING_STATS, the object's counters, before including ring.h"
+#error "define RING_STATS, the object's counters, before including ringbuf.h"
 #endif
 
 const volatile __u64 wakeup_bytes = 1 << 20;
