@@ -132,7 +132,7 @@ $(OUT)/tests/test_%: tests/unit/test_%.c $(LIB_SAN_OBJS) $(KPROTO_SAN_OBJ) | $(O
 	$(Q)$(CC) -O1 -g $(SAN) $(XCFLAGS) -Ibpf -Itests/unit -Itests/kproto $< $(LIB_SAN_OBJS) \
 		$(KPROTO_SAN_OBJ) -lcmocka -lm -o $@
 
-$(OUT)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRCS) $(KPROTO) | $(OUT)/fuzz
+$(OUT)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRCS) $(KPROTO) $(wildcard tests/fuzz/*.h) | $(OUT)/fuzz
 	$(call msg,FUZZ,$@)
 	$(Q)$(CLANG) -O1 -g -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE \
 		-DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION -Iinclude -Ibpf -Itests/kproto $< \
@@ -188,8 +188,8 @@ demo-run: all
 	$(Q)scripts/demo.sh
 
 FORMATTED = $(wildcard src/*/*.c include/kafkalat/*.h bpf/*.c bpf/*.h tests/unit/*.c \
-	tests/unit/*.h tests/helpers/*.c tests/fuzz/*.c tests/broker/*.c tests/broker/*.h \
-	tests/kproto/*.c tests/kproto/*.h)
+	tests/unit/*.h tests/helpers/*.c tests/fuzz/*.c tests/fuzz/*.h tests/broker/*.c \
+	tests/broker/*.h tests/kproto/*.c tests/kproto/*.h)
 
 format:
 	clang-format -i $(FORMATTED)
