@@ -41,8 +41,8 @@
  *                 next byte % (size + 1)
  *           6     time: the grid of record times moves on by next 2 bytes *
  *                 4096 ns; unless the clocks come from the records, advance
- *                 to the grid's start + next byte * 256 us, at most next
- *                 byte % 8 + 1 requests (0: all)
+ *                 to the grid's start + next byte * 256 us, attributing at
+ *                 most next byte % 8 requests (0: all)
  *           7     next byte % 4: 0 a topic id (next byte: which, and its
  *                 name), 1 an interval table, 2 a flush of --requests, 3 a
  *                 burst of Produce requests with responses (see burst())
