@@ -132,7 +132,7 @@ $(OUT)/tests/test_%: tests/unit/test_%.c $(LIB_SAN_OBJS) $(KPROTO_SAN_OBJ) | $(O
 	$(Q)$(CC) -O1 -g $(SAN) $(XCFLAGS) -Ibpf -Itests/unit -Itests/kproto $< $(LIB_SAN_OBJS) \
 		$(KPROTO_SAN_OBJ) -lcmocka -lm -o $@
 
-$(OUT)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRCS) $(KPROTO) | $(OUT)/fuzz
+$(OUT)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRCS) $(KPROTO) $(wildcard tests/fuzz/*.h) | $(OUT)/fuzz
 	$(call msg,FUZZ,$@)
 	$(Q)$(CLANG) -O1 -g -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE \
 		-DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION -Iinclude -Ibpf -Itests/kproto $< \
@@ -147,13 +147,14 @@ integration: all
 
 # Replays the checked-in seeds and a few thousand mutations through every
 # fuzz target (seconds; a regression run); `make fuzz` searches for longer.
-# fuzz_explain runs a whole pipeline per input (~100 runs/s under ASan): fewer.
+# fuzz_explain runs an explainer per input, fuzz_pipeline two pipelines
+# (~100 runs/s under ASan): fewer.
 FUZZ_RUNS ?= 20000
 FUZZ_RUNS_SLOW ?= 3000
 fuzz-smoke: $(FUZZ_BINS)
 	$(Q)set -e; for f in $(FUZZ_BINS); do n=$$(basename $$f); \
 		mkdir -p $(OUT)/fuzz/corpus-$$n; seeds=; runs=$(FUZZ_RUNS); \
-		[ $$n = fuzz_explain ] && runs=$(FUZZ_RUNS_SLOW); \
+		case $$n in fuzz_explain|fuzz_pipeline) runs=$(FUZZ_RUNS_SLOW);; esac; \
 		[ -d tests/fuzz/corpus/$$n ] && seeds=tests/fuzz/corpus/$$n; \
 		if ! $$f -runs=$$runs -seed=1 $(OUT)/fuzz/corpus-$$n $$seeds \
 			> $(OUT)/fuzz/$$n.log 2>&1; then \
@@ -188,8 +189,8 @@ demo-run: all
 	$(Q)scripts/demo.sh
 
 FORMATTED = $(wildcard src/*/*.c include/kafkalat/*.h bpf/*.c bpf/*.h tests/unit/*.c \
-	tests/unit/*.h tests/helpers/*.c tests/fuzz/*.c tests/broker/*.c tests/broker/*.h \
-	tests/kproto/*.c tests/kproto/*.h)
+	tests/unit/*.h tests/helpers/*.c tests/fuzz/*.c tests/fuzz/*.h tests/broker/*.c \
+	tests/broker/*.h tests/kproto/*.c tests/kproto/*.h)
 
 format:
 	clang-format -i $(FORMATTED)

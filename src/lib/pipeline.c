@@ -107,13 +107,23 @@ static void on_complete(const struct corr_request *r, void *ctx)
 }
 
 /* The driver's symboliser; every stack it names goes into the dump, after
- * the record that needed it, for a replay to name it the same. */
+ * the record that needed it, for a replay to name it the same. What the
+ * explainer would pass over, frames past max and NULL ones, is dropped
+ * here: the dump has no room for them, and the explainer sees what the
+ * dump holds whether or not the run is dumped. */
 static int stack_frames(void *ctx, int32_t stack_id, const char **frames, int max)
 {
 	struct pipeline *p = ctx;
-	int n = p->cfg.stack_fn(p->cfg.stack_ctx, stack_id, frames, max);
+	int n = p->cfg.stack_fn(p->cfg.stack_ctx, stack_id, frames, max), k = 0;
 	FILE *f = p->cfg.file[PIPELINE_DUMP];
 
+	if (n > max)
+		n = max;
+	for (int i = 0; i < n; i++)
+		if (frames[i])
+			frames[k++] = frames[i];
+	if (n > 0)
+		n = k;
 	if (n > 0 && f && !p->file_err[PIPELINE_DUMP])
 		p->file_err[PIPELINE_DUMP] = evdump_write_stack(f, stack_id, frames, n);
 	return n;

@@ -28,31 +28,15 @@
 #include <string.h>
 
 #include "kafkalat/correlate.h"
+#include "../unit/events_builder.h"
 
 #define MAX_BURST_TOTAL 5000 /* per input: MAX_PENDING (4096) is reachable */
-
-union rec {
-	struct klt_conn_event conn;
-	struct klt_frame_event frame;
-	struct klt_topic_event topic;
-	struct klt_part_event part;
-	struct klt_close_event close;
-	struct klt_bad_event bad;
-	struct klt_desync_event desync;
-	uint8_t raw[256];
-};
-
-static const size_t rec_size[7] = {
-    sizeof(struct klt_conn_event),   sizeof(struct klt_frame_event), sizeof(struct klt_topic_event),
-    sizeof(struct klt_part_event),   sizeof(struct klt_close_event), sizeof(struct klt_bad_event),
-    sizeof(struct klt_desync_event),
-};
 
 struct state {
 	struct corr *c;
 	uint64_t bytes, einval, calls;
 	unsigned int burst_budget; /* copies left for bursts: keeps runs fast */
-	union rec last;
+	union evb_record last;
 	size_t last_len;
 };
 
@@ -162,7 +146,7 @@ static void feed(struct state *st, const void *data, size_t len)
 	check_counts(st);
 }
 
-static void fold(union rec *r, unsigned int type)
+static void fold(union evb_record *r, unsigned int type)
 {
 	r->conn.conn_id %= 8; /* conn_id is at the same offset in every record */
 	if (type == KLT_EV_FRAME) {
@@ -174,7 +158,7 @@ static void fold(union rec *r, unsigned int type)
 static void op_typed(struct state *st, struct input *in, uint8_t op)
 {
 	unsigned int type = (op & 0x0f) + 1u;
-	size_t size = rec_size[type - 1];
+	size_t size = evb_record_size(type);
 	size_t len = op & 0x40 ? next_byte(in) % size : size;
 	size_t take = in->n < size ? in->n : size;
 

@@ -24,6 +24,42 @@
 #define EVB_TID_READ	1001 /* network thread that reads requests */
 #define EVB_TID_SEND	1002 /* network thread that writes responses */
 
+/* Any klt_* record, for decoders that fill one from raw bytes (the
+ * fuzzers): room for the largest. */
+union evb_record {
+	struct klt_conn_event conn;
+	struct klt_frame_event frame;
+	struct klt_topic_event topic;
+	struct klt_part_event part;
+	struct klt_close_event close;
+	struct klt_bad_event bad;
+	struct klt_desync_event desync;
+	uint8_t raw[sizeof(struct klt_topic_event)];
+};
+
+/* The size of a record of type KLT_EV_CONN..KLT_EV_DESYNC; 0 for others. */
+static inline size_t evb_record_size(uint32_t type)
+{
+	switch (type) {
+	case KLT_EV_CONN:
+		return sizeof(struct klt_conn_event);
+	case KLT_EV_FRAME:
+		return sizeof(struct klt_frame_event);
+	case KLT_EV_TOPIC:
+		return sizeof(struct klt_topic_event);
+	case KLT_EV_PART:
+		return sizeof(struct klt_part_event);
+	case KLT_EV_CLOSE:
+		return sizeof(struct klt_close_event);
+	case KLT_EV_BAD:
+		return sizeof(struct klt_bad_event);
+	case KLT_EV_DESYNC:
+		return sizeof(struct klt_desync_event);
+	default:
+		return 0;
+	}
+}
+
 static inline void evb_parse_ip(int family, const char *ip, uint8_t out[16])
 {
 	memset(out, 0, 16);

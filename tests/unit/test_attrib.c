@@ -14,7 +14,6 @@
 #include <cmocka.h>
 
 #include "kafkalat/attrib.h"
-#include "kafkalat/bands.h"
 #include "produce_req.h"
 
 #define T	    1000000000000ull /* 1000 s */
@@ -751,74 +750,6 @@ static void test_names(void **state)
 	assert_null(attrib_cause_name(ATTRIB_CAUSES));
 	assert_string_equal(attrib_unmatched_name(ATTRIB_UNM_AMBIGUOUS), "ambiguous");
 	assert_null(attrib_unmatched_name(ATTRIB_UNM_MAX));
-	assert_string_equal(band_name(BAND_GE_P999), "ge_p999");
-	assert_null(band_name(BANDS));
-}
-
-/* 1000 requests: 985 of 1 ms all cpu; 15 of 100 ms on partition 3, 90% journal. */
-static void test_bands(void **state)
-{
-	struct bands *b = bands_new(64);
-	struct band_summary sum[BANDS];
-	struct band_top top[4];
-	struct attrib_result res;
-	struct req q;
-	bool trunc;
-
-	(void)state;
-	assert_non_null(b);
-	for (int i = 0; i < 1000; i++) {
-		bool slow = i >= 985;
-		int64_t lat = slow ? 100000000 : 1000000;
-
-		req_init(&q, 0, 10, 70, 80);
-		req_part(&q, slow ? 3 : i % 3, BYTES);
-		memset(&res, 0, sizeof(res));
-		res.latency_ns = lat;
-		res.phase_ns[ATTRIB_APPEND] = lat;
-		res.cause_ns[ATTRIB_APPEND][CAUSE_CPU] = slow ? lat / 10 : lat;
-		res.cause_ns[ATTRIB_APPEND][CAUSE_JOURNAL] = slow ? lat - lat / 10 : 0;
-		res.top_cause = slow ? CAUSE_JOURNAL : CAUSE_CPU;
-		res.top_frame = "wait_transaction_locked";
-		res.top_stack_id = 9;
-		res.top_ns = lat - lat / 10;
-		assert_int_equal(bands_add(b, &q.r, &res), 0);
-	}
-	res.unmatched = ATTRIB_UNM_NO_APPEND; /* ignored */
-	assert_int_equal(bands_add(b, &q.r, &res), 0);
-	bands_summary(b, sum);
-	assert_int_equal(sum[BAND_LT_P50].requests, 0); /* all at the p50 bucket */
-	assert_int_equal(sum[BAND_P50_P99].requests, 985);
-	assert_int_equal(sum[BAND_GE_P99].requests, 15);
-	assert_int_equal(sum[BAND_GE_P999].requests, 15);
-	assert_true(sum[BAND_GE_P99].lo_ns <= 100000000 && sum[BAND_GE_P99].hi_ns >= 100000000);
-	assert_float_equal(sum[BAND_P50_P99].phase_pct[ATTRIB_APPEND], 100.0, 1e-9);
-	assert_float_equal(sum[BAND_P50_P99].cause_pct[CAUSE_CPU], 100.0, 1e-9);
-	assert_float_equal(sum[BAND_GE_P99].cause_pct[CAUSE_JOURNAL], 90.0, 1e-9);
-	assert_int_equal(bands_top(b, BAND_TOP_PARTITION, top, 4, &trunc), 1);
-	assert_false(trunc);
-	assert_string_equal(top[0].key, "orders-3");
-	assert_int_equal(top[0].requests, 15);
-	assert_int_equal(top[0].total_ns, 15 * 100000000ull);
-	assert_int_equal(bands_top(b, BAND_TOP_CLIENT, top, 4, NULL), 1);
-	assert_string_equal(top[0].key, "127.0.0.1:4000");
-	assert_int_equal(bands_top(b, BAND_TOP_STACK, top, 4, NULL), 1);
-	assert_string_equal(top[0].key, "journal:wait_transaction_locked");
-	assert_int_equal(top[0].stack_id, 9);
-	assert_int_equal(bands_top(b, BAND_TOPS, top, 4, NULL), 0);
-	bands_free(b);
-
-	/* more of >= p99 than kept: said so */
-	b = bands_new(2);
-	for (int i = 0; i < 10; i++) {
-		memset(&res, 0, sizeof(res));
-		res.latency_ns = res.phase_ns[ATTRIB_READ] = res.cause_ns[0][0] = 5000;
-		assert_int_equal(bands_add(b, &q.r, &res), 0);
-	}
-	assert_int_equal(bands_top(b, BAND_TOP_PARTITION, top, 4, &trunc), 1);
-	assert_int_equal(top[0].requests, 2);
-	assert_true(trunc);
-	bands_free(b);
 }
 
 int main(void)
@@ -842,7 +773,6 @@ int main(void)
 	    cmocka_unit_test(test_bounded),
 	    cmocka_unit_test(test_sums_random),
 	    cmocka_unit_test(test_names),
-	    cmocka_unit_test(test_bands),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -281,6 +281,57 @@ static void test_clock_from_records(void **state)
 	pipeline_free(p);
 }
 
+/* A symboliser that claims more frames than asked for, some of them NULL
+ * (the explainer passes over both, found by fuzz_pipeline). */
+static int sloppy_stacks(void *ctx, int32_t id, const char **frames, int max)
+{
+	(void)ctx;
+	(void)id;
+	for (int i = 0; i < max; i++)
+		frames[i] = i % 2 ? NULL : journal_stack[i / 2 % 17];
+	return max + 8;
+}
+
+struct dumped_stack {
+	int n;
+	const char *frames[EVDUMP_MAX_FRAMES];
+};
+
+static int find_stack(void *ctx, enum evdump_kind kind, const void *data, size_t len)
+{
+	struct dumped_stack *ds = ctx;
+	int32_t id;
+
+	if (kind == EVDUMP_STACK)
+		ds->n = evdump_parse_stack(data, len, &id, ds->frames, EVDUMP_MAX_FRAMES);
+	return 0;
+}
+
+/* The dump holds the frames the explainer used: as many as asked for, the
+ * NULL ones dropped. */
+static void test_sloppy_symboliser(void **state)
+{
+	struct sink dump;
+	struct pipeline_config cfg = {.causes = true, .stack_fn = sloppy_stacks};
+	struct dumped_stack ds = {.n = -1};
+	struct pipeline *p;
+	size_t bad;
+
+	(void)state;
+	cfg.file[PIPELINE_DUMP] = sink_open(&dump);
+	p = pipeline_new(&cfg);
+	assert_non_null(p);
+	offcpu(p, H1, 0, 100, 90, 1, 1, 77, "jbd2/loop3-8");
+	pipeline_end(p, &(struct evdump_stats){0});
+	sink_text(&dump);
+	assert_int_equal(evdump_read(dump.buf, dump.len, find_stack, &ds, &bad), 0);
+	assert_int_equal(ds.n, KLC_MAX_STACK / 2);
+	for (int i = 0; i < ds.n; i++)
+		assert_string_equal(ds.frames[i], journal_stack[i % 17]);
+	pipeline_free(p);
+	free(dump.buf);
+}
+
 /* A stream that cannot be written is told, not hidden. */
 static void test_file_error(void **state)
 {
@@ -309,7 +360,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_attributed),	      cmocka_unit_test(test_no_causes),
 	    cmocka_unit_test(test_replay_reproduces), cmocka_unit_test(test_clock_from_records),
-	    cmocka_unit_test(test_file_error),
+	    cmocka_unit_test(test_file_error),	      cmocka_unit_test(test_sloppy_symboliser),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
