@@ -31,6 +31,18 @@ enum evdump_kind {
 	EVDUMP_TOPIC_ID = 5,
 	/* int64 CLOCK_REALTIME - CLOCK_MONOTONIC ns, before any record */
 	EVDUMP_CLOCK = 6,
+	/* how the run traced (struct evdump_run), right after the header;
+	 * older dumps lack it and a replay infers it from the records */
+	EVDUMP_RUN = 7,
+	EVDUMP_KIND_MAX = EVDUMP_RUN,
+};
+
+/* What a replay must know to run the pipeline as the live run did, even
+ * when the records cannot tell (a run with causes that saw none). */
+struct evdump_run {
+	uint8_t causes;		   /* cause records were traced */
+	uint8_t futex_from_offcpu; /* futex waits came from the scheduler */
+	uint8_t pad[6];
 };
 
 struct evdump_topic_id {

@@ -37,7 +37,9 @@ struct replay {
 	size_t nstacks, stacks_cap;
 	struct evdump_stats stats;
 	bool have_stats;
-	bool causes;		/* the dump has cause records: the run traced them */
+	struct evdump_run run; /* EVDUMP_RUN, else inferred from the records */
+	bool have_run;
+	bool cause_records;	/* the dump has cause records */
 	bool futex_syscalls;	/* the dump has futex syscall records */
 	int64_t wall_offset_ns; /* EVDUMP_CLOCK */
 };
@@ -89,9 +91,10 @@ static int stack_order(const void *a, const void *b)
 }
 
 /* The stacks first: the live run wrote each after the record needing it.
- * The same pass sees whether the run traced futex syscalls: without them
- * (file syscalls on their own tracepoints) the live run took futex waits
- * from the scheduler's stackless intervals, and so must the replay. */
+ * The same pass reads how the run traced; a dump without that record says
+ * it through its records: cause records mean causes were traced, and
+ * without futex syscall records (file syscalls on their own tracepoints)
+ * the live run took futex waits from the scheduler's stackless intervals. */
 static int collect_stacks(void *ctx, enum evdump_kind kind, const void *data, size_t len)
 {
 	struct replay *rp = ctx;
@@ -100,7 +103,11 @@ static int collect_stacks(void *ctx, enum evdump_kind kind, const void *data, si
 
 	if (kind == EVDUMP_CLOCK && len == sizeof(rp->wall_offset_ns))
 		memcpy(&rp->wall_offset_ns, data, sizeof(rp->wall_offset_ns));
-	rp->causes |= kind == EVDUMP_CAUSE;
+	if (kind == EVDUMP_RUN && len == sizeof(rp->run)) {
+		memcpy(&rp->run, data, sizeof(rp->run));
+		rp->have_run = true;
+	}
+	rp->cause_records |= kind == EVDUMP_CAUSE;
 	if (kind == EVDUMP_CAUSE && len >= sizeof(type)) {
 		memcpy(&type, data, sizeof(type));
 		rp->futex_syscalls |= type == KLC_EV_FUTEX;
@@ -181,8 +188,9 @@ static int start_pipeline(struct replay *rp, const struct outputs *out, bool jso
 	struct pipeline_config cfg = {.out = stdout,
 				      .json = json,
 				      .slower_ms = slower_ms,
-				      .causes = rp->causes,
-				      .futex_from_offcpu = !rp->futex_syscalls,
+				      .causes = rp->have_run ? rp->run.causes : rp->cause_records,
+				      .futex_from_offcpu = rp->have_run ? rp->run.futex_from_offcpu
+									: !rp->futex_syscalls,
 				      .stack_fn = stack_frames,
 				      .stack_ctx = rp,
 				      .clock_from_records = true};

@@ -79,7 +79,7 @@ int evdump_read(const void *buf, size_t len, evdump_record_fn fn, void *ctx, siz
 			return -EINVAL;
 		memcpy(head, p + off, sizeof(head));
 		padded = head[1] + (8 - head[1] % 8) % 8;
-		if (head[0] < EVDUMP_SOCKET || head[0] > EVDUMP_CLOCK ||
+		if (head[0] < EVDUMP_SOCKET || head[0] > EVDUMP_KIND_MAX ||
 		    head[1] > EVDUMP_MAX_RECORD || padded > len - off - sizeof(head))
 			return -EINVAL;
 		rc = fn(ctx, (enum evdump_kind)head[0], p + off + sizeof(head), head[1]);

@@ -152,8 +152,13 @@ struct pipeline *pipeline_new(const struct pipeline_config *cfg)
 		if (!p->explain)
 			goto fail;
 	}
-	if (cfg->file[PIPELINE_DUMP])
+	if (cfg->file[PIPELINE_DUMP]) {
+		struct evdump_run run = {.causes = cfg->causes,
+					 .futex_from_offcpu = cfg->futex_from_offcpu};
+
 		p->file_err[PIPELINE_DUMP] = evdump_write_header(cfg->file[PIPELINE_DUMP]);
+		dump(p, EVDUMP_RUN, &run, sizeof(run));
+	}
 	return p;
 fail:
 	pipeline_free(p);

@@ -18,7 +18,7 @@ static int check(void *ctx, enum evdump_kind kind, const void *data, size_t len)
 	int n;
 
 	(void)ctx;
-	if (kind < EVDUMP_SOCKET || kind > EVDUMP_CLOCK || len > EVDUMP_MAX_RECORD)
+	if (kind < EVDUMP_SOCKET || kind > EVDUMP_KIND_MAX || len > EVDUMP_MAX_RECORD)
 		abort();
 	if (kind != EVDUMP_STACK)
 		return 0;

@@ -199,17 +199,29 @@ static void test_no_causes(void **state)
 struct replayed {
 	struct pipeline *p;
 	struct evdump_stats lost;
-	int kinds[EVDUMP_CLOCK + 1];
+	int kinds[EVDUMP_KIND_MAX + 1];
+	struct evdump_run run;
 	int first_kind;
 };
 
-static int feed_back(void *ctx, enum evdump_kind kind, const void *data, size_t len)
+/* The kinds of a dump and its run record, without feeding a pipeline. */
+static int count_kinds(void *ctx, enum evdump_kind kind, const void *data, size_t len)
 {
 	struct replayed *rp = ctx;
 
 	if (!rp->first_kind)
 		rp->first_kind = kind;
 	rp->kinds[kind]++;
+	if (kind == EVDUMP_RUN && len == sizeof(rp->run))
+		memcpy(&rp->run, data, sizeof(rp->run));
+	return 0;
+}
+
+static int feed_back(void *ctx, enum evdump_kind kind, const void *data, size_t len)
+{
+	struct replayed *rp = ctx;
+
+	count_kinds(ctx, kind, data, len);
 	if (kind == EVDUMP_SOCKET)
 		assert_int_equal(pipeline_socket_record(rp->p, data, len), 0);
 	else if (kind == EVDUMP_CAUSE)
@@ -235,7 +247,10 @@ static void test_replay_reproduces(void **state)
 	assert_int_equal(evdump_read(live.file[PIPELINE_DUMP].buf, live.file[PIPELINE_DUMP].len,
 				     feed_back, &rp, &bad),
 			 0);
-	assert_int_equal(rp.first_kind, EVDUMP_CLOCK);
+	assert_int_equal(rp.first_kind, EVDUMP_RUN);
+	assert_int_equal(rp.kinds[EVDUMP_RUN], 1);
+	assert_int_equal(rp.run.causes, 1);
+	assert_int_equal(rp.run.futex_from_offcpu, 0);
 	assert_int_equal(rp.kinds[EVDUMP_CLOCK], 1);
 	assert_int_equal(rp.kinds[EVDUMP_SOCKET], 1 + 2 * 4);
 	assert_int_equal(rp.kinds[EVDUMP_CAUSE], 1 + 5 + 4);
@@ -250,6 +265,30 @@ static void test_replay_reproduces(void **state)
 		assert_string_equal(again.file[f].buf, live.file[f].buf);
 	done(&live);
 	done(&again);
+}
+
+/* The dump says how the run traced even where its records cannot: a run
+ * with causes that saw no cause record, and a run without causes. */
+static void test_dump_says_how_traced(void **state)
+{
+	for (int causes = 0; causes <= 1; causes++) {
+		struct run live = {0};
+		struct replayed rp = {0};
+		size_t bad;
+
+		start(&live, causes, false, -1, true);
+		produce(live.p, 7, 1000, 0);
+		end(&live);
+		assert_int_equal(evdump_read(live.file[PIPELINE_DUMP].buf,
+					     live.file[PIPELINE_DUMP].len, count_kinds, &rp, &bad),
+				 0);
+		assert_int_equal(rp.kinds[EVDUMP_CAUSE], 0);
+		assert_int_equal(rp.kinds[EVDUMP_RUN], 1);
+		assert_int_equal(rp.first_kind, EVDUMP_RUN);
+		assert_int_equal(rp.run.causes, causes);
+		done(&live);
+	}
+	(void)state;
 }
 
 /* The replay has no clock: the newest end of request stands for it. */
@@ -358,9 +397,10 @@ static void test_file_error(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_attributed),	      cmocka_unit_test(test_no_causes),
-	    cmocka_unit_test(test_replay_reproduces), cmocka_unit_test(test_clock_from_records),
-	    cmocka_unit_test(test_file_error),	      cmocka_unit_test(test_sloppy_symboliser),
+	    cmocka_unit_test(test_attributed),	       cmocka_unit_test(test_no_causes),
+	    cmocka_unit_test(test_replay_reproduces),  cmocka_unit_test(test_dump_says_how_traced),
+	    cmocka_unit_test(test_clock_from_records), cmocka_unit_test(test_file_error),
+	    cmocka_unit_test(test_sloppy_symboliser),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
