@@ -1,0 +1,161 @@
+#!/usr/bin/python3
+"""Wire times against a broker that delays its responses: a client pipelines
+K Produce requests at once; the broker (below, run as `test_arrival.py
+--broker PORT_FILE DELAY_MS`) waits for a request to be readable, reads it
+(4 bytes, then the rest, as the JVM does), sleeps DELAY_MS, answers, then
+reads the next. So request i of a batch waits in the socket about i * DELAY
+before the broker's first read of it: the time kafkalat's t_first_ns misses
+and t_arrival_ns shows. Checked per request: t_arrival <= t_first (the
+broker reads only readable data), t_complete <= t_read, t_sent = t_end (the
+broker writes with TCP_NODELAY and a client that reads, so the response
+leaves during the write), and that each request of a batch waited one
+DELAY (within 1 ms) longer than the one before it. A second connection,
+accepted before kafkalat attached, has its first batch's arrivals unknown
+(null: they were already in the socket when kafkalat first saw it), and
+its later batches exact."""
+import os
+import select
+import socket
+import struct
+import sys
+import threading
+import time
+
+DELAY_MS = 20
+K = 5
+ROUNDS = 4
+
+
+def recv_exact(conn, n):
+    buf = b""
+    while len(buf) < n:
+        data = conn.recv(n - len(buf))
+        if not data:
+            return None
+        buf += data
+    return buf
+
+
+def serve(conn, delay):
+    from tinybroker import produce_response
+    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    with conn:
+        while True:
+            select.select([conn], [], [])  # read only what has arrived
+            head = recv_exact(conn, 4)
+            if head is None:
+                return
+            frame = recv_exact(conn, struct.unpack(">i", head)[0])
+            if frame is None:
+                return
+            api_key, _, corr, cid_len = struct.unpack_from(">hhih", frame)
+            resp = struct.pack(">i", corr)
+            if api_key == 0:
+                resp += produce_response(frame[10 + max(cid_len, 0):])
+            time.sleep(delay)
+            conn.sendall(struct.pack(">i", len(resp)) + resp)
+
+
+def broker(port_file, delay_ms):
+    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(16)
+    with open(port_file + ".tmp", "w") as f:
+        f.write(f"{srv.getsockname()[1]}\n")
+    os.rename(port_file + ".tmp", port_file)
+    while True:
+        select.select([srv], [], [])  # accept() only once a client is there
+        conn, _ = srv.accept()
+        threading.Thread(target=serve, args=(conn, delay_ms / 1000), daemon=True).start()
+
+
+def batch(s, base):
+    """K pipelined requests, each sent on its own, then their K responses."""
+    from tinybroker import produce_v3, read_response
+    for i in range(K):
+        s.sendall(produce_v3(base + i, 0, 2))
+    buf = b""
+    for i in range(K):
+        corr, buf = read_response(s, buf)
+        if corr != base + i:
+            raise RuntimeError(f"response {corr}, want {base + i}")
+
+
+def client(port):
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return s
+
+
+def test(t):
+    from lib import check_summary_clean
+    port_file = t.path("broker.port")
+    b = t.spawn([sys.executable, os.path.abspath(__file__), "--broker", port_file, DELAY_MS],
+                "broker")
+    for _ in range(100):
+        if os.path.exists(port_file) or b.poll() is not None:
+            break
+        time.sleep(0.05)
+    t.check(os.path.exists(port_file), "broker listens", fatal=True)
+    with open(port_file) as f:
+        port = int(f.read())
+
+    # accepted, and a batch answered, before kafkalat attaches
+    old = client(port)
+    batch(old, 1000)
+    k = t.kafkalat(b.pid, [port], "--no-causes")
+    new = client(port)
+    time.sleep(0.1)  # accepted with no bytes waiting: every arrival is seen
+    for r in range(ROUNDS):
+        batch(new, 100 * r)
+        batch(old, 1000 + 100 * (r + 1))
+        time.sleep(0.05)
+    new.close()
+    old.close()
+    summary, reqs = t.stop_kafkalat(k)
+    check_summary_clean(t, summary)
+    t.eq(len(reqs), 2 * ROUNDS * K, "request lines")
+    for r in reqs:
+        for f in ("t_arrival_ns", "t_complete_ns", "t_sent_ns"):
+            t.check(f in r, f"corr {r['corr']}: {f} present", fatal=True)
+
+    fresh = sorted((r for r in reqs if r["corr"] < 1000), key=lambda r: r["corr"])
+    t.eq(len(fresh), ROUNDS * K, "requests of the connection accepted after attach")
+    t.eq([r["corr"] for r in fresh if r["t_arrival_ns"] is None or r["t_complete_ns"] is None],
+         [], "requests accepted after attach with an unknown arrival")
+    for r in reqs:
+        c = r["corr"]
+        if r["t_arrival_ns"] is not None:
+            t.check(r["t_arrival_ns"] <= r["t_complete_ns"] <= r["t_read_ns"],
+                    f"corr {c}: t_arrival {r['t_arrival_ns']} <= t_complete "
+                    f"{r['t_complete_ns']} <= t_read {r['t_read_ns']}")
+            t.check(r["t_arrival_ns"] <= r["t_first_ns"],
+                    f"corr {c}: t_arrival {r['t_arrival_ns']} <= t_first {r['t_first_ns']}")
+        t.eq(r["t_sent_ns"], r["t_end_ns"], f"corr {c}: t_sent = t_end (sent during the write)")
+    # the socket wait grows by one delay per request ahead in the batch
+    for rnd in range(ROUNDS):
+        waits = [(r["t_first_ns"] - r["t_arrival_ns"]) / 1e6
+                 for r in fresh[rnd * K:(rnd + 1) * K]]
+        t.check(waits[0] < 1.0, f"round {rnd}: first request waited {waits[0]:.3f} ms < 1 ms")
+        for i in range(1, K):
+            step = waits[i] - waits[i - 1]
+            t.check(abs(step - DELAY_MS) < 1.0,
+                    f"round {rnd}: request {i} waited {waits[i]:.3f} ms, {step:.3f} ms more "
+                    f"than request {i - 1} (the {DELAY_MS} ms delay within 1 ms)")
+
+    # the connection open before attach: its first batch after attach was
+    # already waiting when kafkalat first saw the broker read it
+    old_reqs = sorted((r for r in reqs if r["corr"] >= 1000), key=lambda r: r["corr"])
+    t.eq([r["t_arrival_ns"] for r in old_reqs[:K]], [None] * K,
+         "first batch of the connection open before attach: arrival unknown")
+    t.eq([r["corr"] for r in old_reqs[K:] if r["t_arrival_ns"] is None], [],
+         "its later batches with an unknown arrival")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--broker":
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        broker(sys.argv[2], int(sys.argv[3]))
+    else:
+        from lib import main
+        main(test)
