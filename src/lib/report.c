@@ -313,6 +313,9 @@ void report_summary_json(FILE *out, const struct agg *total, const struct report
 	json_obj_begin(&j);
 	json_kuint(&j, "syscalls", run->kernel_syscalls);
 	json_kuint(&j, "steps", run->kernel_steps);
+	json_kuint(&j, "arrivals", run->kernel_arrivals);
+	json_kuint(&j, "arrival_unknown", run->arrival_unknown);
+	json_kuint(&j, "sent_later", run->sent_later);
 	json_obj_end(&j);
 	cost_json(&j, total, &run->cost);
 	if (run->tail)
