@@ -61,11 +61,13 @@ ARR_INLINE void arr_push(struct arr_ring *r, __u32 seq_end, __u64 t_ns)
 }
 
 /* When the stream byte at seq arrived: the time of the oldest arrival that
- * ends after it; 0 when unknown (before floor, or not arrived yet). */
+ * ends after it; 0 when unknown (before floor, or not arrived yet). Newest
+ * first: a frame is looked up when the broker reads it, so few arrivals
+ * follow it and the scan stops after them. */
 ARR_INLINE __u64 arr_lookup(const struct arr_ring *r, __u32 seq)
 {
 	__u64 n = r->pushes < ARR_SLOTS ? r->pushes : ARR_SLOTS;
-	__u64 first = r->pushes - n;
+	__u64 t = 0;
 
 	if (arr_seq_diff(seq, r->floor) < 0)
 		return 0;
@@ -74,11 +76,12 @@ ARR_INLINE __u64 arr_lookup(const struct arr_ring *r, __u32 seq)
 
 		if (i >= n)
 			break;
-		s = &r->slot[(first + i) % ARR_SLOTS];
-		if (arr_seq_diff(s->seq_end, seq) > 0)
-			return s->t_ns;
+		s = &r->slot[(r->pushes - 1 - i) % ARR_SLOTS];
+		if (arr_seq_diff(s->seq_end, seq) <= 0)
+			break; /* this one and older ones ended before seq */
+		t = s->t_ns;
 	}
-	return 0;
+	return t;
 }
 
 #endif /* KAFKALAT_ARRIVAL_H */

@@ -855,7 +855,8 @@ static void test_summary_tail(void **state)
 	free(s.buf);
 	report_summary_json(sink_open(&s), &total, &run);
 	t = sink_text(&s);
-	assert_contains(t, "\"kernel\":{\"syscalls\":0,\"steps\":0},\"attribution\":{"
+	assert_contains(t, "\"kernel\":{\"syscalls\":0,\"steps\":0,\"arrivals\":0,\"arrival_"
+			   "unknown\":0,\"sent_later\":0},\"attribution\":{"
 			   "\"requests\":1000,");
 	assert_contains(t, "\"block_ios_seen\":700}}\n");
 	assert_int_equal(strchr(t, '\n') - t, (long)strlen(t) - 1); /* one line */
