@@ -35,6 +35,16 @@
 const volatile __u16 targ_ports[KLT_MAX_PORTS] = {};
 const volatile __u32 targ_nports = 0;
 
+/* A typed view of a kernel pointer whose loads the verifier makes
+ * fault-safe: a plain load each, where bpf_probe_read_kernel is a helper
+ * call per field. */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+
+static __always_inline struct tcp_sock *tcp_sk_view(const void *sk)
+{
+	return bpf_rdonly_cast(sk, bpf_core_type_id_kernel(struct tcp_sock));
+}
+
 __u64 conn_seq = 0;
 
 struct conn_key {
@@ -172,7 +182,7 @@ static __always_inline void emit_conn(struct conn *c, struct sock *sk, __s32 fd,
  * attach, or before accept()): the ring's floor says so. */
 static __always_inline void arrivals_watch(struct sock *sk)
 {
-	struct tcp_sock *tp = (struct tcp_sock *)sk;
+	struct tcp_sock *tp = tcp_sk_view(sk);
 	struct arr_ring *tmpl;
 	struct klt_stats *st;
 	__u64 key = (__u64)sk;
@@ -181,7 +191,7 @@ static __always_inline void arrivals_watch(struct sock *sk)
 	tmpl = bpf_map_lookup_elem(&arr_zero, &zero);
 	if (!tmpl)
 		return;
-	arr_init(tmpl, BPF_CORE_READ(tp, rcv_nxt));
+	arr_init(tmpl, tp->rcv_nxt);
 	if (bpf_map_update_elem(&arrivals, &key, tmpl, BPF_ANY) && (st = stats_get()))
 		__sync_fetch_and_add(&st->arrival_no_ring, 1);
 }
@@ -253,23 +263,27 @@ static __always_inline void conn_forget(__s32 fd)
 
 /* What the walk of one syscall knows about the socket's sequence space. */
 struct wire {
-	struct arr_ring *ring; /* RX: the socket's arrivals; NULL = not timed */
-	__u32 seq_start;       /* sequence number of the syscall's first byte */
-	__u32 snd_nxt;	       /* TX: at the write's exit, all before this left */
-	__u8 known;	       /* seq_start (and snd_nxt) were read */
+	struct arr_ring *ring; /* RX: the socket's arrivals, looked up at a frame's end */
+	__u64 sk;
+	__u32 seq_start; /* sequence number of the syscall's first byte */
+	__u32 snd_nxt;	 /* TX: at the write's exit, all before this left */
+	__u8 known;	 /* seq_start (and snd_nxt) were read */
 };
 
 /* The frame's wire times: request bytes' arrivals from the ring, or whether
  * the response's last byte left before the write returned. seq_end is one
  * past the frame's last byte. */
 static __always_inline void frame_wire(struct klt_frame_event *e, struct kw_flow *f,
-				       const struct wire *wr, __u32 seq_end, __u64 t_last)
+				       struct wire *wr, __u32 seq_end, __u64 t_last)
 {
 	struct klt_stats *st;
 
 	e->t_wire_first_ns = 0;
 	e->t_wire_last_ns = 0;
 	if (f->dir == KLT_DIR_RX) {
+		/* most reads complete no frame: look the ring up only when one does */
+		if (wr->known && !wr->ring)
+			wr->ring = bpf_map_lookup_elem(&arrivals, &wr->sk);
 		if (wr->known && wr->ring) {
 			e->t_wire_first_ns = arr_lookup(wr->ring, f->seq_first);
 			e->t_wire_last_ns = arr_lookup(wr->ring, seq_end - 1);
@@ -291,7 +305,7 @@ static __always_inline void frame_wire(struct klt_frame_event *e, struct kw_flow
 		st->sent_later++;
 }
 
-static __always_inline void emit_frame(struct conn *c, struct kw_flow *f, const struct wire *wr,
+static __always_inline void emit_frame(struct conn *c, struct kw_flow *f, struct wire *wr,
 				       __u32 seq_end, __u64 t_last)
 {
 	struct klt_frame_event *e = ring_reserve(sizeof(*e));
@@ -436,17 +450,17 @@ out_done:
  * bytes before write_seq, and all bytes before snd_nxt have left. */
 static __always_inline void wire_read(struct wire *wr, struct conn *c, __u8 dir, __u64 ret)
 {
-	struct tcp_sock *tp = (struct tcp_sock *)c->sk;
-	__u64 key = c->sk;
+	struct tcp_sock *tp;
 
-	if (!tp)
+	if (!c->sk)
 		return;
+	tp = tcp_sk_view((void *)c->sk);
+	wr->sk = c->sk;
 	if (dir == KLT_DIR_RX) {
-		wr->ring = bpf_map_lookup_elem(&arrivals, &key);
-		wr->seq_start = BPF_CORE_READ(tp, copied_seq) - (__u32)ret;
+		wr->seq_start = tp->copied_seq - (__u32)ret;
 	} else {
-		wr->seq_start = BPF_CORE_READ(tp, write_seq) - (__u32)ret;
-		wr->snd_nxt = BPF_CORE_READ(tp, snd_nxt);
+		wr->seq_start = tp->write_seq - (__u32)ret;
+		wr->snd_nxt = tp->snd_nxt;
 	}
 	wr->known = 1;
 }
@@ -597,17 +611,17 @@ int BPF_PROG(sk_data_ready, const struct sock *sk)
 {
 	__u64 key = (__u64)sk;
 	struct arr_ring *r;
-	struct tcp_sock *tp;
 	struct klt_stats *st;
 
 	BENCH_FLOOR_RETURN();
+	/* the local port first: a load and a compare send most sockets away
+	 * (on loopback, the client's own) before the hash lookup */
+	if (!port_watched(sk->__sk_common.skc_num))
+		return 0;
 	r = bpf_map_lookup_elem(&arrivals, &key);
 	if (!r)
 		return 0;
-	tp = bpf_skc_to_tcp_sock((void *)sk);
-	if (!tp)
-		return 0;
-	arr_push(r, tp->rcv_nxt, bpf_ktime_get_ns());
+	arr_push(r, tcp_sk_view(sk)->rcv_nxt, bpf_ktime_get_ns());
 	if ((st = stats_get()))
 		st->arrivals++;
 	return 0;
