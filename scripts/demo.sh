@@ -56,9 +56,16 @@ echo "== background pressure: 256 MiB files written and fsynced, oldest deleted"
 pressure_pid=$!
 
 echo "== kafkalat -p $broker_pid -P $port --slower 200 -d $((SECONDS_LOAD + 2)) 10"
-"$BUILD/kafkalat" -p "$broker_pid" -P "$port" --slower 200 -d $((SECONDS_LOAD + 2)) 10 &
+"$BUILD/kafkalat" -p "$broker_pid" -P "$port" --slower 200 -d $((SECONDS_LOAD + 2)) 10 \
+	2> >(tee "$work/tracer.err" >&2) &
 tracer_pid=$!
-sleep 1
+# the load starts once kafkalat traces (it says so on stderr), so that it
+# sees the connection open and every request
+for _ in $(seq 100); do
+	grep -q '^Tracing' "$work/tracer.err" 2>/dev/null && break
+	kill -0 "$tracer_pid" 2>/dev/null || { echo "demo: kafkalat did not start" >&2; exit 1; }
+	sleep 0.1
+done
 
 echo "== kafkalat load: $RATE msg/s of 1 KiB for $SECONDS_LOAD s, acks=1"
 "$BUILD/kafkalat" load -b "127.0.0.1:$port" -t demo --partitions 4 --rate "$RATE" \
