@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
+#include <unistd.h>
 
 #include <bpf/libbpf.h>
 
@@ -86,12 +87,48 @@ static int configure(struct probe *p)
 	return loader_size_ring(&p->l, s->maps.events, rb);
 }
 
+/* Whether tracefs lists every watched syscall's own tracepoints (the live
+ * tracer mounts it first where it can). */
+static bool have_syscall_tracepoints(void)
+{
+	static const char *const roots[] = {"/sys/kernel/tracing", "/sys/kernel/debug/tracing"};
+	char path[128];
+
+	for (size_t r = 0; r < sizeof(roots) / sizeof(roots[0]); r++) {
+		size_t i;
+
+		for (i = 0; i < NIO_SYSCALLS; i++) {
+			snprintf(path, sizeof(path), "%s/events/syscalls/sys_enter_%s", roots[r],
+				 io_syscalls[i].tp);
+			if (access(path, F_OK))
+				break;
+		}
+		if (i == NIO_SYSCALLS)
+			return true;
+	}
+	return false;
+}
+
+/* Only one of the two ways of tracing the syscalls is loaded: the exit
+ * programs walk the framer, and verifying one takes most of the attach time
+ * (docs/design.md, "Kernel side: the socket probe"). */
 int probe_load(struct probe *p)
 {
 	int err = configure(p);
+	bool own = have_syscall_tracepoints();
 
 	if (err)
 		return err;
+	bpf_program__set_autoload(p->skel->progs.sys_exit, !own);
+	bpf_program__set_autoload(p->skel->progs.sys_enter, !own);
+	bpf_program__set_autoload(p->skel->progs.sock_exit, own);
+	bpf_program__set_autoload(p->skel->progs.sock_enter1, own);
+	bpf_program__set_autoload(p->skel->progs.sock_enter3, own);
+	bpf_program__set_autoload(p->skel->progs.sock_enter4, own);
+	p->raw_syscalls = !own;
+	if (!own)
+		snprintf(p->fallback_reason, sizeof(p->fallback_reason),
+			 "tracefs lists no syscalls:sys_enter_* tracepoints for them");
 	return loader_loaded(&p->l, kafkalat_bpf__load(p->skel));
 }
 
@@ -149,13 +186,8 @@ static int attach_raw(struct probe *p)
 
 int probe_attach(struct probe *p, loader_record_fn fn, void *ctx)
 {
-	int err = attach_syscall_tracepoints(p);
+	int err = p->raw_syscalls ? attach_raw(p) : attach_syscall_tracepoints(p);
 
-	p->raw_syscalls = err != 0;
-	if (err) {
-		snprintf(p->fallback_reason, sizeof(p->fallback_reason), "%s", p->l.err);
-		err = attach_raw(p);
-	}
 	/* after the syscall programs, which register the sockets it times */
 	if (!err)
 		err = loader_attach(&p->l, p->skel->progs.sk_data_ready);
