@@ -109,9 +109,10 @@ static bool have_syscall_tracepoints(void)
 	return false;
 }
 
-/* Only one of the two ways of tracing the syscalls is loaded: the exit
- * programs walk the framer, and verifying one takes most of the attach time
- * (docs/design.md, "Kernel side: the socket probe"). */
+/* Only one of the two ways of tracing the syscalls is loaded: an unused
+ * program would still be verified, and the exit programs, which walk the
+ * framer, are the largest load (docs/design.md, "Kernel side: the socket
+ * probe"). */
 int probe_load(struct probe *p)
 {
 	int err = configure(p);
