@@ -464,10 +464,15 @@ def cpu_hog(t):
     b = band(t, name, s)
     for view, sh in (("mean", b), ("by time", b.get("by_time", b))):
         t.eq(largest(sh["causes_pct"]), "runq", f"{name}: ge_p99 largest cause ({view})")
-    # measured runq 85-95% (the network thread preempted while it holds the
-    # request queue's lock, handlers preempted before the hand-off)
-    t.check(b["causes_pct"]["runq"] >= 60,
-            f"{name}: ge_p99 runq {b['causes_pct']['runq']:.1f}% (>= 60%)")
+    # the network thread preempted while it holds the request queue's lock,
+    # handlers preempted before the hand-off. Weighed by time the run queue
+    # holds most of the band (83-88% measured). The mean share counts the
+    # band's many short requests, which on a shared 2-vCPU VM are often only
+    # CPU-bound: 43-87% measured over 17 runs.
+    bt = b.get("by_time", b)["causes_pct"]["runq"]
+    t.check(bt >= 60, f"{name}: ge_p99 runq by time {bt:.1f}% (>= 60%)")
+    t.check(b["causes_pct"]["runq"] >= 35,
+            f"{name}: ge_p99 runq {b['causes_pct']['runq']:.1f}% (>= 35%)")
     check_band_clean(t, name, b, (), 2)
     p99, slow = slow_pairs(ours, truth)
     info(f"{name}: >= p99 ({p99:.0f} us) labelled {top_labels(slow)}")
