@@ -229,6 +229,20 @@ struct klc_stats {
 };
 
 /* The size of a record of this type; 0 when it is not a KLC_EV_* type. */
+/* Any one record, for a reader that copies it out of the ring first. */
+union klc_event {
+	struct klc_file_event file;
+	struct klc_futex_event futex;
+	struct klc_offcpu_event offcpu;
+	struct klc_block_event block;
+	struct klc_jbd2_commit_event commit;
+	struct klc_jbd2_run_event run;
+	struct klc_jbd2_handle_event handle;
+	struct klc_dirty_throttle_event throttle;
+	struct klc_folio_wait_event folio;
+	struct klc_file_name_event name;
+};
+
 static inline __u32 klc_event_size(__u32 type)
 {
 	switch (type) {

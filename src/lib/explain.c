@@ -573,18 +573,7 @@ static int dispatch(struct explain *t, uint32_t type, const void *rec)
 int explain_feed(struct explain *t, const void *data, size_t len)
 {
 	/* records are 8-byte aligned in the ring, but copy: a test may not be */
-	union {
-		struct klc_file_event file;
-		struct klc_futex_event futex;
-		struct klc_offcpu_event offcpu;
-		struct klc_block_event block;
-		struct klc_jbd2_commit_event commit;
-		struct klc_jbd2_run_event run;
-		struct klc_jbd2_handle_event handle;
-		struct klc_dirty_throttle_event throttle;
-		struct klc_folio_wait_event folio;
-		struct klc_file_name_event name;
-	} rec;
+	union klc_event rec;
 	uint32_t type;
 
 	t->st.records++;

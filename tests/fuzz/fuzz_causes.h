@@ -22,16 +22,7 @@
 #define ARENA (1u << 20) /* the symboliser's frame storage, bytes */
 
 union rec {
-	struct klc_file_event file;
-	struct klc_futex_event futex;
-	struct klc_offcpu_event offcpu;
-	struct klc_block_event block;
-	struct klc_jbd2_commit_event commit;
-	struct klc_jbd2_run_event run;
-	struct klc_jbd2_handle_event handle;
-	struct klc_dirty_throttle_event throttle;
-	struct klc_folio_wait_event folio;
-	struct klc_file_name_event name;
+	union klc_event ev;
 	uint8_t raw[512];
 	uint64_t align;
 };
@@ -217,56 +208,59 @@ static inline void record_fields(struct in *in, uint32_t type, union rec *rec)
 
 	switch (type) {
 	case KLC_EV_FILE:
-		rec->file.tid = tid_of(in);
-		rec->file.kind = (uint8_t)(take(in, 1) % (KLC_SYS_KIND_MAX + 2));
-		rec->file.ret = rets[take(in, 1) % 8];
-		rec->file.t_start_ns = t_of(in);
+		rec->ev.file.tid = tid_of(in);
+		rec->ev.file.kind = (uint8_t)(take(in, 1) % (KLC_SYS_KIND_MAX + 2));
+		rec->ev.file.ret = rets[take(in, 1) % 8];
+		rec->ev.file.t_start_ns = t_of(in);
 		f = (uint8_t)take(in, 1);
-		rec->file.t_end_ns =
-		    f == 255 ? rec->file.t_start_ns - 1 : rec->file.t_start_ns + (uint64_t)f * 1024;
-		rec->file.ino = 1 + take(in, 1) % 4;
-		rec->file.dev = f & 1 ? DEV2 : DEV;
-		rec->file.offset = -1;
+		rec->ev.file.t_end_ns = f == 255 ? rec->ev.file.t_start_ns - 1
+						 : rec->ev.file.t_start_ns + (uint64_t)f * 1024;
+		rec->ev.file.ino = 1 + take(in, 1) % 4;
+		rec->ev.file.dev = f & 1 ? DEV2 : DEV;
+		rec->ev.file.offset = -1;
 		break;
 	case KLC_EV_FUTEX:
-		rec->futex.tid = tid_of(in);
-		rec->futex.t_start_ns = t_of(in);
-		rec->futex.t_end_ns = rec->futex.t_start_ns + take(in, 1) * 1024 - 1024;
+		rec->ev.futex.tid = tid_of(in);
+		rec->ev.futex.t_start_ns = t_of(in);
+		rec->ev.futex.t_end_ns = rec->ev.futex.t_start_ns + take(in, 1) * 1024 - 1024;
 		break;
 	case KLC_EV_OFFCPU:
-		rec->offcpu.tid = tid_of(in);
+		rec->ev.offcpu.tid = tid_of(in);
 		f = (uint8_t)take(in, 1);
-		rec->offcpu.t_off_ns = t_of(in);
-		rec->offcpu.t_on_ns = rec->offcpu.t_off_ns + take(in, 2) * 64 - (f & 1 ? 1 : 0);
-		rec->offcpu.t_wakeup_ns = f & 2 ? rec->offcpu.t_off_ns + take(in, 1) * 256 : 0;
-		rec->offcpu.blocked = f & 4 ? (f & 8 ? 255 : 1) : 0;
-		rec->offcpu.stack_id = stacks[take(in, 1) % 16];
-		rec->offcpu.waker_tid = tid_of(in);
+		rec->ev.offcpu.t_off_ns = t_of(in);
+		rec->ev.offcpu.t_on_ns =
+		    rec->ev.offcpu.t_off_ns + take(in, 2) * 64 - (f & 1 ? 1 : 0);
+		rec->ev.offcpu.t_wakeup_ns =
+		    f & 2 ? rec->ev.offcpu.t_off_ns + take(in, 1) * 256 : 0;
+		rec->ev.offcpu.blocked = f & 4 ? (f & 8 ? 255 : 1) : 0;
+		rec->ev.offcpu.stack_id = stacks[take(in, 1) % 16];
+		rec->ev.offcpu.waker_tid = tid_of(in);
 		if (f & 16)
-			take_bytes(in, rec->offcpu.waker_comm, KLC_COMM_LEN);
+			take_bytes(in, rec->ev.offcpu.waker_comm, KLC_COMM_LEN);
 		else
-			snprintf(rec->offcpu.waker_comm, KLC_COMM_LEN, "%s",
+			snprintf(rec->ev.offcpu.waker_comm, KLC_COMM_LEN, "%s",
 				 f & 32 ? "jbd2/sda1-8" : "kafka-network");
 		break;
 	case KLC_EV_BLOCK:
-		rec->block.dev = take(in, 1) & 1 ? DEV2 : DEV;
-		rec->block.t_issue_ns = t_of(in);
-		rec->block.t_complete_ns = t_of(in);
-		rec->block.bytes = 4096;
+		rec->ev.block.dev = take(in, 1) & 1 ? DEV2 : DEV;
+		rec->ev.block.t_issue_ns = t_of(in);
+		rec->ev.block.t_complete_ns = t_of(in);
+		rec->ev.block.bytes = 4096;
 		break;
 	case KLC_EV_JBD2_COMMIT:
-		rec->commit.dev = DEV;
+		rec->ev.commit.dev = DEV;
 		f = (uint8_t)take(in, 1);
-		rec->commit.t_start_ns = f & 1 ? 0 : t_of(in);
-		rec->commit.t_end_ns = t_of(in);
+		rec->ev.commit.t_start_ns = f & 1 ? 0 : t_of(in);
+		rec->ev.commit.t_end_ns = t_of(in);
 		break;
 	case KLC_EV_FILE_NAME:
-		rec->name.fd = 9;
-		rec->name.ino = 1 + take(in, 1) % 4;
-		rec->name.dev = take(in, 1) & 1 ? DEV2 : DEV;
-		fill_name(in, rec->name.parent, KLC_PARENT_LEN, parents,
+		rec->ev.name.fd = 9;
+		rec->ev.name.ino = 1 + take(in, 1) % 4;
+		rec->ev.name.dev = take(in, 1) & 1 ? DEV2 : DEV;
+		fill_name(in, rec->ev.name.parent, KLC_PARENT_LEN, parents,
 			  sizeof(parents) / sizeof(*parents));
-		fill_name(in, rec->name.name, KLC_NAME_LEN, files, sizeof(files) / sizeof(*files));
+		fill_name(in, rec->ev.name.name, KLC_NAME_LEN, files,
+			  sizeof(files) / sizeof(*files));
 		break;
 	default: /* the counted-only records, and garbage types: raw fields */
 		take_bytes(in, rec->raw + 4, take(in, 1) % 64);
