@@ -13,6 +13,7 @@
 #define KW_READ(dst, n, src) bpf_probe_read_user((dst), (n), (const void *)(src))
 #define KW_STEP_FN	     __attribute__((noinline))
 #include "framer.h"
+#include "arrival.h"
 #include "fdtable.h"
 #include "bench_floor.h"
 #include "syscall_nr.h"
@@ -34,6 +35,16 @@
 const volatile __u16 targ_ports[KLT_MAX_PORTS] = {};
 const volatile __u32 targ_nports = 0;
 
+/* A typed view of a kernel pointer whose loads the verifier makes
+ * fault-safe: a plain load each, where bpf_probe_read_kernel is a helper
+ * call per field. */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+
+static __always_inline struct tcp_sock *tcp_sk_view(const void *sk)
+{
+	return bpf_rdonly_cast(sk, bpf_core_type_id_kernel(struct tcp_sock));
+}
+
 __u64 conn_seq = 0;
 
 struct conn_key {
@@ -43,6 +54,7 @@ struct conn_key {
 
 struct conn {
 	__u64 conn_id;
+	__u64 sk; /* the struct sock the fd resolved to: the key of arrivals */
 	struct kw_flow rx;
 	struct kw_flow tx;
 	struct kw_names names;
@@ -82,6 +94,25 @@ struct {
 	__type(key, int);
 	__type(value, struct pending_io);
 } pending SEC(".maps");
+
+/* When each watched socket's stream bytes became readable, keyed by the
+ * struct sock: sk_data_ready runs in whichever task delivered the data (on
+ * loopback the client's), so only the socket says it is watched. LRU: a
+ * socket whose close we missed (a dup, an exit) ages out. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_CONNS);
+	__type(key, __u64);
+	__type(value, struct arr_ring);
+} arrivals SEC(".maps");
+
+/* a zeroed ring to insert from: too large for the BPF stack */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct arr_ring);
+} arr_zero SEC(".maps");
 
 /* a zeroed conn to insert from: too large for the BPF stack */
 struct {
@@ -147,6 +178,24 @@ static __always_inline void emit_conn(struct conn *c, struct sock *sk, __s32 fd,
 	ring_submit(e);
 }
 
+/* Start timing sk's arrivals. Bytes already readable arrived unseen (before
+ * attach, or before accept()): the ring's floor says so. */
+static __always_inline void arrivals_watch(struct sock *sk)
+{
+	struct tcp_sock *tp = tcp_sk_view(sk);
+	struct arr_ring *tmpl;
+	struct klt_stats *st;
+	__u64 key = (__u64)sk;
+	__u32 zero = 0;
+
+	tmpl = bpf_map_lookup_elem(&arr_zero, &zero);
+	if (!tmpl)
+		return;
+	arr_init(tmpl, tp->rcv_nxt);
+	if (bpf_map_update_elem(&arrivals, &key, tmpl, BPF_ANY) && (st = stats_get()))
+		__sync_fetch_and_add(&st->arrival_no_ring, 1);
+}
+
 /*
  * The connection state of fd, creating it the first time a Kafka listener
  * socket is seen. Connections first seen here (not at accept) were open
@@ -186,6 +235,8 @@ static __always_inline struct conn *conn_get(__s32 fd, int accepted)
 	if (!c)
 		return NULL;
 	c->conn_id = __sync_fetch_and_add(&conn_seq, 1) + 1;
+	c->sk = (__u64)sk;
+	arrivals_watch(sk);
 	c->rx.dir = KLT_DIR_RX;
 	c->tx.dir = KLT_DIR_TX;
 	c->rx.sync = accepted ? KW_SYNCED : KW_RESYNC;
@@ -197,14 +248,65 @@ static __always_inline struct conn *conn_get(__s32 fd, int accepted)
 static __always_inline void conn_forget(__s32 fd)
 {
 	struct conn_key key = {.tgid = targ_tgid, .fd = fd};
+	struct conn *c = bpf_map_lookup_elem(&conns, &key);
 
+	if (c) {
+		__u64 sk = c->sk;
+
+		bpf_map_delete_elem(&arrivals, &sk);
+	}
 	bpf_map_delete_elem(&conns, &key);
 	bpf_map_delete_elem(&not_kafka, &key);
 }
 
 /* ---- emitting what the framer found ---- */
 
-static __always_inline void emit_frame(struct conn *c, struct kw_flow *f, __u64 t_last)
+/* What the walk of one syscall knows about the socket's sequence space. */
+struct wire {
+	struct arr_ring *ring; /* RX: the socket's arrivals, looked up at a frame's end */
+	__u64 sk;
+	__u32 seq_start; /* sequence number of the syscall's first byte */
+	__u32 snd_nxt;	 /* TX: at the write's exit, all before this left */
+	__u8 known;	 /* seq_start (and snd_nxt) were read */
+};
+
+/* The frame's wire times: request bytes' arrivals from the ring, or whether
+ * the response's last byte left before the write returned. seq_end is one
+ * past the frame's last byte. */
+static __always_inline void frame_wire(struct klt_frame_event *e, struct kw_flow *f,
+				       struct wire *wr, __u32 seq_end, __u64 t_last)
+{
+	struct klt_stats *st;
+
+	e->t_wire_first_ns = 0;
+	e->t_wire_last_ns = 0;
+	if (f->dir == KLT_DIR_RX) {
+		/* most reads complete no frame: look the ring up only when one does */
+		if (wr->known && !wr->ring)
+			wr->ring = bpf_map_lookup_elem(&arrivals, &wr->sk);
+		if (wr->known && wr->ring) {
+			e->t_wire_first_ns = arr_lookup(wr->ring, f->seq_first);
+			e->t_wire_last_ns = arr_lookup(wr->ring, seq_end - 1);
+		}
+		if (!e->t_wire_first_ns || !e->t_wire_last_ns) {
+			e->t_wire_first_ns = e->t_wire_last_ns = 0;
+			e->flags |= KLT_FRAME_ARRIVAL_UNKNOWN;
+			if ((st = stats_get()))
+				st->arrival_unknown++;
+		}
+		return;
+	}
+	if (wr->known && arr_seq_diff(wr->snd_nxt, seq_end) >= 0) {
+		e->t_wire_last_ns = t_last;
+		return;
+	}
+	e->flags |= KLT_FRAME_SENT_LATER;
+	if ((st = stats_get()))
+		st->sent_later++;
+}
+
+static __always_inline void emit_frame(struct conn *c, struct kw_flow *f, struct wire *wr,
+				       __u32 seq_end, __u64 t_last)
 {
 	struct klt_frame_event *e = ring_reserve(sizeof(*e));
 	struct klt_stats *st;
@@ -212,6 +314,7 @@ static __always_inline void emit_frame(struct conn *c, struct kw_flow *f, __u64 
 	if (!e)
 		return;
 	kw_fill_frame(e, f, &c->names, c->conn_id, t_last, (__u32)bpf_get_current_pid_tgid());
+	frame_wire(e, f, wr, seq_end, t_last);
 	if ((st = stats_get()))
 		st->frames++;
 	ring_submit(e);
@@ -271,6 +374,7 @@ struct walk {
 	__u64 iov;  /* user address of the iovec array (KLT_IO_IOV/KLT_IO_MSG) */
 	__u64 left; /* bytes of the syscall's return value not yet assigned to a segment */
 	__u64 t_exit;
+	struct wire wire;
 	__u32 iov_next;
 	__u32 iov_cnt;
 	__u8 kind;
@@ -312,7 +416,7 @@ static int walk_step(__u64 index __attribute__((unused)), void *ctx)
 	r = kw_step(f, &c->names, &w->in);
 	switch (r) {
 	case KW_FRAME:
-		emit_frame(c, f, w->t_exit);
+		emit_frame(c, f, &w->wire, w->in.seq, w->t_exit);
 		if (f->dir == KLT_DIR_RX)
 			kw_note_request_corr(&c->tx, f->corr_id);
 		return 0;
@@ -341,6 +445,26 @@ out_done:
 	return 1;
 }
 
+/* Where this syscall's bytes sit in the socket's sequence space, read at its
+ * exit: a read took the ret bytes before copied_seq, a write queued the ret
+ * bytes before write_seq, and all bytes before snd_nxt have left. */
+static __always_inline void wire_read(struct wire *wr, struct conn *c, __u8 dir, __u64 ret)
+{
+	struct tcp_sock *tp;
+
+	if (!c->sk)
+		return;
+	tp = tcp_sk_view((void *)c->sk);
+	wr->sk = c->sk;
+	if (dir == KLT_DIR_RX) {
+		wr->seq_start = tp->copied_seq - (__u32)ret;
+	} else {
+		wr->seq_start = tp->write_seq - (__u32)ret;
+		wr->snd_nxt = tp->snd_nxt;
+	}
+	wr->known = 1;
+}
+
 static __always_inline void walk_syscall(struct conn *c, struct pending_io *p, __u64 ret)
 {
 	struct walk w = {};
@@ -355,6 +479,8 @@ static __always_inline void walk_syscall(struct conn *c, struct pending_io *p, _
 	w.in.tid = (__u32)bpf_get_current_pid_tgid();
 	w.in.at_syscall_start = 1;
 	w.left = ret;
+	wire_read(&w.wire, c, p->dir, ret);
+	w.in.seq = w.wire.seq_start;
 	if (p->kind == KLT_IO_BUF) {
 		w.in.addr = p->addr;
 		w.in.avail = ret;
@@ -472,6 +598,32 @@ static __always_inline int io_exit(long ret)
 		skip_sendfile(c, (__u64)ret);
 	else
 		walk_syscall(c, &p, (__u64)ret);
+	return 0;
+}
+
+/*
+ * Stream bytes became readable on a socket: time them if it is a watched
+ * connection's. This runs for every socket's data on the machine, in the task
+ * that delivered it: one lookup decides. Payload is never read.
+ */
+SEC("tp_btf/sk_data_ready")
+int BPF_PROG(sk_data_ready, const struct sock *sk)
+{
+	__u64 key = (__u64)sk;
+	struct arr_ring *r;
+	struct klt_stats *st;
+
+	BENCH_FLOOR_RETURN();
+	/* the local port first: a load and a compare send most sockets away
+	 * (on loopback, the client's own) before the hash lookup */
+	if (!port_watched(sk->__sk_common.skc_num))
+		return 0;
+	r = bpf_map_lookup_elem(&arrivals, &key);
+	if (!r)
+		return 0;
+	arr_push(r, tcp_sk_view(sk)->rcv_nxt, bpf_ktime_get_ns());
+	if ((st = stats_get()))
+		st->arrivals++;
 	return 0;
 }
 

@@ -45,6 +45,11 @@ struct corr_request {
 	uint32_t tid_read;
 	uint32_t tid_send;
 	uint64_t t_first, t_read, t_resp, t_end;
+	/* On the wire, in the broker's kernel: the request's first and last
+	 * byte became readable, its response's last byte left the socket; 0
+	 * where unknown (arrived before attach, sent after the write returned,
+	 * a trace of ABI 1). */
+	uint64_t t_arrival, t_complete, t_sent;
 	/* Produce only */
 	bool produce_parsed;
 	bool has_txn;

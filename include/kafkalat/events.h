@@ -11,7 +11,10 @@
 #include <linux/types.h>
 #endif
 
-#define KLT_ABI_VERSION 1
+#define KLT_ABI_VERSION 2
+/* Version 1 frame records lack the fields from t_wire_first_ns on: readers
+ * take them as unknown (KLT_FRAME_V1_SIZE). */
+#define KLT_ABI_VERSION_MIN 1
 
 #define KLT_MAX_PORTS	    8
 #define KLT_CLIENT_ID_MAX   64	/* bytes of client_id kept; longer ones are truncated */
@@ -65,6 +68,13 @@ enum klt_bad_reason {
 #define KLT_FRAME_PRODUCE_PARSED (1u << 1) /* Produce body walked: acks/timeout/parts valid */
 #define KLT_FRAME_HAS_TXN	 (1u << 2) /* Produce carries a transactional_id */
 #define KLT_FRAME_PARTS_TRUNC	 (1u << 3) /* a batch header was cut short by its records size */
+/* request: the arrival of its first or last byte is unknown (it came before
+ * attach or before the socket was watched, or too many arrivals came after
+ * it); the unknown t_wire_* is 0 */
+#define KLT_FRAME_ARRIVAL_UNKNOWN (1u << 4)
+/* response: its last byte had not left the socket when the write returned
+ * (Nagle, a full send window, a client not reading): t_wire_last_ns is 0 */
+#define KLT_FRAME_SENT_LATER (1u << 5)
 
 /* KLT_EV_TOPIC.flags */
 #define KLT_TOPIC_IS_ID (1u << 0) /* name[0..16) is a topic UUID (Produce v13+) */
@@ -108,7 +118,16 @@ struct klt_frame_event {
 	__u64 record_bytes;
 	__u64 records;
 	char client_id[KLT_CLIENT_ID_MAX];
+	/* ABI 2. Request: when its first and its last byte became readable in
+	 * the broker's kernel (sk_data_ready). Response: t_wire_last_ns is when
+	 * its last byte left the socket (the exit of the write that sent it);
+	 * t_wire_first_ns is 0. 0 = unknown (see the flags). */
+	__u64 t_wire_first_ns;
+	__u64 t_wire_last_ns;
 };
+
+/* The size of a version 1 frame record. */
+#define KLT_FRAME_V1_SIZE __builtin_offsetof(struct klt_frame_event, t_wire_first_ns)
 
 struct klt_topic_event {
 	__u32 type;
@@ -167,6 +186,10 @@ struct klt_stats {
 	__u64 frames;	       /* frames emitted */
 	__u64 syscalls;	       /* socket syscalls of Kafka connections walked */
 	__u64 steps;	       /* framer steps (bpf_loop iterations) */
+	__u64 arrivals;	       /* sk_data_ready on watched sockets */
+	__u64 arrival_unknown; /* request frames with KLT_FRAME_ARRIVAL_UNKNOWN */
+	__u64 sent_later;      /* response frames with KLT_FRAME_SENT_LATER */
+	__u64 arrival_no_ring; /* watched sockets whose arrival ring could not be made */
 };
 
 #endif /* KAFKALAT_EVENTS_H */

@@ -39,6 +39,9 @@ struct report_run {
 	uint64_t resync_skipped;  /* syscalls skipped while resynchronising */
 	uint64_t kernel_syscalls; /* Kafka socket syscalls walked in the kernel */
 	uint64_t kernel_steps;	  /* framer steps they took */
+	uint64_t kernel_arrivals; /* stream arrivals timed on watched sockets */
+	uint64_t arrival_unknown; /* request frames whose arrival is unknown */
+	uint64_t sent_later;	  /* responses not yet sent when their write returned */
 	const struct corr_counts *counts;
 	const struct report_tail *tail; /* NULL: the causes were not traced */
 	struct report_cost cost;

@@ -628,6 +628,9 @@ static void finish(struct live *lv, int pid, double secs, struct klt_stats *st)
 		snprintf(run.comm, sizeof(run.comm), "?");
 	run.kernel_syscalls = st->syscalls;
 	run.kernel_steps = st->steps;
+	run.kernel_arrivals = st->arrivals;
+	run.arrival_unknown = st->arrival_unknown;
+	run.sent_later = st->sent_later;
 	pipeline_summary(lv->pipe, &run);
 }
 

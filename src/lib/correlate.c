@@ -381,6 +381,8 @@ static void fill_request(struct corr_request *r, const struct conn *cn,
 	r->tid_read = e->tid_last;
 	r->t_first = e->t_first_ns;
 	r->t_read = e->t_last_ns;
+	r->t_arrival = e->t_wire_first_ns;
+	r->t_complete = e->t_wire_last_ns;
 	copy_client_id(r, e);
 	if (e->api_key == 0 && (e->flags & KLT_FRAME_PRODUCE_PARSED)) {
 		r->produce_parsed = true;
@@ -470,6 +472,7 @@ static void on_response(struct corr *c, struct conn *cn, const struct klt_frame_
 	if (!p->acks0) {
 		p->req.t_resp = e->t_first_ns;
 		p->req.t_end = e->t_last_ns;
+		p->req.t_sent = e->t_wire_last_ns;
 		p->req.tid_send = e->tid_first;
 		c->n.completed++;
 		cn->matched_any = true;
@@ -517,6 +520,13 @@ int corr_feed(struct corr *c, const void *data, size_t len)
 		EXPECT(struct klt_conn_event);
 		return on_conn(c, data);
 	case KLT_EV_FRAME:
+		if (len < sizeof(struct klt_frame_event) && len >= KLT_FRAME_V1_SIZE) {
+			/* ABI 1 (an older dump): no wire times, so unknown */
+			struct klt_frame_event v1 = {0};
+
+			memcpy(&v1, data, KLT_FRAME_V1_SIZE);
+			return on_frame(c, &v1);
+		}
 		EXPECT(struct klt_frame_event);
 		return on_frame(c, data);
 	case KLT_EV_TOPIC:

@@ -313,6 +313,9 @@ void report_summary_json(FILE *out, const struct agg *total, const struct report
 	json_obj_begin(&j);
 	json_kuint(&j, "syscalls", run->kernel_syscalls);
 	json_kuint(&j, "steps", run->kernel_steps);
+	json_kuint(&j, "arrivals", run->kernel_arrivals);
+	json_kuint(&j, "arrival_unknown", run->arrival_unknown);
+	json_kuint(&j, "sent_later", run->sent_later);
 	json_obj_end(&j);
 	cost_json(&j, total, &run->cost);
 	if (run->tail)
@@ -384,6 +387,15 @@ static void json_partitions(struct json *j, const struct corr_request *r)
 	json_arr_end(j);
 }
 
+/* A wire time: 0 is unknown, never a time (CLOCK_MONOTONIC is never 0). */
+static void json_ktime_or_null(struct json *j, const char *key, uint64_t t)
+{
+	if (t)
+		json_kuint(j, key, t);
+	else
+		json_key(j, key), json_null(j);
+}
+
 static void json_request_fields(struct json *j, const struct corr_request *r)
 {
 	json_kstr(j, "client", r->client);
@@ -397,6 +409,9 @@ static void json_request_fields(struct json *j, const struct corr_request *r)
 	json_kuint(j, "t_read_ns", r->t_read);
 	json_kuint(j, "t_resp_ns", r->t_resp);
 	json_kuint(j, "t_end_ns", r->t_end);
+	json_ktime_or_null(j, "t_arrival_ns", r->t_arrival);
+	json_ktime_or_null(j, "t_complete_ns", r->t_complete);
+	json_ktime_or_null(j, "t_sent_ns", r->t_sent);
 	json_kuint(j, "tid_read", r->tid_read);
 	if (r->t_end)
 		json_kdouble(j, "latency_us", us(r->t_end - r->t_first));

@@ -189,8 +189,13 @@ int probe_attach(struct probe *p, loader_record_fn fn, void *ctx)
 {
 	int err = p->raw_syscalls ? attach_raw(p) : attach_syscall_tracepoints(p);
 
-	if (err)
+	/* after the syscall programs, which register the sockets it times */
+	if (!err)
+		err = loader_attach(&p->l, p->skel->progs.sk_data_ready);
+	if (err) {
+		loader_detach(&p->l);
 		return err;
+	}
 	return loader_open_ring(&p->l, p->skel->maps.events, fn, ctx);
 }
 

@@ -148,6 +148,14 @@ static inline struct klt_frame_event evb_produce(uint64_t conn, int32_t corr, in
 	return e;
 }
 
+/* Wire times of a frame: a request's first and last byte arrived, a
+ * response's last byte left (first unused, 0). */
+static inline void evb_wire(struct klt_frame_event *e, uint64_t first, uint64_t last)
+{
+	e->t_wire_first_ns = first;
+	e->t_wire_last_ns = last;
+}
+
 /* Totals of a Produce frame (the sums of its PART events). */
 static inline void evb_produce_totals(struct klt_frame_event *e, uint16_t ntopics, uint32_t nparts,
 				      uint64_t bytes, uint64_t records)

@@ -64,8 +64,9 @@ struct kh_frame {
 	struct klt_topic_event *topics;
 	struct klt_part_event *parts;
 	size_t ntopics, nparts;
-	__u64 end;  /* stream offset just past the frame's last byte */
-	int voided; /* a later KLT_EV_DESYNC voided it */
+	__u64 end;		  /* stream offset just past the frame's last byte */
+	__u32 seq_first, seq_end; /* its sequence numbers as the BPF side has them */
+	int voided;		  /* a later KLT_EV_DESYNC voided it */
 };
 
 struct kh {
@@ -85,6 +86,7 @@ struct kh {
 	unsigned long nsyscalls;
 	__u64 pos;     /* stream offset of the next byte handed to the framer */
 	__u64 seg_pos; /* stream offset of the current segment's first byte */
+	__u32 isn;     /* sequence number of stream offset 0 (wraps like TCP's) */
 	uintptr_t seg_base;
 };
 
@@ -240,6 +242,8 @@ static inline int kh_walk_step(struct kh *h, struct kh_walk *w, __u32 tid)
 	switch (r) {
 	case KW_FRAME:
 		kh_emit_frame(h, w->t_exit, tid);
+		h->frames[h->nframes - 1].seq_first = h->f.seq_first;
+		h->frames[h->nframes - 1].seq_end = w->in.seq;
 		return 0;
 	case KW_TOPIC:
 		kh_emit_topic(h);
@@ -288,6 +292,8 @@ static inline void kh_syscall_ret(struct kh *h, const struct iovec *iov, size_t 
 	w.in.t_enter = t_enter;
 	w.in.tid = tid;
 	w.in.at_syscall_start = 1;
+	/* wire_read(): the syscall's first byte in the socket's sequence space */
+	w.in.seq = h->isn + (__u32)start;
 	h->steps = 0;
 	for (n = 0; n < KH_MAX_STEPS; n++)
 		if (kh_walk_step(h, &w, tid))

@@ -699,7 +699,7 @@ static void test_malformed_records(void **state)
 
 	assert_int_equal(corr_feed(f->c, NULL, 0), -EINVAL);
 	assert_int_equal(corr_feed(f->c, &fr, 3), -EINVAL);
-	assert_int_equal(corr_feed(f->c, &fr, sizeof(fr) - 1), -EINVAL);
+	assert_int_equal(corr_feed(f->c, &fr, KLT_FRAME_V1_SIZE - 1), -EINVAL);
 	assert_int_equal(corr_feed(f->c, &type, sizeof(type)), -EINVAL);
 	type = 99;
 	memcpy(big, &type, sizeof(type));
@@ -713,6 +713,52 @@ static void test_malformed_records(void **state)
 	/* longer records than the struct are accepted (newer producer) */
 	assert_int_equal(corr_feed(f->c, big, sizeof(big)), 0);
 	assert_int_equal(counts(f)->desyncs, 1);
+}
+
+/* The wire times pass from the frames to the request, 0 where unknown. */
+static void test_wire_times(void **state)
+{
+	struct fixture *f = *state;
+	struct klt_frame_event rq = evb_produce(1, 5, 1, 1000, 2000);
+	struct klt_frame_event rs = evb_response(1, 5, 5000, 6000);
+
+	evb_wire(&rq, 900, 1900);
+	evb_wire(&rs, 0, 6000);
+	assert_int_equal(evb_feed(f->c, rq), 0);
+	assert_int_equal(evb_feed(f->c, rs), 0);
+	rq = evb_produce(1, 6, 1, 7000, 8000);
+	rq.flags |= KLT_FRAME_ARRIVAL_UNKNOWN;
+	rs = evb_response(1, 6, 9000, 9500);
+	rs.flags |= KLT_FRAME_SENT_LATER;
+	assert_int_equal(evb_feed(f->c, rq), 0);
+	assert_int_equal(evb_feed(f->c, rs), 0);
+	assert_int_equal(f->n, 2);
+	assert_int_equal(f->v[0].req.t_arrival, 900);
+	assert_int_equal(f->v[0].req.t_complete, 1900);
+	assert_int_equal(f->v[0].req.t_sent, 6000);
+	assert_int_equal(f->v[1].req.t_arrival, 0);
+	assert_int_equal(f->v[1].req.t_complete, 0);
+	assert_int_equal(f->v[1].req.t_sent, 0);
+}
+
+/* A frame record of ABI 1 (an older dump) is read with unknown wire times,
+ * even when bytes follow it in the caller's buffer. */
+static void test_abi1_frame_record(void **state)
+{
+	struct fixture *f = *state;
+	struct klt_frame_event rq = evb_produce(1, 5, 1, 1000, 2000);
+	struct klt_frame_event rs = evb_response(1, 5, 5000, 6000);
+
+	evb_wire(&rq, 900, 1900);
+	evb_wire(&rs, 0, 6000);
+	assert_int_equal(corr_feed(f->c, &rq, KLT_FRAME_V1_SIZE), 0);
+	assert_int_equal(corr_feed(f->c, &rs, KLT_FRAME_V1_SIZE), 0);
+	assert_int_equal(counts(f)->bad_events, 0);
+	assert_int_equal(f->n, 1);
+	assert_int_equal(f->v[0].req.t_end, 6000);
+	assert_int_equal(f->v[0].req.t_arrival, 0);
+	assert_int_equal(f->v[0].req.t_complete, 0);
+	assert_int_equal(f->v[0].req.t_sent, 0);
 }
 
 static void test_unknown_conn_still_matched(void **state)
@@ -770,6 +816,7 @@ static void feed_golden(struct corr *c)
 	evb_feed(c, evb_part(1, 0, 1, 2048, 20));
 	p = evb_produce(1, 100, -1, 1000000, 1000500);
 	evb_produce_totals(&p, 1, 2, 3072, 30);
+	evb_wire(&p, 999000, 999900);
 	evb_feed(c, p);
 	evb_feed(c, evb_topic(2, 0, "clicks"));
 	evb_feed(c, evb_part(2, 0, 7, 512, 5));
@@ -786,7 +833,9 @@ static void feed_golden(struct corr *c)
 	evb_feed(c, evb_part(1, 0, 1, 100, 1));
 	evb_feed(c, evb_produce(1, 102, -1, 1000800, 1000900));
 	evb_feed(c, evb_response(2, 7, 1003000, 1003100));
-	evb_feed(c, evb_response(1, 100, 1005000, 1005250));
+	p = evb_response(1, 100, 1005000, 1005250);
+	evb_wire(&p, 0, 1005250);
+	evb_feed(c, p);
 	evb_feed(c, evb_response(1, 102, 1006000, 1006001)); /* skips Metadata 101 */
 	evb_feed(c, evb_produce(2, 8, 1, 1007000, 1007100));
 	evb_feed(c, evb_close(2, 1008000));
@@ -953,6 +1002,8 @@ int main(void)
 	    T(test_tentative_confirmed_by_response),
 	    T(test_malformed_records),
 	    T(test_unknown_conn_still_matched),
+	    T(test_wire_times),
+	    T(test_abi1_frame_record),
 	    cmocka_unit_test(test_no_callback),
 	    T(test_golden_sequence),
 	    T(test_regression_response_mid_request_drops_topics),

@@ -590,6 +590,9 @@ static void check_exact(const struct kh *h, const struct stream *s, const struct
 
 		expect_frame(s, i, dir, &x);
 		assert_frame(&h->frames[i], &x);
+		/* sequence numbers, for the arrival lookup, across the wrap */
+		assert_int_equal(h->frames[i].seq_first, (__u32)(h->isn + s->at[i]));
+		assert_int_equal(h->frames[i].seq_end, (__u32)(h->isn + frame_end(s, i)));
 		free_expected(&x);
 		assert_int_equal(e->flags & KLT_FRAME_TENTATIVE, 0);
 		assert_int_equal(e->t_first_ns, sys_t_enter(first));
@@ -605,6 +608,8 @@ static void run_exact(const struct stream *s, const struct chunks *c, __u8 dir, 
 
 	assert_int_equal(c->len, s->b.len);
 	kh_init(&h, dir, KW_SYNCED);
+	/* the stream's sequence numbers wrap a megabyte in */
+	h.isn = 0xfff00000u;
 	feed(&h, s->b.buf, c, s, 0);
 	check_exact(&h, s, c, dir);
 	print_message("  %-28s %6zu syscalls, max %lu steps/syscall\n", what, c->nsys, h.max_steps);

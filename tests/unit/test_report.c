@@ -208,6 +208,9 @@ static void fixed_run(struct report_run *run, const struct corr_counts *n)
 	run->lost_events = 3;
 	run->conn_table_full = 1;
 	run->resync_skipped = 2;
+	run->kernel_arrivals = 97;
+	run->arrival_unknown = 4;
+	run->sent_later = 1;
 	run->counts = n;
 }
 
@@ -502,6 +505,9 @@ static void test_request_json(void **state)
 	struct sink s;
 
 	(void)state;
+	r.t_arrival = 4999000000ull;
+	r.t_complete = 4999000500ull;
+	r.t_sent = r.t_end;
 	report_request_json(sink_open(&s), &r, NULL);
 	expect_text(&s, "{\"client\":\"127.0.0.1:40000\",\"corr\":7,\"api_version\":9,\"acks\":-1,"
 			"\"client_id\":\"producer-1\",\"size\":420,\"partitions\":["
@@ -509,8 +515,9 @@ static void test_request_json(void **state)
 			"{\"topic\":\"orders\",\"partition\":4,\"bytes\":200,\"records\":3},"
 			"{\"topic\":\"logs\",\"partition\":0,\"bytes\":50,\"records\":1}],"
 			"\"t_first_ns\":5000000000,\"t_read_ns\":5000001000,"
-			"\"t_resp_ns\":5000200000,\"t_end_ns\":5000250000,\"tid_read\":111,"
-			"\"latency_us\":250}\n");
+			"\"t_resp_ns\":5000200000,\"t_end_ns\":5000250000,"
+			"\"t_arrival_ns\":4999000000,\"t_complete_ns\":4999000500,"
+			"\"t_sent_ns\":5000250000,\"tid_read\":111,\"latency_us\":250}\n");
 }
 
 static void test_request_json_acks0_and_odd(void **state)
@@ -532,6 +539,8 @@ static void test_request_json_acks0_and_odd(void **state)
 	assert_contains(j, "\"partitions\":[{\"topic\":\"?\",\"partition\":-1,\"bytes\":-1,"
 			   "\"records\":0}]");
 	assert_contains(j, "\"t_resp_ns\":0,\"t_end_ns\":0,");
+	/* unknown wire times are null, never 0 */
+	assert_contains(j, "\"t_arrival_ns\":null,\"t_complete_ns\":null,\"t_sent_ns\":null,");
 	assert_contains(j, "\"latency_us\":null}\n");
 	free(s.buf);
 }

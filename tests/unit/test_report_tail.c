@@ -725,6 +725,8 @@ static struct corr_request sample(void)
 	r.t_read = 5000001000ull;
 	r.t_resp = 5000200000ull;
 	r.t_end = 5000250000ull;
+	r.t_arrival = 4999990000ull;
+	r.t_complete = 4999990500ull;
 	r.produce_parsed = true;
 	r.acks = -1;
 	r.record_bytes = 100;
@@ -741,6 +743,7 @@ static const char request_fields[] =
     "\"client_id\":\"producer-1\",\"size\":420,\"partitions\":[{\"topic\":\"orders\","
     "\"partition\":3,\"bytes\":100,\"records\":2}],\"t_first_ns\":5000000000,"
     "\"t_read_ns\":5000001000,\"t_resp_ns\":5000200000,\"t_end_ns\":5000250000,"
+    "\"t_arrival_ns\":4999990000,\"t_complete_ns\":4999990500,\"t_sent_ns\":null,"
     "\"tid_read\":111,\"latency_us\":250";
 
 static void test_request_json(void **state)
@@ -852,7 +855,8 @@ static void test_summary_tail(void **state)
 	free(s.buf);
 	report_summary_json(sink_open(&s), &total, &run);
 	t = sink_text(&s);
-	assert_contains(t, "\"kernel\":{\"syscalls\":0,\"steps\":0},\"attribution\":{"
+	assert_contains(t, "\"kernel\":{\"syscalls\":0,\"steps\":0,\"arrivals\":0,\"arrival_"
+			   "unknown\":0,\"sent_later\":0},\"attribution\":{"
 			   "\"requests\":1000,");
 	assert_contains(t, "\"block_ios_seen\":700}}\n");
 	assert_int_equal(strchr(t, '\n') - t, (long)strlen(t) - 1); /* one line */

@@ -1,0 +1,200 @@
+#!/usr/bin/python3
+"""Wire times against a broker that delays its responses: a client pipelines
+K Produce requests at once; the broker (below, run as `test_arrival.py
+--broker PORT_FILE DELAY_MS`) waits for a request to be readable, reads it
+(4 bytes, then the rest, as the JVM does), sleeps DELAY_MS, answers, then
+reads the next. So request i of a batch waits in the socket about i * DELAY
+before the broker's first read of it: the time kafkalat's t_first_ns misses
+and t_arrival_ns shows. Checked per request: t_arrival <= t_first (the
+broker reads only readable data), t_complete <= t_read, t_sent = t_end (the
+broker writes with TCP_NODELAY and a client that reads, so the response
+leaves during the write) except for a response too big for a client that
+reads it late (null, counted), and that each request of a batch waited in the
+socket as much longer than the one before it as the broker took over that
+one (a DELAY and a little), within 1 ms. A second connection,
+accepted before kafkalat attached, has its first batch's arrivals unknown
+(null: they were already in the socket when kafkalat first saw it), and
+its later batches exact."""
+import os
+import select
+import socket
+import struct
+import sys
+import threading
+import time
+
+DELAY_MS = 20
+K = 5
+ROUNDS = 4
+BIG_CORR = 5000  # answered with BIG_PAD more bytes than the client can take
+BIG_PAD = 128 << 10
+SO_SNDBUFFORCE = 32
+
+
+def recv_exact(conn, n):
+    buf = b""
+    while len(buf) < n:
+        data = conn.recv(n - len(buf))
+        if not data:
+            return None
+        buf += data
+    return buf
+
+
+def serve(conn, delay):
+    from tinybroker import produce_response
+    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    # room for a whole big response, so its write returns at once
+    conn.setsockopt(socket.SOL_SOCKET, SO_SNDBUFFORCE, 4 << 20)
+    with conn:
+        while True:
+            select.select([conn], [], [])  # read only what has arrived
+            head = recv_exact(conn, 4)
+            if head is None:
+                return
+            frame = recv_exact(conn, struct.unpack(">i", head)[0])
+            if frame is None:
+                return
+            api_key, _, corr, cid_len = struct.unpack_from(">hhih", frame)
+            resp = struct.pack(">i", corr)
+            if api_key == 0:
+                resp += produce_response(frame[10 + max(cid_len, 0):])
+            if corr == BIG_CORR:
+                resp += b"\0" * BIG_PAD
+            time.sleep(delay)
+            conn.sendall(struct.pack(">i", len(resp)) + resp)
+
+
+def broker(port_file, delay_ms):
+    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(16)
+    with open(port_file + ".tmp", "w") as f:
+        f.write(f"{srv.getsockname()[1]}\n")
+    os.rename(port_file + ".tmp", port_file)
+    while True:
+        select.select([srv], [], [])  # accept() only once a client is there
+        conn, _ = srv.accept()
+        threading.Thread(target=serve, args=(conn, delay_ms / 1000), daemon=True).start()
+
+
+def batch(s, base, together=False):
+    """K pipelined requests, each sent on its own (together: in one send, so
+    all have arrived before the broker reads the first), then their K
+    responses."""
+    from tinybroker import produce_v3, read_response
+    reqs = [produce_v3(base + i, 0, 2) for i in range(K)]
+    for r in [b"".join(reqs)] if together else reqs:
+        s.sendall(r)
+    buf = b""
+    for i in range(K):
+        corr, buf = read_response(s, buf)
+        if corr != base + i:
+            raise RuntimeError(f"response {corr}, want {base + i}")
+
+
+def client(port):
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return s
+
+
+def test(t):
+    from lib import check_summary_clean
+    port_file = t.path("broker.port")
+    b = t.spawn([sys.executable, os.path.abspath(__file__), "--broker", port_file, DELAY_MS],
+                "broker")
+    for _ in range(100):
+        if os.path.exists(port_file) or b.poll() is not None:
+            break
+        time.sleep(0.05)
+    t.check(os.path.exists(port_file), "broker listens", fatal=True)
+    with open(port_file) as f:
+        port = int(f.read())
+
+    # accepted, and a batch answered, before kafkalat attaches
+    old = client(port)
+    batch(old, 1000)
+    k = t.kafkalat(b.pid, [port], "--no-causes")
+    new = client(port)
+    time.sleep(0.1)  # accepted with no bytes waiting: every arrival is seen
+    for r in range(ROUNDS):
+        batch(new, 100 * r)
+        batch(old, 1000 + 100 * (r + 1), together=(r == 0))
+        time.sleep(0.05)
+    # a client with a tiny receive window that reads its response late: the
+    # broker's write returns with most of the response still in its socket
+    lazy = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    lazy.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    lazy.connect(("127.0.0.1", port))
+    time.sleep(0.1)
+    from tinybroker import produce_v3, read_response
+    lazy.sendall(produce_v3(BIG_CORR, 0, 2))
+    time.sleep(0.3)
+    corr, _ = read_response(lazy, b"")
+    t.eq(corr, BIG_CORR, "the big response")
+    lazy.close()
+    new.close()
+    old.close()
+    summary, reqs = t.stop_kafkalat(k)
+    check_summary_clean(t, summary)
+    t.eq(len(reqs), 2 * ROUNDS * K + 1, "request lines")
+    for r in reqs:
+        for f in ("t_arrival_ns", "t_complete_ns", "t_sent_ns"):
+            t.check(f in r, f"corr {r['corr']}: {f} present", fatal=True)
+
+    fresh = sorted((r for r in reqs if r["corr"] < 1000), key=lambda r: r["corr"])
+    t.eq(len(fresh), ROUNDS * K, "requests of the connection accepted after attach")
+    t.eq([r["corr"] for r in fresh if r["t_arrival_ns"] is None or r["t_complete_ns"] is None],
+         [], "requests accepted after attach with an unknown arrival")
+    for r in reqs:
+        c = r["corr"]
+        if r["t_arrival_ns"] is not None:
+            t.check(r["t_arrival_ns"] <= r["t_complete_ns"] <= r["t_read_ns"],
+                    f"corr {c}: t_arrival {r['t_arrival_ns']} <= t_complete "
+                    f"{r['t_complete_ns']} <= t_read {r['t_read_ns']}")
+            t.check(r["t_arrival_ns"] <= r["t_first_ns"],
+                    f"corr {c}: t_arrival {r['t_arrival_ns']} <= t_first {r['t_first_ns']}")
+        if c == BIG_CORR:
+            t.eq(r["t_sent_ns"], None, f"corr {c}: t_sent unknown (left after the write)")
+        else:
+            t.eq(r["t_sent_ns"], r["t_end_ns"], f"corr {c}: t_sent = t_end (sent during the write)")
+    # the socket wait grows by one delay per request ahead in the batch:
+    # by the time the broker spent on the request ahead (its sleep, plus
+    # Python and scheduling, which a loaded machine stretches), within 1 ms,
+    # and never by less than the delay itself
+    for rnd in range(ROUNDS):
+        batch_reqs = fresh[rnd * K:(rnd + 1) * K]
+        waits = [(r["t_first_ns"] - r["t_arrival_ns"]) / 1e6 for r in batch_reqs]
+        t.check(waits[0] < 1.0, f"round {rnd}: first request waited {waits[0]:.3f} ms < 1 ms")
+        for i in range(1, K):
+            step = waits[i] - waits[i - 1]
+            ahead = (batch_reqs[i - 1]["t_end_ns"] - batch_reqs[i - 1]["t_first_ns"]) / 1e6
+            t.check(abs(step - ahead) < 1.0 and step > DELAY_MS - 0.1,
+                    f"round {rnd}: request {i} waited {waits[i]:.3f} ms, {step:.3f} ms more "
+                    f"than request {i - 1}, which the broker took {ahead:.3f} ms over "
+                    f"(a {DELAY_MS} ms delay): within 1 ms, and > {DELAY_MS - 0.1} ms")
+        t.check(waits[-1] >= (K - 1) * DELAY_MS - 0.1,
+                f"round {rnd}: last request waited {waits[-1]:.3f} ms >= {(K - 1) * DELAY_MS} ms")
+
+    # the connection open before attach: its first batch after attach was
+    # already waiting (sent at once) when kafkalat first saw the broker read it
+    old_reqs = sorted((r for r in reqs if 1000 <= r["corr"] < BIG_CORR), key=lambda r: r["corr"])
+    t.eq([r["t_arrival_ns"] for r in old_reqs[:K]], [None] * K,
+         "first batch of the connection open before attach: arrival unknown")
+    t.eq([r["corr"] for r in old_reqs[K:] if r["t_arrival_ns"] is None], [],
+         "its later batches with an unknown arrival")
+    # and the summary counts them, and nothing else
+    t.eq(summary["kernel"]["arrival_unknown"], K, "kernel.arrival_unknown")
+    t.eq(summary["kernel"]["sent_later"], 1, "kernel.sent_later (the big response)")
+    t.check(summary["kernel"]["arrivals"] >= 2 * ROUNDS * K - K,
+            f"kernel.arrivals {summary['kernel']['arrivals']} >= {2 * ROUNDS * K - K}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--broker":
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        broker(sys.argv[2], int(sys.argv[3]))
+    else:
+        from lib import main
+        main(test)
