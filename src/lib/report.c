@@ -390,10 +390,12 @@ static void json_partitions(struct json *j, const struct corr_request *r)
 /* A wire time: 0 is unknown, never a time (CLOCK_MONOTONIC is never 0). */
 static void json_ktime_or_null(struct json *j, const char *key, uint64_t t)
 {
-	if (t)
+	if (t) {
 		json_kuint(j, key, t);
-	else
-		json_key(j, key), json_null(j);
+		return;
+	}
+	json_key(j, key);
+	json_null(j);
 }
 
 static void json_request_fields(struct json *j, const struct corr_request *r)
