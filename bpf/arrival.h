@@ -25,6 +25,23 @@ ARR_INLINE __s32 arr_seq_diff(__u32 a, __u32 b)
 	return (__s32)(a - b);
 }
 
+/* The sequence number of the next byte a syscall's walk reaches. The syscall
+ * moved ret bytes starting at seq_start; left of them are not yet in a
+ * segment and avail remain in the current one. Derived at a frame's end
+ * rather than advanced per framer step: a counter carried through every step
+ * multiplies the states the verifier explores. */
+ARR_INLINE __u32 arr_walk_seq(__u32 seq_start, __u64 ret, __u64 left, __u64 avail)
+{
+	return seq_start + (__u32)(ret - left - avail);
+}
+
+/* The first byte of a Kafka frame that ends before seq_end: its 4-byte size
+ * and the size bytes it announced. */
+ARR_INLINE __u32 arr_frame_first(__u32 seq_end, __u32 size)
+{
+	return seq_end - 4 - size;
+}
+
 struct arr_slot {
 	__u32 seq_end; /* rcv_nxt after the arrival: one past its last byte */
 	__u32 pad;

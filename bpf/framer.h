@@ -97,7 +97,6 @@ struct kw_flow {
 	__u64 record_bytes;
 	__u64 records;
 	__u32 tid_first;
-	__u32 seq_first; /* TCP sequence number of the frame's first byte */
 	__u32 size;
 	__u32 flags; /* KLT_FRAME_* of the frame being walked */
 	__u32 str_left;
@@ -149,7 +148,6 @@ struct kw_in {
 	__u64 avail; /* bytes left in the current segment */
 	__u64 t_enter;
 	__u32 tid;
-	__u32 seq;	       /* TCP sequence number of the next byte: set by the caller, wraps */
 	__u8 at_syscall_start; /* no byte of this syscall consumed yet */
 };
 
@@ -172,7 +170,6 @@ KW_INLINE void kw_consume(struct kw_flow *f, struct kw_in *in, __u64 n)
 {
 	in->addr += n;
 	in->avail -= n;
-	in->seq += (__u32)n;
 	f->frame_left -= n;
 	in->at_syscall_start = 0;
 }
@@ -241,7 +238,6 @@ KW_INLINE int kw_fixed(struct kw_flow *f, struct kw_in *in, __u32 n)
 		/* the size is not part of frame_left */
 		in->addr += k;
 		in->avail -= k;
-		in->seq += (__u32)k;
 		in->at_syscall_start = 0;
 	} else {
 		kw_consume(f, in, k);
@@ -347,7 +343,6 @@ KW_STEP_FN int kw_step_size(struct kw_flow *f, struct kw_in *in)
 	if (f->have == 0) {
 		f->t_first = in->t_enter;
 		f->tid_first = in->tid;
-		f->seq_first = in->seq;
 	}
 	r = kw_fixed(f, in, 4);
 	if (r <= 0)

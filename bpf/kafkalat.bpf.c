@@ -261,6 +261,15 @@ static __always_inline void conn_forget(__s32 fd)
 
 /* ---- emitting what the framer found ---- */
 
+/* arr_lookup() as a global function: the verifier checks it once on its own
+ * instead of unrolling its scan at every frame end of every walk step. */
+__noinline __u64 arrival_of(const struct arr_ring *r, __u32 seq)
+{
+	if (!r)
+		return 0;
+	return arr_lookup(r, seq);
+}
+
 /* What the walk of one syscall knows about the socket's sequence space. */
 struct wire {
 	struct arr_ring *ring; /* RX: the socket's arrivals, looked up at a frame's end */
@@ -285,8 +294,8 @@ static __always_inline void frame_wire(struct klt_frame_event *e, struct kw_flow
 		if (wr->known && !wr->ring)
 			wr->ring = bpf_map_lookup_elem(&arrivals, &wr->sk);
 		if (wr->known && wr->ring) {
-			e->t_wire_first_ns = arr_lookup(wr->ring, f->seq_first);
-			e->t_wire_last_ns = arr_lookup(wr->ring, seq_end - 1);
+			e->t_wire_first_ns = arrival_of(wr->ring, arr_frame_first(seq_end, f->size));
+			e->t_wire_last_ns = arrival_of(wr->ring, seq_end - 1);
 		}
 		if (!e->t_wire_first_ns || !e->t_wire_last_ns) {
 			e->t_wire_first_ns = e->t_wire_last_ns = 0;
@@ -374,6 +383,7 @@ struct walk {
 	__u64 iov;  /* user address of the iovec array (KLT_IO_IOV/KLT_IO_MSG) */
 	__u64 left; /* bytes of the syscall's return value not yet assigned to a segment */
 	__u64 t_exit;
+	__u64 ret; /* the syscall's return value: the bytes it moved */
 	struct wire wire;
 	__u32 iov_next;
 	__u32 iov_cnt;
@@ -416,7 +426,7 @@ static int walk_step(__u64 index __attribute__((unused)), void *ctx)
 	r = kw_step(f, &c->names, &w->in);
 	switch (r) {
 	case KW_FRAME:
-		emit_frame(c, f, &w->wire, w->in.seq, w->t_exit);
+		emit_frame(c, f, &w->wire, arr_walk_seq(w->wire.seq_start, w->ret, w->left, w->in.avail), w->t_exit);
 		if (f->dir == KLT_DIR_RX)
 			kw_note_request_corr(&c->tx, f->corr_id);
 		return 0;
@@ -479,8 +489,8 @@ static __always_inline void walk_syscall(struct conn *c, struct pending_io *p, _
 	w.in.tid = (__u32)bpf_get_current_pid_tgid();
 	w.in.at_syscall_start = 1;
 	w.left = ret;
+	w.ret = ret;
 	wire_read(&w.wire, c, p->dir, ret);
-	w.in.seq = w.wire.seq_start;
 	if (p->kind == KLT_IO_BUF) {
 		w.in.addr = p->addr;
 		w.in.avail = ret;

@@ -31,6 +31,8 @@ enum klt_event_type {
 	KLT_EV_CLOSE,	 /* the socket was closed by the broker */
 	KLT_EV_BAD,	 /* the connection cannot be decoded; no more frames from it */
 	KLT_EV_DESYNC,	 /* a tentative frame boundary proved wrong; frames since resync void */
+	KLT_EV_SENT,	 /* ABI 2: responses held in the socket left it */
+	KLT_EV_FLOW,	 /* ABI 2: a connection's receive window was full, then reopened */
 };
 
 /* How a watched syscall passes its bytes (sys_io_kind[nr] holds kind + 1). */
@@ -62,6 +64,10 @@ enum klt_bad_reason {
 
 /* KLT_EV_CONN.flags */
 #define KLT_CONN_PREEXISTING (1u << 0) /* accepted before kafkalat attached */
+/* ABI 2: the socket has an upper-layer protocol (kTLS) or a sockmap: its
+ * sequence numbers do not say which bytes a read took, so its requests have
+ * no wire times (KLT_FRAME_ARRIVAL_UNKNOWN) and its responses none either */
+#define KLT_CONN_WIRE_SKIPPED (1u << 1)
 
 /* KLT_EV_FRAME.flags */
 #define KLT_FRAME_TENTATIVE	 (1u << 0) /* boundary found by resync, not yet proven */
@@ -75,6 +81,10 @@ enum klt_bad_reason {
 /* response: its last byte had not left the socket when the write returned
  * (Nagle, a full send window, a client not reading): t_wire_last_ns is 0 */
 #define KLT_FRAME_SENT_LATER (1u << 5)
+/* request: some of its bytes were processed from the socket backlog (a
+ * reader held the socket lock when they came): their arrival time is late by
+ * up to that lock hold */
+#define KLT_FRAME_ARRIVAL_BACKLOG (1u << 6)
 
 /* KLT_EV_TOPIC.flags */
 #define KLT_TOPIC_IS_ID (1u << 0) /* name[0..16) is a topic UUID (Produce v13+) */
@@ -121,9 +131,16 @@ struct klt_frame_event {
 	/* ABI 2. Request: when its first and its last byte became readable in
 	 * the broker's kernel (sk_data_ready). Response: t_wire_last_ns is when
 	 * its last byte left the socket (the exit of the write that sent it);
-	 * t_wire_first_ns is 0. 0 = unknown (see the flags). */
+	 * t_wire_first_ns is 0. 0 = unknown (see the flags): a response with
+	 * KLT_FRAME_SENT_LATER learns its time from a later KLT_EV_SENT. */
 	__u64 t_wire_first_ns;
 	__u64 t_wire_last_ns;
+	/* ABI 2: the TCP sequence number one past the frame's last byte (wraps;
+	 * compare with a signed 32-bit difference); valid unless
+	 * KLT_FRAME_ARRIVAL_UNKNOWN (request) or the connection's
+	 * KLT_CONN_WIRE_SKIPPED */
+	__u32 seq_end;
+	__u32 pad2;
 };
 
 /* The size of a version 1 frame record. */
@@ -168,6 +185,27 @@ struct klt_bad_event {
 	__u32 detail; /* e.g. the offending size or api_key */
 };
 
+/* Response bytes a write left queued (KLT_FRAME_SENT_LATER) went out: every
+ * response byte before seq_sent had left the socket at ts_ns. */
+struct klt_sent_event {
+	__u32 type;
+	__u32 flags;
+	__u64 conn_id;
+	__u64 ts_ns;
+	__u32 seq_sent;
+	__u32 pad;
+};
+
+/* The broker's receive window on a connection was full (the client could not
+ * send) from t_full_ns until t_open_ns, when a read reopened it. */
+struct klt_flow_event {
+	__u32 type;
+	__u32 flags;
+	__u64 conn_id;
+	__u64 t_full_ns;
+	__u64 t_open_ns;
+};
+
 struct klt_desync_event {
 	__u32 type;
 	__u32 flags;
@@ -190,6 +228,10 @@ struct klt_stats {
 	__u64 arrival_unknown; /* request frames with KLT_FRAME_ARRIVAL_UNKNOWN */
 	__u64 sent_later;      /* response frames with KLT_FRAME_SENT_LATER */
 	__u64 arrival_no_ring; /* watched sockets whose arrival ring could not be made */
+	__u64 arrival_backlog; /* request frames with KLT_FRAME_ARRIVAL_BACKLOG */
+	__u64 wire_skipped;    /* connections with KLT_CONN_WIRE_SKIPPED */
+	__u64 sent_events;     /* KLT_EV_SENT emitted */
+	__u64 flow_events;     /* KLT_EV_FLOW emitted */
 };
 
 #endif /* KAFKALAT_EVENTS_H */

@@ -203,7 +203,9 @@ struct kh_walk {
 	struct kw_in in;
 	const struct iovec *iov;
 	__u64 left;
+	__u64 ret;
 	__u64 t_exit;
+	__u32 seq_start; /* wire_read(): the syscall's first byte in sequence space */
 	__u32 iov_next, iov_cnt;
 	int done;
 };
@@ -242,8 +244,10 @@ static inline int kh_walk_step(struct kh *h, struct kh_walk *w, __u32 tid)
 	switch (r) {
 	case KW_FRAME:
 		kh_emit_frame(h, w->t_exit, tid);
-		h->frames[h->nframes - 1].seq_first = h->f.seq_first;
-		h->frames[h->nframes - 1].seq_end = w->in.seq;
+		h->frames[h->nframes - 1].seq_end =
+			arr_walk_seq(w->seq_start, w->ret, w->left, w->in.avail);
+		h->frames[h->nframes - 1].seq_first =
+			arr_frame_first(h->frames[h->nframes - 1].seq_end, h->f.size);
 		return 0;
 	case KW_TOPIC:
 		kh_emit_topic(h);
@@ -288,12 +292,12 @@ static inline void kh_syscall_ret(struct kh *h, const struct iovec *iov, size_t 
 	w.iov = iov;
 	w.iov_cnt = (__u32)niov;
 	w.left = ret;
+	w.ret = ret;
 	w.t_exit = t_enter + 1;
 	w.in.t_enter = t_enter;
 	w.in.tid = tid;
 	w.in.at_syscall_start = 1;
-	/* wire_read(): the syscall's first byte in the socket's sequence space */
-	w.in.seq = h->isn + (__u32)start;
+	w.seq_start = h->isn + (__u32)start;
 	h->steps = 0;
 	for (n = 0; n < KH_MAX_STEPS; n++)
 		if (kh_walk_step(h, &w, tid))
