@@ -26,6 +26,7 @@ static void request(struct req *q, struct attrib_result *res, int64_t lat, int32
 	produce_req_init(q, NET, T, T, T + (uint64_t)lat, T + (uint64_t)lat);
 	produce_req_part(q, partition, 1000);
 	memset(res, 0, sizeof(*res));
+	res->wire_known = true;
 	res->latency_ns = lat;
 	res->phase_ns[ATTRIB_APPEND] = lat;
 	res->cause_ns[ATTRIB_APPEND][CAUSE_CPU] = lat;
