@@ -299,7 +299,8 @@ static void story_text(FILE *out, const struct report_tail *rt)
 
 		fprintf(out,
 			"  %.0f%% of the >= p99 time: waiting in the socket behind requests "
-			"stalled in %s (%s, %.0f%% of the time with those waits counted as it).\n",
+			"stalled in %s; with those waits counted as their root cause, %s is "
+			"%.0f%% of it.\n",
 			bt->cause_pct[cause], root_words(root), attrib_cause_name(root),
 			bt->root_pct[root]);
 	}
