@@ -272,12 +272,44 @@ static void print_stack(FILE *out, const char *stack, int max)
 		fputs(" <- ...", out);
 }
 
+/* A head-of-line wait in words: what the requests waited behind. Returns
+ * the root cause behind most of that wait. */
+static unsigned hol_sentence(FILE *out, const struct band_time *bt)
+{
+	unsigned root = largest(bt->hol_pct, ATTRIB_CAUSES, ATTRIB_CAUSE_HOL);
+
+	fprintf(out,
+		"  %.0f%% of the >= p99 time: waiting in the socket behind requests stalled in %s; "
+		"with those waits counted as their root cause, %s is %.0f%% of it.\n",
+		bt->cause_pct[ATTRIB_CAUSE_HOL], root_words(root), attrib_cause_name(root),
+		bt->root_pct[root]);
+	return root;
+}
+
+/* The top stack of a cause, if one was recorded. */
+static void where_text(FILE *out, const struct report_tail *rt, unsigned cause)
+{
+	const char *name = attrib_cause_name(cause);
+
+	for (size_t i = 0; i < rt->ntop[BAND_TOP_STACK]; i++) {
+		const struct band_top *tp = &rt->top[BAND_TOP_STACK][i];
+
+		if (strncmp(tp->key, name, strlen(name)) || !rt->top_stack[i][0])
+			continue;
+		fprintf(out, "  Where in the kernel (%s): ", tp->key);
+		print_stack(out, rt->top_stack[i], 16);
+		fputc('\n', out);
+		return;
+	}
+}
+
 /* The answer in words: what the >= p99 requests' time went to (by time), the
- * cause behind most of it, and the stack that shows it. */
+ * cause behind most of it (behind the requests they waited for, when that
+ * is a head-of-line wait), and the stack that shows it. */
 static void story_text(FILE *out, const struct report_tail *rt)
 {
 	const struct band_time *bt = &rt->time[0];
-	unsigned phase, cause, next;
+	unsigned phase, cause, next, root;
 	char lo[16], hi[16], total[16];
 
 	if (!bt->requests)
@@ -294,31 +326,12 @@ static void story_text(FILE *out, const struct report_tail *rt)
 		bt->requests, bt->requests == 1 ? "" : "s", lo, hi, total, bt->phase_pct[phase],
 		attrib_phase_name(phase), attrib_cause_name(cause), bt->cause_pct[cause],
 		report_cause_words(cause));
-	if (cause == ATTRIB_CAUSE_HOL) {
-		unsigned root = largest(bt->hol_pct, ATTRIB_CAUSES, ATTRIB_CAUSE_HOL);
-
-		fprintf(out,
-			"  %.0f%% of the >= p99 time: waiting in the socket behind requests "
-			"stalled in %s; with those waits counted as their root cause, %s is "
-			"%.0f%% of it.\n",
-			bt->cause_pct[cause], root_words(root), attrib_cause_name(root),
-			bt->root_pct[root]);
-	}
+	root = cause == ATTRIB_CAUSE_HOL ? hol_sentence(out, bt) : cause;
 	next = largest(bt->cause_pct, ATTRIB_CAUSES, cause);
 	if (next < ATTRIB_CAUSES && bt->cause_pct[next] >= 10.0)
 		fprintf(out, "  Next: %s, %.0f%%: %s.\n", attrib_cause_name(next),
 			bt->cause_pct[next], report_cause_words(next));
-	for (size_t i = 0; i < rt->ntop[BAND_TOP_STACK]; i++) {
-		const struct band_top *tp = &rt->top[BAND_TOP_STACK][i];
-
-		if (strncmp(tp->key, attrib_cause_name(cause), strlen(attrib_cause_name(cause))) ||
-		    !rt->top_stack[i][0])
-			continue;
-		fprintf(out, "  Where in the kernel (%s): ", tp->key);
-		print_stack(out, rt->top_stack[i], 16);
-		fputc('\n', out);
-		break;
-	}
+	where_text(out, rt, root);
 }
 
 static void tops_text(FILE *out, const struct report_tail *rt)

@@ -334,6 +334,51 @@ static void test_summary_text(void **state)
 	agg_free(&a);
 }
 
+/* Requests without wire times are counted by reason and shown apart; the
+ * flow-control bound is its own line; both in JSON too. */
+static void test_summary_wire_unknown_and_flow(void **state)
+{
+	struct agg a;
+	struct corr_counts n;
+	struct report_run run;
+	struct corr_request r = completed(0, L_SLOW);
+	struct sink s;
+	const char *t;
+
+	(void)state;
+	fixed_agg(&a);
+	fixed_counts(&n);
+	fixed_run(&run, &n);
+	r.t_sent = 0;
+	r.wire = CORR_WIRE_SENT_UNRESOLVED;
+	add_n(&a, r, 2);
+	r = completed(0, L_FAST);
+	r.t_arrival = 0;
+	r.wire = CORR_WIRE_BEFORE_ATTACH;
+	add_n(&a, r, 1);
+	r = completed(0, L_FAST);
+	r.flow_blocked_ns = 3000000;
+	add_n(&a, r, 1);
+	report_summary_text(sink_open(&s), &a, &run);
+	t = sink_text(&s);
+	assert_contains(t, "  produce requests without wire times: 3 (arrived_before_attach 1) "
+			   "(sent_unresolved 2), not in the latency; their broker latency p50 "
+			   "49.9ms, p99 49.9ms, p99.9 49.9ms, max 49.9ms\n");
+	assert_contains(t, "  flow control (not in the latency): 1 produce requests arrived after "
+			   "a full receive window, 3.00ms in all; bound p50 3.00ms, p99 3.00ms, "
+			   "p99.9 3.00ms, max 3.00ms\n");
+	free(s.buf);
+	report_summary_json(sink_open(&s), &a, &run);
+	t = sink_text(&s);
+	assert_contains(t, "\"wire_unknown\":3,\"wire_unknown_reasons\":{"
+			   "\"arrived_before_attach\":1,\"sent_unresolved\":2},"
+			   "\"wire_unknown_broker_latency_us\":{\"p50\":49938.431,");
+	assert_contains(t, "\"flow_blocked\":{\"requests\":1,\"p99_us\":3000,"
+			   "\"max_us\":3000,\"total_us\":3000}},");
+	free(s.buf);
+	agg_free(&a);
+}
+
 /* kafkalat's own cost: per produce request (100 in fixed_agg), BPF time
  * only when it was counted, nothing at all for a replay */
 static void test_summary_cost(void **state)
@@ -648,6 +693,7 @@ int main(void)
 	    cmocka_unit_test(test_summary_json_contract),
 	    cmocka_unit_test(test_summary_json_empty),
 	    cmocka_unit_test(test_summary_text),
+	    cmocka_unit_test(test_summary_wire_unknown_and_flow),
 	    cmocka_unit_test(test_summary_cost),
 	    cmocka_unit_test(test_interval_header),
 	    cmocka_unit_test(test_interval_rows),

@@ -329,6 +329,47 @@ static void test_tail_text_variants(void **state)
 }
 
 /* Nothing attributed: the bands say so with "-", and nothing else follows. */
+/* Requests that waited in the socket behind others stalled in the journal:
+ * the story names the wait and what it waited behind, and the journal's
+ * stack; the root causes line counts the wait as the journal's. */
+static void test_tail_text_hol(void **state)
+{
+	struct report_tail rt;
+	struct band_time *bt = &rt.time[0];
+	struct sink s;
+	const char *t;
+
+	(void)state;
+	fixed_tail(&rt);
+	memset(bt->phase_pct, 0, sizeof(bt->phase_pct));
+	memset(bt->cause_pct, 0, sizeof(bt->cause_pct));
+	memset(bt->root_pct, 0, sizeof(bt->root_pct));
+	bt->phase_pct[ATTRIB_SOCKET_WAIT] = 93;
+	bt->phase_pct[ATTRIB_APPEND] = 7;
+	bt->cause_pct[ATTRIB_CAUSE_HOL] = 93;
+	bt->cause_pct[CAUSE_JOURNAL] = 5;
+	bt->cause_pct[CAUSE_CPU] = 2;
+	bt->hol_pct[CAUSE_JOURNAL] = 93;
+	bt->root_pct[CAUSE_JOURNAL] = 98;
+	bt->root_pct[CAUSE_CPU] = 2;
+	bt->flow_requests = 0;
+	report_tail_text(sink_open(&s), &rt);
+	t = sink_text(&s);
+	assert_contains(t, "  >= p99   10 requests, 900ms: socket_wait 93%, append 7%; hol 93%, "
+			   "journal 5%, cpu 2%\n"
+			   "           root causes (head-of-line waits as the cause of the request "
+			   "waited behind): journal 98%, cpu 2%\n");
+	assert_contains(t,
+			"spent 93% of their time in the socket_wait phase.\n"
+			"  The largest cause is hol, 93% of their time: waiting in the socket "
+			"behind an earlier request on its connection.\n"
+			"  93% of the >= p99 time: waiting in the socket behind requests stalled "
+			"in the journal; with those waits counted as their root cause, journal is "
+			"98% of it.\n"
+			"  Where in the kernel (journal:wait_transaction_locked): a <- b <- c\n");
+	free(s.buf);
+}
+
 static void test_tail_text_empty(void **state)
 {
 	struct report_tail rt;
@@ -730,6 +771,37 @@ static void test_attrib_other(void **state)
 	free(s.buf);
 }
 
+/* A request that waited behind another: its hol object and line. */
+static void test_attrib_hol(void **state)
+{
+	struct attrib_result res;
+	struct report_attrib a = {.res = &res};
+	struct sink s;
+
+	(void)state;
+	matched(&res);
+	res.hol_ns = 90000;
+	res.hol_corr_id = 6;
+	res.hol_root_cause = CAUSE_JOURNAL;
+	res.hol_root_phase = ATTRIB_APPEND;
+	res.hol_root_corr_id = 3;
+	res.root_corr_id = 3;
+	attrib_json(&s, &a);
+	assert_contains(sink_text(&s), "\"root_cause\":\"journal\",\"root_corr\":3,\"hol\":{"
+				       "\"us\":90,\"behind_corr\":6,\"root_cause\":\"journal\","
+				       "\"root_phase\":\"append\",\"root_corr\":3}}");
+	free(s.buf);
+	report_attrib_text(sink_open(&s), &a);
+	assert_contains(sink_text(&s), "    waited 90.0us in the socket behind corr 6, root cause "
+				       "journal in append of corr 3\n");
+	free(s.buf);
+	res.unmatched = ATTRIB_UNM_NO_APPEND;
+	report_attrib_text(sink_open(&s), &a);
+	expect_text(&s, "    phases not attributed: no_append\n"
+			"    waited 90.0us in the socket behind corr 6, root cause journal in "
+			"append of corr 3\n");
+}
+
 static void test_attrib_unmatched(void **state)
 {
 	struct attrib_result res;
@@ -1047,20 +1119,14 @@ static void test_fill_from_tail(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_tail_text),
-	    cmocka_unit_test(test_tail_text_variants),
-	    cmocka_unit_test(test_tail_text_empty),
-	    cmocka_unit_test(test_tail_json),
-	    cmocka_unit_test(test_tail_json_stack_keys),
-	    cmocka_unit_test(test_tail_json_empty),
-	    cmocka_unit_test(test_contract_names),
-	    cmocka_unit_test(test_attrib_matched),
-	    cmocka_unit_test(test_attrib_other),
-	    cmocka_unit_test(test_attrib_unmatched),
-	    cmocka_unit_test(test_request_json),
-	    cmocka_unit_test(test_slow_json),
-	    cmocka_unit_test(test_slow_text),
-	    cmocka_unit_test(test_summary_tail),
+	    cmocka_unit_test(test_tail_text),	    cmocka_unit_test(test_tail_text_variants),
+	    cmocka_unit_test(test_tail_text_hol),   cmocka_unit_test(test_tail_text_empty),
+	    cmocka_unit_test(test_tail_json),	    cmocka_unit_test(test_tail_json_stack_keys),
+	    cmocka_unit_test(test_tail_json_empty), cmocka_unit_test(test_contract_names),
+	    cmocka_unit_test(test_attrib_matched),  cmocka_unit_test(test_attrib_other),
+	    cmocka_unit_test(test_attrib_hol),	    cmocka_unit_test(test_attrib_unmatched),
+	    cmocka_unit_test(test_request_json),    cmocka_unit_test(test_slow_json),
+	    cmocka_unit_test(test_slow_text),	    cmocka_unit_test(test_summary_tail),
 	    cmocka_unit_test(test_fill_from_tail),
 	};
 
