@@ -91,6 +91,8 @@ void bands_on_keep(struct bands *b, bands_keep_fn fn, void *ctx);
  * 0, or -ENOMEM (the request is not counted). */
 int bands_add(struct bands *b, const struct corr_request *r, const struct attrib_result *res);
 
+/* Matched requests left out for want of wire times. */
+uint64_t bands_no_wire(const struct bands *b);
 const char *band_name(unsigned int band); /* "lt_p50", "p50_p99", ... */
 void bands_summary(const struct bands *b, struct band_summary out[BANDS]);
 /* The lowest latency of a band; UINT64_MAX when it is empty. */

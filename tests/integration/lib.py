@@ -292,8 +292,14 @@ def check_request_lines(t, reqs, topics, answered=True):
                 bad.append(f"corr {r['corr']}: acks=0 request has response times")
         if not all(0 < a <= b for a, b in zip(times, times[1:])):
             bad.append(f"corr {r['corr']}: times out of order {times}")
-        if answered and abs(r["latency_us"] - (r["t_end_ns"] - r["t_first_ns"]) / 1e3) > 0.01:
-            bad.append(f"corr {r['corr']}: latency_us != t_end - t_first")
+        if answered and abs(r["broker_latency_us"]
+                            - (r["t_end_ns"] - r["t_first_ns"]) / 1e3) > 0.01:
+            bad.append(f"corr {r['corr']}: broker_latency_us != t_end - t_first")
+        wire = answered and r.get("wire") == "known"
+        if wire and abs(r["latency_us"] - (r["t_sent_ns"] - r["t_arrival_ns"]) / 1e3) > 0.01:
+            bad.append(f"corr {r['corr']}: latency_us != t_sent - t_arrival")
+        if answered and not wire and r["latency_us"] is not None:
+            bad.append(f"corr {r['corr']}: latency_us without wire times")
         if not r["partitions"] or any(p["topic"] not in topics or p["records"] <= 0
                                       or p["bytes"] <= 0 for p in r["partitions"]):
             bad.append(f"corr {r['corr']}: bad partitions {r['partitions']}")

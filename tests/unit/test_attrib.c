@@ -783,6 +783,40 @@ static void test_wire_phases(void **state)
 	attrib_free(a);
 }
 
+/* The socket wait without a request ahead is the network thread's, split
+ * by its own causes: preempted -15..-10 (runq), asleep -8..-5 then runnable
+ * until -3, running the rest (other connections' work). */
+static void test_wire_net_thread(void **state)
+{
+	struct attrib *a = attrib_new(NULL);
+	struct attrib_result res;
+	struct req q;
+
+	(void)state;
+	clean_background(a);
+	off(a, NET, -15, -10, -1, CAUSE_OTHER, 0, NULL);
+	/* off() takes a negative wake-up for "preempted": this one is asleep */
+	assert_int_equal(attrib_add_offcpu(a, &(struct attrib_offcpu){.tid = NET,
+								      .t_off = US(-8),
+								      .t_on = US(-3),
+								      .t_wakeup = US(-5),
+								      .blocked = true,
+								      .cause = CAUSE_NET,
+								      .stack_id = -2}),
+			 0);
+	req_init(&q, 0, 10, 70, 80);
+	req_part(&q, 0, BYTES);
+	q.r.t_arrival = US(-30);
+	q.r.t_complete = US(-20);
+	q.r.t_sent = US(80);
+	assert_int_equal(run(a, &q, &res), ATTRIB_MATCHED);
+	assert_int_equal(PHASE(SOCKET_WAIT), 20000);
+	assert_int_equal(CAUSE(SOCKET_WAIT, CAUSE_RUNQ), 7000);
+	assert_int_equal(CAUSE(SOCKET_WAIT, ATTRIB_CAUSE_UNKNOWN), 3000);
+	assert_int_equal(CAUSE(SOCKET_WAIT, ATTRIB_CAUSE_NET_THREAD), 10000);
+	attrib_free(a);
+}
+
 /* A read that began before the request had all arrived ends recv, with no
  * socket wait; one that began before its first byte starts at the arrival. */
 static void test_wire_read_early(void **state)
@@ -919,6 +953,7 @@ int main(void)
 	    cmocka_unit_test(test_bounded),
 	    cmocka_unit_test(test_sums_random),
 	    cmocka_unit_test(test_wire_phases),
+	    cmocka_unit_test(test_wire_net_thread),
 	    cmocka_unit_test(test_wire_read_early),
 	    cmocka_unit_test(test_wire_unknown),
 	    cmocka_unit_test(test_wire_unmatched_hol),

@@ -537,6 +537,7 @@ static void test_wire_unknown_ignored(void **state)
 	for (int band = 0; band < BANDS; band++)
 		assert_int_equal(sum[band].requests, 0);
 	assert_int_equal(bands_kept(b), 0);
+	assert_int_equal(bands_no_wire(b), 1);
 	bands_free(b);
 }
 
