@@ -82,23 +82,25 @@ cat <<'TXT'
 
 What you saw: kafkalat framed every Kafka request the broker read from its
 sockets and matched it with the response it wrote, in the kernel, without
-touching the broker - the latency of every produce request from its first
-byte read to the last byte of its response written - and split each one into
-the broker's phases (read, queue, lock, append, post_append, send) and the
-kernel's reasons for each wait, from the broker threads' scheduler, futex
-and file events and their kernel stacks.
+touching the broker - the latency of every produce request as its client
+waits for it, from its first byte arriving in the broker's socket to the
+last byte of its response leaving it - and split each one into phases
+(recv, socket_wait, then the broker's read, queue, lock, append,
+post_append, send, then send_queue) and the kernel's reasons for each wait,
+from the broker threads' scheduler, futex and file events and their kernel
+stacks. Beside it, BROKER_P99 is the broker's own view, first read to last
+write, as Kafka's request metrics time it.
 
 The median is about 100 us. The tail is hundreds of milliseconds, and the
 "Why the tail is slow" lines say what it is made of: on this ext4 (journal
 commit every second) under background writes, the broker's write() of a
 batch blocks in ext4_dirty_inode (updating the file's modification time),
 which must join the running journal transaction and waits while jbd2 commits
-it to the slow disk (do_get_write_access). The "journal commits overlapping"
-line shows those commits. Run `scripts/fs-compare.sh` to see the same load on
+it to the slow disk (do_get_write_access). Like Kafka, the broker reads no
+more from a connection until it has answered its request, so the requests
+behind that one wait in the socket buffer: most of the tail is that wait
+(socket_wait, head-of-line), which no broker-side clock sees, and kafkalat
+names the journal as its root cause. The "journal commits overlapping" line
+shows those commits. Run `scripts/fs-compare.sh` to see the same load on
 ext4 with other options and on XFS.
-
-The client's p99 is worse than the broker's: like Kafka, the broker reads
-no more from a connection until it has answered its request, so requests
-behind a slow one wait in the socket buffer, where no broker-side clock
-(Kafka's metrics or kafkalat's first-byte-read) sees them.
 TXT
