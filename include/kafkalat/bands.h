@@ -61,12 +61,13 @@ struct band_time {
 
 /* One of the slowest requests kept. */
 struct slow_request {
-	uint64_t latency, t_first, t_end;
+	uint64_t latency;
+	uint64_t t_arrival, t_sent; /* the window its latency measures */
 	int64_t phase_ns[ATTRIB_PHASES];
 	int64_t cause_ns[ATTRIB_CAUSES]; /* over all phases */
 	uint32_t nstacks;
 	struct attrib_stack stacks[ATTRIB_STACKS];
-	/* the block I/O that overlapped [t_first, t_end], as the keep hook
+	/* the block I/O that overlapped [t_arrival, t_sent], as the keep hook
 	 * found it when the request was kept (history.h); 0 without a hook */
 	uint64_t nblock, block_longest_ns;
 	uint32_t block_dev;

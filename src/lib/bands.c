@@ -118,8 +118,8 @@ static void keep_slow(struct bands *b, const struct corr_request *r,
 		      const struct attrib_result *res)
 {
 	struct slow_request s = {.latency = (uint64_t)res->latency_ns,
-				 .t_first = r->t_first,
-				 .t_end = r->t_end,
+				 .t_arrival = r->t_arrival,
+				 .t_sent = r->t_sent,
 				 .nstacks = res->nstacks,
 				 .hol_ns = res->hol_ns,
 				 .hol_root_cause = res->hol_root_cause,
