@@ -149,6 +149,25 @@ static uint64_t sum(const uint64_t *v, int n)
 	return s;
 }
 
+/* The correlator's wire records: what resolved the sent-later responses and
+ * bounded the flow-control waits, and what was left over. */
+static void wire_counts_text(FILE *out, const struct corr_counts *n)
+{
+	char unclaimed[16];
+
+	if (n->wire_skipped_conns)
+		fprintf(out, "  connections without wire times (kTLS or sockmap) %" PRIu64 "\n",
+			n->wire_skipped_conns);
+	if (!n->sent_events && !n->flow_events && !n->arrival_backlog)
+		return;
+	fmt_ns(n->flow_unclaimed_ns, unclaimed, sizeof(unclaimed));
+	fprintf(out,
+		"  wire records: sent %" PRIu64 ", full receive windows %" PRIu64
+		" (%s no request arrived after), requests arriving through the socket backlog "
+		"%" PRIu64 "\n",
+		n->sent_events, n->flow_events, unclaimed, n->arrival_backlog);
+}
+
 static void summary_counts_text(FILE *out, const struct report_run *run)
 {
 	const struct corr_counts *n = run->counts;
@@ -178,6 +197,7 @@ static void summary_counts_text(FILE *out, const struct report_run *run)
 	if (run->conn_table_full)
 		fprintf(out, "  connections not tracked (kernel table full) %" PRIu64 "\n",
 			run->conn_table_full);
+	wire_counts_text(out, n);
 }
 
 /* kafkalat's own cost, per completed produce request when there were any. */
@@ -387,6 +407,13 @@ void report_summary_json(FILE *out, const struct agg *total, const struct report
 	json_kuint(&j, "resync_skipped_syscalls", run->resync_skipped);
 	json_kuint(&j, "desyncs", n->desyncs);
 	json_kuint(&j, "bad_events", n->bad_events);
+	json_key(&j, "wire");
+	json_obj_begin(&j);
+	json_kuint(&j, "sent_records", n->sent_events);
+	json_kuint(&j, "flow_records", n->flow_events);
+	json_kdouble(&j, "flow_unclaimed_us", us(n->flow_unclaimed_ns));
+	json_kuint(&j, "arrival_backlog", n->arrival_backlog);
+	json_obj_end(&j);
 	json_key(&j, "kernel");
 	json_obj_begin(&j);
 	json_kuint(&j, "syscalls", run->kernel_syscalls);

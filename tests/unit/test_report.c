@@ -197,6 +197,11 @@ static void fixed_counts(struct corr_counts *n)
 	n->undecodable_conns = 2;
 	n->undecodable[KLT_BAD_TLS] = 1;
 	n->undecodable[KLT_BAD_SIZE] = 1;
+	n->wire_skipped_conns = 1;
+	n->sent_events = 4;
+	n->flow_events = 3;
+	n->flow_unclaimed_ns = 2500000;
+	n->arrival_backlog = 2;
 }
 
 static void fixed_run(struct report_run *run, const struct corr_counts *n)
@@ -273,6 +278,10 @@ static void test_summary_json_contract(void **state)
 	assert_contains(j, "\"ApiVersions\":{\"requests\":1,\"latency_us\":{\"p50\":100.095,");
 	assert_contains(j, "\"undecodable\":{\"connections\":2,"
 			   "\"reasons\":{\"bad_frame_size\":1,\"tls\":1}}");
+	assert_contains(j, "\"connections\":{\"seen\":5,\"preexisting\":1,\"untracked\":1,"
+			   "\"wire_skipped\":1}");
+	assert_contains(j, "\"bad_events\":0,\"wire\":{\"sent_records\":4,\"flow_records\":3,"
+			   "\"flow_unclaimed_us\":2500,\"arrival_backlog\":2},\"kernel\":{");
 	free(s.buf);
 }
 
@@ -329,7 +338,11 @@ static void test_summary_text(void **state)
 	assert_contains(t, "  responses without a request 1\n");
 	assert_contains(t, "  lost events 3, undecodable connections 2\n");
 	assert_contains(t, "    undecodable tls                  1\n");
-	assert_contains(t, "  connections not tracked (kernel table full) 1\n");
+	assert_contains(t,
+			"  connections not tracked (kernel table full) 1\n"
+			"  connections without wire times (kTLS or sockmap) 1\n"
+			"  wire records: sent 4, full receive windows 3 (2.50ms no request arrived "
+			"after), requests arriving through the socket backlog 2\n");
 	free(s.buf);
 	agg_free(&a);
 }
