@@ -1125,7 +1125,7 @@ static void hol_root(struct attrib *a, const struct corr_request *r, struct attr
 	out->hol_root_cause = ATTRIB_CAUSE_UNKNOWN;
 	out->hol_root_phase = ATTRIB_SOCKET_WAIT;
 	out->hol_root_corr_id = r->prev_corr_id;
-	if (c->used && c->conn_id == r->conn_id && c->corr_id == r->prev_corr_id) {
+	if (r->has_prev && c->used && c->conn_id == r->conn_id && c->corr_id == r->prev_corr_id) {
 		out->hol_root_cause = c->root_cause;
 		out->hol_root_phase = (enum attrib_phase)c->root_phase;
 		out->hol_root_corr_id = c->root_corr_id;
