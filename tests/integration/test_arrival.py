@@ -11,7 +11,9 @@ broker writes with TCP_NODELAY and a client that reads, so the response
 leaves during the write) except for a response too big for a client that
 reads it late (null, counted), and that each request of a batch waited in the
 socket as much longer than the one before it as the broker took over that
-one (a DELAY and a little), within 1 ms. A second connection,
+one (a DELAY and a little), within 1 ms, all of it head-of-line behind the
+request before it (traced with the causes: the request lines say which
+request each one waited behind). A second connection,
 accepted before kafkalat attached, has its first batch's arrivals unknown
 (null: they were already in the socket when kafkalat first saw it), and
 its later batches exact."""
@@ -99,6 +101,27 @@ def client(port):
     return s
 
 
+def check_head_of_line(t, rnd, batch_reqs):
+    """Each request's socket wait (from its last byte's arrival) is in its
+    phases, and all of it but the broker's own gap between answering one
+    request and reading the next (under 1 ms) is head-of-line behind the
+    request before it."""
+    for i, r in enumerate(batch_reqs):
+        sw = (r["t_first_ns"] - r["t_complete_ns"]) / 1e3
+        got = r["phases_us"]["socket_wait"]
+        t.check(abs(got - sw) < 0.01,
+                f"round {rnd}: request {i} socket_wait {got:.3f} us = t_first - t_complete")
+        hol = r.get("hol") or {"us": 0, "behind_corr": None}
+        if i == 0:
+            t.check(hol["us"] < 1000, f"round {rnd}: request 0 waited behind nothing "
+                    f"({hol['us']:.3f} us head-of-line)")
+            continue
+        t.check(hol["behind_corr"] == r["corr"] - 1 and sw - hol["us"] < 1000,
+                f"round {rnd}: request {i} waited {hol['us'] / 1e3:.3f} of its "
+                f"{sw / 1e3:.3f} ms in the socket behind corr {hol['behind_corr']} "
+                f"(want {r['corr'] - 1}, all but < 1 ms)")
+
+
 def test(t):
     from lib import check_summary_clean
     port_file = t.path("broker.port")
@@ -115,7 +138,7 @@ def test(t):
     # accepted, and a batch answered, before kafkalat attaches
     old = client(port)
     batch(old, 1000)
-    k = t.kafkalat(b.pid, [port], "--no-causes")
+    k = t.kafkalat(b.pid, [port])
     new = client(port)
     time.sleep(0.1)  # accepted with no bytes waiting: every arrival is seen
     for r in range(ROUNDS):
@@ -176,6 +199,7 @@ def test(t):
                     f"(a {DELAY_MS} ms delay): within 1 ms, and > {DELAY_MS - 0.1} ms")
         t.check(waits[-1] >= (K - 1) * DELAY_MS - 0.1,
                 f"round {rnd}: last request waited {waits[-1]:.3f} ms >= {(K - 1) * DELAY_MS} ms")
+        check_head_of_line(t, rnd, batch_reqs)
 
     # the connection open before attach: its first batch after attach was
     # already waiting (sent at once) when kafkalat first saw the broker read it
