@@ -466,6 +466,32 @@ void report_slow_header(FILE *out)
 		"CLIENT_ID", "TOPIC-PARTITIONS", "BYTES", "LATENCY", "BROKER", "FLOW");
 }
 
+/* Without an attribution (no causes traced), what a request waited behind
+ * is still known from its own times; its root cause is not. */
+static void hol_text(FILE *out, const struct corr_request *r)
+{
+	int64_t hol = attrib_hol_ns(r);
+	char t[16];
+
+	if (hol <= 0)
+		return;
+	fmt_ns((uint64_t)hol, t, sizeof(t));
+	fprintf(out, "    waited %s in the socket behind corr %d\n", t, r->prev_corr_id);
+}
+
+static void hol_json(struct json *j, const struct corr_request *r)
+{
+	int64_t hol = attrib_hol_ns(r);
+
+	if (hol <= 0)
+		return;
+	json_key(j, "hol");
+	json_obj_begin(j);
+	json_kdouble(j, "us", (double)hol / 1e3);
+	json_kint(j, "behind_corr", r->prev_corr_id);
+	json_obj_end(j);
+}
+
 void report_slow_text(FILE *out, const struct corr_request *r, int64_t wall_offset_ns,
 		      const struct report_attrib *a)
 {
@@ -485,6 +511,8 @@ void report_slow_text(FILE *out, const struct corr_request *r, int64_t wall_offs
 		fprintf(out, "    wire times unknown: %s\n", corr_wire_name(r->wire));
 	if (a && a->res)
 		report_attrib_text(out, a);
+	else
+		hol_text(out, r);
 	fflush(out);
 }
 
@@ -570,6 +598,8 @@ void report_slow_json(FILE *out, const struct corr_request *r, int64_t wall_offs
 	json_request_fields(&j, r);
 	if (a && a->res)
 		report_attrib_json(&j, a);
+	else
+		hol_json(&j, r);
 	json_obj_end(&j);
 	fputc('\n', out);
 	fflush(out);
@@ -584,6 +614,8 @@ void report_request_json(FILE *out, const struct corr_request *r, const struct r
 	json_request_fields(&j, r);
 	if (a && a->res)
 		report_attrib_json(&j, a);
+	else
+		hol_json(&j, r);
 	json_obj_end(&j);
 	fputc('\n', out);
 }

@@ -694,6 +694,37 @@ static void test_slow_json(void **state)
 	free(s.buf);
 }
 
+/* Not attributed (no causes traced): a request's lines still say how long it
+ * waited behind the request before it on its connection, from its times:
+ * here from its arrival (1 ms before its first read) until that request's
+ * response left, 0.6 ms later. */
+static void test_hol_without_causes(void **state)
+{
+	struct corr_request r = sample();
+	struct sink s;
+
+	(void)state;
+	r.wire = CORR_WIRE_KNOWN;
+	r.t_arrival = r.t_complete = r.t_first - 1000000;
+	r.t_sent = r.t_end;
+	r.has_prev = true;
+	r.prev_corr_id = 6;
+	r.prev_t_start = r.t_first - 3000000;
+	r.prev_t_done = r.t_first - 400000;
+	report_slow_text(sink_open(&s), &r, HOUR_NS, NULL);
+	expect_text(&s, "01:00:05.000250  127.0.0.1:40000       producer-1       "
+			"orders-3,orders-4,logs-0            350     1.25ms      250us          -\n"
+			"    waited 600us in the socket behind corr 6\n");
+	report_request_json(sink_open(&s), &r, NULL);
+	assert_contains(sink_text(&s), "\"broker_latency_us\":250,\"hol\":{\"us\":600,"
+				       "\"behind_corr\":6}}\n");
+	free(s.buf);
+	r.has_prev = false;
+	report_slow_text(sink_open(&s), &r, HOUR_NS, NULL);
+	assert_null(strstr(sink_text(&s), "waited"));
+	free(s.buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -718,6 +749,7 @@ int main(void)
 	    cmocka_unit_test(test_slow_text),
 	    cmocka_unit_test(test_slow_text_many_partitions),
 	    cmocka_unit_test(test_slow_json),
+	    cmocka_unit_test(test_hol_without_causes),
 	};
 
 	return cmocka_run_group_tests(tests, utc, NULL);
