@@ -6,6 +6,14 @@
  * requests with acks=0 get no response from a real broker: they are counted
  * when read and kept only so that a broker which does answer them (the
  * librdkafka mock cluster) does not produce unmatched responses.
+ *
+ * An answered request completes when its response has left the socket: a
+ * second FIFO per connection holds those whose response the kernel saw
+ * leave only after the write (KLT_EV_SENT tells when), and the ones behind
+ * them, so that each connection completes in order and each request can
+ * name the one it may have waited behind. Full-window periods
+ * (KLT_EV_FLOW) wait per connection for the next request to arrive after
+ * them. docs/design.md, "Correlation".
  */
 #include <arpa/inet.h>
 #include <errno.h>
