@@ -53,7 +53,16 @@ static void check(const struct attrib_result *res)
 	if (res->unmatched == ATTRIB_MATCHED && (!res->handler || res->unattributed_ns))
 		abort();
 	if (res->hol_ns != res->cause_ns[ATTRIB_SOCKET_WAIT][ATTRIB_CAUSE_HOL] ||
-	    res->root_cause >= ATTRIB_CAUSES || res->hol_root_cause >= ATTRIB_CAUSES)
+	    res->root_cause >= ATTRIB_CAUSES || res->hol_root_cause >= ATTRIB_CAUSES ||
+	    res->root_ns[ATTRIB_CAUSE_HOL])
+		abort();
+	/* the roots share the phases' time out, no more and no less */
+	for (int c = 0; c < ATTRIB_CAUSES; c++) {
+		if (res->root_ns[c] < 0)
+			abort();
+		sum -= res->root_ns[c];
+	}
+	if (sum != res->unattributed_ns)
 		abort();
 }
 
