@@ -234,10 +234,11 @@ static void time_lines(FILE *out, const struct report_tail *rt)
 		list_pcts(out, bt->cause_pct, ATTRIB_CAUSES, attrib_cause_name);
 		fputc('\n', out);
 		if (bt->cause_pct[ATTRIB_CAUSE_HOL] >= 1.0) {
-			fprintf(out,
-				"  %-8s root causes (head-of-line waits as the cause of the "
-				"request waited behind): ",
-				"");
+			fprintf(
+			    out,
+			    "  %-8s root causes (head-of-line waits shared out as the causes of "
+			    "the requests waited behind): ",
+			    "");
 			list_pcts(out, bt->root_pct, ATTRIB_CAUSES, attrib_cause_name);
 			fputc('\n', out);
 		}
@@ -281,7 +282,7 @@ static unsigned hol_sentence(FILE *out, const struct band_time *bt)
 
 	fprintf(out,
 		"  %.0f%% of the >= p99 time: waiting in the socket behind requests stalled in %s; "
-		"with those waits counted as their root cause, %s is %.0f%% of it.\n",
+		"with those waits shared out as their causes, %s is %.0f%% of it.\n",
 		bt->cause_pct[ATTRIB_CAUSE_HOL], root_words(root), attrib_cause_name(root),
 		bt->root_pct[root]);
 	return root;

@@ -361,14 +361,14 @@ static void test_tail_text_hol(void **state)
 	t = sink_text(&s);
 	assert_contains(t, "  >= p99   10 requests, 900ms: socket_wait 93%, append 7%; hol 93%, "
 			   "journal 5%, cpu 2%\n"
-			   "           root causes (head-of-line waits as the cause of the request "
-			   "waited behind): journal 98%, cpu 2%\n");
+			   "           root causes (head-of-line waits shared out as the causes of "
+			   "the requests waited behind): journal 98%, cpu 2%\n");
 	assert_contains(t,
 			"spent 93% of their time in the socket_wait phase.\n"
 			"  The largest cause is hol, 93% of their time: waiting in the socket "
 			"behind an earlier request on its connection.\n"
 			"  93% of the >= p99 time: waiting in the socket behind requests stalled "
-			"in the journal; with those waits counted as their root cause, journal is "
+			"in the journal; with those waits shared out as their causes, journal is "
 			"98% of it.\n"
 			"  Where in the kernel (journal:wait_transaction_locked): a <- b <- c\n");
 	free(s.buf);
