@@ -46,6 +46,19 @@ static void on_complete(const struct corr_request *r, void *ctx)
 	assert_int_equal(explain_request(rn->t, r), 0);
 }
 
+/* An explainer with the segment's name, and a correlator feeding it. */
+static struct corr *start(struct run *rn)
+{
+	struct corr *c;
+
+	rn->t = explain_new(NULL, stacks, NULL, on_result, rn);
+	c = corr_new(on_complete, rn);
+	assert_non_null(rn->t);
+	assert_non_null(c);
+	name(rn->t, INO, "orders-3", "00000000000000000000.log");
+	return c;
+}
+
 /* The broker reads request i at i * EACH, its handler writes the batch
  * stalled X in the journal, the network thread answers at once and reads
  * the next: the connection is muted while each is in flight. */
@@ -90,11 +103,7 @@ static void test_pipelined_stalls(void **state)
 	struct corr *c;
 
 	(void)state;
-	rn.t = explain_new(NULL, stacks, NULL, on_result, &rn);
-	c = corr_new(on_complete, &rn);
-	assert_non_null(rn.t);
-	assert_non_null(c);
-	name(rn.t, INO, "orders-3", "00000000000000000000.log");
+	c = start(&rn);
 	for (int i = 0; i < K; i++)
 		causes(rn.t, (double)i * EACH);
 	assert_int_equal(evb_feed(c, evb_conn4(CONN, "127.0.0.1", 4000)), 0);
@@ -180,11 +189,7 @@ static void test_cascade_roots(void **state)
 	struct corr *c;
 
 	(void)state;
-	rn.t = explain_new(NULL, stacks, NULL, on_result, &rn);
-	c = corr_new(on_complete, &rn);
-	assert_non_null(rn.t);
-	assert_non_null(c);
-	name(rn.t, INO, "orders-3", "00000000000000000000.log");
+	c = start(&rn);
 	causes(rn.t, 0);
 	causes_runq(rn.t, EACH);
 	file(rn.t, H1, KLC_SYS_WRITE, INO, BYTES, 2 * EACH + 40, 2 * EACH + 50);
