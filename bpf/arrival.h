@@ -82,10 +82,10 @@ ARR_INLINE void arr_push(struct arr_ring *r, __u32 seq_end, __u64 t_ns, __u32 fl
 	r->pushes++;
 }
 
-/* When the stream byte at seq arrived, and the ARR_* flags of that arrival: the time of the oldest arrival that
- * ends after it; 0 when unknown (before floor, or not arrived yet). Newest
- * first: a frame is looked up when the broker reads it, so few arrivals
- * follow it and the scan stops after them. */
+/* When the stream byte at seq arrived, and the ARR_* flags of that arrival: the time of the oldest
+ * arrival that ends after it; 0 when unknown (before floor, or not arrived yet). Newest first: a
+ * frame is looked up when the broker reads it, so few arrivals follow it and the scan stops after
+ * them. */
 ARR_INLINE __u64 arr_find(const struct arr_ring *r, __u32 seq, __u32 *flags)
 {
 	__u64 n = r->pushes < ARR_SLOTS ? r->pushes : ARR_SLOTS;

@@ -593,7 +593,9 @@ static int walk_step(__u64 index __attribute__((unused)), void *ctx)
 	r = kw_step(f, &c->names, &w->in);
 	switch (r) {
 	case KW_FRAME:
-		emit_frame(c, f, &w->wire, arr_walk_seq(w->wire.seq_start, w->ret, w->left, w->in.avail), w->t_exit);
+		emit_frame(c, f, &w->wire,
+			   arr_walk_seq(w->wire.seq_start, w->ret, w->left, w->in.avail),
+			   w->t_exit);
 		if (f->dir == KLT_DIR_RX)
 			kw_note_request_corr(&c->tx, f->corr_id);
 		return 0;
@@ -805,7 +807,8 @@ int BPF_PROG(sk_data_ready, struct sock *sk)
 	/* from the backlog, the segment waited for the lock's owner to release it */
 	arr_push(&w->rx, tp->rcv_nxt, now, sk->sk_lock.owned ? ARR_BACKLOG : 0);
 	if (!w->t_full) {
-		free = (__s64)sk->sk_rcvbuf - sk->sk_backlog.len - sk->sk_backlog.rmem_alloc.counter;
+		free =
+		    (__s64)sk->sk_rcvbuf - sk->sk_backlog.len - sk->sk_backlog.rmem_alloc.counter;
 		if (arr_window_full(free, tcp_scaling_ratio(tp), tp->inet_conn.icsk_ack.rcv_mss))
 			w->t_full = now;
 	}
@@ -817,7 +820,7 @@ int BPF_PROG(sk_data_ready, struct sock *sk)
 /*
  * A packet leaves for a device. While a watched socket has a response
  * waiting to leave (rare: Nagle, a full send window, a client not reading),
- * see whether this segment carries its last byte. Every other packet on the
+ * say up to which byte its responses have left. Every other packet on the
  * machine returns after one load.
  */
 SEC("tp_btf/net_dev_queue")
@@ -840,10 +843,10 @@ int BPF_PROG(net_dev_queue, struct sk_buff *skb)
 		return 0;
 	if (skb_tcp_end_seq(skb, &end))
 		return 0;
-	if (arr_seq_diff(end, w->tx_pending) >= 0 && __sync_lock_test_and_set(&w->tx_waiting, 0)) {
+	/* each segment dates the responses it completes, the last one too */
+	emit_sent(w, end, bpf_ktime_get_ns());
+	if (arr_seq_diff(end, w->tx_pending) >= 0 && __sync_lock_test_and_set(&w->tx_waiting, 0))
 		__sync_fetch_and_add(&tx_waiting_socks, -1);
-		emit_sent(w, end, bpf_ktime_get_ns());
-	}
 	return 0;
 }
 
