@@ -45,6 +45,11 @@ ARR_INLINE __u32 arr_frame_first(__u32 seq_end, __u32 size)
 /* arr_slot.flags: the arrival was processed from the socket backlog (a
  * reader held the socket lock when the segment came): late by that hold */
 #define ARR_BACKLOG (1u << 0)
+/* arr_find(): the byte's slot was reused before it was read (the reader
+ * learns its arrival from the record emitted at the reuse, arr_evicting) */
+#define ARR_EVICTED (1u << 1)
+/* arr_find(): the byte arrived before the socket was watched */
+#define ARR_UNWATCHED (1u << 2)
 
 struct arr_slot {
 	__u32 seq_end; /* rcv_nxt after the arrival: one past its last byte */
@@ -54,10 +59,11 @@ struct arr_slot {
 
 struct arr_ring {
 	__u64 pushes; /* arrivals ever pushed; slot pushes % ARR_SLOTS is next */
-	/* bytes before floor have no known arrival: they came before the
-	 * socket was watched, or their slot was reused */
+	/* bytes before floor have no arrival in the ring: they came before
+	 * the socket was watched (before watched_from), or their slot was
+	 * reused */
 	__u32 floor;
-	__u32 pad;
+	__u32 watched_from;
 	struct arr_slot slot[ARR_SLOTS];
 };
 
@@ -66,7 +72,20 @@ ARR_INLINE void arr_init(struct arr_ring *r, __u32 rcv_nxt)
 {
 	r->pushes = 0;
 	r->floor = rcv_nxt;
-	r->pad = 0;
+	r->watched_from = rcv_nxt;
+}
+
+/* The slot the next push reuses, if it holds bytes not yet read (before
+ * copied_seq all are): its arrival must be handed on or be lost. NULL when
+ * there is none. */
+ARR_INLINE const struct arr_slot *arr_evicting(const struct arr_ring *r, __u32 copied_seq)
+{
+	const struct arr_slot *s;
+
+	if (r->pushes < ARR_SLOTS)
+		return 0;
+	s = &r->slot[r->pushes % ARR_SLOTS];
+	return arr_seq_diff(s->seq_end, copied_seq) > 0 ? s : 0;
 }
 
 /* Bytes up to seq_end became readable at t_ns. */
@@ -92,8 +111,14 @@ ARR_INLINE __u64 arr_find(const struct arr_ring *r, __u32 seq, __u32 *flags)
 	__u64 t = 0;
 
 	*flags = 0;
-	if (arr_seq_diff(seq, r->floor) < 0)
+	if (arr_seq_diff(seq, r->watched_from) < 0) {
+		*flags = ARR_UNWATCHED;
 		return 0;
+	}
+	if (arr_seq_diff(seq, r->floor) < 0) {
+		*flags = ARR_EVICTED;
+		return 0;
+	}
 	for (__u32 i = 0; i < ARR_SLOTS; i++) {
 		const struct arr_slot *s;
 

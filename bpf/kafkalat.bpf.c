@@ -348,6 +348,22 @@ static __always_inline void emit_flow(struct sk_wire *w, __u64 now)
 		st->flow_events++;
 }
 
+/* KLT_FRAME_ARRIVAL_* for a frame whose ends' lookups said arr_flags: one
+ * arriving before the watch makes the whole unknown; an evicted end is
+ * resolved by the reader from KLT_EV_ARRIVAL. */
+static __always_inline __u32 frame_arrival_flags(__u32 arr_flags)
+{
+	__u32 flags = 0;
+
+	if (arr_flags & ARR_UNWATCHED)
+		return KLT_FRAME_ARRIVAL_UNKNOWN;
+	if (arr_flags & ARR_EVICTED)
+		flags |= KLT_FRAME_ARRIVAL_EVICTED;
+	if (arr_flags & ARR_BACKLOG)
+		flags |= KLT_FRAME_ARRIVAL_BACKLOG;
+	return flags;
+}
+
 /*
  * A read completed a request ending before seq_end on socket sk: when its
  * bytes arrived. It also ends a full-window period the read reopened. A
@@ -369,12 +385,13 @@ __noinline int wire_rx_frame(__u64 sk, __u32 seq_first, __u32 seq_end, struct wi
 		return 0;
 	out->t_first = arr_find(&w->rx, seq_first, &f1);
 	out->t_last = arr_find(&w->rx, seq_end - 1, &f2);
-	if (out->t_first && out->t_last)
-		out->flags = (f1 | f2) & ARR_BACKLOG ? KLT_FRAME_ARRIVAL_BACKLOG : 0;
-	else
+	out->flags = frame_arrival_flags(f1 | f2);
+	if (out->flags & KLT_FRAME_ARRIVAL_UNKNOWN)
 		out->t_first = out->t_last = 0;
+	tp = tcp_sk_view((void *)sk);
+	if (tp->rcv_nxt == tp->copied_seq)
+		out->flags |= KLT_FRAME_QUEUE_DRAINED;
 	if (w->t_full) {
-		tp = tcp_sk_view((void *)sk);
 		if (arr_window_open(tp->rcv_wup, tp->rcv_wnd, tp->rcv_nxt,
 				    tp->inet_conn.icsk_ack.rcv_mss)) {
 			emit_flow(w, bpf_ktime_get_ns());
@@ -483,6 +500,8 @@ static __always_inline void frame_wire(struct klt_frame_event *e, struct kw_flow
 		if ((st = stats_get())) {
 			if (span.flags & KLT_FRAME_ARRIVAL_UNKNOWN)
 				st->arrival_unknown++;
+			if (span.flags & KLT_FRAME_ARRIVAL_EVICTED)
+				st->arrival_evicted++;
 			if (span.flags & KLT_FRAME_ARRIVAL_BACKLOG)
 				st->arrival_backlog++;
 		}
@@ -802,6 +821,36 @@ static __always_inline int io_exit(long ret)
  * connection's. This runs for every socket's data on the machine, in the task
  * that delivered it: one lookup decides. Payload is never read.
  */
+/* The ring is about to reuse a slot whose bytes the broker has not read (a
+ * muted connection with a deep backlog): hand its arrival to the reader. */
+static __always_inline void hand_on_evicted(struct sk_wire *w, __u32 copied_seq)
+{
+	const struct arr_slot *s = arr_evicting(&w->rx, copied_seq);
+	struct klt_arrival_event *e;
+	struct klt_stats *st = stats_get();
+
+	if (!s)
+		return;
+	if (!w->conn_id) {
+		/* not yet accepted: no connection to name */
+		if (st)
+			st->arrival_dropped++;
+		return;
+	}
+	e = ring_reserve(sizeof(*e));
+	if (!e)
+		return;
+	e->type = KLT_EV_ARRIVAL;
+	e->flags = s->flags & ARR_BACKLOG ? KLT_ARRIVAL_BACKLOG : 0;
+	e->conn_id = w->conn_id;
+	e->t_ns = s->t_ns;
+	e->seq_end = s->seq_end;
+	e->pad = 0;
+	ring_submit(e);
+	if (st)
+		st->arrival_events++;
+}
+
 SEC("tp_btf/sk_data_ready")
 int BPF_PROG(sk_data_ready, struct sock *sk)
 {
@@ -822,6 +871,7 @@ int BPF_PROG(sk_data_ready, struct sock *sk)
 		return 0;
 	tp = tcp_sk_view(sk);
 	now = bpf_ktime_get_ns();
+	hand_on_evicted(w, tp->copied_seq);
 	/* from the backlog, the segment waited for the lock's owner to release it */
 	arr_push(&w->rx, tp->rcv_nxt, now, sk->sk_lock.owned ? ARR_BACKLOG : 0);
 	if (!w->t_full) {

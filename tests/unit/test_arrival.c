@@ -151,6 +151,32 @@ static void test_window(void **state)
 	assert_true(arr_window_open(0xfffffc00u, 3000, 0x100, 1000)); /* wraps */
 }
 
+/* Bytes before the watch and bytes whose slot was reused are told apart;
+ * a reused slot with unread bytes is handed on first. */
+static void test_unwatched_and_evicted(void **state)
+{
+	struct arr_ring r = {0};
+	__u32 flags;
+
+	(void)state;
+	arr_init(&r, 1000);
+	assert_null(arr_evicting(&r, 1000));
+	for (__u32 i = 1; i <= ARR_SLOTS; i++)
+		arr_push(&r, 1000 + i * 10, i, 0);
+	/* the next push reuses the slot of [1000, 1010): unread below 1010 */
+	assert_non_null(arr_evicting(&r, 1000));
+	assert_int_equal(arr_evicting(&r, 1005)->seq_end, 1010);
+	assert_int_equal(arr_evicting(&r, 1005)->t_ns, 1);
+	assert_null(arr_evicting(&r, 1010)); /* all of it read */
+	arr_push(&r, 1000 + (ARR_SLOTS + 1) * 10, 99, 0);
+	assert_int_equal(arr_find(&r, 999, &flags), 0);
+	assert_int_equal(flags, ARR_UNWATCHED);
+	assert_int_equal(arr_find(&r, 1009, &flags), 0);
+	assert_int_equal(flags, ARR_EVICTED);
+	assert_int_equal(arr_find(&r, 1010, &flags), 2);
+	assert_int_equal(flags, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -161,6 +187,7 @@ int main(void)
 	    cmocka_unit_test(test_find_flags),
 	    cmocka_unit_test(test_walk_seq),
 	    cmocka_unit_test(test_window),
+	    cmocka_unit_test(test_unwatched_and_evicted),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
