@@ -22,6 +22,7 @@
 #define KLT_MAX_FRAME_BYTES (100u << 20)
 #define KLT_MAX_API_KEY	    127
 #define KLT_MAX_API_VERSION 63
+#define KLT_RESP_TAIL	    5 /* response bytes kept from the end of each body */
 
 enum klt_event_type {
 	KLT_EV_CONN = 1, /* a Kafka listener socket was first seen */
@@ -33,6 +34,7 @@ enum klt_event_type {
 	KLT_EV_DESYNC,	 /* a tentative frame boundary proved wrong; frames since resync void */
 	KLT_EV_SENT,	 /* ABI 2: responses held in the socket left it */
 	KLT_EV_FLOW,	 /* ABI 2: a connection's receive window was full, then reopened */
+	KLT_EV_ARRIVAL,	 /* ABI 2: an arrival of unread bytes the kernel's ring let go */
 };
 
 /* How a watched syscall passes its bytes (sys_io_kind[nr] holds kind + 1). */
@@ -85,6 +87,13 @@ enum klt_bad_reason {
  * reader held the socket lock when they came): their arrival time is late by
  * up to that lock hold */
 #define KLT_FRAME_ARRIVAL_BACKLOG (1u << 6)
+/* request: the arrival of its first or last byte (that t_wire_* is 0) fell
+ * out of the kernel's per-socket ring before the broker read it; a
+ * KLT_EV_ARRIVAL record on the connection carried it */
+#define KLT_FRAME_ARRIVAL_EVICTED (1u << 7)
+/* request: the read that completed it left the socket's receive queue
+ * empty: the broker had caught up with the client */
+#define KLT_FRAME_QUEUE_DRAINED (1u << 8)
 
 /* KLT_EV_TOPIC.flags */
 #define KLT_TOPIC_IS_ID (1u << 0) /* name[0..16) is a topic UUID (Produce v13+) */
@@ -140,7 +149,12 @@ struct klt_frame_event {
 	 * KLT_FRAME_ARRIVAL_UNKNOWN (request) or the connection's
 	 * KLT_CONN_WIRE_SKIPPED */
 	__u32 seq_end;
-	__u32 pad2;
+	/* ABI 2, responses: their last tail_len bytes (0 when the body is
+	 * shorter than KLT_RESP_TAIL): Produce v1-v8 end with throttle_time_ms,
+	 * v9+ with it and their tagged fields */
+	__u8 tail_len;
+	__u8 tail[KLT_RESP_TAIL];
+	__u8 pad2[6];
 };
 
 /* The size of a version 1 frame record. */
@@ -206,6 +220,20 @@ struct klt_flow_event {
 	__u64 t_open_ns;
 };
 
+/* Stream bytes up to seq_end (exclusive) became readable at t_ns, and were
+ * still unread when the kernel's ring reused their slot. */
+struct klt_arrival_event {
+	__u32 type;
+	__u32 flags; /* KLT_ARRIVAL_* */
+	__u64 conn_id;
+	__u64 t_ns;
+	__u32 seq_end;
+	__u32 pad;
+};
+
+/* KLT_EV_ARRIVAL.flags */
+#define KLT_ARRIVAL_BACKLOG (1u << 0) /* processed from the socket backlog: late */
+
 struct klt_desync_event {
 	__u32 type;
 	__u32 flags;
@@ -232,6 +260,9 @@ struct klt_stats {
 	__u64 wire_skipped;    /* connections with KLT_CONN_WIRE_SKIPPED */
 	__u64 sent_events;     /* KLT_EV_SENT emitted */
 	__u64 flow_events;     /* KLT_EV_FLOW emitted */
+	__u64 arrival_evicted; /* request frames with KLT_FRAME_ARRIVAL_EVICTED */
+	__u64 arrival_events;  /* KLT_EV_ARRIVAL emitted */
+	__u64 arrival_dropped; /* unread arrivals let go before the connection was classified */
 };
 
 #endif /* KAFKALAT_EVENTS_H */

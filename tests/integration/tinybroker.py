@@ -3,8 +3,11 @@
 on [::] (dual stack: IPv6 and v4-mapped clients), answers every request frame
 as soon as it is read, in order, with its correlation id, and Produce v3 with
 a proper response. Run as `tinybroker.py PORT_FILE` (writes the port there
-once listening; runs until killed). Imported, it gives tests a client side:
-start(), produce_v3(), read_response()."""
+once listening; runs until killed). With --sockmap, each accepted socket is
+put in a BPF sockmap (no programs) before it is read: the kernel then gives it
+a psock, as a sockmap-based proxy would. Imported, it gives tests a client
+side: start(), produce_v3(), read_response()."""
+import ctypes
 import os
 import socket
 import struct
@@ -13,10 +16,10 @@ import threading
 import time
 
 
-def start(t):
-    """Starts the broker under Run t; returns (process, port)."""
+def start(t, *args):
+    """Starts the broker under Run t (args: its options); returns (process, port)."""
     port_file = t.path("tinybroker.port")
-    b = t.spawn([sys.executable, os.path.abspath(__file__), port_file], "tinybroker")
+    b = t.spawn([sys.executable, os.path.abspath(__file__), port_file, *args], "tinybroker")
     for _ in range(100):
         if os.path.exists(port_file) or b.poll() is not None:
             break
@@ -96,6 +99,37 @@ def serve(conn):
                 conn.sendall(struct.pack(">i", len(resp)) + resp)
 
 
+SYS_BPF = 321  # x86_64
+BPF_MAP_CREATE, BPF_MAP_UPDATE_ELEM = 0, 2
+BPF_MAP_TYPE_SOCKMAP = 15
+
+
+def bpf(cmd, attr):
+    libc = ctypes.CDLL(None, use_errno=True)
+    r = libc.syscall(SYS_BPF, cmd, ctypes.byref(attr), ctypes.sizeof(attr))
+    if r < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"bpf({cmd}): {os.strerror(err)}")
+    return r
+
+
+def sockmap_create(entries):
+    """A BPF sockmap (u32 key, socket fd value) with no programs attached."""
+    attr = (ctypes.c_uint32 * 16)()
+    attr[0:4] = [BPF_MAP_TYPE_SOCKMAP, 4, 4, entries]
+    return bpf(BPF_MAP_CREATE, attr)
+
+
+def sockmap_put(map_fd, slot, sock_fd):
+    key, value = ctypes.c_uint32(slot), ctypes.c_uint32(sock_fd)
+    attr = (ctypes.c_uint64 * 6)()
+    attr[0] = map_fd
+    attr[1] = ctypes.addressof(key)
+    attr[2] = ctypes.addressof(value)
+    attr[3] = 0  # BPF_ANY
+    bpf(BPF_MAP_UPDATE_ELEM, attr)
+
+
 def main():
     srv = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
     srv.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
@@ -104,9 +138,14 @@ def main():
     tmp = sys.argv[1] + ".tmp"
     with open(tmp, "w") as f:
         f.write(f"{srv.getsockname()[1]}\n")
+    sockmap = sockmap_create(64) if "--sockmap" in sys.argv[2:] else None
+    slot = 0
     os.rename(tmp, sys.argv[1])
     while True:
         conn, _ = srv.accept()
+        if sockmap is not None:
+            sockmap_put(sockmap, slot % 64, conn.fileno())
+            slot += 1
         threading.Thread(target=serve, args=(conn,), daemon=True).start()
 
 

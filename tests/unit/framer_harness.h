@@ -55,6 +55,7 @@ static inline int kh_read(void *dst, __u64 n, __u64 src)
 #define KW_READ(dst, n, src) kh_read((dst), (n), (src))
 #include "arrival.h"
 #include "framer.h"
+#include "arrival.h"
 
 #define KH_MAX_IOV   64	       /* MAX_IOV in kafkalat.bpf.c */
 #define KH_MAX_STEPS (1 << 16) /* MAX_STEPS: the bpf_loop bound */
