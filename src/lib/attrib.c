@@ -567,6 +567,7 @@ enum {
 struct bounds {
 	uint64_t b[ATTRIB_PHASES + 1];
 	uint64_t handoff; /* inside post_append: handler → network thread */
+	int64_t broker_latency_ns;
 };
 
 _Static_assert((int)B_SENT == (int)ATTRIB_PHASES, "a boundary after each phase");
@@ -947,13 +948,14 @@ static void pick_top(struct acc *acc)
 
 /* Makes the boundaries non-decreasing: phases then sum to b[last] - b[0].
  * A first read that began before the request had all arrived (a read that
- * blocks, a request in several segments) ends recv there, with no
- * socket_wait; one that began before its first byte arrived starts at the
- * arrival (the read is shortened): the phases add up to t_sent - t_arrival. */
+ * blocks, a request in several segments, Kafka reading the size first) was
+ * waiting for the client: recv runs to the last byte's arrival, socket_wait
+ * is 0, and the broker's read starts there. The phases add up to t_sent -
+ * t_arrival. */
 static void clamp_bounds(struct bounds *bd)
 {
-	if (bd->b[B_COMPLETE] > bd->b[B_FIRST])
-		bd->b[B_COMPLETE] = bd->b[B_FIRST];
+	if (bd->b[B_FIRST] < bd->b[B_COMPLETE])
+		bd->b[B_FIRST] = bd->b[B_COMPLETE];
 	for (int i = 1; i <= ATTRIB_PHASES; i++)
 		if (bd->b[i] < bd->b[i - 1])
 			bd->b[i] = bd->b[i - 1];
@@ -977,6 +979,8 @@ static void init_bounds(const struct corr_request *r, bool wire, struct bounds *
 	bd->b[B_RESP] = r->t_resp;
 	bd->b[B_END] = r->t_end;
 	bd->b[B_SENT] = wire ? r->t_sent : r->t_end;
+	/* the broker's own clock: not moved by the wire times */
+	bd->broker_latency_ns = r->t_end > r->t_first ? (int64_t)(r->t_end - r->t_first) : 0;
 }
 
 static void set_phases(struct attrib_result *out, const struct bounds *bd)
@@ -984,7 +988,7 @@ static void set_phases(struct attrib_result *out, const struct bounds *bd)
 	for (int p = 0; p < ATTRIB_PHASES; p++)
 		out->phase_ns[p] = (int64_t)(bd->b[p + 1] - bd->b[p]);
 	out->latency_ns = (int64_t)(bd->b[ATTRIB_PHASES] - bd->b[0]);
-	out->broker_latency_ns = (int64_t)(bd->b[B_END] - bd->b[B_FIRST]);
+	out->broker_latency_ns = bd->broker_latency_ns;
 }
 
 /* Splits [lo, hi) of socket_wait by the network thread that read r, with
