@@ -48,7 +48,8 @@ enum attrib_phase {
  * socket_wait: "hol", head-of-line behind the connection's previous request
  * (Kafka reads nothing more from a connection while one of its requests is
  * in flight); "throttle_mute", the connection muted for a quota throttle
- * (defined, not yet assigned: the framer does not read throttle_time_ms);
+ * (the time after the previous Produce response left, up to its
+ * throttle_time_ms);
  * "net_thread", the network thread that read it running other work (and
  * runq while that thread waited for a CPU); "unknown", none of these seen
  * (that thread asleep, or not traced). */

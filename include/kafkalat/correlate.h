@@ -40,6 +40,7 @@ enum corr_wire {
 	CORR_WIRE_SENT_UNRESOLVED, /* its response left after the write; no KLT_EV_SENT came */
 	CORR_WIRE_SKIPPED, /* a kTLS/sockmap socket: no wire times (KLT_CONN_WIRE_SKIPPED) */
 	CORR_WIRE_ABI1,	   /* a dump of event ABI 1: no wire times */
+	CORR_WIRE_EVICTED, /* its arrival fell out of the kernel's ring, and the record of it too */
 	CORR_WIRE_MAX,
 };
 
@@ -72,6 +73,10 @@ struct corr_request {
 	bool has_prev;
 	int32_t prev_corr_id;
 	uint64_t prev_t_start, prev_t_done;
+	/* Kafka mutes a connection for a response's throttle_time_ms after
+	 * sending it: this request's response's, and the previous one's (-1:
+	 * unknown, not Produce v1+) */
+	int32_t throttle_ms, prev_throttle_ms;
 	/* Produce only */
 	bool produce_parsed;
 	bool has_txn;
@@ -109,11 +114,14 @@ struct corr_counts {
 	uint64_t undecodable_conns;
 	uint64_t undecodable[KLT_BAD_REASON_MAX];
 	uint64_t desyncs;
-	uint64_t wire_skipped_conns; /* connections with KLT_CONN_WIRE_SKIPPED */
-	uint64_t arrival_backlog;    /* requests with KLT_FRAME_ARRIVAL_BACKLOG */
-	uint64_t sent_events;	     /* KLT_EV_SENT records */
-	uint64_t flow_events;	     /* KLT_EV_FLOW records */
-	uint64_t flow_unclaimed_ns;  /* full-window time no request arrived after */
+	uint64_t wire_skipped_conns;	  /* connections with KLT_CONN_WIRE_SKIPPED */
+	uint64_t arrival_backlog;	  /* requests with KLT_FRAME_ARRIVAL_BACKLOG */
+	uint64_t sent_events;		  /* KLT_EV_SENT records */
+	uint64_t flow_events;		  /* KLT_EV_FLOW records */
+	uint64_t flow_unclaimed_ns;	  /* full-window time no request's bound reached */
+	uint64_t arrival_records;	  /* KLT_EV_ARRIVAL records */
+	uint64_t arrival_records_dropped; /* of which not kept (MAX_EVICTED a connection) */
+	uint64_t arrival_evicted;	  /* requests whose evicted arrival no record had */
 };
 
 /* Called for each request when its response has left the socket (a response
@@ -147,6 +155,10 @@ bool corr_wire_latency(const struct corr_request *r, uint64_t *ns);
  * without a response. */
 uint64_t corr_broker_latency(const struct corr_request *r);
 const char *corr_bad_reason_name(unsigned int reason);
+/* A Produce response's throttle_time_ms from the bytes the kernel kept of
+ * its end (klt_frame_event.tail); -1 when not Produce v1+ or not knowable. */
+int32_t corr_produce_throttle_ms(int16_t api_key, int16_t api_version,
+				 const struct klt_frame_event *resp);
 /* "IP:PORT" ("[IPv6]:PORT") into buf. */
 void corr_format_addr(uint16_t family, const uint8_t addr[16], uint16_t port, char *buf,
 		      size_t len);

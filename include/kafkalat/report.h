@@ -49,6 +49,9 @@ struct report_run {
 	uint64_t wire_skipped;	  /* kTLS/sockmap connections: no wire times */
 	uint64_t sent_events;	  /* KLT_EV_SENT emitted */
 	uint64_t flow_events;	  /* KLT_EV_FLOW emitted */
+	uint64_t arrival_evicted; /* request frames whose arrival fell out of the ring */
+	uint64_t arrival_events;  /* KLT_EV_ARRIVAL emitted */
+	uint64_t arrival_dropped; /* unread arrivals let go before a connection was named */
 	const struct corr_counts *counts;
 	const struct report_tail *tail; /* NULL: the causes were not traced */
 	struct report_cost cost;

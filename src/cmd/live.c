@@ -636,6 +636,9 @@ static void finish(struct live *lv, int pid, double secs, struct klt_stats *st)
 	run.wire_skipped = st->wire_skipped;
 	run.sent_events = st->sent_events;
 	run.flow_events = st->flow_events;
+	run.arrival_evicted = st->arrival_evicted;
+	run.arrival_events = st->arrival_events;
+	run.arrival_dropped = st->arrival_dropped;
 	pipeline_summary(lv->pipe, &run);
 }
 

@@ -1040,19 +1040,41 @@ static void hol_span(const struct corr_request *r, uint64_t lo, uint64_t hi, uin
 	*he = r->prev_t_done < hi ? r->prev_t_done : hi;
 }
 
-/* socket_wait [lo, hi): head-of-line, and the rest the network thread's. */
+/* The part of [lo, hi) in which Kafka kept the connection muted for the
+ * previous response's throttle time, from that response leaving, as
+ * [*ts, *te); empty at lo when none. */
+static void throttle_span(const struct corr_request *r, uint64_t lo, uint64_t hi, uint64_t *ts,
+			  uint64_t *te)
+{
+	uint64_t end;
+
+	*ts = *te = lo;
+	if (hi <= lo || !r->has_prev || r->prev_throttle_ms <= 0)
+		return;
+	end = r->prev_t_done + (uint64_t)r->prev_throttle_ms * 1000000u;
+	if (end <= lo || r->prev_t_done >= hi)
+		return;
+	*ts = r->prev_t_done > lo ? r->prev_t_done : lo;
+	*te = end < hi ? end : hi;
+}
+
+/* socket_wait [lo, hi): head-of-line, then muted for a throttle, and the
+ * rest the network thread's. */
 static void account_socket_wait(struct acc *acc, const struct corr_request *r, uint64_t lo,
 				uint64_t hi)
 {
-	uint64_t hs, he;
+	uint64_t hs, he, ts, te;
 
 	if (hi <= lo)
 		return;
 	hol_span(r, lo, hi, &hs, &he);
+	throttle_span(r, he, hi, &ts, &te);
 	account_net_wait(acc, r->tid_read, lo, hs);
 	add_cause(acc, ATTRIB_SOCKET_WAIT, ATTRIB_CAUSE_HOL, hs, he, NULL);
 	acc->out->hol_ns = (int64_t)(he - hs);
-	account_net_wait(acc, r->tid_read, he, hi);
+	account_net_wait(acc, r->tid_read, he, ts);
+	add_cause(acc, ATTRIB_SOCKET_WAIT, ATTRIB_CAUSE_THROTTLE_MUTE, ts, te, NULL);
+	account_net_wait(acc, r->tid_read, te, hi);
 }
 
 int64_t attrib_hol_ns(const struct corr_request *r)

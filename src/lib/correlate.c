@@ -38,6 +38,7 @@ struct pending_req {
 	bool acks0;
 	bool abi1;	   /* a frame of it came in an ABI 1 record */
 	bool sent_wait;	   /* answered; its response's last byte has not left yet */
+	bool evicted;	   /* an arrival fell out of the kernel's ring and no record had it */
 	uint32_t resp_seq; /* one past its response's last byte (sent_wait) */
 };
 
@@ -47,10 +48,22 @@ struct pqueue {
 	size_t head, len, cap;
 };
 
-#define FLOW_PERIODS 16 /* full-window periods waiting for a request to arrive after */
+#define FLOW_PERIODS 64 /* full-window periods kept since the connection last drained */
+/* arrivals handed on by the kernel, per connection: more than its receive
+ * buffer holds segments of */
+#define MAX_EVICTED (1u << 16)
 
 struct flow_period {
 	uint64_t t_full, t_open;
+	bool claimed; /* some request's bound covers part of it */
+};
+
+/* An arrival the kernel's ring let go unread (KLT_EV_ARRIVAL): the bytes
+ * before seq_end, after the previous one's. */
+struct evicted_arrival {
+	uint64_t t_ns;
+	uint32_t seq_end;
+	bool backlog;
 };
 
 struct conn {
@@ -70,10 +83,18 @@ struct conn {
 	bool has_last;
 	int32_t last_corr_id;
 	uint64_t last_t_start, last_t_done;
-	/* full receive windows not yet given to a request */
+	/* full receive windows since the broker last read the connection's
+	 * receive queue empty (drain_t): each request arriving after them
+	 * was held back by them, in the client, up to their total */
 	struct flow_period flow[FLOW_PERIODS];
 	size_t nflow;
-	uint64_t flow_carry_ns; /* periods pushed out of flow[]: the next request's */
+	uint64_t flow_carry_ns; /* periods pushed out of flow[] since the drain */
+	uint64_t drain_t;
+	/* evicted arrivals in stream order, from ev_head */
+	struct evicted_arrival *ev;
+	size_t ev_head, ev_len, ev_cap;
+	/* the last completed response's throttle_time_ms, -1 unknown */
+	int32_t last_throttle_ms;
 	/* topics and partitions of the Produce request being framed */
 	struct corr_topic *b_topics;
 	struct corr_part *b_parts;
@@ -105,6 +126,7 @@ static const char *const wire_names[CORR_WIRE_MAX] = {
     [CORR_WIRE_SENT_UNRESOLVED] = "sent_unresolved",
     [CORR_WIRE_SKIPPED] = "wire_skipped",
     [CORR_WIRE_ABI1] = "abi1",
+    [CORR_WIRE_EVICTED] = "arrival_evicted",
 };
 
 const char *corr_wire_name(unsigned int w)
@@ -224,6 +246,7 @@ static void conn_free(struct conn *cn)
 {
 	pq_free(&cn->waiting);
 	pq_free(&cn->unsent);
+	free(cn->ev);
 	free(cn->b_topics);
 	free(cn->b_parts);
 	free(cn);
@@ -315,6 +338,8 @@ static enum corr_wire wire_of(const struct conn *cn, const struct pending_req *p
 		return CORR_WIRE_ABI1;
 	if (cn->wire_skipped)
 		return CORR_WIRE_SKIPPED;
+	if (p->evicted)
+		return CORR_WIRE_EVICTED;
 	if (!r->t_arrival || !r->t_complete)
 		return CORR_WIRE_BEFORE_ATTACH;
 	return r->t_sent ? CORR_WIRE_KNOWN : CORR_WIRE_SENT_UNRESOLVED;
@@ -333,6 +358,7 @@ static void complete_front(struct corr *c, struct conn *cn)
 	r->prev_corr_id = cn->last_corr_id;
 	r->prev_t_start = cn->last_t_start;
 	r->prev_t_done = cn->last_t_done;
+	r->prev_throttle_ms = cn->has_last ? cn->last_throttle_ms : -1;
 	c->n.completed++;
 	if (c->on_complete)
 		c->on_complete(r, c->ctx);
@@ -340,6 +366,7 @@ static void complete_front(struct corr *c, struct conn *cn)
 	cn->last_corr_id = r->corr_id;
 	cn->last_t_start = r->t_arrival ? r->t_arrival : r->t_first;
 	cn->last_t_done = r->t_sent ? r->t_sent : r->t_end;
+	cn->last_throttle_ms = r->throttle_ms;
 	pending_release(p);
 	pq_pop(&cn->unsent);
 }
@@ -361,11 +388,13 @@ static void complete_unsent(struct corr *c, struct conn *cn)
 	}
 }
 
+/* The connection drained (or ended): its flow-control episode is over.
+ * Periods no request's bound reached are counted. */
 static void flow_release(struct corr *c, struct conn *cn)
 {
 	for (size_t i = 0; i < cn->nflow; i++)
-		c->n.flow_unclaimed_ns += cn->flow[i].t_open - cn->flow[i].t_full;
-	c->n.flow_unclaimed_ns += cn->flow_carry_ns;
+		if (!cn->flow[i].claimed)
+			c->n.flow_unclaimed_ns += cn->flow[i].t_open - cn->flow[i].t_full;
 	cn->nflow = 0;
 	cn->flow_carry_ns = 0;
 }
@@ -488,31 +517,85 @@ static void on_flow(struct corr *c, const struct klt_flow_event *e)
 		memmove(cn->flow, cn->flow + 1, (FLOW_PERIODS - 1) * sizeof(cn->flow[0]));
 		cn->nflow--;
 	}
-	cn->flow[cn->nflow++] = (struct flow_period){e->t_full_ns, e->t_open_ns};
+	cn->flow[cn->nflow++] = (struct flow_period){e->t_full_ns, e->t_open_ns, false};
 }
 
-/* The full-window time before a request's arrival is its bound; what lies
- * after its arrival stays for the next request. */
-static uint64_t flow_claim(struct conn *cn, uint64_t t_arrival)
+/* A request's flow-control bound: the full-window time on its connection
+ * from the broker's last drain of the receive queue to the request's
+ * arrival. The client cannot send while the window is full, and it sends in
+ * order, so a request it held that long may have waited through all of it;
+ * after a drain the broker had caught up, and nothing older held it back. */
+static uint64_t flow_bound(struct conn *cn, uint64_t t_arrival)
 {
 	uint64_t ns = cn->flow_carry_ns;
-	size_t keep = 0;
 
-	cn->flow_carry_ns = 0;
 	for (size_t i = 0; i < cn->nflow; i++) {
 		struct flow_period *f = &cn->flow[i];
+		uint64_t lo = f->t_full > cn->drain_t ? f->t_full : cn->drain_t;
+		uint64_t hi = f->t_open < t_arrival ? f->t_open : t_arrival;
 
-		if (f->t_full < t_arrival) {
-			uint64_t end = f->t_open < t_arrival ? f->t_open : t_arrival;
-
-			ns += end - f->t_full;
-			f->t_full = end;
+		if (hi > lo) {
+			ns += hi - lo;
+			f->claimed = true;
 		}
-		if (f->t_open > f->t_full)
-			cn->flow[keep++] = *f;
 	}
-	cn->nflow = keep;
 	return ns;
+}
+
+/* The kernel's ring let an unread arrival go: keep it for the request it
+ * starts or ends. */
+static void on_arrival(struct corr *c, const struct klt_arrival_event *e)
+{
+	struct conn *cn = conn_find(c, e->conn_id);
+
+	c->n.arrival_records++;
+	if (!cn)
+		return;
+	if (cn->ev_head && cn->ev_head >= cn->ev_len / 2) {
+		memmove(cn->ev, cn->ev + cn->ev_head, (cn->ev_len - cn->ev_head) * sizeof(*cn->ev));
+		cn->ev_len -= cn->ev_head;
+		cn->ev_head = 0;
+	}
+	if (grow_array((void **)&cn->ev, &cn->ev_cap, cn->ev_len + 1, sizeof(*cn->ev),
+		       MAX_EVICTED)) {
+		c->n.arrival_records_dropped++;
+		return;
+	}
+	cn->ev[cn->ev_len++] =
+	    (struct evicted_arrival){e->t_ns, e->seq_end, e->flags & KLT_ARRIVAL_BACKLOG};
+}
+
+/* When the stream byte at seq arrived, from the evicted arrivals: the first
+ * ending after it; 0 when none does. */
+static const struct evicted_arrival *evicted_find(const struct conn *cn, uint32_t seq)
+{
+	for (size_t i = cn->ev_head; i < cn->ev_len; i++)
+		if (seq_diff(cn->ev[i].seq_end, seq) > 0)
+			return &cn->ev[i];
+	return NULL;
+}
+
+/* A request whose first or last byte's arrival fell out of the kernel's ring
+ * (t 0): from the records the kernel handed on. The stream is read in
+ * order, so those ending by the frame's end are done with. Returns false
+ * when one stays unknown. */
+static bool resolve_evicted(struct conn *cn, const struct klt_frame_event *e, uint64_t *t_first,
+			    uint64_t *t_last, bool *backlog)
+{
+	uint32_t first = e->seq_end - 4 - e->size;
+	const struct evicted_arrival *a;
+
+	if (!*t_first && (a = evicted_find(cn, first))) {
+		*t_first = a->t_ns;
+		*backlog |= a->backlog;
+	}
+	if (!*t_last && (a = evicted_find(cn, e->seq_end - 1))) {
+		*t_last = a->t_ns;
+		*backlog |= a->backlog;
+	}
+	while (cn->ev_head < cn->ev_len && seq_diff(cn->ev[cn->ev_head].seq_end, e->seq_end) <= 0)
+		cn->ev_head++;
+	return *t_first && *t_last;
 }
 
 void corr_topic_id_hex(const uint8_t id[16], char out[33])
@@ -604,8 +687,8 @@ static int attach_produce(struct conn *cn, struct pending_req *p)
 	return 0;
 }
 
-static void fill_request(struct corr_request *r, const struct conn *cn,
-			 const struct klt_frame_event *e)
+static void fill_request(struct corr_request *r, struct conn *cn, const struct klt_frame_event *e,
+			 bool *evicted)
 {
 	memset(r, 0, sizeof(*r));
 	r->conn_id = cn->id;
@@ -618,11 +701,19 @@ static void fill_request(struct corr_request *r, const struct conn *cn,
 	r->tid_read = e->tid_last;
 	r->t_first = e->t_first_ns;
 	r->t_read = e->t_last_ns;
+	r->arrival_backlog = e->flags & KLT_FRAME_ARRIVAL_BACKLOG;
+	r->throttle_ms = -1;
+	r->prev_throttle_ms = -1;
+	*evicted = false;
 	if (!(e->flags & KLT_FRAME_ARRIVAL_UNKNOWN) && !cn->wire_skipped) {
 		r->t_arrival = e->t_wire_first_ns;
 		r->t_complete = e->t_wire_last_ns;
+		if ((e->flags & KLT_FRAME_ARRIVAL_EVICTED) &&
+		    !resolve_evicted(cn, e, &r->t_arrival, &r->t_complete, &r->arrival_backlog)) {
+			r->t_arrival = r->t_complete = 0;
+			*evicted = true;
+		}
 	}
-	r->arrival_backlog = e->flags & KLT_FRAME_ARRIVAL_BACKLOG;
 	copy_client_id(r, e);
 	if (e->api_key == 0 && (e->flags & KLT_FRAME_PRODUCE_PARSED)) {
 		r->produce_parsed = true;
@@ -646,15 +737,21 @@ static int on_request(struct corr *c, struct conn *cn, const struct klt_frame_ev
 	p = pq_reserve(&cn->waiting);
 	if (!p)
 		return -ENOMEM;
-	fill_request(&p->req, cn, e);
+	fill_request(&p->req, cn, e, &p->evicted);
 	p->tentative = e->flags & KLT_FRAME_TENTATIVE;
 	p->acks0 = p->req.produce_parsed && p->req.acks == 0;
 	p->abi1 = abi1;
 	p->sent_wait = false;
 	if (p->req.arrival_backlog)
 		c->n.arrival_backlog++;
+	if (p->evicted)
+		c->n.arrival_evicted++;
 	if (p->req.t_arrival)
-		p->req.flow_blocked_ns = flow_claim(cn, p->req.t_arrival);
+		p->req.flow_blocked_ns = flow_bound(cn, p->req.t_arrival);
+	if (e->flags & KLT_FRAME_QUEUE_DRAINED) {
+		flow_release(c, cn);
+		cn->drain_t = e->t_last_ns;
+	}
 	err = attach_produce(cn, p);
 	build_reset(cn);
 	if (err) {
@@ -698,6 +795,7 @@ static int answer(struct corr *c, struct conn *cn, struct pending_req *p,
 	u->req.t_end = e->t_last_ns;
 	u->req.t_sent = cn->wire_skipped ? 0 : e->t_wire_last_ns;
 	u->req.tid_send = e->tid_first;
+	u->req.throttle_ms = corr_produce_throttle_ms(u->req.api_key, u->req.api_version, e);
 	u->abi1 |= abi1;
 	u->sent_wait =
 	    !u->abi1 && !cn->wire_skipped && !u->req.t_sent && (e->flags & KLT_FRAME_SENT_LATER);
@@ -815,6 +913,10 @@ int corr_feed(struct corr *c, const void *data, size_t len)
 		EXPECT(struct klt_flow_event);
 		on_flow(c, data);
 		return 0;
+	case KLT_EV_ARRIVAL:
+		EXPECT(struct klt_arrival_event);
+		on_arrival(c, data);
+		return 0;
 	default:
 		c->n.bad_events++;
 		return -EINVAL;
@@ -841,6 +943,31 @@ void corr_finish(struct corr *c)
 
 void corr_note_lost(struct corr *c, uint64_t n)
 {
-	if (n)
-		drop_everywhere(c, CORR_UNM_LOST);
+	if (!n)
+		return;
+	drop_everywhere(c, CORR_UNM_LOST);
+	/* a lost record may have been an arrival: a later one would stand in
+	 * for it, too late */
+	for (size_t b = 0; b < CONN_BUCKETS; b++)
+		for (struct conn *cn = c->buckets[b]; cn; cn = cn->next)
+			cn->ev_head = cn->ev_len = 0;
+}
+
+static int32_t be32_signed(const uint8_t *p)
+{
+	return (int32_t)((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]);
+}
+
+int32_t corr_produce_throttle_ms(int16_t api_key, int16_t api_version,
+				 const struct klt_frame_event *resp)
+{
+	const uint8_t *t = resp->tail;
+
+	if (api_key != 0 || api_version < 1 || resp->tail_len != KLT_RESP_TAIL)
+		return -1;
+	if (api_version <= 8) /* ends with throttle_time_ms */
+		return be32_signed(t + 1);
+	/* flexible: throttle_time_ms, then the tagged fields: an empty set is
+	 * one zero byte; any other set hides where the field is */
+	return t[4] == 0 ? be32_signed(t) : -1;
 }

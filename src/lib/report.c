@@ -158,14 +158,16 @@ static void wire_counts_text(FILE *out, const struct corr_counts *n)
 	if (n->wire_skipped_conns)
 		fprintf(out, "  connections without wire times (kTLS or sockmap) %" PRIu64 "\n",
 			n->wire_skipped_conns);
-	if (!n->sent_events && !n->flow_events && !n->arrival_backlog)
+	if (!n->sent_events && !n->flow_events && !n->arrival_backlog && !n->arrival_records)
 		return;
 	fmt_ns(n->flow_unclaimed_ns, unclaimed, sizeof(unclaimed));
 	fprintf(out,
 		"  wire records: sent %" PRIu64 ", full receive windows %" PRIu64
-		" (%s no request arrived after), requests arriving through the socket backlog "
-		"%" PRIu64 "\n",
-		n->sent_events, n->flow_events, unclaimed, n->arrival_backlog);
+		" (%s reaching no request), requests arriving through the socket backlog "
+		"%" PRIu64 ", arrivals handed on by the kernel %" PRIu64 " (%" PRIu64
+		" not kept, %" PRIu64 " requests still without one)\n",
+		n->sent_events, n->flow_events, unclaimed, n->arrival_backlog, n->arrival_records,
+		n->arrival_records_dropped, n->arrival_evicted);
 }
 
 static void summary_counts_text(FILE *out, const struct report_run *run)
@@ -414,6 +416,9 @@ static void wire_json(struct json *j, const struct corr_counts *n)
 	json_kuint(j, "flow_records", n->flow_events);
 	json_kdouble(j, "flow_unclaimed_us", us(n->flow_unclaimed_ns));
 	json_kuint(j, "arrival_backlog", n->arrival_backlog);
+	json_kuint(j, "arrival_records", n->arrival_records);
+	json_kuint(j, "arrival_records_dropped", n->arrival_records_dropped);
+	json_kuint(j, "arrival_unresolved", n->arrival_evicted);
 	json_obj_end(j);
 }
 
@@ -432,6 +437,9 @@ static void kernel_json(struct json *j, const struct report_run *run)
 	json_kuint(j, "wire_skipped", run->wire_skipped);
 	json_kuint(j, "sent_events", run->sent_events);
 	json_kuint(j, "flow_events", run->flow_events);
+	json_kuint(j, "arrival_evicted", run->arrival_evicted);
+	json_kuint(j, "arrival_events", run->arrival_events);
+	json_kuint(j, "arrival_dropped", run->arrival_dropped);
 	json_obj_end(j);
 }
 
@@ -595,6 +603,9 @@ static void json_request_fields(struct json *j, const struct corr_request *r)
 		json_bool(j, true);
 	}
 	json_kdouble(j, "flow_blocked_us", us(r->flow_blocked_ns));
+	/* only a throttle: it explains the next request's throttle_mute */
+	if (r->throttle_ms > 0)
+		json_kint(j, "throttle_ms", r->throttle_ms);
 	json_key(j, "latency_us");
 	if (r->t_end && corr_wire_latency(r, &wire))
 		json_double(j, us(wire));

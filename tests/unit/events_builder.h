@@ -36,10 +36,11 @@ union evb_record {
 	struct klt_desync_event desync;
 	struct klt_sent_event sent;
 	struct klt_flow_event flow;
+	struct klt_arrival_event arrival;
 	uint8_t raw[sizeof(struct klt_topic_event)];
 };
 
-/* The size of a record of type KLT_EV_CONN..KLT_EV_FLOW; 0 for others. */
+/* The size of a record of type KLT_EV_CONN..KLT_EV_ARRIVAL; 0 for others. */
 static inline size_t evb_record_size(uint32_t type)
 {
 	switch (type) {
@@ -61,6 +62,8 @@ static inline size_t evb_record_size(uint32_t type)
 		return sizeof(struct klt_sent_event);
 	case KLT_EV_FLOW:
 		return sizeof(struct klt_flow_event);
+	case KLT_EV_ARRIVAL:
+		return sizeof(struct klt_arrival_event);
 	default:
 		return 0;
 	}
@@ -194,6 +197,20 @@ static inline struct klt_flow_event evb_flow(uint64_t conn, uint64_t t_full, uin
 	e.conn_id = conn;
 	e.t_full_ns = t_full;
 	e.t_open_ns = t_open;
+	return e;
+}
+
+/* Unread stream bytes before seq_end arrived at t; the kernel's ring let
+ * the arrival go. */
+static inline struct klt_arrival_event evb_arrival(uint64_t conn, uint64_t t, uint32_t seq_end)
+{
+	struct klt_arrival_event e;
+
+	memset(&e, 0, sizeof(e));
+	e.type = KLT_EV_ARRIVAL;
+	e.conn_id = conn;
+	e.t_ns = t;
+	e.seq_end = seq_end;
 	return e;
 }
 
@@ -355,6 +372,11 @@ static inline int evb_feed_flow(struct corr *c, struct klt_flow_event e)
 	return corr_feed(c, &e, sizeof(e));
 }
 
+static inline int evb_feed_arrival(struct corr *c, struct klt_arrival_event e)
+{
+	return corr_feed(c, &e, sizeof(e));
+}
+
 /* evb_feed(c, record): feeds any klt_* record with its exact size. */
 // clang-format off
 #define evb_feed(c, ev)                                      \
@@ -367,7 +389,8 @@ static inline int evb_feed_flow(struct corr *c, struct klt_flow_event e)
 		struct klt_bad_event: evb_feed_bad,          \
 		struct klt_desync_event: evb_feed_desync,    \
 		struct klt_sent_event: evb_feed_sent,        \
-		struct klt_flow_event: evb_feed_flow)((c), (ev))
+		struct klt_flow_event: evb_feed_flow,        \
+		struct klt_arrival_event: evb_feed_arrival)((c), (ev))
 // clang-format on
 
 #endif

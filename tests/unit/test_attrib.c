@@ -911,6 +911,39 @@ static void test_wire_unmatched_hol(void **state)
 	attrib_free(a);
 }
 
+/* After the previous response left, Kafka kept the connection muted for
+ * its throttle time: that part of the socket wait is throttle_mute, the
+ * part before it head-of-line, the rest the network thread's. */
+static void test_wire_throttle_mute(void **state)
+{
+	struct attrib *a = attrib_new(NULL);
+	struct attrib_result res;
+	struct req q;
+
+	(void)state;
+	req_init(&q, 0, 10, 70, 80);
+	req_part(&q, 0, BYTES);
+	q.r.t_arrival = US(-2000);
+	q.r.t_complete = US(-1990);
+	q.r.t_sent = US(80);
+	q.r.has_prev = true;
+	q.r.prev_corr_id = 7;
+	q.r.prev_t_start = US(-3000);
+	q.r.prev_t_done = US(-1500);
+	q.r.prev_throttle_ms = 1;
+	assert_int_equal(run(a, &q, &res), ATTRIB_UNM_NO_APPEND);
+	assert_int_equal(PHASE(SOCKET_WAIT), 1990000);
+	assert_int_equal(CAUSE(SOCKET_WAIT, ATTRIB_CAUSE_HOL), 490000);
+	assert_int_equal(CAUSE(SOCKET_WAIT, ATTRIB_CAUSE_THROTTLE_MUTE), 1000000);
+	assert_int_equal(CAUSE(SOCKET_WAIT, ATTRIB_CAUSE_UNKNOWN), 500000);
+	/* a throttle unknown (-1) or 0 mutes nothing */
+	q.r.prev_throttle_ms = -1;
+	assert_int_equal(run(a, &q, &res), ATTRIB_UNM_NO_APPEND);
+	assert_int_equal(CAUSE(SOCKET_WAIT, ATTRIB_CAUSE_THROTTLE_MUTE), 0);
+	assert_int_equal(CAUSE(SOCKET_WAIT, ATTRIB_CAUSE_UNKNOWN), 1500000);
+	attrib_free(a);
+}
+
 static void test_names(void **state)
 {
 	(void)state;
@@ -956,6 +989,7 @@ int main(void)
 	    cmocka_unit_test(test_wire_read_early),
 	    cmocka_unit_test(test_wire_unknown),
 	    cmocka_unit_test(test_wire_unmatched_hol),
+	    cmocka_unit_test(test_wire_throttle_mute),
 	    cmocka_unit_test(test_names),
 	};
 

@@ -893,29 +893,106 @@ static void test_arrival_backlog(void **state)
 	assert_int_equal(counts(f)->arrival_backlog, 1);
 }
 
-/* Each full-window period goes to the first request arriving after it; a
- * period the arrival cuts is split there; what no request claims is counted
+/* A request's bound is the full-window time from the connection's last
+ * drain to its arrival: every request arriving after a period carries it,
+ * until a read empties the receive queue; what no bound reached is counted
  * at the end. */
 static void test_flow_blocked(void **state)
 {
 	struct fixture *f = *state;
+	struct klt_frame_event rq = evb_produce(1, 3, 1, 4000, 4010);
+	struct klt_frame_event rs = evb_response(1, 3, 4990, 5000);
 
 	assert_int_equal(evb_feed(f->c, evb_conn4(1, "127.0.0.1", 4000)), 0);
 	assert_int_equal(evb_feed(f->c, evb_flow(1, 100, 300)), 0);
 	assert_int_equal(evb_feed(f->c, evb_flow(1, 400, 1500)), 0);
 	feed_pair(f, 1, 1000, 2000, 3000, 3000, 0);
 	feed_pair(f, 2, 2000, 3000, 4000, 4000, 0);
-	feed_pair(f, 3, 2500, 4000, 5000, 5000, 0);
-	assert_int_equal(evb_feed(f->c, evb_flow(1, 6000, 6500)), 0);
-	assert_int_equal(evb_feed(f->c, evb_flow(1, 6600, 6500)), 0); /* ends before it starts */
+	/* the third's read leaves the queue empty: the episode ends */
+	evb_wire(&rq, 2500, 2600);
+	rq.flags |= KLT_FRAME_QUEUE_DRAINED;
+	evb_wire(&rs, 0, 5000);
+	assert_int_equal(evb_feed(f->c, rq), 0);
+	assert_int_equal(evb_feed(f->c, rs), 0);
+	assert_int_equal(evb_feed(f->c, evb_flow(1, 5000, 5500)), 0);
+	feed_pair(f, 4, 6000, 6100, 7000, 7000, 0);
+	assert_int_equal(evb_feed(f->c, evb_flow(1, 7100, 7600)), 0);
+	assert_int_equal(evb_feed(f->c, evb_flow(1, 7700, 7600)), 0); /* ends before it starts */
 	assert_int_equal(evb_feed(f->c, evb_flow(9, 6000, 6500)), 0); /* no such connection */
 	corr_finish(f->c);
-	assert_int_equal(f->n, 3);
+	assert_int_equal(f->n, 4);
 	assert_int_equal(f->v[0].req.flow_blocked_ns, 200 + 600);
-	assert_int_equal(f->v[1].req.flow_blocked_ns, 500);
-	assert_int_equal(f->v[2].req.flow_blocked_ns, 0);
-	assert_int_equal(counts(f)->flow_events, 5);
+	assert_int_equal(f->v[1].req.flow_blocked_ns, 200 + 1100);
+	assert_int_equal(f->v[2].req.flow_blocked_ns, 200 + 1100);
+	assert_int_equal(f->v[3].req.flow_blocked_ns, 500); /* only since the drain */
+	assert_int_equal(counts(f)->flow_events, 6);
 	assert_int_equal(counts(f)->flow_unclaimed_ns, 500);
+}
+
+/* Arrivals the kernel's ring let go come as records before the request
+ * that needs them; one no record had leaves the request without wire
+ * times, for that reason. */
+static void test_evicted_arrivals(void **state)
+{
+	struct fixture *f = *state;
+	/* a 96-byte frame ending before seq 1100: bytes [1000, 1100) */
+	struct klt_frame_event rq = evb_produce(1, 1, 1, 5000, 5010);
+	struct klt_frame_event rs = evb_response(1, 1, 5990, 6000);
+
+	assert_int_equal(evb_feed(f->c, evb_conn4(1, "127.0.0.1", 4000)), 0);
+	assert_int_equal(evb_feed(f->c, evb_arrival(1, 100, 990)), 0);
+	assert_int_equal(evb_feed(f->c, evb_arrival(1, 200, 1050)), 0);
+	assert_int_equal(evb_feed(f->c, evb_arrival(9, 200, 1050)), 0); /* no such connection */
+	rq.size = 96;
+	rq.seq_end = 1100;
+	evb_wire(&rq, 0, 300); /* the last byte's arrival is still in the ring */
+	rq.flags |= KLT_FRAME_ARRIVAL_EVICTED;
+	evb_wire(&rs, 0, 6000);
+	assert_int_equal(evb_feed(f->c, rq), 0);
+	assert_int_equal(evb_feed(f->c, rs), 0);
+	assert_int_equal(f->n, 1);
+	assert_int_equal(f->v[0].req.t_arrival, 200);
+	assert_int_equal(f->v[0].req.t_complete, 300);
+	assert_int_equal(f->v[0].req.wire, CORR_WIRE_KNOWN);
+	/* the next request's first byte's record is missing */
+	rq = evb_produce(1, 2, 1, 7000, 7010);
+	rs = evb_response(1, 2, 7990, 8000);
+	rq.size = 96;
+	rq.seq_end = 1200;
+	evb_wire(&rq, 0, 400);
+	rq.flags |= KLT_FRAME_ARRIVAL_EVICTED;
+	evb_wire(&rs, 0, 8000);
+	assert_int_equal(evb_feed(f->c, rq), 0);
+	assert_int_equal(evb_feed(f->c, rs), 0);
+	assert_int_equal(f->n, 2);
+	assert_int_equal(f->v[1].req.t_arrival, 0);
+	assert_int_equal(f->v[1].req.wire, CORR_WIRE_EVICTED);
+	assert_int_equal(counts(f)->arrival_records, 3);
+	assert_int_equal(counts(f)->arrival_evicted, 1);
+}
+
+/* throttle_time_ms from a Produce response's last bytes: v1-v8 end with
+ * it, v9+ with it and an empty tag set; anything else is unknown. */
+static void test_produce_throttle(void **state)
+{
+	struct klt_frame_event rs = evb_response(1, 1, 10, 20);
+	const uint8_t v8[KLT_RESP_TAIL] = {0xaa, 0, 0, 0x01, 0xf4};
+	const uint8_t v9[KLT_RESP_TAIL] = {0, 0, 0, 0x32, 0};
+	const uint8_t v9_tags[KLT_RESP_TAIL] = {0, 0, 0, 0x32, 1};
+
+	(void)state;
+	rs.tail_len = KLT_RESP_TAIL;
+	memcpy(rs.tail, v8, sizeof(v8));
+	assert_int_equal(corr_produce_throttle_ms(0, 8, &rs), 500);
+	assert_int_equal(corr_produce_throttle_ms(0, 1, &rs), 500);
+	assert_int_equal(corr_produce_throttle_ms(0, 0, &rs), -1); /* no such field */
+	assert_int_equal(corr_produce_throttle_ms(1, 8, &rs), -1); /* not Produce */
+	memcpy(rs.tail, v9, sizeof(v9));
+	assert_int_equal(corr_produce_throttle_ms(0, 9, &rs), 50);
+	memcpy(rs.tail, v9_tags, sizeof(v9_tags));
+	assert_int_equal(corr_produce_throttle_ms(0, 11, &rs), -1);
+	rs.tail_len = 0;
+	assert_int_equal(corr_produce_throttle_ms(0, 3, &rs), -1);
 }
 
 /* A frame record of ABI 1 (an older dump) is read with unknown wire times,
@@ -1188,6 +1265,8 @@ int main(void)
 	    T(test_wire_skipped),
 	    T(test_arrival_backlog),
 	    T(test_flow_blocked),
+	    T(test_evicted_arrivals),
+	    cmocka_unit_test(test_produce_throttle),
 	    T(test_abi1_frame_record),
 	    cmocka_unit_test(test_no_callback),
 	    T(test_golden_sequence),

@@ -202,6 +202,9 @@ static void fixed_counts(struct corr_counts *n)
 	n->flow_events = 3;
 	n->flow_unclaimed_ns = 2500000;
 	n->arrival_backlog = 2;
+	n->arrival_records = 5;
+	n->arrival_records_dropped = 1;
+	n->arrival_evicted = 2;
 }
 
 static void fixed_run(struct report_run *run, const struct corr_counts *n)
@@ -281,7 +284,8 @@ static void test_summary_json_contract(void **state)
 	assert_contains(j, "\"connections\":{\"seen\":5,\"preexisting\":1,\"untracked\":1,"
 			   "\"wire_skipped\":1}");
 	assert_contains(j, "\"bad_events\":0,\"wire\":{\"sent_records\":4,\"flow_records\":3,"
-			   "\"flow_unclaimed_us\":2500,\"arrival_backlog\":2},\"kernel\":{");
+			   "\"flow_unclaimed_us\":2500,\"arrival_backlog\":2,\"arrival_records\":5,"
+			   "\"arrival_records_dropped\":1,\"arrival_unresolved\":2},\"kernel\":{");
 	free(s.buf);
 }
 
@@ -338,11 +342,12 @@ static void test_summary_text(void **state)
 	assert_contains(t, "  responses without a request 1\n");
 	assert_contains(t, "  lost events 3, undecodable connections 2\n");
 	assert_contains(t, "    undecodable tls                  1\n");
-	assert_contains(t,
-			"  connections not tracked (kernel table full) 1\n"
-			"  connections without wire times (kTLS or sockmap) 1\n"
-			"  wire records: sent 4, full receive windows 3 (2.50ms no request arrived "
-			"after), requests arriving through the socket backlog 2\n");
+	assert_contains(
+	    t, "  connections not tracked (kernel table full) 1\n"
+	       "  connections without wire times (kTLS or sockmap) 1\n"
+	       "  wire records: sent 4, full receive windows 3 (2.50ms reaching no "
+	       "request), requests arriving through the socket backlog 2, arrivals handed on "
+	       "by the kernel 5 (1 not kept, 2 requests still without one)\n");
 	free(s.buf);
 	agg_free(&a);
 }
@@ -577,6 +582,7 @@ static void test_request_json(void **state)
 	r.t_sent = r.t_end;
 	r.wire = CORR_WIRE_KNOWN;
 	r.flow_blocked_ns = 1500;
+	r.throttle_ms = 20;
 	r.arrival_backlog = true;
 	report_request_json(sink_open(&s), &r, NULL);
 	expect_text(&s, "{\"client\":\"127.0.0.1:40000\",\"corr\":7,\"api_version\":9,\"acks\":-1,"
@@ -588,7 +594,8 @@ static void test_request_json(void **state)
 			"\"t_resp_ns\":5000200000,\"t_end_ns\":5000250000,"
 			"\"t_arrival_ns\":4999000000,\"t_complete_ns\":4999000500,"
 			"\"t_sent_ns\":5000250000,\"tid_read\":111,\"wire\":\"known\","
-			"\"arrival_backlog\":true,\"flow_blocked_us\":1.5,\"latency_us\":1250,"
+			"\"arrival_backlog\":true,\"flow_blocked_us\":1.5,\"throttle_ms\":20,"
+			"\"latency_us\":1250,"
 			"\"broker_latency_us\":250}\n");
 }
 

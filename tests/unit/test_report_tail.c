@@ -988,7 +988,9 @@ static void test_summary_tail(void **state)
 	assert_contains(t,
 			"\"kernel\":{\"syscalls\":0,\"steps\":0,\"arrivals\":0,\"arrival_"
 			"unknown\":0,\"sent_later\":0,\"arrival_no_ring\":0,\"arrival_backlog\":0,"
-			"\"wire_skipped\":0,\"sent_events\":0,\"flow_events\":0},\"attribution\":{"
+			"\"wire_skipped\":0,\"sent_events\":0,\"flow_events\":0,\"arrival_"
+			"evicted\":0,\"arrival_events\":0,"
+			"\"arrival_dropped\":0},\"attribution\":{"
 			"\"requests\":1000,");
 	assert_contains(t, "\"block_ios_seen\":700}}\n");
 	assert_int_equal(strchr(t, '\n') - t, (long)strlen(t) - 1); /* one line */
