@@ -1,9 +1,8 @@
 #!/usr/bin/python3
 """Wire times against a broker that delays its responses: a client pipelines
-K Produce requests at once; the broker (below, run as `test_arrival.py
---broker PORT_FILE DELAY_MS`) waits for a request to be readable, reads it
-(4 bytes, then the rest, as the JVM does), sleeps DELAY_MS, answers, then
-reads the next. So request i of a batch waits in the socket about i * DELAY
+K Produce requests at once; the broker (tinybroker's delayed one) waits for
+a request to be readable, reads it (4 bytes, then the rest, as the JVM
+does), sleeps DELAY_MS, answers, then reads the next. So request i of a batch waits in the socket about i * DELAY
 before the broker's first read of it: the time kafkalat's t_first_ns misses
 and t_arrival_ns shows. Checked per request: t_arrival <= t_first (the
 broker reads only readable data), t_complete <= t_read, t_sent = t_end (the
@@ -15,74 +14,24 @@ one (a DELAY and a little), within 1 ms. A second connection,
 accepted before kafkalat attached, has its first batch's arrivals unknown
 (null: they were already in the socket when kafkalat first saw it), and
 its later batches exact."""
-import os
-import select
 import socket
-import struct
-import sys
-import threading
 import time
+
+import tinybroker
+from lib import check_summary_clean, main
+from tinybroker import produce_v3, read_response
 
 DELAY_MS = 20
 K = 5
 ROUNDS = 4
 BIG_CORR = 5000  # answered with BIG_PAD more bytes than the client can take
 BIG_PAD = 128 << 10
-SO_SNDBUFFORCE = 32
-
-
-def recv_exact(conn, n):
-    buf = b""
-    while len(buf) < n:
-        data = conn.recv(n - len(buf))
-        if not data:
-            return None
-        buf += data
-    return buf
-
-
-def serve(conn, delay):
-    from tinybroker import produce_response
-    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    # room for a whole big response, so its write returns at once
-    conn.setsockopt(socket.SOL_SOCKET, SO_SNDBUFFORCE, 4 << 20)
-    with conn:
-        while True:
-            select.select([conn], [], [])  # read only what has arrived
-            head = recv_exact(conn, 4)
-            if head is None:
-                return
-            frame = recv_exact(conn, struct.unpack(">i", head)[0])
-            if frame is None:
-                return
-            api_key, _, corr, cid_len = struct.unpack_from(">hhih", frame)
-            resp = struct.pack(">i", corr)
-            if api_key == 0:
-                resp += produce_response(frame[10 + max(cid_len, 0):])
-            if corr == BIG_CORR:
-                resp += b"\0" * BIG_PAD
-            time.sleep(delay)
-            conn.sendall(struct.pack(">i", len(resp)) + resp)
-
-
-def broker(port_file, delay_ms):
-    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(16)
-    with open(port_file + ".tmp", "w") as f:
-        f.write(f"{srv.getsockname()[1]}\n")
-    os.rename(port_file + ".tmp", port_file)
-    while True:
-        select.select([srv], [], [])  # accept() only once a client is there
-        conn, _ = srv.accept()
-        threading.Thread(target=serve, args=(conn, delay_ms / 1000), daemon=True).start()
 
 
 def batch(s, base, together=False):
     """K pipelined requests, each sent on its own (together: in one send, so
     all have arrived before the broker reads the first), then their K
     responses."""
-    from tinybroker import produce_v3, read_response
     reqs = [produce_v3(base + i, 0, 2) for i in range(K)]
     for r in [b"".join(reqs)] if together else reqs:
         s.sendall(r)
@@ -100,17 +49,7 @@ def client(port):
 
 
 def test(t):
-    from lib import check_summary_clean
-    port_file = t.path("broker.port")
-    b = t.spawn([sys.executable, os.path.abspath(__file__), "--broker", port_file, DELAY_MS],
-                "broker")
-    for _ in range(100):
-        if os.path.exists(port_file) or b.poll() is not None:
-            break
-        time.sleep(0.05)
-    t.check(os.path.exists(port_file), "broker listens", fatal=True)
-    with open(port_file) as f:
-        port = int(f.read())
+    b, port = tinybroker.start_delayed(t, DELAY_MS, BIG_CORR, BIG_PAD)
 
     # accepted, and a batch answered, before kafkalat attaches
     old = client(port)
@@ -128,7 +67,6 @@ def test(t):
     lazy.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     lazy.connect(("127.0.0.1", port))
     time.sleep(0.1)
-    from tinybroker import produce_v3, read_response
     lazy.sendall(produce_v3(BIG_CORR, 0, 2))
     time.sleep(0.3)
     corr, _ = read_response(lazy, b"")
@@ -191,10 +129,4 @@ def test(t):
             f"kernel.arrivals {summary['kernel']['arrivals']} >= {2 * ROUNDS * K - K}")
 
 
-if __name__ == "__main__":
-    if len(sys.argv) == 4 and sys.argv[1] == "--broker":
-        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-        broker(sys.argv[2], int(sys.argv[3]))
-    else:
-        from lib import main
-        main(test)
+main(test)

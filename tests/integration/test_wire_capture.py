@@ -104,7 +104,6 @@ def test(t):
         t0 = time.monotonic_ns()
         run(t, boot)
         windows.append((title, t0, time.monotonic_ns()))
-    time.sleep(0.3)  # the last responses reach the capture's ring
     pcap = t.stop_capture(cap)
     summary, reqs = t.stop_kafkalat(k)
     check_summary_clean(t, summary)
