@@ -42,9 +42,13 @@ ARR_INLINE __u32 arr_frame_first(__u32 seq_end, __u32 size)
 	return seq_end - 4 - size;
 }
 
+/* arr_slot.flags: the arrival was processed from the socket backlog (a
+ * reader held the socket lock when the segment came): late by that hold */
+#define ARR_BACKLOG (1u << 0)
+
 struct arr_slot {
 	__u32 seq_end; /* rcv_nxt after the arrival: one past its last byte */
-	__u32 pad;
+	__u32 flags;   /* ARR_* */
 	__u64 t_ns;
 };
 
@@ -66,26 +70,28 @@ ARR_INLINE void arr_init(struct arr_ring *r, __u32 rcv_nxt)
 }
 
 /* Bytes up to seq_end became readable at t_ns. */
-ARR_INLINE void arr_push(struct arr_ring *r, __u32 seq_end, __u64 t_ns)
+ARR_INLINE void arr_push(struct arr_ring *r, __u32 seq_end, __u64 t_ns, __u32 flags)
 {
 	struct arr_slot *s = &r->slot[r->pushes % ARR_SLOTS];
 
 	if (r->pushes >= ARR_SLOTS)
 		r->floor = s->seq_end;
 	s->seq_end = seq_end;
+	s->flags = flags;
 	s->t_ns = t_ns;
 	r->pushes++;
 }
 
-/* When the stream byte at seq arrived: the time of the oldest arrival that
- * ends after it; 0 when unknown (before floor, or not arrived yet). Newest
- * first: a frame is looked up when the broker reads it, so few arrivals
- * follow it and the scan stops after them. */
-ARR_INLINE __u64 arr_lookup(const struct arr_ring *r, __u32 seq)
+/* When the stream byte at seq arrived, and the ARR_* flags of that arrival: the time of the oldest
+ * arrival that ends after it; 0 when unknown (before floor, or not arrived yet). Newest first: a
+ * frame is looked up when the broker reads it, so few arrivals follow it and the scan stops after
+ * them. */
+ARR_INLINE __u64 arr_find(const struct arr_ring *r, __u32 seq, __u32 *flags)
 {
 	__u64 n = r->pushes < ARR_SLOTS ? r->pushes : ARR_SLOTS;
 	__u64 t = 0;
 
+	*flags = 0;
 	if (arr_seq_diff(seq, r->floor) < 0)
 		return 0;
 	for (__u32 i = 0; i < ARR_SLOTS; i++) {
@@ -97,8 +103,38 @@ ARR_INLINE __u64 arr_lookup(const struct arr_ring *r, __u32 seq)
 		if (arr_seq_diff(s->seq_end, seq) <= 0)
 			break; /* this one and older ones ended before seq */
 		t = s->t_ns;
+		*flags = s->flags;
 	}
 	return t;
+}
+
+/* arr_find() without the flags. */
+ARR_INLINE __u64 arr_lookup(const struct arr_ring *r, __u32 seq)
+{
+	__u32 flags;
+
+	return arr_find(r, seq, &flags);
+}
+
+/*
+ * Whether a receive window is full: the window the socket would advertise
+ * now is below one segment, so the kernel advertises zero (its
+ * __tcp_select_window) and the peer cannot send. free is the receive buffer
+ * not yet used (sk_rcvbuf - backlog - rmem_alloc); scaling_ratio is the
+ * kernel's estimate of payload per buffer byte, in 1/256.
+ */
+ARR_INLINE int arr_window_full(__s64 free, __u32 scaling_ratio, __u32 rcv_mss)
+{
+	if (free <= 0)
+		return 1;
+	return ((__u64)free * scaling_ratio >> 8) < rcv_mss;
+}
+
+/* Whether an advertised window lets the peer send a segment: rcv_wup +
+ * rcv_wnd is its right edge, rcv_nxt the next byte expected. */
+ARR_INLINE int arr_window_open(__u32 rcv_wup, __u32 rcv_wnd, __u32 rcv_nxt, __u32 rcv_mss)
+{
+	return arr_seq_diff(rcv_wup + rcv_wnd, rcv_nxt) >= (__s32)rcv_mss;
 }
 
 #endif /* KAFKALAT_ARRIVAL_H */

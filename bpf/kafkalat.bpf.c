@@ -95,24 +95,38 @@ struct {
 	__type(value, struct pending_io);
 } pending SEC(".maps");
 
-/* When each watched socket's stream bytes became readable, keyed by the
- * struct sock: sk_data_ready runs in whichever task delivered the data (on
- * loopback the client's), so only the socket says it is watched. LRU: a
- * socket whose close we missed (a dup, an exit) ages out. */
+/* What the wire says about one watched socket, outside any syscall. */
+struct sk_wire {
+	struct arr_ring rx; /* when its stream bytes became readable */
+	__u64 conn_id;
+	__u64 t_full;	  /* its receive window filled at this time; 0 while open */
+	__u64 tx_waiting; /* a write returned with a response not yet sent */
+	__u32 tx_pending; /* response bytes before this have not all left */
+	__u32 pad;
+};
+
+/* Keyed by the struct sock: sk_data_ready and the transmit path run in
+ * whichever task delivered or sent the data (on loopback the peer's), so
+ * only the socket says it is watched. LRU: a socket whose close we missed (a
+ * dup, an exit) ages out. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, MAX_CONNS);
 	__type(key, __u64);
-	__type(value, struct arr_ring);
-} arrivals SEC(".maps");
+	__type(value, struct sk_wire);
+} wires SEC(".maps");
 
-/* a zeroed ring to insert from: too large for the BPF stack */
+/* a zeroed sk_wire to insert from: too large for the BPF stack */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct arr_ring);
-} arr_zero SEC(".maps");
+	__type(value, struct sk_wire);
+} wire_zero SEC(".maps");
+
+/* Sockets with a response waiting to leave: while 0, the transmit hook
+ * returns after this one load. */
+__u64 tx_waiting_socks = 0;
 
 /* a zeroed conn to insert from: too large for the BPF stack */
 struct {
@@ -178,22 +192,51 @@ static __always_inline void emit_conn(struct conn *c, struct sock *sk, __s32 fd,
 	ring_submit(e);
 }
 
-/* Start timing sk's arrivals. Bytes already readable arrived unseen (before
- * attach, or before accept()): the ring's floor says so. */
-static __always_inline void arrivals_watch(struct sock *sk)
+/* Whether sk's byte stream is not plain TCP's: an upper-layer protocol
+ * (kTLS) or a sockmap psock takes the data, and copied_seq no longer says
+ * which bytes a read returned. */
+static __always_inline int wire_unusual(struct sock *sk)
 {
 	struct tcp_sock *tp = tcp_sk_view(sk);
-	struct arr_ring *tmpl;
+
+	return tp->inet_conn.icsk_ulp_ops != NULL ||
+	       tp->inet_conn.icsk_inet.sk.sk_user_data != NULL;
+}
+
+/* Start timing sk's wire. Bytes already readable arrived unseen (before
+ * attach, or before accept()): the ring's floor says so. Returns 0, or
+ * KLT_CONN_WIRE_SKIPPED. */
+static __always_inline __u32 wire_watch(struct sock *sk, __u64 conn_id)
+{
+	struct tcp_sock *tp = tcp_sk_view(sk);
+	struct sk_wire *tmpl;
 	struct klt_stats *st;
 	__u64 key = (__u64)sk;
 	__u32 zero = 0;
 
-	tmpl = bpf_map_lookup_elem(&arr_zero, &zero);
+	if (wire_unusual(sk)) {
+		if ((st = stats_get()))
+			__sync_fetch_and_add(&st->wire_skipped, 1);
+		return KLT_CONN_WIRE_SKIPPED;
+	}
+	tmpl = bpf_map_lookup_elem(&wire_zero, &zero);
 	if (!tmpl)
-		return;
-	arr_init(tmpl, tp->rcv_nxt);
-	if (bpf_map_update_elem(&arrivals, &key, tmpl, BPF_ANY) && (st = stats_get()))
+		return 0;
+	arr_init(&tmpl->rx, tp->rcv_nxt);
+	tmpl->conn_id = conn_id;
+	if (bpf_map_update_elem(&wires, &key, tmpl, BPF_ANY) && (st = stats_get()))
 		__sync_fetch_and_add(&st->arrival_no_ring, 1);
+	return 0;
+}
+
+/* sk is no longer watched: a response still waiting to leave is not awaited. */
+static __always_inline void wire_forget(__u64 sk)
+{
+	struct sk_wire *w = bpf_map_lookup_elem(&wires, &sk);
+
+	if (w && w->tx_waiting && __sync_lock_test_and_set(&w->tx_waiting, 0))
+		__sync_fetch_and_add(&tx_waiting_socks, -1);
+	bpf_map_delete_elem(&wires, &sk);
 }
 
 /*
@@ -210,6 +253,7 @@ static __always_inline struct conn *conn_get(__s32 fd, int accepted)
 	__u32 zero = 0;
 	__u8 one = 1;
 	__u16 family;
+	__u32 flags;
 	struct conn *tmpl;
 
 	if (c)
@@ -236,12 +280,14 @@ static __always_inline struct conn *conn_get(__s32 fd, int accepted)
 		return NULL;
 	c->conn_id = __sync_fetch_and_add(&conn_seq, 1) + 1;
 	c->sk = (__u64)sk;
-	arrivals_watch(sk);
+	flags = wire_watch(sk, c->conn_id);
+	if (flags)
+		c->sk = 0; /* no wire times for this socket */
 	c->rx.dir = KLT_DIR_RX;
 	c->tx.dir = KLT_DIR_TX;
 	c->rx.sync = accepted ? KW_SYNCED : KW_RESYNC;
 	c->tx.sync = c->rx.sync;
-	emit_conn(c, sk, fd, accepted ? 0 : KLT_CONN_PREEXISTING);
+	emit_conn(c, sk, fd, flags | (accepted ? 0 : KLT_CONN_PREEXISTING));
 	return c;
 }
 
@@ -250,33 +296,149 @@ static __always_inline void conn_forget(__s32 fd)
 	struct conn_key key = {.tgid = targ_tgid, .fd = fd};
 	struct conn *c = bpf_map_lookup_elem(&conns, &key);
 
-	if (c) {
-		__u64 sk = c->sk;
-
-		bpf_map_delete_elem(&arrivals, &sk);
-	}
+	if (c && c->sk)
+		wire_forget(c->sk);
 	bpf_map_delete_elem(&conns, &key);
 	bpf_map_delete_elem(&not_kafka, &key);
 }
 
 /* ---- emitting what the framer found ---- */
 
-/* arr_lookup() as a global function: the verifier checks it once on its own
- * instead of unrolling its scan at every frame end of every walk step. */
-__noinline __u64 arrival_of(const struct arr_ring *r, __u32 seq)
+/* The arrivals of a request's first and last byte. */
+struct wire_span {
+	__u64 t_first;
+	__u64 t_last;
+	__u32 flags; /* KLT_FRAME_ARRIVAL_* */
+	__u32 pad;
+};
+
+static __always_inline void emit_flow(struct sk_wire *w, __u64 now)
 {
-	if (!r)
+	struct klt_flow_event *e = ring_reserve(sizeof(*e));
+	struct klt_stats *st;
+
+	if (!e)
+		return;
+	e->type = KLT_EV_FLOW;
+	e->flags = 0;
+	e->conn_id = w->conn_id;
+	e->t_full_ns = w->t_full;
+	e->t_open_ns = now;
+	ring_submit(e);
+	if ((st = stats_get()))
+		st->flow_events++;
+}
+
+/*
+ * A read completed a request ending before seq_end on socket sk: when its
+ * bytes arrived. It also ends a full-window period the read reopened. A
+ * global function: the verifier checks it once on its own, instead of
+ * unrolling the ring scans at every frame end of every walk step.
+ */
+__noinline int wire_rx_frame(__u64 sk, __u32 seq_first, __u32 seq_end, struct wire_span *out)
+{
+	struct sk_wire *w;
+	struct tcp_sock *tp;
+	__u32 f1, f2;
+
+	if (!out)
 		return 0;
-	return arr_lookup(r, seq);
+	out->t_first = out->t_last = 0;
+	out->flags = KLT_FRAME_ARRIVAL_UNKNOWN;
+	w = bpf_map_lookup_elem(&wires, &sk);
+	if (!w)
+		return 0;
+	out->t_first = arr_find(&w->rx, seq_first, &f1);
+	out->t_last = arr_find(&w->rx, seq_end - 1, &f2);
+	if (out->t_first && out->t_last)
+		out->flags = (f1 | f2) & ARR_BACKLOG ? KLT_FRAME_ARRIVAL_BACKLOG : 0;
+	else
+		out->t_first = out->t_last = 0;
+	if (w->t_full) {
+		tp = tcp_sk_view((void *)sk);
+		if (arr_window_open(tp->rcv_wup, tp->rcv_wnd, tp->rcv_nxt,
+				    tp->inet_conn.icsk_ack.rcv_mss)) {
+			emit_flow(w, bpf_ktime_get_ns());
+			w->t_full = 0;
+		}
+	}
+	return 0;
+}
+
+static __always_inline void emit_sent(struct sk_wire *w, __u32 seq_sent, __u64 now)
+{
+	struct klt_sent_event *e = ring_reserve(sizeof(*e));
+	struct klt_stats *st;
+
+	if (!e)
+		return;
+	e->type = KLT_EV_SENT;
+	e->flags = 0;
+	e->conn_id = w->conn_id;
+	e->ts_ns = now;
+	e->seq_sent = seq_sent;
+	e->pad = 0;
+	ring_submit(e);
+	if ((st = stats_get()))
+		st->sent_events++;
+}
+
+/*
+ * A write returned with its response's bytes before seq_end not all sent:
+ * have the transmit hook say when they leave. The bytes may leave between
+ * the write's check and this mark, on another CPU: the check is made again
+ * after the mark, and then the send is dated now.
+ */
+__noinline int wire_tx_later(__u64 sk, __u32 seq_end)
+{
+	struct sk_wire *w = bpf_map_lookup_elem(&wires, &sk);
+	struct tcp_sock *tp;
+
+	if (!w)
+		return 0;
+	w->tx_pending = seq_end;
+	if (!w->tx_waiting && !__sync_lock_test_and_set(&w->tx_waiting, 1))
+		__sync_fetch_and_add(&tx_waiting_socks, 1);
+	tp = tcp_sk_view((void *)sk);
+	if (arr_seq_diff(tp->snd_nxt, seq_end) >= 0 &&
+	    __sync_lock_test_and_set(&w->tx_waiting, 0)) {
+		__sync_fetch_and_add(&tx_waiting_socks, -1);
+		emit_sent(w, seq_end, bpf_ktime_get_ns());
+	}
+	return 0;
+}
+
+/* The kernel's payload-per-buffer-byte estimate (1/256), where it has one. */
+static __always_inline __u32 tcp_scaling_ratio(const struct tcp_sock *tp)
+{
+	if (bpf_core_field_exists(tp->scaling_ratio))
+		return tp->scaling_ratio;
+	return 128; /* tcp_win_from_space's fixed half before it had one */
+}
+
+/* One past the last TCP payload byte of an outgoing skb, from its header. */
+static __always_inline int skb_tcp_end_seq(const struct sk_buff *skb, __u32 *end)
+{
+	unsigned char *head = skb->head;
+	struct tcphdr th;
+	__u32 hdr_end, payload;
+
+	if (bpf_probe_read_kernel(&th, sizeof(th), head + skb->transport_header))
+		return -1;
+	/* skb->len counts from skb->data; the payload follows the TCP header */
+	hdr_end = skb->transport_header + th.doff * 4 - (__u32)(skb->data - head);
+	if (hdr_end > skb->len)
+		return -1;
+	payload = skb->len - hdr_end;
+	*end = bpf_ntohl(th.seq) + payload;
+	return 0;
 }
 
 /* What the walk of one syscall knows about the socket's sequence space. */
 struct wire {
-	struct arr_ring *ring; /* RX: the socket's arrivals, looked up at a frame's end */
-	__u64 sk;
+	__u64 sk;	 /* 0: no wire times on this socket */
 	__u32 seq_start; /* sequence number of the syscall's first byte */
 	__u32 snd_nxt;	 /* TX: at the write's exit, all before this left */
-	__u8 known;	 /* seq_start (and snd_nxt) were read */
 };
 
 /* The frame's wire times: request bytes' arrivals from the ring, or whether
@@ -285,31 +447,36 @@ struct wire {
 static __always_inline void frame_wire(struct klt_frame_event *e, struct kw_flow *f,
 				       struct wire *wr, __u32 seq_end, __u64 t_last)
 {
+	struct wire_span span;
 	struct klt_stats *st;
 
 	e->t_wire_first_ns = 0;
 	e->t_wire_last_ns = 0;
+	e->seq_end = seq_end;
+	e->pad2 = 0;
 	if (f->dir == KLT_DIR_RX) {
-		/* most reads complete no frame: look the ring up only when one does */
-		if (wr->known && !wr->ring)
-			wr->ring = bpf_map_lookup_elem(&arrivals, &wr->sk);
-		if (wr->known && wr->ring) {
-			e->t_wire_first_ns = arrival_of(wr->ring, arr_frame_first(seq_end, f->size));
-			e->t_wire_last_ns = arrival_of(wr->ring, seq_end - 1);
-		}
-		if (!e->t_wire_first_ns || !e->t_wire_last_ns) {
-			e->t_wire_first_ns = e->t_wire_last_ns = 0;
-			e->flags |= KLT_FRAME_ARRIVAL_UNKNOWN;
-			if ((st = stats_get()))
+		span.flags = KLT_FRAME_ARRIVAL_UNKNOWN;
+		span.t_first = span.t_last = 0;
+		if (wr->sk)
+			wire_rx_frame(wr->sk, arr_frame_first(seq_end, f->size), seq_end, &span);
+		e->t_wire_first_ns = span.t_first;
+		e->t_wire_last_ns = span.t_last;
+		e->flags |= span.flags;
+		if ((st = stats_get())) {
+			if (span.flags & KLT_FRAME_ARRIVAL_UNKNOWN)
 				st->arrival_unknown++;
+			if (span.flags & KLT_FRAME_ARRIVAL_BACKLOG)
+				st->arrival_backlog++;
 		}
 		return;
 	}
-	if (wr->known && arr_seq_diff(wr->snd_nxt, seq_end) >= 0) {
+	if (wr->sk && arr_seq_diff(wr->snd_nxt, seq_end) >= 0) {
 		e->t_wire_last_ns = t_last;
 		return;
 	}
 	e->flags |= KLT_FRAME_SENT_LATER;
+	if (wr->sk)
+		wire_tx_later(wr->sk, seq_end);
 	if ((st = stats_get()))
 		st->sent_later++;
 }
@@ -426,7 +593,9 @@ static int walk_step(__u64 index __attribute__((unused)), void *ctx)
 	r = kw_step(f, &c->names, &w->in);
 	switch (r) {
 	case KW_FRAME:
-		emit_frame(c, f, &w->wire, arr_walk_seq(w->wire.seq_start, w->ret, w->left, w->in.avail), w->t_exit);
+		emit_frame(c, f, &w->wire,
+			   arr_walk_seq(w->wire.seq_start, w->ret, w->left, w->in.avail),
+			   w->t_exit);
 		if (f->dir == KLT_DIR_RX)
 			kw_note_request_corr(&c->tx, f->corr_id);
 		return 0;
@@ -472,7 +641,6 @@ static __always_inline void wire_read(struct wire *wr, struct conn *c, __u8 dir,
 		wr->seq_start = tp->write_seq - (__u32)ret;
 		wr->snd_nxt = tp->snd_nxt;
 	}
-	wr->known = 1;
 }
 
 static __always_inline void walk_syscall(struct conn *c, struct pending_io *p, __u64 ret)
@@ -617,23 +785,68 @@ static __always_inline int io_exit(long ret)
  * that delivered it: one lookup decides. Payload is never read.
  */
 SEC("tp_btf/sk_data_ready")
-int BPF_PROG(sk_data_ready, const struct sock *sk)
+int BPF_PROG(sk_data_ready, struct sock *sk)
 {
 	__u64 key = (__u64)sk;
-	struct arr_ring *r;
+	struct tcp_sock *tp;
+	struct sk_wire *w;
 	struct klt_stats *st;
+	__u64 now;
+	__s64 free;
 
 	BENCH_FLOOR_RETURN();
 	/* the local port first: a load and a compare send most sockets away
 	 * (on loopback, the client's own) before the hash lookup */
 	if (!port_watched(sk->__sk_common.skc_num))
 		return 0;
-	r = bpf_map_lookup_elem(&arrivals, &key);
-	if (!r)
+	w = bpf_map_lookup_elem(&wires, &key);
+	if (!w)
 		return 0;
-	arr_push(r, tcp_sk_view(sk)->rcv_nxt, bpf_ktime_get_ns());
+	tp = tcp_sk_view(sk);
+	now = bpf_ktime_get_ns();
+	/* from the backlog, the segment waited for the lock's owner to release it */
+	arr_push(&w->rx, tp->rcv_nxt, now, sk->sk_lock.owned ? ARR_BACKLOG : 0);
+	if (!w->t_full) {
+		free =
+		    (__s64)sk->sk_rcvbuf - sk->sk_backlog.len - sk->sk_backlog.rmem_alloc.counter;
+		if (arr_window_full(free, tcp_scaling_ratio(tp), tp->inet_conn.icsk_ack.rcv_mss))
+			w->t_full = now;
+	}
 	if ((st = stats_get()))
 		st->arrivals++;
+	return 0;
+}
+
+/*
+ * A packet leaves for a device. While a watched socket has a response
+ * waiting to leave (rare: Nagle, a full send window, a client not reading),
+ * say up to which byte its responses have left. Every other packet on the
+ * machine returns after one load.
+ */
+SEC("tp_btf/net_dev_queue")
+int BPF_PROG(net_dev_queue, struct sk_buff *skb)
+{
+	struct sk_wire *w;
+	struct sock *sk;
+	__u64 key;
+	__u32 end;
+
+	BENCH_FLOOR_RETURN();
+	if (!tx_waiting_socks)
+		return 0;
+	sk = skb->sk;
+	if (!sk || !port_watched(sk->__sk_common.skc_num))
+		return 0;
+	key = (__u64)sk;
+	w = bpf_map_lookup_elem(&wires, &key);
+	if (!w || !w->tx_waiting)
+		return 0;
+	if (skb_tcp_end_seq(skb, &end))
+		return 0;
+	/* each segment dates the responses it completes, the last one too */
+	emit_sent(w, end, bpf_ktime_get_ns());
+	if (arr_seq_diff(end, w->tx_pending) >= 0 && __sync_lock_test_and_set(&w->tx_waiting, 0))
+		__sync_fetch_and_add(&tx_waiting_socks, -1);
 	return 0;
 }
 

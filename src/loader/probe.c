@@ -189,9 +189,11 @@ int probe_attach(struct probe *p, loader_record_fn fn, void *ctx)
 {
 	int err = p->raw_syscalls ? attach_raw(p) : attach_syscall_tracepoints(p);
 
-	/* after the syscall programs, which register the sockets it times */
+	/* after the syscall programs, which register the sockets they time */
 	if (!err)
 		err = loader_attach(&p->l, p->skel->progs.sk_data_ready);
+	if (!err)
+		err = loader_attach(&p->l, p->skel->progs.net_dev_queue);
 	if (err) {
 		loader_detach(&p->l);
 		return err;

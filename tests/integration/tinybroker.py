@@ -3,8 +3,10 @@
 on [::] (dual stack: IPv6 and v4-mapped clients), answers every request frame
 as soon as it is read, in order, with its correlation id, and Produce v3 with
 a proper response. Run as `tinybroker.py PORT_FILE` (writes the port there
-once listening; runs until killed). Imported, it gives tests a client side:
-start(), produce_v3(), read_response().
+once listening; runs until killed). With --sockmap, each accepted socket is
+put in a BPF sockmap (no programs) before it is read: the kernel then gives it
+a psock, as a sockmap-based proxy would. Imported, it gives tests a client
+side: start(), produce_v3(), read_response().
 
 `tinybroker.py --delayed PORT_FILE DELAY_MS PAD_FROM PAD` (start_delayed())
 is a broker that times the wire instead: it reads one request at a time as
@@ -13,6 +15,7 @@ DELAY_MS, answers, and only then reads the next, so pipelined requests wait
 in its socket. Requests with a correlation id >= PAD_FROM (-1: none) are
 answered with PAD more bytes, a response its write leaves in a socket send
 buffer big enough to take it at once (4 MiB) when the client does not read."""
+import ctypes
 import os
 import select
 import socket
@@ -22,10 +25,10 @@ import threading
 import time
 
 
-def start(t):
-    """Starts the broker under Run t; returns (process, port)."""
+def start(t, *args):
+    """Starts the broker under Run t (args: its options); returns (process, port)."""
     port_file = t.path("tinybroker.port")
-    b = t.spawn([sys.executable, os.path.abspath(__file__), port_file], "tinybroker")
+    b = t.spawn([sys.executable, os.path.abspath(__file__), port_file, *args], "tinybroker")
     for _ in range(100):
         if os.path.exists(port_file) or b.poll() is not None:
             break
@@ -168,6 +171,37 @@ def delayed(port_file, delay_ms, pad_from, pad):
                          daemon=True).start()
 
 
+SYS_BPF = 321  # x86_64
+BPF_MAP_CREATE, BPF_MAP_UPDATE_ELEM = 0, 2
+BPF_MAP_TYPE_SOCKMAP = 15
+
+
+def bpf(cmd, attr):
+    libc = ctypes.CDLL(None, use_errno=True)
+    r = libc.syscall(SYS_BPF, cmd, ctypes.byref(attr), ctypes.sizeof(attr))
+    if r < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"bpf({cmd}): {os.strerror(err)}")
+    return r
+
+
+def sockmap_create(entries):
+    """A BPF sockmap (u32 key, socket fd value) with no programs attached."""
+    attr = (ctypes.c_uint32 * 16)()
+    attr[0:4] = [BPF_MAP_TYPE_SOCKMAP, 4, 4, entries]
+    return bpf(BPF_MAP_CREATE, attr)
+
+
+def sockmap_put(map_fd, slot, sock_fd):
+    key, value = ctypes.c_uint32(slot), ctypes.c_uint32(sock_fd)
+    attr = (ctypes.c_uint64 * 6)()
+    attr[0] = map_fd
+    attr[1] = ctypes.addressof(key)
+    attr[2] = ctypes.addressof(value)
+    attr[3] = 0  # BPF_ANY
+    bpf(BPF_MAP_UPDATE_ELEM, attr)
+
+
 def main():
     if sys.argv[1] == "--delayed":
         delayed(sys.argv[2], *map(int, sys.argv[3:6]))
@@ -179,9 +213,14 @@ def main():
     tmp = sys.argv[1] + ".tmp"
     with open(tmp, "w") as f:
         f.write(f"{srv.getsockname()[1]}\n")
+    sockmap = sockmap_create(64) if "--sockmap" in sys.argv[2:] else None
+    slot = 0
     os.rename(tmp, sys.argv[1])
     while True:
         conn, _ = srv.accept()
+        if sockmap is not None:
+            sockmap_put(sockmap, slot % 64, conn.fileno())
+            slot += 1
         threading.Thread(target=serve, args=(conn,), daemon=True).start()
 
 

@@ -54,6 +54,7 @@ static inline int kh_read(void *dst, __u64 n, __u64 src)
 
 #define KW_READ(dst, n, src) kh_read((dst), (n), (src))
 #include "framer.h"
+#include "arrival.h"
 
 #define KH_MAX_IOV   64	       /* MAX_IOV in kafkalat.bpf.c */
 #define KH_MAX_STEPS (1 << 16) /* MAX_STEPS: the bpf_loop bound */
@@ -245,9 +246,9 @@ static inline int kh_walk_step(struct kh *h, struct kh_walk *w, __u32 tid)
 	case KW_FRAME:
 		kh_emit_frame(h, w->t_exit, tid);
 		h->frames[h->nframes - 1].seq_end =
-			arr_walk_seq(w->seq_start, w->ret, w->left, w->in.avail);
+		    arr_walk_seq(w->seq_start, w->ret, w->left, w->in.avail);
 		h->frames[h->nframes - 1].seq_first =
-			arr_frame_first(h->frames[h->nframes - 1].seq_end, h->f.size);
+		    arr_frame_first(h->frames[h->nframes - 1].seq_end, h->f.size);
 		return 0;
 	case KW_TOPIC:
 		kh_emit_topic(h);

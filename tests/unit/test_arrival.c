@@ -33,14 +33,14 @@ static void test_seq_diff_wraps(void **state)
 
 static void test_lookup_exact(void **state)
 {
-	struct arr_ring r;
+	struct arr_ring r = {0};
 
 	(void)state;
 	arr_init(&r, 1000);
 	assert_int_equal(arr_lookup(&r, 1000), 0); /* nothing arrived yet */
-	arr_push(&r, 1100, 50);			   /* bytes [1000, 1100) at 50 */
-	arr_push(&r, 1300, 70);			   /* [1100, 1300) at 70 */
-	arr_push(&r, 1301, 90);			   /* [1300, 1301) at 90 */
+	arr_push(&r, 1100, 50, 0);		   /* bytes [1000, 1100) at 50 */
+	arr_push(&r, 1300, 70, 0);		   /* [1100, 1300) at 70 */
+	arr_push(&r, 1301, 90, 0);		   /* [1300, 1301) at 90 */
 	assert_int_equal(arr_lookup(&r, 999), 0);  /* before the watch: unknown */
 	assert_int_equal(arr_lookup(&r, 1000), 50);
 	assert_int_equal(arr_lookup(&r, 1099), 50);
@@ -53,13 +53,13 @@ static void test_lookup_exact(void **state)
 /* A stream whose sequence numbers wrap between two arrivals. */
 static void test_lookup_across_wrap(void **state)
 {
-	struct arr_ring r;
+	struct arr_ring r = {0};
 
 	(void)state;
 	arr_init(&r, 0xffffff00u);
-	arr_push(&r, 0xffffff80u, 10);
-	arr_push(&r, 0x00000080u, 20); /* [0xffffff80, 2^32 + 0x80) */
-	arr_push(&r, 0x00001000u, 30);
+	arr_push(&r, 0xffffff80u, 10, 0);
+	arr_push(&r, 0x00000080u, 20, 0); /* [0xffffff80, 2^32 + 0x80) */
+	arr_push(&r, 0x00001000u, 30, 0);
 	assert_int_equal(arr_lookup(&r, 0xfffffeffu), 0);
 	assert_int_equal(arr_lookup(&r, 0xffffff00u), 10);
 	assert_int_equal(arr_lookup(&r, 0xffffff7fu), 10);
@@ -76,15 +76,15 @@ static void test_lookup_across_wrap(void **state)
  * lookup says unknown rather than the time of a later arrival. */
 static void test_evicted_is_unknown(void **state)
 {
-	struct arr_ring r;
+	struct arr_ring r = {0};
 
 	(void)state;
 	arr_init(&r, 0);
 	for (__u32 i = 1; i <= ARR_SLOTS; i++)
-		arr_push(&r, i * 10, i * 100);
+		arr_push(&r, i * 10, i * 100, 0);
 	assert_int_equal(arr_lookup(&r, 0), 100);
 	assert_int_equal(arr_lookup(&r, ARR_SLOTS * 10 - 1), ARR_SLOTS * 100);
-	arr_push(&r, ARR_SLOTS * 10 + 10, 99999); /* reuses the slot of [0, 10) */
+	arr_push(&r, ARR_SLOTS * 10 + 10, 99999, 0); /* reuses the slot of [0, 10) */
 	assert_int_equal(r.floor, 10);
 	assert_int_equal(arr_lookup(&r, 0), 0);
 	assert_int_equal(arr_lookup(&r, 9), 0);
@@ -92,10 +92,63 @@ static void test_evicted_is_unknown(void **state)
 	assert_int_equal(arr_lookup(&r, ARR_SLOTS * 10), 99999);
 	/* many more: still exact for what the ring holds */
 	for (__u32 i = ARR_SLOTS + 2; i <= 5 * ARR_SLOTS; i++)
-		arr_push(&r, i * 10, i * 100);
+		arr_push(&r, i * 10, i * 100, 0);
 	assert_int_equal(arr_lookup(&r, (4 * ARR_SLOTS) * 10 - 1), 0);
 	assert_int_equal(arr_lookup(&r, (4 * ARR_SLOTS) * 10), (4 * ARR_SLOTS + 1) * 100);
 	assert_int_equal(arr_lookup(&r, 5 * ARR_SLOTS * 10 - 1), 5 * ARR_SLOTS * 100);
+}
+
+/* The backlog flag travels with the arrival it marks. */
+static void test_find_flags(void **state)
+{
+	struct arr_ring r = {0};
+	__u32 flags = 7;
+
+	(void)state;
+	arr_init(&r, 0);
+	assert_int_equal(arr_find(&r, 0, &flags), 0);
+	assert_int_equal(flags, 0);
+	arr_push(&r, 100, 10, 0);
+	arr_push(&r, 200, 20, ARR_BACKLOG);
+	arr_push(&r, 300, 30, 0);
+	assert_int_equal(arr_find(&r, 99, &flags), 10);
+	assert_int_equal(flags, 0);
+	assert_int_equal(arr_find(&r, 100, &flags), 20);
+	assert_int_equal(flags, ARR_BACKLOG);
+	assert_int_equal(arr_find(&r, 299, &flags), 30);
+	assert_int_equal(flags, 0);
+	assert_int_equal(arr_find(&r, 300, &flags), 0); /* not arrived */
+	assert_int_equal(flags, 0);
+}
+
+/* A frame's sequence numbers from the walk's offsets, across the wrap. */
+static void test_walk_seq(void **state)
+{
+	(void)state;
+	/* 100 bytes read from seq 1000, 30 in no segment yet, 20 left in this
+	 * one: 50 walked */
+	assert_int_equal(arr_walk_seq(1000, 100, 30, 20), 1050);
+	assert_int_equal(arr_walk_seq(0xfffffff0u, 100, 0, 0), 0x54);
+	/* a frame of size 96 ending before 0x54: its size field began 100
+	 * bytes earlier, across the wrap */
+	assert_int_equal(arr_frame_first(0x54, 96), 0xfffffff0u);
+}
+
+/* The receive window is full when what it would advertise is below a
+ * segment; open when the advertised right edge is a segment past rcv_nxt. */
+static void test_window(void **state)
+{
+	(void)state;
+	assert_true(arr_window_full(0, 128, 1000));
+	assert_true(arr_window_full(-5000, 128, 1000));
+	/* 1999 free bytes at half payload: 999 < 1000 */
+	assert_true(arr_window_full(1999, 128, 1000));
+	assert_false(arr_window_full(2000, 128, 1000));
+	assert_false(arr_window_full(1000, 256, 1000));
+	assert_true(arr_window_open(5000, 2000, 6000, 1000));
+	assert_false(arr_window_open(5000, 2000, 6001, 1000));
+	assert_false(arr_window_open(5000, 2000, 7500, 1000));	      /* past the edge */
+	assert_true(arr_window_open(0xfffffc00u, 3000, 0x100, 1000)); /* wraps */
 }
 
 int main(void)
@@ -105,6 +158,9 @@ int main(void)
 	    cmocka_unit_test(test_lookup_exact),
 	    cmocka_unit_test(test_lookup_across_wrap),
 	    cmocka_unit_test(test_evicted_is_unknown),
+	    cmocka_unit_test(test_find_flags),
+	    cmocka_unit_test(test_walk_seq),
+	    cmocka_unit_test(test_window),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
