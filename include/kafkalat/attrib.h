@@ -26,21 +26,38 @@
 #include "kafkalat/cause.h"
 #include "kafkalat/correlate.h"
 
+/* In time order; each ends where the next begins, so they add up to the
+ * latency: t_sent - t_arrival when the wire times are known, else the
+ * broker's t_end - t_first (recv, socket_wait and send_queue then 0). */
 enum attrib_phase {
+	ATTRIB_RECV,	    /* t_arrival → t_complete: the client or the network still sending */
+	ATTRIB_SOCKET_WAIT, /* t_complete → t_first: in the socket buffer, not yet read */
 	ATTRIB_READ,	    /* t_first → t_read, network thread (tid_read) */
 	ATTRIB_QUEUE,	    /* t_read → handler dequeues, handler */
 	ATTRIB_LOCK,	    /* dequeue → first append start: lock wait, validation */
 	ATTRIB_APPEND,	    /* first append start → last append end (fsync included) */
 	ATTRIB_POST_APPEND, /* last append end → t_resp: handler, then the network thread */
 	ATTRIB_SEND,	    /* t_resp → t_end, network thread (tid_send) */
+	ATTRIB_SEND_QUEUE,  /* t_end → t_sent: written, not yet out of the socket */
 	ATTRIB_PHASES
 };
 
 /* The causes: enum cause (cause.h), then "queued": the request waited for
  * another thread (in the request queue, or for the network thread to pick
- * its response up) while that thread was not running it. */
-#define ATTRIB_CAUSE_QUEUED CAUSE_MAX
-#define ATTRIB_CAUSES	    (CAUSE_MAX + 1)
+ * its response up) while that thread was not running it; then the causes of
+ * socket_wait: "hol", head-of-line behind the connection's previous request
+ * (Kafka reads nothing more from a connection while one of its requests is
+ * in flight); "throttle_mute", the connection muted for a quota throttle
+ * (defined, not yet assigned: the framer does not read throttle_time_ms);
+ * "net_thread", the network thread that read it running other work or
+ * waiting for a CPU; "unknown", none of these seen (that thread asleep, or
+ * not traced). */
+#define ATTRIB_CAUSE_QUEUED	   CAUSE_MAX
+#define ATTRIB_CAUSE_HOL	   (CAUSE_MAX + 1)
+#define ATTRIB_CAUSE_THROTTLE_MUTE (CAUSE_MAX + 2)
+#define ATTRIB_CAUSE_NET_THREAD	   (CAUSE_MAX + 3)
+#define ATTRIB_CAUSE_UNKNOWN	   (CAUSE_MAX + 4)
+#define ATTRIB_CAUSES		   (CAUSE_MAX + 5)
 
 enum attrib_unmatched {
 	ATTRIB_MATCHED = 0,
@@ -108,7 +125,11 @@ struct attrib_result {
 	uint32_t handler;		 /* tid; 0 when unmatched */
 	uint32_t appends;		 /* writes and syncs attributed */
 	uint64_t t_dequeue, t_append_start, t_append_end; /* the derived boundaries */
-	int64_t latency_ns;				  /* t_end - t_first, clamped */
+	/* the request's wire times are known (corr_request.wire): latency_ns
+	 * is t_sent - t_arrival; otherwise it is broker_latency_ns */
+	bool wire_known;
+	int64_t latency_ns;
+	int64_t broker_latency_ns; /* t_end - t_first, clamped */
 	int64_t phase_ns[ATTRIB_PHASES];
 	/* For unmatched requests only read and send are split: the rest is here.
 	 * sum(phase_ns) + unattributed_ns == latency_ns, always. */
@@ -125,6 +146,22 @@ struct attrib_result {
 	const char *top_frame;
 	uint32_t top_waker_tid;
 	const char *top_waker_comm;
+	/* Head-of-line: the part of socket_wait (hol_ns, cause "hol") spent
+	 * behind the connection's previous request, hol_corr_id, whose root
+	 * cause (its own top cause, or, if that was itself head-of-line, its
+	 * predecessor's root, transitively) is hol_root_cause in
+	 * hol_root_phase of request hol_root_corr_id. ATTRIB_CAUSE_UNKNOWN when
+	 * that request was not attributed (not a Produce request). */
+	int64_t hol_ns;
+	int32_t hol_corr_id;
+	unsigned int hol_root_cause;
+	enum attrib_phase hol_root_phase;
+	int32_t hol_root_corr_id;
+	/* This request's own root: top_cause, or the hol root when top_cause
+	 * is head-of-line. */
+	unsigned int root_cause;
+	enum attrib_phase root_phase;
+	int32_t root_corr_id;
 	/* The longest (stack, phase) pairs, merged; at most ATTRIB_STACKS, so
 	 * a request blocked on more distinct stacks keeps its longest ones. */
 	uint32_t nstacks;
@@ -153,7 +190,9 @@ enum attrib_unmatched attrib_request(struct attrib *a, const struct corr_request
 				     struct attrib_result *out);
 const struct attrib_stats *attrib_stats(const struct attrib *a);
 
-/* JSON names: "read", "queue", ...; causes as cause_name() plus "queued";
+/* JSON names: "recv", "socket_wait", "read", "queue", ...; causes as
+ * cause_name() plus "queued", "hol", "throttle_mute", "net_thread",
+ * "unknown";
  * unmatched reasons "matched", "not_produce", "no_response", ... NULL when
  * out of range. */
 const char *attrib_phase_name(unsigned int p);

@@ -33,6 +33,16 @@ struct corr_topic {
 /* A topic id as corr_topic.name holds it: 32 lowercase hex digits. */
 void corr_topic_id_hex(const uint8_t id[16], char out[33]);
 
+/* Why a completed request's wire latency (t_sent - t_arrival) is unknown. */
+enum corr_wire {
+	CORR_WIRE_KNOWN = 0,
+	CORR_WIRE_BEFORE_ATTACH,   /* its first bytes arrived before they were watched */
+	CORR_WIRE_SENT_UNRESOLVED, /* its response left after the write; no KLT_EV_SENT came */
+	CORR_WIRE_SKIPPED, /* a kTLS/sockmap socket: no wire times (KLT_CONN_WIRE_SKIPPED) */
+	CORR_WIRE_ABI1,	   /* a dump of event ABI 1: no wire times */
+	CORR_WIRE_MAX,
+};
+
 struct corr_request {
 	uint64_t conn_id;
 	char client[CORR_ADDR_MAX]; /* "IP:PORT" of the client, "?" if unknown */
@@ -47,9 +57,21 @@ struct corr_request {
 	uint64_t t_first, t_read, t_resp, t_end;
 	/* On the wire, in the broker's kernel: the request's first and last
 	 * byte became readable, its response's last byte left the socket; 0
-	 * where unknown (arrived before attach, sent after the write returned,
-	 * a trace of ABI 1). */
+	 * where unknown (wire says why). */
 	uint64_t t_arrival, t_complete, t_sent;
+	enum corr_wire wire;
+	bool arrival_backlog; /* some bytes came through the socket backlog: arrival late */
+	/* The connection's receive window was full this long between the
+	 * previous request's arrival and this one's: the client could not send
+	 * (a bound on a wait no broker-side clock sees; never in the latency). */
+	uint64_t flow_blocked_ns;
+	/* The request answered before this one on the connection (read order),
+	 * whose in-flight time this one may have waited behind in the socket:
+	 * from its first known time (arrival, else its first read) to its
+	 * response leaving (else its last write). has_prev false: none seen. */
+	bool has_prev;
+	int32_t prev_corr_id;
+	uint64_t prev_t_start, prev_t_done;
 	/* Produce only */
 	bool produce_parsed;
 	bool has_txn;
@@ -87,11 +109,19 @@ struct corr_counts {
 	uint64_t undecodable_conns;
 	uint64_t undecodable[KLT_BAD_REASON_MAX];
 	uint64_t desyncs;
+	uint64_t wire_skipped_conns; /* connections with KLT_CONN_WIRE_SKIPPED */
+	uint64_t arrival_backlog;    /* requests with KLT_FRAME_ARRIVAL_BACKLOG */
+	uint64_t sent_events;	     /* KLT_EV_SENT records */
+	uint64_t flow_events;	     /* KLT_EV_FLOW records */
+	uint64_t flow_unclaimed_ns;  /* full-window time no request arrived after */
 };
 
-/* Called for each request when its response is seen (or, for Produce with
- * acks=0, when it has been read). The request and its arrays are valid only
- * during the call. */
+/* Called for each request when its response has left the socket (a response
+ * the kernel saw leave after its write waits for KLT_EV_SENT, and the
+ * connection's later requests wait behind it: each connection completes in
+ * order), or when that will never be known (closed, undecodable, lost
+ * events, the run's end: t_sent 0). Produce with acks=0: when it has been
+ * read. The request and its arrays are valid only during the call. */
 typedef void (*corr_complete_fn)(const struct corr_request *req, void *ctx);
 
 struct corr;
@@ -109,6 +139,13 @@ void corr_note_lost(struct corr *c, uint64_t n);
 const struct corr_counts *corr_counts(const struct corr *c);
 
 const char *corr_unmatched_name(enum corr_unmatched_reason r);
+/* "known", "arrived_before_attach", "sent_unresolved", "wire_skipped", "abi1" */
+const char *corr_wire_name(unsigned int w);
+/* The client's wait, t_sent - t_arrival, into *ns; false when unknown. */
+bool corr_wire_latency(const struct corr_request *r, uint64_t *ns);
+/* The broker's own figure, t_end - t_first (first read to last write); 0
+ * without a response. */
+uint64_t corr_broker_latency(const struct corr_request *r);
 const char *corr_bad_reason_name(unsigned int reason);
 /* "IP:PORT" ("[IPv6]:PORT") into buf. */
 void corr_format_addr(uint16_t family, const uint8_t addr[16], uint16_t port, char *buf,

@@ -72,6 +72,10 @@ struct thr {
 struct conn_last {
 	uint64_t conn_id, t_end; /* the connection's last answered request */
 	bool used;
+	/* its root cause, for the requests that waited behind it */
+	int32_t corr_id;
+	uint8_t root_cause, root_phase;
+	int32_t root_corr_id;
 };
 
 struct attrib {
@@ -312,8 +316,11 @@ int attrib_add_offcpu(struct attrib *a, const struct attrib_offcpu *o)
 /* ---- names ---- */
 
 static const char *const phase_names[ATTRIB_PHASES] = {
-    "read", "queue", "lock", "append", "post_append", "send",
+    "recv", "socket_wait", "read", "queue", "lock", "append", "post_append", "send", "send_queue",
 };
+
+static const char *const wire_cause_names[] = {"queued", "hol", "throttle_mute", "net_thread",
+					       "unknown"};
 
 static const char *const unm_names[ATTRIB_UNM_MAX] = {
     "matched", "not_produce", "no_response", "bad_times", "no_append", "ambiguous",
@@ -326,7 +333,9 @@ const char *attrib_phase_name(unsigned int p)
 
 const char *attrib_cause_name(unsigned int c)
 {
-	return c == ATTRIB_CAUSE_QUEUED ? "queued" : cause_name((enum cause)c);
+	if (c >= ATTRIB_CAUSE_QUEUED && c < ATTRIB_CAUSES)
+		return wire_cause_names[c - ATTRIB_CAUSE_QUEUED];
+	return cause_name((enum cause)c);
 }
 
 const char *attrib_unmatched_name(unsigned int u)
@@ -540,10 +549,26 @@ static const struct cand *break_tie(struct attrib *a, const struct corr_request 
 
 /* ---- the handler's appends for r and its dequeue ---- */
 
-struct bounds {
-	uint64_t b[ATTRIB_PHASES + 1]; /* t_first, t_read, dequeue, A, E, t_resp, t_end */
-	uint64_t handoff;	       /* inside post_append: handler → network thread */
+/* The phases' boundaries: phase p lasts from b[p] to b[p + 1]. */
+enum {
+	B_ARRIVAL,
+	B_COMPLETE,
+	B_FIRST,
+	B_READ,
+	B_DEQUEUE,
+	B_APPEND,
+	B_APPEND_END,
+	B_RESP,
+	B_END,
+	B_SENT,
 };
+
+struct bounds {
+	uint64_t b[ATTRIB_PHASES + 1];
+	uint64_t handoff; /* inside post_append: handler → network thread */
+};
+
+_Static_assert((int)B_SENT == (int)ATTRIB_PHASES, "a boundary after each phase");
 
 static void take_sync_after(struct thr *h, uint32_t j, const struct corr_request *r, uint64_t *end,
 			    uint32_t *n)
@@ -905,7 +930,7 @@ static void pick_top(struct acc *acc)
 		if (total[c] > total[out->top_cause])
 			out->top_cause = (unsigned)c;
 	out->top_ns = total[out->top_cause];
-	out->top_phase = ATTRIB_READ;
+	out->top_phase = (enum attrib_phase)0;
 	for (int p = 1; p < ATTRIB_PHASES; p++)
 		if (out->cause_ns[p][out->top_cause] >
 		    out->cause_ns[out->top_phase][out->top_cause])
@@ -919,16 +944,38 @@ static void pick_top(struct acc *acc)
 
 /* ---- the request ---- */
 
-/* Makes the boundaries non-decreasing: phases then sum to b[last] - b[0]. */
+/* Makes the boundaries non-decreasing: phases then sum to b[last] - b[0].
+ * A first read that began before the request had all arrived (a read that
+ * blocks, a request in several segments) ends recv there, with no
+ * socket_wait; one that began before its first byte arrived starts at the
+ * arrival (the read is shortened): the phases add up to t_sent - t_arrival. */
 static void clamp_bounds(struct bounds *bd)
 {
+	if (bd->b[B_COMPLETE] > bd->b[B_FIRST])
+		bd->b[B_COMPLETE] = bd->b[B_FIRST];
 	for (int i = 1; i <= ATTRIB_PHASES; i++)
 		if (bd->b[i] < bd->b[i - 1])
 			bd->b[i] = bd->b[i - 1];
-	if (bd->handoff < bd->b[ATTRIB_POST_APPEND])
-		bd->handoff = bd->b[ATTRIB_POST_APPEND];
-	if (bd->handoff > bd->b[ATTRIB_POST_APPEND + 1])
-		bd->handoff = bd->b[ATTRIB_POST_APPEND + 1];
+	if (bd->handoff < bd->b[B_APPEND_END])
+		bd->handoff = bd->b[B_APPEND_END];
+	if (bd->handoff > bd->b[B_RESP])
+		bd->handoff = bd->b[B_RESP];
+}
+
+/* The boundaries from r's own times: on the wire when they are known, else
+ * the broker's (recv, socket_wait and send_queue are then 0). The inner
+ * ones are the broker's reads and writes until the handler's are found. */
+static void init_bounds(const struct corr_request *r, bool wire, struct bounds *bd)
+{
+	memset(bd, 0, sizeof(*bd));
+	bd->b[B_ARRIVAL] = wire ? r->t_arrival : r->t_first;
+	bd->b[B_COMPLETE] = wire ? r->t_complete : r->t_first;
+	bd->b[B_FIRST] = r->t_first;
+	for (int i = B_READ; i <= B_APPEND_END; i++)
+		bd->b[i] = r->t_read;
+	bd->b[B_RESP] = r->t_resp;
+	bd->b[B_END] = r->t_end;
+	bd->b[B_SENT] = wire ? r->t_sent : r->t_end;
 }
 
 static void set_phases(struct attrib_result *out, const struct bounds *bd)
@@ -936,21 +983,83 @@ static void set_phases(struct attrib_result *out, const struct bounds *bd)
 	for (int p = 0; p < ATTRIB_PHASES; p++)
 		out->phase_ns[p] = (int64_t)(bd->b[p + 1] - bd->b[p]);
 	out->latency_ns = (int64_t)(bd->b[ATTRIB_PHASES] - bd->b[0]);
+	out->broker_latency_ns = (int64_t)(bd->b[B_END] - bd->b[B_FIRST]);
+}
+
+/* Splits [lo, hi) of socket_wait by the network thread that read r: running
+ * (other connections' work) or runnable is net_thread; asleep, or not
+ * traced, nothing we saw held the bytes back: unknown. */
+static void account_net_wait(struct acc *acc, uint32_t tid, uint64_t lo, uint64_t hi)
+{
+	const struct thr *t = tid ? thr_find(acc->a, tid) : NULL;
+	uint64_t asleep = 0;
+
+	if (hi <= lo)
+		return;
+	if (!t) {
+		add_cause(acc, ATTRIB_SOCKET_WAIT, ATTRIB_CAUSE_UNKNOWN, lo, hi, NULL);
+		return;
+	}
+	for (uint32_t j = timeline_count_before(&t->tl[K_OFF], lo), k = j ? j - 1 : 0;
+	     k < t->tl[K_OFF].len && timeline_span(&t->tl[K_OFF], k)->t0 < hi; k++) {
+		const struct off_rec *o = timeline_at(&t->tl[K_OFF], k);
+		uint64_t w = o->tw >= o->t0 && o->tw <= o->t1 ? o->tw : o->t1;
+		uint64_t s = o->t0 > lo ? o->t0 : lo, e = w < hi ? w : hi;
+
+		if (o->blocked && e > s)
+			asleep += e - s;
+	}
+	if (asleep > hi - lo)
+		asleep = hi - lo;
+	acc->out->cause_ns[ATTRIB_SOCKET_WAIT][ATTRIB_CAUSE_UNKNOWN] += (int64_t)asleep;
+	acc->out->cause_ns[ATTRIB_SOCKET_WAIT][ATTRIB_CAUSE_NET_THREAD] +=
+	    (int64_t)(hi - lo - asleep);
+}
+
+/* socket_wait [lo, hi): the part inside the previous request's flight on
+ * the connection (its arrival to its response leaving: it was muted, or
+ * waiting itself) is head-of-line; the rest is the network thread's. */
+static void account_socket_wait(struct acc *acc, const struct corr_request *r, uint64_t lo,
+				uint64_t hi)
+{
+	uint64_t hs = lo, he = lo;
+
+	if (hi <= lo)
+		return;
+	if (r->has_prev && r->prev_t_done > lo && r->prev_t_start < hi &&
+	    r->prev_t_start < r->prev_t_done) {
+		hs = r->prev_t_start > lo ? r->prev_t_start : lo;
+		he = r->prev_t_done < hi ? r->prev_t_done : hi;
+	}
+	account_net_wait(acc, r->tid_read, lo, hs);
+	add_cause(acc, ATTRIB_SOCKET_WAIT, ATTRIB_CAUSE_HOL, hs, he, NULL);
+	acc->out->hol_ns = (int64_t)(he - hs);
+	account_net_wait(acc, r->tid_read, he, hi);
+}
+
+/* The phases outside the broker's threads: on the wire. */
+static void account_wire(struct acc *acc, const struct corr_request *r, const uint64_t *b)
+{
+	acc->out->cause_ns[ATTRIB_RECV][ATTRIB_CAUSE_UNKNOWN] += (int64_t)(b[B_COMPLETE] - b[0]);
+	account_socket_wait(acc, r, b[B_COMPLETE], b[B_FIRST]);
+	acc->out->cause_ns[ATTRIB_SEND_QUEUE][ATTRIB_CAUSE_UNKNOWN] +=
+	    (int64_t)(b[B_SENT] - b[B_END]);
 }
 
 static void fill_unmatched(struct attrib *a, const struct corr_request *r,
 			   struct attrib_result *out)
 {
 	struct acc acc = {.a = a, .out = out};
-	struct bounds bd = {
-	    .b = {r->t_first, r->t_read, r->t_read, r->t_read, r->t_read, r->t_resp, r->t_end}};
+	struct bounds bd;
 
+	init_bounds(r, out->wire_known, &bd);
 	clamp_bounds(&bd);
 	set_phases(out, &bd);
-	out->unattributed_ns = (int64_t)(bd.b[ATTRIB_SEND] - bd.b[ATTRIB_QUEUE]);
+	out->unattributed_ns = (int64_t)(bd.b[B_RESP] - bd.b[B_READ]);
 	out->phase_ns[ATTRIB_POST_APPEND] = 0;
-	account(&acc, r->tid_read, bd.b[0], bd.b[1], ATTRIB_READ, M_OWN);
-	account(&acc, r->tid_send, bd.b[5], bd.b[6], ATTRIB_SEND, M_OWN);
+	account_wire(&acc, r, bd.b);
+	account(&acc, r->tid_read, bd.b[B_FIRST], bd.b[B_READ], ATTRIB_READ, M_OWN);
+	account(&acc, r->tid_send, bd.b[B_RESP], bd.b[B_END], ATTRIB_SEND, M_OWN);
 	pick_top(&acc);
 }
 
@@ -958,26 +1067,28 @@ static void fill_matched(struct attrib *a, const struct corr_request *r, struct 
 			 struct attrib_result *out)
 {
 	struct acc acc = {.a = a, .out = out};
-	struct bounds bd = {.b = {r->t_first, r->t_read, 0, 0, 0, r->t_resp, r->t_end}};
+	struct bounds bd;
 	const uint64_t *b = bd.b;
 
+	init_bounds(r, out->wire_known, &bd);
 	out->handler = h->tid;
-	out->appends = claim_appends(a, h, r, &bd.b[3], &bd.b[4]);
-	bd.b[4] = extend_append(a, h, bd.b[4], r->t_resp);
-	bd.b[2] = dequeue_time(a, h, r->t_read, bd.b[3]);
-	bd.handoff = handoff_time(a, h, r, bd.b[4]);
+	out->appends = claim_appends(a, h, r, &bd.b[B_APPEND], &bd.b[B_APPEND_END]);
+	bd.b[B_APPEND_END] = extend_append(a, h, bd.b[B_APPEND_END], r->t_resp);
+	bd.b[B_DEQUEUE] = dequeue_time(a, h, r->t_read, bd.b[B_APPEND]);
+	bd.handoff = handoff_time(a, h, r, bd.b[B_APPEND_END]);
 	clamp_bounds(&bd);
 	set_phases(out, &bd);
-	out->t_dequeue = b[2];
-	out->t_append_start = b[3];
-	out->t_append_end = b[4];
-	account(&acc, r->tid_read, b[0], b[1], ATTRIB_READ, M_OWN);
-	account(&acc, h->tid, b[1], b[2], ATTRIB_QUEUE, M_QUEUE);
-	account(&acc, h->tid, b[2], b[3], ATTRIB_LOCK, M_OWN);
-	account(&acc, h->tid, b[3], b[4], ATTRIB_APPEND, M_OWN);
-	account(&acc, h->tid, b[4], bd.handoff, ATTRIB_POST_APPEND, M_OWN);
-	account(&acc, r->tid_send, bd.handoff, b[5], ATTRIB_POST_APPEND, M_WAIT);
-	account(&acc, r->tid_send, b[5], b[6], ATTRIB_SEND, M_OWN);
+	out->t_dequeue = b[B_DEQUEUE];
+	out->t_append_start = b[B_APPEND];
+	out->t_append_end = b[B_APPEND_END];
+	account_wire(&acc, r, b);
+	account(&acc, r->tid_read, b[B_FIRST], b[B_READ], ATTRIB_READ, M_OWN);
+	account(&acc, h->tid, b[B_READ], b[B_DEQUEUE], ATTRIB_QUEUE, M_QUEUE);
+	account(&acc, h->tid, b[B_DEQUEUE], b[B_APPEND], ATTRIB_LOCK, M_OWN);
+	account(&acc, h->tid, b[B_APPEND], b[B_APPEND_END], ATTRIB_APPEND, M_OWN);
+	account(&acc, h->tid, b[B_APPEND_END], bd.handoff, ATTRIB_POST_APPEND, M_OWN);
+	account(&acc, r->tid_send, bd.handoff, b[B_RESP], ATTRIB_POST_APPEND, M_WAIT);
+	account(&acc, r->tid_send, b[B_RESP], b[B_END], ATTRIB_SEND, M_OWN);
 	pick_top(&acc);
 }
 
@@ -994,6 +1105,50 @@ static enum attrib_unmatched check_request(const struct corr_request *r)
 	return ATTRIB_MATCHED;
 }
 
+static struct conn_last *conn_slot(struct attrib *a, uint64_t conn_id)
+{
+	return &a->conns[(uint32_t)((conn_id * 0x9e3779b97f4a7c15ull) >> 32) & (CONN_SLOTS - 1)];
+}
+
+/* What r waited behind: the root of its connection's previous request,
+ * attributed before it (each connection completes in order). */
+static void hol_root(struct attrib *a, const struct corr_request *r, struct attrib_result *out)
+{
+	const struct conn_last *c = conn_slot(a, r->conn_id);
+
+	out->hol_corr_id = r->prev_corr_id;
+	out->hol_root_cause = ATTRIB_CAUSE_UNKNOWN;
+	out->hol_root_phase = ATTRIB_SOCKET_WAIT;
+	out->hol_root_corr_id = r->prev_corr_id;
+	if (c->used && c->conn_id == r->conn_id && c->corr_id == r->prev_corr_id) {
+		out->hol_root_cause = c->root_cause;
+		out->hol_root_phase = (enum attrib_phase)c->root_phase;
+		out->hol_root_corr_id = c->root_corr_id;
+	}
+}
+
+/* r's own root, remembered for the request behind it. */
+static void set_root(struct attrib *a, const struct corr_request *r, struct attrib_result *out)
+{
+	struct conn_last *c = conn_slot(a, r->conn_id);
+
+	if (out->top_cause == ATTRIB_CAUSE_HOL) {
+		out->root_cause = out->hol_root_cause;
+		out->root_phase = out->hol_root_phase;
+		out->root_corr_id = out->hol_root_corr_id;
+	} else {
+		out->root_cause = out->top_cause;
+		out->root_phase = out->top_phase;
+		out->root_corr_id = r->corr_id;
+	}
+	if (c->used && c->conn_id != r->conn_id)
+		return; /* the slot is another connection's (pipelined() keeps it) */
+	c->corr_id = r->corr_id;
+	c->root_cause = (uint8_t)out->root_cause;
+	c->root_phase = (uint8_t)out->root_phase;
+	c->root_corr_id = out->root_corr_id;
+}
+
 static enum attrib_unmatched finish(struct attrib *a, const struct corr_request *r,
 				    struct attrib_result *out, enum attrib_unmatched why)
 {
@@ -1002,6 +1157,7 @@ static enum attrib_unmatched finish(struct attrib *a, const struct corr_request 
 		out->handler = 0;
 		fill_unmatched(a, r, out);
 	}
+	set_root(a, r, out);
 	a->st.unmatched[why]++;
 	return why;
 }
@@ -1010,11 +1166,12 @@ static enum attrib_unmatched finish(struct attrib *a, const struct corr_request 
  * broker does not mute the connection)? Remembers r's response for the next. */
 static bool pipelined(struct attrib *a, const struct corr_request *r)
 {
-	struct conn_last *c =
-	    &a->conns[(uint32_t)((r->conn_id * 0x9e3779b97f4a7c15ull) >> 32) & (CONN_SLOTS - 1)];
+	struct conn_last *c = conn_slot(a, r->conn_id);
 	bool p = c->used && c->conn_id == r->conn_id && c->t_end > r->t_first;
 
 	if (r->t_end && r->t_end >= r->t_first) {
+		if (c->conn_id != r->conn_id)
+			*c = (struct conn_last){.corr_id = -1};
 		c->conn_id = r->conn_id;
 		c->t_end = r->t_end;
 		c->used = true;
@@ -1028,10 +1185,14 @@ enum attrib_unmatched attrib_request(struct attrib *a, const struct corr_request
 	struct cand c[CAND_MAX];
 	const struct cand *pick;
 	enum attrib_unmatched why = check_request(r);
-	bool pipe = pipelined(a, r);
+	bool pipe;
 	size_t n;
+	uint64_t wire_ns;
 
 	memset(out, 0, sizeof(*out));
+	out->wire_known = corr_wire_latency(r, &wire_ns);
+	hol_root(a, r, out);
+	pipe = pipelined(a, r);
 	a->st.requests++;
 	if (why != ATTRIB_MATCHED)
 		return finish(a, r, out, why);

@@ -28,6 +28,21 @@ struct pending_req {
 	struct corr_part *parts;
 	bool tentative;
 	bool acks0;
+	bool abi1;	   /* a frame of it came in an ABI 1 record */
+	bool sent_wait;	   /* answered; its response's last byte has not left yet */
+	uint32_t resp_seq; /* one past its response's last byte (sent_wait) */
+};
+
+/* A FIFO of requests (ring). */
+struct pqueue {
+	struct pending_req *q;
+	size_t head, len, cap;
+};
+
+#define FLOW_PERIODS 16 /* full-window periods waiting for a request to arrive after */
+
+struct flow_period {
+	uint64_t t_full, t_open;
 };
 
 struct conn {
@@ -38,9 +53,19 @@ struct conn {
 	bool preexisting;
 	bool matched_any;
 	bool undecodable;
-	/* FIFO of requests waiting for a response (ring) */
-	struct pending_req *q;
-	size_t q_head, q_len, q_cap;
+	bool wire_skipped;
+	struct pqueue waiting; /* read, waiting for a response */
+	/* answered, in order: each waits for its response to leave (a
+	 * KLT_EV_SENT) or for those ahead of it to */
+	struct pqueue unsent;
+	/* the last request completed: what the next one may have waited behind */
+	bool has_last;
+	int32_t last_corr_id;
+	uint64_t last_t_start, last_t_done;
+	/* full receive windows not yet given to a request */
+	struct flow_period flow[FLOW_PERIODS];
+	size_t nflow;
+	uint64_t flow_carry_ns; /* periods pushed out of flow[]: the next request's */
 	/* topics and partitions of the Produce request being framed */
 	struct corr_topic *b_topics;
 	struct corr_part *b_parts;
@@ -65,6 +90,32 @@ static const char *const bad_names[KLT_BAD_REASON_MAX] = {
     [KLT_BAD_TLS] = "tls",	 [KLT_BAD_HEADER] = "bad_request_header",
     [KLT_BAD_BODY] = "bad_body", [KLT_BAD_STEPS] = "too_many_fields",
 };
+
+static const char *const wire_names[CORR_WIRE_MAX] = {
+    [CORR_WIRE_KNOWN] = "known",
+    [CORR_WIRE_BEFORE_ATTACH] = "arrived_before_attach",
+    [CORR_WIRE_SENT_UNRESOLVED] = "sent_unresolved",
+    [CORR_WIRE_SKIPPED] = "wire_skipped",
+    [CORR_WIRE_ABI1] = "abi1",
+};
+
+const char *corr_wire_name(unsigned int w)
+{
+	return w < CORR_WIRE_MAX ? wire_names[w] : "unknown";
+}
+
+bool corr_wire_latency(const struct corr_request *r, uint64_t *ns)
+{
+	if (r->wire != CORR_WIRE_KNOWN || !r->t_arrival || !r->t_sent)
+		return false;
+	*ns = r->t_sent > r->t_arrival ? r->t_sent - r->t_arrival : 0;
+	return true;
+}
+
+uint64_t corr_broker_latency(const struct corr_request *r)
+{
+	return r->t_end > r->t_first ? r->t_end - r->t_first : 0;
+}
 
 const char *corr_unmatched_name(enum corr_unmatched_reason r)
 {
@@ -118,11 +169,53 @@ static void pending_release(struct pending_req *p)
 	p->parts = NULL;
 }
 
+static struct pending_req *pq_at(const struct pqueue *q, size_t i)
+{
+	return &q->q[(q->head + i) % q->cap];
+}
+
+static struct pending_req *pq_front(const struct pqueue *q)
+{
+	return pq_at(q, 0);
+}
+
+/* Drops the front entry; the caller has released or moved its arrays. */
+static void pq_pop(struct pqueue *q)
+{
+	q->head = (q->head + 1) % q->cap;
+	q->len--;
+}
+
+/* Room for one more at the back: the new slot, or NULL (-ENOMEM). */
+static struct pending_req *pq_reserve(struct pqueue *q)
+{
+	if (q->len == q->cap) {
+		size_t ncap = q->cap ? q->cap * 2 : 8;
+		struct pending_req *nq = malloc(ncap * sizeof(*nq));
+
+		if (!nq)
+			return NULL;
+		for (size_t i = 0; i < q->len; i++)
+			nq[i] = *pq_at(q, i);
+		free(q->q);
+		q->q = nq;
+		q->cap = ncap;
+		q->head = 0;
+	}
+	return pq_at(q, q->len);
+}
+
+static void pq_free(struct pqueue *q)
+{
+	for (size_t i = 0; i < q->len; i++)
+		pending_release(pq_at(q, i));
+	free(q->q);
+}
+
 static void conn_free(struct conn *cn)
 {
-	for (size_t i = 0; i < cn->q_len; i++)
-		pending_release(&cn->q[(cn->q_head + i) % cn->q_cap]);
-	free(cn->q);
+	pq_free(&cn->waiting);
+	pq_free(&cn->unsent);
 	free(cn->b_topics);
 	free(cn->b_parts);
 	free(cn);
@@ -192,16 +285,88 @@ static void count_unmatched(struct corr *c, const struct pending_req *p,
 		c->n.produce_unmatched[why]++;
 }
 
+static void drop_one(struct corr *c, struct pqueue *q, enum corr_unmatched_reason why)
+{
+	struct pending_req *p = pq_front(q);
+
+	count_unmatched(c, p, why);
+	pending_release(p);
+	pq_pop(q);
+}
+
+static int64_t seq_diff(uint32_t a, uint32_t b)
+{
+	return (int32_t)(a - b);
+}
+
+static enum corr_wire wire_of(const struct conn *cn, const struct pending_req *p)
+{
+	const struct corr_request *r = &p->req;
+
+	if (p->abi1)
+		return CORR_WIRE_ABI1;
+	if (cn->wire_skipped)
+		return CORR_WIRE_SKIPPED;
+	if (!r->t_arrival || !r->t_complete)
+		return CORR_WIRE_BEFORE_ATTACH;
+	return r->t_sent ? CORR_WIRE_KNOWN : CORR_WIRE_SENT_UNRESOLVED;
+}
+
+/* The front of unsent is answered and out (or will never be known to be):
+ * it completes, and becomes what the connection's next request waited
+ * behind. */
+static void complete_front(struct corr *c, struct conn *cn)
+{
+	struct pending_req *p = pq_front(&cn->unsent);
+	struct corr_request *r = &p->req;
+
+	r->wire = wire_of(cn, p);
+	r->has_prev = cn->has_last;
+	r->prev_corr_id = cn->last_corr_id;
+	r->prev_t_start = cn->last_t_start;
+	r->prev_t_done = cn->last_t_done;
+	c->n.completed++;
+	if (c->on_complete)
+		c->on_complete(r, c->ctx);
+	cn->has_last = true;
+	cn->last_corr_id = r->corr_id;
+	cn->last_t_start = r->t_arrival ? r->t_arrival : r->t_first;
+	cn->last_t_done = r->t_sent ? r->t_sent : r->t_end;
+	pending_release(p);
+	pq_pop(&cn->unsent);
+}
+
+/* Completes the answered requests at the front whose responses are out. */
+static void complete_sent(struct corr *c, struct conn *cn)
+{
+	while (cn->unsent.len && !pq_front(&cn->unsent)->sent_wait)
+		complete_front(c, cn);
+}
+
+/* No KLT_EV_SENT will come for them (closed, undecodable, lost, ended): they
+ * complete with their sending time unknown. */
+static void complete_unsent(struct corr *c, struct conn *cn)
+{
+	while (cn->unsent.len) {
+		pq_front(&cn->unsent)->sent_wait = false;
+		complete_front(c, cn);
+	}
+}
+
+static void flow_release(struct corr *c, struct conn *cn)
+{
+	for (size_t i = 0; i < cn->nflow; i++)
+		c->n.flow_unclaimed_ns += cn->flow[i].t_open - cn->flow[i].t_full;
+	c->n.flow_unclaimed_ns += cn->flow_carry_ns;
+	cn->nflow = 0;
+	cn->flow_carry_ns = 0;
+}
+
 static void queue_drop_all(struct corr *c, struct conn *cn, enum corr_unmatched_reason why)
 {
-	while (cn->q_len) {
-		struct pending_req *p = &cn->q[cn->q_head];
-
-		count_unmatched(c, p, why);
-		pending_release(p);
-		cn->q_head = (cn->q_head + 1) % cn->q_cap;
-		cn->q_len--;
-	}
+	while (cn->waiting.len)
+		drop_one(c, &cn->waiting, why);
+	complete_unsent(c, cn);
 }
 
 static void build_reset(struct conn *cn)
@@ -225,9 +390,12 @@ static int on_conn(struct corr *c, const struct klt_conn_event *e)
 	corr_format_addr(e->family, e->remote_addr, e->remote_port, cn->client, sizeof(cn->client));
 	cn->local_port = e->local_port;
 	cn->preexisting = e->flags & KLT_CONN_PREEXISTING;
+	cn->wire_skipped = e->flags & KLT_CONN_WIRE_SKIPPED;
 	c->n.connections++;
 	if (cn->preexisting)
 		c->n.preexisting++;
+	if (cn->wire_skipped)
+		c->n.wire_skipped_conns++;
 	return 0;
 }
 
@@ -239,6 +407,7 @@ static void on_close(struct corr *c, const struct klt_close_event *e)
 	if (!cn)
 		return;
 	queue_drop_all(c, cn, CORR_UNM_CLOSED);
+	flow_release(c, cn);
 	*pp = cn->next;
 	conn_free(cn);
 }
@@ -265,17 +434,77 @@ static void on_desync(struct corr *c, const struct klt_desync_event *e)
 	if (!cn || e->dir != KLT_DIR_RX)
 		return;
 	build_reset(cn);
-	while (cn->q_len) {
-		size_t last = (cn->q_head + cn->q_len - 1) % cn->q_cap;
+	while (cn->waiting.len) {
+		struct pending_req *last = pq_at(&cn->waiting, cn->waiting.len - 1);
 
-		if (!cn->q[last].tentative)
+		if (!last->tentative)
 			break;
 		/* acks=0 requests were counted when read */
-		if (!cn->q[last].acks0)
+		if (!last->acks0)
 			c->n.partial++;
-		pending_release(&cn->q[last]);
-		cn->q_len--;
+		pending_release(last);
+		cn->waiting.len--;
 	}
+}
+
+/* Responses held in the socket left it: every byte before seq_sent. */
+static void on_sent(struct corr *c, const struct klt_sent_event *e)
+{
+	struct conn *cn = conn_find(c, e->conn_id);
+
+	c->n.sent_events++;
+	if (!cn)
+		return;
+	for (size_t i = 0; i < cn->unsent.len; i++) {
+		struct pending_req *p = pq_at(&cn->unsent, i);
+
+		if (!p->sent_wait)
+			continue;
+		if (seq_diff(e->seq_sent, p->resp_seq) < 0)
+			break; /* in order: the later responses are not out either */
+		p->req.t_sent = e->ts_ns;
+		p->sent_wait = false;
+	}
+	complete_sent(c, cn);
+}
+
+static void on_flow(struct corr *c, const struct klt_flow_event *e)
+{
+	struct conn *cn = conn_find(c, e->conn_id);
+
+	c->n.flow_events++;
+	if (!cn || e->t_open_ns <= e->t_full_ns)
+		return;
+	if (cn->nflow == FLOW_PERIODS) {
+		cn->flow_carry_ns += cn->flow[0].t_open - cn->flow[0].t_full;
+		memmove(cn->flow, cn->flow + 1, (FLOW_PERIODS - 1) * sizeof(cn->flow[0]));
+		cn->nflow--;
+	}
+	cn->flow[cn->nflow++] = (struct flow_period){e->t_full_ns, e->t_open_ns};
+}
+
+/* The full-window time before a request's arrival is its bound; what lies
+ * after its arrival stays for the next request. */
+static uint64_t flow_claim(struct conn *cn, uint64_t t_arrival)
+{
+	uint64_t ns = cn->flow_carry_ns;
+	size_t keep = 0;
+
+	cn->flow_carry_ns = 0;
+	for (size_t i = 0; i < cn->nflow; i++) {
+		struct flow_period *f = &cn->flow[i];
+
+		if (f->t_full < t_arrival) {
+			uint64_t end = f->t_open < t_arrival ? f->t_open : t_arrival;
+
+			ns += end - f->t_full;
+			f->t_full = end;
+		}
+		if (f->t_open > f->t_full)
+			cn->flow[keep++] = *f;
+	}
+	cn->nflow = keep;
+	return ns;
 }
 
 void corr_topic_id_hex(const uint8_t id[16], char out[33])
@@ -381,8 +610,11 @@ static void fill_request(struct corr_request *r, const struct conn *cn,
 	r->tid_read = e->tid_last;
 	r->t_first = e->t_first_ns;
 	r->t_read = e->t_last_ns;
-	r->t_arrival = e->t_wire_first_ns;
-	r->t_complete = e->t_wire_last_ns;
+	if (!(e->flags & KLT_FRAME_ARRIVAL_UNKNOWN) && !cn->wire_skipped) {
+		r->t_arrival = e->t_wire_first_ns;
+		r->t_complete = e->t_wire_last_ns;
+	}
+	r->arrival_backlog = e->flags & KLT_FRAME_ARRIVAL_BACKLOG;
 	copy_client_id(r, e);
 	if (e->api_key == 0 && (e->flags & KLT_FRAME_PRODUCE_PARSED)) {
 		r->produce_parsed = true;
@@ -394,45 +626,34 @@ static void fill_request(struct corr_request *r, const struct conn *cn,
 	}
 }
 
-static int on_request(struct corr *c, struct conn *cn, const struct klt_frame_event *e)
+static int on_request(struct corr *c, struct conn *cn, const struct klt_frame_event *e, bool abi1)
 {
 	struct pending_req *p;
 	int err;
 
 	c->n.requests++;
-	if (cn->q_len >= MAX_PENDING) {
-		/* a broker never lets this many wait: responses are being missed */
-		struct pending_req *old = &cn->q[cn->q_head];
-
-		count_unmatched(c, old, CORR_UNM_SKIPPED);
-		pending_release(old);
-		cn->q_head = (cn->q_head + 1) % cn->q_cap;
-		cn->q_len--;
-	}
-	if (cn->q_len == cn->q_cap) {
-		size_t ncap = cn->q_cap ? cn->q_cap * 2 : 8;
-		struct pending_req *nq = malloc(ncap * sizeof(*nq));
-
-		if (!nq)
-			return -ENOMEM;
-		for (size_t i = 0; i < cn->q_len; i++)
-			nq[i] = cn->q[(cn->q_head + i) % cn->q_cap];
-		free(cn->q);
-		cn->q = nq;
-		cn->q_cap = ncap;
-		cn->q_head = 0;
-	}
-	p = &cn->q[(cn->q_head + cn->q_len) % cn->q_cap];
+	/* a broker never lets this many wait: responses are being missed */
+	if (cn->waiting.len >= MAX_PENDING)
+		drop_one(c, &cn->waiting, CORR_UNM_SKIPPED);
+	p = pq_reserve(&cn->waiting);
+	if (!p)
+		return -ENOMEM;
 	fill_request(&p->req, cn, e);
 	p->tentative = e->flags & KLT_FRAME_TENTATIVE;
 	p->acks0 = p->req.produce_parsed && p->req.acks == 0;
+	p->abi1 = abi1;
+	p->sent_wait = false;
+	if (p->req.arrival_backlog)
+		c->n.arrival_backlog++;
+	if (p->req.t_arrival)
+		p->req.flow_blocked_ns = flow_claim(cn, p->req.t_arrival);
 	err = attach_produce(cn, p);
 	build_reset(cn);
 	if (err) {
 		pending_release(p);
 		return err;
 	}
-	cn->q_len++;
+	cn->waiting.len++;
 	if (p->acks0) {
 		c->n.acks0++;
 		if (c->on_complete)
@@ -441,50 +662,70 @@ static int on_request(struct corr *c, struct conn *cn, const struct klt_frame_ev
 	return 0;
 }
 
-static void on_response(struct corr *c, struct conn *cn, const struct klt_frame_event *e)
+/* p answered by response e: it moves to the requests waiting to be sent. */
+static int answer(struct corr *c, struct conn *cn, struct pending_req *p,
+		  const struct klt_frame_event *e, bool abi1)
 {
+	struct pending_req *u;
+
+	if (cn->unsent.len >= MAX_PENDING) {
+		pq_front(&cn->unsent)->sent_wait = false;
+		complete_front(c, cn);
+	}
+	u = pq_reserve(&cn->unsent);
+	if (!u)
+		return -ENOMEM;
+	*u = *p;
+	u->req.t_resp = e->t_first_ns;
+	u->req.t_end = e->t_last_ns;
+	u->req.t_sent = cn->wire_skipped ? 0 : e->t_wire_last_ns;
+	u->req.tid_send = e->tid_first;
+	u->abi1 |= abi1;
+	u->sent_wait =
+	    !u->abi1 && !cn->wire_skipped && !u->req.t_sent && (e->flags & KLT_FRAME_SENT_LATER);
+	u->resp_seq = e->seq_end;
+	cn->unsent.len++;
+	cn->matched_any = true;
+	complete_sent(c, cn);
+	return 0;
+}
+
+static int on_response(struct corr *c, struct conn *cn, const struct klt_frame_event *e, bool abi1)
+{
+	struct pending_req *p;
 	size_t i;
 
 	/* the topics framed so far belong to a request still being read */
 	c->n.responses++;
-	for (i = 0; i < cn->q_len; i++)
-		if (cn->q[(cn->q_head + i) % cn->q_cap].req.corr_id == e->corr_id)
+	for (i = 0; i < cn->waiting.len; i++)
+		if (pq_at(&cn->waiting, i)->req.corr_id == e->corr_id)
 			break;
-	if (i == cn->q_len) {
+	if (i == cn->waiting.len) {
 		/* the request was read before we attached, or framed wrongly */
 		if (cn->preexisting && !cn->matched_any)
 			c->n.partial++;
 		else
 			c->n.unmatched_responses++;
-		return;
+		return 0;
 	}
 	/* requests ahead of the match will never be answered */
-	while (i--) {
-		struct pending_req *p = &cn->q[cn->q_head];
-
-		count_unmatched(c, p, CORR_UNM_SKIPPED);
+	while (i--)
+		drop_one(c, &cn->waiting, CORR_UNM_SKIPPED);
+	p = pq_front(&cn->waiting);
+	if (p->acks0) {
 		pending_release(p);
-		cn->q_head = (cn->q_head + 1) % cn->q_cap;
-		cn->q_len--;
+		pq_pop(&cn->waiting);
+		return 0;
 	}
-	struct pending_req *p = &cn->q[cn->q_head];
-
-	if (!p->acks0) {
-		p->req.t_resp = e->t_first_ns;
-		p->req.t_end = e->t_last_ns;
-		p->req.t_sent = e->t_wire_last_ns;
-		p->req.tid_send = e->tid_first;
-		c->n.completed++;
-		cn->matched_any = true;
-		if (c->on_complete)
-			c->on_complete(&p->req, c->ctx);
+	if (answer(c, cn, p, e, abi1)) {
+		drop_one(c, &cn->waiting, CORR_UNM_LOST);
+		return -ENOMEM;
 	}
-	pending_release(p);
-	cn->q_head = (cn->q_head + 1) % cn->q_cap;
-	cn->q_len--;
+	pq_pop(&cn->waiting); /* its arrays went with it */
+	return 0;
 }
 
-static int on_frame(struct corr *c, const struct klt_frame_event *e)
+static int on_frame(struct corr *c, const struct klt_frame_event *e, bool abi1)
 {
 	struct conn *cn = conn_get(c, e->conn_id);
 
@@ -493,9 +734,8 @@ static int on_frame(struct corr *c, const struct klt_frame_event *e)
 	if (cn->undecodable)
 		return 0;
 	if (e->dir == KLT_DIR_RX)
-		return on_request(c, cn, e);
-	on_response(c, cn, e);
-	return 0;
+		return on_request(c, cn, e, abi1);
+	return on_response(c, cn, e, abi1);
 }
 
 int corr_feed(struct corr *c, const void *data, size_t len)
@@ -525,10 +765,10 @@ int corr_feed(struct corr *c, const void *data, size_t len)
 			struct klt_frame_event v1 = {0};
 
 			memcpy(&v1, data, KLT_FRAME_V1_SIZE);
-			return on_frame(c, &v1);
+			return on_frame(c, &v1, true);
 		}
 		EXPECT(struct klt_frame_event);
-		return on_frame(c, data);
+		return on_frame(c, data, false);
 	case KLT_EV_TOPIC:
 		EXPECT(struct klt_topic_event);
 		return on_topic(c, data);
@@ -546,6 +786,14 @@ int corr_feed(struct corr *c, const void *data, size_t len)
 	case KLT_EV_DESYNC:
 		EXPECT(struct klt_desync_event);
 		on_desync(c, data);
+		return 0;
+	case KLT_EV_SENT:
+		EXPECT(struct klt_sent_event);
+		on_sent(c, data);
+		return 0;
+	case KLT_EV_FLOW:
+		EXPECT(struct klt_flow_event);
+		on_flow(c, data);
 		return 0;
 	default:
 		c->n.bad_events++;
@@ -566,6 +814,9 @@ static void drop_everywhere(struct corr *c, enum corr_unmatched_reason why)
 void corr_finish(struct corr *c)
 {
 	drop_everywhere(c, CORR_UNM_IN_FLIGHT);
+	for (size_t b = 0; b < CONN_BUCKETS; b++)
+		for (struct conn *cn = c->buckets[b]; cn; cn = cn->next)
+			flow_release(c, cn);
 }
 
 void corr_note_lost(struct corr *c, uint64_t n)

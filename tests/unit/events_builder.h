@@ -34,10 +34,12 @@ union evb_record {
 	struct klt_close_event close;
 	struct klt_bad_event bad;
 	struct klt_desync_event desync;
+	struct klt_sent_event sent;
+	struct klt_flow_event flow;
 	uint8_t raw[sizeof(struct klt_topic_event)];
 };
 
-/* The size of a record of type KLT_EV_CONN..KLT_EV_DESYNC; 0 for others. */
+/* The size of a record of type KLT_EV_CONN..KLT_EV_FLOW; 0 for others. */
 static inline size_t evb_record_size(uint32_t type)
 {
 	switch (type) {
@@ -55,6 +57,10 @@ static inline size_t evb_record_size(uint32_t type)
 		return sizeof(struct klt_bad_event);
 	case KLT_EV_DESYNC:
 		return sizeof(struct klt_desync_event);
+	case KLT_EV_SENT:
+		return sizeof(struct klt_sent_event);
+	case KLT_EV_FLOW:
+		return sizeof(struct klt_flow_event);
 	default:
 		return 0;
 	}
@@ -154,6 +160,41 @@ static inline void evb_wire(struct klt_frame_event *e, uint64_t first, uint64_t 
 {
 	e->t_wire_first_ns = first;
 	e->t_wire_last_ns = last;
+}
+
+/* A response whose last byte had not left when its write returned: it
+ * ends before seq_end, and a later evb_sent says when it left. */
+static inline void evb_sent_later(struct klt_frame_event *e, uint32_t seq_end)
+{
+	e->flags |= KLT_FRAME_SENT_LATER;
+	e->t_wire_last_ns = 0;
+	e->seq_end = seq_end;
+}
+
+/* Every response byte before seq_sent left the socket at ts. */
+static inline struct klt_sent_event evb_sent(uint64_t conn, uint64_t ts, uint32_t seq_sent)
+{
+	struct klt_sent_event e;
+
+	memset(&e, 0, sizeof(e));
+	e.type = KLT_EV_SENT;
+	e.conn_id = conn;
+	e.ts_ns = ts;
+	e.seq_sent = seq_sent;
+	return e;
+}
+
+/* The connection's receive window was full from t_full until t_open. */
+static inline struct klt_flow_event evb_flow(uint64_t conn, uint64_t t_full, uint64_t t_open)
+{
+	struct klt_flow_event e;
+
+	memset(&e, 0, sizeof(e));
+	e.type = KLT_EV_FLOW;
+	e.conn_id = conn;
+	e.t_full_ns = t_full;
+	e.t_open_ns = t_open;
+	return e;
 }
 
 /* Totals of a Produce frame (the sums of its PART events). */
@@ -304,6 +345,16 @@ static inline int evb_feed_desync(struct corr *c, struct klt_desync_event e)
 	return corr_feed(c, &e, sizeof(e));
 }
 
+static inline int evb_feed_sent(struct corr *c, struct klt_sent_event e)
+{
+	return corr_feed(c, &e, sizeof(e));
+}
+
+static inline int evb_feed_flow(struct corr *c, struct klt_flow_event e)
+{
+	return corr_feed(c, &e, sizeof(e));
+}
+
 /* evb_feed(c, record): feeds any klt_* record with its exact size. */
 // clang-format off
 #define evb_feed(c, ev)                                      \
@@ -314,7 +365,9 @@ static inline int evb_feed_desync(struct corr *c, struct klt_desync_event e)
 		struct klt_part_event: evb_feed_part,        \
 		struct klt_close_event: evb_feed_close,      \
 		struct klt_bad_event: evb_feed_bad,          \
-		struct klt_desync_event: evb_feed_desync)((c), (ev))
+		struct klt_desync_event: evb_feed_desync,    \
+		struct klt_sent_event: evb_feed_sent,        \
+		struct klt_flow_event: evb_feed_flow)((c), (ev))
 // clang-format on
 
 #endif

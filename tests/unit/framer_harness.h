@@ -53,6 +53,7 @@ static inline int kh_read(void *dst, __u64 n, __u64 src)
 }
 
 #define KW_READ(dst, n, src) kh_read((dst), (n), (src))
+#include "arrival.h"
 #include "framer.h"
 #include "arrival.h"
 

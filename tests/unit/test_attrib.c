@@ -727,10 +727,21 @@ static void test_sums_random(void **state)
 			req_init(&q, f, rd, rs, e);
 			q.r.tid_read = q.r.tid_send = 200 + (uint32_t)(rnd(&s) % 4);
 			req_part(&q, (int32_t)(rnd(&s) % 2), BYTES);
+			/* wire times anywhere around the broker's: the phases
+			 * still add up to t_sent - t_arrival */
+			q.r.t_arrival = US(f - (double)(rnd(&s) % 100));
+			q.r.t_complete = US(f + 20 - (double)(rnd(&s) % 100));
+			q.r.t_sent = US(e + (double)(rnd(&s) % 100));
+			q.r.has_prev = true;
+			q.r.prev_t_start = US(f - (double)(rnd(&s) % 200));
+			q.r.prev_t_done = US(f - 50 + (double)(rnd(&s) % 100));
 			if (run(a, &q, &res) == ATTRIB_MATCHED) {
 				matched++;
+				assert_true(res.wire_known);
 				assert_int_equal(res.unattributed_ns, 0);
 				assert_int_equal(res.latency_ns,
+						 (int64_t)(q.r.t_sent - q.r.t_arrival));
+				assert_int_equal(res.broker_latency_ns,
 						 (int64_t)(q.r.t_end - q.r.t_first));
 			}
 		}
@@ -739,9 +750,144 @@ static void test_sums_random(void **state)
 	assert_true(matched > 100);
 }
 
+/* The clean request with its wire times: arrived over -30..-20, read at 0,
+ * its response out at 95. NET is on a CPU before 12 (no interval): the
+ * socket wait is the network thread's. */
+static void test_wire_phases(void **state)
+{
+	struct attrib *a = attrib_new(NULL);
+	struct attrib_result res;
+	struct req q;
+
+	(void)state;
+	clean_background(a);
+	req_init(&q, 0, 10, 70, 80);
+	req_part(&q, 0, BYTES);
+	q.r.t_arrival = US(-30);
+	q.r.t_complete = US(-20);
+	q.r.t_sent = US(95);
+	assert_int_equal(run(a, &q, &res), ATTRIB_MATCHED);
+	assert_true(res.wire_known);
+	assert_int_equal(res.latency_ns, 125000);
+	assert_int_equal(res.broker_latency_ns, 80000);
+	assert_int_equal(PHASE(RECV), 10000);
+	assert_int_equal(PHASE(SOCKET_WAIT), 20000);
+	assert_int_equal(PHASE(READ), 10000);
+	assert_int_equal(PHASE(QUEUE), 22000);
+	assert_int_equal(PHASE(SEND), 10000);
+	assert_int_equal(PHASE(SEND_QUEUE), 15000);
+	assert_int_equal(CAUSE(RECV, ATTRIB_CAUSE_UNKNOWN), 10000);
+	assert_int_equal(CAUSE(SOCKET_WAIT, ATTRIB_CAUSE_NET_THREAD), 20000);
+	assert_int_equal(CAUSE(SEND_QUEUE, ATTRIB_CAUSE_UNKNOWN), 15000);
+	assert_int_equal(res.hol_ns, 0);
+	attrib_free(a);
+}
+
+/* A read that began before the request had all arrived ends recv, with no
+ * socket wait; one that began before its first byte starts at the arrival. */
+static void test_wire_read_early(void **state)
+{
+	struct attrib *a = attrib_new(NULL);
+	struct attrib_result res;
+	struct req q;
+
+	(void)state;
+	clean_background(a);
+	req_init(&q, 0, 10, 70, 80);
+	req_part(&q, 0, BYTES);
+	q.r.t_arrival = US(-5);
+	q.r.t_complete = US(4);
+	q.r.t_sent = US(80);
+	assert_int_equal(run(a, &q, &res), ATTRIB_MATCHED);
+	assert_int_equal(res.latency_ns, 85000);
+	assert_int_equal(PHASE(RECV), 5000);
+	assert_int_equal(PHASE(SOCKET_WAIT), 0);
+	assert_int_equal(PHASE(READ), 10000);
+	assert_int_equal(PHASE(SEND_QUEUE), 0);
+	attrib_free(a);
+
+	a = attrib_new(NULL);
+	clean_background(a);
+	q.r.t_arrival = US(3);
+	q.r.t_complete = US(6);
+	assert_int_equal(run(a, &q, &res), ATTRIB_MATCHED);
+	assert_int_equal(res.latency_ns, 77000);
+	assert_int_equal(PHASE(RECV), 0);
+	assert_int_equal(PHASE(SOCKET_WAIT), 0);
+	assert_int_equal(PHASE(READ), 7000);
+	assert_int_equal(PHASE(QUEUE), 22000);
+	attrib_free(a);
+}
+
+/* Without wire times the latency is the broker's, nothing on the wire. */
+static void test_wire_unknown(void **state)
+{
+	struct attrib *a = attrib_new(NULL);
+	struct attrib_result res;
+	struct req q;
+
+	(void)state;
+	clean_background(a);
+	req_init(&q, 0, 10, 70, 80);
+	req_part(&q, 0, BYTES);
+	q.r.t_arrival = US(-30);
+	q.r.t_complete = US(-20);
+	q.r.wire = CORR_WIRE_SENT_UNRESOLVED;
+	assert_int_equal(run(a, &q, &res), ATTRIB_MATCHED);
+	assert_false(res.wire_known);
+	assert_int_equal(res.latency_ns, 80000);
+	assert_int_equal(res.broker_latency_ns, 80000);
+	assert_int_equal(PHASE(RECV), 0);
+	assert_int_equal(PHASE(SOCKET_WAIT), 0);
+	assert_int_equal(PHASE(SEND_QUEUE), 0);
+	assert_int_equal(PHASE(READ), 10000);
+	attrib_free(a);
+}
+
+/* An unmatched request splits its socket wait too: the part inside the
+ * previous request's flight is head-of-line behind it, the rest the
+ * network thread's; no trace of that thread: unknown. */
+static void test_wire_unmatched_hol(void **state)
+{
+	struct attrib *a = attrib_new(NULL);
+	struct attrib_result res;
+	struct req q;
+
+	(void)state;
+	req_init(&q, 0, 10, 70, 80);
+	req_part(&q, 0, BYTES);
+	q.r.corr_id = 8;
+	q.r.t_arrival = US(-100);
+	q.r.t_complete = US(-90);
+	q.r.t_sent = US(80);
+	q.r.has_prev = true;
+	q.r.prev_corr_id = 7;
+	q.r.prev_t_start = US(-200);
+	q.r.prev_t_done = US(-30);
+	assert_int_equal(run(a, &q, &res), ATTRIB_UNM_NO_APPEND);
+	assert_int_equal(res.latency_ns, 180000);
+	assert_int_equal(PHASE(SOCKET_WAIT), 90000);
+	assert_int_equal(res.hol_ns, 60000);
+	assert_int_equal(CAUSE(SOCKET_WAIT, ATTRIB_CAUSE_HOL), 60000);
+	assert_int_equal(CAUSE(SOCKET_WAIT, ATTRIB_CAUSE_UNKNOWN), 30000);
+	assert_int_equal(res.hol_corr_id, 7);
+	assert_int_equal(res.hol_root_cause, ATTRIB_CAUSE_UNKNOWN); /* 7 was not attributed */
+	assert_int_equal(res.top_cause, ATTRIB_CAUSE_HOL);
+	assert_int_equal(res.root_cause, ATTRIB_CAUSE_UNKNOWN);
+	assert_int_equal(res.root_corr_id, 7);
+	attrib_free(a);
+}
+
 static void test_names(void **state)
 {
 	(void)state;
+	assert_string_equal(attrib_phase_name(ATTRIB_RECV), "recv");
+	assert_string_equal(attrib_phase_name(ATTRIB_SOCKET_WAIT), "socket_wait");
+	assert_string_equal(attrib_phase_name(ATTRIB_SEND_QUEUE), "send_queue");
+	assert_string_equal(attrib_cause_name(ATTRIB_CAUSE_HOL), "hol");
+	assert_string_equal(attrib_cause_name(ATTRIB_CAUSE_THROTTLE_MUTE), "throttle_mute");
+	assert_string_equal(attrib_cause_name(ATTRIB_CAUSE_NET_THREAD), "net_thread");
+	assert_string_equal(attrib_cause_name(ATTRIB_CAUSE_UNKNOWN), "unknown");
 	assert_string_equal(attrib_phase_name(ATTRIB_READ), "read");
 	assert_string_equal(attrib_phase_name(ATTRIB_POST_APPEND), "post_append");
 	assert_null(attrib_phase_name(ATTRIB_PHASES));
@@ -772,6 +918,10 @@ int main(void)
 	    cmocka_unit_test(test_bad_events),
 	    cmocka_unit_test(test_bounded),
 	    cmocka_unit_test(test_sums_random),
+	    cmocka_unit_test(test_wire_phases),
+	    cmocka_unit_test(test_wire_read_early),
+	    cmocka_unit_test(test_wire_unknown),
+	    cmocka_unit_test(test_wire_unmatched_hol),
 	    cmocka_unit_test(test_names),
 	};
 

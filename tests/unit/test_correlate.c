@@ -715,12 +715,14 @@ static void test_malformed_records(void **state)
 	assert_int_equal(counts(f)->desyncs, 1);
 }
 
-/* The wire times pass from the frames to the request, 0 where unknown. */
+/* The wire times pass from the frames to the request, 0 where unknown,
+ * and say why they are unknown. */
 static void test_wire_times(void **state)
 {
 	struct fixture *f = *state;
 	struct klt_frame_event rq = evb_produce(1, 5, 1, 1000, 2000);
 	struct klt_frame_event rs = evb_response(1, 5, 5000, 6000);
+	uint64_t ns = 7;
 
 	evb_wire(&rq, 900, 1900);
 	evb_wire(&rs, 0, 6000);
@@ -728,17 +730,173 @@ static void test_wire_times(void **state)
 	assert_int_equal(evb_feed(f->c, rs), 0);
 	rq = evb_produce(1, 6, 1, 7000, 8000);
 	rq.flags |= KLT_FRAME_ARRIVAL_UNKNOWN;
+	evb_wire(&rq, 0, 7900);
 	rs = evb_response(1, 6, 9000, 9500);
-	rs.flags |= KLT_FRAME_SENT_LATER;
+	evb_wire(&rs, 0, 9500);
 	assert_int_equal(evb_feed(f->c, rq), 0);
 	assert_int_equal(evb_feed(f->c, rs), 0);
 	assert_int_equal(f->n, 2);
 	assert_int_equal(f->v[0].req.t_arrival, 900);
 	assert_int_equal(f->v[0].req.t_complete, 1900);
 	assert_int_equal(f->v[0].req.t_sent, 6000);
+	assert_int_equal(f->v[0].req.wire, CORR_WIRE_KNOWN);
+	assert_true(corr_wire_latency(&f->v[0].req, &ns));
+	assert_int_equal(ns, 5100);
+	assert_int_equal(corr_broker_latency(&f->v[0].req), 5000);
 	assert_int_equal(f->v[1].req.t_arrival, 0);
 	assert_int_equal(f->v[1].req.t_complete, 0);
-	assert_int_equal(f->v[1].req.t_sent, 0);
+	assert_int_equal(f->v[1].req.t_sent, 9500);
+	assert_int_equal(f->v[1].req.wire, CORR_WIRE_BEFORE_ATTACH);
+	assert_false(corr_wire_latency(&f->v[1].req, &ns));
+	assert_string_equal(corr_wire_name(CORR_WIRE_BEFORE_ATTACH), "arrived_before_attach");
+	assert_string_equal(corr_wire_name(CORR_WIRE_MAX), "unknown");
+}
+
+/* A request and its response as the kernel sees them on conn 1: arrived
+ * over [arr, arr + 100], read at first, answered at end. */
+static void feed_pair(struct fixture *f, int32_t corr, uint64_t arr, uint64_t first, uint64_t end,
+		      uint64_t sent, uint32_t seq_later)
+{
+	struct klt_frame_event rq = evb_produce(1, corr, 1, first, first + 10);
+	struct klt_frame_event rs = evb_response(1, corr, end - 10, end);
+
+	evb_wire(&rq, arr, arr + 100);
+	evb_wire(&rs, 0, sent);
+	if (seq_later)
+		evb_sent_later(&rs, seq_later);
+	assert_int_equal(evb_feed(f->c, rq), 0);
+	assert_int_equal(evb_feed(f->c, rs), 0);
+}
+
+/* A response that left after its write waits for KLT_EV_SENT, and the
+ * connection's later requests wait behind it; a SENT covers every response
+ * ending at or before its sequence number, across the 2^32 wrap. */
+static void test_sent_later_resolved_in_order(void **state)
+{
+	struct fixture *f = *state;
+
+	feed_pair(f, 1, 1000, 2000, 3000, 0, 0xfffffff0u);
+	feed_pair(f, 2, 1100, 3000, 4000, 4000, 0); /* left during its write */
+	feed_pair(f, 3, 1200, 4000, 5000, 0, 0x00000010u);
+	assert_int_equal(f->n, 0);
+	assert_int_equal(counts(f)->completed, 0);
+	assert_int_equal(evb_feed(f->c, evb_sent(1, 4500, 0xfffffff0u)), 0);
+	assert_int_equal(f->n, 2);
+	assert_int_equal(f->v[0].req.t_sent, 4500);
+	assert_int_equal(f->v[0].req.wire, CORR_WIRE_KNOWN);
+	assert_int_equal(f->v[1].req.t_sent, 4000);
+	assert_int_equal(evb_feed(f->c, evb_sent(1, 5600, 0x0000000fu)), 0);
+	assert_int_equal(f->n, 2);
+	assert_int_equal(evb_feed(f->c, evb_sent(1, 5700, 0x00000020u)), 0);
+	assert_int_equal(f->n, 3);
+	assert_int_equal(f->v[2].req.t_sent, 5700);
+	assert_int_equal(counts(f)->sent_events, 3);
+	assert_int_equal(counts(f)->completed, 3);
+}
+
+/* Each request knows the one answered before it on its connection: from its
+ * arrival (else its first read) to its response leaving (else its write). */
+static void test_previous_request(void **state)
+{
+	struct fixture *f = *state;
+	struct klt_frame_event rq = evb_produce(1, 3, 1, 5000, 5010);
+
+	feed_pair(f, 1, 1000, 2000, 3000, 3100, 0);
+	feed_pair(f, 2, 1100, 3000, 4000, 4200, 0);
+	rq.flags |= KLT_FRAME_ARRIVAL_UNKNOWN;
+	assert_int_equal(evb_feed(f->c, rq), 0);
+	assert_int_equal(evb_feed(f->c, evb_response(1, 3, 5990, 6000)), 0);
+	feed_pair(f, 4, 6100, 6200, 7000, 7100, 0);
+	assert_int_equal(f->n, 4);
+	assert_false(f->v[0].req.has_prev);
+	assert_true(f->v[1].req.has_prev);
+	assert_int_equal(f->v[1].req.prev_corr_id, 1);
+	assert_int_equal(f->v[1].req.prev_t_start, 1000);
+	assert_int_equal(f->v[1].req.prev_t_done, 3100);
+	assert_int_equal(f->v[2].req.wire, CORR_WIRE_BEFORE_ATTACH);
+	assert_int_equal(f->v[3].req.prev_corr_id, 3);
+	assert_int_equal(f->v[3].req.prev_t_start, 5000);
+	assert_int_equal(f->v[3].req.prev_t_done, 6000);
+}
+
+/* Responses still in the socket when the connection closes or the run ends
+ * complete with their sending time unknown. */
+static void test_sent_unresolved(void **state)
+{
+	struct fixture *f = *state;
+
+	feed_pair(f, 1, 1000, 2000, 3000, 0, 500);
+	feed_pair(f, 2, 1100, 3000, 4000, 4000, 0);
+	assert_int_equal(evb_feed(f->c, evb_close(1, 9000)), 0);
+	assert_int_equal(f->n, 2);
+	assert_int_equal(f->v[0].req.t_sent, 0);
+	assert_int_equal(f->v[0].req.wire, CORR_WIRE_SENT_UNRESOLVED);
+	assert_int_equal(f->v[1].req.wire, CORR_WIRE_KNOWN);
+	feed_pair(f, 3, 1000, 2000, 3000, 0, 500);
+	corr_finish(f->c);
+	assert_int_equal(f->n, 3);
+	assert_int_equal(f->v[2].req.wire, CORR_WIRE_SENT_UNRESOLVED);
+	assert_int_equal(counts(f)->completed, 3);
+	assert_int_equal(unm_total(counts(f)->unmatched), 0);
+}
+
+/* A kTLS or sockmap connection has no wire times, whatever its frames say. */
+static void test_wire_skipped(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(
+	    evb_feed(f->c, evb_conn(1, AF_INET, "127.0.0.1", 4000, KLT_CONN_WIRE_SKIPPED)), 0);
+	feed_pair(f, 1, 1000, 2000, 3000, 0, 500);
+	assert_int_equal(f->n, 1);
+	assert_int_equal(f->v[0].req.t_arrival, 0);
+	assert_int_equal(f->v[0].req.t_sent, 0);
+	assert_int_equal(f->v[0].req.wire, CORR_WIRE_SKIPPED);
+	assert_int_equal(counts(f)->wire_skipped_conns, 1);
+}
+
+/* Arrival through the backlog is flagged and counted, its times kept. */
+static void test_arrival_backlog(void **state)
+{
+	struct fixture *f = *state;
+	struct klt_frame_event rq = evb_produce(1, 1, 1, 2000, 2010);
+	struct klt_frame_event rs = evb_response(1, 1, 2990, 3000);
+
+	evb_wire(&rq, 1000, 1100);
+	rq.flags |= KLT_FRAME_ARRIVAL_BACKLOG;
+	evb_wire(&rs, 0, 3000);
+	assert_int_equal(evb_feed(f->c, rq), 0);
+	assert_int_equal(evb_feed(f->c, rs), 0);
+	assert_int_equal(f->n, 1);
+	assert_true(f->v[0].req.arrival_backlog);
+	assert_int_equal(f->v[0].req.t_arrival, 1000);
+	assert_int_equal(f->v[0].req.wire, CORR_WIRE_KNOWN);
+	assert_int_equal(counts(f)->arrival_backlog, 1);
+}
+
+/* Each full-window period goes to the first request arriving after it; a
+ * period the arrival cuts is split there; what no request claims is counted
+ * at the end. */
+static void test_flow_blocked(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(evb_feed(f->c, evb_conn4(1, "127.0.0.1", 4000)), 0);
+	assert_int_equal(evb_feed(f->c, evb_flow(1, 100, 300)), 0);
+	assert_int_equal(evb_feed(f->c, evb_flow(1, 400, 1500)), 0);
+	feed_pair(f, 1, 1000, 2000, 3000, 3000, 0);
+	feed_pair(f, 2, 2000, 3000, 4000, 4000, 0);
+	feed_pair(f, 3, 2500, 4000, 5000, 5000, 0);
+	assert_int_equal(evb_feed(f->c, evb_flow(1, 6000, 6500)), 0);
+	assert_int_equal(evb_feed(f->c, evb_flow(1, 6600, 6500)), 0); /* ends before it starts */
+	assert_int_equal(evb_feed(f->c, evb_flow(9, 6000, 6500)), 0); /* no such connection */
+	corr_finish(f->c);
+	assert_int_equal(f->n, 3);
+	assert_int_equal(f->v[0].req.flow_blocked_ns, 200 + 600);
+	assert_int_equal(f->v[1].req.flow_blocked_ns, 500);
+	assert_int_equal(f->v[2].req.flow_blocked_ns, 0);
+	assert_int_equal(counts(f)->flow_events, 5);
+	assert_int_equal(counts(f)->flow_unclaimed_ns, 500);
 }
 
 /* A frame record of ABI 1 (an older dump) is read with unknown wire times,
@@ -759,6 +917,7 @@ static void test_abi1_frame_record(void **state)
 	assert_int_equal(f->v[0].req.t_arrival, 0);
 	assert_int_equal(f->v[0].req.t_complete, 0);
 	assert_int_equal(f->v[0].req.t_sent, 0);
+	assert_int_equal(f->v[0].req.wire, CORR_WIRE_ABI1);
 }
 
 static void test_unknown_conn_still_matched(void **state)
@@ -1003,6 +1162,12 @@ int main(void)
 	    T(test_malformed_records),
 	    T(test_unknown_conn_still_matched),
 	    T(test_wire_times),
+	    T(test_sent_later_resolved_in_order),
+	    T(test_previous_request),
+	    T(test_sent_unresolved),
+	    T(test_wire_skipped),
+	    T(test_arrival_backlog),
+	    T(test_flow_blocked),
 	    T(test_abi1_frame_record),
 	    cmocka_unit_test(test_no_callback),
 	    T(test_golden_sequence),
