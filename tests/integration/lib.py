@@ -192,17 +192,31 @@ class Run:
 
     def capture(self, port, name="capture"):
         """Starts a packet capture (dumpcap, pcap format) of TCP port PORT on
-        loopback into NAME.pcap; returns it once dumpcap says it captures."""
-        argv = ["dumpcap", "-i", "lo", "-f", f"tcp port {port}", "-P",
-                "-w", self.path(name + ".pcap")]
-        t0 = time.monotonic()
-        p = self.spawn(argv, name)
-        while "Capturing on" not in self.output(p)[1]:
-            if p.poll() is not None:
-                raise Failure(f"dumpcap exited {p.returncode}: {self.output(p)[1].strip()}")
-            if time.monotonic() - t0 > 10:
-                raise Failure("dumpcap did not say Capturing within 10 s")
-            time.sleep(0.02)
+        loopback into NAME.pcap; returns once packets reach the file. dumpcap
+        says "Capturing" before its filter takes packets, so it also captures
+        a UDP port of this process, written to until dumpcap counts a
+        packet (pcap_kafka reads only TCP)."""
+        import socket
+        probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            probe.bind(("127.0.0.1", 0))
+            probe.setblocking(False)
+            argv = ["dumpcap", "-i", "lo", "-f",
+                    f"tcp port {port} or udp port {probe.getsockname()[1]}", "-P",
+                    "-w", self.path(name + ".pcap")]
+            t0 = time.monotonic()
+            p = self.spawn(argv, name)
+            while not re.search(r"Packets: [1-9]", self.output(p)[1]):
+                if p.poll() is not None:
+                    raise Failure(f"dumpcap exited {p.returncode}: {self.output(p)[1].strip()}")
+                if time.monotonic() - t0 > 10:
+                    raise Failure("dumpcap captured nothing within 10 s")
+                sender.sendto(b"probe", probe.getsockname())
+                time.sleep(0.02)
+        finally:
+            probe.close()
+            sender.close()
         return p
 
     def stop_capture(self, p):
