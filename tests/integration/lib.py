@@ -400,7 +400,7 @@ def hol_of(r):
     h = r.get("hol")
     if not h:
         return None
-    return h["us"], h["corr"], h["root_cause"], h["root_corr"]
+    return h["us"], h["behind_corr"], h["root_cause"], h["root_corr"]
 
 
 def root_time_us(reqs):

@@ -10,7 +10,10 @@ broker writes with TCP_NODELAY and a client that reads, so the response
 leaves during the write) except for a response too big for a client that
 reads it late (t_sent when it left, after the client read), and that each request of a batch waited in the
 socket as much longer than the one before it as the broker took over that
-one (a DELAY and a little), within 1 ms. A second connection,
+one (a DELAY and a little), within 1 ms. With the causes traced, request i
+of a batch has phases_us.socket_wait = t_first - t_complete = i * DELAY
+within 1 ms, and all of it but 1 ms head-of-line behind request i - 1, the
+root of that wait followed back to the batch's first request. A second connection,
 accepted before kafkalat attached, has its first batch's arrivals unknown
 (null: they were already in the socket when kafkalat first saw it), and
 its later batches exact."""
@@ -18,7 +21,7 @@ import socket
 import time
 
 import tinybroker
-from lib import check_summary_clean, main
+from lib import check_summary_clean, hol_of, main
 from tinybroker import produce_v3, read_response
 
 DELAY_MS = 20
@@ -49,13 +52,38 @@ def client(port):
     return s
 
 
+def hol_checks(t, rnd, rs):
+    """socket_wait and its head-of-line part, per request of a batch."""
+    base = rs[0]["corr"]
+    for i, r in enumerate(rs):
+        c = r["corr"]
+        sw = (r.get("phases_us") or {}).get("socket_wait")
+        if not t.check(sw is not None, f"corr {c}: phases_us.socket_wait present"):
+            continue
+        own = (r["t_first_ns"] - r["t_complete_ns"]) / 1e3
+        t.check(abs(sw - own) < 0.01, f"corr {c}: socket_wait {sw} us = t_first - t_complete")
+        t.check(abs(sw / 1e3 - i * DELAY_MS) <= 1.0,
+                f"round {rnd}: request {i}'s socket_wait {sw / 1e3:.3f} ms = {i} x {DELAY_MS} ms "
+                f"within 1 ms")
+        h = hol_of(r)
+        if i == 0:
+            t.check(h is None or h[0] < 1.0, f"corr {c}: no head-of-line wait ({h})")
+            continue
+        if not t.check(h is not None, f"corr {c}: a head-of-line wait"):
+            continue
+        t.check(h[0] >= sw - 1000 and h[1] == c - 1 and h[3] == base,
+                f"round {rnd}: request {i}: {h[0] / 1e3:.3f} ms of its {sw / 1e3:.3f} ms "
+                f"socket_wait head-of-line (within 1 ms) behind corr {h[1]} (want {c - 1}), "
+                f"rooted in corr {h[3]} (want {base}, the batch's first), root cause {h[2]}")
+
+
 def test(t):
     b, port = tinybroker.start_delayed(t, DELAY_MS, BIG_CORR, BIG_PAD)
 
     # accepted, and a batch answered, before kafkalat attaches
     old = client(port)
     batch(old, 1000)
-    k = t.kafkalat(b.pid, [port], "--no-causes")
+    k = t.kafkalat(b.pid, [port])
     new = client(port)
     time.sleep(0.1)  # accepted with no bytes waiting: every arrival is seen
     for r in range(ROUNDS):
@@ -118,6 +146,7 @@ def test(t):
                     f"(a {DELAY_MS} ms delay): within 1 ms, and > {DELAY_MS - 0.1} ms")
         t.check(waits[-1] >= (K - 1) * DELAY_MS - 0.1,
                 f"round {rnd}: last request waited {waits[-1]:.3f} ms >= {(K - 1) * DELAY_MS} ms")
+        hol_checks(t, rnd, batch_reqs)
 
     # the connection open before attach: its first batch after attach was
     # already waiting (sent at once) when kafkalat first saw the broker read it
