@@ -50,6 +50,13 @@ struct band_time {
 	uint64_t total_ns;
 	double phase_pct[ATTRIB_PHASES];
 	double cause_pct[ATTRIB_CAUSES];
+	/* root causes: cause_pct with each head-of-line wait counted as the
+	 * root cause of the request waited behind (attrib_result.hol_root_cause) */
+	double root_pct[ATTRIB_CAUSES];
+	/* the head-of-line waits alone, by the root cause behind them */
+	double hol_pct[ATTRIB_CAUSES];
+	/* the flow-control bounds of the band's requests (never in total_ns) */
+	uint64_t flow_requests, flow_total_ns, flow_max_ns;
 };
 
 /* One of the slowest requests kept. */
@@ -66,6 +73,9 @@ struct slow_request {
 	uint32_t key[BAND_TOPS]; /* the tops' keys as the bands' string indexes, 0 none */
 	int32_t stack_id;	 /* the top cause's stack, -1 none */
 	int64_t stack_ns;	 /* the top cause's time */
+	int64_t hol_ns;		 /* head-of-line wait, behind a request stalled in: */
+	unsigned int hol_root_cause;
+	uint64_t flow_ns; /* its flow-control bound */
 };
 
 struct bands;
@@ -76,7 +86,8 @@ void bands_free(struct bands *b);
  * only the caller knows of its window. */
 typedef void (*bands_keep_fn)(void *ctx, struct slow_request *s);
 void bands_on_keep(struct bands *b, bands_keep_fn fn, void *ctx);
-/* Adds a matched request (unmatched ones are ignored: count them apart).
+/* Adds a matched request with wire times (unmatched ones and those without
+ * are ignored: count them apart).
  * 0, or -ENOMEM (the request is not counted). */
 int bands_add(struct bands *b, const struct corr_request *r, const struct attrib_result *res);
 

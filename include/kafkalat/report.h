@@ -17,7 +17,9 @@
 #include "kafkalat/explain.h"
 #include "kafkalat/report_tail.h"
 
-#define REPORT_SCHEMA "kafkalat/1"
+/* 2: latency_us is the client's wait on the wire (was first read to last
+ * write, now broker_latency_us); phases recv, socket_wait, send_queue. */
+#define REPORT_SCHEMA "kafkalat/2"
 
 /* kafkalat's own cost over the run (live runs only). */
 struct report_cost {
@@ -42,6 +44,11 @@ struct report_run {
 	uint64_t kernel_arrivals; /* stream arrivals timed on watched sockets */
 	uint64_t arrival_unknown; /* request frames whose arrival is unknown */
 	uint64_t sent_later;	  /* responses not yet sent when their write returned */
+	uint64_t arrival_no_ring; /* watched sockets without an arrival ring */
+	uint64_t arrival_backlog; /* request frames with bytes from the socket backlog */
+	uint64_t wire_skipped;	  /* kTLS/sockmap connections: no wire times */
+	uint64_t sent_events;	  /* KLT_EV_SENT emitted */
+	uint64_t flow_events;	  /* KLT_EV_FLOW emitted */
 	const struct corr_counts *counts;
 	const struct report_tail *tail; /* NULL: the causes were not traced */
 	struct report_cost cost;

@@ -631,6 +631,11 @@ static void finish(struct live *lv, int pid, double secs, struct klt_stats *st)
 	run.kernel_arrivals = st->arrivals;
 	run.arrival_unknown = st->arrival_unknown;
 	run.sent_later = st->sent_later;
+	run.arrival_no_ring = st->arrival_no_ring;
+	run.arrival_backlog = st->arrival_backlog;
+	run.wire_skipped = st->wire_skipped;
+	run.sent_events = st->sent_events;
+	run.flow_events = st->flow_events;
 	pipeline_summary(lv->pipe, &run);
 }
 

@@ -114,7 +114,10 @@ static void keep_slow(struct bands *b, const struct corr_request *r,
 	struct slow_request s = {.latency = (uint64_t)res->latency_ns,
 				 .t_first = r->t_first,
 				 .t_end = r->t_end,
-				 .nstacks = res->nstacks};
+				 .nstacks = res->nstacks,
+				 .hol_ns = res->hol_ns,
+				 .hol_root_cause = res->hol_root_cause,
+				 .flow_ns = r->flow_blocked_ns};
 
 	if (!topn_wants(&b->slow, s.latency))
 		return;
@@ -134,7 +137,8 @@ int bands_add(struct bands *b, const struct corr_request *r, const struct attrib
 	struct bsum *s;
 	double lat;
 
-	if (res->unmatched != ATTRIB_MATCHED || res->latency_ns < 0)
+	/* without wire times the latency would be a lower bound: not a sample */
+	if (res->unmatched != ATTRIB_MATCHED || res->latency_ns < 0 || !res->wire_known)
 		return 0;
 	bucket = hist_bucket_of((uint64_t)res->latency_ns);
 	e = bucket / HIST_SUB_BUCKETS;
@@ -219,8 +223,22 @@ static void add_time(const struct slow_request *s, struct band_time *out)
 	out->total_ns += s->latency;
 	for (int p = 0; p < ATTRIB_PHASES; p++)
 		out->phase_pct[p] += (double)s->phase_ns[p];
-	for (int c = 0; c < ATTRIB_CAUSES; c++)
+	for (int c = 0; c < ATTRIB_CAUSES; c++) {
 		out->cause_pct[c] += (double)s->cause_ns[c];
+		out->root_pct[c] += (double)s->cause_ns[c];
+	}
+	/* the head-of-line wait is its root cause's time too */
+	if (s->hol_ns > 0 && s->hol_root_cause < ATTRIB_CAUSES) {
+		out->root_pct[ATTRIB_CAUSE_HOL] -= (double)s->hol_ns;
+		out->root_pct[s->hol_root_cause] += (double)s->hol_ns;
+		out->hol_pct[s->hol_root_cause] += (double)s->hol_ns;
+	}
+	if (s->flow_ns) {
+		out->flow_requests++;
+		out->flow_total_ns += s->flow_ns;
+		if (s->flow_ns > out->flow_max_ns)
+			out->flow_max_ns = s->flow_ns;
+	}
 }
 
 void bands_time(const struct bands *b, enum band band, struct band_time *out)
@@ -241,8 +259,11 @@ void bands_time(const struct bands *b, enum band band, struct band_time *out)
 	total = (double)out->total_ns;
 	for (int p = 0; total > 0 && p < ATTRIB_PHASES; p++)
 		out->phase_pct[p] *= 100.0 / total;
-	for (int c = 0; total > 0 && c < ATTRIB_CAUSES; c++)
+	for (int c = 0; total > 0 && c < ATTRIB_CAUSES; c++) {
 		out->cause_pct[c] *= 100.0 / total;
+		out->root_pct[c] *= 100.0 / total;
+		out->hol_pct[c] *= 100.0 / total;
+	}
 }
 
 struct row {

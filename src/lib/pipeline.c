@@ -36,10 +36,17 @@ static void dump(struct pipeline *p, enum evdump_kind kind, const void *data, si
 		p->file_err[PIPELINE_DUMP] = evdump_write(f, kind, data, len);
 }
 
+/* On the latency the client waited; without wire times, on the broker's
+ * (the line says which it lacks). */
 static bool is_slow(const struct pipeline *p, const struct corr_request *r)
 {
-	return p->cfg.slower_ms >= 0 && r->t_end &&
-	       (double)(r->t_end - r->t_first) >= p->cfg.slower_ms * 1e6;
+	uint64_t ns;
+
+	if (p->cfg.slower_ms < 0 || !r->t_end)
+		return false;
+	if (!corr_wire_latency(r, &ns))
+		ns = corr_broker_latency(r);
+	return (double)ns >= p->cfg.slower_ms * 1e6;
 }
 
 static void slow_line(struct pipeline *p, const struct corr_request *r,

@@ -26,10 +26,13 @@ static double us(uint64_t ns)
 	return (double)ns / 1e3;
 }
 
+/* P50..MAX: the latency on the wire; BROKER_P99 the broker's own (first
+ * read to last write); NOWIRE the requests without wire times, not in the
+ * latency columns. */
 void report_interval_header(FILE *out)
 {
-	fprintf(out, "%-8s  %-16s %9s %9s %9s %9s %9s %9s\n", "TIME", "API", "REQ/S", "P50", "P90",
-		"P99", "P99.9", "MAX");
+	fprintf(out, "%-8s  %-16s %9s %9s %9s %9s %9s %9s %10s %7s\n", "TIME", "API", "REQ/S",
+		"P50", "P90", "P99", "P99.9", "MAX", "BROKER_P99", "NOWIRE");
 }
 
 static void fmt_rate(double rate, char *buf, size_t len)
@@ -37,47 +40,52 @@ static void fmt_rate(double rate, char *buf, size_t len)
 	snprintf(buf, len, rate < 10 ? "%.1f" : "%.0f", rate);
 }
 
-static void interval_row(FILE *out, const char *timestr, const char *api, const struct hist *h,
-			 uint64_t n, double secs)
+static void interval_row(FILE *out, const char *timestr, const char *api, const struct agg *a,
+			 int k, double secs)
 {
-	char q[4][16], mx[16], rate[24];
+	const struct hist *h = agg_latency(a, k), *b = agg_hist(a, AGG_BROKER, k);
+	uint64_t n = agg_count(a, k);
+	char q[4][16] = {"-", "-", "-", "-"}, mx[16] = "-", brk[16] = "-", rate[24];
 
 	fmt_rate(secs > 0 ? (double)n / secs : 0.0, rate, sizeof(rate));
-	if (!h || hist_empty(h)) {
-		fprintf(out, "%-8s  %-16s %9s %9s %9s %9s %9s %9s\n", timestr, api, rate, "-", "-",
-			"-", "-", "-");
-		return;
+	if (h && !hist_empty(h)) {
+		for (int i = 0; i < 4; i++)
+			fmt_ns(hist_quantile(h, quantiles[i].q), q[i], sizeof(q[i]));
+		fmt_ns(h->max, mx, sizeof(mx));
 	}
-	for (int i = 0; i < 4; i++)
-		fmt_ns(hist_quantile(h, quantiles[i].q), q[i], sizeof(q[i]));
-	fmt_ns(h->max, mx, sizeof(mx));
-	fprintf(out, "%-8s  %-16s %9s %9s %9s %9s %9s %9s\n", timestr, api, rate, q[0], q[1], q[2],
-		q[3], mx);
+	if (b && !hist_empty(b))
+		fmt_ns(hist_quantile(b, 0.99), brk, sizeof(brk));
+	fprintf(out, "%-8s  %-16s %9s %9s %9s %9s %9s %9s %10s %7" PRIu64 "\n", timestr, api, rate,
+		q[0], q[1], q[2], q[3], mx, brk, agg_wire_unknown(a, k));
 }
 
 void report_interval_text(FILE *out, const struct agg *iv, double secs, const char *timestr)
 {
-	const struct hist *h = agg_latency(iv, 0);
-	static const struct hist empty = {.min = UINT64_MAX};
-
 	/* Produce always gets its row, idle or not: it is what the tool is for */
-	interval_row(out, timestr, "Produce", h ? h : &empty, agg_count(iv, 0), secs);
+	interval_row(out, timestr, "Produce", iv, 0, secs);
 	for (int k = 1; k < AGG_MAX_API; k++)
 		if (agg_count(iv, k))
-			interval_row(out, "", kapi_name((int16_t)k), agg_latency(iv, k),
-				     agg_count(iv, k), secs);
+			interval_row(out, "", kapi_name((int16_t)k), iv, k, secs);
 	fflush(out);
 }
 
-static void json_latency(struct json *j, const struct hist *h)
+static void json_quantiles(struct json *j, const char *key, const struct hist *h)
 {
-	json_key(j, "latency_us");
+	json_key(j, key);
 	json_obj_begin(j);
 	for (size_t i = 0; i < sizeof(quantiles) / sizeof(quantiles[0]); i++)
 		json_kdouble(j, quantiles[i].name, h ? us(hist_quantile(h, quantiles[i].q)) : 0);
 	json_kdouble(j, "max", h ? us(h->max) : 0);
 	json_kdouble(j, "mean", h ? hist_mean(h) / 1e3 : 0);
 	json_obj_end(j);
+}
+
+/* latency_us (on the wire), broker_latency_us and wire_unknown of api k */
+static void json_latencies(struct json *j, const struct agg *a, int k)
+{
+	json_quantiles(j, "latency_us", agg_latency(a, k));
+	json_quantiles(j, "broker_latency_us", agg_hist(a, AGG_BROKER, k));
+	json_kuint(j, "wire_unknown", agg_wire_unknown(a, k));
 }
 
 static void json_apis(struct json *j, const struct agg *a)
@@ -90,9 +98,21 @@ static void json_apis(struct json *j, const struct agg *a)
 		json_key(j, kapi_name((int16_t)k));
 		json_obj_begin(j);
 		json_kuint(j, "requests", agg_count(a, k));
-		json_latency(j, agg_latency(a, k));
+		json_latencies(j, a, k);
 		json_obj_end(j);
 	}
+	json_obj_end(j);
+}
+
+/* The bound on the wait before arrival that no broker-side clock sees. */
+static void json_flow(struct json *j, const struct agg *a)
+{
+	json_key(j, "flow_blocked");
+	json_obj_begin(j);
+	json_kuint(j, "requests", a->flow ? a->flow->count : 0);
+	json_kdouble(j, "p99_us", a->flow ? us(hist_quantile(a->flow, 0.99)) : 0);
+	json_kdouble(j, "max_us", a->flow ? us(a->flow->max) : 0);
+	json_kdouble(j, "total_us", us(a->flow_total_ns));
 	json_obj_end(j);
 }
 
@@ -111,7 +131,8 @@ void report_interval_json(FILE *out, const struct agg *iv, double secs, const ch
 	json_kuint(&j, "requests", agg_count(iv, 0));
 	json_kdouble(&j, "rate", secs > 0 ? (double)agg_count(iv, 0) / secs : 0);
 	json_kuint(&j, "acks0", iv->produce_acks0);
-	json_latency(&j, agg_latency(iv, 0));
+	json_latencies(&j, iv, 0);
+	json_flow(&j, iv);
 	json_obj_end(&j);
 	json_apis(&j, iv);
 	json_obj_end(&j);
@@ -205,6 +226,53 @@ static void cost_json(struct json *j, const struct agg *total, const struct repo
 	json_obj_end(j);
 }
 
+static void quantiles_text(FILE *out, const struct hist *h)
+{
+	char p50[16], p99[16], p999[16], mx[16];
+
+	fmt_ns(hist_quantile(h, 0.5), p50, sizeof(p50));
+	fmt_ns(hist_quantile(h, 0.99), p99, sizeof(p99));
+	fmt_ns(hist_quantile(h, 0.999), p999, sizeof(p999));
+	fmt_ns(h->max, mx, sizeof(mx));
+	fprintf(out, "p50 %s, p99 %s, p99.9 %s, max %s", p50, p99, p999, mx);
+}
+
+/* What the latency is, what is left out of it and the bound beside it. */
+static void wire_text(FILE *out, const struct agg *a)
+{
+	const struct hist *b = agg_hist(a, AGG_BROKER, 0), *nw = agg_hist(a, AGG_BROKER_NOWIRE, 0);
+	uint64_t unknown = agg_wire_unknown(a, 0);
+	char total[16];
+
+	fprintf(out, "  latency: the client's wait, from the request's first byte in the broker's "
+		     "socket to its response's last byte out\n");
+	if (b && !hist_empty(b)) {
+		fprintf(out,
+			"  broker latency (first read to last write, as Kafka's TotalTimeMs): ");
+		quantiles_text(out, b);
+		fputc('\n', out);
+	}
+	fprintf(out, "  produce requests without wire times: %" PRIu64, unknown);
+	for (unsigned w = 1; w < CORR_WIRE_MAX; w++)
+		if (a->produce_wire_unknown[w])
+			fprintf(out, " (%s %" PRIu64 ")", corr_wire_name(w),
+				a->produce_wire_unknown[w]);
+	if (unknown && nw && !hist_empty(nw)) {
+		fprintf(out, ", not in the latency; their broker latency ");
+		quantiles_text(out, nw);
+	}
+	fputc('\n', out);
+	if (!a->flow || hist_empty(a->flow))
+		return;
+	fmt_ns(a->flow_total_ns, total, sizeof(total));
+	fprintf(out,
+		"  flow control (not in the latency): %" PRIu64
+		" produce requests arrived after a full receive window, %s in all; bound ",
+		a->flow->count, total);
+	quantiles_text(out, a->flow);
+	fputc('\n', out);
+}
+
 void report_summary_text(FILE *out, const struct agg *total, const struct report_run *run)
 {
 	char ports[64] = "";
@@ -217,6 +285,7 @@ void report_summary_text(FILE *out, const struct agg *total, const struct report
 		run->duration_s);
 	report_interval_header(out);
 	report_interval_text(out, total, run->duration_s, "total");
+	wire_text(out, total);
 	if (total->produce_records)
 		fprintf(out, "  produce: %" PRIu64 " records, %" PRIu64 " record bytes\n",
 			total->produce_records, total->produce_bytes);
@@ -259,7 +328,15 @@ static void summary_produce_json(struct json *j, const struct agg *total,
 	json_kuint(j, "unmatched", sum(n->produce_unmatched, CORR_UNM_MAX));
 	json_kuint(j, "records", total->produce_records);
 	json_kuint(j, "record_bytes", total->produce_bytes);
-	json_latency(j, agg_latency(total, 0));
+	json_latencies(j, total, 0);
+	json_key(j, "wire_unknown_reasons");
+	json_obj_begin(j);
+	for (unsigned w = 1; w < CORR_WIRE_MAX; w++)
+		if (total->produce_wire_unknown[w])
+			json_kuint(j, corr_wire_name(w), total->produce_wire_unknown[w]);
+	json_obj_end(j);
+	json_quantiles(j, "wire_unknown_broker_latency_us", agg_hist(total, AGG_BROKER_NOWIRE, 0));
+	json_flow(j, total);
 	json_obj_end(j);
 }
 
@@ -291,6 +368,7 @@ void report_summary_json(FILE *out, const struct agg *total, const struct report
 	json_kuint(&j, "seen", n->connections);
 	json_kuint(&j, "preexisting", n->preexisting);
 	json_kuint(&j, "untracked", run->conn_table_full);
+	json_kuint(&j, "wire_skipped", n->wire_skipped_conns);
 	json_obj_end(&j);
 	json_kuint(&j, "requests", n->requests);
 	json_kuint(&j, "responses", n->responses);
@@ -316,6 +394,11 @@ void report_summary_json(FILE *out, const struct agg *total, const struct report
 	json_kuint(&j, "arrivals", run->kernel_arrivals);
 	json_kuint(&j, "arrival_unknown", run->arrival_unknown);
 	json_kuint(&j, "sent_later", run->sent_later);
+	json_kuint(&j, "arrival_no_ring", run->arrival_no_ring);
+	json_kuint(&j, "arrival_backlog", run->arrival_backlog);
+	json_kuint(&j, "wire_skipped", run->wire_skipped);
+	json_kuint(&j, "sent_events", run->sent_events);
+	json_kuint(&j, "flow_events", run->flow_events);
 	json_obj_end(&j);
 	cost_json(&j, total, &run->cost);
 	if (run->tail)
@@ -348,22 +431,31 @@ static void format_partitions(const struct corr_request *r, char *buf, size_t le
 		snprintf(buf, len, "-");
 }
 
+/* LATENCY on the wire ("-" when unknown), BROKER first read to last write,
+ * FLOW the full-window bound before its arrival. */
 void report_slow_header(FILE *out)
 {
-	fprintf(out, "%-15s  %-21s %-16s %-28s %10s %10s\n", "TIME", "CLIENT", "CLIENT_ID",
-		"TOPIC-PARTITIONS", "BYTES", "LATENCY");
+	fprintf(out, "%-15s  %-21s %-16s %-28s %10s %10s %10s %10s\n", "TIME", "CLIENT",
+		"CLIENT_ID", "TOPIC-PARTITIONS", "BYTES", "LATENCY", "BROKER", "FLOW");
 }
 
 void report_slow_text(FILE *out, const struct corr_request *r, int64_t wall_offset_ns,
 		      const struct report_attrib *a)
 {
-	char when[32], lat[16], parts[256];
+	char when[32], lat[16] = "-", brk[16], flow[16] = "-", parts[256];
+	uint64_t wire;
 
 	fmt_wall(r->t_end, wall_offset_ns, when, sizeof(when));
-	fmt_ns(r->t_end - r->t_first, lat, sizeof(lat));
+	if (corr_wire_latency(r, &wire))
+		fmt_ns(wire, lat, sizeof(lat));
+	fmt_ns(corr_broker_latency(r), brk, sizeof(brk));
+	if (r->flow_blocked_ns)
+		fmt_ns(r->flow_blocked_ns, flow, sizeof(flow));
 	format_partitions(r, parts, sizeof(parts));
-	fprintf(out, "%-15s  %-21s %-16s %-28s %10" PRIu64 " %10s\n", when, r->client, r->client_id,
-		parts, r->record_bytes, lat);
+	fprintf(out, "%-15s  %-21s %-16s %-28s %10" PRIu64 " %10s %10s %10s\n", when, r->client,
+		r->client_id, parts, r->record_bytes, lat, brk, flow);
+	if (r->wire != CORR_WIRE_KNOWN)
+		fprintf(out, "    wire times unknown: %s\n", corr_wire_name(r->wire));
 	if (a && a->res)
 		report_attrib_text(out, a);
 	fflush(out);
@@ -400,6 +492,8 @@ static void json_ktime_or_null(struct json *j, const char *key, uint64_t t)
 
 static void json_request_fields(struct json *j, const struct corr_request *r)
 {
+	uint64_t wire;
+
 	json_kstr(j, "client", r->client);
 	json_kint(j, "corr", r->corr_id);
 	json_kint(j, "api_version", r->api_version);
@@ -416,9 +510,22 @@ static void json_request_fields(struct json *j, const struct corr_request *r)
 	json_ktime_or_null(j, "t_sent_ns", r->t_sent);
 	json_kuint(j, "tid_read", r->tid_read);
 	if (r->t_end)
-		json_kdouble(j, "latency_us", us(r->t_end - r->t_first));
+		json_kstr(j, "wire", corr_wire_name(r->wire));
+	if (r->arrival_backlog) {
+		json_key(j, "arrival_backlog");
+		json_bool(j, true);
+	}
+	json_kdouble(j, "flow_blocked_us", us(r->flow_blocked_ns));
+	json_key(j, "latency_us");
+	if (r->t_end && corr_wire_latency(r, &wire))
+		json_double(j, us(wire));
 	else
-		json_key(j, "latency_us"), json_null(j);
+		json_null(j);
+	json_key(j, "broker_latency_us");
+	if (r->t_end)
+		json_double(j, us(corr_broker_latency(r)));
+	else
+		json_null(j);
 }
 
 void report_slow_json(FILE *out, const struct corr_request *r, int64_t wall_offset_ns,

@@ -24,7 +24,36 @@ static const char *const cause_words[ATTRIB_CAUSES] = {
     [CAUSE_NET] = "waiting on a socket",
     [CAUSE_OTHER] = "blocked in the kernel elsewhere",
     [ATTRIB_CAUSE_QUEUED] = "queued, waiting for another broker thread to pick it up",
+    [ATTRIB_CAUSE_HOL] = "waiting in the socket behind an earlier request on its connection",
+    [ATTRIB_CAUSE_THROTTLE_MUTE] = "waiting in the socket while a quota throttle muted it",
+    [ATTRIB_CAUSE_NET_THREAD] = "waiting in the socket while the network thread was busy",
+    [ATTRIB_CAUSE_UNKNOWN] = "on the wire or in the socket, for no reason kafkalat saw",
 };
+
+/* What a head-of-line wait waited behind, in words ("stalled in ..."). */
+static const char *root_words(unsigned int cause)
+{
+	switch (cause) {
+	case CAUSE_CPU:
+		return "running on a CPU";
+	case CAUSE_RUNQ:
+		return "waiting for a CPU";
+	case CAUSE_JOURNAL:
+		return "the journal";
+	case CAUSE_WRITEBACK:
+		return "writeback";
+	case CAUSE_DIRTY_THROTTLE:
+		return "dirty-page throttling";
+	case CAUSE_BLKIO:
+		return "block I/O";
+	case ATTRIB_CAUSE_QUEUED:
+		return "the request queue";
+	case ATTRIB_CAUSE_UNKNOWN:
+		return "something kafkalat did not see";
+	default:
+		return attrib_cause_name(cause);
+	}
+}
 
 const char *report_cause_words(unsigned int cause)
 {
@@ -167,6 +196,21 @@ static unsigned list_pcts(FILE *out, const double *v, unsigned n, const char *(*
 	return first;
 }
 
+/* The bound beside the band, never in its time. */
+static void flow_line(FILE *out, const struct band_time *bt)
+{
+	char total[16], mx[16];
+
+	if (!bt->flow_requests)
+		return;
+	fmt_ns(bt->flow_total_ns, total, sizeof(total));
+	fmt_ns(bt->flow_max_ns, mx, sizeof(mx));
+	fprintf(out,
+		"  %-8s flow control: %" PRIu64 " of them arrived after a full receive window: "
+		"up to %s more each, %s in all, not in the latency\n",
+		"", bt->flow_requests, mx, total);
+}
+
 static void time_lines(FILE *out, const struct report_tail *rt)
 {
 	static const char *const label[2] = {">= p99", ">= p999"};
@@ -188,6 +232,15 @@ static void time_lines(FILE *out, const struct report_tail *rt)
 		fputs("; ", out);
 		list_pcts(out, bt->cause_pct, ATTRIB_CAUSES, attrib_cause_name);
 		fputc('\n', out);
+		if (bt->cause_pct[ATTRIB_CAUSE_HOL] >= 1.0) {
+			fprintf(out,
+				"  %-8s root causes (head-of-line waits as the cause of the "
+				"request waited behind): ",
+				"");
+			list_pcts(out, bt->root_pct, ATTRIB_CAUSES, attrib_cause_name);
+			fputc('\n', out);
+		}
+		flow_line(out, bt);
 	}
 }
 
@@ -219,12 +272,44 @@ static void print_stack(FILE *out, const char *stack, int max)
 		fputs(" <- ...", out);
 }
 
+/* A head-of-line wait in words: what the requests waited behind. Returns
+ * the root cause behind most of that wait. */
+static unsigned hol_sentence(FILE *out, const struct band_time *bt)
+{
+	unsigned root = largest(bt->hol_pct, ATTRIB_CAUSES, ATTRIB_CAUSE_HOL);
+
+	fprintf(out,
+		"  %.0f%% of the >= p99 time: waiting in the socket behind requests stalled in %s; "
+		"with those waits counted as their root cause, %s is %.0f%% of it.\n",
+		bt->cause_pct[ATTRIB_CAUSE_HOL], root_words(root), attrib_cause_name(root),
+		bt->root_pct[root]);
+	return root;
+}
+
+/* The top stack of a cause, if one was recorded. */
+static void where_text(FILE *out, const struct report_tail *rt, unsigned cause)
+{
+	const char *name = attrib_cause_name(cause);
+
+	for (size_t i = 0; i < rt->ntop[BAND_TOP_STACK]; i++) {
+		const struct band_top *tp = &rt->top[BAND_TOP_STACK][i];
+
+		if (strncmp(tp->key, name, strlen(name)) || !rt->top_stack[i][0])
+			continue;
+		fprintf(out, "  Where in the kernel (%s): ", tp->key);
+		print_stack(out, rt->top_stack[i], 16);
+		fputc('\n', out);
+		return;
+	}
+}
+
 /* The answer in words: what the >= p99 requests' time went to (by time), the
- * cause behind most of it, and the stack that shows it. */
+ * cause behind most of it (behind the requests they waited for, when that
+ * is a head-of-line wait), and the stack that shows it. */
 static void story_text(FILE *out, const struct report_tail *rt)
 {
 	const struct band_time *bt = &rt->time[0];
-	unsigned phase, cause, next;
+	unsigned phase, cause, next, root;
 	char lo[16], hi[16], total[16];
 
 	if (!bt->requests)
@@ -241,21 +326,12 @@ static void story_text(FILE *out, const struct report_tail *rt)
 		bt->requests, bt->requests == 1 ? "" : "s", lo, hi, total, bt->phase_pct[phase],
 		attrib_phase_name(phase), attrib_cause_name(cause), bt->cause_pct[cause],
 		report_cause_words(cause));
+	root = cause == ATTRIB_CAUSE_HOL ? hol_sentence(out, bt) : cause;
 	next = largest(bt->cause_pct, ATTRIB_CAUSES, cause);
 	if (next < ATTRIB_CAUSES && bt->cause_pct[next] >= 10.0)
 		fprintf(out, "  Next: %s, %.0f%%: %s.\n", attrib_cause_name(next),
 			bt->cause_pct[next], report_cause_words(next));
-	for (size_t i = 0; i < rt->ntop[BAND_TOP_STACK]; i++) {
-		const struct band_top *tp = &rt->top[BAND_TOP_STACK][i];
-
-		if (strncmp(tp->key, attrib_cause_name(cause), strlen(attrib_cause_name(cause))) ||
-		    !rt->top_stack[i][0])
-			continue;
-		fprintf(out, "  Where in the kernel (%s): ", tp->key);
-		print_stack(out, rt->top_stack[i], 16);
-		fputc('\n', out);
-		break;
-	}
+	where_text(out, rt, root);
 }
 
 static void tops_text(FILE *out, const struct report_tail *rt)
@@ -378,6 +454,14 @@ static void json_band_time(struct json *j, const struct band_time *bt)
 	json_kdouble(j, "total_us", us(bt->total_ns));
 	json_pcts(j, "phases_pct", bt->phase_pct, ATTRIB_PHASES, attrib_phase_name);
 	json_pcts(j, "causes_pct", bt->cause_pct, ATTRIB_CAUSES, attrib_cause_name);
+	json_pcts(j, "root_causes_pct", bt->root_pct, ATTRIB_CAUSES, attrib_cause_name);
+	json_pcts(j, "hol_by_root_pct", bt->hol_pct, ATTRIB_CAUSES, attrib_cause_name);
+	json_key(j, "flow_blocked");
+	json_obj_begin(j);
+	json_kuint(j, "requests", bt->flow_requests);
+	json_kdouble(j, "max_us", us(bt->flow_max_ns));
+	json_kdouble(j, "total_us", us(bt->flow_total_ns));
+	json_obj_end(j);
 	json_obj_end(j);
 }
 
@@ -539,6 +623,19 @@ static const char *top_cause_name(const struct attrib_result *res, char *buf, si
 	return attrib_cause_name(res->top_cause);
 }
 
+/* What its socket wait waited behind. */
+static void json_hol(struct json *j, const struct attrib_result *res)
+{
+	json_key(j, "hol");
+	json_obj_begin(j);
+	json_kdouble(j, "us", (double)res->hol_ns / 1000.0);
+	json_kint(j, "behind_corr", res->hol_corr_id);
+	json_kstr(j, "root_cause", attrib_cause_name(res->hol_root_cause));
+	json_kstr(j, "root_phase", attrib_phase_name(res->hol_root_phase));
+	json_kint(j, "root_corr", res->hol_root_corr_id);
+	json_obj_end(j);
+}
+
 void report_attrib_json(struct json *j, const struct report_attrib *a)
 {
 	const struct attrib_result *res = a->res;
@@ -573,8 +670,24 @@ void report_attrib_json(struct json *j, const struct report_attrib *a)
 	json_kdouble(j, "top_us", (double)res->top_ns / 1000.0);
 	if (res->top_waker_tid)
 		json_kstr(j, "top_waker", res->top_waker_comm ? res->top_waker_comm : "");
+	json_kstr(j, "root_cause", attrib_cause_name(res->root_cause));
+	json_kint(j, "root_corr", res->root_corr_id);
+	if (res->hol_ns > 0)
+		json_hol(j, res);
 	if (a->stack && *a->stack)
 		json_frames(j, a->stack);
+}
+
+static void hol_text(FILE *out, const struct attrib_result *res)
+{
+	char t[16];
+
+	if (res->hol_ns <= 0)
+		return;
+	fmt_ns((uint64_t)res->hol_ns, t, sizeof(t));
+	fprintf(out, "    waited %s in the socket behind corr %d, root cause %s in %s of corr %d\n",
+		t, res->hol_corr_id, attrib_cause_name(res->hol_root_cause),
+		attrib_phase_name(res->hol_root_phase), res->hol_root_corr_id);
 }
 
 void report_attrib_text(FILE *out, const struct report_attrib *a)
@@ -585,6 +698,7 @@ void report_attrib_text(FILE *out, const struct report_attrib *a)
 	if (res->unmatched != ATTRIB_MATCHED) {
 		fprintf(out, "    phases not attributed: %s\n",
 			attrib_unmatched_name(res->unmatched));
+		hol_text(out, res);
 		return;
 	}
 	fprintf(out, "    handler %u:", res->handler);
@@ -602,4 +716,5 @@ void report_attrib_text(FILE *out, const struct report_attrib *a)
 		print_stack(out, a->stack, 8);
 	}
 	fputc('\n', out);
+	hol_text(out, res);
 }

@@ -138,6 +138,9 @@ static inline void req_init(struct req *q, int32_t corr, double first, double re
 	produce_req_init(q, NET, US(first), US(read), US(resp), US(end));
 	q->r.corr_id = corr;
 	produce_req_part(q, 3, BYTES);
+	/* on the wire exactly while in the broker: no socket wait */
+	q->r.t_arrival = q->r.t_complete = q->r.t_first;
+	q->r.t_sent = q->r.t_end;
 }
 
 /* The causes of one request: NET reads 0..10, H1 wakes from the queue at 31,

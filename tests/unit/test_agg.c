@@ -9,7 +9,8 @@
 
 #include "kafkalat/agg.h"
 
-/* A completed request of api_key with latency t_end - t_first = lat. */
+/* A completed request of api_key with latency lat, on the wire (t_sent -
+ * t_arrival) and in the broker (t_end - t_first). */
 static struct corr_request req(int16_t api_key, uint64_t lat)
 {
 	struct corr_request r;
@@ -20,6 +21,8 @@ static struct corr_request req(int16_t api_key, uint64_t lat)
 	r.t_read = r.t_first + 10;
 	r.t_resp = r.t_first + lat;
 	r.t_end = r.t_first + lat;
+	r.t_arrival = r.t_complete = r.t_first;
+	r.t_sent = r.t_end;
 	return r;
 }
 
@@ -169,6 +172,51 @@ static void test_reset(void **state)
 	agg_free(&a);
 }
 
+/* Requests without wire times are counted by reason and kept out of the
+ * latency; every request's broker latency is kept, and the flow bounds. */
+static void test_wire_unknown_and_flow(void **state)
+{
+	struct agg a;
+	struct corr_request r = produce(1, 3000, 1, 1);
+
+	(void)state;
+	agg_init(&a);
+	r.t_arrival = r.t_first - 2000; /* waited 2000 in the socket */
+	r.flow_blocked_ns = 700;
+	add(&a, r);
+	r = produce(1, 9000, 1, 1);
+	r.t_sent = 0;
+	r.wire = CORR_WIRE_SENT_UNRESOLVED;
+	add(&a, r);
+	r = produce(1, 8000, 1, 1);
+	r.t_arrival = 0;
+	r.wire = CORR_WIRE_BEFORE_ATTACH;
+	r.flow_blocked_ns = 300;
+	add(&a, r);
+	add(&a, req(3, 100));
+	assert_int_equal(agg_count(&a, 0), 3);
+	assert_int_equal(agg_wire_unknown(&a, 0), 2);
+	assert_int_equal(agg_wire_unknown(&a, 3), 0);
+	assert_int_equal(agg_wire_unknown(&a, -1), 0);
+	assert_int_equal(a.produce_wire_unknown[CORR_WIRE_SENT_UNRESOLVED], 1);
+	assert_int_equal(a.produce_wire_unknown[CORR_WIRE_BEFORE_ATTACH], 1);
+	assert_int_equal(agg_latency(&a, 0)->count, 1);
+	assert_int_equal(agg_latency(&a, 0)->max, 5000);
+	assert_int_equal(agg_hist(&a, AGG_BROKER, 0)->count, 3);
+	assert_int_equal(agg_hist(&a, AGG_BROKER, 0)->max, 9000);
+	assert_int_equal(agg_hist(&a, AGG_BROKER_NOWIRE, 0)->count, 2);
+	assert_int_equal(agg_hist(&a, AGG_BROKER_NOWIRE, 0)->min, 8000);
+	assert_null(agg_hist(&a, AGG_HISTS, 0));
+	assert_int_equal(a.flow->count, 2);
+	assert_int_equal(a.flow->max, 700);
+	assert_int_equal(a.flow_total_ns, 1000);
+	agg_reset(&a);
+	assert_int_equal(a.flow_total_ns, 0);
+	assert_int_equal(a.produce_wire_unknown[CORR_WIRE_BEFORE_ATTACH], 0);
+	assert_int_equal(agg_wire_unknown(&a, 0), 0);
+	agg_free(&a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -178,6 +226,7 @@ int main(void)
 	    cmocka_unit_test(test_unparsed_produce_and_odd_times),
 	    cmocka_unit_test(test_out_of_range_api_ignored),
 	    cmocka_unit_test(test_reset),
+	    cmocka_unit_test(test_wire_unknown_and_flow),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -26,6 +26,7 @@ static void request(struct req *q, struct attrib_result *res, int64_t lat, int32
 	produce_req_init(q, NET, T, T, T + (uint64_t)lat, T + (uint64_t)lat);
 	produce_req_part(q, partition, 1000);
 	memset(res, 0, sizeof(*res));
+	res->wire_known = true;
 	res->latency_ns = lat;
 	res->phase_ns[ATTRIB_APPEND] = lat;
 	res->cause_ns[ATTRIB_APPEND][CAUSE_CPU] = lat;
@@ -482,6 +483,63 @@ static void test_unmatched_ignored(void **state)
 	bands_free(b);
 }
 
+/* 1..98 ns on CPU; 99 and 100 waited 90 of their time in the socket
+ * behind a request stalled in the journal, 100 with a flow bound of 40:
+ * the root causes count the head-of-line waits as the journal's. */
+static void test_time_hol_roots(void **state)
+{
+	struct bands *b = bands_new(64);
+	struct attrib_result res;
+	struct band_time bt;
+	struct req q;
+
+	(void)state;
+	for (int64_t lat = 1; lat <= 98; lat++)
+		add(b, lat, 0);
+	for (int64_t lat = 99; lat <= 100; lat++) {
+		request(&q, &res, lat, 0);
+		res.phase_ns[ATTRIB_APPEND] = res.cause_ns[ATTRIB_APPEND][CAUSE_CPU] = lat - 90;
+		res.phase_ns[ATTRIB_SOCKET_WAIT] = 90;
+		res.cause_ns[ATTRIB_SOCKET_WAIT][ATTRIB_CAUSE_HOL] = 90;
+		res.hol_ns = 90;
+		res.hol_root_cause = CAUSE_JOURNAL;
+		q.r.flow_blocked_ns = lat == 100 ? 40 : 0;
+		assert_int_equal(bands_add(b, &q.r, &res), 0);
+	}
+	expect_time(b, BAND_GE_P99, 2, true, 199, &bt);
+	assert_float_equal(bt.phase_pct[ATTRIB_SOCKET_WAIT], 18000.0 / 199, EPS);
+	assert_float_equal(bt.cause_pct[ATTRIB_CAUSE_HOL], 18000.0 / 199, EPS);
+	assert_float_equal(bt.cause_pct[CAUSE_JOURNAL], 0.0, EPS);
+	assert_float_equal(bt.root_pct[ATTRIB_CAUSE_HOL], 0.0, EPS);
+	assert_float_equal(bt.root_pct[CAUSE_JOURNAL], 18000.0 / 199, EPS);
+	assert_float_equal(bt.root_pct[CAUSE_CPU], 1900.0 / 199, EPS);
+	assert_float_equal(bt.hol_pct[CAUSE_JOURNAL], 18000.0 / 199, EPS);
+	assert_float_equal(bt.hol_pct[CAUSE_CPU], 0.0, EPS);
+	assert_int_equal(bt.flow_requests, 1);
+	assert_int_equal(bt.flow_total_ns, 40);
+	assert_int_equal(bt.flow_max_ns, 40);
+	bands_free(b);
+}
+
+/* A latency without wire times is a lower bound: not in the bands. */
+static void test_wire_unknown_ignored(void **state)
+{
+	struct bands *b = bands_new(8);
+	struct attrib_result res;
+	struct band_summary sum[BANDS];
+	struct req q;
+
+	(void)state;
+	request(&q, &res, 1000, 0);
+	res.wire_known = false;
+	assert_int_equal(bands_add(b, &q.r, &res), 0);
+	bands_summary(b, sum);
+	for (int band = 0; band < BANDS; band++)
+		assert_int_equal(sum[band].requests, 0);
+	assert_int_equal(bands_kept(b), 0);
+	bands_free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -490,6 +548,8 @@ int main(void)
 	    cmocka_unit_test(test_boundaries),
 	    cmocka_unit_test(test_wide_buckets),
 	    cmocka_unit_test(test_time),
+	    cmocka_unit_test(test_time_hol_roots),
+	    cmocka_unit_test(test_wire_unknown_ignored),
 	    cmocka_unit_test(test_top_order),
 	    cmocka_unit_test(test_top_truncated),
 	    cmocka_unit_test(test_keep_hook),

@@ -49,6 +49,7 @@ static void add(struct bands *b, uint64_t t_first, uint64_t t_end, int64_t lat)
 	produce_req_init(&q, 100, t_first, t_first, t_end, t_end);
 	produce_req_part(&q, 0, 1000);
 	memset(&res, 0, sizeof(res));
+	res.wire_known = true;
 	res.latency_ns = res.phase_ns[ATTRIB_APPEND] = lat;
 	res.cause_ns[ATTRIB_APPEND][CAUSE_CPU] = lat;
 	assert_int_equal(bands_add(b, &q.r, &res), 0);

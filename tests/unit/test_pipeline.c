@@ -65,6 +65,9 @@ static void produce(struct pipeline *p, int32_t corr, double base, double stall)
 	    evb_response(CONN, corr, US(base + 70 + stall), US(base + 80 + stall));
 
 	evb_produce_totals(&rq, 1, 1, BYTES, 1);
+	/* on the wire exactly while in the broker */
+	evb_wire(&rq, US(base), US(base));
+	evb_wire(&rs, 0, US(base + 80 + stall));
 	rq.tid_first = rq.tid_last = NET;
 	rs.tid_first = rs.tid_last = NET;
 	SOCK(p, evb_topic(CONN, 0, "orders"));
@@ -144,7 +147,7 @@ static void test_attributed(void **state)
 	assert_null(strstr(strstr(req, "\"corr\":2,"), "\"stack\""));
 	/* one slow line, then the summary with the tail composition */
 	assert_int_equal(lines(out), 2);
-	assert_true(!strncmp(out, "{\"schema\":\"kafkalat/1\",\"type\":\"slow\"", 36));
+	assert_true(!strncmp(out, "{\"schema\":\"kafkalat/2\",\"type\":\"slow\"", 36));
 	assert_contains(out, "\"stack\":[\"__schedule\"");
 	assert_contains(out, "\"type\":\"summary\"");
 	assert_contains(out, "\"produce\":{\"requests\":2,");
@@ -162,17 +165,21 @@ static void test_no_causes(void **state)
 {
 	struct run r = {0};
 	struct klc_futex_event f = {.type = KLC_EV_FUTEX, .tid = H1};
+	struct klt_frame_event metadata_req = evb_request(CONN, 2, 3, 12, US(100), US(101));
+	struct klt_frame_event metadata_resp = evb_response(CONN, 2, US(150), US(160));
 	const char *out;
 
 	(void)state;
+	evb_wire(&metadata_req, US(100), US(100));
+	evb_wire(&metadata_resp, 0, US(160));
 	start(&r, false, false, 0, false);
 	SOCK(r.p, evb_conn4(CONN, "127.0.0.1", 4000));
 	/* without causes, their records and topic ids are not looked at */
 	assert_int_equal(pipeline_cause_record(r.p, &f, 3), 0);
 	assert_int_equal(pipeline_topic_id(r.p, (const uint8_t *)"0123456789abcdef", "t"), 0);
 	produce(r.p, 1, 0, 0);
-	SOCK(r.p, evb_request(CONN, 2, 3, 12, US(100), US(101)));
-	SOCK(r.p, evb_response(CONN, 2, US(150), US(160)));
+	SOCK(r.p, metadata_req);
+	SOCK(r.p, metadata_resp);
 	pipeline_interval(r.p, 1.0, "12:00:00");
 	pipeline_interval(r.p, 1.0, "12:00:01");
 	assert_int_equal(pipeline_advance(r.p, US(10000 * MS), 100), 0);

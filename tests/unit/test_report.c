@@ -145,6 +145,9 @@ static struct corr_request completed(int16_t api_key, uint64_t lat)
 	r.t_read = r.t_first + 1000;
 	r.t_resp = r.t_first + lat - 100;
 	r.t_end = r.t_first + lat;
+	/* on the wire as long as in the broker: the figures read alike */
+	r.t_arrival = r.t_complete = r.t_first;
+	r.t_sent = r.t_end;
 	if (api_key == 0) {
 		r.produce_parsed = true;
 		r.acks = -1;
@@ -255,7 +258,7 @@ static void test_summary_json_contract(void **state)
 	(void)state;
 	summary_json(&s);
 	j = sink_text(&s);
-	assert_int_equal(strncmp(j, "{\"schema\":\"kafkalat/1\",", 23), 0);
+	assert_int_equal(strncmp(j, "{\"schema\":\"kafkalat/2\",", 23), 0);
 	assert_int_equal(strchr(j, '\n') - j, (long)strlen(j) - 1); /* one line */
 	assert_contains(j, "\"broker\":{\"pid\":4242,");
 	assert_contains(j, "\"ports\":[9092,9093]}");
@@ -313,7 +316,10 @@ static void test_summary_text(void **state)
 	t = sink_text(&s);
 	assert_contains(t, "\nSummary: broker pid 4242 (java), port 9092,9093, 12.5 s\n");
 	assert_contains(t, "total     Produce                8.0    2.00ms    2.00ms    49.9ms"
-			   "    49.9ms    49.9ms\n");
+			   "    49.9ms    49.9ms     49.9ms       0\n");
+	assert_contains(t, "  broker latency (first read to last write, as Kafka's TotalTimeMs): "
+			   "p50 2.00ms, p99 49.9ms, p99.9 49.9ms, max 49.9ms\n");
+	assert_contains(t, "  produce requests without wire times: 0\n");
 	assert_contains(t, "  produce: 1030 records, 103000 record bytes\n");
 	assert_contains(t, "  connections 5 (1 open before attach), requests 110, responses 104\n");
 	assert_contains(t, "  produce acks=0 3, produce unmatched 2, unmatched (all apis) 3, "
@@ -324,6 +330,51 @@ static void test_summary_text(void **state)
 	assert_contains(t, "  lost events 3, undecodable connections 2\n");
 	assert_contains(t, "    undecodable tls                  1\n");
 	assert_contains(t, "  connections not tracked (kernel table full) 1\n");
+	free(s.buf);
+	agg_free(&a);
+}
+
+/* Requests without wire times are counted by reason and shown apart; the
+ * flow-control bound is its own line; both in JSON too. */
+static void test_summary_wire_unknown_and_flow(void **state)
+{
+	struct agg a;
+	struct corr_counts n;
+	struct report_run run;
+	struct corr_request r = completed(0, L_SLOW);
+	struct sink s;
+	const char *t;
+
+	(void)state;
+	fixed_agg(&a);
+	fixed_counts(&n);
+	fixed_run(&run, &n);
+	r.t_sent = 0;
+	r.wire = CORR_WIRE_SENT_UNRESOLVED;
+	add_n(&a, r, 2);
+	r = completed(0, L_FAST);
+	r.t_arrival = 0;
+	r.wire = CORR_WIRE_BEFORE_ATTACH;
+	add_n(&a, r, 1);
+	r = completed(0, L_FAST);
+	r.flow_blocked_ns = 3000000;
+	add_n(&a, r, 1);
+	report_summary_text(sink_open(&s), &a, &run);
+	t = sink_text(&s);
+	assert_contains(t, "  produce requests without wire times: 3 (arrived_before_attach 1) "
+			   "(sent_unresolved 2), not in the latency; their broker latency p50 "
+			   "49.9ms, p99 49.9ms, p99.9 49.9ms, max 49.9ms\n");
+	assert_contains(t, "  flow control (not in the latency): 1 produce requests arrived after "
+			   "a full receive window, 3.00ms in all; bound p50 3.00ms, p99 3.00ms, "
+			   "p99.9 3.00ms, max 3.00ms\n");
+	free(s.buf);
+	report_summary_json(sink_open(&s), &a, &run);
+	t = sink_text(&s);
+	assert_contains(t, "\"wire_unknown\":3,\"wire_unknown_reasons\":{"
+			   "\"arrived_before_attach\":1,\"sent_unresolved\":2},"
+			   "\"wire_unknown_broker_latency_us\":{\"p50\":49938.431,");
+	assert_contains(t, "\"flow_blocked\":{\"requests\":1,\"p99_us\":3000,"
+			   "\"max_us\":3000,\"total_us\":3000}},");
 	free(s.buf);
 	agg_free(&a);
 }
@@ -397,7 +448,7 @@ static void test_summary_cost(void **state)
 /* --- intervals -------------------------------------------------------------- */
 
 static const char interval_header[] = "TIME      API                  REQ/S       P50       P90  "
-				      "     P99     P99.9       MAX\n";
+				      "     P99     P99.9       MAX BROKER_P99  NOWIRE\n";
 
 static void test_interval_header(void **state)
 {
@@ -417,11 +468,11 @@ static void test_interval_rows(void **state)
 	fixed_agg(&a);
 	report_interval_text(sink_open(&s), &a, 2.0, "12:00:01");
 	expect_text(&s, "12:00:01  Produce                 50    2.00ms    2.00ms    49.9ms    "
-			"49.9ms    49.9ms\n"
+			"49.9ms    49.9ms     49.9ms       0\n"
 			"          Metadata               1.0    2.00ms    2.00ms    2.00ms    "
-			"2.00ms    2.00ms\n"
+			"2.00ms    2.00ms     2.00ms       0\n"
 			"          ApiVersions            0.5     100us     100us     100us     "
-			"100us     100us\n");
+			"100us     100us      100us       0\n");
 	agg_free(&a);
 }
 
@@ -435,11 +486,11 @@ static void test_interval_idle(void **state)
 	report_interval_text(sink_open(&s), &a, 1.0, "12:00:02");
 	expect_text(&s,
 		    "12:00:02  Produce                0.0         -         -         -         "
-		    "-         -\n");
+		    "-         -          -       0\n");
 	report_interval_text(sink_open(&s), &a, 0.0, "x");
 	expect_text(&s,
 		    "x         Produce                0.0         -         -         -         "
-		    "-         -\n");
+		    "-         -          -       0\n");
 	agg_free(&a);
 }
 
@@ -451,10 +502,12 @@ static void test_interval_json(void **state)
 	(void)state;
 	agg_init(&a);
 	report_interval_json(sink_open(&s), &a, 1.0, "12:00:02");
-	expect_text(&s, "{\"schema\":\"kafkalat/1\",\"type\":\"interval\",\"time\":\"12:00:02\","
+	expect_text(&s, "{\"schema\":\"kafkalat/2\",\"type\":\"interval\",\"time\":\"12:00:02\","
 			"\"interval_s\":1,\"produce\":{\"requests\":0,\"rate\":0,\"acks0\":0,"
 			"\"latency_us\":{\"p50\":0,\"p90\":0,\"p99\":0,\"p999\":0,\"max\":0,"
-			"\"mean\":0}},\"apis\":{}}\n");
+			"\"mean\":0},\"broker_latency_us\":{\"p50\":0,\"p90\":0,\"p99\":0,"
+			"\"p999\":0,\"max\":0,\"mean\":0},\"wire_unknown\":0,\"flow_blocked\":{"
+			"\"requests\":0,\"p99_us\":0,\"max_us\":0,\"total_us\":0}},\"apis\":{}}\n");
 	add_n(&a, completed(0, L_FAST), 4);
 	report_interval_json(sink_open(&s), &a, 2.0, "t");
 	assert_contains(sink_text(&s), "\"produce\":{\"requests\":4,\"rate\":2,\"acks0\":0,"
@@ -492,6 +545,7 @@ static struct corr_request sample(void)
 	r.acks = -1;
 	r.record_bytes = 350;
 	r.records = 6;
+	r.wire = CORR_WIRE_BEFORE_ATTACH;
 	r.ntopics = 2;
 	r.nparts = 3;
 	r.topics = topics;
@@ -508,6 +562,9 @@ static void test_request_json(void **state)
 	r.t_arrival = 4999000000ull;
 	r.t_complete = 4999000500ull;
 	r.t_sent = r.t_end;
+	r.wire = CORR_WIRE_KNOWN;
+	r.flow_blocked_ns = 1500;
+	r.arrival_backlog = true;
 	report_request_json(sink_open(&s), &r, NULL);
 	expect_text(&s, "{\"client\":\"127.0.0.1:40000\",\"corr\":7,\"api_version\":9,\"acks\":-1,"
 			"\"client_id\":\"producer-1\",\"size\":420,\"partitions\":["
@@ -517,7 +574,9 @@ static void test_request_json(void **state)
 			"\"t_first_ns\":5000000000,\"t_read_ns\":5000001000,"
 			"\"t_resp_ns\":5000200000,\"t_end_ns\":5000250000,"
 			"\"t_arrival_ns\":4999000000,\"t_complete_ns\":4999000500,"
-			"\"t_sent_ns\":5000250000,\"tid_read\":111,\"latency_us\":250}\n");
+			"\"t_sent_ns\":5000250000,\"tid_read\":111,\"wire\":\"known\","
+			"\"arrival_backlog\":true,\"flow_blocked_us\":1.5,\"latency_us\":1250,"
+			"\"broker_latency_us\":250}\n");
 }
 
 static void test_request_json_acks0_and_odd(void **state)
@@ -541,7 +600,8 @@ static void test_request_json_acks0_and_odd(void **state)
 	assert_contains(j, "\"t_resp_ns\":0,\"t_end_ns\":0,");
 	/* unknown wire times are null, never 0 */
 	assert_contains(j, "\"t_arrival_ns\":null,\"t_complete_ns\":null,\"t_sent_ns\":null,");
-	assert_contains(j, "\"latency_us\":null}\n");
+	assert_contains(j, "\"tid_read\":111,\"flow_blocked_us\":0,\"latency_us\":null,"
+			   "\"broker_latency_us\":null}\n");
 	free(s.buf);
 }
 
@@ -553,7 +613,7 @@ static void test_slow_header(void **state)
 	report_slow_header(sink_open(&s));
 	expect_text(&s,
 		    "TIME             CLIENT                CLIENT_ID        TOPIC-PARTITIONS    "
-		    "              BYTES    LATENCY\n");
+		    "              BYTES    LATENCY     BROKER       FLOW\n");
 }
 
 static void test_slow_text(void **state)
@@ -564,14 +624,23 @@ static void test_slow_text(void **state)
 	(void)state;
 	report_slow_text(sink_open(&s), &r, HOUR_NS, NULL);
 	expect_text(&s, "01:00:05.000250  127.0.0.1:40000       producer-1       "
-			"orders-3,orders-4,logs-0            350      250us\n");
+			"orders-3,orders-4,logs-0            350          -      250us          -\n"
+			"    wire times unknown: arrived_before_attach\n");
+	r.t_arrival = r.t_complete = r.t_first - 1000000;
+	r.t_sent = r.t_end + 2000;
+	r.wire = CORR_WIRE_KNOWN;
+	r.flow_blocked_ns = 3000000;
+	report_slow_text(sink_open(&s), &r, HOUR_NS, NULL);
+	expect_text(&s,
+		    "01:00:05.000250  127.0.0.1:40000       producer-1       "
+		    "orders-3,orders-4,logs-0            350     1.25ms      250us     3.00ms\n");
 	r.nparts = 0;
 	r.record_bytes = 0;
 	report_slow_text(sink_open(&s), &r, HOUR_NS, NULL);
 	/* "-" padded to 28, then bytes and latency right-aligned in 10 */
 	expect_text(&s, "01:00:05.000250  127.0.0.1:40000       producer-1       "
 			"-                           "
-			"          0      250us\n");
+			"          0     1.25ms      250us     3.00ms\n");
 }
 
 static void test_slow_text_many_partitions(void **state)
@@ -605,9 +674,10 @@ static void test_slow_json(void **state)
 	report_slow_json(sink_open(&s), &r, HOUR_NS, NULL);
 	j = sink_text(&s);
 	assert_contains(j,
-			"{\"schema\":\"kafkalat/1\",\"type\":\"slow\",\"time\":\"01:00:05.000250\","
+			"{\"schema\":\"kafkalat/2\",\"type\":\"slow\",\"time\":\"01:00:05.000250\","
 			"\"client\":\"127.0.0.1:40000\",\"corr\":7,");
-	assert_contains(j, "\"latency_us\":250}\n");
+	assert_contains(j, "\"wire\":\"arrived_before_attach\",\"flow_blocked_us\":0,"
+			   "\"latency_us\":null,\"broker_latency_us\":250}\n");
 	free(s.buf);
 }
 
@@ -623,6 +693,7 @@ int main(void)
 	    cmocka_unit_test(test_summary_json_contract),
 	    cmocka_unit_test(test_summary_json_empty),
 	    cmocka_unit_test(test_summary_text),
+	    cmocka_unit_test(test_summary_wire_unknown_and_flow),
 	    cmocka_unit_test(test_summary_cost),
 	    cmocka_unit_test(test_interval_header),
 	    cmocka_unit_test(test_interval_rows),

@@ -27,11 +27,12 @@
 
 /* The names docs/json.md promises, in the order they are written. */
 static const char *const band_contract[] = {"lt_p50", "p50_p99", "ge_p99", "ge_p999"};
-static const char *const phase_contract[] = {"read",   "queue",	      "lock",
-					     "append", "post_append", "send"};
+static const char *const phase_contract[] = {"recv",   "socket_wait", "read", "queue",	   "lock",
+					     "append", "post_append", "send", "send_queue"};
 static const char *const cause_contract[] = {
-    "cpu",   "runq",	  "journal", "writeback", "dirty_throttle", "blkio", "inode_lock",
-    "futex", "pagefault", "reclaim", "net",	  "other",	    "queued"};
+    "cpu",	     "runq",	   "journal", "writeback", "dirty_throttle", "blkio",  "inode_lock",
+    "futex",	     "pagefault",  "reclaim", "net",	   "other",	     "queued", "hol",
+    "throttle_mute", "net_thread", "unknown"};
 
 #define NELEMS(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -96,14 +97,14 @@ static void set_pcts(double *v, unsigned n, const double *src)
 static void fixed_tail(struct report_tail *rt)
 {
 	static const double ph[BANDS][ATTRIB_PHASES] = {
-	    {5, 10, 5, 60, 10, 10},
-	    {2, 3, 5, 80, 5, 5},
-	    {1, 2, 7, 70, 10, 10},
-	    {0.5, 0.5, 1, 95, 2, 1},
+	    {0, 0, 5, 10, 5, 60, 10, 10},
+	    {0, 0, 2, 3, 5, 80, 5, 5},
+	    {0, 0, 1, 2, 7, 70, 10, 10},
+	    {0, 0, 0.5, 0.5, 1, 95, 2, 1},
 	};
 	static const double tph[2][ATTRIB_PHASES] = {
-	    {1, 1, 3, 85, 5, 5},
-	    {0.5, 0.5, 1, 95, 2, 1},
+	    {0, 0, 1, 1, 3, 85, 5, 5},
+	    {0, 0, 0.5, 0.5, 1, 95, 2, 1},
 	};
 	double ca[BANDS][ATTRIB_CAUSES] = {{0}};
 
@@ -159,10 +160,16 @@ static void fixed_tail(struct report_tail *rt)
 	rt->time[0].cause_pct[ATTRIB_CAUSE_QUEUED] = 8.6;
 	rt->time[0].cause_pct[CAUSE_WRITEBACK] = 1;
 	rt->time[0].cause_pct[CAUSE_DIRTY_THROTTLE] = 0.4; /* below 1%: not in the text */
+	/* no head-of-line waits: the root causes are the causes */
+	memcpy(rt->time[0].root_pct, rt->time[0].cause_pct, sizeof(rt->time[0].root_pct));
+	rt->time[0].flow_requests = 3;
+	rt->time[0].flow_max_ns = 2 * MS_NS;
+	rt->time[0].flow_total_ns = 5 * MS_NS;
 	rt->time[1] = (struct band_time){.requests = 1, .total_ns = 250 * MS_NS};
 	set_pcts(rt->time[1].phase_pct, ATTRIB_PHASES, tph[1]);
 	rt->time[1].cause_pct[CAUSE_JOURNAL] = 90;
 	rt->time[1].cause_pct[CAUSE_CPU] = 10;
+	memcpy(rt->time[1].root_pct, rt->time[1].cause_pct, sizeof(rt->time[1].root_pct));
 	rt->journal = (struct journal_overlap){.requests = 1,
 					       .commits = 2,
 					       .commit_longest_ns = 180 * MS_NS,
@@ -191,7 +198,8 @@ static void fixed_tail(struct report_tail *rt)
 static const char tail_header[] =
     "\nTail composition of produce requests (bands by latency; the mean share of each "
     "request's latency):\n"
-    "  band      requests  latency              read   queue    lock  append post_ap    send\n";
+    "  band      requests  latency              recv socket_    read   queue    lock  append "
+    "post_ap    send send_qu\n";
 
 static void test_tail_text(void **state)
 {
@@ -205,16 +213,20 @@ static void test_tail_text(void **state)
 	    &s,
 	    "\nTail composition of produce requests (bands by latency; the mean share of each "
 	    "request's latency):\n"
-	    "  band      requests  latency              read   queue    lock  append post_ap    "
-	    "send\n"
-	    "  < p50          900  100us-2.00ms         5.0%   10.0%    5.0%   60.0%   10.0%   "
-	    "10.0%\n"
-	    "  p50-p99         90  2.00ms-10.0ms        2.0%    3.0%    5.0%   80.0%    5.0%    "
-	    "5.0%\n"
-	    "  >= p99          10  10.0ms-250ms         1.0%    2.0%    7.0%   70.0%   10.0%   "
-	    "10.0%\n"
-	    "  >= p999          1  200ms-250ms          0.5%    0.5%    1.0%   95.0%    2.0%    "
-	    "1.0%\n"
+	    "  band      requests  latency              recv socket_    read   queue    lock  "
+	    "append post_ap    send send_qu\n"
+	    "  < p50          900  100us-2.00ms         0.0%    0.0%    5.0%   10.0%    5.0%   "
+	    "60.0%   "
+	    "10.0%   10.0%    0.0%\n"
+	    "  p50-p99         90  2.00ms-10.0ms        0.0%    0.0%    2.0%    3.0%    5.0%   "
+	    "80.0%    "
+	    "5.0%    5.0%    0.0%\n"
+	    "  >= p99          10  10.0ms-250ms         0.0%    0.0%    1.0%    2.0%    7.0%   "
+	    "70.0%   "
+	    "10.0%   10.0%    0.0%\n"
+	    "  >= p999          1  200ms-250ms          0.0%    0.0%    0.5%    0.5%    1.0%   "
+	    "95.0%    "
+	    "2.0%    1.0%    0.0%\n"
 	    "  causes:\n"
 	    "  < p50    cpu 70.0%, queued 20.0%, runq 10.0%\n"
 	    "  p50-p99  journal 50.0%, cpu 40.0%, queued 10.0%\n"
@@ -223,6 +235,8 @@ static void test_tail_text(void **state)
 	    "  by time (each phase's and cause's share of the band's summed latency):\n"
 	    "  >= p99   10 requests, 900ms: append 85%, post_append 5%, send 5%, lock 3%, read 1%, "
 	    "queue 1%; journal 70%, cpu 15%, queued 9%, runq 5%, writeback 1%\n"
+	    "           flow control: 3 of them arrived after a full receive window: up to 2.00ms "
+	    "more each, 5.00ms in all, not in the latency\n"
 	    "  >= p999  1 request (the slowest kept), 250ms: append 95%, post_append 2%, lock 1%, "
 	    "send 1%; journal 90%, cpu 10%\n"
 	    "  attributed 1000, not attributed 4 (no_append 3) (ambiguous 1); cause events lost 7; "
@@ -265,7 +279,8 @@ static void test_tail_text_variants(void **state)
 	rt.time[0].cause_pct[CAUSE_OTHER] = 85;
 	rt.time[0].cause_pct[CAUSE_CPU] = 9.9;
 	rt.time[0].cause_pct[CAUSE_RUNQ] = 5.1;
-	rt.time[1].requests = 0; /* >= p999 not kept: no line of its own */
+	rt.time[1].requests = 0;      /* >= p999 not kept: no line of its own */
+	rt.time[0].flow_requests = 0; /* no bound: no flow-control line */
 	rt.top_truncated = true;
 	snprintf(rt.top_stack[0], sizeof(rt.top_stack[0]),
 		 "f1;f2;f3;f4;f5;f6;f7;f8;f9;f10;f11;f12;f13;f14;f15;f16;f17");
@@ -314,6 +329,47 @@ static void test_tail_text_variants(void **state)
 }
 
 /* Nothing attributed: the bands say so with "-", and nothing else follows. */
+/* Requests that waited in the socket behind others stalled in the journal:
+ * the story names the wait and what it waited behind, and the journal's
+ * stack; the root causes line counts the wait as the journal's. */
+static void test_tail_text_hol(void **state)
+{
+	struct report_tail rt;
+	struct band_time *bt = &rt.time[0];
+	struct sink s;
+	const char *t;
+
+	(void)state;
+	fixed_tail(&rt);
+	memset(bt->phase_pct, 0, sizeof(bt->phase_pct));
+	memset(bt->cause_pct, 0, sizeof(bt->cause_pct));
+	memset(bt->root_pct, 0, sizeof(bt->root_pct));
+	bt->phase_pct[ATTRIB_SOCKET_WAIT] = 93;
+	bt->phase_pct[ATTRIB_APPEND] = 7;
+	bt->cause_pct[ATTRIB_CAUSE_HOL] = 93;
+	bt->cause_pct[CAUSE_JOURNAL] = 5;
+	bt->cause_pct[CAUSE_CPU] = 2;
+	bt->hol_pct[CAUSE_JOURNAL] = 93;
+	bt->root_pct[CAUSE_JOURNAL] = 98;
+	bt->root_pct[CAUSE_CPU] = 2;
+	bt->flow_requests = 0;
+	report_tail_text(sink_open(&s), &rt);
+	t = sink_text(&s);
+	assert_contains(t, "  >= p99   10 requests, 900ms: socket_wait 93%, append 7%; hol 93%, "
+			   "journal 5%, cpu 2%\n"
+			   "           root causes (head-of-line waits as the cause of the request "
+			   "waited behind): journal 98%, cpu 2%\n");
+	assert_contains(t,
+			"spent 93% of their time in the socket_wait phase.\n"
+			"  The largest cause is hol, 93% of their time: waiting in the socket "
+			"behind an earlier request on its connection.\n"
+			"  93% of the >= p99 time: waiting in the socket behind requests stalled "
+			"in the journal; with those waits counted as their root cause, journal is "
+			"98% of it.\n"
+			"  Where in the kernel (journal:wait_transaction_locked): a <- b <- c\n");
+	free(s.buf);
+}
+
 static void test_tail_text_empty(void **state)
 {
 	struct report_tail rt;
@@ -325,13 +381,13 @@ static void test_tail_text_empty(void **state)
 	snprintf(want, sizeof(want),
 		 "%s"
 		 "  < p50            0  -                    0.0%%    0.0%%    0.0%%    0.0%%    "
-		 "0.0%%    0.0%%\n"
+		 "0.0%%    0.0%%    0.0%%    0.0%%    0.0%%\n"
 		 "  p50-p99          0  -                    0.0%%    0.0%%    0.0%%    0.0%%    "
-		 "0.0%%    0.0%%\n"
+		 "0.0%%    0.0%%    0.0%%    0.0%%    0.0%%\n"
 		 "  >= p99           0  -                    0.0%%    0.0%%    0.0%%    0.0%%    "
-		 "0.0%%    0.0%%\n"
+		 "0.0%%    0.0%%    0.0%%    0.0%%    0.0%%\n"
 		 "  >= p999          0  -                    0.0%%    0.0%%    0.0%%    0.0%%    "
-		 "0.0%%    0.0%%\n"
+		 "0.0%%    0.0%%    0.0%%    0.0%%    0.0%%\n"
 		 "  causes:\n"
 		 "  < p50    -\n"
 		 "  p50-p99  -\n"
@@ -353,55 +409,67 @@ static void test_tail_json(void **state)
 	tail_json(&s, &rt);
 	expect_text(
 	    &s,
-	    "{\"attribution\":{\"requests\":1000,\"unmatched\":{\"requests\":4,\"reasons\":"
-	    "{\"no_append\":3,\"ambiguous\":1}},\"handler_by_time_order\":2,\"lost_events\":7,"
-	    "\"stack_errors\":2,\"file_events\":\"tracepoints\",\"bad_records\":0,\"segment_"
-	    "writes\":2000,\"unnamed_writes\":4,\"topic_ids\":0,\"unknown_topic_ids\":0,"
-	    "\"early\":1,\"history_dropped\":6,\"history_bytes\":123456},"
-	    "\"bands\":{"
-	    "\"lt_p50\":{\"requests\":900,\"min_us\":100,\"max_us\":2000,\"phases_pct\":"
-	    "{\"read\":5,\"queue\":10,\"lock\":5,\"append\":60,\"post_append\":10,\"send\":10},"
-	    "\"causes_pct\":{\"cpu\":70,\"runq\":10,\"journal\":0,\"writeback\":0,"
-	    "\"dirty_throttle\":0,\"blkio\":0,\"inode_lock\":0,\"futex\":0,\"pagefault\":0,"
-	    "\"reclaim\":0,\"net\":0,\"other\":0,\"queued\":20}},"
-	    "\"p50_p99\":{\"requests\":90,\"min_us\":2000,\"max_us\":10000,\"phases_pct\":"
-	    "{\"read\":2,\"queue\":3,\"lock\":5,\"append\":80,\"post_append\":5,\"send\":5},"
-	    "\"causes_pct\":{\"cpu\":40,\"runq\":0,\"journal\":50,\"writeback\":0,"
-	    "\"dirty_throttle\":0,\"blkio\":0,\"inode_lock\":0,\"futex\":0,\"pagefault\":0,"
-	    "\"reclaim\":0,\"net\":0,\"other\":0,\"queued\":10}},"
-	    "\"ge_p99\":{\"requests\":10,\"min_us\":10000,\"max_us\":250000,\"phases_pct\":"
-	    "{\"read\":1,\"queue\":2,\"lock\":7,\"append\":70,\"post_append\":10,\"send\":10},"
-	    "\"causes_pct\":{\"cpu\":40,\"runq\":4,\"journal\":35,\"writeback\":0.5,"
-	    "\"dirty_throttle\":0,\"blkio\":0,\"inode_lock\":0,\"futex\":0,\"pagefault\":0,"
-	    "\"reclaim\":0,\"net\":0,\"other\":0,\"queued\":20.5},"
-	    "\"by_time\":{\"requests\":10,\"complete\":true,\"total_us\":900000,\"phases_pct\":"
-	    "{\"read\":1,\"queue\":1,\"lock\":3,\"append\":85,\"post_append\":5,\"send\":5},"
-	    "\"causes_pct\":{\"cpu\":15,\"runq\":5,\"journal\":70,\"writeback\":1,"
-	    "\"dirty_throttle\":0.4,\"blkio\":0,\"inode_lock\":0,\"futex\":0,\"pagefault\":0,"
-	    "\"reclaim\":0,\"net\":0,\"other\":0,\"queued\":8.6}}},"
-	    "\"ge_p999\":{\"requests\":1,\"min_us\":200000,\"max_us\":250000,\"phases_pct\":"
-	    "{\"read\":0.5,\"queue\":0.5,\"lock\":1,\"append\":95,\"post_append\":2,\"send\":1},"
-	    "\"causes_pct\":{\"cpu\":10,\"runq\":0,\"journal\":90,\"writeback\":0,"
-	    "\"dirty_throttle\":0,\"blkio\":0,\"inode_lock\":0,\"futex\":0,\"pagefault\":0,"
-	    "\"reclaim\":0,\"net\":0,\"other\":0,\"queued\":0},"
-	    "\"by_time\":{\"requests\":1,\"complete\":false,\"total_us\":250000,\"phases_pct\":"
-	    "{\"read\":0.5,\"queue\":0.5,\"lock\":1,\"append\":95,\"post_append\":2,\"send\":1},"
-	    "\"causes_pct\":{\"cpu\":10,\"runq\":0,\"journal\":90,\"writeback\":0,"
-	    "\"dirty_throttle\":0,\"blkio\":0,\"inode_lock\":0,\"futex\":0,\"pagefault\":0,"
-	    "\"reclaim\":0,\"net\":0,\"other\":0,\"queued\":0}}}},"
-	    "\"top_partitions\":[{\"partition\":\"orders-3\",\"requests\":6,"
-	    "\"latency_us_sum\":600000},{\"partition\":\"orders-1\",\"requests\":4,"
-	    "\"latency_us_sum\":400000}],"
-	    "\"top_clients\":[{\"client\":\"10.0.0.1:4000\",\"requests\":10,"
-	    "\"latency_us_sum\":1000000}],"
-	    "\"top_stacks\":[{\"cause\":\"journal\",\"frame\":\"wait_transaction_locked\","
-	    "\"requests\":7,\"time_us\":700000,\"stack\":[\"a\",\"b\",\"c\"]},"
-	    "{\"cause\":\"other\",\"frame\":\"folio_wait_bit_common\",\"requests\":2,"
-	    "\"time_us\":3500,\"stack\":[]}],"
-	    "\"journal\":{\"requests\":1,\"commits\":2,\"requests_with_commit\":1,"
-	    "\"longest_commit_us\":180000,\"commit_device\":\"8:1\",\"block_ios\":5,"
-	    "\"longest_block_io_us\":90000,\"block_device\":\"8:0\",\"commits_seen\":50,"
-	    "\"block_ios_seen\":700}}");
+	    "{\"attribution\":{\"requests\":1000,\"unmatched\":{\"requests\":4,\"reasons\":{\"no_"
+	    "append\":3,\"ambiguous\":1}},\"handler_by_time_order\":2,\"lost_events\":7,\"stack_e"
+	    "rrors\":2,\"file_events\":\"tracepoints\",\"bad_records\":0,\"segment_writes\":2000,"
+	    "\"unnamed_writes\":4,\"topic_ids\":0,\"unknown_topic_ids\":0,\"early\":1,\"history_d"
+	    "ropped\":6,\"history_bytes\":123456},\"bands\":{\"lt_p50\":{\"requests\":900,\"min_u"
+	    "s\":100,\"max_us\":2000,\"phases_pct\":{\"recv\":0,\"socket_wait\":0,\"read\":5,\"qu"
+	    "eue\":10,\"lock\":5,\"append\":60,\"post_append\":10,\"send\":10,\"send_queue\":0},"
+	    "\"causes_pct\":{\"cpu\":70,\"runq\":10,\"journal\":0,\"writeback\":0,\"dirty_throttl"
+	    "e\":0,\"blkio\":0,\"inode_lock\":0,\"futex\":0,\"pagefault\":0,\"reclaim\":0,\"net\""
+	    ":0,\"other\":0,\"queued\":20,\"hol\":0,\"throttle_mute\":0,\"net_thread\":0,\"unknow"
+	    "n\":0}},\"p50_p99\":{\"requests\":90,\"min_us\":2000,\"max_us\":10000,\"phases_pct\""
+	    ":{\"recv\":0,\"socket_wait\":0,\"read\":2,\"queue\":3,\"lock\":5,\"append\":80,\"pos"
+	    "t_append\":5,\"send\":5,\"send_queue\":0},\"causes_pct\":{\"cpu\":40,\"runq\":0,\"jo"
+	    "urnal\":50,\"writeback\":0,\"dirty_throttle\":0,\"blkio\":0,\"inode_lock\":0,\"futex"
+	    "\":0,\"pagefault\":0,\"reclaim\":0,\"net\":0,\"other\":0,\"queued\":10,\"hol\":0,\"t"
+	    "hrottle_mute\":0,\"net_thread\":0,\"unknown\":0}},\"ge_p99\":{\"requests\":10,\"min_"
+	    "us\":10000,\"max_us\":250000,\"phases_pct\":{\"recv\":0,\"socket_wait\":0,\"read\":1"
+	    ",\"queue\":2,\"lock\":7,\"append\":70,\"post_append\":10,\"send\":10,\"send_queue\":"
+	    "0},\"causes_pct\":{\"cpu\":40,\"runq\":4,\"journal\":35,\"writeback\":0.5,\"dirty_th"
+	    "rottle\":0,\"blkio\":0,\"inode_lock\":0,\"futex\":0,\"pagefault\":0,\"reclaim\":0,\""
+	    "net\":0,\"other\":0,\"queued\":20.5,\"hol\":0,\"throttle_mute\":0,\"net_thread\":0,"
+	    "\"unknown\":0},\"by_time\":{\"requests\":10,\"complete\":true,\"total_us\":900000,\""
+	    "phases_pct\":{\"recv\":0,\"socket_wait\":0,\"read\":1,\"queue\":1,\"lock\":3,\"appen"
+	    "d\":85,\"post_append\":5,\"send\":5,\"send_queue\":0},\"causes_pct\":{\"cpu\":15,\"r"
+	    "unq\":5,\"journal\":70,\"writeback\":1,\"dirty_throttle\":0.4,\"blkio\":0,\"inode_lo"
+	    "ck\":0,\"futex\":0,\"pagefault\":0,\"reclaim\":0,\"net\":0,\"other\":0,\"queued\":8."
+	    "6,\"hol\":0,\"throttle_mute\":0,\"net_thread\":0,\"unknown\":0},\"root_causes_pct\":"
+	    "{\"cpu\":15,\"runq\":5,\"journal\":70,\"writeback\":1,\"dirty_throttle\":0.4,\"blkio"
+	    "\":0,\"inode_lock\":0,\"futex\":0,\"pagefault\":0,\"reclaim\":0,\"net\":0,\"other\":"
+	    "0,\"queued\":8.6,\"hol\":0,\"throttle_mute\":0,\"net_thread\":0,\"unknown\":0},\"hol"
+	    "_by_root_pct\":{\"cpu\":0,\"runq\":0,\"journal\":0,\"writeback\":0,\"dirty_throttle"
+	    "\":0,\"blkio\":0,\"inode_lock\":0,\"futex\":0,\"pagefault\":0,\"reclaim\":0,\"net\":"
+	    "0,\"other\":0,\"queued\":0,\"hol\":0,\"throttle_mute\":0,\"net_thread\":0,\"unknown"
+	    "\":0},\"flow_blocked\":{\"requests\":3,\"max_us\":2000,\"total_us\":5000}}},\"ge_p99"
+	    "9\":{\"requests\":1,\"min_us\":200000,\"max_us\":250000,\"phases_pct\":{\"recv\":0,"
+	    "\"socket_wait\":0,\"read\":0.5,\"queue\":0.5,\"lock\":1,\"append\":95,\"post_append"
+	    "\":2,\"send\":1,\"send_queue\":0},\"causes_pct\":{\"cpu\":10,\"runq\":0,\"journal\":"
+	    "90,\"writeback\":0,\"dirty_throttle\":0,\"blkio\":0,\"inode_lock\":0,\"futex\":0,\"p"
+	    "agefault\":0,\"reclaim\":0,\"net\":0,\"other\":0,\"queued\":0,\"hol\":0,\"throttle_m"
+	    "ute\":0,\"net_thread\":0,\"unknown\":0},\"by_time\":{\"requests\":1,\"complete\":fal"
+	    "se,\"total_us\":250000,\"phases_pct\":{\"recv\":0,\"socket_wait\":0,\"read\":0.5,\"q"
+	    "ueue\":0.5,\"lock\":1,\"append\":95,\"post_append\":2,\"send\":1,\"send_queue\":0},"
+	    "\"causes_pct\":{\"cpu\":10,\"runq\":0,\"journal\":90,\"writeback\":0,\"dirty_throttl"
+	    "e\":0,\"blkio\":0,\"inode_lock\":0,\"futex\":0,\"pagefault\":0,\"reclaim\":0,\"net\""
+	    ":0,\"other\":0,\"queued\":0,\"hol\":0,\"throttle_mute\":0,\"net_thread\":0,\"unknown"
+	    "\":0},\"root_causes_pct\":{\"cpu\":10,\"runq\":0,\"journal\":90,\"writeback\":0,\"di"
+	    "rty_throttle\":0,\"blkio\":0,\"inode_lock\":0,\"futex\":0,\"pagefault\":0,\"reclaim"
+	    "\":0,\"net\":0,\"other\":0,\"queued\":0,\"hol\":0,\"throttle_mute\":0,\"net_thread\""
+	    ":0,\"unknown\":0},\"hol_by_root_pct\":{\"cpu\":0,\"runq\":0,\"journal\":0,\"writebac"
+	    "k\":0,\"dirty_throttle\":0,\"blkio\":0,\"inode_lock\":0,\"futex\":0,\"pagefault\":0,"
+	    "\"reclaim\":0,\"net\":0,\"other\":0,\"queued\":0,\"hol\":0,\"throttle_mute\":0,\"net"
+	    "_thread\":0,\"unknown\":0},\"flow_blocked\":{\"requests\":0,\"max_us\":0,\"total_us"
+	    "\":0}}}},\"top_partitions\":[{\"partition\":\"orders-3\",\"requests\":6,\"latency_us"
+	    "_sum\":600000},{\"partition\":\"orders-1\",\"requests\":4,\"latency_us_sum\":400000}"
+	    "],\"top_clients\":[{\"client\":\"10.0.0.1:4000\",\"requests\":10,\"latency_us_sum\":"
+	    "1000000}],\"top_stacks\":[{\"cause\":\"journal\",\"frame\":\"wait_transaction_locked"
+	    "\",\"requests\":7,\"time_us\":700000,\"stack\":[\"a\",\"b\",\"c\"]},{\"cause\":\"oth"
+	    "er\",\"frame\":\"folio_wait_bit_common\",\"requests\":2,\"time_us\":3500,\"stack\":["
+	    "]}],\"journal\":{\"requests\":1,\"commits\":2,\"requests_with_commit\":1,\"longest_c"
+	    "ommit_us\":180000,\"commit_device\":\"8:1\",\"block_ios\":5,\"longest_block_io_us\":"
+	    "90000,\"block_device\":\"8:0\",\"commits_seen\":50,\"block_ios_seen\":700}}");
 }
 
 /* A stack key without a frame, one whose frame holds a colon, odd bytes. */
@@ -454,7 +522,7 @@ static void test_contract_names(void **state)
 {
 	struct report_tail rt;
 	struct sink s;
-	char want[4096];
+	char want[8192];
 	size_t off = 0;
 	const char *j;
 
@@ -506,7 +574,18 @@ static void test_contract_names(void **state)
 				off +=
 				    (size_t)snprintf(want + off, sizeof(want) - off, "%s\"%s\":0",
 						     c ? "," : "", cause_contract[c]);
-			off += (size_t)snprintf(want + off, sizeof(want) - off, "}}");
+			for (unsigned k = 0; k < 2; k++) {
+				off +=
+				    (size_t)snprintf(want + off, sizeof(want) - off, "},\"%s\":{",
+						     k ? "hol_by_root_pct" : "root_causes_pct");
+				for (unsigned c = 0; c < NELEMS(cause_contract); c++)
+					off += (size_t)snprintf(want + off, sizeof(want) - off,
+								"%s\"%s\":0", c ? "," : "",
+								cause_contract[c]);
+			}
+			off += (size_t)snprintf(want + off, sizeof(want) - off,
+						"},\"flow_blocked\":{\"requests\":0,"
+						"\"max_us\":0,\"total_us\":0}}");
 		}
 		off += (size_t)snprintf(want + off, sizeof(want) - off, "}");
 	}
@@ -574,6 +653,8 @@ static void matched(struct attrib_result *res)
 	res->top_frame = "wait_transaction_locked";
 	res->top_waker_tid = 77;
 	res->top_waker_comm = "jbd2/sda1-8";
+	res->root_cause = CAUSE_JOURNAL;
+	res->root_corr_id = 7;
 }
 
 /* No append found: read 1us and send 50us split, 199us unattributed. */
@@ -593,25 +674,30 @@ static void unmatched(struct attrib_result *res)
 	res->top_stack_id = -1;
 	res->top_frame = "";
 	res->top_waker_comm = "";
+	res->root_corr_id = 7;
 }
 
 static const char matched_json[] =
     "\"attrib\":\"matched\",\"handler_tid\":201,\"t_dequeue_ns\":5000031000,"
     "\"t_append_start_ns\":5000040000,\"t_append_end_ns\":5000150000,"
-    "\"phases_us\":{\"read\":1,\"queue\":30,\"lock\":9,\"append\":110,\"post_append\":50,"
-    "\"send\":50},\"causes_us\":{\"cpu\":72,\"runq\":1,\"journal\":100,\"futex\":8,\"net\":10,"
+    "\"phases_us\":{\"recv\":0,\"socket_wait\":0,\"read\":1,\"queue\":30,\"lock\":9,"
+    "\"append\":110,\"post_append\":50,\"send\":50,\"send_queue\":0},\"causes_us\":{\"cpu\":72,"
+    "\"runq\":1,\"journal\":100,\"futex\":8,\"net\":10,"
     "\"queued\":59},\"top_cause\":\"journal\",\"top_phase\":\"append\",\"top_us\":100,"
-    "\"top_waker\":\"jbd2/sda1-8\",\"stack\":[\"a\",\"b\",\"c\"]";
+    "\"top_waker\":\"jbd2/sda1-8\",\"root_cause\":\"journal\",\"root_corr\":7,"
+    "\"stack\":[\"a\",\"b\",\"c\"]";
 
 static const char matched_text[] =
-    "    handler 201: read 1.00us queue 30.0us lock 9.00us append 110us post_append 50.0us "
-    "send 50.0us\n"
+    "    handler 201: recv 0ns socket_wait 0ns read 1.00us queue 30.0us lock 9.00us append 110us "
+    "post_append 50.0us send 50.0us send_queue 0ns\n"
     "    top cause journal 100us in append (woken by jbd2/sda1-8): a <- b <- c\n";
 
 static const char unmatched_json[] =
-    "\"attrib\":\"no_append\",\"handler_tid\":0,\"phases_us\":{\"read\":1,\"queue\":0,"
-    "\"lock\":0,\"append\":0,\"post_append\":0,\"send\":50},\"unattributed_us\":199,"
-    "\"causes_us\":{\"cpu\":51},\"top_cause\":\"cpu\",\"top_phase\":\"send\",\"top_us\":51";
+    "\"attrib\":\"no_append\",\"handler_tid\":0,\"phases_us\":{\"recv\":0,"
+    "\"socket_wait\":0,\"read\":1,\"queue\":0,\"lock\":0,\"append\":0,\"post_append\":0,"
+    "\"send\":50,\"send_queue\":0},\"unattributed_us\":199,\"causes_us\":{\"cpu\":51},"
+    "\"top_cause\":\"cpu\",\"top_phase\":\"send\",\"top_us\":51,\"root_cause\":\"cpu\","
+    "\"root_corr\":7";
 
 static void test_attrib_matched(void **state)
 {
@@ -632,7 +718,8 @@ static void test_attrib_matched(void **state)
 	a.stack = NULL;
 	res.top_waker_tid = 0;
 	attrib_json(&s, &a);
-	assert_contains(sink_text(&s), ",\"top_us\":100}");
+	assert_contains(sink_text(&s),
+			",\"top_us\":100,\"root_cause\":\"journal\",\"root_corr\":7}");
 	assert_null(strstr(s.buf, "top_waker"));
 	assert_null(strstr(s.buf, "stack"));
 	free(s.buf);
@@ -644,7 +731,8 @@ static void test_attrib_matched(void **state)
 	res.top_waker_tid = 9;
 	res.top_waker_comm = "";
 	attrib_json(&s, &a);
-	assert_contains(sink_text(&s), ",\"top_us\":100,\"top_waker\":\"\"}");
+	assert_contains(sink_text(&s), ",\"top_us\":100,\"top_waker\":\"\",\"root_cause\":"
+				       "\"journal\",\"root_corr\":7}");
 	free(s.buf);
 	report_attrib_text(sink_open(&s), &a);
 	assert_contains(sink_text(&s), "    top cause journal 100us in append\n");
@@ -681,6 +769,37 @@ static void test_attrib_other(void **state)
 	report_attrib_text(sink_open(&s), &a);
 	assert_contains(sink_text(&s), "    top cause other:unknown 100us in append");
 	free(s.buf);
+}
+
+/* A request that waited behind another: its hol object and line. */
+static void test_attrib_hol(void **state)
+{
+	struct attrib_result res;
+	struct report_attrib a = {.res = &res};
+	struct sink s;
+
+	(void)state;
+	matched(&res);
+	res.hol_ns = 90000;
+	res.hol_corr_id = 6;
+	res.hol_root_cause = CAUSE_JOURNAL;
+	res.hol_root_phase = ATTRIB_APPEND;
+	res.hol_root_corr_id = 3;
+	res.root_corr_id = 3;
+	attrib_json(&s, &a);
+	assert_contains(sink_text(&s), "\"root_cause\":\"journal\",\"root_corr\":3,\"hol\":{"
+				       "\"us\":90,\"behind_corr\":6,\"root_cause\":\"journal\","
+				       "\"root_phase\":\"append\",\"root_corr\":3}}");
+	free(s.buf);
+	report_attrib_text(sink_open(&s), &a);
+	assert_contains(sink_text(&s), "    waited 90.0us in the socket behind corr 6, root cause "
+				       "journal in append of corr 3\n");
+	free(s.buf);
+	res.unmatched = ATTRIB_UNM_NO_APPEND;
+	report_attrib_text(sink_open(&s), &a);
+	expect_text(&s, "    phases not attributed: no_append\n"
+			"    waited 90.0us in the socket behind corr 6, root cause journal in "
+			"append of corr 3\n");
 }
 
 static void test_attrib_unmatched(void **state)
@@ -727,6 +846,7 @@ static struct corr_request sample(void)
 	r.t_end = 5000250000ull;
 	r.t_arrival = 4999990000ull;
 	r.t_complete = 4999990500ull;
+	r.t_sent = 5000260000ull;
 	r.produce_parsed = true;
 	r.acks = -1;
 	r.record_bytes = 100;
@@ -743,8 +863,9 @@ static const char request_fields[] =
     "\"client_id\":\"producer-1\",\"size\":420,\"partitions\":[{\"topic\":\"orders\","
     "\"partition\":3,\"bytes\":100,\"records\":2}],\"t_first_ns\":5000000000,"
     "\"t_read_ns\":5000001000,\"t_resp_ns\":5000200000,\"t_end_ns\":5000250000,"
-    "\"t_arrival_ns\":4999990000,\"t_complete_ns\":4999990500,\"t_sent_ns\":null,"
-    "\"tid_read\":111,\"latency_us\":250";
+    "\"t_arrival_ns\":4999990000,\"t_complete_ns\":4999990500,\"t_sent_ns\":5000260000,"
+    "\"tid_read\":111,\"wire\":\"known\",\"flow_blocked_us\":0,\"latency_us\":270,"
+    "\"broker_latency_us\":250";
 
 static void test_request_json(void **state)
 {
@@ -778,7 +899,7 @@ static void test_slow_json(void **state)
 	struct report_attrib a = {.res = &res, .stack = "a;b;c"};
 	struct sink s;
 	char want[2048];
-	const char *head = "{\"schema\":\"kafkalat/1\",\"type\":\"slow\","
+	const char *head = "{\"schema\":\"kafkalat/2\",\"type\":\"slow\","
 			   "\"time\":\"01:00:05.000250\",";
 
 	(void)state;
@@ -803,8 +924,9 @@ static void test_slow_text(void **state)
 	struct report_attrib a = {.res = &res, .stack = "a;b;c"}, none = {.res = NULL};
 	struct sink s;
 	char want[1024];
-	const char *line = "01:00:05.000250  127.0.0.1:40000       producer-1       "
-			   "orders-3                            100      250us\n";
+	const char *line =
+	    "01:00:05.000250  127.0.0.1:40000       producer-1       "
+	    "orders-3                            100      270us      250us          -\n";
 
 	(void)state;
 	report_slow_text(sink_open(&s), &r, HOUR_NS, NULL);
@@ -855,9 +977,11 @@ static void test_summary_tail(void **state)
 	free(s.buf);
 	report_summary_json(sink_open(&s), &total, &run);
 	t = sink_text(&s);
-	assert_contains(t, "\"kernel\":{\"syscalls\":0,\"steps\":0,\"arrivals\":0,\"arrival_"
-			   "unknown\":0,\"sent_later\":0},\"attribution\":{"
-			   "\"requests\":1000,");
+	assert_contains(t,
+			"\"kernel\":{\"syscalls\":0,\"steps\":0,\"arrivals\":0,\"arrival_"
+			"unknown\":0,\"sent_later\":0,\"arrival_no_ring\":0,\"arrival_backlog\":0,"
+			"\"wire_skipped\":0,\"sent_events\":0,\"flow_events\":0},\"attribution\":{"
+			"\"requests\":1000,");
 	assert_contains(t, "\"block_ios_seen\":700}}\n");
 	assert_int_equal(strchr(t, '\n') - t, (long)strlen(t) - 1); /* one line */
 	free(s.buf);
@@ -995,20 +1119,14 @@ static void test_fill_from_tail(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_tail_text),
-	    cmocka_unit_test(test_tail_text_variants),
-	    cmocka_unit_test(test_tail_text_empty),
-	    cmocka_unit_test(test_tail_json),
-	    cmocka_unit_test(test_tail_json_stack_keys),
-	    cmocka_unit_test(test_tail_json_empty),
-	    cmocka_unit_test(test_contract_names),
-	    cmocka_unit_test(test_attrib_matched),
-	    cmocka_unit_test(test_attrib_other),
-	    cmocka_unit_test(test_attrib_unmatched),
-	    cmocka_unit_test(test_request_json),
-	    cmocka_unit_test(test_slow_json),
-	    cmocka_unit_test(test_slow_text),
-	    cmocka_unit_test(test_summary_tail),
+	    cmocka_unit_test(test_tail_text),	    cmocka_unit_test(test_tail_text_variants),
+	    cmocka_unit_test(test_tail_text_hol),   cmocka_unit_test(test_tail_text_empty),
+	    cmocka_unit_test(test_tail_json),	    cmocka_unit_test(test_tail_json_stack_keys),
+	    cmocka_unit_test(test_tail_json_empty), cmocka_unit_test(test_contract_names),
+	    cmocka_unit_test(test_attrib_matched),  cmocka_unit_test(test_attrib_other),
+	    cmocka_unit_test(test_attrib_hol),	    cmocka_unit_test(test_attrib_unmatched),
+	    cmocka_unit_test(test_request_json),    cmocka_unit_test(test_slow_json),
+	    cmocka_unit_test(test_slow_text),	    cmocka_unit_test(test_summary_tail),
 	    cmocka_unit_test(test_fill_from_tail),
 	};
 
