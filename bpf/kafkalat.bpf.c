@@ -25,6 +25,7 @@
 #define AF_INET6    10
 #define IPPROTO_TCP 6
 #define TCP_LISTEN  10
+#define E2BIG	    7
 #define S_IFMT	    00170000
 #define S_IFSOCK    0140000
 
@@ -107,11 +108,14 @@ struct sk_wire {
 
 /* Keyed by the struct sock: sk_data_ready and the transmit path run in
  * whichever task delivered or sent the data (on loopback the peer's), so
- * only the socket says it is watched. LRU: a socket whose close we missed (a
- * dup, an exit) ages out. */
+ * only the socket says it is watched. Made when a connection to a watched
+ * port is established (or, for one open before attach, when it is first
+ * classified) and removed when it closes: not preallocated, so its size
+ * follows the connections there are. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, MAX_CONNS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, __u64);
 	__type(value, struct sk_wire);
 } wires SEC(".maps");
@@ -203,30 +207,19 @@ static __always_inline int wire_unusual(struct sock *sk)
 	       tp->inet_conn.icsk_inet.sk.sk_user_data != NULL;
 }
 
-/* Start timing sk's wire. Bytes already readable arrived unseen (before
- * attach, or before accept()): the ring's floor says so. Returns 0, or
- * KLT_CONN_WIRE_SKIPPED. */
-static __always_inline __u32 wire_watch(struct sock *sk, __u64 conn_id)
+/* Start timing sk's arrivals: bytes before rcv_nxt arrived unseen. */
+static __always_inline void wire_new(__u64 key, __u32 rcv_nxt)
 {
-	struct tcp_sock *tp = tcp_sk_view(sk);
 	struct sk_wire *tmpl;
 	struct klt_stats *st;
-	__u64 key = (__u64)sk;
 	__u32 zero = 0;
 
-	if (wire_unusual(sk)) {
-		if ((st = stats_get()))
-			__sync_fetch_and_add(&st->wire_skipped, 1);
-		return KLT_CONN_WIRE_SKIPPED;
-	}
 	tmpl = bpf_map_lookup_elem(&wire_zero, &zero);
 	if (!tmpl)
-		return 0;
-	arr_init(&tmpl->rx, tp->rcv_nxt);
-	tmpl->conn_id = conn_id;
-	if (bpf_map_update_elem(&wires, &key, tmpl, BPF_ANY) && (st = stats_get()))
+		return;
+	arr_init(&tmpl->rx, rcv_nxt);
+	if (bpf_map_update_elem(&wires, &key, tmpl, BPF_NOEXIST) == -E2BIG && (st = stats_get()))
 		__sync_fetch_and_add(&st->arrival_no_ring, 1);
-	return 0;
 }
 
 /* sk is no longer watched: a response still waiting to leave is not awaited. */
@@ -237,6 +230,32 @@ static __always_inline void wire_forget(__u64 sk)
 	if (w && w->tx_waiting && __sync_lock_test_and_set(&w->tx_waiting, 0))
 		__sync_fetch_and_add(&tx_waiting_socks, -1);
 	bpf_map_delete_elem(&wires, &sk);
+}
+
+/* A connection of the broker's was classified: time its wire under conn_id.
+ * One established after attach has had its arrivals timed since then; one
+ * open before has its ring made now, and the bytes already readable have no
+ * known arrival (the ring's floor). Returns 0, or KLT_CONN_WIRE_SKIPPED. */
+static __always_inline __u32 wire_watch(struct sock *sk, __u64 conn_id)
+{
+	struct sk_wire *w;
+	struct klt_stats *st;
+	__u64 key = (__u64)sk;
+
+	if (wire_unusual(sk)) {
+		wire_forget(key);
+		if ((st = stats_get()))
+			__sync_fetch_and_add(&st->wire_skipped, 1);
+		return KLT_CONN_WIRE_SKIPPED;
+	}
+	w = bpf_map_lookup_elem(&wires, &key);
+	if (!w) {
+		wire_new(key, tcp_sk_view(sk)->rcv_nxt);
+		w = bpf_map_lookup_elem(&wires, &key);
+	}
+	if (w)
+		w->conn_id = conn_id;
+	return 0;
 }
 
 /*
@@ -814,6 +833,25 @@ int BPF_PROG(sk_data_ready, struct sock *sk)
 	}
 	if ((st = stats_get()))
 		st->arrivals++;
+	return 0;
+}
+
+/*
+ * A TCP connection changed state. One to a watched port that becomes
+ * established gets its arrival ring now, before the broker accepts it: a
+ * client's first request often arrives before accept() returns. A closed
+ * one's ring goes. Other protocols and ports leave at the first checks.
+ */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(inet_sock_set_state, struct sock *sk, int oldstate, int newstate)
+{
+	BENCH_FLOOR_RETURN();
+	if (sk->sk_protocol != IPPROTO_TCP || !port_watched(sk->__sk_common.skc_num))
+		return 0;
+	if (newstate == TCP_ESTABLISHED && oldstate == TCP_SYN_RECV)
+		wire_new((__u64)sk, tcp_sk_view(sk)->rcv_nxt);
+	else if (newstate == TCP_CLOSE)
+		wire_forget((__u64)sk);
 	return 0;
 }
 

@@ -189,7 +189,11 @@ int probe_attach(struct probe *p, loader_record_fn fn, void *ctx)
 {
 	int err = p->raw_syscalls ? attach_raw(p) : attach_syscall_tracepoints(p);
 
-	/* after the syscall programs, which register the sockets they time */
+	/* after the syscall programs, which classify the sockets the others
+	 * time; a connection established between the two attaches gets its
+	 * ring at classification, its first bytes unknown */
+	if (!err)
+		err = loader_attach(&p->l, p->skel->progs.inet_sock_set_state);
 	if (!err)
 		err = loader_attach(&p->l, p->skel->progs.sk_data_ready);
 	if (!err)
