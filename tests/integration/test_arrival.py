@@ -2,22 +2,25 @@
 """Wire times against a broker that delays its responses: a client pipelines
 K Produce requests at once; the broker (tinybroker's delayed one) waits for
 a request to be readable, reads it (4 bytes, then the rest, as the JVM
-does), sleeps DELAY_MS, answers, then reads the next. So request i of a batch waits in the socket about i * DELAY
-before the broker's first read of it: the time kafkalat's t_first_ns misses
-and t_arrival_ns shows. Checked per request: t_arrival <= t_first (the
-broker reads only readable data), t_complete <= t_read, t_sent = t_end (the
-broker writes with TCP_NODELAY and a client that reads, so the response
-leaves during the write) except for a response too big for a client that
-reads it late (t_sent when it left, after the client read), and that each request of a batch waited in the
-socket as much longer than the one before it as the broker took over that
-one (a DELAY and a little), within 1 ms. With the causes traced, request i
-of a batch has phases_us.socket_wait = t_first - t_complete = i * DELAY
-within 1 ms, and all of it but 1 ms head-of-line behind request i - 1, the
-root of that wait followed back to the batch's first request. A second connection,
-accepted before kafkalat attached, has its first batch's arrivals unknown
-(null: they were already in the socket when kafkalat first saw it), and
-its later batches exact."""
+does), sleeps DELAY_MS, answers, then reads the next. So request i of a
+batch waits in the socket about i * DELAY before the broker's first read of
+it: the time kafkalat's t_first_ns misses and t_arrival_ns shows. Checked
+per request: t_arrival <= t_first (the broker reads only readable data),
+t_complete <= t_read, t_sent = t_end (the broker writes with TCP_NODELAY and
+a client that reads, so the response leaves during the write) except for a
+response too big for a client that reads it late (t_sent when it left,
+after the client read); each request of a batch waited in the socket more
+than a DELAY longer than the one before it. With the causes traced, request
+i of a batch has phases_us.socket_wait = t_first - t_complete >= i * DELAY,
+of which the head-of-line part is exactly from its last byte's arrival to
+request i - 1's response leaving (>= i * DELAY), behind request i - 1, the
+root of that wait followed back to the batch's first request; the rest is
+the broker's thread between answering one request and reading the next. A
+second connection, accepted before kafkalat attached, has its first batch's
+arrivals unknown (null: they were already in the socket when kafkalat first
+saw it), and its later batches exact."""
 import socket
+import statistics
 import time
 
 import tinybroker
@@ -52,8 +55,12 @@ def client(port):
     return s
 
 
-def hol_checks(t, rnd, rs):
-    """socket_wait and its head-of-line part, per request of a batch."""
+def hol_checks(t, rnd, rs, over, gaps):
+    """socket_wait and its head-of-line part, per request of a batch: exact
+    against the request's and its predecessor's times, and at least i x
+    DELAY for request i. over and gaps collect socket_wait - i x DELAY and
+    the part that was not head-of-line (the broker's thread between
+    answering one request and reading the next)."""
     base = rs[0]["corr"]
     for i, r in enumerate(rs):
         c = r["corr"]
@@ -62,19 +69,23 @@ def hol_checks(t, rnd, rs):
             continue
         own = (r["t_first_ns"] - r["t_complete_ns"]) / 1e3
         t.check(abs(sw - own) < 0.01, f"corr {c}: socket_wait {sw} us = t_first - t_complete")
-        t.check(abs(sw / 1e3 - i * DELAY_MS) <= 1.0,
-                f"round {rnd}: request {i}'s socket_wait {sw / 1e3:.3f} ms = {i} x {DELAY_MS} ms "
-                f"within 1 ms")
+        over.append(sw / 1e3 - i * DELAY_MS)
         h = hol_of(r)
         if i == 0:
-            t.check(h is None or h[0] < 1.0, f"corr {c}: no head-of-line wait ({h})")
+            t.eq(h, None, f"corr {c}: no head-of-line wait (nothing in flight before it)")
             continue
         if not t.check(h is not None, f"corr {c}: a head-of-line wait"):
             continue
-        t.check(h[0] >= sw - 1000 and h[1] == c - 1 and h[3] == base,
-                f"round {rnd}: request {i}: {h[0] / 1e3:.3f} ms of its {sw / 1e3:.3f} ms "
-                f"socket_wait head-of-line (within 1 ms) behind corr {h[1]} (want {c - 1}), "
-                f"rooted in corr {h[3]} (want {base}, the batch's first), root cause {h[2]}")
+        prev = rs[i - 1]
+        want = (prev["t_sent_ns"] - r["t_complete_ns"]) / 1e3
+        t.check(abs(h[0] - want) < 0.01 and h[0] >= i * DELAY_MS * 1000 - 100,
+                f"round {rnd}: request {i}: head-of-line {h[0] / 1e3:.3f} ms of its "
+                f"{sw / 1e3:.3f} ms socket_wait = its last byte's arrival -> corr {c - 1}'s "
+                f"response leaving, >= {i} x {DELAY_MS} ms")
+        t.check(h[1] == c - 1 and h[3] == base,
+                f"round {rnd}: request {i} behind corr {h[1]} (want {c - 1}), rooted in corr "
+                f"{h[3]} (want {base}, the batch's first; root cause {h[2]})")
+        gaps.append(sw / 1e3 - h[0] / 1e3)
 
 
 def test(t):
@@ -129,24 +140,26 @@ def test(t):
                     f"{LAZY_S * 1000:.0f} ms after it sent: >= {LAZY_S * 1000 - 50:.0f} ms)")
         else:
             t.eq(r["t_sent_ns"], r["t_end_ns"], f"corr {c}: t_sent = t_end (sent during the write)")
-    # the socket wait grows by one delay per request ahead in the batch:
-    # by the time the broker spent on the request ahead (its sleep, plus
-    # Python and scheduling, which a loaded machine stretches), within 1 ms,
-    # and never by less than the delay itself
+    # the socket wait grows by at least one delay per request ahead in the
+    # batch; by how much more (Python and scheduling, which a loaded machine
+    # stretches) is measured, and told apart from the head-of-line wait
+    over, gaps = [], []
     for rnd in range(ROUNDS):
         batch_reqs = fresh[rnd * K:(rnd + 1) * K]
         waits = [(r["t_first_ns"] - r["t_arrival_ns"]) / 1e6 for r in batch_reqs]
         t.check(waits[0] < 1.0, f"round {rnd}: first request waited {waits[0]:.3f} ms < 1 ms")
         for i in range(1, K):
             step = waits[i] - waits[i - 1]
-            ahead = (batch_reqs[i - 1]["t_end_ns"] - batch_reqs[i - 1]["t_first_ns"]) / 1e6
-            t.check(abs(step - ahead) < 1.0 and step > DELAY_MS - 0.1,
+            t.check(step > DELAY_MS - 0.1,
                     f"round {rnd}: request {i} waited {waits[i]:.3f} ms, {step:.3f} ms more "
-                    f"than request {i - 1}, which the broker took {ahead:.3f} ms over "
-                    f"(a {DELAY_MS} ms delay): within 1 ms, and > {DELAY_MS - 0.1} ms")
+                    f"than request {i - 1} (a {DELAY_MS} ms delay): > {DELAY_MS - 0.1} ms")
         t.check(waits[-1] >= (K - 1) * DELAY_MS - 0.1,
                 f"round {rnd}: last request waited {waits[-1]:.3f} ms >= {(K - 1) * DELAY_MS} ms")
-        hol_checks(t, rnd, batch_reqs)
+        hol_checks(t, rnd, batch_reqs, over, gaps)
+    if over and gaps:
+        print(f"  info socket_wait - i x {DELAY_MS} ms: median {statistics.median(over):.3f} ms, "
+              f"max {max(over):.3f} ms; not head-of-line (the broker between requests): median "
+              f"{statistics.median(gaps):.3f} ms, max {max(gaps):.3f} ms")
 
     # the connection open before attach: its first batch after attach was
     # already waiting (sent at once) when kafkalat first saw the broker read it
