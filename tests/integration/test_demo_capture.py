@@ -11,8 +11,10 @@ tracing with its causes, and a packet capture of the broker's port. Checked:
   summary's by_time root causes) has the journal as its top root cause,
   part of it reached through head-of-line waits (requests stuck in the
   socket behind a request stalled in the journal);
-- the flow-control bound (p99 of latency + flow_blocked_us) reaches the
-  producer's own p99 within 10%, or kafkalat's p99 does.
+- the flow-control bound covers the rest of the gap to the producer's own
+  p99: kafkalat's p99 plus the longest full-window time before a request's
+  arrival (flow_blocked_us, also the summary's produce.flow_blocked.max_us)
+  reaches the producer's p99 within 10%.
 Prints the producer's, kafkalat's, the capture's and the broker's own p99 and
 p99.9. Everything (processes by PID, then the disk by its state file) is
 removed on every exit path."""
@@ -105,20 +107,26 @@ def measure(t, disk):
 
     # the producer's own, and the flow-control bound
     prod = load["latency_us"]
-    bound = sorted(r["latency_us"] + (r.get("flow_blocked_us") or 0) for r in reqs
-                   if r["latency_us"] is not None)
-    b99 = quantile(bound, 0.99)
+    fb = sorted(r.get("flow_blocked_us") or 0 for r in reqs)
+    flow = summary["produce"].get("flow_blocked") or {}
+    t.check(abs(flow.get("max_us", -1) - fb[-1]) <= 0.01,
+            f"summary's produce.flow_blocked.max_us {flow.get('max_us')} = the lines' "
+            f"longest flow_blocked_us {fb[-1]}")
+    b99 = lat["p99"] + fb[-1]
     broker_own = sorted((r["t_end_ns"] - r["t_first_ns"]) / 1e3 for r in reqs)
     print(f"  info p99 / p99.9 ms: producer {prod['p99'] / 1e3:.2f} / {prod['p999'] / 1e3:.2f}; "
           f"kafkalat {lat['p99'] / 1e3:.2f} / {lat['p999'] / 1e3:.2f} (its lines' wire times "
           f"{ms(quantile(wire, 0.99))} / {ms(quantile(wire, 0.999))}); capture "
           f"{ms(quantile(capl, 0.99))} / {ms(quantile(capl, 0.999))}; flow-control bound "
-          f"{b99 / 1e3:.2f} / {quantile(bound, 0.999) / 1e3:.2f}; broker's own (first read -> "
+          f"{b99 / 1e3:.2f} / {(lat['p999'] + fb[-1]) / 1e3:.2f}; broker's own (first read -> "
           f"last write) {quantile(broker_own, 0.99) / 1e3:.2f} / "
           f"{quantile(broker_own, 0.999) / 1e3:.2f}")
     t.check("flow_blocked_us" in reqs[0], "the --requests lines carry flow_blocked_us")
+    print(f"  info flow_blocked_us > 0 on {sum(1 for x in fb if x > 0)} requests, max "
+          f"{fb[-1] / 1e3:.2f} ms; kernel.arrival_unknown {summary['kernel']['arrival_unknown']}")
     t.check(b99 >= (1 - TOL) * prod["p99"],
-            f"the flow-control bound's p99 {b99 / 1e3:.2f} ms reaches the producer's "
+            f"the flow-control bound at p99 (kafkalat's p99 + the longest full window, "
+            f"{fb[-1] / 1e3:.2f} ms) {b99 / 1e3:.2f} ms reaches the producer's "
             f"{prod['p99'] / 1e3:.2f} ms within 10%")
 
 
