@@ -74,6 +74,17 @@ class Run:
         self.procs.append(p)
         return p
 
+    def port_from_file(self, p, path, what):
+        """Waits up to 5 s for process p to write its port as the first line
+        of path (written whole: a rename); returns it, or fails the test."""
+        for _ in range(100):
+            if os.path.exists(path) or p.poll() is not None:
+                break
+            time.sleep(0.05)
+        self.check(os.path.exists(path), what, fatal=True)
+        with open(path) as f:
+            return int(f.readline())
+
     def output(self, p):
         with open(self.path(p.name + ".out"), errors="replace") as f:
             out = f.read()

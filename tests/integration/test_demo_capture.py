@@ -22,9 +22,8 @@ import os
 import shutil
 import subprocess
 import tempfile
-import time
 
-from lib import (BUILD, KAFKALAT, ROOT, check_summary_clean, hol_of, main, pcap_kafka,
+from lib import (BUILD, ROOT, check_summary_clean, hol_of, main, pcap_kafka,
                  quantile, root_time_us, wire_latency_ns)
 
 SLOWDISK = os.path.join(ROOT, "scripts", "slowdisk.sh")

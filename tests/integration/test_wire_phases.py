@@ -24,7 +24,6 @@ t_end >= 400 ms for each; t_sent no earlier than the resume (the client's
 clock, less 1 ms) and in the order of the responses."""
 import socket
 import statistics
-import struct
 import time
 
 import tinybroker

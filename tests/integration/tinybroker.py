@@ -29,13 +29,7 @@ def start(t, *args):
     """Starts the broker under Run t (args: its options); returns (process, port)."""
     port_file = t.path("tinybroker.port")
     b = t.spawn([sys.executable, os.path.abspath(__file__), port_file, *args], "tinybroker")
-    for _ in range(100):
-        if os.path.exists(port_file) or b.poll() is not None:
-            break
-        time.sleep(0.05)
-    t.check(os.path.exists(port_file), "tinybroker listens", fatal=True)
-    with open(port_file) as f:
-        return b, int(f.read())
+    return b, t.port_from_file(b, port_file, "tinybroker listens")
 
 
 def start_delayed(t, delay_ms, pad_from=-1, pad=0):
@@ -43,13 +37,7 @@ def start_delayed(t, delay_ms, pad_from=-1, pad=0):
     port_file = t.path("delayed.port")
     b = t.spawn([sys.executable, os.path.abspath(__file__), "--delayed", port_file, delay_ms,
                  pad_from, pad], "delayed-broker")
-    for _ in range(100):
-        if os.path.exists(port_file) or b.poll() is not None:
-            break
-        time.sleep(0.05)
-    t.check(os.path.exists(port_file), "the delayed broker listens", fatal=True)
-    with open(port_file) as f:
-        return b, int(f.read())
+    return b, t.port_from_file(b, port_file, "the delayed broker listens")
 
 
 def record_batch(records):
