@@ -25,9 +25,11 @@ BUILD = os.environ.get("OUT", os.path.join(ROOT, "build"))
 KAFKALAT = os.path.join(BUILD, "kafkalat")
 MOCKCLUSTER = os.path.join(BUILD, "mockcluster")
 
-# The fields every --requests line carries (JSON contract of issue 2).
+# The fields every --requests line carries (JSON contract of issue 2; wire
+# times and the two latencies of issue 12, schema kafkalat/2).
 REQUEST_FIELDS = ("client", "corr", "api_version", "acks", "client_id", "partitions",
-                  "t_first_ns", "t_read_ns", "t_resp_ns", "t_end_ns", "latency_us")
+                  "t_first_ns", "t_read_ns", "t_resp_ns", "t_end_ns", "t_arrival_ns",
+                  "t_complete_ns", "t_sent_ns", "latency_us", "broker_latency_us")
 PARTITION_FIELDS = ("topic", "partition", "bytes", "records")
 
 
@@ -517,13 +519,22 @@ def check_request_lines(t, reqs, topics, answered=True):
                 bad.append(f"corr {r['corr']}: acks=0 request has response times")
         if not all(0 < a <= b for a, b in zip(times, times[1:])):
             bad.append(f"corr {r['corr']}: times out of order {times}")
-        if answered and abs(r["latency_us"] - (r["t_end_ns"] - r["t_first_ns"]) / 1e3) > 0.01:
-            bad.append(f"corr {r['corr']}: latency_us != t_end - t_first")
+        if answered:
+            # latency_us is the wire latency, null where it is unknown;
+            # broker_latency_us the broker's own first read -> last write
+            w = wire_latency_ns(r)
+            if (r["latency_us"] is None) != (w is None) or \
+                    (w is not None and abs(r["latency_us"] - w / 1e3) > 0.01):
+                bad.append(f"corr {r['corr']}: latency_us {r['latency_us']} != t_sent - "
+                           f"t_arrival ({w})")
+            if abs(r["broker_latency_us"] - (r["t_end_ns"] - r["t_first_ns"]) / 1e3) > 0.01:
+                bad.append(f"corr {r['corr']}: broker_latency_us != t_end - t_first")
         if not r["partitions"] or any(p["topic"] not in topics or p["records"] <= 0
                                       or p["bytes"] <= 0 for p in r["partitions"]):
             bad.append(f"corr {r['corr']}: bad partitions {r['partitions']}")
     t.check(not bad, f"{len(reqs)} request lines have the contract fields, "
-                     f"t_first<=t_read<=t_resp<=t_end, known topics {sorted(topics)}"
+                     f"t_first<=t_read<=t_resp<=t_end, latency_us = t_sent - t_arrival, "
+                     f"broker_latency_us = t_end - t_first, known topics {sorted(topics)}"
                      + (f" ({len(bad)} bad: {bad[:3]})" if bad else ""))
     return sum(p["records"] for r in reqs for p in r["partitions"])
 
