@@ -89,23 +89,25 @@ sockets and matched it with the response it wrote, in the kernel, without
 touching the broker, and timed each produce request as its client waits for
 it: from its first byte arriving in the broker's socket to the last byte of
 its response leaving. It split that time into the wire and the broker's
-phases (recv, socket_wait, read, queue, lock, append, post_append, send,
-send_queue) and the kernel's reasons for each wait, from the broker threads'
-scheduler, futex and file events and their kernel stacks.
+phases (recv, socket_wait, then the broker's read, queue, lock, append,
+post_append, send, then send_queue) and the kernel's reasons for each wait,
+from the broker threads' scheduler, futex and file events and their kernel
+stacks. In its table, BROKER_P99 is the broker's own view, first read to
+last write, as Kafka's request metrics time it.
 
 The median is about 100 us. The tail is hundreds of milliseconds, and the
 "Why the tail is slow" lines say what it is made of: on this ext4 (journal
 commit every second) under background writes, the broker's write() of a
 batch blocks in ext4_dirty_inode (updating the file's modification time),
 which must join the running journal transaction and waits while jbd2 commits
-it to the slow disk (do_get_write_access). Most of the tail's time is not in
-that write, though: like Kafka, the broker reads no more from a connection
-until it has answered its request, so the requests behind a stalled one wait
-in the socket buffer, where the broker's own clock (Kafka's request metrics,
-the last line of the table above) never sees them. kafkalat counts that wait
-as head-of-line and names what it waited behind: the journal. The producer
-waits longer still: while the broker's receive window is full, its requests
-wait in its own buffers, a wait kafkalat bounds (flow-control) but cannot
-time. Run `scripts/fs-compare.sh` to see the same load on ext4 with other
-options and on XFS.
+it to the slow disk (do_get_write_access); the "journal commits overlapping"
+line shows those commits. Most of the tail's time is not in that write,
+though: like Kafka, the broker reads no more from a connection until it has
+answered its request, so the requests behind a stalled one wait in the
+socket buffer (socket_wait), where the broker's own clock never sees them.
+kafkalat counts that wait as head-of-line and names its root cause: the
+journal. The producer waits longer still: while the broker's receive window
+is full, its requests wait in its own buffers, a wait kafkalat bounds
+(flow-control) but cannot time. Run `scripts/fs-compare.sh` to see the same
+load on ext4 with other options and on XFS.
 TXT

@@ -294,13 +294,17 @@ def jsonl(path):
 
 
 def top_causes(summary, band_name="ge_p99"):
-    """The largest causes of a tail band by time (each cause's share of the
-    band's summed latency), falling back to the mean share per request."""
+    """The largest root causes of a tail band by time (each cause's share of
+    the band's summed latency, a wait in the socket behind a stalled request
+    counted as that request's cause), falling back to the mean share per
+    request."""
     bands = summary.get("bands")
     if not isinstance(bands, dict):
         return None
     band = bands.get(band_name) or {}
-    causes = (band.get("by_time") or {}).get("causes_pct") or band.get("causes_pct") or {}
+    by_time = band.get("by_time") or {}
+    causes = (by_time.get("root_causes_pct") or by_time.get("causes_pct")
+              or band.get("causes_pct") or {})
     top = sorted(causes.items(), key=lambda kv: -float(kv[1] or 0))[:3]
     return [{"cause": k, "pct": float(p)} for k, p in top if float(p) >= 0.5]
 
@@ -318,7 +322,7 @@ def over_slo_causes(reqs, slo_us):
     """The top cause of each request over the SLO, counted."""
     out = {}
     for r in reqs:
-        if r["latency_us"] > slo_us and r.get("top_cause"):
+        if (r["latency_us"] or 0) > slo_us and r.get("top_cause"):
             out[r["top_cause"]] = out.get(r["top_cause"], 0) + 1
     return dict(sorted(out.items(), key=lambda kv: -kv[1]))
 
@@ -336,8 +340,10 @@ for i, v in enumerate(variants):
     summ = [o for o in jsonl(os.path.join(d, "summary.jsonl")) if o.get("type") == "summary"][-1]
     prod = summ["produce"]
     lat = prod["latency_us"]
-    reqs = [r for r in jsonl(os.path.join(d, "requests.jsonl")) if r.get("latency_us") is not None]
-    over = sum(1 for r in reqs if r["latency_us"] > slo_us)
+    # answered requests; those without wire times have no latency_us
+    reqs = [r for r in jsonl(os.path.join(d, "requests.jsonl"))
+            if r.get("broker_latency_us") is not None]
+    over = sum(1 for r in reqs if (r["latency_us"] or 0) > slo_us)
     load = json.load(open(os.path.join(d, "load.json")))
     msgs = jsonl(os.path.join(d, "messages.jsonl"))
     cover = sum(1 for m in msgs if m["t_dr_ns"] - m["t_produce_ns"] > slo_ns)

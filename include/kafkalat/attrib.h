@@ -49,9 +49,9 @@ enum attrib_phase {
  * (Kafka reads nothing more from a connection while one of its requests is
  * in flight); "throttle_mute", the connection muted for a quota throttle
  * (defined, not yet assigned: the framer does not read throttle_time_ms);
- * "net_thread", the network thread that read it running other work or
- * waiting for a CPU; "unknown", none of these seen (that thread asleep, or
- * not traced). */
+ * "net_thread", the network thread that read it running other work (and
+ * runq while that thread waited for a CPU); "unknown", none of these seen
+ * (that thread asleep, or not traced). */
 #define ATTRIB_CAUSE_QUEUED	   CAUSE_MAX
 #define ATTRIB_CAUSE_HOL	   (CAUSE_MAX + 1)
 #define ATTRIB_CAUSE_THROTTLE_MUTE (CAUSE_MAX + 2)

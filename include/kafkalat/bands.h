@@ -61,12 +61,13 @@ struct band_time {
 
 /* One of the slowest requests kept. */
 struct slow_request {
-	uint64_t latency, t_first, t_end;
+	uint64_t latency;
+	uint64_t t_arrival, t_sent; /* the window its latency measures */
 	int64_t phase_ns[ATTRIB_PHASES];
 	int64_t cause_ns[ATTRIB_CAUSES]; /* over all phases */
 	uint32_t nstacks;
 	struct attrib_stack stacks[ATTRIB_STACKS];
-	/* the block I/O that overlapped [t_first, t_end], as the keep hook
+	/* the block I/O that overlapped [t_arrival, t_sent], as the keep hook
 	 * found it when the request was kept (history.h); 0 without a hook */
 	uint64_t nblock, block_longest_ns;
 	uint32_t block_dev;
@@ -91,6 +92,8 @@ void bands_on_keep(struct bands *b, bands_keep_fn fn, void *ctx);
  * 0, or -ENOMEM (the request is not counted). */
 int bands_add(struct bands *b, const struct corr_request *r, const struct attrib_result *res);
 
+/* Matched requests left out for want of wire times. */
+uint64_t bands_no_wire(const struct bands *b);
 const char *band_name(unsigned int band); /* "lt_p50", "p50_p99", ... */
 void bands_summary(const struct bands *b, struct band_summary out[BANDS]);
 /* The lowest latency of a band; UINT64_MAX when it is empty. */

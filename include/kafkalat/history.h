@@ -38,7 +38,7 @@ void history_free(struct history *h);
 int history_add_commit(struct history *h, uint32_t dev, uint64_t t_start, uint64_t t_end);
 int history_add_block(struct history *h, uint32_t dev, uint64_t t_issue, uint64_t t_complete);
 
-/* The block I/O overlapping [s->t_first, s->t_end], into s's block fields. */
+/* The block I/O overlapping [s->t_arrival, s->t_sent], into s's block fields. */
 void history_note_blocks(const struct history *h, struct slow_request *s);
 void history_journal(const struct history *h, const struct bands *b, struct journal_overlap *out);
 

@@ -31,6 +31,7 @@ struct report_tail {
 	struct band_time time[2];
 	struct journal_overlap journal;
 	struct attrib_stats attrib;
+	uint64_t no_wire; /* attributed, but not in the bands: no wire times */
 	struct explain_stats stats;
 	uint64_t lost_events;  /* cause records lost in the kernel (ring buffer full) */
 	uint64_t stack_errors; /* stacks the kernel could not record */

@@ -986,18 +986,20 @@ static void set_phases(struct attrib_result *out, const struct bounds *bd)
 	out->broker_latency_ns = (int64_t)(bd->b[B_END] - bd->b[B_FIRST]);
 }
 
-/* Splits [lo, hi) of socket_wait by the network thread that read r: running
- * (other connections' work) or runnable is net_thread; asleep, or not
- * traced, nothing we saw held the bytes back: unknown. */
+/* Splits [lo, hi) of socket_wait by the network thread that read r, with
+ * that thread's own causes: running (other connections' work) is
+ * net_thread, runnable is runq; asleep, or not traced, nothing we saw held
+ * the bytes back: unknown. */
 static void account_net_wait(struct acc *acc, uint32_t tid, uint64_t lo, uint64_t hi)
 {
 	const struct thr *t = tid ? thr_find(acc->a, tid) : NULL;
-	uint64_t asleep = 0;
+	int64_t *c = acc->out->cause_ns[ATTRIB_SOCKET_WAIT];
+	uint64_t asleep = 0, runq;
 
 	if (hi <= lo)
 		return;
 	if (!t) {
-		add_cause(acc, ATTRIB_SOCKET_WAIT, ATTRIB_CAUSE_UNKNOWN, lo, hi, NULL);
+		c[ATTRIB_CAUSE_UNKNOWN] += (int64_t)(hi - lo);
 		return;
 	}
 	for (uint32_t j = timeline_count_before(&t->tl[K_OFF], lo), k = j ? j - 1 : 0;
@@ -1011,9 +1013,12 @@ static void account_net_wait(struct acc *acc, uint32_t tid, uint64_t lo, uint64_
 	}
 	if (asleep > hi - lo)
 		asleep = hi - lo;
-	acc->out->cause_ns[ATTRIB_SOCKET_WAIT][ATTRIB_CAUSE_UNKNOWN] += (int64_t)asleep;
-	acc->out->cause_ns[ATTRIB_SOCKET_WAIT][ATTRIB_CAUSE_NET_THREAD] +=
-	    (int64_t)(hi - lo - asleep);
+	runq = runq_inside(acc->a, tid, lo, hi);
+	if (runq > hi - lo - asleep)
+		runq = hi - lo - asleep;
+	c[ATTRIB_CAUSE_UNKNOWN] += (int64_t)asleep;
+	c[CAUSE_RUNQ] += (int64_t)runq;
+	c[ATTRIB_CAUSE_NET_THREAD] += (int64_t)(hi - lo - asleep - runq);
 }
 
 /* socket_wait [lo, hi): the part inside the previous request's flight on

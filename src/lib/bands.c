@@ -23,6 +23,7 @@ struct bands {
 	struct strtab keys;
 	bands_keep_fn keep_fn;
 	void *keep_ctx;
+	uint64_t no_wire; /* matched requests kept out: no wire times */
 };
 
 #define BAND_KEYS_MAX 65536
@@ -64,6 +65,11 @@ static const char *const band_names[BANDS] = {"lt_p50", "p50_p99", "ge_p99", "ge
 const char *band_name(unsigned int band)
 {
 	return band < BANDS ? band_names[band] : NULL;
+}
+
+uint64_t bands_no_wire(const struct bands *b)
+{
+	return b->no_wire;
 }
 
 uint32_t bands_kept(const struct bands *b)
@@ -112,8 +118,8 @@ static void keep_slow(struct bands *b, const struct corr_request *r,
 		      const struct attrib_result *res)
 {
 	struct slow_request s = {.latency = (uint64_t)res->latency_ns,
-				 .t_first = r->t_first,
-				 .t_end = r->t_end,
+				 .t_arrival = r->t_arrival,
+				 .t_sent = r->t_sent,
 				 .nstacks = res->nstacks,
 				 .hol_ns = res->hol_ns,
 				 .hol_root_cause = res->hol_root_cause,
@@ -137,9 +143,13 @@ int bands_add(struct bands *b, const struct corr_request *r, const struct attrib
 	struct bsum *s;
 	double lat;
 
-	/* without wire times the latency would be a lower bound: not a sample */
-	if (res->unmatched != ATTRIB_MATCHED || res->latency_ns < 0 || !res->wire_known)
+	if (res->unmatched != ATTRIB_MATCHED || res->latency_ns < 0)
 		return 0;
+	/* without wire times the latency would be a lower bound: not a sample */
+	if (!res->wire_known) {
+		b->no_wire++;
+		return 0;
+	}
 	bucket = hist_bucket_of((uint64_t)res->latency_ns);
 	e = bucket / HIST_SUB_BUCKETS;
 	if (!b->blk[e] && !(b->blk[e] = calloc(HIST_SUB_BUCKETS, sizeof(struct bsum))))

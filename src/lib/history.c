@@ -82,11 +82,11 @@ void history_note_blocks(const struct history *h, struct slow_request *s)
 {
 	const struct timeline *r = &h->blocks;
 
-	for (uint32_t i = timeline_count_ended_before(r, s->t_first), n = 0;
+	for (uint32_t i = timeline_count_ended_before(r, s->t_arrival), n = 0;
 	     i < r->len && n < BLOCK_SCAN_MAX; i++, n++) {
 		const struct dev_span *b = timeline_at(r, i);
 
-		if (b->t0 > s->t_end || b->t1 < s->t_first)
+		if (b->t0 > s->t_sent || b->t1 < s->t_arrival)
 			continue;
 		s->nblock++;
 		if (b->t1 - b->t0 > s->block_longest_ns) {
@@ -103,12 +103,12 @@ static bool commits_of(const struct history *h, const struct slow_request *s, ui
 	const struct timeline *r = &h->commits;
 	bool any = false;
 
-	for (uint32_t i = timeline_count_ended_before(r, s->t_first); i < r->len; i++) {
+	for (uint32_t i = timeline_count_ended_before(r, s->t_arrival); i < r->len; i++) {
 		const struct dev_span *c = timeline_at(r, i);
 
-		if (c->t1 > s->t_end + COMMIT_SPAN_MAX_NS)
+		if (c->t1 > s->t_sent + COMMIT_SPAN_MAX_NS)
 			break;
-		if (c->t0 > s->t_end)
+		if (c->t0 > s->t_sent)
 			continue;
 		any = true;
 		if (seen[i])

@@ -115,6 +115,7 @@ void report_tail_fill(struct report_tail *out, const struct explain *t)
 				   sizeof(out->top_stack[i]));
 	history_journal(explain_history(t), b, &out->journal);
 	out->attrib = *explain_attrib_stats(t);
+	out->no_wire = bands_no_wire(b);
 	out->stats = *explain_stats(t);
 }
 
@@ -397,6 +398,8 @@ static void accounting_text(FILE *out, const struct report_tail *rt)
 		if (rt->attrib.unmatched[u])
 			fprintf(out, " (%s %" PRIu64 ")", attrib_unmatched_name(u),
 				rt->attrib.unmatched[u]);
+	if (rt->no_wire)
+		fprintf(out, "; without wire times, not in the bands %" PRIu64, rt->no_wire);
 	fprintf(out, "; cause events lost %" PRIu64, rt->lost_events);
 	if (rt->attrib.ambiguous_resolved)
 		fprintf(out, "; handler chosen by time order %" PRIu64,
@@ -586,6 +589,7 @@ static void json_attribution(struct json *j, const struct report_tail *rt)
 			json_kuint(j, unm_name(u), rt->attrib.unmatched[u]);
 	json_obj_end(j);
 	json_obj_end(j);
+	json_kuint(j, "no_wire", rt->no_wire);
 	json_kuint(j, "handler_by_time_order", rt->attrib.ambiguous_resolved);
 	json_kuint(j, "lost_events", rt->lost_events);
 	json_kuint(j, "stack_errors", rt->stack_errors);

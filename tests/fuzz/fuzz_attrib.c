@@ -52,6 +52,9 @@ static void check(const struct attrib_result *res)
 		abort();
 	if (res->unmatched == ATTRIB_MATCHED && (!res->handler || res->unattributed_ns))
 		abort();
+	if (res->hol_ns != res->cause_ns[ATTRIB_SOCKET_WAIT][ATTRIB_CAUSE_HOL] ||
+	    res->root_cause >= ATTRIB_CAUSES || res->hol_root_cause >= ATTRIB_CAUSES)
+		abort();
 }
 
 static void request(struct attrib *a, struct bands *b, struct in *in)
@@ -69,6 +72,19 @@ static void request(struct attrib *a, struct bands *b, struct in *in)
 	r.t_end = r.t_resp + take(in, 1) * 64;
 	if (take(in, 1) % 8 == 0) /* sometimes out of order or odd */
 		r.t_resp = t_of(in);
+	/* on the wire around the broker's times, or not known; behind the
+	 * connection's previous request */
+	r.conn_id = take(in, 1) % 3;
+	r.corr_id = (int32_t)take(in, 1);
+	if (take(in, 1) % 4) {
+		r.t_arrival = t_of(in);
+		r.t_complete = r.t_arrival + take(in, 1) * 64;
+		r.t_sent = r.t_end + take(in, 1) * 64;
+	}
+	r.has_prev = take(in, 1) % 2;
+	r.prev_corr_id = r.corr_id - 1;
+	r.prev_t_start = t_of(in);
+	r.prev_t_done = r.prev_t_start + take(in, 2) * 64;
 	r.nparts = take(in, 1) % 4;
 	r.parts = parts;
 	for (size_t i = 0; i < r.nparts; i++)

@@ -6,7 +6,7 @@
  * with the completions it reports.
  *
  * Input: a sequence of operations, each one byte `op` and its operands.
- *   op & 0x0f  0..6  a record of type 1..7 (CONN..DESYNC): the following
+ *   op & 0x0f  0..8  a record of type 1..9 (CONN..FLOW): the following
  *                    bytes (up to the struct's size, zero-filled) are the
  *                    record; the type is set. Unless op & 0x80, conn_id is
  *                    folded to 8 connections, corr_id to 16 values and dir
@@ -88,6 +88,10 @@ static void on_complete(const struct corr_request *r, void *ctx)
 	for (size_t i = 0; i < r->nparts; i++)
 		sink += r->parts[i].records; /* ASan checks every element is live */
 	(void)sink;
+	if (r->wire >= CORR_WIRE_MAX)
+		fail("wire reason out of range");
+	if (r->t_end && r->wire == CORR_WIRE_KNOWN && (!r->t_arrival || !r->t_sent))
+		fail("wire times known but zero");
 }
 
 static uint64_t sum(const uint64_t *v, int n)
@@ -218,7 +222,7 @@ static void step(struct state *st, struct input *in)
 	uint8_t op = next_byte(in);
 	unsigned int kind = op & 0x0f;
 
-	if (kind <= 6) {
+	if (kind <= 8) {
 		op_typed(st, in, op);
 	} else if (kind == 9) {
 		op_burst(st, in);

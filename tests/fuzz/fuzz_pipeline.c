@@ -269,7 +269,7 @@ static void socket_record(struct pipeline *p, struct in *in)
 static void raw_socket_record(struct pipeline *p, struct in *in)
 {
 	uint8_t sel = (uint8_t)take(in, 1);
-	uint32_t type = KLT_EV_CONN + sel % 7;
+	uint32_t type = KLT_EV_CONN + sel % 9;
 	size_t size = evb_record_size(type), len = size;
 	union evb_record rec;
 
@@ -309,6 +309,12 @@ static void burst(struct live *lv, struct in *in)
 		struct klt_frame_event rs = evb_response(conn, corr, t_end - 10000, t_end);
 
 		evb_produce_totals(&rq, 1, 1, k & 32 ? BYTES : 100, 1);
+		/* pipelined (k & 64: all arrived with the first) and, k & 128, sent
+		 * after their writes, each told by a SENT after the burst */
+		evb_wire(&rq, k & 64 ? t - i * 1000000 : t, t);
+		evb_wire(&rs, 0, t_end);
+		if (k & 128)
+			evb_sent_later(&rs, (uint32_t)corr * 100);
 		if (k & 32) {
 			request_causes(lv->r.p, base, st, stack);
 			rq.tid_first = rq.tid_last = rs.tid_first = rs.tid_last = NET;
@@ -318,6 +324,8 @@ static void burst(struct live *lv, struct in *in)
 		SOCK(lv->r.p, rq);
 		SOCK(lv->r.p, rs);
 	}
+	if (k & 128)
+		SOCK(lv->r.p, evb_sent(conn, t + 500000, UINT32_MAX / 2));
 }
 
 /* Where the dump's next record will be. */

@@ -520,13 +520,16 @@ def check_request_lines(t, reqs, topics, answered=True):
         if not all(0 < a <= b for a, b in zip(times, times[1:])):
             bad.append(f"corr {r['corr']}: times out of order {times}")
         if answered:
-            # latency_us is the wire latency, null where it is unknown;
-            # broker_latency_us the broker's own first read -> last write
+            # latency_us is the wire latency, null where it is unknown (wire
+            # says why); broker_latency_us the broker's first read -> last write
             w = wire_latency_ns(r)
             if (r["latency_us"] is None) != (w is None) or \
                     (w is not None and abs(r["latency_us"] - w / 1e3) > 0.01):
                 bad.append(f"corr {r['corr']}: latency_us {r['latency_us']} != t_sent - "
                            f"t_arrival ({w})")
+            if (r.get("wire") == "known") != (w is not None):
+                bad.append(f"corr {r['corr']}: wire {r.get('wire')!r} with t_sent - "
+                           f"t_arrival {w}")
             if abs(r["broker_latency_us"] - (r["t_end_ns"] - r["t_first_ns"]) / 1e3) > 0.01:
                 bad.append(f"corr {r['corr']}: broker_latency_us != t_end - t_first")
         if not r["partitions"] or any(p["topic"] not in topics or p["records"] <= 0

@@ -137,18 +137,27 @@ def truth_phases(r):
             "send": r["t_end_ns"] - r["t_resp_ns"]}
 
 
+BROKER_PHASES = ("read", "queue", "lock", "append", "post_append", "send")
+
+
 def largest(d):
     return max(d, key=d.get)
 
 
+def largest_phase(d):
+    """The largest of the broker's phases: the truth knows only those."""
+    return max(BROKER_PHASES, key=lambda p: d.get(p, 0))
+
+
 def slow_pairs(ours, truth):
-    """(kafkalat line, truth) of the answered requests at or above kafkalat's p99."""
-    lat = sorted(k["latency_us"] for k in ours.values() if k.get("latency_us") is not None)
+    """(kafkalat line, truth) of the answered requests at or above kafkalat's p99 of
+    the broker latency: the truth times the broker, first read to last write."""
+    key = "broker_latency_us"
+    lat = sorted(k[key] for k in ours.values() if k.get(key) is not None)
     p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))]
     pairs = [(ours[(r["client"], r["corr"])], r) for r in truth
              if (r["client"], r["corr"]) in ours]
-    return p99, [(k, r) for k, r in pairs if k.get("latency_us") is not None
-                 and k["latency_us"] >= p99]
+    return p99, [(k, r) for k, r in pairs if k.get(key) is not None and k[key] >= p99]
 
 
 def band(t, name, s, key="ge_p99"):
@@ -160,7 +169,8 @@ def band(t, name, s, key="ge_p99"):
          f"phases {nz(b['phases_pct'])}, causes {nz(b['causes_pct'])}")
     if "by_time" in b:
         info(f"{name}: {key} by time: phases {nz(b['by_time']['phases_pct'])}, "
-             f"causes {nz(b['by_time']['causes_pct'])}")
+             f"causes {nz(b['by_time']['causes_pct'])}, "
+             f"root causes {nz(b['by_time']['root_causes_pct'])}")
     t.check(b["requests"] > 0, f"{name}: {key} band has requests", fatal=True)
     return b
 
@@ -339,7 +349,7 @@ def lock_hold(t):
     t.check(ok >= 0.85 * len(waiters),
             f"{name}: {ok}/{len(waiters)} waiters are lock / futex (>= 85%; measured 92-100%)")
     p99, slow = slow_pairs(ours, truth)
-    agree = sum(1 for k, r in slow if largest(k["phases_us"]) == largest(truth_phases(r)))
+    agree = sum(1 for k, r in slow if largest_phase(k["phases_us"]) == largest(truth_phases(r)))
     info(f"{name}: >= p99 ({p99:.0f} us) labelled {top_labels(slow)}")
     t.check(agree >= 0.9 * len(slow),
             f"{name}: >= p99 requests whose largest phase is the truth's: {agree}/{len(slow)} "
@@ -412,17 +422,25 @@ def fsync_disk(t):
         disk.close()
     check_matched(t, name, s, ours, truth)
     b = band(t, name, s)
-    disk_pct = sum(b["causes_pct"].get(c, 0) for c in DISK_CAUSES)
-    for view, sh in (("mean", b), ("by time", b.get("by_time", b))):
-        t.eq(largest(sh["phases_pct"]), "append", f"{name}: ge_p99 largest phase ({view})")
-        t.check(largest(sh["causes_pct"]) in ("journal", "blkio"),
-                f"{name}: ge_p99 largest cause ({view}) {largest(sh['causes_pct'])} "
-                f"is journal or blkio")
-    # measured append 80-97%, journal 62-91% + writeback 2-9% (the rest: ext4's
-    # own CPU work, the broker preempted on CPU 0 by the loop device's kworker)
-    t.check(b["phases_pct"]["append"] >= 65 and disk_pct >= 50,
-            f"{name}: ge_p99 append {b['phases_pct']['append']:.1f}% (>= 65%), disk causes "
-            f"{disk_pct:.1f}% (>= 50%)")
+    bt = b["by_time"]
+    # The producer pipelines: the requests behind a stalled fsync wait in the
+    # socket (head-of-line), and those waits are the tail's bulk; counted as
+    # the cause of the request they waited behind, the disk is the root.
+    for view, sh in (("mean", b), ("by time", bt)):
+        t.eq(largest_phase(sh["phases_pct"]), "append",
+             f"{name}: ge_p99 largest of the broker's phases ({view})")
+    root = largest(bt["root_causes_pct"])
+    t.check(root in ("journal", "blkio"),
+            f"{name}: ge_p99 largest root cause (by time) {root} is journal or blkio")
+    broker = sum(b["phases_pct"][p] for p in BROKER_PHASES)
+    append = 100 * b["phases_pct"]["append"] / broker if broker else 0
+    disk_pct = sum(bt["root_causes_pct"].get(c, 0) for c in DISK_CAUSES)
+    # measured (broker phases only) append 80-97%, journal 62-91% + writeback
+    # 2-9% (the rest: ext4's own CPU work, the broker preempted on CPU 0 by
+    # the loop device's kworker); root causes by time 95-98% disk
+    t.check(append >= 65 and disk_pct >= 50,
+            f"{name}: ge_p99 append {append:.1f}% of the broker's phases (>= 65%), disk root "
+            f"causes {disk_pct:.1f}% (>= 50%)")
     check_band_clean(t, name, b, DISK_CAUSES, 2)
     j = s["journal"]
     info(f"{name}: journal summary {j}")
@@ -449,8 +467,8 @@ def fsync_disk(t):
     # device's kworker on the broker's CPU: the band says disk). The truth's
     # phases carry its stamps' lag: once a read stamp 3 ms late made "queue"
     # the truth's largest phase of a request short in the truth
-    agree = sum(1 for k, r in slow if largest(k["phases_us"]) == largest(truth_phases(r)))
-    app = sum(1 for k, _ in slow if largest(k["phases_us"]) == "append")
+    agree = sum(1 for k, r in slow if largest_phase(k["phases_us"]) == largest(truth_phases(r)))
+    app = sum(1 for k, _ in slow if largest_phase(k["phases_us"]) == "append")
     t.check(agree >= 0.85 * len(slow) and app >= 0.8 * len(slow),
             f"{name}: >= p99 requests whose largest phase is the truth's: {agree}/{len(slow)} "
             f"(>= 85%), is append: {app} (>= 80%)")
@@ -462,21 +480,24 @@ def cpu_hog(t):
     s, ours, truth, _ = scenario(t, name, "--cpu-hog", rate=1000, secs=4)
     check_matched(t, name, s, ours, truth)
     b = band(t, name, s)
-    for view, sh in (("mean", b), ("by time", b.get("by_time", b))):
-        t.eq(largest(sh["causes_pct"]), "runq", f"{name}: ge_p99 largest cause ({view})")
+    t.eq(largest(b["causes_pct"]), "runq", f"{name}: ge_p99 largest cause (mean)")
+    t.eq(largest(b["by_time"]["root_causes_pct"]), "runq",
+         f"{name}: ge_p99 largest root cause (by time)")
     # the network thread preempted while it holds the request queue's lock,
-    # handlers preempted before the hand-off. Weighed by time the run queue
-    # holds most of the band (83-88% measured). The mean share counts the
+    # handlers preempted before the hand-off, and the requests behind them
+    # waiting in the socket. Weighed by time, with those waits counted as
+    # the cause they waited behind, the run queue holds most of the band
+    # (83-88% measured before the wire times). The mean share counts the
     # band's many short requests, which on a shared 2-vCPU VM are often only
     # CPU-bound: 43-87% measured over 17 runs.
-    bt = b.get("by_time", b)["causes_pct"]["runq"]
-    t.check(bt >= 60, f"{name}: ge_p99 runq by time {bt:.1f}% (>= 60%)")
+    bt = b["by_time"]["root_causes_pct"]["runq"]
+    t.check(bt >= 60, f"{name}: ge_p99 runq by time, root causes {bt:.1f}% (>= 60%)")
     t.check(b["causes_pct"]["runq"] >= 35,
             f"{name}: ge_p99 runq {b['causes_pct']['runq']:.1f}% (>= 35%)")
     check_band_clean(t, name, b, (), 2)
     p99, slow = slow_pairs(ours, truth)
     info(f"{name}: >= p99 ({p99:.0f} us) labelled {top_labels(slow)}")
-    agree = sum(1 for k, r in slow if largest(k["phases_us"]) == largest(truth_phases(r)))
+    agree = sum(1 for k, r in slow if largest_phase(k["phases_us"]) == largest(truth_phases(r)))
     t.check(agree >= 0.8 * len(slow),
             f"{name}: >= p99 requests whose largest phase is the truth's: {agree}/{len(slow)} "
             f"(>= 80%; measured 89-100%)")
@@ -493,7 +514,7 @@ def no_fault(t):
     # measured: futex <= 1.0%, the rest 0 (the log is on the root fs: page cache only)
     check_band_clean(t, name, b, (), 5)
     p99, slow = slow_pairs(ours, truth)
-    agree = sum(1 for k, r in slow if largest(k["phases_us"]) == largest(truth_phases(r)))
+    agree = sum(1 for k, r in slow if largest_phase(k["phases_us"]) == largest(truth_phases(r)))
     info(f"{name}: >= p99 ({p99:.0f} us) labelled {top_labels(slow)}; largest phase the "
          f"truth's for {agree}/{len(slow)}")
 

@@ -750,6 +750,18 @@ static void test_sums_random(void **state)
 	assert_true(matched > 100);
 }
 
+/* The clean request (clean_background's) with its wire times. */
+static void clean_wire(struct attrib *a, struct req *q, double arrival, double complete,
+		       double sent)
+{
+	clean_background(a);
+	req_init(q, 0, 10, 70, 80);
+	req_part(q, 0, BYTES);
+	q->r.t_arrival = US(arrival);
+	q->r.t_complete = US(complete);
+	q->r.t_sent = sent > 0 ? US(sent) : 0;
+}
+
 /* The clean request with its wire times: arrived over -30..-20, read at 0,
  * its response out at 95. NET is on a CPU before 12 (no interval): the
  * socket wait is the network thread's. */
@@ -760,12 +772,7 @@ static void test_wire_phases(void **state)
 	struct req q;
 
 	(void)state;
-	clean_background(a);
-	req_init(&q, 0, 10, 70, 80);
-	req_part(&q, 0, BYTES);
-	q.r.t_arrival = US(-30);
-	q.r.t_complete = US(-20);
-	q.r.t_sent = US(95);
+	clean_wire(a, &q, -30, -20, 95);
 	assert_int_equal(run(a, &q, &res), ATTRIB_MATCHED);
 	assert_true(res.wire_known);
 	assert_int_equal(res.latency_ns, 125000);
@@ -783,6 +790,35 @@ static void test_wire_phases(void **state)
 	attrib_free(a);
 }
 
+/* The socket wait without a request ahead is the network thread's, split
+ * by its own causes: preempted -15..-10 (runq), asleep -8..-5 then runnable
+ * until -3, running the rest (other connections' work). */
+static void test_wire_net_thread(void **state)
+{
+	struct attrib *a = attrib_new(NULL);
+	struct attrib_result res;
+	struct req q;
+
+	(void)state;
+	clean_wire(a, &q, -30, -20, 80);
+	off(a, NET, -15, -10, -1, CAUSE_OTHER, 0, NULL);
+	/* off() takes a negative wake-up for "preempted": this one is asleep */
+	assert_int_equal(attrib_add_offcpu(a, &(struct attrib_offcpu){.tid = NET,
+								      .t_off = US(-8),
+								      .t_on = US(-3),
+								      .t_wakeup = US(-5),
+								      .blocked = true,
+								      .cause = CAUSE_NET,
+								      .stack_id = -2}),
+			 0);
+	assert_int_equal(run(a, &q, &res), ATTRIB_MATCHED);
+	assert_int_equal(PHASE(SOCKET_WAIT), 20000);
+	assert_int_equal(CAUSE(SOCKET_WAIT, CAUSE_RUNQ), 7000);
+	assert_int_equal(CAUSE(SOCKET_WAIT, ATTRIB_CAUSE_UNKNOWN), 3000);
+	assert_int_equal(CAUSE(SOCKET_WAIT, ATTRIB_CAUSE_NET_THREAD), 10000);
+	attrib_free(a);
+}
+
 /* A read that began before the request had all arrived ends recv, with no
  * socket wait; one that began before its first byte starts at the arrival. */
 static void test_wire_read_early(void **state)
@@ -792,12 +828,7 @@ static void test_wire_read_early(void **state)
 	struct req q;
 
 	(void)state;
-	clean_background(a);
-	req_init(&q, 0, 10, 70, 80);
-	req_part(&q, 0, BYTES);
-	q.r.t_arrival = US(-5);
-	q.r.t_complete = US(4);
-	q.r.t_sent = US(80);
+	clean_wire(a, &q, -5, 4, 80);
 	assert_int_equal(run(a, &q, &res), ATTRIB_MATCHED);
 	assert_int_equal(res.latency_ns, 85000);
 	assert_int_equal(PHASE(RECV), 5000);
@@ -807,9 +838,7 @@ static void test_wire_read_early(void **state)
 	attrib_free(a);
 
 	a = attrib_new(NULL);
-	clean_background(a);
-	q.r.t_arrival = US(3);
-	q.r.t_complete = US(6);
+	clean_wire(a, &q, 3, 6, 80);
 	assert_int_equal(run(a, &q, &res), ATTRIB_MATCHED);
 	assert_int_equal(res.latency_ns, 77000);
 	assert_int_equal(PHASE(RECV), 0);
@@ -827,11 +856,7 @@ static void test_wire_unknown(void **state)
 	struct req q;
 
 	(void)state;
-	clean_background(a);
-	req_init(&q, 0, 10, 70, 80);
-	req_part(&q, 0, BYTES);
-	q.r.t_arrival = US(-30);
-	q.r.t_complete = US(-20);
+	clean_wire(a, &q, -30, -20, 0);
 	q.r.wire = CORR_WIRE_SENT_UNRESOLVED;
 	assert_int_equal(run(a, &q, &res), ATTRIB_MATCHED);
 	assert_false(res.wire_known);
@@ -919,6 +944,7 @@ int main(void)
 	    cmocka_unit_test(test_bounded),
 	    cmocka_unit_test(test_sums_random),
 	    cmocka_unit_test(test_wire_phases),
+	    cmocka_unit_test(test_wire_net_thread),
 	    cmocka_unit_test(test_wire_read_early),
 	    cmocka_unit_test(test_wire_unknown),
 	    cmocka_unit_test(test_wire_unmatched_hol),

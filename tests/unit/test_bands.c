@@ -25,6 +25,8 @@ static void request(struct req *q, struct attrib_result *res, int64_t lat, int32
 {
 	produce_req_init(q, NET, T, T, T + (uint64_t)lat, T + (uint64_t)lat);
 	produce_req_part(q, partition, 1000);
+	q->r.t_arrival = q->r.t_complete = T;
+	q->r.t_sent = T + (uint64_t)lat;
 	memset(res, 0, sizeof(*res));
 	res->wire_known = true;
 	res->latency_ns = lat;
@@ -408,7 +410,7 @@ static void on_keep(void *ctx, struct slow_request *s)
 
 	assert_true(k->calls < 16);
 	k->lat[k->calls] = (int64_t)s->latency;
-	k->t_end[k->calls] = s->t_end;
+	k->t_end[k->calls] = s->t_sent;
 	k->cpu[k->calls] = s->cause_ns[CAUSE_CPU];
 	s->nblock = (uint64_t)++k->calls;
 	s->block_dev = 8;
@@ -447,7 +449,7 @@ static void test_keep_hook(void **state)
 		assert_int_equal(s->latency, slot_lat[i]);
 		assert_int_equal(s->nblock, slot_call[i]);
 		assert_int_equal(s->block_dev, 8);
-		assert_int_equal(s->t_first, T);
+		assert_int_equal(s->t_arrival, T);
 		assert_int_equal(s->stack_id, -1);
 	}
 	bands_free(b);
@@ -537,6 +539,7 @@ static void test_wire_unknown_ignored(void **state)
 	for (int band = 0; band < BANDS; band++)
 		assert_int_equal(sum[band].requests, 0);
 	assert_int_equal(bands_kept(b), 0);
+	assert_int_equal(bands_no_wire(b), 1);
 	bands_free(b);
 }
 

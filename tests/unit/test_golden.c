@@ -274,6 +274,7 @@ static void test_lockhold(void **state)
 	report_tail_fill(&rt, g->explain);
 	assert_int_equal(rt.time[0].requests, 0);
 	assert_int_equal(rt.bands[BAND_GE_P99].requests, 0);
+	assert_int_equal(rt.no_wire, 400);
 
 	explain_free(g->explain);
 	corr_free(g->corr);

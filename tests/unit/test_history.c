@@ -40,7 +40,8 @@ static void note(void *h, struct slow_request *s)
 	history_note_blocks(h, s);
 }
 
-/* A request of [t_first, t_end] and latency lat, added to the bands. */
+/* A request of [t_first, t_end] on the wire and in the broker, latency lat,
+ * added to the bands. */
 static void add(struct bands *b, uint64_t t_first, uint64_t t_end, int64_t lat)
 {
 	struct attrib_result res;
@@ -48,6 +49,8 @@ static void add(struct bands *b, uint64_t t_first, uint64_t t_end, int64_t lat)
 
 	produce_req_init(&q, 100, t_first, t_first, t_end, t_end);
 	produce_req_part(&q, 0, 1000);
+	q.r.t_arrival = q.r.t_complete = t_first;
+	q.r.t_sent = t_end;
 	memset(&res, 0, sizeof(res));
 	res.wire_known = true;
 	res.latency_ns = res.phase_ns[ATTRIB_APPEND] = lat;

@@ -58,15 +58,14 @@ static void start(struct run *r, bool causes, bool json, double slower_ms, bool 
 
 /* The socket records of explain_scenario.h's request: partition 3 of
  * "orders", read and answered by NET. */
-static void produce(struct pipeline *p, int32_t corr, double base, double stall)
+static void produce_at(struct pipeline *p, int32_t corr, double arrival, double base, double stall)
 {
 	struct klt_frame_event rq = evb_produce(CONN, corr, 1, US(base), US(base + 10));
 	struct klt_frame_event rs =
 	    evb_response(CONN, corr, US(base + 70 + stall), US(base + 80 + stall));
 
 	evb_produce_totals(&rq, 1, 1, BYTES, 1);
-	/* on the wire exactly while in the broker */
-	evb_wire(&rq, US(base), US(base));
+	evb_wire(&rq, US(arrival), US(arrival));
 	evb_wire(&rs, 0, US(base + 80 + stall));
 	rq.tid_first = rq.tid_last = NET;
 	rs.tid_first = rs.tid_last = NET;
@@ -74,6 +73,12 @@ static void produce(struct pipeline *p, int32_t corr, double base, double stall)
 	SOCK(p, evb_part(CONN, 0, 3, BYTES, 1));
 	SOCK(p, rq);
 	SOCK(p, rs);
+}
+
+/* On the wire exactly while in the broker. */
+static void produce(struct pipeline *p, int32_t corr, double base, double stall)
+{
+	produce_at(p, corr, base, base, stall);
 }
 
 /* Ends the run; the streams' texts are in r->out.buf and r->file[].buf. */
@@ -158,6 +163,42 @@ static void test_attributed(void **state)
 	assert_int_equal(pipeline_folded_lines(r.p), lines(r.file[PIPELINE_FOLDED].buf));
 	assert_true(pipeline_folded_lines(r.p) >= 1);
 	assert_contains(r.file[PIPELINE_FOLDED].buf, "wait_transaction_locked;");
+	done(&r);
+}
+
+/* A request that arrived with the stalled one waits in the socket behind
+ * it: its --slower line and its --requests line say behind which and why. */
+static void test_head_of_line(void **state)
+{
+	struct run r = {0};
+	const char *req, *out, *second;
+	double b2 = 200 * MS + 80;
+
+	(void)state;
+	start(&r, true, false, 100, false);
+	SOCK(r.p, evb_conn4(CONN, "127.0.0.1", 4000));
+	name(r.p, INO, "orders-3", "00000000000000000000.log");
+	request_causes(r.p, 0, 200 * MS, 1);
+	produce_at(r.p, 1, 0, 0, 200 * MS);
+	file(r.p, H1, KLC_SYS_WRITE, INO, BYTES, b2 + 40, b2 + 50);
+	produce_at(r.p, 2, 1, b2, 0);
+	end(&r);
+	req = r.file[PIPELINE_REQUESTS].buf;
+	out = r.out.buf;
+	second = strstr(req, "\"corr\":2,");
+	assert_non_null(second);
+	/* request 1 waited behind nothing: the first hol object is request 2's */
+	assert_true(strstr(req, "\"hol\":{") > second);
+	assert_contains(second, "\"wire\":\"known\",\"flow_blocked_us\":0,"
+				"\"latency_us\":200159,\"broker_latency_us\":80,");
+	assert_contains(second, "\"top_cause\":\"hol\",\"top_phase\":\"socket_wait\","
+				"\"top_us\":200079,");
+	assert_contains(second, "\"root_cause\":\"journal\",\"root_corr\":1,\"hol\":{"
+				"\"us\":200079,\"behind_corr\":1,\"root_cause\":\"journal\","
+				"\"root_phase\":\"append\",\"root_corr\":1}");
+	assert_contains(out, "    top cause hol 200ms in socket_wait\n"
+			     "    waited 200ms in the socket behind corr 1, root cause journal in "
+			     "append of corr 1\n");
 	done(&r);
 }
 
@@ -404,9 +445,13 @@ static void test_file_error(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_attributed),	       cmocka_unit_test(test_no_causes),
-	    cmocka_unit_test(test_replay_reproduces),  cmocka_unit_test(test_dump_says_how_traced),
-	    cmocka_unit_test(test_clock_from_records), cmocka_unit_test(test_file_error),
+	    cmocka_unit_test(test_attributed),
+	    cmocka_unit_test(test_head_of_line),
+	    cmocka_unit_test(test_no_causes),
+	    cmocka_unit_test(test_replay_reproduces),
+	    cmocka_unit_test(test_dump_says_how_traced),
+	    cmocka_unit_test(test_clock_from_records),
+	    cmocka_unit_test(test_file_error),
 	    cmocka_unit_test(test_sloppy_symboliser),
 	};
 

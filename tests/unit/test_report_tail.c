@@ -193,6 +193,7 @@ static void fixed_tail(struct report_tail *rt)
 	rt->lost_events = 7;
 	rt->stack_errors = 2;
 	rt->file_events = "tracepoints";
+	rt->no_wire = 5;
 }
 
 static const char tail_header[] =
@@ -239,7 +240,9 @@ static void test_tail_text(void **state)
 	    "more each, 5.00ms in all, not in the latency\n"
 	    "  >= p999  1 request (the slowest kept), 250ms: append 95%, post_append 2%, lock 1%, "
 	    "send 1%; journal 90%, cpu 10%\n"
-	    "  attributed 1000, not attributed 4 (no_append 3) (ambiguous 1); cause events lost 7; "
+	    "  attributed 1000, not attributed 4 (no_append 3) (ambiguous 1); without wire times, "
+	    "not "
+	    "in the bands 5; cause events lost 7; "
 	    "handler chosen by time order 2; writes to unnamed files 4; attributed before their "
 	    "causes arrived 1\n"
 	    "\nWhy the tail is slow: the slowest produce requests (>= p99: 10 requests of 10.0ms "
@@ -289,6 +292,7 @@ static void test_tail_text_variants(void **state)
 	rt.attrib.unmatched[ATTRIB_UNM_NO_APPEND] = 0;
 	rt.attrib.ambiguous_resolved = 0;
 	rt.stats.unnamed_writes = rt.stats.early = 0;
+	rt.no_wire = 0;
 	report_tail_text(sink_open(&s), &rt);
 	t = sink_text(&s);
 	assert_contains(t, "  >= p99   10 requests, 900ms: append 85%, post_append 5%, send 5%, "
@@ -410,7 +414,8 @@ static void test_tail_json(void **state)
 	expect_text(
 	    &s,
 	    "{\"attribution\":{\"requests\":1000,\"unmatched\":{\"requests\":4,\"reasons\":{\"no_"
-	    "append\":3,\"ambiguous\":1}},\"handler_by_time_order\":2,\"lost_events\":7,\"stack_e"
+	    "append\":3,\"ambiguous\":1}},\"no_wire\":5,\"handler_by_time_order\":2,\"lost_"
+	    "events\":7,\"stack_e"
 	    "rrors\":2,\"file_events\":\"tracepoints\",\"bad_records\":0,\"segment_writes\":2000,"
 	    "\"unnamed_writes\":4,\"topic_ids\":0,\"unknown_topic_ids\":0,\"early\":1,\"history_d"
 	    "ropped\":6,\"history_bytes\":123456},\"bands\":{\"lt_p50\":{\"requests\":900,\"min_u"
@@ -507,7 +512,7 @@ static void test_tail_json_empty(void **state)
 	tail_json(&s, &rt);
 	j = sink_text(&s);
 	assert_contains(j, "{\"attribution\":{\"requests\":0,\"unmatched\":{\"requests\":0,"
-			   "\"reasons\":{}},\"handler_by_time_order\":0,");
+			   "\"reasons\":{}},\"no_wire\":0,\"handler_by_time_order\":0,");
 	assert_contains(j, "\"top_partitions\":[],\"top_clients\":[],\"top_stacks\":[],");
 	assert_contains(j, "\"stack_errors\":0,\"file_events\":\"none\",\"bad_records\":0,");
 	/* no devices without commits or block I/O */
