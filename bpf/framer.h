@@ -67,6 +67,7 @@ enum kw_state {
 	S_TOPIC_NEXT,
 	S_BODY_DONE,
 	S_SKIP_FRAME,
+	S_RESP_TAIL,
 };
 
 /* What a step produced for the caller to emit. */
@@ -131,10 +132,12 @@ struct kw_flow {
 	__u8 dir;
 	__u8 bad_reason;
 	__u8 topic_is_id;
-	__u8 corr_known;    /* TX: corr_lo/corr_hi are set */
-	__u8 frame_emitted; /* a topic or partition of this frame was reported */
-	__u8 part_trunc;    /* the partition's last batch header was cut short */
-	__u8 tok[24];	    /* 8 used; room lets the verifier bound copies by masks */
+	__u8 corr_known;	  /* TX: corr_lo/corr_hi are set */
+	__u8 frame_emitted;	  /* a topic or partition of this frame was reported */
+	__u8 part_trunc;	  /* the partition's last batch header was cut short */
+	__u8 tok[24];		  /* 8 used; room lets the verifier bound copies by masks */
+	__u8 tail[KLT_RESP_TAIL]; /* TX: the response's last bytes */
+	__u8 tail_len;
 };
 
 /* Names are kept apart from the flow so that responses carry no buffers. */
@@ -804,7 +807,31 @@ KW_STEP_FN int kw_step_resp_corr(struct kw_flow *f, struct kw_in *in)
 		f->sync = KW_SYNCED;
 		f->flags &= ~(__u32)KLT_FRAME_TENTATIVE;
 	}
-	f->skip = f->frame_left;
+	/* the last bytes hold Produce's throttle_time_ms: the connection is
+	 * muted that long after the response */
+	f->tail_len = 0;
+	if (f->frame_left < KLT_RESP_TAIL) {
+		f->skip = f->frame_left;
+		f->state = S_SKIP_FRAME;
+		return KW_NONE;
+	}
+	f->skip = f->frame_left - KLT_RESP_TAIL;
+	f->state = S_RESP_TAIL;
+	return KW_NONE;
+}
+
+KW_STEP_FN int kw_step_resp_tail(struct kw_flow *f, struct kw_in *in)
+{
+	int r;
+
+	KW_CHECK(f && in);
+	r = kw_fixed(f, in, KLT_RESP_TAIL);
+	if (r < 0)
+		return kw_reject(f, KLT_BAD_SIZE, f->size);
+	if (r == 0)
+		return KW_NONE;
+	__builtin_memcpy(f->tail, f->tok, KLT_RESP_TAIL);
+	f->tail_len = KLT_RESP_TAIL;
 	f->state = S_SKIP_FRAME;
 	return KW_NONE;
 }
@@ -841,6 +868,8 @@ KW_INLINE int kw_dispatch(struct kw_flow *f, struct kw_names *nm, struct kw_in *
 		return kw_step_req_hdr(f, in);
 	case S_RESP_CORR:
 		return kw_step_resp_corr(f, in);
+	case S_RESP_TAIL:
+		return kw_step_resp_tail(f, in);
 	case S_CLIENT_ID_LEN:
 		return kw_step_client_id_len(f, in);
 	case S_CLIENT_ID:
@@ -981,6 +1010,9 @@ KW_INLINE void kw_fill_frame(struct klt_frame_event *e, const struct kw_flow *f,
 	e->pad = 0;
 	e->record_bytes = f->record_bytes;
 	e->records = f->records;
+	e->tail_len = f->dir == KLT_DIR_TX ? f->tail_len : 0;
+	__builtin_memcpy(e->tail, f->tail, KLT_RESP_TAIL);
+	__builtin_memset(e->pad2, 0, sizeof(e->pad2));
 	e->client_id_full_len = f->client_id_full_len;
 	e->client_id_len =
 	    f->client_id_len > KLT_CLIENT_ID_MAX ? KLT_CLIENT_ID_MAX : (__u8)f->client_id_len;

@@ -472,7 +472,6 @@ static __always_inline void frame_wire(struct klt_frame_event *e, struct kw_flow
 	e->t_wire_first_ns = 0;
 	e->t_wire_last_ns = 0;
 	e->seq_end = seq_end;
-	e->pad2 = 0;
 	if (f->dir == KLT_DIR_RX) {
 		span.flags = KLT_FRAME_ARRIVAL_UNKNOWN;
 		span.t_first = span.t_last = 0;

@@ -22,6 +22,7 @@
 #define KLT_MAX_FRAME_BYTES (100u << 20)
 #define KLT_MAX_API_KEY	    127
 #define KLT_MAX_API_VERSION 63
+#define KLT_RESP_TAIL	    5 /* response bytes kept from the end of each body */
 
 enum klt_event_type {
 	KLT_EV_CONN = 1, /* a Kafka listener socket was first seen */
@@ -140,7 +141,12 @@ struct klt_frame_event {
 	 * KLT_FRAME_ARRIVAL_UNKNOWN (request) or the connection's
 	 * KLT_CONN_WIRE_SKIPPED */
 	__u32 seq_end;
-	__u32 pad2;
+	/* ABI 2, responses: their last tail_len bytes (0 when the body is
+	 * shorter than KLT_RESP_TAIL): Produce v1-v8 end with throttle_time_ms,
+	 * v9+ with it and their tagged fields */
+	__u8 tail_len;
+	__u8 tail[KLT_RESP_TAIL];
+	__u8 pad2[6];
 };
 
 /* The size of a version 1 frame record. */

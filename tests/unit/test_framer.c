@@ -216,6 +216,9 @@ static void build_responses(struct stream *s)
 	add_response(s, 2000, 0, 0);		   /* the smallest response: size 4 */
 	add_response(s, 2001, 1, (size_t)3 << 20); /* a large Fetch-like one */
 	add_response(s, 2002, 1, 10);
+	add_response(s, 2003, 0, 0); /* a body shorter than the kept tail */
+	add_response(s, 2004, 0, 1);
+	add_response(s, 2005, 0, KLT_RESP_TAIL - 1);
 }
 
 /* ---- the reference: what kproto says a frame is ---- */
@@ -303,6 +306,11 @@ static void expect_response(const uint8_t *frame, struct kh_frame *x)
 	x->ev.api_version = -1;
 	x->ev.client_id_full_len = -1;
 	x->ev.corr_id = (int32_t)be32_at(frame + 4);
+	/* the body's last bytes, when it has that many after the corr id */
+	if (x->ev.size >= 4 + KLT_RESP_TAIL) {
+		x->ev.tail_len = KLT_RESP_TAIL;
+		memcpy(x->ev.tail, frame + 4 + x->ev.size - KLT_RESP_TAIL, KLT_RESP_TAIL);
+	}
 }
 
 static void expect_frame(const struct stream *s, size_t i, __u8 dir, struct kh_frame *x)
@@ -333,6 +341,7 @@ static int same_frame(const struct kh_frame *g, const struct kh_frame *x, uint32
 		   a->client_id_full_len == b->client_id_full_len &&
 		   a->client_id_len == b->client_id_len &&
 		   !memcmp(a->client_id, b->client_id, a->client_id_len) &&
+		   a->tail_len == b->tail_len && !memcmp(a->tail, b->tail, a->tail_len) &&
 		   g->ntopics == x->ntopics && g->nparts == x->nparts;
 
 	for (size_t i = 0; same && i < g->ntopics; i++) {
