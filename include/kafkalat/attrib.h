@@ -189,6 +189,10 @@ int attrib_add_offcpu(struct attrib *a, const struct attrib_offcpu *o);
 enum attrib_unmatched attrib_request(struct attrib *a, const struct corr_request *r,
 				     struct attrib_result *out);
 const struct attrib_stats *attrib_stats(const struct attrib *a);
+/* r's head-of-line wait alone (attrib_result.hol_ns, behind r->prev_corr_id),
+ * for a request that is not attributed: from its own times, 0 without wire
+ * times. */
+int64_t attrib_hol_ns(const struct corr_request *r);
 
 /* JSON names: "recv", "socket_wait", "read", "queue", ...; causes as
  * cause_name() plus "queued", "hol", "throttle_mute", "net_thread",

@@ -1021,25 +1021,46 @@ static void account_net_wait(struct acc *acc, uint32_t tid, uint64_t lo, uint64_
 	c[ATTRIB_CAUSE_NET_THREAD] += (int64_t)(hi - lo - asleep - runq);
 }
 
-/* socket_wait [lo, hi): the part inside the previous request's flight on
+/* The part of socket_wait [lo, hi) inside the previous request's flight on
  * the connection (its arrival to its response leaving: it was muted, or
- * waiting itself) is head-of-line; the rest is the network thread's. */
+ * waiting itself), as [*hs, *he); empty at lo when none. */
+static void hol_span(const struct corr_request *r, uint64_t lo, uint64_t hi, uint64_t *hs,
+		     uint64_t *he)
+{
+	*hs = *he = lo;
+	if (hi <= lo || !r->has_prev || r->prev_t_done <= lo || r->prev_t_start >= hi ||
+	    r->prev_t_start >= r->prev_t_done)
+		return;
+	*hs = r->prev_t_start > lo ? r->prev_t_start : lo;
+	*he = r->prev_t_done < hi ? r->prev_t_done : hi;
+}
+
+/* socket_wait [lo, hi): head-of-line, and the rest the network thread's. */
 static void account_socket_wait(struct acc *acc, const struct corr_request *r, uint64_t lo,
 				uint64_t hi)
 {
-	uint64_t hs = lo, he = lo;
+	uint64_t hs, he;
 
 	if (hi <= lo)
 		return;
-	if (r->has_prev && r->prev_t_done > lo && r->prev_t_start < hi &&
-	    r->prev_t_start < r->prev_t_done) {
-		hs = r->prev_t_start > lo ? r->prev_t_start : lo;
-		he = r->prev_t_done < hi ? r->prev_t_done : hi;
-	}
+	hol_span(r, lo, hi, &hs, &he);
 	account_net_wait(acc, r->tid_read, lo, hs);
 	add_cause(acc, ATTRIB_SOCKET_WAIT, ATTRIB_CAUSE_HOL, hs, he, NULL);
 	acc->out->hol_ns = (int64_t)(he - hs);
 	account_net_wait(acc, r->tid_read, he, hi);
+}
+
+int64_t attrib_hol_ns(const struct corr_request *r)
+{
+	struct bounds bd;
+	uint64_t hs, he, ns;
+
+	if (!corr_wire_latency(r, &ns))
+		return 0;
+	init_bounds(r, true, &bd);
+	clamp_bounds(&bd);
+	hol_span(r, bd.b[B_COMPLETE], bd.b[B_FIRST], &hs, &he);
+	return (int64_t)(he - hs);
 }
 
 /* The phases outside the broker's threads: on the wire. */
@@ -1125,7 +1146,7 @@ static void hol_root(struct attrib *a, const struct corr_request *r, struct attr
 	out->hol_root_cause = ATTRIB_CAUSE_UNKNOWN;
 	out->hol_root_phase = ATTRIB_SOCKET_WAIT;
 	out->hol_root_corr_id = r->prev_corr_id;
-	if (c->used && c->conn_id == r->conn_id && c->corr_id == r->prev_corr_id) {
+	if (r->has_prev && c->used && c->conn_id == r->conn_id && c->corr_id == r->prev_corr_id) {
 		out->hol_root_cause = c->root_cause;
 		out->hol_root_phase = (enum attrib_phase)c->root_phase;
 		out->hol_root_corr_id = c->root_corr_id;

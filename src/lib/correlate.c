@@ -6,6 +6,14 @@
  * requests with acks=0 get no response from a real broker: they are counted
  * when read and kept only so that a broker which does answer them (the
  * librdkafka mock cluster) does not produce unmatched responses.
+ *
+ * An answered request completes when its response has left the socket: a
+ * second FIFO per connection holds those whose response the kernel saw
+ * leave only after the write (KLT_EV_SENT tells when), and the ones behind
+ * them, so that each connection completes in order and each request can
+ * name the one it may have waited behind. Full-window periods
+ * (KLT_EV_FLOW) wait per connection for the next request to arrive after
+ * them. docs/design.md, "Correlation".
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -662,6 +670,16 @@ static int on_request(struct corr *c, struct conn *cn, const struct klt_frame_ev
 	return 0;
 }
 
+/* A response left during its write, so every response byte before it had
+ * left too: a KLT_EV_SENT for those still waiting would have come before
+ * it. None did (lost, or a kernel side that sends none): they are sent at
+ * an unknown time, rather than held until the connection closes. */
+static void give_up_unsent(struct conn *cn)
+{
+	for (size_t i = 0; i + 1 < cn->unsent.len; i++)
+		pq_at(&cn->unsent, i)->sent_wait = false;
+}
+
 /* p answered by response e: it moves to the requests waiting to be sent. */
 static int answer(struct corr *c, struct conn *cn, struct pending_req *p,
 		  const struct klt_frame_event *e, bool abi1)
@@ -686,6 +704,8 @@ static int answer(struct corr *c, struct conn *cn, struct pending_req *p,
 	u->resp_seq = e->seq_end;
 	cn->unsent.len++;
 	cn->matched_any = true;
+	if (u->req.t_sent)
+		give_up_unsent(cn);
 	complete_sent(c, cn);
 	return 0;
 }

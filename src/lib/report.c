@@ -149,6 +149,25 @@ static uint64_t sum(const uint64_t *v, int n)
 	return s;
 }
 
+/* The correlator's wire records: what resolved the sent-later responses and
+ * bounded the flow-control waits, and what was left over. */
+static void wire_counts_text(FILE *out, const struct corr_counts *n)
+{
+	char unclaimed[16];
+
+	if (n->wire_skipped_conns)
+		fprintf(out, "  connections without wire times (kTLS or sockmap) %" PRIu64 "\n",
+			n->wire_skipped_conns);
+	if (!n->sent_events && !n->flow_events && !n->arrival_backlog)
+		return;
+	fmt_ns(n->flow_unclaimed_ns, unclaimed, sizeof(unclaimed));
+	fprintf(out,
+		"  wire records: sent %" PRIu64 ", full receive windows %" PRIu64
+		" (%s no request arrived after), requests arriving through the socket backlog "
+		"%" PRIu64 "\n",
+		n->sent_events, n->flow_events, unclaimed, n->arrival_backlog);
+}
+
 static void summary_counts_text(FILE *out, const struct report_run *run)
 {
 	const struct corr_counts *n = run->counts;
@@ -178,6 +197,7 @@ static void summary_counts_text(FILE *out, const struct report_run *run)
 	if (run->conn_table_full)
 		fprintf(out, "  connections not tracked (kernel table full) %" PRIu64 "\n",
 			run->conn_table_full);
+	wire_counts_text(out, n);
 }
 
 /* kafkalat's own cost, per completed produce request when there were any. */
@@ -340,66 +360,97 @@ static void summary_produce_json(struct json *j, const struct agg *total,
 	json_obj_end(j);
 }
 
-void report_summary_json(FILE *out, const struct agg *total, const struct report_run *run)
+static void broker_json(struct json *j, const struct report_run *run)
+{
+	json_key(j, "broker");
+	json_obj_begin(j);
+	json_kint(j, "pid", run->pid);
+	json_kstr(j, "comm", run->comm);
+	json_key(j, "ports");
+	json_arr_begin(j);
+	for (int i = 0; i < run->nports; i++)
+		json_uint(j, run->ports[i]);
+	json_arr_end(j);
+	json_obj_end(j);
+}
+
+/* The correlator's counts: connections, requests, what did not match. */
+static void counts_json(struct json *j, const struct report_run *run)
 {
 	const struct corr_counts *n = run->counts;
+
+	json_key(j, "connections");
+	json_obj_begin(j);
+	json_kuint(j, "seen", n->connections);
+	json_kuint(j, "preexisting", n->preexisting);
+	json_kuint(j, "untracked", run->conn_table_full);
+	json_kuint(j, "wire_skipped", n->wire_skipped_conns);
+	json_obj_end(j);
+	json_kuint(j, "requests", n->requests);
+	json_kuint(j, "responses", n->responses);
+	json_kuint(j, "partial", n->partial);
+	json_key(j, "unmatched");
+	json_obj_begin(j);
+	json_kuint(j, "requests", sum(n->unmatched, CORR_UNM_MAX));
+	json_reasons(j, n->unmatched, CORR_UNM_MAX, unm_name);
+	json_kuint(j, "responses", n->unmatched_responses);
+	json_obj_end(j);
+	json_key(j, "undecodable");
+	json_obj_begin(j);
+	json_kuint(j, "connections", n->undecodable_conns);
+	json_reasons(j, n->undecodable, KLT_BAD_REASON_MAX, bad_name);
+	json_obj_end(j);
+	json_kuint(j, "resync_skipped_syscalls", run->resync_skipped);
+	json_kuint(j, "desyncs", n->desyncs);
+	json_kuint(j, "bad_events", n->bad_events);
+}
+
+/* The wire records as the correlator read them (a replay has them too). */
+static void wire_json(struct json *j, const struct corr_counts *n)
+{
+	json_key(j, "wire");
+	json_obj_begin(j);
+	json_kuint(j, "sent_records", n->sent_events);
+	json_kuint(j, "flow_records", n->flow_events);
+	json_kdouble(j, "flow_unclaimed_us", us(n->flow_unclaimed_ns));
+	json_kuint(j, "arrival_backlog", n->arrival_backlog);
+	json_obj_end(j);
+}
+
+/* The kernel side's counters (live runs only). */
+static void kernel_json(struct json *j, const struct report_run *run)
+{
+	json_key(j, "kernel");
+	json_obj_begin(j);
+	json_kuint(j, "syscalls", run->kernel_syscalls);
+	json_kuint(j, "steps", run->kernel_steps);
+	json_kuint(j, "arrivals", run->kernel_arrivals);
+	json_kuint(j, "arrival_unknown", run->arrival_unknown);
+	json_kuint(j, "sent_later", run->sent_later);
+	json_kuint(j, "arrival_no_ring", run->arrival_no_ring);
+	json_kuint(j, "arrival_backlog", run->arrival_backlog);
+	json_kuint(j, "wire_skipped", run->wire_skipped);
+	json_kuint(j, "sent_events", run->sent_events);
+	json_kuint(j, "flow_events", run->flow_events);
+	json_obj_end(j);
+}
+
+void report_summary_json(FILE *out, const struct agg *total, const struct report_run *run)
+{
 	struct json j;
 
 	json_init(&j, out);
 	json_obj_begin(&j);
 	json_kstr(&j, "schema", REPORT_SCHEMA);
 	json_kstr(&j, "type", "summary");
-	json_key(&j, "broker");
-	json_obj_begin(&j);
-	json_kint(&j, "pid", run->pid);
-	json_kstr(&j, "comm", run->comm);
-	json_key(&j, "ports");
-	json_arr_begin(&j);
-	for (int i = 0; i < run->nports; i++)
-		json_uint(&j, run->ports[i]);
-	json_arr_end(&j);
-	json_obj_end(&j);
+	broker_json(&j, run);
 	json_kdouble(&j, "duration_s", run->duration_s);
 	json_kuint(&j, "lost_events", run->lost_events);
 	summary_produce_json(&j, total, run);
 	json_apis(&j, total);
-	json_key(&j, "connections");
-	json_obj_begin(&j);
-	json_kuint(&j, "seen", n->connections);
-	json_kuint(&j, "preexisting", n->preexisting);
-	json_kuint(&j, "untracked", run->conn_table_full);
-	json_kuint(&j, "wire_skipped", n->wire_skipped_conns);
-	json_obj_end(&j);
-	json_kuint(&j, "requests", n->requests);
-	json_kuint(&j, "responses", n->responses);
-	json_kuint(&j, "partial", n->partial);
-	json_key(&j, "unmatched");
-	json_obj_begin(&j);
-	json_kuint(&j, "requests", sum(n->unmatched, CORR_UNM_MAX));
-	json_reasons(&j, n->unmatched, CORR_UNM_MAX, unm_name);
-	json_kuint(&j, "responses", n->unmatched_responses);
-	json_obj_end(&j);
-	json_key(&j, "undecodable");
-	json_obj_begin(&j);
-	json_kuint(&j, "connections", n->undecodable_conns);
-	json_reasons(&j, n->undecodable, KLT_BAD_REASON_MAX, bad_name);
-	json_obj_end(&j);
-	json_kuint(&j, "resync_skipped_syscalls", run->resync_skipped);
-	json_kuint(&j, "desyncs", n->desyncs);
-	json_kuint(&j, "bad_events", n->bad_events);
-	json_key(&j, "kernel");
-	json_obj_begin(&j);
-	json_kuint(&j, "syscalls", run->kernel_syscalls);
-	json_kuint(&j, "steps", run->kernel_steps);
-	json_kuint(&j, "arrivals", run->kernel_arrivals);
-	json_kuint(&j, "arrival_unknown", run->arrival_unknown);
-	json_kuint(&j, "sent_later", run->sent_later);
-	json_kuint(&j, "arrival_no_ring", run->arrival_no_ring);
-	json_kuint(&j, "arrival_backlog", run->arrival_backlog);
-	json_kuint(&j, "wire_skipped", run->wire_skipped);
-	json_kuint(&j, "sent_events", run->sent_events);
-	json_kuint(&j, "flow_events", run->flow_events);
-	json_obj_end(&j);
+	counts_json(&j, run);
+	wire_json(&j, run->counts);
+	kernel_json(&j, run);
 	cost_json(&j, total, &run->cost);
 	if (run->tail)
 		report_tail_json(&j, run->tail);
@@ -439,6 +490,32 @@ void report_slow_header(FILE *out)
 		"CLIENT_ID", "TOPIC-PARTITIONS", "BYTES", "LATENCY", "BROKER", "FLOW");
 }
 
+/* Without an attribution (no causes traced), what a request waited behind
+ * is still known from its own times; its root cause is not. */
+static void hol_text(FILE *out, const struct corr_request *r)
+{
+	int64_t hol = attrib_hol_ns(r);
+	char t[16];
+
+	if (hol <= 0)
+		return;
+	fmt_ns((uint64_t)hol, t, sizeof(t));
+	fprintf(out, "    waited %s in the socket behind corr %d\n", t, r->prev_corr_id);
+}
+
+static void hol_json(struct json *j, const struct corr_request *r)
+{
+	int64_t hol = attrib_hol_ns(r);
+
+	if (hol <= 0)
+		return;
+	json_key(j, "hol");
+	json_obj_begin(j);
+	json_kdouble(j, "us", (double)hol / 1e3);
+	json_kint(j, "behind_corr", r->prev_corr_id);
+	json_obj_end(j);
+}
+
 void report_slow_text(FILE *out, const struct corr_request *r, int64_t wall_offset_ns,
 		      const struct report_attrib *a)
 {
@@ -458,6 +535,8 @@ void report_slow_text(FILE *out, const struct corr_request *r, int64_t wall_offs
 		fprintf(out, "    wire times unknown: %s\n", corr_wire_name(r->wire));
 	if (a && a->res)
 		report_attrib_text(out, a);
+	else
+		hol_text(out, r);
 	fflush(out);
 }
 
@@ -543,6 +622,8 @@ void report_slow_json(FILE *out, const struct corr_request *r, int64_t wall_offs
 	json_request_fields(&j, r);
 	if (a && a->res)
 		report_attrib_json(&j, a);
+	else
+		hol_json(&j, r);
 	json_obj_end(&j);
 	fputc('\n', out);
 	fflush(out);
@@ -557,6 +638,8 @@ void report_request_json(FILE *out, const struct corr_request *r, const struct r
 	json_request_fields(&j, r);
 	if (a && a->res)
 		report_attrib_json(&j, a);
+	else
+		hol_json(&j, r);
 	json_obj_end(&j);
 	fputc('\n', out);
 }

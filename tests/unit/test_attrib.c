@@ -738,6 +738,8 @@ static void test_sums_random(void **state)
 			if (run(a, &q, &res) == ATTRIB_MATCHED) {
 				matched++;
 				assert_true(res.wire_known);
+				/* the same wait from the request's times alone */
+				assert_int_equal(attrib_hol_ns(&q.r), res.hol_ns);
 				assert_int_equal(res.unattributed_ns, 0);
 				assert_int_equal(res.latency_ns,
 						 (int64_t)(q.r.t_sent - q.r.t_arrival));

@@ -776,22 +776,41 @@ static void test_sent_later_resolved_in_order(void **state)
 	struct fixture *f = *state;
 
 	feed_pair(f, 1, 1000, 2000, 3000, 0, 0xfffffff0u);
-	feed_pair(f, 2, 1100, 3000, 4000, 4000, 0); /* left during its write */
-	feed_pair(f, 3, 1200, 4000, 5000, 0, 0x00000010u);
+	feed_pair(f, 2, 1100, 3000, 4000, 0, 0x00000010u);
+	feed_pair(f, 3, 1200, 4000, 5000, 0, 0x00000030u);
 	assert_int_equal(f->n, 0);
 	assert_int_equal(counts(f)->completed, 0);
 	assert_int_equal(evb_feed(f->c, evb_sent(1, 4500, 0xfffffff0u)), 0);
-	assert_int_equal(f->n, 2);
+	assert_int_equal(f->n, 1);
 	assert_int_equal(f->v[0].req.t_sent, 4500);
 	assert_int_equal(f->v[0].req.wire, CORR_WIRE_KNOWN);
-	assert_int_equal(f->v[1].req.t_sent, 4000);
 	assert_int_equal(evb_feed(f->c, evb_sent(1, 5600, 0x0000000fu)), 0);
-	assert_int_equal(f->n, 2);
-	assert_int_equal(evb_feed(f->c, evb_sent(1, 5700, 0x00000020u)), 0);
+	assert_int_equal(f->n, 1);
+	assert_int_equal(evb_feed(f->c, evb_sent(1, 5700, 0x00000030u)), 0);
 	assert_int_equal(f->n, 3);
+	assert_int_equal(f->v[1].req.t_sent, 5700);
 	assert_int_equal(f->v[2].req.t_sent, 5700);
 	assert_int_equal(counts(f)->sent_events, 3);
 	assert_int_equal(counts(f)->completed, 3);
+}
+
+/* A response that left during its write had every response byte before it
+ * leave first: responses still waiting for a KLT_EV_SENT then will get none
+ * (the kernel side sent none, or it was lost), so they complete unknown
+ * at once, and the later requests with them. */
+static void test_sent_later_given_up(void **state)
+{
+	struct fixture *f = *state;
+
+	feed_pair(f, 1, 1000, 2000, 3000, 0, 500);
+	feed_pair(f, 2, 1100, 3000, 4000, 0, 600);
+	assert_int_equal(f->n, 0);
+	feed_pair(f, 3, 1200, 4000, 5000, 5000, 0);
+	assert_int_equal(f->n, 3);
+	assert_int_equal(f->v[0].req.wire, CORR_WIRE_SENT_UNRESOLVED);
+	assert_int_equal(f->v[1].req.wire, CORR_WIRE_SENT_UNRESOLVED);
+	assert_int_equal(f->v[2].req.wire, CORR_WIRE_KNOWN);
+	assert_int_equal(f->v[2].req.t_sent, 5000);
 }
 
 /* Each request knows the one answered before it on its connection: from its
@@ -1163,6 +1182,7 @@ int main(void)
 	    T(test_unknown_conn_still_matched),
 	    T(test_wire_times),
 	    T(test_sent_later_resolved_in_order),
+	    T(test_sent_later_given_up),
 	    T(test_previous_request),
 	    T(test_sent_unresolved),
 	    T(test_wire_skipped),

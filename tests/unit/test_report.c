@@ -197,6 +197,11 @@ static void fixed_counts(struct corr_counts *n)
 	n->undecodable_conns = 2;
 	n->undecodable[KLT_BAD_TLS] = 1;
 	n->undecodable[KLT_BAD_SIZE] = 1;
+	n->wire_skipped_conns = 1;
+	n->sent_events = 4;
+	n->flow_events = 3;
+	n->flow_unclaimed_ns = 2500000;
+	n->arrival_backlog = 2;
 }
 
 static void fixed_run(struct report_run *run, const struct corr_counts *n)
@@ -273,6 +278,10 @@ static void test_summary_json_contract(void **state)
 	assert_contains(j, "\"ApiVersions\":{\"requests\":1,\"latency_us\":{\"p50\":100.095,");
 	assert_contains(j, "\"undecodable\":{\"connections\":2,"
 			   "\"reasons\":{\"bad_frame_size\":1,\"tls\":1}}");
+	assert_contains(j, "\"connections\":{\"seen\":5,\"preexisting\":1,\"untracked\":1,"
+			   "\"wire_skipped\":1}");
+	assert_contains(j, "\"bad_events\":0,\"wire\":{\"sent_records\":4,\"flow_records\":3,"
+			   "\"flow_unclaimed_us\":2500,\"arrival_backlog\":2},\"kernel\":{");
 	free(s.buf);
 }
 
@@ -329,7 +338,11 @@ static void test_summary_text(void **state)
 	assert_contains(t, "  responses without a request 1\n");
 	assert_contains(t, "  lost events 3, undecodable connections 2\n");
 	assert_contains(t, "    undecodable tls                  1\n");
-	assert_contains(t, "  connections not tracked (kernel table full) 1\n");
+	assert_contains(t,
+			"  connections not tracked (kernel table full) 1\n"
+			"  connections without wire times (kTLS or sockmap) 1\n"
+			"  wire records: sent 4, full receive windows 3 (2.50ms no request arrived "
+			"after), requests arriving through the socket backlog 2\n");
 	free(s.buf);
 	agg_free(&a);
 }
@@ -681,6 +694,37 @@ static void test_slow_json(void **state)
 	free(s.buf);
 }
 
+/* Not attributed (no causes traced): a request's lines still say how long it
+ * waited behind the request before it on its connection, from its times:
+ * here from its arrival (1 ms before its first read) until that request's
+ * response left, 0.6 ms later. */
+static void test_hol_without_causes(void **state)
+{
+	struct corr_request r = sample();
+	struct sink s;
+
+	(void)state;
+	r.wire = CORR_WIRE_KNOWN;
+	r.t_arrival = r.t_complete = r.t_first - 1000000;
+	r.t_sent = r.t_end;
+	r.has_prev = true;
+	r.prev_corr_id = 6;
+	r.prev_t_start = r.t_first - 3000000;
+	r.prev_t_done = r.t_first - 400000;
+	report_slow_text(sink_open(&s), &r, HOUR_NS, NULL);
+	expect_text(&s, "01:00:05.000250  127.0.0.1:40000       producer-1       "
+			"orders-3,orders-4,logs-0            350     1.25ms      250us          -\n"
+			"    waited 600us in the socket behind corr 6\n");
+	report_request_json(sink_open(&s), &r, NULL);
+	assert_contains(sink_text(&s), "\"broker_latency_us\":250,\"hol\":{\"us\":600,"
+				       "\"behind_corr\":6}}\n");
+	free(s.buf);
+	r.has_prev = false;
+	report_slow_text(sink_open(&s), &r, HOUR_NS, NULL);
+	assert_null(strstr(sink_text(&s), "waited"));
+	free(s.buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -705,6 +749,7 @@ int main(void)
 	    cmocka_unit_test(test_slow_text),
 	    cmocka_unit_test(test_slow_text_many_partitions),
 	    cmocka_unit_test(test_slow_json),
+	    cmocka_unit_test(test_hol_without_causes),
 	};
 
 	return cmocka_run_group_tests(tests, utc, NULL);
