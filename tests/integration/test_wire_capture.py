@@ -59,9 +59,13 @@ def compare(t, title, reqs, frames):
     if not t.check(n >= 200, f"{title}: {n} produce requests traced (>= 200)"):
         return
     wire = [r for r in reqs if None not in (r["t_arrival_ns"], r["t_complete_ns"], r["t_sent_ns"])]
+    why = {}
+    for r in reqs:
+        if r.get("wire") != "known":
+            why[r.get("wire")] = why.get(r.get("wire"), 0) + 1
     t.check(len(wire) >= SHARE * n,
             f"{title}: {len(wire)} of {n} produce requests ({100 * len(wire) / n:.2f}%) have "
-            f"t_arrival, t_complete and t_sent (>= {100 * SHARE:.0f}%)")
+            f"t_arrival, t_complete and t_sent (>= {100 * SHARE:.0f}%; the others' wire: {why})")
     found, diffs, full, bad = 0, [], [], []
     for r in wire:
         fr = frames.get((r["client"], r["corr"]))
