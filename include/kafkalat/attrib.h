@@ -148,17 +148,22 @@ struct attrib_result {
 	const char *top_waker_comm;
 	/* Head-of-line: the part of socket_wait (hol_ns, cause "hol") spent
 	 * behind the connection's previous request, hol_corr_id, whose root
-	 * cause (its own top cause, or, if that was itself head-of-line, its
-	 * predecessor's root, transitively) is hol_root_cause in
-	 * hol_root_phase of request hol_root_corr_id. ATTRIB_CAUSE_UNKNOWN when
-	 * that request was not attributed (not a Produce request). */
+	 * (below) was hol_root_cause in hol_root_phase, at the head of a chain
+	 * starting with request hol_root_corr_id. ATTRIB_CAUSE_UNKNOWN when that
+	 * request was not attributed (not a Produce request) or is forgotten. */
 	int64_t hol_ns;
 	int32_t hol_corr_id;
 	unsigned int hol_root_cause;
 	enum attrib_phase hol_root_phase;
 	int32_t hol_root_corr_id;
-	/* This request's own root: top_cause, or the hol root when top_cause
-	 * is head-of-line. */
+	/* This request's time by root cause: its own causes, with its
+	 * head-of-line wait shared out like the root causes of the request it
+	 * waited behind (so transitively: in a cascade each request ahead adds
+	 * its own causes); root_ns[hol] is 0 and the rest sum to the phases.
+	 * root_cause is the largest, root_phase where it was spent (by this
+	 * request, else by the one it waited behind), root_corr_id the head of
+	 * its chain: itself unless its top cause is hol. */
+	int64_t root_ns[ATTRIB_CAUSES];
 	unsigned int root_cause;
 	enum attrib_phase root_phase;
 	int32_t root_corr_id;

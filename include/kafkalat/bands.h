@@ -50,10 +50,10 @@ struct band_time {
 	uint64_t total_ns;
 	double phase_pct[ATTRIB_PHASES];
 	double cause_pct[ATTRIB_CAUSES];
-	/* root causes: cause_pct with each head-of-line wait counted as the
-	 * root cause of the request waited behind (attrib_result.hol_root_cause) */
+	/* root causes: cause_pct with each head-of-line wait shared out as the
+	 * root causes of the request waited behind (attrib_result.root_ns) */
 	double root_pct[ATTRIB_CAUSES];
-	/* the head-of-line waits alone, by the root cause behind them */
+	/* the head-of-line waits alone, by the root causes behind them */
 	double hol_pct[ATTRIB_CAUSES];
 	/* the flow-control bounds of the band's requests (never in total_ns) */
 	uint64_t flow_requests, flow_total_ns, flow_max_ns;
@@ -71,12 +71,11 @@ struct slow_request {
 	 * found it when the request was kept (history.h); 0 without a hook */
 	uint64_t nblock, block_longest_ns;
 	uint32_t block_dev;
-	uint32_t key[BAND_TOPS]; /* the tops' keys as the bands' string indexes, 0 none */
-	int32_t stack_id;	 /* the top cause's stack, -1 none */
-	int64_t stack_ns;	 /* the top cause's time */
-	int64_t hol_ns;		 /* head-of-line wait, behind a request stalled in: */
-	unsigned int hol_root_cause;
-	uint64_t flow_ns; /* its flow-control bound */
+	uint32_t key[BAND_TOPS];	/* the tops' keys as the bands' string indexes, 0 none */
+	int32_t stack_id;		/* the top cause's stack, -1 none */
+	int64_t stack_ns;		/* the top cause's time */
+	int64_t root_ns[ATTRIB_CAUSES]; /* attrib_result.root_ns */
+	uint64_t flow_ns;		/* its flow-control bound */
 };
 
 struct bands;

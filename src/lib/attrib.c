@@ -72,10 +72,11 @@ struct thr {
 struct conn_last {
 	uint64_t conn_id, t_end; /* the connection's last answered request */
 	bool used;
-	/* its root cause, for the requests that waited behind it */
+	/* its root causes, for the request that waited behind it */
 	int32_t corr_id;
 	uint8_t root_cause, root_phase;
 	int32_t root_corr_id;
+	int64_t root_ns[ATTRIB_CAUSES];
 };
 
 struct attrib {
@@ -1136,43 +1137,100 @@ static struct conn_last *conn_slot(struct attrib *a, uint64_t conn_id)
 	return &a->conns[(uint32_t)((conn_id * 0x9e3779b97f4a7c15ull) >> 32) & (CONN_SLOTS - 1)];
 }
 
-/* What r waited behind: the root of its connection's previous request,
- * attributed before it (each connection completes in order). */
-static void hol_root(struct attrib *a, const struct corr_request *r, struct attrib_result *out)
+/* The connection's previous request, if attrib remembers it (attributed
+ * before r: each connection completes in order). */
+static const struct conn_last *prev_of(struct attrib *a, const struct corr_request *r)
 {
 	const struct conn_last *c = conn_slot(a, r->conn_id);
 
+	if (r->has_prev && c->used && c->conn_id == r->conn_id && c->corr_id == r->prev_corr_id)
+		return c;
+	return NULL;
+}
+
+/* What r waited behind: its connection's previous request and that
+ * request's root. */
+static void hol_root(const struct conn_last *p, const struct corr_request *r,
+		     struct attrib_result *out)
+{
 	out->hol_corr_id = r->prev_corr_id;
 	out->hol_root_cause = ATTRIB_CAUSE_UNKNOWN;
 	out->hol_root_phase = ATTRIB_SOCKET_WAIT;
 	out->hol_root_corr_id = r->prev_corr_id;
-	if (r->has_prev && c->used && c->conn_id == r->conn_id && c->corr_id == r->prev_corr_id) {
-		out->hol_root_cause = c->root_cause;
-		out->hol_root_phase = (enum attrib_phase)c->root_phase;
-		out->hol_root_corr_id = c->root_corr_id;
-	}
+	if (!p)
+		return;
+	out->hol_root_cause = p->root_cause;
+	out->hol_root_phase = (enum attrib_phase)p->root_phase;
+	out->hol_root_corr_id = p->root_corr_id;
 }
 
-/* r's own root, remembered for the request behind it. */
+/* r's time by root cause: its own causes, and its head-of-line wait shared
+ * out like the time of the request it waited behind, itself so composed.
+ * In a cascade, where each request waits for all ahead of it, the wait is
+ * then the sum of theirs, each with its own causes. */
+static void root_compose(const struct conn_last *p, struct attrib_result *out)
+{
+	int64_t total = 0, given = 0;
+	unsigned int largest = ATTRIB_CAUSE_UNKNOWN;
+
+	for (int ph = 0; ph < ATTRIB_PHASES; ph++)
+		for (int c = 0; c < ATTRIB_CAUSES; c++)
+			out->root_ns[c] += out->cause_ns[ph][c];
+	out->root_ns[ATTRIB_CAUSE_HOL] = 0;
+	if (out->hol_ns <= 0)
+		return;
+	for (int c = 0; p && c < ATTRIB_CAUSES; c++)
+		total += p->root_ns[c];
+	for (int c = 0; total > 0 && c < ATTRIB_CAUSES; c++) {
+		int64_t share =
+		    (int64_t)((double)out->hol_ns * (double)p->root_ns[c] / (double)total);
+
+		out->root_ns[c] += share;
+		given += share;
+		if (largest == ATTRIB_CAUSE_UNKNOWN || p->root_ns[c] > p->root_ns[largest])
+			largest = (unsigned int)c;
+	}
+	/* rounding: the rest goes to the largest share, so the sum stays exact */
+	out->root_ns[largest] += out->hol_ns - given;
+}
+
+/* The largest root cause, and where it is: in r's own phases if r spent
+ * some of it itself, else where the request it waited behind did; and the
+ * request at the head of r's head-of-line chain. */
+static void pick_root(const struct corr_request *r, struct attrib_result *out)
+{
+	unsigned int root = 0;
+	int64_t own = 0;
+
+	for (unsigned int c = 1; c < ATTRIB_CAUSES; c++)
+		if (out->root_ns[c] > out->root_ns[root])
+			root = c;
+	out->root_cause = root;
+	out->root_phase = out->hol_root_phase;
+	for (int ph = 0; ph < ATTRIB_PHASES; ph++)
+		if (out->cause_ns[ph][root] > own) {
+			own = out->cause_ns[ph][root];
+			out->root_phase = (enum attrib_phase)ph;
+		}
+	out->root_corr_id = out->top_cause == ATTRIB_CAUSE_HOL ? out->hol_root_corr_id : r->corr_id;
+}
+
+/* r's roots, remembered for the request behind it. */
 static void set_root(struct attrib *a, const struct corr_request *r, struct attrib_result *out)
 {
 	struct conn_last *c = conn_slot(a, r->conn_id);
+	const struct conn_last *p = prev_of(a, r);
 
-	if (out->top_cause == ATTRIB_CAUSE_HOL) {
-		out->root_cause = out->hol_root_cause;
-		out->root_phase = out->hol_root_phase;
-		out->root_corr_id = out->hol_root_corr_id;
-	} else {
-		out->root_cause = out->top_cause;
-		out->root_phase = out->top_phase;
-		out->root_corr_id = r->corr_id;
-	}
+	hol_root(p, r, out);
+	root_compose(p, out);
+	pick_root(r, out);
 	if (c->used && c->conn_id != r->conn_id)
 		return; /* the slot is another connection's (pipelined() keeps it) */
 	c->corr_id = r->corr_id;
 	c->root_cause = (uint8_t)out->root_cause;
 	c->root_phase = (uint8_t)out->root_phase;
 	c->root_corr_id = out->root_corr_id;
+	memcpy(c->root_ns, out->root_ns, sizeof(c->root_ns));
 }
 
 static enum attrib_unmatched finish(struct attrib *a, const struct corr_request *r,
@@ -1217,7 +1275,6 @@ enum attrib_unmatched attrib_request(struct attrib *a, const struct corr_request
 
 	memset(out, 0, sizeof(*out));
 	out->wire_known = corr_wire_latency(r, &wire_ns);
-	hol_root(a, r, out);
 	pipe = pipelined(a, r);
 	a->st.requests++;
 	if (why != ATTRIB_MATCHED)

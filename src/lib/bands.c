@@ -121,8 +121,6 @@ static void keep_slow(struct bands *b, const struct corr_request *r,
 				 .t_arrival = r->t_arrival,
 				 .t_sent = r->t_sent,
 				 .nstacks = res->nstacks,
-				 .hol_ns = res->hol_ns,
-				 .hol_root_cause = res->hol_root_cause,
 				 .flow_ns = r->flow_blocked_ns};
 
 	if (!topn_wants(&b->slow, s.latency))
@@ -130,6 +128,7 @@ static void keep_slow(struct bands *b, const struct corr_request *r,
 	set_keys(b, r, res, &s);
 	memcpy(s.stacks, res->stacks, sizeof(s.stacks));
 	memcpy(s.phase_ns, res->phase_ns, sizeof(s.phase_ns));
+	memcpy(s.root_ns, res->root_ns, sizeof(s.root_ns));
 	for (int p = 0; p < ATTRIB_PHASES; p++)
 		for (int c = 0; c < ATTRIB_CAUSES; c++)
 			s.cause_ns[c] += res->cause_ns[p][c];
@@ -235,13 +234,10 @@ static void add_time(const struct slow_request *s, struct band_time *out)
 		out->phase_pct[p] += (double)s->phase_ns[p];
 	for (int c = 0; c < ATTRIB_CAUSES; c++) {
 		out->cause_pct[c] += (double)s->cause_ns[c];
-		out->root_pct[c] += (double)s->cause_ns[c];
-	}
-	/* the head-of-line wait is its root cause's time too */
-	if (s->hol_ns > 0 && s->hol_root_cause < ATTRIB_CAUSES) {
-		out->root_pct[ATTRIB_CAUSE_HOL] -= (double)s->hol_ns;
-		out->root_pct[s->hol_root_cause] += (double)s->hol_ns;
-		out->hol_pct[s->hol_root_cause] += (double)s->hol_ns;
+		out->root_pct[c] += (double)s->root_ns[c];
+		/* what the head-of-line wait added to each root cause */
+		if (c != ATTRIB_CAUSE_HOL)
+			out->hol_pct[c] += (double)(s->root_ns[c] - s->cause_ns[c]);
 	}
 	if (s->flow_ns) {
 		out->flow_requests++;

@@ -627,6 +627,17 @@ static const char *top_cause_name(const struct attrib_result *res, char *buf, si
 	return attrib_cause_name(res->top_cause);
 }
 
+/* Causes with time, µs. */
+static void json_causes(struct json *j, const char *key, const int64_t ns[ATTRIB_CAUSES])
+{
+	json_key(j, key);
+	json_obj_begin(j);
+	for (unsigned c = 0; c < ATTRIB_CAUSES; c++)
+		if (ns[c])
+			json_kdouble(j, attrib_cause_name(c), (double)ns[c] / 1000.0);
+	json_obj_end(j);
+}
+
 /* What its socket wait waited behind. */
 static void json_hol(struct json *j, const struct attrib_result *res)
 {
@@ -663,12 +674,7 @@ void report_attrib_json(struct json *j, const struct report_attrib *a)
 	for (unsigned p = 0; p < ATTRIB_PHASES; p++)
 		for (unsigned c = 0; c < ATTRIB_CAUSES; c++)
 			total[c] += res->cause_ns[p][c];
-	json_key(j, "causes_us");
-	json_obj_begin(j);
-	for (unsigned c = 0; c < ATTRIB_CAUSES; c++)
-		if (total[c])
-			json_kdouble(j, attrib_cause_name(c), (double)total[c] / 1000.0);
-	json_obj_end(j);
+	json_causes(j, "causes_us", total);
 	json_kstr(j, "top_cause", top_cause_name(res, name, sizeof(name)));
 	json_kstr(j, "top_phase", attrib_phase_name(res->top_phase));
 	json_kdouble(j, "top_us", (double)res->top_ns / 1000.0);
@@ -676,8 +682,10 @@ void report_attrib_json(struct json *j, const struct report_attrib *a)
 		json_kstr(j, "top_waker", res->top_waker_comm ? res->top_waker_comm : "");
 	json_kstr(j, "root_cause", attrib_cause_name(res->root_cause));
 	json_kint(j, "root_corr", res->root_corr_id);
-	if (res->hol_ns > 0)
+	if (res->hol_ns > 0) {
+		json_causes(j, "root_causes_us", res->root_ns);
 		json_hol(j, res);
+	}
 	if (a->stack && *a->stack)
 		json_frames(j, a->stack);
 }

@@ -485,13 +485,14 @@ def cpu_hog(t):
          f"{name}: ge_p99 largest root cause (by time)")
     # the network thread preempted while it holds the request queue's lock,
     # handlers preempted before the hand-off, and the requests behind them
-    # waiting in the socket. Weighed by time, with those waits counted as
-    # the cause they waited behind, the run queue holds most of the band
-    # (83-88% measured before the wire times). The mean share counts the
-    # band's many short requests, which on a shared 2-vCPU VM are often only
-    # CPU-bound: 43-87% measured over 17 runs.
+    # waiting in the socket. Weighed by time, with those waits shared out as
+    # the causes of the requests they waited behind (which also ran on the
+    # starved CPU: cpu 27-46%), the run queue is the largest root cause:
+    # 53-72% measured over 4 runs (83-88% of the broker latency's band).
+    # The mean share counts the band's many short requests, which on a shared
+    # 2-vCPU VM are often only CPU-bound: 43-87% measured over 17 runs.
     bt = b["by_time"]["root_causes_pct"]["runq"]
-    t.check(bt >= 60, f"{name}: ge_p99 runq by time, root causes {bt:.1f}% (>= 60%)")
+    t.check(bt >= 40, f"{name}: ge_p99 runq by time, root causes {bt:.1f}% (>= 40%)")
     t.check(b["causes_pct"]["runq"] >= 35,
             f"{name}: ge_p99 runq {b['causes_pct']['runq']:.1f}% (>= 35%)")
     check_band_clean(t, name, b, (), 2)

@@ -657,7 +657,9 @@ static void test_bounded(void **state)
 	a = attrib_new(&cfg);
 	assert_non_null(a);
 	st = attrib_stats(a);
-	assert_true(st->bytes > 0 && st->bytes < 100000); /* rings grow on demand */
+	/* rings grow on demand; the connections' last roots are fixed: 1024 of
+	 * 180 bytes */
+	assert_true(st->bytes > 0 && st->bytes < 300000);
 	for (int i = 0; i < 1000000; i++, t += 1000) {
 		uint32_t tid = 1 + (uint32_t)(i % 100);
 		struct attrib_offcpu o = {.tid = tid, .t_off = t, .t_on = t + 500, .blocked = true};

@@ -504,7 +504,8 @@ static void test_time_hol_roots(void **state)
 		res.phase_ns[ATTRIB_SOCKET_WAIT] = 90;
 		res.cause_ns[ATTRIB_SOCKET_WAIT][ATTRIB_CAUSE_HOL] = 90;
 		res.hol_ns = 90;
-		res.hol_root_cause = CAUSE_JOURNAL;
+		res.root_ns[CAUSE_CPU] = lat - 90;
+		res.root_ns[CAUSE_JOURNAL] = 90; /* the request waited behind */
 		q.r.flow_blocked_ns = lat == 100 ? 40 : 0;
 		assert_int_equal(bands_add(b, &q.r, &res), 0);
 	}

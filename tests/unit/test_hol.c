@@ -56,6 +56,14 @@ static void causes(struct explain *t, double base)
 	offcpu(t, NET, base + 12, base + 57 + X, base + 55 + X, 1, -1, H1, "kafka-handler");
 }
 
+/* The same, but the handler is preempted for X instead (run queue). */
+static void causes_runq(struct explain *t, double base)
+{
+	file(t, H1, KLC_SYS_WRITE, INO, BYTES, base + 40, base + 50 + X);
+	offcpu(t, H1, base + 45, base + 45 + X, 0, 0, -1, 0, "");
+	offcpu(t, NET, base + 12, base + 57 + X, base + 55 + X, 1, -1, H1, "kafka-handler");
+}
+
 static void request(struct corr *c, int32_t i)
 {
 	double base = (double)i * EACH;
@@ -130,10 +138,79 @@ static void test_pipelined_stalls(void **state)
 	explain_free(rn.t);
 }
 
+/* The root composition the header states: own causes, and the
+ * head-of-line wait shared out like the previous request's roots (the
+ * rounding's rest on its largest root). */
+static void expect_composed(const struct attrib_result *res, const struct attrib_result *prev)
+{
+	int64_t own[ATTRIB_CAUSES] = {0}, total = 0, given = 0, sum = 0;
+	unsigned int largest = ATTRIB_CAUSE_UNKNOWN;
+
+	for (int p = 0; p < ATTRIB_PHASES; p++)
+		for (int c = 0; c < ATTRIB_CAUSES; c++)
+			if (c != ATTRIB_CAUSE_HOL)
+				own[c] += res->cause_ns[p][c];
+	for (int c = 0; c < ATTRIB_CAUSES; c++)
+		total += prev->root_ns[c];
+	for (int c = 0; c < ATTRIB_CAUSES; c++) {
+		int64_t share =
+		    (int64_t)((double)res->hol_ns * (double)prev->root_ns[c] / (double)total);
+
+		own[c] += share;
+		given += share;
+		if (largest == ATTRIB_CAUSE_UNKNOWN || prev->root_ns[c] > prev->root_ns[largest])
+			largest = (unsigned int)c;
+	}
+	own[largest] += res->hol_ns - given;
+	for (int c = 0; c < ATTRIB_CAUSES; c++) {
+		assert_int_equal(res->root_ns[c], own[c]);
+		sum += res->root_ns[c];
+	}
+	assert_int_equal(res->root_ns[ATTRIB_CAUSE_HOL], 0);
+	assert_int_equal(sum, res->latency_ns);
+}
+
+/* A cascade: request 0 stalls X in the journal, request 1 X in the run
+ * queue, request 2 not at all. Request 2 waited behind both: its root
+ * causes hold each one's X (the chain's head, request 0, would name the
+ * journal alone). */
+static void test_cascade_roots(void **state)
+{
+	struct run rn = {0};
+	struct corr *c;
+
+	(void)state;
+	rn.t = explain_new(NULL, stacks, NULL, on_result, &rn);
+	c = corr_new(on_complete, &rn);
+	assert_non_null(rn.t);
+	assert_non_null(c);
+	name(rn.t, INO, "orders-3", "00000000000000000000.log");
+	causes(rn.t, 0);
+	causes_runq(rn.t, EACH);
+	file(rn.t, H1, KLC_SYS_WRITE, INO, BYTES, 2 * EACH + 40, 2 * EACH + 50);
+	assert_int_equal(evb_feed(c, evb_conn4(CONN, "127.0.0.1", 4000)), 0);
+	for (int32_t i = 0; i < 3; i++)
+		request(c, i);
+	explain_finish(rn.t);
+	assert_int_equal(rn.n, 3);
+	assert_int_equal(rn.res[0].root_cause, CAUSE_JOURNAL);
+	assert_int_equal(rn.res[1].top_cause, ATTRIB_CAUSE_HOL);
+	expect_composed(&rn.res[1], &rn.res[0]);
+	expect_composed(&rn.res[2], &rn.res[1]);
+	/* each X but the few µs of request 2's own arrival after them */
+	assert_true(rn.res[2].root_ns[CAUSE_JOURNAL] >= X * 1000 - 10000);
+	assert_true(rn.res[2].root_ns[CAUSE_RUNQ] >= X * 1000 - 10000);
+	assert_int_equal(rn.res[2].hol_root_corr_id, 0);
+	assert_int_equal(rn.res[2].root_corr_id, 0);
+	corr_free(c);
+	explain_free(rn.t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_pipelined_stalls),
+	    cmocka_unit_test(test_cascade_roots),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

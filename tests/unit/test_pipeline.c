@@ -193,7 +193,11 @@ static void test_head_of_line(void **state)
 				"\"latency_us\":200159,\"broker_latency_us\":80,");
 	assert_contains(second, "\"top_cause\":\"hol\",\"top_phase\":\"socket_wait\","
 				"\"top_us\":200079,");
-	assert_contains(second, "\"root_cause\":\"journal\",\"root_corr\":1,\"hol\":{"
+	/* its own 80 us on a CPU, and its wait shared out like request 1's
+	 * causes (200 080 us of them) */
+	assert_contains(second, "\"root_cause\":\"journal\",\"root_corr\":1,\"root_causes_us\":{"
+				"\"cpu\":135.999,\"runq\":3.999,\"journal\":199998.003,"
+				"\"queued\":20.999},\"hol\":{"
 				"\"us\":200079,\"behind_corr\":1,\"root_cause\":\"journal\","
 				"\"root_phase\":\"append\",\"root_corr\":1}");
 	assert_contains(out, "    top cause hol 200ms in socket_wait\n"

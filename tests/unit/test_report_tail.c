@@ -791,8 +791,11 @@ static void test_attrib_hol(void **state)
 	res.hol_root_phase = ATTRIB_APPEND;
 	res.hol_root_corr_id = 3;
 	res.root_corr_id = 3;
+	res.root_ns[CAUSE_CPU] = 60000;
+	res.root_ns[CAUSE_JOURNAL] = 190000;
 	attrib_json(&s, &a);
-	assert_contains(sink_text(&s), "\"root_cause\":\"journal\",\"root_corr\":3,\"hol\":{"
+	assert_contains(sink_text(&s), "\"root_cause\":\"journal\",\"root_corr\":3,"
+				       "\"root_causes_us\":{\"cpu\":60,\"journal\":190},\"hol\":{"
 				       "\"us\":90,\"behind_corr\":6,\"root_cause\":\"journal\","
 				       "\"root_phase\":\"append\",\"root_corr\":3}}");
 	free(s.buf);
