@@ -58,11 +58,8 @@ def figures(requests_path, load_path):
         parts["socket_wait"] += r["t_first_ns"] - r["t_complete_ns"]
         parts["broker"] += r["t_end_ns"] - r["t_first_ns"]
         parts["send_queue"] += r["t_sent_ns"] - r["t_end_ns"]
-        for c, us in (r.get("causes_us") or {}).items():
-            if c == "hol":
-                h = r.get("hol") or {}
-                hol_us += us
-                c = h.get("root_cause", "hol")
+        hol_us += (r.get("causes_us") or {}).get("hol", 0.0)
+        for c, us in (r.get("root_causes_us") or r.get("causes_us") or {}).items():
             roots[c] = roots.get(c, 0.0) + us
     total = sum(parts.values()) or 1
     out["band"] = {"requests": len(band),

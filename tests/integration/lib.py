@@ -418,14 +418,11 @@ def hol_of(r):
 
 def root_time_us(reqs):
     """Each root cause's time over reqs (attributed --requests lines): a
-    request's own causes, with its head-of-line wait counted for the root of
-    the request it waited behind."""
+    request's root_causes_us when it waited head-of-line (its wait shared out
+    as the root causes of what it waited behind), else its causes_us."""
     out = {}
     for r in reqs:
-        for c, us in (r.get("causes_us") or {}).items():
-            if c == "hol":
-                h = hol_of(r)
-                c = h[2] if h else "hol"
+        for c, us in (r.get("root_causes_us") or r.get("causes_us") or {}).items():
             out[c] = out.get(c, 0.0) + us
     return out
 
