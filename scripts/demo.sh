@@ -56,8 +56,8 @@ echo "== background pressure: 256 MiB files written and fsynced, oldest deleted"
 pressure_pid=$!
 
 echo "== kafkalat -p $broker_pid -P $port --slower 200 -d $((SECONDS_LOAD + 2)) 10"
-"$BUILD/kafkalat" -p "$broker_pid" -P "$port" --slower 200 -d $((SECONDS_LOAD + 2)) 10 \
-	2> >(tee "$work/tracer.err" >&2) &
+"$BUILD/kafkalat" -p "$broker_pid" -P "$port" --slower 200 -d $((SECONDS_LOAD + 2)) \
+	--requests "$work/requests.jsonl" 10 2> >(tee "$work/tracer.err" >&2) &
 tracer_pid=$!
 # the load starts once kafkalat traces (it says so on stderr), so that it
 # sees the connection open and every request
@@ -69,38 +69,45 @@ done
 
 echo "== kafkalat load: $RATE msg/s of 1 KiB for $SECONDS_LOAD s, acks=1"
 "$BUILD/kafkalat" load -b "127.0.0.1:$port" -t demo --partitions 4 --rate "$RATE" \
-	--size 1024 -d "$SECONDS_LOAD" -X linger.ms=0 -q >"$work/load.out" || true
+	--size 1024 -d "$SECONDS_LOAD" -X linger.ms=0 -q --json >"$work/load.json" || true
 
 wait "$tracer_pid" || true
 tracer_pid=
 stop "$pressure_pid"
 pressure_pid=
 echo
-echo "== the client's view (librdkafka delivery latency, from kafkalat load)"
-cat "$work/load.out"
+echo "== the client's wait, seen from the producer, from kafkalat and from the broker's clock"
+if [[ -s $work/load.json && -s $work/requests.jsonl ]]; then
+	/usr/bin/python3 scripts/client_view.py "$work/requests.jsonl" "$work/load.json"
+else
+	echo "(no figures: the load or kafkalat wrote nothing)"
+fi
 cat <<'TXT'
 
 What you saw: kafkalat framed every Kafka request the broker read from its
 sockets and matched it with the response it wrote, in the kernel, without
-touching the broker - the latency of every produce request as its client
-waits for it, from its first byte arriving in the broker's socket to the
-last byte of its response leaving it - and split each one into phases
-(recv, socket_wait, then the broker's read, queue, lock, append,
+touching the broker, and timed each produce request as its client waits for
+it: from its first byte arriving in the broker's socket to the last byte of
+its response leaving. It split that time into the wire and the broker's
+phases (recv, socket_wait, then the broker's read, queue, lock, append,
 post_append, send, then send_queue) and the kernel's reasons for each wait,
 from the broker threads' scheduler, futex and file events and their kernel
-stacks. Beside it, BROKER_P99 is the broker's own view, first read to last
-write, as Kafka's request metrics time it.
+stacks. In its table, BROKER_P99 is the broker's own view, first read to
+last write, as Kafka's request metrics time it.
 
 The median is about 100 us. The tail is hundreds of milliseconds, and the
 "Why the tail is slow" lines say what it is made of: on this ext4 (journal
 commit every second) under background writes, the broker's write() of a
 batch blocks in ext4_dirty_inode (updating the file's modification time),
 which must join the running journal transaction and waits while jbd2 commits
-it to the slow disk (do_get_write_access). Like Kafka, the broker reads no
-more from a connection until it has answered its request, so the requests
-behind that one wait in the socket buffer: most of the tail is that wait
-(socket_wait, head-of-line), which no broker-side clock sees, and kafkalat
-names the journal as its root cause. The "journal commits overlapping" line
-shows those commits. Run `scripts/fs-compare.sh` to see the same load on
-ext4 with other options and on XFS.
+it to the slow disk (do_get_write_access); the "journal commits overlapping"
+line shows those commits. Most of the tail's time is not in that write,
+though: like Kafka, the broker reads no more from a connection until it has
+answered its request, so the requests behind a stalled one wait in the
+socket buffer (socket_wait), where the broker's own clock never sees them.
+kafkalat counts that wait as head-of-line and names its root cause: the
+journal. The producer waits longer still: while the broker's receive window
+is full, its requests wait in its own buffers, a wait kafkalat bounds
+(flow-control) but cannot time. Run `scripts/fs-compare.sh` to see the same
+load on ext4 with other options and on XFS.
 TXT

@@ -5,7 +5,7 @@ set -euo pipefail
 
 pkgs=(make gcc clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev pkg-config
 	librdkafka-dev libcmocka-dev libclang-rt-14-dev kcat python3 python3-kafka
-	iproute2 procps xfsprogs e2fsprogs util-linux mount coreutils)
+	iproute2 procps xfsprogs e2fsprogs util-linux mount coreutils tshark)
 
 missing=()
 for p in "${pkgs[@]}"; do
@@ -20,6 +20,10 @@ if [[ $(id -u) -ne 0 ]]; then
 fi
 echo "deps.sh: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
+# tshark's install asks whether non-root users may capture; the tests capture
+# as root, so the answer is no, given before apt-get asks.
+echo "wireshark-common wireshark-common/install-setuid boolean false" |
+	debconf-set-selections
 if ! apt-get install -y -q --no-install-recommends "${missing[@]}" >/tmp/kafkalat-deps.log 2>&1; then
 	apt-get update -q >>/tmp/kafkalat-deps.log 2>&1 || true
 	apt-get install -y -q --no-install-recommends "${missing[@]}" >>/tmp/kafkalat-deps.log 2>&1 || {

@@ -15,10 +15,13 @@
 # `kafkalat load` at --rate msg/s of 1 KiB, acks=1, linger.ms=0, for
 # --seconds. Then everything of that variant is removed before the next.
 #
-# Broker side: kafkalat's summary (p50/p99/p999/max of produce requests) and
-# its --requests lines (the share of produce requests slower than the SLO).
-# Client side: `kafkalat load --json` (p99) and --messages (the share of
-# messages whose delivery report came more than the SLO after produce()).
+# Broker side: kafkalat's summary (p50/p99/p999/max of produce requests: from
+# a request's arrival in the broker's socket to its response leaving) and its
+# --requests lines (the share of produce requests slower than the SLO; the
+# flow-control bound and the broker's own clock, first read to last write,
+# through scripts/client_view.py). Client side: `kafkalat load --json`
+# (p99, p99.9) and --messages (the share of messages whose delivery report
+# came more than the SLO after produce()); then what separates the three.
 # When kafkalat's summary carries the tail composition ("bands", issue 4
 # item 3), the top causes of the >=p99 band are shown too.
 #
@@ -271,6 +274,9 @@ report() { # writes the table or JSON from $work/v*/
 	"$PY" - "$work" "$SLO_MS" "$SECS" "$RATE" "$JSON" "$1" "${VARIANTS[@]}" <<'PY'
 import json, os, sys
 
+sys.path.insert(0, "scripts")
+from client_view import figures
+
 work, slo_ms, secs, rate, as_json, elapsed = sys.argv[1:7]
 variants = sys.argv[7:]
 slo_us = float(slo_ms) * 1000.0
@@ -353,6 +359,8 @@ for i, v in enumerate(variants):
         "p99_us": load["latency_us"]["p99"],
         "over_slo": cover, "over_slo_share": cover / len(msgs) if msgs else None,
     }
+    # the same request from the producer, kafkalat (the wire) and the broker's clock
+    row["sides"] = figures(os.path.join(d, "requests.jsonl"), os.path.join(d, "load.json"))
     row["causes"] = top_causes(summ)
     row["causes_p999"] = top_causes(summ, "ge_p999")
     row["top_stack"] = top_stack(summ)
@@ -407,17 +415,20 @@ def chg(x):
 slo = f"{float(slo_ms):g}"
 print(f"\nProduce latency on the slow disk: {rate} msg/s of 1 KiB for {secs} s per variant, "
       f"acks=1, 4 partitions, pressure 256 MiB files; SLO {slo} ms; times in ms")
-hdr = ["fs variant", "requests", "broker p50", "p99", "p999", "max", f"broker >{slo}ms",
-       "client p99", f"client msgs >{slo}ms", "vs ext4 (broker/client)"]
+hdr = ["fs variant", "requests", "kafkalat p50", "p99", "p999", "max", f"broker >{slo}ms",
+       "flow bound p99", "client p99", "p999", "broker's own p99", f"client msgs >{slo}ms",
+       "vs ext4 (broker/client)"]
 table = []
 for r in rows:
     if "broker" not in r:
         table.append([r["variant"], "skipped"] + [""] * (len(hdr) - 2))
         continue
-    b, c, d = r["broker"], r["client"], r["vs_ext4_over_slo_pct"]
+    b, c, d, sd = r["broker"], r["client"], r["vs_ext4_over_slo_pct"], r["sides"]
     table.append([r["variant"], str(b["requests"]), ms(b["p50_us"]), ms(b["p99_us"]),
                   ms(b["p999_us"]), ms(b["max_us"]), share(b["over_slo"], b["over_slo_share"]),
-                  ms(c["p99_us"]), share(c["over_slo"], c["over_slo_share"]),
+                  ms(sd["flow_bound"]["p99"]) if sd["flow_bound"] else "n/a",
+                  ms(c["p99_us"]), ms(sd["producer"]["p999"]), ms(sd["broker_own"]["p99"]),
+                  share(c["over_slo"], c["over_slo_share"]),
                   "(base)" if r is base else f"{chg(d['broker'])} / {chg(d['client'])}"])
 w = [max(len(hdr[i]), *(len(t[i]) for t in table)) for i in range(len(hdr))]
 fmt = lambda cells: "  ".join(s.ljust(w[0]) if i == 0 else s.rjust(w[i])
@@ -439,6 +450,27 @@ for r in rows:
               f" ({r['broker']['over_slo']} vs {base['broker']['over_slo']} requests,"
               f" {r['client']['over_slo']} vs {base['client']['over_slo']} messages)")
 print("  (Allegro, 2024, on Kafka: XFS had 82% fewer requests over their 65 ms SLO than ext4)")
+print()
+print("What separates the client's p99 from kafkalat's and the broker's own (kafkalat times a "
+      "request from its arrival in the broker's socket to its response leaving; the broker's "
+      "clock from its first read to its last write):")
+for r in rows:
+    if "broker" not in r:
+        continue
+    sd = r["sides"]
+    band = sd["band"]
+    if not band["requests"]:
+        continue
+    pct = band["pct"]
+    roots = list(band["root_causes_pct"].items())[:2]
+    gap = sd["producer"]["p99"] - (sd["kafkalat"]["p99"] or 0)
+    fb = sd["flow_bound"]
+    print(f"  {r['variant']}: >=p99 {pct['socket_wait']:.0f}% waiting in the socket, "
+          f"{pct['broker']:.0f}% in the broker"
+          + (f" (root causes: {', '.join(f'{c} {p:.0f}%' for c, p in roots)})" if roots else "")
+          + f"; client p99 {ms(gap * 1.0)} ms above kafkalat's, before the broker's socket"
+          + (f" (flow-control bound: up to {ms(fb['p99'] - sd['kafkalat']['p99'])} ms)"
+             if fb and sd["kafkalat"]["p99"] is not None else ""))
 print()
 if all(r.get("causes") is None for r in rows if "broker" in r):
     print("Tail causes: not measured (kafkalat ran with --no-causes or could not load them).")

@@ -10,9 +10,11 @@ the test ends there.
 """
 import json
 import os
+import re
 import selectors
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
@@ -23,9 +25,11 @@ BUILD = os.environ.get("OUT", os.path.join(ROOT, "build"))
 KAFKALAT = os.path.join(BUILD, "kafkalat")
 MOCKCLUSTER = os.path.join(BUILD, "mockcluster")
 
-# The fields every --requests line carries (JSON contract of issue 2).
+# The fields every --requests line carries (JSON contract of issue 2; wire
+# times and the two latencies of issue 12, schema kafkalat/2).
 REQUEST_FIELDS = ("client", "corr", "api_version", "acks", "client_id", "partitions",
-                  "t_first_ns", "t_read_ns", "t_resp_ns", "t_end_ns", "latency_us")
+                  "t_first_ns", "t_read_ns", "t_resp_ns", "t_end_ns", "t_arrival_ns",
+                  "t_complete_ns", "t_sent_ns", "latency_us", "broker_latency_us")
 PARTITION_FIELDS = ("topic", "partition", "bytes", "records")
 
 
@@ -71,6 +75,17 @@ class Run:
         p.name = name
         self.procs.append(p)
         return p
+
+    def port_from_file(self, p, path, what):
+        """Waits up to 5 s for process p to write its port as the first line
+        of path (written whole: a rename); returns it, or fails the test."""
+        for _ in range(100):
+            if os.path.exists(path) or p.poll() is not None:
+                break
+            time.sleep(0.05)
+        self.check(os.path.exists(path), what, fatal=True)
+        with open(path) as f:
+            return int(f.readline())
 
     def output(self, p):
         with open(self.path(p.name + ".out"), errors="replace") as f:
@@ -188,6 +203,51 @@ class Run:
         self.eq(summary.get("type"), "summary", "last stdout line is the summary", fatal=True)
         return summary, read_jsonl(self.path(p.name + ".jsonl"))
 
+    def capture(self, port, name="capture"):
+        """Starts a packet capture (dumpcap, pcap format) of TCP port PORT on
+        loopback into NAME.pcap; returns once packets reach the file. dumpcap
+        says "Capturing" before its filter takes packets, so it also captures
+        a UDP port of this process, written to until dumpcap counts a
+        packet (pcap_kafka reads only TCP)."""
+        import socket
+        probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            probe.bind(("127.0.0.1", 0))
+            probe.setblocking(False)
+            argv = ["dumpcap", "-i", "lo", "-f",
+                    f"tcp port {port} or udp port {probe.getsockname()[1]}", "-P",
+                    "-w", self.path(name + ".pcap")]
+            t0 = time.monotonic()
+            p = self.spawn(argv, name)
+            while not re.search(r"Packets: [1-9]", self.output(p)[1]):
+                if p.poll() is not None:
+                    raise Failure(f"dumpcap exited {p.returncode}: {self.output(p)[1].strip()}")
+                if time.monotonic() - t0 > 10:
+                    raise Failure("dumpcap captured nothing within 10 s")
+                sender.sendto(b"probe", probe.getsockname())
+                time.sleep(0.02)
+        finally:
+            probe.close()
+            sender.close()
+        return p
+
+    def stop_capture(self, p):
+        """SIGINT (dumpcap then writes out what it holds), exit 0, nothing
+        dropped; returns the pcap file's path (for pcap_kafka). The kernel hands
+        packets to dumpcap a block at a time, a block at the latest when its
+        read timeout (250 ms) passes, and packets still in the kernel when it
+        stops are neither written nor counted dropped: the last packets get
+        twice that to arrive."""
+        time.sleep(0.5)
+        p.send_signal(signal.SIGINT)
+        self.eq(self.wait(p, 20), 0, "dumpcap exit status")
+        err = self.output(p)[1]
+        m = re.search(r"received/dropped on interface '[^']*': (\d+)/(\d+)", err)
+        self.check(m is not None and int(m.group(2)) == 0,
+                   f"the capture dropped nothing ({m.group(0) if m else err.strip()[-200:]})")
+        return self.path(p.name + ".pcap")
+
     def load(self, boot, *args, name="load", messages=True, timeout=60):
         """Runs `kafkalat load ... --json [--messages]` to the end; returns
         (summary, messages)."""
@@ -201,6 +261,170 @@ class Run:
         self.eq(rc, 0, f"kafkalat load exit status (stderr: {err.strip()[-300:]!r})",
                 fatal=True)
         return json.loads(out.strip().splitlines()[-1]), (read_jsonl(mpath) if messages else [])
+
+
+def pcap_kafka(path, port):
+    """Kafka frames of the TCP connections to PORT in a pcap file (Ethernet
+    or Linux cooked, IPv4 or IPv6), reassembled per direction. Returns
+    {(client "IP:PORT", corr): frame}, frame a dict: api_key, req_first,
+    req_last (CLOCK_REALTIME ns of the segments carrying the request's first
+    and last bytes), resp_first, resp_last (the same for its response; absent
+    when none was captured), req_bytes, resp_bytes. A correlation id seen
+    twice on one connection keeps the first and counts in frame "dups"."""
+    frames = {}
+    with open(path, "rb") as f:
+        data = f.read()
+    magic = data[:4]
+    if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"):
+        end = "<"
+    elif magic in (b"\xa1\xb2\xc3\xd4", b"\xa1\xb2\x3c\x4d"):
+        end = ">"
+    else:
+        raise Failure(f"{path}: not a pcap file")
+    nano = magic in (b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d")
+    linktype = struct.unpack_from(end + "I", data, 20)[0]
+    l2 = {1: 14, 113: 16}.get(linktype)
+    if l2 is None:
+        raise Failure(f"{path}: link type {linktype}")
+    rec = struct.Struct(end + "IIII")
+    streams = {}  # (client, to_broker) -> state
+    pos = 24
+    while pos + 16 <= len(data):
+        sec, frac, incl, _ = rec.unpack_from(data, pos)
+        pkt = data[pos + 16:pos + 16 + incl]
+        pos += 16 + incl
+        ts = sec * 1_000_000_000 + (frac if nano else frac * 1000)
+        ethertype = struct.unpack_from(">H", pkt, l2 - 2)[0]
+        ip = pkt[l2:]
+        if ethertype == 0x0800:
+            ihl = (ip[0] & 15) * 4
+            if ip[9] != 6:
+                continue
+            total = struct.unpack_from(">H", ip, 2)[0]
+            src, dst = socket_ntop(ip[12:16]), socket_ntop(ip[16:20])
+            tcp = ip[ihl:total]
+        elif ethertype == 0x86DD:
+            if ip[6] != 6:
+                continue
+            plen = struct.unpack_from(">H", ip, 4)[0]
+            src, dst = socket_ntop(ip[8:24]), socket_ntop(ip[24:40])
+            tcp = ip[40:40 + plen]
+        else:
+            continue
+        sport, dport, seq = struct.unpack_from(">HHI", tcp)
+        flags = tcp[13]
+        payload = tcp[(tcp[12] >> 4) * 4:]
+        if dport == port:
+            key = (f"{src}:{sport}", True)
+        elif sport == port:
+            key = (f"{dst}:{dport}", False)
+        else:
+            continue
+        st = streams.get(key)
+        if flags & 0x02:  # SYN: the stream's bytes start at seq + 1
+            streams[key] = {"next": (seq + 1) & 0xFFFFFFFF, "hdr": b"", "left": None,
+                            "first": 0, "gap": False}
+            continue
+        if st is None or not payload or st["gap"]:
+            continue  # a connection open before the capture is not framed
+        off = (seq - st["next"]) & 0xFFFFFFFF
+        if off >= 1 << 31:  # starts before what was taken: a retransmission
+            skip = (st["next"] - seq) & 0xFFFFFFFF
+            payload = payload[skip:] if skip < len(payload) else b""
+        elif off:
+            st["gap"] = True  # a missing segment: frames after it are unknown
+            continue
+        st["next"] = (st["next"] + len(payload)) & 0xFFFFFFFF
+        _frame_bytes(st, payload, ts, key, frames)
+    return frames
+
+
+def _frame_bytes(st, payload, ts, key, frames):
+    """Walks one segment's bytes through a direction's framing state."""
+    client, request = key
+    hdr_len = 12 if request else 8
+    i = 0
+    while i < len(payload):
+        if st["left"] is None:
+            if not st["hdr"]:
+                st["first"] = ts
+            take = payload[i:i + hdr_len - len(st["hdr"])]
+            st["hdr"] += take
+            i += len(take)
+            if len(st["hdr"]) < hdr_len:
+                continue
+            size = struct.unpack_from(">i", st["hdr"])[0]
+            st["size"] = size
+            st["left"] = 4 + size - hdr_len
+        take = min(st["left"], len(payload) - i)
+        i += take
+        st["left"] -= take
+        if st["left"]:
+            continue
+        hdr = st["hdr"]
+        if request:
+            api_key, corr = struct.unpack_from(">h", hdr, 4)[0], struct.unpack_from(">i", hdr, 8)[0]
+            fr = frames.setdefault((client, corr), {"dups": 0})
+            if "req_first" in fr:
+                fr["dups"] += 1
+            else:
+                fr.update(api_key=api_key, req_first=st["first"], req_last=ts,
+                          req_bytes=4 + st["size"])
+        else:
+            corr = struct.unpack_from(">i", hdr, 4)[0]
+            fr = frames.setdefault((client, corr), {"dups": 0})
+            if "resp_first" in fr:
+                fr["dups"] += 1
+            else:
+                fr.update(resp_first=st["first"], resp_last=ts, resp_bytes=4 + st["size"])
+        st["hdr"], st["left"] = b"", None
+
+
+def socket_ntop(addr):
+    import socket
+    if len(addr) == 4:
+        return socket.inet_ntop(socket.AF_INET, addr)
+    a = socket.inet_ntop(socket.AF_INET6, addr)
+    return a[7:] if a.startswith("::ffff:") and "." in a else f"[{a}]"
+
+
+def quantile(xs, q):
+    """Nearest rank of sorted xs (kafkalat's histograms are within 0.4% of it)."""
+    if not xs:
+        return None
+    return xs[min(len(xs) - 1, max(0, int(-(-q * len(xs) // 1)) - 1))]
+
+
+# The wire fields of schema kafkalat/2 (docs/json.md, the --requests line and
+# its attribution fields): the tests read them here only, so a rename is one
+# edit.
+
+
+def wire_latency_ns(r):
+    """t_sent - t_arrival of a --requests line, None when either is unknown."""
+    if r.get("t_sent_ns") is None or r.get("t_arrival_ns") is None:
+        return None
+    return r["t_sent_ns"] - r["t_arrival_ns"]
+
+
+def hol_of(r):
+    """(us, corr waited behind, root cause, root corr) of an attributed
+    request's head-of-line wait; None when it has none."""
+    h = r.get("hol")
+    if not h:
+        return None
+    return h["us"], h["behind_corr"], h["root_cause"], h["root_corr"]
+
+
+def root_time_us(reqs):
+    """Each root cause's time over reqs (attributed --requests lines): a
+    request's root_causes_us when it waited head-of-line (its wait shared out
+    as the root causes of what it waited behind), else its causes_us."""
+    out = {}
+    for r in reqs:
+        for c, us in (r.get("root_causes_us") or r.get("causes_us") or {}).items():
+            out[c] = out.get(c, 0.0) + us
+    return out
 
 
 def _crc32c_table():
@@ -292,19 +516,25 @@ def check_request_lines(t, reqs, topics, answered=True):
                 bad.append(f"corr {r['corr']}: acks=0 request has response times")
         if not all(0 < a <= b for a, b in zip(times, times[1:])):
             bad.append(f"corr {r['corr']}: times out of order {times}")
-        if answered and abs(r["broker_latency_us"]
-                            - (r["t_end_ns"] - r["t_first_ns"]) / 1e3) > 0.01:
-            bad.append(f"corr {r['corr']}: broker_latency_us != t_end - t_first")
-        wire = answered and r.get("wire") == "known"
-        if wire and abs(r["latency_us"] - (r["t_sent_ns"] - r["t_arrival_ns"]) / 1e3) > 0.01:
-            bad.append(f"corr {r['corr']}: latency_us != t_sent - t_arrival")
-        if answered and not wire and r["latency_us"] is not None:
-            bad.append(f"corr {r['corr']}: latency_us without wire times")
+        if answered:
+            # latency_us is the wire latency, null where it is unknown (wire
+            # says why); broker_latency_us the broker's first read -> last write
+            w = wire_latency_ns(r)
+            if (r["latency_us"] is None) != (w is None) or \
+                    (w is not None and abs(r["latency_us"] - w / 1e3) > 0.01):
+                bad.append(f"corr {r['corr']}: latency_us {r['latency_us']} != t_sent - "
+                           f"t_arrival ({w})")
+            if (r.get("wire") == "known") != (w is not None):
+                bad.append(f"corr {r['corr']}: wire {r.get('wire')!r} with t_sent - "
+                           f"t_arrival {w}")
+            if abs(r["broker_latency_us"] - (r["t_end_ns"] - r["t_first_ns"]) / 1e3) > 0.01:
+                bad.append(f"corr {r['corr']}: broker_latency_us != t_end - t_first")
         if not r["partitions"] or any(p["topic"] not in topics or p["records"] <= 0
                                       or p["bytes"] <= 0 for p in r["partitions"]):
             bad.append(f"corr {r['corr']}: bad partitions {r['partitions']}")
     t.check(not bad, f"{len(reqs)} request lines have the contract fields, "
-                     f"t_first<=t_read<=t_resp<=t_end, known topics {sorted(topics)}"
+                     f"t_first<=t_read<=t_resp<=t_end, latency_us = t_sent - t_arrival, "
+                     f"broker_latency_us = t_end - t_first, known topics {sorted(topics)}"
                      + (f" ({len(bad)} bad: {bad[:3]})" if bad else ""))
     return sum(p["records"] for r in reqs for p in r["partitions"])
 

@@ -25,7 +25,7 @@ fi
 for bin in "$out/kafkalat" "$out/mockcluster"; do
 	[ -x "$bin" ] || { echo "run.sh: $bin missing: run make first" >&2; exit 1; }
 done
-for tool in kcat setpriv timeout; do
+for tool in kcat setpriv timeout tshark; do
 	command -v "$tool" >/dev/null || { echo "run.sh: $tool missing (scripts/deps.sh)" >&2; exit 1; }
 done
 "$PYTHON" -c 'import kafka' 2>/dev/null ||

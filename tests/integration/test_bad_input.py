@@ -89,13 +89,7 @@ def test(t):
     ports_file = os.path.join(home, "ports")
     own = t.spawn([*NOBODY, MOCKCLUSTER, "--topic", "t", "--port-file", ports_file],
                   "mockcluster-nobody")
-    for _ in range(100):
-        if os.path.exists(ports_file) or own.poll() is not None:
-            break
-        time.sleep(0.05)
-    t.check(os.path.exists(ports_file), "mock cluster runs as uid 65534", fatal=True)
-    with open(ports_file) as f:
-        port = int(f.readline())
+    port = t.port_from_file(own, ports_file, "mock cluster runs as uid 65534")
     one_line(t, [*NOBODY, KAFKALAT, "-P", port, "-p", own.pid, "-d", 1], lambda rc: rc != 0,
              "non-zero", ["CAP_BPF"])
     own.send_signal(signal.SIGTERM)

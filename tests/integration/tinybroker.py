@@ -6,9 +6,18 @@ a proper response. Run as `tinybroker.py PORT_FILE` (writes the port there
 once listening; runs until killed). With --sockmap, each accepted socket is
 put in a BPF sockmap (no programs) before it is read: the kernel then gives it
 a psock, as a sockmap-based proxy would. Imported, it gives tests a client
-side: start(), produce_v3(), read_response()."""
+side: start(), produce_v3(), read_response().
+
+`tinybroker.py --delayed PORT_FILE DELAY_MS PAD_FROM PAD` (start_delayed())
+is a broker that times the wire instead: it reads one request at a time as
+Kafka does (waits for it to be readable, reads 4 bytes then the rest), sleeps
+DELAY_MS, answers, and only then reads the next, so pipelined requests wait
+in its socket. Requests with a correlation id >= PAD_FROM (-1: none) are
+answered with PAD more bytes, a response its write leaves in a socket send
+buffer big enough to take it at once (4 MiB) when the client does not read."""
 import ctypes
 import os
+import select
 import socket
 import struct
 import sys
@@ -20,13 +29,15 @@ def start(t, *args):
     """Starts the broker under Run t (args: its options); returns (process, port)."""
     port_file = t.path("tinybroker.port")
     b = t.spawn([sys.executable, os.path.abspath(__file__), port_file, *args], "tinybroker")
-    for _ in range(100):
-        if os.path.exists(port_file) or b.poll() is not None:
-            break
-        time.sleep(0.05)
-    t.check(os.path.exists(port_file), "tinybroker listens", fatal=True)
-    with open(port_file) as f:
-        return b, int(f.read())
+    return b, t.port_from_file(b, port_file, "tinybroker listens")
+
+
+def start_delayed(t, delay_ms, pad_from=-1, pad=0):
+    """Starts the delayed broker under Run t; returns (process, port)."""
+    port_file = t.path("delayed.port")
+    b = t.spawn([sys.executable, os.path.abspath(__file__), "--delayed", port_file, delay_ms,
+                 pad_from, pad], "delayed-broker")
+    return b, t.port_from_file(b, port_file, "the delayed broker listens")
 
 
 def record_batch(records):
@@ -99,6 +110,55 @@ def serve(conn):
                 conn.sendall(struct.pack(">i", len(resp)) + resp)
 
 
+SO_SNDBUFFORCE = 32
+
+
+def recv_exact(conn, n):
+    buf = b""
+    while len(buf) < n:
+        data = conn.recv(n - len(buf))
+        if not data:
+            return None
+        buf += data
+    return buf
+
+
+def serve_delayed(conn, delay, pad_from, pad):
+    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    conn.setsockopt(socket.SOL_SOCKET, SO_SNDBUFFORCE, 4 << 20)
+    with conn:
+        while True:
+            select.select([conn], [], [])  # read only what has arrived
+            head = recv_exact(conn, 4)
+            if head is None:
+                return
+            frame = recv_exact(conn, struct.unpack(">i", head)[0])
+            if frame is None:
+                return
+            api_key, _, corr, cid_len = struct.unpack_from(">hhih", frame)
+            resp = struct.pack(">i", corr)
+            if api_key == 0:
+                resp += produce_response(frame[10 + max(cid_len, 0):])
+            if 0 <= pad_from <= corr:
+                resp += b"\0" * pad
+            time.sleep(delay)
+            conn.sendall(struct.pack(">i", len(resp)) + resp)
+
+
+def delayed(port_file, delay_ms, pad_from, pad):
+    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(16)
+    with open(port_file + ".tmp", "w") as f:
+        f.write(f"{srv.getsockname()[1]}\n")
+    os.rename(port_file + ".tmp", port_file)
+    while True:
+        select.select([srv], [], [])  # accept() only once a client is there
+        conn, _ = srv.accept()
+        threading.Thread(target=serve_delayed, args=(conn, delay_ms / 1000, pad_from, pad),
+                         daemon=True).start()
+
+
 SYS_BPF = 321  # x86_64
 BPF_MAP_CREATE, BPF_MAP_UPDATE_ELEM = 0, 2
 BPF_MAP_TYPE_SOCKMAP = 15
@@ -131,6 +191,9 @@ def sockmap_put(map_fd, slot, sock_fd):
 
 
 def main():
+    if sys.argv[1] == "--delayed":
+        delayed(sys.argv[2], *map(int, sys.argv[3:6]))
+        return
     srv = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
     srv.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
     srv.bind(("::", 0))
