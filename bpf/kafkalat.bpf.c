@@ -389,8 +389,6 @@ __noinline int wire_rx_frame(__u64 sk, __u32 seq_first, __u32 seq_end, struct wi
 	if (out->flags & KLT_FRAME_ARRIVAL_UNKNOWN)
 		out->t_first = out->t_last = 0;
 	tp = tcp_sk_view((void *)sk);
-	if (tp->rcv_nxt == tp->copied_seq)
-		out->flags |= KLT_FRAME_QUEUE_DRAINED;
 	if (w->t_full) {
 		if (arr_window_open(tp->rcv_wup, tp->rcv_wnd, tp->rcv_nxt,
 				    tp->inet_conn.icsk_ack.rcv_mss)) {

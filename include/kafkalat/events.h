@@ -91,9 +91,6 @@ enum klt_bad_reason {
  * out of the kernel's per-socket ring before the broker read it; a
  * KLT_EV_ARRIVAL record on the connection carried it */
 #define KLT_FRAME_ARRIVAL_EVICTED (1u << 7)
-/* request: the read that completed it left the socket's receive queue
- * empty: the broker had caught up with the client */
-#define KLT_FRAME_QUEUE_DRAINED (1u << 8)
 
 /* KLT_EV_TOPIC.flags */
 #define KLT_TOPIC_IS_ID (1u << 0) /* name[0..16) is a topic UUID (Produce v13+) */

@@ -48,7 +48,7 @@ struct pqueue {
 	size_t head, len, cap;
 };
 
-#define FLOW_PERIODS 64 /* full-window periods kept since the connection last drained */
+#define FLOW_PERIODS 64 /* full-window periods kept of a connection's flow episode */
 /* arrivals handed on by the kernel, per connection: more than its receive
  * buffer holds segments of */
 #define MAX_EVICTED (1u << 16)
@@ -83,13 +83,11 @@ struct conn {
 	bool has_last;
 	int32_t last_corr_id;
 	uint64_t last_t_start, last_t_done;
-	/* full receive windows since the broker last read the connection's
-	 * receive queue empty (drain_t): each request arriving after them
-	 * was held back by them, in the client, up to their total */
+	/* the flow episode: full receive windows since flow_since, the start
+	 * of its first, until a request arrives into an idle connection */
 	struct flow_period flow[FLOW_PERIODS];
 	size_t nflow;
-	uint64_t flow_carry_ns; /* periods pushed out of flow[] since the drain */
-	uint64_t drain_t;
+	uint64_t flow_since;
 	/* evicted arrivals in stream order, from ev_head */
 	struct evicted_arrival *ev;
 	size_t ev_head, ev_len, ev_cap;
@@ -388,15 +386,15 @@ static void complete_unsent(struct corr *c, struct conn *cn)
 	}
 }
 
-/* The connection drained (or ended): its flow-control episode is over.
- * Periods no request's bound reached are counted. */
+/* The connection's flow episode is over (or the connection): periods no
+ * request arrived after are counted. */
 static void flow_release(struct corr *c, struct conn *cn)
 {
 	for (size_t i = 0; i < cn->nflow; i++)
 		if (!cn->flow[i].claimed)
 			c->n.flow_unclaimed_ns += cn->flow[i].t_open - cn->flow[i].t_full;
 	cn->nflow = 0;
-	cn->flow_carry_ns = 0;
+	cn->flow_since = 0;
 }
 
 static void queue_drop_all(struct corr *c, struct conn *cn, enum corr_unmatched_reason why)
@@ -512,34 +510,56 @@ static void on_flow(struct corr *c, const struct klt_flow_event *e)
 	c->n.flow_events++;
 	if (!cn || e->t_open_ns <= e->t_full_ns)
 		return;
+	if (!cn->flow_since)
+		cn->flow_since = e->t_full_ns;
 	if (cn->nflow == FLOW_PERIODS) {
-		cn->flow_carry_ns += cn->flow[0].t_open - cn->flow[0].t_full;
+		/* kept only to count what no request arrived after */
+		if (!cn->flow[0].claimed)
+			c->n.flow_unclaimed_ns += cn->flow[0].t_open - cn->flow[0].t_full;
 		memmove(cn->flow, cn->flow + 1, (FLOW_PERIODS - 1) * sizeof(cn->flow[0]));
 		cn->nflow--;
 	}
 	cn->flow[cn->nflow++] = (struct flow_period){e->t_full_ns, e->t_open_ns, false};
 }
 
-/* A request's flow-control bound: the full-window time on its connection
- * from the broker's last drain of the receive queue to the request's
- * arrival. The client cannot send while the window is full, and it sends in
- * order, so a request it held that long may have waited through all of it;
- * after a drain the broker had caught up, and nothing older held it back. */
-static uint64_t flow_bound(struct conn *cn, uint64_t t_arrival)
+/*
+ * A request's flow-control bound: how long before its arrival the
+ * connection's receive window first filled, in the flow episode it arrived
+ * in. While the window is full the client cannot send, and afterwards it
+ * sends what it queued, in order, so a request arriving then may have been
+ * held in the client since the window filled, behind the full window and
+ * then behind the bytes queued before it. The episode ends with the first
+ * request that arrives after the window stayed open longer than the
+ * episode's longest full period: a client that keeps up with its own rate
+ * has sent by then what it queued while the window was full. Neither the
+ * broker's idle time nor a drained receive queue says that: a broker that
+ * is fast between stalls drains each window's worth before the client's
+ * next arrives (on the demo, episodes so ended bounded 321 of 20,000
+ * requests and stayed below the producer's p99). A bound, never a measured
+ * wait.
+ */
+static uint64_t flow_bound(struct corr *c, struct conn *cn, uint64_t t_arrival)
 {
-	uint64_t ns = cn->flow_carry_ns;
+	uint64_t longest = 0, last_open = 0;
 
+	if (!cn->flow_since)
+		return 0;
 	for (size_t i = 0; i < cn->nflow; i++) {
-		struct flow_period *f = &cn->flow[i];
-		uint64_t lo = f->t_full > cn->drain_t ? f->t_full : cn->drain_t;
-		uint64_t hi = f->t_open < t_arrival ? f->t_open : t_arrival;
-
-		if (hi > lo) {
-			ns += hi - lo;
-			f->claimed = true;
-		}
+		if (cn->flow[i].t_open - cn->flow[i].t_full > longest)
+			longest = cn->flow[i].t_open - cn->flow[i].t_full;
+		if (cn->flow[i].t_open > last_open)
+			last_open = cn->flow[i].t_open;
 	}
-	return ns;
+	if (t_arrival > last_open + longest) {
+		flow_release(c, cn);
+		return 0;
+	}
+	if (t_arrival <= cn->flow_since)
+		return 0;
+	for (size_t i = 0; i < cn->nflow; i++)
+		if (cn->flow[i].t_full < t_arrival)
+			cn->flow[i].claimed = true;
+	return t_arrival - cn->flow_since;
 }
 
 /* The kernel's ring let an unread arrival go: keep it for the request it
@@ -747,11 +767,7 @@ static int on_request(struct corr *c, struct conn *cn, const struct klt_frame_ev
 	if (p->evicted)
 		c->n.arrival_evicted++;
 	if (p->req.t_arrival)
-		p->req.flow_blocked_ns = flow_bound(cn, p->req.t_arrival);
-	if (e->flags & KLT_FRAME_QUEUE_DRAINED) {
-		flow_release(c, cn);
-		cn->drain_t = e->t_last_ns;
-	}
+		p->req.flow_blocked_ns = flow_bound(c, cn, p->req.t_arrival);
 	err = attach_produce(cn, p);
 	build_reset(cn);
 	if (err) {

@@ -893,38 +893,33 @@ static void test_arrival_backlog(void **state)
 	assert_int_equal(counts(f)->arrival_backlog, 1);
 }
 
-/* A request's bound is the full-window time from the connection's last
- * drain to its arrival: every request arriving after a period carries it,
- * until a read empties the receive queue; what no bound reached is counted
- * at the end. */
+/* A request's bound is the time since the window first filled in its flow
+ * episode; the episode ends with a request arriving after the window stayed
+ * open longer than the episode's longest full period; what no request
+ * arrived after is counted at the end. */
 static void test_flow_blocked(void **state)
 {
 	struct fixture *f = *state;
-	struct klt_frame_event rq = evb_produce(1, 3, 1, 4000, 4010);
-	struct klt_frame_event rs = evb_response(1, 3, 4990, 5000);
 
 	assert_int_equal(evb_feed(f->c, evb_conn4(1, "127.0.0.1", 4000)), 0);
 	assert_int_equal(evb_feed(f->c, evb_flow(1, 100, 300)), 0);
 	assert_int_equal(evb_feed(f->c, evb_flow(1, 400, 1500)), 0);
 	feed_pair(f, 1, 1000, 2000, 3000, 3000, 0);
-	feed_pair(f, 2, 2000, 3000, 4000, 4000, 0);
-	/* the third's read leaves the queue empty: the episode ends */
-	evb_wire(&rq, 2500, 2600);
-	rq.flags |= KLT_FRAME_QUEUE_DRAINED;
-	evb_wire(&rs, 0, 5000);
-	assert_int_equal(evb_feed(f->c, rq), 0);
-	assert_int_equal(evb_feed(f->c, rs), 0);
-	assert_int_equal(evb_feed(f->c, evb_flow(1, 5000, 5500)), 0);
-	feed_pair(f, 4, 6000, 6100, 7000, 7000, 0);
+	feed_pair(f, 2, 2000, 3000, 4000, 4000, 0); /* arrived before 1's response left */
+	feed_pair(f, 3, 2600, 4000, 5000, 5000, 0); /* open for 1100, the longest: still in */
+	feed_pair(f, 4, 6000, 6100, 7000, 7000, 0); /* open longer: the episode is over */
 	assert_int_equal(evb_feed(f->c, evb_flow(1, 7100, 7600)), 0);
-	assert_int_equal(evb_feed(f->c, evb_flow(1, 7700, 7600)), 0); /* ends before it starts */
+	feed_pair(f, 5, 8000, 8100, 8500, 8500, 0);
+	assert_int_equal(evb_feed(f->c, evb_flow(1, 9000, 9500)), 0);
+	assert_int_equal(evb_feed(f->c, evb_flow(1, 9700, 9600)), 0); /* ends before it starts */
 	assert_int_equal(evb_feed(f->c, evb_flow(9, 6000, 6500)), 0); /* no such connection */
 	corr_finish(f->c);
-	assert_int_equal(f->n, 4);
-	assert_int_equal(f->v[0].req.flow_blocked_ns, 200 + 600);
-	assert_int_equal(f->v[1].req.flow_blocked_ns, 200 + 1100);
-	assert_int_equal(f->v[2].req.flow_blocked_ns, 200 + 1100);
-	assert_int_equal(f->v[3].req.flow_blocked_ns, 500); /* only since the drain */
+	assert_int_equal(f->n, 5);
+	assert_int_equal(f->v[0].req.flow_blocked_ns, 900);
+	assert_int_equal(f->v[1].req.flow_blocked_ns, 1900);
+	assert_int_equal(f->v[2].req.flow_blocked_ns, 2500);
+	assert_int_equal(f->v[3].req.flow_blocked_ns, 0);
+	assert_int_equal(f->v[4].req.flow_blocked_ns, 900);
 	assert_int_equal(counts(f)->flow_events, 6);
 	assert_int_equal(counts(f)->flow_unclaimed_ns, 500);
 }
