@@ -62,9 +62,10 @@ struct corr_request {
 	uint64_t t_arrival, t_complete, t_sent;
 	enum corr_wire wire;
 	bool arrival_backlog; /* some bytes came through the socket backlog: arrival late */
-	/* The connection's receive window was full this long between the
-	 * previous request's arrival and this one's: the client could not send
-	 * (a bound on a wait no broker-side clock sees; never in the latency). */
+	/* How long before this request's arrival its connection's receive
+	 * window first filled, in the flow episode it arrived in: how long the
+	 * client may have held it (a bound on a wait no broker-side clock
+	 * sees; never in the latency). 0 outside an episode. */
 	uint64_t flow_blocked_ns;
 	/* The request answered before this one on the connection (read order),
 	 * whose in-flight time this one may have waited behind in the socket:
