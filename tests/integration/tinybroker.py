@@ -8,13 +8,16 @@ put in a BPF sockmap (no programs) before it is read: the kernel then gives it
 a psock, as a sockmap-based proxy would. Imported, it gives tests a client
 side: start(), produce_v3(), read_response().
 
-`tinybroker.py --delayed PORT_FILE DELAY_MS PAD_FROM PAD` (start_delayed())
-is a broker that times the wire instead: it reads one request at a time as
-Kafka does (waits for it to be readable, reads 4 bytes then the rest), sleeps
-DELAY_MS, answers, and only then reads the next, so pipelined requests wait
-in its socket. Requests with a correlation id >= PAD_FROM (-1: none) are
-answered with PAD more bytes, a response its write leaves in a socket send
-buffer big enough to take it at once (4 MiB) when the client does not read."""
+`tinybroker.py --delayed PORT_FILE DELAY_MS PAD_FROM PAD THROTTLE_MS`
+(start_delayed()) is a broker that times the wire instead: it reads one
+request at a time as Kafka does (waits for it to be readable, reads 4 bytes
+then the rest), sleeps DELAY_MS, answers, and only then reads the next, so
+pipelined requests wait in its socket. Requests with a correlation id >=
+PAD_FROM (-1: none) are answered with PAD more bytes, a response its write
+leaves in a socket send buffer big enough to take it at once (4 MiB) when
+the client does not read. Produce responses carry throttle_time_ms =
+THROTTLE_MS, and after each the broker reads nothing for that long, as Kafka
+mutes a throttled client's channel."""
 import ctypes
 import os
 import select
@@ -32,11 +35,11 @@ def start(t, *args):
     return b, t.port_from_file(b, port_file, "tinybroker listens")
 
 
-def start_delayed(t, delay_ms, pad_from=-1, pad=0):
+def start_delayed(t, delay_ms, pad_from=-1, pad=0, throttle_ms=0):
     """Starts the delayed broker under Run t; returns (process, port)."""
     port_file = t.path("delayed.port")
     b = t.spawn([sys.executable, os.path.abspath(__file__), "--delayed", port_file, delay_ms,
-                 pad_from, pad], "delayed-broker")
+                 pad_from, pad, throttle_ms], "delayed-broker")
     return b, t.port_from_file(b, port_file, "the delayed broker listens")
 
 
@@ -123,7 +126,7 @@ def recv_exact(conn, n):
     return buf
 
 
-def serve_delayed(conn, delay, pad_from, pad):
+def serve_delayed(conn, delay, pad_from, pad, throttle_ms):
     conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     conn.setsockopt(socket.SOL_SOCKET, SO_SNDBUFFORCE, 4 << 20)
     with conn:
@@ -138,14 +141,18 @@ def serve_delayed(conn, delay, pad_from, pad):
             api_key, _, corr, cid_len = struct.unpack_from(">hhih", frame)
             resp = struct.pack(">i", corr)
             if api_key == 0:
-                resp += produce_response(frame[10 + max(cid_len, 0):])
+                # Produce v1+ ends with throttle_time_ms
+                resp += produce_response(frame[10 + max(cid_len, 0):])[:-4]
+                resp += struct.pack(">i", throttle_ms)
             if 0 <= pad_from <= corr:
                 resp += b"\0" * pad
             time.sleep(delay)
             conn.sendall(struct.pack(">i", len(resp)) + resp)
+            if api_key == 0 and throttle_ms:
+                time.sleep(throttle_ms / 1000)  # muted, as Kafka mutes a throttled channel
 
 
-def delayed(port_file, delay_ms, pad_from, pad):
+def delayed(port_file, delay_ms, pad_from, pad, throttle_ms):
     srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     srv.bind(("127.0.0.1", 0))
     srv.listen(16)
@@ -155,7 +162,8 @@ def delayed(port_file, delay_ms, pad_from, pad):
     while True:
         select.select([srv], [], [])  # accept() only once a client is there
         conn, _ = srv.accept()
-        threading.Thread(target=serve_delayed, args=(conn, delay_ms / 1000, pad_from, pad),
+        threading.Thread(target=serve_delayed,
+                         args=(conn, delay_ms / 1000, pad_from, pad, throttle_ms),
                          daemon=True).start()
 
 
@@ -192,7 +200,7 @@ def sockmap_put(map_fd, slot, sock_fd):
 
 def main():
     if sys.argv[1] == "--delayed":
-        delayed(sys.argv[2], *map(int, sys.argv[3:6]))
+        delayed(sys.argv[2], *map(int, sys.argv[3:7]))
         return
     srv = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
     srv.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
