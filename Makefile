@@ -130,13 +130,13 @@ $(OUT)/%: tests/helpers/%.c | $(OUT)
 $(OUT)/tests/test_%: tests/unit/test_%.c $(LIB_SAN_OBJS) $(KPROTO_SAN_OBJ) | $(OUT)/tests
 	$(call msg,CC-TEST,$@)
 	$(Q)$(CC) -O1 -g $(SAN) $(XCFLAGS) -Ibpf -Itests/unit -Itests/kproto $< $(LIB_SAN_OBJS) \
-		$(KPROTO_SAN_OBJ) -lcmocka -lm -o $@
+		$(KPROTO_SAN_OBJ) -lcmocka -lz -lm -o $@
 
 $(OUT)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRCS) $(KPROTO) $(wildcard tests/fuzz/*.h) | $(OUT)/fuzz
 	$(call msg,FUZZ,$@)
 	$(Q)$(CLANG) -O1 -g -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE \
 		-DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION -Iinclude -Ibpf -Itests/kproto $< \
-		$(LIB_SRCS) $(KPROTO) -lm -o $@
+		$(LIB_SRCS) $(KPROTO) -lz -lm -o $@
 
 unit: $(UNIT_BINS)
 	$(Q)set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done; \
