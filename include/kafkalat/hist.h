@@ -9,12 +9,16 @@
 #define KAFKALAT_HIST_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define HIST_SUB_BITS	 7
 #define HIST_SUB_BUCKETS (1u << HIST_SUB_BITS)
 #define HIST_EXPONENTS	 (64 - HIST_SUB_BITS + 1)
 #define HIST_BUCKETS	 (HIST_EXPONENTS * HIST_SUB_BUCKETS)
+/* The longest encoding: four 10-byte varints, then for every bucket a
+ * 2-byte index delta and a 10-byte count. */
+#define HIST_ENCODED_MAX (4 * 10 + HIST_BUCKETS * (2 + 10))
 
 struct hist {
 	uint64_t count;
@@ -32,6 +36,25 @@ void hist_record_n(struct hist *h, uint64_t value, uint64_t n);
 uint64_t hist_quantile(const struct hist *h, double q);
 double hist_mean(const struct hist *h);
 bool hist_empty(const struct hist *h);
+/* Adds from into into: the result equals one histogram of both inputs'
+ * values (exactly, short of saturation). */
+void hist_merge(struct hist *into, const struct hist *from);
+
+/*
+ * The compact form, for files: unsigned LEB128 varints. An empty histogram
+ * is its count, 0. Otherwise count, sum, min and max, then one pair per
+ * non-empty bucket in increasing order: the index's distance from the
+ * previous one (the first: from 0), and the bucket's count. Every form has
+ * one encoding, so decoding then encoding gives back the same bytes.
+ * hist_encode returns the bytes needed and writes them only if cap holds
+ * them all. hist_decode checks every field: indexes in range and
+ * increasing, bucket counts non-zero and summing to count, min <= max and
+ * in the first and last buckets, minimal varints that fit 64 bits, no bytes
+ * left over; 0, or -EINVAL with h empty. A histogram whose count saturated
+ * does not decode.
+ */
+size_t hist_encode(const struct hist *h, uint8_t *buf, size_t cap);
+int hist_decode(struct hist *h, const uint8_t *buf, size_t len);
 
 /* Bucket index of a value, and the representative (midpoint) value and the
  * inclusive bounds of a bucket: exposed for tests and serialisation. */

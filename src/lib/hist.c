@@ -13,6 +13,7 @@
  */
 #include "kafkalat/hist.h"
 
+#include <errno.h>
 #include <math.h>
 #include <string.h>
 
@@ -165,4 +166,151 @@ double hist_mean(const struct hist *h)
 	if (hist_empty(h))
 		return 0.0;
 	return (double)h->sum / (double)h->count;
+}
+
+void hist_merge(struct hist *into, const struct hist *from)
+{
+	unsigned int i;
+
+	if (hist_empty(from))
+		return;
+	for (i = 0; i < HIST_BUCKETS; i++)
+		into->buckets[i] = sat_add(into->buckets[i], from->buckets[i]);
+	into->count = sat_add(into->count, from->count);
+	into->sum = sat_add(into->sum, from->sum);
+	if (from->min < into->min)
+		into->min = from->min;
+	if (from->max > into->max)
+		into->max = from->max;
+}
+
+/* Where encoded bytes go; a NULL buf only counts them. */
+struct hist_out {
+	uint8_t *buf;
+	size_t n;
+};
+
+static void put_varint(struct hist_out *o, uint64_t v)
+{
+	do {
+		uint8_t b = v & 0x7f;
+
+		v >>= 7;
+		if (v)
+			b |= 0x80;
+		if (o->buf)
+			o->buf[o->n] = b;
+		o->n++;
+	} while (v);
+}
+
+static void encode_into(const struct hist *h, struct hist_out *o)
+{
+	unsigned int i, prev = 0;
+
+	put_varint(o, h->count);
+	if (hist_empty(h))
+		return;
+	put_varint(o, h->sum);
+	put_varint(o, h->min);
+	put_varint(o, h->max);
+	for (i = 0; i < HIST_BUCKETS; i++) {
+		if (!h->buckets[i])
+			continue;
+		put_varint(o, i - prev);
+		put_varint(o, h->buckets[i]);
+		prev = i;
+	}
+}
+
+size_t hist_encode(const struct hist *h, uint8_t *buf, size_t cap)
+{
+	struct hist_out o = {.buf = NULL, .n = 0};
+
+	encode_into(h, &o);
+	if (o.n <= cap && buf) {
+		o = (struct hist_out){.buf = buf, .n = 0};
+		encode_into(h, &o);
+	}
+	return o.n;
+}
+
+struct hist_in {
+	const uint8_t *p;
+	size_t left;
+};
+
+/* A minimal varint that fits 64 bits: its tenth byte may only hold bit 63,
+ * and a last byte of 0 after others would be a longer form of a shorter. */
+static int get_varint(struct hist_in *in, uint64_t *v)
+{
+	unsigned int shift = 0;
+	uint64_t x = 0;
+	uint8_t b;
+
+	for (;;) {
+		if (!in->left)
+			return -EINVAL;
+		b = *in->p++;
+		in->left--;
+		if (shift == 63 && b > 1)
+			return -EINVAL;
+		x |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80))
+			break;
+		shift += 7;
+	}
+	if (b == 0 && shift)
+		return -EINVAL;
+	*v = x;
+	return 0;
+}
+
+/* The pairs, until their counts reach h->count. */
+static int decode_buckets(struct hist *h, struct hist_in *in)
+{
+	uint64_t total = 0, delta, n;
+	unsigned int idx = 0;
+	bool first = true;
+
+	while (total < h->count) {
+		if (get_varint(in, &delta) || get_varint(in, &n))
+			return -EINVAL;
+		if ((!first && delta == 0) || delta > HIST_BUCKETS - 1 - idx)
+			return -EINVAL;
+		idx += (unsigned int)delta;
+		if (n == 0 || n > h->count - total)
+			return -EINVAL;
+		if (first && idx != hist_bucket_of(h->min))
+			return -EINVAL;
+		h->buckets[idx] = n;
+		total += n;
+		first = false;
+	}
+	return idx == hist_bucket_of(h->max) ? 0 : -EINVAL;
+}
+
+static int decode_from(struct hist *h, struct hist_in *in)
+{
+	if (get_varint(in, &h->count))
+		return -EINVAL;
+	if (h->count == 0)
+		return in->left ? -EINVAL : 0;
+	if (get_varint(in, &h->sum) || get_varint(in, &h->min) || get_varint(in, &h->max) ||
+	    h->min > h->max)
+		return -EINVAL;
+	if (decode_buckets(h, in))
+		return -EINVAL;
+	return in->left ? -EINVAL : 0;
+}
+
+int hist_decode(struct hist *h, const uint8_t *buf, size_t len)
+{
+	struct hist_in in = {.p = buf, .left = len};
+
+	hist_init(h);
+	if (decode_from(h, &in) == 0)
+		return 0;
+	hist_init(h);
+	return -EINVAL;
 }

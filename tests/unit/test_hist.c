@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include <setjmp.h>
 #include <stdarg.h>
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <math.h>
@@ -226,6 +227,166 @@ static void test_all_ranks(void **state)
 	free(h);
 }
 
+/* 5, 5 and 300: buckets 5 (count 2) and 278 (300 >> 1, plus 128). */
+static const uint8_t small_encoding[] = {
+    0x03,	/* count */
+    0xb6, 0x02, /* sum 310 */
+    0x05,	/* min */
+    0xac, 0x02, /* max 300 */
+    0x05, 0x02, /* bucket 5: 2 */
+    0x91, 0x02, /* 273 on, bucket 278: 1 */
+    0x01,
+};
+
+static struct hist *encode_decode(const struct hist *h, uint8_t *buf)
+{
+	struct hist *back = new_hist();
+	size_t n = hist_encode(h, buf, HIST_ENCODED_MAX);
+
+	assert_true(n <= HIST_ENCODED_MAX);
+	assert_int_equal(hist_decode(back, buf, n), 0);
+	assert_memory_equal(back, h, sizeof(*h));
+	return back;
+}
+
+static void test_encode_exact(void **state)
+{
+	struct hist *h = new_hist();
+	uint8_t buf[64];
+
+	(void)state;
+	assert_int_equal(hist_encode(h, buf, sizeof(buf)), 1);
+	assert_int_equal(buf[0], 0);
+	free(encode_decode(h, buf));
+	hist_record_n(h, 5, 2);
+	hist_record(h, 300);
+	assert_int_equal(hist_encode(h, buf, sizeof(buf)), sizeof(small_encoding));
+	assert_memory_equal(buf, small_encoding, sizeof(small_encoding));
+	free(encode_decode(h, buf));
+	/* too small a buffer: the size, and nothing written */
+	memset(buf, 0xaa, sizeof(buf));
+	assert_int_equal(hist_encode(h, buf, sizeof(small_encoding) - 1), sizeof(small_encoding));
+	assert_int_equal(buf[0], 0xaa);
+	assert_int_equal(buf[sizeof(small_encoding) - 2], 0xaa);
+	assert_int_equal(hist_encode(h, NULL, 0), sizeof(small_encoding));
+	free(h);
+}
+
+/* Every field and bucket survives, and encoding again gives the same bytes. */
+static void test_encode_round_trip(void **state)
+{
+	uint8_t *buf = malloc(HIST_ENCODED_MAX), *again = malloc(HIST_ENCODED_MAX);
+	uint64_t *v = random_values(N_RANDOM, 11);
+	struct hist *h = new_hist(), *back;
+	size_t n;
+
+	(void)state;
+	assert_non_null(buf);
+	assert_non_null(again);
+	for (size_t i = 0; i < N_RANDOM; i++)
+		hist_record(h, v[i]);
+	hist_record(h, 0);
+	hist_record_n(h, UINT64_MAX, 3);
+	back = encode_decode(h, buf);
+	n = hist_encode(h, buf, HIST_ENCODED_MAX);
+	assert_int_equal(hist_encode(back, again, HIST_ENCODED_MAX), n);
+	assert_memory_equal(again, buf, n);
+	free(back);
+	/* every bucket full: the longest encoding fits HIST_ENCODED_MAX */
+	hist_init(h);
+	for (unsigned int b = 0; b < HIST_BUCKETS; b++)
+		hist_record_n(h, hist_bucket_low(b), UINT64_C(1) << 50);
+	free(encode_decode(h, buf));
+	print_message("every bucket: %zu bytes (bound %u)\n", hist_encode(h, NULL, 0),
+		      (unsigned int)HIST_ENCODED_MAX);
+	free(h);
+	free(v);
+	free(buf);
+	free(again);
+}
+
+static void expect_rejected(const uint8_t *buf, size_t len)
+{
+	struct hist *h = new_hist(), *empty = new_hist();
+
+	hist_record(h, 1);
+	assert_int_equal(hist_decode(h, buf, len), -EINVAL);
+	assert_memory_equal(h, empty, sizeof(*h));
+	free(h);
+	free(empty);
+}
+
+#define REJECT(...)                                         \
+	do {                                                \
+		static const uint8_t bad[] = {__VA_ARGS__}; \
+		expect_rejected(bad, sizeof(bad));          \
+	} while (0)
+
+static void test_decode_rejects(void **state)
+{
+	uint8_t longer[sizeof(small_encoding) + 1];
+
+	(void)state;
+	expect_rejected(NULL, 0);
+	for (size_t n = 1; n < sizeof(small_encoding); n++)
+		expect_rejected(small_encoding, n);
+	memcpy(longer, small_encoding, sizeof(small_encoding));
+	longer[sizeof(small_encoding)] = 0;
+	expect_rejected(longer, sizeof(longer));	  /* a trailing byte */
+	REJECT(0x00, 0x00);				  /* after an empty histogram */
+	REJECT(0x01, 0x05, 0x06, 0x05, 0x05, 0x01);	  /* min > max */
+	REJECT(0x01, 0x00, 0x00, 0x00, 0x80, 0x3a, 0x01); /* index 7424 */
+	REJECT(0x03, 0xb6, 0x02, 0x05, 0xac, 0x02, 0x05, 0x02, 0xfb, 0x39, 0x01); /* 5 + 7419 */
+	REJECT(0x03, 0x0f, 0x05, 0x05, 0x05, 0x02, 0x00, 0x01); /* bucket 5 twice */
+	REJECT(0x03, 0xb6, 0x02, 0x05, 0xac, 0x02, 0x05, 0x00, 0x91, 0x02, 0x03); /* a zero count */
+	REJECT(0x03, 0xb6, 0x02, 0x05, 0xac, 0x02, 0x05, 0x04);			  /* over count */
+	REJECT(0x04, 0xb6, 0x02, 0x05, 0xac, 0x02, 0x05, 0x02, 0x91, 0x02, 0x01); /* short */
+	REJECT(0x03, 0xb6, 0x02, 0x06, 0xac, 0x02, 0x05, 0x02, 0x91, 0x02, 0x01); /* min's bucket */
+	REJECT(0x03, 0xb6, 0x02, 0x05, 0xae, 0x02, 0x05, 0x02, 0x91, 0x02, 0x01); /* max's bucket */
+	REJECT(0x83, 0x00, 0xb6, 0x02, 0x05, 0xac, 0x02, 0x05, 0x02, 0x91, 0x02,
+	       0x01);								  /* overlong */
+	REJECT(0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02);	  /* 65 bits */
+	REJECT(0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x81, 0x01); /* 11 bytes */
+}
+
+static struct hist *hist_of(const uint64_t *v, size_t n)
+{
+	struct hist *h = new_hist();
+
+	for (size_t i = 0; i < n; i++)
+		hist_record(h, v[i]);
+	return h;
+}
+
+/* Histograms read back from files and merged equal one of all the values. */
+static void test_merge_decoded(void **state)
+{
+	uint64_t *v = random_values(N_RANDOM, 3);
+	size_t split = N_RANDOM / 3;
+	struct hist *a = hist_of(v, split), *b = hist_of(v + split, N_RANDOM - split);
+	struct hist *all = hist_of(v, N_RANDOM), *empty = new_hist(), *a2, *b2;
+	uint8_t *buf = malloc(HIST_ENCODED_MAX);
+
+	(void)state;
+	assert_non_null(buf);
+	a2 = encode_decode(a, buf);
+	b2 = encode_decode(b, buf);
+	hist_merge(a2, b2);
+	assert_memory_equal(a2, all, sizeof(*all));
+	hist_merge(a2, empty);
+	assert_memory_equal(a2, all, sizeof(*all));
+	hist_merge(empty, all);
+	assert_memory_equal(empty, all, sizeof(*all));
+	free(a);
+	free(b);
+	free(a2);
+	free(b2);
+	free(all);
+	free(empty);
+	free(buf);
+	free(v);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -236,6 +397,10 @@ int main(void)
 	    cmocka_unit_test(test_buckets_consistent),
 	    cmocka_unit_test(test_random_quantiles),
 	    cmocka_unit_test(test_all_ranks),
+	    cmocka_unit_test(test_encode_exact),
+	    cmocka_unit_test(test_encode_round_trip),
+	    cmocka_unit_test(test_decode_rejects),
+	    cmocka_unit_test(test_merge_decoded),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
