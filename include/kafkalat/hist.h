@@ -34,7 +34,12 @@ void hist_record_n(struct hist *h, uint64_t value, uint64_t n);
 /* The value at quantile q in [0,1] (nearest rank), within 1% of the exact
  * answer; clamped to [min, max]. 0 when empty. */
 uint64_t hist_quantile(const struct hist *h, double q);
+/* The values recorded in value's bucket and every bucket below it. */
+uint64_t hist_count_through(const struct hist *h, uint64_t value);
 double hist_mean(const struct hist *h);
+/* The population standard deviation, each value taken as its bucket's
+ * representative clamped to [min, max], as hist_quantile reports it. */
+double hist_stddev(const struct hist *h);
 bool hist_empty(const struct hist *h);
 /* Adds from into into: the result equals one histogram of both inputs'
  * values (exactly, short of saturation). */

@@ -161,11 +161,37 @@ uint64_t hist_quantile(const struct hist *h, double q)
 	return h->max; /* only reachable if saturation broke the count */
 }
 
+uint64_t hist_count_through(const struct hist *h, uint64_t value)
+{
+	unsigned int i, last = hist_bucket_of(value);
+	uint64_t cum = 0;
+
+	for (i = 0; i <= last; i++)
+		cum = sat_add(cum, h->buckets[i]);
+	return cum;
+}
+
 double hist_mean(const struct hist *h)
 {
 	if (hist_empty(h))
 		return 0.0;
 	return (double)h->sum / (double)h->count;
+}
+
+double hist_stddev(const struct hist *h)
+{
+	double mean = hist_mean(h), var = 0.0, d;
+	unsigned int i;
+
+	if (hist_empty(h))
+		return 0.0;
+	for (i = 0; i < HIST_BUCKETS; i++) {
+		if (!h->buckets[i])
+			continue;
+		d = (double)clamp_value(h, hist_bucket_mid(i)) - mean;
+		var += d * d * (double)h->buckets[i];
+	}
+	return sqrt(var / (double)h->count);
 }
 
 void hist_merge(struct hist *into, const struct hist *from)

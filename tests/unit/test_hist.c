@@ -387,6 +387,28 @@ static void test_merge_decoded(void **state)
 	free(v);
 }
 
+/* Counts through a value's bucket, and the deviation over bucket values. */
+static void test_count_through_stddev(void **state)
+{
+	struct hist *h = new_hist();
+
+	(void)state;
+	assert_int_equal(hist_count_through(h, 1000), 0);
+	assert_true(hist_stddev(h) == 0.0);
+	hist_record_n(h, 10, 3);
+	hist_record(h, 1000);
+	hist_record(h, 1002);
+	assert_int_equal(hist_count_through(h, 9), 0);
+	assert_int_equal(hist_count_through(h, 10), 3);
+	assert_int_equal(hist_count_through(h, 999), 3);
+	assert_int_equal(hist_count_through(h, 1003), 5);
+	assert_int_equal(hist_count_through(h, UINT64_MAX), 5);
+	/* 10 three times and 1000 and 1002 both as their midpoint 1001, over
+	 * the exact mean 406.4. */
+	assert_float_equal(hist_stddev(h), sqrt((3 * 396.4 * 396.4 + 2 * 594.6 * 594.6) / 5), 1e-9);
+	free(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -401,6 +423,7 @@ int main(void)
 	    cmocka_unit_test(test_encode_round_trip),
 	    cmocka_unit_test(test_decode_rejects),
 	    cmocka_unit_test(test_merge_decoded),
+	    cmocka_unit_test(test_count_through_stddev),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
