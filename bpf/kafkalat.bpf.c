@@ -477,12 +477,12 @@ struct wire {
 
 /* The frame's wire times: request bytes' arrivals from the ring, or whether
  * the response's last byte left before the write returned. seq_end is one
- * past the frame's last byte. */
+ * past the frame's last byte; st the counters, NULL when unavailable. */
 static __always_inline void frame_wire(struct klt_frame_event *e, struct kw_flow *f,
-				       struct wire *wr, __u32 seq_end, __u64 t_last)
+				       struct wire *wr, __u32 seq_end, __u64 t_last,
+				       struct klt_stats *st)
 {
 	struct wire_span span;
-	struct klt_stats *st;
 
 	e->t_wire_first_ns = 0;
 	e->t_wire_last_ns = 0;
@@ -495,7 +495,7 @@ static __always_inline void frame_wire(struct klt_frame_event *e, struct kw_flow
 		e->t_wire_first_ns = span.t_first;
 		e->t_wire_last_ns = span.t_last;
 		e->flags |= span.flags;
-		if ((st = stats_get())) {
+		if (st) {
 			if (span.flags & KLT_FRAME_ARRIVAL_UNKNOWN)
 				st->arrival_unknown++;
 			if (span.flags & KLT_FRAME_ARRIVAL_EVICTED)
@@ -512,7 +512,7 @@ static __always_inline void frame_wire(struct klt_frame_event *e, struct kw_flow
 	e->flags |= KLT_FRAME_SENT_LATER;
 	if (wr->sk)
 		wire_tx_later(wr->sk, seq_end);
-	if ((st = stats_get()))
+	if (st)
 		st->sent_later++;
 }
 
@@ -524,9 +524,10 @@ static __always_inline void emit_frame(struct conn *c, struct kw_flow *f, struct
 
 	if (!e)
 		return;
+	st = stats_get();
 	kw_fill_frame(e, f, &c->names, c->conn_id, t_last, (__u32)bpf_get_current_pid_tgid());
-	frame_wire(e, f, wr, seq_end, t_last);
-	if ((st = stats_get()))
+	frame_wire(e, f, wr, seq_end, t_last, st);
+	if (st)
 		st->frames++;
 	ring_submit(e);
 }
@@ -825,10 +826,11 @@ static __always_inline void hand_on_evicted(struct sk_wire *w, __u32 copied_seq)
 {
 	const struct arr_slot *s = arr_evicting(&w->rx, copied_seq);
 	struct klt_arrival_event *e;
-	struct klt_stats *st = stats_get();
+	struct klt_stats *st;
 
 	if (!s)
 		return;
+	st = stats_get();
 	if (!w->conn_id) {
 		/* not yet accepted: no connection to name */
 		if (st)

@@ -39,19 +39,7 @@ struct report_run {
 	uint64_t lost_events;	  /* failed ring buffer reservations */
 	uint64_t conn_table_full; /* connections the kernel side could not track */
 	uint64_t resync_skipped;  /* syscalls skipped while resynchronising */
-	uint64_t kernel_syscalls; /* Kafka socket syscalls walked in the kernel */
-	uint64_t kernel_steps;	  /* framer steps they took */
-	uint64_t kernel_arrivals; /* stream arrivals timed on watched sockets */
-	uint64_t arrival_unknown; /* request frames whose arrival is unknown */
-	uint64_t sent_later;	  /* responses not yet sent when their write returned */
-	uint64_t arrival_no_ring; /* watched sockets without an arrival ring */
-	uint64_t arrival_backlog; /* request frames with bytes from the socket backlog */
-	uint64_t wire_skipped;	  /* kTLS/sockmap connections: no wire times */
-	uint64_t sent_events;	  /* KLT_EV_SENT emitted */
-	uint64_t flow_events;	  /* KLT_EV_FLOW emitted */
-	uint64_t arrival_evicted; /* request frames whose arrival fell out of the ring */
-	uint64_t arrival_events;  /* KLT_EV_ARRIVAL emitted */
-	uint64_t arrival_dropped; /* unread arrivals let go before a connection was named */
+	struct klt_stats kernel;  /* the kernel side's counters; zero in a replay */
 	const struct corr_counts *counts;
 	const struct report_tail *tail; /* NULL: the causes were not traced */
 	struct report_cost cost;

@@ -626,19 +626,7 @@ static void finish(struct live *lv, int pid, double secs, struct klt_stats *st)
 	memcpy(run.ports, lv->o->ports, sizeof(run.ports));
 	if (target_comm("/proc", pid, run.comm, sizeof(run.comm)))
 		snprintf(run.comm, sizeof(run.comm), "?");
-	run.kernel_syscalls = st->syscalls;
-	run.kernel_steps = st->steps;
-	run.kernel_arrivals = st->arrivals;
-	run.arrival_unknown = st->arrival_unknown;
-	run.sent_later = st->sent_later;
-	run.arrival_no_ring = st->arrival_no_ring;
-	run.arrival_backlog = st->arrival_backlog;
-	run.wire_skipped = st->wire_skipped;
-	run.sent_events = st->sent_events;
-	run.flow_events = st->flow_events;
-	run.arrival_evicted = st->arrival_evicted;
-	run.arrival_events = st->arrival_events;
-	run.arrival_dropped = st->arrival_dropped;
+	run.kernel = *st;
 	pipeline_summary(lv->pipe, &run);
 }
 

@@ -88,6 +88,7 @@ struct conn {
 	struct flow_period flow[FLOW_PERIODS];
 	size_t nflow;
 	uint64_t flow_since;
+	uint64_t flow_longest, flow_last_open; /* of the episode's periods */
 	/* evicted arrivals in stream order, from ev_head */
 	struct evicted_arrival *ev;
 	size_t ev_head, ev_len, ev_cap;
@@ -395,6 +396,8 @@ static void flow_release(struct corr *c, struct conn *cn)
 			c->n.flow_unclaimed_ns += cn->flow[i].t_open - cn->flow[i].t_full;
 	cn->nflow = 0;
 	cn->flow_since = 0;
+	cn->flow_longest = 0;
+	cn->flow_last_open = 0;
 }
 
 static void queue_drop_all(struct corr *c, struct conn *cn, enum corr_unmatched_reason why)
@@ -512,6 +515,10 @@ static void on_flow(struct corr *c, const struct klt_flow_event *e)
 		return;
 	if (!cn->flow_since)
 		cn->flow_since = e->t_full_ns;
+	if (e->t_open_ns - e->t_full_ns > cn->flow_longest)
+		cn->flow_longest = e->t_open_ns - e->t_full_ns;
+	if (e->t_open_ns > cn->flow_last_open)
+		cn->flow_last_open = e->t_open_ns;
 	if (cn->nflow == FLOW_PERIODS) {
 		/* kept only to count what no request arrived after */
 		if (!cn->flow[0].claimed)
@@ -540,17 +547,9 @@ static void on_flow(struct corr *c, const struct klt_flow_event *e)
  */
 static uint64_t flow_bound(struct corr *c, struct conn *cn, uint64_t t_arrival)
 {
-	uint64_t longest = 0, last_open = 0;
-
 	if (!cn->flow_since)
 		return 0;
-	for (size_t i = 0; i < cn->nflow; i++) {
-		if (cn->flow[i].t_open - cn->flow[i].t_full > longest)
-			longest = cn->flow[i].t_open - cn->flow[i].t_full;
-		if (cn->flow[i].t_open > last_open)
-			last_open = cn->flow[i].t_open;
-	}
-	if (t_arrival > last_open + longest) {
+	if (t_arrival > cn->flow_last_open + cn->flow_longest) {
 		flow_release(c, cn);
 		return 0;
 	}

@@ -427,19 +427,19 @@ static void kernel_json(struct json *j, const struct report_run *run)
 {
 	json_key(j, "kernel");
 	json_obj_begin(j);
-	json_kuint(j, "syscalls", run->kernel_syscalls);
-	json_kuint(j, "steps", run->kernel_steps);
-	json_kuint(j, "arrivals", run->kernel_arrivals);
-	json_kuint(j, "arrival_unknown", run->arrival_unknown);
-	json_kuint(j, "sent_later", run->sent_later);
-	json_kuint(j, "arrival_no_ring", run->arrival_no_ring);
-	json_kuint(j, "arrival_backlog", run->arrival_backlog);
-	json_kuint(j, "wire_skipped", run->wire_skipped);
-	json_kuint(j, "sent_events", run->sent_events);
-	json_kuint(j, "flow_events", run->flow_events);
-	json_kuint(j, "arrival_evicted", run->arrival_evicted);
-	json_kuint(j, "arrival_events", run->arrival_events);
-	json_kuint(j, "arrival_dropped", run->arrival_dropped);
+	json_kuint(j, "syscalls", run->kernel.syscalls);
+	json_kuint(j, "steps", run->kernel.steps);
+	json_kuint(j, "arrivals", run->kernel.arrivals);
+	json_kuint(j, "arrival_unknown", run->kernel.arrival_unknown);
+	json_kuint(j, "sent_later", run->kernel.sent_later);
+	json_kuint(j, "arrival_no_ring", run->kernel.arrival_no_ring);
+	json_kuint(j, "arrival_backlog", run->kernel.arrival_backlog);
+	json_kuint(j, "wire_skipped", run->kernel.wire_skipped);
+	json_kuint(j, "sent_events", run->kernel.sent_events);
+	json_kuint(j, "flow_events", run->kernel.flow_events);
+	json_kuint(j, "arrival_evicted", run->kernel.arrival_evicted);
+	json_kuint(j, "arrival_events", run->kernel.arrival_events);
+	json_kuint(j, "arrival_dropped", run->kernel.arrival_dropped);
 	json_obj_end(j);
 }
 

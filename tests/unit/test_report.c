@@ -219,9 +219,9 @@ static void fixed_run(struct report_run *run, const struct corr_counts *n)
 	run->lost_events = 3;
 	run->conn_table_full = 1;
 	run->resync_skipped = 2;
-	run->kernel_arrivals = 97;
-	run->arrival_unknown = 4;
-	run->sent_later = 1;
+	run->kernel.arrivals = 97;
+	run->kernel.arrival_unknown = 4;
+	run->kernel.sent_later = 1;
 	run->counts = n;
 }
 
