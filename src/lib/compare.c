@@ -422,7 +422,7 @@ static const struct cmp_gate *find_gate(const struct cmp_opts *o, const char *na
 
 static struct cmp_row *add_row(struct ctx *c, enum cmp_kind kind, unsigned int m, unsigned int qi)
 {
-	struct cmp_row *row = &c->r->rows[c->r->nrows];
+	struct cmp_row *row = &c->r->rows[c->r->nrows++];
 	const struct cmp_gate *g;
 
 	memset(row, 0, sizeof(*row));
