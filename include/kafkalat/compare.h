@@ -132,8 +132,10 @@ uint64_t cmp_rng_below(struct cmp_rng *g, uint64_t n); /* uniform in [0, n) */
  * resample draws (the last one cut to make n). */
 uint32_t cmp_block_len(uint32_t n);
 uint32_t cmp_blocks(uint32_t n, uint32_t len);
-/* Draws one resample's weights (how often each sample is taken, summing to n). */
-void cmp_resample(struct cmp_rng *g, uint32_t n, uint32_t len, uint32_t *w);
+/* Draws one resample's weights (how often each sample is taken, summing to
+ * n), its blocks starting at one of starts[] (NULL: anywhere they fit). */
+void cmp_resample(struct cmp_rng *g, uint32_t n, uint32_t len, const uint32_t *starts,
+		  uint32_t nstarts, uint32_t *w);
 /* hist_quantile of the histogram pooling s[i] taken w[i] times (w NULL: once). */
 uint64_t cmp_pooled_quantile(const struct hist_sparse *const *s, const uint32_t *w, uint32_t n,
 			     double q);

@@ -29,6 +29,8 @@ struct samples {
 	double *share;	  /* [i * ATTRIB_CAUSES + c]: the >= p99 band's cause share, % */
 	uint64_t *band;	  /* [i]: the >= p99 band's requests */
 	uint32_t *w;	  /* [b * n + i]: resample b's weights */
+	uint32_t *starts; /* the blocks' possible starts, NULL: any */
+	uint32_t nstarts;
 	uint64_t produce; /* over every interval */
 	double span_s;
 };
@@ -113,9 +115,11 @@ uint32_t cmp_blocks(uint32_t n, uint32_t len)
 	return len ? (n + len - 1) / len : 0;
 }
 
-/* Blocks of len consecutive samples from uniform starts in [0, n - len]
- * (not circular: the ends are drawn a little less often, the usual price). */
-void cmp_resample(struct cmp_rng *g, uint32_t n, uint32_t len, uint32_t *w)
+/* Blocks of len consecutive samples from uniform starts: in starts[] when
+ * given (blocks then stay within one recording), else in [0, n - len]. Not
+ * circular: the ends are drawn a little less often, the usual price. */
+void cmp_resample(struct cmp_rng *g, uint32_t n, uint32_t len, const uint32_t *starts,
+		  uint32_t nstarts, uint32_t *w)
 {
 	uint32_t left = n;
 
@@ -123,7 +127,8 @@ void cmp_resample(struct cmp_rng *g, uint32_t n, uint32_t len, uint32_t *w)
 	if (len > n)
 		len = n;
 	while (left) {
-		uint32_t start = (uint32_t)cmp_rng_below(g, n - len + 1);
+		uint32_t start = starts && nstarts ? starts[cmp_rng_below(g, nstarts)]
+						   : (uint32_t)cmp_rng_below(g, n - len + 1);
 		uint32_t take = left < len ? left : len;
 
 		for (uint32_t k = 0; k < take; k++)
@@ -246,6 +251,7 @@ static void samples_free(struct samples *s)
 	free(s->share);
 	free(s->band);
 	free(s->w);
+	free(s->starts);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -291,6 +297,24 @@ static int samples_of_runs(struct samples *s, const struct cmp_side *side)
 	return err;
 }
 
+/* The starts of the blocks lying within one recording, as the last
+ * interval of a run and the first of the next are not neighbours. */
+static int block_starts(struct samples *s, const struct cmp_side *side)
+{
+	uint32_t off = 0;
+
+	if (!(s->starts = calloc(s->n ? s->n : 1, sizeof(*s->starts))))
+		return -ENOMEM;
+	for (uint32_t i = 0; i < side->nruns; i++) {
+		uint32_t niv = side->runs[i]->niv;
+
+		for (uint32_t j = 0; j + s->block <= niv; j++)
+			s->starts[s->nstarts++] = off + j;
+		off += niv;
+	}
+	return 0;
+}
+
 /* Each interval a sample, the runs one after the other in time order. */
 static int samples_of_intervals(struct samples *s, const struct cmp_side *side)
 {
@@ -311,7 +335,7 @@ static int samples_of_intervals(struct samples *s, const struct cmp_side *side)
 		}
 	}
 	s->block = cmp_block_len(n);
-	return 0;
+	return block_starts(s, side);
 }
 
 /* Produce requests per second over the recordings' intervals. */
@@ -334,7 +358,7 @@ static int draw_weights(struct samples *s, struct cmp_rng *g, uint32_t boot)
 	if (!(s->w = malloc((size_t)boot * (s->n ? s->n : 1) * sizeof(*s->w))))
 		return -ENOMEM;
 	for (uint32_t b = 0; b < boot; b++)
-		cmp_resample(g, s->n, s->block, s->w + (size_t)b * s->n);
+		cmp_resample(g, s->n, s->block, s->starts, s->nstarts, s->w + (size_t)b * s->n);
 	return 0;
 }
 

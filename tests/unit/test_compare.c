@@ -386,7 +386,7 @@ static void test_blocks(void **state)
 	assert_int_equal(cmp_blocks(20, 3), 7);
 	assert_int_equal(cmp_blocks(21, 3), 7);
 	cmp_rng_seed(&g, 1);
-	cmp_resample(&g, 20, 3, w);
+	cmp_resample(&g, 20, 3, NULL, 0, w);
 	for (int i = 0; i < 20; i++) {
 		sum += w[i];
 		runs += w[i] && (i == 0 || !w[i - 1]);
@@ -394,6 +394,11 @@ static void test_blocks(void **state)
 	assert_int_equal(sum, 20);
 	/* 7 blocks of consecutive samples: at most 7 separate stretches */
 	assert_true(runs >= 1 && runs <= 7);
+	/* blocks kept within [10, 13): only starts 10 and 11 */
+	cmp_resample(&g, 20, 3, (const uint32_t[]){10, 11}, 2, w);
+	for (int i = 0; i < 20; i++)
+		assert_true(i >= 10 && i < 14 ? 1 : w[i] == 0);
+	assert_true(w[11] > 0 && w[12] > 0);
 	for (uint64_t n = 1; n < 50; n++)
 		assert_true(cmp_rng_below(&g, n) < n);
 }
