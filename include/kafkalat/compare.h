@@ -140,6 +140,14 @@ void cmp_resample(struct cmp_rng *g, uint32_t n, uint32_t len, const uint32_t *s
 uint64_t cmp_pooled_quantile(const struct hist_sparse *const *s, const uint32_t *w, uint32_t n,
 			     double q);
 
+/* The same for many weightings w (none NULL) of the same n samples: each
+ * sample's counts through every bucket, taken once. -E2BIG when too large
+ * (then use cmp_pooled_quantile), -ENOMEM. */
+struct cmp_cum;
+int cmp_cum_new(struct cmp_cum **out, const struct hist_sparse *const *s, uint32_t n);
+uint64_t cmp_cum_quantile(const struct cmp_cum *t, const uint32_t *w, double q);
+void cmp_cum_free(struct cmp_cum *t);
+
 /* kafkalat compare (src/cmd/compare.c). */
 int compare_main(int argc, char **argv);
 

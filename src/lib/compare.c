@@ -201,6 +201,118 @@ uint64_t cmp_pooled_quantile(const struct hist_sparse *const *s, const uint32_t 
 	return v < min ? min : v > max ? max : v;
 }
 
+/*
+ * The same for many weightings of the same samples (the resamples): each
+ * sample's count through every bucket any sample has is taken once with
+ * hist_sparse_count_through, a column per bucket, so a step of the binary
+ * search is one weighted sum over a contiguous column instead of a binary
+ * search per sample (5x faster on a 360-interval recording).
+ */
+struct cmp_cum {
+	const struct hist_sparse *const *s;
+	uint32_t n, nu;
+	uint32_t *bucket; /* the buckets of every sample, increasing */
+	uint64_t *c;	  /* [k * n + i]: sample i's count through bucket[k] */
+};
+
+#define CUM_MAX_CELLS (8u << 20) /* 64 MiB; larger sides take the slow path */
+
+void cmp_cum_free(struct cmp_cum *t)
+{
+	if (!t)
+		return;
+	free(t->bucket);
+	free(t->c);
+	free(t);
+}
+
+static int cum_buckets(struct cmp_cum *t)
+{
+	uint8_t *seen = calloc(HIST_BUCKETS, 1);
+
+	if (!seen)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < t->n; i++)
+		for (uint32_t j = 0; t->s[i] && j < t->s[i]->n; j++)
+			seen[t->s[i]->bucket[j]] = 1;
+	for (uint32_t b = 0; b < HIST_BUCKETS; b++)
+		t->nu += seen[b];
+	t->bucket = malloc((t->nu ? t->nu : 1) * sizeof(*t->bucket));
+	for (uint32_t b = 0, k = 0; t->bucket && b < HIST_BUCKETS; b++)
+		if (seen[b])
+			t->bucket[k++] = b;
+	free(seen);
+	return t->bucket ? 0 : -ENOMEM;
+}
+
+int cmp_cum_new(struct cmp_cum **out, const struct hist_sparse *const *s, uint32_t n)
+{
+	struct cmp_cum *t = calloc(1, sizeof(*t));
+	int err = t ? 0 : -ENOMEM;
+
+	*out = NULL;
+	if (!err) {
+		t->s = s;
+		t->n = n;
+		err = cum_buckets(t);
+	}
+	if (!err && (uint64_t)t->nu * n > CUM_MAX_CELLS)
+		err = -E2BIG;
+	if (!err && !(t->c = malloc(((size_t)t->nu * n + 1) * sizeof(*t->c))))
+		err = -ENOMEM;
+	for (uint32_t k = 0; !err && k < t->nu; k++)
+		for (uint32_t i = 0; i < n; i++)
+			t->c[(size_t)k * n + i] =
+			    s[i] ? hist_sparse_count_through(s[i], hist_bucket_low(t->bucket[k]))
+				 : 0;
+	if (err)
+		cmp_cum_free(t);
+	else
+		*out = t;
+	return err;
+}
+
+static uint64_t cum_through(const struct cmp_cum *t, const uint32_t *w, uint32_t k)
+{
+	const uint64_t *col = t->c + (size_t)k * t->n;
+	uint64_t c = 0;
+
+	for (uint32_t i = 0; i < t->n; i++)
+		c += w[i] * col[i];
+	return c;
+}
+
+uint64_t cmp_cum_quantile(const struct cmp_cum *t, const uint32_t *w, double q)
+{
+	uint64_t total = 0, min = UINT64_MAX, max = 0, rank, v;
+	uint32_t lo = 0, hi = t->nu ? t->nu - 1 : 0;
+
+	for (uint32_t i = 0; i < t->n; i++) {
+		const struct hist_sparse *x = t->s[i];
+
+		if (!x || !x->count || !w[i])
+			continue;
+		total += w[i] * x->count;
+		min = x->min < min ? x->min : min;
+		max = x->max > max ? x->max : max;
+	}
+	if (!total)
+		return 0;
+	if (!(q > 0.0) || q >= 1.0)
+		return q >= 1.0 ? max : min;
+	rank = nearest_rank(total, q);
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (cum_through(t, w, mid) >= rank)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	v = hist_bucket_mid(t->bucket[lo]);
+	return v < min ? min : v > max ? max : v;
+}
+
 static uint64_t pooled_count(const struct hist_sparse *const *s, uint32_t n)
 {
 	uint64_t c = 0;
@@ -502,7 +614,24 @@ static uint64_t beyond(const struct samples *s, unsigned int h, uint64_t value)
 	return pooled_count(hs, s->n) - pooled_through(hs, NULL, s->n, value);
 }
 
-static void quantile_row(struct ctx *c, unsigned int h, unsigned int qi)
+/* Resample b's quantile of a side: from its table, or the slow way. */
+static double side_quantile(const struct samples *s, const struct cmp_cum *t, unsigned int h,
+			    uint32_t b, double q)
+{
+	const uint32_t *w = s->w + (size_t)b * s->n;
+
+	return (double)(t ? cmp_cum_quantile(t, w, q)
+			  : cmp_pooled_quantile(s->hist[h], w, s->n, q));
+}
+
+static void boot_quantile(struct ctx *c, struct cmp_cum *t[2], unsigned int h, double q)
+{
+	for (uint32_t b = 0; b < c->o->boot; b++)
+		c->d[b] = change_of(CMP_QUANTILE, side_quantile(&c->s[0], t[0], h, b, q),
+				    side_quantile(&c->s[1], t[1], h, b, q));
+}
+
+static void quantile_row(struct ctx *c, struct cmp_cum *t[2], unsigned int h, unsigned int qi)
 {
 	struct samples *s = c->s;
 	struct cmp_row *row;
@@ -520,15 +649,23 @@ static void quantile_row(struct ctx *c, unsigned int h, unsigned int qi)
 		*(k ? &row->new : &row->base) = (double)v;
 		row->beyond[k] = beyond(&s[k], h, v);
 	}
-	for (uint32_t b = 0; b < c->o->boot; b++) {
-		double x = (double)cmp_pooled_quantile(s[0].hist[h], s[0].w + (size_t)b * s[0].n,
-						       s[0].n, q);
-		double y = (double)cmp_pooled_quantile(s[1].hist[h], s[1].w + (size_t)b * s[1].n,
-						       s[1].n, q);
-
-		c->d[b] = change_of(CMP_QUANTILE, x, y);
-	}
+	boot_quantile(c, t, h, q);
 	interval_of(c, row);
+}
+
+/* A metric's three quantiles, on tables built once. */
+static void metric_rows(struct ctx *c, unsigned int h)
+{
+	struct cmp_cum *t[2] = {NULL, NULL};
+
+	/* no table (too large, no memory): the slow path gives the same */
+	for (int k = 0; k < 2; k++)
+		if (cmp_cum_new(&t[k], c->s[k].hist[h], c->s[k].n))
+			t[k] = NULL;
+	for (unsigned int q = 0; q < NQ; q++)
+		quantile_row(c, t, h, q);
+	cmp_cum_free(t[0]);
+	cmp_cum_free(t[1]);
 }
 
 static void share_row(struct ctx *c, unsigned int cause)
@@ -808,8 +945,7 @@ static int build_samples(struct ctx *c)
 static void compute_rows(struct ctx *c)
 {
 	for (unsigned int h = 0; h < NHIST; h++)
-		for (unsigned int q = 0; q < NQ; q++)
-			quantile_row(c, h, q);
+		metric_rows(c, h);
 	for (unsigned int cause = 0; cause < ATTRIB_CAUSES; cause++)
 		share_row(c, cause);
 	global_checks(c);

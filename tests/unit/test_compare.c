@@ -409,6 +409,7 @@ static void test_pooled_equals_dense(void **state)
 	struct hist_sparse *s[6];
 	static const double qs[] = {0, 0.001, 0.25, 0.5, 0.9, 0.99, 0.999, 0.9999, 1};
 	uint32_t w[6] = {1, 0, 3, 1, 2, 5};
+	struct cmp_cum *t;
 	struct cmp_rng g;
 
 	(void)state;
@@ -423,10 +424,15 @@ static void test_pooled_equals_dense(void **state)
 		for (uint32_t t = 0; t < w[i]; t++)
 			hist_sparse_add_to(s[i], dense);
 	}
-	for (size_t k = 0; k < sizeof(qs) / sizeof(qs[0]); k++)
+	assert_int_equal(cmp_cum_new(&t, (const struct hist_sparse *const *)s, 6), 0);
+	for (size_t k = 0; k < sizeof(qs) / sizeof(qs[0]); k++) {
+		uint64_t want = hist_quantile(dense, qs[k]);
+
 		assert_int_equal(
-		    cmp_pooled_quantile((const struct hist_sparse *const *)s, w, 6, qs[k]),
-		    hist_quantile(dense, qs[k]));
+		    cmp_pooled_quantile((const struct hist_sparse *const *)s, w, 6, qs[k]), want);
+		assert_int_equal(cmp_cum_quantile(t, w, qs[k]), want);
+	}
+	cmp_cum_free(t);
 	for (int i = 0; i < 6; i++)
 		hist_sparse_free(s[i]);
 	free(dense);
