@@ -591,7 +591,15 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* The percentile interval and the two-sided p of the changes in c->d. */
+/*
+ * The percentile interval and the two-sided p of the changes in c->d: p is
+ * twice the smaller tail of the bootstrap distribution on either side of 0,
+ * floored at 1/B (B resamples cannot say less). A permutation test would
+ * be exact for runs, but it tests whether the two distributions are the
+ * same, not whether a quantile moved, and shuffling intervals between the
+ * sides one by one breaks their autocorrelation and so understates the
+ * noise: the bootstrap serves both kinds of samples with one rule.
+ */
 static void interval_of(struct ctx *c, struct cmp_row *row)
 {
 	uint32_t boot = c->o->boot, le = 0, ge = 0, cut = (uint32_t)floor(0.025 * boot);

@@ -93,6 +93,19 @@ static void samples_text(FILE *out, const struct cmp_result *r)
 	fprintf(out, "; B=%u, seed %llu\n", r->boot, (unsigned long long)r->seed);
 }
 
+/* Why the gated metrics are inconclusive: the reason they share, else each. */
+static void inconclusive_text(FILE *out, const struct cmp_result *r, const char *bullet)
+{
+	if (r->reason[0]) {
+		fprintf(out, "\n%sinconclusive: %s\n", bullet, r->reason);
+		return;
+	}
+	for (uint32_t i = 0; i < r->nrows; i++)
+		if (r->rows[i].verdict == CMP_V_INCONCLUSIVE)
+			fprintf(out, "%s%sinconclusive: %s\n", i ? "" : "\n", bullet,
+				r->rows[i].why);
+}
+
 void cmp_print_text(FILE *out, const struct cmp_result *r)
 {
 	char fl[24];
@@ -114,6 +127,7 @@ void cmp_print_text(FILE *out, const struct cmp_result *r)
 		fprintf(out, "%-26s %9s %9s %9s %-22s %6.3f %6s  %s\n", w->name, t.base, t.new,
 			t.change, ci, w->p, t.gate, cmp_verdict_name(w->verdict));
 	}
+	inconclusive_text(out, r, "");
 	fprintf(out, "\nverdict: %s\n", r->verdict);
 }
 
@@ -206,6 +220,7 @@ void cmp_print_md(FILE *out, const struct cmp_result *r)
 			w->verdict == CMP_V_REGRESSED ? "**" : "", cmp_verdict_name(w->verdict),
 			w->verdict == CMP_V_REGRESSED ? "**" : "");
 	}
+	inconclusive_text(out, r, "- ");
 	fprintf(out, "\nUnchanged ungated metrics are left out (`kafkalat compare` shows them). ");
 	samples_text(out, r);
 }
