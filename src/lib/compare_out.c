@@ -100,10 +100,12 @@ static void inconclusive_text(FILE *out, const struct cmp_result *r, const char 
 		fprintf(out, "\n%sinconclusive: %s\n", bullet, r->reason);
 		return;
 	}
-	for (uint32_t i = 0; i < r->nrows; i++)
-		if (r->rows[i].verdict == CMP_V_INCONCLUSIVE)
-			fprintf(out, "%s%sinconclusive: %s\n", i ? "" : "\n", bullet,
+	for (uint32_t i = 0, first = 1; i < r->nrows; i++)
+		if (r->rows[i].verdict == CMP_V_INCONCLUSIVE) {
+			fprintf(out, "%s%sinconclusive: %s\n", first ? "\n" : "", bullet,
 				r->rows[i].why);
+			first = 0;
+		}
 }
 
 void cmp_print_text(FILE *out, const struct cmp_result *r)
