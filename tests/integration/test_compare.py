@@ -41,7 +41,8 @@ def record(t, broker, port, boot, name):
     path = t.path(name + ".data")
     p = t.spawn(record_argv(broker.pid, port, path), name)
     t0 = time.monotonic()
-    while not os.path.exists(path) or "Tracing" not in t.output(p)[1]:
+    while not os.path.exists(path) or not any(w in t.output(p)[1]
+                                              for w in ("Tracing", "Recording")):
         if p.poll() is not None:
             raise Failure(f"{name}: kafkalat record exited {p.returncode}: "
                           f"{t.output(p)[1].strip()[-300:]}")
@@ -114,7 +115,24 @@ def ab(t, base_paths):
     t.eq(res["grew_phase"], "phase.append.p99", "A/B: the phase growing most")
 
 
+def usage_errors(t):
+    """Bad input: exit 2 and one line on stderr, nothing on stdout."""
+    missing = t.path("missing.data")
+    for args, what in (([missing, "--", missing], "a missing file"),
+                       ([missing], "no --"),
+                       (["--gate", "latency.p98=+10%", missing, "--", missing], "a bad gate"),
+                       (["--seed", "x", missing, "--", missing], "a bad seed")):
+        p = subprocess.run([KAFKALAT, "compare", *args], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, timeout=10)
+        err = p.stderr.strip().splitlines()
+        t.check(p.returncode == 2 and len(err) == 1 and err[0].startswith("kafkalat compare: ")
+                and not p.stdout, f"{what}: exit 2, one line ({p.returncode}, {p.stderr!r})")
+    p = subprocess.run([KAFKALAT, "compare", "--help"], stdout=subprocess.PIPE, text=True)
+    t.check(p.returncode == 0 and "BASE... -- NEW..." in p.stdout, "--help: usage, exit 0")
+
+
 def test(t):
+    usage_errors(t)
     ab(t, aa(t))
 
 
