@@ -34,6 +34,9 @@ void hist_record_n(struct hist *h, uint64_t value, uint64_t n);
 /* The value at quantile q in [0,1] (nearest rank), within 1% of the exact
  * answer; clamped to [min, max]. 0 when empty. */
 uint64_t hist_quantile(const struct hist *h, double q);
+/* The rank hist_quantile looks for among count values: ceil(q * count),
+ * in [1, count]. */
+uint64_t hist_rank(uint64_t count, double q);
 /* The values recorded in value's bucket and every bucket below it. */
 uint64_t hist_count_through(const struct hist *h, uint64_t value);
 double hist_mean(const struct hist *h);

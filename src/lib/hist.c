@@ -140,6 +140,11 @@ static uint64_t nearest_rank(uint64_t count, double q)
 	return (uint64_t)r;
 }
 
+uint64_t hist_rank(uint64_t count, double q)
+{
+	return nearest_rank(count, q);
+}
+
 uint64_t hist_quantile(const struct hist *h, double q)
 {
 	uint64_t rank, cum = 0;

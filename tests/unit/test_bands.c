@@ -17,7 +17,7 @@
 
 #define T   1000000000000ull /* 1000 s */
 #define NET 100
-#define EPS 1e-9 /* the shares are sums of quotients: exact up to rounding */
+#define EPS 1e-7 /* the shares are sums of quotients rounded to 2^-32 (bands.c) */
 
 /* A matched request of latency lat to partition `partition` of "orders",
  * all of it appending on CPU; the tests change what they look at. */
