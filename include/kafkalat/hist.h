@@ -18,9 +18,10 @@
 #define HIST_SUB_BUCKETS (1u << HIST_SUB_BITS)
 #define HIST_EXPONENTS	 (64 - HIST_SUB_BITS + 1)
 #define HIST_BUCKETS	 (HIST_EXPONENTS * HIST_SUB_BUCKETS)
-/* The longest encoding: four 10-byte varints, then for every bucket a
- * 2-byte index delta and a 10-byte count. */
-#define HIST_ENCODED_MAX (4 * 10 + HIST_BUCKETS * (2 + 10))
+/* The longest encoding: four 10-byte varints, then for every bucket an
+ * index delta of at most 3 bytes (HIST_BUCKETS = 56320 < 2^21) and a
+ * 10-byte count. */
+#define HIST_ENCODED_MAX (4 * 10 + HIST_BUCKETS * (3 + 10))
 
 struct hist {
 	uint64_t count;

@@ -210,6 +210,9 @@ void hist_merge(struct hist *into, const struct hist *from)
 		into->max = from->max;
 }
 
+/* HIST_ENCODED_MAX counts 3 bytes for an index delta. */
+_Static_assert(HIST_BUCKETS <= (1u << 21), "an index delta fits 3 varint bytes");
+
 /* Where encoded bytes go; a NULL buf only counts them. */
 struct hist_out {
 	uint8_t *buf;
