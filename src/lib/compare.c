@@ -164,8 +164,8 @@ static uint64_t pooled_through(const struct hist_sparse *const *s, const uint32_
  * The pooled histogram is never built: the answer is the lowest bucket
  * whose count through it, summed over the samples, reaches the rank, found
  * by binary search between the buckets of the pooled min and max (a dozen
- * steps of one count_through per sample, where a dense merge would cost
- * 7424 buckets per sample).
+ * steps of one count_through per sample, where a dense merge would walk
+ * every one of HIST_BUCKETS per sample).
  */
 uint64_t cmp_pooled_quantile(const struct hist_sparse *const *s, const uint32_t *w, uint32_t n,
 			     double q)

@@ -15,6 +15,8 @@
 
 #include "kafkalat/compare.h"
 
+#include "rec_fixture.h"
+
 /* What a synthetic side looks like. */
 struct shape {
 	uint32_t intervals, requests; /* per interval */
@@ -462,6 +464,45 @@ static void test_aa_false_alarms(void **state)
 	assert_true(regress * 50 <= pairs); /* <= 2% */
 }
 
+/* Recordings written by the real writer and read by rec_load. */
+static int compare_fixtures(const struct rec_fixture_opts *a, const struct rec_fixture_opts *b,
+			    struct cmp_result *res)
+{
+	struct rec r[2];
+	const struct rec *p[2] = {&r[0], &r[1]};
+	struct cmp_side side[2] = {{&p[0], 1}, {&p[1], 1}};
+	struct cmp_opts o;
+	char err[256];
+
+	assert_int_equal(rec_fixture_load(&r[0], a), 0);
+	assert_int_equal(rec_fixture_load(&r[1], b), 0);
+	cmp_opts_default(&o);
+	assert_int_equal(cmp_run(side, &o, res, err, sizeof(err)), 0);
+	rec_free(&r[0]);
+	rec_free(&r[1]);
+	return (int)res->exit_code;
+}
+
+static void test_fixture_recordings(void **state)
+{
+	struct rec_fixture_opts a, b;
+	struct cmp_result res;
+
+	(void)state;
+	rec_fixture_defaults(&a);
+	a.intervals = 12;
+	b = a;
+	b.seed = 2;
+	assert_int_equal(compare_fixtures(&a, &b, &res), CMP_PASS);
+	assert_int_equal(row(&res, "latency.p99")->verdict, CMP_V_SAME);
+	cmp_result_free(&res);
+	b.scale = 1.5;
+	assert_int_equal(compare_fixtures(&a, &b, &res), CMP_REGRESSION);
+	assert_non_null(strstr(res.verdict, "REGRESSION: latency.p99 +"));
+	assert_non_null(strstr(res.verdict, "phase append"));
+	cmp_result_free(&res);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -472,6 +513,7 @@ int main(void)
 	    cmocka_unit_test(test_runs_as_samples),	cmocka_unit_test(test_gate_option),
 	    cmocka_unit_test(test_deterministic),	cmocka_unit_test(test_blocks),
 	    cmocka_unit_test(test_pooled_equals_dense), cmocka_unit_test(test_aa_false_alarms),
+	    cmocka_unit_test(test_fixture_recordings),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
