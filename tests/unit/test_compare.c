@@ -278,6 +278,45 @@ static void test_setups_differ(void **state)
 	pair_free(&p);
 }
 
+/* acks and partitions count when both files have them; setup.* always. */
+static int compare_meta(struct rec_kv *a, uint32_t na, struct rec_kv *b, uint32_t nb)
+{
+	struct pair p = {0};
+	struct rec_kv *keep[2];
+	struct cmp_opts o;
+	char err[256];
+	int rc;
+
+	cmp_opts_default(&o);
+	compare1(&p, &base_shape, &base_shape, 12);
+	keep[0] = p.rec[0][0]->files[0].meta;
+	keep[1] = p.rec[1][0]->files[0].meta;
+	p.rec[0][0]->files[0] = (struct rec_file){.path = "a", .meta = a, .nmeta = na};
+	p.rec[1][0]->files[0] = (struct rec_file){.path = "b", .meta = b, .nmeta = nb};
+	cmp_result_free(&p.res);
+	assert_int_equal(cmp_run(p.side, &o, &p.res, err, sizeof(err)), 0);
+	rc = (int)p.res.exit_code;
+	p.rec[0][0]->files[0].meta = keep[0];
+	p.rec[1][0]->files[0].meta = keep[1];
+	pair_free(&p);
+	return rc;
+}
+
+static void test_setup_keys(void **state)
+{
+	struct rec_kv acks1[] = {{"acks", "1"}, {"label.run", "a"}};
+	struct rec_kv acks_all[] = {{"acks", "all"}, {"label.run", "b"}};
+	struct rec_kv none[] = {{"label.run", "c"}};
+	struct rec_kv setup[] = {{"setup.disk", "nvme"}};
+
+	(void)state;
+	assert_int_equal(compare_meta(acks1, 2, acks1, 2), CMP_PASS); /* labels may differ */
+	assert_int_equal(compare_meta(acks1, 2, acks_all, 2), CMP_INCONCLUSIVE);
+	assert_int_equal(compare_meta(acks1, 2, none, 1), CMP_PASS); /* acks on one side only */
+	assert_int_equal(compare_meta(setup, 1, none, 1), CMP_INCONCLUSIVE); /* setup.* strict */
+	assert_int_equal(compare_meta(none, 1, setup, 1), CMP_INCONCLUSIVE);
+}
+
 static void test_improved(void **state)
 {
 	struct shape better = base_shape;
@@ -506,14 +545,14 @@ static void test_fixture_recordings(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_identical),		cmocka_unit_test(test_regression),
-	    cmocka_unit_test(test_below_floor),		cmocka_unit_test(test_too_few_samples),
-	    cmocka_unit_test(test_too_few_tail),	cmocka_unit_test(test_rates_apart),
-	    cmocka_unit_test(test_setups_differ),	cmocka_unit_test(test_improved),
-	    cmocka_unit_test(test_runs_as_samples),	cmocka_unit_test(test_gate_option),
-	    cmocka_unit_test(test_deterministic),	cmocka_unit_test(test_blocks),
-	    cmocka_unit_test(test_pooled_equals_dense), cmocka_unit_test(test_aa_false_alarms),
-	    cmocka_unit_test(test_fixture_recordings),
+	    cmocka_unit_test(test_identical),	    cmocka_unit_test(test_regression),
+	    cmocka_unit_test(test_below_floor),	    cmocka_unit_test(test_too_few_samples),
+	    cmocka_unit_test(test_too_few_tail),    cmocka_unit_test(test_rates_apart),
+	    cmocka_unit_test(test_setups_differ),   cmocka_unit_test(test_setup_keys),
+	    cmocka_unit_test(test_improved),	    cmocka_unit_test(test_runs_as_samples),
+	    cmocka_unit_test(test_gate_option),	    cmocka_unit_test(test_deterministic),
+	    cmocka_unit_test(test_blocks),	    cmocka_unit_test(test_pooled_equals_dense),
+	    cmocka_unit_test(test_aa_false_alarms), cmocka_unit_test(test_fixture_recordings),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
