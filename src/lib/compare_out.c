@@ -91,6 +91,13 @@ static void samples_text(FILE *out, const struct cmp_result *r)
 			"of %u and %u)",
 			r->n[0], r->n[1], r->block[0], r->block[1]);
 	fprintf(out, "; B=%u, seed %llu\n", r->boot, (unsigned long long)r->seed);
+	/* a run with an episode of its own (a noisy neighbour) looks like a
+	 * regression to the intervals of one run: only runs measure that */
+	if (!r->by_run)
+		fprintf(out,
+			"note: intervals show the noise within runs, not between them; "
+			"a CI gate wants %d runs a side\n",
+			CMP_MIN_RUNS);
 }
 
 /* Why the gated metrics are inconclusive: the reason they share, else each. */
