@@ -8,9 +8,9 @@
  *
  *   kafkalat_produce_latency_seconds          histogram, the client's wait
  *   kafkalat_produce_broker_latency_seconds   histogram, the broker's own
- *   kafkalat_produce_latency_quantile_seconds gauge {quantile}
- *   kafkalat_produce_broker_latency_quantile_seconds gauge {quantile}
- *   kafkalat_produce_phase_seconds            gauge {phase, quantile}
+ *   kafkalat_produce_latency_quantile_seconds gauge {q}
+ *   kafkalat_produce_broker_latency_quantile_seconds gauge {q}
+ *   kafkalat_produce_phase_seconds            gauge {phase, q}
  *   kafkalat_tail_phase_ratio                 gauge {band, phase}, 0..1
  *   kafkalat_tail_cause_ratio                 gauge {band, cause}, 0..1
  *   kafkalat_requests_total                   counter {api}
@@ -24,7 +24,8 @@
  *   kafkalat_last_success_timestamp_seconds   gauge, now_s
  *
  * The quantiles are gauges, not a summary: they are of the whole recording,
- * not of a sliding window as a summary's are. The histograms' le bounds are
+ * not of a sliding window as a summary's are; so their label is q="0.99"
+ * (the label quantile belongs to summaries). The histograms' le bounds are
  * the fixed REPORT_PROM_LE_NS: the log-linear buckets of hist.h do not
  * align with them, so a bucket {le} counts every value of the histogram
  * bucket holding le (hist_count_through): values up to le + 1/128 of le

@@ -35,18 +35,24 @@ static const double quantiles[] = {0.5, 0.9, 0.99, 0.999, 1.0};
 
 /* The shortest text that reads back as v (Go's ParseFloat, as Prometheus
  * parses it, accepts C's %g forms), so le="0.0001" rather than
- * "0.00010000000000000000479". */
+ * "0.00010000000000000000479", and whole numbers without an exponent
+ * (le="10", not "1e+01": le values are matched as text in queries). */
 static const char *fmt_float(double v, char buf[FLOAT_TEXT])
 {
+	int prec = 1;
+
 	if (isnan(v))
 		return "NaN";
 	if (isinf(v))
 		return v > 0 ? "+Inf" : "-Inf";
-	for (int prec = 1; prec <= 17; prec++) {
+	for (; prec < 17; prec++) {
 		snprintf(buf, FLOAT_TEXT, "%.*g", prec, v);
 		if (strtod(buf, NULL) == v)
 			break;
 	}
+	if (fabs(v) >= 1.0 && fabs(v) < 1e15 && prec < (int)floor(log10(fabs(v))) + 1)
+		prec = (int)floor(log10(fabs(v))) + 1;
+	snprintf(buf, FLOAT_TEXT, "%.*g", prec, v);
 	return buf;
 }
 
@@ -131,7 +137,9 @@ static void histogram(FILE *out, const char *name, const char *help, const struc
 }
 
 /* The quantiles of h, after the labels in l (room for one more); an empty
- * histogram has no samples: absent, not a made-up 0. */
+ * histogram has no samples: absent, not a made-up 0. The label is q, not
+ * quantile: Prometheus keeps that name to summaries (promtool's lint
+ * refuses it on a gauge). */
 static void quantile_samples(FILE *out, const char *name, struct label *l, size_t n,
 			     const struct hist *h)
 {
@@ -140,7 +148,7 @@ static void quantile_samples(FILE *out, const char *name, struct label *l, size_
 	if (!has_data(h))
 		return;
 	for (size_t i = 0; i < NELEMS(quantiles); i++) {
-		l[n] = (struct label){"quantile", fmt_float(quantiles[i], q)};
+		l[n] = (struct label){"q", fmt_float(quantiles[i], q)};
 		sample(out, name, l, n + 1, (double)hist_quantile(h, quantiles[i]) / 1e9);
 	}
 }
@@ -195,30 +203,37 @@ static void ratios(FILE *out, const char *name, const char *key, const double *p
 	}
 }
 
-/* Weighted by time, as the closing sentence of the text report: the share
- * of the band's summed latency, so ratios of a band add up to 1. */
-static void tail_families(FILE *out, const struct rec *r)
+/* One family's samples, both bands, together as the format wants them. */
+static void tail_family(FILE *out, const struct rec *r, bool phases)
 {
 	static const unsigned band[2] = {BAND_GE_P99, BAND_GE_P999};
+	const char *name = phases ? "kafkalat_tail_phase_ratio" : "kafkalat_tail_cause_ratio";
 
-	family(out, "kafkalat_tail_phase_ratio", "gauge",
-	       "Share (0..1) of the summed latency of the Produce requests in a band "
-	       "(ge_p99, ge_p999) spent in a phase.");
-	family(out, "kafkalat_tail_cause_ratio", "gauge",
-	       "Share (0..1) of the summed latency of the Produce requests in a band "
-	       "(ge_p99, ge_p999) spent in a cause, over all phases.");
-	if (!r->has_tail)
-		return;
-	for (unsigned b = 0; b < 2; b++) {
+	family(out, name, "gauge",
+	       phases ? "Share (0..1) of the summed latency of the Produce requests in a band "
+			"(ge_p99, ge_p999) spent in a phase."
+		      : "Share (0..1) of the summed latency of the Produce requests in a band "
+			"(ge_p99, ge_p999) spent in a cause, over all phases.");
+	for (unsigned b = 0; r->has_tail && b < 2; b++) {
 		const struct band_time *bt = &r->tail.time[b];
 
 		if (!bt->requests)
 			continue;
-		ratios(out, "kafkalat_tail_phase_ratio", "phase", bt->phase_pct, ATTRIB_PHASES,
-		       attrib_phase_name, band_name(band[b]));
-		ratios(out, "kafkalat_tail_cause_ratio", "cause", bt->cause_pct, ATTRIB_CAUSES,
-		       attrib_cause_name, band_name(band[b]));
+		if (phases)
+			ratios(out, name, "phase", bt->phase_pct, ATTRIB_PHASES, attrib_phase_name,
+			       band_name(band[b]));
+		else
+			ratios(out, name, "cause", bt->cause_pct, ATTRIB_CAUSES, attrib_cause_name,
+			       band_name(band[b]));
 	}
+}
+
+/* Weighted by time, as the closing sentence of the text report: the share
+ * of the band's summed latency, so the ratios of a band add up to 1. */
+static void tail_families(FILE *out, const struct rec *r)
+{
+	tail_family(out, r, true);
+	tail_family(out, r, false);
 }
 
 /* ---- counters ---- */
