@@ -278,7 +278,8 @@ static void no_tail(FILE *out, const struct rec *r)
 {
 	fprintf(out,
 		"No tail composition: %" PRIu32 " of %" PRIu32
-		" recordings ended cleanly, and the causes must have been traced.\n\n",
+		" recordings ended cleanly (a killed run has none), and one holds it only "
+		"when the causes were traced.\n\n",
 		r->tail_files, r->nfiles);
 }
 
