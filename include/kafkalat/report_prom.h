@@ -4,7 +4,7 @@
  * textfile-collector file, Prometheus text exposition format 0.0.4. Every
  * family has its # HELP and # TYPE once; names are kafkalat_..., values in
  * base units (seconds, bytes); no sample carries a timestamp (the textfile
- * collector refuses them). The families (docs/design.md, "Reports"):
+ * collector refuses them). The families:
  *
  *   kafkalat_produce_latency_seconds          histogram, the client's wait
  *   kafkalat_produce_broker_latency_seconds   histogram, the broker's own
@@ -28,8 +28,8 @@
  * (the label quantile belongs to summaries). The histograms' le bounds are
  * the fixed REPORT_PROM_LE_NS: the log-linear buckets of hist.h do not
  * align with them, so a bucket {le} counts every value of the histogram
- * bucket holding le (hist_count_through): values up to le + 1/128 of le
- * (the bucket's width, < 0.8%) may count under it.
+ * bucket holding le (hist_count_through): values up to le*(1 + 1/HIST_SUB_BUCKETS)
+ * (the bucket's width, under 0.1%) may count under it.
  */
 #ifndef KAFKALAT_REPORT_PROM_H
 #define KAFKALAT_REPORT_PROM_H

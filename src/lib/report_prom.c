@@ -153,26 +153,37 @@ static void quantile_samples(FILE *out, const char *name, struct label *l, size_
 	}
 }
 
+/* Where the le bounds fall inside a histogram bucket, its values above le
+ * count too: said in the HELP, from the histogram's own layout. */
+static void latency_histogram(FILE *out, const char *name, const char *what, const struct hist *h)
+{
+	char help[512];
+
+	snprintf(help, sizeof(help),
+		 "%s. A bucket counts the values of the log-linear histogram bucket holding le: "
+		 "those up to le*(1+1/%u) may count under le.",
+		 what, HIST_SUB_BUCKETS);
+	histogram(out, name, help, h);
+}
+
 static void latency_families(FILE *out, const struct rec *r)
 {
 	struct label l[2];
 
-	histogram(
-	    out, "kafkalat_produce_latency_seconds",
-	    "Produce request latency, the client's wait (request arrival to response sent). "
-	    "A bucket counts the values of the log-linear bucket holding le: up to le*(1+1/128).",
-	    r->m[REC_M_LATENCY]);
-	histogram(
+	latency_histogram(out, "kafkalat_produce_latency_seconds",
+			  "Produce request latency, the client's wait (request arrival to response "
+			  "sent)",
+			  r->m[REC_M_LATENCY]);
+	latency_histogram(
 	    out, "kafkalat_produce_broker_latency_seconds",
-	    "Produce request latency as the broker sees it (first read to last write). "
-	    "A bucket counts the values of the log-linear bucket holding le: up to le*(1+1/128).",
+	    "Produce request latency as the broker sees it (first read to last write)",
 	    r->m[REC_M_BROKER]);
 	family(out, "kafkalat_produce_latency_quantile_seconds", "gauge",
-	       "Produce request latency at a quantile of the whole recording (within 1%).");
+	       "Produce request latency at a quantile of the whole recording (within 0.1%).");
 	quantile_samples(out, "kafkalat_produce_latency_quantile_seconds", l, 0,
 			 r->m[REC_M_LATENCY]);
 	family(out, "kafkalat_produce_broker_latency_quantile_seconds", "gauge",
-	       "Broker's Produce latency at a quantile of the whole recording (within 1%).");
+	       "Broker's Produce latency at a quantile of the whole recording (within 0.1%).");
 	quantile_samples(out, "kafkalat_produce_broker_latency_quantile_seconds", l, 0,
 			 r->m[REC_M_BROKER]);
 }
@@ -184,7 +195,7 @@ static void phase_family(FILE *out, const struct rec *r)
 
 	family(out, name, "gauge",
 	       "Time an attributed Produce request spent in a phase, at a quantile of the whole "
-	       "recording (within 1%).");
+	       "recording (within 0.1%).");
 	for (unsigned p = 0; p < ATTRIB_PHASES; p++) {
 		l[0] = (struct label){"phase", attrib_phase_name(p)};
 		quantile_samples(out, name, l, 1, r->m[REC_M_PHASE + p]);

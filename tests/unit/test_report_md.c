@@ -22,6 +22,7 @@
 #include "kafkalat/hgrm.h"
 #include "kafkalat/recording.h"
 #include "kafkalat/report_md.h"
+#include "rec_fixture.h"
 #include "sink.h"
 
 #define MS_NS	  1000000ull
@@ -334,20 +335,15 @@ static void check_row(const struct hist *h, const struct hgrm_row *row)
 	fail_msg("row %.3f at %.12f is not the quantile", row->value, row->percentile);
 }
 
-static void test_hgrm_round_trip(void **state)
+static void hgrm_round_trip(const struct hist *h)
 {
 	struct hgrm_footer foot;
 	struct hgrm_row *rows;
-	const struct hist *h;
 	size_t n, len;
 	char *text = NULL, err[128];
 	FILE *f = open_memstream(&text, &len);
-	struct rec r;
 
-	(void)state;
 	assert_non_null(f);
-	mini_rec(&r, 3, "broker-1");
-	h = r.m[REC_M_LATENCY];
 	assert_int_equal(hgrm_write(f, h, 1e6, HGRM_TICKS_DEFAULT), 0);
 	assert_int_equal(fclose(f), 0);
 	if (hgrm_read(text, len, &rows, &n, &foot, err, sizeof(err)))
@@ -360,7 +356,50 @@ static void test_hgrm_round_trip(void **state)
 	assert_true(fabs(foot.max - (double)h->max / 1e6) <= 0.0005);
 	free(rows);
 	free(text);
+}
+
+/* The merged latency of a fixture recording (the real writer and loader,
+ * two files' worth of intervals), and a hand-made one with a stall. */
+static void test_hgrm_round_trip(void **state)
+{
+	struct rec_fixture_opts o;
+	struct rec r;
+
+	(void)state;
+	rec_fixture_defaults(&o);
+	assert_int_equal(rec_fixture_load(&r, &o), 0);
+	hgrm_round_trip(r.m[REC_M_LATENCY]);
+	rec_free(&r);
+	mini_rec(&r, 3, "broker-1");
+	hgrm_round_trip(r.m[REC_M_LATENCY]);
 	mini_free(&r);
+}
+
+/* A fixture recording: the tables hold its quantiles, the quote is the
+ * text summary's sentence for its tail. */
+static void test_fixture(void **state)
+{
+	struct rec_fixture_opts o;
+	char row[160], v[16];
+	struct rec r;
+	char *t;
+
+	(void)state;
+	rec_fixture_defaults(&o);
+	assert_int_equal(rec_fixture_load(&r, &o), 0);
+	t = md_text(&r, NULL);
+	assert_contains(t, "## kafkalat: produce latency on fixture\n");
+	assert_contains(t, "**Labels** run=fixture\n");
+	snprintf(row, sizeof(row), "\n| latency | %s |",
+		 ns_text(hist_quantile(r.m[REC_M_LATENCY], 0.5), v, sizeof(v)));
+	assert_contains(t, row);
+	assert_contains(t, "\n> Why the tail is slow: the slowest produce requests (\\>= p99: ");
+	assert_contains(t, "\n> The largest cause is ");
+	assert_contains(t, "| >= p99 | ");
+	assert_contains(t, "**Lost events** 3 socket, 0 cause");
+	check_tables(t);
+	rec_free(&r);
+	free(t);
 }
 
 int main(void)
@@ -370,6 +409,7 @@ int main(void)
 	    cmocka_unit_test(test_tail),	  cmocka_unit_test(test_hostile),
 	    cmocka_unit_test(test_empty),	  cmocka_unit_test(test_accounting),
 	    cmocka_unit_test(test_write_error),	  cmocka_unit_test(test_hgrm_round_trip),
+	    cmocka_unit_test(test_fixture),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

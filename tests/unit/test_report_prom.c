@@ -21,6 +21,7 @@
 
 #include "kafkalat/recording.h"
 #include "kafkalat/report_prom.h"
+#include "rec_fixture.h"
 #include "sink.h"
 
 #define NOW_S	  1733338800.5
@@ -555,6 +556,52 @@ static void test_write_file_fails_clean(void **state)
 	free(dir);
 }
 
+/* A recording written and read back by the real writer and loader: every
+ * figure is the merged recording's own, its shares the trailer's tail. */
+static void test_fixture(void **state)
+{
+	static const char *const q[] = {"0.5", "0.9", "0.99", "0.999", "1"};
+	static const double qv[] = {0.5, 0.9, 0.99, 0.999, 1.0};
+	struct rec_fixture_opts o;
+	char labels[160];
+	struct rec r;
+	char *t;
+
+	(void)state;
+	rec_fixture_defaults(&o);
+	assert_int_equal(rec_fixture_load(&r, &o), 0);
+	assert_true(r.has_tail);
+	t = prom_text(&r);
+	check_format(t);
+	check_histogram(t, "kafkalat_produce_latency_seconds", r.m[REC_M_LATENCY]);
+	check_histogram(t, "kafkalat_produce_broker_latency_seconds", r.m[REC_M_BROKER]);
+	for (size_t i = 0; i < NELEMS(q); i++) {
+		snprintf(labels, sizeof(labels), "q=\"%s\"", q[i]);
+		assert_true(value_of(t, "kafkalat_produce_latency_quantile_seconds", labels) ==
+			    (double)hist_quantile(r.m[REC_M_LATENCY], qv[i]) / 1e9);
+		snprintf(labels, sizeof(labels), "phase=\"append\",q=\"%s\"", q[i]);
+		assert_true(value_of(t, "kafkalat_produce_phase_seconds", labels) ==
+			    (double)hist_quantile(r.m[REC_M_PHASE + ATTRIB_APPEND], qv[i]) / 1e9);
+	}
+	for (unsigned c = 0; c < ATTRIB_CAUSES; c++) {
+		snprintf(labels, sizeof(labels), "band=\"ge_p99\",cause=\"%s\"",
+			 attrib_cause_name(c));
+		assert_true(value_of(t, "kafkalat_tail_cause_ratio", labels) ==
+			    r.tail.time[0].cause_pct[c] / 100.0);
+	}
+	assert_true(value_of(t, "kafkalat_tail_cause_ratio", "band=\"ge_p99\",cause=\"journal\"") >
+		    0.1);
+	assert_true(value_of(t, "kafkalat_requests_total", "api=\"Produce\"") ==
+		    (double)r.agg.requests[0]);
+	assert_true(value_of(t, "kafkalat_lost_events_total", "ring=\"socket\"") == 3);
+	assert_true(value_of(t, "kafkalat_recording_info",
+			     "host=\"fixture\",kernel=\"6.1.0-test\",label_run=\"fixture\"") == 1);
+	assert_true(value_of(t, "kafkalat_recording_end_timestamp_seconds", "") ==
+		    (double)r.t_end_ns / 1e9);
+	rec_free(&r);
+	free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -568,6 +615,7 @@ int main(void)
 	    cmocka_unit_test(test_write_error),
 	    cmocka_unit_test(test_write_file_replaces),
 	    cmocka_unit_test(test_write_file_fails_clean),
+	    cmocka_unit_test(test_fixture),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
