@@ -56,19 +56,48 @@ static const char *fmt_float(double v, char buf[FLOAT_TEXT])
 	return buf;
 }
 
-/* Label values escape backslash, double quote and newline; HELP text the
- * same but for the double quote (the format's two escaping rules). */
-static void put_escaped(FILE *out, const char *s, bool quote)
+/* The length of the valid UTF-8 sequence at s, 0 when there is none
+ * (overlong forms, surrogates and code points past U+10FFFF included). */
+static size_t utf8_len(const unsigned char *s)
 {
-	for (; *s; s++) {
+	size_t n = s[0] < 0x80			  ? 1
+		   : s[0] >= 0xc2 && s[0] <= 0xdf ? 2
+		   : s[0] >= 0xe0 && s[0] <= 0xef ? 3
+		   : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4
+						  : 0;
+
+	for (size_t i = 1; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	if ((n == 3 && s[0] == 0xe0 && s[1] < 0xa0) || (n == 3 && s[0] == 0xed && s[1] >= 0xa0) ||
+	    (n == 4 && s[0] == 0xf0 && s[1] < 0x90) || (n == 4 && s[0] == 0xf4 && s[1] >= 0x90))
+		return 0;
+	return n;
+}
+
+/* Label values escape backslash, double quote and newline; HELP text the
+ * same but for the double quote (the format's two escaping rules). The
+ * format is UTF-8 and Prometheus refuses a label value that is not: a
+ * byte that does not start a valid sequence (a host name in Latin-1)
+ * becomes U+FFFD. */
+static void put_escaped(FILE *out, const char *str, bool quote)
+{
+	const unsigned char *s = (const unsigned char *)str;
+
+	while (*s) {
+		size_t n = utf8_len(s);
+
 		if (*s == '\\')
 			fputs("\\\\", out);
 		else if (*s == '\n')
 			fputs("\\n", out);
 		else if (*s == '"' && quote)
 			fputs("\\\"", out);
+		else if (n)
+			fwrite(s, 1, n, out);
 		else
-			fputc(*s, out);
+			fputs("\xef\xbf\xbd", out);
+		s += n ? n : 1;
 	}
 }
 
@@ -369,6 +398,24 @@ static size_t info_labels(const struct rec_file *f, struct label *l,
 	return n;
 }
 
+/* A file's info labels as written, "{host=...}", into *text. 0 or -ENOMEM. */
+static int info_text(const struct rec_file *f, char **text)
+{
+	char names[MAX_LABELS][LABEL_NAME];
+	struct label l[MAX_LABELS];
+	size_t n = info_labels(f, l, names), len = 0;
+	FILE *m = open_memstream(text, &len);
+
+	if (!m)
+		return -ENOMEM;
+	put_labels(m, l, n);
+	if (!fclose(m))
+		return 0;
+	free(*text);
+	*text = NULL;
+	return -ENOMEM;
+}
+
 /* One series per file, but merged files that say the same (two recordings
  * of one host) make one: a family may not repeat a label set. 0 or -ENOMEM. */
 static int info_family(FILE *out, const struct rec *r)
@@ -381,29 +428,17 @@ static int info_family(FILE *out, const struct rec *r)
 	family(out, name, "gauge",
 	       "1 for each recording merged: its host, kernel and --label K=V labels.");
 	for (uint32_t i = 0; !err && i < r->nfiles; i++) {
-		char names[MAX_LABELS][LABEL_NAME];
-		struct label l[MAX_LABELS];
-		size_t n = info_labels(&r->files[i], l, names), len = 0;
-		FILE *m = open_memstream(&seen[nseen], &len);
 		bool dup = false;
 
-		if (!m) {
-			err = -ENOMEM;
-			break;
-		}
-		put_labels(m, l, n);
-		if (fclose(m)) {
-			err = -ENOMEM;
-			break;
-		}
-		for (uint32_t j = 0; j < nseen; j++)
+		err = info_text(&r->files[i], &seen[nseen]);
+		for (uint32_t j = 0; !err && j < nseen; j++)
 			dup |= !strcmp(seen[j], seen[nseen]);
-		if (!dup)
+		if (!err && !dup)
 			fprintf(out, "%s%s 1\n", name, seen[nseen++]);
-		else
+		else if (!err)
 			free(seen[nseen]);
 	}
-	for (uint32_t j = 0; seen && j < nseen; j++)
+	for (uint32_t j = 0; j < nseen; j++)
 		free(seen[j]);
 	free(seen);
 	return err;

@@ -414,6 +414,23 @@ static void test_label_escaping(void **state)
 	free(t);
 }
 
+/* Prometheus refuses a label value that is not UTF-8: a stray byte (or a
+ * surrogate, or an overlong form) becomes U+FFFD, valid text stays. */
+static void test_utf8(void **state)
+{
+	struct rec r;
+	char *t;
+
+	(void)state;
+	mini_rec(&r, 1);
+	r.files[0].meta[0].value = "caf\xc3\xa9-\xff-\xed\xa0\x80-\xc0\xaf-\xe2\x82";
+	t = prom_text(&r);
+	assert_contains(t, "host=\"caf\xc3\xa9-\xef\xbf\xbd-\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd-"
+			   "\xef\xbf\xbd\xef\xbf\xbd-\xef\xbf\xbd\xef\xbf\xbd\",");
+	mini_free(&r);
+	free(t);
+}
+
 /* Two recordings of one host say the same: one series, not a duplicate. */
 static void test_info_once(void **state)
 {
@@ -611,6 +628,7 @@ int main(void)
 	    cmocka_unit_test(test_counters_and_shares),
 	    cmocka_unit_test(test_label_escaping),
 	    cmocka_unit_test(test_info_once),
+	    cmocka_unit_test(test_utf8),
 	    cmocka_unit_test(test_empty),
 	    cmocka_unit_test(test_write_error),
 	    cmocka_unit_test(test_write_file_replaces),
