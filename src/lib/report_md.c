@@ -26,8 +26,8 @@ static const char *const quantile_names[] = {"p50", "p90", "p99", "p99.9", "max"
 #define NQ (sizeof(quantiles) / sizeof(quantiles[0]))
 
 /* Markdown-safe text: the characters that make markup are backslash
- * escaped, '|' so it cannot end a cell, and a line break is <br> so it
- * cannot end the row or the paragraph. */
+ * escaped ('&' too: "&lt;" would be an entity), '|' so it cannot end a cell, and a line break is
+ * <br> so it cannot end the row or the paragraph. */
 static void md_text(FILE *out, const char *s)
 {
 	for (; *s; s++) {
@@ -35,7 +35,7 @@ static void md_text(FILE *out, const char *s)
 			fputs("<br>", out);
 		else if (*s == '\r')
 			continue;
-		else if (strchr("\\`*_[]<>|#~", *s))
+		else if (strchr("\\`*_[]<>|#~&", *s))
 			fprintf(out, "\\%c", *s);
 		else
 			fputc(*s, out);

@@ -27,7 +27,7 @@
 
 #define MS_NS	  1000000ull
 #define NELEMS(a) (sizeof(a) / sizeof((a)[0]))
-#define HOSTILE	  "a|b\nc*d"
+#define HOSTILE	  "a|b\nc*d&lt;"
 
 static const double qs[] = {0.5, 0.9, 0.99, 0.999, 1.0};
 
@@ -262,8 +262,8 @@ static void test_hostile(void **state)
 	mini_rec(&r, 10, HOSTILE);
 	add_tail(&r);
 	t = md_text(&r, NULL);
-	assert_contains(t, "## kafkalat: produce latency on a\\|b<br>c\\*d\n");
-	assert_contains(t, "**Labels** env=a\\|b<br>c\\*d\n");
+	assert_contains(t, "## kafkalat: produce latency on a\\|b<br>c\\*d\\&lt;\n");
+	assert_contains(t, "**Labels** env=a\\|b<br>c\\*d\\&lt;\n");
 	assert_null(strstr(t, HOSTILE));
 	check_tables(t);
 	mini_free(&r);
