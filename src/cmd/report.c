@@ -16,6 +16,8 @@
 #include "kafkalat/recording.h"
 #include "kafkalat/report.h"
 #include "kafkalat/report_cmd.h"
+#include "kafkalat/report_md.h"
+#include "kafkalat/report_prom.h"
 
 #define MAX_FILES 4096
 
@@ -178,6 +180,10 @@ static int write_report(FILE *out, const struct report_opts *o, const struct rec
 		return write_text(out, r, true);
 	case FMT_HGRM:
 		return write_hgrm(out, r);
+	case FMT_PROM:
+		return report_prom(out, r, (double)time(NULL));
+	case FMT_MD:
+		return report_md(out, r, base);
 	default:
 		fprintf(stderr, "kafkalat report: --format %s is not built in yet\n",
 			format_names[o->format]);
@@ -204,6 +210,13 @@ static int emit(const struct report_opts *o, const struct rec *r, const struct r
 	FILE *out = stdout;
 	int err;
 
+	/* node_exporter must never read half a file: written aside, renamed */
+	if (o->format == FMT_PROM && o->out_path) {
+		err = report_prom_write_file(o->out_path, r, (double)time(NULL));
+		if (err)
+			fprintf(stderr, "kafkalat report: %s: %s\n", o->out_path, strerror(-err));
+		return err ? 1 : 0;
+	}
 	if (o->out_path && !(out = fopen(o->out_path, "w"))) {
 		fprintf(stderr, "kafkalat report: %s: %s\n", o->out_path, strerror(errno));
 		return 1;
