@@ -135,10 +135,12 @@ static void note_incomplete(const struct rec *r)
 {
 	for (uint32_t i = 0; i < r->nfiles; i++)
 		if (!r->files[i].complete)
-			fprintf(stderr,
-				"kafkalat report: %s: the recording ends before its trailer (a run "
-				"that was killed): %u intervals, no tail composition from it\n",
-				r->files[i].path, r->files[i].intervals);
+			fprintf(
+			    stderr,
+			    "kafkalat report: %s: the recording ends before its trailer (its run "
+			    "was killed, or its disk filled): %u intervals, no tail "
+			    "composition from it\n",
+			    r->files[i].path, r->files[i].intervals);
 }
 
 static int write_text(FILE *out, const struct rec *r, bool json)
