@@ -148,13 +148,16 @@ integration: all
 # Replays the checked-in seeds and a few thousand mutations through every
 # fuzz target (seconds; a regression run); `make fuzz` searches for longer.
 # fuzz_explain runs an explainer per input, fuzz_pipeline two pipelines
-# (~100 runs/s under ASan): fewer.
+# (~100 runs/s under ASan): fewer. fuzz_recording reads recordings of
+# dozens of 440 KiB histograms (~20 runs/s): fewer still.
 FUZZ_RUNS ?= 20000
 FUZZ_RUNS_SLOW ?= 3000
+FUZZ_RUNS_SLOWEST ?= 400
 fuzz-smoke: $(FUZZ_BINS)
 	$(Q)set -e; for f in $(FUZZ_BINS); do n=$$(basename $$f); \
 		mkdir -p $(OUT)/fuzz/corpus-$$n; seeds=; runs=$(FUZZ_RUNS); \
-		case $$n in fuzz_explain|fuzz_pipeline) runs=$(FUZZ_RUNS_SLOW);; esac; \
+		case $$n in fuzz_explain|fuzz_pipeline) runs=$(FUZZ_RUNS_SLOW);; \
+			fuzz_recording) runs=$(FUZZ_RUNS_SLOWEST);; esac; \
 		[ -d tests/fuzz/corpus/$$n ] && seeds=tests/fuzz/corpus/$$n; \
 		if ! $$f -runs=$$runs -seed=1 $(OUT)/fuzz/corpus-$$n $$seeds \
 			> $(OUT)/fuzz/$$n.log 2>&1; then \
