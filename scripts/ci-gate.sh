@@ -40,7 +40,7 @@ die() {
 	exit 2
 }
 
-bootstrap= port= pid= baseline= out= runs=4 seconds=30 rate=2000 size=100
+bootstrap='' port='' pid='' baseline='' out='' runs=4 seconds=30 rate=2000 size=100
 topic=ci-gate partitions=4 acks=1 update=0
 gates=()
 while [ $# -gt 0 ]; do
