@@ -16,8 +16,8 @@
 #   TEXTFILE_DIR        node_exporter's textfile directory
 #                       (default /var/lib/prometheus/node-exporter)
 # Logs go to stderr (the journal). Exits 1 when the recording or a report
-# failed (the reports are still made from what a failed recording wrote),
-# 2 on a bad setting.
+# failed (a failed recording still gets its HTML report from what it wrote,
+# but no metrics), 2 on a bad setting.
 set -uo pipefail
 
 prog=kafkalat-nightly
@@ -82,17 +82,21 @@ main() {
 		log "kafkalat report --format html failed"
 		rc=1
 	fi
-	# node_exporter (another user) reads the metrics; report renames them
-	# into place whole
-	umask 022
-	if mkdir -p -- "$textfile_dir" &&
-		"$KAFKALAT" report --format prom -o "$textfile_dir/kafkalat.prom" "$data"; then
-		log "wrote $textfile_dir/kafkalat.prom"
-	else
-		log "kafkalat report --format prom failed"
-		rc=1
+	# A failed recording gets its HTML report, to see what went wrong, but
+	# no metrics: dashboards would take a partial run for the night's.
+	# node_exporter (another user) reads them; report renames them into
+	# place whole.
+	if ((rc == 0)); then
+		umask 022
+		if mkdir -p -- "$textfile_dir" &&
+			"$KAFKALAT" report --format prom -o "$textfile_dir/kafkalat.prom" "$data"; then
+			log "wrote $textfile_dir/kafkalat.prom"
+		else
+			log "kafkalat report --format prom failed"
+			rc=1
+		fi
+		umask 077
 	fi
-	umask 077
 	prune || rc=1
 	return $rc
 }
