@@ -107,7 +107,10 @@ def check_man(t, mandir):
         "kafkalat": help_options([KAFKALAT, "--help"], skip=("kafkalat load", "kafkalat replay")),
         "kafkalat-load": help_options([KAFKALAT, "load", "--help"]),
         "kafkalat-replay": help_options([KAFKALAT, "replay", "--help"]),
-        **AGREED_OPTIONS,
+        "kafkalat-record": help_options([KAFKALAT, "record", "--help"],
+                                        skip=("kafkalat report", "kafkalat load")),
+        "kafkalat-report": help_options([KAFKALAT, "report", "--help"]),
+        **{k: v for k, v in AGREED_OPTIONS.items() if k == "kafkalat-compare"},
     }
     for name in PAGES:
         page = os.path.join(mandir, name + ".8")
