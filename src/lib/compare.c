@@ -529,8 +529,10 @@ int cmp_gate_parse(const char *spec, struct cmp_gate *g, char *err, size_t errle
 		snprintf(err, errlen, "bad gate '%s': want METRIC=+X%% or cause.NAME=+Xpt", spec);
 		return -EINVAL;
 	}
-	memcpy(g->metric, spec, (size_t)(eq - spec));
-	g->metric[eq - spec] = '\0';
+	/* "p99" alone is the latency's, as the man page's examples have it */
+	snprintf(g->metric, sizeof(g->metric), "%s%.*s",
+		 spec[0] == 'p' && spec[1] >= '0' && spec[1] <= '9' ? "latency." : "",
+		 (int)(eq - spec), spec);
 	if (!known_metric(g->metric)) {
 		snprintf(err, errlen, "bad gate '%s': unknown metric '%s'", spec, g->metric);
 		return -EINVAL;

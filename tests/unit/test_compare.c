@@ -360,6 +360,8 @@ static void test_gate_option(void **state)
 	assert_int_equal(cmp_gate_parse("cause.journal=+10pt", &g[0], err, sizeof(err)), 0);
 	assert_true(g[0].threshold == 10.0);
 	assert_int_equal(cmp_gate_parse("phase.append.p99.9=25%", &g[1], err, sizeof(err)), 0);
+	assert_int_equal(cmp_gate_parse("p99.9=+15%", &g[1], err, sizeof(err)), 0);
+	assert_string_equal(g[1].metric, "latency.p99.9");
 	assert_int_not_equal(cmp_gate_parse("latency.p98=+10%", &g[1], err, sizeof(err)), 0);
 	assert_non_null(strstr(err, "unknown metric"));
 	assert_int_not_equal(cmp_gate_parse("cause.journal=+10%", &g[1], err, sizeof(err)), 0);
