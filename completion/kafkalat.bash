@@ -124,7 +124,7 @@ _kafkalat_compare()
 {
 	local cur=$1 prev=$2
 	case $prev in
-	--format) _kafkalat_words "text md" "$cur"; return ;;
+	--format) _kafkalat_words "text md json" "$cur"; return ;;
 	--gate) _kafkalat_words "p50=+ p90=+ p99=+ p99.9=+" "$cur"; compopt -o nospace 2>/dev/null; return ;;
 	--floor-us | --seed) return ;;
 	esac

@@ -5,6 +5,7 @@
 
 #include "kafkalat/causes_dump.h"
 #include "kafkalat/cli.h"
+#include "kafkalat/compare.h"
 #include "kafkalat/live.h"
 #include "kafkalat/load.h"
 #include "kafkalat/record.h"
@@ -16,7 +17,7 @@ static const struct {
 	int (*main)(int argc, char **argv);
 } commands[] = {
     {"load", load_main},     {"causes-dump", causes_dump_main}, {"replay", replay_main},
-    {"record", record_main}, {"report", report_main},
+    {"record", record_main}, {"report", report_main},		{"compare", compare_main},
 };
 
 int main(int argc, char **argv)

@@ -16,7 +16,7 @@
 struct rec_writer {
 	struct recfile_writer *f;
 	struct tlv_buf t;
-	uint8_t *hbuf;	      /* HIST_ENCODED_MAX */
+	uint8_t *hbuf;	     /* HIST_ENCODED_MAX */
 	struct hist *coarse; /* a histogram as it goes out: at REC_LOWEST_NS */
 	uint32_t slowest;
 	rec_stack_text_fn stack_text;
