@@ -5,7 +5,8 @@ set -euo pipefail
 
 pkgs=(make gcc clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev pkg-config
 	librdkafka-dev libcmocka-dev libclang-rt-14-dev kcat python3 python3-kafka
-	iproute2 procps xfsprogs e2fsprogs util-linux mount coreutils tshark)
+	iproute2 procps xfsprogs e2fsprogs util-linux mount coreutils tshark
+	chromium)
 
 missing=()
 for p in "${pkgs[@]}"; do
