@@ -55,6 +55,8 @@ void svg_legend(FILE *out, int i, const char *color, bool dashed, const char *te
 
 /* A distinct colour for category i (phases, causes, series). */
 const char *svg_category_color(unsigned int i);
+/* A distinct colour for phase i, unlike the categories' first ones. */
+const char *svg_phase_color(unsigned int i);
 /* The sequential palette (light yellow to dark red) at t in [0, 1]: "#rrggbb". */
 void svg_seq_color(double t, char *buf, size_t len);
 

@@ -20,7 +20,7 @@
 
 /* One stacked horizontal bar of percentages, each part with its numbers. */
 static void pct_bar(FILE *out, const char *band, const char *kind, const double *pct, unsigned n,
-		    const char *(*name)(unsigned int), double y, unsigned color0)
+		    const char *(*name)(unsigned int), double y, const char *(*color)(unsigned int))
 {
 	double x = SVG_ML;
 	char v[32];
@@ -36,8 +36,7 @@ static void pct_bar(FILE *out, const char *band, const char *kind, const double 
 		    "<rect x=\"%.2f\" y=\"%.1f\" width=\"%.2f\" height=\"%d\" fill=\"%s\" "
 		    "data-band=\"%s\" data-%s=\"%s\" data-pct=\"%s\"><title>%s %s: %.1f%%</title>"
 		    "</rect>\n",
-		    x, y, w, BAR_H, svg_category_color(color0 + i), band, kind, name(i), v, band,
-		    name(i), pct[i]);
+		    x, y, w, BAR_H, color(i), band, kind, name(i), v, band, name(i), pct[i]);
 		x += w;
 	}
 }
@@ -55,21 +54,20 @@ static void band_row(FILE *out, const struct band_summary *s, unsigned b, double
 		s->requests ? hi : "-");
 	fprintf(out, "<text class=\"yl\" x=\"%d\" y=\"%.1f\">phases</text>", SVG_ML - 4, y + 25);
 	pct_bar(out, band_name(b), "phase", s->phase_pct, ATTRIB_PHASES, attrib_phase_name, y + 14,
-		0);
+		svg_phase_color);
 	fprintf(out, "<text class=\"yl\" x=\"%d\" y=\"%.1f\">causes</text>", SVG_ML - 4,
 		y + 25 + BAR_H + BAR_GAP - 4);
 	pct_bar(out, band_name(b), "cause", s->cause_pct, ATTRIB_CAUSES, attrib_cause_name,
-		y + 14 + BAR_H + BAR_GAP - 4, ATTRIB_PHASES);
+		y + 14 + BAR_H + BAR_GAP - 4, svg_category_color);
 }
 
 /* The colour keys of the bars, as HTML (inline styles, no image). */
 static void legend_html(FILE *out, const char *what, unsigned n, const char *(*name)(unsigned int),
-			unsigned color0)
+			const char *(*color)(unsigned int))
 {
 	fprintf(out, "<p class=\"legend\">%s: ", what);
 	for (unsigned i = 0; i < n; i++)
-		fprintf(out, "<span><i style=\"background:%s\"></i>%s</span> ",
-			svg_category_color(color0 + i), name(i));
+		fprintf(out, "<span><i style=\"background:%s\"></i>%s</span> ", color(i), name(i));
 	fputs("</p>\n", out);
 }
 
@@ -80,8 +78,8 @@ static void bands_chart(FILE *out, const struct report_tail *t)
 	for (unsigned b = 0; b < BANDS; b++)
 		band_row(out, &t->bands[b], b, SVG_MT + b * BAND_ROWH);
 	svg_end(out);
-	legend_html(out, "Phases", ATTRIB_PHASES, attrib_phase_name, 0);
-	legend_html(out, "Causes", ATTRIB_CAUSES, attrib_cause_name, ATTRIB_PHASES);
+	legend_html(out, "Phases", ATTRIB_PHASES, attrib_phase_name, svg_phase_color);
+	legend_html(out, "Causes", ATTRIB_CAUSES, attrib_cause_name, svg_category_color);
 }
 
 /* One column's >= p99 root causes, stacked from the bottom. */
@@ -101,9 +99,9 @@ static void causes_column(FILE *out, const struct html_col *col, const struct sc
 			"<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"%s\" "
 			"data-t=\"%.3f\" data-cause=\"%s\" data-pct=\"%s\"><title>%.1f-%.1f s, "
 			">= p99 %s: %.1f%%</title></rect>\n",
-			x0, y, x1 - x0 > 1.5 ? x1 - x0 - 1 : 0.5, h,
-			svg_category_color(ATTRIB_PHASES + k), col->t0_s, attrib_cause_name(k), v,
-			col->t0_s, col->t1_s, attrib_cause_name(k), col->root_pct[k]);
+			x0, y, x1 - x0 > 1.5 ? x1 - x0 - 1 : 0.5, h, svg_category_color(k),
+			col->t0_s, attrib_cause_name(k), v, col->t0_s, col->t1_s,
+			attrib_cause_name(k), col->root_pct[k]);
 	}
 }
 

@@ -169,6 +169,15 @@ const char *svg_category_color(unsigned int i)
 	return category[i % (sizeof(category) / sizeof(category[0]))];
 }
 
+/* ColorBrewer Set2 then Dark2's first: phases, apart from the causes' colours. */
+static const char *const phase[] = {"#66c2a5", "#fc8d62", "#8da0cb", "#e78ac3", "#a6d854",
+				    "#ffd92f", "#e5c494", "#b3b3b3", "#1b9e77"};
+
+const char *svg_phase_color(unsigned int i)
+{
+	return phase[i % (sizeof(phase) / sizeof(phase[0]))];
+}
+
 /* ColorBrewer YlOrRd, 9 classes: a sequential palette readable by the
  * colour-blind; interpolated between its stops. */
 static const unsigned char ylorrd[9][3] = {
