@@ -37,6 +37,10 @@ static void pct_bar(FILE *out, const char *band, const char *kind, const double 
 		    "data-band=\"%s\" data-%s=\"%s\" data-pct=\"%s\"><title>%s %s: %.1f%%</title>"
 		    "</rect>\n",
 		    x, y, w, BAR_H, color(i), band, kind, name(i), v, band, name(i), pct[i]);
+		/* a label where it fits: the bars read without hovering */
+		if (w > 7.0 * (double)(strlen(name(i)) + 5))
+			fprintf(out, "<text class=\"bl\" x=\"%.2f\" y=\"%.1f\">%s %.0f%%</text>\n",
+				x + 3, y + BAR_H - 3, name(i), pct[i]);
 		x += w;
 	}
 }

@@ -31,7 +31,7 @@ static const char page_head[] =
     "svg .grid{stroke:#e4e4e4} svg .tick{stroke:#999}\n"
     "svg .curve{fill:none;stroke-width:2}\n"
     "svg .hover{fill:transparent} svg .hover:hover{fill:rgba(0,0,0,.06)}\n"
-    "svg .commit{fill:#b07aa1;opacity:.7}\n"
+    "svg .commit{fill:#b07aa1;opacity:.7} svg .bl{font-size:10px;pointer-events:none}\n"
     "svg .f text{font:11px monospace;fill:#000} svg .f:hover rect{stroke:#000}\n"
     ".legend span{margin-right:1em;white-space:nowrap}\n"
     ".legend i{display:inline-block;width:10px;height:10px;margin-right:4px}\n"
@@ -373,13 +373,17 @@ static void kafka_row(FILE *out, const struct rec *r, const struct kafka_row *k)
 {
 	double mean = 0;
 	unsigned n = 0, p1 = 0;
+	uint64_t count = 0;
 	char v[16], us[32];
 
 	for (unsigned p = 0; p < ATTRIB_PHASES; p++)
 		if (k->phases & 1u << p) {
 			n++;
 			p1 = p;
-			mean += r->m[REC_M_PHASE + p] ? hist_mean(r->m[REC_M_PHASE + p]) : 0;
+			if (r->m[REC_M_PHASE + p]) {
+				mean += hist_mean(r->m[REC_M_PHASE + p]);
+				count += r->m[REC_M_PHASE + p]->count;
+			}
 		}
 	fprintf(out, "<tr data-metric=\"%s\"><th>%s</th>", k->metric, k->metric);
 	if (n == 1) {
@@ -390,7 +394,7 @@ static void kafka_row(FILE *out, const struct rec *r, const struct kafka_row *k)
 		fprintf(out,
 			"<td colspan=\"3\" class=\"note\">%s</td><td class=\"n\" "
 			"data-mean-us=\"%s\">%s</td>",
-			n ? "sum of phases: quantiles do not add" : "n/a", us, n ? v : "-");
+			n ? "sum of phases: quantiles do not add" : "n/a", us, count ? v : "-");
 	}
 	fprintf(out, "<td class=\"note\">%s</td></tr>\n", k->note);
 	for (unsigned p = 0; n > 1 && p < ATTRIB_PHASES; p++)
