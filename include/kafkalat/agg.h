@@ -51,6 +51,12 @@ const struct hist *agg_latency(const struct agg *a, int api_key);
 /* Any of the histograms; NULL when none. */
 const struct hist *agg_hist(const struct agg *a, enum agg_hist which, int api_key);
 uint64_t agg_count(const struct agg *a, int api_key);
+/* Merging (recordings read back): into holds both; 0 or -ENOMEM. A
+ * histogram alone goes into one slot (-EINVAL out of range), or the flow
+ * bounds'. */
+int agg_merge(struct agg *into, const struct agg *from);
+int agg_merge_hist(struct agg *a, enum agg_hist which, int api_key, const struct hist *h);
+int agg_merge_flow(struct agg *a, const struct hist *h);
 uint64_t agg_wire_unknown(const struct agg *a, int api_key);
 
 #endif

@@ -103,6 +103,25 @@ size_t bands_top(const struct bands *b, enum band_top_kind kind, struct band_top
 		 bool *truncated);
 void bands_time(const struct bands *b, enum band band, struct band_time *out);
 
+/*
+ * The bands as tagged fields (tlv.h) for a recording's trailer: the latency
+ * histogram, the sums of each non-empty bucket and the kept requests, their
+ * keys and (by stack_text) their stacks as text. bands_merge_encoded adds
+ * such fields into b: sums add, and the kept requests are the slowest of
+ * both, so bands merged from several runs equal the bands of their union.
+ * Stacks of merged requests are named by ids of their text
+ * (bands_stack_text). 0, -EINVAL (malformed: b is then partly merged) or
+ * -ENOMEM.
+ */
+struct tlv_buf;
+typedef void (*bands_stack_text_fn)(void *ctx, int32_t stack_id, char *buf, size_t len);
+int bands_encode(const struct bands *b, struct tlv_buf *t, bands_stack_text_fn fn, void *ctx);
+int bands_merge_encoded(struct bands *b, const void *buf, size_t len);
+/* The text of a kept request's key (slow_request.key[]). */
+const char *bands_key_text(const struct bands *b, uint32_t key);
+/* The text of a merged request's stack id; "" for none. */
+const char *bands_stack_text(const struct bands *b, int32_t stack_id);
+
 /* The slowest requests kept: how many, and each, in no particular order. */
 uint32_t bands_kept(const struct bands *b);
 const struct slow_request *bands_kept_at(const struct bands *b, uint32_t i);

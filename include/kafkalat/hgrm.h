@@ -10,8 +10,11 @@
  * without the 1/(1-Percentile) column ends them. A row's value is
  * hist_quantile at its level and its count the values recorded up to and
  * including that value's bucket. The footer's Buckets and SubBuckets give
- * the layout in HdrHistogram's terms: 57 buckets of 256 sub-buckets, each
- * bucket after the first using its upper half.
+ * the layout in HdrHistogram's terms, as it prints them for three
+ * significant digits over the 64-bit range: 54 buckets of 2048
+ * sub-buckets, each bucket after the first using its upper half. The
+ * first covers 0..2047 (our exact range, two groups of HIST_SUB_BUCKETS);
+ * each of the other 53 one power of two from 2^11 up to 2^64.
  */
 #ifndef KAFKALAT_HGRM_H
 #define KAFKALAT_HGRM_H

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * Log-linear latency histograms (HDR-style): values are grouped by their
- * power of two, each power split into HIST_SUB_BUCKETS linear sub-buckets, so
- * every recorded value lies within 1% of its bucket's representative value.
+ * power of two, each power split into HIST_SUB_BUCKETS (1024) linear
+ * sub-buckets, so every recorded value lies within 0.05% of its bucket's
+ * representative value: three significant digits, as HdrHistogram's
+ * numberOfSignificantValueDigits = 3 keeps them.
  * Fixed size, no allocation, mergeable across intervals, files and brokers.
  */
 #ifndef KAFKALAT_HIST_H
@@ -12,13 +14,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HIST_SUB_BITS	 7
+#define HIST_SUB_BITS	 10
 #define HIST_SUB_BUCKETS (1u << HIST_SUB_BITS)
 #define HIST_EXPONENTS	 (64 - HIST_SUB_BITS + 1)
 #define HIST_BUCKETS	 (HIST_EXPONENTS * HIST_SUB_BUCKETS)
-/* The longest encoding: four 10-byte varints, then for every bucket a
- * 2-byte index delta and a 10-byte count. */
-#define HIST_ENCODED_MAX (4 * 10 + HIST_BUCKETS * (2 + 10))
+/* The longest encoding: four 10-byte varints, then for every bucket an
+ * index delta of at most 3 bytes (HIST_BUCKETS = 56320 < 2^21) and a
+ * 10-byte count. */
+#define HIST_ENCODED_MAX (4 * 10 + HIST_BUCKETS * (3 + 10))
 
 struct hist {
 	uint64_t count;
@@ -31,9 +34,12 @@ struct hist {
 void hist_init(struct hist *h);
 void hist_record(struct hist *h, uint64_t value);
 void hist_record_n(struct hist *h, uint64_t value, uint64_t n);
-/* The value at quantile q in [0,1] (nearest rank), within 1% of the exact
+/* The value at quantile q in [0,1] (nearest rank), within 0.1% of the exact
  * answer; clamped to [min, max]. 0 when empty. */
 uint64_t hist_quantile(const struct hist *h, double q);
+/* The rank hist_quantile looks for among count values: ceil(q * count),
+ * in [1, count]. */
+uint64_t hist_rank(uint64_t count, double q);
 /* The values recorded in value's bucket and every bucket below it. */
 uint64_t hist_count_through(const struct hist *h, uint64_t value);
 double hist_mean(const struct hist *h);

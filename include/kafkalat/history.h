@@ -40,6 +40,12 @@ int history_add_block(struct history *h, uint32_t dev, uint64_t t_issue, uint64_
 
 /* The block I/O overlapping [s->t_arrival, s->t_sent], into s's block fields. */
 void history_note_blocks(const struct history *h, struct slow_request *s);
+/* The commits added after the first seen ones (a count this returned
+ * before; 0 at first), in the order added, those still held; returns the
+ * count to pass next time. */
+typedef void (*history_commit_fn)(void *ctx, uint32_t dev, uint64_t t_start, uint64_t t_end);
+uint64_t history_commits_after(const struct history *h, uint64_t seen, history_commit_fn fn,
+			       void *ctx);
 void history_journal(const struct history *h, const struct bands *b, struct journal_overlap *out);
 
 #endif

@@ -18,6 +18,7 @@
 
 #include "kafkalat/evdump.h"
 #include "kafkalat/explain.h"
+#include "kafkalat/recording.h"
 #include "kafkalat/report.h"
 
 /* The streams a run writes besides its main output, each optional. */
@@ -46,6 +47,9 @@ struct pipeline_config {
 	 * completed request stands for it, and the held requests are attributed
 	 * as each request is held. Otherwise pipeline_advance drives them. */
 	bool clock_from_records;
+	/* `kafkalat record`: the recording's writer (recording.h), owned by
+	 * the driver; NULL: none. Intervals and the trailer go there. */
+	struct rec_writer *rec;
 };
 
 struct pipeline;
@@ -72,6 +76,13 @@ uint32_t pipeline_advance(struct pipeline *p, uint64_t now_ns, uint32_t max);
 /* The interval table of the requests completed since the last one; when is
  * the time of day it is stamped with. */
 void pipeline_interval(struct pipeline *p, double secs, const char *when);
+/* The recording's first interval starts now (CLOCK_MONOTONIC ns). */
+void pipeline_record_begin(struct pipeline *p, uint64_t now_ns);
+/* The recording's interval of the requests completed since the last one,
+ * ending now (CLOCK_MONOTONIC ns): 0, or the writer's -errno. */
+int pipeline_record_interval(struct pipeline *p, uint64_t now_ns);
+/* n cause records the kernel could not write (counted per interval). */
+void pipeline_note_cause_lost(struct pipeline *p, uint64_t n);
 /* Flushes the --requests lines, for a reader following the file. */
 void pipeline_flush(struct pipeline *p);
 /* The run ended and every record is in: the requests in flight and held

@@ -53,9 +53,9 @@ enum rec_type {
 };
 
 #define REC_DEFAULT_PATH     "kafkalat.data"
-#define REC_DEFAULT_INTERVAL 10  /* s */
-#define REC_DEFAULT_SLOWEST  100 /* slowest requests per interval */
-#define REC_TOPS	     5	 /* top partitions and clients per interval */
+#define REC_DEFAULT_INTERVAL 10	  /* s */
+#define REC_DEFAULT_SLOWEST  100  /* slowest requests per interval */
+#define REC_TOPS	     5	  /* top partitions and clients per interval */
 #define REC_MAX_COMMITS	     4096 /* journal commits listed per interval */
 
 /*
@@ -102,7 +102,7 @@ struct rec_slow {
 	int64_t root_ns[ATTRIB_CAUSES];	 /* head-of-line waits shared out (attrib.h) */
 	char *partition;		 /* "" when unknown */
 	char *client;			 /* "" when unknown */
-	char *stack;			 /* the top cause's frames, innermost first, ';'-joined; "" none */
+	char *stack; /* the top cause's frames, innermost first, ';'-joined; "" none */
 };
 
 /* A jbd2 commit that began in an interval. */
@@ -113,17 +113,17 @@ struct rec_commit {
 };
 
 struct rec_interval {
-	uint32_t file;		       /* index in rec.files */
-	int64_t t_start_ns, t_end_ns;  /* CLOCK_REALTIME */
-	uint64_t requests;	       /* completed, every API */
-	uint64_t produce;	       /* completed Produce requests */
+	uint32_t file;		      /* index in rec.files */
+	int64_t t_start_ns, t_end_ns; /* CLOCK_REALTIME */
+	uint64_t requests;	      /* completed, every API */
+	uint64_t produce;	      /* completed Produce requests */
 	uint64_t produce_bytes, produce_records;
-	uint64_t lost;		       /* records the kernel lost in it (both rings) */
-	uint64_t attributed;	       /* Produce requests attributed in it */
+	uint64_t lost;			    /* records the kernel lost in it (both rings) */
+	uint64_t attributed;		    /* Produce requests attributed in it */
 	struct hist_sparse *m[REC_METRICS]; /* NULL: nothing recorded */
 	/* the interval's own bands (of the requests attributed in it) */
 	struct band_summary bands[BANDS];
-	struct band_time ge_p99; /* >= p99 weighted by time, root causes included */
+	struct band_time ge_p99;	 /* >= p99 weighted by time, root causes included */
 	struct rec_top top[2][REC_TOPS]; /* [0] partitions, [1] clients */
 	uint32_t ntop[2];
 	struct rec_slow *slow; /* slowest first */
@@ -156,8 +156,8 @@ struct rec {
 	uint32_t niv;
 	int64_t t_start_ns, t_end_ns; /* the intervals' span */
 	/* merged over every interval of every file */
-	struct agg agg;			/* as the live summary's total */
-	struct hist *m[REC_METRICS];	/* NULL: nothing recorded */
+	struct agg agg;		     /* as the live summary's total */
+	struct hist *m[REC_METRICS]; /* NULL: nothing recorded */
 	/* merged over the trailers; tail_files of nfiles had one */
 	uint32_t tail_files;
 	struct bands *bands; /* NULL when no file had a trailer or causes */
@@ -184,8 +184,8 @@ const char *rec_meta_get(const struct rec_file *f, const char *key);
  */
 int rec_load(struct rec *r, const char *const *paths, uint32_t npaths, char *err, size_t errlen);
 /* The same, from files already in memory (tests, fuzzing). */
-int rec_load_mem(struct rec *r, const void *const *bufs, const size_t *lens, const char *const *names,
-		 uint32_t n, char *err, size_t errlen);
+int rec_load_mem(struct rec *r, const void *const *bufs, const size_t *lens,
+		 const char *const *names, uint32_t n, char *err, size_t errlen);
 void rec_free(struct rec *r);
 /* The run as the live summary has it: pid, comm and ports from the first
  * file, counters and cost summed, tail (NULL without). */

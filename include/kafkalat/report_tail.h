@@ -47,6 +47,10 @@ struct report_attrib {
 };
 
 void report_tail_fill(struct report_tail *out, const struct explain *t);
+/* What of the tail comes from the bands alone (bands, tops, time, top
+ * stacks' text, no_wire); the rest of out is zeroed. */
+void report_tail_fill_bands(struct report_tail *out, const struct bands *b,
+			    bands_stack_text_fn stack_text, void *ctx);
 void report_tail_text(FILE *out, const struct report_tail *rt);
 struct json;
 void report_tail_json(struct json *j, const struct report_tail *rt);

@@ -117,3 +117,48 @@ uint64_t agg_wire_unknown(const struct agg *a, int api_key)
 		return 0;
 	return a->wire_unknown[api_key];
 }
+
+/* into += from, allocating into on first use. */
+static int merge_hist(struct hist **into, const struct hist *from)
+{
+	if (!from || hist_empty(from))
+		return 0;
+	if (!*into) {
+		*into = malloc(sizeof(struct hist));
+		if (!*into)
+			return -ENOMEM;
+		hist_init(*into);
+	}
+	hist_merge(*into, from);
+	return 0;
+}
+
+int agg_merge_hist(struct agg *a, enum agg_hist which, int api_key, const struct hist *h)
+{
+	if (api_key < 0 || api_key >= AGG_MAX_API || (unsigned)which >= AGG_HISTS)
+		return -EINVAL;
+	return merge_hist(&a->h[which][api_key], h);
+}
+
+int agg_merge_flow(struct agg *a, const struct hist *h)
+{
+	return merge_hist(&a->flow, h);
+}
+
+int agg_merge(struct agg *into, const struct agg *from)
+{
+	for (int k = 0; k < AGG_MAX_API; k++) {
+		into->requests[k] += from->requests[k];
+		into->wire_unknown[k] += from->wire_unknown[k];
+		for (int w = 0; w < AGG_HISTS; w++)
+			if (merge_hist(&into->h[w][k], from->h[w][k]))
+				return -ENOMEM;
+	}
+	for (int i = 0; i < CORR_WIRE_MAX; i++)
+		into->produce_wire_unknown[i] += from->produce_wire_unknown[i];
+	into->produce_acks0 += from->produce_acks0;
+	into->produce_bytes += from->produce_bytes;
+	into->produce_records += from->produce_records;
+	into->flow_total_ns += from->flow_total_ns;
+	return merge_hist(&into->flow, from->flow);
+}

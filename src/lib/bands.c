@@ -2,6 +2,7 @@
 /* The latency tail by band, its tops and the slowest requests: see
  * include/kafkalat/bands.h. */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,18 +10,31 @@
 #include "kafkalat/bands.h"
 #include "kafkalat/hist.h"
 #include "kafkalat/strtab.h"
+#include "kafkalat/tlv.h"
 #include "kafkalat/topn.h"
 
+/* Summed shares of latency in fixed point (BSUM_ONE is a whole request):
+ * integers add in any order to the same sum, so bands merged from several
+ * recordings equal the bands of their union exactly. A share is rounded to
+ * 2^-32 of its request (a band's percentages to 1e-8); 2^32 requests fit
+ * one bucket (0.1% of latency wide: 60 hours of 20k requests/s, all within
+ * 0.1% of each other). */
+#define BSUM_ONE 4294967296.0
+
 struct bsum {
-	double phase[ATTRIB_PHASES]; /* summed shares of latency */
-	double cause[ATTRIB_CAUSES];
+	uint64_t phase[ATTRIB_PHASES];
+	uint64_t cause[ATTRIB_CAUSES];
 };
+
+/* the encoding's bitmask of non-zero sums has a bit for each */
+_Static_assert(ATTRIB_PHASES + ATTRIB_CAUSES <= 64, "bsum wider than its mask");
 
 struct bands {
 	struct hist h;
 	struct bsum *blk[HIST_EXPONENTS]; /* per power of two, HIST_SUB_BUCKETS each, lazily */
 	struct topn slow;		  /* struct slow_request by latency */
 	struct strtab keys;
+	struct strtab stacks; /* texts of decoded requests' stacks: their ids */
 	bands_keep_fn keep_fn;
 	void *keep_ctx;
 	uint64_t no_wire; /* matched requests kept out: no wire times */
@@ -36,7 +50,7 @@ struct bands *bands_new(size_t max_slow)
 		return NULL;
 	hist_init(&b->h);
 	if (topn_init(&b->slow, sizeof(struct slow_request), (uint32_t)max_slow) ||
-	    strtab_init(&b->keys, BAND_KEYS_MAX)) {
+	    strtab_init(&b->keys, BAND_KEYS_MAX) || strtab_init(&b->stacks, BAND_KEYS_MAX)) {
 		bands_free(b);
 		return NULL;
 	}
@@ -51,6 +65,7 @@ void bands_free(struct bands *b)
 		free(b->blk[i]);
 	topn_free(&b->slow);
 	strtab_free(&b->keys);
+	strtab_free(&b->stacks);
 	free(b);
 }
 
@@ -136,9 +151,23 @@ static void keep_slow(struct bands *b, const struct corr_request *r,
 		b->keep_fn(b->keep_ctx, &s);
 	*(struct slow_request *)topn_put(&b->slow, s.latency) = s;
 }
+/* The sums of a bucket, made on first use. */
+static struct bsum *bucket_sums(struct bands *b, unsigned int bucket)
+{
+	unsigned int e = bucket / HIST_SUB_BUCKETS;
+
+	if (!b->blk[e] && !(b->blk[e] = calloc(HIST_SUB_BUCKETS, sizeof(struct bsum))))
+		return NULL;
+	return &b->blk[e][bucket % HIST_SUB_BUCKETS];
+}
+
+static uint64_t share(int64_t ns, double lat)
+{
+	return ns > 0 ? (uint64_t)llround((double)ns / lat * BSUM_ONE) : 0;
+}
+
 int bands_add(struct bands *b, const struct corr_request *r, const struct attrib_result *res)
 {
-	unsigned int bucket, e;
 	struct bsum *s;
 	double lat;
 
@@ -149,17 +178,15 @@ int bands_add(struct bands *b, const struct corr_request *r, const struct attrib
 		b->no_wire++;
 		return 0;
 	}
-	bucket = hist_bucket_of((uint64_t)res->latency_ns);
-	e = bucket / HIST_SUB_BUCKETS;
-	if (!b->blk[e] && !(b->blk[e] = calloc(HIST_SUB_BUCKETS, sizeof(struct bsum))))
+	s = bucket_sums(b, hist_bucket_of((uint64_t)res->latency_ns));
+	if (!s)
 		return -ENOMEM;
 	hist_record(&b->h, (uint64_t)res->latency_ns);
-	s = &b->blk[e][bucket % HIST_SUB_BUCKETS];
 	lat = res->latency_ns > 0 ? (double)res->latency_ns : 1.0;
 	for (int p = 0; p < ATTRIB_PHASES; p++) {
-		s->phase[p] += (double)res->phase_ns[p] / lat;
+		s->phase[p] += share(res->phase_ns[p], lat);
 		for (int c = 0; c < ATTRIB_CAUSES; c++)
-			s->cause[c] += (double)res->cause_ns[p][c] / lat;
+			s->cause[c] += share(res->cause_ns[p][c], lat);
 	}
 	keep_slow(b, r, res);
 	return 0;
@@ -188,9 +215,9 @@ static void add_bucket(const struct bands *b, unsigned int i, struct band_summar
 	out->hi_ns = hist_bucket_high(i);
 	out->requests += b->h.buckets[i];
 	for (int p = 0; p < ATTRIB_PHASES; p++)
-		out->phase_pct[p] += s->phase[p];
+		out->phase_pct[p] += (double)s->phase[p] / BSUM_ONE;
 	for (int c = 0; c < ATTRIB_CAUSES; c++)
-		out->cause_pct[c] += s->cause[c];
+		out->cause_pct[c] += (double)s->cause[c] / BSUM_ONE;
 }
 
 static void band_summary(const struct bands *b, unsigned int lo, unsigned int hi,
@@ -378,4 +405,338 @@ size_t bands_top(const struct bands *b, enum band_top_kind kind, struct band_top
 	free(rows);
 	free(tops);
 	return m;
+}
+
+const char *bands_key_text(const struct bands *b, uint32_t key)
+{
+	return strtab_str(&b->keys, key);
+}
+
+const char *bands_stack_text(const struct bands *b, int32_t stack_id)
+{
+	return stack_id > 0 ? strtab_str(&b->stacks, (uint32_t)stack_id) : "";
+}
+
+/* ---- encoding (recording trailers) ---- */
+
+enum {
+	BT_HIST = 1, /* the latency histogram (hist_encode) */
+	BT_SUMS = 2, /* per non-empty bucket, in order: a mask, the non-zero sums */
+	BT_NO_WIRE = 3,
+	BT_SLOW = 4, /* a kept request (group) */
+	/* in BT_SLOW */
+	BS_LATENCY = 1,
+	BS_TIMES = 2,  /* t_arrival, t_sent */
+	BS_PHASES = 3, /* packed zigzag varints */
+	BS_CAUSES = 4,
+	BS_ROOTS = 5,
+	BS_STACK = 6,	  /* group: text, phase, cause, ns */
+	BS_BLOCK = 7,	  /* nblock, block_longest_ns, block_dev */
+	BS_KEY = 8,	  /* group: kind, text */
+	BS_TOP_STACK = 9, /* text, then stack_ns */
+	BS_FLOW = 10,
+	BSS_TEXT = 1,
+	BSS_PHASE = 2,
+	BSS_CAUSE = 3,
+	BSS_NS = 4,
+	BSK_KIND = 1,
+	BSK_TEXT = 2,
+	BST_NS = 2,
+};
+
+static void encode_sums(const struct bands *b, struct tlv_buf *t)
+{
+	size_t g = tlv_begin(t, BT_SUMS);
+
+	for (unsigned int i = 0; i < HIST_BUCKETS; i++) {
+		const struct bsum *s;
+		uint64_t mask = 0, v[ATTRIB_PHASES + ATTRIB_CAUSES];
+
+		if (!b->h.buckets[i])
+			continue;
+		s = &b->blk[i / HIST_SUB_BUCKETS][i % HIST_SUB_BUCKETS];
+		memcpy(v, s->phase, sizeof(s->phase));
+		memcpy(v + ATTRIB_PHASES, s->cause, sizeof(s->cause));
+		for (int k = 0; k < ATTRIB_PHASES + ATTRIB_CAUSES; k++)
+			mask |= (uint64_t)(v[k] != 0) << k;
+		tlv_put_varint(t, mask);
+		for (int k = 0; k < ATTRIB_PHASES + ATTRIB_CAUSES; k++)
+			if (v[k])
+				tlv_put_varint(t, v[k]);
+	}
+	tlv_end(t, g);
+}
+
+static void encode_slow(const struct bands *b, const struct slow_request *s, struct tlv_buf *t,
+			bands_stack_text_fn fn, void *ctx)
+{
+	size_t g = tlv_begin(t, BT_SLOW), k;
+	char text[1024];
+	int64_t times[2] = {(int64_t)s->t_arrival, (int64_t)s->t_sent};
+	int64_t block[3] = {(int64_t)s->nblock, (int64_t)s->block_longest_ns, s->block_dev};
+
+	tlv_u64(t, BS_LATENCY, s->latency);
+	tlv_i64s(t, BS_TIMES, times, 2);
+	tlv_i64s(t, BS_PHASES, s->phase_ns, ATTRIB_PHASES);
+	tlv_i64s(t, BS_CAUSES, s->cause_ns, ATTRIB_CAUSES);
+	tlv_i64s(t, BS_ROOTS, s->root_ns, ATTRIB_CAUSES);
+	for (uint32_t i = 0; i < s->nstacks && i < ATTRIB_STACKS; i++) {
+		k = tlv_begin(t, BS_STACK);
+		text[0] = '\0';
+		if (fn)
+			fn(ctx, s->stacks[i].stack_id, text, sizeof(text));
+		tlv_str(t, BSS_TEXT, text);
+		tlv_u64(t, BSS_PHASE, s->stacks[i].phase);
+		tlv_u64(t, BSS_CAUSE, s->stacks[i].cause);
+		tlv_i64(t, BSS_NS, s->stacks[i].ns);
+		tlv_end(t, k);
+	}
+	tlv_i64s(t, BS_BLOCK, block, 3);
+	for (unsigned int kind = 0; kind < BAND_TOPS; kind++) {
+		if (!s->key[kind])
+			continue;
+		k = tlv_begin(t, BS_KEY);
+		tlv_u64(t, BSK_KIND, kind);
+		tlv_str(t, BSK_TEXT, strtab_str(&b->keys, s->key[kind]));
+		tlv_end(t, k);
+	}
+	if (s->stack_id != -1) {
+		k = tlv_begin(t, BS_TOP_STACK);
+		text[0] = '\0';
+		if (fn)
+			fn(ctx, s->stack_id, text, sizeof(text));
+		tlv_str(t, BSS_TEXT, text);
+		tlv_i64(t, BST_NS, s->stack_ns);
+		tlv_end(t, k);
+	}
+	tlv_u64(t, BS_FLOW, s->flow_ns);
+	tlv_end(t, g);
+}
+
+int bands_encode(const struct bands *b, struct tlv_buf *t, bands_stack_text_fn fn, void *ctx)
+{
+	size_t need = hist_encode(&b->h, NULL, 0);
+	uint8_t *hbuf = malloc(need ? need : 1);
+
+	if (!hbuf)
+		return -ENOMEM;
+	hist_encode(&b->h, hbuf, need);
+	tlv_bytes(t, BT_HIST, hbuf, need);
+	free(hbuf);
+	encode_sums(b, t);
+	tlv_u64(t, BT_NO_WIRE, b->no_wire);
+	for (uint32_t i = 0; i < b->slow.n; i++)
+		encode_slow(b, topn_heap_at(&b->slow, i), t, fn, ctx);
+	return t->err;
+}
+
+/* ---- decoding and merging ---- */
+
+static int merge_sums(struct bands *b, const struct hist *h, const struct tlv_cur *val)
+{
+	struct tlv_cur c = *val;
+
+	for (unsigned int i = 0; i < HIST_BUCKETS; i++) {
+		uint64_t mask, v;
+		struct bsum *s;
+
+		if (!h->buckets[i])
+			continue;
+		if (tlv_get_varint(&c, &mask) || mask >> (ATTRIB_PHASES + ATTRIB_CAUSES))
+			return -EINVAL;
+		s = bucket_sums(b, i);
+		if (!s)
+			return -ENOMEM;
+		for (int k = 0; k < ATTRIB_PHASES + ATTRIB_CAUSES; k++) {
+			if (!(mask >> k & 1))
+				continue;
+			if (tlv_get_varint(&c, &v) || !v)
+				return -EINVAL;
+			if (k < ATTRIB_PHASES)
+				s->phase[k] += v;
+			else
+				s->cause[k - ATTRIB_PHASES] += v;
+		}
+	}
+	return tlv_cur_done(&c) ? 0 : -EINVAL;
+}
+
+/* A string field's text interned; 0 for "". */
+static int intern_field(struct strtab *tab, const struct tlv_cur *val, uint32_t *idx)
+{
+	char *s;
+	int err = tlv_get_str(val, &s);
+
+	if (err)
+		return err;
+	*idx = strtab_intern(tab, s);
+	free(s);
+	return 0;
+}
+
+static int decode_stack(struct bands *b, const struct tlv_cur *val, struct attrib_stack *st)
+{
+	struct tlv_cur c = *val, v;
+	uint64_t u;
+	uint32_t tag, id = 0;
+	int r, err = 0;
+
+	st->stack_id = -1;
+	while (!err && (r = tlv_next(&c, &tag, &v)) == 1) {
+		if (tag == BSS_TEXT)
+			err = intern_field(&b->stacks, &v, &id);
+		else if (tag == BSS_PHASE || tag == BSS_CAUSE)
+			err = tlv_get_u64(&v, &u)				    ? -EINVAL
+			      : u >= (tag == BSS_PHASE ? ATTRIB_PHASES : CAUSE_MAX) ? -EINVAL
+										    : 0;
+		else if (tag == BSS_NS)
+			err = tlv_get_i64(&v, &st->ns);
+		if (!err && tag == BSS_PHASE)
+			st->phase = (uint8_t)u;
+		if (!err && tag == BSS_CAUSE)
+			st->cause = (uint8_t)u;
+	}
+	if (id)
+		st->stack_id = (int32_t)id;
+	return err ? err : r;
+}
+
+static int decode_key(struct bands *b, const struct tlv_cur *val, struct slow_request *s)
+{
+	struct tlv_cur c = *val, v;
+	uint64_t kind = BAND_TOPS;
+	uint32_t tag, idx = 0;
+	int r, err = 0;
+
+	while (!err && (r = tlv_next(&c, &tag, &v)) == 1) {
+		if (tag == BSK_KIND)
+			err = tlv_get_u64(&v, &kind);
+		else if (tag == BSK_TEXT)
+			err = intern_field(&b->keys, &v, &idx);
+	}
+	if (err || r)
+		return err ? err : r;
+	if (kind >= BAND_TOPS)
+		return -EINVAL;
+	s->key[kind] = idx;
+	return 0;
+}
+
+static int decode_top_stack(struct bands *b, const struct tlv_cur *val, struct slow_request *s)
+{
+	struct tlv_cur c = *val, v;
+	uint32_t tag, id = 0;
+	int r, err = 0;
+
+	while (!err && (r = tlv_next(&c, &tag, &v)) == 1) {
+		if (tag == BSS_TEXT)
+			err = intern_field(&b->stacks, &v, &id);
+		else if (tag == BST_NS)
+			err = tlv_get_i64(&v, &s->stack_ns);
+	}
+	s->stack_id = id ? (int32_t)id : -1;
+	return err ? err : r;
+}
+
+static int slow_field(struct bands *b, uint32_t tag, const struct tlv_cur *v,
+		      struct slow_request *s)
+{
+	int64_t pair[3];
+	int err;
+
+	switch (tag) {
+	case BS_LATENCY:
+		return tlv_get_u64(v, &s->latency);
+	case BS_TIMES:
+		err = tlv_get_i64s(v, pair, 2);
+		s->t_arrival = (uint64_t)pair[0];
+		s->t_sent = (uint64_t)pair[1];
+		return err;
+	case BS_PHASES:
+		return tlv_get_i64s(v, s->phase_ns, ATTRIB_PHASES);
+	case BS_CAUSES:
+		return tlv_get_i64s(v, s->cause_ns, ATTRIB_CAUSES);
+	case BS_ROOTS:
+		return tlv_get_i64s(v, s->root_ns, ATTRIB_CAUSES);
+	case BS_STACK:
+		if (s->nstacks >= ATTRIB_STACKS)
+			return -EINVAL;
+		return decode_stack(b, v, &s->stacks[s->nstacks++]);
+	case BS_BLOCK:
+		err = tlv_get_i64s(v, pair, 3);
+		s->nblock = (uint64_t)pair[0];
+		s->block_longest_ns = (uint64_t)pair[1];
+		s->block_dev = (uint32_t)pair[2];
+		return err;
+	case BS_KEY:
+		return decode_key(b, v, s);
+	case BS_TOP_STACK:
+		return decode_top_stack(b, v, s);
+	case BS_FLOW:
+		return tlv_get_u64(v, &s->flow_ns);
+	default:
+		return 0; /* a later writer's field */
+	}
+}
+
+static int merge_slow(struct bands *b, const struct tlv_cur *val)
+{
+	struct slow_request s = {.stack_id = -1};
+	struct tlv_cur c = *val, v;
+	uint32_t tag;
+	int r, err = 0;
+
+	while (!err && (r = tlv_next(&c, &tag, &v)) == 1)
+		err = slow_field(b, tag, &v, &s);
+	if (err || r)
+		return err ? err : r;
+	if (topn_wants(&b->slow, s.latency))
+		*(struct slow_request *)topn_put(&b->slow, s.latency) = s;
+	return 0;
+}
+
+static int merge_field(struct bands *b, uint32_t tag, const struct tlv_cur *v, struct hist **h)
+{
+	uint64_t n;
+
+	switch (tag) {
+	case BT_HIST:
+		if (*h)
+			return -EINVAL;
+		*h = malloc(sizeof(**h));
+		if (!*h)
+			return -ENOMEM;
+		return hist_decode(*h, v->p, tlv_cur_len(v));
+	case BT_SUMS:
+		return *h ? merge_sums(b, *h, v) : -EINVAL;
+	case BT_NO_WIRE:
+		if (tlv_get_u64(v, &n))
+			return -EINVAL;
+		b->no_wire += n;
+		return 0;
+	case BT_SLOW:
+		return merge_slow(b, v);
+	default:
+		return 0;
+	}
+}
+
+int bands_merge_encoded(struct bands *b, const void *buf, size_t len)
+{
+	struct tlv_cur c, v;
+	struct hist *h = NULL;
+	uint32_t tag;
+	int r, err = 0;
+
+	tlv_cur_init(&c, buf, len);
+	while (!err && (r = tlv_next(&c, &tag, &v)) == 1)
+		err = merge_field(b, tag, &v, &h);
+	if (!err && r)
+		err = r;
+	if (!err && !h)
+		err = -EINVAL;
+	if (!err)
+		hist_merge(&b->h, h);
+	free(h);
+	return err;
 }

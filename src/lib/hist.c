@@ -7,7 +7,7 @@
  *   sub-buckets of width 2^s.
  * The same formula (with s = 0) covers the exact range, so the index is
  * continuous and monotonic. A bucket's half-width 2^(s-1) over its smallest
- * value S*2^s is 1/(2S) = 0.39% for S = 128, hence the 1% guarantee.
+ * value S*2^s is 1/(2S) = 0.049% for S = 1024, hence the 0.1% guarantee.
  * UINT64_MAX has s = 63 - HIST_SUB_BITS and v >> s = 2S-1, giving the last
  * index (64 - HIST_SUB_BITS + 1) * S - 1 = HIST_BUCKETS - 1.
  */
@@ -140,6 +140,11 @@ static uint64_t nearest_rank(uint64_t count, double q)
 	return (uint64_t)r;
 }
 
+uint64_t hist_rank(uint64_t count, double q)
+{
+	return nearest_rank(count, q);
+}
+
 uint64_t hist_quantile(const struct hist *h, double q)
 {
 	uint64_t rank, cum = 0;
@@ -209,6 +214,9 @@ void hist_merge(struct hist *into, const struct hist *from)
 	if (from->max > into->max)
 		into->max = from->max;
 }
+
+/* HIST_ENCODED_MAX counts 3 bytes for an index delta. */
+_Static_assert(HIST_BUCKETS <= (1u << 21), "an index delta fits 3 varint bytes");
 
 /* Where encoded bytes go; a NULL buf only counts them. */
 struct hist_out {

@@ -21,6 +21,7 @@ struct history {
 	struct timeline commits, blocks; /* reserved whole: a record never fails to go in */
 	uint32_t max_commits, max_block;
 	uint64_t block_window_ns;
+	uint64_t commits_total; /* ever added */
 };
 
 static int ring_open(struct timeline *r, uint32_t max)
@@ -60,7 +61,21 @@ int history_add_commit(struct history *h, uint32_t dev, uint64_t t_start, uint64
 
 	if (t_end < t_start)
 		return -EINVAL;
+	h->commits_total++;
 	return timeline_push(&h->commits, &c, h->max_commits);
+}
+
+uint64_t history_commits_after(const struct history *h, uint64_t seen, history_commit_fn fn,
+			       void *ctx)
+{
+	uint64_t first = h->commits_total - h->commits.len; /* the oldest still held */
+
+	for (uint64_t i = seen > first ? seen : first; i < h->commits_total; i++) {
+		const struct dev_span *c = timeline_at(&h->commits, (uint32_t)(i - first));
+
+		fn(ctx, c->dev, c->t0, c->t1);
+	}
+	return h->commits_total;
 }
 
 int history_add_block(struct history *h, uint32_t dev, uint64_t t_issue, uint64_t t_complete)

@@ -10,6 +10,7 @@
 #include "kafkalat/agg.h"
 #include "kafkalat/correlate.h"
 #include "kafkalat/evdump.h"
+#include "kafkalat/history.h"
 #include "kafkalat/pipeline.h"
 #include "kafkalat/report_tail.h"
 
@@ -25,6 +26,9 @@ struct pipeline {
 	int file_err[PIPELINE_FILES];
 	int folded_lines;
 	struct evdump_stats lost; /* the kernel side's, at the end */
+	uint64_t iv_start;	  /* the recording's interval: its start (monotonic) */
+	uint64_t iv_lost;	  /* and the records lost in it */
+	uint64_t commits_seen;	  /* journal commits passed to the recording */
 	struct report_tail tail;  /* large: lives here rather than on a stack */
 };
 
@@ -82,6 +86,8 @@ static void on_attributed(const struct corr_request *r, const struct attrib_resu
 	struct report_attrib a = {.res = res};
 	char stack[REPORT_STACK_TEXT];
 
+	if (p->cfg.rec && rec_writer_attributed(p->cfg.rec, r, res))
+		p->err = p->err ? p->err : -EIO;
 	/* the stack goes on slow requests' lines only (docs/json.md) */
 	if (is_slow(p, r) && res->top_stack_id != -1) {
 		explain_stack_text(p->explain, res->top_stack_id, ";", stack, sizeof(stack));
@@ -222,6 +228,39 @@ int pipeline_topic_id(struct pipeline *p, const uint8_t id[16], const char *topi
 void pipeline_note_lost(struct pipeline *p, uint64_t n)
 {
 	corr_note_lost(p->corr, n);
+	p->iv_lost += n;
+}
+
+void pipeline_note_cause_lost(struct pipeline *p, uint64_t n)
+{
+	p->iv_lost += n;
+}
+
+static void record_commit(void *ctx, uint32_t dev, uint64_t t_start, uint64_t t_end)
+{
+	rec_writer_commit(ctx, dev, t_start, t_end);
+}
+
+void pipeline_record_begin(struct pipeline *p, uint64_t now_ns)
+{
+	p->iv_start = now_ns;
+}
+
+int pipeline_record_interval(struct pipeline *p, uint64_t now_ns)
+{
+	int err;
+
+	if (!p->cfg.rec)
+		return 0;
+	if (p->explain)
+		p->commits_seen = history_commits_after(explain_history(p->explain),
+							p->commits_seen, record_commit, p->cfg.rec);
+	err = rec_writer_interval(p->cfg.rec, &p->interval, (int64_t)p->iv_start + p->wall_offset_ns,
+				  (int64_t)now_ns + p->wall_offset_ns, p->iv_lost, p->wall_offset_ns);
+	agg_reset(&p->interval);
+	p->iv_start = now_ns;
+	p->iv_lost = 0;
+	return err;
 }
 
 uint32_t pipeline_advance(struct pipeline *p, uint64_t now_ns, uint32_t max)

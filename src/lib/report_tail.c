@@ -92,10 +92,9 @@ static size_t top_stacks_by_time(const struct bands *b, struct band_top *out, bo
 	return n;
 }
 
-void report_tail_fill(struct report_tail *out, const struct explain *t)
+void report_tail_fill_bands(struct report_tail *out, const struct bands *b,
+			    bands_stack_text_fn stack_text, void *ctx)
 {
-	const struct bands *b = explain_bands(t);
-
 	memset(out, 0, sizeof(*out));
 	bands_summary(b, out->bands);
 	for (unsigned k = 0; k < BAND_TOPS; k++) {
@@ -111,11 +110,23 @@ void report_tail_fill(struct report_tail *out, const struct explain *t)
 	bands_time(b, BAND_GE_P99, &out->time[0]);
 	bands_time(b, BAND_GE_P999, &out->time[1]);
 	for (size_t i = 0; i < out->ntop[BAND_TOP_STACK]; i++)
-		explain_stack_text(t, out->top[BAND_TOP_STACK][i].stack_id, ";", out->top_stack[i],
-				   sizeof(out->top_stack[i]));
+		stack_text(ctx, out->top[BAND_TOP_STACK][i].stack_id, out->top_stack[i],
+			   sizeof(out->top_stack[i]));
+	out->no_wire = bands_no_wire(b);
+}
+
+static void explain_text(void *ctx, int32_t stack_id, char *buf, size_t len)
+{
+	explain_stack_text(ctx, stack_id, ";", buf, len);
+}
+
+void report_tail_fill(struct report_tail *out, const struct explain *t)
+{
+	const struct bands *b = explain_bands(t);
+
+	report_tail_fill_bands(out, b, explain_text, (void *)t);
 	history_journal(explain_history(t), b, &out->journal);
 	out->attrib = *explain_attrib_stats(t);
-	out->no_wire = bands_no_wire(b);
 	out->stats = *explain_stats(t);
 }
 

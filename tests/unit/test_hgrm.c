@@ -13,25 +13,29 @@
 #include "kafkalat/hgrm.h"
 #include "kafkalat/hist.h"
 
-#define HEAD	     "       Value     Percentile TotalCount 1/(1-Percentile)\n\n"
-#define BUCKETS_LINE "#[Buckets =           57, SubBuckets     =          256]\n"
+#define HEAD "       Value     Percentile TotalCount 1/(1-Percentile)\n\n"
+/* 2048 sub-buckets (3 digits); 2^11 * 2^53 = 2^64: bucket 0 and 53 more */
+#define BUCKETS_LINE "#[Buckets =           54, SubBuckets     =         2048]\n"
 
 /*
- * 1, 2, 3 and 4 µs at one tick per half: the levels are 0, then 50, 75 and
- * 87.5% (each step half the distance left). Nearest rank gives the 1st,
- * 2nd, 3rd and 4th value; each is its bucket's midpoint clamped to
- * [min, max]: 2000 lies in [2000, 2007] (mid 2003), 3000 in [2992, 3007]
- * (mid 2999). The deviation takes every value as its bucket's midpoint
- * within [min, max]: 1001, 2003, 2999 and 4000, so sqrt(1248252.75) ns.
+ * 10, 20, 30 and 40 µs (below 2048 ns values are exact, so these are where
+ * buckets are 8 to 32 ns wide) at one tick per half: the levels are 0, then
+ * 50, 75 and 87.5% (each step half the distance left). Nearest rank gives
+ * the 1st, 2nd, 3rd and 4th value; each is its bucket's midpoint clamped to
+ * [min, max]: 20000 lies in [20000, 20015] (mid 20007), 30000 in
+ * [30000, 30015] (mid 30007), 40000 in [40000, 40031] (mid 40015, clamped
+ * to 40000). The deviation takes every value as its bucket's midpoint
+ * within [min, max]: 10003 ([10000, 10007]), 20007, 30007 and 40000, about
+ * the exact mean 25000: sqrt(499910107 / 4) = 11179.335 ns.
  */
 static const char small_expected[] =
-    HEAD "       1.000 0.000000000000          1           1.00\n"
-	 "       2.003 0.500000000000          2           2.00\n"
-	 "       2.999 0.750000000000          3           4.00\n"
-	 "       4.000 0.875000000000          4           8.00\n"
-	 "       4.000 1.000000000000          4\n"
-	 "#[Mean    =        2.500, StdDeviation   =        1.117]\n"
-	 "#[Max     =        4.000, Total count    =            4]\n" BUCKETS_LINE;
+    HEAD "      10.000 0.000000000000          1           1.00\n"
+	 "      20.007 0.500000000000          2           2.00\n"
+	 "      30.007 0.750000000000          3           4.00\n"
+	 "      40.000 0.875000000000          4           8.00\n"
+	 "      40.000 1.000000000000          4\n"
+	 "#[Mean    =       25.000, StdDeviation   =       11.179]\n"
+	 "#[Max     =       40.000, Total count    =            4]\n" BUCKETS_LINE;
 
 static const char empty_expected[] =
     HEAD "#[Mean    =        0.000, StdDeviation   =        0.000]\n"
@@ -95,7 +99,7 @@ static void test_small_exact(void **state)
 	char *s;
 
 	(void)state;
-	for (uint64_t v = 1000; v <= 4000; v += 1000)
+	for (uint64_t v = 10000; v <= 40000; v += 10000)
 		hist_record(h, v);
 	s = write_str(h, 1000.0, 1, &len);
 	assert_string_equal(s, small_expected);
@@ -324,13 +328,13 @@ static void test_read_small(void **state)
 	(void)state;
 	assert_int_equal(read_str(small_expected, &rows, &n, &f, err, sizeof(err)), 0);
 	assert_int_equal(n, 5);
-	assert_float_equal(rows[1].value, 2.003, 1e-12);
+	assert_float_equal(rows[1].value, 20.007, 1e-12);
 	assert_float_equal(rows[3].percentile, 0.875, 1e-12);
 	assert_float_equal(rows[3].inv_tail, 8.0, 1e-12);
 	assert_true(rows[3].has_inv);
 	assert_false(rows[4].has_inv);
 	assert_int_equal(f.total_count, 4);
-	assert_float_equal(f.stddev, 1.117, 1e-12);
+	assert_float_equal(f.stddev, 11.179, 1e-12);
 	free(rows);
 }
 

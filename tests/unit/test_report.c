@@ -15,9 +15,12 @@
 #include "sink.h"
 
 /* Latencies that are bucket midpoints, so their quantiles are exact. */
-#define L_FAST 2002943u	 /* mid of the bucket of 2 ms: 2002.943 us */
-#define L_SLOW 49938431u /* mid of the bucket of 50 ms: 49938.431 us */
-#define L_APIV 100095u	 /* mid of the bucket of 100 us: 100.095 us */
+/* 2 ms: [2^20, 2^21) in buckets of 1024 ns, 1953 * 1024 = 1999872, + 511 */
+#define L_FAST 2000383u /* mid of the bucket of 2 ms: 2000.383 us */
+/* 50 ms: [2^25, 2^26) in buckets of 32768 ns, 1525 * 32768 = 49971200, + 16383 */
+#define L_SLOW 49987583u /* mid of the bucket of 50 ms: 49987.583 us */
+/* 100 us: [2^16, 2^17) in buckets of 64 ns, 1562 * 64 = 99968, + 31 */
+#define L_APIV 99999u /* mid of the bucket of 100 us: 99.999 us */
 
 #define HOUR_NS (3600ll * 1000000000ll)
 
@@ -273,12 +276,12 @@ static void test_summary_json_contract(void **state)
 	assert_contains(j, ",\"duration_s\":12.5,");
 	assert_contains(j, ",\"lost_events\":3,");
 	assert_contains(j, "\"produce\":{\"requests\":100,\"acks0\":3,\"unmatched\":2,");
-	assert_contains(j, "\"latency_us\":{\"p50\":2002.943,\"p90\":2002.943,"
-			   "\"p99\":49938.431,\"p999\":49938.431,\"max\":49938.431,");
+	assert_contains(j, "\"latency_us\":{\"p50\":2000.383,\"p90\":2000.383,"
+			   "\"p99\":49987.583,\"p999\":49987.583,\"max\":49987.583,");
 	assert_contains(
-	    j, "\"apis\":{\"Produce\":{\"requests\":100,\"latency_us\":{\"p50\":2002.943,");
-	assert_contains(j, "\"Metadata\":{\"requests\":2,\"latency_us\":{\"p50\":2002.943,");
-	assert_contains(j, "\"ApiVersions\":{\"requests\":1,\"latency_us\":{\"p50\":100.095,");
+	    j, "\"apis\":{\"Produce\":{\"requests\":100,\"latency_us\":{\"p50\":2000.383,");
+	assert_contains(j, "\"Metadata\":{\"requests\":2,\"latency_us\":{\"p50\":2000.383,");
+	assert_contains(j, "\"ApiVersions\":{\"requests\":1,\"latency_us\":{\"p50\":99.999,");
 	assert_contains(j, "\"undecodable\":{\"connections\":2,"
 			   "\"reasons\":{\"bad_frame_size\":1,\"tls\":1}}");
 	assert_contains(j, "\"connections\":{\"seen\":5,\"preexisting\":1,\"untracked\":1,"
@@ -328,10 +331,10 @@ static void test_summary_text(void **state)
 	report_summary_text(sink_open(&s), &a, &run);
 	t = sink_text(&s);
 	assert_contains(t, "\nSummary: broker pid 4242 (java), port 9092,9093, 12.5 s\n");
-	assert_contains(t, "total     Produce                8.0    2.00ms    2.00ms    49.9ms"
-			   "    49.9ms    49.9ms     49.9ms       0\n");
+	assert_contains(t, "total     Produce                8.0    2.00ms    2.00ms    50.0ms"
+			   "    50.0ms    50.0ms     50.0ms       0\n");
 	assert_contains(t, "  broker latency (first read to last write, as Kafka's TotalTimeMs): "
-			   "p50 2.00ms, p99 49.9ms, p99.9 49.9ms, max 49.9ms\n");
+			   "p50 2.00ms, p99 50.0ms, p99.9 50.0ms, max 50.0ms\n");
 	assert_contains(t, "  produce requests without wire times: 0\n");
 	assert_contains(t, "  produce: 1030 records, 103000 record bytes\n");
 	assert_contains(t, "  connections 5 (1 open before attach), requests 110, responses 104\n");
@@ -381,7 +384,7 @@ static void test_summary_wire_unknown_and_flow(void **state)
 	t = sink_text(&s);
 	assert_contains(t, "  produce requests without wire times: 3 (arrived_before_attach 1) "
 			   "(sent_unresolved 2), not in the latency; their broker latency p50 "
-			   "49.9ms, p99 49.9ms, p99.9 49.9ms, max 49.9ms\n");
+			   "50.0ms, p99 50.0ms, p99.9 50.0ms, max 50.0ms\n");
 	assert_contains(t, "  flow control (not in the latency): 1 produce requests arrived after "
 			   "a full receive window, 3.00ms in all; bound p50 3.00ms, p99 3.00ms, "
 			   "p99.9 3.00ms, max 3.00ms\n");
@@ -390,7 +393,7 @@ static void test_summary_wire_unknown_and_flow(void **state)
 	t = sink_text(&s);
 	assert_contains(t, "\"wire_unknown\":3,\"wire_unknown_reasons\":{"
 			   "\"arrived_before_attach\":1,\"sent_unresolved\":2},"
-			   "\"wire_unknown_broker_latency_us\":{\"p50\":49938.431,");
+			   "\"wire_unknown_broker_latency_us\":{\"p50\":49987.583,");
 	assert_contains(t, "\"flow_blocked\":{\"requests\":1,\"p99_us\":3000,"
 			   "\"max_us\":3000,\"total_us\":3000}},");
 	free(s.buf);
@@ -485,8 +488,8 @@ static void test_interval_rows(void **state)
 	(void)state;
 	fixed_agg(&a);
 	report_interval_text(sink_open(&s), &a, 2.0, "12:00:01");
-	expect_text(&s, "12:00:01  Produce                 50    2.00ms    2.00ms    49.9ms    "
-			"49.9ms    49.9ms     49.9ms       0\n"
+	expect_text(&s, "12:00:01  Produce                 50    2.00ms    2.00ms    50.0ms    "
+			"50.0ms    50.0ms     50.0ms       0\n"
 			"          Metadata               1.0    2.00ms    2.00ms    2.00ms    "
 			"2.00ms    2.00ms     2.00ms       0\n"
 			"          ApiVersions            0.5     100us     100us     100us     "
@@ -529,7 +532,7 @@ static void test_interval_json(void **state)
 	add_n(&a, completed(0, L_FAST), 4);
 	report_interval_json(sink_open(&s), &a, 2.0, "t");
 	assert_contains(sink_text(&s), "\"produce\":{\"requests\":4,\"rate\":2,\"acks0\":0,"
-				       "\"latency_us\":{\"p50\":2002.943,");
+				       "\"latency_us\":{\"p50\":2000.383,");
 	free(s.buf);
 	agg_free(&a);
 }

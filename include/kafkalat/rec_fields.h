@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The tags of a recording's fields (recording.h, tlv.h), shared by its
+ * writer and its reader. A tag never changes meaning within REC_SCHEMA;
+ * new fields take new tags.
+ */
+#ifndef KAFKALAT_REC_FIELDS_H
+#define KAFKALAT_REC_FIELDS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kafkalat/tlv.h"
+
+/* REC_TYPE_META */
+enum {
+	RF_META_SCHEMA = 1, /* u64 REC_SCHEMA */
+	RF_META_KV = 2,	    /* group: key, value */
+	RF_KV_KEY = 1,
+	RF_KV_VALUE = 2,
+};
+
+/* REC_TYPE_INTERVAL */
+enum {
+	RF_IV_START = 1, /* i64 CLOCK_REALTIME ns */
+	RF_IV_END = 2,
+	RF_IV_AGG = 3,	  /* group: the interval's aggregates (RF_AGG_*) */
+	RF_IV_METRIC = 4, /* group: metric (RF_M_ID), histogram (RF_M_HIST) */
+	RF_IV_BAND = 5,	  /* group: RF_BAND_* */
+	RF_IV_TIME = 6,	  /* group: >= p99 by time, RF_TIME_* */
+	RF_IV_TOP = 7,	  /* group: RF_TOP_* */
+	RF_IV_SLOW = 8,	  /* group: RF_SLOW_* */
+	RF_IV_COMMIT = 9, /* packed: zigzag start (realtime ns), duration, dev */
+	RF_IV_COMMITS_MORE = 10,
+	RF_IV_LOST = 11,
+	RF_IV_ATTRIBUTED = 12,
+
+	RF_AGG_REQUESTS = 1,	 /* packed varints, AGG_MAX_API */
+	RF_AGG_WIRE_UNKNOWN = 2, /* packed varints, AGG_MAX_API */
+	RF_AGG_HIST = 3,	 /* group: RF_AH_WHICH, RF_AH_API, RF_M_HIST */
+	RF_AGG_PRODUCE_WIRE = 4, /* packed varints, CORR_WIRE_MAX */
+	RF_AGG_ACKS0 = 5,
+	RF_AGG_BYTES = 6,
+	RF_AGG_RECORDS = 7,
+	RF_AGG_FLOW = 8, /* histogram */
+	RF_AGG_FLOW_TOTAL = 9,
+	RF_AH_WHICH = 1,
+	RF_AH_API = 2,
+
+	RF_M_ID = 1, /* the metric's name (rec_metric_name) */
+	RF_M_HIST = 3,
+
+	RF_BAND_INDEX = 1,
+	RF_BAND_REQUESTS = 2,
+	RF_BAND_LO = 3,
+	RF_BAND_HI = 4,
+	RF_BAND_PHASES = 5, /* packed doubles (8 bytes LE each), ATTRIB_PHASES */
+	RF_BAND_CAUSES = 6, /* packed doubles, ATTRIB_CAUSES */
+
+	RF_TIME_REQUESTS = 1,
+	RF_TIME_COMPLETE = 2,
+	RF_TIME_TOTAL = 3,
+	RF_TIME_PHASES = 4,
+	RF_TIME_CAUSES = 5,
+	RF_TIME_ROOTS = 6,
+	RF_TIME_HOL = 7,
+	RF_TIME_FLOW = 8, /* packed: requests, total, max */
+
+	RF_TOP_KIND = 1, /* 0 partition, 1 client */
+	RF_TOP_KEY = 2,
+	RF_TOP_REQUESTS = 3,
+	RF_TOP_TOTAL = 4,
+
+	RF_SLOW_ARRIVAL = 1, /* i64 realtime ns */
+	RF_SLOW_LATENCY = 2,
+	RF_SLOW_FLOW = 3,
+	RF_SLOW_PHASES = 4, /* packed zigzag varints */
+	RF_SLOW_CAUSES = 5,
+	RF_SLOW_ROOTS = 6,
+	RF_SLOW_PARTITION = 7,
+	RF_SLOW_CLIENT = 8,
+	RF_SLOW_STACK = 9,
+};
+
+/* REC_TYPE_TRAILER */
+enum {
+	RF_TR_BANDS = 1,     /* bands_encode */
+	RF_TR_FOLDED = 2,    /* text */
+	RF_TR_COUNTS = 3,    /* packed varints: struct corr_counts's fields */
+	RF_TR_KERNEL = 4,    /* packed: struct klt_stats */
+	RF_TR_LOST = 5,	     /* packed: struct evdump_stats */
+	RF_TR_ATTRIB = 6,    /* packed: struct attrib_stats */
+	RF_TR_EXPLAIN = 7,   /* packed: struct explain_stats */
+	RF_TR_JOURNAL = 8,   /* packed: struct journal_overlap, in field order */
+	RF_TR_COST = 9,	     /* group: RF_COST_* */
+	RF_TR_DURATION = 10, /* double, s */
+	RF_TR_FILE_EVENTS = 11,
+	RF_TR_CAUSES = 12, /* u64: 1 the causes were traced */
+
+	RF_COST_CPU = 1, /* double, s */
+	RF_COST_BPF_COUNTED = 2,
+	RF_COST_BPF_NS = 3,
+	RF_COST_BPF_RUNS = 4,
+};
+
+#endif
