@@ -31,18 +31,21 @@ static uint32_t count_slots(const struct rec *r)
 	return n;
 }
 
+/* Each bucket into the bin its values fall in, as hist_count_through at
+ * the bins' edges would count them, in one walk over the buckets. */
 static void col_heat(struct html_col *c, const struct hist *h)
 {
-	uint64_t prev = 0;
+	unsigned k = 0;
+	unsigned int last = hist_bucket_of(html_heat_edge(1) - 1);
 
-	for (unsigned k = 0; k < HTML_HEAT_BINS; k++) {
+	for (unsigned int b = 0; b < HIST_BUCKETS; b++) {
 		/* the last bin takes everything above it too */
-		uint64_t through = k + 1 < HTML_HEAT_BINS
-				       ? hist_count_through(h, html_heat_edge(k + 1) - 1)
-				       : h->count;
-
-		c->heat[k] = through - prev;
-		prev = through;
+		while (b > last && k + 1 < HTML_HEAT_BINS) {
+			k++;
+			last = k + 1 < HTML_HEAT_BINS ? hist_bucket_of(html_heat_edge(k + 1) - 1)
+						      : HIST_BUCKETS;
+		}
+		c->heat[k] += h->buckets[b];
 	}
 }
 

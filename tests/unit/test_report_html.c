@@ -15,13 +15,11 @@
 #include <strings.h>
 #include <cmocka.h>
 
-#include "kafkalat/flame.h"
 #include "kafkalat/recording.h"
 #include "kafkalat/report_html.h"
+#include "rec_fixture.h"
 #include "sink.h"
 
-#define NS_S	    1000000000ll
-#define T0	    (1700000000ll * NS_S)
 #define HOSTILE	    "<img src=x onerror=alert(1)>&"
 #define HOSTILE_ESC "&lt;img src=x onerror=alert(1)&gt;&amp;"
 #define NELEMS(a)   (sizeof(a) / sizeof((a)[0]))
@@ -33,18 +31,6 @@ static const char *const charts[] = {"spectrum-chart", "over-time-chart", "heatm
 				     "bands-chart",    "tail-time-chart", "flame-chart",
 				     "commits-chart"};
 
-static struct hist *hist_of(uint64_t lo, uint64_t n)
-{
-	struct hist *h = malloc(sizeof(*h));
-
-	assert_non_null(h);
-	hist_init(h);
-	/* a spread of n values from lo up to ~1000 lo, a few slow ones */
-	for (uint64_t i = 0; i < n; i++)
-		hist_record(h, lo + lo * (i * i % 997) / (i % 50 ? 10 : 1));
-	return h;
-}
-
 static char *xstrdup(const char *s)
 {
 	char *d = strdup(s);
@@ -53,28 +39,17 @@ static char *xstrdup(const char *s)
 	return d;
 }
 
-static void build_interval(struct rec *r, uint32_t i)
+/* The shared fixture's recording: intervals of 10 s, a label. */
+static void load(struct rec *r, unsigned int intervals, unsigned int per_interval, bool trailer)
 {
-	struct rec_interval *iv = &r->iv[i];
-	struct hist *h = hist_of(500000 + 1000 * (i % 7), 200);
+	struct rec_fixture_opts o;
 
-	iv->t_start_ns = T0 + (int64_t)i * 2 * NS_S;
-	iv->t_end_ns = iv->t_start_ns + 2 * NS_S;
-	iv->m[REC_M_LATENCY] = hist_sparse_new(h);
-	assert_non_null(iv->m[REC_M_LATENCY]);
-	hist_merge(r->m[REC_M_LATENCY], h);
-	hist_merge(r->agg.h[AGG_LATENCY][0], h);
-	r->agg.requests[0] += h->count;
-	free(h);
-	iv->ge_p99.total_ns = 1000000;
-	iv->ge_p99.root_pct[CAUSE_JOURNAL] = 60;
-	iv->ge_p99.root_pct[CAUSE_RUNQ] = 40;
-	iv->ntop[0] = 1;
-	iv->top[0][0] = (struct rec_top){xstrdup(i % 2 ? "t-1" : HOSTILE), 2, 3000000};
-	iv->commits = calloc(1, sizeof(*iv->commits));
-	assert_non_null(iv->commits);
-	iv->ncommits = 1;
-	iv->commits[0] = (struct rec_commit){iv->t_start_ns + NS_S / 2, 30000000, 8 << 20 | 1};
+	rec_fixture_defaults(&o);
+	o.intervals = intervals;
+	o.per_interval = per_interval;
+	o.trailer = trailer;
+	o.label = HOSTILE;
+	assert_int_equal(rec_fixture_load(r, &o), 0);
 }
 
 static const struct {
@@ -86,72 +61,17 @@ static const struct {
     {"queue;futex_wait", 1}, /* < 0.1%: left out */
 };
 
-static void build_tail(struct rec *r)
+/* Replaces the recording's folded stacks with the ones above. */
+static void set_folded(struct rec *r)
 {
-	r->has_tail = true;
-	for (unsigned b = 0; b < BANDS; b++) {
-		r->tail.bands[b].requests = 100 >> b;
-		r->tail.bands[b].lo_ns = 1000000u << b;
-		r->tail.bands[b].hi_ns = 2000000u << b;
-		r->tail.bands[b].phase_pct[ATTRIB_APPEND] = 70;
-		r->tail.bands[b].phase_pct[ATTRIB_QUEUE] = 30;
-		r->tail.bands[b].cause_pct[CAUSE_JOURNAL] = 55.5;
-		r->tail.bands[b].cause_pct[CAUSE_CPU] = 44.5;
-	}
+	for (uint32_t i = 0; i < r->nfolded; i++)
+		free(r->folded[i].stack);
+	free(r->folded);
 	r->nfolded = NELEMS(folded);
 	r->folded = calloc(r->nfolded, sizeof(*r->folded));
 	assert_non_null(r->folded);
 	for (uint32_t i = 0; i < r->nfolded; i++)
 		r->folded[i] = (struct rec_folded){xstrdup(folded[i].stack), folded[i].us};
-}
-
-static void build_rec(struct rec *r, uint32_t niv, bool tail)
-{
-	memset(r, 0, sizeof(*r));
-	agg_init(&r->agg);
-	r->nfiles = 1;
-	r->files = calloc(1, sizeof(*r->files));
-	assert_non_null(r->files);
-	r->files[0].path = xstrdup("run&1.data");
-	r->files[0].nmeta = 1;
-	r->files[0].meta = calloc(1, sizeof(*r->files[0].meta));
-	assert_non_null(r->files[0].meta);
-	r->files[0].meta[0] = (struct rec_kv){xstrdup("label"), xstrdup(HOSTILE)};
-	r->files[0].intervals = niv;
-	r->files[0].complete = tail;
-	r->m[REC_M_LATENCY] = hist_of(1, 0);
-	r->agg.h[AGG_LATENCY][0] = hist_of(1, 0);
-	r->niv = niv;
-	r->iv = calloc(niv ? niv : 1, sizeof(*r->iv));
-	assert_non_null(r->iv);
-	for (uint32_t i = 0; i < niv; i++)
-		build_interval(r, i);
-	r->t_start_ns = T0;
-	r->t_end_ns = T0 + (int64_t)niv * 2 * NS_S;
-	if (tail)
-		build_tail(r);
-}
-
-static void free_rec(struct rec *r)
-{
-	for (uint32_t i = 0; i < r->niv; i++) {
-		for (unsigned m = 0; m < REC_METRICS; m++)
-			hist_sparse_free(r->iv[i].m[m]);
-		free(r->iv[i].top[0][0].key);
-		free(r->iv[i].commits);
-	}
-	for (unsigned m = 0; m < REC_METRICS; m++)
-		free(r->m[m]);
-	for (uint32_t i = 0; i < r->nfolded; i++)
-		free(r->folded[i].stack);
-	free(r->folded);
-	free(r->iv);
-	free(r->files[0].meta[0].key);
-	free(r->files[0].meta[0].value);
-	free(r->files[0].meta);
-	free(r->files[0].path);
-	free(r->files);
-	agg_free(&r->agg);
 }
 
 /* The page of r (and baseline), checked to have been written whole. */
@@ -200,13 +120,42 @@ static uint64_t attr_after(const char *html, const char *after, const char *attr
 	return strtoull(p + strlen(key), NULL, 10);
 }
 
+/* want inside the row (<tr>...</tr>) that begins with row. */
+static void assert_in_row(const char *html, const char *row, const char *want)
+{
+	const char *p = strstr(html, row), *end, *q;
+
+	if (!p)
+		fail_msg("missing %s", row);
+	end = strstr(p, "</tr>");
+	q = strstr(p, want);
+	if (!end || !q || q > end)
+		fail_msg("%s not in the row %s", want, row);
+}
+
+/* The sum of every attr="N" from p up to the end of its <svg>. */
+static uint64_t sum_attr(const char *p, const char *attr)
+{
+	const char *end = strstr(p, "</svg>");
+	char key[64];
+	uint64_t sum = 0;
+
+	assert_non_null(end);
+	snprintf(key, sizeof(key), " %s=\"", attr);
+	while ((p = strstr(p, key)) && p < end) {
+		p += strlen(key);
+		sum += strtoull(p, NULL, 10);
+	}
+	return sum;
+}
+
 static void test_sections_and_charts(void **state)
 {
 	struct rec r;
 	char *html, id[64];
 
 	(void)state;
-	build_rec(&r, 10, true);
+	load(&r, 6, 2000, true);
 	html = page(&r, NULL);
 	for (size_t i = 0; i < NELEMS(sections); i++) {
 		snprintf(id, sizeof(id), "<section id=\"%s\">", sections[i]);
@@ -220,7 +169,7 @@ static void test_sections_and_charts(void **state)
 	assert_int_equal(count_of(html, "<section"), count_of(html, "</section>"));
 	assert_int_equal(count_of(html, "<svg"), count_of(html, "</svg>"));
 	free(html);
-	free_rec(&r);
+	rec_free(&r);
 }
 
 /* Elements and rules that fetch. */
@@ -235,8 +184,8 @@ static void test_no_script_no_url(void **state)
 	char *html;
 
 	(void)state;
-	build_rec(&r, 10, true);
-	build_rec(&b, 4, true);
+	load(&r, 6, 2000, true);
+	load(&b, 4, 1000, true);
 	html = page(&r, &b);
 	for (char *p = html; *p; p++)
 		assert_false(strncasecmp(p, "<script", 7) == 0);
@@ -248,8 +197,8 @@ static void test_no_script_no_url(void **state)
 	for (size_t i = 0; i < NELEMS(fetching); i++)
 		assert_null(strcasestr(html, fetching[i]));
 	free(html);
-	free_rec(&r);
-	free_rec(&b);
+	rec_free(&r);
+	rec_free(&b);
 }
 
 static void test_escaping(void **state)
@@ -258,15 +207,15 @@ static void test_escaping(void **state)
 	char *html;
 
 	(void)state;
-	build_rec(&r, 3, true);
+	load(&r, 3, 500, true);
+	set_folded(&r);
 	html = page(&r, NULL);
 	assert_null(strstr(html, "<img"));
 	assert_null(strstr(html, "alert(1)>"));
-	/* the meta value, the frame's tooltip, the partition */
+	/* the meta value, the frame's tooltip and label */
 	assert_true(count_of(html, HOSTILE_ESC) >= 3);
-	assert_contains(html, "run&amp;1.data");
 	free(html);
-	free_rec(&r);
+	rec_free(&r);
 }
 
 /* The summary's numbers are the histograms' quantiles, in ns and in us
@@ -278,7 +227,7 @@ static void test_numbers(void **state)
 	char *html, want[64];
 
 	(void)state;
-	build_rec(&r, 10, true);
+	load(&r, 6, 2000, true);
 	h = agg_latency(&r.agg, 0);
 	html = page(&r, NULL);
 	assert_int_equal(attr_after(html, "data-json=\"produce.latency_us\"", "data-count"),
@@ -297,11 +246,17 @@ static void test_numbers(void **state)
 	assert_int_equal(attr_after(html, "data-key=\"produce.requests\"", "data-value"), h->count);
 	/* the spectrum's dot at 99% and the first interval's p99 */
 	assert_int_equal(attr_after(html, "data-q=\"0.99\"", "data-ns"), hist_quantile(h, 0.99));
-	snprintf(want, sizeof(want), "data-points=\"1.000:%" PRIu64,
+	snprintf(want, sizeof(want), "data-points=\"5.000:%" PRIu64,
 		 hist_sparse_quantile(r.iv[0].m[REC_M_LATENCY], 0.99));
 	assert_contains(html, want);
+	/* the Kafka table's queue row is the queue phase's histogram */
+	snprintf(want, sizeof(want), "data-q=\"0.99\" data-ns=\"%" PRIu64 "\"",
+		 hist_quantile(r.m[REC_M_PHASE + ATTRIB_QUEUE], 0.99));
+	assert_in_row(html, "<tr data-metric=\"RequestQueueTimeMs\">", want);
+	/* the heat map's cells hold every request once */
+	assert_int_equal(sum_attr(strstr(html, "id=\"heatmap-chart\""), "data-count"), h->count);
 	free(html);
-	free_rec(&r);
+	rec_free(&r);
 }
 
 /* b follows a inside the same flame frame (<g>...</g>). */
@@ -325,7 +280,8 @@ static void test_flame(void **state)
 	char *html;
 
 	(void)state;
-	build_rec(&r, 2, true);
+	load(&r, 2, 500, true);
+	set_folded(&r);
 	html = page(&r, NULL);
 	assert_contains(html, "data-frame-depth=\"1\" data-us=\"1000000\"><title>vfs_write "
 			      "(1000000 us, 100.00%)");
@@ -334,15 +290,16 @@ static void test_flame(void **state)
 	assert_contains(html, "Capped: 1 frames narrower than 0.1% of the total");
 	assert_null(strstr(html, "futex_wait"));
 	free(html);
-	build_rec(&b, 2, true);
+	load(&b, 2, 500, true);
+	set_folded(&b);
 	b.folded[0].us = 100000;
 	html = page(&r, &b);
 	assert_contains(html, "Differential");
 	assert_in_frame(html, HOSTILE_ESC " (600000 us", "fill=\"rgb(255,");
 	assert_in_frame(html, "<title>jbd2_log_wait_commit (400000 us", ",255)\"");
 	free(html);
-	free_rec(&r);
-	free_rec(&b);
+	rec_free(&r);
+	rec_free(&b);
 }
 
 static void test_empty(void **state)
@@ -351,7 +308,7 @@ static void test_empty(void **state)
 	char *html, id[64];
 
 	(void)state;
-	build_rec(&r, 0, false);
+	load(&r, 0, 0, false);
 	html = page(&r, NULL);
 	for (size_t i = 0; i < NELEMS(sections); i++) {
 		snprintf(id, sizeof(id), "<section id=\"%s\">", sections[i]);
@@ -365,7 +322,7 @@ static void test_empty(void **state)
 	assert_null(strstr(html, "nan"));
 	assert_null(strstr(html, "inf"));
 	free(html);
-	free_rec(&r);
+	rec_free(&r);
 }
 
 /* More intervals than columns: adjacent ones merged, and the page says so. */
@@ -375,12 +332,12 @@ static void test_heatmap_cap(void **state)
 	char *html;
 
 	(void)state;
-	build_rec(&r, 1300, false);
+	load(&r, 601, 1, false);
 	html = page(&r, NULL);
-	assert_contains(html, "data-columns=\"434\" data-merged=\"3\"");
+	assert_contains(html, "data-columns=\"301\" data-merged=\"2\"");
 	assert_contains(html, "Capped at 600 columns");
 	free(html);
-	free_rec(&r);
+	rec_free(&r);
 }
 
 static void test_write_error(void **state)
@@ -393,12 +350,12 @@ static void test_write_error(void **state)
 	(void)state;
 	assert_non_null(full);
 	assert_non_null(mem);
-	build_rec(&r, 3, true);
+	load(&r, 3, 500, true);
 	assert_int_equal(report_html(full, &r, NULL), -EIO);
 	assert_int_equal(report_html(mem, &r, NULL), -EIO);
 	fclose(full);
 	fclose(mem);
-	free_rec(&r);
+	rec_free(&r);
 }
 
 int main(void)
@@ -415,62 +372,4 @@ int main(void)
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
-}
-
-/* Until src/lib/recording.c lands: the run as the summary reads it. */
-__attribute__((weak)) void rec_report_run(const struct rec *r, struct report_run *out)
-{
-	memset(out, 0, sizeof(*out));
-	out->counts = &r->counts;
-	out->lost_events = r->lost.socket_lost + r->lost.cause_lost;
-}
-
-/* Until src/lib/hist_sparse.c lands: the same answers through a dense copy. */
-__attribute__((weak)) struct hist_sparse *hist_sparse_new(const struct hist *h)
-{
-	struct hist_sparse *s = calloc(1, sizeof(*s));
-
-	s->bucket = calloc(HIST_BUCKETS, sizeof(*s->bucket));
-	s->cum = calloc(HIST_BUCKETS, sizeof(*s->cum));
-	s->count = h->count, s->sum = h->sum, s->min = h->min, s->max = h->max;
-	for (uint32_t b = 0; b < HIST_BUCKETS; b++)
-		if (h->buckets[b]) {
-			s->bucket[s->n] = b;
-			s->cum[s->n] = (s->n ? s->cum[s->n - 1] : 0) + h->buckets[b];
-			s->n++;
-		}
-	return s;
-}
-
-__attribute__((weak)) void hist_sparse_free(struct hist_sparse *s)
-{
-	if (s) {
-		free(s->bucket);
-		free(s->cum);
-	}
-	free(s);
-}
-
-__attribute__((weak)) void hist_sparse_add_to(const struct hist_sparse *s, struct hist *into)
-{
-	struct hist *h = malloc(sizeof(*h));
-
-	hist_init(h);
-	for (uint32_t i = 0; i < s->n; i++)
-		h->buckets[s->bucket[i]] = s->cum[i] - (i ? s->cum[i - 1] : 0);
-	h->count = s->count, h->sum = s->sum, h->min = s->min, h->max = s->max;
-	hist_merge(into, h);
-	free(h);
-}
-
-__attribute__((weak)) uint64_t hist_sparse_quantile(const struct hist_sparse *s, double q)
-{
-	struct hist *h = malloc(sizeof(*h));
-	uint64_t v;
-
-	hist_init(h);
-	hist_sparse_add_to(s, h);
-	v = hist_quantile(h, q);
-	free(h);
-	return v;
 }
