@@ -147,7 +147,7 @@ void html_composition(struct html_ctx *c)
 static int flame_fill(struct flame *f, const struct rec *r, bool base)
 {
 	for (uint32_t i = 0; i < r->nfolded; i++)
-		if (flame_add(f, r->folded[i].stack, r->folded[i].us, base))
+		if (r->folded[i].stack && flame_add(f, r->folded[i].stack, r->folded[i].us, base))
 			return -ENOMEM;
 	return 0;
 }

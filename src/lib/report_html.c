@@ -269,9 +269,10 @@ static size_t tops_summed(const struct rec *r, int kind, struct top_row *t)
 
 	for (uint32_t i = 0; i < r->niv; i++)
 		for (uint32_t k = 0; k < r->iv[i].ntop[kind] && k < REC_TOPS; k++)
-			t[n++] = (struct top_row){r->iv[i].top[kind][k].key,
-						  r->iv[i].top[kind][k].requests,
-						  r->iv[i].top[kind][k].total_ns};
+			if (r->iv[i].top[kind][k].key)
+				t[n++] = (struct top_row){r->iv[i].top[kind][k].key,
+							  r->iv[i].top[kind][k].requests,
+							  r->iv[i].top[kind][k].total_ns};
 	qsort(t, n, sizeof(*t), by_key);
 	for (size_t i = 0; i < n; i++) {
 		if (m && strcmp(t[m - 1].key, t[i].key) == 0) {
@@ -298,8 +299,9 @@ static int tops_kind(struct html_ctx *c, int kind, const char *id, const char *w
 		const int tk = kind ? BAND_TOP_CLIENT : BAND_TOP_PARTITION;
 
 		for (; n < r->tail.ntop[tk] && n < REPORT_TOPS; n++)
-			t[n] = (struct top_row){r->tail.top[tk][n].key, r->tail.top[tk][n].requests,
-						r->tail.top[tk][n].total_ns};
+			t[n] = (struct top_row){
+			    r->tail.top[tk][n].key ? r->tail.top[tk][n].key : "",
+			    r->tail.top[tk][n].requests, r->tail.top[tk][n].total_ns};
 	} else {
 		n = tops_summed(r, kind, t);
 	}

@@ -336,6 +336,10 @@ static void test_heatmap_cap(void **state)
 	html = page(&r, NULL);
 	assert_contains(html, "data-columns=\"301\" data-merged=\"2\"");
 	assert_contains(html, "Capped at 600 columns");
+	/* without a trailer, the tops are the intervals' own, summed */
+	assert_contains(html, "Summed over the intervals' own tops");
+	assert_in_row(strstr(html, "<table id=\"tops-partitions\">"), "<tr><td>orders-",
+		      "data-requests=\"");
 	free(html);
 	rec_free(&r);
 }
