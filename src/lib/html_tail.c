@@ -45,23 +45,24 @@ static void pct_bar(FILE *out, const char *band, const char *kind, const double 
 	}
 }
 
-static void band_row(FILE *out, const struct band_summary *s, unsigned b, double y)
+static void band_row(FILE *out, const struct band_summary *s, unsigned b, double y, bool base)
 {
-	char lo[16], hi[16];
+	char lo[16], hi[16], band[32];
 
 	fmt_ns(s->lo_ns, lo, sizeof(lo));
 	fmt_ns(s->hi_ns, hi, sizeof(hi));
 	fprintf(out,
 		"<text x=\"%d\" y=\"%.1f\" data-requests=\"%" PRIu64 "\">%s: %" PRIu64
 		" requests, %s-%s</text>\n",
-		SVG_ML, y + 10, s->requests, band_name(b), s->requests, s->requests ? lo : "-",
-		s->requests ? hi : "-");
+		SVG_ML, y + 10, s->requests, base ? "baseline ge_p99" : band_name(b), s->requests,
+		s->requests ? lo : "-", s->requests ? hi : "-");
 	fprintf(out, "<text class=\"yl\" x=\"%d\" y=\"%.1f\">phases</text>", SVG_ML - 4, y + 25);
-	pct_bar(out, band_name(b), "phase", s->phase_pct, ATTRIB_PHASES, attrib_phase_name, y + 14,
+	snprintf(band, sizeof(band), "%s%s", base ? "baseline-" : "", band_name(b));
+	pct_bar(out, band, "phase", s->phase_pct, ATTRIB_PHASES, attrib_phase_name, y + 14,
 		svg_phase_color);
 	fprintf(out, "<text class=\"yl\" x=\"%d\" y=\"%.1f\">causes</text>", SVG_ML - 4,
 		y + 25 + BAR_H + BAR_GAP - 4);
-	pct_bar(out, band_name(b), "cause", s->cause_pct, ATTRIB_CAUSES, attrib_cause_name,
+	pct_bar(out, band, "cause", s->cause_pct, ATTRIB_CAUSES, attrib_cause_name,
 		y + 14 + BAR_H + BAR_GAP - 4, svg_category_color);
 }
 
@@ -75,12 +76,16 @@ static void legend_html(FILE *out, const char *what, unsigned n, const char *(*n
 	fputs("</p>\n", out);
 }
 
-static void bands_chart(FILE *out, const struct report_tail *t)
+/* The bands, then the baseline's >= p99 (base NULL: none) to compare. */
+static void bands_chart(FILE *out, const struct report_tail *t, const struct report_tail *base)
 {
-	svg_begin(out, "bands-chart", SVG_W, BANDS * BAND_ROWH + SVG_MT,
+	svg_begin(out, "bands-chart", SVG_W, (BANDS + !!base) * BAND_ROWH + SVG_MT,
 		  "Each band's mean share of latency by phase and by cause");
 	for (unsigned b = 0; b < BANDS; b++)
-		band_row(out, &t->bands[b], b, SVG_MT + b * BAND_ROWH);
+		band_row(out, &t->bands[b], b, SVG_MT + b * BAND_ROWH, false);
+	if (base)
+		band_row(out, &base->bands[BAND_GE_P99], BAND_GE_P99, SVG_MT + BANDS * BAND_ROWH,
+			 true);
 	svg_end(out);
 	legend_html(out, "Phases", ATTRIB_PHASES, attrib_phase_name, svg_phase_color);
 	legend_html(out, "Causes", ATTRIB_CAUSES, attrib_cause_name, svg_category_color);
@@ -132,7 +137,8 @@ void html_composition(struct html_ctx *c)
 {
 	html_section_begin(c->out, "composition", "Tail composition");
 	if (c->r->has_tail)
-		bands_chart(c->out, &c->r->tail);
+		bands_chart(c->out, &c->r->tail,
+			    c->base && c->base->has_tail ? &c->base->tail : NULL);
 	else
 		html_note(c->out, "empty",
 			  "No tail composition: the causes were not traced, or no file ended "

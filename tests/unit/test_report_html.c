@@ -196,6 +196,10 @@ static void test_no_script_no_url(void **state)
 	assert_null(strstr(html, "data:"));
 	for (size_t i = 0; i < NELEMS(fetching); i++)
 		assert_null(strcasestr(html, fetching[i]));
+	/* the baseline is drawn beside: dashed curves, its >= p99 bars */
+	assert_contains(html, "data-series=\"baseline\"");
+	assert_contains(html, "data-series=\"baseline-p99\"");
+	assert_contains(html, "data-band=\"baseline-ge_p99\"");
 	free(html);
 	rec_free(&r);
 	rec_free(&b);
