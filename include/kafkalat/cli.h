@@ -9,6 +9,7 @@
 
 #include "kafkalat/events.h"
 
+#define KAFKALAT_VERSION      "0.1.0"
 #define CLI_DEFAULT_PORT      9092
 #define CLI_DEFAULT_CALM_NICE 19
 
@@ -29,6 +30,20 @@ struct cli_opts {
 	size_t ringbuf_bytes;
 	int calm_nice;	/* --nice: niceness while the rings have room (pace.h) */
 	bool bpf_stats; /* --bpf-stats: count our programs' kernel time */
+	/* `kafkalat record`: what to record; NULL for the live tables */
+	const struct record_opts *record;
+};
+
+#define CLI_MAX_LABELS 32
+
+struct record_opts {
+	const char *path;		    /* -o FILE (REC_DEFAULT_PATH) */
+	uint32_t slowest;		    /* --slowest N: per interval */
+	const char *labels[CLI_MAX_LABELS]; /* --label KEY=VALUE, checked */
+	int nlabels;
+	char **cmd; /* -- CMD ARGS...: NULL-terminated, or NULL */
+	int argc;   /* the command line, for the recording's meta */
+	char **argv;
 };
 
 enum cli_result {
@@ -40,6 +55,11 @@ enum cli_result {
 /* Parses argv (argv[0] is the program name). On CLI_ERROR, err holds one
  * line without a newline. Help and version go to stdout. */
 enum cli_result cli_parse(int argc, char **argv, struct cli_opts *o, char *err, size_t errlen);
+
+/* `kafkalat record [options] [-- CMD ARGS...]`: the live options that
+ * apply, and r's. o->interval_s is the recording's interval (-I). */
+enum cli_result cli_record_parse(int argc, char **argv, struct cli_opts *o, struct record_opts *r,
+				 char *err, size_t errlen);
 
 /* Checked number parsing: the whole string, within [min, max]. */
 int cli_parse_double(const char *s, double min, double max, double *out);

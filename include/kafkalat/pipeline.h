@@ -83,6 +83,8 @@ void pipeline_record_begin(struct pipeline *p, uint64_t now_ns);
 int pipeline_record_interval(struct pipeline *p, uint64_t now_ns);
 /* n cause records the kernel could not write (counted per interval). */
 void pipeline_note_cause_lost(struct pipeline *p, uint64_t n);
+/* A stack id's frames, innermost first, ';'-joined ("" unknown). */
+void pipeline_stack_text(const struct pipeline *p, int32_t stack_id, char *buf, size_t len);
 /* Flushes the --requests lines, for a reader following the file. */
 void pipeline_flush(struct pipeline *p);
 /* The run ended and every record is in: the requests in flight and held

@@ -18,6 +18,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,6 +31,7 @@
 #include "kafkalat/pipeline.h"
 #include "kafkalat/probe.h"
 #include "kafkalat/probe_causes.h"
+#include "kafkalat/record.h"
 #include "kafkalat/segment.h"
 #include "kafkalat/target.h"
 
@@ -75,6 +77,10 @@ struct live {
 		double cpu_s;
 		struct probe_runs runs;
 	} cost0; /* at the start of tracing */
+	/* kafkalat record: the recording, and the command run alongside (0 none) */
+	struct rec_writer *rec;
+	pid_t child;
+	int child_status;
 };
 
 static uint64_t now_ns(clockid_t clk)
@@ -344,6 +350,7 @@ static void check_cause_lost(struct live *lv)
 			"kafkalat: %llu cause events lost (ring buffer full): attribution around "
 			"them may be wrong\n",
 			(unsigned long long)(st.ringbuf_drops - lv->cause_lost_seen));
+		pipeline_note_cause_lost(lv->pipe, st.ringbuf_drops - lv->cause_lost_seen);
 		lv->cause_lost_seen = st.ringbuf_drops;
 	}
 }
@@ -376,6 +383,18 @@ static void check_lost(struct live *lv, struct klt_stats *st)
 		pipeline_note_lost(lv->pipe, n);
 		lv->lost_seen = st->ringbuf_drops;
 	}
+}
+
+/* The recording's interval ends now: NULL, or why the run must end. */
+static const char *record_interval(struct live *lv, uint64_t now)
+{
+	int err = pipeline_record_interval(lv->pipe, now);
+
+	if (!err)
+		return NULL;
+	snprintf(lv->why, sizeof(lv->why), "writing %s failed: %s", lv->o->record->path,
+		 strerror(-err));
+	return lv->why;
 }
 
 static void print_interval(struct live *lv, double secs)
@@ -525,8 +544,18 @@ static const char *poll_loop(struct live *lv, int pid, uint64_t t_start, struct 
 			pipeline_flush(lv->pipe);
 			if (broker_gone(pid))
 				return "the broker exited";
+			if (lv->child > 0 && record_child_done(lv->child, &lv->child_status)) {
+				lv->child = 0;
+				return "the command exited";
+			}
 		}
-		if (o->interval_s > 0 && now >= next) {
+		if (o->record && o->interval_s > 0 && now >= next) {
+			const char *why = record_interval(lv, now);
+
+			if (why)
+				return why;
+			next += (uint64_t)(o->interval_s * 1e9);
+		} else if (o->interval_s > 0 && now >= next) {
 			print_interval(lv, o->interval_s);
 			next += (uint64_t)(o->interval_s * 1e9);
 			if (o->count && ++printed >= o->count)
@@ -622,6 +651,9 @@ static void finish(struct live *lv, int pid, double secs, struct klt_stats *st)
 		lost.stack_errors = cst.stack_errors;
 	}
 	pipeline_end(lv->pipe, &lost);
+	/* the requests attributed at the end belong to the last interval */
+	if (lv->rec && record_interval(lv, now_ns(CLOCK_MONOTONIC)))
+		fprintf(stderr, "kafkalat record: %s\n", lv->why);
 	run.cost = cost_since_start(lv);
 	memcpy(run.ports, lv->o->ports, sizeof(run.ports));
 	if (target_comm("/proc", pid, run.comm, sizeof(run.comm)))
@@ -630,12 +662,49 @@ static void finish(struct live *lv, int pid, double secs, struct klt_stats *st)
 	pipeline_summary(lv->pipe, &run);
 }
 
+static void live_stack_text(void *ctx, int32_t stack_id, char *buf, size_t len)
+{
+	const struct live *lv = ctx;
+
+	pipeline_stack_text(lv->pipe, stack_id, buf, len);
+}
+
+/* The recording is closed (its last write synced) and the run told: 0, or
+ * -1 when writing it or the command failed. */
+static int record_close(struct live *lv, bool ok)
+{
+	const char *path = lv->o->record->path;
+	int err = rec_writer_close(lv->rec), st = lv->child_status;
+	struct stat sb;
+
+	lv->rec = NULL;
+	if (err) {
+		fprintf(stderr,
+			"kafkalat record: writing %s failed: %s (what was written before "
+			"stays readable)\n",
+			path, strerror(-err));
+		return -1;
+	}
+	/* the command's own end: -1 while it had not ended by itself */
+	if (lv->o->record->cmd && lv->child_status != -1 &&
+	    (!WIFEXITED(st) || WEXITSTATUS(st) != 0)) {
+		fprintf(stderr, "kafkalat record: the command %s\n",
+			WIFEXITED(st) ? "failed" : "was killed");
+		ok = false;
+	}
+	if (ok && !stat(path, &sb))
+		fprintf(stderr, "kafkalat record: wrote %s (%.3f MB)\n", path,
+			(double)sb.st_size / 1e6);
+	return ok ? 0 : -1;
+}
+
 /* The pipeline is the causes' consumer: it is made once they are loaded
  * (or not), before the first poll. */
 static int start_pipeline(struct live *lv)
 {
 	const struct cli_opts *o = lv->o;
-	struct pipeline_config cfg = {.out = stdout,
+	struct pipeline_config cfg = {.out = o->record ? NULL : stdout,
+				      .rec = lv->rec,
 				      .json = o->json,
 				      .slower_ms = o->slower_ms,
 				      .causes = lv->causes != NULL,
@@ -665,7 +734,8 @@ int live_run(const struct cli_opts *o)
 					   [PIPELINE_FOLDED] = o->folded_path,
 					   [PIPELINE_DUMP] = o->dump_path}},
 			  .epfd = -1,
-			  .stats_fd = -1};
+			  .stats_fd = -1,
+			  .child_status = -1};
 	struct klt_stats st = {0};
 	const char *why;
 	uint64_t t_start;
@@ -679,8 +749,9 @@ int live_run(const struct cli_opts *o)
 	signal(SIGTERM, on_signal);
 	lv.pid = pid;
 	ensure_tracefs(o->verbose);
-	if (start_probe(&lv, pid) || start_causes(&lv, pid) || start_pipeline(&lv) ||
-	    open_ring_waiter(&lv) || start_bpf_stats(&lv))
+	if (start_probe(&lv, pid) || start_causes(&lv, pid) ||
+	    (o->record && record_open(&lv.rec, o, pid, lv.causes != NULL, live_stack_text, &lv)) ||
+	    start_pipeline(&lv) || open_ring_waiter(&lv) || start_bpf_stats(&lv))
 		goto out;
 	cost_mark(&lv, &lv.cost0);
 	t_start = now_ns(CLOCK_MONOTONIC);
@@ -694,6 +765,9 @@ int live_run(const struct cli_opts *o)
 		pid, comm, o->ports[0], o->nports > 1 ? " and more" : "",
 		lv.causes ? " with kernel causes" : "", open_conns,
 		o->duration_s > 0 ? "" : "Hit Ctrl-C to end.");
+	pipeline_record_begin(lv.pipe, t_start);
+	if (o->record && o->record->cmd && (lv.child = record_spawn(o->record->cmd)) < 0)
+		goto out;
 	start_pacing(&lv);
 	why = poll_loop(&lv, pid, t_start, &st);
 	set_nice(&lv, lv.pace.base_nice); /* the summary and the teardown at full speed */
@@ -701,7 +775,13 @@ int live_run(const struct cli_opts *o)
 		fprintf(stderr, "kafkalat: stopping: %s\n", why);
 	finish(&lv, pid, (double)(now_ns(CLOCK_MONOTONIC) - t_start) / 1e9, &st);
 	rc = pipeline_error(lv.pipe) ? 1 : 0;
+	if (o->record && why && strncmp(why, "the ", 4))
+		rc = 1; /* a failure, not an end */
 out:
+	if (lv.child > 0) /* the run ended first: stopping it is no failure */
+		record_child_stop(lv.child);
+	if (o->record && record_close(&lv, rc == 0) != 0)
+		rc = 1;
 	if (lv.epfd >= 0)
 		close(lv.epfd);
 	if (lv.stats_fd >= 0)

@@ -7,15 +7,16 @@
 #include "kafkalat/cli.h"
 #include "kafkalat/live.h"
 #include "kafkalat/load.h"
+#include "kafkalat/record.h"
+#include "kafkalat/report_cmd.h"
 #include "kafkalat/replay.h"
 
 static const struct {
 	const char *name;
 	int (*main)(int argc, char **argv);
 } commands[] = {
-    {"load", load_main},
-    {"causes-dump", causes_dump_main},
-    {"replay", replay_main},
+    {"load", load_main},     {"causes-dump", causes_dump_main}, {"replay", replay_main},
+    {"record", record_main}, {"report", report_main},
 };
 
 int main(int argc, char **argv)

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -8,8 +9,6 @@
 #include <string.h>
 
 #include "kafkalat/cli.h"
-
-#define KAFKALAT_VERSION "0.1.0"
 
 static const char usage[] =
     "Usage: kafkalat [-p PID] [-P PORT]... [-d SECONDS] [--slower MS] [-j]\n"
@@ -70,6 +69,8 @@ static const char usage[] =
 
 enum {
 	OPT_SLOWER = 256,
+	OPT_LABEL,
+	OPT_SLOWEST,
 	OPT_REQUESTS,
 	OPT_RINGBUF,
 	OPT_FOLDED,
@@ -277,6 +278,163 @@ enum cli_result cli_parse(int argc, char **argv, struct cli_opts *o, char *err, 
 		return r;
 	if (o->folded_path && o->no_causes)
 		return errorf(err, errlen, "--folded needs the causes: drop --no-causes");
+	if (!o->nports)
+		o->ports[o->nports++] = CLI_DEFAULT_PORT;
+	return CLI_RUN;
+}
+
+/* ---- kafkalat record ---- */
+
+static const char record_usage[] =
+    "Usage: kafkalat record [-p PID] [-P PORT]... [-o FILE] [-d SECONDS] [-I SECONDS]\n"
+    "                       [--label KEY=VALUE]... [--slowest N] [--no-causes]\n"
+    "                       [--nice N] [--bpf-stats] [--ringbuf-mb MB] [-v]\n"
+    "                       [-- CMD [ARGS...]]\n"
+    "\n"
+    "Profiles the broker as kafkalat does and writes a compact recording for\n"
+    "`kafkalat report` and `kafkalat compare`: a meta record (host, kernel,\n"
+    "broker, log dirs' file systems, labels, command line), one record per\n"
+    "interval (latency histograms of the total, each phase, cause and API;\n"
+    "rates; band shares; top partitions and clients; the slowest requests with\n"
+    "their attribution) and a trailer (tail stacks, journal overlap, kafkalat's\n"
+    "own cost, lost events). Records are written as the run goes, zlib-\n"
+    "compressed with a CRC each: a killed run stays readable up to its last\n"
+    "complete record.\n"
+    "\n"
+    "  -o, --output FILE     the recording (default kafkalat.data; an existing\n"
+    "                        one is renamed FILE.old first); mode 0600\n"
+    "  -d, --duration SECS   stop after SECS seconds\n"
+    "  -I, --interval SECS   one record per SECS seconds (default 10)\n"
+    "      --label KEY=VALUE a label for the reports and metrics, repeatable\n"
+    "                        (KEY: letters, digits, '_'; at most 32)\n"
+    "      --slowest N       slowest requests kept per interval (default 100)\n"
+    "  -p, --pid PID, -P, --port PORT, --no-causes, --nice N, --bpf-stats,\n"
+    "  --ringbuf-mb MB, -v   as for kafkalat (kafkalat --help)\n"
+    "  -- CMD [ARGS...]      start CMD once tracing runs, and record until it\n"
+    "                        exits (its exit status fails the recording)\n"
+    "\n"
+    "Ends at Ctrl-C, SIGTERM, the end of -d, the command's exit or the broker's.\n"
+    "Exit status: 0 recorded, 1 failed (the file keeps what was written), 2 usage.\n"
+    "\n"
+    "Examples:\n"
+    "  kafkalat record -d 3600 -o nightly.data --label cluster=prod-eu\n"
+    "  kafkalat record -I 1 -- kafkalat load -b 127.0.0.1:9092 -t t -d 60\n"
+    "  kafkalat report kafkalat.data\n";
+
+static const struct option record_opts_long[] = {
+    {"pid", required_argument, NULL, 'p'},
+    {"port", required_argument, NULL, 'P'},
+    {"output", required_argument, NULL, 'o'},
+    {"duration", required_argument, NULL, 'd'},
+    {"interval", required_argument, NULL, 'I'},
+    {"label", required_argument, NULL, OPT_LABEL},
+    {"slowest", required_argument, NULL, OPT_SLOWEST},
+    {"ringbuf-mb", required_argument, NULL, OPT_RINGBUF},
+    {"no-causes", no_argument, NULL, OPT_NO_CAUSES},
+    {"nice", required_argument, NULL, OPT_NICE},
+    {"bpf-stats", no_argument, NULL, OPT_BPF_STATS},
+    {"verbose", no_argument, NULL, 'v'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+/* KEY=VALUE, KEY a Prometheus label name without the reserved "__". */
+static bool valid_label(const char *s)
+{
+	const char *eq = strchr(s, '=');
+
+	if (!eq || eq == s || (eq - s >= 2 && s[0] == '_' && s[1] == '_'))
+		return false;
+	if (!isalpha((unsigned char)s[0]) && s[0] != '_')
+		return false;
+	for (const char *p = s; p < eq; p++)
+		if (!isalnum((unsigned char)*p) && *p != '_')
+			return false;
+	for (const char *p = eq + 1; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return false;
+	return true;
+}
+
+static enum cli_result record_option(int c, const char *arg, struct cli_opts *o,
+				     struct record_opts *r, char *err, size_t errlen)
+{
+	long l;
+
+	switch (c) {
+	case 'o':
+		if (!*arg)
+			return errorf(err, errlen, "empty -o file name");
+		r->path = arg;
+		return CLI_RUN;
+	case 'I':
+		if (cli_parse_double(arg, 0.1, 86400, &o->interval_s))
+			return errorf(err, errlen, "invalid interval '%s' (0.1-86400 seconds)",
+				      arg);
+		return CLI_RUN;
+	case OPT_LABEL:
+		if (!valid_label(arg))
+			return errorf(err, errlen,
+				      "invalid --label '%s' (KEY=VALUE; KEY of letters, digits "
+				      "and '_')",
+				      arg);
+		if (r->nlabels >= CLI_MAX_LABELS)
+			return errorf(err, errlen, "at most %d labels", CLI_MAX_LABELS);
+		r->labels[r->nlabels++] = arg;
+		return CLI_RUN;
+	case OPT_SLOWEST:
+		if (cli_parse_long(arg, 0, 100000, &l))
+			return errorf(err, errlen, "invalid --slowest '%s' (0-100000)", arg);
+		r->slowest = (uint32_t)l;
+		return CLI_RUN;
+	case 'h':
+		fputs(record_usage, stdout);
+		return CLI_EXIT;
+	default:
+		return parse_option(c, arg, o, err, errlen);
+	}
+}
+
+enum cli_result cli_record_parse(int argc, char **argv, struct cli_opts *o, struct record_opts *r,
+				 char *err, size_t errlen)
+{
+	enum cli_result res;
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	memset(r, 0, sizeof(*r));
+	o->slower_ms = -1;
+	o->calm_nice = CLI_DEFAULT_CALM_NICE;
+	o->interval_s = 10;
+	o->record = r;
+	r->path = "kafkalat.data";
+	r->slowest = 100;
+	r->argc = argc;
+	r->argv = argv;
+	err[0] = '\0';
+	optind = 0;
+	opterr = 0;
+	/* '+': the first non-option ends the options (the command follows --) */
+	while ((c = getopt_long(argc, argv, "+:p:P:o:d:I:vh", record_opts_long, NULL)) != -1) {
+		if (c == ':')
+			return missing_argument(err, errlen);
+		if (c == '?')
+			return errorf(err, errlen,
+				      "unknown option '%s' (see kafkalat record --help)",
+				      argv[optind - 1]);
+		res = record_option(c, optarg, o, r, err, errlen);
+		if (res != CLI_RUN)
+			return res;
+	}
+	if (optind < argc && strcmp(argv[optind - 1], "--"))
+		return errorf(err, errlen,
+			      "unexpected argument '%s' (a command goes after --: see kafkalat "
+			      "record --help)",
+			      argv[optind]);
+	if (optind < argc)
+		r->cmd = argv + optind;
+	else if (optind > 0 && !strcmp(argv[optind - 1], "--"))
+		return errorf(err, errlen, "no command after --");
 	if (!o->nports)
 		o->ports[o->nports++] = CLI_DEFAULT_PORT;
 	return CLI_RUN;

@@ -4,6 +4,7 @@
  * and reports, fed by a driver.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -86,8 +87,9 @@ static void on_attributed(const struct corr_request *r, const struct attrib_resu
 	struct report_attrib a = {.res = res};
 	char stack[REPORT_STACK_TEXT];
 
-	if (p->cfg.rec && rec_writer_attributed(p->cfg.rec, r, res))
-		p->err = p->err ? p->err : -EIO;
+	/* the writer keeps its first error for the interval's write to report */
+	if (p->cfg.rec)
+		rec_writer_attributed(p->cfg.rec, r, res);
 	/* the stack goes on slow requests' lines only (docs/json.md) */
 	if (is_slow(p, r) && res->top_stack_id != -1) {
 		explain_stack_text(p->explain, res->top_stack_id, ";", stack, sizeof(stack));
@@ -255,8 +257,9 @@ int pipeline_record_interval(struct pipeline *p, uint64_t now_ns)
 	if (p->explain)
 		p->commits_seen = history_commits_after(explain_history(p->explain),
 							p->commits_seen, record_commit, p->cfg.rec);
-	err = rec_writer_interval(p->cfg.rec, &p->interval, (int64_t)p->iv_start + p->wall_offset_ns,
-				  (int64_t)now_ns + p->wall_offset_ns, p->iv_lost, p->wall_offset_ns);
+	err =
+	    rec_writer_interval(p->cfg.rec, &p->interval, (int64_t)p->iv_start + p->wall_offset_ns,
+				(int64_t)now_ns + p->wall_offset_ns, p->iv_lost, p->wall_offset_ns);
 	agg_reset(&p->interval);
 	p->iv_start = now_ns;
 	p->iv_lost = 0;
@@ -287,6 +290,13 @@ static void flush_file(struct pipeline *p, enum pipeline_file f)
 		p->file_err[f] = -errno;
 	if (s && ferror(s) && !p->file_err[f])
 		p->file_err[f] = -EIO;
+}
+
+void pipeline_stack_text(const struct pipeline *p, int32_t stack_id, char *buf, size_t len)
+{
+	buf[0] = '\0';
+	if (p && p->explain)
+		explain_stack_text(p->explain, stack_id, ";", buf, len);
 }
 
 void pipeline_flush(struct pipeline *p)
@@ -324,6 +334,42 @@ void pipeline_end(struct pipeline *p, const struct evdump_stats *lost)
 	dump(p, EVDUMP_STATS, &ds, sizeof(ds));
 }
 
+/* The folded stacks as text, for the recording: NULL when none (or no
+ * memory: the trailer then lacks them). */
+static char *folded_text(struct pipeline *p, size_t *len)
+{
+	char *buf = NULL;
+	FILE *f;
+
+	*len = 0;
+	if (!p->explain || !(f = open_memstream(&buf, len)))
+		return NULL;
+	if (explain_write_folded(p->explain, f) < 0) {
+		fclose(f);
+		free(buf);
+		return NULL;
+	}
+	fclose(f);
+	return buf;
+}
+
+static void record_trailer(struct pipeline *p, const struct report_run *rr)
+{
+	struct rec_trailer_in t = {.bands = p->explain ? explain_bands(p->explain) : NULL,
+				   .tail = rr->tail,
+				   .counts = rr->counts,
+				   .kernel = &rr->kernel,
+				   .lost = &p->lost,
+				   .cost = &rr->cost,
+				   .duration_s = rr->duration_s};
+	char *folded = folded_text(p, &t.folded_len);
+
+	t.folded = folded;
+	/* an error stays with the writer: closing it reports it */
+	rec_writer_trailer(p->cfg.rec, &t);
+	free(folded);
+}
+
 void pipeline_summary(struct pipeline *p, const struct report_run *run)
 {
 	struct report_run rr = *run;
@@ -339,6 +385,8 @@ void pipeline_summary(struct pipeline *p, const struct report_run *run)
 		p->tail.stack_errors = p->lost.stack_errors;
 		rr.tail = &p->tail;
 	}
+	if (p->cfg.rec)
+		record_trailer(p, &rr);
 	if (p->cfg.out && p->cfg.json)
 		report_summary_json(p->cfg.out, &p->total, &rr);
 	else if (p->cfg.out)
