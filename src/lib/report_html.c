@@ -23,7 +23,7 @@ static const char page_head[] =
     "h2{border-bottom:1px solid #ccc;margin-top:1.6em}\n"
     "table{border-collapse:collapse;margin:.5em 0}\n"
     "th,td{padding:2px 10px;border-bottom:1px solid #eee;text-align:left}\n"
-    "td.n{text-align:right;font-variant-numeric:tabular-nums}\n"
+    "td.n{text-align:right;font-variant-numeric:tabular-nums} table.meta td.n{text-align:left}\n"
     "tr.sub th{padding-left:2em;font-weight:normal}\n"
     "svg{display:block;margin:.5em 0}\n"
     "svg text{font:11px sans-serif;fill:#333}\n"
