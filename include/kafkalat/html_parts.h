@@ -27,8 +27,9 @@
 #define HTML_Q_MAX	 3
 #define HTML_QS		 4
 
-/* The intervals that began at the same time (several files), or when there
- * are more than HTML_MAX_COLS such, adjacent ones, merged. */
+/* The intervals of a time slot (one per file, started at about the same
+ * time), or when there are more than HTML_MAX_COLS slots, of adjacent
+ * ones, merged. */
 struct html_col {
 	double t0_s, t1_s; /* from the recording's start */
 	uint32_t iv0, niv; /* its intervals, rec.iv[iv0..iv0+niv) */

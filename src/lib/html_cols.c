@@ -20,15 +20,37 @@ const struct hist *html_latency(const struct rec *r)
 	return h ? h : r->m[REC_M_LATENCY];
 }
 
-/* Time slots: runs of intervals that began at the same time. */
+/*
+ * Time slots: the intervals of several files (a cluster's brokers) start
+ * at about, not exactly, the same time, so an interval joins the slot of
+ * the one before it when it starts in that slot's first half; each slot
+ * is then one column, not one per broker drawn over each other.
+ */
+struct slotter {
+	int64_t t0, half; /* the slot's first interval: its start, half its length */
+	uint32_t n;	  /* slots so far */
+};
+
+/* The slot of interval iv (the intervals come by start). */
+static uint32_t slot_of(struct slotter *s, const struct rec_interval *iv)
+{
+	if (!s->n || iv->t_start_ns >= s->t0 + s->half) {
+		s->t0 = iv->t_start_ns;
+		s->half = (iv->t_end_ns - iv->t_start_ns) / 2;
+		if (s->half < 1)
+			s->half = 1;
+		s->n++;
+	}
+	return s->n - 1;
+}
+
 static uint32_t count_slots(const struct rec *r)
 {
-	uint32_t n = 0;
+	struct slotter s = {0};
 
 	for (uint32_t i = 0; i < r->niv; i++)
-		if (i == 0 || r->iv[i].t_start_ns != r->iv[i - 1].t_start_ns)
-			n++;
-	return n;
+		slot_of(&s, &r->iv[i]);
+	return s.n;
 }
 
 /* Each bucket into the bin its values fall in, as hist_count_through at
@@ -89,12 +111,11 @@ static void col_fill(struct html_col *c, const struct rec *r, struct hist *h)
 /* Assigns the intervals to columns, per_col time slots each. */
 static void cols_assign(struct html_cols *c, const struct rec *r)
 {
-	uint32_t slot = 0, col = 0;
+	struct slotter s = {0};
+	uint32_t col = 0;
 
 	for (uint32_t i = 0; i < r->niv; i++) {
-		if (i > 0 && r->iv[i].t_start_ns != r->iv[i - 1].t_start_ns)
-			slot++;
-		col = slot / c->per_col;
+		col = slot_of(&s, &r->iv[i]) / c->per_col;
 		if (!c->c[col].niv)
 			c->c[col].iv0 = i;
 		c->c[col].niv++;

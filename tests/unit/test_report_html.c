@@ -348,6 +348,46 @@ static void test_heatmap_cap(void **state)
 	rec_free(&r);
 }
 
+/* Two brokers' recordings merged: their intervals, a second apart, share
+ * columns rather than drawing over each other. */
+static void test_merged_files(void **state)
+{
+	char p0[] = "/tmp/kafkalat-html-XXXXXX", p1[] = "/tmp/kafkalat-html-XXXXXX", err[256];
+	const char *paths[] = {p0, p1};
+	struct rec_fixture_opts o;
+	struct rec r;
+	char *html;
+
+	(void)state;
+	rec_fixture_defaults(&o);
+	o.per_interval = 500;
+	for (int i = 0; i < 2; i++) {
+		int fd = mkstemp((char *)paths[i]);
+
+		assert_true(fd >= 0);
+		close(fd);
+		unlink(paths[i]);
+		o.seed = (uint64_t)i + 1;
+		assert_int_equal(rec_fixture_write(paths[i], &o), 0);
+	}
+	assert_int_equal(rec_load(&r, paths, 2, err, sizeof(err)), 0);
+	unlink(p0);
+	unlink(p1);
+	assert_int_equal(r.niv, 2 * o.intervals);
+	for (uint32_t i = 0; i < r.niv; i++)
+		if (r.iv[i].file == 1) {
+			r.iv[i].t_start_ns += 1000000000;
+			r.iv[i].t_end_ns += 1000000000;
+		}
+	html = page(&r, NULL);
+	assert_contains(html, "data-columns=\"6\" data-merged=\"1\"");
+	assert_int_equal(sum_attr(strstr(html, "id=\"heatmap-chart\""), "data-count"),
+			 2 * o.intervals * o.per_interval);
+	assert_int_equal(count_of(html, "<table class=\"meta\""), 2);
+	free(html);
+	rec_free(&r);
+}
+
 static void test_write_error(void **state)
 {
 	struct rec r;
@@ -376,6 +416,7 @@ int main(void)
 	    cmocka_unit_test(test_flame),
 	    cmocka_unit_test(test_empty),
 	    cmocka_unit_test(test_heatmap_cap),
+	    cmocka_unit_test(test_merged_files),
 	    cmocka_unit_test(test_write_error),
 	};
 
