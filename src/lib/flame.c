@@ -28,11 +28,7 @@ struct flame {
 
 struct flame *flame_new(void)
 {
-	struct flame *f = calloc(1, sizeof(*f));
-
-	if (f)
-		f->root.name = NULL;
-	return f;
+	return calloc(1, sizeof(struct flame));
 }
 
 static void node_free(struct node *n)

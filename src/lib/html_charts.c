@@ -220,9 +220,15 @@ void html_over_time(struct html_ctx *c)
 		svg_legend(c->out, HTML_QS, "#888888", true, "baseline (dashed)");
 	time_hover(c->out, &c->cols, &x, SVG_MT, CHART_H - SVG_MB);
 	svg_end(c->out);
-	html_note(c->out, "caption",
-		  "One point per interval (its own histogram); x in seconds from the start of "
-		  "the recording; a baseline is aligned by its own start.");
+	fprintf(c->out,
+		"<p class=\"caption\" data-merged=\"%u\">One point per interval (its own "
+		"histogram); x in seconds from the start of the recording; a baseline is aligned "
+		"by its own start.",
+		c->cols.per_col);
+	if (c->cols.per_col > 1)
+		fprintf(c->out, " Capped at %d points: each merges %u adjacent intervals.",
+			HTML_MAX_COLS, c->cols.per_col);
+	fputs("</p>\n", c->out);
 	html_section_end(c->out);
 }
 
