@@ -52,6 +52,18 @@ bool hist_empty(const struct hist *h);
 void hist_merge(struct hist *into, const struct hist *from);
 
 /*
+ * Coarsens h to a lowest discernible value of unit, as HdrHistogram's
+ * lowestDiscernibleValue does: below HIST_SUB_BUCKETS * unit, where buckets
+ * are at most unit / 2 wide, each bucket's count moves to the bucket of its
+ * midpoint rounded to a multiple of unit, and min and max with theirs
+ * (within 0.75 unit of the truth); above, nothing changes. The sum stays
+ * exact. A recording keeps its histograms at 1 us: values of 1 us to 1 ms
+ * then take 1000 buckets instead of 10240. Coarsening commutes with
+ * merging, and coarsening twice changes nothing.
+ */
+void hist_coarsen(struct hist *h, uint64_t unit);
+
+/*
  * The compact form, for files: unsigned LEB128 varints. An empty histogram
  * is its count, 0. Otherwise count, sum, min and max, then one pair per
  * non-empty bucket in increasing order: the index's distance from the

@@ -57,6 +57,10 @@ enum rec_type {
 #define REC_DEFAULT_SLOWEST  100  /* slowest requests per interval */
 #define REC_TOPS	     5	  /* top partitions and clients per interval */
 #define REC_MAX_COMMITS	     4096 /* journal commits listed per interval */
+/* The histograms' lowest discernible value (hist_coarsen): three
+ * significant digits from 1 us, as HdrHistogram(1 us, 60 s, 3) keeps them.
+ * The run's bands in the trailer keep nanoseconds. */
+#define REC_LOWEST_NS 1000
 
 /*
  * The metrics, each a histogram in ns per interval and merged:

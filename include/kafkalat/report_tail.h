@@ -52,6 +52,10 @@ void report_tail_fill(struct report_tail *out, const struct explain *t);
 void report_tail_fill_bands(struct report_tail *out, const struct bands *b,
 			    bands_stack_text_fn stack_text, void *ctx);
 void report_tail_text(FILE *out, const struct report_tail *rt);
+/* The closing sentence alone, as report_tail_text ends its bands with it
+ * ("\nWhy the tail is slow: ..."); nothing when >= p99 is empty. The
+ * markdown report quotes it. */
+void report_tail_story(FILE *out, const struct report_tail *rt);
 struct json;
 void report_tail_json(struct json *j, const struct report_tail *rt);
 void report_attrib_json(struct json *j, const struct report_attrib *a);

@@ -231,6 +231,7 @@ static void meta_build(struct meta *m, const struct cli_opts *o, int pid, bool c
 	meta_add(m, "hist.unit", "ns");
 	meta_add(m, "hist.sub_buckets", "%u", HIST_SUB_BUCKETS);
 	meta_add(m, "hist.significant_digits", "3");
+	meta_add(m, "hist.lowest_ns", "%u", REC_LOWEST_NS);
 }
 
 int record_open(struct rec_writer **w, const struct cli_opts *o, int pid, bool causes,

@@ -199,6 +199,49 @@ double hist_stddev(const struct hist *h)
 	return sqrt(var / (double)h->count);
 }
 
+/* Below S * unit buckets are at most unit / 2 wide, so the bucket of a
+ * multiple of unit has its midpoint within unit / 4 of it: rounding the
+ * midpoint gives the multiple back, and coarsening is idempotent. */
+static uint64_t coarse_limit(uint64_t unit)
+{
+	return (uint64_t)HIST_SUB_BUCKETS * unit;
+}
+
+/* The value a bucket's count stands for once coarsened. */
+static uint64_t coarse_mid(unsigned int bucket, uint64_t unit)
+{
+	uint64_t mid = hist_bucket_mid(bucket);
+
+	return mid >= coarse_limit(unit) ? mid : (mid + unit / 2) / unit * unit;
+}
+
+void hist_coarsen(struct hist *h, uint64_t unit)
+{
+	unsigned int last;
+
+	if (unit <= 1 || hist_empty(h))
+		return;
+	last = hist_bucket_of(coarse_limit(unit) - 1);
+	/* a bucket holding a multiple of unit keeps its count, so one pass
+	 * upwards moves each count once */
+	for (unsigned int i = 0; i <= last && i < HIST_BUCKETS; i++) {
+		unsigned int j;
+
+		if (!h->buckets[i])
+			continue;
+		j = hist_bucket_of(coarse_mid(i, unit));
+		if (j != i) {
+			h->buckets[j] = sat_add(h->buckets[j], h->buckets[i]);
+			h->buckets[i] = 0;
+		}
+	}
+	/* min and max go where their counts went: the decoder checks it */
+	if (h->min < coarse_limit(unit))
+		h->min = coarse_mid(hist_bucket_of(h->min), unit);
+	if (h->max < coarse_limit(unit))
+		h->max = coarse_mid(hist_bucket_of(h->max), unit);
+}
+
 void hist_merge(struct hist *into, const struct hist *from)
 {
 	unsigned int i;

@@ -16,7 +16,8 @@
 struct rec_writer {
 	struct recfile_writer *f;
 	struct tlv_buf t;
-	uint8_t *hbuf; /* HIST_ENCODED_MAX */
+	uint8_t *hbuf;	      /* HIST_ENCODED_MAX */
+	struct hist *coarse; /* a histogram as it goes out: at REC_LOWEST_NS */
 	uint32_t slowest;
 	rec_stack_text_fn stack_text;
 	void *stack_ctx;
@@ -38,7 +39,10 @@ int rec_writer_new(struct rec_writer **out, struct recfile_writer *f, uint32_t s
 	if (!w)
 		return -ENOMEM;
 	w->hbuf = malloc(HIST_ENCODED_MAX);
-	if (!w->hbuf) {
+	w->coarse = malloc(sizeof(*w->coarse));
+	if (!w->hbuf || !w->coarse) {
+		free(w->hbuf);
+		free(w->coarse);
 		free(w);
 		return -ENOMEM;
 	}
@@ -131,7 +135,9 @@ int rec_writer_commit(struct rec_writer *w, uint32_t dev, uint64_t t_start, uint
 
 static void put_hist(struct rec_writer *w, uint32_t tag, const struct hist *h)
 {
-	tlv_bytes(&w->t, tag, w->hbuf, hist_encode(h, w->hbuf, HIST_ENCODED_MAX));
+	*w->coarse = *h;
+	hist_coarsen(w->coarse, REC_LOWEST_NS);
+	tlv_bytes(&w->t, tag, w->hbuf, hist_encode(w->coarse, w->hbuf, HIST_ENCODED_MAX));
 }
 
 static void put_metric(struct rec_writer *w, unsigned int m, const struct hist *h)
@@ -398,6 +404,7 @@ int rec_writer_close(struct rec_writer *w)
 		free(w->h[i]);
 	free(w->commits);
 	free(w->hbuf);
+	free(w->coarse);
 	tlv_free(&w->t);
 	free(w);
 	return err ? err : cerr;

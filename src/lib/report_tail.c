@@ -319,7 +319,7 @@ static void where_text(FILE *out, const struct report_tail *rt, unsigned cause)
 /* The answer in words: what the >= p99 requests' time went to (by time), the
  * cause behind most of it (behind the requests they waited for, when that
  * is a head-of-line wait), and the stack that shows it. */
-static void story_text(FILE *out, const struct report_tail *rt)
+void report_tail_story(FILE *out, const struct report_tail *rt)
 {
 	const struct band_time *bt = &rt->time[0];
 	unsigned phase, cause, next, root;
@@ -441,7 +441,7 @@ void report_tail_text(FILE *out, const struct report_tail *rt)
 		cause_line(out, b, &rt->bands[b]);
 	time_lines(out, rt);
 	accounting_text(out, rt);
-	story_text(out, rt);
+	report_tail_story(out, rt);
 	tops_text(out, rt);
 	journal_text(out, rt);
 }

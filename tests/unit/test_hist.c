@@ -430,6 +430,45 @@ static void test_count_through_stddev(void **state)
 	free(h);
 }
 
+/* Coarsening to 1 us: counts kept, idempotent, commutes with merging, and
+ * what it gives decodes (min and max in the first and last buckets). */
+static void test_coarsen(void **state)
+{
+	struct hist *a = new_hist(), *b = new_hist(), *m = new_hist(), *c = new_hist();
+	static uint8_t buf[HIST_ENCODED_MAX];
+	uint64_t seed = 7;
+
+	(void)state;
+	for (int i = 0; i < 20000; i++) {
+		seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+		hist_record(i % 2 ? a : b, (seed >> 20) % 3000000);
+	}
+	hist_record(a, 1499); /* rounds to 1 us */
+	*m = *a;
+	hist_merge(m, b);
+	hist_coarsen(m, 1000);
+	hist_coarsen(a, 1000);
+	hist_coarsen(b, 1000);
+	*c = *a;
+	hist_merge(c, b);
+	assert_memory_equal(c, m, sizeof(*m));
+	assert_int_equal(m->count, 20001);
+	*c = *m;
+	hist_coarsen(c, 1000);
+	assert_memory_equal(c, m, sizeof(*m));
+	for (unsigned int i = 0; i < hist_bucket_of(1024000); i++)
+		if (m->buckets[i])
+			assert_int_equal(hist_bucket_mid(i) / 100 % 10 < 3 ||
+					     hist_bucket_mid(i) / 100 % 10 > 6,
+					 1); /* within 0.25 us of a whole us */
+	assert_int_equal(hist_decode(c, buf, hist_encode(m, buf, sizeof(buf))), 0);
+	assert_int_equal(a->min % 1000, 0);
+	free(a);
+	free(b);
+	free(m);
+	free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -445,6 +484,7 @@ int main(void)
 	    cmocka_unit_test(test_decode_rejects),
 	    cmocka_unit_test(test_merge_decoded),
 	    cmocka_unit_test(test_count_through_stddev),
+	    cmocka_unit_test(test_coarsen),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
