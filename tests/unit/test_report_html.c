@@ -220,6 +220,17 @@ static void test_escaping(void **state)
 	assert_true(count_of(html, HOSTILE_ESC) >= 3);
 	free(html);
 	rec_free(&r);
+	/* a partition's name, in the tops summed from the intervals */
+	load(&r, 2, 100, false);
+	assert_true(r.iv[0].ntop[0] > 0);
+	free(r.iv[0].top[0][0].key);
+	r.iv[0].top[0][0].key = xstrdup(HOSTILE);
+	html = page(&r, NULL);
+	assert_null(strstr(html, "<img"));
+	assert_contains(strstr(html, "<table id=\"tops-partitions\">"),
+			"<tr><td>" HOSTILE_ESC "</td>");
+	free(html);
+	rec_free(&r);
 }
 
 /* The summary's numbers are the histograms' quantiles, in ns and in us
