@@ -16,6 +16,8 @@
 #include "kafkalat/recording.h"
 #include "kafkalat/report.h"
 #include "kafkalat/report_cmd.h"
+#include "kafkalat/report_md.h"
+#include "kafkalat/report_prom.h"
 
 #define MAX_FILES 4096
 
@@ -133,10 +135,12 @@ static void note_incomplete(const struct rec *r)
 {
 	for (uint32_t i = 0; i < r->nfiles; i++)
 		if (!r->files[i].complete)
-			fprintf(stderr,
-				"kafkalat report: %s: the recording ends before its trailer (a run "
-				"that was killed): %u intervals, no tail composition from it\n",
-				r->files[i].path, r->files[i].intervals);
+			fprintf(
+			    stderr,
+			    "kafkalat report: %s: the recording ends before its trailer (its run "
+			    "was killed, or its disk filled): %u intervals, no tail "
+			    "composition from it\n",
+			    r->files[i].path, r->files[i].intervals);
 }
 
 static int write_text(FILE *out, const struct rec *r, bool json)
@@ -178,6 +182,10 @@ static int write_report(FILE *out, const struct report_opts *o, const struct rec
 		return write_text(out, r, true);
 	case FMT_HGRM:
 		return write_hgrm(out, r);
+	case FMT_PROM:
+		return report_prom(out, r, (double)time(NULL));
+	case FMT_MD:
+		return report_md(out, r, base);
 	default:
 		fprintf(stderr, "kafkalat report: --format %s is not built in yet\n",
 			format_names[o->format]);
@@ -204,6 +212,13 @@ static int emit(const struct report_opts *o, const struct rec *r, const struct r
 	FILE *out = stdout;
 	int err;
 
+	/* node_exporter must never read half a file: written aside, renamed */
+	if (o->format == FMT_PROM && o->out_path) {
+		err = report_prom_write_file(o->out_path, r, (double)time(NULL));
+		if (err)
+			fprintf(stderr, "kafkalat report: %s: %s\n", o->out_path, strerror(-err));
+		return err ? 1 : 0;
+	}
 	if (o->out_path && !(out = fopen(o->out_path, "w"))) {
 		fprintf(stderr, "kafkalat report: %s: %s\n", o->out_path, strerror(errno));
 		return 1;
