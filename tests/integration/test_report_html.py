@@ -12,7 +12,8 @@ broker under `kafkalat load`; the report's page must
 - log nothing to the console (no script error, no CSP violation);
 - render as a picture: the screenshot (decoded here, zlib only) has many
   colours and much that is not white;
-- show the numbers of `kafkalat report --format json` for the same file."""
+- show the numbers of `kafkalat report --format json` for the same file;
+- with --baseline (the same file), draw the baseline and still fetch nothing."""
 import json
 import os
 import re
@@ -54,8 +55,8 @@ def record(t):
     return path
 
 
-def report(t, path, fmt):
-    p = subprocess.run([KAFKALAT, "report", "--format", fmt, path], capture_output=True,
+def report(t, path, fmt, *extra):
+    p = subprocess.run([KAFKALAT, "report", "--format", fmt, path, *extra], capture_output=True,
                        timeout=60)
     t.eq(p.returncode, 0, f"report --format {fmt} exit status "
          f"({p.stderr.decode(errors='replace').strip()[-300:]!r})", fatal=True)
@@ -225,6 +226,11 @@ def test(t):
     t.eq(reqs, [], "requests the page without its CSP made")
     t.eq([l for l in err if "CONSOLE" in l], [], "console messages without the CSP")
     check_screenshot(t, shot)
+    # against itself as the baseline: the overlays and the differential
+    # flame graph are drawn, and fetch nothing either
+    html = report(t, path, "html", "--baseline", path)
+    check_static(t, html)
+    t.check('data-series="baseline"' in html, "the baseline's spectrum is drawn")
 
 
 if __name__ == "__main__":
