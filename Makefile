@@ -53,7 +53,7 @@ FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(OUT)/fuzz/%,$(FUZZ_SRCS))
 
 .PHONY: all deps test unit integration fuzz fuzz-smoke clang-check format-check bench soak demo \
-	clean format test-run bench-run soak-run demo-run
+	clean format test-run bench-run soak-run demo-run install uninstall
 
 # Building needs no root once the packages are in: `make deps` installs them
 # (as root), and so do the demo, test, bench and soak targets first.
@@ -148,13 +148,16 @@ integration: all
 # Replays the checked-in seeds and a few thousand mutations through every
 # fuzz target (seconds; a regression run); `make fuzz` searches for longer.
 # fuzz_explain runs an explainer per input, fuzz_pipeline two pipelines
-# (~100 runs/s under ASan): fewer.
+# (~100 runs/s under ASan): fewer. fuzz_recording reads recordings of
+# dozens of 440 KiB histograms (~20 runs/s): fewer still.
 FUZZ_RUNS ?= 20000
 FUZZ_RUNS_SLOW ?= 3000
+FUZZ_RUNS_SLOWEST ?= 400
 fuzz-smoke: $(FUZZ_BINS)
 	$(Q)set -e; for f in $(FUZZ_BINS); do n=$$(basename $$f); \
 		mkdir -p $(OUT)/fuzz/corpus-$$n; seeds=; runs=$(FUZZ_RUNS); \
-		case $$n in fuzz_explain|fuzz_pipeline) runs=$(FUZZ_RUNS_SLOW);; esac; \
+		case $$n in fuzz_explain|fuzz_pipeline) runs=$(FUZZ_RUNS_SLOW);; \
+			fuzz_recording) runs=$(FUZZ_RUNS_SLOWEST);; esac; \
 		[ -d tests/fuzz/corpus/$$n ] && seeds=tests/fuzz/corpus/$$n; \
 		if ! $$f -runs=$$runs -seed=1 $(OUT)/fuzz/corpus-$$n $$seeds \
 			> $(OUT)/fuzz/$$n.log 2>&1; then \
@@ -187,6 +190,47 @@ soak-run: all
 
 demo-run: all
 	$(Q)scripts/demo.sh
+
+# `make install` (as root, after `make`): the program, its man pages, bash
+# completion, the nightly job's script and systemd units (inert until
+# `systemctl enable --now kafkalat-nightly.timer`), and the job's settings
+# example. PREFIX=/usr for a distribution layout, DESTDIR to stage; each
+# directory can be overridden. The units' ExecStart and the script's kafkalat
+# path are written for this PREFIX.
+PREFIX	?= /usr/local
+SBINDIR	?= $(PREFIX)/sbin
+LIBEXECDIR ?= $(PREFIX)/libexec
+MANDIR	?= $(PREFIX)/share/man
+DOCDIR	?= $(PREFIX)/share/doc/kafkalat
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+MANPAGES := $(wildcard man/*.8)
+UNITS	:= kafkalat-nightly.service kafkalat-nightly.timer
+INSTALLED := $(SBINDIR)/kafkalat $(patsubst man/%,$(MANDIR)/man8/%,$(MANPAGES)) \
+	$(BASHCOMPDIR)/kafkalat $(LIBEXECDIR)/kafkalat/nightly \
+	$(addprefix $(SYSTEMDUNITDIR)/,$(UNITS)) $(DOCDIR)/kafkalat.default
+
+install: $(OUT)/kafkalat
+	$(call msg,INSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)install -D -m 0755 $(OUT)/kafkalat $(DESTDIR)$(SBINDIR)/kafkalat
+	$(Q)for m in $(MANPAGES); do \
+		install -D -m 0644 $$m $(DESTDIR)$(MANDIR)/man8/$${m#man/} || exit 1; done
+	$(Q)install -D -m 0644 completion/kafkalat.bash $(DESTDIR)$(BASHCOMPDIR)/kafkalat
+	$(Q)mkdir -p $(OUT)/install
+	$(Q)sed 's|^KAFKALAT=$${KAFKALAT:-kafkalat}$$|KAFKALAT=$${KAFKALAT:-$(SBINDIR)/kafkalat}|' \
+		scripts/nightly.sh > $(OUT)/install/nightly
+	$(Q)install -D -m 0755 $(OUT)/install/nightly $(DESTDIR)$(LIBEXECDIR)/kafkalat/nightly
+	$(Q)for u in $(UNITS); do \
+		sed 's|^ExecStart=/usr/local/libexec/|ExecStart=$(LIBEXECDIR)/|' contrib/systemd/$$u \
+			> $(OUT)/install/$$u && \
+		install -D -m 0644 $(OUT)/install/$$u $(DESTDIR)$(SYSTEMDUNITDIR)/$$u || exit 1; done
+	$(Q)install -D -m 0644 contrib/systemd/kafkalat.default $(DESTDIR)$(DOCDIR)/kafkalat.default
+
+# Removes what install put there, and the directories only kafkalat uses.
+uninstall:
+	$(call msg,UNINSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	$(Q)rmdir $(DESTDIR)$(LIBEXECDIR)/kafkalat $(DESTDIR)$(DOCDIR) 2>/dev/null || true
 
 FORMATTED = $(wildcard src/*/*.c include/kafkalat/*.h bpf/*.c bpf/*.h tests/unit/*.c \
 	tests/unit/*.h tests/helpers/*.c tests/fuzz/*.c tests/fuzz/*.h tests/broker/*.c \

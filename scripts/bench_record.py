@@ -101,6 +101,11 @@ def main():
               f"{size / 1e6 * 3600 / SECONDS:.1f} MB per hour "
               f"({size / max(1, SECONDS / 10) / 1e3:.1f} kB per 10 s interval)")
         if ys:
+            print("kafkalat RSS by minute (MiB): " +
+                  " ".join(f"{y / 1024:.1f}" for x, y in zip(xs, ys) if int(x) % 60 < SAMPLE_S))
+            half = len(ys) // 2
+            print(f"kafkalat RSS slope over the second half: "
+                  f"{slope(xs[half:], ys[half:]) * 60 / 1024:+.3f} MiB/min")
             print(f"kafkalat RSS: first {ys[0] / 1024:.1f} MiB, last {ys[-1] / 1024:.1f} MiB, "
                   f"max {max(ys) / 1024:.1f} MiB, slope {slope(xs, ys) * 60 / 1024:+.3f} "
                   f"MiB/min over {len(ys)} samples")

@@ -82,6 +82,10 @@ struct bands;
 
 struct bands *bands_new(size_t max_slow);
 void bands_free(struct bands *b);
+/* Empty again, keeping the memory of the buckets used: for bands made anew
+ * every interval, without the allocator churning 208 KiB blocks. 0, or
+ * -ENOMEM (then b is still empty but holds no keys). */
+int bands_reset(struct bands *b);
 /* Called with each request as it is kept among the slowest, to add what
  * only the caller knows of its window. */
 typedef void (*bands_keep_fn)(void *ctx, struct slow_request *s);

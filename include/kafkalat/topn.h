@@ -32,6 +32,8 @@ struct topn {
 /* max 0 keeps one. 0 or -ENOMEM. */
 int topn_init(struct topn *t, size_t esz, uint32_t max);
 void topn_free(struct topn *t);
+/* Keeps nothing again (the memory stays). */
+void topn_clear(struct topn *t);
 /* Would a record of this key be kept? */
 bool topn_wants(const struct topn *t, uint64_t key);
 /* The zeroed slot for a new record of this key (when full, the smallest

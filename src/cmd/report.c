@@ -31,7 +31,7 @@ static const char usage[] =
     "histograms, never from averages.\n"
     "\n"
     "  -f, --format FMT      text (default): the live summary\n"
-    "                        json: the summary as `kafkalat -j` prints it\n"
+    "                        json: the live JSON summary (docs/json.md)\n"
     "                        hgrm: HdrHistogram's percentile distribution of the\n"
     "                              produce latency, in milliseconds\n"
     "                        prom: a node_exporter textfile (-o: written to a\n"

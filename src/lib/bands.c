@@ -69,6 +69,21 @@ void bands_free(struct bands *b)
 	free(b);
 }
 
+int bands_reset(struct bands *b)
+{
+	hist_init(&b->h);
+	for (int i = 0; i < HIST_EXPONENTS; i++)
+		if (b->blk[i])
+			memset(b->blk[i], 0, HIST_SUB_BUCKETS * sizeof(struct bsum));
+	topn_clear(&b->slow);
+	b->no_wire = 0;
+	strtab_free(&b->keys);
+	strtab_free(&b->stacks);
+	if (strtab_init(&b->keys, BAND_KEYS_MAX) || strtab_init(&b->stacks, BAND_KEYS_MAX))
+		return -ENOMEM;
+	return 0;
+}
+
 void bands_on_keep(struct bands *b, bands_keep_fn fn, void *ctx)
 {
 	b->keep_fn = fn;

@@ -119,13 +119,13 @@ static int decode_hist(struct loader *l, const struct tlv_cur *v)
 	return hist_decode(l->scratch, v->p, tlv_cur_len(v));
 }
 
-/* Adds the scratch histogram to the merged metric m and, for an interval,
- * keeps it sparse there. */
-static int take_metric(struct loader *l, struct rec_interval *iv, unsigned int m)
+/* Adds h to the merged metric m and keeps it sparse in the interval. */
+static int take_metric(struct loader *l, struct rec_interval *iv, unsigned int m,
+		       const struct hist *h)
 {
 	struct rec *r = l->r;
 
-	if (hist_empty(l->scratch))
+	if (hist_empty(h))
 		return 0;
 	if (!r->m[m]) {
 		r->m[m] = malloc(sizeof(struct hist));
@@ -133,10 +133,10 @@ static int take_metric(struct loader *l, struct rec_interval *iv, unsigned int m
 			return -ENOMEM;
 		hist_init(r->m[m]);
 	}
-	hist_merge(r->m[m], l->scratch);
+	hist_merge(r->m[m], h);
 	if (iv->m[m])
 		return -EINVAL; /* twice in one interval */
-	iv->m[m] = hist_sparse_new(l->scratch);
+	iv->m[m] = hist_sparse_new(h);
 	return iv->m[m] ? 0 : -ENOMEM;
 }
 
@@ -165,7 +165,7 @@ static int parse_metric(struct loader *l, struct rec_interval *iv, const struct 
 		return 0;
 	if (decode_hist(l, &hv))
 		return -EINVAL;
-	return take_metric(l, iv, (unsigned)m);
+	return take_metric(l, iv, (unsigned)m, l->scratch);
 }
 
 /* ---- the interval's aggregates ---- */
@@ -242,16 +242,13 @@ static int metrics_from_agg(struct loader *l, struct rec_interval *iv)
 	for (int k = 0; k < AGG_MAX_API; k++) {
 		iv->requests += a->requests[k];
 		if ((h = agg_hist(a, AGG_LATENCY, k))) {
-			*l->scratch = *h;
-			err = err ? err : take_metric(l, iv, REC_M_API + (unsigned)k);
+			err = err ? err : take_metric(l, iv, REC_M_API + (unsigned)k, h);
 			if (k == 0)
-				err = err ? err : take_metric(l, iv, REC_M_LATENCY);
+				err = err ? err : take_metric(l, iv, REC_M_LATENCY, h);
 		}
 	}
-	if ((h = agg_hist(a, AGG_BROKER, 0))) {
-		*l->scratch = *h;
-		err = err ? err : take_metric(l, iv, REC_M_BROKER);
-	}
+	if ((h = agg_hist(a, AGG_BROKER, 0)))
+		err = err ? err : take_metric(l, iv, REC_M_BROKER, h);
 	iv->produce = a->requests[0];
 	iv->produce_bytes = a->produce_bytes;
 	iv->produce_records = a->produce_records;

@@ -295,8 +295,8 @@ static void reset_interval(struct rec_writer *w)
 	for (unsigned int i = 0; i < IV_HISTS; i++)
 		if (w->h[i])
 			hist_init(w->h[i]);
-	bands_free(w->bands);
-	w->bands = NULL;
+	if (w->bands && bands_reset(w->bands) && !w->err)
+		w->err = -ENOMEM;
 	w->attributed = 0;
 	w->ncommits = 0;
 	w->commits_more = 0;
@@ -312,7 +312,7 @@ int rec_writer_interval(struct rec_writer *w, const struct agg *iv, int64_t t_st
 	put_agg(w, iv);
 	for (unsigned int i = 0; i < IV_HISTS; i++)
 		put_metric(w, REC_M_PHASE + i, w->h[i]);
-	if (w->bands) {
+	if (w->attributed) {
 		put_bands(w);
 		put_tops(w);
 		if (put_slow(w, wall_offset_ns))
@@ -400,6 +400,7 @@ int rec_writer_close(struct rec_writer *w)
 	err = w->err;
 	cerr = recfile_close(w->f);
 	reset_interval(w);
+	bands_free(w->bands);
 	for (unsigned int i = 0; i < IV_HISTS; i++)
 		free(w->h[i]);
 	free(w->commits);

@@ -28,6 +28,11 @@ void topn_free(struct topn *t)
 	t->n = 0;
 }
 
+void topn_clear(struct topn *t)
+{
+	t->n = 0; /* slots are taken again from 0, zeroed by topn_put */
+}
+
 bool topn_wants(const struct topn *t, uint64_t key)
 {
 	return t->n < t->max || key > t->heap[0].key;
