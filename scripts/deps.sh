@@ -3,11 +3,12 @@
 # quiet when everything is present; called by the make targets.
 set -euo pipefail
 
-# prometheus: for its promtool, which checks the --format prom output
+# prometheus: for its promtool, which checks the --format prom output;
+# chromium: headless, renders the --format html page in test_report_html.py
 pkgs=(make gcc clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev pkg-config
 	librdkafka-dev libcmocka-dev libclang-rt-14-dev kcat python3 python3-kafka
 	iproute2 procps xfsprogs e2fsprogs util-linux mount coreutils tshark
-	prometheus)
+	prometheus chromium)
 
 missing=()
 for p in "${pkgs[@]}"; do
