@@ -16,6 +16,7 @@
 #include "kafkalat/recording.h"
 #include "kafkalat/report.h"
 #include "kafkalat/report_cmd.h"
+#include "kafkalat/report_html.h"
 #include "kafkalat/report_md.h"
 #include "kafkalat/report_prom.h"
 
@@ -186,11 +187,10 @@ static int write_report(FILE *out, const struct report_opts *o, const struct rec
 		return report_prom(out, r, (double)time(NULL));
 	case FMT_MD:
 		return report_md(out, r, base);
-	default:
-		fprintf(stderr, "kafkalat report: --format %s is not built in yet\n",
-			format_names[o->format]);
-		return -ENOSYS;
+	case FMT_HTML:
+		return report_html(out, r, base);
 	}
+	return -EINVAL;
 }
 
 static int load(struct rec *r, const char *const *files, uint32_t n)
@@ -228,7 +228,7 @@ static int emit(const struct report_opts *o, const struct rec *r, const struct r
 		err = err ? err : -EIO;
 	if (out != stdout && fclose(out))
 		err = err ? err : -errno;
-	if (err && err != -ENODATA && err != -ENOSYS)
+	if (err && err != -ENODATA)
 		fprintf(stderr, "kafkalat report: writing %s: %s\n",
 			o->out_path ? o->out_path : "stdout", strerror(-err));
 	return err ? 1 : 0;
