@@ -12,6 +12,7 @@
  * index (64 - HIST_SUB_BITS + 1) * S - 1 = HIST_BUCKETS - 1.
  */
 #include "kafkalat/hist.h"
+#include "kafkalat/tlv.h"
 
 #include <errno.h>
 #include <math.h>
@@ -312,46 +313,15 @@ size_t hist_encode(const struct hist *h, uint8_t *buf, size_t cap)
 	return o.n;
 }
 
-struct hist_in {
-	const uint8_t *p;
-	size_t left;
-};
-
-/* A minimal varint that fits 64 bits: its tenth byte may only hold bit 63,
- * and a last byte of 0 after others would be a longer form of a shorter. */
-static int get_varint(struct hist_in *in, uint64_t *v)
-{
-	unsigned int shift = 0;
-	uint64_t x = 0;
-	uint8_t b;
-
-	for (;;) {
-		if (!in->left)
-			return -EINVAL;
-		b = *in->p++;
-		in->left--;
-		if (shift == 63 && b > 1)
-			return -EINVAL;
-		x |= (uint64_t)(b & 0x7f) << shift;
-		if (!(b & 0x80))
-			break;
-		shift += 7;
-	}
-	if (b == 0 && shift)
-		return -EINVAL;
-	*v = x;
-	return 0;
-}
-
 /* The pairs, until their counts reach h->count. */
-static int decode_buckets(struct hist *h, struct hist_in *in)
+static int decode_buckets(struct hist *h, struct tlv_cur *in)
 {
 	uint64_t total = 0, delta, n;
 	unsigned int idx = 0;
 	bool first = true;
 
 	while (total < h->count) {
-		if (get_varint(in, &delta) || get_varint(in, &n))
+		if (tlv_get_varint(in, &delta) || tlv_get_varint(in, &n))
 			return -EINVAL;
 		if ((!first && delta == 0) || delta > HIST_BUCKETS - 1 - idx)
 			return -EINVAL;
@@ -367,24 +337,25 @@ static int decode_buckets(struct hist *h, struct hist_in *in)
 	return idx == hist_bucket_of(h->max) ? 0 : -EINVAL;
 }
 
-static int decode_from(struct hist *h, struct hist_in *in)
+static int decode_from(struct hist *h, struct tlv_cur *in)
 {
-	if (get_varint(in, &h->count))
+	if (tlv_get_varint(in, &h->count))
 		return -EINVAL;
 	if (h->count == 0)
-		return in->left ? -EINVAL : 0;
-	if (get_varint(in, &h->sum) || get_varint(in, &h->min) || get_varint(in, &h->max) ||
-	    h->min > h->max)
+		return tlv_cur_done(in) ? 0 : -EINVAL;
+	if (tlv_get_varint(in, &h->sum) || tlv_get_varint(in, &h->min) ||
+	    tlv_get_varint(in, &h->max) || h->min > h->max)
 		return -EINVAL;
 	if (decode_buckets(h, in))
 		return -EINVAL;
-	return in->left ? -EINVAL : 0;
+	return tlv_cur_done(in) ? 0 : -EINVAL;
 }
 
 int hist_decode(struct hist *h, const uint8_t *buf, size_t len)
 {
-	struct hist_in in = {.p = buf, .left = len};
+	struct tlv_cur in;
 
+	tlv_cur_init(&in, buf, len);
 	hist_init(h);
 	if (decode_from(h, &in) == 0)
 		return 0;

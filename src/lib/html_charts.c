@@ -284,7 +284,7 @@ void html_heatmap(struct html_ctx *c)
 	fprintf(c->out,
 		"<p class=\"caption\" data-columns=\"%u\" data-merged=\"%u\">Colour: requests "
 		"per cell, log scale, up to %" PRIu64 ". Bins end at histogram bucket "
-		"boundaries (within 1%%).",
+		"boundaries (within 0.1%%).",
 		c->cols.n, c->cols.per_col, max);
 	if (c->cols.per_col > 1)
 		fprintf(c->out,

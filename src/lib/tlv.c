@@ -190,7 +190,9 @@ size_t tlv_cur_len(const struct tlv_cur *c)
 	return (size_t)(c->end - c->p);
 }
 
-/* A minimal varint that fits 64 bits (hist.c's rule). */
+/* A minimal varint that fits 64 bits: its tenth byte may only hold bit 63,
+ * and a last byte of 0 after others would be a longer form of a shorter.
+ * Histograms (hist.c) and every recording field read varints this way. */
 int tlv_get_varint(struct tlv_cur *c, uint64_t *out)
 {
 	unsigned int shift = 0;
