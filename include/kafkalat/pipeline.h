@@ -18,8 +18,9 @@
 
 #include "kafkalat/evdump.h"
 #include "kafkalat/explain.h"
-#include "kafkalat/recording.h"
 #include "kafkalat/report.h"
+
+struct rec_writer; /* recording.h */
 
 /* The streams a run writes besides its main output, each optional. */
 enum pipeline_file {

@@ -13,6 +13,7 @@
 #include "kafkalat/evdump.h"
 #include "kafkalat/history.h"
 #include "kafkalat/pipeline.h"
+#include "kafkalat/recording.h"
 #include "kafkalat/report_tail.h"
 
 struct pipeline {
