@@ -31,7 +31,7 @@ static const char usage[] =
     "BASE ones: p50, p99 and p99.9 of the latency and of each phase, and the\n"
     "causes' shares of the >= p99 band, each with a 95% bootstrap interval of\n"
     "its change. With 4 or more files a side each file is a sample, otherwise\n"
-    "each interval is (record with -I so that there are 4 or more).\n"
+    "each interval is (record with a short interval so that there are 4 or more).\n"
     "\n"
     "  -j, --json           one JSON object (docs/compare-json.md)\n"
     "      --format FMT     text (default), json, or md (a PR comment)\n"
