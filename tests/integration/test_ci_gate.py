@@ -27,7 +27,7 @@ def broker(t, name, ms):
 def gate(t, port, *args):
     env = dict(os.environ, KAFKALAT=KAFKALAT)
     p = subprocess.run(["chrt", "-f", "5", GATE, "-b", f"127.0.0.1:{port}", "-P", str(port),
-                        "--baseline", t.path("baseline"), "--runs", "4", "--seconds", "3",
+                        "--baseline", t.path("baseline"), "--runs", "4", "--seconds", "2",
                         "--rate", "1000", "--gate", "latency.p99=+10%", *args],
                        capture_output=True, text=True, timeout=180, env=env)
     return p.returncode, p.stdout, p.stderr

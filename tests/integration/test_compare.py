@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """kafkalat compare on real recordings of the reference broker.
 
-A/A: 10 recordings of one fixed-rate load (~8 s each, 1 s intervals),
+A/A: 10 recordings of one fixed-rate load (~6 s each, 1 s intervals),
 compared pairwise (45 pairs): at most one regression verdict; the false-alarm
 rate is printed. A/B: the same load against the same broker setup with a
 longer sleep in the append phase of the same ~2% of the requests, calibrated
@@ -25,8 +25,8 @@ import subprocess
 from lib import KAFKALAT, Failure, main
 
 RECORDINGS = 10
-SECONDS = 8
-RATE = 1000  # msg/s: ~8000 requests a recording, ~80 above p99
+SECONDS = 6
+RATE = 1000  # msg/s: ~6000 requests a recording, ~60 above p99
 LOAD_ARGS = ["--rate", RATE, "-X", "linger.ms=0"]
 # p99.9 needs 10000 requests a side to be judged (else inconclusive): these
 # short recordings gate p99 alone
