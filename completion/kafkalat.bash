@@ -142,10 +142,10 @@ _kafkalat_load()
 	--acks) _kafkalat_words "0 1 all" "$cur"; return ;;
 	--messages) _kafkalat_files "$cur"; return ;;
 	-b | --bootstrap) _kafkalat_words "127.0.0.1:9092 localhost:9092" "$cur"; return ;;
-	-t | --topic | --partitions | --rate | --size | -d | --duration | --count | -X) return ;;
+	-t | --topic | --partitions | --rate | --size | -d | --duration | --count | --producers | -X) return ;;
 	esac
 	_kafkalat_words "-b --bootstrap -t --topic --partitions --rate --size --acks -d --duration
---count -X --json --messages -q --quiet -h --help" "$cur"
+--count --producers -X --json --messages -q --quiet -h --help" "$cur"
 }
 
 _kafkalat_replay()

@@ -19,6 +19,7 @@
 #define LOAD_MAX_RATE		 1000000000ull
 #define LOAD_MAX_PARTITIONS	 1000000
 #define LOAD_MAX_DURATION_S	 (365.0 * 24 * 3600)
+#define LOAD_MAX_PRODUCERS	 256
 
 /* A -X key=value librdkafka property; both point into argv. */
 struct load_prop {
@@ -36,6 +37,7 @@ struct load_opts {
 	const char *acks;     /* "0", "1" or "all", as librdkafka spells it */
 	uint64_t duration_ns; /* produce for this long, when count == 0 */
 	uint64_t count;	      /* produce this many messages; 0: by duration */
+	uint32_t producers;   /* producer instances (connections) sharing rate and count */
 	bool json;
 	bool quiet;
 	const char *messages_path; /* --messages FILE: per-message JSON lines; NULL: none */

@@ -3,11 +3,13 @@
  * `kafkalat load`: produce with librdkafka at a given rate (or as fast as the
  * producer queue allows) and measure each message's delivery latency, from
  * produce() to its delivery report, plus the number of produce requests the
- * client sent (from librdkafka's statistics). Everything runs on the calling
+ * client sent (from librdkafka's statistics). With --producers N there are N
+ * independent clients, each with its own connections; message i goes to
+ * client i mod N, and their statistics are summed. Everything runs on the calling
  * thread: delivery reports, errors and statistics are served by
  * rd_kafka_poll() and rd_kafka_flush() here, so the state needs no locking;
- * a wake-up pipe on librdkafka's main queue lets the pacing waits serve
- * reports the moment they arrive.
+ * a wake-up pipe on each client's main queue lets the pacing waits (one ppoll
+ * over all the pipes) serve reports the moment they arrive.
  */
 #include "kafkalat/load.h"
 
@@ -41,6 +43,7 @@
 #define MAX_WAIT_NS	     (MAX_POLL_MS * NS_PER_MS)
 #define PROGRESS_INTERVAL_NS NS_PER_S
 #define METADATA_TIMEOUT_MS  10000
+#define FLUSH_WAIT_NS	     (10 * NS_PER_MS) /* as rd_kafka_flush() polls */
 
 /* The produce timestamp travels in msg_opaque, so a pointer must hold it. */
 _Static_assert(UINTPTR_MAX >= UINT64_MAX, "msg_opaque must hold a 64-bit timestamp");
@@ -65,10 +68,9 @@ struct load_state {
 	rd_kafka_resp_err_t reported[MAX_ERR_KINDS]; /* client errors already printed */
 	size_t nreported;
 	bool fatal;
-	int stats_interval_ms; /* 0: statistics disabled (by -X) */
-	uint64_t stats_seen;
-	bool have_requests;
-	uint64_t produce_requests;
+	int stats_interval_ms;	   /* 0: statistics disabled (by -X) */
+	bool have_requests;	   /* every producer's count is fresh */
+	uint64_t produce_requests; /* summed over producers */
 	uint64_t t_start;
 	uint64_t t_end;
 	FILE *messages; /* --messages: one JSON line per delivered message */
@@ -80,6 +82,17 @@ struct producer {
 	rd_kafka_topic_t *rkt;
 	rd_kafka_queue_t *mainq; /* where delivery reports and statistics arrive */
 	int wake[2];		 /* pipe librdkafka writes to when mainq fills */
+	struct load_state *st;	 /* the callbacks' opaque is the producer */
+	uint64_t stats_seen;	 /* statistics callbacks served */
+	bool have_requests;	 /* produce_requests parsed from this client's statistics */
+	uint64_t produce_requests;
+};
+
+/* All the producers of one run: message i goes to p[i % n]. */
+struct producers {
+	struct producer *p;
+	size_t n;
+	struct pollfd *pfd; /* n entries, one per wake-up pipe */
 };
 
 struct signals {
@@ -120,7 +133,7 @@ static void count_error(struct load_state *st, rd_kafka_resp_err_t err)
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
-	struct load_state *st = opaque;
+	struct load_state *st = ((struct producer *)opaque)->st;
 	uint64_t now = mono_ns();
 	uint64_t t0 = (uint64_t)(uintptr_t)m->_private;
 
@@ -141,14 +154,14 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 
 static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
 {
-	struct load_state *st = opaque;
+	struct producer *p = opaque;
 	uint64_t n;
 
 	(void)rk;
-	st->stats_seen++;
+	p->stats_seen++;
 	if (loadstats_produce_requests(json, len, &n) == 0) {
-		st->produce_requests = n;
-		st->have_requests = true;
+		p->produce_requests = n;
+		p->have_requests = true;
 	}
 	return 0; /* librdkafka frees json */
 }
@@ -157,7 +170,7 @@ static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
  * printed once so a dead bootstrap does not flood the terminal. */
 static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
-	struct load_state *st = opaque;
+	struct load_state *st = ((struct producer *)opaque)->st;
 
 	if (rd_kafka_fatal_error(rk, NULL, 0)) {
 		st->fatal = true;
@@ -215,7 +228,8 @@ static int stats_interval(const rd_kafka_conf_t *conf)
 	return *end || v < 0 || v > 86400000 ? 0 : (int)v;
 }
 
-/* Returns NULL after reporting why (a bad -X property is the usual cause). */
+/* Returns NULL after reporting why (a bad -X property is the usual cause).
+ * The opaque (the producer) is set per client by producer_open(). */
 static rd_kafka_conf_t *configure(struct load_state *st)
 {
 	const struct load_opts *o = st->o;
@@ -232,7 +246,6 @@ static rd_kafka_conf_t *configure(struct load_state *st)
 	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
 	rd_kafka_conf_set_stats_cb(conf, on_stats);
 	rd_kafka_conf_set_error_cb(conf, on_error);
-	rd_kafka_conf_set_opaque(conf, st);
 	return conf;
 }
 
@@ -267,43 +280,51 @@ static uint64_t schedule_offset(uint64_t i, uint64_t rate)
 }
 
 /*
- * Serves delivery reports and statistics for up to timeout_ns. librdkafka
- * writes to the wake-up pipe when its main queue becomes non-empty, so a
- * report is timestamped within microseconds of its arrival, not at the next
- * millisecond tick of rd_kafka_poll()'s timeout.
+ * Serves delivery reports and statistics of every producer for up to
+ * timeout_ns. librdkafka writes to a producer's wake-up pipe when its main
+ * queue becomes non-empty, so a report is timestamped within microseconds of
+ * its arrival, not at the next millisecond tick of rd_kafka_poll()'s timeout.
+ * The producers whose pipe was readable are served; when none was (timeout or
+ * signal), all are, as a safety net.
  */
-static void serve(struct producer *p, uint64_t timeout_ns)
+static void serve(struct producers *ps, uint64_t timeout_ns)
 {
-	struct pollfd pfd = {.fd = p->wake[0], .events = POLLIN};
 	struct timespec ts = {.tv_sec = (time_t)(timeout_ns / NS_PER_S),
 			      .tv_nsec = (long)(timeout_ns % NS_PER_S)};
 	char buf[64];
 
-	if (ppoll(&pfd, 1, &ts, NULL) > 0) {
+	for (size_t i = 0; i < ps->n; i++)
+		ps->pfd[i] = (struct pollfd){.fd = ps->p[i].wake[0], .events = POLLIN};
+	bool woken = ppoll(ps->pfd, (nfds_t)ps->n, &ts, NULL) > 0;
+	for (size_t i = 0; i < ps->n; i++) {
+		if (woken && !ps->pfd[i].revents)
+			continue;
 		/* Empty the pipe before serving: a report enqueued after the
 		 * poll below writes again and is not missed. */
-		while (read(p->wake[0], buf, sizeof(buf)) > 0)
-			;
+		if (ps->pfd[i].revents)
+			while (read(ps->p[i].wake[0], buf, sizeof(buf)) > 0)
+				;
+		rd_kafka_poll(ps->p[i].rk, 0);
 	}
-	rd_kafka_poll(p->rk, 0);
 }
 
 /* Waits for an absolute deadline, serving reports meanwhile. Absolute
  * deadlines keep the long-run rate exact however late any wake-up is. */
-static void wait_until(struct producer *p, const struct load_state *st, uint64_t deadline)
+static void wait_until(struct producers *ps, const struct load_state *st, uint64_t deadline)
 {
 	for (;;) {
 		uint64_t now = mono_ns();
 		if (now >= deadline || stopping(st))
 			return;
 		uint64_t left = deadline - now;
-		serve(p, left < MAX_WAIT_NS ? left : MAX_WAIT_NS);
+		serve(ps, left < MAX_WAIT_NS ? left : MAX_WAIT_NS);
 	}
 }
 
 /* Produces one message; on a full queue serves deliveries and retries, as
  * the queue bounds the "as fast as possible" rate. */
-static void produce_one(struct producer *p, struct load_state *st, void *payload, int32_t partition)
+static void produce_one(struct producers *ps, struct producer *p, struct load_state *st,
+			void *payload, int32_t partition)
 {
 	for (;;) {
 		uint64_t t0 = mono_ns();
@@ -321,7 +342,7 @@ static void produce_one(struct producer *p, struct load_state *st, void *payload
 		}
 		if (stopping(st))
 			return;
-		serve(p, MAX_WAIT_NS);
+		serve(ps, MAX_WAIT_NS);
 	}
 }
 
@@ -332,7 +353,7 @@ static void show_progress(const struct load_state *st, uint64_t now)
 		(unsigned long long)st->delivered, (unsigned long long)st->failed);
 }
 
-static void produce_loop(struct producer *p, struct load_state *st, void *payload)
+static void produce_loop(struct producers *ps, struct load_state *st, void *payload)
 {
 	const struct load_opts *o = st->o;
 	bool progress = !o->quiet && isatty(STDERR_FILENO);
@@ -346,14 +367,15 @@ static void produce_loop(struct producer *p, struct load_state *st, void *payloa
 			uint64_t deadline = start + schedule_offset(i, o->rate);
 			if (!o->count && deadline >= end)
 				break;
-			wait_until(p, st, deadline);
+			wait_until(ps, st, deadline);
 		}
 		uint64_t now = mono_ns();
 		if (!o->count && now >= end)
 			break;
 		int32_t part =
 		    o->partitions ? (int32_t)(i % (uint64_t)o->partitions) : RD_KAFKA_PARTITION_UA;
-		produce_one(p, st, payload, part);
+		struct producer *p = &ps->p[i % ps->n];
+		produce_one(ps, p, st, payload, part);
 		rd_kafka_poll(p->rk, 0);
 		if (progress && now >= next_progress) {
 			show_progress(st, now);
@@ -369,37 +391,81 @@ static void produce_loop(struct producer *p, struct load_state *st, void *payloa
  * flight afterwards is purged, so every sent message ends up counted as
  * delivered or failed.
  */
-static void drain(rd_kafka_t *rk, struct load_state *st)
+/*
+ * One producer: rd_kafka_flush() blocks, serving its reports as they come.
+ * Several: each is flushed without blocking (which also sends its lingering
+ * batches) and the wait is one ppoll over all their pipes, so no producer's
+ * reports wait, and get a later timestamp, while another is being flushed.
+ */
+static void drain(struct producers *ps, struct load_state *st)
 {
 	uint64_t deadline = mono_ns() + FLUSH_TIMEOUT_NS;
+	int flush_ms = ps->n == 1 ? MAX_POLL_MS : 0;
 
-	while (rd_kafka_flush(rk, MAX_POLL_MS) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-		if (mono_ns() >= deadline || load_stop >= 2 || st->fatal)
+	for (;;) {
+		size_t busy = 0;
+		for (size_t i = 0; i < ps->n; i++)
+			if (rd_kafka_flush(ps->p[i].rk, flush_ms) != RD_KAFKA_RESP_ERR_NO_ERROR)
+				busy++;
+		if (!busy || mono_ns() >= deadline || load_stop >= 2 || st->fatal)
 			break;
+		if (ps->n > 1)
+			serve(ps, FLUSH_WAIT_NS);
 	}
 	st->t_end = mono_ns();
 	if (st->delivered + st->failed < st->sent) {
-		rd_kafka_purge(rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-		rd_kafka_flush(rk, PURGE_FLUSH_MS);
+		for (size_t i = 0; i < ps->n; i++)
+			rd_kafka_purge(ps->p[i].rk,
+				       RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+		for (size_t i = 0; i < ps->n; i++)
+			rd_kafka_flush(ps->p[i].rk, PURGE_FLUSH_MS);
 	}
 	/* Anything still unaccounted for never got a report: call it timed out. */
 	while (st->delivered + st->failed < st->sent)
 		count_error(st, RD_KAFKA_RESP_ERR__TIMED_OUT);
 }
 
-/* The statistics callback that last ran may have been built before the final
- * produce requests; two more guarantee one was built after the flush. */
-static void final_stats(rd_kafka_t *rk, struct load_state *st)
+/* Producers whose statistics callbacks have not reached want[i] yet. */
+static size_t stats_behind(const struct producers *ps, const uint64_t *want)
 {
+	size_t n = 0;
+
+	for (size_t i = 0; i < ps->n; i++)
+		n += ps->p[i].stats_seen < want[i];
+	return n;
+}
+
+/* The statistics callback that last ran may have been built before the final
+ * produce requests; two more guarantee one was built after the flush. The
+ * total is known only when every producer's count is fresh. */
+static void final_stats(struct producers *ps, struct load_state *st)
+{
+	st->have_requests = false;
+	st->produce_requests = 0;
 	if (st->stats_interval_ms <= 0)
 		return;
-	uint64_t want = st->stats_seen + 2;
+	uint64_t *want = calloc(ps->n, sizeof(*want));
+	if (!want)
+		return;
+	for (size_t i = 0; i < ps->n; i++)
+		want[i] = ps->p[i].stats_seen + 2;
 	uint64_t deadline = mono_ns() + 2 * (uint64_t)st->stats_interval_ms * NS_PER_MS + NS_PER_S;
 
-	while (st->stats_seen < want && mono_ns() < deadline && load_stop < 2)
-		rd_kafka_poll(rk, MAX_POLL_MS);
-	if (st->stats_seen < want)
-		st->have_requests = false; /* a stale count would understate */
+	while (stats_behind(ps, want) && mono_ns() < deadline && load_stop < 2) {
+		if (ps->n == 1)
+			rd_kafka_poll(ps->p[0].rk, MAX_POLL_MS);
+		else
+			serve(ps, MAX_WAIT_NS);
+	}
+	st->have_requests = true;
+	for (size_t i = 0; i < ps->n; i++) {
+		const struct producer *p = &ps->p[i];
+		/* a stale count would understate */
+		if (!p->have_requests || p->stats_seen < want[i])
+			st->have_requests = false;
+		st->produce_requests += p->produce_requests;
+	}
+	free(want);
 }
 
 /* ns as a short human figure with its unit. */
@@ -485,6 +551,7 @@ static void report_json(const struct load_state *st, FILE *out)
 	json_kuint(&j, "failed", st->failed);
 	json_kdouble(&j, "duration_s", secs);
 	json_kdouble(&j, "rate_msgs", per_second(st->delivered, secs));
+	json_kuint(&j, "producers", st->o->producers);
 	json_key(&j, "produce_requests");
 	if (st->have_requests)
 		json_uint(&j, st->produce_requests);
@@ -518,9 +585,12 @@ static void describe_start(const struct load_opts *o)
 	fprintf(stderr, "kafkalat load: %s to %s via %s, %zu B, acks=%s, ", target, o->topic,
 		o->bootstrap, o->size, o->acks);
 	if (o->rate)
-		fprintf(stderr, "%llu msg/s\n", (unsigned long long)o->rate);
+		fprintf(stderr, "%llu msg/s", (unsigned long long)o->rate);
 	else
-		fputs("max rate\n", stderr);
+		fputs("max rate", stderr);
+	if (o->producers > 1)
+		fprintf(stderr, ", %u producers", (unsigned)o->producers);
+	fputc('\n', stderr);
 }
 
 /*
@@ -563,11 +633,13 @@ static void producer_close(struct producer *p)
 }
 
 /* Creates the client (taking conf), the topic handle and the wake-up pipe. */
-static int producer_open(struct producer *p, rd_kafka_conf_t *conf, const char *topic)
+static int producer_open(struct producer *p, struct load_state *st, rd_kafka_conf_t *conf,
+			 const char *topic)
 {
 	char errstr[512];
 
-	*p = (struct producer){.wake = {-1, -1}};
+	*p = (struct producer){.wake = {-1, -1}, .st = st};
+	rd_kafka_conf_set_opaque(conf, p);
 	if (pipe2(p->wake, O_NONBLOCK | O_CLOEXEC) != 0) {
 		fprintf(stderr, "kafkalat load: pipe: %s\n", strerror(errno));
 		rd_kafka_conf_destroy(conf);
@@ -592,22 +664,52 @@ static int producer_open(struct producer *p, rd_kafka_conf_t *conf, const char *
 	return 0;
 }
 
-/* Creates the client, produces, drains, reads the final statistics. */
+/* Opens the producers, each with its own copy of conf (taken). Returns the
+ * number opened: ps->n on success. */
+static size_t producers_open(struct producers *ps, struct load_state *st, rd_kafka_conf_t *conf)
+{
+	size_t i;
+
+	for (i = 0; i < ps->n; i++) {
+		bool last = i + 1 == ps->n;
+		rd_kafka_conf_t *c = last ? conf : rd_kafka_conf_dup(conf);
+		if (producer_open(&ps->p[i], st, c, st->o->topic) != 0)
+			break;
+	}
+	if (i + 1 < ps->n)
+		rd_kafka_conf_destroy(conf); /* not handed to the last producer */
+	return i;
+}
+
+/* Creates the clients, produces, drains, reads the final statistics. */
 static int run(struct load_state *st, rd_kafka_conf_t *conf, void *payload)
 {
-	struct producer p;
+	struct producers ps = {.n = st->o->producers};
 
-	if (producer_open(&p, conf, st->o->topic) != 0)
+	ps.p = calloc(ps.n, sizeof(*ps.p));
+	ps.pfd = calloc(ps.n, sizeof(*ps.pfd));
+	if (!ps.p || !ps.pfd) {
+		fprintf(stderr, "kafkalat load: out of memory\n");
+		rd_kafka_conf_destroy(conf);
+		free(ps.p);
+		free(ps.pfd);
 		return -1;
-	int rc = warm_up(p.rk, p.rkt, st->o);
+	}
+	size_t opened = producers_open(&ps, st, conf);
+	int rc = opened == ps.n ? 0 : -1;
+	for (size_t i = 0; rc == 0 && i < ps.n; i++)
+		rc = warm_up(ps.p[i].rk, ps.p[i].rkt, st->o);
 	if (rc == 0) {
 		if (!st->o->quiet)
 			describe_start(st->o);
-		produce_loop(&p, st, payload);
-		drain(p.rk, st);
-		final_stats(p.rk, st);
+		produce_loop(&ps, st, payload);
+		drain(&ps, st);
+		final_stats(&ps, st);
 	}
-	producer_close(&p);
+	for (size_t i = 0; i < opened; i++)
+		producer_close(&ps.p[i]);
+	free(ps.p);
+	free(ps.pfd);
 	return rc;
 }
 

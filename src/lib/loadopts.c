@@ -23,6 +23,7 @@ enum {
 	OPT_COUNT,
 	OPT_JSON,
 	OPT_MESSAGES,
+	OPT_PRODUCERS,
 };
 
 void loadopts_usage(FILE *out)
@@ -43,6 +44,10 @@ void loadopts_usage(FILE *out)
 	    "      --acks 0|1|all               required acknowledgements (default 1)\n"
 	    "  -d, --duration SECONDS           produce for this long (default 10)\n"
 	    "      --count N                    produce exactly N messages instead of -d\n"
+	    "      --producers N                N independent producers, each its own client\n"
+	    "                                   and connections (default 1, at most 256);\n"
+	    "                                   they share --rate and --count: message i goes\n"
+	    "                                   to producer i mod N\n"
 	    "  -X KEY=VALUE                     set any librdkafka property (repeatable; wins\n"
 	    "                                   over every setting above)\n"
 	    "      --json                       print the summary as one JSON line\n"
@@ -57,7 +62,8 @@ void loadopts_usage(FILE *out)
 	    "\n"
 	    "Latency is measured per message from produce() to its delivery report\n"
 	    "(CLOCK_MONOTONIC); with --acks 0 a message counts as delivered once sent. The\n"
-	    "produce request count comes from librdkafka's statistics (sum over brokers).\n"
+	    "produce request count comes from librdkafka's statistics (sum over brokers\n"
+	    "and producers).\n"
 	    "SIGINT/SIGTERM stop producing, wait for outstanding deliveries, then report.\n"
 	    "Exit status: 0 all delivered, 1 some failed, 2 usage error.\n"
 	    "\n"
@@ -65,7 +71,8 @@ void loadopts_usage(FILE *out)
 	    "  kafkalat load -b 127.0.0.1:9092 -t bench --count 20000\n"
 	    "  kafkalat load -b 127.0.0.1:9092 -t bench --rate 2000 -d 60 --acks all --json\n"
 	    "  kafkalat load -b 127.0.0.1:9092 -t bench --partitions 8 --size 1024 \\\n"
-	    "      -X linger.ms=0 -X max.in.flight=10\n",
+	    "      -X linger.ms=0 -X max.in.flight=10\n"
+	    "  kafkalat load -b 127.0.0.1:9092 -t bench --producers 8 --rate 2000 --count 4000\n",
 	    out);
 }
 
@@ -198,6 +205,14 @@ static bool apply_option(struct load_opts *o, int c, const char *arg, bool *have
 			return false;
 		}
 		return true;
+	case OPT_PRODUCERS:
+		if (!parse_u64(arg, LOAD_MAX_PRODUCERS, &v) || v == 0) {
+			seterr(err, errlen, "--producers: expected an integer 1..%d, got '%s'",
+			       LOAD_MAX_PRODUCERS, arg);
+			return false;
+		}
+		o->producers = (uint32_t)v;
+		return true;
 	case 'X':
 		return parse_prop(o, arg, err, errlen);
 	case OPT_JSON:
@@ -262,6 +277,7 @@ enum loadopts_status loadopts_parse(struct load_opts *o, int argc, char **argv, 
 	    {"count", required_argument, NULL, OPT_COUNT},
 	    {"json", no_argument, NULL, OPT_JSON},
 	    {"messages", required_argument, NULL, OPT_MESSAGES},
+	    {"producers", required_argument, NULL, OPT_PRODUCERS},
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -273,6 +289,7 @@ enum loadopts_status loadopts_parse(struct load_opts *o, int argc, char **argv, 
 	    .size = LOAD_DEFAULT_SIZE,
 	    .acks = "1",
 	    .duration_ns = LOAD_DEFAULT_DURATION_NS,
+	    .producers = 1,
 	};
 	if (errlen)
 		err[0] = '\0';

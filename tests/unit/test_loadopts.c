@@ -77,6 +77,7 @@ static void test_defaults(void **state)
 	assert_false(o.quiet);
 	assert_null(o.messages_path);
 	assert_int_equal(o.nprops, 0);
+	assert_int_equal(o.producers, 1);
 }
 
 static void test_all_options(void **state)
@@ -89,7 +90,7 @@ static void test_all_options(void **state)
 			       "--partitions", "8", "--rate", "2000", "--size", "0", "--acks",
 			       "all", "-d", "2.5", "-X", "linger.ms=0", "-X", "max.in.flight=10",
 			       "-X", "client.id=a=b", "--json", "-q", "--messages", "/tmp/m.jsonl",
-			       NULL),
+			       "--producers", "8", NULL),
 			 LOADOPTS_OK);
 	assert_string_equal(o.bootstrap, "a:1,b:2");
 	assert_int_equal(o.partitions, 8);
@@ -100,6 +101,7 @@ static void test_all_options(void **state)
 	assert_true(o.json);
 	assert_true(o.quiet);
 	assert_string_equal(o.messages_path, "/tmp/m.jsonl");
+	assert_int_equal(o.producers, 8);
 	assert_int_equal(o.nprops, 3);
 	assert_int_equal(o.props[0].key_len, strlen("linger.ms"));
 	assert_memory_equal(o.props[0].key, "linger.ms", o.props[0].key_len);
@@ -123,6 +125,14 @@ static void test_count_and_acks(void **state)
 	assert_int_equal(parse(&o, err, sizeof(err), "-b", "h", "-t", "t", "--acks", "0", NULL),
 			 LOADOPTS_OK);
 	assert_string_equal(o.acks, "0");
+	assert_int_equal(
+	    parse(&o, err, sizeof(err), "-b", "h", "-t", "t", "--producers", "256", NULL),
+	    LOADOPTS_OK);
+	assert_int_equal(o.producers, LOAD_MAX_PRODUCERS);
+	assert_int_equal(
+	    parse(&o, err, sizeof(err), "-b", "h", "-t", "t", "--producers", "1", NULL),
+	    LOADOPTS_OK);
+	assert_int_equal(o.producers, 1);
 }
 
 static void test_help(void **state)
@@ -150,6 +160,7 @@ static void test_usage_text(void **state)
 	assert_non_null(strstr(buf, "--acks 0|1|all"));
 	assert_non_null(strstr(buf, "--messages FILE"));
 	assert_non_null(strstr(buf, "t_produce_ns"));
+	assert_non_null(strstr(buf, "--producers N"));
 	free(buf);
 }
 
@@ -182,6 +193,12 @@ static void test_errors(void **state)
 	expect_error("needs a value", "-b", NULL);
 	expect_error("--messages", "-b", "h", "-t", "t", "--messages", "", NULL);
 	expect_error("needs a value", "-b", "h", "-t", "t", "--messages", NULL);
+	expect_error("--producers", "-b", "h", "-t", "t", "--producers", "0", NULL);
+	expect_error("--producers", "-b", "h", "-t", "t", "--producers", "257", NULL);
+	expect_error("--producers", "-b", "h", "-t", "t", "--producers", "-1", NULL);
+	expect_error("--producers", "-b", "h", "-t", "t", "--producers", "8x", NULL);
+	expect_error("--producers", "-b", "h", "-t", "t", "--producers", "", NULL);
+	expect_error("needs a value", "-b", "h", "-t", "t", "--producers", NULL);
 	expect_error("unexpected argument 'extra'", "-b", "h", "-t", "t", "extra", NULL);
 }
 
