@@ -38,12 +38,14 @@
 #define RB_MAX_INJECT	  4
 
 /* Kafka error codes we answer with. */
-#define KERR_UNKNOWN_SERVER	   (-1)
-#define KERR_NONE		   0
-#define KERR_CORRUPT_MESSAGE	   2
-#define KERR_UNKNOWN_TOPIC_OR_PART 3
-#define KERR_INVALID_TOPIC	   17
-#define KERR_UNSUPPORTED_VERSION   35
+#define KERR_UNKNOWN_SERVER	    (-1)
+#define KERR_NONE		    0
+#define KERR_CORRUPT_MESSAGE	    2
+#define KERR_UNKNOWN_TOPIC_OR_PART  3
+#define KERR_INVALID_TOPIC	    17
+#define KERR_UNSUPPORTED_VERSION    35
+#define KERR_OUT_OF_ORDER_SEQUENCE  45
+#define KERR_INVALID_PRODUCER_EPOCH 47
 
 enum rb_io { RB_IO_JVM, RB_IO_CHUNKED };
 enum rb_phase { RB_PH_READ, RB_PH_QUEUE, RB_PH_APPEND, RB_PH_RESPOND, RB_PH_N };
@@ -90,6 +92,7 @@ struct rb_part_truth {
 	int64_t base_offset;
 	uint64_t lock_ns, append_start_ns, append_end_ns;
 	unsigned inject; /* enum rb_inject bits */
+	bool duplicate;	 /* idempotent retry: answered, not appended */
 };
 
 /* What a handler tells the network thread to do with a request's connection. */
@@ -149,6 +152,27 @@ struct segment {
 	uint64_t bytes_since_index;
 };
 
+/*
+ * Idempotent producers (ProducerStateManager): per producer id and partition,
+ * the next expected base sequence and the last RB_PID_BATCHES batches, so that
+ * a retried batch is answered with its first offset instead of appended again.
+ */
+#define RB_PID_BATCHES	 5
+#define RB_PRODUCER_ID_0 1000
+
+struct rb_pid_batch {
+	int32_t first_seq, last_seq;
+	int64_t base_offset;
+};
+
+struct rb_pid_state {
+	int64_t pid;
+	int16_t epoch;
+	int32_t next_seq;
+	uint32_t nbatches, head; /* ring of the last batches; head: next slot */
+	struct rb_pid_batch batch[RB_PID_BATCHES];
+};
+
 struct partition {
 	pthread_rwlock_t leader_isr; /* leaderIsrUpdateLock: read side per append */
 	pthread_mutex_t lock;	     /* UnifiedLog.lock: held across the append */
@@ -158,6 +182,8 @@ struct partition {
 	int64_t next_offset;
 	uint64_t msgs_since_flush;
 	uint64_t appends;
+	struct rb_pid_state *pids; /* under lock */
+	size_t npids, cap_pids;
 };
 
 struct topic {
@@ -295,6 +321,7 @@ struct broker {
 	int hog_cpu; /* CPU the handlers and the hog share, -1: not pinned */
 	uint64_t inject_count[RB_PH_N];
 	uint64_t lock_hold_count, fsync_count;
+	int64_t next_producer_id; /* InitProducerId, from RB_PRODUCER_ID_0 */
 };
 
 #endif /* REFBROKER_BROKER_H */

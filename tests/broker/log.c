@@ -208,6 +208,7 @@ static void topic_free(struct topic *t)
 		segment_close(&t->parts[i].seg, false);
 		pthread_rwlock_destroy(&t->parts[i].leader_isr);
 		pthread_mutex_destroy(&t->parts[i].lock);
+		free(t->parts[i].pids);
 	}
 	if (t)
 		free(t->parts);
@@ -348,11 +349,53 @@ void logs_destroy(struct broker *b)
  * CRC-32C over attributes..end. Done before the log lock, as Kafka validates
  * in analyzeAndValidateRecords. Counts records and batches.
  */
-static int16_t validate(const uint8_t *rec, size_t len, uint32_t *records)
+/* The producer fields of a produce's batches (all of them one producer's). */
+struct batch_ids {
+	int64_t pid; /* -1: not idempotent */
+	int16_t epoch;
+	int32_t first_seq, last_seq;
+	bool mixed; /* batches of several producers, or sequences not contiguous */
+};
+
+/* Offsets in the RecordBatch v2 header. */
+#define BATCH_PRODUCER_ID    43
+#define BATCH_PRODUCER_EPOCH 51
+#define BATCH_BASE_SEQUENCE  53
+
+static int32_t seq_add(int32_t seq, uint32_t n)
+{
+	/* sequences wrap from INT32_MAX to 0, as Kafka's DefaultRecordBatch */
+	return (int32_t)(((uint64_t)seq + n) % ((uint64_t)INT32_MAX + 1));
+}
+
+static void batch_ids_add(struct batch_ids *ids, const uint8_t *h, bool first)
+{
+	int64_t pid = (int64_t)(((uint64_t)get_be32(h + BATCH_PRODUCER_ID) << 32) |
+				get_be32(h + BATCH_PRODUCER_ID + 4));
+	int16_t epoch = (int16_t)((h[BATCH_PRODUCER_EPOCH] << 8) | h[BATCH_PRODUCER_EPOCH + 1]);
+	int32_t seq = (int32_t)get_be32(h + BATCH_BASE_SEQUENCE);
+	uint32_t count = get_be32(h + KPROTO_BATCH_RECORDS_COUNT);
+
+	if (first) {
+		ids->pid = pid;
+		ids->epoch = epoch;
+		ids->first_seq = seq;
+	} else if (pid != ids->pid || epoch != ids->epoch ||
+		   (pid >= 0 && seq != seq_add(ids->last_seq, 1))) {
+		ids->mixed = true;
+	}
+	if (pid >= 0 && (seq < 0 || count == 0))
+		ids->mixed = true;
+	ids->last_seq = count ? seq_add(seq, count - 1) : seq;
+}
+
+static int16_t validate(const uint8_t *rec, size_t len, uint32_t *records, struct batch_ids *ids)
 {
 	size_t off = 0;
 
 	*records = 0;
+	memset(ids, 0, sizeof(*ids));
+	ids->pid = -1;
 	if (len == 0)
 		return KERR_CORRUPT_MESSAGE;
 	while (off < len) {
@@ -368,6 +411,7 @@ static int16_t validate(const uint8_t *rec, size_t len, uint32_t *records)
 		if (crc32c(h + 21, blen - 9) != get_be32(h + 17))
 			return KERR_CORRUPT_MESSAGE;
 		*records += get_be32(h + KPROTO_BATCH_RECORDS_COUNT);
+		batch_ids_add(ids, h, off == 0);
 		off += 12 + (size_t)blen;
 	}
 	return KERR_NONE;
@@ -480,19 +524,116 @@ static int16_t append_locked(struct broker *b, struct partition *p, uint8_t *rec
 	return KERR_NONE;
 }
 
+/* The producer's state in p (created at epoch -1 when new); NULL when out of memory. */
+static struct rb_pid_state *pid_state(struct partition *p, int64_t pid)
+{
+	struct rb_pid_state *s;
+
+	for (size_t i = 0; i < p->npids; i++)
+		if (p->pids[i].pid == pid)
+			return &p->pids[i];
+	if (p->npids == p->cap_pids) {
+		size_t cap = p->cap_pids ? p->cap_pids * 2 : 4;
+
+		if (!(s = realloc(p->pids, cap * sizeof(*s))))
+			return NULL;
+		p->pids = s;
+		p->cap_pids = cap;
+	}
+	s = &p->pids[p->npids++];
+	memset(s, 0, sizeof(*s));
+	s->pid = pid;
+	s->epoch = -1;
+	return s;
+}
+
+/*
+ * Kafka's sequence check, under the partition lock: a new producer or epoch
+ * starts at sequence 0; a batch that repeats one of the last RB_PID_BATCHES
+ * is a retry (*dup set, its first offset in *base); anything but the next
+ * sequence is OUT_OF_ORDER_SEQUENCE_NUMBER; an older epoch is fenced.
+ */
+static int16_t check_sequence(struct partition *p, const struct batch_ids *ids,
+			      struct rb_pid_state **out, bool *dup, int64_t *base)
+{
+	struct rb_pid_state *s;
+
+	*dup = false;
+	if (!(s = pid_state(p, ids->pid)))
+		return KERR_UNKNOWN_SERVER;
+	*out = s;
+	if (ids->epoch < s->epoch)
+		return KERR_INVALID_PRODUCER_EPOCH;
+	if (ids->mixed)
+		return KERR_OUT_OF_ORDER_SEQUENCE;
+	if (ids->epoch > s->epoch) {
+		if (ids->first_seq != 0)
+			return KERR_OUT_OF_ORDER_SEQUENCE;
+		s->epoch = ids->epoch;
+		s->next_seq = 0;
+		s->nbatches = 0;
+		return KERR_NONE;
+	}
+	for (uint32_t i = 0; i < s->nbatches; i++) {
+		const struct rb_pid_batch *pb = &s->batch[i];
+
+		if (pb->first_seq == ids->first_seq && pb->last_seq == ids->last_seq) {
+			*dup = true;
+			*base = pb->base_offset;
+			return KERR_NONE;
+		}
+	}
+	return ids->first_seq == s->next_seq ? KERR_NONE : KERR_OUT_OF_ORDER_SEQUENCE;
+}
+
+static void record_sequence(struct rb_pid_state *s, const struct batch_ids *ids, int64_t base)
+{
+	s->batch[s->head] = (struct rb_pid_batch){ids->first_seq, ids->last_seq, base};
+	s->head = (s->head + 1) % RB_PID_BATCHES;
+	if (s->nbatches < RB_PID_BATCHES)
+		s->nbatches++;
+	s->next_seq = seq_add(ids->last_seq, 1);
+}
+
+/* Sequence check (idempotent producers), then the append, under the partition lock. */
+static int16_t append_checked(struct broker *b, struct partition *p, uint8_t *rec, size_t len,
+			      const struct batch_ids *ids, struct rb_part_truth *pt)
+{
+	struct rb_pid_state *s = NULL;
+	bool dup = false;
+	int64_t base = -1;
+	int16_t err;
+
+	if (ids->pid >= 0) {
+		if ((err = check_sequence(p, ids, &s, &dup, &base)))
+			return err;
+		if (dup) {
+			pt->base_offset = base;
+			pt->duplicate = true;
+			pt->append_start_ns = pt->append_end_ns = now_ns();
+			return KERR_NONE;
+		}
+	}
+	err = append_locked(b, p, rec, len, pt);
+	if (!err && s)
+		record_sequence(s, ids, pt->base_offset);
+	return err;
+}
+
 int16_t logs_append(struct broker *b, struct partition *p, uint8_t *rec, size_t len,
 		    struct rb_part_truth *pt)
 {
+	struct batch_ids ids;
 	int16_t err;
 
 	pt->bytes = (uint32_t)len;
 	pt->base_offset = -1;
 	pthread_rwlock_rdlock(&p->leader_isr);
-	err = validate(rec, len, &pt->records);
+	err = validate(rec, len, &pt->records, &ids);
 	if (!err) {
 		pthread_mutex_lock(&p->lock);
 		pt->lock_ns = now_ns();
-		err = append_locked(b, p, rec, len, pt);
+		err = append_checked(b, p, rec, len, &ids, pt);
 		pthread_mutex_unlock(&p->lock);
 	}
 	pthread_rwlock_unlock(&p->leader_isr);

@@ -4,8 +4,9 @@
  * read with kproto's bounds-checked cursor (one decoder for the project);
  * responses are written with wbuf. Versions are those librdkafka 2.0,
  * kcat and kafka-python 2.0 use and that the encoders below handle:
- *   ApiVersions 0-3, Metadata 0-8, Produce 3-9 (record batches v2 only;
- *   v0-2 carry legacy message sets, which this broker does not store).
+ *   ApiVersions 0-3, Metadata 0-8, Produce 3-13 (record batches v2 only;
+ *   v0-2 carry legacy message sets, which this broker does not store),
+ *   InitProducerId 0-4 (idempotent producers; no transactions).
  * Advertising Produce 8 also makes kafka-python infer a 2.4 broker and send
  * magic-2 batches with Produce v7. Fetch 4 is advertised but not served (a
  * Fetch closes the connection): librdkafka enables message format v2 only
@@ -23,10 +24,9 @@ struct api_range {
 };
 
 static const struct api_range supported[] = {
-    {KPROTO_API_PRODUCE, 3, 13},
-    {KPROTO_API_FETCH, 4, 4}, /* advertised only: see above */
-    {KPROTO_API_METADATA, 0, 8},
-    {KPROTO_API_API_VERSIONS, 0, 3},
+    {KPROTO_API_PRODUCE, 3, 13},	 {KPROTO_API_FETCH, 4, 4}, /* advertised only: see above */
+    {KPROTO_API_METADATA, 0, 8},	 {KPROTO_API_API_VERSIONS, 0, 3},
+    {KPROTO_API_INIT_PRODUCER_ID, 0, 4},
 };
 #define NSUPPORTED (sizeof(supported) / sizeof(supported[0]))
 
@@ -382,6 +382,47 @@ bad:
 	return -1;
 }
 
+/* ---- InitProducerId ---- */
+
+/*
+ * A fresh producer id at epoch 0 for every request, as Kafka does for an
+ * idempotent (non-transactional) producer. Transactions are not served: a
+ * transactional id is refused (closes the connection). v3+ carries the
+ * producer's current id and epoch (KIP-360 resume); a new id answers it too.
+ */
+static int init_producer_id(struct broker *b, struct request *r, struct kproto_cur *c)
+{
+	int16_t v = r->api_version;
+	bool flex = v >= 2;
+	const uint8_t *txn;
+	int32_t tlen, timeout;
+	int64_t pid;
+	int16_t epoch;
+	struct wbuf w = {0};
+	size_t hdr;
+
+	if ((flex ? kproto_read_compact_string(c, &txn, &tlen)
+		  : kproto_read_string(c, &txn, &tlen)) ||
+	    kproto_read_i32(c, &timeout) ||
+	    (v >= 3 && (kproto_read_i64(c, &pid) || kproto_read_i16(c, &epoch))) ||
+	    (flex && kproto_skip_tags(c)))
+		return -1;
+	if (tlen >= 0) {
+		fprintf(stderr, "refbroker: %s: transactional InitProducerId not supported\n",
+			r->client);
+		return -1;
+	}
+	pid = __atomic_fetch_add(&b->next_producer_id, 1, __ATOMIC_RELAXED);
+	resp_begin(&w, r);
+	hdr = w.len;
+	wb_i32(&w, 0); /* throttle_time_ms */
+	wb_i16(&w, KERR_NONE);
+	wb_i64(&w, pid);
+	wb_i16(&w, 0); /* producer epoch */
+	wb_tags(&w, flex);
+	return resp_end(&w, r, hdr);
+}
+
 /* Decodes the header and dispatches; -1 (or r->action RB_CLOSE) closes the connection. */
 int handle_request(struct broker *b, struct request *r)
 {
@@ -409,6 +450,8 @@ int handle_request(struct broker *b, struct request *r)
 		return metadata(b, r, &c);
 	case KPROTO_API_PRODUCE:
 		return produce(b, r, &c);
+	case KPROTO_API_INIT_PRODUCER_ID:
+		return init_producer_id(b, r, &c);
 	default:
 		return -1;
 	}

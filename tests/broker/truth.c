@@ -106,6 +106,8 @@ static void part_json(struct sbuf *s, const struct rb_part_truth *p)
 		  p->partition, p->error, p->bytes, p->records, (long long)p->base_offset,
 		  u(p->lock_ns), u(p->append_start_ns), u(p->append_end_ns));
 	inject_json(s, p->inject);
+	if (p->duplicate)
+		sb_printf(s, ",\"duplicate\":true");
 	sb_printf(s, "}");
 }
 

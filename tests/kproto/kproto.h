@@ -31,6 +31,7 @@ enum kproto_api {
 	KPROTO_API_METADATA = 3,
 	KPROTO_API_CONTROLLED_SHUTDOWN = 7,
 	KPROTO_API_API_VERSIONS = 18,
+	KPROTO_API_INIT_PRODUCER_ID = 22,
 };
 
 /* Highest Produce version kproto_decode_produce() understands. */

@@ -1,0 +1,230 @@
+#!/usr/bin/python3
+"""The reference broker (build/refbroker-san) with idempotent producers:
+kafkalat load with enable.idempotence=true (acks=all) delivers 5000 messages
+with no failure, after one InitProducerId, and the segment files hold exactly
+5000 records of that producer id. Then a raw client checks InitProducerId v0
+and v2 (fresh ids, epoch 0) and the sequence checks of Produce v3: the next
+sequence is appended, a retried batch is answered with its first offset
+without being appended, a gap is OUT_OF_ORDER_SEQUENCE_NUMBER (45), and a new
+producer must start at sequence 0."""
+import glob
+import os
+import signal
+import socket
+import struct
+import subprocess
+
+from lib import BUILD, Failure, crc32c, main, read_jsonl, read_keys
+
+BROKER = os.path.join(BUILD, "refbroker-san")
+N = 5000
+PRODUCER_ID_0 = 1000
+
+
+def start_broker(t, name):
+    logdir = t.path(name + "-log")
+    os.mkdir(logdir)
+    truth = t.path(name + "-truth.jsonl")
+    err = open(t.path(name + ".err"), "wb")
+    p = subprocess.Popen([BROKER, "--port", "0", "--log-dir", logdir, "--partitions", "4",
+                          "--truth", truth], stdout=subprocess.PIPE, stderr=err)
+    err.close()
+    p.name = name
+    t.procs.append(p)
+    vals = read_keys(p, ("PORT",), 10)
+    if vals is None:
+        raise Failure(f"{name}: no PORT= line")
+    return p, int(vals["PORT"]), logdir, truth
+
+
+def stop_broker(t, p):
+    p.send_signal(signal.SIGTERM)
+    rc = t.wait(p, 20)
+    with open(t.path(p.name + ".err"), errors="replace") as f:
+        err = f.read()
+    t.eq(rc, 0, f"{p.name}: exit status after SIGTERM")
+    clean = not any(s in err for s in ("ERROR: AddressSanitizer", "runtime error",
+                                       "LeakSanitizer"))
+    t.check(clean, f"{p.name}: sanitizers report nothing"
+            + ("" if clean else f" ({err.strip()[-600:]!r})"))
+
+
+def batches_of(logdir, topic):
+    """Every stored batch of the topic: [(partition, base offset, records, producer id,
+    CRC ok)]."""
+    out = []
+    for pdir in sorted(glob.glob(os.path.join(logdir, f"{topic}-*"))):
+        part = int(pdir.rsplit("-", 1)[1])
+        for seg in sorted(glob.glob(os.path.join(pdir, "*.log"))):
+            with open(seg, "rb") as f:
+                data = f.read()
+            off = 0
+            while len(data) - off >= 61:
+                base, blen = struct.unpack_from(">qi", data, off)
+                crc, = struct.unpack_from(">I", data, off + 17)
+                pid, = struct.unpack_from(">q", data, off + 43)
+                nrec, = struct.unpack_from(">i", data, off + 57)
+                end = off + 12 + blen
+                out.append((part, base, nrec, pid, crc32c(data[off + 21:end]) == crc))
+                off = end
+    return out
+
+
+# -- a raw client -------------------------------------------------------------------
+
+def varint(n):
+    n = (n << 1) ^ (n >> 63)  # zigzag
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def uvarint(n):
+    out = bytearray()
+    while n >= 0x80:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def kstr(s):
+    b = s.encode()
+    return struct.pack(">h", len(b)) + b
+
+
+def batch(pid, epoch, seq, count):
+    """A RecordBatch v2 of count small records."""
+    recs = b""
+    for i in range(count):
+        val = f"v{seq + i}".encode()
+        body = (b"\x00" + varint(0) + varint(i) + varint(-1) + varint(len(val)) + val
+                + varint(0))
+        recs += varint(len(body)) + body
+    after_crc = struct.pack(">hiqqqhii", 0, count - 1, 0, 0, pid, epoch, seq, count) + recs
+    head = struct.pack(">ib", -1, 2) + struct.pack(">I", crc32c(after_crc))
+    return struct.pack(">qi", 0, len(head) + len(after_crc)) + head + after_crc
+
+
+class Raw:
+    def __init__(self, port):
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.corr = 0
+
+    def call(self, key, ver, body, flexible=False):
+        self.corr += 1
+        hdr = struct.pack(">hhi", key, ver, self.corr) + kstr("raw")
+        if flexible:
+            hdr += b"\x00"  # tagged fields
+        msg = hdr + body
+        self.s.sendall(struct.pack(">i", len(msg)) + msg)
+        n, = struct.unpack(">i", self._read(4))
+        resp = self._read(n)
+        corr, = struct.unpack_from(">i", resp)
+        if corr != self.corr:
+            raise Failure(f"raw client: correlation id {corr}, want {self.corr}")
+        return resp[5:] if flexible else resp[4:]
+
+    def _read(self, n):
+        buf = b""
+        while len(buf) < n:
+            chunk = self.s.recv(n - len(buf))
+            if not chunk:
+                raise Failure("raw client: the broker closed the connection")
+            buf += chunk
+        return buf
+
+    def init_producer_id(self, ver):
+        if ver >= 2:  # null compact string, timeout, tags
+            body = uvarint(0) + struct.pack(">i", 60000) + b"\x00"
+        else:
+            body = struct.pack(">hi", -1, 60000)
+        resp = self.call(22, ver, body, flexible=ver >= 2)
+        _throttle, err, pid, epoch = struct.unpack_from(">ihqh", resp)
+        return err, pid, epoch
+
+    def metadata(self, topic):
+        self.call(3, 0, struct.pack(">i", 1) + kstr(topic))
+
+    def produce(self, topic, part, records):
+        """Produce v3, acks=all; returns (error, base offset)."""
+        body = (struct.pack(">hhii", -1, -1, 10000, 1) + kstr(topic) + struct.pack(">ii", 1, part)
+                + struct.pack(">i", len(records)) + records)
+        resp = self.call(0, 3, body)
+        off = 4
+        tlen, = struct.unpack_from(">h", resp, off)
+        off += 2 + tlen + 4  # name, partition count
+        _idx, err, base = struct.unpack_from(">ihq", resp, off)
+        return err, base
+
+
+def raw_checks(t, port, logdir):
+    print("-- raw client: InitProducerId v0/v2, duplicate and out-of-order batches")
+    c = Raw(port)
+    err0, pid0, ep0 = c.init_producer_id(0)
+    err2, pid2, ep2 = c.init_producer_id(2)
+    t.eq((err0, ep0, err2, ep2), (0, 0, 0, 0), "InitProducerId v0/v2: no error, epoch 0")
+    t.check(pid0 >= PRODUCER_ID_0 and pid2 == pid0 + 1,
+            f"InitProducerId: fresh, monotonic ids ({pid0}, {pid2})")
+    c.metadata("raw")
+    pid = pid2
+    steps = [  # (what, producer id, sequence, records, want (error, base offset))
+        ("first batch (seq 0)", pid, 0, 2, (0, 0)),
+        ("the same batch again: a retry", pid, 0, 2, (0, 0)),
+        ("a gap (seq 5, next is 2)", pid, 5, 1, (45, -1)),
+        ("the next batch (seq 2)", pid, 2, 3, (0, 2)),
+        ("the first batch once more (one of the last 5)", pid, 0, 2, (0, 0)),
+        ("the last batch again", pid, 2, 3, (0, 2)),
+        ("the next batch (seq 5)", pid, 5, 1, (0, 5)),
+        ("a new producer starting at seq 3", pid0, 3, 1, (45, -1)),
+        ("a new producer at seq 0", pid0, 0, 1, (0, 6)),
+    ]
+    for what, p, seq, n, want in steps:
+        t.eq(c.produce("raw", 0, batch(p, 0, seq, n)), want, f"Produce v3: {what}")
+    stored = batches_of(logdir, "raw")
+    t.eq(sum(b[2] for b in stored), 7, "raw: records in the segment files (no duplicates)")
+    t.eq([b[1] for b in stored], [0, 2, 5, 6], "raw: stored batches' base offsets")
+    c.s.close()
+
+
+def test(t):
+    b, port, logdir, truth = start_broker(t, "broker")
+    print("-- kafkalat load -X enable.idempotence=true --acks all")
+    s, msgs = t.load(f"127.0.0.1:{port}", "-t", "idem", "--count", N, "--acks", "all",
+                     "-X", "enable.idempotence=true", "-X", "linger.ms=1",
+                     "-X", "batch.num.messages=200", name="load-idem")
+    t.eq((s["delivered"], s["failed"]), (N, 0), "idempotent load: delivered, failed")
+    acked = {(m["partition"], m["offset"]) for m in msgs if m["offset"] >= 0}
+    t.eq(len(acked), N, "idempotent load: distinct acknowledged offsets")
+    stored = batches_of(logdir, "idem")
+    t.eq(sum(x[2] for x in stored), N, "idem: records in the segment files")
+    t.check(all(x[4] for x in stored), "idem: every stored batch's CRC-32C is right")
+    pids = {x[3] for x in stored}
+    t.check(len(pids) == 1 and min(pids) >= PRODUCER_ID_0,
+            f"idem: the batches carry the one producer id handed out ({pids})")
+    missing = sum(1 for part, off in acked
+                  if not any(x[0] == part and x[1] <= off < x[1] + x[2] for x in stored))
+    t.eq(missing, 0, "idem: acknowledged offsets not in a stored batch")
+    raw_checks(t, port, logdir)
+    stop_broker(t, b)
+    lines = read_jsonl(truth)
+    inits = [r for r in lines if r["api_key"] == 22]
+    t.eq(len(inits), 3, "truth: InitProducerId requests (load + raw v0, v2)")
+    produce = [r for r in lines if r["api_key"] == 0 and
+               any(p["topic"] == "idem" for p in r["partitions"])]
+    t.check(all(r["acks"] == -1 for r in produce), "truth: the load's produce requests are "
+                                                    "acks=all")
+    t.check(all(p["error"] == 0 for r in produce for p in r["partitions"]),
+            "truth: no partition error for the load")
+    dups = sum(1 for r in lines if r["api_key"] == 0 for p in r["partitions"]
+               if p.get("duplicate"))
+    t.eq(dups, 3, "truth: duplicates marked (the raw client's three retries)")
+
+
+main(test)
