@@ -144,6 +144,38 @@ class Run:
             raise Failure(f"{name}: no PORT= line")
         return p, int(vals["PORT"])
 
+    def san_broker(self, name, *args, partitions=4):
+        """build/refbroker-san (ASan/UBSan) writing its ground truth, stderr in
+        NAME.err; returns (proc, port, log dir, truth path)."""
+        logdir = self.path(name + "-log")
+        os.mkdir(logdir)
+        truth = self.path(name + "-truth.jsonl")
+        err = open(self.path(name + ".err"), "wb")
+        p = subprocess.Popen([os.path.join(BUILD, "refbroker-san"), "--port", "0",
+                              "--log-dir", logdir, "--partitions", str(partitions),
+                              "--truth", truth, *map(str, args)],
+                             stdout=subprocess.PIPE, stderr=err)
+        err.close()
+        p.name = name
+        self.procs.append(p)
+        vals = read_keys(p, ("PORT",), 10)
+        if vals is None:
+            raise Failure(f"{name}: no PORT= line")
+        return p, int(vals["PORT"]), logdir, truth
+
+    def stop_san_broker(self, p):
+        """SIGTERM: exit 0, nothing from the sanitizers; returns the stderr lines."""
+        p.send_signal(signal.SIGTERM)
+        rc = self.wait(p, 20)
+        with open(self.path(p.name + ".err"), errors="replace") as f:
+            err = f.read()
+        self.eq(rc, 0, f"{p.name}: exit status after SIGTERM")
+        clean = not any(s in err for s in ("ERROR: AddressSanitizer", "runtime error",
+                                           "LeakSanitizer"))
+        self.check(clean, f"{p.name}: sanitizers report nothing"
+                   + ("" if clean else f" ({err.strip()[-600:]!r})"))
+        return err.strip().splitlines()
+
     def truth_broker(self, name, *flags, io="jvm", logdir=None, fifo=False):
         """The reference broker writing its ground truth (NAME-truth.jsonl) on
         CPU 0 under nice -15 (fifo: SCHED_FIFO 10). Its stamps are taken in

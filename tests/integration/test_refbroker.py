@@ -11,55 +11,18 @@ fault flag changes the ground truth as it should."""
 import glob
 import os
 import re
-import signal
 import socket
 import statistics
 import struct
-import subprocess
 import threading
 import time
 
 import kafka
 
-from lib import BUILD, Failure, crc32c, main, read_jsonl, read_keys
+from lib import crc32c, main, read_jsonl
 
-BROKER = os.path.join(BUILD, "refbroker-san")
 MS = 1000000
 
-
-def start_broker(t, name, *args, partitions=4):
-    """Starts the broker; returns (proc, port, log dir, truth path)."""
-    logdir = t.path(name + "-log")
-    os.mkdir(logdir)
-    truth = t.path(name + "-truth.jsonl")
-    err = open(t.path(name + ".err"), "wb")
-    p = subprocess.Popen([BROKER, "--port", "0", "--log-dir", logdir, "--partitions",
-                          str(partitions), "--truth", truth, *map(str, args)],
-                         stdout=subprocess.PIPE, stderr=err)
-    err.close()
-    p.name = name
-    t.procs.append(p)
-    vals = read_keys(p, ("PORT",), 10)
-    if vals is None:
-        raise Failure(f"{name}: no PORT= line")
-    return p, int(vals["PORT"]), logdir, truth
-
-
-def stop_broker(t, p):
-    """SIGTERM: exit 0, nothing from the sanitizers; returns the stderr lines."""
-    p.send_signal(signal.SIGTERM)
-    rc = t.wait(p, 20)
-    with open(t.path(p.name + ".err"), errors="replace") as f:
-        err = f.read()
-    t.eq(rc, 0, f"{p.name}: exit status after SIGTERM")
-    clean = not any(s in err for s in ("ERROR: AddressSanitizer", "runtime error",
-                                       "LeakSanitizer"))
-    t.check(clean, f"{p.name}: sanitizers report nothing"
-            + ("" if clean else f" ({err.strip()[-600:]!r})"))
-    return err.strip().splitlines()
-
-
-# -- reading the log back -------------------------------------------------------
 
 def read_partition(t, pdir, seg_bytes, bad):
     """Batches of one partition directory: [(base, last, records)]; checks CRCs,
@@ -246,7 +209,7 @@ N = 20000
 
 def io_style(t, io):
     print(f"-- --io {io}: kafkalat load (acks 1, all, 0), kcat, kafka-python, bad input")
-    b, port, logdir, truth = start_broker(t, f"broker-{io}", "--io", io,
+    b, port, logdir, truth = t.san_broker(f"broker-{io}", "--io", io,
                                           "--segment-bytes", SEG)
     boot = f"127.0.0.1:{port}"
     small = ["-X", "linger.ms=1", "-X", "batch.num.messages=200"]
@@ -280,7 +243,7 @@ def io_style(t, io):
     acked = kafka_python(boot, "kp", 3000)
     records["kp"] = 3000
     check_log(t, logdir, "kp", acked, 3000, SEG)
-    err = stop_broker(t, b)
+    err = t.stop_san_broker(b)
     closes = [ln for ln in err if "closing the connection" in ln]
     t.check(len(closes) >= 8, f"bad connections logged one line each ({len(closes)}): "
                               f"{closes[:8]}")
@@ -294,12 +257,12 @@ def io_style(t, io):
 # -- faults -------------------------------------------------------------------------
 
 def fault_run(t, name, args, count=3000, acks="1", partitions=1, extra=()):
-    b, port, logdir, truth = start_broker(t, name, *args, partitions=partitions)
+    b, port, logdir, truth = t.san_broker(name, *args, partitions=partitions)
     s, _ = t.load(f"127.0.0.1:{port}", "-t", "f", "--count", count, "--acks", acks,
                   "-X", "linger.ms=0", "-X", "batch.num.messages=20", "--size", 100,
                   *extra, name=f"load-{name}", messages=False)
     t.eq(s["delivered"], count, f"{name}: delivered")
-    stop_broker(t, b)
+    t.stop_san_broker(b)
     return [r for r in read_jsonl(truth) if r["api_key"] == 0], b
 
 
@@ -359,7 +322,7 @@ def faults(t):
             f"replica-delay 25 ms: {len(lines)} acks=all responses enqueued >= 25 ms "
             f"after the append")
 
-    b, port, _, _ = start_broker(t, "hog", "--cpu-hog", "--handlers", 2, partitions=1)
+    b, port, _, _ = t.san_broker("hog", "--cpu-hog", "--handlers", 2, partitions=1)
     want = {"kafka-cpu-hog", "kafka-acceptor", "kafka-network-0", "kafka-handler-0",
             "kafka-scheduler"}
     deadline = time.monotonic() + 3  # threads name themselves as they start
@@ -375,7 +338,7 @@ def faults(t):
     s, _ = t.load(f"127.0.0.1:{port}", "-t", "h", "--count", 2000, name="load-hog",
                   messages=False)
     t.eq(s["delivered"], 2000, "cpu hog: delivered")
-    stop_broker(t, b)
+    t.stop_san_broker(b)
 
 
 def test(t):

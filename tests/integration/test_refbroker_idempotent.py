@@ -9,44 +9,13 @@ without being appended, a gap is OUT_OF_ORDER_SEQUENCE_NUMBER (45), and a new
 producer must start at sequence 0."""
 import glob
 import os
-import signal
 import socket
 import struct
-import subprocess
 
-from lib import BUILD, Failure, crc32c, main, read_jsonl, read_keys
+from lib import Failure, crc32c, main, read_jsonl
 
-BROKER = os.path.join(BUILD, "refbroker-san")
 N = 5000
 PRODUCER_ID_0 = 1000
-
-
-def start_broker(t, name):
-    logdir = t.path(name + "-log")
-    os.mkdir(logdir)
-    truth = t.path(name + "-truth.jsonl")
-    err = open(t.path(name + ".err"), "wb")
-    p = subprocess.Popen([BROKER, "--port", "0", "--log-dir", logdir, "--partitions", "4",
-                          "--truth", truth], stdout=subprocess.PIPE, stderr=err)
-    err.close()
-    p.name = name
-    t.procs.append(p)
-    vals = read_keys(p, ("PORT",), 10)
-    if vals is None:
-        raise Failure(f"{name}: no PORT= line")
-    return p, int(vals["PORT"]), logdir, truth
-
-
-def stop_broker(t, p):
-    p.send_signal(signal.SIGTERM)
-    rc = t.wait(p, 20)
-    with open(t.path(p.name + ".err"), errors="replace") as f:
-        err = f.read()
-    t.eq(rc, 0, f"{p.name}: exit status after SIGTERM")
-    clean = not any(s in err for s in ("ERROR: AddressSanitizer", "runtime error",
-                                       "LeakSanitizer"))
-    t.check(clean, f"{p.name}: sanitizers report nothing"
-            + ("" if clean else f" ({err.strip()[-600:]!r})"))
 
 
 def batches_of(logdir, topic):
@@ -194,7 +163,7 @@ def raw_checks(t, port, logdir):
 
 
 def test(t):
-    b, port, logdir, truth = start_broker(t, "broker")
+    b, port, logdir, truth = t.san_broker("broker")
     print("-- kafkalat load -X enable.idempotence=true --acks all")
     s, msgs = t.load(f"127.0.0.1:{port}", "-t", "idem", "--count", N, "--acks", "all",
                      "-X", "enable.idempotence=true", "-X", "linger.ms=1",
@@ -212,7 +181,7 @@ def test(t):
                   if not any(x[0] == part and x[1] <= off < x[1] + x[2] for x in stored))
     t.eq(missing, 0, "idem: acknowledged offsets not in a stored batch")
     raw_checks(t, port, logdir)
-    stop_broker(t, b)
+    t.stop_san_broker(b)
     lines = read_jsonl(truth)
     inits = [r for r in lines if r["api_key"] == 22]
     t.eq(len(inits), 3, "truth: InitProducerId requests (load + raw v0, v2)")
