@@ -10,10 +10,11 @@
  *   kafka-handler-N   take requests from the one shared bounded queue
  *   kafka-scheduler   fsyncs rolled segments off the request path
  *   kafka-purgatory   holds acks=all responses for --replica-delay-ms
+ *   kafka-fetch-exp   expires delayed fetches (long poll) at their max wait
  *   kafka-truth       writes the ground-truth file
  *   kafka-cpu-hog     --cpu-hog only
  * and with --cluster (replica.c, fetcher.c):
- *   kafka-replica-fetcher-L-N  follows the partitions led by broker L
+ *   kafka-repl-L-N    replica fetcher N following the partitions led by broker L
  *   kafka-isr-check   shrinks ISRs every --replica-lag-time-ms / 2
  *   kafka-reaper      answers acks=all requests not replicated in time
  *
@@ -44,17 +45,19 @@
 #define RB_MAX_REPLICAS	  8
 
 /* Kafka error codes we answer with. */
-#define KERR_UNKNOWN_SERVER	    (-1)
-#define KERR_NONE		    0
-#define KERR_CORRUPT_MESSAGE	    2
-#define KERR_UNKNOWN_TOPIC_OR_PART  3
-#define KERR_NOT_LEADER		    6
-#define KERR_REQUEST_TIMED_OUT	    7
-#define KERR_INVALID_TOPIC	    17
-#define KERR_NOT_ENOUGH_REPLICAS    19
-#define KERR_UNSUPPORTED_VERSION    35
-#define KERR_OUT_OF_ORDER_SEQUENCE  45
-#define KERR_INVALID_PRODUCER_EPOCH 47
+#define KERR_UNKNOWN_SERVER	     (-1)
+#define KERR_NONE		     0
+#define KERR_OFFSET_OUT_OF_RANGE     1
+#define KERR_CORRUPT_MESSAGE	     2
+#define KERR_UNKNOWN_TOPIC_OR_PART   3
+#define KERR_NOT_LEADER		     6
+#define KERR_REQUEST_TIMED_OUT	     7
+#define KERR_INVALID_TOPIC	     17
+#define KERR_NOT_ENOUGH_REPLICAS     19
+#define KERR_UNSUPPORTED_VERSION     35
+#define KERR_OUT_OF_ORDER_SEQUENCE   45
+#define KERR_INVALID_PRODUCER_EPOCH  47
+#define KERR_FETCH_SESSION_NOT_FOUND 70
 
 enum rb_io { RB_IO_JVM, RB_IO_CHUNKED };
 enum rb_phase { RB_PH_READ, RB_PH_QUEUE, RB_PH_APPEND, RB_PH_RESPOND, RB_PH_N };
@@ -126,6 +129,17 @@ struct rb_part_truth {
 	struct partition *log;		      /* where it was appended */
 };
 
+/*
+ * A piece of a response: bytes of r->resp (fd < 0) or a byte range of a
+ * segment file, sent with sendfile (Kafka's FileRecords.writeTo).
+ */
+struct rb_span {
+	int fd;
+	uint64_t off, len;
+};
+
+struct fetch_req;
+
 /* What a handler tells the network thread to do with a request's connection. */
 enum rb_action { RB_RESPOND, RB_NO_RESPONSE, RB_CLOSE };
 
@@ -155,6 +169,11 @@ struct request {
 	int32_t released_by;
 	uint64_t t_released;
 	struct request *pprev, *pnext; /* produce purgatory, for timeouts */
+	/* a response with file pieces (Fetch): sent span by span, else resp as one */
+	struct rb_span *spans;
+	size_t nspans, span_i;
+	uint64_t span_done;
+	struct fetch_req *fetch; /* Fetch only: parsed request, results, times */
 };
 
 void request_free(struct request *r);
@@ -181,6 +200,7 @@ void rqueue_close(struct rqueue *q);
 /* ---- partitions and their logs ---- */
 struct segment {
 	int fd;
+	int read_fd; /* open for the broker's life: fetches sendfile from it */
 	int64_t base_offset;
 	uint64_t size;
 	uint8_t *index; /* mmapped .index, RB_INDEX_BYTES */
@@ -210,6 +230,15 @@ struct rb_pid_state {
 	struct rb_pid_batch batch[RB_PID_BATCHES];
 };
 
+/* A rolled segment as fetches see it: final size, its own fd, a copy of its index. */
+struct rolled_segment {
+	int64_t base_offset;
+	uint64_t size;
+	int fd;
+	uint8_t *index; /* index_entries 8-byte entries, as in the .index file */
+	uint32_t index_entries;
+};
+
 /* What the leader knows of one follower of a partition (Kafka's Replica). */
 struct follower {
 	int32_t id;
@@ -234,7 +263,7 @@ struct repl_part {
 	int32_t replicas[RB_MAX_REPLICAS];
 	struct follower f[RB_MAX_REPLICAS]; /* leader: the other replicas */
 	uint32_t nf;
-	int64_t hw, leader_leo;
+	int64_t leader_leo;	/* the HW is partition_hw() */
 	struct repl_wait *wait; /* ring-less FIFO: [whead, nwait) in offset order */
 	size_t whead, nwait, capwait;
 };
@@ -243,7 +272,6 @@ struct partition {
 	pthread_rwlock_t leader_isr; /* leaderIsrUpdateLock: read side per append */
 	pthread_mutex_t lock;	     /* UnifiedLog.lock: held across the append */
 	char dir[4096];
-	const char *topic; /* its topic's name */
 	int32_t index;
 	struct segment seg;
 	int64_t next_offset;
@@ -251,6 +279,11 @@ struct partition {
 	uint64_t appends;
 	struct rb_pid_state *pids; /* under lock */
 	size_t npids, cap_pids;
+	struct rolled_segment *rolled; /* under lock, oldest first */
+	size_t nrolled, cap_rolled;
+	/* read without the lock (Kafka's volatile offsets): partition_hw() etc. */
+	int64_t hw, leo;
+	struct topic *topic;
 	struct repl_part repl;
 };
 
@@ -282,7 +315,8 @@ struct logs {
 struct broker;
 int logs_init(struct broker *b);
 void logs_destroy(struct broker *b);
-/* Finds a topic, creating it with --partitions when create is set; NULL if absent/failed. */
+/* Finds a topic, creating it with --partitions when create is set; NULL if absent/failed.
+ */
 struct topic *logs_topic(struct broker *b, const char *name, size_t len, bool create);
 /* Finds a topic by its id (Produce v13); NULL if none has it. */
 struct topic *logs_topic_by_id(struct broker *b, const uint8_t id[16]);
@@ -300,11 +334,41 @@ int16_t logs_append(struct broker *b, struct partition *p, uint8_t *rec, size_t 
  * partial last batch dropped. Returns 0 or -1 (bad batches, I/O error).
  */
 int logs_append_follower(struct broker *b, struct partition *p, const uint8_t *rec, size_t len);
-/* The log end offset, read under the partition mutex. */
-int64_t logs_leo(struct partition *p);
+
+/*
+ * High watermark and log end offset. Without replication HW follows LEO
+ * after each append; the replication module moves HW from follower fetches
+ * and then calls fetch_purgatory_wake().
+ */
+int64_t partition_hw(const struct partition *p);
+int64_t partition_leo(const struct partition *p);
+void partition_set_hw(struct partition *p, int64_t hw);
+int64_t partition_log_start(const struct partition *p);
+
+/* Where a fetch's records are: a byte range of one segment file. */
+struct log_slice {
+	int fd;
+	uint64_t pos, len;
+};
+
+/*
+ * Finds the whole batches of p from the one containing offset, up to
+ * max_bytes (at least one batch when min_one), below limit (HW for
+ * consumers, LEO for followers), in one segment. Reads batch headers only.
+ * Returns a Kafka error (OFFSET_OUT_OF_RANGE outside [log start, LEO]).
+ */
+int16_t logs_read(struct partition *p, int64_t offset, bool follower, uint64_t max_bytes,
+		  bool min_one, struct log_slice *out);
+/* Bytes readable from offset (up to want): DelayedFetch's "enough bytes" check. */
+uint64_t logs_readable(struct partition *p, int64_t offset, bool follower, uint64_t want);
 
 /* CRC-32C (Castagnoli), as record batches v2 carry it. */
 uint32_t crc32c(const uint8_t *p, size_t n);
+
+/* Response size placeholder + header, and its completion (proto.c). */
+struct wbuf;
+void resp_begin(struct wbuf *w, const struct request *r);
+int resp_end(struct wbuf *w, struct request *r, size_t hdr_len);
 
 /* ---- network threads ---- */
 struct conn;
@@ -380,6 +444,70 @@ int cpu_hog_start(struct broker *b);
 /* Counts calls; true every `every`-th one (thread-safe). */
 bool every_nth(uint64_t *counter, uint32_t every);
 
+/* ---- Fetch (fetch.c), its purgatory (fetch_purgatory.c), replication hook ---- */
+struct fetch_topic {
+	char name[RB_MAX_TOPIC_LEN + 1];
+	size_t first, n; /* its partitions in fetch_req.parts */
+};
+
+struct fetch_part {
+	int32_t partition, leader_epoch, max_bytes;
+	int64_t fetch_offset, log_start;
+	struct partition *p; /* NULL: unknown topic or partition, or not_leader */
+	bool not_leader;
+	/* the last read */
+	int16_t error;
+	int64_t hw;
+	struct log_slice slice;
+};
+
+struct fetch_req {
+	int32_t replica_id, max_wait_ms, min_bytes, max_bytes, session_id, session_epoch;
+	int8_t isolation;
+	int16_t error; /* top level (v7+): FETCH_SESSION_ID_NOT_FOUND */
+	struct fetch_topic *topics;
+	size_t ntopics;
+	struct fetch_part *parts;
+	size_t nparts;
+	uint64_t bytes;			   /* records bytes of the last read */
+	uint64_t t_fetch_read;		   /* after the last read */
+	uint64_t t_wait_start, t_wait_end; /* in the fetch purgatory; 0: not delayed */
+	bool delay; /* set by fetch_handle: not enough bytes, to the purgatory */
+};
+
+int fetch_handle(struct broker *b, struct request *r, const uint8_t *body, size_t len);
+int list_offsets_handle(struct broker *b, struct request *r, const uint8_t *body, size_t len);
+/* Reads the partitions again and hands the response to the network thread. */
+void fetch_complete(struct broker *b, struct request *r);
+void fetch_req_free(struct fetch_req *f);
+/* True when the fetch has min_bytes readable now (DelayedFetch.tryComplete). */
+bool fetch_satisfied(struct request *r);
+/* Does r's fetch read partition p? */
+bool fetch_watches(const struct request *r, const struct partition *p);
+
+struct fetch_purgatory {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct request *head; /* waiting fetches, any order (deadlines differ) */
+	bool stop;
+	pthread_t thr;
+};
+int fetch_purgatory_start(struct broker *b);
+/* Parks r until enough bytes arrive or r->t_due; may complete it at once. */
+void fetch_purgatory_add(struct broker *b, struct request *r);
+/* After an append to p or an HW advance of p: completes the fetches now satisfied. */
+void fetch_purgatory_wake(struct broker *b, struct partition *p);
+void fetch_purgatory_stop(struct broker *b);
+
+/*
+ * Replication hook, owned by the replication module (replica.c): called
+ * from the thread handling a Fetch with replica_id >= 0, for each partition
+ * of the fetch, before it is read; no lock is held, the hook takes what it
+ * needs (p->lock, p->leader_isr). t_arrival_ns: when the request was read.
+ */
+void replica_on_fetch(struct broker *b, struct partition *p, int32_t replica_id,
+		      int64_t fetch_offset, uint64_t t_arrival_ns);
+
 /* ---- replication (--cluster): replica.c leader side, fetcher.c follower side ---- */
 struct fetcher {
 	struct broker *b;
@@ -404,15 +532,10 @@ void replica_partition_init(struct broker *b, struct partition *p);
 void replica_partition_free(struct partition *p);
 int replica_start(struct broker *b);
 void replica_stop(struct broker *b);
-/* Leader side of a follower's fetch (Kafka's Partition.updateFollowerFetchState). */
-void replica_on_fetch(struct broker *b, struct partition *p, int32_t replica_id,
-		      int64_t fetch_offset, uint64_t t_arrival_ns);
 /* Under the partition mutex, after a leader append: LEO, HW, acks=all wait. */
 void replica_on_append(struct broker *b, struct partition *p, struct request *r, uint32_t part);
 /* Follower: the high watermark from the leader's fetch response. */
 void replica_follower_hw(struct broker *b, struct partition *p, int64_t leader_hw);
-/* The partition's high watermark (leader: min LEO over the ISR). */
-int64_t replica_hw(struct broker *b, struct partition *p);
 bool replica_is_leader(const struct broker *b, const struct partition *p);
 /* Metadata: replicas and ISR as known here; counts returned. */
 uint32_t replica_isr(struct broker *b, struct partition *p, int32_t *out);
@@ -422,8 +545,6 @@ bool replica_produce_done(struct broker *b, struct request *r);
 int16_t replica_check_min_isr(struct broker *b, struct partition *p);
 void replica_lock(struct broker *b);
 void replica_unlock(struct broker *b);
-/* Wakes the long-polling fetches of p (HW moved); fetch.c. */
-void fetch_purgatory_wake(struct broker *b, struct partition *p);
 
 int fetchers_start(struct broker *b);
 void fetchers_stop(struct broker *b);
@@ -442,6 +563,7 @@ struct broker {
 	uint32_t nhandlers_started;
 	struct logs logs;
 	struct purgatory purg;
+	struct fetch_purgatory fpurg;
 	struct truth truth;
 	pthread_t hog;
 	bool hog_started;

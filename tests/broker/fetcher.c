@@ -103,7 +103,7 @@ static void collect_topic(struct topic *t, void *arg)
 			x->parts = np;
 			x->cap = cap;
 		}
-		x->parts[x->n++] = (struct fpart){t, p, logs_leo(p)};
+		x->parts[x->n++] = (struct fpart){t, p, partition_leo(p)};
 	}
 }
 

@@ -35,6 +35,10 @@ static void dispatch(struct broker *b, struct request *r)
 	r->handler_tid = (int)gettid();
 	if (handle_request(b, r))
 		r->action = RB_CLOSE;
+	if (r->action == RB_RESPOND && r->fetch && r->fetch->delay) {
+		fetch_purgatory_add(b, r); /* answered by whoever completes it */
+		return;
+	}
 	if (!replica_produce_done(b, r))
 		return; /* acks=all: answered when the high watermark passes it */
 	if (r->action == RB_RESPOND && r->acks == -1 && b->o.replica_delay_ms) {

@@ -88,7 +88,7 @@ static int start(struct broker *b)
 	}
 	b->hog_cpu = b->o.cpu_hog ? hog_pick_cpu() : -1;
 	if (rqueue_init(&b->rq, RB_QUEUE_CAP) || truth_open(b) || logs_init(b) ||
-	    replica_start(b) || purgatory_start(b) || listen_on(b))
+	    replica_start(b) || purgatory_start(b) || fetch_purgatory_start(b) || listen_on(b))
 		return -1;
 	if (handlers_start(b) || start_nets(b) || (b->o.cpu_hog && cpu_hog_start(b)) ||
 	    pthread_create(&b->acceptor, NULL, acceptor_main, b) || fetchers_start(b)) {
@@ -110,6 +110,7 @@ static void shutdown_all(struct broker *b)
 	for (uint32_t i = 0; i < b->nhandlers_started; i++)
 		pthread_join(b->handlers[i], NULL);
 	purgatory_stop(b);
+	fetch_purgatory_stop(b);
 	replica_stop(b);
 	for (uint32_t i = 0; i < b->o.net_threads; i++) {
 		net_wake(&b->nets[i]);

@@ -125,18 +125,6 @@ uint32_t replica_isr(struct broker *b, struct partition *p, int32_t *out)
 	return n;
 }
 
-int64_t replica_hw(struct broker *b, struct partition *p)
-{
-	int64_t hw;
-
-	if (!rb_cluster(b))
-		return logs_leo(p);
-	pthread_mutex_lock(&b->repl.mu);
-	hw = p->repl.hw;
-	pthread_mutex_unlock(&b->repl.mu);
-	return hw;
-}
-
 int16_t replica_check_min_isr(struct broker *b, struct partition *p)
 {
 	int32_t isr[RB_MAX_REPLICAS];
@@ -176,7 +164,7 @@ static void isr_event(struct broker *b, const struct partition *p, const int32_t
 	if (asprintf(&line,
 		     "{\"event\":\"isr\",\"t_ns\":%llu,\"broker\":%d,\"topic\":\"%s\","
 		     "\"partition\":%d,\"old\":%s,\"new\":%s}\n",
-		     (unsigned long long)t, self_id(b), p->topic, p->index, o, n) < 0)
+		     (unsigned long long)t, self_id(b), p->topic->name, p->index, o, n) < 0)
 		return;
 	truth_emit_line(b, line);
 }
@@ -232,9 +220,9 @@ static bool advance_hw(struct broker *b, struct partition *p, int32_t by, struct
 	int64_t hw = isr_min_leo(rp);
 	uint64_t now;
 
-	if (hw <= rp->hw)
+	if (hw <= partition_hw(p))
 		return false;
-	rp->hw = hw;
+	partition_set_hw(p, hw);
 	now = now_ns();
 	while (rp->whead < rp->nwait && rp->wait[rp->whead].last_offset < hw) {
 		struct repl_wait *w = &rp->wait[rp->whead++];
@@ -292,7 +280,7 @@ void replica_on_append(struct broker *b, struct partition *p, struct request *r,
 		for (uint32_t i = 0; i < rp->nf; i++)
 			if (rp->f[i].in_isr)
 				pt->follow_id[pt->nfollow++] = rp->f[i].id;
-		if (pt->last_offset < rp->hw) {
+		if (pt->last_offset < partition_hw(p)) {
 			pt->hw_ns = now_ns(); /* an idempotent retry already replicated */
 		} else if (wait_push(rp, r, part, pt->last_offset)) {
 			pt->hw_ns = now_ns(); /* no memory to wait: answer at once */
@@ -354,7 +342,7 @@ void replica_on_fetch(struct broker *b, struct partition *p, int32_t replica_id,
 		if (fetch_offset > f->leo)
 			mark_covered(rp, replica_id, fetch_offset, t_arrival_ns);
 		f->leo = fetch_offset;
-		if (!f->in_isr && fetch_offset >= rp->hw) { /* maybeExpandIsr */
+		if (!f->in_isr && fetch_offset >= partition_hw(p)) { /* maybeExpandIsr */
 			int32_t old[RB_MAX_REPLICAS];
 			uint32_t nold = isr_list(rp, old);
 
@@ -371,12 +359,12 @@ void replica_on_fetch(struct broker *b, struct partition *p, int32_t replica_id,
 
 void replica_follower_hw(struct broker *b, struct partition *p, int64_t leader_hw)
 {
-	int64_t leo = logs_leo(p), hw = leader_hw < leo ? leader_hw : leo;
+	int64_t leo = partition_leo(p), hw = leader_hw < leo ? leader_hw : leo;
 	bool moved = false;
 
 	pthread_mutex_lock(&b->repl.mu);
-	if (hw > p->repl.hw) {
-		p->repl.hw = hw;
+	if (hw > partition_hw(p)) {
+		partition_set_hw(p, hw);
 		moved = true;
 	}
 	pthread_mutex_unlock(&b->repl.mu);
@@ -582,11 +570,4 @@ void replica_stop(struct broker *b)
 	pthread_join(rs->reaper_thr, NULL);
 	pthread_mutex_destroy(&rs->mu);
 	pthread_cond_destroy(&rs->cv);
-}
-
-/* Stand-in until the fetch purgatory exists (i14-fetch). */
-__attribute__((weak)) void fetch_purgatory_wake(struct broker *b, struct partition *p)
-{
-	(void)b;
-	(void)p;
 }
