@@ -14,6 +14,7 @@ import re
 import selectors
 import shutil
 import signal
+import socket
 import struct
 import subprocess
 import sys
@@ -144,14 +145,15 @@ class Run:
             raise Failure(f"{name}: no PORT= line")
         return p, int(vals["PORT"])
 
-    def san_broker(self, name, *args, partitions=4):
+    def san_broker(self, name, *args, partitions=4, port=0):
         """build/refbroker-san (ASan/UBSan) writing its ground truth, stderr in
-        NAME.err; returns (proc, port, log dir, truth path)."""
+        NAME.err, on PORT (0: a free one); returns (proc, port, log dir, truth
+        path)."""
         logdir = self.path(name + "-log")
         os.mkdir(logdir)
         truth = self.path(name + "-truth.jsonl")
         err = open(self.path(name + ".err"), "wb")
-        p = subprocess.Popen([os.path.join(BUILD, "refbroker-san"), "--port", "0",
+        p = subprocess.Popen([os.path.join(BUILD, "refbroker-san"), "--port", str(port),
                               "--log-dir", logdir, "--partitions", str(partitions),
                               "--truth", truth, *map(str, args)],
                              stdout=subprocess.PIPE, stderr=err)
@@ -162,6 +164,19 @@ class Run:
         if vals is None:
             raise Failure(f"{name}: no PORT= line")
         return p, int(vals["PORT"]), logdir, truth
+
+    def san_cluster(self, n, *args, partitions=4):
+        """n sanitizer brokers as one --cluster on free fixed ports of
+        127.0.0.1, named broker0..; returns [(proc, port, log dir, truth)]."""
+        socks = [socket.socket() for _ in range(n)]
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        ports = [s.getsockname()[1] for s in socks]
+        for s in socks:
+            s.close()
+        cluster = ",".join(f"{i}@127.0.0.1:{port}" for i, port in enumerate(ports))
+        return [self.san_broker(f"broker{i}", "--broker-id", i, "--cluster", cluster, *args,
+                                partitions=partitions, port=ports[i]) for i in range(n)]
 
     def stop_san_broker(self, p):
         """SIGTERM: exit 0, nothing from the sanitizers; returns the stderr lines."""
