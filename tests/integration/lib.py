@@ -519,6 +519,33 @@ def read_keys(p, keys, timeout):
     return vals if len(vals) == len(keys) else None
 
 
+def varint(n):
+    n = (n << 1) ^ (n >> 63)  # zigzag
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def record_batch_v2(pid, epoch, seq, count):
+    """A RecordBatch v2 of count small records, CRC-32C and all (pid -1: not
+    idempotent)."""
+    recs = b""
+    for i in range(count):
+        val = f"v{seq + i}".encode()
+        body = (b"\x00" + varint(0) + varint(i) + varint(-1) + varint(len(val)) + val
+                + varint(0))
+        recs += varint(len(body)) + body
+    after_crc = struct.pack(">hiqqqhii", 0, count - 1, 0, 0, pid, epoch, seq, count) + recs
+    head = struct.pack(">ib", -1, 2) + struct.pack(">I", crc32c(after_crc))
+    return struct.pack(">qi", 0, len(head) + len(after_crc)) + head + after_crc
+
+
 def read_jsonl(path):
     with open(path) as f:
         return [json.loads(line) for line in f if line.strip()]

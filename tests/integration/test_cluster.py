@@ -22,8 +22,7 @@ import subprocess
 import sys
 import time
 
-from lib import KAFKALAT, crc32c, main, quantile, read_jsonl
-from tinybroker import produce_v3
+from lib import KAFKALAT, crc32c, main, quantile, read_jsonl, record_batch_v2
 
 LAG_MS = 300
 STOP_S = 1.2
@@ -99,14 +98,20 @@ def batches(logdir, partition):
     return out
 
 
-def produce_error(port, partition):
-    """Error code of a one-partition Produce v3 (acks 1) to the broker on port."""
+def produce_error(port, partition, acks=1, timeout_ms=30000):
+    """Error code of a one-partition Produce v3 of one record to the broker on port."""
+    rec, t = record_batch_v2(-1, -1, -1, 1), TOPIC.encode()
+    body = (struct.pack(">hhih", 0, 3, 6, -1) + struct.pack(">hhi", -1, acks, timeout_ms) +
+            struct.pack(">ih", 1, len(t)) + t + struct.pack(">iii", 1, partition, len(rec)) + rec)
     with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
-        s.sendall(produce_v3(6, partition, 1, topic=TOPIC.encode()))
+        s.sendall(struct.pack(">i", len(body)) + body)
         buf = b""
         while len(buf) < 4 or len(buf) < 4 + struct.unpack_from(">i", buf)[0]:
-            buf += s.recv(65536)
-    # corr, [topic: name, [partition, error, ...]]
+            data = s.recv(65536)
+            if not data:
+                raise ConnectionError("produce: connection closed")
+            buf += data
+    # size, corr, [topic: name, [partition, error, ...]]
     nlen, = struct.unpack_from(">h", buf, 12)
     return struct.unpack_from(">h", buf, 14 + nlen + 4 + 4)[0]
 
@@ -137,6 +142,13 @@ def produce_lines(truth):
 def check_truth(t, reqs, leader):
     """covered_ns <= hw_ns <= released_ns <= t_resp_enqueue, and who released."""
     bad = []
+    failed = sorted(r["partitions"][0]["error"] for r in reqs if r["partitions"][0]["error"])
+    t.eq(failed, [7, 19] if leader == 0 else [], f"broker {leader}: acks=all errors in the truth")
+    timed_out = [r for r in reqs if r["partitions"][0]["error"] == 7]
+    t.check(all(r["partitions"][0]["hw_ns"] == 0 and r["released_by"] == -1 and
+                r["released_ns"] - r["t_read_ns"] >= 100e6 for r in timed_out),
+            "the timed-out request: no hw_ns, released_by -1, released >= 100 ms after t_read")
+    reqs = [r for r in reqs if not r["partitions"][0]["error"]]
     for r in reqs:
         p = r["partitions"][0]
         cov = {x["id"]: x["covered_ns"] for x in p["replicas"]}
@@ -161,9 +173,31 @@ def isr_events(truth, partition):
             if e.get("event") == "isr" and e["topic"] == TOPIC and e["partition"] == partition]
 
 
+def check_timeouts(t, brokers, ports):
+    """Both followers of partition 0 stopped: acks=all times out while they are
+    in the ISR, then is refused under --min-insync-replicas 2; acks=1 works."""
+    followers = [brokers[1][0], brokers[2][0]]
+    for p in followers:
+        p.send_signal(signal.SIGSTOP)
+    try:
+        t0 = time.monotonic()
+        t.eq(produce_error(ports[0], 0, acks=-1, timeout_ms=100), 7,
+             "acks=all, followers stopped, timeout 100 ms: REQUEST_TIMED_OUT")
+        waited = time.monotonic() - t0
+        t.check(0.1 <= waited <= 0.3, f"answered after {waited * 1e3:.0f} ms (timeout 100 ms)")
+        time.sleep(LAG_MS * 1.5 / 1e3 + 0.2)  # both out of the ISR
+        t.eq(produce_error(ports[0], 0, acks=-1), 19,
+             "acks=all, ISR [0] < --min-insync-replicas 2: NOT_ENOUGH_REPLICAS")
+        t.eq(produce_error(ports[0], 0, acks=1), 0, "acks=1 with the leader alone: appended")
+    finally:
+        for p in followers:
+            p.send_signal(signal.SIGCONT)
+    time.sleep(0.5)
+
+
 def test(t):
     brokers = t.san_cluster(3, "--replica-lag-time-ms", LAG_MS, "--replica-fetch-wait-ms", 100,
-                            partitions=2)
+                            "--min-insync-replicas", 2, partitions=2)
     ports = [b[1] for b in brokers]
     logdirs = [b[2] for b in brokers]
     boot = ",".join(f"127.0.0.1:{p}" for p in ports)
@@ -208,6 +242,8 @@ def test(t):
     t.eq(t.wait(load, 20), 0, "paced load exit status")
     offsets += acked(mpath)
     time.sleep(0.5)  # broker 2 catches up and is back in both ISRs
+    t_checks = time.monotonic_ns()
+    check_timeouts(t, brokers, ports)
 
     # read partition 0 back from its leader
     kc = t.spawn(["kcat", "-C", "-b", f"127.0.0.1:{ports[0]}", "-t", TOPIC, "-p", "0",
@@ -233,7 +269,7 @@ def test(t):
                     repl_ms.append((max(x["covered_ns"] for x in p["replicas"]) -
                                     p["append_end_ns"]) / 1e6)
         # the ISR without broker 2 within lag .. lag * 1.5 (+ slack) of the stop, back after
-        ev = isr_events(brokers[leader][3], leader)
+        ev = [e for e in isr_events(brokers[leader][3], leader) if e["t_ns"] < t_checks]
         full = sorted([0, 1, 2])
         shrink = [e for e in ev if sorted(e["old"]) == full and 2 not in e["new"]]
         expand = [e for e in ev if 2 not in e["old"] and sorted(e["new"]) == full]

@@ -12,7 +12,7 @@ import os
 import socket
 import struct
 
-from lib import Failure, crc32c, main, read_jsonl
+from lib import Failure, crc32c, main, read_jsonl, record_batch_v2 as batch
 
 N = 5000
 PRODUCER_ID_0 = 1000
@@ -41,19 +41,6 @@ def batches_of(logdir, topic):
 
 # -- a raw client -------------------------------------------------------------------
 
-def varint(n):
-    n = (n << 1) ^ (n >> 63)  # zigzag
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
 def uvarint(n):
     out = bytearray()
     while n >= 0x80:
@@ -66,19 +53,6 @@ def uvarint(n):
 def kstr(s):
     b = s.encode()
     return struct.pack(">h", len(b)) + b
-
-
-def batch(pid, epoch, seq, count):
-    """A RecordBatch v2 of count small records."""
-    recs = b""
-    for i in range(count):
-        val = f"v{seq + i}".encode()
-        body = (b"\x00" + varint(0) + varint(i) + varint(-1) + varint(len(val)) + val
-                + varint(0))
-        recs += varint(len(body)) + body
-    after_crc = struct.pack(">hiqqqhii", 0, count - 1, 0, 0, pid, epoch, seq, count) + recs
-    head = struct.pack(">ib", -1, 2) + struct.pack(">I", crc32c(after_crc))
-    return struct.pack(">qi", 0, len(head) + len(after_crc)) + head + after_crc
 
 
 class Raw:
