@@ -45,12 +45,16 @@ record() { # KEY VALUE
 	printf '%s=%s\n' "$1" "$2" >>"$state"
 }
 
-get() { # KEY: the last value of KEY in the state file
+get_from() { # FILE KEY: the last value of KEY in a KEY=VALUE file
 	local line val=
 	while IFS= read -r line || [[ -n $line ]]; do
-		[[ ${line%%=*} == "$1" ]] && val=${line#*=}
-	done <"$state"
+		[[ ${line%%=*} == "$2" ]] && val=${line#*=}
+	done <"$1"
 	printf '%s' "$val"
+}
+
+get() { # KEY: from the state file
+	get_from "$state" "$1"
 }
 
 # A broker PID is ours if it still runs one of our binaries.
@@ -200,7 +204,7 @@ up_steps() {
 			record "SLOWDISK_$i" "$sd"
 			"$ROOT/scripts/slowdisk.sh" up --fs "$slow_fs" --bps "$slow_bps" --size 512 \
 				${slow_opts:+--opts "$slow_opts"} --state "$sd" || return 1
-			mnt=$(STATE=$sd bash -c 'source "$0"; _sd_get "$STATE" MOUNT' "$ROOT/scripts/slowdisk.sh")
+			mnt=$(get_from "$sd" MOUNT)
 			[[ -n $mnt ]] || { err "slow disk: no mount point in $sd"; return 1; }
 			logdir=$mnt/broker-$i
 		fi
@@ -236,6 +240,7 @@ up_main() {
 	: >"$state" || { err "cannot write $state"; exit 1; }
 	state=$(realpath "$state")
 	sig=
+	trap '' PIPE # a closed stdout must not kill up before it cleans up
 	trap 'sig=130' INT
 	trap 'sig=143' TERM
 	trap 'sig=129' HUP

@@ -513,6 +513,7 @@ struct fetcher {
 	struct broker *b;
 	uint32_t leader; /* index in o.nodes */
 	uint32_t n;
+	int wake_fd; /* eventfd: a topic was created here */
 	pthread_t thr;
 	bool started;
 };
@@ -546,8 +547,12 @@ int16_t replica_check_min_isr(struct broker *b, struct partition *p);
 void replica_lock(struct broker *b);
 void replica_unlock(struct broker *b);
 
+/* Before anything can create a topic; stopped first, freed after the handlers. */
 int fetchers_start(struct broker *b);
 void fetchers_stop(struct broker *b);
+void fetchers_free(struct broker *b);
+/* A topic was created: fetchers drop their long poll and fetch it too. */
+void fetchers_wake(struct broker *b);
 
 /* ---- the broker context ---- */
 struct broker {

@@ -21,6 +21,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -53,10 +54,22 @@ static bool stopping(const struct fetcher *f)
 	return *f->b->stop;
 }
 
+/* True when a topic was created (the eventfd is drained). */
+static bool woken(const struct fetcher *f)
+{
+	uint64_t v;
+
+	return read(f->wake_fd, &v, sizeof(v)) == sizeof(v);
+}
+
+/* Sleeps ms, or less when stopping or woken. */
 static void backoff(const struct fetcher *f, uint32_t ms)
 {
+	struct pollfd pfd = {.fd = f->wake_fd, .events = POLLIN};
+
 	for (uint32_t slept = 0; slept < ms && !stopping(f); slept += 20)
-		sleep_ms(ms - slept < 20 ? ms - slept : 20);
+		if (poll(&pfd, 1, (int)(ms - slept < 20 ? ms - slept : 20)) > 0)
+			return;
 }
 
 /* Java's String.hashCode, for Kafka's partition-to-fetcher spread. */
@@ -185,18 +198,24 @@ static int send_all(int fd, const uint8_t *p, size_t len)
 	return 0;
 }
 
-/* Reads exactly len bytes, polling so that shutdown and a dead leader are noticed. */
+/*
+ * Reads exactly len bytes, polling so that shutdown, a dead leader and a new
+ * topic (the wake eventfd) are noticed.
+ */
 static int recv_all(const struct fetcher *f, int fd, uint8_t *p, size_t len)
 {
 	uint32_t waited = 0;
 
 	while (len) {
-		struct pollfd pfd = {.fd = fd, .events = POLLIN};
-		int k = poll(&pfd, 1, 100);
+		struct pollfd pfd[2] = {{.fd = fd, .events = POLLIN},
+					{.fd = f->wake_fd, .events = POLLIN}};
+		int k = poll(pfd, 2, 100);
 		ssize_t n;
 
 		if (stopping(f) || k < 0 || (k == 0 && (waited += 100) >= RB_FETCH_SOCK_TIMEOUT_MS))
 			return -1;
+		if (pfd[1].revents)
+			return -1; /* a new topic: drop this long poll */
 		if (k == 0)
 			continue;
 		n = recv(fd, p, len, 0);
@@ -322,6 +341,7 @@ static void *fetcher_main(void *arg)
 	snprintf(name, sizeof(name), "kafka-repl-%d-%u", f->b->o.nodes[f->leader].id, f->n);
 	pthread_setname_np(pthread_self(), name);
 	while (!stopping(f)) {
+		woken(f); /* the partitions are collected now */
 		x.n = 0;
 		x.oom = false;
 		logs_each(f->b, collect_topic, &x);
@@ -337,7 +357,8 @@ static void *fetcher_main(void *arg)
 		if (fetch_round(&x, fd, ++corr)) {
 			close(fd);
 			fd = -1;
-			backoff(f, RB_FETCH_BACKOFF_MS);
+			if (!woken(f))
+				backoff(f, RB_FETCH_BACKOFF_MS);
 		}
 	}
 	if (fd >= 0)
@@ -358,6 +379,8 @@ int fetchers_start(struct broker *b)
 		return 0;
 	if (!(rs->fetchers = calloc(rs->nfetchers, sizeof(*rs->fetchers))))
 		return -1;
+	for (uint32_t i = 0; i < rs->nfetchers; i++)
+		rs->fetchers[i].wake_fd = -1;
 	for (uint32_t l = 0; l < b->o.nnodes; l++) {
 		if (l == b->o.self)
 			continue;
@@ -365,12 +388,25 @@ int fetchers_start(struct broker *b)
 			struct fetcher *f = &rs->fetchers[k];
 
 			*f = (struct fetcher){.b = b, .leader = l, .n = n};
-			if (pthread_create(&f->thr, NULL, fetcher_main, f))
+			f->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+			if (f->wake_fd < 0 || pthread_create(&f->thr, NULL, fetcher_main, f))
 				return -1;
 			f->started = true;
 		}
 	}
 	return 0;
+}
+
+void fetchers_wake(struct broker *b)
+{
+	struct replication *rs = &b->repl;
+	uint64_t one = 1;
+
+	/* fetchers_start ran before any request could create a topic */
+	for (uint32_t i = 0; i < rs->nfetchers; i++)
+		if (rs->fetchers[i].started &&
+		    write(rs->fetchers[i].wake_fd, &one, sizeof(one)) < 0)
+			fprintf(stderr, "refbroker: fetcher wake: %s\n", strerror(errno));
 }
 
 void fetchers_stop(struct broker *b)
@@ -380,6 +416,16 @@ void fetchers_stop(struct broker *b)
 	for (uint32_t i = 0; i < rs->nfetchers; i++)
 		if (rs->fetchers[i].started)
 			pthread_join(rs->fetchers[i].thr, NULL);
+}
+
+/* After the handlers, which may still wake the (stopped) fetchers. */
+void fetchers_free(struct broker *b)
+{
+	struct replication *rs = &b->repl;
+
+	for (uint32_t i = 0; i < rs->nfetchers; i++)
+		if (rs->fetchers[i].wake_fd >= 0)
+			close(rs->fetchers[i].wake_fd);
 	free(rs->fetchers);
 	rs->fetchers = NULL;
 	rs->nfetchers = 0;

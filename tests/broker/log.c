@@ -300,6 +300,7 @@ struct topic *logs_topic(struct broker *b, const char *name, size_t len, bool cr
 {
 	struct logs *l = &b->logs;
 	struct topic *t;
+	bool created = false;
 
 	if (len == 0 || len > RB_MAX_TOPIC_LEN)
 		return NULL;
@@ -309,9 +310,11 @@ struct topic *logs_topic(struct broker *b, const char *name, size_t len, bool cr
 	if (t || !create)
 		return t;
 	pthread_rwlock_wrlock(&l->mu);
-	if (!(t = find(l, name, len)))
-		t = add_topic(b, name, len);
+	if (!(t = find(l, name, len)) && (t = add_topic(b, name, len)))
+		created = true;
 	pthread_rwlock_unlock(&l->mu);
+	if (created)
+		fetchers_wake(b); /* followers fetch the new partitions at once */
 	return t;
 }
 

@@ -90,8 +90,12 @@ static int start(struct broker *b)
 	if (rqueue_init(&b->rq, RB_QUEUE_CAP) || truth_open(b) || logs_init(b) ||
 	    replica_start(b) || purgatory_start(b) || fetch_purgatory_start(b) || listen_on(b))
 		return -1;
+	if (fetchers_start(b)) {
+		fprintf(stderr, "refbroker: cannot start the replica fetchers\n");
+		return -1;
+	}
 	if (handlers_start(b) || start_nets(b) || (b->o.cpu_hog && cpu_hog_start(b)) ||
-	    pthread_create(&b->acceptor, NULL, acceptor_main, b) || fetchers_start(b)) {
+	    pthread_create(&b->acceptor, NULL, acceptor_main, b)) {
 		fprintf(stderr, "refbroker: cannot start threads\n");
 		return -1;
 	}
@@ -112,6 +116,7 @@ static void shutdown_all(struct broker *b)
 	purgatory_stop(b);
 	fetch_purgatory_stop(b);
 	replica_stop(b);
+	fetchers_free(b);
 	for (uint32_t i = 0; i < b->o.net_threads; i++) {
 		net_wake(&b->nets[i]);
 		pthread_join(b->nets[i].thr, NULL);
