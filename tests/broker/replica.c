@@ -445,7 +445,6 @@ static void *reaper_main(void *arg)
 	for (;;) {
 		uint64_t now = now_ns(), next = now + ms_ns(100);
 		struct request *done = NULL, *r, *nx;
-		struct timespec ts;
 
 		for (r = rs->purg_head; r; r = nx) {
 			nx = r->pnext;
@@ -462,9 +461,7 @@ static void *reaper_main(void *arg)
 		}
 		if (*b->stop && !rs->threads)
 			break;
-		ts = (struct timespec){.tv_sec = (time_t)(next / 1000000000ull),
-				       .tv_nsec = (long)(next % 1000000000ull)};
-		pthread_cond_timedwait(&rs->cv, &rs->mu, &ts);
+		cond_wait_until(&rs->cv, &rs->mu, next);
 	}
 	pthread_mutex_unlock(&rs->mu);
 	return NULL;
@@ -536,15 +533,12 @@ static void *isr_main(void *arg)
 int replica_start(struct broker *b)
 {
 	struct replication *rs = &b->repl;
-	pthread_condattr_t ca;
 
 	if (!rb_cluster(b))
 		return 0;
 	pthread_mutex_init(&rs->mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&rs->cv, &ca);
-	pthread_condattr_destroy(&ca);
+	if (cond_init_monotonic(&rs->cv))
+		return -1;
 	rs->threads = true;
 	if (pthread_create(&rs->reaper_thr, NULL, reaper_main, b))
 		return -1;
