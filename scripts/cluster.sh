@@ -232,7 +232,6 @@ up_steps() {
 }
 
 up_main() {
-	local -a extra=()
 	if [[ -e $state ]]; then
 		err "$state exists (a cluster still up? run down first)"
 		exit 1
@@ -275,7 +274,7 @@ slow_fs=ext4
 slow_bps=104857600
 slow_opts=
 san=
-topic=cluster-check
+topic="cluster-check"
 rest=()
 while [[ $# -gt 0 ]]; do
 	case $1 in
