@@ -177,6 +177,8 @@ struct request {
 };
 
 void request_free(struct request *r);
+/* write() until all of p is written (EINTR retried); -1 on an error. */
+int write_all(int fd, const uint8_t *p, size_t len);
 uint64_t now_ns(void);
 void sleep_ms(uint32_t ms);
 

@@ -183,21 +183,6 @@ static int connect_leader(const struct fetcher *f)
 	return fd;
 }
 
-static int send_all(int fd, const uint8_t *p, size_t len)
-{
-	while (len) {
-		ssize_t k = send(fd, p, len, MSG_NOSIGNAL);
-
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return -1;
-		p += k;
-		len -= (size_t)k;
-	}
-	return 0;
-}
-
 /*
  * Reads exactly len bytes, polling so that shutdown, a dead leader and a new
  * topic (the wake eventfd) are noticed.
@@ -318,7 +303,7 @@ static int fetch_round(struct fround *x, int fd, int32_t corr)
 	size_t len;
 	int rc;
 
-	if (build_fetch(x, corr, &w) || send_all(fd, w.p, w.len)) {
+	if (build_fetch(x, corr, &w) || write_all(fd, w.p, w.len)) {
 		free(w.p);
 		return -1;
 	}

@@ -527,21 +527,6 @@ static void index_entry(struct segment *s, int64_t offset, uint64_t pos)
 	s->bytes_since_index = 0;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /*
  * The part under UnifiedLog.lock: roll, offsets, one write(), index, flush
  * policy. A leader assigns the offsets; a follower (next_offset >= 0) keeps

@@ -8,6 +8,7 @@ and reaped. Checks print what they verified; a failed check is printed and count
 the test goes on (so one run shows every failure), unless it is fatal: then
 the test ends there.
 """
+import glob
 import json
 import os
 import re
@@ -620,6 +621,27 @@ def read_keys(p, keys, timeout):
                 vals[k] = v
     sel.close()
     return vals if len(vals) == len(keys) else None
+
+
+def log_batches(pdir):
+    """The batch headers of a partition directory's segments, in order: dicts with
+    base, last (offsets), records, pid, crc and crc_ok (the CRC-32C checks out)."""
+    out = []
+    for seg in sorted(glob.glob(os.path.join(pdir, "*.log"))):
+        with open(seg, "rb") as f:
+            data = f.read()
+        off = 0
+        while len(data) - off >= 61:
+            base, blen = struct.unpack_from(">qi", data, off)
+            crc, = struct.unpack_from(">I", data, off + 17)
+            delta, = struct.unpack_from(">i", data, off + 23)
+            pid, = struct.unpack_from(">q", data, off + 43)
+            nrec, = struct.unpack_from(">i", data, off + 57)
+            end = off + 12 + blen
+            out.append({"base": base, "last": base + delta, "records": nrec, "pid": pid,
+                        "crc": crc, "crc_ok": crc32c(data[off + 21:end]) == crc})
+            off = end
+    return out
 
 
 def read_jsonl(path):

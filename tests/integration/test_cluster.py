@@ -13,16 +13,12 @@ logs hold the same batches (offsets and CRCs), the ground truth's
 covered_ns <= hw_ns <= released_ns for every acks=all request, the ISR
 events and the latency bound while broker 2 is stopped, NOT_LEADER for a
 produce to a follower, and kcat reading partition 0 back from its leader."""
-import glob
 import os
 import signal
-import socket
 import struct
-import subprocess
-import sys
 import time
 
-from lib import KAFKALAT, crc32c, main, quantile, read_jsonl, record_batch
+from lib import KAFKALAT, Raw, log_batches, main, quantile, read_jsonl, record_batch
 
 LAG_MS = 300
 STOP_S = 1.2
@@ -43,16 +39,8 @@ p.close(5)
 def metadata(port, topic):
     """Metadata v1 for topic (auto-created): {partition: (leader, replicas, isr)}."""
     t = topic.encode()
-    body = struct.pack(">hhih", 3, 1, 7, -1) + struct.pack(">ih", 1, len(t)) + t
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
-        s.sendall(struct.pack(">i", len(body)) + body)
-        buf = b""
-        while len(buf) < 4 or len(buf) < 4 + struct.unpack_from(">i", buf)[0]:
-            data = s.recv(65536)
-            if not data:
-                raise ConnectionError("metadata: connection closed")
-            buf += data
-    off = 8
+    buf = Raw(port).call(3, 1, struct.pack(">ih", 1, len(t)) + t)
+    off = 0
 
     def take(fmt):
         nonlocal off
@@ -83,37 +71,19 @@ def metadata(port, topic):
 
 def batches(logdir, partition):
     """[(base offset, last offset, crc, crc ok)] of a partition's segments (headers only)."""
-    out = []
-    for seg in sorted(glob.glob(os.path.join(logdir, f"{TOPIC}-{partition}", "*.log"))):
-        with open(seg, "rb") as f:
-            data = f.read()
-        off = 0
-        while len(data) - off >= 61:
-            base, blen = struct.unpack_from(">qi", data, off)
-            crc, = struct.unpack_from(">I", data, off + 17)
-            delta, = struct.unpack_from(">i", data, off + 23)
-            end = off + 12 + blen
-            out.append((base, base + delta, crc, crc32c(data[off + 21:end]) == crc))
-            off = end
-    return out
+    return [(b["base"], b["last"], b["crc"], b["crc_ok"])
+            for b in log_batches(os.path.join(logdir, f"{TOPIC}-{partition}"))]
 
 
 def produce_error(port, partition, acks=1, timeout_ms=30000):
     """Error code of a one-partition Produce v3 of one record to the broker on port."""
     rec, t = record_batch([b"x"]), TOPIC.encode()
-    body = (struct.pack(">hhih", 0, 3, 6, -1) + struct.pack(">hhi", -1, acks, timeout_ms) +
-            struct.pack(">ih", 1, len(t)) + t + struct.pack(">iii", 1, partition, len(rec)) + rec)
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
-        s.sendall(struct.pack(">i", len(body)) + body)
-        buf = b""
-        while len(buf) < 4 or len(buf) < 4 + struct.unpack_from(">i", buf)[0]:
-            data = s.recv(65536)
-            if not data:
-                raise ConnectionError("produce: connection closed")
-            buf += data
-    # size, corr, [topic: name, [partition, error, ...]]
-    nlen, = struct.unpack_from(">h", buf, 12)
-    return struct.unpack_from(">h", buf, 14 + nlen + 4 + 4)[0]
+    body = (struct.pack(">hhi", -1, acks, timeout_ms) + struct.pack(">ih", 1, len(t)) + t +
+            struct.pack(">iii", 1, partition, len(rec)) + rec)
+    buf = Raw(port).call(0, 3, body)
+    # [topic: name, [partition, error, ...]]
+    nlen, = struct.unpack_from(">h", buf, 4)
+    return struct.unpack_from(">h", buf, 6 + nlen + 4 + 4)[0]
 
 
 def acked(mpath):
@@ -139,7 +109,7 @@ def produce_lines(truth):
     return [r for r in read_jsonl(truth) if r.get("api_key") == 0 and r.get("acks") == -1]
 
 
-def check_truth(t, reqs, leader):
+def check_truth(t, reqs, leader, events):
     """covered_ns <= hw_ns <= released_ns <= t_resp_enqueue, and who released."""
     bad = []
     failed = sorted(r["partitions"][0]["error"] for r in reqs if r["partitions"][0]["error"])
@@ -155,10 +125,14 @@ def check_truth(t, reqs, leader):
         ok = (p["error"] == 0 and len(r["partitions"]) == 1 and p["hw_ns"] > 0 and
               p["append_end_ns"] <= p["hw_ns"] <= r["released_ns"] <= r["t_resp_enqueue_ns"] and
               all(p["append_end_ns"] < c <= p["hw_ns"] for c in cov.values() if c))
-        if r["released_by"] >= 0 and r["released_by"] != leader:
+        by = r["released_by"]
+        if by >= 0 and by != leader:
             # a follower's fetch moved the HW: every ISR follower covered it (handlers
-            # run fetches in parallel: the releasing one need not have arrived last)
-            ok = ok and all(cov.values()) and r["released_by"] in cov
+            # run fetches in parallel: the releasing one need not have arrived last),
+            # or it joined the ISR after the append
+            joined = any(by in e["new"] and by not in e["old"] and
+                         p["append_end_ns"] <= e["t_ns"] <= p["hw_ns"] for e in events)
+            ok = ok and all(cov.values()) and (by in cov or joined)
         elif r["released_by"] == leader:
             ok = ok and not cov  # the leader alone in the ISR
         if not ok:
@@ -260,7 +234,7 @@ def test(t):
     lat_ms, repl_ms = [], []
     for leader in (0, 1):
         reqs = produce_lines(brokers[leader][3])
-        check_truth(t, reqs, leader)
+        check_truth(t, reqs, leader, isr_events(brokers[leader][3], leader))
         for r in reqs:
             p = r["partitions"][0]
             if r["t_read_ns"] < t_phase1_end:
