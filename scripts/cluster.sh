@@ -244,7 +244,7 @@ up_main() {
 	trap 'sig=143' TERM
 	trap 'sig=129' HUP
 	trap 'up_exit $?' EXIT
-	up_steps "${rest[@]}" || exit 1
+	up_steps "${rest[@]}" || exit "${sig:-1}"
 	[[ -z $sig ]] || exit "$sig"
 	echo "cluster: up, bootstrap 127.0.0.1:${ports[0]},127.0.0.1:${ports[1]},127.0.0.1:${ports[2]}; state $state"
 }

@@ -34,6 +34,7 @@
 #define RB_FETCH_PART_MAX_BYTES	 (1024 * 1024)	    /* replica.fetch.max.bytes */
 #define RB_FETCH_SOCK_TIMEOUT_MS 30000		    /* replica.socket.timeout.ms */
 #define RB_FETCH_VERSION	 4
+#define RB_FETCH_IDLE_MS	 100 /* nothing to follow: look again (or when woken) */
 
 /* A partition this thread follows, at its log end when the fetch was built. */
 struct fpart {
@@ -315,6 +316,49 @@ static int fetch_round(struct fround *x, int fd, int32_t corr)
 	return rc;
 }
 
+/*
+ * Tells the leader of every topic created here, as a controller would: a
+ * topic reaches every broker even when this one follows none of its
+ * partitions (Metadata v1 auto-creates what it names). 0: done or no topics.
+ */
+static int announce_topics(const struct fetcher *f, int fd, int32_t corr)
+{
+	struct wbuf w = {0};
+	struct logs *l = &f->b->logs;
+	uint8_t *resp;
+	size_t len, n;
+	int rc = -1;
+
+	wb_i32(&w, 0);
+	wb_i16(&w, KPROTO_API_METADATA);
+	wb_i16(&w, 1);
+	wb_i32(&w, corr);
+	wb_str(&w, false, "broker-topics", 13);
+	pthread_rwlock_rdlock(&l->mu);
+	n = l->ntopics;
+	wb_array(&w, false, (int32_t)n);
+	for (size_t i = 0; i < n; i++)
+		wb_str(&w, false, l->topics[i]->name, strlen(l->topics[i]->name));
+	pthread_rwlock_unlock(&l->mu);
+	if (!n) {
+		free(w.p);
+		return 0;
+	}
+	if (!w.oom) {
+		wb_patch_i32(&w, 0, (int32_t)(w.len - 4));
+		if (!write_all(fd, w.p, w.len) && (resp = recv_frame(f, fd, &len))) {
+			rc = len >= 4 &&
+				     (int32_t)((uint32_t)resp[0] << 24 | (uint32_t)resp[1] << 16 |
+					       (uint32_t)resp[2] << 8 | resp[3]) == corr
+				 ? 0
+				 : -1;
+			free(resp);
+		}
+	}
+	free(w.p);
+	return rc;
+}
+
 static void *fetcher_main(void *arg)
 {
 	struct fetcher *f = arg;
@@ -322,29 +366,34 @@ static void *fetcher_main(void *arg)
 	char name[16];
 	int32_t corr = 0;
 	int fd = -1;
+	bool announce = f->n == 0; /* one fetcher per leader tells it the topics */
 
 	snprintf(name, sizeof(name), "kafka-repl-%d-%u", f->b->o.nodes[f->leader].id, f->n);
 	pthread_setname_np(pthread_self(), name);
 	while (!stopping(f)) {
-		woken(f); /* the partitions are collected now */
+		if (woken(f) && f->n == 0) /* the partitions are collected now */
+			announce = true;
 		x.n = 0;
 		x.oom = false;
 		logs_each(f->b, collect_topic, &x);
-		if (!x.n || x.oom) { /* nothing to follow yet */
-			backoff(f,
-				f->b->o.replica_fetch_wait_ms ? f->b->o.replica_fetch_wait_ms : 10);
+		if (!announce && (!x.n || x.oom)) { /* nothing to follow yet */
+			backoff(f, RB_FETCH_IDLE_MS);
 			continue;
 		}
 		if (fd < 0 && (fd = connect_leader(f)) < 0) {
 			backoff(f, RB_FETCH_BACKOFF_MS);
 			continue;
 		}
-		if (fetch_round(&x, fd, ++corr)) {
+		if ((announce && announce_topics(f, fd, ++corr)) ||
+		    (x.n && !x.oom && fetch_round(&x, fd, ++corr))) {
 			close(fd);
 			fd = -1;
+			announce = f->n == 0; /* the leader may have restarted */
 			if (!woken(f))
 				backoff(f, RB_FETCH_BACKOFF_MS);
+			continue;
 		}
+		announce = false;
 	}
 	if (fd >= 0)
 		close(fd);
