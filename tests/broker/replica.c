@@ -495,8 +495,11 @@ static void shrink_topic(struct topic *t, void *arg)
 		for (uint32_t k = 0; k < rp->nf; k++) {
 			struct follower *f = &rp->f[k];
 
-			/* isFollowerOutOfSync: behind the leader and not caught up for too long */
-			if (f->in_isr && f->leo != rp->leader_leo &&
+			/*
+			 * isFollowerOutOfSync: behind the leader and not caught up for
+			 * too long (a fetch read after x->now may be newer than it)
+			 */
+			if (f->in_isr && f->leo != rp->leader_leo && x->now > f->caught_up_ns &&
 			    x->now - f->caught_up_ns > lag) {
 				f->in_isr = false;
 				changed = true;

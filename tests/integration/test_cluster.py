@@ -159,7 +159,13 @@ def check_timeouts(t, brokers, ports):
              "acks=all, followers stopped, timeout 100 ms: REQUEST_TIMED_OUT")
         waited = time.monotonic() - t0
         t.check(0.1 <= waited <= 0.3, f"answered after {waited * 1e3:.0f} ms (timeout 100 ms)")
-        time.sleep(LAG_MS * 1.5 / 1e3 + 0.2)  # both out of the ISR
+        isr, t_stop = None, time.monotonic()
+        while time.monotonic() - t_stop < 2:  # both out of the ISR
+            isr = metadata(ports[0], TOPIC)[0][2]
+            if isr == [0]:
+                break
+            time.sleep(0.02)
+        t.eq(isr, [0], "partition 0's ISR with both followers stopped")
         t.eq(produce_error(ports[0], 0, acks=-1), 19,
              "acks=all, ISR [0] < --min-insync-replicas 2: NOT_ENOUGH_REPLICAS")
         t.eq(produce_error(ports[0], 0, acks=1), 0, "acks=1 with the leader alone: appended")
