@@ -132,6 +132,11 @@ $(OUT)/tests/test_%: tests/unit/test_%.c $(LIB_SAN_OBJS) $(KPROTO_SAN_OBJ) | $(O
 	$(Q)$(CC) -O1 -g $(SAN) $(XCFLAGS) -Ibpf -Itests/unit -Itests/kproto $< $(LIB_SAN_OBJS) \
 		$(KPROTO_SAN_OBJ) -lcmocka -lz -lm -o $@
 
+# the reference broker's offset -> file range scan, pure logic
+$(OUT)/tests/test_slice: tests/unit/test_slice.c tests/broker/slice.c tests/broker/slice.h | $(OUT)/tests
+	$(call msg,CC-TEST,$@)
+	$(Q)$(CC) -O1 -g $(SAN) $(XCFLAGS) -Itests/broker $< tests/broker/slice.c -lcmocka -o $@
+
 # The fuzzers share one instrumented build of src/lib and kproto: compiled
 # once, not once per target.
 FUZZ_CFLAGS := -O1 -g -std=c11 -D_GNU_SOURCE -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION \
@@ -152,6 +157,13 @@ $(OUT)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_OBJS) | $(OUT)/fuzz
 	$(call msg,FUZZ,$@)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined $< $(FUZZ_LIB_OBJS) \
 		-lz -lm -o $@
+
+unit: $(UNIT_BINS)
+	$(Q)set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done; \
+		echo "unit: $(words $(UNIT_BINS)) test programs passed"
+
+integration: all
+	$(Q)tests/integration/run.sh
 
 # Replays the checked-in seeds and a few thousand mutations through every
 # fuzz target (seconds; a regression run); `make fuzz` searches for longer.
