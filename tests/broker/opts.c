@@ -303,6 +303,11 @@ static int cluster_check(struct rb_opts *o, bool have_port)
 		return 2;
 	}
 	o->self = i;
+	if (o->replica_delay_ms) {
+		fprintf(stderr, "refbroker: --replica-delay-ms stands for followers: not with "
+				"--cluster, which has real ones\n");
+		return 2;
+	}
 	if (have_port && o->port != o->nodes[i].port) {
 		fprintf(stderr,
 			"refbroker: --port %u differs from broker %d's port %u in --cluster\n",
