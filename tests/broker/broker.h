@@ -31,6 +31,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "isr.h"
+
 /* Kafka's defaults: queued.max.requests, socket buffer, max frame size. */
 #define RB_QUEUE_CAP	  500
 #define RB_SOCK_BUF	  (100 * 1024)
@@ -239,16 +241,6 @@ struct rolled_segment {
 	int fd;
 	uint8_t *index; /* index_entries 8-byte entries, as in the .index file */
 	uint32_t index_entries;
-};
-
-/* What the leader knows of one follower of a partition (Kafka's Replica). */
-struct follower {
-	int32_t id;
-	bool in_isr;
-	int64_t leo;		       /* fetch offset of its latest fetch */
-	uint64_t caught_up_ns;	       /* lastCaughtUpTimeMs */
-	uint64_t last_fetch_ns;	       /* lastFetchTimeMs */
-	int64_t last_fetch_leader_leo; /* lastFetchLeaderLogEndOffset */
 };
 
 /* An acks=all partition waiting for the high watermark. */

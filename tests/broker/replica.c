@@ -55,25 +55,23 @@ static int32_t self_id(const struct broker *b)
 void replica_partition_init(struct broker *b, struct partition *p)
 {
 	struct repl_part *rp = &p->repl;
-	uint32_t n = b->o.nnodes, lead;
+	uint32_t n = b->o.nnodes;
+	int32_t ids[RB_MAX_BROKERS];
 	uint64_t now = now_ns();
 
 	memset(rp, 0, sizeof(*rp));
 	if (!n)
 		return;
-	lead = (uint32_t)p->index % n;
-	rp->leader = b->o.nodes[lead].id;
 	rp->nreplicas = b->o.replication_factor;
-	for (uint32_t k = 0; k < rp->nreplicas; k++) {
-		int32_t id = b->o.nodes[(lead + k) % n].id;
-
-		rp->replicas[k] = id;
-		if (id == rp->leader)
-			continue;
-		/* a new follower has a lag time to start fetching */
-		rp->f[rp->nf++] = (struct follower){
-		    .id = id, .in_isr = true, .caught_up_ns = now, .last_fetch_ns = now};
-	}
+	for (uint32_t i = 0; i < n; i++)
+		ids[i] = b->o.nodes[i].id;
+	isr_assign(ids, n, rp->nreplicas, p->index, rp->replicas);
+	rp->leader = rp->replicas[0];
+	for (uint32_t k = 1; k < rp->nreplicas; k++) /* a new follower has a lag time to start */
+		rp->f[rp->nf++] = (struct follower){.id = rp->replicas[k],
+						    .in_isr = true,
+						    .caught_up_ns = now,
+						    .last_fetch_ns = now};
 }
 
 void replica_partition_free(struct partition *p)
@@ -203,21 +201,11 @@ static void respond_all(struct broker *b, struct request *done)
 	}
 }
 
-static int64_t isr_min_leo(const struct repl_part *rp)
-{
-	int64_t hw = rp->leader_leo;
-
-	for (uint32_t i = 0; i < rp->nf; i++)
-		if (rp->f[i].in_isr && rp->f[i].leo < hw)
-			hw = rp->f[i].leo;
-	return hw;
-}
-
 /* Moves the HW to min LEO over the ISR; releases what it passed. by: who moved it. */
 static bool advance_hw(struct broker *b, struct partition *p, int32_t by, struct request **done)
 {
 	struct repl_part *rp = &p->repl;
-	int64_t hw = isr_min_leo(rp);
+	int64_t hw = isr_min_leo(rp->f, rp->nf, rp->leader_leo);
 	uint64_t now;
 
 	if (hw <= partition_hw(p))
@@ -309,23 +297,6 @@ static void mark_covered(struct repl_part *rp, int32_t id, int64_t offset, uint6
 	}
 }
 
-/*
- * Replica.updateFetchState: a fetch at the leader's LEO is caught up now; a
- * fetch at least at the leader's LEO of the previous fetch was caught up as
- * of that previous fetch.
- */
-static void update_fetch_state(struct follower *f, int64_t offset, int64_t leader_leo, uint64_t t)
-{
-	if (offset >= leader_leo) {
-		if (t > f->caught_up_ns)
-			f->caught_up_ns = t;
-	} else if (offset >= f->last_fetch_leader_leo && f->last_fetch_ns > f->caught_up_ns) {
-		f->caught_up_ns = f->last_fetch_ns;
-	}
-	f->last_fetch_leader_leo = leader_leo;
-	f->last_fetch_ns = t;
-}
-
 void replica_on_fetch(struct broker *b, struct partition *p, int32_t replica_id,
 		      int64_t fetch_offset, uint64_t t_arrival_ns)
 {
@@ -338,7 +309,7 @@ void replica_on_fetch(struct broker *b, struct partition *p, int32_t replica_id,
 		return;
 	pthread_mutex_lock(&b->repl.mu);
 	if (rp->leader == self_id(b) && (f = follower_of(rp, replica_id))) {
-		update_fetch_state(f, fetch_offset, rp->leader_leo, t_arrival_ns);
+		isr_fetch_update(f, fetch_offset, rp->leader_leo, t_arrival_ns);
 		if (fetch_offset > f->leo)
 			mark_covered(rp, replica_id, fetch_offset, t_arrival_ns);
 		f->leo = fetch_offset;
@@ -495,12 +466,7 @@ static void shrink_topic(struct topic *t, void *arg)
 		for (uint32_t k = 0; k < rp->nf; k++) {
 			struct follower *f = &rp->f[k];
 
-			/*
-			 * isFollowerOutOfSync: behind the leader and not caught up for
-			 * too long (a fetch read after x->now may be newer than it)
-			 */
-			if (f->in_isr && f->leo != rp->leader_leo && x->now > f->caught_up_ns &&
-			    x->now - f->caught_up_ns > lag) {
+			if (f->in_isr && isr_out_of_sync(f, rp->leader_leo, x->now, lag)) {
 				f->in_isr = false;
 				changed = true;
 			}
