@@ -29,8 +29,8 @@ struct dump {
 };
 
 static const char *const type_names[NTYPES] = {
-    "file",	"futex",       "offcpu",	 "block",      "jbd2_commit",
-    "jbd2_run", "jbd2_handle", "dirty_throttle", "folio_wait", "file_name",
+    "file",	   "futex",	     "offcpu",	   "block",	"jbd2_commit", "jbd2_run",
+    "jbd2_handle", "dirty_throttle", "folio_wait", "file_name", "thread",      "batch",
 };
 
 static const char *const sys_names[KLC_SYS_KIND_MAX] = {
