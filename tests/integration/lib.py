@@ -298,6 +298,100 @@ class Run:
         return json.loads(out.strip().splitlines()[-1]), (read_jsonl(mpath) if messages else [])
 
 
+def _uvarint(n):
+    out = b""
+    while True:
+        b, n = n & 0x7F, n >> 7
+        out += bytes([b | (0x80 if n else 0)])
+        if not n:
+            return out
+
+
+def fetch_request(version, corr, client_id, replica_id, topics):
+    """One Fetch request frame (v4-v14) as a broker's replica fetcher or a
+    consumer sends it: topics is [(name, [(partition, fetch_offset)...])],
+    name a str (v4-v12) or 16 bytes (the topic id, v13+). Flexible (v12+):
+    compact lengths and a tagged field in the header, each topic, partition
+    and the body."""
+    flex = version >= 12
+
+    def arr(n):
+        return _uvarint(n + 1) if flex else struct.pack(">i", n)
+
+    def tags(n):
+        return _uvarint(n) + b"".join(_uvarint(i) + _uvarint(1) + b"\x07" for i in range(n))
+
+    def key(name):
+        if version >= 13:
+            return name
+        raw = name.encode()
+        return _uvarint(len(raw) + 1) + raw if flex else struct.pack(">h", len(raw)) + raw
+
+    body = struct.pack(">iiiib", replica_id, 500, 1, 1 << 20, 0)
+    if version >= 7:
+        body += struct.pack(">ii", 0, -1)
+    body += arr(len(topics))
+    for name, parts in topics:
+        body += key(name) + arr(len(parts))
+        for part, offset in parts:
+            body += struct.pack(">i", part)
+            if version >= 9:
+                body += struct.pack(">i", 3)
+            body += struct.pack(">q", offset)
+            if version >= 12:
+                body += struct.pack(">i", 2)
+            if version >= 5:
+                body += struct.pack(">q", 0)
+            body += struct.pack(">i", 1 << 20) + (tags(1) if flex else b"")
+        body += tags(2) if flex else b""
+    if version >= 7:
+        body += arr(0)  # forgotten topics
+    if version >= 11:
+        body += _uvarint(1) if flex else struct.pack(">h", 0)  # rack id ""
+    body += tags(1) if flex else b""
+    cid = client_id.encode()
+    head = struct.pack(">hhih", 1, version, corr, len(cid)) + cid + (tags(1) if flex else b"")
+    return struct.pack(">i", len(head) + len(body)) + head + body
+
+
+def read_dump(path):
+    """An event dump (--dump-events) as [(kind, bytes)]: EVDUMP_SOCKET = 1,
+    EVDUMP_CAUSE = 2, ...; records after a 16-byte header, 8-byte aligned."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if data[:8] != b"KLTDUMP1":
+        raise Failure(f"{path}: not an event dump")
+    out, off = [], 16
+    while off + 8 <= len(data):
+        kind, n = struct.unpack_from("<II", data, off)
+        out.append((kind, data[off + 8:off + 8 + n]))
+        off += 8 + n + (8 - n % 8) % 8
+    return out
+
+
+KLT_EV_TOPIC, KLT_EV_FETCH_PART = 3, 11
+KLT_TOPIC_IS_ID, KLT_TOPIC_FETCH = 1, 2
+
+
+def dump_fetch_parts(path):
+    """The follower Fetch topics and partitions of an event dump, in order:
+    [(topic name or id bytes, partition, fetch_offset, replica_id)]."""
+    names, out = {}, []
+    for kind, rec in read_dump(path):
+        if kind != 1 or len(rec) < 4:
+            continue
+        typ = struct.unpack_from("<I", rec)[0]
+        if typ == KLT_EV_TOPIC:
+            flags, conn, idx, nlen = struct.unpack_from("<IQIH", rec, 4)
+            if flags & KLT_TOPIC_FETCH:
+                name = rec[24:24 + nlen]
+                names[(conn, idx)] = name if flags & KLT_TOPIC_IS_ID else name.decode()
+        elif typ == KLT_EV_FETCH_PART:
+            _, conn, idx, part, offset, replica = struct.unpack_from("<IQIiqi", rec, 4)
+            out.append((names.get((conn, idx)), part, offset, replica))
+    return out
+
+
 def pcap_kafka(path, port):
     """Kafka frames of the TCP connections to PORT in a pcap file (Ethernet
     or Linux cooked, IPv4 or IPv6), reassembled per direction. Returns
