@@ -8,6 +8,7 @@ and reaped. Checks print what they verified; a failed check is printed and count
 the test goes on (so one run shows every failure), unless it is fatal: then
 the test ends there.
 """
+import glob
 import json
 import os
 import re
@@ -145,14 +146,15 @@ class Run:
             raise Failure(f"{name}: no PORT= line")
         return p, int(vals["PORT"])
 
-    def san_broker(self, name, *args, partitions=4):
+    def san_broker(self, name, *args, partitions=4, port=0):
         """build/refbroker-san (ASan/UBSan) writing its ground truth, stderr in
-        NAME.err; returns (proc, port, log dir, truth path)."""
+        NAME.err, on PORT (0: a free one); returns (proc, port, log dir, truth
+        path)."""
         logdir = self.path(name + "-log")
         os.mkdir(logdir)
         truth = self.path(name + "-truth.jsonl")
         err = open(self.path(name + ".err"), "wb")
-        p = subprocess.Popen([os.path.join(BUILD, "refbroker-san"), "--port", "0",
+        p = subprocess.Popen([os.path.join(BUILD, "refbroker-san"), "--port", str(port),
                               "--log-dir", logdir, "--partitions", str(partitions),
                               "--truth", truth, *map(str, args)],
                              stdout=subprocess.PIPE, stderr=err)
@@ -163,6 +165,19 @@ class Run:
         if vals is None:
             raise Failure(f"{name}: no PORT= line")
         return p, int(vals["PORT"]), logdir, truth
+
+    def san_cluster(self, n, *args, partitions=4):
+        """n sanitizer brokers as one --cluster on free fixed ports of
+        127.0.0.1, named broker0..; returns [(proc, port, log dir, truth)]."""
+        socks = [socket.socket() for _ in range(n)]
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        ports = [s.getsockname()[1] for s in socks]
+        for s in socks:
+            s.close()
+        cluster = ",".join(f"{i}@127.0.0.1:{port}" for i, port in enumerate(ports))
+        return [self.san_broker(f"broker{i}", "--broker-id", i, "--cluster", cluster, *args,
+                                partitions=partitions, port=ports[i]) for i in range(n)]
 
     def stop_san_broker(self, p):
         """SIGTERM: exit 0, nothing from the sanitizers; returns the stderr lines."""
@@ -703,6 +718,27 @@ def read_keys(p, keys, timeout):
                 vals[k] = v
     sel.close()
     return vals if len(vals) == len(keys) else None
+
+
+def log_batches(pdir):
+    """The batch headers of a partition directory's segments, in order: dicts with
+    base, last (offsets), records, pid, crc and crc_ok (the CRC-32C checks out)."""
+    out = []
+    for seg in sorted(glob.glob(os.path.join(pdir, "*.log"))):
+        with open(seg, "rb") as f:
+            data = f.read()
+        off = 0
+        while len(data) - off >= 61:
+            base, blen = struct.unpack_from(">qi", data, off)
+            crc, = struct.unpack_from(">I", data, off + 17)
+            delta, = struct.unpack_from(">i", data, off + 23)
+            pid, = struct.unpack_from(">q", data, off + 43)
+            nrec, = struct.unpack_from(">i", data, off + 57)
+            end = off + 12 + blen
+            out.append({"base": base, "last": base + delta, "records": nrec, "pid": pid,
+                        "crc": crc, "crc_ok": crc32c(data[off + 21:end]) == crc})
+            off = end
+    return out
 
 
 def read_jsonl(path):
