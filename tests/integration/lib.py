@@ -384,14 +384,15 @@ def read_dump(path):
     return out
 
 
-KLT_EV_TOPIC, KLT_EV_FETCH_PART = 3, 11
-KLT_TOPIC_IS_ID, KLT_TOPIC_FETCH = 1, 2
+KLT_EV_FRAME, KLT_EV_TOPIC, KLT_EV_FETCH_PART = 2, 3, 11
+KLT_TOPIC_IS_ID, KLT_TOPIC_FETCH, KLT_FRAME_FETCH_PARSED = 1, 2, 1 << 8
 
 
-def dump_fetch_parts(path):
-    """The follower Fetch topics and partitions of an event dump, in order:
-    [(topic name or id bytes, partition, fetch_offset, replica_id)]."""
-    names, out = {}, []
+def dump_fetch_requests(path):
+    """The follower Fetch requests of an event dump, in order: [(conn_id,
+    corr_id, replica_id, [(topic name or id bytes, partition, fetch_offset)])];
+    replica_id None for one without partitions."""
+    names, parts, out = {}, {}, []
     for kind, rec in read_dump(path):
         if kind != 1 or len(rec) < 4:
             continue
@@ -403,8 +404,21 @@ def dump_fetch_parts(path):
                 names[(conn, idx)] = name if flags & KLT_TOPIC_IS_ID else name.decode()
         elif typ == KLT_EV_FETCH_PART:
             _, conn, idx, part, offset, replica = struct.unpack_from("<IQIiqi", rec, 4)
-            out.append((names.get((conn, idx)), part, offset, replica))
+            parts.setdefault(conn, []).append((names.get((conn, idx)), part, offset, replica))
+        elif typ == KLT_EV_FRAME:
+            flags, conn = struct.unpack_from("<IQ", rec, 4)
+            api_key, _, corr = struct.unpack_from("<hhi", rec, 48)
+            if api_key == 1 and rec[44] == 0 and flags & KLT_FRAME_FETCH_PARSED:
+                got = parts.pop(conn, [])
+                out.append((conn, corr, got[0][3] if got else None,
+                            [(t, p, o) for t, p, o, _ in got]))
     return out
+
+
+def dump_fetch_parts(path):
+    """The follower Fetch partitions of an event dump, in order:
+    [(topic name or id bytes, partition, fetch_offset, replica_id)]."""
+    return [(t, p, o, r) for _, _, r, ps in dump_fetch_requests(path) for t, p, o in ps]
 
 
 def pcap_kafka(path, port):
