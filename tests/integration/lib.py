@@ -415,6 +415,27 @@ def dump_fetch_requests(path):
     return out
 
 
+KLC_EV_FILE_NAME, KLC_EV_THREAD, KLC_EV_BATCH = 41, 42, 43
+
+
+def dump_batch_writes(path):
+    """The record batch offsets of the log writes in an event dump:
+    [(directory of the file written, base_offset, last_offset, batches)],
+    the directory as the kernel named it (topic-partition)."""
+    dirs, out = {}, []
+    for kind, rec in read_dump(path):
+        if kind != 2 or len(rec) < 4:
+            continue
+        typ = struct.unpack_from("<I", rec)[0]
+        if typ == KLC_EV_FILE_NAME:
+            fd = struct.unpack_from("<i", rec, 4)[0]
+            dirs[fd] = rec[88:88 + 264].split(b"\0")[0].decode(errors="replace")
+        elif typ == KLC_EV_BATCH:
+            base, last, batches, fd = struct.unpack_from("<qqIi", rec, 16)
+            out.append((dirs.get(fd), base, last, batches))
+    return out
+
+
 def dump_fetch_parts(path):
     """The follower Fetch partitions of an event dump, in order:
     [(topic name or id bytes, partition, fetch_offset, replica_id)]."""
