@@ -13,6 +13,10 @@ both BPF ring buffers, found by their size), read through /proc/PID/mem.
 Then every file the three wrote, their stdout and stderr, the recording's
 inflated records, `kafkalat report` of it and `kafkalat replay` of the dump.
 
+A fourth kafkalat traces a broker that writes (no sendfile) a Fetch
+response ending in the marker: not even the response's last 5 bytes, which
+the kernel keeps of Produce responses only, may reach it.
+
 The marker is searched raw, as lowercase and uppercase hex, and as the hex
 of its hex text, and must be found nowhere. The scan can fail: the same
 scanner finds the marker in the broker's segment files and in the broker's
@@ -27,10 +31,16 @@ import os
 import re
 import secrets
 import signal
+import socket
+import struct
+import subprocess
+import sys
+import threading
 import time
 import zlib
 
-from lib import KAFKALAT, Failure, main
+from lib import KAFKALAT, Failure, Raw, main, read_keys
+from tinybroker import recv_exact
 
 RING_MB = 4
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -195,6 +205,20 @@ def wait_traced(t, path, topic, want):
     t.eq(got, want, "records of the marked topic in --requests")
 
 
+def check_rings(t, name, bpf):
+    """Both ring mappings among bpf ({start: (size, bytes read)}), read
+    whole; returns {ring: (start, size, bytes read)}."""
+    # libbpf maps a ring's producer page and its data pages twice
+    ring_maps = {2 * RING_MB * 2**20 + PAGE: "socket ring", RING_MB * 2**20 + PAGE: "causes ring"}
+    rings = {ring_maps[size]: (start, size, n) for start, (size, n) in bpf.items()
+             if size in ring_maps}
+    t.eq(sorted(rings), ["causes ring", "socket ring"],
+         f"{name}: both ring mappings found by their size")
+    t.check(all(n == size for _, size, n in rings.values()),
+            f"{name}: the rings are read whole {sorted(rings.values())}")
+    return rings
+
+
 def check_tracer_memory(t, name, p, pats, topic_pat):
     """No form of the marker in a running kafkalat's memory, read whole,
     rings included (and the topic name found in its socket ring). Returns
@@ -204,14 +228,7 @@ def check_tracer_memory(t, name, p, pats, topic_pat):
     leaks = sorted(f for f in found if f[0] != "topic")
     t.eq(leaks, [], f"{name}: the marker in kafkalat's memory ({total} bytes scanned)")
     t.eq(skipped, [], f"{name}: mappings not read whole")
-    # libbpf maps a ring's producer page and its data pages twice
-    ring_maps = {2 * RING_MB * 2**20 + PAGE: "socket ring", RING_MB * 2**20 + PAGE: "causes ring"}
-    rings = {ring_maps[size]: (start, size, n) for start, (size, n) in bpf.items()
-             if size in ring_maps}
-    t.eq(sorted(rings), ["causes ring", "socket ring"],
-         f"{name}: both ring mappings found by their size")
-    t.check(all(n == size for _, size, n in rings.values()),
-            f"{name}: the rings are read whole {sorted(rings.values())}")
+    rings = check_rings(t, name, bpf)
     t.check(total >= 3 * RING_MB * 2**20, f"{name}: {total} bytes scanned >= both rings")
     sock = rings.get("socket ring")
     if sock:
@@ -264,6 +281,7 @@ def test(t):
     pats = forms(marker)
     topic_pat = {"topic": topic.encode()}
     check_overlap(t, pats)
+    check_fetch_tail(t, marker, pats)
 
     broker, port, logdir, _truth = t.san_broker("refbroker")
     tracers = start_tracers(t, broker.pid, port)
@@ -320,5 +338,53 @@ def scan_outputs(t, pats, topic_pat):
     return total
 
 
+def echo_broker():
+    """A broker that answers every request with its correlation id and the
+    request's last 16 bytes, written (no sendfile): a Fetch response's body
+    ends in record bytes that way. Prints PORT=, serves until killed."""
+    srv = socket.create_server(("127.0.0.1", 0))
+    print(f"PORT={srv.getsockname()[1]}", flush=True)
+
+    def serve(c):
+        while (head := recv_exact(c, 4)) and (frame := recv_exact(c, *struct.unpack(">i", head))):
+            resp = frame[4:8] + frame[-16:]
+            c.sendall(struct.pack(">i", len(resp)) + resp)
+
+    while True:
+        threading.Thread(target=serve, args=(srv.accept()[0],), daemon=True).start()
+
+
+def check_fetch_tail(t, marker, pats):
+    """A Fetch response written by the broker, ending in the marker: not
+    even its last 5 bytes (a response's kept tail) reach kafkalat."""
+    b = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--echo-broker"],
+                         stdout=subprocess.PIPE)
+    b.name = "echo"
+    t.procs.append(b)
+    vals = read_keys(b, ("PORT",), 5)
+    t.check(vals is not None, "the echo broker listens", fatal=True)
+    port = int(vals["PORT"])
+    k = t.kafkalat(b.pid, [port], "--ringbuf-mb", RING_MB, "--dump-events",
+                   t.path("fetch.dump"), name="fetch")
+    raw = Raw(port)
+    raw.send(1, 4, b"\0" * 40 + marker)
+    t.check(raw.recv().endswith(marker), "the Fetch response ends in the marker")
+    raw.send(1, 4, b"\0" * 40 + b"m" * 16)  # the first one is framed, written, consumed
+    raw.recv()
+    time.sleep(0.3)
+    pats = {**pats, "last 5 bytes": marker[-5:]}
+    found, total, bpf, _ = scan_memory(k.pid, pats, "fetch")
+    t.eq(sorted(found), [], f"the Fetch response's end in kafkalat's memory ({total} bytes)")
+    check_rings(t, "fetch", bpf)
+    s, _ = t.stop_kafkalat(k)
+    t.eq(s["apis"].get("Fetch", {}).get("requests"), 2, "Fetch requests matched")
+    found = set()
+    size = sum(scan_file(t.path(f"fetch.{x}"), pats, found) for x in ("out", "err", "dump"))
+    t.eq(sorted(found), [], f"the Fetch response's end in kafkalat's output ({size} bytes)")
+
+
 if __name__ == "__main__":
-    main(test)
+    if sys.argv[1:] == ["--echo-broker"]:
+        echo_broker()
+    else:
+        main(test)
