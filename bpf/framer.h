@@ -97,6 +97,12 @@ enum kw_result {
  * into a tagged field at the body's end, out of a one-pass walk's reach */
 #define KW_FETCH_MIN_VERSION 4
 #define KW_FETCH_MAX_VERSION 14
+/* Correlation ids a TX flow remembers as Produce requests' (slot corr % 64):
+ * a response's tail is kept only for them, so another API's body end (a
+ * Fetch response written rather than sent with sendfile ends in record
+ * bytes) never leaves the kernel. More requests in flight on one
+ * connection only lose the oldest Produce responses' throttle. */
+#define KW_CORR_SLOTS 64
 
 struct kw_flow {
 	__u64 frame_left; /* bytes of the current frame after the size not yet walked */
@@ -121,6 +127,8 @@ struct kw_flow {
 	__u32 varint;
 	__u32 bad_detail;
 	__u32 tentative_frames;
+	__u64 produce_slots;		/* TX: bit i: slot_corr[i] is a Produce request's */
+	__s32 slot_corr[KW_CORR_SLOTS]; /* TX: the last request noted in each slot */
 	__s32 corr_lo; /* TX: correlation ids of the requests framed on this connection */
 	__s32 corr_hi;
 	__s32 corr_id;
@@ -878,6 +886,13 @@ KW_STEP_FN int kw_step_next(struct kw_flow *f)
 	return KW_NONE;
 }
 
+KW_INLINE int kw_answers_produce(const struct kw_flow *tx, __s32 corr)
+{
+	__u32 slot = (__u32)corr & (KW_CORR_SLOTS - 1);
+
+	return (tx->produce_slots >> slot & 1) && tx->slot_corr[slot] == corr;
+}
+
 KW_STEP_FN int kw_step_resp_corr(struct kw_flow *f, struct kw_in *in)
 {
 	int r;
@@ -899,7 +914,7 @@ KW_STEP_FN int kw_step_resp_corr(struct kw_flow *f, struct kw_in *in)
 	/* the last bytes hold Produce's throttle_time_ms: the connection is
 	 * muted that long after the response */
 	f->tail_len = 0;
-	if (f->frame_left < KLT_RESP_TAIL) {
+	if (f->frame_left < KLT_RESP_TAIL || !kw_answers_produce(f, f->corr_id)) {
 		f->skip = f->frame_left;
 		f->state = S_SKIP_FRAME;
 		return KW_NONE;
@@ -973,6 +988,18 @@ KW_INLINE void kw_note_request_corr(struct kw_flow *tx, __s32 corr)
 	if (!tx->corr_known || corr > tx->corr_hi)
 		tx->corr_hi = corr;
 	tx->corr_known = 1;
+}
+
+/* ... and of which API each is: only Produce responses keep their tail. */
+KW_INLINE void kw_note_request_api(struct kw_flow *tx, __s32 corr, __s16 api_key)
+{
+	__u32 slot = (__u32)corr & (KW_CORR_SLOTS - 1);
+
+	tx->slot_corr[slot] = corr;
+	if (api_key == 0)
+		tx->produce_slots |= 1ull << slot;
+	else
+		tx->produce_slots &= ~(1ull << slot);
 }
 
 KW_INLINE int kw_dispatch(struct kw_flow *f, struct kw_names *nm, struct kw_in *in)

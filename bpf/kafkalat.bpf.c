@@ -646,8 +646,10 @@ static int walk_step(__u64 index __attribute__((unused)), void *ctx)
 		emit_frame(c, f, &w->wire,
 			   arr_walk_seq(w->wire.seq_start, w->ret, w->left, w->in.avail),
 			   w->t_exit);
-		if (f->dir == KLT_DIR_RX)
+		if (f->dir == KLT_DIR_RX) {
 			kw_note_request_corr(&c->tx, f->corr_id);
+			kw_note_request_api(&c->tx, f->corr_id, f->api_key);
+		}
 		return 0;
 	case KW_TOPIC:
 		emit_topic(c, f);

@@ -153,9 +153,10 @@ struct klt_frame_event {
 	 * KLT_FRAME_ARRIVAL_UNKNOWN (request) or the connection's
 	 * KLT_CONN_WIRE_SKIPPED */
 	__u32 seq_end;
-	/* ABI 2, responses: their last tail_len bytes (0 when the body is
-	 * shorter than KLT_RESP_TAIL): Produce v1-v8 end with throttle_time_ms,
-	 * v9+ with it and their tagged fields */
+	/* ABI 2, responses to Produce: their last tail_len bytes (0 when the
+	 * body is shorter than KLT_RESP_TAIL, or the response answers another
+	 * API, whose body may end in record data): Produce v1-v8 end with
+	 * throttle_time_ms, v9+ with it and their tagged fields */
 	__u8 tail_len;
 	__u8 tail[KLT_RESP_TAIL];
 	__u8 pad2[6];

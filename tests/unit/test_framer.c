@@ -413,6 +413,23 @@ static void expect_request(const uint8_t *frame, struct kh_frame *x)
 	kproto_produce_free(&p);
 }
 
+/* The test streams' responses with an even correlation id answer Produce
+ * requests, the others other APIs. */
+static int answers_produce(int32_t corr)
+{
+	return corr % 2 == 0;
+}
+
+/* What the BPF side notes of each request before its response is written. */
+static void note_request_apis(struct kh *h, const struct stream *s, __u8 dir)
+{
+	for (size_t i = 0; dir == KLT_DIR_TX && i < s->n; i++) {
+		int32_t corr = (int32_t)be32_at(s->b.buf + s->at[i] + 4);
+
+		kw_note_request_api(&h->f, corr, answers_produce(corr) ? 0 : KPROTO_API_FETCH);
+	}
+}
+
 static void expect_response(const uint8_t *frame, struct kh_frame *x)
 {
 	memset(x, 0, sizeof(*x));
@@ -422,8 +439,9 @@ static void expect_response(const uint8_t *frame, struct kh_frame *x)
 	x->ev.api_version = -1;
 	x->ev.client_id_full_len = -1;
 	x->ev.corr_id = (int32_t)be32_at(frame + 4);
-	/* the body's last bytes, when it has that many after the corr id */
-	if (x->ev.size >= 4 + KLT_RESP_TAIL) {
+	/* the body's last bytes, when it has that many after the corr id and
+	 * answers a Produce request */
+	if (x->ev.size >= 4 + KLT_RESP_TAIL && answers_produce(x->ev.corr_id)) {
 		x->ev.tail_len = KLT_RESP_TAIL;
 		memcpy(x->ev.tail, frame + 4 + x->ev.size - KLT_RESP_TAIL, KLT_RESP_TAIL);
 	}
@@ -742,6 +760,7 @@ static void run_exact(const struct stream *s, const struct chunks *c, __u8 dir, 
 
 	assert_int_equal(c->len, s->b.len);
 	kh_init(&h, dir, KW_SYNCED);
+	note_request_apis(&h, s, dir);
 	/* the stream's sequence numbers wrap a megabyte in */
 	h.isn = 0xfff00000u;
 	feed(&h, s->b.buf, c, s, 0);
@@ -859,8 +878,8 @@ static void test_fetch_every_chunking(void **state)
  * A Fetch response as a broker sends it: its fields by writev, the records
  * by one or more sendfile() calls, and (v12+) the tagged fields after them
  * by another write; or ending in file data (v4-v11). Each response is
- * emitted by the syscall that completes it, with the tail only when its
- * last bytes were written, not sent from a file.
+ * emitted by the syscall that completes it, with no tail: only Produce
+ * responses keep one.
  */
 static void test_fetch_response_sendfile(void **state)
 {
@@ -905,13 +924,9 @@ static void test_fetch_response_sendfile(void **state)
 		assert_int_equal(h.frames[i].ev.t_first_ns, sys_t_enter(first));
 		assert_int_equal(h.frames[i].ev.t_last_ns, sys_t_enter(sys - 1) + 1);
 		assert_int_equal(h.frames[i].seq_end, (__u32)(h.isn + b.len));
-		if (shapes[i].trail >= KLT_RESP_TAIL) {
-			assert_int_equal(h.frames[i].ev.tail_len, KLT_RESP_TAIL);
-			assert_memory_equal(h.frames[i].ev.tail, b.buf + b.len - KLT_RESP_TAIL,
-					    KLT_RESP_TAIL);
-		} else {
-			assert_int_equal(h.frames[i].ev.tail_len, 0);
-		}
+		/* a Fetch response: its tail (record bytes when they were
+		 * written, not sent from a file) is never kept */
+		assert_int_equal(h.frames[i].ev.tail_len, 0);
 	}
 	assert_int_equal(h.ndesync, 0);
 	assert_int_equal(h.nbad, 0);
@@ -1478,6 +1493,7 @@ static void join_at(const struct stream *s, __u8 dir, size_t j, enum resync_chun
 
 	chunk_join(&c, s, j, how, seed);
 	kh_init(&h, dir, KW_RESYNC);
+	note_request_apis(&h, s, dir);
 	feed(&h, s->b.buf + j, &c, s, j);
 	judge_resync(&h, s, j, dir, &r);
 	if ((r.live_suffix || r.live_other || r.gap) && getenv("FRAMER_TRACE"))
@@ -1679,6 +1695,36 @@ static void test_regression_resync_phantom_suffix(void **state)
 	assert_int_equal(t.suffix, 0);
 	resync_sweep(&s, KLT_DIR_RX, RC_RANDOM, 1ull << 32, &t);
 	assert_int_equal(t.suffix, 0);
+	stream_free(&s);
+}
+
+/* A response keeps its last bytes only when it answers the Produce request
+ * noted last in its correlation id's slot: another API's body may end in
+ * record data, which must not leave the kernel. */
+static void test_tail_only_for_produce(void **state)
+{
+	static const int32_t corrs[] = {10, 11, 12, 74, 10 + 2 * KW_CORR_SLOTS};
+	static const __u8 want[] = {0, 0, 0, KLT_RESP_TAIL, 0};
+	struct stream s;
+	struct kh h;
+
+	(void)state;
+	stream_init(&s);
+	for (size_t i = 0; i < 5; i++)
+		add_response(&s, corrs[i], 0, 20);
+	kh_init(&h, KLT_DIR_TX, KW_SYNCED);
+	kw_note_request_api(&h.f, 10, 0);
+	kw_note_request_api(&h.f, 11, KPROTO_API_FETCH);
+	kw_note_request_api(&h.f, 74, 0); /* slot 10 now answers 74 */
+	kh_read_buf(&h, s.b.buf, s.b.len, 1, 1);
+	assert_int_equal(h.nframes, 5);
+	for (size_t i = 0; i < 5; i++) {
+		assert_int_equal(h.frames[i].ev.corr_id, corrs[i]);
+		assert_int_equal(h.frames[i].ev.tail_len, want[i]);
+	}
+	assert_memory_equal(h.frames[3].ev.tail, s.b.buf + frame_end(&s, 3) - KLT_RESP_TAIL,
+			    KLT_RESP_TAIL);
+	kh_free(&h);
 	stream_free(&s);
 }
 
@@ -1890,6 +1936,7 @@ int main(void)
 	    cmocka_unit_test(test_regression_resync_phantom_suffix),
 	    cmocka_unit_test(test_regression_proving_frame_flagged_tentative),
 	    cmocka_unit_test(test_tx_proven_by_request_corr),
+	    cmocka_unit_test(test_tail_only_for_produce),
 	    cmocka_unit_test(test_regression_legacy_message_set_records),
 	    cmocka_unit_test(test_steps_per_frame),
 	    cmocka_unit_test(test_steps_many_partitions),
