@@ -9,6 +9,7 @@
 
 #include "kafkalat/bands.h"
 #include "kafkalat/hist.h"
+#include "kafkalat/rec_fields.h"
 #include "kafkalat/strtab.h"
 #include "kafkalat/tlv.h"
 #include "kafkalat/topn.h"
@@ -439,6 +440,9 @@ enum {
 	BT_SUMS = 2, /* per non-empty bucket, in order: a mask, the non-zero sums */
 	BT_NO_WIRE = 3,
 	BT_SLOW = 4, /* a kept request (group) */
+	/* u64 ATTRIB_PHASES, before the sums: absent, the writer's layout is
+	 * ATTRIB_PHASES_V1 phases and ATTRIB_CAUSES_V1 causes (attrib.h) */
+	BT_PHASES = 5,
 	/* in BT_SLOW */
 	BS_LATENCY = 1,
 	BS_TIMES = 2,  /* t_arrival, t_sent */
@@ -538,6 +542,7 @@ int bands_encode(const struct bands *b, struct tlv_buf *t, bands_stack_text_fn f
 	hist_encode(&b->h, hbuf, need);
 	tlv_bytes(t, BT_HIST, hbuf, need);
 	free(hbuf);
+	tlv_u64(t, BT_PHASES, ATTRIB_PHASES);
 	encode_sums(b, t);
 	tlv_u64(t, BT_NO_WIRE, b->no_wire);
 	for (uint32_t i = 0; i < b->slow.n; i++)
@@ -547,7 +552,15 @@ int bands_encode(const struct bands *b, struct tlv_buf *t, bands_stack_text_fn f
 
 /* ---- decoding and merging ---- */
 
-static int merge_sums(struct bands *b, const struct hist *h, const struct tlv_cur *val)
+/* How the encoded bands being merged lay their phases and causes out. */
+struct layout {
+	unsigned int phases, causes;
+};
+
+static const struct layout layout_v1 = {ATTRIB_PHASES_V1, ATTRIB_CAUSES_V1};
+
+static int merge_sums(struct bands *b, const struct hist *h, const struct tlv_cur *val,
+		      const struct layout *l)
 {
 	struct tlv_cur c = *val;
 
@@ -557,20 +570,20 @@ static int merge_sums(struct bands *b, const struct hist *h, const struct tlv_cu
 
 		if (!h->buckets[i])
 			continue;
-		if (tlv_get_varint(&c, &mask) || mask >> (ATTRIB_PHASES + ATTRIB_CAUSES))
+		if (tlv_get_varint(&c, &mask) || mask >> (l->phases + l->causes))
 			return -EINVAL;
 		s = bucket_sums(b, i);
 		if (!s)
 			return -ENOMEM;
-		for (int k = 0; k < ATTRIB_PHASES + ATTRIB_CAUSES; k++) {
+		for (unsigned int k = 0; k < l->phases + l->causes; k++) {
 			if (!(mask >> k & 1))
 				continue;
 			if (tlv_get_varint(&c, &v) || !v)
 				return -EINVAL;
-			if (k < ATTRIB_PHASES)
-				s->phase[k] += v;
+			if (k < l->phases)
+				s->phase[rf_phase(k, l->phases)] += v;
 			else
-				s->cause[k - ATTRIB_PHASES] += v;
+				s->cause[k - l->phases] += v;
 		}
 	}
 	return tlv_cur_done(&c) ? 0 : -EINVAL;
@@ -589,7 +602,8 @@ static int intern_field(struct strtab *tab, const struct tlv_cur *val, uint32_t 
 	return 0;
 }
 
-static int decode_stack(struct bands *b, const struct tlv_cur *val, struct attrib_stack *st)
+static int decode_stack(struct bands *b, const struct tlv_cur *val, struct attrib_stack *st,
+			const struct layout *l)
 {
 	struct tlv_cur c = *val, v;
 	uint64_t u;
@@ -601,13 +615,13 @@ static int decode_stack(struct bands *b, const struct tlv_cur *val, struct attri
 		if (tag == BSS_TEXT)
 			err = intern_field(&b->stacks, &v, &id);
 		else if (tag == BSS_PHASE || tag == BSS_CAUSE)
-			err = tlv_get_u64(&v, &u)				    ? -EINVAL
-			      : u >= (tag == BSS_PHASE ? ATTRIB_PHASES : CAUSE_MAX) ? -EINVAL
-										    : 0;
+			err = tlv_get_u64(&v, &u)				? -EINVAL
+			      : u >= (tag == BSS_PHASE ? l->phases : CAUSE_MAX) ? -EINVAL
+										: 0;
 		else if (tag == BSS_NS)
 			err = tlv_get_i64(&v, &st->ns);
 		if (!err && tag == BSS_PHASE)
-			st->phase = (uint8_t)u;
+			st->phase = (uint8_t)rf_phase(u, l->phases);
 		if (!err && tag == BSS_CAUSE)
 			st->cause = (uint8_t)u;
 	}
@@ -654,7 +668,7 @@ static int decode_top_stack(struct bands *b, const struct tlv_cur *val, struct s
 }
 
 static int slow_field(struct bands *b, uint32_t tag, const struct tlv_cur *v,
-		      struct slow_request *s)
+		      struct slow_request *s, const struct layout *l)
 {
 	int64_t pair[3];
 	int err;
@@ -668,15 +682,15 @@ static int slow_field(struct bands *b, uint32_t tag, const struct tlv_cur *v,
 		s->t_sent = (uint64_t)pair[1];
 		return err;
 	case BS_PHASES:
-		return tlv_get_i64s(v, s->phase_ns, ATTRIB_PHASES);
+		return rf_get_phases_i64(v, s->phase_ns);
 	case BS_CAUSES:
-		return tlv_get_i64s(v, s->cause_ns, ATTRIB_CAUSES);
+		return rf_get_causes_i64(v, s->cause_ns);
 	case BS_ROOTS:
-		return tlv_get_i64s(v, s->root_ns, ATTRIB_CAUSES);
+		return rf_get_causes_i64(v, s->root_ns);
 	case BS_STACK:
 		if (s->nstacks >= ATTRIB_STACKS)
 			return -EINVAL;
-		return decode_stack(b, v, &s->stacks[s->nstacks++]);
+		return decode_stack(b, v, &s->stacks[s->nstacks++], l);
 	case BS_BLOCK:
 		err = tlv_get_i64s(v, pair, 3);
 		s->nblock = (uint64_t)pair[0];
@@ -694,7 +708,7 @@ static int slow_field(struct bands *b, uint32_t tag, const struct tlv_cur *v,
 	}
 }
 
-static int merge_slow(struct bands *b, const struct tlv_cur *val)
+static int merge_slow(struct bands *b, const struct tlv_cur *val, const struct layout *l)
 {
 	struct slow_request s = {.stack_id = -1};
 	struct tlv_cur c = *val, v;
@@ -702,7 +716,7 @@ static int merge_slow(struct bands *b, const struct tlv_cur *val)
 	int r, err = 0;
 
 	while (!err && (r = tlv_next(&c, &tag, &v)) == 1)
-		err = slow_field(b, tag, &v, &s);
+		err = slow_field(b, tag, &v, &s, l);
 	if (err || r)
 		return err ? err : r;
 	if (topn_wants(&b->slow, s.latency))
@@ -710,7 +724,8 @@ static int merge_slow(struct bands *b, const struct tlv_cur *val)
 	return 0;
 }
 
-static int merge_field(struct bands *b, uint32_t tag, const struct tlv_cur *v, struct hist **h)
+static int merge_field(struct bands *b, uint32_t tag, const struct tlv_cur *v, struct hist **h,
+		       struct layout *l)
 {
 	uint64_t n;
 
@@ -722,15 +737,20 @@ static int merge_field(struct bands *b, uint32_t tag, const struct tlv_cur *v, s
 		if (!*h)
 			return -ENOMEM;
 		return hist_decode(*h, v->p, tlv_cur_len(v));
+	case BT_PHASES:
+		if (tlv_get_u64(v, &n) || n != ATTRIB_PHASES)
+			return -EINVAL;
+		*l = (struct layout){ATTRIB_PHASES, ATTRIB_CAUSES};
+		return 0;
 	case BT_SUMS:
-		return *h ? merge_sums(b, *h, v) : -EINVAL;
+		return *h ? merge_sums(b, *h, v, l) : -EINVAL;
 	case BT_NO_WIRE:
 		if (tlv_get_u64(v, &n))
 			return -EINVAL;
 		b->no_wire += n;
 		return 0;
 	case BT_SLOW:
-		return merge_slow(b, v);
+		return merge_slow(b, v, l);
 	default:
 		return 0;
 	}
@@ -740,12 +760,13 @@ int bands_merge_encoded(struct bands *b, const void *buf, size_t len)
 {
 	struct tlv_cur c, v;
 	struct hist *h = NULL;
+	struct layout l = layout_v1;
 	uint32_t tag;
 	int r, err = 0;
 
 	tlv_cur_init(&c, buf, len);
 	while (!err && (r = tlv_next(&c, &tag, &v)) == 1)
-		err = merge_field(b, tag, &v, &h);
+		err = merge_field(b, tag, &v, &h, &l);
 	if (!err && r)
 		err = r;
 	if (!err && !h)
