@@ -187,14 +187,17 @@ struct attrib_result {
 	 * a request blocked on more distinct stacks keeps its longest ones. */
 	uint32_t nstacks;
 	struct attrib_stack stacks[ATTRIB_STACKS];
-	/* Replication (acks=all, attrib_set_replication): repl_none is 0
-	 * (REPL_RELEASED) when a release was found, then t_release is its
+	/* Replication: repl_asked when r is acks=all and a replication
+	 * module is set (attrib_set_replication); released when its release
+	 * was found, else repl_none says why (enum repl_none). Released:
+	 * t_release is its
 	 * fetch's arrival, release_replica the follower that sent it (-1 none)
 	 * and release_tgid its broker (0 unknown). follower_append_ns: the
 	 * part of replication inside that follower's append of the batch.
 	 * root_broker: the broker the root cause was spent on, 0 the leader
 	 * (the follower's tgid when it was in its append). */
-	unsigned int repl_none; /* enum repl_none; REPL_NONE_MAX: not acks=all */
+	bool repl_asked, released;
+	unsigned int repl_none;
 	uint64_t t_release;
 	int32_t release_replica;
 	uint32_t release_tgid;

@@ -1290,6 +1290,8 @@ static bool take_release(struct attrib *a, const struct release *rs, struct attr
 {
 	bool released = rs->any && !rs->none;
 
+	out->repl_asked = true;
+	out->released = released;
 	out->repl_none = released ? REPL_RELEASED : rs->none ? rs->none : REPL_NONE_OFFSETS;
 	repl_count_request(a->repl, (enum repl_none)out->repl_none, rs->rel.tgid != 0);
 	if (!released)
@@ -1509,7 +1511,6 @@ enum attrib_unmatched attrib_request(struct attrib *a, const struct corr_request
 	memset(out, 0, sizeof(*out));
 	memset(a->follower_ns, 0, sizeof(a->follower_ns));
 	a->follower_tgid = 0;
-	out->repl_none = REPL_NONE_MAX;
 	out->release_replica = -1;
 	out->wire_known = corr_wire_latency(r, &wire_ns);
 	pipe = pipelined(a, r);
