@@ -1,8 +1,12 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * Socket syscalls of one broker process: frame the Kafka byte stream of
- * every connection to its listener port(s) and emit each frame's header and
- * Produce metadata to one ring buffer. Tracepoints only (no kprobes/fentry).
+ * Socket syscalls of the broker processes (up to KLT_MAX_BROKERS): frame the
+ * Kafka byte stream of every connection to their listener ports and emit
+ * each frame's header, Produce metadata and follower Fetch partitions to one
+ * ring buffer. The ports of all brokers are one set: a broker's connection
+ * to another broker's port (a follower's fetch) is the other broker's
+ * connection, seen from its accepting side only, since only accepted
+ * sockets are on a listener port. Tracepoints only (no kprobes/fentry).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -178,7 +182,7 @@ static __always_inline void emit_conn(struct conn *c, struct sock *sk, __s32 fd,
 	e->flags = flags;
 	e->conn_id = c->conn_id;
 	e->ts_ns = bpf_ktime_get_ns();
-	e->tgid = targ_tgid;
+	e->tgid = current_tgid();
 	e->fd = fd;
 	e->family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	e->local_port = BPF_CORE_READ(sk, __sk_common.skc_num);
@@ -265,7 +269,7 @@ static __always_inline __u32 wire_watch(struct sock *sk, __u64 conn_id)
  */
 static __always_inline struct conn *conn_get(__s32 fd, int accepted)
 {
-	struct conn_key key = {.tgid = targ_tgid, .fd = fd};
+	struct conn_key key = {.tgid = current_tgid(), .fd = fd};
 	struct conn *c = bpf_map_lookup_elem(&conns, &key);
 	struct klt_stats *st;
 	struct sock *sk;
@@ -312,7 +316,7 @@ static __always_inline struct conn *conn_get(__s32 fd, int accepted)
 
 static __always_inline void conn_forget(__s32 fd)
 {
-	struct conn_key key = {.tgid = targ_tgid, .fd = fd};
+	struct conn_key key = {.tgid = current_tgid(), .fd = fd};
 	struct conn *c = bpf_map_lookup_elem(&conns, &key);
 
 	if (c && c->sk)
@@ -741,7 +745,7 @@ static __always_inline void skip_sendfile(struct conn *c, __u64 ret)
 
 static __always_inline void on_close(__s32 fd)
 {
-	struct conn_key key = {.tgid = targ_tgid, .fd = fd};
+	struct conn_key key = {.tgid = current_tgid(), .fd = fd};
 	struct klt_close_event *e;
 	struct conn *c;
 
@@ -769,7 +773,7 @@ static __always_inline void on_accept(long ret)
 
 static __always_inline int io_enter(__s32 fd, __u64 addr, __u64 count, __u8 kind, __u8 dir)
 {
-	struct conn_key key = {.tgid = targ_tgid, .fd = fd};
+	struct conn_key key = {.tgid = current_tgid(), .fd = fd};
 	struct pending_io *p;
 
 	/* cheap early out for files and other sockets already classified */

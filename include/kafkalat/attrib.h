@@ -212,21 +212,33 @@ void attrib_config_default(struct attrib_config *cfg);
 struct attrib *attrib_new(const struct attrib_config *cfg);
 void attrib_free(struct attrib *a);
 
+/* One write to a log segment. */
+struct attrib_append {
+	uint32_t tid;
+	const char *topic;
+	int32_t partition;
+	uint64_t bytes;
+	uint64_t t_start, t_end;
+	/* from its record batch headers (KLC_EV_BATCH): the first batch's
+	 * baseOffset, the last record's offset; -1 unknown */
+	int64_t base_offset, last_offset;
+};
+
 /* Each returns 0, -EINVAL (bad times or tid: counted) or -ENOMEM (dropped:
  * counted). topic NULL (fsync only): a sync of a file not known as a segment. */
+int attrib_add_write(struct attrib *a, const struct attrib_append *w);
+/* A write whose offsets are unknown. */
 int attrib_add_append(struct attrib *a, uint32_t tid, const char *topic, int32_t partition,
 		      uint64_t bytes, uint64_t t_start, uint64_t t_end);
 int attrib_add_fsync(struct attrib *a, uint32_t tid, const char *topic, int32_t partition,
 		     uint64_t t_start, uint64_t t_end);
 int attrib_add_futex(struct attrib *a, uint32_t tid, uint64_t t_start, uint64_t t_end);
 int attrib_add_offcpu(struct attrib *a, const struct attrib_offcpu *o);
-/* The record batch offsets of the write tid began at t_start (klc_batch_event):
- * 0, or -ENOENT when that write is not (or no longer) known. last < 0:
- * unknown (the request's record count then gives it). */
-int attrib_set_offsets(struct attrib *a, uint32_t tid, uint64_t t_start, int64_t base,
-		       int64_t last);
-/* tid belongs to broker process tgid (klc_thread_event): 0 or -ENOMEM. */
-int attrib_note_thread(struct attrib *a, uint32_t tid, uint32_t tgid);
+/* The broker process of a thread (klc_thread_event), 0 unknown: attrib
+ * asks for the leader of a request (its handler's) and a follower's
+ * writer threads. */
+typedef uint32_t (*attrib_tgid_fn)(const void *ctx, uint32_t tid);
+void attrib_set_tgid_fn(struct attrib *a, attrib_tgid_fn fn, const void *ctx);
 /* Where acks=all requests find their release: NULL none (post_append then
  * stays whole). Not owned; outlives a. */
 void attrib_set_replication(struct attrib *a, struct repl *r);

@@ -37,7 +37,7 @@ struct app_rec {
 	uint64_t t0, t1;
 	uint64_t topic; /* hash_str(topic); 0 unknown */
 	uint64_t bytes;
-	int64_t base_offset, last_offset; /* klc_batch_event; -1 unknown */
+	int64_t base_offset, last_offset; /* -1 unknown (attrib_append) */
 	int32_t partition;
 	uint8_t kind;
 	uint8_t claimed;
@@ -64,7 +64,6 @@ static const uint32_t rec_size[K_MAX] = {sizeof(struct app_rec), sizeof(struct f
 
 struct thr {
 	uint32_t tid;
-	uint32_t tgid; /* its broker process; 0 unknown */
 	uint64_t last; /* newest end time seen */
 	struct timeline tl[K_MAX];
 };
@@ -96,7 +95,9 @@ struct attrib {
 	struct conn_last conns[CONN_SLOTS];
 	uint64_t *thash; /* this request's topic hashes */
 	size_t nthash, thash_cap;
-	struct repl *repl; /* NULL: no replication split */
+	struct repl *repl;	/* NULL: no replication split */
+	attrib_tgid_fn tgid_fn; /* a thread's broker; NULL: all unknown */
+	const void *tgid_ctx;
 	/* the request being attributed: its causes spent on the releasing
 	 * follower (in its append), for its root broker */
 	int64_t follower_ns[ATTRIB_CAUSES];
@@ -194,7 +195,6 @@ static struct thr *thr_recycle(struct attrib *a, uint32_t tid, uint64_t before)
 	if (i == a->nthr)
 		return NULL;
 	a->thr[i].tid = tid;
-	a->thr[i].tgid = 0;
 	for (int k = 0; k < K_MAX; k++)
 		timeline_clear(&a->thr[i].tl[k]);
 	memset(a->slot, 0, ((size_t)a->mask + 1) * sizeof(*a->slot));
@@ -218,7 +218,6 @@ static struct thr *thr_get(struct attrib *a, uint32_t tid)
 		return thr_recycle(a, tid, before_of(a));
 	t = &a->thr[a->nthr];
 	t->tid = tid;
-	t->tgid = 0;
 	for (int k = 0; k < K_MAX; k++)
 		timeline_init(&t->tl[k], rec_size[k]);
 	slot_put(a, a->nthr++);
@@ -270,19 +269,33 @@ static int add_rec(struct attrib *a, uint32_t tid, int kind, const void *rec)
 	return 0;
 }
 
+int attrib_add_write(struct attrib *a, const struct attrib_append *w)
+{
+	struct app_rec r = {.t0 = w->t_start,
+			    .t1 = w->t_end,
+			    .topic = w->topic ? hash_str(w->topic) : 0,
+			    .bytes = w->bytes,
+			    .base_offset = w->base_offset,
+			    .last_offset = w->last_offset,
+			    .partition = w->partition,
+			    .kind = APP_WRITE};
+
+	return add_rec(a, w->tid, K_APP, &r);
+}
+
 int attrib_add_append(struct attrib *a, uint32_t tid, const char *topic, int32_t partition,
 		      uint64_t bytes, uint64_t t_start, uint64_t t_end)
 {
-	struct app_rec r = {.t0 = t_start,
-			    .t1 = t_end,
-			    .topic = topic ? hash_str(topic) : 0,
-			    .bytes = bytes,
-			    .base_offset = -1,
-			    .last_offset = -1,
-			    .partition = partition,
-			    .kind = APP_WRITE};
+	struct attrib_append w = {.tid = tid,
+				  .topic = topic,
+				  .partition = partition,
+				  .bytes = bytes,
+				  .t_start = t_start,
+				  .t_end = t_end,
+				  .base_offset = -1,
+				  .last_offset = -1};
 
-	return add_rec(a, tid, K_APP, &r);
+	return attrib_add_write(a, &w);
 }
 
 int attrib_add_fsync(struct attrib *a, uint32_t tid, const char *topic, int32_t partition,
@@ -328,35 +341,15 @@ int attrib_add_offcpu(struct attrib *a, const struct attrib_offcpu *o)
 	return add_rec(a, o->tid, K_OFF, &r);
 }
 
-int attrib_set_offsets(struct attrib *a, uint32_t tid, uint64_t t_start, int64_t base, int64_t last)
+void attrib_set_tgid_fn(struct attrib *a, attrib_tgid_fn fn, const void *ctx)
 {
-	struct thr *t = tid ? thr_find(a, tid) : NULL;
-	const struct timeline *tl = t ? &t->tl[K_APP] : NULL;
-
-	for (uint32_t i = tl ? timeline_count_before(tl, t_start) : 0; tl && i < tl->len; i++) {
-		struct app_rec *w = timeline_at(tl, i);
-
-		if (w->t0 != t_start)
-			break;
-		if (w->kind == APP_WRITE) {
-			w->base_offset = base;
-			w->last_offset = last;
-			return 0;
-		}
-	}
-	return -ENOENT;
+	a->tgid_fn = fn;
+	a->tgid_ctx = ctx;
 }
 
-int attrib_note_thread(struct attrib *a, uint32_t tid, uint32_t tgid)
+static uint32_t tgid_of(const struct attrib *a, uint32_t tid)
 {
-	struct thr *t = tid ? thr_get(a, tid) : NULL;
-
-	if (!t) {
-		a->st.threads_full += tid != 0;
-		return -ENOMEM;
-	}
-	t->tgid = tgid;
-	return 0;
+	return a->tgid_fn ? a->tgid_fn(a->tgid_ctx, tid) : 0;
 }
 
 void attrib_set_replication(struct attrib *a, struct repl *r)
@@ -668,7 +661,7 @@ static void release_part(const struct attrib *a, const struct thr *h, const stru
 	const struct corr_part *p = &r->parts[i];
 	const struct corr_topic *t = p->topic_idx < r->ntopics ? &r->topics[p->topic_idx] : NULL;
 	struct repl_batch b = {
-	    .leader_tgid = h->tgid,
+	    .leader_tgid = tgid_of(a, h->tid),
 	    .topic = t ? t->name : NULL,
 	    .partition = p->partition,
 	    .base_offset = w->base_offset,
@@ -1244,7 +1237,7 @@ static const struct thr *follower_append(const struct attrib *a, const struct re
 		const struct thr *t = &a->thr[i];
 		const struct timeline *tl = &t->tl[K_APP];
 
-		if (t->tgid != rs->rel.tgid)
+		if (tgid_of(a, t->tid) != rs->rel.tgid)
 			continue;
 		/* one thread's writes do not overlap: in t0 order, also in t1's */
 		for (uint32_t j = timeline_count_before(tl, hi); j-- > 0;) {
@@ -1278,7 +1271,7 @@ static void account_replication(struct acc *acc, const struct release *rs, uint6
 		account(acc, f->tid, fa, fe, ATTRIB_REPLICATION, M_OWN);
 		for (int k = 0; k < ATTRIB_CAUSES; k++)
 			a->follower_ns[k] += c[k] - before[k];
-		a->follower_tgid = f->tgid;
+		a->follower_tgid = rs->rel.tgid;
 		acc->out->follower_append_ns = (int64_t)(fe - fa);
 	}
 	if (hi > lo)

@@ -202,8 +202,11 @@ class Run:
 
     def kafkalat(self, pid, ports, *args, name="kafkalat"):
         """Starts the tracer (JSON, --requests NAME.jsonl) and waits until it
-        says Tracing; returns the process, with .attach_s set."""
-        argv = [KAFKALAT, "-p", pid, "-j", "--requests", self.path(name + ".jsonl"), *args]
+        says Tracing; returns the process, with .attach_s set. pid: one, a
+        list (-p each), or an empty list (every listener of the ports)."""
+        argv = [KAFKALAT, "-j", "--requests", self.path(name + ".jsonl"), *args]
+        for one in (pid if isinstance(pid, list) else [pid]):
+            argv += ["-p", one]
         for port in ports:
             argv += ["-P", port]
         t0 = time.monotonic()
