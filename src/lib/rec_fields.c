@@ -16,25 +16,10 @@ int rf_phase(uint64_t i, unsigned int nphases)
 	return i < ATTRIB_PHASES_V1 ? (int)attrib_phase_from_v1((unsigned int)i) : -1;
 }
 
-/* The count of packed varints in val; -1 when one is broken. */
-static long count_varints(const struct tlv_cur *val)
-{
-	struct tlv_cur c = *val;
-	uint64_t v;
-	long n = 0;
-
-	while (!tlv_cur_done(&c)) {
-		if (tlv_get_varint(&c, &v))
-			return -1;
-		n++;
-	}
-	return n;
-}
-
 int rf_get_phases_i64(const struct tlv_cur *val, int64_t *out)
 {
 	int64_t v[ATTRIB_PHASES_V1];
-	long n = count_varints(val);
+	long n = tlv_count_varints(val);
 
 	if (n == ATTRIB_PHASES)
 		return tlv_get_i64s(val, out, ATTRIB_PHASES);
@@ -63,7 +48,7 @@ int rf_get_phases_f64(const struct tlv_cur *val, double *out)
 
 int rf_get_causes_i64(const struct tlv_cur *val, int64_t *out)
 {
-	long n = count_varints(val);
+	long n = tlv_count_varints(val);
 
 	if (n != ATTRIB_CAUSES && n != ATTRIB_CAUSES_V1)
 		return -EINVAL;

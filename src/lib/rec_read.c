@@ -487,11 +487,16 @@ static int parse_interval(struct loader *l, const struct tlv_cur *payload)
 /* ---- the trailer ---- */
 
 /* A struct of u64 counters, added field by field. */
+/* A struct of counters, packed: an older writer's has fewer (the counters
+ * added since are 0), never more. */
 static int add_counters(const struct tlv_cur *v, void *into, size_t size)
 {
 	size_t n = size / 8;
+	long have = tlv_count_varints(v);
 	uint64_t *tmp = calloc(n, 8), *dst = into;
-	int err = tmp ? tlv_get_u64s(v, tmp, n) : -ENOMEM;
+	int err = !tmp				 ? -ENOMEM
+		  : have < 0 || (size_t)have > n ? -EINVAL
+						 : tlv_get_u64s(v, tmp, (size_t)have);
 
 	for (size_t i = 0; !err && i < n; i++)
 		dst[i] += tmp[i];
