@@ -556,6 +556,16 @@ static __always_inline void emit_part(struct conn *c, struct kw_flow *f)
 	ring_submit(e);
 }
 
+static __always_inline void emit_fetch_part(struct conn *c, struct kw_flow *f)
+{
+	struct klt_fetch_part_event *e = ring_reserve(sizeof(*e));
+
+	if (!e)
+		return;
+	kw_fill_fetch_part(e, f, c->conn_id);
+	ring_submit(e);
+}
+
 static __always_inline void emit_bad(struct conn *c, struct kw_flow *f)
 {
 	struct klt_bad_event *e = ring_reserve(sizeof(*e));
@@ -645,6 +655,9 @@ static int walk_step(__u64 index __attribute__((unused)), void *ctx)
 	case KW_PART:
 		emit_part(c, f);
 		return 0;
+	case KW_FETCH_PART:
+		emit_fetch_part(c, f);
+		return 0;
 	case KW_BADCONN:
 		emit_bad(c, f);
 		goto out_done;
@@ -728,19 +741,30 @@ static __always_inline void walk_syscall(struct conn *c, struct pending_io *p, _
 	}
 }
 
-/* sendfile() carries record data of a Fetch response: skip it unread. */
-static __always_inline void skip_sendfile(struct conn *c, __u64 ret)
+/* sendfile() carries record data of a Fetch response: skip it unread. A
+ * response ending in file data (Fetch v4-v11) is complete now: its frame
+ * goes out with this syscall's times, from a walk of no bytes. */
+static __always_inline void skip_sendfile(struct conn *c, struct pending_io *p, __u64 ret)
 {
 	struct kw_flow *f = &c->tx;
+	struct walk w = {};
 
-	if (f->sync != KW_BAD && f->state != S_SIZE && f->skip >= ret && f->frame_left >= ret) {
-		f->skip -= ret;
-		f->frame_left -= ret;
+	/* headers went out inside file data we cannot read */
+	if (kw_skip_file(f, ret)) {
+		emit_desync(c, f);
 		return;
 	}
-	/* headers went out inside file data we cannot read */
-	if (kw_lost_bytes(f))
-		emit_desync(c, f);
+	if (!kw_pending(f))
+		return;
+	w.c = c;
+	w.f = f;
+	w.t_exit = bpf_ktime_get_ns();
+	w.kind = KLT_IO_BUF;
+	w.in.t_enter = p->t_enter;
+	w.in.tid = (__u32)bpf_get_current_pid_tgid();
+	w.ret = ret;
+	wire_read(&w.wire, c, KLT_DIR_TX, ret);
+	bpf_loop(4, walk_step, &w, 0);
 }
 
 static __always_inline void on_close(__s32 fd)
@@ -813,7 +837,7 @@ static __always_inline int io_exit(long ret)
 	if (!c)
 		return 0;
 	if (p.kind == KLT_IO_SENDFILE)
-		skip_sendfile(c, (__u64)ret);
+		skip_sendfile(c, &p, (__u64)ret);
 	else
 		walk_syscall(c, &p, (__u64)ret);
 	return 0;

@@ -14,6 +14,7 @@ import re
 import selectors
 import shutil
 import signal
+import socket
 import struct
 import subprocess
 import sys
@@ -244,7 +245,6 @@ class Run:
         says "Capturing" before its filter takes packets, so it also captures
         a UDP port of this process, written to until dumpcap counts a
         packet (pcap_kafka reads only TCP)."""
-        import socket
         probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
@@ -296,6 +296,100 @@ class Run:
         self.eq(rc, 0, f"kafkalat load exit status (stderr: {err.strip()[-300:]!r})",
                 fatal=True)
         return json.loads(out.strip().splitlines()[-1]), (read_jsonl(mpath) if messages else [])
+
+
+def _uvarint(n):
+    out = b""
+    while True:
+        b, n = n & 0x7F, n >> 7
+        out += bytes([b | (0x80 if n else 0)])
+        if not n:
+            return out
+
+
+def fetch_request(version, corr, client_id, replica_id, topics):
+    """One Fetch request frame (v4-v14) as a broker's replica fetcher or a
+    consumer sends it: topics is [(name, [(partition, fetch_offset)...])],
+    name a str (v4-v12) or 16 bytes (the topic id, v13+). Flexible (v12+):
+    compact lengths and a tagged field in the header, each topic, partition
+    and the body."""
+    flex = version >= 12
+
+    def arr(n):
+        return _uvarint(n + 1) if flex else struct.pack(">i", n)
+
+    def tags(n):
+        return _uvarint(n) + b"".join(_uvarint(i) + _uvarint(1) + b"\x07" for i in range(n))
+
+    def key(name):
+        if version >= 13:
+            return name
+        raw = name.encode()
+        return _uvarint(len(raw) + 1) + raw if flex else struct.pack(">h", len(raw)) + raw
+
+    body = struct.pack(">iiiib", replica_id, 500, 1, 1 << 20, 0)
+    if version >= 7:
+        body += struct.pack(">ii", 0, -1)
+    body += arr(len(topics))
+    for name, parts in topics:
+        body += key(name) + arr(len(parts))
+        for part, offset in parts:
+            body += struct.pack(">i", part)
+            if version >= 9:
+                body += struct.pack(">i", 3)
+            body += struct.pack(">q", offset)
+            if version >= 12:
+                body += struct.pack(">i", 2)
+            if version >= 5:
+                body += struct.pack(">q", 0)
+            body += struct.pack(">i", 1 << 20) + (tags(1) if flex else b"")
+        body += tags(2) if flex else b""
+    if version >= 7:
+        body += arr(0)  # forgotten topics
+    if version >= 11:
+        body += _uvarint(1) if flex else struct.pack(">h", 0)  # rack id ""
+    body += tags(1) if flex else b""
+    cid = client_id.encode()
+    head = struct.pack(">hhih", 1, version, corr, len(cid)) + cid + (tags(1) if flex else b"")
+    return struct.pack(">i", len(head) + len(body)) + head + body
+
+
+def read_dump(path):
+    """An event dump (--dump-events) as [(kind, bytes)]: EVDUMP_SOCKET = 1,
+    EVDUMP_CAUSE = 2, ...; records after a 16-byte header, 8-byte aligned."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if data[:8] != b"KLTDUMP1":
+        raise Failure(f"{path}: not an event dump")
+    out, off = [], 16
+    while off + 8 <= len(data):
+        kind, n = struct.unpack_from("<II", data, off)
+        out.append((kind, data[off + 8:off + 8 + n]))
+        off += 8 + n + (8 - n % 8) % 8
+    return out
+
+
+KLT_EV_TOPIC, KLT_EV_FETCH_PART = 3, 11
+KLT_TOPIC_IS_ID, KLT_TOPIC_FETCH = 1, 2
+
+
+def dump_fetch_parts(path):
+    """The follower Fetch topics and partitions of an event dump, in order:
+    [(topic name or id bytes, partition, fetch_offset, replica_id)]."""
+    names, out = {}, []
+    for kind, rec in read_dump(path):
+        if kind != 1 or len(rec) < 4:
+            continue
+        typ = struct.unpack_from("<I", rec)[0]
+        if typ == KLT_EV_TOPIC:
+            flags, conn, idx, nlen = struct.unpack_from("<IQIH", rec, 4)
+            if flags & KLT_TOPIC_FETCH:
+                name = rec[24:24 + nlen]
+                names[(conn, idx)] = name if flags & KLT_TOPIC_IS_ID else name.decode()
+        elif typ == KLT_EV_FETCH_PART:
+            _, conn, idx, part, offset, replica = struct.unpack_from("<IQIiqi", rec, 4)
+            out.append((names.get((conn, idx)), part, offset, replica))
+    return out
 
 
 def pcap_kafka(path, port):
@@ -416,7 +510,6 @@ def _frame_bytes(st, payload, ts, key, frames):
 
 
 def socket_ntop(addr):
-    import socket
     if len(addr) == 4:
         return socket.inet_ntop(socket.AF_INET, addr)
     a = socket.inet_ntop(socket.AF_INET6, addr)
@@ -482,6 +575,111 @@ def crc32c(data):
     for b in data:
         crc = tab[(crc ^ b) & 0xFF] ^ (crc >> 8)
     return crc ^ 0xFFFFFFFF
+
+
+# -- a raw Kafka client (for what real clients never send) -------------------------
+
+def varint(n):
+    n = (n << 1) ^ (n >> 63)  # zigzag
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def uvarint(n):
+    out = bytearray()
+    while n >= 0x80:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def kstr(s):
+    b = s.encode()
+    return struct.pack(">h", len(b)) + b
+
+
+def record_batch(values, keys=None, pid=-1, epoch=-1, seq=-1):
+    """A RecordBatch v2 (base offset 0, CRC-32C set) of records with these
+    values (bytes) and keys (bytes; None: null keys)."""
+    recs = b""
+    for i, val in enumerate(values):
+        key = keys[i] if keys else None
+        body = (b"\x00" + varint(0) + varint(i)
+                + (varint(-1) if key is None else varint(len(key)) + key)
+                + varint(len(val)) + val + varint(0))
+        recs += varint(len(body)) + body
+    count = len(values)
+    after_crc = struct.pack(">hiqqqhii", 0, count - 1, 0, 0, pid, epoch, seq, count) + recs
+    head = struct.pack(">ib", -1, 2) + struct.pack(">I", crc32c(after_crc))
+    return struct.pack(">qi", 0, len(head) + len(after_crc)) + head + after_crc
+
+
+class Raw:
+    """One connection, one request at a time (send/recv split for long polls)."""
+
+    def __init__(self, port):
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.corr = 0
+
+    def send(self, key, ver, body, flexible=False):
+        self.corr += 1
+        hdr = struct.pack(">hhi", key, ver, self.corr) + kstr("raw")
+        if flexible:
+            hdr += b"\x00"  # tagged fields
+        msg = hdr + body
+        self.s.sendall(struct.pack(">i", len(msg)) + msg)
+
+    def recv(self, flexible=False):
+        n, = struct.unpack(">i", self._read(4))
+        resp = self._read(n)
+        corr, = struct.unpack_from(">i", resp)
+        if corr != self.corr:
+            raise Failure(f"raw client: correlation id {corr}, want {self.corr}")
+        return resp[5:] if flexible else resp[4:]
+
+    def call(self, key, ver, body, flexible=False):
+        self.send(key, ver, body, flexible)
+        return self.recv(flexible)
+
+    def _read(self, n):
+        buf = bytearray()
+        while len(buf) < n:
+            chunk = self.s.recv(min(n - len(buf), 1 << 20))
+            if not chunk:
+                raise Failure("raw client: the broker closed the connection")
+            buf += chunk
+        return bytes(buf)
+
+    def init_producer_id(self, ver):
+        if ver >= 2:  # null compact string, timeout, tags
+            body = uvarint(0) + struct.pack(">i", 60000) + b"\x00"
+        else:
+            body = struct.pack(">hi", -1, 60000)
+        resp = self.call(22, ver, body, flexible=ver >= 2)
+        _throttle, err, pid, epoch = struct.unpack_from(">ihqh", resp)
+        return err, pid, epoch
+
+    def metadata(self, topic):
+        self.call(3, 0, struct.pack(">i", 1) + kstr(topic))
+
+    def produce(self, topic, part, records, acks=-1):
+        """Produce v3; returns (error, base offset)."""
+        body = (struct.pack(">hhii", -1, acks, 10000, 1) + kstr(topic)
+                + struct.pack(">ii", 1, part) + struct.pack(">i", len(records)) + records)
+        resp = self.call(0, 3, body)
+        off = 4
+        tlen, = struct.unpack_from(">h", resp, off)
+        off += 2 + tlen + 4  # name, partition count
+        _idx, err, base = struct.unpack_from(">ihq", resp, off)
+        return err, base
 
 
 def read_keys(p, keys, timeout):
