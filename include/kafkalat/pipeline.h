@@ -51,6 +51,12 @@ struct pipeline_config {
 	/* `kafkalat record`: the recording's writer (recording.h), owned by
 	 * the driver; NULL: none. Intervals and the trailer go there. */
 	struct rec_writer *rec;
+	/* The traced broker owning the far end of a follower fetch's
+	 * connection (r's ports), asked once per connection: 0 and *tgid,
+	 * or a negative errno (not one of them). NULL: never asked (a
+	 * replay: the dump's KLT_EV_PEER records say). */
+	int (*peer_fn)(void *ctx, const struct corr_request *r, uint32_t *tgid);
+	void *peer_ctx;
 };
 
 struct pipeline;

@@ -131,9 +131,12 @@ void repl_free(struct repl *r);
  * else the broker's first read. */
 int repl_add_fetch(struct repl *r, uint32_t leader_tgid, uint64_t conn_id, int32_t replica_id,
 		   const char *topic, int32_t partition, int64_t fetch_offset, uint64_t t_arrival);
-/* The traced broker process at the far end of conn_id (0: forget it). */
+/* The traced broker process at the far end of conn_id (0: not traced). */
 int repl_note_peer(struct repl *r, uint64_t conn_id, uint32_t peer_tgid);
+/* The far end's process of conn_id; 0 unknown. repl_peer_noted: whether
+ * repl_note_peer was told about conn_id at all (0 included). */
 uint32_t repl_peer(const struct repl *r, uint64_t conn_id);
+bool repl_peer_noted(const struct repl *r, uint64_t conn_id);
 
 /* The release of b (always fills out; returns out->none). Lookup only. */
 enum repl_none repl_find(const struct repl *r, const struct repl_batch *b,

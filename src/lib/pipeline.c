@@ -134,6 +134,13 @@ static void on_read(const struct corr_request *r, void *ctx)
 
 	if (!repl || r->api_key != 1 || !r->fetch_parsed || r->replica_id < 0)
 		return;
+	if (p->cfg.peer_fn && !repl_peer_noted(repl, r->conn_id)) {
+		uint32_t tgid = 0;
+
+		if (p->cfg.peer_fn(p->cfg.peer_ctx, r, &tgid) < 0)
+			tgid = 0;
+		pipeline_note_peer(p, r->conn_id, tgid);
+	}
 	for (size_t i = 0; i < r->nfetch_parts; i++) {
 		const struct corr_fetch_part *fp = &r->fetch_parts[i];
 

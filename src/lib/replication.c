@@ -207,8 +207,6 @@ int repl_note_peer(struct repl *r, uint64_t conn_id, uint32_t peer_tgid)
 			r->peers[i].tgid = peer_tgid;
 			return 0;
 		}
-	if (!peer_tgid)
-		return 0;
 	if (grow_array((void **)&r->peers, &r->peers_cap, r->npeers + 1, sizeof(*r->peers),
 		       r->cfg.max_peers)) {
 		r->st.peers_full++;
@@ -217,6 +215,14 @@ int repl_note_peer(struct repl *r, uint64_t conn_id, uint32_t peer_tgid)
 	r->peers[r->npeers++] = (struct peer){conn_id, peer_tgid};
 	r->st.peers = r->npeers;
 	return 0;
+}
+
+bool repl_peer_noted(const struct repl *r, uint64_t conn_id)
+{
+	for (size_t i = 0; i < r->npeers; i++)
+		if (r->peers[i].conn_id == conn_id)
+			return true;
+	return false;
 }
 
 uint32_t repl_peer(const struct repl *r, uint64_t conn_id)
