@@ -429,6 +429,8 @@ void pipeline_summary(struct pipeline *p, const struct report_run *run)
 		p->tail.lost_events = p->lost.cause_lost;
 		p->tail.stack_errors = p->lost.stack_errors;
 		rr.tail = &p->tail;
+		rr.repl = explain_repl(p->explain);
+		rr.wall_offset_ns = p->wall_offset_ns;
 	}
 	if (p->cfg.rec)
 		record_trailer(p, &rr);

@@ -10,12 +10,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
 #include "kafkalat/attrib.h"
 #include "kafkalat/replication.h"
+#include "kafkalat/report_repl.h"
 #include "produce_req.h"
+#include "sink.h"
 
 #define T	    1000000000000ull /* 1000 s */
 #define US(x)	    ((uint64_t)((double)T + (x)*1000.0))
@@ -436,13 +439,78 @@ static void test_eviction(void **state)
 	repl_free(r);
 }
 
+/* The summary's section: the first slow-follower world's request, then
+ * replica 1 leaving and coming back. The JSON quantiles are the lag
+ * histograms' (within 0.1%), the text's rounded to three digits. */
+static void test_summary(void **state)
+{
+	struct world w;
+	struct attrib_result res;
+	struct repl_release rel;
+	struct repl_batch b;
+	struct sink s;
+	struct json j;
+
+	(void)state;
+	setenv("TZ", "UTC", 1); /* the events' times of day */
+	tzset();
+	world_init(&w, 109);
+	repl_note_peer(w.r, CONN2, F2);
+	run(&w, &res);
+	fetch(w.r, 2, 120, 1050);
+	fetch(w.r, 1, 120, 5000);
+	fetch(w.r, 2, 130, 6100);
+	fetch(w.r, 1, 130, 6200);
+	b = batch(110, 119, 1000, 1100, 8);
+	repl_batch(w.r, &b, &rel);
+	b = batch(120, 129, 6000, 6300, 9);
+	repl_batch(w.r, &b, &rel);
+	report_repl_text(sink_open(&s), w.r, 0);
+	expect_text(&s, "\nReplication (acks=all): 1 requests released by a follower fetch, 0 "
+			"without a release found\n"
+			"  leader pid 5000 <- replica 1: 3 batches covered, released 1; lag p50 "
+			"250us p99 4.00ms p99.9 4.00ms max 4.00ms\n"
+			"  leader pid 5000 <- replica 2 (pid 6002): 3 batches covered, released 2; "
+			"lag p50 100us p99 750us p99.9 750us max 750us\n"
+			"  ISR changes, inferred from whom the leader waited for:\n"
+			"    00:16:40.001100  leader pid 5000 orders-0: replica 1 out of the ISR "
+			"(corr 8 answered before its fetch came)\n"
+			"    00:16:40.006300  leader pid 5000 orders-0: replica 1 back in the ISR "
+			"(the leader waited for it: corr 9)\n");
+	json_init(&j, sink_open(&s));
+	json_obj_begin(&j);
+	report_repl_json(&j, w.r, 0);
+	json_obj_end(&j);
+	expect_text(
+	    &s, "{\"replication\":{\"requests\":1,\"released\":1,\"release_broker_unknown\":0,"
+		"\"no_release\":{\"offsets_unknown\":0,\"no_fetches\":0,\"no_covering_fetch\":0},"
+		"\"followers\":[{\"leader_pid\":5000,\"replica\":1,\"follower_pid\":0,"
+		"\"batches\":3,\"released\":1,\"lag_p50_us\":250.047,\"lag_p99_us\":4000,"
+		"\"lag_p99.9_us\":4000,\"lag_max_us\":4000},{\"leader_pid\":5000,\"replica\":2,"
+		"\"follower_pid\":6002,\"batches\":3,\"released\":2,\"lag_p50_us\":99.999,"
+		"\"lag_p99_us\":749.823,\"lag_p99.9_us\":749.823,\"lag_max_us\":750}],"
+		"\"isr_changes\":[{\"time\":\"00:16:40.001100\",\"t_ns\":1000001100000,"
+		"\"change\":\"shrink\",\"leader_pid\":5000,\"topic\":\"orders\",\"partition\":0,"
+		"\"replica\":1,\"follower_pid\":0,\"corr\":8},{\"time\":\"00:16:40.006300\","
+		"\"t_ns\":1000006300000,\"change\":\"expand\",\"leader_pid\":5000,\"topic\":"
+		"\"orders\",\"partition\":0,\"replica\":1,\"follower_pid\":0,\"corr\":9}],"
+		"\"isr_changes_more\":0,\"fetches\":9,\"fetches_evicted\":0,\"fetches_dropped\":0,"
+		"\"fetches_not_kept\":0}}");
+	world_free(&w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_slow_follower_releases), cmocka_unit_test(test_follower_journal),
-	    cmocka_unit_test(test_follower_other_batch),   cmocka_unit_test(test_last_from_records),
-	    cmocka_unit_test(test_offsets_unknown),	   cmocka_unit_test(test_covering_edges),
-	    cmocka_unit_test(test_isr_shrink_expand),	   cmocka_unit_test(test_eviction),
+	    cmocka_unit_test(test_slow_follower_releases),
+	    cmocka_unit_test(test_follower_journal),
+	    cmocka_unit_test(test_follower_other_batch),
+	    cmocka_unit_test(test_last_from_records),
+	    cmocka_unit_test(test_offsets_unknown),
+	    cmocka_unit_test(test_covering_edges),
+	    cmocka_unit_test(test_isr_shrink_expand),
+	    cmocka_unit_test(test_eviction),
+	    cmocka_unit_test(test_summary),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
