@@ -202,6 +202,7 @@ struct attrib_result {
 	int32_t release_replica;
 	uint32_t release_tgid;
 	int64_t follower_append_ns;
+	int64_t follower_ns[ATTRIB_CAUSES]; /* follower_append_ns by cause */
 	uint32_t root_broker;
 };
 

@@ -1452,6 +1452,7 @@ static void set_root(struct attrib *a, const struct corr_request *r, struct attr
 	root_compose(p, out);
 	pick_root(r, out);
 	pick_root_broker(a, out);
+	memcpy(out->follower_ns, a->follower_ns, sizeof(out->follower_ns));
 	if (c->used && c->conn_id != r->conn_id)
 		return; /* the slot is another connection's (pipelined() keeps it) */
 	c->corr_id = r->corr_id;

@@ -160,6 +160,9 @@ static void keep_slow(struct bands *b, const struct corr_request *r,
 	memcpy(s.stacks, res->stacks, sizeof(s.stacks));
 	memcpy(s.phase_ns, res->phase_ns, sizeof(s.phase_ns));
 	memcpy(s.root_ns, res->root_ns, sizeof(s.root_ns));
+	s.release_replica = res->released ? res->release_replica : -1;
+	s.release_tgid = res->release_tgid;
+	memcpy(s.follower_ns, res->follower_ns, sizeof(s.follower_ns));
 	for (int p = 0; p < ATTRIB_PHASES; p++)
 		for (int c = 0; c < ATTRIB_CAUSES; c++)
 			s.cause_ns[c] += res->cause_ns[p][c];
@@ -290,22 +293,75 @@ static void add_time(const struct slow_request *s, struct band_time *out)
 	}
 }
 
+/* Replication time by releasing follower, over a band's kept requests. */
+struct releaser {
+	int32_t replica;
+	uint32_t tgid;
+	int64_t ns;
+	int64_t append_ns[ATTRIB_CAUSES];
+};
+
+#define RELEASERS 16
+
+static void add_release(const struct slow_request *s, struct releaser *r, uint32_t *n)
+{
+	uint32_t i;
+
+	if (s->release_replica < 0)
+		return;
+	for (i = 0; i < *n && r[i].replica != s->release_replica; i++)
+		;
+	if (i == *n) {
+		if (*n == RELEASERS)
+			return;
+		r[(*n)++] = (struct releaser){.replica = s->release_replica};
+	}
+	if (s->release_tgid)
+		r[i].tgid = s->release_tgid;
+	r[i].ns += s->phase_ns[ATTRIB_REPLICATION];
+	for (int c = 0; c < ATTRIB_CAUSES; c++)
+		r[i].append_ns[c] += s->follower_ns[c];
+}
+
+static void take_releaser(const struct releaser *r, uint32_t n, double total, struct band_time *out)
+{
+	const struct releaser *top = NULL;
+
+	out->release_replica = -1;
+	for (uint32_t i = 0; i < n; i++)
+		if (!top || r[i].ns > top->ns)
+			top = &r[i];
+	if (!top || total <= 0)
+		return;
+	out->release_replica = top->replica;
+	out->release_tgid = top->tgid;
+	out->release_pct = (double)top->ns * 100.0 / total;
+	for (int c = 0; c < ATTRIB_CAUSES; c++)
+		out->release_append_pct[c] = (double)top->append_ns[c] * 100.0 / total;
+}
+
 void bands_time(const struct bands *b, enum band band, struct band_time *out)
 {
 	struct band_summary sum[BANDS];
+	struct releaser rel[RELEASERS];
+	uint32_t nrel = 0;
 	double total;
 
 	memset(out, 0, sizeof(*out));
+	out->release_replica = -1;
 	if (band != BAND_GE_P99 && band != BAND_GE_P999)
 		return;
 	bands_summary(b, sum);
 	if (!sum[band].requests)
 		return;
 	for (uint32_t i = 0; i < b->slow.n; i++)
-		if (bands_kept_at(b, i)->latency >= sum[band].lo_ns)
+		if (bands_kept_at(b, i)->latency >= sum[band].lo_ns) {
 			add_time(bands_kept_at(b, i), out);
+			add_release(bands_kept_at(b, i), rel, &nrel);
+		}
 	out->complete = out->requests == sum[band].requests;
 	total = (double)out->total_ns;
+	take_releaser(rel, nrel, total, out);
 	for (int p = 0; total > 0 && p < ATTRIB_PHASES; p++)
 		out->phase_pct[p] *= 100.0 / total;
 	for (int c = 0; total > 0 && c < ATTRIB_CAUSES; c++) {
@@ -710,7 +766,7 @@ static int slow_field(struct bands *b, uint32_t tag, const struct tlv_cur *v,
 
 static int merge_slow(struct bands *b, const struct tlv_cur *val, const struct layout *l)
 {
-	struct slow_request s = {.stack_id = -1};
+	struct slow_request s = {.stack_id = -1, .release_replica = -1};
 	struct tlv_cur c = *val, v;
 	uint32_t tag;
 	int r, err = 0;

@@ -335,6 +335,30 @@ static void where_text(FILE *out, const struct report_tail *rt, unsigned cause)
 	}
 }
 
+/* Whom replication waited for, when it is a large part of the time: the
+ * follower whose fetches released most of it, and what its appends of the
+ * batches were stuck in. */
+static void release_sentence(FILE *out, const struct band_time *bt)
+{
+	unsigned c = largest(bt->release_append_pct, ATTRIB_CAUSES, ATTRIB_CAUSES);
+	double append = 0;
+
+	if (bt->release_replica < 0 || bt->release_pct < 10.0)
+		return;
+	for (int k = 0; k < ATTRIB_CAUSES; k++)
+		append += bt->release_append_pct[k];
+	fprintf(out, "  %.0f%% of their time was replication waiting for replica %d",
+		bt->release_pct, bt->release_replica);
+	if (bt->release_tgid)
+		fprintf(out, " (pid %u)", bt->release_tgid);
+	if (c < ATTRIB_CAUSES && bt->release_append_pct[c] >= 1.0)
+		fprintf(out, ", %.0f%% in its appends of their batches (%s %.0f%%: %s)", append,
+			attrib_cause_name(c), bt->release_append_pct[c], report_cause_words(c));
+	else
+		fputs(", all of it its fetch round trip (no append of theirs seen on it)", out);
+	fputs(".\n", out);
+}
+
 /* The answer in words: what the >= p99 requests' time went to (by time), the
  * cause behind most of it (behind the requests they waited for, when that
  * is a head-of-line wait), and the stack that shows it. */
@@ -358,6 +382,7 @@ void report_tail_story(FILE *out, const struct report_tail *rt)
 		bt->requests, bt->requests == 1 ? "" : "s", lo, hi, total, bt->phase_pct[phase],
 		attrib_phase_name(phase), attrib_cause_name(cause), bt->cause_pct[cause],
 		report_cause_words(cause));
+	release_sentence(out, bt);
 	root = cause == ATTRIB_CAUSE_HOL ? hol_sentence(out, bt) : cause;
 	next = largest(bt->cause_pct, ATTRIB_CAUSES, cause);
 	if (next < ATTRIB_CAUSES && bt->cause_pct[next] >= 10.0)

@@ -15,7 +15,9 @@
 #include <cmocka.h>
 
 #include "kafkalat/attrib.h"
+#include "kafkalat/bands.h"
 #include "kafkalat/replication.h"
+#include "kafkalat/report_tail.h"
 #include "kafkalat/report_repl.h"
 #include "produce_req.h"
 #include "sink.h"
@@ -499,6 +501,53 @@ static void test_summary(void **state)
 	world_free(&w);
 }
 
+static void no_text(void *ctx, int32_t stack_id, char *buf, size_t len)
+{
+	(void)ctx;
+	(void)stack_id;
+	snprintf(buf, len, "%s", "");
+}
+
+/* The tail's story names the follower replication waited for and what its
+ * append was stuck in: the journal world's request, alone in >= p99. */
+static void test_story(void **state)
+{
+	struct world w;
+	struct attrib_result res;
+	struct report_tail rt;
+	struct bands *b = bands_new(8);
+	struct sink s;
+
+	(void)state;
+	world_init(&w, 109);
+	repl_note_peer(w.r, CONN2, F2);
+	write_at(w.a, F2W, 100, 109, 100, 790);
+	off(w.a, F2W, 110, 750, 740, CAUSE_JOURNAL);
+	run(&w, &res);
+	w.q.r.t_arrival = w.q.r.t_first; /* wire times: the bands take them */
+	w.q.r.t_complete = w.q.r.t_first;
+	w.q.r.t_sent = w.q.r.t_end;
+	w.q.r.wire = CORR_WIRE_KNOWN;
+	res.wire_known = true;
+	assert_non_null(b);
+	bands_add(b, &w.q.r, &res);
+	report_tail_fill_bands(&rt, b, no_text, NULL);
+	assert_int_equal(rt.time[0].release_replica, 2);
+	assert_int_equal(rt.time[0].release_tgid, F2);
+	report_tail_story(sink_open(&s), &rt);
+	expect_text(&s, "\nWhy the tail is slow: the slowest produce requests (>= p99: 1 request "
+			"of 910us to 910us, 910us in all) spent 82% of their time in the "
+			"replication phase.\n"
+			"  The largest cause is journal, 69% of their time: waiting for the "
+			"filesystem journal (jbd2) to commit.\n"
+			"  82% of their time was replication waiting for replica 2 (pid 6002), 76% "
+			"in its appends of their batches (journal 69%: waiting for the filesystem "
+			"journal (jbd2) to commit).\n"
+			"  Next: cpu, 15%: running on a CPU.\n");
+	bands_free(b);
+	world_free(&w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -511,6 +560,7 @@ int main(void)
 	    cmocka_unit_test(test_isr_shrink_expand),
 	    cmocka_unit_test(test_eviction),
 	    cmocka_unit_test(test_summary),
+	    cmocka_unit_test(test_story),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
