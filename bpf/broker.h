@@ -15,12 +15,15 @@
 const volatile __u32 targ_tgids[KLT_MAX_BROKERS] = {};
 const volatile __u32 targ_ntgids = 0;
 
-/* tgid is one of the traced brokers. */
+/* tgid is one of the traced brokers. The count is read once: a known
+ * constant to the verifier, which drops the comparisons past it. */
 static __always_inline int tgid_traced(__u32 tgid)
 {
+	__u32 n = targ_ntgids;
+
 #pragma unroll
 	for (__u32 i = 0; i < KLT_MAX_BROKERS; i++)
-		if (i < targ_ntgids && targ_tgids[i] == tgid)
+		if (i < n && targ_tgids[i] == tgid)
 			return 1;
 	return 0;
 }

@@ -72,6 +72,7 @@ struct pending_sys {
 	__s64 offset; /* file: position or -1; futex: op */
 	__u32 dev;
 	__s32 fd;
+	__u32 announced; /* the tgid this thread's KLC_EV_THREAD named; 0 none */
 	__u8 kind;
 	__u8 armed;
 };
@@ -84,6 +85,7 @@ struct offcpu {
 	__u32 prev_state;
 	__u32 waker_tid;
 	__u32 waker_tgid;
+	__u32 announced; /* as pending_sys.announced */
 	__u8 blocked;
 	char waker_comm[KLC_COMM_LEN];
 };
@@ -161,8 +163,10 @@ static __always_inline void count_state_full(void)
 		__sync_fetch_and_add(&st->state_full, 1);
 }
 
-/* tid -> tgid of the threads whose KLC_EV_THREAD went out: one lookup per
- * record; a thread forgotten (or its tid reused) is announced again. */
+/* tid -> tgid of the threads whose KLC_EV_THREAD went out, for the rare
+ * records (journal handles, throttling, folio waits); the frequent ones
+ * keep the tgid announced in the per-thread state they look up anyway. A
+ * thread forgotten (or its tid reused) is announced again: harmless. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, MAX_THREADS);
@@ -170,23 +174,34 @@ struct {
 	__type(value, __u32);
 } threads_seen SEC(".maps");
 
-/* Before a thread's first record: which broker it belongs to. */
-static __always_inline void thread_announce(__u32 tid, __u32 tgid)
+/* Which broker a thread belongs to, before its first record; 0 sent. */
+static __always_inline int emit_thread(__u32 tid, __u32 tgid)
 {
-	__u32 *seen = bpf_map_lookup_elem(&threads_seen, &tid);
-	struct klc_thread_event *e;
+	struct klc_thread_event *e = event_reserve(sizeof(*e), KLC_EV_THREAD);
 
-	if (seen && *seen == tgid)
-		return;
-	e = event_reserve(sizeof(*e), KLC_EV_THREAD);
 	if (!e)
-		return;
+		return -1;
 	e->type = KLC_EV_THREAD;
 	e->tid = tid;
 	e->tgid = tgid;
 	e->pad = 0;
 	ring_submit(e);
-	bpf_map_update_elem(&threads_seen, &tid, &tgid, BPF_ANY);
+	return 0;
+}
+
+/* The same where the thread's own state remembers it (*announced). */
+static __always_inline void thread_note(__u32 tid, __u32 tgid, __u32 *announced)
+{
+	if (*announced != tgid && !emit_thread(tid, tgid))
+		*announced = tgid;
+}
+
+static __always_inline void thread_announce(__u32 tid, __u32 tgid)
+{
+	__u32 *seen = bpf_map_lookup_elem(&threads_seen, &tid);
+
+	if ((!seen || *seen != tgid) && !emit_thread(tid, tgid))
+		bpf_map_update_elem(&threads_seen, &tid, &tgid, BPF_ANY);
 }
 
 static __always_inline void current_announce(void)
@@ -315,6 +330,7 @@ static __always_inline int enter_sys(long id, __u64 arg0, __u64 arg1, __u64 arg2
 	}
 	s.kind = kind;
 	s.armed = 1;
+	s.announced = p->announced;
 	s.t_start = bpf_ktime_get_ns();
 	*p = s;
 	return 0;
@@ -411,7 +427,7 @@ static __noinline int emit_file(struct pending_sys *p, __s64 ret, __u64 now)
 
 	if (!p)
 		return 0;
-	current_announce();
+	thread_note((__u32)bpf_get_current_pid_tgid(), current_tgid(), &p->announced);
 	emit_batches(p, ret);
 	e = event_reserve(sizeof(*e), KLC_EV_FILE);
 	if (!e)
@@ -437,7 +453,7 @@ static __noinline int emit_futex(struct pending_sys *p, __s64 ret, __u64 now)
 
 	if (!p || now - p->t_start < min_futex_ns)
 		return 0;
-	current_announce();
+	thread_note((__u32)bpf_get_current_pid_tgid(), current_tgid(), &p->announced);
 	e = event_reserve(sizeof(*e), KLC_EV_FUTEX);
 	if (!e)
 		return 0;
@@ -539,9 +555,10 @@ static __always_inline void switch_out(void *ctx, struct task_struct *prev, bool
 	s.blocked = !preempt && prev_state != 0; /* TASK_RUNNING */
 	s.stack_id = s.blocked ? blocked_stack(ctx, prev) : -1;
 	o = bpf_map_lookup_elem(&offcpu, &tid);
-	if (o)
+	if (o) {
+		s.announced = o->announced;
 		*o = s;
-	else if (bpf_map_update_elem(&offcpu, &tid, &s, BPF_NOEXIST))
+	} else if (bpf_map_update_elem(&offcpu, &tid, &s, BPF_NOEXIST))
 		count_state_full();
 }
 
@@ -556,7 +573,7 @@ static __always_inline void switch_in(struct task_struct *next, __u64 now)
 	if (!o || !o->t_off)
 		return;
 	if (now - o->t_off >= min_offcpu_ns)
-		thread_announce(tid, next->tgid);
+		thread_note(tid, next->tgid, &o->announced);
 	if (now - o->t_off >= min_offcpu_ns && (e = event_reserve(sizeof(*e), KLC_EV_OFFCPU))) {
 		e->type = KLC_EV_OFFCPU;
 		e->tid = tid;

@@ -108,6 +108,23 @@ static void test_short_options(void **state)
 	assert_true(p.o.json && p.o.verbose);
 }
 
+/* -p repeated: several brokers, a repeat counted once, at most 8. */
+static void test_several_pids(void **state)
+{
+	struct parse p;
+
+	(void)state;
+	OK(&p, "-p", "10", "--pid", "20", "-p", "10", "-P", "9092", "-P", "9093");
+	assert_int_equal(p.o.npids, 2);
+	assert_int_equal(p.o.pids[0], 10);
+	assert_int_equal(p.o.pids[1], 20);
+	assert_int_equal(p.o.nports, 2);
+	OK(&p, "-P", "9092");
+	assert_int_equal(p.o.npids, 0);
+	ERR("at most 8 pids", "-p", "1", "-p", "2", "-p", "3", "-p", "4", "-p", "5", "-p", "6",
+	    "-p", "7", "-p", "8", "-p", "9");
+}
+
 static void test_long_options(void **state)
 {
 	struct parse p;
@@ -379,6 +396,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_defaults),
 	    cmocka_unit_test(test_short_options),
+	    cmocka_unit_test(test_several_pids),
 	    cmocka_unit_test(test_long_options),
 	    cmocka_unit_test(test_ports),
 	    cmocka_unit_test(test_positionals),
