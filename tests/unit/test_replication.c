@@ -19,6 +19,7 @@
 #include "kafkalat/replication.h"
 #include "kafkalat/report_tail.h"
 #include "kafkalat/report_repl.h"
+#include "attrib_sums.h"
 #include "produce_req.h"
 #include "sink.h"
 
@@ -81,23 +82,6 @@ static void write_at(struct attrib *a, uint32_t tid, int64_t base, int64_t last,
 	assert_int_equal(attrib_add_write(a, &w), 0);
 }
 
-static void check_sums(const struct attrib_result *res)
-{
-	int64_t sum = res->unattributed_ns;
-
-	for (int p = 0; p < ATTRIB_PHASES; p++) {
-		int64_t c = 0;
-
-		for (int k = 0; k < ATTRIB_CAUSES; k++) {
-			assert_true(res->cause_ns[p][k] >= 0);
-			c += res->cause_ns[p][k];
-		}
-		assert_int_equal(c, res->phase_ns[p]);
-		sum += res->phase_ns[p];
-	}
-	assert_int_equal(sum, res->latency_ns);
-}
-
 struct world {
 	struct attrib *a;
 	struct repl *r;
@@ -146,7 +130,7 @@ static void world_free(struct world *w)
 static void run(struct world *w, struct attrib_result *res)
 {
 	assert_int_equal(attrib_request(w->a, &w->q.r, res), ATTRIB_MATCHED);
-	check_sums(res);
+	attrib_check_sums(res);
 }
 
 /* Two followers, replica 2 the slow one: it released the batch. */
@@ -277,7 +261,7 @@ static void test_offsets_unknown(void **state)
 	produce_req_part(&q, 0, 1000);
 	q.r.acks = -1;
 	assert_int_equal(attrib_request(a, &q.r, &res), ATTRIB_MATCHED);
-	check_sums(&res);
+	attrib_check_sums(&res);
 	assert_true(res.repl_asked);
 	assert_false(res.released);
 	assert_int_equal(res.repl_none, REPL_NONE_OFFSETS);
