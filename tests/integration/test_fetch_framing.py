@@ -5,13 +5,16 @@ sendfile), then a replica fetcher's Fetch requests v4-v11 (replica_id >= 0,
 raw socket) whose responses end in file data. Nothing desynced or
 undecodable, >= 99.9% of the produce requests matched, the Fetch requests
 framed exactly as the broker's truth counts them, and each follower
-partition (replica_id, fetch_offset) as sent and as the broker read it."""
+partition (replica_id, fetch_offset) as sent and as the broker read it;
+every log append's record batch offsets (KLC_EV_BATCH) as the broker
+assigned them."""
 import signal
 import socket
 import struct
 import time
 
-from lib import check_summary_clean, dump_fetch_parts, fetch_request, main, read_jsonl
+from lib import (check_summary_clean, dump_batch_writes, dump_fetch_parts, fetch_request, main,
+                 read_jsonl)
 
 PARTS = 4
 WARM = 6000   # messages of 1000 bytes before the consumers start: 1.5 MB a partition
@@ -92,6 +95,16 @@ def test(t):
     t.eq(got, sent, "follower partitions in the dump == sent")
     t.eq(got, truth_parts, "follower partitions in the dump == the broker's truth")
     print(f"  info largest fetch responses: {sorted(r['fetch']['bytes'] for r in fetches)[-6:]}")
+    # every append's record batch offsets, read by the causes probe from the
+    # written buffer, as the broker assigned them
+    appended = sorted((f"{p['topic']}-{p['partition']}", p["base_offset"],
+                       p["base_offset"] + p["records"] - 1) for r in produce
+                      for p in r["partitions"] if p["error"] == 0)
+    batches = dump_batch_writes(dump)
+    got = sorted((d, base, last) for d, base, last, _ in batches)
+    diff = [i for i, (x, y) in enumerate(zip(got, appended)) if x != y][:1]
+    t.check(got == appended, f"batch offsets of the {len(got)} appends (KLC_EV_BATCH) == the "
+            f"broker's {len(appended)} (first difference at {diff})")
     big = sum(1 for r in fetches if r["fetch"]["bytes"] >= 900000)
     t.check(big >= PARTS, f"{big} fetch responses of 0.9-1 MB of records (sendfile)")
     print(f"  info {len(fetches)} fetches ({big} of 0.9-1 MB), {len(produce)} produce requests")
