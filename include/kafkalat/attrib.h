@@ -40,8 +40,8 @@ enum attrib_phase {
 	ATTRIB_POST_APPEND, /* last append end → t_resp: handler, then the network thread */
 	/* acks=all with a release found (replication.h): post_append is 0 and
 	 * its time is these two */
-	ATTRIB_REPLICATION,    /* last append end → the releasing follower fetch's arrival */
-	ATTRIB_RESPONSE_QUEUE, /* that arrival → t_resp: completing the purgatory, the response */
+	ATTRIB_REPLICATION, /* last append end → the leader read the releasing follower fetch */
+	ATTRIB_RESPONSE_QUEUE, /* that read → t_resp: completing the purgatory, the response */
 	ATTRIB_SEND,	       /* t_resp → t_end, network thread (tid_send) */
 	ATTRIB_SEND_QUEUE,     /* t_end → t_sent: written, not yet out of the socket */
 	ATTRIB_PHASES
@@ -191,7 +191,7 @@ struct attrib_result {
 	 * module is set (attrib_set_replication); released when its release
 	 * was found, else repl_none says why (enum repl_none). Released:
 	 * t_release is its
-	 * fetch's arrival, release_replica the follower that sent it (-1 none)
+	 * fetch's read, release_replica the follower that sent it (-1 none)
 	 * and release_tgid its broker (0 unknown). follower_append_ns: the
 	 * part of replication inside that follower's append of the batch.
 	 * root_broker: the broker the root cause was spent on, 0 the leader

@@ -5,7 +5,7 @@
  * request's last offset, which happens when the last in-sync follower sends
  * a Fetch whose fetch_offset is past it (the follower fetched the batch,
  * appended it, and fetches again from its new log end). Fed every follower
- * Fetch at frame time (its arrival, not its completion: a follower's fetch
+ * Fetch at frame time (when read, not at its completion: a follower's fetch
  * waits up to replica.fetch.wait.max.ms in the leader's purgatory), it
  * answers, for a batch: each follower's covering fetch and the one that
  * released it; it keeps the replication lag per leader and follower and
@@ -14,7 +14,7 @@
  *
  * Bounded: per (leader, topic, partition) at most REPL_MAX_FOLLOWERS
  * followers, each with at most max_per_follower fetches no older than
- * window_ns behind the newest arrival; at most max_partitions partitions,
+ * window_ns behind the newest one; at most max_partitions partitions,
  * max_peers connections and REPL_MAX_PAIRS (leader, follower) pairs.
  * What is evicted or not kept is counted.
  */
@@ -40,7 +40,7 @@ enum repl_none {
 };
 
 struct repl_config {
-	uint64_t window_ns;	   /* fetches kept behind the newest arrival */
+	uint64_t window_ns;	   /* fetches kept behind the newest one */
 	uint32_t max_per_follower; /* fetches per (partition, follower) */
 	uint32_t max_partitions;   /* (leader, topic, partition) tracked */
 	uint32_t max_peers;	   /* connections whose far end is known */
@@ -80,13 +80,13 @@ struct repl_cover {
 	int32_t replica_id;
 	uint32_t tgid;	      /* its broker process; 0 unknown */
 	uint64_t conn_id;     /* its fetch connection on the leader */
-	uint64_t t_cover;     /* its covering fetch's arrival; 0 none seen */
+	uint64_t t_cover;     /* its covering fetch's read; 0 none seen */
 	int64_t fetch_offset; /* that fetch's offset */
 };
 
 struct repl_release {
 	enum repl_none none;
-	uint64_t t_release; /* R: the releasing fetch's arrival */
+	uint64_t t_release; /* R: the releasing fetch's read */
 	int32_t replica_id; /* the releasing follower; -1 none */
 	uint32_t tgid;	    /* its broker; 0 unknown */
 	uint64_t conn_id;
@@ -108,7 +108,7 @@ struct repl_isr_event {
 	bool expand;
 };
 
-/* Replication lag of a (leader, follower): its covering fetch's arrival
+/* Replication lag of a (leader, follower): its covering fetch's read
  * minus the leader's append end, over the acks=all batches it covered
  * (whether or not it released them). */
 struct repl_pair {
@@ -127,10 +127,10 @@ struct repl *repl_new(const struct repl_config *cfg);
 void repl_free(struct repl *r);
 
 /* A partition of a follower Fetch, as its request is read: 0, -EINVAL
- * (counted) or -ENOMEM (counted). t_arrival: its first byte on the wire,
- * else the broker's first read. */
+ * (counted) or -ENOMEM (counted). t_read: when the leader read it (the
+ * fetches' times below are these). */
 int repl_add_fetch(struct repl *r, uint32_t leader_tgid, uint64_t conn_id, int32_t replica_id,
-		   const char *topic, int32_t partition, int64_t fetch_offset, uint64_t t_arrival);
+		   const char *topic, int32_t partition, int64_t fetch_offset, uint64_t t_read);
 /* The traced broker process at the far end of conn_id (0: not traced). */
 int repl_note_peer(struct repl *r, uint64_t conn_id, uint32_t peer_tgid);
 /* The far end's process of conn_id; 0 unknown. repl_peer_noted: whether

@@ -124,13 +124,16 @@ static void on_complete(const struct corr_request *r, void *ctx)
 }
 
 /* A follower Fetch, as it is read: where it fetches from, for the release
- * of the acks=all batches it covers (replication.h). Its arrival on the
- * wire, else its first read. */
+ * of the acks=all batches it covers (replication.h). Its time is the end
+ * of the leader's read of it, not its arrival: the high watermark moves
+ * when the leader handles it, and a fetch waits in the socket, behind the
+ * connection's previous one, for up to its long poll (docs/design.md,
+ * "Replication", for what each gives). */
 static void on_read(const struct corr_request *r, void *ctx)
 {
 	struct pipeline *p = ctx;
 	struct repl *repl = p->explain ? explain_repl(p->explain) : NULL;
-	uint64_t t = r->t_arrival ? r->t_arrival : r->t_first;
+	uint64_t t = r->t_read ? r->t_read : r->t_first;
 
 	if (!repl || r->api_key != 1 || !r->fetch_parsed || r->replica_id < 0)
 		return;

@@ -10,7 +10,7 @@
 #include "kafkalat/strtab.h"
 #include "kafkalat/timeline.h"
 
-/* A follower fetch of one partition: t0 = t1 = its arrival. */
+/* A follower fetch of one partition: t0 = t1 = when the leader read it. */
 struct fetch_rec {
 	struct span s;
 	int64_t offset;
@@ -167,15 +167,14 @@ static struct follower *follower_get(struct rpart *p, int32_t replica_id)
 }
 
 int repl_add_fetch(struct repl *r, uint32_t leader_tgid, uint64_t conn_id, int32_t replica_id,
-		   const char *topic, int32_t partition, int64_t fetch_offset, uint64_t t_arrival)
+		   const char *topic, int32_t partition, int64_t fetch_offset, uint64_t t_read)
 {
-	struct fetch_rec rec = {.s = {t_arrival, t_arrival}, .offset = fetch_offset};
+	struct fetch_rec rec = {.s = {t_read, t_read}, .offset = fetch_offset};
 	struct rpart *p;
 	struct follower *f;
 	int ret;
 
-	if (!topic || !*topic || replica_id < 0 || fetch_offset < 0 || partition < 0 ||
-	    !t_arrival) {
+	if (!topic || !*topic || replica_id < 0 || fetch_offset < 0 || partition < 0 || !t_read) {
 		r->st.bad++;
 		return -EINVAL;
 	}
@@ -185,8 +184,8 @@ int repl_add_fetch(struct repl *r, uint32_t leader_tgid, uint64_t conn_id, int32
 		r->st.full++;
 		return -ENOMEM;
 	}
-	if (t_arrival > r->newest)
-		r->newest = t_arrival;
+	if (t_read > r->newest)
+		r->newest = t_read;
 	if (r->newest > r->cfg.window_ns)
 		r->st.evicted += timeline_evict(&f->tl, r->newest - r->cfg.window_ns);
 	ret = timeline_insert(&f->tl, &rec, r->cfg.max_per_follower);
@@ -233,7 +232,7 @@ uint32_t repl_peer(const struct repl *r, uint64_t conn_id)
 	return 0;
 }
 
-/* The follower's first fetch past last, among those that arrived once the
+/* The follower's first fetch past last, among those read once the
  * leader's write had begun: an earlier one is of another leader epoch (the
  * follower cannot have the batch before the leader wrote it). */
 static const struct fetch_rec *covering(const struct follower *f, int64_t last, uint64_t t_from)

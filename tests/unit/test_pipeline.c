@@ -379,13 +379,13 @@ static void follower_fetch(struct pipeline *p, int32_t corr, int64_t offset, dou
 					  .partition = 3,
 					  .fetch_offset = offset,
 					  .replica_id = 2};
-	struct klt_frame_event rq = evb_request(FCONN, corr, 1, 12, US(t), US(t + 1));
+	struct klt_frame_event rq = evb_request(FCONN, corr, 1, 12, US(t - 1), US(t));
 
 	tp.flags |= KLT_TOPIC_FETCH;
 	rq.flags |= KLT_FRAME_FETCH_PARSED;
 	rq.ntopics = 1;
 	rq.nparts = 1;
-	evb_wire(&rq, US(t), US(t));
+	evb_wire(&rq, US(t - 2), US(t - 2)); /* it waited in the socket: the read counts */
 	SOCK(p, tp);
 	SOCK(p, fp);
 	SOCK(p, rq);
