@@ -661,7 +661,8 @@ static void release_part(const struct attrib *a, const struct thr *h, const stru
 	const struct corr_part *p = &r->parts[i];
 	const struct corr_topic *t = p->topic_idx < r->ntopics ? &r->topics[p->topic_idx] : NULL;
 	struct repl_batch b = {
-	    .leader_tgid = tgid_of(a, h->tid),
+	    /* the broker owning the connection; its handler's when not known */
+	    .leader_tgid = r->tgid ? r->tgid : tgid_of(a, h->tid),
 	    .topic = t ? t->name : NULL,
 	    .partition = p->partition,
 	    .base_offset = w->base_offset,
