@@ -3,7 +3,8 @@
  * Attribution: one completed produce request (correlate.h) plus the kernel
  * waits of the broker's threads around it (cause_events.h, already decoded
  * and classified by the caller) → its handler thread, its phases
- * (read, queue, lock, append, post_append, send) and, per phase, the time of
+ * (read, queue, lock, append, post_append or, for acks=all, replication and
+ * response_queue, send) and, per phase, the time of
  * the thread that owns the phase split into causes (cpu, runq, the off-CPU
  * causes of cause.h, and "queued"). Pure logic: no libbpf, no I/O.
  * The algorithm and its limits: docs/design.md, "Attribution".
@@ -37,8 +38,12 @@ enum attrib_phase {
 	ATTRIB_LOCK,	    /* dequeue → first append start: lock wait, validation */
 	ATTRIB_APPEND,	    /* first append start → last append end (fsync included) */
 	ATTRIB_POST_APPEND, /* last append end → t_resp: handler, then the network thread */
-	ATTRIB_SEND,	    /* t_resp → t_end, network thread (tid_send) */
-	ATTRIB_SEND_QUEUE,  /* t_end → t_sent: written, not yet out of the socket */
+	/* acks=all with a release found (replication.h): post_append is 0 and
+	 * its time is these two */
+	ATTRIB_REPLICATION, /* last append end → the leader read the releasing follower fetch */
+	ATTRIB_RESPONSE_QUEUE, /* that read → t_resp: completing the purgatory, the response */
+	ATTRIB_SEND,	       /* t_resp → t_end, network thread (tid_send) */
+	ATTRIB_SEND_QUEUE,     /* t_end → t_sent: written, not yet out of the socket */
 	ATTRIB_PHASES
 };
 
@@ -58,7 +63,15 @@ enum attrib_phase {
 #define ATTRIB_CAUSE_THROTTLE_MUTE (CAUSE_MAX + 2)
 #define ATTRIB_CAUSE_NET_THREAD	   (CAUSE_MAX + 3)
 #define ATTRIB_CAUSE_UNKNOWN	   (CAUSE_MAX + 4)
-#define ATTRIB_CAUSES		   (CAUSE_MAX + 5)
+#define ATTRIB_CAUSE_REPLICA_FETCH (CAUSE_MAX + 5)
+#define ATTRIB_CAUSES		   (CAUSE_MAX + 6)
+
+/* The layout of recordings written before replication: 9 phases (no
+ * replication, response_queue) and 17 causes (no replica_fetch). */
+#define ATTRIB_PHASES_V1 9
+#define ATTRIB_CAUSES_V1 (CAUSE_MAX + 5)
+/* The phase of index i in that layout. */
+unsigned int attrib_phase_from_v1(unsigned int i);
 
 enum attrib_unmatched {
 	ATTRIB_MATCHED = 0,
@@ -79,6 +92,8 @@ struct attrib_config {
 	uint64_t append_gap_ns; /* append end → a non-futex block still inside the append (1 ms) */
 	bool strict_ambiguous;	/* report ties as unmatched instead of resolving by time order */
 };
+
+struct repl; /* replication.h */
 
 /* An off-CPU interval of a broker thread (klc_offcpu_event), with the cause
  * the caller classified from its stack (cause_classify(); CAUSE_OTHER when
@@ -172,6 +187,23 @@ struct attrib_result {
 	 * a request blocked on more distinct stacks keeps its longest ones. */
 	uint32_t nstacks;
 	struct attrib_stack stacks[ATTRIB_STACKS];
+	/* Replication: repl_asked when r is acks=all and a replication
+	 * module is set (attrib_set_replication); released when its release
+	 * was found, else repl_none says why (enum repl_none). Released:
+	 * t_release is its
+	 * fetch's read, release_replica the follower that sent it (-1 none)
+	 * and release_tgid its broker (0 unknown). follower_append_ns: the
+	 * part of replication inside that follower's append of the batch.
+	 * root_broker: the broker the root cause was spent on, 0 the leader
+	 * (the follower's tgid when it was in its append). */
+	bool repl_asked, released;
+	unsigned int repl_none;
+	uint64_t t_release;
+	int32_t release_replica;
+	uint32_t release_tgid;
+	int64_t follower_append_ns;
+	int64_t follower_ns[ATTRIB_CAUSES]; /* follower_append_ns by cause */
+	uint32_t root_broker;
 };
 
 struct attrib;
@@ -203,6 +235,14 @@ int attrib_add_fsync(struct attrib *a, uint32_t tid, const char *topic, int32_t 
 		     uint64_t t_start, uint64_t t_end);
 int attrib_add_futex(struct attrib *a, uint32_t tid, uint64_t t_start, uint64_t t_end);
 int attrib_add_offcpu(struct attrib *a, const struct attrib_offcpu *o);
+/* The broker process of a thread (klc_thread_event), 0 unknown: attrib
+ * asks for the leader of a request (its handler's) and a follower's
+ * writer threads. */
+typedef uint32_t (*attrib_tgid_fn)(const void *ctx, uint32_t tid);
+void attrib_set_tgid_fn(struct attrib *a, attrib_tgid_fn fn, const void *ctx);
+/* Where acks=all requests find their release: NULL none (post_append then
+ * stays whole). Not owned; outlives a. */
+void attrib_set_replication(struct attrib *a, struct repl *r);
 
 /* Attributes r (always fills out; returns out->unmatched). The appends it
  * matched are claimed: a later request cannot take them. */
@@ -216,7 +256,7 @@ int64_t attrib_hol_ns(const struct corr_request *r);
 
 /* JSON names: "recv", "socket_wait", "read", "queue", ...; causes as
  * cause_name() plus "queued", "hol", "throttle_mute", "net_thread",
- * "unknown";
+ * "unknown", "replica_fetch";
  * unmatched reasons "matched", "not_produce", "no_response", ... NULL when
  * out of range. */
 const char *attrib_phase_name(unsigned int p);

@@ -57,6 +57,13 @@ struct band_time {
 	double hol_pct[ATTRIB_CAUSES];
 	/* the flow-control bounds of the band's requests (never in total_ns) */
 	uint64_t flow_requests, flow_total_ns, flow_max_ns;
+	/* The follower whose releases the band's replication time waited for
+	 * most (release_replica -1: none): that time, and the part of it in
+	 * its appends of the batches by cause, % of total_ns. */
+	int32_t release_replica;
+	uint32_t release_tgid; /* 0 not traced */
+	double release_pct;
+	double release_append_pct[ATTRIB_CAUSES];
 };
 
 /* One of the slowest requests kept. */
@@ -76,6 +83,11 @@ struct slow_request {
 	int64_t stack_ns;		/* the top cause's time */
 	int64_t root_ns[ATTRIB_CAUSES]; /* attrib_result.root_ns */
 	uint64_t flow_ns;		/* its flow-control bound */
+	/* its release (attrib_result): -1 none; the time in the follower's
+	 * append by cause. Not in recordings. */
+	int32_t release_replica;
+	uint32_t release_tgid;
+	int64_t follower_ns[ATTRIB_CAUSES];
 };
 
 struct bands;

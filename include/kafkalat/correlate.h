@@ -166,6 +166,12 @@ struct corr;
 
 struct corr *corr_new(corr_complete_fn on_complete, void *ctx);
 void corr_free(struct corr *c);
+/* Called for each request as it is read (its frame complete), before its
+ * response: its times from t_resp on are 0. A frame found by a resync may
+ * still be voided after. Follower fetches are wanted then: they wait in
+ * the leader up to replica.fetch.wait.max.ms. The request and its arrays
+ * are valid only during the call. NULL: none. */
+void corr_set_read_fn(struct corr *c, corr_complete_fn on_read, void *ctx);
 /* One ring buffer record. Returns 0, or -EINVAL for a malformed record
  * (counted in bad_events; the stream goes on). */
 int corr_feed(struct corr *c, const void *data, size_t len);

@@ -112,6 +112,9 @@ const struct explain_stats *explain_stats(const struct explain *t);
 /* The broker process of a thread (KLC_EV_THREAD), 0 when not announced. */
 uint32_t explain_thread_tgid(const struct explain *t, uint32_t tid);
 const struct attrib_stats *explain_attrib_stats(const struct explain *t);
+/* The follower fetches the attribution of acks=all requests asks
+ * (replication.h): the driver feeds them as their requests are read. */
+struct repl *explain_repl(struct explain *t);
 /* The bands with the slowest requests, and the histories of commits and
  * block I/O: for the reports (report_tail.h). */
 const struct bands *explain_bands(const struct explain *t);

@@ -51,6 +51,12 @@ struct pipeline_config {
 	/* `kafkalat record`: the recording's writer (recording.h), owned by
 	 * the driver; NULL: none. Intervals and the trailer go there. */
 	struct rec_writer *rec;
+	/* The traced broker owning the far end of a follower fetch's
+	 * connection (r's ports), asked once per connection: 0 and *tgid,
+	 * or a negative errno (not one of them). NULL: never asked (a
+	 * replay: the dump's KLT_EV_PEER records say). */
+	int (*peer_fn)(void *ctx, const struct corr_request *r, uint32_t *tgid);
+	void *peer_ctx;
 };
 
 struct pipeline;
@@ -64,6 +70,11 @@ void pipeline_free(struct pipeline *p);
 void pipeline_clock(struct pipeline *p, int64_t wall_offset_ns);
 /* One record of the socket ring (events.h): 0, or -EINVAL (counted). */
 int pipeline_socket_record(struct pipeline *p, const void *data, size_t len);
+/* The traced broker process peer_tgid owns the far end of connection
+ * conn_id (a follower's fetch connection on its leader): the driver found
+ * it (/proc). Written into the dump as a KLT_EV_PEER record, which a replay
+ * feeds back through pipeline_socket_record. 0 or -ENOMEM. */
+int pipeline_note_peer(struct pipeline *p, uint64_t conn_id, uint32_t peer_tgid);
 /* One record of the causes ring (cause_events.h): 0, or -EINVAL (counted
  * when causes are traced; ignored when not). */
 int pipeline_cause_record(struct pipeline *p, const void *data, size_t len);

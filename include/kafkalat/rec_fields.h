@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kafkalat/attrib.h"
 #include "kafkalat/tlv.h"
 
 /* REC_TYPE_META */
@@ -54,8 +55,10 @@ enum {
 	RF_BAND_REQUESTS = 2,
 	RF_BAND_LO = 3,
 	RF_BAND_HI = 4,
-	RF_BAND_PHASES = 5, /* packed doubles (8 bytes LE each), ATTRIB_PHASES */
-	RF_BAND_CAUSES = 6, /* packed doubles, ATTRIB_CAUSES */
+	/* packed doubles (8 bytes LE each), ATTRIB_PHASES; a reader also
+	 * takes the ATTRIB_PHASES_V1 of older writers (rf_get_phases_*) */
+	RF_BAND_PHASES = 5,
+	RF_BAND_CAUSES = 6, /* packed doubles, ATTRIB_CAUSES (or ATTRIB_CAUSES_V1) */
 
 	RF_TIME_REQUESTS = 1,
 	RF_TIME_COMPLETE = 2,
@@ -102,5 +105,19 @@ enum {
 	RF_COST_BPF_NS = 3,
 	RF_COST_BPF_RUNS = 4,
 };
+
+/*
+ * Arrays indexed by phase or cause, packed: a reader takes the current
+ * layout and the one of recordings written before replication
+ * (ATTRIB_PHASES_V1 phases, ATTRIB_CAUSES_V1 causes: attrib.h), mapped to
+ * the current one (the phases it lacks are 0). 0 or -EINVAL for any other
+ * count; out holds ATTRIB_PHASES (ATTRIB_CAUSES) values.
+ */
+int rf_get_phases_i64(const struct tlv_cur *val, int64_t *out);
+int rf_get_phases_f64(const struct tlv_cur *val, double *out);
+int rf_get_causes_i64(const struct tlv_cur *val, int64_t *out);
+int rf_get_causes_f64(const struct tlv_cur *val, double *out);
+/* A phase index written by a writer of nphases phases; -1 out of range. */
+int rf_phase(uint64_t i, unsigned int nphases);
 
 #endif

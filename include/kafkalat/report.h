@@ -38,6 +38,8 @@ struct report_broker {
 	int nports;
 };
 
+struct repl; /* replication.h */
+
 struct report_run {
 	/* the first broker (several: brokers[] lists them all) */
 	int pid;
@@ -55,6 +57,8 @@ struct report_run {
 	int nbrokers;
 	const struct corr_counts *counts;
 	const struct report_tail *tail; /* NULL: the causes were not traced */
+	const struct repl *repl;	/* acks=all releases (report_repl.h); NULL none */
+	int64_t wall_offset_ns;		/* realtime - monotonic: the ISR changes' times */
 	struct report_cost cost;
 };
 

@@ -72,6 +72,19 @@ int target_listening_ports(const char *proc_root, int pid, const uint16_t *ports
 int target_count_connections(const char *proc_root, int pid, const uint16_t *ports, int nports,
 			     unsigned *count);
 
+/* In /proc/net/tcp{,6} text (as target_parse_proc_net): the inode of the
+ * ESTABLISHED socket from local_port to remote_port: 0 and *inode,
+ * -ENOENT when there is none, -EINVAL. */
+int target_sock_inode(const char *text, size_t len, int family, uint16_t local_port,
+		      uint16_t remote_port, uint64_t *inode);
+
+/* Which of pids[] owns the far end of a loopback connection a broker sees
+ * from its port listen_port to peer_port (a follower's fetch connection on
+ * its leader): the process holding the socket from peer_port to
+ * listen_port. 0 and *pid_out, -ENOENT when none of them does. */
+int target_peer_pid(const char *proc_root, const int *pids, int npids, uint16_t peer_port,
+		    uint16_t listen_port, int *pid_out);
+
 /* 0 if pid exists, else -ESRCH (or another negative errno). */
 int target_check_pid(const char *proc_root, int pid);
 

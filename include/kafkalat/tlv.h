@@ -68,6 +68,8 @@ int tlv_get_str(const struct tlv_cur *val, char **out);
 int tlv_get_u64s(const struct tlv_cur *val, uint64_t *v, size_t n);
 int tlv_get_i64s(const struct tlv_cur *val, int64_t *v, size_t n);
 int tlv_get_f64s(const struct tlv_cur *val, double *v, size_t n);
+/* The number of varints in a packed array; -1 when one is broken. */
+long tlv_count_varints(const struct tlv_cur *val);
 /* A bare varint from a packed array: 0 or -EINVAL. */
 int tlv_get_varint(struct tlv_cur *c, uint64_t *out);
 size_t tlv_cur_len(const struct tlv_cur *c);

@@ -782,6 +782,18 @@ static void announce(const struct live *lv)
 		o->duration_s > 0 ? "" : "Hit Ctrl-C to end.");
 }
 
+/* A follower's fetch connection: which traced broker holds its far end. */
+static int peer_of(void *ctx, const struct corr_request *r, uint32_t *tgid)
+{
+	const struct live *lv = ctx;
+	int pid = 0, err;
+
+	err = target_peer_pid("/proc", lv->pids, lv->npids, r->remote_port, r->local_port, &pid);
+	if (!err)
+		*tgid = (uint32_t)pid;
+	return err;
+}
+
 /* The pipeline is the causes' consumer: it is made once they are loaded
  * (or not), before the first poll. */
 static int start_pipeline(struct live *lv)
@@ -794,7 +806,9 @@ static int start_pipeline(struct live *lv)
 				      .causes = lv->causes != NULL,
 				      .futex_from_offcpu = lv->futex_from_offcpu,
 				      .stack_fn = stack_frames,
-				      .stack_ctx = lv};
+				      .stack_ctx = lv,
+				      .peer_fn = peer_of,
+				      .peer_ctx = lv};
 
 	memcpy(cfg.file, lv->out.file, sizeof(cfg.file));
 	lv->pipe = pipeline_new(&cfg);

@@ -7,6 +7,7 @@
 
 #include "kafkalat/attrib.h"
 #include "kafkalat/fnv.h"
+#include "kafkalat/replication.h"
 #include "kafkalat/timeline.h"
 #include "kafkalat/strtab.h"
 
@@ -94,6 +95,13 @@ struct attrib {
 	struct conn_last conns[CONN_SLOTS];
 	uint64_t *thash; /* this request's topic hashes */
 	size_t nthash, thash_cap;
+	struct repl *repl;	/* NULL: no replication split */
+	attrib_tgid_fn tgid_fn; /* a thread's broker; NULL: all unknown */
+	const void *tgid_ctx;
+	/* the request being attributed: its causes spent on the releasing
+	 * follower (in its append), for its root broker */
+	int64_t follower_ns[ATTRIB_CAUSES];
+	uint32_t follower_tgid;
 };
 
 void attrib_config_default(struct attrib_config *cfg)
@@ -333,14 +341,31 @@ int attrib_add_offcpu(struct attrib *a, const struct attrib_offcpu *o)
 	return add_rec(a, o->tid, K_OFF, &r);
 }
 
+void attrib_set_tgid_fn(struct attrib *a, attrib_tgid_fn fn, const void *ctx)
+{
+	a->tgid_fn = fn;
+	a->tgid_ctx = ctx;
+}
+
+static uint32_t tgid_of(const struct attrib *a, uint32_t tid)
+{
+	return a->tgid_fn ? a->tgid_fn(a->tgid_ctx, tid) : 0;
+}
+
+void attrib_set_replication(struct attrib *a, struct repl *r)
+{
+	a->repl = r;
+}
+
 /* ---- names ---- */
 
 static const char *const phase_names[ATTRIB_PHASES] = {
-    "recv", "socket_wait", "read", "queue", "lock", "append", "post_append", "send", "send_queue",
+    "recv",	   "socket_wait", "read",	    "queue", "lock",	   "append",
+    "post_append", "replication", "response_queue", "send",  "send_queue",
 };
 
-static const char *const wire_cause_names[] = {"queued", "hol", "throttle_mute", "net_thread",
-					       "unknown"};
+static const char *const wire_cause_names[] = {"queued",     "hol",	"throttle_mute",
+					       "net_thread", "unknown", "replica_fetch"};
 
 static const char *const unm_names[ATTRIB_UNM_MAX] = {
     "matched", "not_produce", "no_response", "bad_times", "no_append", "ambiguous",
@@ -349,6 +374,11 @@ static const char *const unm_names[ATTRIB_UNM_MAX] = {
 const char *attrib_phase_name(unsigned int p)
 {
 	return p < ATTRIB_PHASES ? phase_names[p] : NULL;
+}
+
+unsigned int attrib_phase_from_v1(unsigned int i)
+{
+	return i <= ATTRIB_POST_APPEND ? i : i - ATTRIB_POST_APPEND - 1 + ATTRIB_SEND;
 }
 
 const char *attrib_cause_name(unsigned int c)
@@ -578,6 +608,8 @@ enum {
 	B_DEQUEUE,
 	B_APPEND,
 	B_APPEND_END,
+	B_REPL,
+	B_RELEASE,
 	B_RESP,
 	B_END,
 	B_SENT,
@@ -610,9 +642,58 @@ static void take_sync_after(struct thr *h, uint32_t j, const struct corr_request
 		*end = s->t1;
 }
 
-/* Claims r's writes (and a sync right after each) on h; sets A and E. */
+/* An acks=all request's release: the latest of its batches' (the leader
+ * answers when every partition's high watermark has passed its batch). */
+struct release {
+	enum repl_none none;	 /* of the first batch without a release */
+	struct repl_release rel; /* of the batch released last */
+	uint64_t topic;		 /* that batch: hash_str(topic) */
+	int32_t partition;
+	int64_t base_offset;
+	bool any;
+};
+
+/* The batch r wrote to its part i with w: the offsets of w's batch headers;
+ * the last one from the part's record count when the walk stopped short. */
+static void release_part(const struct attrib *a, const struct thr *h, const struct corr_request *r,
+			 size_t i, const struct app_rec *w, struct release *rs)
+{
+	const struct corr_part *p = &r->parts[i];
+	const struct corr_topic *t = p->topic_idx < r->ntopics ? &r->topics[p->topic_idx] : NULL;
+	struct repl_batch b = {
+	    /* the broker owning the connection; its handler's when not known */
+	    .leader_tgid = r->tgid ? r->tgid : tgid_of(a, h->tid),
+	    .topic = t ? t->name : NULL,
+	    .partition = p->partition,
+	    .base_offset = w->base_offset,
+	    .last_offset = w->last_offset,
+	    .t_append_start = w->t0,
+	    .t_append_end = w->t1,
+	    .t_resp = r->t_resp,
+	    .corr_id = r->corr_id,
+	};
+	struct repl_release rel;
+
+	if (b.last_offset < 0 && b.base_offset >= 0 && p->records)
+		b.last_offset = b.base_offset + (int64_t)p->records - 1;
+	if (repl_batch(a->repl, &b, &rel) != REPL_RELEASED) {
+		if (!rs->none)
+			rs->none = rel.none;
+		return;
+	}
+	if (rs->any && rel.t_release <= rs->rel.t_release)
+		return;
+	rs->any = true;
+	rs->rel = rel;
+	rs->topic = w->topic;
+	rs->partition = p->partition;
+	rs->base_offset = b.base_offset;
+}
+
+/* Claims r's writes (and a sync right after each) on h; sets A and E, and
+ * with rs the release of each batch. */
 static uint32_t claim_appends(const struct attrib *a, struct thr *h, const struct corr_request *r,
-			      uint64_t *start, uint64_t *end)
+			      uint64_t *start, uint64_t *end, struct release *rs)
 {
 	uint32_t n = 0;
 
@@ -627,6 +708,8 @@ static uint32_t claim_appends(const struct attrib *a, struct thr *h, const struc
 		w = timeline_at(&h->tl[K_APP], (uint32_t)j);
 		w->claimed = 1;
 		n++;
+		if (rs)
+			release_part(a, h, r, i, w, rs);
 		if (w->t0 < *start)
 			*start = w->t0;
 		if (w->t1 > *end)
@@ -995,6 +1078,7 @@ static void init_bounds(const struct corr_request *r, bool wire, struct bounds *
 	bd->b[B_FIRST] = r->t_first;
 	for (int i = B_READ; i <= B_APPEND_END; i++)
 		bd->b[i] = r->t_read;
+	bd->b[B_REPL] = bd->b[B_RELEASE] = r->t_resp;
 	bd->b[B_RESP] = r->t_resp;
 	bd->b[B_END] = r->t_end;
 	bd->b[B_SENT] = wire ? r->t_sent : r->t_end;
@@ -1135,17 +1219,103 @@ static void fill_unmatched(struct attrib *a, const struct corr_request *r,
 	pick_top(&acc);
 }
 
+/* Does the follower's write w hold the batch that begins at base? */
+static bool holds_batch(const struct app_rec *w, const struct release *rs)
+{
+	if (w->kind != APP_WRITE || w->topic != rs->topic || w->partition != rs->partition ||
+	    w->base_offset < 0 || w->base_offset > rs->base_offset)
+		return false;
+	return w->last_offset < 0 ? w->base_offset == rs->base_offset
+				  : rs->base_offset <= w->last_offset;
+}
+
+/* The releasing follower's append of the batch: a write of it on one of
+ * its broker's threads overlapping [lo, hi), clipped to it as [*fa, *fe). */
+static const struct thr *follower_append(const struct attrib *a, const struct release *rs,
+					 uint64_t lo, uint64_t hi, uint64_t *fa, uint64_t *fe)
+{
+	for (uint32_t i = 0; rs->rel.tgid && i < a->nthr; i++) {
+		const struct thr *t = &a->thr[i];
+		const struct timeline *tl = &t->tl[K_APP];
+
+		if (tgid_of(a, t->tid) != rs->rel.tgid)
+			continue;
+		/* one thread's writes do not overlap: in t0 order, also in t1's */
+		for (uint32_t j = timeline_count_before(tl, hi); j-- > 0;) {
+			const struct app_rec *w = timeline_at(tl, j);
+
+			if (w->t1 <= lo)
+				break;
+			if (!holds_batch(w, rs))
+				continue;
+			*fa = w->t0 > lo ? w->t0 : lo;
+			*fe = w->t1 < hi ? w->t1 : hi;
+			return t;
+		}
+	}
+	return NULL;
+}
+
+/* replication [lo, hi): the releasing follower's append of the batch by its
+ * writer thread's causes, the rest its fetch round trip (replica_fetch). */
+static void account_replication(struct acc *acc, const struct release *rs, uint64_t lo, uint64_t hi)
+{
+	struct attrib *a = (struct attrib *)acc->a;
+	int64_t *c = acc->out->cause_ns[ATTRIB_REPLICATION];
+	uint64_t fa = lo, fe = lo;
+	const struct thr *f = hi > lo ? follower_append(a, rs, lo, hi, &fa, &fe) : NULL;
+
+	if (f && fe > fa) {
+		int64_t before[ATTRIB_CAUSES];
+
+		memcpy(before, c, sizeof(before));
+		account(acc, f->tid, fa, fe, ATTRIB_REPLICATION, M_OWN);
+		for (int k = 0; k < ATTRIB_CAUSES; k++)
+			a->follower_ns[k] += c[k] - before[k];
+		a->follower_tgid = rs->rel.tgid;
+		acc->out->follower_append_ns = (int64_t)(fe - fa);
+	}
+	if (hi > lo)
+		c[ATTRIB_CAUSE_REPLICA_FETCH] += (int64_t)(hi - lo) - (int64_t)(fe - fa);
+}
+
+/* The request's release (acks=all): its fields in out, counted. */
+static bool take_release(struct attrib *a, const struct release *rs, struct attrib_result *out)
+{
+	bool released = rs->any && !rs->none;
+
+	out->repl_asked = true;
+	out->released = released;
+	out->repl_none = released ? REPL_RELEASED : rs->none ? rs->none : REPL_NONE_OFFSETS;
+	repl_count_request(a->repl, (enum repl_none)out->repl_none, rs->rel.tgid != 0);
+	if (!released)
+		return false;
+	out->t_release = rs->rel.t_release;
+	out->release_replica = rs->rel.replica_id;
+	out->release_tgid = rs->rel.tgid;
+	return true;
+}
+
 static void fill_matched(struct attrib *a, const struct corr_request *r, struct thr *h,
 			 struct attrib_result *out)
 {
 	struct acc acc = {.a = a, .out = out};
 	struct bounds bd;
 	const uint64_t *b = bd.b;
+	bool repl = a->repl && r->acks == -1, released = false;
+	struct release rs = {.rel.replica_id = -1};
 
 	init_bounds(r, out->wire_known, &bd);
 	out->handler = h->tid;
-	out->appends = claim_appends(a, h, r, &bd.b[B_APPEND], &bd.b[B_APPEND_END]);
+	out->appends =
+	    claim_appends(a, h, r, &bd.b[B_APPEND], &bd.b[B_APPEND_END], repl ? &rs : NULL);
 	bd.b[B_APPEND_END] = extend_append(a, h, bd.b[B_APPEND_END], r->t_resp);
+	if (repl)
+		released = take_release(a, &rs, out);
+	if (released) {
+		bd.b[B_REPL] = bd.b[B_APPEND_END];
+		bd.b[B_RELEASE] = rs.rel.t_release < r->t_resp ? rs.rel.t_release : r->t_resp;
+	}
 	bd.b[B_DEQUEUE] = dequeue_time(a, h, r->t_read, bd.b[B_APPEND]);
 	bd.handoff = handoff_time(a, h, r, bd.b[B_APPEND_END]);
 	clamp_bounds(&bd);
@@ -1158,8 +1328,13 @@ static void fill_matched(struct attrib *a, const struct corr_request *r, struct 
 	account(&acc, h->tid, b[B_READ], b[B_DEQUEUE], ATTRIB_QUEUE, M_QUEUE);
 	account(&acc, h->tid, b[B_DEQUEUE], b[B_APPEND], ATTRIB_LOCK, M_OWN);
 	account(&acc, h->tid, b[B_APPEND], b[B_APPEND_END], ATTRIB_APPEND, M_OWN);
-	account(&acc, h->tid, b[B_APPEND_END], bd.handoff, ATTRIB_POST_APPEND, M_OWN);
-	account(&acc, r->tid_send, bd.handoff, b[B_RESP], ATTRIB_POST_APPEND, M_WAIT);
+	if (released) {
+		account_replication(&acc, &rs, b[B_REPL], b[B_RELEASE]);
+		account(&acc, r->tid_send, b[B_RELEASE], b[B_RESP], ATTRIB_RESPONSE_QUEUE, M_WAIT);
+	} else {
+		account(&acc, h->tid, b[B_APPEND_END], bd.handoff, ATTRIB_POST_APPEND, M_OWN);
+		account(&acc, r->tid_send, bd.handoff, b[B_REPL], ATTRIB_POST_APPEND, M_WAIT);
+	}
 	account(&acc, r->tid_send, b[B_RESP], b[B_END], ATTRIB_SEND, M_OWN);
 	pick_top(&acc);
 }
@@ -1260,6 +1435,14 @@ static void pick_root(const struct corr_request *r, struct attrib_result *out)
 	out->root_corr_id = out->top_cause == ATTRIB_CAUSE_HOL ? out->hol_root_corr_id : r->corr_id;
 }
 
+/* The follower's tgid when most of the root cause was spent in its append. */
+static void pick_root_broker(const struct attrib *a, struct attrib_result *out)
+{
+	int64_t f = a->follower_ns[out->root_cause];
+
+	out->root_broker = f > 0 && 2 * f > out->root_ns[out->root_cause] ? a->follower_tgid : 0;
+}
+
 /* r's roots, remembered for the request behind it. */
 static void set_root(struct attrib *a, const struct corr_request *r, struct attrib_result *out)
 {
@@ -1269,6 +1452,8 @@ static void set_root(struct attrib *a, const struct corr_request *r, struct attr
 	hol_root(p, r, out);
 	root_compose(p, out);
 	pick_root(r, out);
+	pick_root_broker(a, out);
+	memcpy(out->follower_ns, a->follower_ns, sizeof(out->follower_ns));
 	if (c->used && c->conn_id != r->conn_id)
 		return; /* the slot is another connection's (pipelined() keeps it) */
 	c->corr_id = r->corr_id;
@@ -1319,6 +1504,9 @@ enum attrib_unmatched attrib_request(struct attrib *a, const struct corr_request
 	uint64_t wire_ns;
 
 	memset(out, 0, sizeof(*out));
+	memset(a->follower_ns, 0, sizeof(a->follower_ns));
+	a->follower_tgid = 0;
+	out->release_replica = -1;
 	out->wire_known = corr_wire_latency(r, &wire_ns);
 	pipe = pipelined(a, r);
 	a->st.requests++;

@@ -9,6 +9,7 @@
 
 #include "kafkalat/bands.h"
 #include "kafkalat/hist.h"
+#include "kafkalat/rec_fields.h"
 #include "kafkalat/strtab.h"
 #include "kafkalat/tlv.h"
 #include "kafkalat/topn.h"
@@ -159,6 +160,9 @@ static void keep_slow(struct bands *b, const struct corr_request *r,
 	memcpy(s.stacks, res->stacks, sizeof(s.stacks));
 	memcpy(s.phase_ns, res->phase_ns, sizeof(s.phase_ns));
 	memcpy(s.root_ns, res->root_ns, sizeof(s.root_ns));
+	s.release_replica = res->released ? res->release_replica : -1;
+	s.release_tgid = res->release_tgid;
+	memcpy(s.follower_ns, res->follower_ns, sizeof(s.follower_ns));
 	for (int p = 0; p < ATTRIB_PHASES; p++)
 		for (int c = 0; c < ATTRIB_CAUSES; c++)
 			s.cause_ns[c] += res->cause_ns[p][c];
@@ -289,22 +293,75 @@ static void add_time(const struct slow_request *s, struct band_time *out)
 	}
 }
 
+/* Replication time by releasing follower, over a band's kept requests. */
+struct releaser {
+	int32_t replica;
+	uint32_t tgid;
+	int64_t ns;
+	int64_t append_ns[ATTRIB_CAUSES];
+};
+
+#define RELEASERS 16
+
+static void add_release(const struct slow_request *s, struct releaser *r, uint32_t *n)
+{
+	uint32_t i;
+
+	if (s->release_replica < 0)
+		return;
+	for (i = 0; i < *n && r[i].replica != s->release_replica; i++)
+		;
+	if (i == *n) {
+		if (*n == RELEASERS)
+			return;
+		r[(*n)++] = (struct releaser){.replica = s->release_replica};
+	}
+	if (s->release_tgid)
+		r[i].tgid = s->release_tgid;
+	r[i].ns += s->phase_ns[ATTRIB_REPLICATION];
+	for (int c = 0; c < ATTRIB_CAUSES; c++)
+		r[i].append_ns[c] += s->follower_ns[c];
+}
+
+static void take_releaser(const struct releaser *r, uint32_t n, double total, struct band_time *out)
+{
+	const struct releaser *top = NULL;
+
+	out->release_replica = -1;
+	for (uint32_t i = 0; i < n; i++)
+		if (!top || r[i].ns > top->ns)
+			top = &r[i];
+	if (!top || total <= 0)
+		return;
+	out->release_replica = top->replica;
+	out->release_tgid = top->tgid;
+	out->release_pct = (double)top->ns * 100.0 / total;
+	for (int c = 0; c < ATTRIB_CAUSES; c++)
+		out->release_append_pct[c] = (double)top->append_ns[c] * 100.0 / total;
+}
+
 void bands_time(const struct bands *b, enum band band, struct band_time *out)
 {
 	struct band_summary sum[BANDS];
+	struct releaser rel[RELEASERS];
+	uint32_t nrel = 0;
 	double total;
 
 	memset(out, 0, sizeof(*out));
+	out->release_replica = -1;
 	if (band != BAND_GE_P99 && band != BAND_GE_P999)
 		return;
 	bands_summary(b, sum);
 	if (!sum[band].requests)
 		return;
 	for (uint32_t i = 0; i < b->slow.n; i++)
-		if (bands_kept_at(b, i)->latency >= sum[band].lo_ns)
+		if (bands_kept_at(b, i)->latency >= sum[band].lo_ns) {
 			add_time(bands_kept_at(b, i), out);
+			add_release(bands_kept_at(b, i), rel, &nrel);
+		}
 	out->complete = out->requests == sum[band].requests;
 	total = (double)out->total_ns;
+	take_releaser(rel, nrel, total, out);
 	for (int p = 0; total > 0 && p < ATTRIB_PHASES; p++)
 		out->phase_pct[p] *= 100.0 / total;
 	for (int c = 0; total > 0 && c < ATTRIB_CAUSES; c++) {
@@ -439,6 +496,9 @@ enum {
 	BT_SUMS = 2, /* per non-empty bucket, in order: a mask, the non-zero sums */
 	BT_NO_WIRE = 3,
 	BT_SLOW = 4, /* a kept request (group) */
+	/* u64 ATTRIB_PHASES, before the sums: absent, the writer's layout is
+	 * ATTRIB_PHASES_V1 phases and ATTRIB_CAUSES_V1 causes (attrib.h) */
+	BT_PHASES = 5,
 	/* in BT_SLOW */
 	BS_LATENCY = 1,
 	BS_TIMES = 2,  /* t_arrival, t_sent */
@@ -538,6 +598,7 @@ int bands_encode(const struct bands *b, struct tlv_buf *t, bands_stack_text_fn f
 	hist_encode(&b->h, hbuf, need);
 	tlv_bytes(t, BT_HIST, hbuf, need);
 	free(hbuf);
+	tlv_u64(t, BT_PHASES, ATTRIB_PHASES);
 	encode_sums(b, t);
 	tlv_u64(t, BT_NO_WIRE, b->no_wire);
 	for (uint32_t i = 0; i < b->slow.n; i++)
@@ -547,7 +608,15 @@ int bands_encode(const struct bands *b, struct tlv_buf *t, bands_stack_text_fn f
 
 /* ---- decoding and merging ---- */
 
-static int merge_sums(struct bands *b, const struct hist *h, const struct tlv_cur *val)
+/* How the encoded bands being merged lay their phases and causes out. */
+struct layout {
+	unsigned int phases, causes;
+};
+
+static const struct layout layout_v1 = {ATTRIB_PHASES_V1, ATTRIB_CAUSES_V1};
+
+static int merge_sums(struct bands *b, const struct hist *h, const struct tlv_cur *val,
+		      const struct layout *l)
 {
 	struct tlv_cur c = *val;
 
@@ -557,20 +626,20 @@ static int merge_sums(struct bands *b, const struct hist *h, const struct tlv_cu
 
 		if (!h->buckets[i])
 			continue;
-		if (tlv_get_varint(&c, &mask) || mask >> (ATTRIB_PHASES + ATTRIB_CAUSES))
+		if (tlv_get_varint(&c, &mask) || mask >> (l->phases + l->causes))
 			return -EINVAL;
 		s = bucket_sums(b, i);
 		if (!s)
 			return -ENOMEM;
-		for (int k = 0; k < ATTRIB_PHASES + ATTRIB_CAUSES; k++) {
+		for (unsigned int k = 0; k < l->phases + l->causes; k++) {
 			if (!(mask >> k & 1))
 				continue;
 			if (tlv_get_varint(&c, &v) || !v)
 				return -EINVAL;
-			if (k < ATTRIB_PHASES)
-				s->phase[k] += v;
+			if (k < l->phases)
+				s->phase[rf_phase(k, l->phases)] += v;
 			else
-				s->cause[k - ATTRIB_PHASES] += v;
+				s->cause[k - l->phases] += v;
 		}
 	}
 	return tlv_cur_done(&c) ? 0 : -EINVAL;
@@ -589,7 +658,8 @@ static int intern_field(struct strtab *tab, const struct tlv_cur *val, uint32_t 
 	return 0;
 }
 
-static int decode_stack(struct bands *b, const struct tlv_cur *val, struct attrib_stack *st)
+static int decode_stack(struct bands *b, const struct tlv_cur *val, struct attrib_stack *st,
+			const struct layout *l)
 {
 	struct tlv_cur c = *val, v;
 	uint64_t u;
@@ -601,13 +671,13 @@ static int decode_stack(struct bands *b, const struct tlv_cur *val, struct attri
 		if (tag == BSS_TEXT)
 			err = intern_field(&b->stacks, &v, &id);
 		else if (tag == BSS_PHASE || tag == BSS_CAUSE)
-			err = tlv_get_u64(&v, &u)				    ? -EINVAL
-			      : u >= (tag == BSS_PHASE ? ATTRIB_PHASES : CAUSE_MAX) ? -EINVAL
-										    : 0;
+			err = tlv_get_u64(&v, &u)				? -EINVAL
+			      : u >= (tag == BSS_PHASE ? l->phases : CAUSE_MAX) ? -EINVAL
+										: 0;
 		else if (tag == BSS_NS)
 			err = tlv_get_i64(&v, &st->ns);
 		if (!err && tag == BSS_PHASE)
-			st->phase = (uint8_t)u;
+			st->phase = (uint8_t)rf_phase(u, l->phases);
 		if (!err && tag == BSS_CAUSE)
 			st->cause = (uint8_t)u;
 	}
@@ -654,7 +724,7 @@ static int decode_top_stack(struct bands *b, const struct tlv_cur *val, struct s
 }
 
 static int slow_field(struct bands *b, uint32_t tag, const struct tlv_cur *v,
-		      struct slow_request *s)
+		      struct slow_request *s, const struct layout *l)
 {
 	int64_t pair[3];
 	int err;
@@ -668,15 +738,15 @@ static int slow_field(struct bands *b, uint32_t tag, const struct tlv_cur *v,
 		s->t_sent = (uint64_t)pair[1];
 		return err;
 	case BS_PHASES:
-		return tlv_get_i64s(v, s->phase_ns, ATTRIB_PHASES);
+		return rf_get_phases_i64(v, s->phase_ns);
 	case BS_CAUSES:
-		return tlv_get_i64s(v, s->cause_ns, ATTRIB_CAUSES);
+		return rf_get_causes_i64(v, s->cause_ns);
 	case BS_ROOTS:
-		return tlv_get_i64s(v, s->root_ns, ATTRIB_CAUSES);
+		return rf_get_causes_i64(v, s->root_ns);
 	case BS_STACK:
 		if (s->nstacks >= ATTRIB_STACKS)
 			return -EINVAL;
-		return decode_stack(b, v, &s->stacks[s->nstacks++]);
+		return decode_stack(b, v, &s->stacks[s->nstacks++], l);
 	case BS_BLOCK:
 		err = tlv_get_i64s(v, pair, 3);
 		s->nblock = (uint64_t)pair[0];
@@ -694,15 +764,15 @@ static int slow_field(struct bands *b, uint32_t tag, const struct tlv_cur *v,
 	}
 }
 
-static int merge_slow(struct bands *b, const struct tlv_cur *val)
+static int merge_slow(struct bands *b, const struct tlv_cur *val, const struct layout *l)
 {
-	struct slow_request s = {.stack_id = -1};
+	struct slow_request s = {.stack_id = -1, .release_replica = -1};
 	struct tlv_cur c = *val, v;
 	uint32_t tag;
 	int r, err = 0;
 
 	while (!err && (r = tlv_next(&c, &tag, &v)) == 1)
-		err = slow_field(b, tag, &v, &s);
+		err = slow_field(b, tag, &v, &s, l);
 	if (err || r)
 		return err ? err : r;
 	if (topn_wants(&b->slow, s.latency))
@@ -710,7 +780,8 @@ static int merge_slow(struct bands *b, const struct tlv_cur *val)
 	return 0;
 }
 
-static int merge_field(struct bands *b, uint32_t tag, const struct tlv_cur *v, struct hist **h)
+static int merge_field(struct bands *b, uint32_t tag, const struct tlv_cur *v, struct hist **h,
+		       struct layout *l)
 {
 	uint64_t n;
 
@@ -722,15 +793,20 @@ static int merge_field(struct bands *b, uint32_t tag, const struct tlv_cur *v, s
 		if (!*h)
 			return -ENOMEM;
 		return hist_decode(*h, v->p, tlv_cur_len(v));
+	case BT_PHASES:
+		if (tlv_get_u64(v, &n) || n != ATTRIB_PHASES)
+			return -EINVAL;
+		*l = (struct layout){ATTRIB_PHASES, ATTRIB_CAUSES};
+		return 0;
 	case BT_SUMS:
-		return *h ? merge_sums(b, *h, v) : -EINVAL;
+		return *h ? merge_sums(b, *h, v, l) : -EINVAL;
 	case BT_NO_WIRE:
 		if (tlv_get_u64(v, &n))
 			return -EINVAL;
 		b->no_wire += n;
 		return 0;
 	case BT_SLOW:
-		return merge_slow(b, v);
+		return merge_slow(b, v, l);
 	default:
 		return 0;
 	}
@@ -740,12 +816,13 @@ int bands_merge_encoded(struct bands *b, const void *buf, size_t len)
 {
 	struct tlv_cur c, v;
 	struct hist *h = NULL;
+	struct layout l = layout_v1;
 	uint32_t tag;
 	int r, err = 0;
 
 	tlv_cur_init(&c, buf, len);
 	while (!err && (r = tlv_next(&c, &tag, &v)) == 1)
-		err = merge_field(b, tag, &v, &h);
+		err = merge_field(b, tag, &v, &h, &l);
 	if (!err && r)
 		err = r;
 	if (!err && !h)

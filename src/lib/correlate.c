@@ -111,6 +111,8 @@ struct conn {
 struct corr {
 	corr_complete_fn on_complete;
 	void *ctx;
+	corr_complete_fn on_read;
+	void *read_ctx;
 	struct conn *buckets[CONN_BUCKETS];
 	struct corr_counts n;
 };
@@ -821,6 +823,12 @@ static void count_broker(struct corr *c, const struct conn *cn, const struct cor
 	b->follower_fetches += r->fetch_parsed;
 }
 
+void corr_set_read_fn(struct corr *c, corr_complete_fn on_read, void *ctx)
+{
+	c->on_read = on_read;
+	c->read_ctx = ctx;
+}
+
 static int on_request(struct corr *c, struct conn *cn, const struct klt_frame_event *e, bool abi1)
 {
 	struct pending_req *p;
@@ -852,6 +860,8 @@ static int on_request(struct corr *c, struct conn *cn, const struct klt_frame_ev
 		return err;
 	}
 	cn->waiting.len++;
+	if (c->on_read)
+		c->on_read(&p->req, c->read_ctx);
 	if (p->acks0) {
 		c->n.acks0++;
 		if (c->on_complete)

@@ -11,6 +11,7 @@
 #include "kafkalat/explain.h"
 #include "kafkalat/folded.h"
 #include "kafkalat/history.h"
+#include "kafkalat/replication.h"
 #include "kafkalat/segment.h"
 
 #define NAME_SLOTS   8192  /* per generation; a generation turns over at half full */
@@ -183,6 +184,7 @@ struct explain {
 	explain_result_fn result_fn;
 	void *result_ctx;
 	struct attrib *attrib;
+	struct repl *repl; /* follower fetches: acks=all releases */
 	struct bands *bands;
 	struct history *history;
 	struct name_table names;
@@ -214,6 +216,11 @@ static void note_blocks(void *history, struct slow_request *s)
 	history_note_blocks(history, s);
 }
 
+static uint32_t thread_tgid(const void *ctx, uint32_t tid)
+{
+	return explain_thread_tgid(ctx, tid);
+}
+
 struct explain *explain_new(const struct explain_config *cfg, explain_stack_fn stack_fn,
 			    void *stack_ctx, explain_result_fn result_fn, void *result_ctx)
 {
@@ -232,15 +239,21 @@ struct explain *explain_new(const struct explain_config *cfg, explain_stack_fn s
 	t->result_fn = result_fn;
 	t->result_ctx = result_ctx;
 	t->attrib = attrib_new(&t->cfg.attrib);
+	t->repl = repl_new(&(struct repl_config){.window_ns = t->cfg.attrib.window_ns,
+						 .max_per_follower = t->cfg.attrib.max_per_thread,
+						 .max_partitions = 4096,
+						 .max_peers = 256});
 	t->bands = bands_new(t->cfg.max_slow);
 	t->history = history_new(t->cfg.max_commits, t->cfg.max_block, t->cfg.block_window_ns);
 	t->names.gen[0].slot = calloc(NAME_SLOTS, sizeof(struct name));
 	t->names.gen[1].slot = calloc(NAME_SLOTS, sizeof(struct name));
-	if (!t->attrib || !t->bands || !t->history || !t->names.gen[0].slot ||
+	if (!t->attrib || !t->repl || !t->bands || !t->history || !t->names.gen[0].slot ||
 	    !t->names.gen[1].slot) {
 		explain_free(t);
 		return NULL;
 	}
+	attrib_set_tgid_fn(t->attrib, thread_tgid, t);
+	attrib_set_replication(t->attrib, t->repl);
 	bands_on_keep(t->bands, note_blocks, t->history);
 	return t;
 }
@@ -280,12 +293,18 @@ void explain_free(struct explain *t)
 	history_free(t->history);
 	bands_free(t->bands);
 	attrib_free(t->attrib);
+	repl_free(t->repl);
 	free(t);
 }
 
 const struct explain_stats *explain_stats(const struct explain *t)
 {
 	return &t->st;
+}
+
+struct repl *explain_repl(struct explain *t)
+{
+	return t->repl;
 }
 
 const struct attrib_stats *explain_attrib_stats(const struct explain *t)

@@ -14,6 +14,7 @@
 #include "kafkalat/history.h"
 #include "kafkalat/pipeline.h"
 #include "kafkalat/recording.h"
+#include "kafkalat/replication.h"
 #include "kafkalat/report_tail.h"
 
 struct pipeline {
@@ -122,6 +123,37 @@ static void on_complete(const struct corr_request *r, void *ctx)
 	emit_produce(p, r, NULL);
 }
 
+/* A follower Fetch, as it is read: where it fetches from, for the release
+ * of the acks=all batches it covers (replication.h). Its time is the end
+ * of the leader's read of it, not its arrival: the high watermark moves
+ * when the leader handles it, and a fetch waits in the socket, behind the
+ * connection's previous one, for up to its long poll (docs/design.md,
+ * "Replication", for what each gives). */
+static void on_read(const struct corr_request *r, void *ctx)
+{
+	struct pipeline *p = ctx;
+	struct repl *repl = p->explain ? explain_repl(p->explain) : NULL;
+	uint64_t t = r->t_read ? r->t_read : r->t_first;
+
+	if (!repl || r->api_key != 1 || !r->fetch_parsed || r->replica_id < 0)
+		return;
+	if (p->cfg.peer_fn && !repl_peer_noted(repl, r->conn_id)) {
+		uint32_t tgid = 0;
+
+		if (p->cfg.peer_fn(p->cfg.peer_ctx, r, &tgid) < 0)
+			tgid = 0;
+		pipeline_note_peer(p, r->conn_id, tgid);
+	}
+	for (size_t i = 0; i < r->nfetch_parts; i++) {
+		const struct corr_fetch_part *fp = &r->fetch_parts[i];
+
+		if (fp->topic_idx < r->ntopics)
+			repl_add_fetch(repl, r->tgid, r->conn_id, r->replica_id,
+				       r->topics[fp->topic_idx].name, fp->partition,
+				       fp->fetch_offset, t);
+	}
+}
+
 /* The driver's symboliser; every stack it names goes into the dump, after
  * the record that needed it, for a replay to name it the same. What the
  * explainer would pass over, frames past max and NULL ones, is dropped
@@ -167,6 +199,7 @@ struct pipeline *pipeline_new(const struct pipeline_config *cfg)
 		    explain_new(&ec, cfg->stack_fn ? stack_frames : NULL, p, on_attributed, p);
 		if (!p->explain)
 			goto fail;
+		corr_set_read_fn(p->corr, on_read, p);
 	}
 	if (cfg->file[PIPELINE_DUMP]) {
 		struct evdump_run run = {.causes = cfg->causes,
@@ -200,8 +233,22 @@ void pipeline_clock(struct pipeline *p, int64_t wall_offset_ns)
 
 int pipeline_socket_record(struct pipeline *p, const void *data, size_t len)
 {
+	struct klt_peer_event e;
+
 	dump(p, EVDUMP_SOCKET, data, len);
-	return corr_feed(p->corr, data, len);
+	if (len == sizeof(e))
+		memcpy(&e, data, sizeof(e));
+	if (len != sizeof(e) || e.type != KLT_EV_PEER)
+		return corr_feed(p->corr, data, len);
+	/* the driver's, not the kernel's: the correlator has no use for it */
+	return p->explain ? repl_note_peer(explain_repl(p->explain), e.conn_id, e.peer_tgid) : 0;
+}
+
+int pipeline_note_peer(struct pipeline *p, uint64_t conn_id, uint32_t peer_tgid)
+{
+	struct klt_peer_event e = {.type = KLT_EV_PEER, .conn_id = conn_id, .peer_tgid = peer_tgid};
+
+	return pipeline_socket_record(p, &e, sizeof(e));
 }
 
 int pipeline_cause_record(struct pipeline *p, const void *data, size_t len)
@@ -385,6 +432,8 @@ void pipeline_summary(struct pipeline *p, const struct report_run *run)
 		p->tail.lost_events = p->lost.cause_lost;
 		p->tail.stack_errors = p->lost.stack_errors;
 		rr.tail = &p->tail;
+		rr.repl = explain_repl(p->explain);
+		rr.wall_offset_ns = p->wall_offset_ns;
 	}
 	if (p->cfg.rec)
 		record_trailer(p, &rr);

@@ -275,9 +275,9 @@ static int parse_band(struct rec_interval *iv, const struct tlv_cur *val)
 		else if (tag == RF_BAND_HI)
 			err = tlv_get_u64(&v, &s.hi_ns);
 		else if (tag == RF_BAND_PHASES)
-			err = tlv_get_f64s(&v, s.phase_pct, ATTRIB_PHASES);
+			err = rf_get_phases_f64(&v, s.phase_pct);
 		else if (tag == RF_BAND_CAUSES)
-			err = tlv_get_f64s(&v, s.cause_pct, ATTRIB_CAUSES);
+			err = rf_get_causes_f64(&v, s.cause_pct);
 	}
 	if (err || r || index >= BANDS)
 		return -EINVAL;
@@ -301,13 +301,13 @@ static int parse_time(struct rec_interval *iv, const struct tlv_cur *val)
 		else if (tag == RF_TIME_TOTAL)
 			err = tlv_get_u64(&v, &t->total_ns);
 		else if (tag == RF_TIME_PHASES)
-			err = tlv_get_f64s(&v, t->phase_pct, ATTRIB_PHASES);
+			err = rf_get_phases_f64(&v, t->phase_pct);
 		else if (tag == RF_TIME_CAUSES)
-			err = tlv_get_f64s(&v, t->cause_pct, ATTRIB_CAUSES);
+			err = rf_get_causes_f64(&v, t->cause_pct);
 		else if (tag == RF_TIME_ROOTS)
-			err = tlv_get_f64s(&v, t->root_pct, ATTRIB_CAUSES);
+			err = rf_get_causes_f64(&v, t->root_pct);
 		else if (tag == RF_TIME_HOL)
-			err = tlv_get_f64s(&v, t->hol_pct, ATTRIB_CAUSES);
+			err = rf_get_causes_f64(&v, t->hol_pct);
 		else if (tag == RF_TIME_FLOW && !(err = tlv_get_u64s(&v, flow, 3))) {
 			t->flow_requests = flow[0];
 			t->flow_total_ns = flow[1];
@@ -362,11 +362,11 @@ static int slow_field(struct rec_slow *s, uint32_t tag, const struct tlv_cur *v)
 	case RF_SLOW_FLOW:
 		return tlv_get_u64(v, &s->flow_ns);
 	case RF_SLOW_PHASES:
-		return tlv_get_i64s(v, s->phase_ns, ATTRIB_PHASES);
+		return rf_get_phases_i64(v, s->phase_ns);
 	case RF_SLOW_CAUSES:
-		return tlv_get_i64s(v, s->cause_ns, ATTRIB_CAUSES);
+		return rf_get_causes_i64(v, s->cause_ns);
 	case RF_SLOW_ROOTS:
-		return tlv_get_i64s(v, s->root_ns, ATTRIB_CAUSES);
+		return rf_get_causes_i64(v, s->root_ns);
 	default:
 		return 0;
 	}
@@ -487,11 +487,16 @@ static int parse_interval(struct loader *l, const struct tlv_cur *payload)
 /* ---- the trailer ---- */
 
 /* A struct of u64 counters, added field by field. */
+/* A struct of counters, packed: an older writer's has fewer (the counters
+ * added since are 0), never more. */
 static int add_counters(const struct tlv_cur *v, void *into, size_t size)
 {
 	size_t n = size / 8;
+	long have = tlv_count_varints(v);
 	uint64_t *tmp = calloc(n, 8), *dst = into;
-	int err = tmp ? tlv_get_u64s(v, tmp, n) : -ENOMEM;
+	int err = !tmp				 ? -ENOMEM
+		  : have < 0 || (size_t)have > n ? -EINVAL
+						 : tlv_get_u64s(v, tmp, (size_t)have);
 
 	for (size_t i = 0; !err && i < n; i++)
 		dst[i] += tmp[i];

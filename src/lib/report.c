@@ -10,6 +10,7 @@
 #include "kafkalat/fmt.h"
 #include "kafkalat/kapi.h"
 #include "kafkalat/report.h"
+#include "kafkalat/report_repl.h"
 
 static const struct {
 	const char *name;
@@ -374,6 +375,8 @@ void report_summary_text(FILE *out, const struct agg *total, const struct report
 	cost_text(out, total, &run->cost);
 	if (run->tail)
 		report_tail_text(out, run->tail);
+	if (run->repl)
+		report_repl_text(out, run->repl, run->wall_offset_ns);
 	fflush(out);
 }
 
@@ -552,6 +555,8 @@ void report_summary_json(FILE *out, const struct agg *total, const struct report
 	cost_json(&j, total, &run->cost);
 	if (run->tail)
 		report_tail_json(&j, run->tail);
+	if (run->repl)
+		report_repl_json(&j, run->repl, run->wall_offset_ns);
 	json_obj_end(&j);
 	fputc('\n', out);
 	fflush(out);

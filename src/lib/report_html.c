@@ -337,8 +337,10 @@ static const struct kafka_row {
     {"LocalTimeMs", 1u << ATTRIB_LOCK | 1u << ATTRIB_APPEND,
      "&asymp; lock + append: dequeue to the last append's end (the handler's own work "
      "after the append is in post_append)"},
-    {"RemoteTimeMs + ResponseQueueTimeMs", 1u << ATTRIB_POST_APPEND,
-     "&asymp; post_append: the purgatory wait for acks=all (0 for acks=0/1), then the "
+    {"RemoteTimeMs + ResponseQueueTimeMs",
+     1u << ATTRIB_POST_APPEND | 1u << ATTRIB_REPLICATION | 1u << ATTRIB_RESPONSE_QUEUE,
+     "&asymp; post_append, or for acks=all with its release found replication (the "
+     "purgatory wait, to the releasing follower fetch) + response_queue; then the "
      "response's wait for its network thread"},
     {"ThrottleTimeMs", 0,
      "not a phase: a quota mute delays the connection's next request (cause "
@@ -346,7 +348,7 @@ static const struct kafka_row {
     {"ResponseSendTimeMs", 1u << ATTRIB_SEND, "= send: the response's writes"},
     {"TotalTimeMs",
      1u << ATTRIB_QUEUE | 1u << ATTRIB_LOCK | 1u << ATTRIB_APPEND | 1u << ATTRIB_POST_APPEND |
-	 1u << ATTRIB_SEND,
+	 1u << ATTRIB_REPLICATION | 1u << ATTRIB_RESPONSE_QUEUE | 1u << ATTRIB_SEND,
      "&asymp; queue through send; excludes recv, socket_wait, read and send_queue"},
     {"(outside Kafka's clock)",
      1u << ATTRIB_RECV | 1u << ATTRIB_SOCKET_WAIT | 1u << ATTRIB_READ | 1u << ATTRIB_SEND_QUEUE,

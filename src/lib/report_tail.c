@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "kafkalat/json.h"
+#include "kafkalat/replication.h"
 #include "kafkalat/fmt.h"
 #include "kafkalat/report_tail.h"
 
@@ -28,6 +29,8 @@ static const char *const cause_words[ATTRIB_CAUSES] = {
     [ATTRIB_CAUSE_THROTTLE_MUTE] = "waiting in the socket while a quota throttle muted it",
     [ATTRIB_CAUSE_NET_THREAD] = "waiting in the socket while the network thread was busy",
     [ATTRIB_CAUSE_UNKNOWN] = "on the wire or in the socket, for no reason kafkalat saw",
+    [ATTRIB_CAUSE_REPLICA_FETCH] =
+	"waiting for a follower's next fetch (its round trip, not its append)",
 };
 
 /* What a head-of-line wait waited behind, in words ("stalled in ..."). */
@@ -50,6 +53,8 @@ static const char *root_words(unsigned int cause)
 		return "the request queue";
 	case ATTRIB_CAUSE_UNKNOWN:
 		return "something kafkalat did not see";
+	case ATTRIB_CAUSE_REPLICA_FETCH:
+		return "a follower's fetch";
 	default:
 		return attrib_cause_name(cause);
 	}
@@ -148,7 +153,20 @@ static uint64_t unattributed(const struct report_tail *rt)
 
 static const char *const band_labels[BANDS] = {"< p50", "p50-p99", ">= p99", ">= p999"};
 
-static void band_line(FILE *out, unsigned band, const struct band_summary *s)
+/* The table's columns: every phase, but replication and response_queue
+ * only when a band has some (acks=all with its releases found). */
+static bool phase_column(const struct report_tail *rt, int p)
+{
+	if (p != ATTRIB_REPLICATION && p != ATTRIB_RESPONSE_QUEUE)
+		return true;
+	for (unsigned b = 0; b < BANDS; b++)
+		if (rt->bands[b].phase_pct[p] > 0)
+			return true;
+	return false;
+}
+
+static void band_line(FILE *out, const struct report_tail *rt, unsigned band,
+		      const struct band_summary *s)
 {
 	char lo[16], hi[16], range[40];
 
@@ -158,7 +176,8 @@ static void band_line(FILE *out, unsigned band, const struct band_summary *s)
 	fprintf(out, "  %-8s %9" PRIu64 "  %-17s", band_labels[band], s->requests,
 		s->requests ? range : "-");
 	for (int p = 0; p < ATTRIB_PHASES; p++)
-		fprintf(out, " %6.1f%%", s->phase_pct[p]);
+		if (phase_column(rt, p))
+			fprintf(out, " %6.1f%%", s->phase_pct[p]);
 	fputc('\n', out);
 }
 
@@ -316,6 +335,30 @@ static void where_text(FILE *out, const struct report_tail *rt, unsigned cause)
 	}
 }
 
+/* Whom replication waited for, when it is a large part of the time: the
+ * follower whose fetches released most of it, and what its appends of the
+ * batches were stuck in. */
+static void release_sentence(FILE *out, const struct band_time *bt)
+{
+	unsigned c = largest(bt->release_append_pct, ATTRIB_CAUSES, ATTRIB_CAUSES);
+	double append = 0;
+
+	if (bt->release_replica < 0 || bt->release_pct < 10.0)
+		return;
+	for (int k = 0; k < ATTRIB_CAUSES; k++)
+		append += bt->release_append_pct[k];
+	fprintf(out, "  %.0f%% of their time was replication waiting for replica %d",
+		bt->release_pct, bt->release_replica);
+	if (bt->release_tgid)
+		fprintf(out, " (pid %u)", bt->release_tgid);
+	if (c < ATTRIB_CAUSES && bt->release_append_pct[c] >= 1.0)
+		fprintf(out, ", %.0f%% in its appends of their batches (%s %.0f%%: %s)", append,
+			attrib_cause_name(c), bt->release_append_pct[c], report_cause_words(c));
+	else
+		fputs(", all of it its fetch round trip (no append of theirs seen on it)", out);
+	fputs(".\n", out);
+}
+
 /* The answer in words: what the >= p99 requests' time went to (by time), the
  * cause behind most of it (behind the requests they waited for, when that
  * is a head-of-line wait), and the stack that shows it. */
@@ -339,6 +382,7 @@ void report_tail_story(FILE *out, const struct report_tail *rt)
 		bt->requests, bt->requests == 1 ? "" : "s", lo, hi, total, bt->phase_pct[phase],
 		attrib_phase_name(phase), attrib_cause_name(cause), bt->cause_pct[cause],
 		report_cause_words(cause));
+	release_sentence(out, bt);
 	root = cause == ATTRIB_CAUSE_HOL ? hol_sentence(out, bt) : cause;
 	next = largest(bt->cause_pct, ATTRIB_CAUSES, cause);
 	if (next < ATTRIB_CAUSES && bt->cause_pct[next] >= 10.0)
@@ -432,10 +476,11 @@ void report_tail_text(FILE *out, const struct report_tail *rt)
 		     "of each request's latency):\n");
 	fprintf(out, "  %-8s %9s  %-17s", "band", "requests", "latency");
 	for (int p = 0; p < ATTRIB_PHASES; p++)
-		fprintf(out, " %7.7s", attrib_phase_name((unsigned)p));
+		if (phase_column(rt, p))
+			fprintf(out, " %7.7s", attrib_phase_name((unsigned)p));
 	fputc('\n', out);
 	for (unsigned b = 0; b < BANDS; b++)
-		band_line(out, b, &rt->bands[b]);
+		band_line(out, rt, b, &rt->bands[b]);
 	fprintf(out, "  causes:\n");
 	for (unsigned b = 0; b < BANDS; b++)
 		cause_line(out, b, &rt->bands[b]);
@@ -663,6 +708,39 @@ static void json_hol(struct json *j, const struct attrib_result *res)
 	json_obj_end(j);
 }
 
+/* A request lists post_append, or replication and response_queue when its
+ * release was found (its post_append is then 0). */
+static bool request_phase(const struct attrib_result *res, unsigned p)
+{
+	bool released = res->released;
+
+	if (p == ATTRIB_POST_APPEND)
+		return !released;
+	if (p == ATTRIB_REPLICATION || p == ATTRIB_RESPONSE_QUEUE)
+		return released;
+	return true;
+}
+
+/* An acks=all request's release: the follower fetch that let the leader answer. */
+static void json_release(struct json *j, const struct attrib_result *res)
+{
+	if (!res->repl_asked)
+		return;
+	json_key(j, "release");
+	json_obj_begin(j);
+	if (!res->released) {
+		json_kstr(j, "none", repl_none_name(res->repl_none));
+	} else {
+		json_kint(j, "replica", res->release_replica);
+		json_kuint(j, "tgid", res->release_tgid);
+		json_kuint(j, "t_release_ns", res->t_release);
+		json_kdouble(j, "follower_append_us", (double)res->follower_append_ns / 1000.0);
+	}
+	json_obj_end(j);
+	if (res->root_broker)
+		json_kuint(j, "root_broker", res->root_broker);
+}
+
 void report_attrib_json(struct json *j, const struct report_attrib *a)
 {
 	const struct attrib_result *res = a->res;
@@ -679,7 +757,8 @@ void report_attrib_json(struct json *j, const struct report_attrib *a)
 	json_key(j, "phases_us");
 	json_obj_begin(j);
 	for (unsigned p = 0; p < ATTRIB_PHASES; p++)
-		json_kdouble(j, attrib_phase_name(p), (double)res->phase_ns[p] / 1000.0);
+		if (request_phase(res, p))
+			json_kdouble(j, attrib_phase_name(p), (double)res->phase_ns[p] / 1000.0);
 	json_obj_end(j);
 	if (res->unattributed_ns)
 		json_kdouble(j, "unattributed_us", (double)res->unattributed_ns / 1000.0);
@@ -698,8 +777,31 @@ void report_attrib_json(struct json *j, const struct report_attrib *a)
 		json_causes(j, "root_causes_us", res->root_ns);
 		json_hol(j, res);
 	}
+	json_release(j, res);
 	if (a->stack && *a->stack)
 		json_frames(j, a->stack);
+}
+
+static void release_text(FILE *out, const struct attrib_result *res)
+{
+	char t[16];
+
+	if (!res->repl_asked)
+		return;
+	if (!res->released) {
+		fprintf(out, "    replication not split: %s\n", repl_none_name(res->repl_none));
+		return;
+	}
+	fmt_ns((uint64_t)res->phase_ns[ATTRIB_REPLICATION], t, sizeof(t));
+	fprintf(out, "    released by replica %d", res->release_replica);
+	if (res->release_tgid)
+		fprintf(out, " (pid %u)", res->release_tgid);
+	fprintf(out, " after %s of replication", t);
+	if (res->follower_append_ns > 0) {
+		fmt_ns((uint64_t)res->follower_append_ns, t, sizeof(t));
+		fprintf(out, ", %s of it in its append", t);
+	}
+	fputc('\n', out);
 }
 
 static void hol_text(FILE *out, const struct attrib_result *res)
@@ -727,6 +829,8 @@ void report_attrib_text(FILE *out, const struct report_attrib *a)
 	}
 	fprintf(out, "    handler %u:", res->handler);
 	for (unsigned p = 0; p < ATTRIB_PHASES; p++) {
+		if (!request_phase(res, p))
+			continue;
 		fmt_ns((uint64_t)res->phase_ns[p], t, sizeof(t));
 		fprintf(out, " %s %s", attrib_phase_name(p), t);
 	}
@@ -740,5 +844,6 @@ void report_attrib_text(FILE *out, const struct report_attrib *a)
 		print_stack(out, a->stack, 8);
 	}
 	fputc('\n', out);
+	release_text(out, res);
 	hol_text(out, res);
 }

@@ -539,6 +539,69 @@ static int pid_sockets(const char *root, int pid, struct collect *c)
 	return r < 0 ? r : 0;
 }
 
+/* The ESTABLISHED socket from one port to another. */
+struct sock_match {
+	uint16_t local_port, remote_port;
+	uint64_t inode;
+};
+
+static int match_cb(const struct target_sock *s, void *ctx)
+{
+	struct sock_match *m = ctx;
+
+	if (s->state != TARGET_TCP_ESTABLISHED || s->local_port != m->local_port ||
+	    s->remote_port != m->remote_port || !s->inode)
+		return 0;
+	m->inode = s->inode;
+	return 1;
+}
+
+int target_sock_inode(const char *text, size_t len, int family, uint16_t local_port,
+		      uint16_t remote_port, uint64_t *inode)
+{
+	struct sock_match m = {local_port, remote_port, 0};
+	int r = target_parse_proc_net(text, len, family, match_cb, &m, NULL);
+
+	if (r < 0)
+		return r;
+	if (!m.inode)
+		return -ENOENT;
+	*inode = m.inode;
+	return 0;
+}
+
+/* Does pid hold the socket from local_port to remote_port? 1, 0, or -errno. */
+static int holds_sock(const char *root, int pid, uint16_t local_port, uint16_t remote_port)
+{
+	struct sock_match m = {local_port, remote_port, 0};
+	struct inode_set set = {0};
+	int r = scan_net(root, pid, AF_INET, match_cb, &m);
+
+	if (r >= 0 && !m.inode)
+		r = scan_net(root, pid, AF_INET6, match_cb, &m);
+	if (r < 0 || !m.inode)
+		return r < 0 ? r : 0;
+	r = inode_set_add(&set, m.inode, 0);
+	if (!r)
+		r = scan_pid_fds(root, pid, &set);
+	free(set.v);
+	return r < 0 ? r : r > 0;
+}
+
+int target_peer_pid(const char *proc_root, const int *pids, int npids, uint16_t peer_port,
+		    uint16_t listen_port, int *pid_out)
+{
+	for (int i = 0; i < npids; i++) {
+		int r = holds_sock(proc_root, pids[i], peer_port, listen_port);
+
+		if (r > 0) {
+			*pid_out = pids[i];
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
 int target_listening_ports(const char *proc_root, int pid, const uint16_t *ports, int nports,
 			   bool *listening)
 {

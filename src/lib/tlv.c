@@ -268,6 +268,20 @@ int tlv_get_u64s(const struct tlv_cur *val, uint64_t *v, size_t n)
 	return tlv_cur_done(&c) ? 0 : -EINVAL;
 }
 
+long tlv_count_varints(const struct tlv_cur *val)
+{
+	struct tlv_cur c = *val;
+	uint64_t v;
+	long n = 0;
+
+	while (!tlv_cur_done(&c)) {
+		if (tlv_get_varint(&c, &v))
+			return -1;
+		n++;
+	}
+	return n;
+}
+
 int tlv_get_i64s(const struct tlv_cur *val, int64_t *v, size_t n)
 {
 	struct tlv_cur c = *val;

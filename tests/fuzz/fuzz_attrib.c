@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* Attribution on arbitrary event sequences and requests: no crash, no
- * out-of-bounds access, and phases and causes always add up. Small limits so
- * that eviction, dropping and thread recycling are reached. */
+ * out-of-bounds access, and phases and causes always add up, with acks=all
+ * requests released by follower fetches. Small limits so that eviction,
+ * dropping and thread recycling are reached. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "kafkalat/attrib.h"
 #include "kafkalat/bands.h"
+#include "kafkalat/replication.h"
 
 struct in {
 	const uint8_t *p;
@@ -64,15 +66,30 @@ static void check(const struct attrib_result *res)
 	}
 	if (sum != res->unattributed_ns)
 		abort();
+	/* released: post_append is 0 and replication ends at the release */
+	if (res->released && (res->phase_ns[ATTRIB_POST_APPEND] || !res->repl_asked ||
+			      res->follower_append_ns > res->phase_ns[ATTRIB_REPLICATION]))
+		abort();
+	if (!res->released &&
+	    (res->phase_ns[ATTRIB_REPLICATION] || res->phase_ns[ATTRIB_RESPONSE_QUEUE]))
+		abort();
+}
+
+/* Threads 1..4 are the leader's, 5..8 a follower's (tgid 2). */
+static uint32_t tgid_of(const void *ctx, uint32_t tid)
+{
+	(void)ctx;
+	return tid ? 1 + (tid > 4) : 0;
 }
 
 static void request(struct attrib *a, struct bands *b, struct in *in)
 {
 	struct corr_topic tp[2] = {{.name = "t"}, {.name = "u"}};
 	struct corr_part parts[3];
-	struct corr_request r = {.produce_parsed = true, .acks = 1, .topics = tp, .ntopics = 2};
+	struct corr_request r = {.produce_parsed = true, .topics = tp, .ntopics = 2};
 	struct attrib_result res;
 
+	r.acks = take(in, 1) % 2 ? -1 : 1;
 	r.tid_read = 1 + (uint32_t)take(in, 1) % 8;
 	r.tid_send = 1 + (uint32_t)take(in, 1) % 8;
 	r.t_first = t_of(in);
@@ -99,7 +116,8 @@ static void request(struct attrib *a, struct bands *b, struct in *in)
 	for (size_t i = 0; i < r.nparts; i++)
 		parts[i] = (struct corr_part){.topic_idx = (uint32_t)take(in, 1) % 3,
 					      .partition = (int32_t)(take(in, 1) % 3),
-					      .record_bytes = (int32_t)(take(in, 1) % 4) * 100};
+					      .record_bytes = (int32_t)(take(in, 1) % 4) * 100,
+					      .records = (uint32_t)take(in, 1) % 4};
 	attrib_request(a, &r, &res);
 	check(&res);
 	bands_add(b, &r, &res);
@@ -122,19 +140,44 @@ static void offcpu(struct attrib *a, struct in *in)
 	attrib_add_offcpu(a, &o);
 }
 
-static void step(struct attrib *a, struct bands *b, struct in *in)
+static void write_(struct attrib *a, uint32_t tid, struct in *in)
+{
+	struct attrib_append w = {.tid = tid};
+	uint8_t f = (uint8_t)take(in, 1);
+
+	w.t_start = t_of(in);
+	w.t_end = w.t_start + take(in, 1) * 64;
+	w.topic = topics[take(in, 1) % 3];
+	w.partition = (int32_t)(take(in, 1) % 3);
+	w.bytes = take(in, 1) % 4 * 100;
+	w.base_offset = f & 1 ? -1 : (int64_t)(take(in, 1) % 16);
+	w.last_offset = f & 2 ? -1 : w.base_offset + (int64_t)(take(in, 1) % 4) - 1;
+	attrib_add_write(a, &w);
+}
+
+static void fetch(struct repl *r, struct in *in)
+{
+	uint8_t f = (uint8_t)take(in, 1);
+
+	if (f & 1)
+		repl_note_peer(r, f >> 1 & 3, 2);
+	repl_add_fetch(r, 1, f >> 1 & 3, (int32_t)(take(in, 1) % 4) - 1, topics[take(in, 1) % 3],
+		       (int32_t)(take(in, 1) % 3), (int64_t)(take(in, 1) % 20) - 1, t_of(in));
+}
+
+static void step(struct attrib *a, struct repl *r, struct bands *b, struct in *in)
 {
 	uint8_t op = (uint8_t)take(in, 1);
 	uint32_t tid = 1 + op / 8 % 8;
-	uint64_t t0, t1;
+	uint64_t t0;
 
-	switch (op % 6) {
+	switch (op % 7) {
 	case 0:
 	case 1:
-		t0 = t_of(in);
-		t1 = t0 + take(in, 1) * 64;
-		attrib_add_append(a, tid, topics[take(in, 1) % 3], (int32_t)(take(in, 1) % 3),
-				  take(in, 1) % 4 * 100, t0, t1);
+		write_(a, tid, in);
+		break;
+	case 6:
+		fetch(r, in);
 		break;
 	case 2:
 		t0 = t_of(in);
@@ -156,6 +199,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct attrib_config cfg;
 	struct attrib *a;
+	struct repl_config rc;
+	struct repl *r;
 	struct bands *b;
 	struct band_summary sum[BANDS];
 	struct band_top top[4];
@@ -168,10 +213,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg.window_ns = 1000000;
 	cfg.strict_ambiguous = size % 2;
 	a = attrib_new(&cfg);
+	repl_config_default(&rc);
+	rc.window_ns = cfg.window_ns;
+	rc.max_per_follower = 4;
+	rc.max_partitions = 2;
+	rc.max_peers = 2;
+	r = repl_new(&rc);
 	b = bands_new(3);
-	if (a && b) {
+	if (a && b && r) {
+		attrib_set_tgid_fn(a, tgid_of, NULL);
+		attrib_set_replication(a, r);
 		while (in.n)
-			step(a, b, &in);
+			step(a, r, b, &in);
 		bands_summary(b, sum);
 		for (int k = 0; k < BAND_TOPS; k++)
 			if (bands_top(b, (enum band_top_kind)k, top, 4, NULL) > 4)
@@ -179,5 +232,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	bands_free(b);
 	attrib_free(a);
+	repl_free(r);
 	return 0;
 }

@@ -343,6 +343,124 @@ static void test_dump_says_how_traced(void **state)
 	(void)state;
 }
 
+#define FCONN  2    /* replica 2's fetch connection on the leader */
+#define LEADER 4242 /* every connection's broker (events_builder.h) */
+#define F2     6002 /* replica 2's broker */
+#define F2W    601  /* its fetcher thread */
+#define INO2   4343 /* its segment of orders-3 */
+
+static void thread_of(struct pipeline *p, uint32_t tid, uint32_t tgid)
+{
+	struct klc_thread_event e = {.type = KLC_EV_THREAD, .tid = tid, .tgid = tgid};
+
+	feed(p, &e, sizeof(e));
+}
+
+static void batch_of(struct pipeline *p, uint32_t tid, double t_start, int64_t base, int64_t last)
+{
+	struct klc_batch_event e = {.type = KLC_EV_BATCH,
+				    .tid = tid,
+				    .t_start_ns = US(t_start),
+				    .base_offset = base,
+				    .last_offset = last,
+				    .batches = 1,
+				    .fd = 9};
+
+	feed(p, &e, sizeof(e));
+}
+
+/* Replica 2's Fetch of orders-3 from offset, read at t. */
+static void follower_fetch(struct pipeline *p, int32_t corr, int64_t offset, double t)
+{
+	struct klt_topic_event tp = evb_topic(FCONN, 0, "orders");
+	struct klt_fetch_part_event fp = {.type = KLT_EV_FETCH_PART,
+					  .conn_id = FCONN,
+					  .topic_idx = 0,
+					  .partition = 3,
+					  .fetch_offset = offset,
+					  .replica_id = 2};
+	struct klt_frame_event rq = evb_request(FCONN, corr, 1, 12, US(t - 1), US(t));
+
+	tp.flags |= KLT_TOPIC_FETCH;
+	rq.flags |= KLT_FRAME_FETCH_PARSED;
+	rq.ntopics = 1;
+	rq.nparts = 1;
+	evb_wire(&rq, US(t - 2), US(t - 2)); /* it waited in the socket: the read counts */
+	SOCK(p, tp);
+	SOCK(p, fp);
+	SOCK(p, rq);
+}
+
+/* acks=all: the leader writes offsets 100..109 at 40..50; replica 2, whose
+ * broker is known, fetches from 100 at 20, appends the batch 52..58 and
+ * fetches from 110 at 60: replication 50..60, response_queue 60..70. */
+static void replicated_run(struct run *r)
+{
+	struct klt_frame_event rq = evb_produce(CONN, 1, -1, US(0), US(10));
+	struct klt_frame_event rs = evb_response(CONN, 1, US(70), US(80));
+
+	start(r, true, true, -1, true);
+	SOCK(r->p, evb_conn4(CONN, "127.0.0.1", 4000));
+	SOCK(r->p, evb_conn4(FCONN, "127.0.0.1", 41000));
+	assert_int_equal(pipeline_note_peer(r->p, FCONN, F2), 0);
+	thread_of(r->p, H1, LEADER);
+	thread_of(r->p, NET, LEADER);
+	thread_of(r->p, F2W, F2);
+	name(r->p, INO, "orders-3", "00000000000000000000.log");
+	name(r->p, INO2, "orders-3", "00000000000000000000.log");
+	follower_fetch(r->p, 1, 100, 20);
+	batch_of(r->p, H1, 40, 100, 109);
+	request_causes(r->p, 0, 0, -1);
+	batch_of(r->p, F2W, 52, 100, 109);
+	file(r->p, F2W, KLC_SYS_WRITE, INO2, BYTES, 52, 58);
+	follower_fetch(r->p, 2, 110, 60);
+	evb_produce_totals(&rq, 1, 1, BYTES, 10);
+	evb_wire(&rq, US(0), US(0));
+	evb_wire(&rs, 0, US(80));
+	rq.tid_first = rq.tid_last = NET;
+	rs.tid_first = rs.tid_last = NET;
+	SOCK(r->p, evb_topic(CONN, 0, "orders"));
+	SOCK(r->p, evb_part(CONN, 0, 3, BYTES, 10));
+	SOCK(r->p, rq);
+	SOCK(r->p, rs);
+	assert_int_equal(pipeline_advance(r->p, US(2000 * MS), 100), 1);
+	end(r);
+}
+
+/* Through the pipeline: the follower fetches fed as read, the peer, the
+ * batch offsets and the follower's thread give the split; a replay of the
+ * dump (its KLT_EV_PEER record included) gives the same outputs. */
+static void test_replication_split(void **state)
+{
+	struct run live = {0}, again = {0};
+	struct replayed rp = {0};
+	const char *req;
+	size_t bad;
+
+	(void)state;
+	replicated_run(&live);
+	req = live.file[PIPELINE_REQUESTS].buf;
+	assert_contains(req, "\"phases_us\":{\"recv\":0,\"socket_wait\":0,\"read\":10,"
+			     "\"queue\":22,\"lock\":8,\"append\":10,\"replication\":10,"
+			     "\"response_queue\":10,\"send\":10,\"send_queue\":0}");
+	assert_contains(req, "\"release\":{\"replica\":2,\"tgid\":6002,"
+			     "\"t_release_ns\":1000000060000,\"follower_append_us\":6}");
+	assert_contains(live.out.buf, "\"replication\":{\"requests\":1,\"released\":1,");
+	assert_contains(live.out.buf, "{\"leader_pid\":4242,\"replica\":2,\"follower_pid\":6002,"
+				      "\"batches\":1,\"released\":1,");
+	start(&again, true, true, -1, false);
+	rp.p = again.p;
+	assert_int_equal(evdump_read(live.file[PIPELINE_DUMP].buf, live.file[PIPELINE_DUMP].len,
+				     feed_back, &rp, &bad),
+			 0);
+	assert_int_equal(pipeline_advance(again.p, US(2000 * MS), 100), 1);
+	end(&again);
+	assert_string_equal(again.out.buf, live.out.buf);
+	assert_string_equal(again.file[PIPELINE_REQUESTS].buf, live.file[PIPELINE_REQUESTS].buf);
+	done(&live);
+	done(&again);
+}
+
 /* The replay has no clock: the newest end of request stands for it. */
 static void test_clock_from_records(void **state)
 {
@@ -449,13 +567,10 @@ static void test_file_error(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_attributed),
-	    cmocka_unit_test(test_head_of_line),
-	    cmocka_unit_test(test_no_causes),
-	    cmocka_unit_test(test_replay_reproduces),
-	    cmocka_unit_test(test_dump_says_how_traced),
-	    cmocka_unit_test(test_clock_from_records),
-	    cmocka_unit_test(test_file_error),
+	    cmocka_unit_test(test_attributed),	       cmocka_unit_test(test_head_of_line),
+	    cmocka_unit_test(test_no_causes),	       cmocka_unit_test(test_replay_reproduces),
+	    cmocka_unit_test(test_replication_split),  cmocka_unit_test(test_dump_says_how_traced),
+	    cmocka_unit_test(test_clock_from_records), cmocka_unit_test(test_file_error),
 	    cmocka_unit_test(test_sloppy_symboliser),
 	};
 

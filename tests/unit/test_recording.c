@@ -246,12 +246,64 @@ static void test_bad_records(void **state)
 	tlv_free(&t);
 }
 
+/* A recording of the layout before replication (9 phases, 17 causes),
+ * written by main's writer from this fixture (intervals 1, per_interval
+ * 200, slow_share 0.05; tests/data/recordings/main-9phases.kld): it loads
+ * and reads as the same fixture written now, its phases moved to their
+ * places and the phases and cause it lacks 0. */
+static void test_old_layout(void **state)
+{
+	struct rec_fixture_opts o;
+	struct rec old, now;
+	char path[512], err[256] = "";
+	const char *dir = getenv("KAFKALAT_TEST_DATA"), *paths[1] = {path};
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/recordings/main-9phases.kld", dir ? dir : "tests/data");
+	assert_int_equal(rec_load(&old, paths, 1, err, sizeof(err)), 0);
+	rec_fixture_defaults(&o);
+	o.intervals = 1;
+	o.per_interval = 200;
+	o.slow_share = 0.05;
+	assert_int_equal(rec_fixture_load(&now, &o), 0);
+	assert_int_equal(old.niv, 1);
+	assert_true(old.has_tail && now.has_tail);
+	assert_int_equal(old.iv[0].nslow, now.iv[0].nslow);
+	for (uint32_t k = 0; k < old.iv[0].nslow; k++) {
+		const struct rec_slow *a = &old.iv[0].slow[k], *b = &now.iv[0].slow[k];
+
+		assert_memory_equal(a->phase_ns, b->phase_ns, sizeof(a->phase_ns));
+		assert_memory_equal(a->cause_ns, b->cause_ns, sizeof(a->cause_ns));
+		assert_memory_equal(a->root_ns, b->root_ns, sizeof(a->root_ns));
+	}
+	assert_true(old.iv[0].slow[0].phase_ns[ATTRIB_SEND] > 0);
+	for (int b = 0; b < BANDS; b++) {
+		assert_int_equal(old.tail.bands[b].requests, now.tail.bands[b].requests);
+		assert_memory_equal(old.tail.bands[b].phase_pct, now.tail.bands[b].phase_pct,
+				    sizeof(old.tail.bands[b].phase_pct));
+		assert_memory_equal(old.tail.bands[b].cause_pct, now.tail.bands[b].cause_pct,
+				    sizeof(old.tail.bands[b].cause_pct));
+		assert_memory_equal(old.iv[0].bands[b].phase_pct, now.iv[0].bands[b].phase_pct,
+				    sizeof(old.iv[0].bands[b].phase_pct));
+	}
+	assert_true(old.tail.bands[BAND_LT_P50].phase_pct[ATTRIB_SEND] > 0);
+	assert_true(old.tail.bands[BAND_LT_P50].phase_pct[ATTRIB_REPLICATION] == 0);
+	assert_memory_equal(old.iv[0].ge_p99.phase_pct, now.iv[0].ge_p99.phase_pct,
+			    sizeof(old.iv[0].ge_p99.phase_pct));
+	assert_int_equal(old.m[REC_M_PHASE + ATTRIB_SEND]->count, 200);
+	assert_int_equal(old.m[REC_M_PHASE + ATTRIB_SEND]->sum,
+			 now.m[REC_M_PHASE + ATTRIB_SEND]->sum);
+	assert_null(old.m[REC_M_PHASE + ATTRIB_REPLICATION]);
+	rec_free(&old);
+	rec_free(&now);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_round_trip),	cmocka_unit_test(test_merge_equals_union),
 	    cmocka_unit_test(test_killed_run),	cmocka_unit_test(test_bad_input),
-	    cmocka_unit_test(test_bad_records),
+	    cmocka_unit_test(test_bad_records), cmocka_unit_test(test_old_layout),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

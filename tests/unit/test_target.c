@@ -734,6 +734,52 @@ static void test_real_proc_ipv6_and_connections(void **state)
 	close(lfd);
 }
 
+/* Brokers on one host: the leader (pid 100) sees a follower's fetch
+ * connection from 127.0.0.1:41000; follower 500 holds that end, follower
+ * 600 another connection's. */
+static const struct sk peers[] = {
+    {AF_INET, "0.0.0.0", 9092, "0.0.0.0", 0, 0x0A, 5000},
+    {AF_INET, "127.0.0.1", 9092, "127.0.0.1", 41000, 0x01, 5001},
+    {AF_INET, "127.0.0.1", 41000, "127.0.0.1", 9092, 0x01, 5002},
+    {AF_INET, "127.0.0.1", 41001, "127.0.0.1", 9092, 0x01, 5003},
+    {AF_INET, "127.0.0.1", 41002, "127.0.0.1", 9092, 0x06, 0},
+};
+
+static void test_peer_pid(void **state)
+{
+	struct fake *f = *state;
+	int n = (int)(sizeof(peers) / sizeof(peers[0])), pid = 0;
+	const int pids[] = {100, 600, 500};
+	char line[256], text[2048] = "";
+	uint64_t inode = 0;
+
+	for (int i = 0; i < n; i++) {
+		sk_line(&peers[i], i, line, sizeof(line));
+		strcat(text, line);
+	}
+	assert_int_equal(target_sock_inode(text, strlen(text), AF_INET, 41000, 9092, &inode), 0);
+	assert_int_equal(inode, 5002);
+	assert_int_equal(target_sock_inode(text, strlen(text), AF_INET, 9092, 41000, &inode), 0);
+	assert_int_equal(inode, 5001);
+	/* TIME_WAIT, no inode: not a connection anyone holds */
+	assert_int_equal(target_sock_inode(text, strlen(text), AF_INET, 41002, 9092, &inode),
+			 -ENOENT);
+	for (int k = 0; k < 3; k++) {
+		put_pid(f, pids[k], "java\n", "java", 4);
+		put_net(f, pids[k], peers, n);
+	}
+	put_sock_fd(f, 100, 3, 5000);
+	put_sock_fd(f, 100, 4, 5001);
+	put_sock_fd(f, 500, 3, 5002);
+	put_sock_fd(f, 600, 3, 5003);
+	assert_int_equal(target_peer_pid(f->root, pids, 3, 41000, 9092, &pid), 0);
+	assert_int_equal(pid, 500);
+	assert_int_equal(target_peer_pid(f->root, pids, 3, 41001, 9092, &pid), 0);
+	assert_int_equal(pid, 600);
+	assert_int_equal(target_peer_pid(f->root, pids, 2, 41000, 9092, &pid), -ENOENT);
+	assert_int_equal(target_peer_pid(f->root, pids, 3, 41002, 9092, &pid), -ENOENT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -748,6 +794,7 @@ int main(void)
 					    teardown_fake),
 	    cmocka_unit_test_setup_teardown(test_find_listener_errors, setup_fake, teardown_fake),
 	    cmocka_unit_test_setup_teardown(test_find_listeners, setup_fake, teardown_fake),
+	    cmocka_unit_test_setup_teardown(test_peer_pid, setup_fake, teardown_fake),
 	    cmocka_unit_test_setup_teardown(test_find_listener_no_tcp6, setup_fake, teardown_fake),
 	    cmocka_unit_test_setup_teardown(test_find_listener_large_file, setup_fake,
 					    teardown_fake),
