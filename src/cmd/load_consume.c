@@ -29,10 +29,11 @@
 #include "kafkalat/fmt.h"
 #include "kafkalat/hist.h"
 
-#define NS_PER_MS 1000000ull
-#define NS_PER_S  1000000000ull
-#define POLL_MS	  100 /* bounds how long a stop request goes unnoticed */
-#define WATCH_NS  (5 * NS_PER_MS)
+#define NS_PER_MS	    1000000ull
+#define NS_PER_S	    1000000000ull
+#define POLL_MS		    100 /* bounds how long a stop request goes unnoticed */
+#define WATCH_NS	    (5 * NS_PER_MS)
+#define METADATA_TIMEOUT_MS 10000
 /* Kafka delays a new group's first rebalance by 3 s
  * (group.initial.rebalance.delay.ms); joining takes a few round trips more. */
 #define GROUP_JOIN_TIMEOUT_NS (10 * NS_PER_S)
@@ -231,6 +232,34 @@ static rd_kafka_conf_t *consumer_conf(struct consumer *c, const char *group)
 	return conf;
 }
 
+/*
+ * A new consumer learns an assigned topic's leaders only at its next
+ * periodic metadata scan, up to a second away (topic metadata is fetched on
+ * demand for producers, not for assign()); asking for it here makes the
+ * consumer fetch from the first produce on, and an unreachable broker fails
+ * before the load starts.
+ */
+static int consumer_metadata(struct consumer *c)
+{
+	const char *topic = c->set->o->topic;
+	rd_kafka_topic_t *rkt = rd_kafka_topic_new(c->rk, topic, NULL);
+	const struct rd_kafka_metadata *md;
+	rd_kafka_resp_err_t err;
+
+	if (!rkt) {
+		err = rd_kafka_last_error();
+	} else {
+		err = rd_kafka_metadata(c->rk, 0, rkt, &md, METADATA_TIMEOUT_MS);
+		if (!err)
+			rd_kafka_metadata_destroy(md);
+		rd_kafka_topic_destroy(rkt);
+	}
+	if (err)
+		fprintf(stderr, "kafkalat load: consumer %zu: no metadata for topic %s: %s\n",
+			c->idx, topic, rd_kafka_err2str(err));
+	return err ? -1 : 0;
+}
+
 static int consumer_open(struct consumer *c, const char *group)
 {
 	char errstr[512];
@@ -245,6 +274,8 @@ static int consumer_open(struct consumer *c, const char *group)
 		return -1;
 	}
 	rd_kafka_poll_set_consumer(c->rk);
+	if (consumer_metadata(c) != 0)
+		return -1;
 	rd_kafka_resp_err_t err;
 	rd_kafka_topic_partition_list_t *l;
 	if (c->set->o->consumer_mode == LOAD_CONSUME_GROUP) {
@@ -560,7 +591,7 @@ void consumers_explain_missing(const struct consumers *cs)
 	for (size_t i = 0; i < cs->n; i++)
 		short_of += cs->c[i].missing > 0;
 	fprintf(stderr,
-		"kafkalat load: %llu records not consumed within --consume-timeout %.1f s "
+		"kafkalat load: %llu records not consumed within --consume-timeout %g s "
 		"(%zu of %zu consumers short)\n",
 		(unsigned long long)cs->missing, (double)cs->o->consume_timeout_ns / NS_PER_S,
 		short_of, cs->n);

@@ -1,0 +1,129 @@
+#!/usr/bin/python3
+"""`kafkalat load --consumers N` and `--profile java`, no tracing:
+(a) librdkafka's mock cluster, 4 producers and 3 consumers in assign mode:
+    every consumer reads every record this run produced, exactly once, with
+    end-to-end latency figures bounded by the fetch wait;
+(b) consumers that cannot catch up in --consume-timeout: the records they
+    missed are counted, one line says so, the exit status is 1;
+(c) --profile java against the sanitizer reference broker: the effective
+    config says acks -1 and idempotence, and the broker's truth shows every
+    produce request at acks=-1 after an InitProducerId;
+(d) --consumer-mode group against the reference broker, which coordinates no
+    groups: one line on stderr, exit status 1, well within 15 s."""
+import json
+
+from lib import main, read_jsonl
+
+N = 2000
+RATE = 2000
+PRODUCERS = 4
+CONSUMERS = 3
+SIZE = 100
+FETCH_WAIT_MS = 100
+# The mock cluster answers a fetch that finds nothing only when its wait
+# ends (it is not woken by a produce), so a record waits up to FETCH_WAIT_MS
+# for the next fetch: measured p50 56-59 ms, p99 113-137 ms, max 142-148 ms
+# over 8 runs on a 2-CPU machine (2026-12-04).
+E2E_P99_BOUND_US = 300_000
+
+
+def assign_mode(t):
+    _, boot, _, _ = t.mockcluster(partitions=4)
+    s, msgs = t.load(boot, "-t", "t", "--count", N, "--rate", RATE, "--producers", PRODUCERS,
+                     "--consumers", CONSUMERS, "--fetch-wait-ms", FETCH_WAIT_MS,
+                     name="load-assign")
+    t.eq((s["delivered"], s["failed"]), (N, 0), "assign: delivered, failed")
+    c = s["consumers"]
+    t.eq((c["count"], c["mode"], c["fetch_wait_ms"]), (CONSUMERS, "assign", FETCH_WAIT_MS),
+         "assign: consumers, mode, fetch wait")
+    t.eq(c["expected"], N, "assign: records each consumer should read (this run's)")
+    per = c["per_consumer"]
+    t.eq([p["consumed"] for p in per], [N] * CONSUMERS, "assign: records read per consumer")
+    t.eq([p["bytes"] for p in per], [N * SIZE] * CONSUMERS, "assign: bytes read per consumer")
+    t.eq([p["missing"] for p in per], [0] * CONSUMERS, "assign: missing per consumer")
+    t.eq([p["error"] for p in per], [None] * CONSUMERS, "assign: consumer errors")
+    t.eq((c["consumed"], c["bytes"], c["missing"], c["all_consumed"]),
+         (N * CONSUMERS, N * SIZE * CONSUMERS, 0, True), "assign: totals")
+    for who, lat in [("total", c["e2e_latency_us"])] + [(f"consumer {i}", p["e2e_latency_us"])
+                                                        for i, p in enumerate(per)]:
+        t.check(0 < lat["p50"] <= lat["p99"] <= lat["max"] and lat["p99"] < E2E_P99_BOUND_US,
+                f"assign: {who} end-to-end latency 0 < p50 <= p99 <= max, p99 < "
+                f"{E2E_P99_BOUND_US} us ({lat})")
+    t.eq(len(msgs), N, "assign: --messages lines")
+    print(f"  info end-to-end p50 {c['e2e_latency_us']['p50']:.0f} us, p99 "
+          f"{c['e2e_latency_us']['p99']:.0f} us, max {c['e2e_latency_us']['max']:.0f} us")
+    return boot
+
+
+def missing(t, boot):
+    # A fetch wait of 300 s holds a consumer's fetch that finds nothing at
+    # the mock cluster for the whole run: with records 50 ms apart, a
+    # consumer reads at most the few there when its first fetch arrives and
+    # misses the rest (how many it gets is a race, so the counts are checked
+    # for consistency).
+    rc, out, err, secs = t.run_load(boot, "-t", "t", "--count", 40, "--rate", 20,
+                                    "--consumers", 2,
+                                    "--fetch-wait-ms", 300000, "--consume-timeout", 0.2,
+                                    name="load-missing", timeout=30)
+    t.eq(rc, 1, "missing: exit status")
+    c = json.loads(out)["consumers"]
+    lines = err.strip().splitlines()
+    t.check(len(lines) == 1 and f"{c['missing']} records not consumed" in lines[0],
+            f"missing: one line on stderr saying so ({lines})")
+    t.eq(c["expected"], 40, "missing: records each consumer should read")
+    t.check(c["missing"] > 0 and not c["all_consumed"], f"missing: some ({c['missing']})")
+    t.check(c["missing"] >= 2 * 30, f"missing: most ({c['missing']} of 80)")
+    t.eq(c["consumed"] + c["missing"], 2 * 40, "missing: consumed + missing")
+    t.eq(sum(p["missing"] for p in c["per_consumer"]), c["missing"],
+         "missing: the consumers' missing add up")
+    t.check(secs < 10, f"missing: the run ends soon after the timeout ({secs:.1f} s)")
+
+
+def java_profile_and_group(t):
+    b, port, _, truth = t.san_broker("broker")
+    boot = f"127.0.0.1:{port}"
+    s, _ = t.load(boot, "-t", "java", "--count", 500, "--profile", "java", messages=False,
+                  name="load-java")
+    t.eq((s["delivered"], s["failed"]), (500, 0), "java: delivered, failed")
+    prof = s["profile"]
+    t.eq(prof["name"], "java", "java: profile name")
+    cfg = prof["config"]
+    t.eq((cfg["acks"], cfg["enable.idempotence"], cfg["linger.ms"], cfg["batch.size"],
+          cfg["max.in.flight.requests.per.connection"], cfg["retries"]),
+         ("-1", "true", "0", "16384", "5", "2147483647"), "java: effective config")
+    s, _ = t.load(boot, "-t", "java", "--count", 10, "--profile", "java", "--acks", "1",
+                  "-X", "enable.idempotence=false", "-X", "linger.ms=7", messages=False,
+                  name="load-java-override")
+    cfg = s["profile"]["config"]
+    t.eq((cfg["acks"], cfg["enable.idempotence"], cfg["linger.ms"]), ("1", "false", "7"),
+         "java: --acks and -X win over the profile")
+
+    rc, out, err, secs = t.run_load(boot, "-t", "grp", "--count", 10, "--consumers", 2,
+                                    "--consumer-mode", "group", name="load-group",
+                                    timeout=30)
+    lines = err.strip().splitlines()
+    t.eq(rc, 1, "group: exit status against a broker without groups")
+    t.check(len(lines) == 1 and lines[0].startswith("kafkalat load: "),
+            f"group: one line on stderr ({lines})")
+    t.check(secs < 15, f"group: fails fast ({secs:.1f} s)")
+    t.eq(out, "", "group: no summary")
+
+    t.stop_san_broker(b)
+    reqs = read_jsonl(truth)
+    inits = [r for r in reqs if r["api_key"] == 22]
+    produce = [r for r in reqs if r["api_key"] == 0 and
+               any(p["topic"] == "java" for p in r["partitions"])]
+    t.eq(len(inits), 1, "truth: InitProducerId requests (the idempotent load only)")
+    by_acks = {}
+    for r in produce:
+        by_acks[r["acks"]] = by_acks.get(r["acks"], 0) + sum(p["records"]
+                                                            for p in r["partitions"])
+    t.eq(by_acks, {-1: 500, 1: 10}, "truth: records by produce acks (java: -1; --acks 1: 1)")
+
+def test(t):
+    boot = assign_mode(t)
+    missing(t, boot)
+    java_profile_and_group(t)
+
+
+main(test)
