@@ -10,6 +10,7 @@
  *   kafka-handler-N   take requests from the one shared bounded queue
  *   kafka-scheduler   fsyncs rolled segments off the request path
  *   kafka-purgatory   holds acks=all responses for --replica-delay-ms
+ *   kafka-fetch-exp   expires delayed fetches (long poll) at their max wait
  *   kafka-truth       writes the ground-truth file
  *   kafka-cpu-hog     --cpu-hog only
  *
@@ -38,14 +39,16 @@
 #define RB_MAX_INJECT	  4
 
 /* Kafka error codes we answer with. */
-#define KERR_UNKNOWN_SERVER	    (-1)
-#define KERR_NONE		    0
-#define KERR_CORRUPT_MESSAGE	    2
-#define KERR_UNKNOWN_TOPIC_OR_PART  3
-#define KERR_INVALID_TOPIC	    17
-#define KERR_UNSUPPORTED_VERSION    35
-#define KERR_OUT_OF_ORDER_SEQUENCE  45
-#define KERR_INVALID_PRODUCER_EPOCH 47
+#define KERR_UNKNOWN_SERVER	     (-1)
+#define KERR_NONE		     0
+#define KERR_OFFSET_OUT_OF_RANGE     1
+#define KERR_CORRUPT_MESSAGE	     2
+#define KERR_UNKNOWN_TOPIC_OR_PART   3
+#define KERR_INVALID_TOPIC	     17
+#define KERR_UNSUPPORTED_VERSION     35
+#define KERR_OUT_OF_ORDER_SEQUENCE   45
+#define KERR_INVALID_PRODUCER_EPOCH  47
+#define KERR_FETCH_SESSION_NOT_FOUND 70
 
 enum rb_io { RB_IO_JVM, RB_IO_CHUNKED };
 enum rb_phase { RB_PH_READ, RB_PH_QUEUE, RB_PH_APPEND, RB_PH_RESPOND, RB_PH_N };
@@ -95,6 +98,17 @@ struct rb_part_truth {
 	bool duplicate;	 /* idempotent retry: answered, not appended */
 };
 
+/*
+ * A piece of a response: bytes of r->resp (fd < 0) or a byte range of a
+ * segment file, sent with sendfile (Kafka's FileRecords.writeTo).
+ */
+struct rb_span {
+	int fd;
+	uint64_t off, len;
+};
+
+struct fetch_req;
+
 /* What a handler tells the network thread to do with a request's connection. */
 enum rb_action { RB_RESPOND, RB_NO_RESPONSE, RB_CLOSE };
 
@@ -118,6 +132,11 @@ struct request {
 	unsigned inject; /* enum rb_inject bits */
 	uint64_t t_first, t_read, t_dequeue, t_resp_enqueue, t_resp, t_end;
 	uint64_t t_due; /* purgatory deadline */
+	/* a response with file pieces (Fetch): sent span by span, else resp as one */
+	struct rb_span *spans;
+	size_t nspans, span_i;
+	uint64_t span_done;
+	struct fetch_req *fetch; /* Fetch only: parsed request, results, times */
 };
 
 void request_free(struct request *r);
@@ -144,6 +163,7 @@ void rqueue_close(struct rqueue *q);
 /* ---- partitions and their logs ---- */
 struct segment {
 	int fd;
+	int read_fd; /* open for the broker's life: fetches sendfile from it */
 	int64_t base_offset;
 	uint64_t size;
 	uint8_t *index; /* mmapped .index, RB_INDEX_BYTES */
@@ -173,6 +193,15 @@ struct rb_pid_state {
 	struct rb_pid_batch batch[RB_PID_BATCHES];
 };
 
+/* A rolled segment as fetches see it: final size, its own fd, a copy of its index. */
+struct rolled_segment {
+	int64_t base_offset;
+	uint64_t size;
+	int fd;
+	uint8_t *index; /* index_entries 8-byte entries, as in the .index file */
+	uint32_t index_entries;
+};
+
 struct partition {
 	pthread_rwlock_t leader_isr; /* leaderIsrUpdateLock: read side per append */
 	pthread_mutex_t lock;	     /* UnifiedLog.lock: held across the append */
@@ -184,6 +213,11 @@ struct partition {
 	uint64_t appends;
 	struct rb_pid_state *pids; /* under lock */
 	size_t npids, cap_pids;
+	struct rolled_segment *rolled; /* under lock, oldest first */
+	size_t nrolled, cap_rolled;
+	/* read without the lock (Kafka's volatile offsets): partition_hw() etc. */
+	int64_t hw, leo;
+	struct topic *topic;
 };
 
 struct topic {
@@ -227,8 +261,40 @@ void logs_each(struct broker *b, void (*fn)(struct topic *, void *), void *arg);
 int16_t logs_append(struct broker *b, struct partition *p, uint8_t *rec, size_t len,
 		    struct rb_part_truth *pt);
 
+/*
+ * High watermark and log end offset. Without replication HW follows LEO
+ * after each append; the replication module moves HW from follower fetches
+ * and then calls fetch_purgatory_wake().
+ */
+int64_t partition_hw(const struct partition *p);
+int64_t partition_leo(const struct partition *p);
+void partition_set_hw(struct partition *p, int64_t hw);
+int64_t partition_log_start(const struct partition *p);
+
+/* Where a fetch's records are: a byte range of one segment file. */
+struct log_slice {
+	int fd;
+	uint64_t pos, len;
+};
+
+/*
+ * Finds the whole batches of p from the one containing offset, up to
+ * max_bytes (at least one batch when min_one), below limit (HW for
+ * consumers, LEO for followers), in one segment. Reads batch headers only.
+ * Returns a Kafka error (OFFSET_OUT_OF_RANGE outside [log start, LEO]).
+ */
+int16_t logs_read(struct partition *p, int64_t offset, bool follower, uint64_t max_bytes,
+		  bool min_one, struct log_slice *out);
+/* Bytes readable from offset (up to want): DelayedFetch's "enough bytes" check. */
+uint64_t logs_readable(struct partition *p, int64_t offset, bool follower, uint64_t want);
+
 /* CRC-32C (Castagnoli), as record batches v2 carry it. */
 uint32_t crc32c(const uint8_t *p, size_t n);
+
+/* Response size placeholder + header, and its completion (proto.c). */
+struct wbuf;
+void resp_begin(struct wbuf *w, const struct request *r);
+int resp_end(struct wbuf *w, struct request *r, size_t hdr_len);
 
 /* ---- network threads ---- */
 struct conn;
@@ -301,6 +367,69 @@ int cpu_hog_start(struct broker *b);
 /* Counts calls; true every `every`-th one (thread-safe). */
 bool every_nth(uint64_t *counter, uint32_t every);
 
+/* ---- Fetch (fetch.c), its purgatory (fetch_purgatory.c), replication hook ---- */
+struct fetch_topic {
+	char name[RB_MAX_TOPIC_LEN + 1];
+	size_t first, n; /* its partitions in fetch_req.parts */
+};
+
+struct fetch_part {
+	int32_t partition, leader_epoch, max_bytes;
+	int64_t fetch_offset, log_start;
+	struct partition *p; /* NULL: unknown topic or partition */
+	/* the last read */
+	int16_t error;
+	int64_t hw;
+	struct log_slice slice;
+};
+
+struct fetch_req {
+	int32_t replica_id, max_wait_ms, min_bytes, max_bytes, session_id, session_epoch;
+	int8_t isolation;
+	int16_t error; /* top level (v7+): FETCH_SESSION_ID_NOT_FOUND */
+	struct fetch_topic *topics;
+	size_t ntopics;
+	struct fetch_part *parts;
+	size_t nparts;
+	uint64_t bytes;			   /* records bytes of the last read */
+	uint64_t t_fetch_read;		   /* after the last read */
+	uint64_t t_wait_start, t_wait_end; /* in the fetch purgatory; 0: not delayed */
+	bool delay; /* set by fetch_handle: not enough bytes, to the purgatory */
+};
+
+int fetch_handle(struct broker *b, struct request *r, const uint8_t *body, size_t len);
+int list_offsets_handle(struct broker *b, struct request *r, const uint8_t *body, size_t len);
+/* Reads the partitions again and hands the response to the network thread. */
+void fetch_complete(struct broker *b, struct request *r);
+void fetch_req_free(struct fetch_req *f);
+/* True when the fetch has min_bytes readable now (DelayedFetch.tryComplete). */
+bool fetch_satisfied(struct request *r);
+/* Does r's fetch read partition p? */
+bool fetch_watches(const struct request *r, const struct partition *p);
+
+struct fetch_purgatory {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct request *head; /* waiting fetches, any order (deadlines differ) */
+	bool stop;
+	pthread_t thr;
+};
+int fetch_purgatory_start(struct broker *b);
+/* Parks r until enough bytes arrive or r->t_due; may complete it at once. */
+void fetch_purgatory_add(struct broker *b, struct request *r);
+/* After an append to p or an HW advance of p: completes the fetches now satisfied. */
+void fetch_purgatory_wake(struct broker *b, struct partition *p);
+void fetch_purgatory_stop(struct broker *b);
+
+/*
+ * Replication hook, owned by the replication module (replica.c): called
+ * from the thread handling a Fetch with replica_id >= 0, for each partition
+ * of the fetch, before it is read; no lock is held, the hook takes what it
+ * needs (p->lock, p->leader_isr). t_arrival_ns: when the request was read.
+ */
+void replica_on_fetch(struct broker *b, struct partition *p, int32_t replica_id,
+		      int64_t fetch_offset, uint64_t t_arrival_ns);
+
 /* ---- the broker context ---- */
 struct broker {
 	struct rb_opts o;
@@ -315,6 +444,7 @@ struct broker {
 	uint32_t nhandlers_started;
 	struct logs logs;
 	struct purgatory purg;
+	struct fetch_purgatory fpurg;
 	struct truth truth;
 	pthread_t hog;
 	bool hog_started;

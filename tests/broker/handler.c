@@ -35,6 +35,10 @@ static void dispatch(struct broker *b, struct request *r)
 	r->handler_tid = (int)gettid();
 	if (handle_request(b, r))
 		r->action = RB_CLOSE;
+	if (r->action == RB_RESPOND && r->fetch && r->fetch->delay) {
+		fetch_purgatory_add(b, r); /* answered by whoever completes it */
+		return;
+	}
 	if (r->action == RB_RESPOND && r->acks == -1 && b->o.replica_delay_ms) {
 		/* acks=all: completed later, when the "followers" have caught up */
 		r->t_due = now_ns() + (uint64_t)b->o.replica_delay_ms * 1000000ull;

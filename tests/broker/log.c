@@ -6,6 +6,11 @@
  * read side of leaderIsrUpdateLock. A sparse 10 MiB .index is mmapped and
  * gets an 8-byte entry every >= 4096 bytes, without a syscall. Segments roll
  * under the mutex; the old segment's fsync runs on the kafka-scheduler thread.
+ *
+ * Fetches read a segment through its read_fd, opened once per segment and
+ * kept for the broker's life (Kafka's FileRecords channel), so a roll or the
+ * scheduler closing the writer's fd never pulls a file from under a
+ * sendfile. Rolled segments keep their final size and a copy of their index.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +23,7 @@
 
 #include "broker.h"
 #include "kproto.h"
+#include "slice.h"
 
 static void put_be32(uint8_t *p, uint32_t v)
 {
@@ -44,12 +50,15 @@ static int segment_open(struct partition *p, int64_t base, struct segment *s)
 	char path[4200];
 
 	memset(s, 0, sizeof(*s));
-	s->fd = s->index_fd = -1;
+	s->fd = s->index_fd = s->read_fd = -1;
 	s->base_offset = base;
 	snprintf(path, sizeof(path), "%s/%020lld.log", p->dir, (long long)base);
 	/* FileChannel.open(CREATE, READ, WRITE): no O_APPEND, position tracked by the fd */
 	s->fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (s->fd < 0)
+		goto fail;
+	s->read_fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (s->read_fd < 0)
 		goto fail;
 	snprintf(path, sizeof(path), "%s/%020lld.index", p->dir, (long long)base);
 	s->index_fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -67,11 +76,16 @@ fail:
 		close(s->fd);
 	if (s->index_fd >= 0)
 		close(s->index_fd);
-	s->fd = s->index_fd = -1;
+	if (s->read_fd >= 0)
+		close(s->read_fd);
+	s->fd = s->index_fd = s->read_fd = -1;
 	return -1;
 }
 
-/* Trims the index to its entries (as Kafka does when a segment is finished) and closes. */
+/*
+ * Trims the index to its entries (as Kafka does when a segment is finished)
+ * and closes the writer's side; read_fd belongs to the partition.
+ */
 static void segment_close(struct segment *s, bool sync)
 {
 	if (s->index) {
@@ -188,6 +202,7 @@ static int partition_init(struct broker *b, struct topic *t, uint32_t i)
 	struct partition *p = &t->parts[i];
 
 	p->index = (int32_t)i;
+	p->topic = t;
 	snprintf(p->dir, sizeof(p->dir), "%s/%s-%u", b->o.log_dir, t->name, i);
 	if (mkdir(p->dir, 0755) && errno != EEXIST) {
 		fprintf(stderr, "refbroker: mkdir %s: %s\n", p->dir, strerror(errno));
@@ -205,6 +220,15 @@ static int partition_init(struct broker *b, struct topic *t, uint32_t i)
 static void topic_free(struct topic *t)
 {
 	for (uint32_t i = 0; t && t->parts && i < t->nparts; i++) {
+		struct partition *p = &t->parts[i];
+
+		if (p->seg.read_fd >= 0)
+			close(p->seg.read_fd);
+		for (size_t k = 0; k < p->nrolled; k++) {
+			close(p->rolled[k].fd);
+			free(p->rolled[k].index);
+		}
+		free(p->rolled);
 		segment_close(&t->parts[i].seg, false);
 		pthread_rwlock_destroy(&t->parts[i].leader_isr);
 		pthread_mutex_destroy(&t->parts[i].lock);
@@ -417,6 +441,31 @@ static int16_t validate(const uint8_t *rec, size_t len, uint32_t *records, struc
 	return KERR_NONE;
 }
 
+/* Keeps what fetches need of the segment being rolled (its index copied). */
+static int keep_rolled(struct partition *p, const struct segment *s)
+{
+	struct rolled_segment *r;
+
+	if (p->nrolled == p->cap_rolled) {
+		size_t cap = p->cap_rolled ? p->cap_rolled * 2 : 8;
+
+		if (!(r = realloc(p->rolled, cap * sizeof(*r))))
+			return -1;
+		p->rolled = r;
+		p->cap_rolled = cap;
+	}
+	r = &p->rolled[p->nrolled];
+	r->base_offset = s->base_offset;
+	r->size = s->size;
+	r->fd = s->read_fd;
+	r->index_entries = s->index_entries;
+	if (!(r->index = malloc((size_t)s->index_entries * 8 + 1)))
+		return -1;
+	memcpy(r->index, s->index, (size_t)s->index_entries * 8);
+	p->nrolled++;
+	return 0;
+}
+
 /* Rolls when this append would push the active segment past --segment-bytes. */
 static int maybe_roll(struct broker *b, struct partition *p, size_t len)
 {
@@ -426,6 +475,11 @@ static int maybe_roll(struct broker *b, struct partition *p, size_t len)
 		return 0;
 	if (segment_open(p, p->next_offset, &next))
 		return -1;
+	if (keep_rolled(p, &p->seg)) {
+		segment_close(&next, false);
+		close(next.read_fd);
+		return -1;
+	}
 	schedule_flush(b, p, &p->seg);
 	p->seg = next;
 	return 0;
@@ -498,6 +552,8 @@ static int16_t append_locked(struct broker *b, struct partition *p, uint8_t *rec
 	}
 	s->size += len;
 	s->bytes_since_index += len;
+	__atomic_store_n(&p->leo, p->next_offset, __ATOMIC_RELEASE);
+	partition_set_hw(p, p->next_offset); /* no followers: HW follows LEO */
 	p->appends++;
 	p->msgs_since_flush += pt->records;
 	if (b->o.flush_messages && p->msgs_since_flush >= b->o.flush_messages) {
@@ -637,5 +693,120 @@ int16_t logs_append(struct broker *b, struct partition *p, uint8_t *rec, size_t 
 		pthread_mutex_unlock(&p->lock);
 	}
 	pthread_rwlock_unlock(&p->leader_isr);
+	/* as Kafka's tryCompleteDelayedRequests, after the locks are released */
+	if (!err && !pt->duplicate)
+		fetch_purgatory_wake(b, p);
 	return err;
+}
+
+/* ---- offsets and reads for Fetch and ListOffsets ---- */
+
+int64_t partition_hw(const struct partition *p)
+{
+	return __atomic_load_n(&p->hw, __ATOMIC_ACQUIRE);
+}
+
+int64_t partition_leo(const struct partition *p)
+{
+	return __atomic_load_n(&p->leo, __ATOMIC_ACQUIRE);
+}
+
+void partition_set_hw(struct partition *p, int64_t hw)
+{
+	__atomic_store_n(&p->hw, hw, __ATOMIC_RELEASE);
+}
+
+int64_t partition_log_start(const struct partition *p)
+{
+	(void)p;
+	return 0; /* no retention: the log starts at offset 0 */
+}
+
+static int pread_all(void *ctx, uint8_t *buf, size_t n, uint64_t off)
+{
+	int fd = *(const int *)ctx;
+
+	while (n) {
+		ssize_t k = pread(fd, buf, n, (off_t)off);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return -1;
+		buf += k;
+		n -= (size_t)k;
+		off += (uint64_t)k;
+	}
+	return 0;
+}
+
+/*
+ * Under the lock: the segment holding offset (the last one whose base is
+ * <= offset), its size, and the index position to scan from.
+ */
+static void locate_locked(const struct partition *p, int64_t offset, int *fd, struct slice_query *q)
+{
+	const struct segment *s = &p->seg;
+	size_t lo = 0, hi = p->nrolled;
+
+	if (offset >= s->base_offset || !p->nrolled) {
+		*fd = s->read_fd;
+		q->end_pos = s->size;
+		q->start_pos =
+		    slice_index_lookup(s->index, s->index_entries, s->base_offset, offset);
+		return;
+	}
+	while (hi - lo > 1) { /* rolled[lo].base <= offset < rolled[hi].base */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (p->rolled[mid].base_offset <= offset)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	*fd = p->rolled[lo].fd;
+	q->end_pos = p->rolled[lo].size;
+	q->start_pos = slice_index_lookup(p->rolled[lo].index, p->rolled[lo].index_entries,
+					  p->rolled[lo].base_offset, offset);
+}
+
+int16_t logs_read(struct partition *p, int64_t offset, bool follower, uint64_t max_bytes,
+		  bool min_one, struct log_slice *out)
+{
+	struct slice_query q = {.offset = offset, .max_bytes = max_bytes, .min_one = min_one};
+	int64_t leo;
+	int fd;
+
+	out->fd = -1;
+	out->pos = out->len = 0;
+	pthread_mutex_lock(&p->lock);
+	leo = partition_leo(p);
+	q.limit = follower ? leo : partition_hw(p);
+	if (offset < partition_log_start(p) || offset > leo) {
+		pthread_mutex_unlock(&p->lock);
+		return KERR_OFFSET_OUT_OF_RANGE;
+	}
+	if (offset >= q.limit) {
+		pthread_mutex_unlock(&p->lock);
+		return KERR_NONE;
+	}
+	locate_locked(p, offset, &fd, &q);
+	pthread_mutex_unlock(&p->lock);
+	/* below the size seen under the lock the file no longer changes */
+	if (slice_scan(pread_all, &fd, &q, &out->pos, &out->len)) {
+		fprintf(stderr, "refbroker: %s: unreadable batch header near offset %lld\n", p->dir,
+			(long long)offset);
+		return KERR_UNKNOWN_SERVER;
+	}
+	out->fd = fd;
+	return KERR_NONE;
+}
+
+uint64_t logs_readable(struct partition *p, int64_t offset, bool follower, uint64_t want)
+{
+	struct log_slice sl;
+
+	if (logs_read(p, offset, follower, want, true, &sl))
+		return 0;
+	return sl.len;
 }

@@ -14,6 +14,12 @@
  * sendmsg at once; no muting, so clients may pipeline. Responses are still
  * sent in request order (sequence numbers), whatever order handlers finish.
  *
+ * A Fetch response is a list of spans: its header bytes go out with writev
+ * (sendmsg in chunked mode) and each partition's records straight from the
+ * segment file with sendfile, in order, as Kafka's MultiRecordsSend of
+ * ByteBufferSends and FileRecords (transferTo). A partial send waits for
+ * EPOLLOUT like any other response.
+ *
  * Handlers hand responses back through a per-thread inbox and an eventfd.
  */
 #include <arpa/inet.h>
@@ -25,6 +31,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -338,6 +345,106 @@ static void unmute(struct net *n, struct conn *c)
 	}
 }
 
+static ssize_t send_iov(struct net *n, struct conn *c, struct iovec *iov, int niov)
+{
+	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)niov};
+
+	if (n->b->o.io == RB_IO_JVM)
+		return writev(c->fd, iov, niov);
+	return sendmsg(c->fd, &mh, MSG_NOSIGNAL);
+}
+
+/* Before the first response-writing syscall. */
+static void stamp_resp(struct net *n, struct request *r)
+{
+	if (r->t_resp)
+		return;
+	if (sleep_now(n, RB_PH_RESPOND))
+		r->inject |= RB_INJ_SLEEP_RESPOND;
+	r->t_resp = now_ns();
+}
+
+#define SPAN_IOV 8
+
+/* The memory spans from span_i on (until a file span) as iovecs. */
+static int span_iov(const struct request *r, struct iovec *iov, size_t *want)
+{
+	int niov = 0;
+
+	*want = 0;
+	for (size_t i = r->span_i; i < r->nspans && niov < SPAN_IOV; i++) {
+		const struct rb_span *sp = &r->spans[i];
+		uint64_t skip = i == r->span_i ? r->span_done : 0;
+
+		if (sp->fd >= 0)
+			break;
+		iov[niov++] = (struct iovec){r->resp + sp->off + skip, sp->len - skip};
+		*want += sp->len - skip;
+	}
+	return niov;
+}
+
+/* Moves the send position k bytes forward over the spans. */
+static void span_advance(struct request *r, uint64_t k)
+{
+	while (k && r->span_i < r->nspans) {
+		uint64_t left = r->spans[r->span_i].len - r->span_done;
+		uint64_t step = k < left ? k : left;
+
+		r->span_done += step;
+		k -= step;
+		if (r->span_done == r->spans[r->span_i].len) {
+			r->span_i++;
+			r->span_done = 0;
+		}
+	}
+}
+
+/* One syscall: writev of header bytes or sendfile of a file span; 1 when it sent all asked. */
+static int send_span(struct net *n, struct conn *c, struct request *r)
+{
+	const struct rb_span *sp = &r->spans[r->span_i];
+	struct iovec iov[SPAN_IOV];
+	size_t want;
+	ssize_t k;
+
+	if (sp->fd < 0) {
+		k = send_iov(n, c, iov, span_iov(r, iov, &want));
+	} else {
+		off_t off = (off_t)(sp->off + r->span_done);
+
+		want = sp->len - r->span_done;
+		k = sendfile(c->fd, sp->fd, &off, want);
+		if (k == 0) {
+			errno = EIO; /* the file is shorter than the range read */
+			return -1;
+		}
+	}
+	if (k < 0)
+		return errno == EAGAIN || errno == EINTR ? 0 : -1;
+	span_advance(r, (uint64_t)k);
+	return (size_t)k == want;
+}
+
+/* A span response: sends until done or the socket is full; as write_head. */
+static int write_spans(struct net *n, struct conn *c, struct request *r)
+{
+	stamp_resp(n, r);
+	while (r->span_i < r->nspans) {
+		int w;
+
+		if (r->spans[r->span_i].len == r->span_done) { /* an empty range */
+			r->span_i++;
+			r->span_done = 0;
+			continue;
+		}
+		if ((w = send_span(n, c, r)) <= 0)
+			return w;
+	}
+	r->t_end = now_ns();
+	return 1;
+}
+
 /* Writes the head response; true when it went out completely. */
 static int write_head(struct net *n, struct conn *c)
 {
@@ -346,11 +453,10 @@ static int write_head(struct net *n, struct conn *c)
 	int niov = 0;
 	ssize_t k;
 
-	if (r->resp_off == 0 && !r->t_resp) {
-		if (sleep_now(n, RB_PH_RESPOND))
-			r->inject |= RB_INJ_SLEEP_RESPOND;
-		r->t_resp = now_ns();
-	}
+	if (r->spans)
+		return write_spans(n, c, r);
+	if (r->resp_off == 0)
+		stamp_resp(n, r);
 	/* header iov + body iov, as Kafka's NetworkSend of a ByteBufferSend */
 	if (r->resp_off < r->resp_hdr_len)
 		iov[niov++] = (struct iovec){r->resp + r->resp_off, r->resp_hdr_len - r->resp_off};
@@ -359,13 +465,7 @@ static int write_head(struct net *n, struct conn *c)
 
 		iov[niov++] = (struct iovec){r->resp + from, r->resp_len - from};
 	}
-	if (n->b->o.io == RB_IO_JVM) {
-		k = writev(c->fd, iov, niov);
-	} else {
-		struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)niov};
-
-		k = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
-	}
+	k = send_iov(n, c, iov, niov);
 	if (k < 0)
 		return errno == EAGAIN || errno == EINTR ? 0 : -1;
 	r->resp_off += (size_t)k;

@@ -8,9 +8,11 @@
  *   v0-2 carry legacy message sets, which this broker does not store),
  *   InitProducerId 0-4 (idempotent producers; no transactions).
  * Advertising Produce 8 also makes kafka-python infer a 2.4 broker and send
- * magic-2 batches with Produce v7. Fetch 4 is advertised but not served (a
- * Fetch closes the connection): librdkafka enables message format v2 only
- * when the broker lists Produce 3 *and* Fetch 4 (rd_kafka_feature_map).
+ * magic-2 batches with Produce v7. Fetch 4-11 and ListOffsets 1-5 are in
+ * fetch.c; librdkafka enables message format v2 only when the broker lists
+ * Produce 3 *and* Fetch 4 (rd_kafka_feature_map). librdkafka 2.0 fetches
+ * with v11 and lists offsets with v2; kafka-python 2.0 with Fetch v4 and
+ * ListOffsets v1.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -24,9 +26,9 @@ struct api_range {
 };
 
 static const struct api_range supported[] = {
-    {KPROTO_API_PRODUCE, 3, 13},	 {KPROTO_API_FETCH, 4, 4}, /* advertised only: see above */
-    {KPROTO_API_METADATA, 0, 8},	 {KPROTO_API_API_VERSIONS, 0, 3},
-    {KPROTO_API_INIT_PRODUCER_ID, 0, 4},
+    {KPROTO_API_PRODUCE, 3, 13},     {KPROTO_API_FETCH, 4, 11},
+    {KPROTO_API_LIST_OFFSETS, 1, 5}, {KPROTO_API_METADATA, 0, 8},
+    {KPROTO_API_API_VERSIONS, 0, 3}, {KPROTO_API_INIT_PRODUCER_ID, 0, 4},
 };
 #define NSUPPORTED (sizeof(supported) / sizeof(supported[0]))
 
@@ -39,14 +41,14 @@ static const struct api_range *api_find(int16_t key)
 }
 
 /* Size placeholder + response header; returns where the body starts. */
-static void resp_begin(struct wbuf *w, const struct request *r)
+void resp_begin(struct wbuf *w, const struct request *r)
 {
 	wb_i32(w, 0);
 	wb_i32(w, r->corr);
 	wb_tags(w, kproto_response_header_version(r->api_key, r->api_version) == 1);
 }
 
-static int resp_end(struct wbuf *w, struct request *r, size_t hdr_len)
+int resp_end(struct wbuf *w, struct request *r, size_t hdr_len)
 {
 	if (w->oom) {
 		free(w->p);
@@ -452,6 +454,10 @@ int handle_request(struct broker *b, struct request *r)
 		return produce(b, r, &c);
 	case KPROTO_API_INIT_PRODUCER_ID:
 		return init_producer_id(b, r, &c);
+	case KPROTO_API_FETCH:
+		return fetch_handle(b, r, r->buf + h.header_len, r->len - h.header_len);
+	case KPROTO_API_LIST_OFFSETS:
+		return list_offsets_handle(b, r, r->buf + h.header_len, r->len - h.header_len);
 	default:
 		return -1;
 	}

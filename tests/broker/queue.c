@@ -42,6 +42,8 @@ void request_free(struct request *r)
 	free(r->buf);
 	free(r->resp);
 	free(r->parts);
+	free(r->spans);
+	fetch_req_free(r->fetch);
 	free(r);
 }
 

@@ -111,6 +111,34 @@ static void part_json(struct sbuf *s, const struct rb_part_truth *p)
 	sb_printf(s, "}");
 }
 
+/* ,"fetch":{...}: what a Fetch asked, read and sent, and its wait in the fetch purgatory */
+static void fetch_json(struct sbuf *s, const struct fetch_req *f)
+{
+	sb_printf(s,
+		  ",\"fetch\":{\"replica_id\":%d,\"max_wait_ms\":%d,\"min_bytes\":%d,"
+		  "\"max_bytes\":%d,\"session_id\":%d,\"session_epoch\":%d,\"error\":%d,"
+		  "\"partitions\":[",
+		  f->replica_id, f->max_wait_ms, f->min_bytes, f->max_bytes, f->session_id,
+		  f->session_epoch, f->error);
+	for (size_t t = 0; t < f->ntopics; t++) {
+		for (size_t i = f->topics[t].first; i < f->topics[t].first + f->topics[t].n; i++) {
+			const struct fetch_part *fp = &f->parts[i];
+
+			sb_printf(s, "%s{\"topic\":", i ? "," : "");
+			json_str(s, f->topics[t].name);
+			sb_printf(s,
+				  ",\"partition\":%d,\"error\":%d,\"fetch_offset\":%lld,"
+				  "\"bytes\":%llu,\"hw\":%lld}",
+				  fp->partition, fp->error, (long long)fp->fetch_offset,
+				  u(fp->slice.len), (long long)fp->hw);
+		}
+	}
+	sb_printf(s,
+		  "],\"bytes\":%llu,\"t_fetch_read_ns\":%llu,\"t_wait_start_ns\":%llu,"
+		  "\"t_wait_end_ns\":%llu}",
+		  u(f->bytes), u(f->t_fetch_read), u(f->t_wait_start), u(f->t_wait_end));
+}
+
 static char *format(const struct request *r)
 {
 	struct sbuf s = {0};
@@ -133,6 +161,8 @@ static char *format(const struct request *r)
 		  u(r->t_first), u(r->t_read), u(r->t_dequeue), u(r->t_resp_enqueue), u(r->t_resp),
 		  u(r->t_end), r->len + 4);
 	inject_json(&s, r->inject);
+	if (r->fetch)
+		fetch_json(&s, r->fetch);
 	sb_printf(&s, "}\n");
 	if (s.oom) {
 		free(s.p);

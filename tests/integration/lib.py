@@ -14,6 +14,7 @@ import re
 import selectors
 import shutil
 import signal
+import socket
 import struct
 import subprocess
 import sys
@@ -241,7 +242,6 @@ class Run:
         says "Capturing" before its filter takes packets, so it also captures
         a UDP port of this process, written to until dumpcap counts a
         packet (pcap_kafka reads only TCP)."""
-        import socket
         probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
@@ -418,7 +418,6 @@ def _frame_bytes(st, payload, ts, key, frames):
 
 
 def socket_ntop(addr):
-    import socket
     if len(addr) == 4:
         return socket.inet_ntop(socket.AF_INET, addr)
     a = socket.inet_ntop(socket.AF_INET6, addr)
@@ -484,6 +483,111 @@ def crc32c(data):
     for b in data:
         crc = tab[(crc ^ b) & 0xFF] ^ (crc >> 8)
     return crc ^ 0xFFFFFFFF
+
+
+# -- a raw Kafka client (for what real clients never send) -------------------------
+
+def varint(n):
+    n = (n << 1) ^ (n >> 63)  # zigzag
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def uvarint(n):
+    out = bytearray()
+    while n >= 0x80:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def kstr(s):
+    b = s.encode()
+    return struct.pack(">h", len(b)) + b
+
+
+def record_batch(values, keys=None, pid=-1, epoch=-1, seq=-1):
+    """A RecordBatch v2 (base offset 0, CRC-32C set) of records with these
+    values (bytes) and keys (bytes; None: null keys)."""
+    recs = b""
+    for i, val in enumerate(values):
+        key = keys[i] if keys else None
+        body = (b"\x00" + varint(0) + varint(i)
+                + (varint(-1) if key is None else varint(len(key)) + key)
+                + varint(len(val)) + val + varint(0))
+        recs += varint(len(body)) + body
+    count = len(values)
+    after_crc = struct.pack(">hiqqqhii", 0, count - 1, 0, 0, pid, epoch, seq, count) + recs
+    head = struct.pack(">ib", -1, 2) + struct.pack(">I", crc32c(after_crc))
+    return struct.pack(">qi", 0, len(head) + len(after_crc)) + head + after_crc
+
+
+class Raw:
+    """One connection, one request at a time (send/recv split for long polls)."""
+
+    def __init__(self, port):
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.corr = 0
+
+    def send(self, key, ver, body, flexible=False):
+        self.corr += 1
+        hdr = struct.pack(">hhi", key, ver, self.corr) + kstr("raw")
+        if flexible:
+            hdr += b"\x00"  # tagged fields
+        msg = hdr + body
+        self.s.sendall(struct.pack(">i", len(msg)) + msg)
+
+    def recv(self, flexible=False):
+        n, = struct.unpack(">i", self._read(4))
+        resp = self._read(n)
+        corr, = struct.unpack_from(">i", resp)
+        if corr != self.corr:
+            raise Failure(f"raw client: correlation id {corr}, want {self.corr}")
+        return resp[5:] if flexible else resp[4:]
+
+    def call(self, key, ver, body, flexible=False):
+        self.send(key, ver, body, flexible)
+        return self.recv(flexible)
+
+    def _read(self, n):
+        buf = bytearray()
+        while len(buf) < n:
+            chunk = self.s.recv(min(n - len(buf), 1 << 20))
+            if not chunk:
+                raise Failure("raw client: the broker closed the connection")
+            buf += chunk
+        return bytes(buf)
+
+    def init_producer_id(self, ver):
+        if ver >= 2:  # null compact string, timeout, tags
+            body = uvarint(0) + struct.pack(">i", 60000) + b"\x00"
+        else:
+            body = struct.pack(">hi", -1, 60000)
+        resp = self.call(22, ver, body, flexible=ver >= 2)
+        _throttle, err, pid, epoch = struct.unpack_from(">ihqh", resp)
+        return err, pid, epoch
+
+    def metadata(self, topic):
+        self.call(3, 0, struct.pack(">i", 1) + kstr(topic))
+
+    def produce(self, topic, part, records, acks=-1):
+        """Produce v3; returns (error, base offset)."""
+        body = (struct.pack(">hhii", -1, acks, 10000, 1) + kstr(topic)
+                + struct.pack(">ii", 1, part) + struct.pack(">i", len(records)) + records)
+        resp = self.call(0, 3, body)
+        off = 4
+        tlen, = struct.unpack_from(">h", resp, off)
+        off += 2 + tlen + 4  # name, partition count
+        _idx, err, base = struct.unpack_from(">ihq", resp, off)
+        return err, base
 
 
 def read_keys(p, keys, timeout):

@@ -9,10 +9,9 @@ without being appended, a gap is OUT_OF_ORDER_SEQUENCE_NUMBER (45), and a new
 producer must start at sequence 0."""
 import glob
 import os
-import socket
 import struct
 
-from lib import Failure, crc32c, main, read_jsonl
+from lib import Raw, crc32c, main, read_jsonl, record_batch
 
 N = 5000
 PRODUCER_ID_0 = 1000
@@ -39,98 +38,10 @@ def batches_of(logdir, topic):
     return out
 
 
-# -- a raw client -------------------------------------------------------------------
-
-def varint(n):
-    n = (n << 1) ^ (n >> 63)  # zigzag
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
-def uvarint(n):
-    out = bytearray()
-    while n >= 0x80:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
-def kstr(s):
-    b = s.encode()
-    return struct.pack(">h", len(b)) + b
-
-
-def batch(pid, epoch, seq, count):
-    """A RecordBatch v2 of count small records."""
-    recs = b""
-    for i in range(count):
-        val = f"v{seq + i}".encode()
-        body = (b"\x00" + varint(0) + varint(i) + varint(-1) + varint(len(val)) + val
-                + varint(0))
-        recs += varint(len(body)) + body
-    after_crc = struct.pack(">hiqqqhii", 0, count - 1, 0, 0, pid, epoch, seq, count) + recs
-    head = struct.pack(">ib", -1, 2) + struct.pack(">I", crc32c(after_crc))
-    return struct.pack(">qi", 0, len(head) + len(after_crc)) + head + after_crc
-
-
-class Raw:
-    def __init__(self, port):
-        self.s = socket.create_connection(("127.0.0.1", port), timeout=10)
-        self.corr = 0
-
-    def call(self, key, ver, body, flexible=False):
-        self.corr += 1
-        hdr = struct.pack(">hhi", key, ver, self.corr) + kstr("raw")
-        if flexible:
-            hdr += b"\x00"  # tagged fields
-        msg = hdr + body
-        self.s.sendall(struct.pack(">i", len(msg)) + msg)
-        n, = struct.unpack(">i", self._read(4))
-        resp = self._read(n)
-        corr, = struct.unpack_from(">i", resp)
-        if corr != self.corr:
-            raise Failure(f"raw client: correlation id {corr}, want {self.corr}")
-        return resp[5:] if flexible else resp[4:]
-
-    def _read(self, n):
-        buf = b""
-        while len(buf) < n:
-            chunk = self.s.recv(n - len(buf))
-            if not chunk:
-                raise Failure("raw client: the broker closed the connection")
-            buf += chunk
-        return buf
-
-    def init_producer_id(self, ver):
-        if ver >= 2:  # null compact string, timeout, tags
-            body = uvarint(0) + struct.pack(">i", 60000) + b"\x00"
-        else:
-            body = struct.pack(">hi", -1, 60000)
-        resp = self.call(22, ver, body, flexible=ver >= 2)
-        _throttle, err, pid, epoch = struct.unpack_from(">ihqh", resp)
-        return err, pid, epoch
-
-    def metadata(self, topic):
-        self.call(3, 0, struct.pack(">i", 1) + kstr(topic))
-
-    def produce(self, topic, part, records):
-        """Produce v3, acks=all; returns (error, base offset)."""
-        body = (struct.pack(">hhii", -1, -1, 10000, 1) + kstr(topic) + struct.pack(">ii", 1, part)
-                + struct.pack(">i", len(records)) + records)
-        resp = self.call(0, 3, body)
-        off = 4
-        tlen, = struct.unpack_from(">h", resp, off)
-        off += 2 + tlen + 4  # name, partition count
-        _idx, err, base = struct.unpack_from(">ihq", resp, off)
-        return err, base
+def batch(pid, seq, count):
+    """count small records of producer pid (epoch 0) from sequence seq."""
+    return record_batch([f"v{seq + i}".encode() for i in range(count)], pid=pid, epoch=0,
+                        seq=seq)
 
 
 def raw_checks(t, port, logdir):
@@ -155,7 +66,7 @@ def raw_checks(t, port, logdir):
         ("a new producer at seq 0", pid0, 0, 1, (0, 6)),
     ]
     for what, p, seq, n, want in steps:
-        t.eq(c.produce("raw", 0, batch(p, 0, seq, n)), want, f"Produce v3: {what}")
+        t.eq(c.produce("raw", 0, batch(p, seq, n)), want, f"Produce v3: {what}")
     stored = batches_of(logdir, "raw")
     t.eq(sum(b[2] for b in stored), 7, "raw: records in the segment files (no duplicates)")
     t.eq([b[1] for b in stored], [0, 2, 5, 6], "raw: stored batches' base offsets")
