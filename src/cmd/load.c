@@ -33,6 +33,7 @@
 #include "kafkalat/hist.h"
 #include "kafkalat/json.h"
 #include "kafkalat/load_consume.h"
+#include "kafkalat/loadclient.h"
 #include "kafkalat/loadopts.h"
 
 #define EXIT_USAGE	     2
@@ -116,14 +117,6 @@ struct signals {
 	struct sigaction old_term;
 };
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
-}
-
 static bool stopping(const struct load_state *st)
 {
 	return load_stop > 0 || st->fatal;
@@ -150,7 +143,7 @@ static void count_error(struct load_state *st, rd_kafka_resp_err_t err)
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
 	struct load_state *st = ((struct producer *)opaque)->st;
-	uint64_t now = mono_ns();
+	uint64_t now = loadclient_mono_ns();
 	uint64_t t0 = (uint64_t)(uintptr_t)m->_private;
 
 	(void)rk;
@@ -205,12 +198,7 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 
 static bool conf_set(rd_kafka_conf_t *conf, const char *key, const char *value)
 {
-	char errstr[512];
-
-	if (rd_kafka_conf_set(conf, key, value, errstr, sizeof(errstr)) == RD_KAFKA_CONF_OK)
-		return true;
-	fprintf(stderr, "kafkalat load: %s=%s: %s\n", key, value, errstr);
-	return false;
+	return loadclient_conf_set(conf, "producer", key, value);
 }
 
 /* -X properties are applied last so they override every default and option. */
@@ -366,7 +354,7 @@ static void serve(struct producers *ps, uint64_t timeout_ns)
 static void wait_until(struct producers *ps, const struct load_state *st, uint64_t deadline)
 {
 	for (;;) {
-		uint64_t now = mono_ns();
+		uint64_t now = loadclient_mono_ns();
 		if (now >= deadline || stopping(st))
 			return;
 		uint64_t left = deadline - now;
@@ -380,7 +368,7 @@ static void produce_one(struct producers *ps, struct producer *p, struct load_st
 			void *payload, int32_t partition)
 {
 	for (;;) {
-		uint64_t t0 = mono_ns();
+		uint64_t t0 = loadclient_mono_ns();
 		/* flags 0: the payload buffer outlives the producer, no copy */
 		if (rd_kafka_produce(p->rkt, partition, 0, payload, st->o->size, NULL, 0,
 				     (void *)(uintptr_t)t0) == 0) {
@@ -410,7 +398,7 @@ static void produce_loop(struct producers *ps, struct load_state *st, void *payl
 {
 	const struct load_opts *o = st->o;
 	bool progress = !o->quiet && isatty(STDERR_FILENO);
-	uint64_t start = mono_ns();
+	uint64_t start = loadclient_mono_ns();
 	uint64_t end = start + o->duration_ns;
 	uint64_t next_progress = start + PROGRESS_INTERVAL_NS;
 
@@ -422,7 +410,7 @@ static void produce_loop(struct producers *ps, struct load_state *st, void *payl
 				break;
 			wait_until(ps, st, deadline);
 		}
-		uint64_t now = mono_ns();
+		uint64_t now = loadclient_mono_ns();
 		if (!o->count && now >= end)
 			break;
 		int32_t part =
@@ -452,7 +440,7 @@ static void produce_loop(struct producers *ps, struct load_state *st, void *payl
  */
 static void drain(struct producers *ps, struct load_state *st)
 {
-	uint64_t deadline = mono_ns() + FLUSH_TIMEOUT_NS;
+	uint64_t deadline = loadclient_mono_ns() + FLUSH_TIMEOUT_NS;
 	int flush_ms = ps->n == 1 ? MAX_POLL_MS : 0;
 
 	for (;;) {
@@ -460,12 +448,12 @@ static void drain(struct producers *ps, struct load_state *st)
 		for (size_t i = 0; i < ps->n; i++)
 			if (rd_kafka_flush(ps->p[i].rk, flush_ms) != RD_KAFKA_RESP_ERR_NO_ERROR)
 				busy++;
-		if (!busy || mono_ns() >= deadline || load_stop >= 2 || st->fatal)
+		if (!busy || loadclient_mono_ns() >= deadline || load_stop >= 2 || st->fatal)
 			break;
 		if (ps->n > 1)
 			serve(ps, FLUSH_WAIT_NS);
 	}
-	st->t_end = mono_ns();
+	st->t_end = loadclient_mono_ns();
 	if (st->delivered + st->failed < st->sent) {
 		for (size_t i = 0; i < ps->n; i++)
 			rd_kafka_purge(ps->p[i].rk,
@@ -502,9 +490,10 @@ static void final_stats(struct producers *ps, struct load_state *st)
 		return;
 	for (size_t i = 0; i < ps->n; i++)
 		want[i] = ps->p[i].stats_seen + 2;
-	uint64_t deadline = mono_ns() + 2 * (uint64_t)st->stats_interval_ms * NS_PER_MS + NS_PER_S;
+	uint64_t deadline =
+	    loadclient_mono_ns() + 2 * (uint64_t)st->stats_interval_ms * NS_PER_MS + NS_PER_S;
 
-	while (stats_behind(ps, want) && mono_ns() < deadline && load_stop < 2) {
+	while (stats_behind(ps, want) && loadclient_mono_ns() < deadline && load_stop < 2) {
 		if (ps->n == 1)
 			rd_kafka_poll(ps->p[0].rk, MAX_POLL_MS);
 		else

@@ -28,6 +28,7 @@
 
 #include "kafkalat/fmt.h"
 #include "kafkalat/hist.h"
+#include "kafkalat/loadclient.h"
 
 #define NS_PER_MS	    1000000ull
 #define NS_PER_S	    1000000000ull
@@ -71,14 +72,6 @@ struct consumers {
 	uint64_t missing;
 	struct hist total_lat;
 };
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
-}
 
 static uint64_t real_ns(void)
 {
@@ -194,12 +187,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
 static bool conf_set(rd_kafka_conf_t *conf, const char *key, const char *value)
 {
-	char errstr[512];
-
-	if (rd_kafka_conf_set(conf, key, value, errstr, sizeof(errstr)) == RD_KAFKA_CONF_OK)
-		return true;
-	fprintf(stderr, "kafkalat load: consumer %s=%s: %s\n", key, value, errstr);
-	return false;
+	return loadclient_conf_set(conf, "consumer", key, value);
 }
 
 /*
@@ -293,7 +281,14 @@ static int consumer_open(struct consumer *c, const char *group)
 			rd_kafka_err2str(err));
 		return -1;
 	}
+	/* SIGINT and SIGTERM go to the main thread, whose waits they end. */
+	sigset_t block, old;
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
 	int e = pthread_create(&c->thread, NULL, consumer_thread, c);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (e) {
 		fprintf(stderr, "kafkalat load: consumer thread: %s\n", strerror(e));
 		return -1;
@@ -332,7 +327,7 @@ static bool group_ready(const struct consumers *cs)
  */
 static int wait_group(struct consumers *cs)
 {
-	uint64_t deadline = mono_ns() + GROUP_JOIN_TIMEOUT_NS;
+	uint64_t deadline = loadclient_mono_ns() + GROUP_JOIN_TIMEOUT_NS;
 	struct timespec ts = {0, (long)WATCH_NS};
 
 	while (!group_ready(cs)) {
@@ -342,7 +337,7 @@ static int wait_group(struct consumers *cs)
 				f->idx, f->err);
 			return -1;
 		}
-		if (mono_ns() >= deadline) {
+		if (loadclient_mono_ns() >= deadline) {
 			fprintf(
 			    stderr,
 			    "kafkalat load: --consumer-mode group: group kafkalat-load-%d got no "
@@ -467,14 +462,14 @@ static void stop_all(struct consumers *cs)
 uint64_t consumers_finish(struct consumers *cs, const int64_t *end, uint64_t timeout_ns,
 			  volatile const sig_atomic_t *stop)
 {
-	uint64_t deadline = mono_ns() + timeout_ns;
+	uint64_t deadline = loadclient_mono_ns() + timeout_ns;
 	struct timespec ts = {0, (long)WATCH_NS};
 
 	memcpy(cs->end, end, (size_t)cs->npart * sizeof(*end));
 	cs->expected = 0;
 	for (int32_t p = 0; p < cs->npart; p++)
 		cs->expected += behind(cs, p, cs->start[p]);
-	while (count_missing(cs) && mono_ns() < deadline && *stop < 2)
+	while (count_missing(cs) && loadclient_mono_ns() < deadline && *stop < 2)
 		nanosleep(&ts, NULL);
 	stop_all(cs);
 	cs->missing = count_missing(cs);
