@@ -132,6 +132,11 @@ $(OUT)/tests/test_%: tests/unit/test_%.c $(LIB_SAN_OBJS) $(KPROTO_SAN_OBJ) | $(O
 	$(Q)$(CC) -O1 -g $(SAN) $(XCFLAGS) -Ibpf -Itests/unit -Itests/kproto $< $(LIB_SAN_OBJS) \
 		$(KPROTO_SAN_OBJ) -lcmocka -lz -lm -o $@
 
+# the reference broker's offset -> file range scan, pure logic
+$(OUT)/tests/test_slice: tests/unit/test_slice.c tests/broker/slice.c tests/broker/slice.h | $(OUT)/tests
+	$(call msg,CC-TEST,$@)
+	$(Q)$(CC) -O1 -g $(SAN) $(XCFLAGS) -Itests/broker $< tests/broker/slice.c -lcmocka -o $@
+
 $(OUT)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRCS) $(KPROTO) $(wildcard tests/fuzz/*.h) | $(OUT)/fuzz
 	$(call msg,FUZZ,$@)
 	$(Q)$(CLANG) -O1 -g -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE \

@@ -364,6 +364,10 @@ void truth_emit(struct broker *b, const struct request *r);
 void truth_close(struct broker *b);
 
 int cpu_hog_start(struct broker *b);
+/* A condition variable whose timed waits use CLOCK_MONOTONIC, as now_ns(). */
+int cond_init_monotonic(pthread_cond_t *cv);
+/* Waits on cv until signalled or due_ns (now_ns() clock); UINT64_MAX: no deadline. */
+void cond_wait_until(pthread_cond_t *cv, pthread_mutex_t *mu, uint64_t due_ns);
 /* Counts calls; true every `every`-th one (thread-safe). */
 bool every_nth(uint64_t *counter, uint32_t every);
 

@@ -311,6 +311,18 @@ void fetch_complete(struct broker *b, struct request *r)
 	net_respond(b, r);
 }
 
+/* ReplicaManager.fetchMessages: answer at once, or wait as a DelayedFetch? */
+static bool answer_now(const struct fetch_req *f)
+{
+	if (f->max_wait_ms <= 0 || f->nparts == 0 || f->min_bytes <= 0 ||
+	    f->bytes >= (uint64_t)f->min_bytes)
+		return true;
+	for (size_t i = 0; i < f->nparts; i++)
+		if (f->parts[i].error != KERR_NONE)
+			return true;
+	return false;
+}
+
 /*
  * Parses, calls the replication hook for a follower, reads; answers at once
  * or parks the fetch in the purgatory. -1: bad request (closes).
@@ -334,12 +346,7 @@ int fetch_handle(struct broker *b, struct request *r, const uint8_t *body, size_
 				replica_on_fetch(b, f->parts[i].p, f->replica_id,
 						 f->parts[i].fetch_offset, r->t_read);
 	fetch_read(r);
-	/* ReplicaManager.fetchMessages: answer now, or a DelayedFetch */
-	bool now = f->max_wait_ms <= 0 || f->nparts == 0 || f->bytes >= (uint64_t)f->min_bytes ||
-		   (f->min_bytes <= 0);
-	for (size_t i = 0; i < f->nparts && !now; i++)
-		now = f->parts[i].error != KERR_NONE;
-	if (now)
+	if (answer_now(f))
 		return build_response(r);
 	r->action = RB_RESPOND;
 	r->t_due = now_ns() + (uint64_t)f->max_wait_ms * 1000000ull;

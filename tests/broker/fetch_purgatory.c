@@ -14,7 +14,6 @@
  * read batch headers); callers of fetch_purgatory_wake hold no p->lock.
  */
 #include <stdlib.h>
-#include <time.h>
 
 #include "broker.h"
 
@@ -61,14 +60,7 @@ static void *reaper_main(void *arg)
 		}
 		if (fp->stop)
 			break;
-		if (next != UINT64_MAX) {
-			struct timespec ts = {.tv_sec = (time_t)(next / 1000000000ull),
-					      .tv_nsec = (long)(next % 1000000000ull)};
-
-			pthread_cond_timedwait(&fp->cv, &fp->mu, &ts);
-		} else {
-			pthread_cond_wait(&fp->cv, &fp->mu);
-		}
+		cond_wait_until(&fp->cv, &fp->mu, next);
 	}
 	pthread_mutex_unlock(&fp->mu);
 	return NULL;
@@ -77,14 +69,11 @@ static void *reaper_main(void *arg)
 int fetch_purgatory_start(struct broker *b)
 {
 	struct fetch_purgatory *fp = &b->fpurg;
-	pthread_condattr_t ca;
 
 	pthread_mutex_init(&fp->mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&fp->cv, &ca);
-	pthread_condattr_destroy(&ca);
-	return pthread_create(&fp->thr, NULL, reaper_main, b) ? -1 : 0;
+	if (cond_init_monotonic(&fp->cv) || pthread_create(&fp->thr, NULL, reaper_main, b))
+		return -1;
+	return 0;
 }
 
 /* Takes r off the list if it is still there (nobody completed it yet). */

@@ -118,14 +118,7 @@ static void *purgatory_main(void *arg)
 		}
 		if (p->stop && !r)
 			break;
-		if (r) {
-			struct timespec ts = {.tv_sec = (time_t)(r->t_due / 1000000000ull),
-					      .tv_nsec = (long)(r->t_due % 1000000000ull)};
-
-			pthread_cond_timedwait(&p->cv, &p->mu, &ts);
-		} else {
-			pthread_cond_wait(&p->cv, &p->mu);
-		}
+		cond_wait_until(&p->cv, &p->mu, r ? r->t_due : UINT64_MAX);
 	}
 	pthread_mutex_unlock(&p->mu);
 	return NULL;
@@ -134,14 +127,9 @@ static void *purgatory_main(void *arg)
 int purgatory_start(struct broker *b)
 {
 	struct purgatory *p = &b->purg;
-	pthread_condattr_t ca;
 
 	pthread_mutex_init(&p->mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&p->cv, &ca);
-	pthread_condattr_destroy(&ca);
-	if (pthread_create(&p->thr, NULL, purgatory_main, b))
+	if (cond_init_monotonic(&p->cv) || pthread_create(&p->thr, NULL, purgatory_main, b))
 		return -1;
 	return 0;
 }

@@ -28,6 +28,31 @@ void sleep_ms(uint32_t ms)
 		;
 }
 
+int cond_init_monotonic(pthread_cond_t *cv)
+{
+	pthread_condattr_t ca;
+	int rc;
+
+	if (pthread_condattr_init(&ca))
+		return -1;
+	/* timed waits on the monotonic clock: immune to wall-clock steps */
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	rc = pthread_cond_init(cv, &ca);
+	pthread_condattr_destroy(&ca);
+	return rc ? -1 : 0;
+}
+
+void cond_wait_until(pthread_cond_t *cv, pthread_mutex_t *mu, uint64_t due_ns)
+{
+	struct timespec ts = {.tv_sec = (time_t)(due_ns / 1000000000ull),
+			      .tv_nsec = (long)(due_ns % 1000000000ull)};
+
+	if (due_ns == UINT64_MAX)
+		pthread_cond_wait(cv, mu);
+	else
+		pthread_cond_timedwait(cv, mu, &ts);
+}
+
 bool every_nth(uint64_t *counter, uint32_t every)
 {
 	if (!every)
@@ -49,20 +74,13 @@ void request_free(struct request *r)
 
 int rqueue_init(struct rqueue *q, size_t cap)
 {
-	pthread_condattr_t ca;
-
 	q->head = q->tail = NULL;
 	q->n = 0;
 	q->cap = cap;
 	q->closed = false;
-	if (pthread_condattr_init(&ca))
-		return -1;
-	/* timed waits on the monotonic clock: immune to wall-clock steps */
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_mutex_init(&q->mu, NULL);
-	pthread_cond_init(&q->not_empty, &ca);
-	pthread_cond_init(&q->not_full, &ca);
-	pthread_condattr_destroy(&ca);
+	if (cond_init_monotonic(&q->not_empty) || cond_init_monotonic(&q->not_full))
+		return -1;
 	return 0;
 }
 

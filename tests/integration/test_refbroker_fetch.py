@@ -24,9 +24,10 @@ MIB = 1 << 20
 
 # -- Fetch / ListOffsets on the wire --------------------------------------------------
 
-def fetch_body(v, parts, max_wait=0, min_bytes=1, max_bytes=50 * MIB, session=(0, -1)):
+def fetch_body(v, parts, max_wait=0, min_bytes=1, max_bytes=50 * MIB, session=(0, -1),
+               replica_id=-1):
     """Fetch vV (4-11) of parts [(topic, partition, offset, partition max bytes)]."""
-    body = struct.pack(">iiiib", -1, max_wait, min_bytes, max_bytes, 0)
+    body = struct.pack(">iiiib", replica_id, max_wait, min_bytes, max_bytes, 0)
     if v >= 7:
         body += struct.pack(">ii", *session)
     topics = {}
@@ -282,6 +283,10 @@ def errors_and_offsets(t, port):
              [(0, 0), (0, 1280), (35, -1)],
              f"ListOffsets v{v}: earliest 0, latest = HW 1280, a timestamp UNSUPPORTED")
     t.eq(list_offsets(c, 1, "nope", 0, -1), (3, -1), "ListOffsets: unknown topic")
+    d = fetch_one(c, "big", 0, 1264, replica_id=1)
+    t.eq((d["error"], d["hw"], [b[:2] for b in batches(d["records"])[0]]),
+         (0, 1280, [(1264, 1279)]),
+         "a follower's fetch (replica_id 1): the last batch, up to the log end")
     clients = {"%s:%d" % c.s.getsockname()[:2]}
     c.s.close()
     return clients
@@ -332,7 +337,19 @@ def check_truth(t, truth, raw_clients, big_size):
                <= r["fetch"]["t_fetch_read_ns"])]
     t.check(fetches and not bad, f"{len(fetches)} fetch truth lines: times in order ({bad[:5]})")
     raw = [r for r in fetches if r["client"] in raw_clients]
-    t.eq(len(raw), 10, "truth: one line per raw Fetch")
+    t.eq(len(raw), 11, "truth: one line per raw Fetch")
+    follower = [r for r in raw if r["fetch"]["replica_id"] == 1]
+    t.check(len(follower) == 1 and follower[0]["fetch"]["bytes"] > 16000,
+            "truth: the follower's fetch, replica_id 1")
+    late = [p["append_end_ns"] for r in lines if r["api_key"] == 0 for p in r["partitions"]
+            if p["topic"] == "lp" and p["base_offset"] == 1]
+    woken = [r["fetch"]["t_wait_end_ns"] for r in raw
+             if r["fetch"]["partitions"][0]["topic"] == "lp"
+             and r["fetch"]["partitions"][0]["fetch_offset"] == 1]
+    if t.check(len(late) == 1 and len(woken) == 1, "truth: the late append and the woken fetch"):
+        dt = (woken[0] - late[0]) / 1e6
+        t.check(0 <= dt < 20, f"truth: the fetch left the purgatory {dt:.3f} ms after the "
+                              "append ended (< 20)")
     waited = sorted((r["fetch"]["t_wait_end_ns"] - r["fetch"]["t_wait_start_ns"]) / 1e6
                     for r in raw if r["fetch"]["t_wait_start_ns"])
     t.check(len(waited) == 3 and 150 <= waited[0] <= 400 and 250 <= waited[1] <= 350
