@@ -11,6 +11,8 @@
 (d) --consumer-mode group against the reference broker, which coordinates no
     groups: one line on stderr naming what is missing, exit status 1, within
     15 s;
+(f) group mode against the mock cluster: a group of one is assigned every
+    partition and reads every record once;
 (e) assign mode against the sanitizer reference broker, which serves
     ListOffsets and Fetch and wakes a waiting fetch when records arrive:
     exact counts again, and end-to-end latency near the delivery latency."""
@@ -64,13 +66,29 @@ def assign_mode(t):
     return boot
 
 
+def group_mode(t, boot):
+    # One member: the mock cluster sometimes answers a follower's SyncGroup
+    # with INVALID_REQUEST (seen in 2 of 8 runs with 3 consumers), and each
+    # rejoin costs its 3 s rebalance delay, so a larger group may not settle
+    # within the load's 10 s join wait. Kafka makes followers wait for the
+    # leader's SyncGroup instead.
+    s, _ = t.load(boot, "-t", "t", "--count", 1000, "--rate", RATE, "--consumers", 1,
+                  "--consumer-mode", "group", "--fetch-wait-ms", FETCH_WAIT_MS,
+                  messages=False, name="load-group-mock")
+    c = s["consumers"]
+    t.eq((c["mode"], c["expected"], c["consumed"], c["missing"], c["all_consumed"]),
+         ("group", 1000, 1000, 0, True), "group: mode, expected, consumed, missing, all")
+    t.check(0 < c["e2e_latency_us"]["p99"] < E2E_P99_BOUND_US,
+            f"group: end-to-end p99 ({c['e2e_latency_us']})")
+
+
 def missing(t, boot):
     # A fetch wait of 300 s holds a consumer's fetch that finds nothing at
     # the mock cluster for the whole run: with records 50 ms apart, a
     # consumer reads at most the few there when its first fetch arrives and
     # misses the rest (how many it gets is a race, so the counts are checked
     # for consistency).
-    rc, out, err, secs = t.run_load(boot, "-t", "t", "--count", 40, "--rate", 20,
+    rc, out, err, secs = t.run_load(boot, "-t", "t", "--count", 20, "--rate", 20,
                                     "--consumers", 2,
                                     "--fetch-wait-ms", 300000, "--consume-timeout", 0.2,
                                     name="load-missing", timeout=30)
@@ -79,10 +97,10 @@ def missing(t, boot):
     lines = err.strip().splitlines()
     t.check(len(lines) == 1 and f"{c['missing']} records not consumed" in lines[0],
             f"missing: one line on stderr saying so ({lines})")
-    t.eq(c["expected"], 40, "missing: records each consumer should read")
+    t.eq(c["expected"], 20, "missing: records each consumer should read")
     t.check(c["missing"] > 0 and not c["all_consumed"], f"missing: some ({c['missing']})")
-    t.check(c["missing"] >= 2 * 30, f"missing: most ({c['missing']} of 80)")
-    t.eq(c["consumed"] + c["missing"], 2 * 40, "missing: consumed + missing")
+    t.check(c["missing"] >= 2 * 15, f"missing: most ({c['missing']} of 40)")
+    t.eq(c["consumed"] + c["missing"], 2 * 20, "missing: consumed + missing")
     t.eq(sum(p["missing"] for p in c["per_consumer"]), c["missing"],
          "missing: the consumers' missing add up")
     t.check(secs < 10, f"missing: the run ends soon after the timeout ({secs:.1f} s)")
@@ -142,6 +160,7 @@ def java_profile_and_group(t):
 
 def test(t):
     boot = assign_mode(t)
+    group_mode(t, boot)
     missing(t, boot)
     java_profile_and_group(t)
 
