@@ -137,11 +137,26 @@ $(OUT)/tests/test_slice: tests/unit/test_slice.c tests/broker/slice.c tests/brok
 	$(call msg,CC-TEST,$@)
 	$(Q)$(CC) -O1 -g $(SAN) $(XCFLAGS) -Itests/broker $< tests/broker/slice.c -lcmocka -o $@
 
-$(OUT)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRCS) $(KPROTO) $(wildcard tests/fuzz/*.h) | $(OUT)/fuzz
+# The fuzzers share one instrumented build of src/lib and kproto: compiled
+# once, not once per target.
+FUZZ_CFLAGS := -O1 -g -std=c11 -D_GNU_SOURCE -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION \
+	-Iinclude -Ibpf -Itests/kproto -MMD -MP
+FUZZ_LIB_OBJS := $(patsubst src/%.c,$(OUT)/fuzzobj/%.o,$(LIB_SRCS)) $(OUT)/fuzzobj/kproto.o
+
+$(OUT)/fuzzobj/%.o: src/%.c
+	$(call msg,CC-FUZZ,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -c $< -o $@
+
+$(OUT)/fuzzobj/kproto.o: $(KPROTO)
+	$(call msg,CC-FUZZ,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -c $< -o $@
+
+$(OUT)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_OBJS) | $(OUT)/fuzz
 	$(call msg,FUZZ,$@)
-	$(Q)$(CLANG) -O1 -g -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE \
-		-DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION -Iinclude -Ibpf -Itests/kproto $< \
-		$(LIB_SRCS) $(KPROTO) -lz -lm -o $@
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined $< $(FUZZ_LIB_OBJS) \
+		-lz -lm -o $@
 
 unit: $(UNIT_BINS)
 	$(Q)set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done; \
@@ -180,7 +195,12 @@ fuzz: $(FUZZ_BINS)
 test demo bench soak: deps
 	$(Q)$(MAKE) --no-print-directory $@-run
 
-test-run: all format-check clang-check unit fuzz-smoke integration
+# Everything is built first, in parallel (one job per CPU), then checked
+# and run one step at a time.
+JOBS ?= $(shell nproc)
+test-run:
+	$(Q)$(MAKE) --no-print-directory -j$(JOBS) all $(CLANG_OBJS) $(UNIT_BINS) $(FUZZ_BINS)
+	$(Q)$(MAKE) --no-print-directory format-check clang-check unit fuzz-smoke integration
 
 # bench_causes also measures the hooks alone: a kafkalat whose BPF programs
 # return at once, built into $(OUT)/floor
@@ -251,4 +271,5 @@ format-check:
 clean:
 	rm -rf $(OUT)
 
--include $(wildcard $(OUT)/obj/*/*.d $(OUT)/san/*/*.d $(OUT)/clang/*/*.d $(OUT)/tests/*.d)
+-include $(wildcard $(OUT)/obj/*/*.d $(OUT)/san/*/*.d $(OUT)/clang/*/*.d $(OUT)/tests/*.d \
+	$(OUT)/fuzzobj/*.d $(OUT)/fuzzobj/*/*.d $(OUT)/fuzz/*.d)
