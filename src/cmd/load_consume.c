@@ -89,12 +89,11 @@ static bool transient(rd_kafka_resp_err_t err)
 }
 
 /* The first error is the one that explains; later ones are its echoes. */
-static void consumer_fail(struct consumer *c, rd_kafka_resp_err_t err, const char *fmt,
-			  const char *what)
+static void consumer_fail(struct consumer *c, rd_kafka_resp_err_t err, const char *why)
 {
 	if (transient(err) || atomic_load(&c->failed))
 		return;
-	snprintf(c->err, sizeof(c->err), fmt, what);
+	snprintf(c->err, sizeof(c->err), "%s", why);
 	atomic_store(&c->failed, true);
 }
 
@@ -133,7 +132,7 @@ static void *consumer_thread(void *arg)
 		if (!m->err)
 			consume_record(c, m);
 		else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-			consumer_fail(c, m->err, "%s", rd_kafka_message_errstr(m));
+			consumer_fail(c, m->err, rd_kafka_message_errstr(m));
 		rd_kafka_message_destroy(m);
 	}
 	return NULL;
