@@ -137,6 +137,11 @@ $(OUT)/tests/test_slice: tests/unit/test_slice.c tests/broker/slice.c tests/brok
 	$(call msg,CC-TEST,$@)
 	$(Q)$(CC) -O1 -g $(SAN) $(XCFLAGS) -Itests/broker $< tests/broker/slice.c -lcmocka -o $@
 
+# the reference broker's replication rules, pure logic
+$(OUT)/tests/test_isr: tests/unit/test_isr.c tests/broker/isr.c tests/broker/isr.h | $(OUT)/tests
+	$(call msg,CC-TEST,$@)
+	$(Q)$(CC) -O1 -g $(SAN) $(XCFLAGS) -Itests/broker $< tests/broker/isr.c -lcmocka -o $@
+
 # The fuzzers share one instrumented build of src/lib and kproto: compiled
 # once, not once per target.
 FUZZ_CFLAGS := -O1 -g -std=c11 -D_GNU_SOURCE -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION \

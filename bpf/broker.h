@@ -1,16 +1,42 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
-/* The broker process a BPF object traces: its tgid, set by the loader. */
+/*
+ * The broker processes a BPF object traces: up to KLT_MAX_BROKERS tgids,
+ * set by the loader. The set is read-only data: the verifier knows
+ * targ_ntgids, so the comparisons past it are dead code the JIT drops, and
+ * one broker costs one comparison (docs/design.md, "Several brokers").
+ */
 #ifndef KAFKALAT_BROKER_H
 #define KAFKALAT_BROKER_H
 
 #include <bpf/bpf_helpers.h>
 
-const volatile __u32 targ_tgid = 0;
+#include "kafkalat/events.h"
 
-/* The current task is one of the broker's threads. */
+const volatile __u32 targ_tgids[KLT_MAX_BROKERS] = {};
+const volatile __u32 targ_ntgids = 0;
+
+/* tgid is one of the traced brokers. The count is read once: a known
+ * constant to the verifier, which drops the comparisons past it. */
+static __always_inline int tgid_traced(__u32 tgid)
+{
+	__u32 n = targ_ntgids;
+
+#pragma unroll
+	for (__u32 i = 0; i < KLT_MAX_BROKERS; i++)
+		if (i < n && targ_tgids[i] == tgid)
+			return 1;
+	return 0;
+}
+
+static __always_inline __u32 current_tgid(void)
+{
+	return bpf_get_current_pid_tgid() >> 32;
+}
+
+/* The current task is one of the brokers' threads. */
 static __always_inline int is_broker(void)
 {
-	return (bpf_get_current_pid_tgid() >> 32) == targ_tgid;
+	return tgid_traced(current_tgid());
 }
 
 #endif

@@ -3,9 +3,11 @@
  * Why a broker thread waited: the kernel side of the cause breakdown. A
  * separate object from kafkalat.bpf.c, loaded next to it unless
  * --no-causes, each group of programs (file, futex, sched, block, journal,
- * writeback) only if chosen. Everything per thread is filtered to targ_tgid in the kernel;
- * block I/O is of every device (it is asynchronous: the broker's writes are
- * often issued by a flusher or jbd2). Tracepoints (tp_btf) only.
+ * writeback) only if chosen. Everything per thread is filtered to the traced
+ * brokers (broker.h) in the kernel; block I/O is of every device (it is
+ * asynchronous: the broker's writes are often issued by a flusher or jbd2).
+ * Records name threads only: each thread's broker comes once, in a
+ * KLC_EV_THREAD before its first record. Tracepoints (tp_btf) only.
  *
  * No per-CPU scratch lives across a program run (syscall tracepoint
  * programs may be preempted); per-thread state is in task storage (syscalls)
@@ -18,6 +20,7 @@
 #include <bpf/bpf_core_read.h>
 
 #include "kafkalat/cause_events.h"
+#include "batch_walk.h"
 #include "fdtable.h"
 #include "bench_floor.h"
 #include "syscall_nr.h"
@@ -63,10 +66,13 @@ struct fd_info {
 /* The watched syscall in progress of a broker thread. */
 struct pending_sys {
 	__u64 t_start;
+	__u64 buf;    /* write: the data; writev: the iovec array */
+	__u64 count;  /* write: its size; writev: iovcnt */
 	__u64 ino;    /* file: identity; futex: uaddr */
 	__s64 offset; /* file: position or -1; futex: op */
 	__u32 dev;
 	__s32 fd;
+	__u32 announced; /* the tgid this thread's KLC_EV_THREAD named; 0 none */
 	__u8 kind;
 	__u8 armed;
 };
@@ -79,6 +85,7 @@ struct offcpu {
 	__u32 prev_state;
 	__u32 waker_tid;
 	__u32 waker_tgid;
+	__u32 announced; /* as pending_sys.announced */
 	__u8 blocked;
 	char waker_comm[KLC_COMM_LEN];
 };
@@ -156,6 +163,54 @@ static __always_inline void count_state_full(void)
 		__sync_fetch_and_add(&st->state_full, 1);
 }
 
+/* tid -> tgid of the threads whose KLC_EV_THREAD went out, for the rare
+ * records (journal handles, throttling, folio waits); the frequent ones
+ * keep the tgid announced in the per-thread state they look up anyway. A
+ * thread forgotten (or its tid reused) is announced again: harmless. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_THREADS);
+	__type(key, __u32);
+	__type(value, __u32);
+} threads_seen SEC(".maps");
+
+/* Which broker a thread belongs to, before its first record; 0 sent. */
+static __always_inline int emit_thread(__u32 tid, __u32 tgid)
+{
+	struct klc_thread_event *e = event_reserve(sizeof(*e), KLC_EV_THREAD);
+
+	if (!e)
+		return -1;
+	e->type = KLC_EV_THREAD;
+	e->tid = tid;
+	e->tgid = tgid;
+	e->pad = 0;
+	ring_submit(e);
+	return 0;
+}
+
+/* The same where the thread's own state remembers it (*announced). */
+static __always_inline void thread_note(__u32 tid, __u32 tgid, __u32 *announced)
+{
+	if (*announced != tgid && !emit_thread(tid, tgid))
+		*announced = tgid;
+}
+
+static __always_inline void thread_announce(__u32 tid, __u32 tgid)
+{
+	__u32 *seen = bpf_map_lookup_elem(&threads_seen, &tid);
+
+	if ((!seen || *seen != tgid) && !emit_thread(tid, tgid))
+		bpf_map_update_elem(&threads_seen, &tid, &tgid, BPF_ANY);
+}
+
+static __always_inline void current_announce(void)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+
+	thread_announce((__u32)id, id >> 32);
+}
+
 /* ---- file writes and syncs, futex waits: sys_enter / sys_exit ---- */
 
 /* The file's name and its directory's, once per fd (the cache below): the
@@ -184,7 +239,7 @@ static __always_inline void emit_file_name(__s32 fd, struct file *file, struct f
 /* fd -> its identity if a regular file; cached per (tgid, fd) until close. */
 static __noinline int fd_classify(__s32 fd, struct fd_info *out)
 {
-	struct fd_key key = {.tgid = targ_tgid, .fd = fd};
+	struct fd_key key = {.tgid = current_tgid(), .fd = fd};
 	struct fd_info *cached = bpf_map_lookup_elem(&fds, &key);
 	struct fd_info info = {};
 	struct file *file;
@@ -228,8 +283,8 @@ static __always_inline int is_futex_wait(__u32 op)
 	}
 }
 
-/* A watched syscall's entry: args are its first, second and fourth. */
-static __always_inline int enter_sys(long id, __u64 arg0, __u64 arg1, __u64 arg3)
+/* A watched syscall's entry: args are its first four. */
+static __always_inline int enter_sys(long id, __u64 arg0, __u64 arg1, __u64 arg2, __u64 arg3)
 {
 	struct pending_sys *p, s = {};
 	struct fd_info fi;
@@ -242,7 +297,7 @@ static __always_inline int enter_sys(long id, __u64 arg0, __u64 arg1, __u64 arg3
 		return 0;
 	s.fd = (__s32)arg0;
 	if (kind == KLC_SYS_CLOSE) {
-		struct fd_key key = {.tgid = targ_tgid, .fd = s.fd};
+		struct fd_key key = {.tgid = current_tgid(), .fd = s.fd};
 
 		bpf_map_delete_elem(&fds, &key);
 		return 0;
@@ -261,6 +316,8 @@ static __always_inline int enter_sys(long id, __u64 arg0, __u64 arg1, __u64 arg3
 			return 0;
 		s.ino = fi.ino;
 		s.dev = fi.dev;
+		s.buf = arg1;
+		s.count = arg2;
 		/* pwritev(2)'s pos_l is the whole 64-bit offset on 64-bit */
 		if (kind == KLC_SYS_PWRITE64 || kind == KLC_SYS_PWRITEV || kind == KLC_SYS_PWRITEV2)
 			s.offset = (__s64)arg3;
@@ -273,6 +330,7 @@ static __always_inline int enter_sys(long id, __u64 arg0, __u64 arg1, __u64 arg3
 	}
 	s.kind = kind;
 	s.armed = 1;
+	s.announced = p->announced;
 	s.t_start = bpf_ktime_get_ns();
 	*p = s;
 	return 0;
@@ -285,7 +343,7 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 	if (!is_broker())
 		return 0;
 	return enter_sys(id, PT_REGS_PARM1_CORE_SYSCALL(regs), PT_REGS_PARM2_CORE_SYSCALL(regs),
-			 PT_REGS_PARM4_CORE_SYSCALL(regs));
+			 PT_REGS_PARM3_CORE_SYSCALL(regs), PT_REGS_PARM4_CORE_SYSCALL(regs));
 }
 
 /*
@@ -298,7 +356,7 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 SEC("tracepoint")
 int file_sys_enter(struct trace_event_raw_sys_enter *ctx)
 {
-	__u64 arg1 = 0, arg3 = 0;
+	__u64 arg1 = 0, arg2 = 0, arg3 = 0;
 
 	BENCH_FLOOR_RETURN();
 	if (!is_broker())
@@ -307,8 +365,60 @@ int file_sys_enter(struct trace_event_raw_sys_enter *ctx)
 	 * direct read past it makes the kernel refuse the attachment, so the
 	 * optional ones are probed (their values are used only where they exist). */
 	bpf_probe_read_kernel(&arg1, sizeof(arg1), &ctx->args[1]);
+	bpf_probe_read_kernel(&arg2, sizeof(arg2), &ctx->args[2]);
 	bpf_probe_read_kernel(&arg3, sizeof(arg3), &ctx->args[3]);
-	return enter_sys(tp_enter_syscall_nr(ctx), ctx->args[0], arg1, arg3);
+	return enter_sys(tp_enter_syscall_nr(ctx), ctx->args[0], arg1, arg2, arg3);
+}
+
+struct batch_scan {
+	struct bw w;
+	__u64 addr;
+};
+
+static int batch_step(__u64 index __attribute__((unused)), void *ctx)
+{
+	struct batch_scan *b = ctx;
+	__u8 h[BW_HEAD_BYTES];
+
+	if (!bw_want(&b->w) || bpf_probe_read_user(h, sizeof(h), (void *)(b->addr + b->w.off)))
+		return 1;
+	return !bw_take(&b->w, h);
+}
+
+/*
+ * A write of ret bytes whose data starts with a magic-2 record batch: its
+ * batches' offsets, from their headers (at most BW_MAX_BATCHES), before the
+ * write's own record. Of a writev, the first iovec only: a broker appends
+ * one buffer of whole batches per write.
+ */
+static __always_inline void emit_batches(struct pending_sys *p, __s64 ret)
+{
+	struct batch_scan b = {};
+	struct klc_batch_event *e;
+	struct iovec iv;
+
+	if (ret < BW_HEADER_LEN || p->kind == KLC_SYS_FSYNC || p->kind == KLC_SYS_FDATASYNC)
+		return;
+	b.addr = p->buf;
+	b.w.len = p->count < (__u64)ret ? p->count : (__u64)ret;
+	if (p->kind == KLC_SYS_WRITEV || p->kind == KLC_SYS_PWRITEV ||
+	    p->kind == KLC_SYS_PWRITEV2) {
+		if (!p->count || bpf_probe_read_user(&iv, sizeof(iv), (void *)p->buf))
+			return;
+		b.addr = (__u64)iv.iov_base;
+		b.w.len = iv.iov_len < (__u64)ret ? iv.iov_len : (__u64)ret;
+	}
+	bpf_loop(BW_MAX_BATCHES, batch_step, &b, 0);
+	if (!b.w.batches || !(e = event_reserve(sizeof(*e), KLC_EV_BATCH)))
+		return;
+	e->type = KLC_EV_BATCH;
+	e->tid = (__u32)bpf_get_current_pid_tgid();
+	e->t_start_ns = p->t_start;
+	e->base_offset = b.w.base_offset;
+	e->last_offset = bw_last(&b.w);
+	e->batches = b.w.batches;
+	e->fd = p->fd;
+	ring_submit(e);
 }
 
 static __noinline int emit_file(struct pending_sys *p, __s64 ret, __u64 now)
@@ -317,6 +427,8 @@ static __noinline int emit_file(struct pending_sys *p, __s64 ret, __u64 now)
 
 	if (!p)
 		return 0;
+	thread_note((__u32)bpf_get_current_pid_tgid(), current_tgid(), &p->announced);
+	emit_batches(p, ret);
 	e = event_reserve(sizeof(*e), KLC_EV_FILE);
 	if (!e)
 		return 0;
@@ -341,6 +453,7 @@ static __noinline int emit_futex(struct pending_sys *p, __s64 ret, __u64 now)
 
 	if (!p || now - p->t_start < min_futex_ns)
 		return 0;
+	thread_note((__u32)bpf_get_current_pid_tgid(), current_tgid(), &p->announced);
 	e = event_reserve(sizeof(*e), KLC_EV_FUTEX);
 	if (!e)
 		return 0;
@@ -442,9 +555,10 @@ static __always_inline void switch_out(void *ctx, struct task_struct *prev, bool
 	s.blocked = !preempt && prev_state != 0; /* TASK_RUNNING */
 	s.stack_id = s.blocked ? blocked_stack(ctx, prev) : -1;
 	o = bpf_map_lookup_elem(&offcpu, &tid);
-	if (o)
+	if (o) {
+		s.announced = o->announced;
 		*o = s;
-	else if (bpf_map_update_elem(&offcpu, &tid, &s, BPF_NOEXIST))
+	} else if (bpf_map_update_elem(&offcpu, &tid, &s, BPF_NOEXIST))
 		count_state_full();
 }
 
@@ -458,6 +572,8 @@ static __always_inline void switch_in(struct task_struct *next, __u64 now)
 	o = bpf_map_lookup_elem(&offcpu, &tid);
 	if (!o || !o->t_off)
 		return;
+	if (now - o->t_off >= min_offcpu_ns)
+		thread_note(tid, next->tgid, &o->announced);
 	if (now - o->t_off >= min_offcpu_ns && (e = event_reserve(sizeof(*e), KLC_EV_OFFCPU))) {
 		e->type = KLC_EV_OFFCPU;
 		e->tid = tid;
@@ -483,7 +599,7 @@ SEC("tp_btf/sched_switch")
 int BPF_PROG(sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next,
 	     unsigned int prev_state)
 {
-	int out = (__u32)prev->tgid == targ_tgid, in = (__u32)next->tgid == targ_tgid;
+	int out = tgid_traced(prev->tgid), in = tgid_traced(next->tgid);
 	__u64 now;
 
 	BENCH_FLOOR_RETURN();
@@ -506,7 +622,7 @@ int BPF_PROG(sched_waking, struct task_struct *p)
 	__u32 tid;
 
 	BENCH_FLOOR_RETURN();
-	if ((__u32)p->tgid != targ_tgid)
+	if (!tgid_traced(p->tgid))
 		return 0;
 	tid = p->pid;
 	o = bpf_map_lookup_elem(&offcpu, &tid);
@@ -651,6 +767,7 @@ int BPF_PROG(jbd2_handle_stats, dev_t dev, tid_t tid, unsigned int type, unsigne
 	BENCH_FLOOR_RETURN();
 	if (!is_broker())
 		return 0;
+	current_announce();
 	e = event_reserve(sizeof(*e), KLC_EV_JBD2_HANDLE);
 	if (!e)
 		return 0;
@@ -681,6 +798,7 @@ int BPF_PROG(balance_dirty_pages, struct bdi_writeback *wb, struct dirty_throttl
 	BENCH_FLOOR_RETURN();
 	if (!is_broker())
 		return 0;
+	current_announce();
 	e = event_reserve(sizeof(*e), KLC_EV_DIRTY_THROTTLE);
 	if (!e)
 		return 0;
@@ -705,6 +823,7 @@ int BPF_PROG(folio_wait_writeback, struct folio *folio, struct address_space *ma
 	BENCH_FLOOR_RETURN();
 	if (!is_broker() || !mapping)
 		return 0;
+	current_announce();
 	e = event_reserve(sizeof(*e), KLC_EV_FOLIO_WAIT);
 	if (!e)
 		return 0;

@@ -4,7 +4,9 @@
  * of a connection's byte stream, however it is chunked, and yields every
  * frame's header and, for Produce requests, the body's metadata (acks,
  * timeout, topics, partitions, record-batch sizes and record counts) while
- * skipping record data without copying it.
+ * skipping record data without copying it; for follower Fetch requests
+ * (v4-v14, replica_id >= 0), their topics and each partition's fetch
+ * offset. Other bodies, consumer Fetch ones included, are skipped by length.
  *
  * It is shared by the BPF programs (which feed it the bytes of each socket
  * syscall, straight from user memory) and the unit tests (which feed it byte
@@ -68,17 +70,20 @@ enum kw_state {
 	S_BODY_DONE,
 	S_SKIP_FRAME,
 	S_RESP_TAIL,
+	S_FETCH_REPLICA,
+	S_FETCH_OFFSET,
 };
 
 /* What a step produced for the caller to emit. */
 enum kw_result {
 	KW_NONE = 0,
-	KW_FRAME,   /* a frame completed: emit it from the flow's fields */
-	KW_TOPIC,   /* a topic name (or id) completed */
-	KW_PART,    /* a partition's records field completed */
-	KW_BADCONN, /* the flow became undecodable: bad_reason, bad_detail */
-	KW_DESYNC,  /* a tentative boundary proved wrong; back to resync */
-	KW_STOP,    /* ignore the rest of this syscall's bytes */
+	KW_FRAME,      /* a frame completed: emit it from the flow's fields */
+	KW_TOPIC,      /* a topic name (or id) completed */
+	KW_PART,       /* a partition's records field completed */
+	KW_BADCONN,    /* the flow became undecodable: bad_reason, bad_detail */
+	KW_DESYNC,     /* a tentative boundary proved wrong; back to resync */
+	KW_STOP,       /* ignore the rest of this syscall's bytes */
+	KW_FETCH_PART, /* a follower Fetch partition's fetch offset was read */
 };
 
 #define KW_CLIENT_ID_BUF                                                        \
@@ -88,6 +93,16 @@ enum kw_result {
 #define KW_BATCH_HDR	       61 /* record batch v2 header bytes up to and including recordsCount */
 #define KW_MAGIC_END	       17 /* bytes of a batch or legacy message up to its magic byte */
 #define KW_PRODUCE_MAX_VERSION 13
+/* Fetch bodies walked: v4 (librdkafka's least) to v14; v15 moved replica_id
+ * into a tagged field at the body's end, out of a one-pass walk's reach */
+#define KW_FETCH_MIN_VERSION 4
+#define KW_FETCH_MAX_VERSION 14
+/* Correlation ids a TX flow remembers as Produce requests' (slot corr % 64):
+ * a response's tail is kept only for them, so another API's body end (a
+ * Fetch response written rather than sent with sendfile ends in record
+ * bytes) never leaves the kernel. More requests in flight on one
+ * connection only lose the oldest Produce responses' throttle. */
+#define KW_CORR_SLOTS 64
 
 struct kw_flow {
 	__u64 frame_left; /* bytes of the current frame after the size not yet walked */
@@ -97,6 +112,7 @@ struct kw_flow {
 	__u64 t_first;
 	__u64 record_bytes;
 	__u64 records;
+	__s64 fetch_offset; /* of the Fetch partition just read */
 	__u32 tid_first;
 	__u32 size;
 	__u32 flags; /* KLT_FRAME_* of the frame being walked */
@@ -111,12 +127,15 @@ struct kw_flow {
 	__u32 varint;
 	__u32 bad_detail;
 	__u32 tentative_frames;
+	__u64 produce_slots;		/* TX: bit i: slot_corr[i] is a Produce request's */
+	__s32 slot_corr[KW_CORR_SLOTS]; /* TX: the last request noted in each slot */
 	__s32 corr_lo; /* TX: correlation ids of the requests framed on this connection */
 	__s32 corr_hi;
 	__s32 corr_id;
 	__s32 timeout_ms;
 	__s32 part_index;
 	__s32 part_bytes;
+	__s32 replica_id; /* of the Fetch request being walked */
 	__u16 state;
 	__u16 tags_ret;
 	__s16 api_key;
@@ -164,9 +183,17 @@ KW_INLINE __u16 kw_be16(const __u8 *b)
 	return (__u16)(((__u16)b[0] << 8) | (__u16)b[1]);
 }
 
+/* The request walked uses compact lengths and tagged fields: Produce v9+,
+ * Fetch v12+ (a response flow's api_key is -1: never). */
 KW_INLINE int kw_flexible(const struct kw_flow *f)
 {
-	return f->api_version >= 9;
+	return f->api_version >= (f->api_key == 1 ? 12 : 9);
+}
+
+KW_INLINE int kw_fetch_walked(const struct kw_flow *f)
+{
+	return f->api_key == 1 && f->api_version >= KW_FETCH_MIN_VERSION &&
+	       f->api_version <= KW_FETCH_MAX_VERSION;
 }
 
 KW_INLINE void kw_consume(struct kw_flow *f, struct kw_in *in, __u64 n)
@@ -214,7 +241,7 @@ KW_INLINE int kw_body_bad(struct kw_flow *f)
 {
 	if (f->sync == KW_TENTATIVE)
 		return kw_reject(f, KLT_BAD_BODY, 0);
-	f->flags &= ~(__u32)KLT_FRAME_PRODUCE_PARSED;
+	f->flags &= ~(__u32)(KLT_FRAME_PRODUCE_PARSED | KLT_FRAME_FETCH_PARSED);
 	f->skip = f->frame_left;
 	f->have = 0;
 	f->state = S_SKIP_FRAME;
@@ -309,6 +336,10 @@ KW_INLINE void kw_after_header(struct kw_flow *f)
 		f->state = f->api_version >= 3 ? S_TXN_LEN : S_ACKS;
 		return;
 	}
+	if (kw_fetch_walked(f)) {
+		f->state = S_FETCH_REPLICA;
+		return;
+	}
 	f->skip = f->frame_left;
 	f->state = S_SKIP_FRAME;
 }
@@ -327,6 +358,8 @@ KW_INLINE void kw_frame_reset(struct kw_flow *f)
 	f->nparts = 0;
 	f->record_bytes = 0;
 	f->records = 0;
+	f->replica_id = -1;
+	f->fetch_offset = 0;
 	f->varint_shift = 0;
 	f->frame_emitted = 0;
 }
@@ -458,6 +491,10 @@ KW_STEP_FN int kw_step_client_id(struct kw_flow *f, struct kw_names *nm, struct 
 		f->flags |= KLT_FRAME_PRODUCE_PARSED;
 		return KW_NONE;
 	}
+	if (kw_fetch_walked(f) && kw_flexible(f)) {
+		kw_tags(f, S_FETCH_REPLICA);
+		return KW_NONE;
+	}
 	kw_after_header(f);
 	return KW_NONE;
 }
@@ -555,6 +592,65 @@ KW_INLINE void kw_topic_end(struct kw_flow *f)
 		f->state = S_TOPIC_NEXT;
 }
 
+/* After the last topic: Produce's tagged fields; Fetch's forgotten topics,
+ * rack id and tagged fields say nothing wanted (S_BODY_DONE skips them). */
+KW_INLINE void kw_topics_end(struct kw_flow *f)
+{
+	if (kw_flexible(f) && f->api_key == 0)
+		kw_tags(f, S_BODY_DONE);
+	else
+		f->state = S_BODY_DONE;
+}
+
+/* A Fetch body: replica_id, then fixed fields up to the topics. A
+ * consumer's (replica_id < 0) is skipped. */
+KW_STEP_FN int kw_step_fetch_replica(struct kw_flow *f, struct kw_in *in)
+{
+	int r;
+
+	KW_CHECK(f && in);
+	r = kw_fixed(f, in, 4);
+	if (r < 0)
+		return kw_body_bad(f);
+	if (r == 0)
+		return KW_NONE;
+	f->replica_id = (__s32)kw_be32(f->tok);
+	if (f->replica_id < 0) {
+		f->skip = f->frame_left;
+		f->state = S_SKIP_FRAME;
+		return KW_NONE;
+	}
+	f->flags |= KLT_FRAME_FETCH_PARSED;
+	/* max_wait_ms, min_bytes, max_bytes, isolation_level; v7+ session id, epoch */
+	f->skip = f->api_version >= 7 ? 21 : 13;
+	f->state = S_TOPICS_COUNT;
+	return KW_NONE;
+}
+
+/* A Fetch partition after its index: [current_leader_epoch (v9+)] skipped,
+ * fetch_offset read, then last_fetched_epoch (v12+), log_start_offset (v5+)
+ * and partition_max_bytes skipped. */
+KW_STEP_FN int kw_step_fetch_offset(struct kw_flow *f, struct kw_in *in)
+{
+	int r;
+
+	KW_CHECK(f && in);
+	r = kw_fixed(f, in, 8);
+	if (r < 0)
+		return kw_body_bad(f);
+	if (r == 0)
+		return KW_NONE;
+	f->fetch_offset = (__s64)((__u64)kw_be32(f->tok) << 32 | kw_be32(f->tok + 4));
+	f->nparts++;
+	f->frame_emitted = 1;
+	f->skip = (f->api_version >= 12 ? 4 : 0) + (f->api_version >= 5 ? 8 : 0) + 4;
+	if (kw_flexible(f))
+		kw_tags(f, S_PART_NEXT);
+	else
+		f->state = S_PART_NEXT;
+	return KW_FETCH_PART;
+}
+
 KW_STEP_FN int kw_step_topics_count(struct kw_flow *f, struct kw_in *in)
 {
 	int r;
@@ -567,10 +663,8 @@ KW_STEP_FN int kw_step_topics_count(struct kw_flow *f, struct kw_in *in)
 		return KW_NONE;
 	if (f->topics_left)
 		f->state = S_TOPIC_NAME_LEN;
-	else if (kw_flexible(f))
-		kw_tags(f, S_BODY_DONE);
 	else
-		f->state = S_BODY_DONE;
+		kw_topics_end(f);
 	return KW_NONE;
 }
 
@@ -647,6 +741,11 @@ KW_STEP_FN int kw_step_part_index(struct kw_flow *f, struct kw_in *in)
 	if (r == 0)
 		return KW_NONE;
 	f->part_index = (__s32)kw_be32(f->tok);
+	if (f->api_key == 1) {
+		f->skip = f->api_version >= 9 ? 4 : 0;
+		f->state = S_FETCH_OFFSET;
+		return KW_NONE;
+	}
 	f->state = S_RECORDS_LEN;
 	return KW_NONE;
 }
@@ -782,11 +881,16 @@ KW_STEP_FN int kw_step_next(struct kw_flow *f)
 	f->topic_idx++;
 	if (--f->topics_left)
 		f->state = S_TOPIC_NAME_LEN;
-	else if (kw_flexible(f))
-		kw_tags(f, S_BODY_DONE);
 	else
-		f->state = S_BODY_DONE;
+		kw_topics_end(f);
 	return KW_NONE;
+}
+
+KW_INLINE int kw_answers_produce(const struct kw_flow *tx, __s32 corr)
+{
+	__u32 slot = (__u32)corr & (KW_CORR_SLOTS - 1);
+
+	return (tx->produce_slots >> slot & 1) && tx->slot_corr[slot] == corr;
 }
 
 KW_STEP_FN int kw_step_resp_corr(struct kw_flow *f, struct kw_in *in)
@@ -810,7 +914,7 @@ KW_STEP_FN int kw_step_resp_corr(struct kw_flow *f, struct kw_in *in)
 	/* the last bytes hold Produce's throttle_time_ms: the connection is
 	 * muted that long after the response */
 	f->tail_len = 0;
-	if (f->frame_left < KLT_RESP_TAIL) {
+	if (f->frame_left < KLT_RESP_TAIL || !kw_answers_produce(f, f->corr_id)) {
 		f->skip = f->frame_left;
 		f->state = S_SKIP_FRAME;
 		return KW_NONE;
@@ -849,6 +953,33 @@ KW_INLINE int kw_lost_bytes(struct kw_flow *f)
 	return void_reported;
 }
 
+/*
+ * n bytes of file data (sendfile: a Fetch response's records) went out in
+ * the response being written, unread: 0 when they fall where no field is
+ * read (skipped bytes, or the response's end, whose tail is then unknown);
+ * else the stream is lost until a boundary is found again: 1 when what was
+ * reported since the last proven one must be voided.
+ */
+KW_INLINE int kw_skip_file(struct kw_flow *f, __u64 n)
+{
+	if (f->sync != KW_BAD && f->state != S_SIZE && f->frame_left >= n) {
+		if (f->skip >= n) {
+			f->skip -= n;
+			f->frame_left -= n;
+			return 0;
+		}
+		if (f->state == S_RESP_TAIL) {
+			f->frame_left -= n;
+			f->skip = f->frame_left;
+			f->have = 0;
+			f->tail_len = 0;
+			f->state = S_SKIP_FRAME;
+			return 0;
+		}
+	}
+	return kw_lost_bytes(f);
+}
+
 /* The caller tells the TX flow which correlation ids its requests carry. */
 KW_INLINE void kw_note_request_corr(struct kw_flow *tx, __s32 corr)
 {
@@ -857,6 +988,18 @@ KW_INLINE void kw_note_request_corr(struct kw_flow *tx, __s32 corr)
 	if (!tx->corr_known || corr > tx->corr_hi)
 		tx->corr_hi = corr;
 	tx->corr_known = 1;
+}
+
+/* ... and of which API each is: only Produce responses keep their tail. */
+KW_INLINE void kw_note_request_api(struct kw_flow *tx, __s32 corr, __s16 api_key)
+{
+	__u32 slot = (__u32)corr & (KW_CORR_SLOTS - 1);
+
+	tx->slot_corr[slot] = corr;
+	if (api_key == 0)
+		tx->produce_slots |= 1ull << slot;
+	else
+		tx->produce_slots &= ~(1ull << slot);
 }
 
 KW_INLINE int kw_dispatch(struct kw_flow *f, struct kw_names *nm, struct kw_in *in)
@@ -902,6 +1045,10 @@ KW_INLINE int kw_dispatch(struct kw_flow *f, struct kw_names *nm, struct kw_in *
 		return kw_step_batch(f, in);
 	case S_PART_END:
 		return kw_step_part_end(f);
+	case S_FETCH_REPLICA:
+		return kw_step_fetch_replica(f, in);
+	case S_FETCH_OFFSET:
+		return kw_step_fetch_offset(f, in);
 	case S_PART_NEXT:
 	case S_TOPIC_NEXT:
 		return kw_step_next(f);
@@ -1027,7 +1174,7 @@ KW_INLINE void kw_fill_topic(struct klt_topic_event *e, const struct kw_flow *f,
 			     const struct kw_names *nm, __u64 conn_id)
 {
 	e->type = KLT_EV_TOPIC;
-	e->flags = f->topic_is_id ? KLT_TOPIC_IS_ID : 0;
+	e->flags = (f->topic_is_id ? KLT_TOPIC_IS_ID : 0) | (f->api_key == 1 ? KLT_TOPIC_FETCH : 0);
 	e->conn_id = conn_id;
 	e->topic_idx = f->topic_idx;
 	e->name_len = f->topic_len > KLT_TOPIC_NAME_MAX ? KLT_TOPIC_NAME_MAX : f->topic_len;
@@ -1046,6 +1193,20 @@ KW_INLINE void kw_fill_part(struct klt_part_event *e, const struct kw_flow *f, _
 	e->record_bytes = f->part_bytes;
 	e->records = f->part_records;
 	e->batches = f->part_batches;
+	e->pad = 0;
+}
+
+/* KW_FETCH_PART */
+KW_INLINE void kw_fill_fetch_part(struct klt_fetch_part_event *e, const struct kw_flow *f,
+				  __u64 conn_id)
+{
+	e->type = KLT_EV_FETCH_PART;
+	e->flags = 0;
+	e->conn_id = conn_id;
+	e->topic_idx = f->topic_idx;
+	e->partition = f->part_index;
+	e->fetch_offset = f->fetch_offset;
+	e->replica_id = f->replica_id;
 	e->pad = 0;
 }
 

@@ -1,8 +1,12 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * Socket syscalls of one broker process: frame the Kafka byte stream of
- * every connection to its listener port(s) and emit each frame's header and
- * Produce metadata to one ring buffer. Tracepoints only (no kprobes/fentry).
+ * Socket syscalls of the broker processes (up to KLT_MAX_BROKERS): frame the
+ * Kafka byte stream of every connection to their listener ports and emit
+ * each frame's header, Produce metadata and follower Fetch partitions to one
+ * ring buffer. The ports of all brokers are one set: a broker's connection
+ * to another broker's port (a follower's fetch) is the other broker's
+ * connection, seen from its accepting side only, since only accepted
+ * sockets are on a listener port. Tracepoints only (no kprobes/fentry).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -178,7 +182,7 @@ static __always_inline void emit_conn(struct conn *c, struct sock *sk, __s32 fd,
 	e->flags = flags;
 	e->conn_id = c->conn_id;
 	e->ts_ns = bpf_ktime_get_ns();
-	e->tgid = targ_tgid;
+	e->tgid = current_tgid();
 	e->fd = fd;
 	e->family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	e->local_port = BPF_CORE_READ(sk, __sk_common.skc_num);
@@ -265,7 +269,7 @@ static __always_inline __u32 wire_watch(struct sock *sk, __u64 conn_id)
  */
 static __always_inline struct conn *conn_get(__s32 fd, int accepted)
 {
-	struct conn_key key = {.tgid = targ_tgid, .fd = fd};
+	struct conn_key key = {.tgid = current_tgid(), .fd = fd};
 	struct conn *c = bpf_map_lookup_elem(&conns, &key);
 	struct klt_stats *st;
 	struct sock *sk;
@@ -312,7 +316,7 @@ static __always_inline struct conn *conn_get(__s32 fd, int accepted)
 
 static __always_inline void conn_forget(__s32 fd)
 {
-	struct conn_key key = {.tgid = targ_tgid, .fd = fd};
+	struct conn_key key = {.tgid = current_tgid(), .fd = fd};
 	struct conn *c = bpf_map_lookup_elem(&conns, &key);
 
 	if (c && c->sk)
@@ -552,6 +556,16 @@ static __always_inline void emit_part(struct conn *c, struct kw_flow *f)
 	ring_submit(e);
 }
 
+static __always_inline void emit_fetch_part(struct conn *c, struct kw_flow *f)
+{
+	struct klt_fetch_part_event *e = ring_reserve(sizeof(*e));
+
+	if (!e)
+		return;
+	kw_fill_fetch_part(e, f, c->conn_id);
+	ring_submit(e);
+}
+
 static __always_inline void emit_bad(struct conn *c, struct kw_flow *f)
 {
 	struct klt_bad_event *e = ring_reserve(sizeof(*e));
@@ -632,14 +646,19 @@ static int walk_step(__u64 index __attribute__((unused)), void *ctx)
 		emit_frame(c, f, &w->wire,
 			   arr_walk_seq(w->wire.seq_start, w->ret, w->left, w->in.avail),
 			   w->t_exit);
-		if (f->dir == KLT_DIR_RX)
+		if (f->dir == KLT_DIR_RX) {
 			kw_note_request_corr(&c->tx, f->corr_id);
+			kw_note_request_api(&c->tx, f->corr_id, f->api_key);
+		}
 		return 0;
 	case KW_TOPIC:
 		emit_topic(c, f);
 		return 0;
 	case KW_PART:
 		emit_part(c, f);
+		return 0;
+	case KW_FETCH_PART:
+		emit_fetch_part(c, f);
 		return 0;
 	case KW_BADCONN:
 		emit_bad(c, f);
@@ -724,24 +743,35 @@ static __always_inline void walk_syscall(struct conn *c, struct pending_io *p, _
 	}
 }
 
-/* sendfile() carries record data of a Fetch response: skip it unread. */
-static __always_inline void skip_sendfile(struct conn *c, __u64 ret)
+/* sendfile() carries record data of a Fetch response: skip it unread. A
+ * response ending in file data (Fetch v4-v11) is complete now: its frame
+ * goes out with this syscall's times, from a walk of no bytes. */
+static __always_inline void skip_sendfile(struct conn *c, struct pending_io *p, __u64 ret)
 {
 	struct kw_flow *f = &c->tx;
+	struct walk w = {};
 
-	if (f->sync != KW_BAD && f->state != S_SIZE && f->skip >= ret && f->frame_left >= ret) {
-		f->skip -= ret;
-		f->frame_left -= ret;
+	/* headers went out inside file data we cannot read */
+	if (kw_skip_file(f, ret)) {
+		emit_desync(c, f);
 		return;
 	}
-	/* headers went out inside file data we cannot read */
-	if (kw_lost_bytes(f))
-		emit_desync(c, f);
+	if (!kw_pending(f))
+		return;
+	w.c = c;
+	w.f = f;
+	w.t_exit = bpf_ktime_get_ns();
+	w.kind = KLT_IO_BUF;
+	w.in.t_enter = p->t_enter;
+	w.in.tid = (__u32)bpf_get_current_pid_tgid();
+	w.ret = ret;
+	wire_read(&w.wire, c, KLT_DIR_TX, ret);
+	bpf_loop(4, walk_step, &w, 0);
 }
 
 static __always_inline void on_close(__s32 fd)
 {
-	struct conn_key key = {.tgid = targ_tgid, .fd = fd};
+	struct conn_key key = {.tgid = current_tgid(), .fd = fd};
 	struct klt_close_event *e;
 	struct conn *c;
 
@@ -769,7 +799,7 @@ static __always_inline void on_accept(long ret)
 
 static __always_inline int io_enter(__s32 fd, __u64 addr, __u64 count, __u8 kind, __u8 dir)
 {
-	struct conn_key key = {.tgid = targ_tgid, .fd = fd};
+	struct conn_key key = {.tgid = current_tgid(), .fd = fd};
 	struct pending_io *p;
 
 	/* cheap early out for files and other sockets already classified */
@@ -809,7 +839,7 @@ static __always_inline int io_exit(long ret)
 	if (!c)
 		return 0;
 	if (p.kind == KLT_IO_SENDFILE)
-		skip_sendfile(c, (__u64)ret);
+		skip_sendfile(c, &p, (__u64)ret);
 	else
 		walk_syscall(c, &p, (__u64)ret);
 	return 0;

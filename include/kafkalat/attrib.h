@@ -181,8 +181,22 @@ void attrib_config_default(struct attrib_config *cfg);
 struct attrib *attrib_new(const struct attrib_config *cfg);
 void attrib_free(struct attrib *a);
 
+/* One write to a log segment. */
+struct attrib_append {
+	uint32_t tid;
+	const char *topic;
+	int32_t partition;
+	uint64_t bytes;
+	uint64_t t_start, t_end;
+	/* from its record batch headers (KLC_EV_BATCH): the first batch's
+	 * baseOffset, the last record's offset; -1 unknown */
+	int64_t base_offset, last_offset;
+};
+
 /* Each returns 0, -EINVAL (bad times or tid: counted) or -ENOMEM (dropped:
  * counted). topic NULL (fsync only): a sync of a file not known as a segment. */
+int attrib_add_write(struct attrib *a, const struct attrib_append *w);
+/* A write whose offsets are unknown. */
 int attrib_add_append(struct attrib *a, uint32_t tid, const char *topic, int32_t partition,
 		      uint64_t bytes, uint64_t t_start, uint64_t t_end);
 int attrib_add_fsync(struct attrib *a, uint32_t tid, const char *topic, int32_t partition,

@@ -19,7 +19,9 @@
 #include <linux/types.h>
 #endif
 
-#define KLC_ABI_VERSION 3
+#define KLC_ABI_VERSION 4
+/* Version 3 lacks KLC_EV_THREAD and KLC_EV_BATCH; its records are the same. */
+#define KLC_ABI_VERSION_MIN 3
 
 #define KLC_COMM_LEN	   16
 #define KLC_MAX_SYSCALL_NR 512
@@ -36,6 +38,8 @@ enum klc_event_type {
 	KLC_EV_DIRTY_THROTTLE, /* writeback:balance_dirty_pages on a broker thread */
 	KLC_EV_FOLIO_WAIT,     /* writeback:folio_wait_writeback on a broker thread */
 	KLC_EV_FILE_NAME,      /* a regular file's name, once per fd until it is closed */
+	KLC_EV_THREAD,	       /* ABI 4: a traced thread's process, before its first record */
+	KLC_EV_BATCH,	       /* ABI 4: record batch offsets of the next KLC_EV_FILE write */
 	KLC_EV_MAX,	       /* keep last */
 };
 
@@ -217,6 +221,30 @@ struct klc_file_name_event {
 	char parent[KLC_PARENT_LEN];
 };
 
+/* Sent once per traced thread before its first record (again after the
+ * probe forgets it): the broker process a tid belongs to. */
+struct klc_thread_event {
+	__u32 type;
+	__u32 tid;
+	__u32 tgid;
+	__u32 pad;
+};
+
+/* Sent right before the KLC_EV_FILE of a write to a regular file whose
+ * first bytes are a magic-2 record batch: the offsets its batch headers
+ * (61 bytes each, never the records) say. Joined to the next KLC_EV_FILE
+ * of the same tid with the same t_start_ns. */
+struct klc_batch_event {
+	__u32 type;
+	__u32 tid;
+	__u64 t_start_ns;  /* equal to the KLC_EV_FILE t_start_ns of the write */
+	__s64 base_offset; /* first batch's baseOffset (bytes 0..7, big endian) */
+	__s64 last_offset; /* last batch's baseOffset + lastOffsetDelta, when the
+			      walk reached it; else -1 */
+	__u32 batches;	   /* batch headers walked */
+	__s32 fd;
+};
+
 /* Per-CPU counters (array map "stats", one struct per CPU), __u64
  * each: the loader sums them field by field as an array. */
 struct klc_stats {
@@ -241,6 +269,8 @@ union klc_event {
 	struct klc_dirty_throttle_event throttle;
 	struct klc_folio_wait_event folio;
 	struct klc_file_name_event name;
+	struct klc_thread_event thread;
+	struct klc_batch_event batch;
 };
 
 static inline __u32 klc_event_size(__u32 type)
@@ -266,6 +296,10 @@ static inline __u32 klc_event_size(__u32 type)
 		return sizeof(struct klc_folio_wait_event);
 	case KLC_EV_FILE_NAME:
 		return sizeof(struct klc_file_name_event);
+	case KLC_EV_THREAD:
+		return sizeof(struct klc_thread_event);
+	case KLC_EV_BATCH:
+		return sizeof(struct klc_batch_event);
 	default:
 		return 0;
 	}

@@ -14,7 +14,8 @@
 #define CLI_DEFAULT_CALM_NICE 19
 
 struct cli_opts {
-	int pid; /* 0 = find the listener of ports[] */
+	int pids[KLT_MAX_BROKERS]; /* -p, repeatable: the brokers */
+	int npids;		   /* 0 = every process listening on ports[] */
 	uint16_t ports[KLT_MAX_PORTS];
 	int nports;
 	double duration_s; /* 0 = until Ctrl-C, SIGTERM or the broker exits */

@@ -25,6 +25,13 @@ struct corr_part {
 	uint32_t batches;
 };
 
+/* A partition of a follower Fetch request (KLT_EV_FETCH_PART). */
+struct corr_fetch_part {
+	uint32_t topic_idx;
+	int32_t partition;
+	int64_t fetch_offset;
+};
+
 struct corr_topic {
 	char name[KLT_TOPIC_NAME_MAX + 1]; /* NUL-terminated; hex for a topic id */
 	bool is_id;
@@ -46,8 +53,10 @@ enum corr_wire {
 
 struct corr_request {
 	uint64_t conn_id;
+	uint32_t tgid;		    /* the broker owning the connection; 0 if unknown */
 	char client[CORR_ADDR_MAX]; /* "IP:PORT" of the client, "?" if unknown */
 	uint16_t local_port;
+	uint16_t remote_port;
 	int16_t api_key;
 	int16_t api_version;
 	int32_t corr_id;
@@ -86,8 +95,23 @@ struct corr_request {
 	uint64_t record_bytes;
 	uint64_t records;
 	size_t ntopics, nparts;
-	const struct corr_topic *topics;
+	const struct corr_topic *topics; /* Produce's, or a follower Fetch's */
 	const struct corr_part *parts;
+	/* follower Fetch only (KLT_FRAME_FETCH_PARSED): its replica and
+	 * partitions, topic_idx into topics */
+	bool fetch_parsed;
+	int32_t replica_id;
+	size_t nfetch_parts;
+	const struct corr_fetch_part *fetch_parts;
+};
+
+/* Requests of one traced broker (by the tgid of their connection). */
+struct corr_broker_count {
+	uint32_t tgid;
+	uint64_t requests;	   /* request frames, all APIs */
+	uint64_t produce;	   /* of which Produce */
+	uint64_t fetch;		   /* of which Fetch */
+	uint64_t follower_fetches; /* of which follower Fetch bodies walked */
 };
 
 enum corr_unmatched_reason {
@@ -123,6 +147,11 @@ struct corr_counts {
 	uint64_t arrival_records;	  /* KLT_EV_ARRIVAL records */
 	uint64_t arrival_records_dropped; /* of which not kept (MAX_EVICTED a connection) */
 	uint64_t arrival_evicted;	  /* requests whose evicted arrival no record had */
+	/* by broker, in order of their first connection; requests of
+	 * connections without a KLT_EV_CONN are not in them */
+	struct corr_broker_count brokers[KLT_MAX_BROKERS];
+	int nbrokers;
+	uint64_t fetch_parts; /* KLT_EV_FETCH_PART records */
 };
 
 /* Called for each request when its response has left the socket (a response

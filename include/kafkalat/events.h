@@ -11,12 +11,13 @@
 #include <linux/types.h>
 #endif
 
-#define KLT_ABI_VERSION 2
+#define KLT_ABI_VERSION 3
 /* Version 1 frame records lack the fields from t_wire_first_ns on: readers
  * take them as unknown (KLT_FRAME_V1_SIZE). */
 #define KLT_ABI_VERSION_MIN 1
 
 #define KLT_MAX_PORTS	    8
+#define KLT_MAX_BROKERS	    8	/* processes traced at once */
 #define KLT_CLIENT_ID_MAX   64	/* bytes of client_id kept; longer ones are truncated */
 #define KLT_TOPIC_NAME_MAX  256 /* Kafka topic names are at most 249 bytes */
 #define KLT_MAX_FRAME_BYTES (100u << 20)
@@ -25,16 +26,18 @@
 #define KLT_RESP_TAIL	    5 /* response bytes kept from the end of each body */
 
 enum klt_event_type {
-	KLT_EV_CONN = 1, /* a Kafka listener socket was first seen */
-	KLT_EV_FRAME,	 /* one complete Kafka frame (request or response) */
-	KLT_EV_TOPIC,	 /* a topic of the Produce request being framed */
-	KLT_EV_PART,	 /* a partition of the Produce request being framed */
-	KLT_EV_CLOSE,	 /* the socket was closed by the broker */
-	KLT_EV_BAD,	 /* the connection cannot be decoded; no more frames from it */
-	KLT_EV_DESYNC,	 /* a tentative frame boundary proved wrong; frames since resync void */
-	KLT_EV_SENT,	 /* ABI 2: responses held in the socket left it */
-	KLT_EV_FLOW,	 /* ABI 2: a connection's receive window was full, then reopened */
-	KLT_EV_ARRIVAL,	 /* ABI 2: an arrival of unread bytes the kernel's ring let go */
+	KLT_EV_CONN = 1,   /* a Kafka listener socket was first seen */
+	KLT_EV_FRAME,	   /* one complete Kafka frame (request or response) */
+	KLT_EV_TOPIC,	   /* a topic of the Produce request being framed */
+	KLT_EV_PART,	   /* a partition of the Produce request being framed */
+	KLT_EV_CLOSE,	   /* the socket was closed by the broker */
+	KLT_EV_BAD,	   /* the connection cannot be decoded; no more frames from it */
+	KLT_EV_DESYNC,	   /* a tentative frame boundary proved wrong; frames since resync void */
+	KLT_EV_SENT,	   /* ABI 2: responses held in the socket left it */
+	KLT_EV_FLOW,	   /* ABI 2: a connection's receive window was full, then reopened */
+	KLT_EV_ARRIVAL,	   /* ABI 2: an arrival of unread bytes the kernel's ring let go */
+	KLT_EV_FETCH_PART, /* ABI 3: a partition of the follower Fetch request being framed */
+	KLT_EV_PEER,	   /* ABI 3, userspace: the traced broker at a connection's far end */
 };
 
 /* How a watched syscall passes its bytes (sys_io_kind[nr] holds kind + 1). */
@@ -91,9 +94,13 @@ enum klt_bad_reason {
  * out of the kernel's per-socket ring before the broker read it; a
  * KLT_EV_ARRIVAL record on the connection carried it */
 #define KLT_FRAME_ARRIVAL_EVICTED (1u << 7)
+/* ABI 3: a follower Fetch body (v4-v14, replica_id >= 0) walked: ntopics and
+ * nparts valid, its KLT_EV_TOPIC and KLT_EV_FETCH_PART records came first */
+#define KLT_FRAME_FETCH_PARSED (1u << 8)
 
 /* KLT_EV_TOPIC.flags */
 #define KLT_TOPIC_IS_ID (1u << 0) /* name[0..16) is a topic UUID (Produce v13+) */
+#define KLT_TOPIC_FETCH (1u << 1) /* ABI 3: a topic of a follower Fetch request */
 
 struct klt_conn_event {
 	__u32 type;
@@ -146,9 +153,10 @@ struct klt_frame_event {
 	 * KLT_FRAME_ARRIVAL_UNKNOWN (request) or the connection's
 	 * KLT_CONN_WIRE_SKIPPED */
 	__u32 seq_end;
-	/* ABI 2, responses: their last tail_len bytes (0 when the body is
-	 * shorter than KLT_RESP_TAIL): Produce v1-v8 end with throttle_time_ms,
-	 * v9+ with it and their tagged fields */
+	/* ABI 2, responses to Produce: their last tail_len bytes (0 when the
+	 * body is shorter than KLT_RESP_TAIL, or the response answers another
+	 * API, whose body may end in record data): Produce v1-v8 end with
+	 * throttle_time_ms, v9+ with it and their tagged fields */
 	__u8 tail_len;
 	__u8 tail[KLT_RESP_TAIL];
 	__u8 pad2[6];
@@ -176,6 +184,29 @@ struct klt_part_event {
 	__s32 record_bytes; /* size of the partition's records field; -1 = null */
 	__u32 records;	    /* sum of record counts over its batches */
 	__u32 batches;
+	__u32 pad;
+};
+
+/* ABI 3: a partition of a follower Fetch request (replica_id >= 0), in
+ * request order after its topic's KLT_EV_TOPIC. */
+struct klt_fetch_part_event {
+	__u32 type;
+	__u32 flags;
+	__u64 conn_id;
+	__u32 topic_idx;
+	__s32 partition;
+	__s64 fetch_offset;
+	__s32 replica_id;
+	__u32 pad;
+};
+
+/* ABI 3, written by userspace into event dumps: the traced broker process
+ * that owns the far end of a connection (a follower's fetch connection). */
+struct klt_peer_event {
+	__u32 type;
+	__u32 flags;
+	__u64 conn_id;
+	__u32 peer_tgid;
 	__u32 pad;
 };
 

@@ -73,6 +73,10 @@ struct explain_stats {
 	uint64_t oom;		    /* requests not attributed or not kept: out of memory */
 	uint64_t topic_ids;	    /* topic ids learnt (explain_add_topic_id) */
 	uint64_t unknown_topic_ids; /* request topics named by an id not (yet) learnt */
+	uint64_t threads;	    /* KLC_EV_THREAD records */
+	uint64_t threads_full;	    /* of which not kept (EXPLAIN_MAX_THREADS) */
+	uint64_t batches;	    /* KLC_EV_BATCH records */
+	uint64_t batch_writes;	    /* segment writes given their offsets by one */
 };
 
 struct explain;
@@ -105,6 +109,8 @@ uint32_t explain_advance_n(struct explain *t, uint64_t now_ns, uint32_t max);
 void explain_finish(struct explain *t);
 
 const struct explain_stats *explain_stats(const struct explain *t);
+/* The broker process of a thread (KLC_EV_THREAD), 0 when not announced. */
+uint32_t explain_thread_tgid(const struct explain *t, uint32_t tid);
 const struct attrib_stats *explain_attrib_stats(const struct explain *t);
 /* The bands with the slowest requests, and the histories of commits and
  * block I/O: for the reports (report_tail.h). */

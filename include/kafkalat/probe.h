@@ -17,7 +17,8 @@
 #define PROBE_DEFAULT_RINGBUF (8u << 20)
 
 struct probe_opts {
-	int pid;
+	int pids[KLT_MAX_BROKERS]; /* the brokers' tgids */
+	int npids;
 	uint16_t ports[KLT_MAX_PORTS];
 	int nports;
 	size_t ringbuf_bytes; /* power of two >= page size; 0 = default */

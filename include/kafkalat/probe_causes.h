@@ -14,12 +14,14 @@
 #include <stdint.h>
 
 #include "kafkalat/cause_events.h"
+#include "kafkalat/events.h"
 #include "kafkalat/loader.h"
 
 #define CAUSES_DEFAULT_RINGBUF (4u << 20)
 
 struct causes_opts {
-	int pid;		/* the broker's tgid */
+	int pids[KLT_MAX_BROKERS]; /* the brokers' tgids */
+	int npids;
 	unsigned int groups;	/* KLC_G_*; 0 = KLC_G_ALL */
 	size_t ringbuf_bytes;	/* power of two >= page size; 0 = default */
 	uint64_t min_offcpu_ns; /* shorter off-CPU intervals are not emitted */

@@ -30,7 +30,16 @@ struct report_cost {
 	uint64_t bpf_runs; /* their runs */
 };
 
+/* One traced broker of a live run. */
+struct report_broker {
+	int pid;
+	char comm[32];
+	uint16_t ports[KLT_MAX_PORTS]; /* the run's ports it listens on */
+	int nports;
+};
+
 struct report_run {
+	/* the first broker (several: brokers[] lists them all) */
 	int pid;
 	char comm[32];
 	uint16_t ports[KLT_MAX_PORTS];
@@ -40,6 +49,10 @@ struct report_run {
 	uint64_t conn_table_full; /* connections the kernel side could not track */
 	uint64_t resync_skipped;  /* syscalls skipped while resynchronising */
 	struct klt_stats kernel;  /* the kernel side's counters; zero in a replay */
+	/* the traced brokers; none in a replay, whose brokers are the
+	 * connections' tgids (counts->brokers) */
+	struct report_broker brokers[KLT_MAX_BROKERS];
+	int nbrokers;
 	const struct corr_counts *counts;
 	const struct report_tail *tail; /* NULL: the causes were not traced */
 	struct report_cost cost;

@@ -56,6 +56,12 @@ int target_parse_proc_net(const char *text, size_t len, int family, target_sock_
  * do, -EACCES if a listener exists but its owner's fds are unreadable. */
 int target_find_listener(const char *proc_root, const uint16_t *ports, int nports, int *pid_out);
 
+/* Every tgid listening on any of ports[]: 0 with pids[0..*npids) in /proc
+ * order, -ENOENT if nobody listens there, -E2BIG if more than max processes
+ * do, -EACCES if a listener exists but no owner's fds were readable. */
+int target_find_listeners(const char *proc_root, const uint16_t *ports, int nports, int *pids,
+			  int max, int *npids);
+
 /* Sets listening[i] when pid listens on ports[i]; returns how many it listens
  * on (0..nports) or a negative errno. */
 int target_listening_ports(const char *proc_root, int pid, const uint16_t *ports, int nports,

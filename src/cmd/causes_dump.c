@@ -29,8 +29,8 @@ struct dump {
 };
 
 static const char *const type_names[NTYPES] = {
-    "file",	"futex",       "offcpu",	 "block",      "jbd2_commit",
-    "jbd2_run", "jbd2_handle", "dirty_throttle", "folio_wait", "file_name",
+    "file",	   "futex",	     "offcpu",	   "block",	"jbd2_commit", "jbd2_run",
+    "jbd2_handle", "dirty_throttle", "folio_wait", "file_name", "thread",      "batch",
 };
 
 static const char *const sys_names[KLC_SYS_KIND_MAX] = {
@@ -265,6 +265,22 @@ static void print_file_name(struct json *j, const struct klc_file_name_event *e)
 	json_kstr(j, "name", name);
 }
 
+static void print_thread(struct json *j, const struct klc_thread_event *e)
+{
+	json_kuint(j, "tid", e->tid);
+	json_kuint(j, "tgid", e->tgid);
+}
+
+static void print_batch(struct json *j, const struct klc_batch_event *e)
+{
+	json_kuint(j, "tid", e->tid);
+	json_kuint(j, "t_start_ns", e->t_start_ns);
+	json_kint(j, "fd", e->fd);
+	json_kint(j, "base_offset", e->base_offset);
+	json_kint(j, "last_offset", e->last_offset);
+	json_kuint(j, "batches", e->batches);
+}
+
 static int on_record(void *ctx, void *data, size_t len)
 {
 	struct dump *d = ctx;
@@ -286,6 +302,12 @@ static int on_record(void *ctx, void *data, size_t len)
 	switch (type) {
 	case KLC_EV_FILE:
 		print_file(&d->j, data);
+		break;
+	case KLC_EV_THREAD:
+		print_thread(&d->j, data);
+		break;
+	case KLC_EV_BATCH:
+		print_batch(&d->j, data);
 		break;
 	case KLC_EV_FUTEX:
 		print_futex(&d->j, data);
@@ -386,7 +408,7 @@ static int parse_groups(const char *s, unsigned int *out)
 }
 
 static const char usage[] =
-    "usage: kafkalat causes-dump -p PID [-d SECONDS] [-g GROUPS] [--min-offcpu-us N]\n"
+    "usage: kafkalat causes-dump -p PID [-p PID]... [-d SECONDS] [-g GROUPS] [--min-offcpu-us N]\n"
     "                            [--min-futex-us N] [-v]\n"
     "  prints every kernel-cause event of process PID as a JSON line, then a summary\n"
     "  GROUPS: comma list of file,futex,sched,block,journal,writeback (default all)\n";
@@ -424,7 +446,8 @@ static int run(struct causes_opts *o, double secs)
 	}
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	fprintf(stderr, "Tracing kernel causes of pid %d%s\n", o->pid,
+	fprintf(stderr, "Tracing kernel causes of pid %d%s%s\n", o->pids[0],
+		o->npids > 1 ? " and more" : "",
 		d.ks ? "" : " (no kernel symbols: stacks as addresses)");
 	t0 = mono_ns();
 	deadline = secs > 0 ? t0 + (uint64_t)(secs * 1e9) : UINT64_MAX;
@@ -470,9 +493,9 @@ int causes_dump_main(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "p:d:g:vh", lopts, NULL)) != -1) {
 		switch (opt) {
 		case 'p':
-			if (parse_num(optarg, 1, 0x7fffffff, &v))
+			if (parse_num(optarg, 1, 0x7fffffff, &v) || o.npids >= KLT_MAX_BROKERS)
 				goto bad;
-			o.pid = (int)v;
+			o.pids[o.npids++] = (int)v;
 			break;
 		case 'd':
 			if (parse_num(optarg, 1, 86400, &v))
@@ -499,7 +522,7 @@ int causes_dump_main(int argc, char **argv)
 			goto bad_usage;
 		}
 	}
-	if (optind != argc || !o.pid)
+	if (optind != argc || !o.npids)
 		goto bad_usage;
 	return run(&o, secs);
 bad:

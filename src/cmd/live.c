@@ -56,7 +56,8 @@ static void on_signal(int sig)
 
 struct live {
 	const struct cli_opts *o;
-	int pid;
+	int pids[KLT_MAX_BROKERS]; /* the brokers traced */
+	int npids;
 	struct probe *probe;
 	struct pipeline *pipe;
 	struct outputs out; /* --requests, --folded, --dump-events */
@@ -147,13 +148,16 @@ static void learn_topic_id(struct live *lv, const struct klc_file_name_event *e)
 	uint8_t id[16];
 	struct segment seg;
 	ssize_t n;
-	int fd;
+	int fd, i;
 
-	if (fd_path(lv->pid, e->fd, e->ino, path, sizeof(path)) || segment_parse(path, &seg) ||
-	    seg.kind != SEGMENT_LOG)
+	/* the record names no process: the broker whose fd is that file */
+	for (i = 0; i < lv->npids; i++)
+		if (!fd_path(lv->pids[i], e->fd, e->ino, path, sizeof(path)))
+			break;
+	if (i == lv->npids || segment_parse(path, &seg) || seg.kind != SEGMENT_LOG)
 		return;
 	*strrchr(path, '/') = '\0';
-	snprintf(meta, sizeof(meta), "/proc/%d/root%s/partition.metadata", lv->pid, path);
+	snprintf(meta, sizeof(meta), "/proc/%d/root%s/partition.metadata", lv->pids[i], path);
 	fd = open(meta, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return;
@@ -192,14 +196,15 @@ static int stack_frames(void *ctx, int32_t stack_id, const char **frames, int ma
 	return n;
 }
 
-static int try_causes(struct live *lv, int pid, unsigned int groups)
+static int try_causes(struct live *lv, unsigned int groups)
 {
-	struct causes_opts co = {.pid = pid,
+	struct causes_opts co = {.npids = lv->npids,
 				 .groups = groups,
 				 .verbose = lv->o->verbose,
 				 .ringbuf_bytes = lv->o->ringbuf_bytes / 2};
 	int err;
 
+	memcpy(co.pids, lv->pids, sizeof(co.pids));
 	causes_destroy(lv->causes);
 	lv->causes = NULL;
 	err = causes_open(&lv->causes, &co);
@@ -215,7 +220,7 @@ static int try_causes(struct live *lv, int pid, unsigned int groups)
  * syscalls go on their own tracepoints (futex waits then come from the
  * scheduler), else on the raw syscall tracepoints; without the journal and
  * writeback tracepoints if those are missing. */
-static int start_causes(struct live *lv, int pid)
+static int start_causes(struct live *lv)
 {
 	const unsigned int core = KLC_G_SCHED | KLC_G_BLOCK;
 	const unsigned int extra = KLC_G_JOURNAL | KLC_G_WRITEBACK;
@@ -229,7 +234,7 @@ static int start_causes(struct live *lv, int pid)
 	if (lv->o->no_causes)
 		return 0;
 	for (i = 0; i < sizeof(tries) / sizeof(tries[0]); i++) {
-		if (try_causes(lv, pid, tries[i]) == 0)
+		if (try_causes(lv, tries[i]) == 0)
 			break;
 		if (lv->o->verbose)
 			fprintf(stderr, "kafkalat: causes with groups 0x%x: %s\n", tries[i],
@@ -255,60 +260,82 @@ static int start_causes(struct live *lv, int pid)
 	return 0;
 }
 
-static int find_target(const struct cli_opts *o, int *pid)
+static int find_listeners(struct live *lv)
+{
+	const struct cli_opts *o = lv->o;
+	int err = target_find_listeners("/proc", o->ports, o->nports, lv->pids, KLT_MAX_BROKERS,
+					&lv->npids);
+
+	if (err == -ENOENT)
+		fprintf(stderr,
+			"kafkalat: no process listens on port %u%s (use -P PORT or -p PID)\n",
+			o->ports[0], o->nports > 1 ? " or the other ports given" : "");
+	else if (err == -E2BIG)
+		fprintf(stderr,
+			"kafkalat: more than %d processes listen on the ports given; choose "
+			"with -p PID\n",
+			KLT_MAX_BROKERS);
+	else if (err == -EACCES)
+		fprintf(stderr, "kafkalat: cannot read other processes' fds to find the "
+				"broker: run as root\n");
+	else if (err)
+		fprintf(stderr, "kafkalat: finding the broker failed: %s\n", strerror(-err));
+	return err;
+}
+
+/* A broker given by -p exists and listens on one of the ports. */
+static int check_pid(const struct cli_opts *o, int pid)
 {
 	bool listening[KLT_MAX_PORTS] = {false};
 	int err;
 
-	if (!o->pid) {
-		err = target_find_listener("/proc", o->ports, o->nports, pid);
-		if (err == -ENOENT)
-			fprintf(stderr,
-				"kafkalat: no process listens on port %u%s (use -P PORT or -p "
-				"PID)\n",
-				o->ports[0], o->nports > 1 ? " or the other ports given" : "");
-		else if (err == -ENOTUNIQ)
-			fprintf(stderr, "kafkalat: several processes listen on the ports given; "
-					"choose one with -p PID\n");
-		else if (err == -EACCES)
-			fprintf(stderr, "kafkalat: cannot read other processes' fds to find the "
-					"broker: run as root\n");
-		else if (err)
-			fprintf(stderr, "kafkalat: finding the broker failed: %s\n",
-				strerror(-err));
-		return err;
-	}
-	*pid = o->pid;
-	if (target_check_pid("/proc", o->pid)) {
-		fprintf(stderr, "kafkalat: no process with pid %d\n", o->pid);
+	if (target_check_pid("/proc", pid)) {
+		fprintf(stderr, "kafkalat: no process with pid %d\n", pid);
 		return -ESRCH;
 	}
-	err = target_listening_ports("/proc", o->pid, o->ports, o->nports, listening);
+	err = target_listening_ports("/proc", pid, o->ports, o->nports, listening);
 	if (err == 0) {
 		fprintf(stderr, "kafkalat: pid %d does not listen on port %u%s (use -P PORT)\n",
-			o->pid, o->ports[0], o->nports > 1 ? " or the other ports given" : "");
+			pid, o->ports[0], o->nports > 1 ? " or the other ports given" : "");
 		return -ENOENT;
 	}
 	if (err == -EACCES || err == -EPERM)
 		fprintf(stderr,
 			"kafkalat: cannot read the sockets of pid %d: run as root (or with "
 			"CAP_BPF, CAP_PERFMON and CAP_SYS_PTRACE)\n",
-			o->pid);
+			pid);
 	else if (err < 0)
-		fprintf(stderr, "kafkalat: reading the sockets of pid %d failed: %s\n", o->pid,
+		fprintf(stderr, "kafkalat: reading the sockets of pid %d failed: %s\n", pid,
 			strerror(-err));
 	return err < 0 ? err : 0;
 }
 
-static int start_probe(struct live *lv, int pid)
+/* The brokers: those given by -p, else every listener of the ports. */
+static int find_targets(struct live *lv)
 {
 	const struct cli_opts *o = lv->o;
-	struct probe_opts po = {.pid = pid,
+	int err;
+
+	if (!o->npids)
+		return find_listeners(lv);
+	for (int i = 0; i < o->npids; i++)
+		if ((err = check_pid(o, o->pids[i])))
+			return err;
+	memcpy(lv->pids, o->pids, sizeof(lv->pids));
+	lv->npids = o->npids;
+	return 0;
+}
+
+static int start_probe(struct live *lv)
+{
+	const struct cli_opts *o = lv->o;
+	struct probe_opts po = {.npids = lv->npids,
 				.nports = o->nports,
 				.verbose = o->verbose,
 				.ringbuf_bytes = o->ringbuf_bytes};
 	int err;
 
+	memcpy(po.pids, lv->pids, sizeof(po.pids));
 	memcpy(po.ports, o->ports, sizeof(po.ports));
 	err = probe_open(&lv->probe, &po);
 	if (!err)
@@ -432,6 +459,15 @@ static bool broker_gone(int pid)
 	return p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
 }
 
+/* The run ends when no traced broker is left. */
+static bool brokers_gone(const struct live *lv)
+{
+	for (int i = 0; i < lv->npids; i++)
+		if (!broker_gone(lv->pids[i]))
+			return false;
+	return true;
+}
+
 /* One wait over both rings: the kernel side wakes the reader early when
  * either ring passes a quarter full, and that must end the wait too. */
 static int open_ring_waiter(struct live *lv)
@@ -512,7 +548,7 @@ static void start_pacing(struct live *lv)
 }
 
 /* Poll until the end of the run; returns why it ended (for stderr). */
-static const char *poll_loop(struct live *lv, int pid, uint64_t t_start, struct klt_stats *st)
+static const char *poll_loop(struct live *lv, uint64_t t_start, struct klt_stats *st)
 {
 	const struct cli_opts *o = lv->o;
 	uint64_t next = t_start + (uint64_t)(o->interval_s * 1e9), next_chores = t_start;
@@ -542,8 +578,8 @@ static const char *poll_loop(struct live *lv, int pid, uint64_t t_start, struct 
 			check_lost(lv, st);
 			check_cause_lost(lv);
 			pipeline_flush(lv->pipe);
-			if (broker_gone(pid))
-				return "the broker exited";
+			if (brokers_gone(lv))
+				return lv->npids > 1 ? "the brokers exited" : "the broker exited";
 			if (lv->child > 0 && record_child_done(lv->child, &lv->child_status)) {
 				lv->child = 0;
 				return "the command exited";
@@ -631,9 +667,30 @@ static struct report_cost cost_since_start(const struct live *lv)
 	};
 }
 
-static void finish(struct live *lv, int pid, double secs, struct klt_stats *st)
+/* Each broker as the summary shows it: comm and the run's ports it listens on. */
+static void describe_brokers(const struct live *lv, struct report_run *run)
 {
-	struct report_run run = {.pid = pid, .nports = lv->o->nports, .duration_s = secs};
+	const struct cli_opts *o = lv->o;
+
+	run->nbrokers = lv->npids;
+	for (int i = 0; i < lv->npids; i++) {
+		struct report_broker *b = &run->brokers[i];
+		bool listening[KLT_MAX_PORTS] = {false};
+
+		b->pid = lv->pids[i];
+		if (target_comm("/proc", b->pid, b->comm, sizeof(b->comm)))
+			snprintf(b->comm, sizeof(b->comm), "?");
+		if (target_listening_ports("/proc", b->pid, o->ports, o->nports, listening) < 0)
+			continue;
+		for (int k = 0; k < o->nports; k++)
+			if (listening[k])
+				b->ports[b->nports++] = o->ports[k];
+	}
+}
+
+static void finish(struct live *lv, double secs, struct klt_stats *st)
+{
+	struct report_run run = {.pid = lv->pids[0], .nports = lv->o->nports, .duration_s = secs};
 	struct evdump_stats lost = {0};
 	struct klc_stats cst;
 
@@ -656,8 +713,8 @@ static void finish(struct live *lv, int pid, double secs, struct klt_stats *st)
 		fprintf(stderr, "kafkalat record: %s\n", lv->why);
 	run.cost = cost_since_start(lv);
 	memcpy(run.ports, lv->o->ports, sizeof(run.ports));
-	if (target_comm("/proc", pid, run.comm, sizeof(run.comm)))
-		snprintf(run.comm, sizeof(run.comm), "?");
+	describe_brokers(lv, &run);
+	memcpy(run.comm, run.brokers[0].comm, sizeof(run.comm));
 	run.kernel = *st;
 	pipeline_summary(lv->pipe, &run);
 }
@@ -696,6 +753,33 @@ static int record_close(struct live *lv, bool ok)
 		fprintf(stderr, "kafkalat record: wrote %s (%.3f MB)\n", path,
 			(double)sb.st_size / 1e6);
 	return ok ? 0 : -1;
+}
+
+/* What is traced, on stderr: one broker by pid and comm, several by pid. */
+static void announce(const struct live *lv)
+{
+	const struct cli_opts *o = lv->o;
+	unsigned open_conns = 0, n;
+	char who[256] = "", comm[32] = "?";
+	size_t off = 0;
+
+	for (int i = 0; i < lv->npids; i++) {
+		if (target_count_connections("/proc", lv->pids[i], o->ports, o->nports, &n) == 0)
+			open_conns += n;
+		if (i == 0 && lv->npids == 1) {
+			target_comm("/proc", lv->pids[0], comm, sizeof(comm));
+			snprintf(who, sizeof(who), "pid %d (%s)", lv->pids[0], comm);
+		} else if (off < sizeof(who)) {
+			off += (size_t)snprintf(who + off, sizeof(who) - off, "%s%d",
+						i ? "," : "pids ", lv->pids[i]);
+		}
+	}
+	fprintf(stderr,
+		"Tracing Kafka requests of %s on port %u%s%s, %u connections already "
+		"open... %s\n",
+		who, o->ports[0], o->nports > 1 ? " and more" : "",
+		lv->causes ? " with kernel causes" : "", open_conns,
+		o->duration_s > 0 ? "" : "Hit Ctrl-C to end.");
 }
 
 /* The pipeline is the causes' consumer: it is made once they are loaded
@@ -739,41 +823,31 @@ int live_run(const struct cli_opts *o)
 	struct klt_stats st = {0};
 	const char *why;
 	uint64_t t_start;
-	int pid = 0, rc = 1;
-	unsigned open_conns = 0;
-	char comm[32] = "?";
+	int rc = 1;
 
-	if (find_target(o, &pid) || outputs_open(&lv.out))
+	if (find_targets(&lv) || outputs_open(&lv.out))
 		goto out;
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
-	lv.pid = pid;
 	ensure_tracefs(o->verbose);
-	if (start_probe(&lv, pid) || start_causes(&lv, pid) ||
-	    (o->record && record_open(&lv.rec, o, pid, lv.causes != NULL, live_stack_text, &lv)) ||
+	if (start_probe(&lv) || start_causes(&lv) ||
+	    (o->record &&
+	     record_open(&lv.rec, o, lv.pids[0], lv.causes != NULL, live_stack_text, &lv)) ||
 	    start_pipeline(&lv) || open_ring_waiter(&lv) || start_bpf_stats(&lv))
 		goto out;
 	cost_mark(&lv, &lv.cost0);
 	t_start = now_ns(CLOCK_MONOTONIC);
 	pipeline_clock(lv.pipe, (int64_t)now_ns(CLOCK_REALTIME) - (int64_t)t_start);
-	target_comm("/proc", pid, comm, sizeof(comm));
-	if (target_count_connections("/proc", pid, o->ports, o->nports, &open_conns))
-		open_conns = 0;
-	fprintf(stderr,
-		"Tracing Kafka requests of pid %d (%s) on port %u%s%s, %u connections already "
-		"open... %s\n",
-		pid, comm, o->ports[0], o->nports > 1 ? " and more" : "",
-		lv.causes ? " with kernel causes" : "", open_conns,
-		o->duration_s > 0 ? "" : "Hit Ctrl-C to end.");
+	announce(&lv);
 	pipeline_record_begin(lv.pipe, t_start);
 	if (o->record && o->record->cmd && (lv.child = record_spawn(o->record->cmd)) < 0)
 		goto out;
 	start_pacing(&lv);
-	why = poll_loop(&lv, pid, t_start, &st);
+	why = poll_loop(&lv, t_start, &st);
 	set_nice(&lv, lv.pace.base_nice); /* the summary and the teardown at full speed */
 	if (why)
 		fprintf(stderr, "kafkalat: stopping: %s\n", why);
-	finish(&lv, pid, (double)(now_ns(CLOCK_MONOTONIC) - t_start) / 1e9, &st);
+	finish(&lv, (double)(now_ns(CLOCK_MONOTONIC) - t_start) / 1e9, &st);
 	rc = pipeline_error(lv.pipe) ? 1 : 0;
 	if (o->record && why && strncmp(why, "the ", 4))
 		rc = 1; /* a failure, not an end */

@@ -36,6 +36,7 @@ struct app_rec {
 	uint64_t t0, t1;
 	uint64_t topic; /* hash_str(topic); 0 unknown */
 	uint64_t bytes;
+	int64_t base_offset, last_offset; /* -1 unknown (attrib_append) */
 	int32_t partition;
 	uint8_t kind;
 	uint8_t claimed;
@@ -260,17 +261,33 @@ static int add_rec(struct attrib *a, uint32_t tid, int kind, const void *rec)
 	return 0;
 }
 
+int attrib_add_write(struct attrib *a, const struct attrib_append *w)
+{
+	struct app_rec r = {.t0 = w->t_start,
+			    .t1 = w->t_end,
+			    .topic = w->topic ? hash_str(w->topic) : 0,
+			    .bytes = w->bytes,
+			    .base_offset = w->base_offset,
+			    .last_offset = w->last_offset,
+			    .partition = w->partition,
+			    .kind = APP_WRITE};
+
+	return add_rec(a, w->tid, K_APP, &r);
+}
+
 int attrib_add_append(struct attrib *a, uint32_t tid, const char *topic, int32_t partition,
 		      uint64_t bytes, uint64_t t_start, uint64_t t_end)
 {
-	struct app_rec r = {.t0 = t_start,
-			    .t1 = t_end,
-			    .topic = topic ? hash_str(topic) : 0,
-			    .bytes = bytes,
-			    .partition = partition,
-			    .kind = APP_WRITE};
+	struct attrib_append w = {.tid = tid,
+				  .topic = topic,
+				  .partition = partition,
+				  .bytes = bytes,
+				  .t_start = t_start,
+				  .t_end = t_end,
+				  .base_offset = -1,
+				  .last_offset = -1};
 
-	return add_rec(a, tid, K_APP, &r);
+	return attrib_add_write(a, &w);
 }
 
 int attrib_add_fsync(struct attrib *a, uint32_t tid, const char *topic, int32_t partition,
@@ -279,6 +296,8 @@ int attrib_add_fsync(struct attrib *a, uint32_t tid, const char *topic, int32_t 
 	struct app_rec r = {.t0 = t_start,
 			    .t1 = t_end,
 			    .topic = topic ? hash_str(topic) : 0,
+			    .base_offset = -1,
+			    .last_offset = -1,
 			    .partition = topic ? partition : -1,
 			    .kind = APP_SYNC};
 

@@ -26,7 +26,8 @@ static const char usage[] =
     "futex, ...) from the broker threads' scheduler, file and futex events, and\n"
     "the summary says what the p99 and p99.9 tail is made of.\n"
     "\n"
-    "  -p, --pid PID         broker process (default: the process listening on PORT)\n"
+    "  -p, --pid PID         broker process, repeatable (at most 8; default: every\n"
+    "                        process listening on the ports)\n"
     "  -P, --port PORT       Kafka listener port, repeatable (default 9092, at most 8)\n"
     "  -d, --duration SECS   stop after SECS seconds and print the summary\n"
     "      --slower MS       print each produce request slower than MS milliseconds\n"
@@ -164,7 +165,12 @@ static enum cli_result parse_option(int c, const char *arg, struct cli_opts *o, 
 	case 'p':
 		if (cli_parse_long(arg, 1, 0x7fffffff, &l))
 			return errorf(err, errlen, "invalid pid '%s'", arg);
-		o->pid = (int)l;
+		for (int i = 0; i < o->npids; i++)
+			if (o->pids[i] == (int)l)
+				return CLI_RUN;
+		if (o->npids >= KLT_MAX_BROKERS)
+			return errorf(err, errlen, "at most %d pids", KLT_MAX_BROKERS);
+		o->pids[o->npids++] = (int)l;
 		return CLI_RUN;
 	case 'P':
 		return add_port(o, arg, err, errlen);

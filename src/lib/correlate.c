@@ -34,6 +34,7 @@ struct pending_req {
 	struct corr_request req;
 	struct corr_topic *topics;
 	struct corr_part *parts;
+	struct corr_fetch_part *fetch_parts;
 	bool tentative;
 	bool acks0;
 	bool abi1;	   /* a frame of it came in an ABI 1 record */
@@ -71,6 +72,9 @@ struct conn {
 	uint64_t id;
 	char client[CORR_ADDR_MAX];
 	uint16_t local_port;
+	uint16_t remote_port;
+	uint32_t tgid;
+	int broker; /* index in corr_counts.brokers, -1 none */
 	bool preexisting;
 	bool matched_any;
 	bool undecodable;
@@ -98,6 +102,10 @@ struct conn {
 	struct corr_topic *b_topics;
 	struct corr_part *b_parts;
 	size_t b_ntopics, b_nparts, b_topics_cap, b_parts_cap;
+	/* partitions of the follower Fetch request being framed */
+	struct corr_fetch_part *b_fparts;
+	size_t b_nfparts, b_fparts_cap;
+	int32_t b_replica_id;
 };
 
 struct corr {
@@ -194,8 +202,10 @@ static void pending_release(struct pending_req *p)
 {
 	free(p->topics);
 	free(p->parts);
+	free(p->fetch_parts);
 	p->topics = NULL;
 	p->parts = NULL;
+	p->fetch_parts = NULL;
 }
 
 static struct pending_req *pq_at(const struct pqueue *q, size_t i)
@@ -248,6 +258,7 @@ static void conn_free(struct conn *cn)
 	free(cn->ev);
 	free(cn->b_topics);
 	free(cn->b_parts);
+	free(cn->b_fparts);
 	free(cn);
 }
 
@@ -297,6 +308,7 @@ static struct conn *conn_get(struct corr *c, uint64_t id)
 	if (!*pp)
 		return NULL;
 	(*pp)->id = id;
+	(*pp)->broker = -1;
 	snprintf((*pp)->client, sizeof((*pp)->client), "?");
 	return *pp;
 }
@@ -411,6 +423,20 @@ static void build_reset(struct conn *cn)
 {
 	cn->b_ntopics = 0;
 	cn->b_nparts = 0;
+	cn->b_nfparts = 0;
+}
+
+/* The index of tgid's counts, added at its first connection; -1 when
+ * KLT_MAX_BROKERS are counted already (a sound kernel side sends no more). */
+static int broker_index(struct corr *c, uint32_t tgid)
+{
+	for (int i = 0; i < c->n.nbrokers; i++)
+		if (c->n.brokers[i].tgid == tgid)
+			return i;
+	if (c->n.nbrokers == KLT_MAX_BROKERS)
+		return -1;
+	c->n.brokers[c->n.nbrokers].tgid = tgid;
+	return c->n.nbrokers++;
 }
 
 static int on_conn(struct corr *c, const struct klt_conn_event *e)
@@ -427,6 +453,9 @@ static int on_conn(struct corr *c, const struct klt_conn_event *e)
 	}
 	corr_format_addr(e->family, e->remote_addr, e->remote_port, cn->client, sizeof(cn->client));
 	cn->local_port = e->local_port;
+	cn->remote_port = e->remote_port;
+	cn->tgid = e->tgid;
+	cn->broker = broker_index(c, e->tgid);
 	cn->preexisting = e->flags & KLT_CONN_PREEXISTING;
 	cn->wire_skipped = e->flags & KLT_CONN_WIRE_SKIPPED;
 	c->n.connections++;
@@ -670,6 +699,25 @@ static int on_part(struct corr *c, const struct klt_part_event *e)
 	return 0;
 }
 
+static int on_fetch_part(struct corr *c, const struct klt_fetch_part_event *e)
+{
+	struct conn *cn = conn_get(c, e->conn_id);
+	struct corr_fetch_part *p;
+
+	if (!cn)
+		return -ENOMEM;
+	c->n.fetch_parts++;
+	if (grow_array((void **)&cn->b_fparts, &cn->b_fparts_cap, cn->b_nfparts + 1, sizeof(*p),
+		       MAX_BUILD_PARTS))
+		return 0;
+	p = &cn->b_fparts[cn->b_nfparts++];
+	p->topic_idx = e->topic_idx;
+	p->partition = e->partition;
+	p->fetch_offset = e->fetch_offset;
+	cn->b_replica_id = e->replica_id;
+	return 0;
+}
+
 static void copy_client_id(struct corr_request *r, const struct klt_frame_event *e)
 {
 	size_t n = e->client_id_len < KLT_CLIENT_ID_MAX ? e->client_id_len : KLT_CLIENT_ID_MAX;
@@ -687,6 +735,7 @@ static int attach_produce(struct conn *cn, struct pending_req *p)
 {
 	p->topics = NULL;
 	p->parts = NULL;
+	p->fetch_parts = NULL;
 	if (cn->b_ntopics) {
 		p->topics = malloc(cn->b_ntopics * sizeof(*p->topics));
 		if (!p->topics)
@@ -699,10 +748,19 @@ static int attach_produce(struct conn *cn, struct pending_req *p)
 			return -ENOMEM;
 		memcpy(p->parts, cn->b_parts, cn->b_nparts * sizeof(*p->parts));
 	}
+	if (cn->b_nfparts && p->req.fetch_parsed) {
+		p->fetch_parts = malloc(cn->b_nfparts * sizeof(*p->fetch_parts));
+		if (!p->fetch_parts)
+			return -ENOMEM;
+		memcpy(p->fetch_parts, cn->b_fparts, cn->b_nfparts * sizeof(*p->fetch_parts));
+		p->req.nfetch_parts = cn->b_nfparts;
+		p->req.replica_id = cn->b_replica_id;
+	}
 	p->req.ntopics = cn->b_ntopics;
 	p->req.nparts = cn->b_nparts;
 	p->req.topics = p->topics;
 	p->req.parts = p->parts;
+	p->req.fetch_parts = p->fetch_parts;
 	return 0;
 }
 
@@ -711,8 +769,10 @@ static void fill_request(struct corr_request *r, struct conn *cn, const struct k
 {
 	memset(r, 0, sizeof(*r));
 	r->conn_id = cn->id;
+	r->tgid = cn->tgid;
 	memcpy(r->client, cn->client, sizeof(r->client));
 	r->local_port = cn->local_port;
+	r->remote_port = cn->remote_port;
 	r->api_key = e->api_key;
 	r->api_version = e->api_version;
 	r->corr_id = e->corr_id;
@@ -742,6 +802,23 @@ static void fill_request(struct corr_request *r, struct conn *cn, const struct k
 		r->record_bytes = e->record_bytes;
 		r->records = e->records;
 	}
+	if (e->api_key == 1 && (e->flags & KLT_FRAME_FETCH_PARSED)) {
+		r->fetch_parsed = true;
+		r->replica_id = -1; /* a walked Fetch with no partitions names none */
+	}
+}
+
+static void count_broker(struct corr *c, const struct conn *cn, const struct corr_request *r)
+{
+	struct corr_broker_count *b;
+
+	if (cn->broker < 0)
+		return;
+	b = &c->n.brokers[cn->broker];
+	b->requests++;
+	b->produce += r->api_key == 0;
+	b->fetch += r->api_key == 1;
+	b->follower_fetches += r->fetch_parsed;
 }
 
 static int on_request(struct corr *c, struct conn *cn, const struct klt_frame_event *e, bool abi1)
@@ -757,6 +834,7 @@ static int on_request(struct corr *c, struct conn *cn, const struct klt_frame_ev
 	if (!p)
 		return -ENOMEM;
 	fill_request(&p->req, cn, e, &p->evicted);
+	count_broker(c, cn, &p->req);
 	p->tentative = e->flags & KLT_FRAME_TENTATIVE;
 	p->acks0 = p->req.produce_parsed && p->req.acks == 0;
 	p->abi1 = abi1;
@@ -932,6 +1010,9 @@ int corr_feed(struct corr *c, const void *data, size_t len)
 		EXPECT(struct klt_arrival_event);
 		on_arrival(c, data);
 		return 0;
+	case KLT_EV_FETCH_PART:
+		EXPECT(struct klt_fetch_part_event);
+		return on_fetch_part(c, data);
 	default:
 		c->n.bad_events++;
 		return -EINVAL;

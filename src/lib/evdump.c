@@ -69,7 +69,8 @@ int evdump_read(const void *buf, size_t len, evdump_record_fn fn, void *ctx, siz
 		return -EINVAL;
 	memcpy(abi, p + 8, sizeof(abi));
 	/* socket records of older ABIs are read as far as they go (correlate.c) */
-	if (abi[0] < KLT_ABI_VERSION_MIN || abi[0] > KLT_ABI_VERSION || abi[1] != KLC_ABI_VERSION)
+	if (abi[0] < KLT_ABI_VERSION_MIN || abi[0] > KLT_ABI_VERSION ||
+	    abi[1] < KLC_ABI_VERSION_MIN || abi[1] > KLC_ABI_VERSION)
 		return -EINVAL;
 	while (off < len) {
 		uint32_t head[2];

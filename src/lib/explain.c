@@ -156,6 +156,23 @@ struct topic_id {
 	char name[KLT_TOPIC_NAME_MAX + 1];
 };
 
+/* A thread's broker (KLC_EV_THREAD): an open-addressing table by tid. */
+struct thread_ent {
+	uint32_t tid; /* 0: free */
+	uint32_t tgid;
+};
+
+#define EXPLAIN_MAX_THREADS (1u << 20)
+
+/* A KLC_EV_BATCH waiting for its write's KLC_EV_FILE, which follows it
+ * from the same program run: one per tid slot is enough. */
+#define BATCH_SLOTS 64
+struct batch_wait {
+	uint32_t tid; /* 0: none */
+	uint64_t t_start;
+	int64_t base_offset, last_offset;
+};
+
 struct explain {
 	struct explain_config cfg;
 	struct explain_stats st;
@@ -173,6 +190,9 @@ struct explain {
 	uint32_t stacks_cap;
 	struct held *head, *last; /* held requests, in completion order */
 	uint32_t nheld;
+	struct thread_ent *threads;
+	size_t threads_cap, nthreads;
+	struct batch_wait batch[BATCH_SLOTS];
 };
 
 void explain_config_default(struct explain_config *cfg)
@@ -247,6 +267,7 @@ void explain_free(struct explain *t)
 		held_free(h);
 	}
 	free(t->ids);
+	free(t->threads);
 	for (uint32_t i = 0; i < t->stacks_cap; i++) {
 		free(t->stacks[i].top);
 		free(t->stacks[i].frames);
@@ -322,10 +343,94 @@ static bool is_write(uint8_t kind)
 	       kind == KLC_SYS_PWRITEV || kind == KLC_SYS_PWRITEV2;
 }
 
+static struct thread_ent *thread_slot(struct thread_ent *v, size_t cap, uint32_t tid)
+{
+	size_t i = (tid * 2654435761u) & (cap - 1);
+
+	while (v[i].tid && v[i].tid != tid)
+		i = (i + 1) & (cap - 1);
+	return &v[i];
+}
+
+/* Room for one more thread: the table doubles at half full. */
+static int threads_grow(struct explain *t)
+{
+	size_t ncap = t->threads_cap ? t->threads_cap * 2 : 1024;
+	struct thread_ent *v;
+
+	if ((t->nthreads + 1) * 2 <= t->threads_cap)
+		return 0;
+	if (ncap > EXPLAIN_MAX_THREADS * 2 || !(v = calloc(ncap, sizeof(*v))))
+		return -ENOMEM;
+	for (size_t i = 0; i < t->threads_cap; i++)
+		if (t->threads[i].tid)
+			*thread_slot(v, ncap, t->threads[i].tid) = t->threads[i];
+	free(t->threads);
+	t->threads = v;
+	t->threads_cap = ncap;
+	return 0;
+}
+
+static int on_thread(struct explain *t, const struct klc_thread_event *e)
+{
+	struct thread_ent *s;
+
+	if (!e->tid || !e->tgid)
+		return -EINVAL;
+	t->st.threads++;
+	if (threads_grow(t)) {
+		t->st.threads_full++;
+		return 0;
+	}
+	s = thread_slot(t->threads, t->threads_cap, e->tid);
+	if (!s->tid)
+		t->nthreads++;
+	s->tid = e->tid;
+	s->tgid = e->tgid; /* a tid reused by another broker is announced again */
+	return 0;
+}
+
+uint32_t explain_thread_tgid(const struct explain *t, uint32_t tid)
+{
+	if (!tid || !t->threads_cap)
+		return 0;
+	return thread_slot(t->threads, t->threads_cap, tid)->tgid;
+}
+
+static int on_batch(struct explain *t, const struct klc_batch_event *e)
+{
+	struct batch_wait *w = &t->batch[e->tid % BATCH_SLOTS];
+
+	if (!e->tid || !e->batches || e->base_offset < 0 ||
+	    (e->last_offset != -1 && e->last_offset < e->base_offset))
+		return -EINVAL;
+	t->st.batches++;
+	w->tid = e->tid;
+	w->t_start = e->t_start_ns;
+	w->base_offset = e->base_offset;
+	w->last_offset = e->last_offset;
+	return 0;
+}
+
+/* The offsets a KLC_EV_BATCH gave the write e, taken (-1 when none did). */
+static void take_batch(struct explain *t, const struct klc_file_event *e, struct attrib_append *w)
+{
+	struct batch_wait *b = &t->batch[e->tid % BATCH_SLOTS];
+
+	w->base_offset = w->last_offset = -1;
+	if (b->tid != e->tid || b->t_start != e->t_start_ns)
+		return;
+	w->base_offset = b->base_offset;
+	w->last_offset = b->last_offset;
+	b->tid = 0;
+	t->st.batch_writes++;
+}
+
 static int on_file(struct explain *t, const struct klc_file_event *e)
 {
 	const struct name *n = names_get(&t->names, e->dev, e->ino);
 	bool sync = e->kind == KLC_SYS_FSYNC || e->kind == KLC_SYS_FDATASYNC;
+	struct attrib_append w;
 
 	if (!is_write(e->kind) && !sync)
 		return -EINVAL;
@@ -345,10 +450,14 @@ static int on_file(struct explain *t, const struct klc_file_event *e)
 					e->t_end_ns) == -EINVAL
 			   ? -EINVAL
 			   : 0;
-	return attrib_add_append(t->attrib, e->tid, n->topic, n->partition, (uint64_t)e->ret,
-				 e->t_start_ns, e->t_end_ns) == -EINVAL
-		   ? -EINVAL
-		   : 0;
+	w.tid = e->tid;
+	w.topic = n->topic;
+	w.partition = n->partition;
+	w.bytes = (uint64_t)e->ret;
+	w.t_start = e->t_start_ns;
+	w.t_end = e->t_end_ns;
+	take_batch(t, e, &w);
+	return attrib_add_write(t->attrib, &w) == -EINVAL ? -EINVAL : 0;
 }
 
 static void join_frames(const char *const *frames, int n, char *buf, size_t len)
@@ -565,6 +674,10 @@ static int dispatch(struct explain *t, uint32_t type, const void *rec)
 		return 0;
 	case KLC_EV_FILE_NAME:
 		return on_file_name(t, rec);
+	case KLC_EV_THREAD:
+		return on_thread(t, rec);
+	case KLC_EV_BATCH:
+		return on_batch(t, rec);
 	default: /* KLC_EV_JBD2_RUN: the commit record says enough */
 		return 0;
 	}

@@ -295,16 +295,75 @@ static void wire_text(FILE *out, const struct agg *a)
 	fputc('\n', out);
 }
 
-void report_summary_text(FILE *out, const struct agg *total, const struct report_run *run)
+/* The requests counted for tgid's connections; NULL if none were. */
+static const struct corr_broker_count *broker_counts(const struct corr_counts *n, int pid)
 {
-	char ports[64] = "";
+	for (int i = 0; n && i < n->nbrokers; i++)
+		if ((int)n->brokers[i].tgid == pid)
+			return &n->brokers[i];
+	return NULL;
+}
+
+/* The run's brokers, or in a replay the tgids its connections had, with
+ * no comm or ports: how many went into out. */
+static int run_brokers(const struct report_run *run, struct report_broker *out)
+{
+	int n = 0;
+
+	if (run->nbrokers > 0) {
+		memcpy(out, run->brokers, (size_t)run->nbrokers * sizeof(*out));
+		return run->nbrokers;
+	}
+	for (int i = 0; run->counts && i < run->counts->nbrokers; i++, n++) {
+		memset(&out[n], 0, sizeof(out[n]));
+		out[n].pid = (int)run->counts->brokers[i].tgid;
+		snprintf(out[n].comm, sizeof(out[n].comm), "?");
+	}
+	return n;
+}
+
+static void ports_text(char *buf, size_t len, const uint16_t *ports, int nports)
+{
 	size_t off = 0;
 
-	for (int i = 0; i < run->nports && off < sizeof(ports); i++)
-		off += (size_t)snprintf(ports + off, sizeof(ports) - off, "%s%u", i ? "," : "",
-					run->ports[i]);
-	fprintf(out, "\nSummary: broker pid %d (%s), port %s, %.1f s\n", run->pid, run->comm, ports,
-		run->duration_s);
+	buf[0] = '\0';
+	for (int i = 0; i < nports && off < len; i++)
+		off += (size_t)snprintf(buf + off, len - off, "%s%u", i ? "," : "", ports[i]);
+}
+
+/* Several brokers: a line each with its requests. */
+static void brokers_text(FILE *out, const struct report_run *run)
+{
+	struct report_broker b[KLT_MAX_BROKERS];
+	int n = run_brokers(run, b);
+	char ports[64];
+
+	if (n < 2)
+		return;
+	for (int i = 0; i < n; i++) {
+		const struct corr_broker_count *c = broker_counts(run->counts, b[i].pid);
+
+		ports_text(ports, sizeof(ports), b[i].ports, b[i].nports);
+		fprintf(out,
+			"  broker pid %d (%s), port %s: %" PRIu64 " requests, %" PRIu64
+			" produce, %" PRIu64 " fetch (%" PRIu64 " follower)\n",
+			b[i].pid, b[i].comm, b[i].nports ? ports : "?", c ? c->requests : 0,
+			c ? c->produce : 0, c ? c->fetch : 0, c ? c->follower_fetches : 0);
+	}
+}
+
+void report_summary_text(FILE *out, const struct agg *total, const struct report_run *run)
+{
+	char ports[64];
+
+	ports_text(ports, sizeof(ports), run->ports, run->nports);
+	if (run->nbrokers > 1)
+		fprintf(out, "\nSummary: %d brokers, port %s, %.1f s\n", run->nbrokers, ports,
+			run->duration_s);
+	else
+		fprintf(out, "\nSummary: broker pid %d (%s), port %s, %.1f s\n", run->pid,
+			run->comm, ports, run->duration_s);
+	brokers_text(out, run);
 	report_interval_header(out);
 	report_interval_text(out, total, run->duration_s, "total");
 	wire_text(out, total);
@@ -374,6 +433,36 @@ static void broker_json(struct json *j, const struct report_run *run)
 		json_uint(j, run->ports[i]);
 	json_arr_end(j);
 	json_obj_end(j);
+}
+
+/* Every broker with its requests (absent when none is known). */
+static void brokers_json(struct json *j, const struct report_run *run)
+{
+	struct report_broker b[KLT_MAX_BROKERS];
+	int n = run_brokers(run, b);
+
+	if (!n)
+		return;
+	json_key(j, "brokers");
+	json_arr_begin(j);
+	for (int i = 0; i < n; i++) {
+		const struct corr_broker_count *c = broker_counts(run->counts, b[i].pid);
+
+		json_obj_begin(j);
+		json_kint(j, "pid", b[i].pid);
+		json_kstr(j, "comm", b[i].comm);
+		json_key(j, "ports");
+		json_arr_begin(j);
+		for (int k = 0; k < b[i].nports; k++)
+			json_uint(j, b[i].ports[k]);
+		json_arr_end(j);
+		json_kuint(j, "requests", c ? c->requests : 0);
+		json_kuint(j, "produce_requests", c ? c->produce : 0);
+		json_kuint(j, "fetch_requests", c ? c->fetch : 0);
+		json_kuint(j, "follower_fetches", c ? c->follower_fetches : 0);
+		json_obj_end(j);
+	}
+	json_arr_end(j);
 }
 
 /* The correlator's counts: connections, requests, what did not match. */
@@ -452,6 +541,7 @@ void report_summary_json(FILE *out, const struct agg *total, const struct report
 	json_kstr(&j, "schema", REPORT_SCHEMA);
 	json_kstr(&j, "type", "summary");
 	broker_json(&j, run);
+	brokers_json(&j, run);
 	json_kdouble(&j, "duration_s", run->duration_s);
 	json_kuint(&j, "lost_events", run->lost_events);
 	summary_produce_json(&j, total, run);

@@ -435,9 +435,11 @@ static int dirent_pid(const char *name)
 /* ---- public: finding the listener ---------------------------------------------------------- */
 
 struct owner_scan {
-	int pid;	/* the owner found so far, 0 if none */
-	bool denied;	/* some process's fds were unreadable */
-	bool ambiguous; /* several processes own listeners */
+	int *pids; /* the owners found so far, in /proc order */
+	int max;
+	int n;
+	bool denied;   /* some process's fds were unreadable */
+	bool too_many; /* more than max processes own listeners */
 };
 
 static int scan_owner(const char *root, int pid, struct inode_set *set, struct owner_scan *o)
@@ -450,10 +452,10 @@ static int scan_owner(const char *root, int pid, struct inode_set *set, struct o
 		return 0; /* exited meanwhile */
 	else if (r < 0)
 		return r;
-	else if (r > 0 && o->pid && o->pid != pid)
-		o->ambiguous = true;
+	else if (r > 0 && o->n == o->max)
+		o->too_many = true;
 	else if (r > 0)
-		o->pid = pid;
+		o->pids[o->n++] = pid;
 	return 0;
 }
 
@@ -480,14 +482,15 @@ static bool ports_valid(const uint16_t *ports, int nports)
 	return ports && nports > 0;
 }
 
-int target_find_listener(const char *proc_root, const uint16_t *ports, int nports, int *pid_out)
+int target_find_listeners(const char *proc_root, const uint16_t *ports, int nports, int *pids,
+			  int max, int *npids)
 {
 	struct inode_set set = {0};
 	struct collect c = {ports, nports, TARGET_TCP_LISTEN, &set};
-	struct owner_scan o = {0};
+	struct owner_scan o = {.pids = pids, .max = max};
 	int r;
 
-	if (!proc_root || !ports_valid(ports, nports) || !pid_out)
+	if (!proc_root || !ports_valid(ports, nports) || !pids || max <= 0 || !npids)
 		return -EINVAL;
 	r = collect_inodes(proc_root, 0, &c);
 	if (r == 0 && set.n == 0)
@@ -497,12 +500,26 @@ int target_find_listener(const char *proc_root, const uint16_t *ports, int nport
 	free(set.v);
 	if (r < 0)
 		return r;
-	if (o.ambiguous)
-		return -ENOTUNIQ;
-	if (!o.pid)
+	if (o.too_many)
+		return -E2BIG;
+	if (!o.n)
 		return o.denied ? -EACCES : -ENOENT;
-	*pid_out = o.pid;
+	*npids = o.n;
 	return 0;
+}
+
+int target_find_listener(const char *proc_root, const uint16_t *ports, int nports, int *pid_out)
+{
+	int pids[1], n = 0, r;
+
+	if (!pid_out)
+		return -EINVAL;
+	r = target_find_listeners(proc_root, ports, nports, pids, 1, &n);
+	if (r == -E2BIG)
+		return -ENOTUNIQ;
+	if (r == 0)
+		*pid_out = pids[0];
+	return r;
 }
 
 /* ---- public: one known pid ----------------------------------------------------------------- */

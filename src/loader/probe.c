@@ -71,7 +71,12 @@ static int configure(struct probe *p)
 	struct kafkalat_bpf *s = p->skel;
 	size_t rb = p->opts.ringbuf_bytes ? p->opts.ringbuf_bytes : PROBE_DEFAULT_RINGBUF;
 
-	s->rodata->targ_tgid = (__u32)p->opts.pid;
+	if (p->opts.npids <= 0 || p->opts.npids > KLT_MAX_BROKERS)
+		return loader_fail(&p->l, -EINVAL, "%d processes to trace (1 to %d)", p->opts.npids,
+				   KLT_MAX_BROKERS);
+	for (int i = 0; i < p->opts.npids; i++)
+		s->rodata->targ_tgids[i] = (__u32)p->opts.pids[i];
+	s->rodata->targ_ntgids = (__u32)p->opts.npids;
 	for (int i = 0; i < p->opts.nports && i < KLT_MAX_PORTS; i++)
 		s->rodata->targ_ports[i] = p->opts.ports[i];
 	s->rodata->targ_nports = (__u32)p->opts.nports;

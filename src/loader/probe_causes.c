@@ -117,13 +117,16 @@ static int configure(struct causes *c)
 	unsigned int g = groups_of(c);
 	struct bpf_program *prog;
 
-	if (c->opts.pid <= 0)
-		return loader_fail(&c->l, -EINVAL, "no process to trace (pid %d)", c->opts.pid);
+	if (c->opts.npids <= 0 || c->opts.npids > KLT_MAX_BROKERS)
+		return loader_fail(&c->l, -EINVAL, "%d processes to trace (1 to %d)", c->opts.npids,
+				   KLT_MAX_BROKERS);
 	if ((g & KLC_G_FILE_TP) && (g & (KLC_G_FILE | KLC_G_FUTEX)))
 		return loader_fail(&c->l, -EINVAL,
 				   "file syscalls on tracepoints exclude the file and futex "
 				   "groups (each write would be seen twice)");
-	s->rodata->targ_tgid = (__u32)c->opts.pid;
+	for (int i = 0; i < c->opts.npids; i++)
+		s->rodata->targ_tgids[i] = (__u32)c->opts.pids[i];
+	s->rodata->targ_ntgids = (__u32)c->opts.npids;
 	s->rodata->wakeup_bytes = rb / 4;
 	s->rodata->min_offcpu_ns = c->opts.min_offcpu_ns;
 	s->rodata->min_futex_ns = c->opts.min_futex_ns;

@@ -13,6 +13,10 @@
  *   kafka-fetch-exp   expires delayed fetches (long poll) at their max wait
  *   kafka-truth       writes the ground-truth file
  *   kafka-cpu-hog     --cpu-hog only
+ * and with --cluster (replica.c, fetcher.c):
+ *   kafka-repl-L-N    replica fetcher N following the partitions led by broker L
+ *   kafka-isr-check   shrinks ISRs every --replica-lag-time-ms / 2
+ *   kafka-reaper      answers acks=all requests not replicated in time
  *
  * One struct request travels network -> queue -> handler -> (purgatory) ->
  * network, carrying the frame, the response and the ground-truth stamps.
@@ -27,6 +31,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "isr.h"
+
 /* Kafka's defaults: queued.max.requests, socket buffer, max frame size. */
 #define RB_QUEUE_CAP	  500
 #define RB_SOCK_BUF	  (100 * 1024)
@@ -37,6 +43,8 @@
 #define RB_INDEX_INTERVAL 4096
 #define RB_MAX_TOPIC_LEN  249
 #define RB_MAX_INJECT	  4
+#define RB_MAX_BROKERS	  16
+#define RB_MAX_REPLICAS	  8
 
 /* Kafka error codes we answer with. */
 #define KERR_UNKNOWN_SERVER	     (-1)
@@ -44,7 +52,10 @@
 #define KERR_OFFSET_OUT_OF_RANGE     1
 #define KERR_CORRUPT_MESSAGE	     2
 #define KERR_UNKNOWN_TOPIC_OR_PART   3
+#define KERR_NOT_LEADER		     6
+#define KERR_REQUEST_TIMED_OUT	     7
 #define KERR_INVALID_TOPIC	     17
+#define KERR_NOT_ENOUGH_REPLICAS     19
 #define KERR_UNSUPPORTED_VERSION     35
 #define KERR_OUT_OF_ORDER_SEQUENCE   45
 #define KERR_INVALID_PRODUCER_EPOCH  47
@@ -68,8 +79,21 @@ struct rb_every {
 	uint32_t ms, every; /* every == 0: off */
 };
 
+/* One broker of --cluster. */
+struct rb_node {
+	int32_t id;
+	char host[64];
+	uint16_t port;
+};
+
 struct rb_opts {
 	uint16_t port;
+	/* --cluster: nodes sorted by id; nnodes 0 = the single broker */
+	int32_t broker_id;
+	struct rb_node nodes[RB_MAX_BROKERS];
+	uint32_t nnodes, self; /* self: own index in nodes */
+	uint32_t replication_factor, min_isr;
+	uint32_t replica_lag_ms, replica_fetch_wait_ms, num_replica_fetchers;
 	const char *log_dir;
 	uint32_t partitions, handlers, net_threads;
 	enum rb_io io;
@@ -96,6 +120,15 @@ struct rb_part_truth {
 	uint64_t lock_ns, append_start_ns, append_end_ns;
 	unsigned inject; /* enum rb_inject bits */
 	bool duplicate;	 /* idempotent retry: answered, not appended */
+	/* acks=all in a cluster (replica.c): the followers in the ISR at append */
+	bool repl;
+	int64_t last_offset;
+	uint32_t nfollow;
+	int32_t follow_id[RB_MAX_REPLICAS];
+	uint64_t covered_ns[RB_MAX_REPLICAS]; /* first fetch past last_offset */
+	uint64_t hw_ns;			      /* high watermark passed last_offset */
+	size_t err_off;			      /* its error code in the response */
+	struct partition *log;		      /* where it was appended */
 };
 
 /*
@@ -132,6 +165,12 @@ struct request {
 	unsigned inject; /* enum rb_inject bits */
 	uint64_t t_first, t_read, t_dequeue, t_resp_enqueue, t_resp, t_end;
 	uint64_t t_due; /* purgatory deadline */
+	/* acks=all in a cluster, under the replication mutex (replica.c) */
+	int32_t timeout_ms;
+	uint32_t repl_wait; /* partitions below the HW, + 1 while in the handler */
+	int32_t released_by;
+	uint64_t t_released;
+	struct request *pprev, *pnext; /* produce purgatory, for timeouts */
 	/* a response with file pieces (Fetch): sent span by span, else resp as one */
 	struct rb_span *spans;
 	size_t nspans, span_i;
@@ -140,6 +179,8 @@ struct request {
 };
 
 void request_free(struct request *r);
+/* write() until all of p is written (EINTR retried); -1 on an error. */
+int write_all(int fd, const uint8_t *p, size_t len);
 uint64_t now_ns(void);
 void sleep_ms(uint32_t ms);
 
@@ -202,6 +243,25 @@ struct rolled_segment {
 	uint32_t index_entries;
 };
 
+/* An acks=all partition waiting for the high watermark. */
+struct repl_wait {
+	struct request *r;
+	uint32_t part; /* index in r->parts */
+	int64_t last_offset;
+};
+
+/* Replication state of a partition, under the broker's replication mutex. */
+struct repl_part {
+	int32_t leader;
+	uint32_t nreplicas;
+	int32_t replicas[RB_MAX_REPLICAS];
+	struct follower f[RB_MAX_REPLICAS]; /* leader: the other replicas */
+	uint32_t nf;
+	int64_t leader_leo;	/* the HW is partition_hw() */
+	struct repl_wait *wait; /* ring-less FIFO: [whead, nwait) in offset order */
+	size_t whead, nwait, capwait;
+};
+
 struct partition {
 	pthread_rwlock_t leader_isr; /* leaderIsrUpdateLock: read side per append */
 	pthread_mutex_t lock;	     /* UnifiedLog.lock: held across the append */
@@ -218,6 +278,7 @@ struct partition {
 	/* read without the lock (Kafka's volatile offsets): partition_hw() etc. */
 	int64_t hw, leo;
 	struct topic *topic;
+	struct repl_part repl;
 };
 
 struct topic {
@@ -248,7 +309,8 @@ struct logs {
 struct broker;
 int logs_init(struct broker *b);
 void logs_destroy(struct broker *b);
-/* Finds a topic, creating it with --partitions when create is set; NULL if absent/failed. */
+/* Finds a topic, creating it with --partitions when create is set; NULL if absent/failed.
+ */
 struct topic *logs_topic(struct broker *b, const char *name, size_t len, bool create);
 /* Finds a topic by its id (Produce v13); NULL if none has it. */
 struct topic *logs_topic_by_id(struct broker *b, const uint8_t id[16]);
@@ -259,7 +321,13 @@ void logs_each(struct broker *b, void (*fn)(struct topic *, void *), void *arg);
  * the partition's locks, filling pt's offsets and times. Returns a Kafka error.
  */
 int16_t logs_append(struct broker *b, struct partition *p, uint8_t *rec, size_t len,
-		    struct rb_part_truth *pt);
+		    struct request *r, uint32_t part);
+/*
+ * A follower's append of records fetched from the leader (appendAsFollower):
+ * the leader's offsets are kept; batches below the log end are skipped and a
+ * partial last batch dropped. Returns 0 or -1 (bad batches, I/O error).
+ */
+int logs_append_follower(struct broker *b, struct partition *p, const uint8_t *rec, size_t len);
 
 /*
  * High watermark and log end offset. Without replication HW follows LEO
@@ -363,6 +431,9 @@ int truth_open(struct broker *b);
 void truth_emit(struct broker *b, const struct request *r);
 void truth_close(struct broker *b);
 
+/* Queues a line of its own (an event, not a request) for the writer. */
+void truth_emit_line(struct broker *b, char *line);
+
 int cpu_hog_start(struct broker *b);
 /* A condition variable whose timed waits use CLOCK_MONOTONIC, as now_ns(). */
 int cond_init_monotonic(pthread_cond_t *cv);
@@ -380,7 +451,8 @@ struct fetch_topic {
 struct fetch_part {
 	int32_t partition, leader_epoch, max_bytes;
 	int64_t fetch_offset, log_start;
-	struct partition *p; /* NULL: unknown topic or partition */
+	struct partition *p; /* NULL: unknown topic or partition, or not_leader */
+	bool not_leader;
 	/* the last read */
 	int16_t error;
 	int64_t hw;
@@ -434,6 +506,52 @@ void fetch_purgatory_stop(struct broker *b);
 void replica_on_fetch(struct broker *b, struct partition *p, int32_t replica_id,
 		      int64_t fetch_offset, uint64_t t_arrival_ns);
 
+/* ---- replication (--cluster): replica.c leader side, fetcher.c follower side ---- */
+struct fetcher {
+	struct broker *b;
+	uint32_t leader; /* index in o.nodes */
+	uint32_t n;
+	int wake_fd; /* eventfd: a topic was created here */
+	pthread_t thr;
+	bool started;
+};
+
+struct replication {
+	pthread_mutex_t mu; /* every repl_part, ISR, HW, the produce purgatory */
+	pthread_cond_t cv;  /* wakes the reaper */
+	struct request *purg_head;
+	pthread_t isr_thr, reaper_thr;
+	bool threads;
+	struct fetcher *fetchers;
+	uint32_t nfetchers;
+};
+
+/* Static assignment: leader brokers[p % n], replicas the next R in ring order. */
+void replica_partition_init(struct broker *b, struct partition *p);
+void replica_partition_free(struct partition *p);
+int replica_start(struct broker *b);
+void replica_stop(struct broker *b);
+/* Under the partition mutex, after a leader append: LEO, HW, acks=all wait. */
+void replica_on_append(struct broker *b, struct partition *p, struct request *r, uint32_t part);
+/* Follower: the high watermark from the leader's fetch response. */
+void replica_follower_hw(struct broker *b, struct partition *p, int64_t leader_hw);
+bool replica_is_leader(const struct broker *b, const struct partition *p);
+/* Metadata: replicas and ISR as known here; counts returned. */
+uint32_t replica_isr(struct broker *b, struct partition *p, int32_t *out);
+/* Handler done with an acks=all produce: false when it waits for replication. */
+bool replica_produce_done(struct broker *b, struct request *r);
+/* Error for an acks=all append when the ISR is under --min-insync-replicas. */
+int16_t replica_check_min_isr(struct broker *b, struct partition *p);
+void replica_lock(struct broker *b);
+void replica_unlock(struct broker *b);
+
+/* Before anything can create a topic; stopped first, freed after the handlers. */
+int fetchers_start(struct broker *b);
+void fetchers_stop(struct broker *b);
+void fetchers_free(struct broker *b);
+/* A topic was created: fetchers drop their long poll and fetch it too. */
+void fetchers_wake(struct broker *b);
+
 /* ---- the broker context ---- */
 struct broker {
 	struct rb_opts o;
@@ -456,6 +574,12 @@ struct broker {
 	uint64_t inject_count[RB_PH_N];
 	uint64_t lock_hold_count, fsync_count;
 	int64_t next_producer_id; /* InitProducerId, from RB_PRODUCER_ID_0 */
+	struct replication repl;
 };
+
+static inline bool rb_cluster(const struct broker *b)
+{
+	return b->o.nnodes > 0;
+}
 
 #endif /* REFBROKER_BROKER_H */

@@ -83,7 +83,8 @@ static int parse_topic(struct broker *b, struct kproto_cur *c, int16_t v, struct
 	ft->name[len] = '\0';
 	ft->first = f->nparts;
 	ft->n = (size_t)n;
-	t = len ? logs_topic(b, ft->name, (size_t)len, false) : NULL;
+	/* a follower naming a topic this broker lacks: created alike (see replica.c) */
+	t = len ? logs_topic(b, ft->name, (size_t)len, f->replica_id >= 0 && rb_cluster(b)) : NULL;
 	for (int32_t i = 0; i < n; i++)
 		if (parse_partition(c, v, f, t))
 			return -1;
@@ -160,7 +161,7 @@ static void fetch_read(struct request *r)
 		fp->slice = (struct log_slice){.fd = -1};
 		fp->hw = -1;
 		if (!fp->p) {
-			fp->error = KERR_UNKNOWN_TOPIC_OR_PART;
+			fp->error = fp->not_leader ? KERR_NOT_LEADER : KERR_UNKNOWN_TOPIC_OR_PART;
 			continue;
 		}
 		fp->error = logs_read(fp->p, fp->fetch_offset, f->replica_id >= 0,
@@ -339,6 +340,15 @@ int fetch_handle(struct broker *b, struct request *r, const uint8_t *body, size_
 		f->error = KERR_FETCH_SESSION_NOT_FOUND; /* nothing read, answered at once */
 		f->t_fetch_read = now_ns();
 		return build_response(r);
+	}
+	for (size_t i = 0; i < f->nparts; i++) {
+		struct fetch_part *fp = &f->parts[i];
+
+		/* consumers read from the leader only (no fetch from followers) */
+		if (fp->p && !replica_is_leader(b, fp->p)) {
+			fp->p = NULL;
+			fp->not_leader = true;
+		}
 	}
 	if (f->replica_id >= 0)
 		for (size_t i = 0; i < f->nparts; i++)

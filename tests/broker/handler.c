@@ -39,6 +39,8 @@ static void dispatch(struct broker *b, struct request *r)
 		fetch_purgatory_add(b, r); /* answered by whoever completes it */
 		return;
 	}
+	if (!replica_produce_done(b, r))
+		return; /* acks=all: answered when the high watermark passes it */
 	if (r->action == RB_RESPOND && r->acks == -1 && b->o.replica_delay_ms) {
 		/* acks=all: completed later, when the "followers" have caught up */
 		r->t_due = now_ns() + (uint64_t)b->o.replica_delay_ms * 1000000ull;

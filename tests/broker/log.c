@@ -214,6 +214,7 @@ static int partition_init(struct broker *b, struct topic *t, uint32_t i)
 		return -1;
 	pthread_rwlock_init(&p->leader_isr, NULL);
 	pthread_mutex_init(&p->lock, NULL);
+	replica_partition_init(b, p);
 	return 0;
 }
 
@@ -233,6 +234,7 @@ static void topic_free(struct topic *t)
 		pthread_rwlock_destroy(&t->parts[i].leader_isr);
 		pthread_mutex_destroy(&t->parts[i].lock);
 		free(t->parts[i].pids);
+		replica_partition_free(&t->parts[i]);
 	}
 	if (t)
 		free(t->parts);
@@ -298,6 +300,7 @@ struct topic *logs_topic(struct broker *b, const char *name, size_t len, bool cr
 {
 	struct logs *l = &b->logs;
 	struct topic *t;
+	bool created = false;
 
 	if (len == 0 || len > RB_MAX_TOPIC_LEN)
 		return NULL;
@@ -307,9 +310,11 @@ struct topic *logs_topic(struct broker *b, const char *name, size_t len, bool cr
 	if (t || !create)
 		return t;
 	pthread_rwlock_wrlock(&l->mu);
-	if (!(t = find(l, name, len)))
-		t = add_topic(b, name, len);
+	if (!(t = find(l, name, len)) && (t = add_topic(b, name, len)))
+		created = true;
 	pthread_rwlock_unlock(&l->mu);
+	if (created)
+		fetchers_wake(b); /* followers fetch the new partitions at once */
 	return t;
 }
 
@@ -485,6 +490,14 @@ static int maybe_roll(struct broker *b, struct partition *p, size_t len)
 	return 0;
 }
 
+/* Kafka's RecordBatch.lastOffset(): baseOffset + lastOffsetDelta. */
+static int64_t batch_last_offset(const uint8_t *h)
+{
+	int64_t base = (int64_t)(((uint64_t)get_be32(h) << 32) | get_be32(h + 4));
+
+	return base + (int64_t)get_be32(h + 23);
+}
+
 /* Assigns offsets: baseOffset (outside the CRC) of each batch is patched. */
 static void assign_offsets(struct partition *p, uint8_t *rec, size_t len)
 {
@@ -514,24 +527,13 @@ static void index_entry(struct segment *s, int64_t offset, uint64_t pos)
 	s->bytes_since_index = 0;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* The part under UnifiedLog.lock: roll, offsets, one write(), index, flush policy. */
+/*
+ * The part under UnifiedLog.lock: roll, offsets, one write(), index, flush
+ * policy. A leader assigns the offsets; a follower (next_offset >= 0) keeps
+ * the leader's and moves its log end to next_offset.
+ */
 static int16_t append_locked(struct broker *b, struct partition *p, uint8_t *rec, size_t len,
-			     struct rb_part_truth *pt)
+			     struct rb_part_truth *pt, int64_t next_offset)
 {
 	struct segment *s;
 	uint64_t pos;
@@ -543,7 +545,11 @@ static int16_t append_locked(struct broker *b, struct partition *p, uint8_t *rec
 	pt->base_offset = p->next_offset;
 	pos = s->size;
 	index_entry(s, p->next_offset, pos);
-	assign_offsets(p, rec, len);
+	if (next_offset < 0)
+		assign_offsets(p, rec, len);
+	else
+		p->next_offset = next_offset;
+	pt->last_offset = p->next_offset - 1;
 	pt->append_start_ns = now_ns();
 	if (write_all(s->fd, rec, len)) {
 		fprintf(stderr, "refbroker: write %s: %s\n", p->dir, strerror(errno));
@@ -553,7 +559,8 @@ static int16_t append_locked(struct broker *b, struct partition *p, uint8_t *rec
 	s->size += len;
 	s->bytes_since_index += len;
 	__atomic_store_n(&p->leo, p->next_offset, __ATOMIC_RELEASE);
-	partition_set_hw(p, p->next_offset); /* no followers: HW follows LEO */
+	if (!rb_cluster(b))
+		partition_set_hw(p, p->next_offset); /* no followers: HW follows LEO */
 	p->appends++;
 	p->msgs_since_flush += pt->records;
 	if (b->o.flush_messages && p->msgs_since_flush >= b->o.flush_messages) {
@@ -670,15 +677,16 @@ static int16_t append_checked(struct broker *b, struct partition *p, uint8_t *re
 			return KERR_NONE;
 		}
 	}
-	err = append_locked(b, p, rec, len, pt);
+	err = append_locked(b, p, rec, len, pt, -1);
 	if (!err && s)
 		record_sequence(s, ids, pt->base_offset);
 	return err;
 }
 
 int16_t logs_append(struct broker *b, struct partition *p, uint8_t *rec, size_t len,
-		    struct rb_part_truth *pt)
+		    struct request *r, uint32_t part)
 {
+	struct rb_part_truth *pt = &r->parts[part];
 	struct batch_ids ids;
 	int16_t err;
 
@@ -690,6 +698,11 @@ int16_t logs_append(struct broker *b, struct partition *p, uint8_t *rec, size_t 
 		pthread_mutex_lock(&p->lock);
 		pt->lock_ns = now_ns();
 		err = append_checked(b, p, rec, len, &ids, pt);
+		if (pt->duplicate)
+			pt->last_offset = pt->base_offset + (pt->records ? pt->records - 1 : 0);
+		/* before the log end is visible to fetches: no fetch can pass it unseen */
+		if (!err && rb_cluster(b))
+			replica_on_append(b, p, r, part);
 		pthread_mutex_unlock(&p->lock);
 	}
 	pthread_rwlock_unlock(&p->leader_isr);
@@ -697,6 +710,64 @@ int16_t logs_append(struct broker *b, struct partition *p, uint8_t *rec, size_t 
 	if (!err && !pt->duplicate)
 		fetch_purgatory_wake(b, p);
 	return err;
+}
+
+/*
+ * Batch headers of fetched records: [*skip, *keep) is what lies at or past
+ * from, whole batches only, and *next the offset after them. Only headers are
+ * checked (magic, lengths): the leader checked the CRCs.
+ */
+static int follower_batches(const uint8_t *rec, size_t len, int64_t from, size_t *skip,
+			    size_t *keep, int64_t *next, uint32_t *records)
+{
+	size_t off = 0;
+
+	*skip = *keep = 0;
+	*next = from;
+	*records = 0;
+	while (len - off >= KPROTO_BATCH_HEADER_LEN) {
+		const uint8_t *h = rec + off;
+		uint32_t blen = get_be32(h + 8);
+		int64_t base = (int64_t)(((uint64_t)get_be32(h) << 32) | get_be32(h + 4));
+
+		if (blen < KPROTO_BATCH_HEADER_LEN - 12 || h[16] != 2)
+			return -1;
+		if (blen > len - off - 12)
+			break; /* a partial batch at the end of a fetch response */
+		if (batch_last_offset(h) < from) {
+			*skip = off + 12 + blen;
+		} else {
+			if (base != *next)
+				return -1; /* a gap: not the leader's log */
+			*next = batch_last_offset(h) + 1;
+			*records += get_be32(h + KPROTO_BATCH_RECORDS_COUNT);
+		}
+		off += 12 + (size_t)blen;
+	}
+	*keep = off;
+	return 0;
+}
+
+int logs_append_follower(struct broker *b, struct partition *p, const uint8_t *rec, size_t len)
+{
+	struct rb_part_truth pt = {0};
+	size_t skip, keep;
+	int64_t next;
+	int16_t err = KERR_NONE;
+
+	pthread_rwlock_rdlock(&p->leader_isr);
+	pthread_mutex_lock(&p->lock);
+	if (follower_batches(rec, len, p->next_offset, &skip, &keep, &next, &pt.records)) {
+		pthread_mutex_unlock(&p->lock);
+		pthread_rwlock_unlock(&p->leader_isr);
+		return -1;
+	}
+	if (keep > skip)
+		err =
+		    append_locked(b, p, (uint8_t *)(uintptr_t)(rec + skip), keep - skip, &pt, next);
+	pthread_mutex_unlock(&p->lock);
+	pthread_rwlock_unlock(&p->leader_isr);
+	return err ? -1 : 0;
 }
 
 /* ---- offsets and reads for Fetch and ListOffsets ---- */

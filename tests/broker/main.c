@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * refbroker: start-up and shutdown. The threads are started in dependency
- * order and stopped in reverse: acceptor, then the request queue is closed
- * (handlers drain it), the purgatory empties, network threads write what
+ * order and stopped in reverse: acceptor and replica fetchers, then the
+ * request queue is closed (handlers drain it), the purgatories empty
+ * (acks=all still waiting for followers: REQUEST_TIMED_OUT), network threads write what
  * they can, then the scheduler and the truth writer finish the files.
  */
 #include <errno.h>
@@ -87,8 +88,12 @@ static int start(struct broker *b)
 	}
 	b->hog_cpu = b->o.cpu_hog ? hog_pick_cpu() : -1;
 	if (rqueue_init(&b->rq, RB_QUEUE_CAP) || truth_open(b) || logs_init(b) ||
-	    purgatory_start(b) || fetch_purgatory_start(b) || listen_on(b))
+	    replica_start(b) || purgatory_start(b) || fetch_purgatory_start(b) || listen_on(b))
 		return -1;
+	if (fetchers_start(b)) {
+		fprintf(stderr, "refbroker: cannot start the replica fetchers\n");
+		return -1;
+	}
 	if (handlers_start(b) || start_nets(b) || (b->o.cpu_hog && cpu_hog_start(b)) ||
 	    pthread_create(&b->acceptor, NULL, acceptor_main, b)) {
 		fprintf(stderr, "refbroker: cannot start threads\n");
@@ -104,11 +109,14 @@ static void shutdown_all(struct broker *b)
 {
 	pthread_join(b->acceptor, NULL);
 	close(b->listen_fd);
+	fetchers_stop(b);
 	rqueue_close(&b->rq);
 	for (uint32_t i = 0; i < b->nhandlers_started; i++)
 		pthread_join(b->handlers[i], NULL);
 	purgatory_stop(b);
 	fetch_purgatory_stop(b);
+	replica_stop(b);
+	fetchers_free(b);
 	for (uint32_t i = 0; i < b->o.net_threads; i++) {
 		net_wake(&b->nets[i]);
 		pthread_join(b->nets[i].thr, NULL);

@@ -107,44 +107,70 @@ static bool legal_topic(const uint8_t *s, int32_t n)
 	return true;
 }
 
-static void md_brokers(struct wbuf *w, const struct broker *b, int16_t v)
+static void md_broker(struct wbuf *w, int16_t v, int32_t id, const char *host, uint16_t port)
 {
-	static const char host[] = "127.0.0.1";
-
-	wb_array(w, false, 1);
-	wb_i32(w, 0); /* node id */
-	wb_str(w, false, host, sizeof(host) - 1);
-	wb_i32(w, b->port);
+	wb_i32(w, id);
+	wb_str(w, false, host, strlen(host));
+	wb_i32(w, port);
 	if (v >= 1)
 		wb_str(w, false, NULL, 0); /* rack */
 }
 
-static void md_topic(struct wbuf *w, int16_t v, int16_t err, const char *name, size_t n,
-		     const struct topic *t)
+/* The single broker advertises itself as broker 0; a cluster lists every broker. */
+static void md_brokers(struct wbuf *w, const struct broker *b, int16_t v)
+{
+	if (!rb_cluster(b)) {
+		wb_array(w, false, 1);
+		md_broker(w, v, 0, "127.0.0.1", b->port);
+		return;
+	}
+	wb_array(w, false, (int32_t)b->o.nnodes);
+	for (uint32_t i = 0; i < b->o.nnodes; i++)
+		md_broker(w, v, b->o.nodes[i].id, b->o.nodes[i].host, b->o.nodes[i].port);
+}
+
+static void md_ids(struct wbuf *w, const int32_t *ids, uint32_t n)
+{
+	wb_array(w, false, (int32_t)n);
+	for (uint32_t i = 0; i < n; i++)
+		wb_i32(w, ids[i]);
+}
+
+static void md_partition(struct wbuf *w, struct broker *b, int16_t v, struct partition *p)
+{
+	int32_t isr[RB_MAX_REPLICAS], single = 0;
+	uint32_t nisr = replica_isr(b, p, isr);
+
+	wb_i16(w, KERR_NONE);
+	wb_i32(w, p->index);
+	wb_i32(w, rb_cluster(b) ? p->repl.leader : 0);
+	if (v >= 7)
+		wb_i32(w, 0); /* leader epoch */
+	if (rb_cluster(b))
+		md_ids(w, p->repl.replicas, p->repl.nreplicas);
+	else
+		md_ids(w, &single, 1);
+	md_ids(w, isr, nisr);
+	if (v >= 5)
+		wb_array(w, false, 0); /* offline replicas */
+}
+
+static void md_topic(struct wbuf *w, struct broker *b, int16_t v, int16_t err, const char *name,
+		     size_t n, struct topic *t)
 {
 	wb_i16(w, err);
 	wb_str(w, false, name, n);
 	if (v >= 1)
 		wb_i8(w, 0); /* is_internal */
 	wb_array(w, false, t ? (int32_t)t->nparts : 0);
-	for (uint32_t i = 0; t && i < t->nparts; i++) {
-		wb_i16(w, KERR_NONE);
-		wb_i32(w, (int32_t)i);
-		wb_i32(w, 0); /* leader */
-		if (v >= 7)
-			wb_i32(w, 0); /* leader epoch */
-		wb_array(w, false, 1);
-		wb_i32(w, 0); /* replicas */
-		wb_array(w, false, 1);
-		wb_i32(w, 0); /* isr */
-		if (v >= 5)
-			wb_array(w, false, 0); /* offline replicas */
-	}
+	for (uint32_t i = 0; t && i < t->nparts; i++)
+		md_partition(w, b, v, &t->parts[i]);
 	if (v >= 8)
 		wb_i32(w, INT32_MIN); /* topic_authorized_operations: not requested */
 }
 
 struct md_all {
+	struct broker *b;
 	struct wbuf *w;
 	int16_t v;
 	int32_t n;
@@ -160,7 +186,7 @@ static void md_each(struct topic *t, void *arg)
 {
 	struct md_all *a = arg;
 
-	md_topic(a->w, a->v, KERR_NONE, t->name, strlen(t->name), t);
+	md_topic(a->w, a->b, a->v, KERR_NONE, t->name, strlen(t->name), t);
 }
 
 /* Topics requested by name; auto-created with --partitions when allowed. */
@@ -180,7 +206,7 @@ static int md_named(struct broker *b, struct wbuf *w, struct kproto_cur *c, int1
 			err = KERR_INVALID_TOPIC;
 		else if (!(t = logs_topic(b, (const char *)s, (size_t)len, create)))
 			err = KERR_UNKNOWN_TOPIC_OR_PART;
-		md_topic(w, v, err, (const char *)s, (size_t)len, t);
+		md_topic(w, b, v, err, (const char *)s, (size_t)len, t);
 	}
 	return 0;
 }
@@ -203,7 +229,7 @@ static int metadata(struct broker *b, struct request *r, struct kproto_cur *c)
 	if (v >= 2)
 		wb_str(&w, false, NULL, 0); /* cluster id */
 	if (v >= 1)
-		wb_i32(&w, 0); /* controller id */
+		wb_i32(&w, rb_cluster(b) ? b->o.nodes[0].id : 0); /* controller id */
 	topics_at = c->off;
 	/* auto-creation flag comes after the topics: skip them to read it */
 	if (v >= 4) {
@@ -219,7 +245,7 @@ static int metadata(struct broker *b, struct request *r, struct kproto_cur *c)
 		c->off = topics_at;
 	}
 	if (n < 0 || (n == 0 && v == 0)) { /* all topics */
-		struct md_all a = {&w, v, 0};
+		struct md_all a = {b, &w, v, 0};
 
 		logs_each(b, md_count, &a);
 		wb_array(&w, false, a.n);
@@ -246,32 +272,43 @@ struct produce_ctx {
 	bool any_error;
 };
 
-static struct rb_part_truth *new_part(struct request *r)
+/* Grown under the replication mutex: fetches stamp the parts of waiting requests. */
+static struct rb_part_truth *new_part(struct broker *b, struct request *r)
 {
 	struct rb_part_truth *p;
 
-	if (!(p = realloc(r->parts, (r->nparts + 1) * sizeof(*p))))
-		return NULL;
-	r->parts = p;
-	p = &r->parts[r->nparts++];
-	memset(p, 0, sizeof(*p));
-	p->base_offset = -1;
+	replica_lock(b);
+	p = realloc(r->parts, (r->nparts + 1) * sizeof(*p));
+	if (p) {
+		r->parts = p;
+		p = &r->parts[r->nparts++];
+		memset(p, 0, sizeof(*p));
+		p->base_offset = p->last_offset = -1;
+	}
+	replica_unlock(b);
 	return p;
 }
 
 static int16_t produce_one(struct produce_ctx *x, struct topic *t, int32_t index, uint8_t *rec,
-			   int32_t len, struct rb_part_truth *pt)
+			   int32_t len)
 {
 	struct kproto_partition kp = {0};
+	struct partition *p;
+	int16_t err;
 
 	if (!t || index < 0 || (uint32_t)index >= t->nparts)
 		return KERR_UNKNOWN_TOPIC_OR_PART;
+	p = &t->parts[index];
+	if (!replica_is_leader(x->b, p))
+		return KERR_NOT_LEADER;
 	if (len <= 0)
 		return KERR_CORRUPT_MESSAGE;
 	/* kproto's walk is the shared view of the batches (what kafkalat sees) */
 	if (kproto_scan_records(rec, (size_t)len, &kp) || kp.batch_truncated)
 		return KERR_CORRUPT_MESSAGE;
-	return logs_append(x->b, &t->parts[index], rec, (size_t)len, pt);
+	if (x->r->acks == -1 && (err = replica_check_min_isr(x->b, p)))
+		return err;
+	return logs_append(x->b, p, rec, (size_t)len, x->r, (uint32_t)(x->r->nparts - 1));
 }
 
 static int produce_partition(struct produce_ctx *x, struct topic *t, const uint8_t *name,
@@ -285,15 +322,17 @@ static int produce_partition(struct produce_ctx *x, struct topic *t, const uint8
 	if (kproto_read_i32(x->c, &index) ||
 	    (x->flex ? kproto_read_compact_bytes(x->c, &rec, &len)
 		     : kproto_read_bytes(x->c, &rec, &len)) ||
-	    (x->flex && kproto_skip_tags(x->c)) || !(pt = new_part(x->r)))
+	    (x->flex && kproto_skip_tags(x->c)) || !(pt = new_part(x->b, x->r)))
 		return -1;
 	memcpy(pt->topic, name, (size_t)nlen);
 	pt->partition = index;
 	/* the frame is ours: offsets are patched in place before the write() */
-	err = produce_one(x, t, index, (uint8_t *)(uintptr_t)rec, len, pt);
+	err = produce_one(x, t, index, (uint8_t *)(uintptr_t)rec, len);
+	pt = &x->r->parts[x->r->nparts - 1];
 	pt->error = err;
 	x->any_error |= err != KERR_NONE;
 	wb_i32(x->w, index);
+	pt->err_off = x->w->len; /* REQUEST_TIMED_OUT is patched in here */
 	wb_i16(x->w, err);
 	wb_i64(x->w, pt->base_offset);
 	wb_i64(x->w, -1); /* log_append_time_ms: CreateTime topics */
@@ -364,6 +403,11 @@ static int produce(struct broker *b, struct request *r, struct kproto_cur *c)
 	    kproto_read_i16(c, &r->acks) || kproto_read_i32(c, &timeout) ||
 	    (x.flex ? kproto_read_compact_array_len(c, &n) : kproto_read_array_len(c, &n)) || n < 0)
 		return -1;
+	r->timeout_ms = timeout;
+	if (rb_cluster(b) && r->acks == -1) {
+		r->repl_wait = 1; /* the handler's hold: see replica.c */
+		r->released_by = -1;
+	}
 	resp_begin(&w, r);
 	hdr = w.len;
 	wb_array(&w, x.flex, n);

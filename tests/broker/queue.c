@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "broker.h"
 
@@ -51,6 +52,21 @@ void cond_wait_until(pthread_cond_t *cv, pthread_mutex_t *mu, uint64_t due_ns)
 		pthread_cond_wait(cv, mu);
 	else
 		pthread_cond_timedwait(cv, mu, &ts);
+}
+
+int write_all(int fd, const uint8_t *p, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
 }
 
 bool every_nth(uint64_t *counter, uint32_t every)

@@ -96,6 +96,16 @@ static void inject_json(struct sbuf *s, unsigned bits)
 	sb_printf(s, "]");
 }
 
+/* acks=all in a cluster: offsets, the ISR followers' covering fetches, the HW. */
+static void repl_json(struct sbuf *s, const struct rb_part_truth *p)
+{
+	sb_printf(s, ",\"last_offset\":%lld,\"replicas\":[", (long long)p->last_offset);
+	for (uint32_t i = 0; i < p->nfollow; i++)
+		sb_printf(s, "%s{\"id\":%d,\"covered_ns\":%llu}", i ? "," : "", p->follow_id[i],
+			  u(p->covered_ns[i]));
+	sb_printf(s, "],\"hw_ns\":%llu", u(p->hw_ns));
+}
+
 static void part_json(struct sbuf *s, const struct rb_part_truth *p)
 {
 	sb_printf(s, "{\"topic\":");
@@ -108,6 +118,8 @@ static void part_json(struct sbuf *s, const struct rb_part_truth *p)
 	inject_json(s, p->inject);
 	if (p->duplicate)
 		sb_printf(s, ",\"duplicate\":true");
+	if (p->repl)
+		repl_json(s, p);
 	sb_printf(s, "}");
 }
 
@@ -161,6 +173,9 @@ static char *format(const struct request *r)
 		  u(r->t_first), u(r->t_read), u(r->t_dequeue), u(r->t_resp_enqueue), u(r->t_resp),
 		  u(r->t_end), r->len + 4);
 	inject_json(&s, r->inject);
+	if (r->t_released)
+		sb_printf(&s, ",\"released_by\":%d,\"released_ns\":%llu", r->released_by,
+			  u(r->t_released));
 	if (r->fetch)
 		fetch_json(&s, r->fetch);
 	sb_printf(&s, "}\n");
@@ -180,6 +195,17 @@ void truth_emit(struct broker *b, const struct request *r)
 		return;
 	if (!(line = format(r))) {
 		__atomic_add_fetch(&t->dropped, 1, __ATOMIC_RELAXED);
+		return;
+	}
+	truth_emit_line(b, line);
+}
+
+void truth_emit_line(struct broker *b, char *line)
+{
+	struct truth *t = &b->truth;
+
+	if (!t->f) {
+		free(line);
 		return;
 	}
 	pthread_mutex_lock(&t->mu);

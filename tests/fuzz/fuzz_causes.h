@@ -262,6 +262,20 @@ static inline void record_fields(struct in *in, uint32_t type, union rec *rec)
 		fill_name(in, rec->ev.name.name, KLC_NAME_LEN, files,
 			  sizeof(files) / sizeof(*files));
 		break;
+	case KLC_EV_THREAD:
+		rec->ev.thread.tid = tid_of(in);
+		rec->ev.thread.tgid = (uint32_t)take(in, 1) % 3;
+		break;
+	case KLC_EV_BATCH:
+		/* often the start of the file record that may follow */
+		rec->ev.batch.tid = tid_of(in);
+		rec->ev.batch.t_start_ns = t_of(in);
+		f = (uint8_t)take(in, 1);
+		rec->ev.batch.base_offset = f & 1 ? -1 : (int64_t)take(in, 2);
+		rec->ev.batch.last_offset =
+		    f & 2 ? -1 : rec->ev.batch.base_offset + (int64_t)take(in, 1) - 8;
+		rec->ev.batch.batches = f & 4 ? 0 : 1 + (uint32_t)take(in, 1) % 64;
+		break;
 	default: /* the counted-only records, and garbage types: raw fields */
 		take_bytes(in, rec->raw + 4, take(in, 1) % 64);
 	}
@@ -271,9 +285,9 @@ static inline void record_fields(struct in *in, uint32_t type, union rec *rec)
 static inline size_t cause_record(struct in *in, union rec *rec)
 {
 	uint8_t sel = (uint8_t)take(in, 1), lm = sel >> 4;
-	unsigned ti = sel % 13;
-	uint32_t type = ti < 10 ? KLC_EV_FILE + ti : ti == 10 ? 0 : ti == 11 ? KLC_EV_MAX : 31;
-	size_t size = ti < 10 ? klc_event_size(KLC_EV_FILE + ti) : sizeof(struct klc_file_event);
+	unsigned ti = sel % 15, nt = KLC_EV_MAX - KLC_EV_FILE;
+	uint32_t type = ti < nt ? KLC_EV_FILE + ti : ti == nt ? 0 : ti == nt + 1 ? KLC_EV_MAX : 31;
+	size_t size = ti < nt ? klc_event_size(KLC_EV_FILE + ti) : sizeof(struct klc_file_event);
 
 	memset(rec, 0, sizeof(*rec));
 	record_fields(in, type, rec);
@@ -295,7 +309,7 @@ static inline size_t raw_record(struct in *in, union rec *rec)
 	memset(rec->raw + len, 0, sizeof(*rec) - len);
 	flag = (uint8_t)take(in, 1);
 	if (flag & 1) {
-		uint32_t type = KLC_EV_FILE + (uint32_t)(flag >> 1) % 10;
+		uint32_t type = KLC_EV_FILE + (uint32_t)(flag >> 1) % (KLC_EV_MAX - KLC_EV_FILE);
 
 		memcpy(rec->raw, &type, sizeof(type));
 		len = klc_event_size(type);

@@ -18,6 +18,7 @@
  *                    at most MAX_BURST_TOTAL copies per input
  *              10    corr_finish
  *              11    corr_note_lost(next byte)
+ *              12    a KLT_EV_FETCH_PART record, as 0..8 do
  *              other a raw record: length = next byte, then that many bytes
  */
 #include <errno.h>
@@ -161,7 +162,7 @@ static void fold(union evb_record *r, unsigned int type)
 
 static void op_typed(struct state *st, struct input *in, uint8_t op)
 {
-	unsigned int type = (op & 0x0f) + 1u;
+	unsigned int type = (op & 0x0f) == 12 ? KLT_EV_FETCH_PART : (op & 0x0f) + 1u;
 	size_t size = evb_record_size(type);
 	size_t len = op & 0x40 ? next_byte(in) % size : size;
 	size_t take = in->n < size ? in->n : size;
@@ -222,7 +223,7 @@ static void step(struct state *st, struct input *in)
 	uint8_t op = next_byte(in);
 	unsigned int kind = op & 0x0f;
 
-	if (kind <= 8) {
+	if (kind <= 8 || kind == 12) {
 		op_typed(st, in, op);
 	} else if (kind == 9) {
 		op_burst(st, in);

@@ -9,7 +9,8 @@
  *
  * Input: byte 0 = bit 0 direction (RX/TX), bit 1 flow state (synced or
  * joined mid-stream), bits 2..7 the seed of the chunking; the rest is the
- * stream, cut into syscalls of 1..4 segments of random sizes.
+ * stream, cut into syscalls of 1..4 segments of random sizes; on TX, one
+ * syscall in eight is a sendfile() of a random length (bytes unread).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -97,6 +98,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size--;
 	while (off < size) {
 		size_t nseg = 1 + rng_next(&r) % 4, bytes = 0;
+
+		if (h.f.dir == KLT_DIR_TX && rng_next(&r) % 8 == 0) {
+			bytes = piece(&r, size - off);
+			kh_sendfile(&h, bytes, off, (uint32_t)off);
+			/* unread bytes where a header was due: no longer synced */
+			if (h.f.sync == KW_RESYNC)
+				synced = 0;
+			off += bytes;
+			continue;
+		}
 
 		for (size_t k = 0; k < nseg; k++) {
 			size_t n = piece(&r, size - off - bytes);

@@ -36,6 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct kproto_req_header h;
 	struct kproto_resp_header r;
 	struct kproto_produce p;
+	struct kproto_fetch f;
 	struct kproto_partition part = {0};
 	int16_t version;
 
@@ -52,6 +53,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    KPROTO_OK)
 			check_produce(&p, size - h.header_len);
 		kproto_produce_free(&p);
+		if (kproto_decode_fetch(data + h.header_len, size - h.header_len, version, &f) ==
+			KPROTO_OK &&
+		    f.body_len > size - h.header_len)
+			abort();
+		kproto_fetch_free(&f);
 		(void)kapi_name(h.api_key);
 	}
 	if (kproto_decode_response_header(data, size, version & 1, &r) == KPROTO_OK &&

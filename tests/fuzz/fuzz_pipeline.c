@@ -269,7 +269,8 @@ static void socket_record(struct pipeline *p, struct in *in)
 static void raw_socket_record(struct pipeline *p, struct in *in)
 {
 	uint8_t sel = (uint8_t)take(in, 1);
-	uint32_t type = KLT_EV_CONN + sel % 9;
+	/* CONN..FLOW, and FETCH_PART: topics and frames meet it by conn_id */
+	uint32_t type = sel % 10 == 9 ? KLT_EV_FETCH_PART : KLT_EV_CONN + sel % 10;
 	size_t size = evb_record_size(type), len = size;
 	union evb_record rec;
 

@@ -8,6 +8,7 @@ and reaped. Checks print what they verified; a failed check is printed and count
 the test goes on (so one run shows every failure), unless it is fatal: then
 the test ends there.
 """
+import glob
 import json
 import os
 import re
@@ -145,14 +146,15 @@ class Run:
             raise Failure(f"{name}: no PORT= line")
         return p, int(vals["PORT"])
 
-    def san_broker(self, name, *args, partitions=4):
+    def san_broker(self, name, *args, partitions=4, port=0):
         """build/refbroker-san (ASan/UBSan) writing its ground truth, stderr in
-        NAME.err; returns (proc, port, log dir, truth path)."""
+        NAME.err, on PORT (0: a free one); returns (proc, port, log dir, truth
+        path)."""
         logdir = self.path(name + "-log")
         os.mkdir(logdir)
         truth = self.path(name + "-truth.jsonl")
         err = open(self.path(name + ".err"), "wb")
-        p = subprocess.Popen([os.path.join(BUILD, "refbroker-san"), "--port", "0",
+        p = subprocess.Popen([os.path.join(BUILD, "refbroker-san"), "--port", str(port),
                               "--log-dir", logdir, "--partitions", str(partitions),
                               "--truth", truth, *map(str, args)],
                              stdout=subprocess.PIPE, stderr=err)
@@ -163,6 +165,19 @@ class Run:
         if vals is None:
             raise Failure(f"{name}: no PORT= line")
         return p, int(vals["PORT"]), logdir, truth
+
+    def san_cluster(self, n, *args, partitions=4):
+        """n sanitizer brokers as one --cluster on free fixed ports of
+        127.0.0.1, named broker0..; returns [(proc, port, log dir, truth)]."""
+        socks = [socket.socket() for _ in range(n)]
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        ports = [s.getsockname()[1] for s in socks]
+        for s in socks:
+            s.close()
+        cluster = ",".join(f"{i}@127.0.0.1:{port}" for i, port in enumerate(ports))
+        return [self.san_broker(f"broker{i}", "--broker-id", i, "--cluster", cluster, *args,
+                                partitions=partitions, port=ports[i]) for i in range(n)]
 
     def stop_san_broker(self, p):
         """SIGTERM: exit 0, nothing from the sanitizers; returns the stderr lines."""
@@ -203,8 +218,11 @@ class Run:
 
     def kafkalat(self, pid, ports, *args, name="kafkalat"):
         """Starts the tracer (JSON, --requests NAME.jsonl) and waits until it
-        says Tracing; returns the process, with .attach_s set."""
-        argv = [KAFKALAT, "-p", pid, "-j", "--requests", self.path(name + ".jsonl"), *args]
+        says Tracing; returns the process, with .attach_s set. pid: one, a
+        list (-p each), or an empty list (every listener of the ports)."""
+        argv = [KAFKALAT, "-j", "--requests", self.path(name + ".jsonl"), *args]
+        for one in (pid if isinstance(pid, list) else [pid]):
+            argv += ["-p", one]
         for port in ports:
             argv += ["-P", port]
         t0 = time.monotonic()
@@ -298,6 +316,135 @@ class Run:
         self.eq(rc, 0, f"kafkalat load exit status (stderr: {err.strip()[-300:]!r})",
                 fatal=True)
         return json.loads(out.strip().splitlines()[-1]), (read_jsonl(mpath) if messages else [])
+
+
+def _uvarint(n):
+    out = b""
+    while True:
+        b, n = n & 0x7F, n >> 7
+        out += bytes([b | (0x80 if n else 0)])
+        if not n:
+            return out
+
+
+def fetch_request(version, corr, client_id, replica_id, topics):
+    """One Fetch request frame (v4-v14) as a broker's replica fetcher or a
+    consumer sends it: topics is [(name, [(partition, fetch_offset)...])],
+    name a str (v4-v12) or 16 bytes (the topic id, v13+). Flexible (v12+):
+    compact lengths and a tagged field in the header, each topic, partition
+    and the body."""
+    flex = version >= 12
+
+    def arr(n):
+        return _uvarint(n + 1) if flex else struct.pack(">i", n)
+
+    def tags(n):
+        return _uvarint(n) + b"".join(_uvarint(i) + _uvarint(1) + b"\x07" for i in range(n))
+
+    def key(name):
+        if version >= 13:
+            return name
+        raw = name.encode()
+        return _uvarint(len(raw) + 1) + raw if flex else struct.pack(">h", len(raw)) + raw
+
+    body = struct.pack(">iiiib", replica_id, 500, 1, 1 << 20, 0)
+    if version >= 7:
+        body += struct.pack(">ii", 0, -1)
+    body += arr(len(topics))
+    for name, parts in topics:
+        body += key(name) + arr(len(parts))
+        for part, offset in parts:
+            body += struct.pack(">i", part)
+            if version >= 9:
+                body += struct.pack(">i", 3)
+            body += struct.pack(">q", offset)
+            if version >= 12:
+                body += struct.pack(">i", 2)
+            if version >= 5:
+                body += struct.pack(">q", 0)
+            body += struct.pack(">i", 1 << 20) + (tags(1) if flex else b"")
+        body += tags(2) if flex else b""
+    if version >= 7:
+        body += arr(0)  # forgotten topics
+    if version >= 11:
+        body += _uvarint(1) if flex else struct.pack(">h", 0)  # rack id ""
+    body += tags(1) if flex else b""
+    cid = client_id.encode()
+    head = struct.pack(">hhih", 1, version, corr, len(cid)) + cid + (tags(1) if flex else b"")
+    return struct.pack(">i", len(head) + len(body)) + head + body
+
+
+def read_dump(path):
+    """An event dump (--dump-events) as [(kind, bytes)]: EVDUMP_SOCKET = 1,
+    EVDUMP_CAUSE = 2, ...; records after a 16-byte header, 8-byte aligned."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if data[:8] != b"KLTDUMP1":
+        raise Failure(f"{path}: not an event dump")
+    out, off = [], 16
+    while off + 8 <= len(data):
+        kind, n = struct.unpack_from("<II", data, off)
+        out.append((kind, data[off + 8:off + 8 + n]))
+        off += 8 + n + (8 - n % 8) % 8
+    return out
+
+
+KLT_EV_FRAME, KLT_EV_TOPIC, KLT_EV_FETCH_PART = 2, 3, 11
+KLT_TOPIC_IS_ID, KLT_TOPIC_FETCH, KLT_FRAME_FETCH_PARSED = 1, 2, 1 << 8
+
+
+def dump_fetch_requests(path):
+    """The follower Fetch requests of an event dump, in order: [(conn_id,
+    corr_id, replica_id, [(topic name or id bytes, partition, fetch_offset)])];
+    replica_id None for one without partitions."""
+    names, parts, out = {}, {}, []
+    for kind, rec in read_dump(path):
+        if kind != 1 or len(rec) < 4:
+            continue
+        typ = struct.unpack_from("<I", rec)[0]
+        if typ == KLT_EV_TOPIC:
+            flags, conn, idx, nlen = struct.unpack_from("<IQIH", rec, 4)
+            if flags & KLT_TOPIC_FETCH:
+                name = rec[24:24 + nlen]
+                names[(conn, idx)] = name if flags & KLT_TOPIC_IS_ID else name.decode()
+        elif typ == KLT_EV_FETCH_PART:
+            _, conn, idx, part, offset, replica = struct.unpack_from("<IQIiqi", rec, 4)
+            parts.setdefault(conn, []).append((names.get((conn, idx)), part, offset, replica))
+        elif typ == KLT_EV_FRAME:
+            flags, conn = struct.unpack_from("<IQ", rec, 4)
+            api_key, _, corr = struct.unpack_from("<hhi", rec, 48)
+            if api_key == 1 and rec[44] == 0 and flags & KLT_FRAME_FETCH_PARSED:
+                got = parts.pop(conn, [])
+                out.append((conn, corr, got[0][3] if got else None,
+                            [(t, p, o) for t, p, o, _ in got]))
+    return out
+
+
+KLC_EV_FILE_NAME, KLC_EV_THREAD, KLC_EV_BATCH = 41, 42, 43
+
+
+def dump_batch_writes(path):
+    """The record batch offsets of the log writes in an event dump:
+    [(directory of the file written, base_offset, last_offset, batches)],
+    the directory as the kernel named it (topic-partition)."""
+    dirs, out = {}, []
+    for kind, rec in read_dump(path):
+        if kind != 2 or len(rec) < 4:
+            continue
+        typ = struct.unpack_from("<I", rec)[0]
+        if typ == KLC_EV_FILE_NAME:
+            fd = struct.unpack_from("<i", rec, 4)[0]
+            dirs[fd] = rec[88:88 + 264].split(b"\0")[0].decode(errors="replace")
+        elif typ == KLC_EV_BATCH:
+            base, last, batches, fd = struct.unpack_from("<qqIi", rec, 16)
+            out.append((dirs.get(fd), base, last, batches))
+    return out
+
+
+def dump_fetch_parts(path):
+    """The follower Fetch partitions of an event dump, in order:
+    [(topic name or id bytes, partition, fetch_offset, replica_id)]."""
+    return [(t, p, o, r) for _, _, r, ps in dump_fetch_requests(path) for t, p, o in ps]
 
 
 def pcap_kafka(path, port):
@@ -611,6 +758,27 @@ def read_keys(p, keys, timeout):
                 vals[k] = v
     sel.close()
     return vals if len(vals) == len(keys) else None
+
+
+def log_batches(pdir):
+    """The batch headers of a partition directory's segments, in order: dicts with
+    base, last (offsets), records, pid, crc and crc_ok (the CRC-32C checks out)."""
+    out = []
+    for seg in sorted(glob.glob(os.path.join(pdir, "*.log"))):
+        with open(seg, "rb") as f:
+            data = f.read()
+        off = 0
+        while len(data) - off >= 61:
+            base, blen = struct.unpack_from(">qi", data, off)
+            crc, = struct.unpack_from(">I", data, off + 17)
+            delta, = struct.unpack_from(">i", data, off + 23)
+            pid, = struct.unpack_from(">q", data, off + 43)
+            nrec, = struct.unpack_from(">i", data, off + 57)
+            end = off + 12 + blen
+            out.append({"base": base, "last": base + delta, "records": nrec, "pid": pid,
+                        "crc": crc, "crc_ok": crc32c(data[off + 21:end]) == crc})
+            off = end
+    return out
 
 
 def read_jsonl(path):

@@ -9,9 +9,8 @@ without being appended, a gap is OUT_OF_ORDER_SEQUENCE_NUMBER (45), and a new
 producer must start at sequence 0."""
 import glob
 import os
-import struct
 
-from lib import Raw, crc32c, main, read_jsonl, record_batch
+from lib import Raw, log_batches, main, read_jsonl, record_batch
 
 N = 5000
 PRODUCER_ID_0 = 1000
@@ -20,22 +19,9 @@ PRODUCER_ID_0 = 1000
 def batches_of(logdir, topic):
     """Every stored batch of the topic: [(partition, base offset, records, producer id,
     CRC ok)]."""
-    out = []
-    for pdir in sorted(glob.glob(os.path.join(logdir, f"{topic}-*"))):
-        part = int(pdir.rsplit("-", 1)[1])
-        for seg in sorted(glob.glob(os.path.join(pdir, "*.log"))):
-            with open(seg, "rb") as f:
-                data = f.read()
-            off = 0
-            while len(data) - off >= 61:
-                base, blen = struct.unpack_from(">qi", data, off)
-                crc, = struct.unpack_from(">I", data, off + 17)
-                pid, = struct.unpack_from(">q", data, off + 43)
-                nrec, = struct.unpack_from(">i", data, off + 57)
-                end = off + 12 + blen
-                out.append((part, base, nrec, pid, crc32c(data[off + 21:end]) == crc))
-                off = end
-    return out
+    return [(int(pdir.rsplit("-", 1)[1]), b["base"], b["records"], b["pid"], b["crc_ok"])
+            for pdir in sorted(glob.glob(os.path.join(logdir, f"{topic}-*")))
+            for b in log_batches(pdir)]
 
 
 def batch(pid, seq, count):

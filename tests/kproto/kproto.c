@@ -562,3 +562,136 @@ void kproto_produce_free(struct kproto_produce *p)
 	free(p->topics);
 	memset(p, 0, sizeof(*p));
 }
+
+/* ---- Fetch requests ---- */
+
+static int decode_fetch_partition(struct produce_ctx *x, struct kproto_fetch_partition *p)
+{
+	int err;
+
+	p->current_leader_epoch = p->last_fetched_epoch = -1;
+	p->log_start_offset = -1;
+	if ((err = kproto_read_i32(&x->c, &p->index)))
+		return err;
+	if (x->version >= 9 && (err = kproto_read_i32(&x->c, &p->current_leader_epoch)))
+		return err;
+	if ((err = kproto_read_i64(&x->c, &p->fetch_offset)))
+		return err;
+	if (x->version >= 12 && (err = kproto_read_i32(&x->c, &p->last_fetched_epoch)))
+		return err;
+	if (x->version >= 5 && (err = kproto_read_i64(&x->c, &p->log_start_offset)))
+		return err;
+	if ((err = kproto_read_i32(&x->c, &p->max_bytes)))
+		return err;
+	return skip_tags(x);
+}
+
+static int decode_fetch_topic(struct produce_ctx *x, struct kproto_fetch_topic *t)
+{
+	struct kproto_topic key = {0};
+	int32_t n;
+	int err;
+
+	if ((err = decode_topic_key(x, &key)) || (err = read_array(x, &n)))
+		return err;
+	memcpy(t->name, key.name, sizeof(t->name));
+	t->has_id = key.has_id;
+	memcpy(t->id, key.id, sizeof(t->id));
+	if ((size_t)n > KPROTO_MAX_ENTRIES - x->total_parts)
+		return KPROTO_ERANGE;
+	x->total_parts += (size_t)n;
+	if (n > 0 && !(t->parts = calloc((size_t)n, sizeof(*t->parts))))
+		return KPROTO_ENOMEM;
+	t->nparts = (size_t)n;
+	for (int32_t i = 0; i < n; i++)
+		if ((err = decode_fetch_partition(x, &t->parts[i])))
+			return err;
+	return skip_tags(x);
+}
+
+/* Forgotten topics (v7+): a key and an int32 array each, skipped. */
+static int skip_forgotten(struct produce_ctx *x, struct kproto_fetch *out)
+{
+	struct kproto_topic key;
+	int32_t n, np, idx;
+	int err;
+
+	if (x->version < 7)
+		return KPROTO_OK;
+	if ((err = read_array(x, &n)))
+		return err;
+	if (n > KPROTO_MAX_ENTRIES)
+		return KPROTO_ERANGE;
+	out->nforgotten = (size_t)n;
+	for (int32_t i = 0; i < n; i++) {
+		if ((err = decode_topic_key(x, &key)) || (err = read_array(x, &np)))
+			return err;
+		for (int32_t k = 0; k < np; k++)
+			if ((err = kproto_read_i32(&x->c, &idx)))
+				return err;
+		if ((err = skip_tags(x)))
+			return err;
+	}
+	return KPROTO_OK;
+}
+
+static int decode_fetch_fields(struct produce_ctx *x, struct kproto_fetch *out)
+{
+	const uint8_t *s;
+	int32_t n;
+	int err;
+
+	if ((err = kproto_read_i32(&x->c, &out->replica_id)) ||
+	    (err = kproto_read_i32(&x->c, &out->max_wait_ms)) ||
+	    (err = kproto_read_i32(&x->c, &out->min_bytes)) ||
+	    (err = kproto_read_i32(&x->c, &out->max_bytes)) ||
+	    (err = kproto_read_i8(&x->c, &out->isolation_level)))
+		return err;
+	if (x->version >= 7 && ((err = kproto_read_i32(&x->c, &out->session_id)) ||
+				(err = kproto_read_i32(&x->c, &out->session_epoch))))
+		return err;
+	if ((err = read_array(x, &n)))
+		return err;
+	if (n > KPROTO_MAX_ENTRIES)
+		return KPROTO_ERANGE;
+	if (n > 0 && !(out->topics = calloc((size_t)n, sizeof(*out->topics))))
+		return KPROTO_ENOMEM;
+	out->ntopics = (size_t)n;
+	for (int32_t i = 0; i < n; i++)
+		if ((err = decode_fetch_topic(x, &out->topics[i])))
+			return err;
+	if ((err = skip_forgotten(x, out)))
+		return err;
+	if (x->version >= 11 && (err = read_str(x, &s, &n)))
+		return err;
+	return skip_tags(x);
+}
+
+int kproto_decode_fetch(const uint8_t *body, size_t len, int16_t version, struct kproto_fetch *out)
+{
+	struct produce_ctx x = {.version = version};
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	if (version < KPROTO_FETCH_MIN_VERSION || version > KPROTO_FETCH_MAX_VERSION)
+		return KPROTO_EVERSION;
+	kproto_cur_init(&x.c, body, len);
+	x.flex = kproto_is_flexible(KPROTO_API_FETCH, version);
+	err = decode_fetch_fields(&x, out);
+	if (err) {
+		kproto_fetch_free(out);
+		return err;
+	}
+	out->body_len = x.c.off;
+	return KPROTO_OK;
+}
+
+void kproto_fetch_free(struct kproto_fetch *f)
+{
+	if (!f)
+		return;
+	for (size_t i = 0; f->topics && i < f->ntopics; i++)
+		free(f->topics[i].parts);
+	free(f->topics);
+	memset(f, 0, sizeof(*f));
+}

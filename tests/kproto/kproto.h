@@ -159,6 +159,45 @@ int kproto_decode_produce(const uint8_t *body, size_t len, int16_t version,
 /* Safe on a zeroed struct and after a failed decode; leaves *p zeroed. */
 void kproto_produce_free(struct kproto_produce *p);
 
+/* ---- Fetch requests (v4-v14: replica_id is a body field) ---- */
+
+#define KPROTO_FETCH_MIN_VERSION 4
+#define KPROTO_FETCH_MAX_VERSION 14
+
+struct kproto_fetch_partition {
+	int32_t index;
+	int32_t current_leader_epoch; /* v9+; -1 before */
+	int64_t fetch_offset;
+	int32_t last_fetched_epoch; /* v12+; -1 before */
+	int64_t log_start_offset;   /* v5+; -1 before */
+	int32_t max_bytes;
+};
+
+struct kproto_fetch_topic {
+	char name[256]; /* NUL-terminated; empty when the topic id is used (v13+) */
+	bool has_id;
+	uint8_t id[16];
+	size_t nparts;
+	struct kproto_fetch_partition *parts;
+};
+
+struct kproto_fetch {
+	int32_t replica_id; /* >= 0: a follower broker; < 0: a consumer */
+	int32_t max_wait_ms, min_bytes, max_bytes;
+	int8_t isolation_level;
+	int32_t session_id, session_epoch; /* v7+ */
+	size_t ntopics;
+	struct kproto_fetch_topic *topics;
+	size_t nforgotten; /* forgotten topics (v7+), not kept */
+	size_t body_len;
+};
+
+/* body = bytes after the request header. Allocates topics/parts; free with
+ * kproto_fetch_free(). On failure *out is left zeroed. */
+int kproto_decode_fetch(const uint8_t *body, size_t len, int16_t version, struct kproto_fetch *out);
+/* Safe on a zeroed struct and after a failed decode; leaves *f zeroed. */
+void kproto_fetch_free(struct kproto_fetch *f);
+
 /* Walks the record batches of one records field; used by the Produce decoder. */
 int kproto_scan_records(const uint8_t *rec, size_t len, struct kproto_partition *part);
 

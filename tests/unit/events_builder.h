@@ -37,10 +37,11 @@ union evb_record {
 	struct klt_sent_event sent;
 	struct klt_flow_event flow;
 	struct klt_arrival_event arrival;
+	struct klt_fetch_part_event fetch_part;
 	uint8_t raw[sizeof(struct klt_topic_event)];
 };
 
-/* The size of a record of type KLT_EV_CONN..KLT_EV_ARRIVAL; 0 for others. */
+/* The size of a record of type KLT_EV_CONN..KLT_EV_FETCH_PART; 0 for others. */
 static inline size_t evb_record_size(uint32_t type)
 {
 	switch (type) {
@@ -64,6 +65,8 @@ static inline size_t evb_record_size(uint32_t type)
 		return sizeof(struct klt_flow_event);
 	case KLT_EV_ARRIVAL:
 		return sizeof(struct klt_arrival_event);
+	case KLT_EV_FETCH_PART:
+		return sizeof(struct klt_fetch_part_event);
 	default:
 		return 0;
 	}

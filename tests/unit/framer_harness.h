@@ -2,8 +2,9 @@
 /*
  * framer_harness: drives bpf/framer.h in userspace exactly as
  * walk_syscall()/walk_step() in bpf/kafkalat.bpf.c do, and collects what the
- * BPF side would emit (frame, topic, part, bad and desync events, filled by
- * framer.h's kw_fill_* as the BPF side fills them).
+ * BPF side would emit (frame, topic, part, fetch part, bad and desync events,
+ * filled by framer.h's kw_fill_* as the BPF side fills them), and plays
+ * sendfile() as skip_sendfile() does.
  *
  * A "syscall" is a list of iovec segments; the harness plays bpf_loop() with
  * its MAX_STEPS bound and MAX_IOV segment limit, so a test that passes here
@@ -65,7 +66,8 @@ struct kh_frame {
 	struct klt_frame_event ev;
 	struct klt_topic_event *topics;
 	struct klt_part_event *parts;
-	size_t ntopics, nparts;
+	struct klt_fetch_part_event *fparts;
+	size_t ntopics, nparts, nfparts;
 	__u64 end;		  /* stream offset just past the frame's last byte */
 	__u32 seq_first, seq_end; /* its sequence numbers as the BPF side has them */
 	int voided;		  /* a later KLT_EV_DESYNC voided it */
@@ -79,7 +81,8 @@ struct kh {
 	size_t nframes, cap;
 	struct klt_topic_event *ptopics; /* topics/parts of the frame being walked */
 	struct klt_part_event *pparts;
-	size_t nptopics, npparts;
+	struct klt_fetch_part_event *pfparts;
+	size_t nptopics, npparts, npfparts;
 	struct klt_bad_event bad; /* the last KW_BADCONN */
 	unsigned long nbad, ndesync, nstop, nvoided;
 	unsigned long steps;	 /* kw_step calls of the last syscall */
@@ -126,9 +129,11 @@ static inline void kh_drop_pending(struct kh *h)
 {
 	free(h->ptopics);
 	free(h->pparts);
+	free(h->pfparts);
 	h->ptopics = NULL;
 	h->pparts = NULL;
-	h->nptopics = h->npparts = 0;
+	h->pfparts = NULL;
+	h->nptopics = h->npparts = h->npfparts = 0;
 }
 
 static inline void kh_free(struct kh *h)
@@ -136,6 +141,7 @@ static inline void kh_free(struct kh *h)
 	for (size_t i = 0; i < h->nframes; i++) {
 		free(h->frames[i].topics);
 		free(h->frames[i].parts);
+		free(h->frames[i].fparts);
 	}
 	free(h->frames);
 	kh_drop_pending(h);
@@ -159,9 +165,12 @@ static inline void kh_emit_frame(struct kh *h, __u64 t_last, __u32 tid)
 	fr->ntopics = h->nptopics;
 	fr->parts = h->pparts;
 	fr->nparts = h->npparts;
+	fr->fparts = h->pfparts;
+	fr->nfparts = h->npfparts;
 	h->ptopics = NULL;
 	h->pparts = NULL;
-	h->nptopics = h->npparts = 0;
+	h->pfparts = NULL;
+	h->nptopics = h->npparts = h->npfparts = 0;
 }
 
 /* emit_topic() */
@@ -176,6 +185,13 @@ static inline void kh_emit_part(struct kh *h)
 {
 	h->pparts = kh_push(h->pparts, h->npparts, sizeof(*h->pparts));
 	kw_fill_part(&h->pparts[h->npparts++], &h->f, h->conn_id);
+}
+
+/* emit_fetch_part() */
+static inline void kh_emit_fetch_part(struct kh *h)
+{
+	h->pfparts = kh_push(h->pfparts, h->npfparts, sizeof(*h->pfparts));
+	kw_fill_fetch_part(&h->pfparts[h->npfparts++], &h->f, h->conn_id);
 }
 
 /* emit_bad(), at time 0 */
@@ -257,6 +273,9 @@ static inline int kh_walk_step(struct kh *h, struct kh_walk *w, __u32 tid)
 	case KW_PART:
 		kh_emit_part(h);
 		return 0;
+	case KW_FETCH_PART:
+		kh_emit_fetch_part(h);
+		return 0;
 	case KW_BADCONN:
 		kh_emit_bad(h);
 		goto out_drop;
@@ -327,6 +346,33 @@ static inline void kh_syscall(struct kh *h, const struct iovec *iov, size_t niov
 	for (size_t i = 0; i < niov; i++)
 		ret += iov[i].iov_len;
 	kh_syscall_ret(h, iov, niov, ret, t_enter, tid);
+}
+
+/* sendfile() of n bytes (skip_sendfile()): skipped unread, and a response
+ * they complete is emitted at once, from a walk of no bytes. */
+static inline void kh_sendfile(struct kh *h, __u64 n, __u64 t_enter, __u32 tid)
+{
+	struct kh_walk w;
+
+	if (kw_skip_file(&h->f, n)) {
+		kh_emit_desync(h);
+		kh_drop_pending(h);
+	}
+	h->pos += n;
+	h->nsyscalls++;
+	if (!kw_pending(&h->f))
+		return;
+	memset(&w, 0, sizeof(w));
+	w.ret = n;
+	w.t_exit = t_enter + 1;
+	w.in.t_enter = t_enter;
+	w.in.tid = tid;
+	w.seq_start = h->isn + (__u32)(h->pos - n);
+	h->seg_pos = h->pos;
+	h->seg_base = 0;
+	for (int i = 0; i < 4; i++)
+		if (kh_walk_step(h, &w, tid))
+			break;
 }
 
 /* A plain read()/write() of n bytes at p. */

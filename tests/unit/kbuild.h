@@ -377,6 +377,121 @@ static inline size_t kb_produce_request(struct kb *b, int16_t version, int32_t c
 	return at;
 }
 
+/* ---- Fetch requests (v4-v14) ---- */
+
+struct kb_fetch_part_spec {
+	int32_t index;
+	int64_t fetch_offset;
+	int ntags;
+};
+
+struct kb_fetch_topic_spec {
+	const char *name;
+	uint8_t id[16]; /* v13+ */
+	int nparts;
+	const struct kb_fetch_part_spec *parts;
+	int ntags;
+};
+
+struct kb_fetch_spec {
+	int32_t replica_id;
+	int ntopics;
+	const struct kb_fetch_topic_spec *topics;
+	int nforgotten;	     /* forgotten topics (v7+), of two partitions each */
+	const char *rack_id; /* v11+ */
+	int header_ntags;
+	int body_ntags;
+};
+
+static inline void kb_fetch_key(struct kb *b, int16_t version, const struct kb_fetch_topic_spec *t)
+{
+	if (version >= 13)
+		kb_raw(b, t->id, 16);
+	else if (version >= 12)
+		kb_compact_string(b, t->name);
+	else
+		kb_string(b, t->name);
+}
+
+static inline void kb_array_len(struct kb *b, int flex, int n)
+{
+	if (flex)
+		kb_uvarint(b, (uint64_t)n + 1);
+	else
+		kb_i32(b, n);
+}
+
+static inline void kb_fetch_topic(struct kb *b, int16_t version,
+				  const struct kb_fetch_topic_spec *t)
+{
+	int flex = version >= 12;
+
+	kb_fetch_key(b, version, t);
+	kb_array_len(b, flex, t->nparts);
+	for (int i = 0; i < t->nparts; i++) {
+		const struct kb_fetch_part_spec *p = &t->parts[i];
+
+		kb_i32(b, p->index);
+		if (version >= 9)
+			kb_i32(b, 7); /* current_leader_epoch */
+		kb_i64(b, p->fetch_offset);
+		if (version >= 12)
+			kb_i32(b, 6); /* last_fetched_epoch */
+		if (version >= 5)
+			kb_i64(b, 0); /* log_start_offset */
+		kb_i32(b, 1 << 20);
+		if (flex)
+			kb_tags(b, p->ntags);
+	}
+	if (flex)
+		kb_tags(b, t->ntags);
+}
+
+/* A whole Fetch request frame; returns the offset of the frame start in b. */
+static inline size_t kb_fetch_request(struct kb *b, int16_t version, int32_t corr,
+				      const char *client_id, const struct kb_fetch_spec *sp)
+{
+	size_t at = kb_frame_begin(b);
+	int flex = version >= 12;
+
+	kb_request_header(b, 1, version, corr, client_id, flex ? 2 : 1, sp->header_ntags);
+	kb_i32(b, sp->replica_id);
+	kb_i32(b, 500);	    /* max_wait_ms */
+	kb_i32(b, 1);	    /* min_bytes */
+	kb_i32(b, 1 << 24); /* max_bytes */
+	kb_i8(b, 0);	    /* isolation_level */
+	if (version >= 7) {
+		kb_i32(b, 0);  /* session_id */
+		kb_i32(b, -1); /* session_epoch */
+	}
+	kb_array_len(b, flex, sp->ntopics);
+	for (int i = 0; i < sp->ntopics; i++)
+		kb_fetch_topic(b, version, &sp->topics[i]);
+	if (version >= 7) {
+		kb_array_len(b, flex, sp->nforgotten);
+		for (int i = 0; i < sp->nforgotten; i++) {
+			struct kb_fetch_topic_spec gone = {.name = "gone", .id = {9}};
+
+			kb_fetch_key(b, version, &gone);
+			kb_array_len(b, flex, 2);
+			kb_i32(b, 0);
+			kb_i32(b, 1);
+			if (flex)
+				kb_tags(b, 0);
+		}
+	}
+	if (version >= 11) {
+		if (flex)
+			kb_compact_string(b, sp->rack_id);
+		else
+			kb_string(b, sp->rack_id);
+	}
+	if (flex)
+		kb_tags(b, sp->body_ntags);
+	kb_frame_end(b, at);
+	return at;
+}
+
 /*
  * Any API: header (version per kproto_request_header_version, v2 with no
  * tagged fields) + body_len filler bytes. Returns the frame start.

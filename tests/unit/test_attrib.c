@@ -671,7 +671,7 @@ static void test_bounded(void **state)
 		else
 			attrib_add_offcpu(a, &o);
 	}
-	bound = 64 * 1024 * (40 + 16 + 48) + 64 * 1024 + 4096 * 8;
+	bound = 64 * 1024 * (56 + 16 + 48) + 64 * 1024 + 4096 * 8;
 	assert_true(st->bytes <= bound + 200000);
 	assert_true(st->threads <= 64);
 	assert_true(st->threads_full > 0);

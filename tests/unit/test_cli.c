@@ -75,7 +75,7 @@ static void test_defaults(void **state)
 	(void)state;
 	assert_int_equal(run(&p, NULL), CLI_RUN);
 	assert_string_equal(p.err, "");
-	assert_int_equal(p.o.pid, 0);
+	assert_int_equal(p.o.pids[0], 0);
 	assert_int_equal(p.o.nports, 1);
 	assert_int_equal(p.o.ports[0], CLI_DEFAULT_PORT);
 	assert_int_equal(p.o.ports[0], 9092);
@@ -95,17 +95,34 @@ static void test_short_options(void **state)
 
 	(void)state;
 	OK(&p, "-p", "1234", "-P", "9093", "-d", "30", "-j", "-v");
-	assert_int_equal(p.o.pid, 1234);
+	assert_int_equal(p.o.pids[0], 1234);
 	assert_int_equal(p.o.nports, 1);
 	assert_int_equal(p.o.ports[0], 9093);
 	assert_true(p.o.duration_s == 30);
 	assert_true(p.o.json);
 	assert_true(p.o.verbose);
 	OK(&p, "-p1", "-P1", "-d0.5", "-jv");
-	assert_int_equal(p.o.pid, 1);
+	assert_int_equal(p.o.pids[0], 1);
 	assert_int_equal(p.o.ports[0], 1);
 	assert_true(p.o.duration_s == 0.5);
 	assert_true(p.o.json && p.o.verbose);
+}
+
+/* -p repeated: several brokers, a repeat counted once, at most 8. */
+static void test_several_pids(void **state)
+{
+	struct parse p;
+
+	(void)state;
+	OK(&p, "-p", "10", "--pid", "20", "-p", "10", "-P", "9092", "-P", "9093");
+	assert_int_equal(p.o.npids, 2);
+	assert_int_equal(p.o.pids[0], 10);
+	assert_int_equal(p.o.pids[1], 20);
+	assert_int_equal(p.o.nports, 2);
+	OK(&p, "-P", "9092");
+	assert_int_equal(p.o.npids, 0);
+	ERR("at most 8 pids", "-p", "1", "-p", "2", "-p", "3", "-p", "4", "-p", "5", "-p", "6",
+	    "-p", "7", "-p", "8", "-p", "9");
 }
 
 static void test_long_options(void **state)
@@ -115,7 +132,7 @@ static void test_long_options(void **state)
 	(void)state;
 	OK(&p, "--pid", "77", "--port=19092", "--duration", "0.001", "--slower", "100", "--json",
 	   "--requests", "/tmp/r.jsonl", "--ringbuf-mb", "64", "--verbose");
-	assert_int_equal(p.o.pid, 77);
+	assert_int_equal(p.o.pids[0], 77);
 	assert_int_equal(p.o.nports, 1);
 	assert_int_equal(p.o.ports[0], 19092);
 	assert_true(p.o.duration_s == 0.001);
@@ -171,7 +188,7 @@ static void test_positionals(void **state)
 	assert_true(p.o.interval_s == 0.5);
 	assert_int_equal(p.o.count, 3);
 	OK(&p, "-p", "1234", "5");
-	assert_int_equal(p.o.pid, 1234);
+	assert_int_equal(p.o.pids[0], 1234);
 	assert_true(p.o.interval_s == 5);
 	/* options after the positionals (GNU argument order) */
 	OK(&p, "2", "10", "-j");
@@ -379,6 +396,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_defaults),
 	    cmocka_unit_test(test_short_options),
+	    cmocka_unit_test(test_several_pids),
 	    cmocka_unit_test(test_long_options),
 	    cmocka_unit_test(test_ports),
 	    cmocka_unit_test(test_positionals),

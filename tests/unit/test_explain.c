@@ -228,6 +228,69 @@ static void test_files(void **state)
 	explain_free(t);
 }
 
+/* Threads name their broker; a batch record gives the next write of its
+ * thread, with the same start, its offsets; anything else is refused. */
+static void test_threads_and_batches(void **state)
+{
+	struct explain *t = explain_new(NULL, NULL, NULL, NULL, NULL);
+	struct klc_thread_event th = {.type = KLC_EV_THREAD, .tid = H1, .tgid = 77};
+	struct klc_batch_event b = {.type = KLC_EV_BATCH,
+				    .tid = H1,
+				    .t_start_ns = US(40),
+				    .base_offset = 100,
+				    .last_offset = 109,
+				    .batches = 2,
+				    .fd = 9};
+
+	(void)state;
+	assert_int_equal(explain_feed(t, &th, sizeof(th)), 0);
+	th.tid = H1 + 1;
+	th.tgid = 78;
+	assert_int_equal(explain_feed(t, &th, sizeof(th)), 0);
+	th.tgid = 79; /* the tid reused by another broker */
+	assert_int_equal(explain_feed(t, &th, sizeof(th)), 0);
+	assert_int_equal(explain_thread_tgid(t, H1), 77);
+	assert_int_equal(explain_thread_tgid(t, H1 + 1), 79);
+	assert_int_equal(explain_thread_tgid(t, 5), 0);
+	th.tgid = 0;
+	assert_int_equal(explain_feed(t, &th, sizeof(th)), -EINVAL);
+	for (uint32_t i = 1; i <= 5000; i++) { /* the table grows */
+		struct klc_thread_event e = {.type = KLC_EV_THREAD, .tid = 10000 + i, .tgid = i};
+
+		assert_int_equal(explain_feed(t, &e, sizeof(e)), 0);
+	}
+	assert_int_equal(explain_thread_tgid(t, 12345), 2345);
+	assert_int_equal(explain_thread_tgid(t, H1), 77);
+	assert_int_equal(explain_stats(t)->threads, 5003);
+
+	name(t, 13, "orders-2", "00000000000000000100.log");
+	assert_int_equal(explain_feed(t, &b, sizeof(b)), 0);
+	file(t, H1, KLC_SYS_WRITE, 13, BYTES, 40, 50);
+	assert_int_equal(explain_stats(t)->batch_writes, 1);
+	/* taken once: the next write has none */
+	file(t, H1, KLC_SYS_WRITE, 13, BYTES, 40, 50);
+	assert_int_equal(explain_stats(t)->batch_writes, 1);
+	/* another start: not its write */
+	assert_int_equal(explain_feed(t, &b, sizeof(b)), 0);
+	file(t, H1, KLC_SYS_WRITE, 13, BYTES, 41, 50);
+	assert_int_equal(explain_stats(t)->batch_writes, 1);
+	assert_int_equal(explain_stats(t)->segment_writes, 3);
+	/* unknown last offset is fine; inconsistent or empty ones are not */
+	b.last_offset = -1;
+	assert_int_equal(explain_feed(t, &b, sizeof(b)), 0);
+	b.last_offset = 5;
+	assert_int_equal(explain_feed(t, &b, sizeof(b)), -EINVAL);
+	b.last_offset = 200;
+	b.batches = 0;
+	assert_int_equal(explain_feed(t, &b, sizeof(b)), -EINVAL);
+	b.batches = 1;
+	b.base_offset = -3;
+	assert_int_equal(explain_feed(t, &b, sizeof(b)), -EINVAL);
+	assert_int_equal(explain_feed(t, &b, sizeof(b) - 8), -EINVAL);
+	assert_int_equal(explain_stats(t)->batches, 3);
+	explain_free(t);
+}
+
 /* Thousands of segments come and go: a file still written keeps its name. */
 static void test_name_turnover(void **state)
 {
@@ -375,11 +438,17 @@ static void test_topic_ids(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_journal_request), cmocka_unit_test(test_stack_cache),
-	    cmocka_unit_test(test_folded),	    cmocka_unit_test(test_files),
-	    cmocka_unit_test(test_name_turnover),   cmocka_unit_test(test_bad_records),
-	    cmocka_unit_test(test_max_pending),	    cmocka_unit_test(test_stackless_kept),
-	    cmocka_unit_test(test_topic_ids),	    cmocka_unit_test(test_advance_in_pieces),
+	    cmocka_unit_test(test_journal_request),
+	    cmocka_unit_test(test_stack_cache),
+	    cmocka_unit_test(test_folded),
+	    cmocka_unit_test(test_files),
+	    cmocka_unit_test(test_name_turnover),
+	    cmocka_unit_test(test_bad_records),
+	    cmocka_unit_test(test_max_pending),
+	    cmocka_unit_test(test_stackless_kept),
+	    cmocka_unit_test(test_topic_ids),
+	    cmocka_unit_test(test_advance_in_pieces),
+	    cmocka_unit_test(test_threads_and_batches),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -102,6 +102,27 @@ static void add_produce(struct stream *s, int16_t v, int32_t corr, const char *c
 	stream_note(s, at, produce_units(v, sp));
 }
 
+/* Work units of a follower Fetch request, as produce_units(). */
+static unsigned fetch_units(const struct kb_fetch_spec *sp)
+{
+	unsigned u = 4 + (unsigned)sp->header_ntags;
+
+	for (int t = 0; t < sp->ntopics; t++) {
+		u += 2 + (unsigned)sp->topics[t].ntags;
+		for (int p = 0; p < sp->topics[t].nparts; p++)
+			u += 1 + (unsigned)sp->topics[t].parts[p].ntags;
+	}
+	return u;
+}
+
+static void add_fetch(struct stream *s, int16_t v, int32_t corr, const char *cid,
+		      const struct kb_fetch_spec *sp)
+{
+	size_t at = kb_fetch_request(&s->b, v, corr, cid, sp);
+
+	stream_note(s, at, fetch_units(sp));
+}
+
 static void add_request(struct stream *s, int16_t key, int16_t v, int32_t corr, const char *cid,
 			size_t body)
 {
@@ -208,6 +229,60 @@ static void build_requests(struct stream *s)
 	add_request(s, KPROTO_API_METADATA, 9, corr++, "after-big", 7);
 }
 
+/* ---- Fetch specs: a follower's topics and partitions ---- */
+
+static const struct kb_fetch_part_spec fparts_a[] = {
+    {.index = 0, .fetch_offset = 0, .ntags = 0},
+    {.index = 5, .fetch_offset = 123456789012345LL, .ntags = 2},
+    {.index = 2147483647, .fetch_offset = -1, .ntags = 1},
+};
+static const struct kb_fetch_part_spec fparts_b[] = {
+    {.index = 1, .fetch_offset = 42, .ntags = 3},
+};
+static const struct kb_fetch_topic_spec ftopics[] = {
+    {.name = "orders",
+     .id = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16},
+     .nparts = 3,
+     .parts = fparts_a,
+     .ntags = 1},
+    {.name = "", .id = {0xff}, .nparts = 0, .parts = NULL, .ntags = 0},
+    {.name = "a-topic-with-a-rather-long-name-to-cross-chunk-boundaries",
+     .id = {0xab, 0xcd},
+     .nparts = 1,
+     .parts = fparts_b,
+     .ntags = 2},
+};
+
+/* Follower fetches of every walked version: several topics, none, tags
+ * everywhere they may be; consumer fetches; Produce between them. */
+static void build_fetches(struct stream *s)
+{
+	struct kb_produce_spec pr = spec_for(9, 0);
+	int32_t corr = 1;
+
+	stream_init(s);
+	for (int16_t v = KW_FETCH_MIN_VERSION; v <= KW_FETCH_MAX_VERSION; v++) {
+		struct kb_fetch_spec full = {.replica_id = (int32_t)v,
+					     .ntopics = 3,
+					     .topics = ftopics,
+					     .nforgotten = 2,
+					     .rack_id = "rack-1",
+					     .header_ntags = 2,
+					     .body_ntags = 1};
+		struct kb_fetch_spec empty = {.replica_id = 0, .rack_id = NULL};
+		struct kb_fetch_spec consumer = full;
+
+		consumer.replica_id = -1;
+		add_fetch(s, v, corr++, "broker-1-fetcher-0", &full);
+		add_fetch(s, v, corr++, NULL, &empty);
+		add_fetch(s, v, corr++, "consumer", &consumer);
+		add_produce(s, 9, corr++, "producer-1", &pr);
+	}
+	/* versions outside the walk: framed by their header */
+	for (int16_t v = 0; v <= 17; v += 17 - KW_FETCH_MAX_VERSION + KW_FETCH_MIN_VERSION - 1)
+		add_request(s, KPROTO_API_FETCH, v, corr++, "other", 40);
+}
+
 static void build_responses(struct stream *s)
 {
 	stream_init(s);
@@ -267,6 +342,38 @@ static void expect_produce(struct kh_frame *x, const struct kproto_produce *p)
 	x->ev.nparts = (__u32)x->nparts;
 }
 
+/* Topic and fetch partition events the framer should emit for a follower Fetch. */
+static void expect_fetch(struct kh_frame *x, const struct kproto_fetch *f)
+{
+	x->ev.flags |= KLT_FRAME_FETCH_PARSED;
+	x->ev.ntopics = (__u16)f->ntopics;
+	x->topics = kh_grow(NULL, f->ntopics, sizeof(*x->topics));
+	x->ntopics = f->ntopics;
+	for (size_t t = 0; t < f->ntopics; t++) {
+		const struct kproto_fetch_topic *tp = &f->topics[t];
+		struct klt_topic_event *te = &x->topics[t];
+
+		memset(te, 0, sizeof(*te));
+		te->topic_idx = (__u32)t;
+		te->flags = KLT_TOPIC_FETCH | (tp->has_id ? KLT_TOPIC_IS_ID : 0);
+		te->name_len = tp->has_id ? 16 : (__u16)strlen(tp->name);
+		te->name_full_len = (__s16)te->name_len;
+		memcpy(te->name, tp->has_id ? (const char *)tp->id : tp->name, te->name_len);
+		for (size_t i = 0; i < tp->nparts; i++) {
+			struct klt_fetch_part_event *pe;
+
+			x->fparts = kh_push(x->fparts, x->nfparts, sizeof(*x->fparts));
+			pe = &x->fparts[x->nfparts++];
+			memset(pe, 0, sizeof(*pe));
+			pe->topic_idx = (__u32)t;
+			pe->partition = tp->parts[i].index;
+			pe->fetch_offset = tp->parts[i].fetch_offset;
+			pe->replica_id = f->replica_id;
+		}
+	}
+	x->ev.nparts = (__u32)x->nfparts;
+}
+
 /* The request frame of the stream at `at`, as emit_frame() should say it. */
 static void expect_request(const uint8_t *frame, struct kh_frame *x)
 {
@@ -274,6 +381,7 @@ static void expect_request(const uint8_t *frame, struct kh_frame *x)
 	const uint8_t *body = frame + 4;
 	struct kproto_req_header h;
 	struct kproto_produce p;
+	struct kproto_fetch f;
 
 	memset(x, 0, sizeof(*x));
 	assert_int_equal(kproto_decode_request_header(body, size, &h), KPROTO_OK);
@@ -288,6 +396,14 @@ static void expect_request(const uint8_t *frame, struct kh_frame *x)
 								  : 0;
 	if (x->ev.client_id_len)
 		memcpy(x->ev.client_id, h.client_id, x->ev.client_id_len);
+	if (h.api_key == KPROTO_API_FETCH &&
+	    kproto_decode_fetch(body + h.header_len, size - h.header_len, h.api_version, &f) ==
+		KPROTO_OK) {
+		if (f.replica_id >= 0)
+			expect_fetch(x, &f);
+		kproto_fetch_free(&f);
+		return;
+	}
 	if (h.api_key != KPROTO_API_PRODUCE || h.api_version > KPROTO_PRODUCE_MAX_VERSION)
 		return;
 	assert_int_equal(
@@ -295,6 +411,23 @@ static void expect_request(const uint8_t *frame, struct kh_frame *x)
 	    KPROTO_OK);
 	expect_produce(x, &p);
 	kproto_produce_free(&p);
+}
+
+/* The test streams' responses with an even correlation id answer Produce
+ * requests, the others other APIs. */
+static int answers_produce(int32_t corr)
+{
+	return corr % 2 == 0;
+}
+
+/* What the BPF side notes of each request before its response is written. */
+static void note_request_apis(struct kh *h, const struct stream *s, __u8 dir)
+{
+	for (size_t i = 0; dir == KLT_DIR_TX && i < s->n; i++) {
+		int32_t corr = (int32_t)be32_at(s->b.buf + s->at[i] + 4);
+
+		kw_note_request_api(&h->f, corr, answers_produce(corr) ? 0 : KPROTO_API_FETCH);
+	}
 }
 
 static void expect_response(const uint8_t *frame, struct kh_frame *x)
@@ -306,8 +439,9 @@ static void expect_response(const uint8_t *frame, struct kh_frame *x)
 	x->ev.api_version = -1;
 	x->ev.client_id_full_len = -1;
 	x->ev.corr_id = (int32_t)be32_at(frame + 4);
-	/* the body's last bytes, when it has that many after the corr id */
-	if (x->ev.size >= 4 + KLT_RESP_TAIL) {
+	/* the body's last bytes, when it has that many after the corr id and
+	 * answers a Produce request */
+	if (x->ev.size >= 4 + KLT_RESP_TAIL && answers_produce(x->ev.corr_id)) {
 		x->ev.tail_len = KLT_RESP_TAIL;
 		memcpy(x->ev.tail, frame + 4 + x->ev.size - KLT_RESP_TAIL, KLT_RESP_TAIL);
 	}
@@ -326,6 +460,7 @@ static void free_expected(struct kh_frame *x)
 {
 	free(x->topics);
 	free(x->parts);
+	free(x->fparts);
 }
 
 /* Everything but timing, and names only as far as they were kept. */
@@ -342,7 +477,7 @@ static int same_frame(const struct kh_frame *g, const struct kh_frame *x, uint32
 		   a->client_id_len == b->client_id_len &&
 		   !memcmp(a->client_id, b->client_id, a->client_id_len) &&
 		   a->tail_len == b->tail_len && !memcmp(a->tail, b->tail, a->tail_len) &&
-		   g->ntopics == x->ntopics && g->nparts == x->nparts;
+		   g->ntopics == x->ntopics && g->nparts == x->nparts && g->nfparts == x->nfparts;
 
 	for (size_t i = 0; same && i < g->ntopics; i++) {
 		const struct klt_topic_event *t = &g->topics[i], *u = &x->topics[i];
@@ -358,6 +493,14 @@ static int same_frame(const struct kh_frame *g, const struct kh_frame *x, uint32
 		       p->partition == q->partition && p->record_bytes == q->record_bytes &&
 		       p->records == q->records && p->batches == q->batches;
 	}
+	for (size_t i = 0; same && i < g->nfparts; i++) {
+		const struct klt_fetch_part_event *p = &g->fparts[i], *q = &x->fparts[i];
+
+		same = p->type == KLT_EV_FETCH_PART && p->topic_idx == q->topic_idx &&
+		       p->flags == q->flags && p->partition == q->partition &&
+		       p->fetch_offset == q->fetch_offset && p->replica_id == q->replica_id &&
+		       p->pad == 0;
+	}
 	return same;
 }
 
@@ -366,10 +509,10 @@ static void print_frame(const char *what, const struct kh_frame *f)
 	const struct klt_frame_event *e = &f->ev;
 
 	print_message("%s: end=%llu size=%u flags=%#x key=%d v=%d corr=%d acks=%d tmo=%d "
-		      "topics=%u/%zu parts=%u/%zu rb=%llu rec=%llu cid=%d/%u\n",
+		      "topics=%u/%zu parts=%u/%zu/%zu rb=%llu rec=%llu cid=%d/%u\n",
 		      what, (unsigned long long)f->end, e->size, e->flags, e->api_key,
 		      e->api_version, e->corr_id, e->acks, e->timeout_ms, e->ntopics, f->ntopics,
-		      e->nparts, f->nparts, (unsigned long long)e->record_bytes,
+		      e->nparts, f->nparts, f->nfparts, (unsigned long long)e->record_bytes,
 		      (unsigned long long)e->records, e->client_id_full_len, e->client_id_len);
 }
 
@@ -617,6 +760,7 @@ static void run_exact(const struct stream *s, const struct chunks *c, __u8 dir, 
 
 	assert_int_equal(c->len, s->b.len);
 	kh_init(&h, dir, KW_SYNCED);
+	note_request_apis(&h, s, dir);
 	/* the stream's sequence numbers wrap a megabyte in */
 	h.isn = 0xfff00000u;
 	feed(&h, s->b.buf, c, s, 0);
@@ -692,6 +836,104 @@ static void test_responses_every_chunking(void **state)
 	build_responses(&s);
 	run_all_chunkings(&s, KLT_DIR_TX);
 	stream_free(&s);
+}
+
+/* Follower Fetch bodies of v4-v14 in every chunking: their topics and
+ * partitions as kproto decodes them; consumer ones and other versions by
+ * their header only. */
+/* The responses answer requests the TX flow has seen. */
+static void kh_note_request_corr_range(struct kh *h)
+{
+	kw_note_request_corr(&h->f, 1);
+	kw_note_request_corr(&h->f, 1000);
+}
+
+/* sendfile() at a frame boundary: the next header went out unread. */
+static void at_boundary_sendfile(struct kh *h, struct kb *b)
+{
+	size_t before = h->nframes, at = kb_response(b, 900, 0, 100);
+
+	kh_sendfile(h, 10, 1, 1);
+	assert_int_equal(h->f.sync, KW_RESYNC);
+	/* the rest of that response, then a whole one: found again */
+	kh_read_buf(h, b->buf + at + 10, b->len - at - 10, 2, 1);
+	assert_int_equal(h->nframes, before);
+	at = kb_response(b, 901, 0, 50);
+	kh_read_buf(h, b->buf + at, b->len - at, 3, 1);
+	assert_int_equal(h->nframes, before + 1);
+	assert_int_equal(h->frames[before].ev.corr_id, 901);
+}
+
+static void test_fetch_every_chunking(void **state)
+{
+	struct stream s;
+
+	(void)state;
+	build_fetches(&s);
+	run_all_chunkings(&s, KLT_DIR_RX);
+	stream_free(&s);
+}
+
+/*
+ * A Fetch response as a broker sends it: its fields by writev, the records
+ * by one or more sendfile() calls, and (v12+) the tagged fields after them
+ * by another write; or ending in file data (v4-v11). Each response is
+ * emitted by the syscall that completes it, with no tail: only Produce
+ * responses keep one.
+ */
+static void test_fetch_response_sendfile(void **state)
+{
+	static const struct {
+		size_t head, file[3], trail;
+	} shapes[] = {
+	    {40, {1 << 20, 0, 0}, 0}, {40, {100000, 200000, 748576}, 0},
+	    {60, {4096, 4096, 0}, 3}, {60, {65536, 1, 7}, 9},
+	    {12, {5, 0, 0}, 0},	      {12, {3, 0, 0}, 2}, /* the file data ends inside the tail */
+	};
+	struct kb b;
+	struct kh h;
+	size_t sys = 0;
+
+	(void)state;
+	kb_init(&b);
+	kh_init(&h, KLT_DIR_TX, KW_SYNCED);
+	kh_note_request_corr_range(&h);
+	for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
+		size_t nfile = 0, body, at, first = sys;
+
+		for (int k = 0; k < 3; k++)
+			nfile += shapes[i].file[k];
+		body = shapes[i].head - 8 + nfile + shapes[i].trail;
+		at = kb_response(&b, 500 + (int32_t)i, 0, body);
+		kh_read_buf(&h, b.buf + at, shapes[i].head, sys_t_enter(sys), sys_tid(sys));
+		sys++;
+		for (int k = 0; k < 3; k++)
+			if (shapes[i].file[k]) {
+				kh_sendfile(&h, shapes[i].file[k], sys_t_enter(sys), sys_tid(sys));
+				sys++;
+			}
+		if (shapes[i].trail) {
+			kh_read_buf(&h, b.buf + b.len - shapes[i].trail, shapes[i].trail,
+				    sys_t_enter(sys), sys_tid(sys));
+			sys++;
+		}
+		assert_int_equal(h.nframes, i + 1);
+		assert_int_equal(h.frames[i].ev.corr_id, 500 + (int32_t)i);
+		assert_int_equal(h.frames[i].ev.size, b.len - at - 4);
+		assert_int_equal(h.frames[i].end, b.len);
+		assert_int_equal(h.frames[i].ev.t_first_ns, sys_t_enter(first));
+		assert_int_equal(h.frames[i].ev.t_last_ns, sys_t_enter(sys - 1) + 1);
+		assert_int_equal(h.frames[i].seq_end, (__u32)(h.isn + b.len));
+		/* a Fetch response: its tail (record bytes when they were
+		 * written, not sent from a file) is never kept */
+		assert_int_equal(h.frames[i].ev.tail_len, 0);
+	}
+	assert_int_equal(h.ndesync, 0);
+	assert_int_equal(h.nbad, 0);
+	/* file data where a header must be read: the stream is lost */
+	at_boundary_sendfile(&h, &b);
+	kh_free(&h);
+	kb_free(&b);
 }
 
 /* A partial readv (ret < the iovecs' room) must walk only ret bytes. */
@@ -1251,6 +1493,7 @@ static void join_at(const struct stream *s, __u8 dir, size_t j, enum resync_chun
 
 	chunk_join(&c, s, j, how, seed);
 	kh_init(&h, dir, KW_RESYNC);
+	note_request_apis(&h, s, dir);
 	feed(&h, s->b.buf + j, &c, s, j);
 	judge_resync(&h, s, j, dir, &r);
 	if ((r.live_suffix || r.live_other || r.gap) && getenv("FRAMER_TRACE"))
@@ -1455,6 +1698,36 @@ static void test_regression_resync_phantom_suffix(void **state)
 	stream_free(&s);
 }
 
+/* A response keeps its last bytes only when it answers the Produce request
+ * noted last in its correlation id's slot: another API's body may end in
+ * record data, which must not leave the kernel. */
+static void test_tail_only_for_produce(void **state)
+{
+	static const int32_t corrs[] = {10, 11, 12, 74, 10 + 2 * KW_CORR_SLOTS};
+	static const __u8 want[] = {0, 0, 0, KLT_RESP_TAIL, 0};
+	struct stream s;
+	struct kh h;
+
+	(void)state;
+	stream_init(&s);
+	for (size_t i = 0; i < 5; i++)
+		add_response(&s, corrs[i], 0, 20);
+	kh_init(&h, KLT_DIR_TX, KW_SYNCED);
+	kw_note_request_api(&h.f, 10, 0);
+	kw_note_request_api(&h.f, 11, KPROTO_API_FETCH);
+	kw_note_request_api(&h.f, 74, 0); /* slot 10 now answers 74 */
+	kh_read_buf(&h, s.b.buf, s.b.len, 1, 1);
+	assert_int_equal(h.nframes, 5);
+	for (size_t i = 0; i < 5; i++) {
+		assert_int_equal(h.frames[i].ev.corr_id, corrs[i]);
+		assert_int_equal(h.frames[i].ev.tail_len, want[i]);
+	}
+	assert_memory_equal(h.frames[3].ev.tail, s.b.buf + frame_end(&s, 3) - KLT_RESP_TAIL,
+			    KLT_RESP_TAIL);
+	kh_free(&h);
+	stream_free(&s);
+}
+
 /*
  * A response's size proves little (any value from 4 bytes to 100 MiB
  * passes), so a TX boundary found by resync is proven only by a response
@@ -1645,6 +1918,8 @@ int main(void)
 	    cmocka_unit_test(test_reference_stream_is_sane),
 	    cmocka_unit_test(test_requests_every_chunking),
 	    cmocka_unit_test(test_responses_every_chunking),
+	    cmocka_unit_test(test_fetch_every_chunking),
+	    cmocka_unit_test(test_fetch_response_sendfile),
 	    cmocka_unit_test(test_partial_vectored_read),
 	    cmocka_unit_test(test_bad_size),
 	    cmocka_unit_test(test_max_size_accepted),
@@ -1661,6 +1936,7 @@ int main(void)
 	    cmocka_unit_test(test_regression_resync_phantom_suffix),
 	    cmocka_unit_test(test_regression_proving_frame_flagged_tentative),
 	    cmocka_unit_test(test_tx_proven_by_request_corr),
+	    cmocka_unit_test(test_tail_only_for_produce),
 	    cmocka_unit_test(test_regression_legacy_message_set_records),
 	    cmocka_unit_test(test_steps_per_frame),
 	    cmocka_unit_test(test_steps_many_partitions),

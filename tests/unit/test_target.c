@@ -519,6 +519,35 @@ static void test_find_listener_errors(void **state)
 	assert_int_equal(target_find_listener(f->root, mixed, 1, &pid), -ENOTUNIQ);
 }
 
+static int cmp_int(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
+/* Every listener of the ports, several brokers at once. */
+static void test_find_listeners(void **state)
+{
+	struct fake *f = *state;
+	uint16_t mixed[] = {9092, 22}, two = 8080, nobody = 9999;
+	int pids[4] = {0}, n = 0;
+
+	build_scene(f);
+	assert_int_equal(target_find_listeners(f->root, mixed, 2, pids, 4, &n), 0);
+	assert_int_equal(n, 2);
+	qsort(pids, (size_t)n, sizeof(int), cmp_int);
+	assert_int_equal(pids[0], 100);
+	assert_int_equal(pids[1], 200);
+	n = 0;
+	assert_int_equal(target_find_listeners(f->root, &two, 1, pids, 4, &n), 0);
+	assert_int_equal(n, 2);
+	/* more owners than room: none returned */
+	n = 7;
+	assert_int_equal(target_find_listeners(f->root, mixed, 2, pids, 1, &n), -E2BIG);
+	assert_int_equal(n, 7);
+	assert_int_equal(target_find_listeners(f->root, &nobody, 1, pids, 4, &n), -ENOENT);
+	assert_int_equal(target_find_listeners(f->root, mixed, 2, pids, 0, &n), -EINVAL);
+}
+
 static void test_find_listener_no_tcp6(void **state)
 {
 	struct fake *f = *state;
@@ -718,6 +747,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_find_listener_ipv4_ipv6, setup_fake,
 					    teardown_fake),
 	    cmocka_unit_test_setup_teardown(test_find_listener_errors, setup_fake, teardown_fake),
+	    cmocka_unit_test_setup_teardown(test_find_listeners, setup_fake, teardown_fake),
 	    cmocka_unit_test_setup_teardown(test_find_listener_no_tcp6, setup_fake, teardown_fake),
 	    cmocka_unit_test_setup_teardown(test_find_listener_large_file, setup_fake,
 					    teardown_fake),
