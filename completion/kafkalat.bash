@@ -141,11 +141,15 @@ _kafkalat_load()
 	case $prev in
 	--acks) _kafkalat_words "0 1 all" "$cur"; return ;;
 	--messages) _kafkalat_files "$cur"; return ;;
+	--profile) _kafkalat_words "librdkafka java" "$cur"; return ;;
+	--consumer-mode) _kafkalat_words "assign group" "$cur"; return ;;
 	-b | --bootstrap) _kafkalat_words "127.0.0.1:9092 localhost:9092" "$cur"; return ;;
-	-t | --topic | --partitions | --rate | --size | -d | --duration | --count | --producers | -X) return ;;
+	-t | --topic | --partitions | --rate | --size | -d | --duration | --count | --producers | \
+		--consumers | --fetch-wait-ms | --consume-timeout | -X) return ;;
 	esac
-	_kafkalat_words "-b --bootstrap -t --topic --partitions --rate --size --acks -d --duration
---count --producers -X --json --messages -q --quiet -h --help" "$cur"
+	_kafkalat_words "-b --bootstrap -t --topic --partitions --rate --size --acks --profile -d
+--duration --count --producers --consumers --consumer-mode --fetch-wait-ms --consume-timeout -X
+--json --messages -q --quiet -h --help" "$cur"
 }
 
 _kafkalat_replay()

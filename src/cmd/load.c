@@ -9,7 +9,9 @@
  * thread: delivery reports, errors and statistics are served by
  * rd_kafka_poll() and rd_kafka_flush() here, so the state needs no locking;
  * a wake-up pipe on each client's main queue lets the pacing waits (one ppoll
- * over all the pipes) serve reports the moment they arrive.
+ * over all the pipes) serve reports the moment they arrive. --profile picks
+ * the producers' defaults; --consumers adds readers of the same topic on
+ * threads of their own (load_consume.c says why).
  */
 #include "kafkalat/load.h"
 
@@ -30,6 +32,8 @@
 
 #include "kafkalat/hist.h"
 #include "kafkalat/json.h"
+#include "kafkalat/load_consume.h"
+#include "kafkalat/loadclient.h"
 #include "kafkalat/loadopts.h"
 
 #define EXIT_USAGE	     2
@@ -44,6 +48,9 @@
 #define PROGRESS_INTERVAL_NS NS_PER_S
 #define METADATA_TIMEOUT_MS  10000
 #define FLUSH_WAIT_NS	     (10 * NS_PER_MS) /* as rd_kafka_flush() polls */
+#define OFFSETS_TIMEOUT_MS   10000
+#define MAX_PROFILE_KEYS     16
+#define CONF_VALUE_MAX	     64
 
 /* The produce timestamp travels in msg_opaque, so a pointer must hold it. */
 _Static_assert(UINTPTR_MAX >= UINT64_MAX, "msg_opaque must hold a 64-bit timestamp");
@@ -57,10 +64,20 @@ struct err_count {
 	uint64_t n;
 };
 
+/* A profile property as the producers got it, after --acks and -X. */
+struct conf_value {
+	const char *key;
+	char value[CONF_VALUE_MAX];
+};
+
 struct load_state {
 	const struct load_opts *o;
-	struct hist lat; /* delivery latency, ns */
-	uint64_t sent;	 /* handed to produce(), including immediate failures */
+	struct conf_value eff[MAX_PROFILE_KEYS];
+	size_t neff;
+	struct consumers *consumers; /* NULL without --consumers */
+	uint64_t missing;	     /* records the consumers did not reach */
+	struct hist lat;	     /* delivery latency, ns */
+	uint64_t sent;		     /* handed to produce(), including immediate failures */
 	uint64_t delivered;
 	uint64_t failed;
 	struct err_count errs[MAX_ERR_KINDS];
@@ -100,14 +117,6 @@ struct signals {
 	struct sigaction old_term;
 };
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
-}
-
 static bool stopping(const struct load_state *st)
 {
 	return load_stop > 0 || st->fatal;
@@ -134,7 +143,7 @@ static void count_error(struct load_state *st, rd_kafka_resp_err_t err)
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
 	struct load_state *st = ((struct producer *)opaque)->st;
-	uint64_t now = mono_ns();
+	uint64_t now = loadclient_mono_ns();
 	uint64_t t0 = (uint64_t)(uintptr_t)m->_private;
 
 	(void)rk;
@@ -189,12 +198,7 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 
 static bool conf_set(rd_kafka_conf_t *conf, const char *key, const char *value)
 {
-	char errstr[512];
-
-	if (rd_kafka_conf_set(conf, key, value, errstr, sizeof(errstr)) == RD_KAFKA_CONF_OK)
-		return true;
-	fprintf(stderr, "kafkalat load: %s=%s: %s\n", key, value, errstr);
-	return false;
+	return loadclient_conf_set(conf, "producer", key, value);
 }
 
 /* -X properties are applied last so they override every default and option. */
@@ -216,6 +220,43 @@ static bool apply_props(rd_kafka_conf_t *conf, const struct load_opts *o)
 	return true;
 }
 
+/* The profile first, so --acks and -X override it. */
+static bool apply_profile(rd_kafka_conf_t *conf, const struct load_opts *o)
+{
+	size_t n;
+	const struct load_conf_pair *pairs = loadprofile_config(o->profile, &n);
+
+	for (size_t i = 0; i < n; i++)
+		if (!conf_set(conf, pairs[i].key, pairs[i].value))
+			return false;
+	return !o->acks || conf_set(conf, "acks", o->acks);
+}
+
+/* Reads back the profile's properties as librdkafka will use them. */
+static void effective_profile(struct load_state *st, const rd_kafka_conf_t *conf)
+{
+	size_t n;
+	const struct load_conf_pair *pairs = loadprofile_config(st->o->profile, &n);
+
+	st->neff = 0;
+	for (size_t i = 0; i < n && st->neff < MAX_PROFILE_KEYS; i++) {
+		struct conf_value *v = &st->eff[st->neff];
+		size_t len = sizeof(v->value);
+		v->key = pairs[i].key;
+		if (rd_kafka_conf_get(conf, v->key, v->value, &len) != RD_KAFKA_CONF_OK)
+			snprintf(v->value, sizeof(v->value), "?");
+		st->neff++;
+	}
+}
+
+static const char *effective(const struct load_state *st, const char *key)
+{
+	for (size_t i = 0; i < st->neff; i++)
+		if (strcmp(st->eff[i].key, key) == 0)
+			return st->eff[i].value;
+	return "?";
+}
+
 static int stats_interval(const rd_kafka_conf_t *conf)
 {
 	char buf[32];
@@ -235,14 +276,14 @@ static rd_kafka_conf_t *configure(struct load_state *st)
 	const struct load_opts *o = st->o;
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 
-	if (!conf_set(conf, "bootstrap.servers", o->bootstrap) ||
-	    !conf_set(conf, "acks", o->acks) ||
+	if (!conf_set(conf, "bootstrap.servers", o->bootstrap) || !apply_profile(conf, o) ||
 	    !conf_set(conf, "statistics.interval.ms", STATS_INTERVAL_MS) ||
 	    (o->quiet && !conf_set(conf, "log_level", "3")) || !apply_props(conf, o)) {
 		rd_kafka_conf_destroy(conf);
 		return NULL;
 	}
 	st->stats_interval_ms = stats_interval(conf);
+	effective_profile(st, conf);
 	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
 	rd_kafka_conf_set_stats_cb(conf, on_stats);
 	rd_kafka_conf_set_error_cb(conf, on_error);
@@ -313,7 +354,7 @@ static void serve(struct producers *ps, uint64_t timeout_ns)
 static void wait_until(struct producers *ps, const struct load_state *st, uint64_t deadline)
 {
 	for (;;) {
-		uint64_t now = mono_ns();
+		uint64_t now = loadclient_mono_ns();
 		if (now >= deadline || stopping(st))
 			return;
 		uint64_t left = deadline - now;
@@ -327,7 +368,7 @@ static void produce_one(struct producers *ps, struct producer *p, struct load_st
 			void *payload, int32_t partition)
 {
 	for (;;) {
-		uint64_t t0 = mono_ns();
+		uint64_t t0 = loadclient_mono_ns();
 		/* flags 0: the payload buffer outlives the producer, no copy */
 		if (rd_kafka_produce(p->rkt, partition, 0, payload, st->o->size, NULL, 0,
 				     (void *)(uintptr_t)t0) == 0) {
@@ -357,7 +398,7 @@ static void produce_loop(struct producers *ps, struct load_state *st, void *payl
 {
 	const struct load_opts *o = st->o;
 	bool progress = !o->quiet && isatty(STDERR_FILENO);
-	uint64_t start = mono_ns();
+	uint64_t start = loadclient_mono_ns();
 	uint64_t end = start + o->duration_ns;
 	uint64_t next_progress = start + PROGRESS_INTERVAL_NS;
 
@@ -369,7 +410,7 @@ static void produce_loop(struct producers *ps, struct load_state *st, void *payl
 				break;
 			wait_until(ps, st, deadline);
 		}
-		uint64_t now = mono_ns();
+		uint64_t now = loadclient_mono_ns();
 		if (!o->count && now >= end)
 			break;
 		int32_t part =
@@ -399,7 +440,7 @@ static void produce_loop(struct producers *ps, struct load_state *st, void *payl
  */
 static void drain(struct producers *ps, struct load_state *st)
 {
-	uint64_t deadline = mono_ns() + FLUSH_TIMEOUT_NS;
+	uint64_t deadline = loadclient_mono_ns() + FLUSH_TIMEOUT_NS;
 	int flush_ms = ps->n == 1 ? MAX_POLL_MS : 0;
 
 	for (;;) {
@@ -407,12 +448,12 @@ static void drain(struct producers *ps, struct load_state *st)
 		for (size_t i = 0; i < ps->n; i++)
 			if (rd_kafka_flush(ps->p[i].rk, flush_ms) != RD_KAFKA_RESP_ERR_NO_ERROR)
 				busy++;
-		if (!busy || mono_ns() >= deadline || load_stop >= 2 || st->fatal)
+		if (!busy || loadclient_mono_ns() >= deadline || load_stop >= 2 || st->fatal)
 			break;
 		if (ps->n > 1)
 			serve(ps, FLUSH_WAIT_NS);
 	}
-	st->t_end = mono_ns();
+	st->t_end = loadclient_mono_ns();
 	if (st->delivered + st->failed < st->sent) {
 		for (size_t i = 0; i < ps->n; i++)
 			rd_kafka_purge(ps->p[i].rk,
@@ -449,9 +490,10 @@ static void final_stats(struct producers *ps, struct load_state *st)
 		return;
 	for (size_t i = 0; i < ps->n; i++)
 		want[i] = ps->p[i].stats_seen + 2;
-	uint64_t deadline = mono_ns() + 2 * (uint64_t)st->stats_interval_ms * NS_PER_MS + NS_PER_S;
+	uint64_t deadline =
+	    loadclient_mono_ns() + 2 * (uint64_t)st->stats_interval_ms * NS_PER_MS + NS_PER_S;
 
-	while (stats_behind(ps, want) && mono_ns() < deadline && load_stop < 2) {
+	while (stats_behind(ps, want) && loadclient_mono_ns() < deadline && load_stop < 2) {
 		if (ps->n == 1)
 			rd_kafka_poll(ps->p[0].rk, MAX_POLL_MS);
 		else
@@ -528,6 +570,12 @@ static void report_text(const struct load_state *st, FILE *out)
 	for (size_t i = 0; i < st->nerrs; i++)
 		fprintf(out, "error       %s: %llu\n", rd_kafka_err2name(st->errs[i].err),
 			(unsigned long long)st->errs[i].n);
+	fprintf(out, "profile     %s:", loadprofile_name(st->o->profile));
+	for (size_t i = 0; i < st->neff; i++)
+		fprintf(out, " %s=%s", st->eff[i].key, st->eff[i].value);
+	fputc('\n', out);
+	if (st->consumers)
+		consumers_text(st->consumers, out);
 }
 
 /* Quantile in microseconds; null in the JSON when nothing was delivered. */
@@ -570,26 +618,42 @@ static void report_json(const struct load_state *st, FILE *out)
 	for (size_t i = 0; i < st->nerrs; i++)
 		json_kuint(&j, rd_kafka_err2name(st->errs[i].err), st->errs[i].n);
 	json_obj_end(&j);
+	json_key(&j, "profile");
+	json_obj_begin(&j);
+	json_kstr(&j, "name", loadprofile_name(st->o->profile));
+	json_key(&j, "config");
+	json_obj_begin(&j);
+	for (size_t i = 0; i < st->neff; i++)
+		json_kstr(&j, st->eff[i].key, st->eff[i].value);
+	json_obj_end(&j);
+	json_obj_end(&j);
+	if (st->consumers)
+		consumers_json(st->consumers, &j);
 	json_obj_end(&j);
 	fputc('\n', out);
 }
 
-static void describe_start(const struct load_opts *o)
+static void describe_start(const struct load_state *st)
 {
+	const struct load_opts *o = st->o;
 	char target[64];
 
 	if (o->count)
 		snprintf(target, sizeof(target), "%llu messages", (unsigned long long)o->count);
 	else
 		snprintf(target, sizeof(target), "%.1f s", (double)o->duration_ns / NS_PER_S);
-	fprintf(stderr, "kafkalat load: %s to %s via %s, %zu B, acks=%s, ", target, o->topic,
-		o->bootstrap, o->size, o->acks);
+	fprintf(stderr, "kafkalat load: %s to %s via %s, %zu B, profile %s, acks=%s, ", target,
+		o->topic, o->bootstrap, o->size, loadprofile_name(o->profile),
+		effective(st, "acks"));
 	if (o->rate)
 		fprintf(stderr, "%llu msg/s", (unsigned long long)o->rate);
 	else
 		fputs("max rate", stderr);
 	if (o->producers > 1)
 		fprintf(stderr, ", %u producers", (unsigned)o->producers);
+	if (o->consumers)
+		fprintf(stderr, ", %u consumers (%s)", (unsigned)o->consumers,
+			o->consumer_mode == LOAD_CONSUME_GROUP ? "group" : "assign");
 	fputc('\n', stderr);
 }
 
@@ -598,7 +662,7 @@ static void describe_start(const struct load_opts *o)
  * messages' latency is not the connection set-up, a wrong bootstrap fails in
  * seconds with one clear line, and an auto-created topic exists.
  */
-static int warm_up(rd_kafka_t *rk, rd_kafka_topic_t *rkt, const struct load_opts *o)
+static int warm_up(rd_kafka_t *rk, rd_kafka_topic_t *rkt, const struct load_opts *o, int32_t *npart)
 {
 	const struct rd_kafka_metadata *md;
 	rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, METADATA_TIMEOUT_MS);
@@ -608,6 +672,7 @@ static int warm_up(rd_kafka_t *rk, rd_kafka_topic_t *rkt, const struct load_opts
 			o->bootstrap, rd_kafka_err2str(err));
 		return -1;
 	}
+	*npart = md->topic_cnt == 1 && !md->topics[0].err ? md->topics[0].partition_cnt : 0;
 	if (md->topic_cnt == 1 && !md->topics[0].err &&
 	    o->partitions > md->topics[0].partition_cnt && !o->quiet)
 		fprintf(stderr,
@@ -681,6 +746,62 @@ static size_t producers_open(struct producers *ps, struct load_state *st, rd_kaf
 	return i;
 }
 
+/* Each partition's high watermark: where the next record will go. */
+static int end_offsets(rd_kafka_t *rk, const struct load_state *st, int32_t npart, int64_t *out)
+{
+	for (int32_t p = 0; p < npart; p++) {
+		int64_t lo;
+		rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
+		    rk, st->o->topic, p, &lo, &out[p], OFFSETS_TIMEOUT_MS);
+		if (err) {
+			fprintf(stderr,
+				"kafkalat load: --consumers: no end offset for %s [%d]: %s\n",
+				st->o->topic, (int)p, rd_kafka_err2str(err));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* The consumers start at the end offsets read before the first produce(),
+ * so they read exactly this run's records, however late they connect. */
+static int start_consumers(rd_kafka_t *rk, struct load_state *st, int32_t npart)
+{
+	if (npart <= 0) {
+		fprintf(stderr, "kafkalat load: --consumers: topic %s has no partitions\n",
+			st->o->topic);
+		return -1;
+	}
+	int64_t *start = calloc((size_t)npart, sizeof(*start));
+	if (!start) {
+		fprintf(stderr, "kafkalat load: out of memory\n");
+		return -1;
+	}
+	int rc = end_offsets(rk, st, npart, start);
+	if (rc == 0) {
+		st->consumers = consumers_start(st->o, npart, start);
+		rc = st->consumers ? 0 : -1;
+	}
+	free(start);
+	return rc;
+}
+
+static int finish_consumers(rd_kafka_t *rk, struct load_state *st, int32_t npart)
+{
+	int64_t *end = calloc((size_t)npart, sizeof(*end));
+
+	if (!end) {
+		fprintf(stderr, "kafkalat load: out of memory\n");
+		return -1;
+	}
+	int rc = end_offsets(rk, st, npart, end);
+	if (rc == 0)
+		st->missing =
+		    consumers_finish(st->consumers, end, st->o->consume_timeout_ns, &load_stop);
+	free(end);
+	return rc;
+}
+
 /* Creates the clients, produces, drains, reads the final statistics. */
 static int run(struct load_state *st, rd_kafka_conf_t *conf, void *payload)
 {
@@ -697,14 +818,19 @@ static int run(struct load_state *st, rd_kafka_conf_t *conf, void *payload)
 	}
 	size_t opened = producers_open(&ps, st, conf);
 	int rc = opened == ps.n ? 0 : -1;
+	int32_t npart = 0;
 	for (size_t i = 0; rc == 0 && i < ps.n; i++)
-		rc = warm_up(ps.p[i].rk, ps.p[i].rkt, st->o);
+		rc = warm_up(ps.p[i].rk, ps.p[i].rkt, st->o, &npart);
+	if (rc == 0 && st->o->consumers)
+		rc = start_consumers(ps.p[0].rk, st, npart);
 	if (rc == 0) {
 		if (!st->o->quiet)
-			describe_start(st->o);
+			describe_start(st);
 		produce_loop(&ps, st, payload);
 		drain(&ps, st);
 		final_stats(&ps, st);
+		if (st->consumers)
+			rc = finish_consumers(ps.p[0].rk, st, npart);
 	}
 	for (size_t i = 0; i < opened; i++)
 		producer_close(&ps.p[i]);
@@ -822,6 +948,10 @@ int load_main(int argc, char **argv)
 		else
 			report_text(st, stdout);
 		rc = st->failed || st->fatal || !messages_ok ? 1 : 0;
+		if (st->missing) {
+			consumers_explain_missing(st->consumers);
+			rc = 1;
+		}
 	} else {
 		rc = 1;
 	}
@@ -830,6 +960,7 @@ int load_main(int argc, char **argv)
 		rc = 1;
 	}
 out:
+	consumers_free(st->consumers);
 	free(payload);
 	free(st);
 	return rc;

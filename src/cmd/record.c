@@ -175,6 +175,8 @@ static void meta_load_setup(struct meta *m, char *const *cmd)
 			meta_add(m, "acks", "%s", cmd[i + 1]);
 		else if (!strcmp(cmd[i], "--partitions"))
 			meta_add(m, "partitions", "%s", cmd[i + 1]);
+		else if (!strcmp(cmd[i], "--profile"))
+			meta_add(m, "profile", "%s", cmd[i + 1]);
 	}
 }
 

@@ -707,12 +707,13 @@ static const char *meta_get(const struct rec_file *f, const char *key)
 	return NULL;
 }
 
-/* "kernel" and "setup.*" must match, absent or not; "acks" and
- * "partitions" when both files have them. */
+/* "kernel" and "setup.*" must match, absent or not; "acks",
+ * "partitions" and "profile" when both files have them. */
 static bool setup_key(const char *key, bool *strict)
 {
 	*strict = !strcmp(key, "kernel") || !strncmp(key, "setup.", 6);
-	return *strict || !strcmp(key, "acks") || !strcmp(key, "partitions");
+	return *strict || !strcmp(key, "acks") || !strcmp(key, "partitions") ||
+	       !strcmp(key, "profile");
 }
 
 static bool meta_differs(const struct rec_file *a, const struct rec_file *b, char *why, size_t len)

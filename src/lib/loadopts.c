@@ -24,7 +24,60 @@ enum {
 	OPT_JSON,
 	OPT_MESSAGES,
 	OPT_PRODUCERS,
+	OPT_PROFILE,
+	OPT_CONSUMERS,
+	OPT_CONSUMER_MODE,
+	OPT_FETCH_WAIT,
+	OPT_CONSUME_TIMEOUT,
 };
+
+/*
+ * The Java producer's documented defaults as of Kafka 3.9 (the last 3.x;
+ * Kafka 4.0 raised linger.ms to 5), in librdkafka's names. Java batches by
+ * bytes only, so librdkafka's per-batch message limit is lifted to its
+ * maximum and batch.size bounds the batch; murmur2_random is Java's
+ * partitioner for keyed records and spreads unkeyed ones.
+ */
+static const struct load_conf_pair java_profile[] = {
+    {"acks", "all"},
+    {"enable.idempotence", "true"},
+    {"linger.ms", "0"},
+    {"batch.size", "16384"},
+    {"batch.num.messages", "1000000"},
+    {"compression.codec", "none"},
+    {"max.in.flight.requests.per.connection", "5"},
+    {"request.timeout.ms", "30000"},
+    {"delivery.timeout.ms", "120000"},
+    {"retries", "2147483647"},
+    {"retry.backoff.ms", "100"},
+    {"partitioner", "murmur2_random"},
+};
+
+/* librdkafka's own defaults, but acks=1: the load's historical default. */
+static const struct load_conf_pair librdkafka_profile[] = {
+    {"acks", "1"},
+};
+
+static const struct {
+	const char *name;
+	const struct load_conf_pair *pairs;
+	size_t n;
+} profiles[] = {
+    [LOAD_PROFILE_LIBRDKAFKA] = {"librdkafka", librdkafka_profile,
+				 sizeof(librdkafka_profile) / sizeof(librdkafka_profile[0])},
+    [LOAD_PROFILE_JAVA] = {"java", java_profile, sizeof(java_profile) / sizeof(java_profile[0])},
+};
+
+const struct load_conf_pair *loadprofile_config(enum load_profile p, size_t *n)
+{
+	*n = profiles[p].n;
+	return profiles[p].pairs;
+}
+
+const char *loadprofile_name(enum load_profile p)
+{
+	return profiles[p].name;
+}
 
 void loadopts_usage(FILE *out)
 {
@@ -41,15 +94,40 @@ void loadopts_usage(FILE *out)
 	    "      --rate MSG/S                 target rate, paced by absolute deadlines;\n"
 	    "                                   0: as fast as the producer queue allows (default)\n"
 	    "      --size BYTES                 payload size (default 100; key is NULL)\n"
-	    "      --acks 0|1|all               required acknowledgements (default 1)\n"
+	    "      --acks 0|1|all               required acknowledgements (default: the\n"
+	    "                                   profile's: 1 for librdkafka, all for java)\n"
+	    "      --profile librdkafka|java    producer defaults: librdkafka's own (with\n"
+	    "                                   acks 1; the default), or the Java producer's\n"
+	    "                                   as documented for Kafka 3.9 (acks all,\n"
+	    "                                   idempotence, linger.ms 0, batch.size 16384,\n"
+	    "                                   no compression, 5 in flight, request timeout\n"
+	    "                                   30 s, delivery timeout 120 s, retries max);\n"
+	    "                                   --acks and -X win over it\n"
 	    "  -d, --duration SECONDS           produce for this long (default 10)\n"
 	    "      --count N                    produce exactly N messages instead of -d\n"
 	    "      --producers N                N independent producers, each its own client\n"
 	    "                                   and connections (default 1, at most 256);\n"
 	    "                                   they share --rate and --count: message i goes\n"
 	    "                                   to producer i mod N\n"
-	    "  -X KEY=VALUE                     set any librdkafka property (repeatable; wins\n"
-	    "                                   over every setting above)\n"
+	    "      --consumers N                N librdkafka consumers (default 0, max 256),\n"
+	    "                                   each its own client and connections, reading\n"
+	    "                                   the topic as it is written; the summary adds\n"
+	    "                                   what each consumed and the end-to-end latency\n"
+	    "                                   (record timestamp to consume; 1 ms steps)\n"
+	    "      --consumer-mode assign|group assign (default): every consumer reads every\n"
+	    "                                   partition from this run's first offset, no\n"
+	    "                                   group coordinator needed; group: one consumer\n"
+	    "                                   group kafkalat-load-PID shares the partitions\n"
+	    "                                   (needs FindCoordinator/JoinGroup: the\n"
+	    "                                   reference broker has no groups)\n"
+	    "      --fetch-wait-ms MS           consumers' fetch.wait.max.ms (default 500, as\n"
+	    "                                   Kafka; fetch.min.bytes 1: they long-poll)\n"
+	    "      --consume-timeout SECONDS    after producing, wait up to this long for the\n"
+	    "                                   consumers to reach the produced end offsets\n"
+	    "                                   (default 10); records not consumed by then\n"
+	    "                                   count as missing\n"
+	    "  -X KEY=VALUE                     set any librdkafka property of the producers\n"
+	    "                                   (repeatable; wins over every setting above)\n"
 	    "      --json                       print the summary as one JSON line\n"
 	    "                                   (schema kafkalat-load/1)\n"
 	    "      --messages FILE              write one JSON line per delivered message to\n"
@@ -65,14 +143,17 @@ void loadopts_usage(FILE *out)
 	    "produce request count comes from librdkafka's statistics (sum over brokers\n"
 	    "and producers).\n"
 	    "SIGINT/SIGTERM stop producing, wait for outstanding deliveries, then report.\n"
-	    "Exit status: 0 all delivered, 1 some failed, 2 usage error.\n"
+	    "Exit status: 0 all delivered (and consumed), 1 some failed (or missing), 2\n"
+	    "usage error.\n"
 	    "\n"
 	    "Examples:\n"
 	    "  kafkalat load -b 127.0.0.1:9092 -t bench --count 20000\n"
 	    "  kafkalat load -b 127.0.0.1:9092 -t bench --rate 2000 -d 60 --acks all --json\n"
 	    "  kafkalat load -b 127.0.0.1:9092 -t bench --partitions 8 --size 1024 \\\n"
 	    "      -X linger.ms=0 -X max.in.flight=10\n"
-	    "  kafkalat load -b 127.0.0.1:9092 -t bench --producers 8 --rate 2000 --count 4000\n",
+	    "  kafkalat load -b 127.0.0.1:9092 -t bench --producers 8 --rate 2000 --count 4000\n"
+	    "  kafkalat load -b 127.0.0.1:9092 -t bench --profile java --producers 4 \\\n"
+	    "      --consumers 3 --rate 1000 -d 30\n",
 	    out);
 }
 
@@ -155,6 +236,31 @@ static bool parse_acks(struct load_opts *o, const char *arg, char *err, size_t e
 	return false;
 }
 
+static bool parse_profile(struct load_opts *o, const char *arg, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < sizeof(profiles) / sizeof(profiles[0]); i++) {
+		if (strcmp(arg, profiles[i].name) == 0) {
+			o->profile = (enum load_profile)i;
+			return true;
+		}
+	}
+	seterr(err, errlen, "--profile: expected librdkafka or java, got '%s'", arg);
+	return false;
+}
+
+static bool parse_consumer_mode(struct load_opts *o, const char *arg, char *err, size_t errlen)
+{
+	if (strcmp(arg, "assign") == 0)
+		o->consumer_mode = LOAD_CONSUME_ASSIGN;
+	else if (strcmp(arg, "group") == 0)
+		o->consumer_mode = LOAD_CONSUME_GROUP;
+	else {
+		seterr(err, errlen, "--consumer-mode: expected assign or group, got '%s'", arg);
+		return false;
+	}
+	return true;
+}
+
 static bool bad_number(const char *opt, uint64_t max, const char *arg, char *err, size_t errlen)
 {
 	seterr(err, errlen, "%s: expected an integer 0..%llu, got '%s'", opt,
@@ -164,7 +270,7 @@ static bool bad_number(const char *opt, uint64_t max, const char *arg, char *err
 
 /* One option with its argument; false with err set when it is invalid. */
 static bool apply_option(struct load_opts *o, int c, const char *arg, bool *have_duration,
-			 char *err, size_t errlen)
+			 const char **consumer_opt, char *err, size_t errlen)
 {
 	uint64_t v;
 
@@ -213,6 +319,32 @@ static bool apply_option(struct load_opts *o, int c, const char *arg, bool *have
 		}
 		o->producers = (uint32_t)v;
 		return true;
+	case OPT_PROFILE:
+		return parse_profile(o, arg, err, errlen);
+	case OPT_CONSUMERS:
+		if (!parse_u64(arg, LOAD_MAX_CONSUMERS, &v))
+			return bad_number("--consumers", LOAD_MAX_CONSUMERS, arg, err, errlen);
+		o->consumers = (uint32_t)v;
+		return true;
+	case OPT_CONSUMER_MODE:
+		*consumer_opt = "--consumer-mode";
+		return parse_consumer_mode(o, arg, err, errlen);
+	case OPT_FETCH_WAIT:
+		*consumer_opt = "--fetch-wait-ms";
+		if (!parse_u64(arg, LOAD_MAX_FETCH_WAIT_MS, &v))
+			return bad_number("--fetch-wait-ms", LOAD_MAX_FETCH_WAIT_MS, arg, err,
+					  errlen);
+		o->fetch_wait_ms = (uint32_t)v;
+		return true;
+	case OPT_CONSUME_TIMEOUT:
+		*consumer_opt = "--consume-timeout";
+		if (!parse_seconds(arg, &o->consume_timeout_ns)) {
+			seterr(err, errlen,
+			       "--consume-timeout: expected seconds > 0 (up to one year), got '%s'",
+			       arg);
+			return false;
+		}
+		return true;
 	case 'X':
 		return parse_prop(o, arg, err, errlen);
 	case OPT_JSON:
@@ -233,7 +365,8 @@ static bool apply_option(struct load_opts *o, int c, const char *arg, bool *have
 	return false;
 }
 
-static bool check_required(const struct load_opts *o, bool have_duration, char *err, size_t errlen)
+static bool check_required(const struct load_opts *o, bool have_duration, const char *consumer_opt,
+			   char *err, size_t errlen)
 {
 	if (!o->bootstrap || !*o->bootstrap) {
 		seterr(err, errlen, "missing -b BOOTSTRAP (see --help)");
@@ -245,6 +378,10 @@ static bool check_required(const struct load_opts *o, bool have_duration, char *
 	}
 	if (have_duration && o->count) {
 		seterr(err, errlen, "-d and --count exclude each other");
+		return false;
+	}
+	if (consumer_opt && !o->consumers) {
+		seterr(err, errlen, "%s needs --consumers N (N >= 1)", consumer_opt);
 		return false;
 	}
 	return true;
@@ -278,18 +415,25 @@ enum loadopts_status loadopts_parse(struct load_opts *o, int argc, char **argv, 
 	    {"json", no_argument, NULL, OPT_JSON},
 	    {"messages", required_argument, NULL, OPT_MESSAGES},
 	    {"producers", required_argument, NULL, OPT_PRODUCERS},
+	    {"profile", required_argument, NULL, OPT_PROFILE},
+	    {"consumers", required_argument, NULL, OPT_CONSUMERS},
+	    {"consumer-mode", required_argument, NULL, OPT_CONSUMER_MODE},
+	    {"fetch-wait-ms", required_argument, NULL, OPT_FETCH_WAIT},
+	    {"consume-timeout", required_argument, NULL, OPT_CONSUME_TIMEOUT},
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	bool have_duration = false;
+	const char *consumer_opt = NULL; /* a consumer option given, for the error */
 	int c;
 
 	*o = (struct load_opts){
 	    .size = LOAD_DEFAULT_SIZE,
-	    .acks = "1",
 	    .duration_ns = LOAD_DEFAULT_DURATION_NS,
 	    .producers = 1,
+	    .fetch_wait_ms = LOAD_DEFAULT_FETCH_WAIT_MS,
+	    .consume_timeout_ns = LOAD_DEFAULT_CONSUME_TIMEOUT_NS,
 	};
 	if (errlen)
 		err[0] = '\0';
@@ -304,14 +448,15 @@ enum loadopts_status loadopts_parse(struct load_opts *o, int argc, char **argv, 
 			describe_bad_option(c, argc, argv, err, errlen);
 			return LOADOPTS_ERROR;
 		}
-		if (!apply_option(o, c, optarg, &have_duration, err, errlen))
+		if (!apply_option(o, c, optarg, &have_duration, &consumer_opt, err, errlen))
 			return LOADOPTS_ERROR;
 	}
 	if (optind < argc) {
 		seterr(err, errlen, "unexpected argument '%s' (see --help)", argv[optind]);
 		return LOADOPTS_ERROR;
 	}
-	return check_required(o, have_duration, err, errlen) ? LOADOPTS_OK : LOADOPTS_ERROR;
+	return check_required(o, have_duration, consumer_opt, err, errlen) ? LOADOPTS_OK
+									   : LOADOPTS_ERROR;
 }
 
 /*

@@ -298,16 +298,21 @@ class Run:
                    f"the capture dropped nothing ({m.group(0) if m else err.strip()[-200:]})")
         return self.path(p.name + ".pcap")
 
+    def run_load(self, boot, *args, name="load", timeout=60):
+        """Runs `kafkalat load ... --json -q` to the end, whatever its exit
+        status; returns (exit status, stdout, stderr, seconds taken)."""
+        t0 = time.monotonic()
+        p = self.spawn([KAFKALAT, "load", "-b", boot, "--json", "-q", *args], name)
+        rc = self.wait(p, timeout)
+        out, err = self.output(p)
+        return rc, out, err, time.monotonic() - t0
+
     def load(self, boot, *args, name="load", messages=True, timeout=60):
         """Runs `kafkalat load ... --json [--messages]` to the end; returns
         (summary, messages)."""
-        argv = [KAFKALAT, "load", "-b", boot, "--json", "-q", *args]
         mpath = self.path(name + ".messages.jsonl")
-        if messages:
-            argv += ["--messages", mpath]
-        p = self.spawn(argv, name)
-        rc = self.wait(p, timeout)
-        out, err = self.output(p)
+        extra = ["--messages", mpath] if messages else []
+        rc, out, err, _ = self.run_load(boot, *args, *extra, name=name, timeout=timeout)
         self.eq(rc, 0, f"kafkalat load exit status (stderr: {err.strip()[-300:]!r})",
                 fatal=True)
         return json.loads(out.strip().splitlines()[-1]), (read_jsonl(mpath) if messages else [])

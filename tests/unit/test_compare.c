@@ -315,6 +315,11 @@ static void test_setup_keys(void **state)
 	assert_int_equal(compare_meta(acks1, 2, none, 1), CMP_PASS); /* acks on one side only */
 	assert_int_equal(compare_meta(setup, 1, none, 1), CMP_INCONCLUSIVE); /* setup.* strict */
 	assert_int_equal(compare_meta(none, 1, setup, 1), CMP_INCONCLUSIVE);
+	struct rec_kv java[] = {{"profile", "java"}};
+	struct rec_kv rdk[] = {{"profile", "librdkafka"}};
+	assert_int_equal(compare_meta(java, 1, rdk, 1), CMP_INCONCLUSIVE);
+	assert_int_equal(compare_meta(java, 1, java, 1), CMP_PASS);
+	assert_int_equal(compare_meta(java, 1, none, 1), CMP_PASS); /* one side only */
 }
 
 static void test_improved(void **state)

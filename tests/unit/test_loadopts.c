@@ -70,7 +70,7 @@ static void test_defaults(void **state)
 	assert_int_equal(o.partitions, 0);
 	assert_int_equal(o.rate, 0);
 	assert_int_equal(o.size, 100);
-	assert_string_equal(o.acks, "1");
+	assert_null(o.acks); /* the profile's */
 	assert_int_equal(o.duration_ns, 10000000000ull);
 	assert_int_equal(o.count, 0);
 	assert_false(o.json);
@@ -78,6 +78,11 @@ static void test_defaults(void **state)
 	assert_null(o.messages_path);
 	assert_int_equal(o.nprops, 0);
 	assert_int_equal(o.producers, 1);
+	assert_int_equal(o.profile, LOAD_PROFILE_LIBRDKAFKA);
+	assert_int_equal(o.consumers, 0);
+	assert_int_equal(o.consumer_mode, LOAD_CONSUME_ASSIGN);
+	assert_int_equal(o.fetch_wait_ms, 500);
+	assert_int_equal(o.consume_timeout_ns, 10000000000ull);
 }
 
 static void test_all_options(void **state)
@@ -90,8 +95,15 @@ static void test_all_options(void **state)
 			       "--partitions", "8", "--rate", "2000", "--size", "0", "--acks",
 			       "all", "-d", "2.5", "-X", "linger.ms=0", "-X", "max.in.flight=10",
 			       "-X", "client.id=a=b", "--json", "-q", "--messages", "/tmp/m.jsonl",
-			       "--producers", "8", NULL),
+			       "--producers", "8", "--profile", "java", "--consumers", "3",
+			       "--consumer-mode", "group", "--fetch-wait-ms", "0",
+			       "--consume-timeout", "0.25", NULL),
 			 LOADOPTS_OK);
+	assert_int_equal(o.profile, LOAD_PROFILE_JAVA);
+	assert_int_equal(o.consumers, 3);
+	assert_int_equal(o.consumer_mode, LOAD_CONSUME_GROUP);
+	assert_int_equal(o.fetch_wait_ms, 0);
+	assert_int_equal(o.consume_timeout_ns, 250000000ull);
 	assert_string_equal(o.bootstrap, "a:1,b:2");
 	assert_int_equal(o.partitions, 8);
 	assert_int_equal(o.rate, 2000);
@@ -135,6 +147,64 @@ static void test_count_and_acks(void **state)
 	assert_int_equal(o.producers, 1);
 }
 
+static void test_consumer_bounds(void **state)
+{
+	struct load_opts o;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(
+	    parse(&o, err, sizeof(err), "-b", "h", "-t", "t", "--consumers", "256", NULL),
+	    LOADOPTS_OK);
+	assert_int_equal(o.consumers, LOAD_MAX_CONSUMERS);
+	assert_int_equal(parse(&o, err, sizeof(err), "-b", "h", "-t", "t", "--consumers", "0",
+			       "--profile", "librdkafka", NULL),
+			 LOADOPTS_OK);
+	assert_int_equal(o.consumers, 0);
+	assert_int_equal(o.profile, LOAD_PROFILE_LIBRDKAFKA);
+	assert_int_equal(parse(&o, err, sizeof(err), "-b", "h", "-t", "t", "--consumers", "1",
+			       "--consumer-mode", "group", "--consumer-mode", "assign",
+			       "--fetch-wait-ms", "300000", "--consume-timeout", "31536000", NULL),
+			 LOADOPTS_OK);
+	assert_int_equal(o.consumer_mode, LOAD_CONSUME_ASSIGN);
+	assert_int_equal(o.fetch_wait_ms, LOAD_MAX_FETCH_WAIT_MS);
+	assert_int_equal(o.consume_timeout_ns, 31536000ull * 1000000000ull);
+}
+
+/* The Java profile as Kafka 3.9 documents the producer's defaults. */
+static void test_profiles(void **state)
+{
+	size_t n;
+	const struct load_conf_pair *p = loadprofile_config(LOAD_PROFILE_JAVA, &n);
+	static const struct load_conf_pair want[] = {
+	    {"acks", "all"},
+	    {"enable.idempotence", "true"},
+	    {"linger.ms", "0"},
+	    {"batch.size", "16384"},
+	    {"compression.codec", "none"},
+	    {"max.in.flight.requests.per.connection", "5"},
+	    {"request.timeout.ms", "30000"},
+	    {"delivery.timeout.ms", "120000"},
+	    {"retries", "2147483647"},
+	};
+
+	(void)state;
+	assert_string_equal(loadprofile_name(LOAD_PROFILE_JAVA), "java");
+	assert_string_equal(loadprofile_name(LOAD_PROFILE_LIBRDKAFKA), "librdkafka");
+	for (size_t w = 0; w < sizeof(want) / sizeof(want[0]); w++) {
+		size_t i = 0;
+		while (i < n && strcmp(p[i].key, want[w].key) != 0)
+			i++;
+		if (i == n)
+			fail_msg("java profile lacks %s", want[w].key);
+		assert_string_equal(p[i].value, want[w].value);
+	}
+	p = loadprofile_config(LOAD_PROFILE_LIBRDKAFKA, &n);
+	assert_int_equal(n, 1);
+	assert_string_equal(p[0].key, "acks");
+	assert_string_equal(p[0].value, "1");
+}
+
 static void test_help(void **state)
 {
 	struct load_opts o;
@@ -161,6 +231,12 @@ static void test_usage_text(void **state)
 	assert_non_null(strstr(buf, "--messages FILE"));
 	assert_non_null(strstr(buf, "t_produce_ns"));
 	assert_non_null(strstr(buf, "--producers N"));
+	assert_non_null(strstr(buf, "--consumers N"));
+	assert_non_null(strstr(buf, "--consumer-mode assign|group"));
+	assert_non_null(strstr(buf, "--fetch-wait-ms MS"));
+	assert_non_null(strstr(buf, "--consume-timeout SECONDS"));
+	assert_non_null(strstr(buf, "--profile librdkafka|java"));
+	assert_non_null(strstr(buf, "Kafka 3.9"));
 	free(buf);
 }
 
@@ -200,6 +276,37 @@ static void test_errors(void **state)
 	expect_error("--producers", "-b", "h", "-t", "t", "--producers", "", NULL);
 	expect_error("needs a value", "-b", "h", "-t", "t", "--producers", NULL);
 	expect_error("unexpected argument 'extra'", "-b", "h", "-t", "t", "extra", NULL);
+	expect_error("--consumers", "-b", "h", "-t", "t", "--consumers", "257", NULL);
+	expect_error("--consumers", "-b", "h", "-t", "t", "--consumers", "-1", NULL);
+	expect_error("--consumers", "-b", "h", "-t", "t", "--consumers", "3x", NULL);
+	expect_error("--consumers", "-b", "h", "-t", "t", "--consumers", "", NULL);
+	expect_error("needs a value", "-b", "h", "-t", "t", "--consumers", NULL);
+	expect_error("--consumer-mode: expected assign or group", "-b", "h", "-t", "t",
+		     "--consumers", "1", "--consumer-mode", "share", NULL);
+	expect_error("--consumer-mode: expected assign or group", "-b", "h", "-t", "t",
+		     "--consumers", "1", "--consumer-mode", "", NULL);
+	expect_error("--fetch-wait-ms", "-b", "h", "-t", "t", "--consumers", "1", "--fetch-wait-ms",
+		     "300001", NULL);
+	expect_error("--fetch-wait-ms", "-b", "h", "-t", "t", "--consumers", "1", "--fetch-wait-ms",
+		     "-5", NULL);
+	expect_error("--fetch-wait-ms", "-b", "h", "-t", "t", "--consumers", "1", "--fetch-wait-ms",
+		     "1.5", NULL);
+	expect_error("--consume-timeout", "-b", "h", "-t", "t", "--consumers", "1",
+		     "--consume-timeout", "0", NULL);
+	expect_error("--consume-timeout", "-b", "h", "-t", "t", "--consumers", "1",
+		     "--consume-timeout", "31536001", NULL);
+	expect_error("--consume-timeout", "-b", "h", "-t", "t", "--consumers", "1",
+		     "--consume-timeout", "nan", NULL);
+	expect_error("--consumer-mode needs --consumers", "-b", "h", "-t", "t", "--consumer-mode",
+		     "group", NULL);
+	expect_error("--fetch-wait-ms needs --consumers", "-b", "h", "-t", "t", "--consumers", "0",
+		     "--fetch-wait-ms", "10", NULL);
+	expect_error("--consume-timeout needs --consumers", "-b", "h", "-t", "t",
+		     "--consume-timeout", "5", NULL);
+	expect_error("--profile: expected librdkafka or java", "-b", "h", "-t", "t", "--profile",
+		     "Java", NULL);
+	expect_error("--profile", "-b", "h", "-t", "t", "--profile", "", NULL);
+	expect_error("needs a value", "-b", "h", "-t", "t", "--profile", NULL);
 }
 
 static void test_too_many_props(void **state)
@@ -359,7 +466,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_defaults),	       cmocka_unit_test(test_all_options),
-	    cmocka_unit_test(test_count_and_acks),     cmocka_unit_test(test_help),
+	    cmocka_unit_test(test_count_and_acks),     cmocka_unit_test(test_consumer_bounds),
+	    cmocka_unit_test(test_profiles),	       cmocka_unit_test(test_help),
 	    cmocka_unit_test(test_usage_text),	       cmocka_unit_test(test_errors),
 	    cmocka_unit_test(test_too_many_props),     cmocka_unit_test(test_reparse),
 	    cmocka_unit_test(test_stats_sample),       cmocka_unit_test(test_stats_no_brokers),
