@@ -90,6 +90,7 @@ struct repl_release {
 	int32_t replica_id; /* the releasing follower; -1 none */
 	uint32_t tgid;	    /* its broker; 0 unknown */
 	uint64_t conn_id;
+	bool by_shrink; /* released when the leader dropped that follower from the ISR */
 	uint32_t nfollowers;
 	struct repl_cover f[REPL_MAX_FOLLOWERS];
 };

@@ -18,7 +18,8 @@ struct fetch_rec {
 
 struct follower {
 	int32_t replica_id;
-	bool out_of_isr; /* inferred: the leader stopped waiting for it */
+	bool out_of_isr;   /* inferred: the leader stopped waiting for it */
+	uint64_t t_shrink; /* then: the response that showed it, for the shrink's time */
 	uint64_t conn_id;
 	struct timeline tl;
 };
@@ -246,9 +247,32 @@ static const struct fetch_rec *covering(const struct follower *f, int64_t last, 
 	return NULL;
 }
 
+struct shrink {
+	const struct repl_cover *c; /* the follower the leader waited for until it left the ISR */
+	uint64_t t;		    /* when it left, as inferred */
+};
+
+/* A follower without a covering fetch by t_resp that was in the ISR at the
+ * append (not inferred out, or inferred out by a response after the
+ * append) held the request until the leader dropped it from the ISR: that
+ * shrink released it, at the response that first showed the follower gone
+ * (this one when it is the first). */
+static void note_left(const struct follower *f, const struct repl_batch *b,
+		      const struct repl_cover *c, struct shrink *s)
+{
+	uint64_t t;
+
+	if (f->out_of_isr && b->t_append_end >= f->t_shrink)
+		return;
+	t = f->out_of_isr ? f->t_shrink : b->t_resp;
+	if (!s->c || t > s->t)
+		*s = (struct shrink){c, t};
+}
+
 enum repl_none repl_find(const struct repl *r, const struct repl_batch *b, struct repl_release *out)
 {
 	const struct rpart *p;
+	struct shrink shrink = {0};
 
 	memset(out, 0, sizeof(*out));
 	out->replica_id = -1;
@@ -266,6 +290,8 @@ enum repl_none repl_find(const struct repl *r, const struct repl_batch *b, struc
 		*c = (struct repl_cover){.replica_id = f->replica_id,
 					 .conn_id = f->conn_id,
 					 .tgid = repl_peer(r, f->conn_id)};
+		if (!x || x->s.t0 > b->t_resp)
+			note_left(f, b, c, &shrink);
 		if (!x)
 			continue;
 		c->t_cover = x->s.t0;
@@ -279,6 +305,14 @@ enum repl_none repl_find(const struct repl *r, const struct repl_batch *b, struc
 			out->tgid = c->tgid;
 			out->conn_id = c->conn_id;
 		}
+	}
+	if (shrink.c) {
+		out->none = REPL_RELEASED;
+		out->t_release = shrink.t < b->t_resp ? shrink.t : b->t_resp;
+		out->replica_id = shrink.c->replica_id;
+		out->tgid = shrink.c->tgid;
+		out->conn_id = shrink.c->conn_id;
+		out->by_shrink = true;
 	}
 	return out->none;
 }
@@ -331,13 +365,14 @@ static void infer_isr(struct repl *r, const struct repl_batch *b, struct rpart *
 	for (uint32_t k = 0; k < rel->nfollowers; k++) {
 		const struct repl_cover *c = &rel->f[k];
 		struct follower *f = follower_get(p, c->replica_id);
-		bool waited = !rel->none && c->replica_id == rel->replica_id;
 		bool missed = !c->t_cover || c->t_cover > b->t_resp;
+		bool waited = !rel->none && c->replica_id == rel->replica_id && !missed;
 
 		if (!f)
 			continue;
 		if (!f->out_of_isr && missed) {
 			f->out_of_isr = true;
+			f->t_shrink = b->t_resp;
 			note_isr(r, b, p, c, false);
 		} else if (f->out_of_isr && waited) {
 			f->out_of_isr = false;
@@ -363,7 +398,7 @@ static void add_lags(struct repl *r, const struct repl_batch *b, const struct re
 			pr->follower_tgid = c->tgid;
 		hist_record(pr->lag,
 			    c->t_cover > b->t_append_end ? c->t_cover - b->t_append_end : 0);
-		if (!rel->none && c->replica_id == rel->replica_id)
+		if (!rel->none && !rel->by_shrink && c->replica_id == rel->replica_id)
 			pr->released++;
 	}
 }

@@ -315,9 +315,14 @@ static void test_covering_edges(void **state)
 	assert_int_equal(repl_find(r, &b, &rel), REPL_RELEASED);
 	assert_int_equal(rel.t_release, US(70));
 	assert_int_equal(rel.f[0].fetch_offset, 110);
-	/* a covering fetch after t_resp cannot have released it */
+	assert_false(rel.by_shrink);
+	/* a covering fetch after t_resp cannot have released it: the leader
+	 * waited for the follower until it dropped it from the ISR */
 	b = batch(110, 110, 75, 79, 2);
-	assert_int_equal(repl_find(r, &b, &rel), REPL_NONE_NO_COVERING);
+	assert_int_equal(repl_find(r, &b, &rel), REPL_RELEASED);
+	assert_true(rel.by_shrink);
+	assert_int_equal(rel.replica_id, 1);
+	assert_int_equal(rel.t_release, US(79));
 	assert_int_equal(rel.nfollowers, 1);
 	assert_int_equal(rel.f[0].t_cover, US(80));
 	/* another partition: no fetches of it */
@@ -338,9 +343,12 @@ static void test_covering_edges(void **state)
  * ISR changes. Batches (offsets, append end, t_resp):
  *   A 100..109 at 50, answered 900: both cover (300, 800): no change;
  *   B 110..119 at 1000, answered 1100: replica 2 covers at 1050, replica 1
- *     only at 5000: the leader did not wait for it: shrink at B;
+ *     only at 5000: the leader waited for replica 1 until it dropped it
+ *     from the ISR: shrink at B, which released B;
+ *   B' 110..119 appended at 1090 (before the shrink), answered 1150:
+ *     released by the same shrink, at 1100, no event;
  *   C 120..129 at 2000, answered 2100: replica 2 at 2050, replica 1 at
- *     5000 again: still out, no event;
+ *     5000 again: still out (not waited for), no event;
  *   D 130..139 at 6000, answered 6300: replica 2 at 6100, replica 1 at 6200
  *     released it (the leader waited for it): expand at D.
  */
@@ -369,7 +377,9 @@ static void test_isr_shrink_expand(void **state)
 	assert_int_equal(n, 0);
 	b = batch(110, 119, 1000, 1100, 2);
 	assert_int_equal(repl_batch(r, &b, &rel), REPL_RELEASED);
-	assert_int_equal(rel.replica_id, 2);
+	assert_int_equal(rel.replica_id, 1);
+	assert_true(rel.by_shrink);
+	assert_int_equal(rel.t_release, US(1100));
 	assert_int_equal(rel.f[0].t_cover, US(5000));
 	ev = repl_isr_events(r, &n);
 	assert_int_equal(n, 1);
@@ -378,8 +388,15 @@ static void test_isr_shrink_expand(void **state)
 	assert_int_equal(ev[0].corr_id, 2);
 	assert_int_equal(ev[0].t_ns, US(1100));
 	assert_string_equal(ev[0].topic, TOPIC);
+	b = batch(110, 119, 1090, 1150, 5);
+	assert_int_equal(repl_batch(r, &b, &rel), REPL_RELEASED);
+	assert_int_equal(rel.replica_id, 1);
+	assert_true(rel.by_shrink);
+	assert_int_equal(rel.t_release, US(1100));
 	b = batch(120, 129, 2000, 2100, 3);
 	assert_int_equal(repl_batch(r, &b, &rel), REPL_RELEASED);
+	assert_int_equal(rel.replica_id, 2);
+	assert_false(rel.by_shrink);
 	repl_isr_events(r, &n);
 	assert_int_equal(n, 1);
 	b = batch(130, 139, 6000, 6300, 4);
@@ -414,7 +431,9 @@ static void test_eviction(void **state)
 	assert_int_equal(repl_find(r, &b, &rel), REPL_RELEASED);
 	fetch(r, 1, 120, 2000 * MS); /* 300 us is more than 1 s behind */
 	assert_int_equal(repl_stats(r)->evicted, 1);
-	assert_int_equal(repl_find(r, &b, &rel), REPL_NONE_NO_COVERING);
+	/* none by t_resp: taken as waited for until an ISR shrink */
+	assert_int_equal(repl_find(r, &b, &rel), REPL_RELEASED);
+	assert_true(rel.by_shrink);
 	assert_int_equal(rel.f[0].t_cover, US(2000 * MS)); /* the next one past 109 */
 	for (int i = 1; i <= 4; i++)
 		fetch(r, 1, 120 + i, 2000 * MS + i);
@@ -456,7 +475,7 @@ static void test_summary(void **state)
 			"without a release found\n"
 			"  leader pid 5000 <- replica 1: 3 batches covered, released 1; lag p50 "
 			"250us p99 4.00ms p99.9 4.00ms max 4.00ms\n"
-			"  leader pid 5000 <- replica 2 (pid 6002): 3 batches covered, released 2; "
+			"  leader pid 5000 <- replica 2 (pid 6002): 3 batches covered, released 1; "
 			"lag p50 100us p99 750us p99.9 750us max 750us\n"
 			"  ISR changes, inferred from whom the leader waited for:\n"
 			"    00:16:40.001100  leader pid 5000 orders-0: replica 1 out of the ISR "
@@ -473,7 +492,7 @@ static void test_summary(void **state)
 		"\"followers\":[{\"leader_pid\":5000,\"replica\":1,\"follower_pid\":0,"
 		"\"batches\":3,\"released\":1,\"lag_p50_us\":250.047,\"lag_p99_us\":4000,"
 		"\"lag_p99.9_us\":4000,\"lag_max_us\":4000},{\"leader_pid\":5000,\"replica\":2,"
-		"\"follower_pid\":6002,\"batches\":3,\"released\":2,\"lag_p50_us\":99.999,"
+		"\"follower_pid\":6002,\"batches\":3,\"released\":1,\"lag_p50_us\":99.999,"
 		"\"lag_p99_us\":749.823,\"lag_p99.9_us\":749.823,\"lag_max_us\":750}],"
 		"\"isr_changes\":[{\"time\":\"00:16:40.001100\",\"t_ns\":1000001100000,"
 		"\"change\":\"shrink\",\"leader_pid\":5000,\"topic\":\"orders\",\"partition\":0,"
