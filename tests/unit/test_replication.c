@@ -346,7 +346,7 @@ static void test_covering_edges(void **state)
  *     only at 5000: the leader waited for replica 1 until it dropped it
  *     from the ISR: shrink at B, which released B;
  *   B' 110..119 appended at 1090 (before the shrink), answered 1150:
- *     released by the same shrink, at 1100, no event;
+ *     replica 2 at 1095: released by the same shrink, at 1100, no event;
  *   C 120..129 at 2000, answered 2100: replica 2 at 2050, replica 1 at
  *     5000 again: still out (not waited for), no event;
  *   D 130..139 at 6000, answered 6300: replica 2 at 6100, replica 1 at 6200
@@ -366,6 +366,7 @@ static void test_isr_shrink_expand(void **state)
 	fetch(r, 1, 110, 300);
 	fetch(r, 2, 110, 800);
 	fetch(r, 2, 120, 1050);
+	fetch(r, 2, 120, 1095);
 	fetch(r, 2, 130, 2050);
 	fetch(r, 1, 130, 5000);
 	fetch(r, 2, 140, 6100);
