@@ -522,6 +522,14 @@ static void json_band_time(struct json *j, const struct band_time *bt)
 	json_kdouble(j, "max_us", us(bt->flow_max_ns));
 	json_kdouble(j, "total_us", us(bt->flow_total_ns));
 	json_obj_end(j);
+	if (bt->release_replica >= 0 && bt->release_pct > 0) {
+		json_key(j, "release");
+		json_obj_begin(j);
+		json_kint(j, "replica", bt->release_replica);
+		json_kuint(j, "pid", bt->release_tgid);
+		json_kdouble(j, "pct", bt->release_pct);
+		json_obj_end(j);
+	}
 	json_obj_end(j);
 }
 
