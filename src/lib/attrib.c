@@ -489,8 +489,14 @@ static size_t candidates(struct attrib *a, const struct corr_request *r, struct 
 
 	for (uint32_t i = 0; i < a->nthr; i++) {
 		struct cand c = score_thread(a, &a->thr[i], r);
+		uint32_t tgid;
 
 		if (!c.score || (n && c.score < out[0].score))
+			continue;
+		/* a follower appends the same batch to the same partition's log:
+		 * only the broker owning r's connection is its leader */
+		tgid = r->tgid ? tgid_of(a, a->thr[i].tid) : 0;
+		if (tgid && tgid != r->tgid)
 			continue;
 		if (n && c.score > out[0].score)
 			n = 0;

@@ -356,9 +356,10 @@ static void note_isr(struct repl *r, const struct repl_batch *b, const struct rp
 	};
 }
 
-/* Without a covering fetch by t_resp the leader did not wait for the
- * follower: out of the ISR; it comes back with the first request it
- * released (the leader waited for it again). */
+/* Without a covering fetch by t_resp the leader stopped waiting for the
+ * follower: out of the ISR. It comes back with the first later request it
+ * covered by t_resp: its log end had then reached the high watermark, the
+ * leader's rule for adding it back (Kafka's maybeExpandIsr). */
 static void infer_isr(struct repl *r, const struct repl_batch *b, struct rpart *p,
 		      const struct repl_release *rel)
 {
@@ -366,7 +367,6 @@ static void infer_isr(struct repl *r, const struct repl_batch *b, struct rpart *
 		const struct repl_cover *c = &rel->f[k];
 		struct follower *f = follower_get(p, c->replica_id);
 		bool missed = !c->t_cover || c->t_cover > b->t_resp;
-		bool waited = !rel->none && c->replica_id == rel->replica_id && !missed;
 
 		if (!f)
 			continue;
@@ -374,7 +374,7 @@ static void infer_isr(struct repl *r, const struct repl_batch *b, struct rpart *
 			f->out_of_isr = true;
 			f->t_shrink = b->t_resp;
 			note_isr(r, b, p, c, false);
-		} else if (f->out_of_isr && waited) {
+		} else if (f->out_of_isr && !missed && c->t_cover > f->t_shrink) {
 			f->out_of_isr = false;
 			note_isr(r, b, p, c, true);
 		}
