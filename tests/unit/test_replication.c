@@ -133,6 +133,26 @@ static void run(struct world *w, struct attrib_result *res)
 	attrib_check_sums(res);
 }
 
+/* A follower's fetcher writing the same batch (same size, same partition)
+ * earlier than the leader's handler is another broker's thread: the
+ * request on the leader's connection is the leader's handler's. */
+static void test_follower_write_not_leader(void **state)
+{
+	struct world w;
+	struct attrib_result res;
+
+	(void)state;
+	world_init(&w, 109);
+	write_at(w.a, F2W, 100, 109, 15, 18);
+	w.q.r.tgid = LEADER;
+	run(&w, &res);
+	assert_int_equal(res.handler, H1);
+	assert_true(res.released);
+	assert_int_equal(res.release_replica, 2);
+	assert_int_equal(PHASE(REPLICATION), US(800) - US(50));
+	world_free(&w);
+}
+
 /* Two followers, replica 2 the slow one: it released the batch. */
 static void test_slow_follower_releases(void **state)
 {
@@ -556,6 +576,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_slow_follower_releases),
+	    cmocka_unit_test(test_follower_write_not_leader),
 	    cmocka_unit_test(test_follower_journal),
 	    cmocka_unit_test(test_follower_other_batch),
 	    cmocka_unit_test(test_last_from_records),
