@@ -144,6 +144,8 @@ static void test_follower_write_not_leader(void **state)
 	(void)state;
 	world_init(&w, 109);
 	write_at(w.a, F2W, 100, 109, 15, 18);
+	/* parked right after: an earlier hand-off bound than H1's */
+	assert_int_equal(attrib_add_futex(w.a, F2W, US(19), US(300 * MS)), 0);
 	w.q.r.tgid = LEADER;
 	run(&w, &res);
 	assert_int_equal(res.handler, H1);
