@@ -10,14 +10,16 @@ never the leader; the request lines list replication and response_queue
 instead of post_append and their phases add up to the latency; the release
 time is within 200 us of the truth's covered_ns of the truth's releasing
 follower for at least 99% of the requests, and the releasing follower is
-the truth's for at least 95% (measured 96.1-97.5%: the rest are near-ties
-the leader's parallel handlers settle, docs/design.md "Replication")."""
+the truth's for at least 95% (measured 96.5-99.6% over fourteen runs: the
+rest are near-ties the leader's parallel handlers settle, docs/design.md
+"Replication")."""
 import json
 import time
 
 from lib import main, quantile, read_jsonl
 
 TOPIC = "r"
+TIE_NS = 150000
 
 
 def truth_requests(brokers):
@@ -71,7 +73,7 @@ def test(t):
     t.eq(len(pairs), 4, f"summary: lags of 2 leaders x 2 followers, brokers known ({pairs})")
     released = check_lines(t, lines, pids)
     truth = truth_requests(brokers)
-    near, agree, n, dt = 0, 0, 0, []
+    near, agree, n, dt, ties, shrinks, all_ties = 0, 0, 0, [], 0, 0, 0
     for r in released:
         tr = truth.get((r["client"], r["corr"]))
         if not tr:
@@ -79,6 +81,12 @@ def test(t):
         n += 1
         cov = {x["id"]: x["covered_ns"] for x in tr["partitions"][0]["replicas"]}
         agree += r["release"]["replica"] == tr["released_by"]
+        tie = len(cov) == 2 and 0 not in cov.values() and \
+            abs(cov[min(cov)] - cov[max(cov)]) <= TIE_NS
+        all_ties += tie
+        if r["release"]["replica"] != tr["released_by"]:
+            shrinks += r["release"]["t_release_ns"] == r["t_resp_ns"]
+            ties += tie
         c = cov.get(tr["released_by"])
         if c:
             d = (r["release"]["t_release_ns"] - c) / 1e3
@@ -90,6 +98,9 @@ def test(t):
         print(f"  info release - truth covered_ns: p1 {quantile(dt, 0.01):.1f} us, median "
               f"{quantile(dt, 0.5):.1f} us, p99 {quantile(dt, 0.99):.1f} us")
     t.check(n and near >= 0.99 * n, f"release within 200 us of the truth: {near} of {n}")
+    print(f"  info disagreements: {n - agree}, of which near-ties (the truth's covering "
+          f"fetches within {TIE_NS // 1000} us) {ties} of {all_ties}, released by an inferred "
+          f"shrink {shrinks}")
     t.check(n and agree >= 0.95 * n,
             f"releasing follower the truth's: {agree} of {n} ({100 * agree / max(n, 1):.1f}%)")
 
