@@ -51,7 +51,8 @@ static void isr_text(FILE *out, const struct repl_isr_event *e, int64_t wall_off
 	fprintf(out, "    %s  leader pid %u %s-%d: ", when, e->leader_tgid, e->topic, e->partition);
 	who(out, "replica", e->replica_id, e->follower_tgid);
 	if (e->expand)
-		fprintf(out, " back in the ISR (the leader waited for it: corr %d)\n", e->corr_id);
+		fprintf(out, " back in the ISR (its fetch covered corr %d before the answer)\n",
+			e->corr_id);
 	else
 		fprintf(out, " out of the ISR (corr %d answered before its fetch came)\n",
 			e->corr_id);
@@ -82,7 +83,8 @@ void report_repl_text(FILE *out, const struct repl *r, int64_t wall_offset_ns)
 	for (uint32_t i = 0; i < npairs; i++)
 		pair_text(out, &pairs[i]);
 	if (nev || st->isr_more)
-		fprintf(out, "  ISR changes, inferred from whom the leader waited for:\n");
+		fprintf(out,
+			"  ISR changes, inferred from the followers' fetches by each answer:\n");
 	for (uint32_t i = 0; i < nev; i++)
 		isr_text(out, &ev[i], wall_offset_ns);
 	if (st->isr_more)

@@ -372,7 +372,7 @@ static void test_covering_edges(void **state)
  *   C 120..129 at 2000, answered 2100: replica 2 at 2050, replica 1 at
  *     5000 again: still out (not waited for), no event;
  *   D 130..139 at 6000, answered 6300: replica 2 at 6100, replica 1 at 6200
- *     released it (the leader waited for it): expand at D.
+ *     covered it by its answer (and released it): expand at D.
  */
 static void test_isr_shrink_expand(void **state)
 {
@@ -500,11 +500,11 @@ static void test_summary(void **state)
 			"250us p99 4.00ms p99.9 4.00ms max 4.00ms\n"
 			"  leader pid 5000 <- replica 2 (pid 6002): 3 batches covered, released 1; "
 			"lag p50 100us p99 750us p99.9 750us max 750us\n"
-			"  ISR changes, inferred from whom the leader waited for:\n"
+			"  ISR changes, inferred from the followers' fetches by each answer:\n"
 			"    00:16:40.001100  leader pid 5000 orders-0: replica 1 out of the ISR "
 			"(corr 8 answered before its fetch came)\n"
 			"    00:16:40.006300  leader pid 5000 orders-0: replica 1 back in the ISR "
-			"(the leader waited for it: corr 9)\n");
+			"(its fetch covered corr 9 before the answer)\n");
 	json_init(&j, sink_open(&s));
 	json_obj_begin(&j);
 	report_repl_json(&j, w.r, 0);
