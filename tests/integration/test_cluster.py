@@ -274,8 +274,16 @@ def test(t):
                 f"was stopped, {len(after_shrink)} after the shrink")
         if after_shrink:
             p99 = quantile(sorted(after_shrink), 0.99)
-            t.check(p99 <= 50, f"broker {leader}: acks=all after the shrink: p50 "
-                    f"{quantile(sorted(after_shrink), 0.5):.2f} ms, p99 {p99:.2f} ms <= 50 ms")
+            # Waiting for broker 2 would mean waiting out the rest of its stop
+            # (hundreds of ms); 200 ms leaves room for a loaded 2-CPU machine,
+            # where sanitizer brokers' p99 reached 95 ms.
+            t.check(p99 <= 200, f"broker {leader}: acks=all after the shrink: p50 "
+                    f"{quantile(sorted(after_shrink), 0.5):.2f} ms, p99 {p99:.2f} ms <= 200 ms")
+        if shrink:
+            held = [r for r in reqs if shrink[0]["t_ns"] < r["t_read_ns"] < t_cont - 200e6
+                    and r["released_ns"] >= t_cont]
+            t.check(not held, f"broker {leader}: no request read after the shrink waited "
+                    f"for broker 2's return ({len(held)} did)")
             t.check(max(waited) <= LAG_MS * 1.5 + 400,
                     f"broker {leader}: the longest wait while stopped {max(waited):.0f} ms "
                     f"<= lag * 1.5 + 400 ms")
