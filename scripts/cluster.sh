@@ -32,7 +32,8 @@
 set -u
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-OUT=${OUT:-$ROOT/build}
+# canonical: ours() compares it with /proc/PID/exe
+OUT=$(realpath -m "${OUT:-$ROOT/build}")
 N=3
 
 err() {

@@ -9,7 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-BUILD=${OUT:-build}
+BUILD=$(realpath -m "${OUT:-build}")
+export OUT=$BUILD # cluster.sh starts the brokers from it
 SECONDS_LOAD=${DEMO_SECONDS:-30}
 RATE=${DEMO_RATE:-2000}
 PRODUCERS=${DEMO_PRODUCERS:-8}
@@ -31,7 +32,10 @@ stop() { # PID...: SIGTERM, then reap
 cleanup() {
 	trap - EXIT INT TERM
 	stop "$load_pid" "$tracer_pid" "$pressure_pid"
-	[[ -f $state ]] && scripts/cluster.sh down --state "$state" || true
+	if [[ -f $state ]] && ! scripts/cluster.sh down --state "$state"; then
+		echo "demo-cluster: the cluster is not all down: see $state (scripts/cluster.sh down --state $state)" >&2
+		exit 1
+	fi
 	[[ -n ${DEMO_KEEP:-} ]] || rm -rf "$work"
 }
 trap cleanup EXIT
