@@ -79,6 +79,10 @@ def test(t):
 
     check_summary_clean(t, s)
     t.eq(s["desyncs"], 0, "desyncs")
+    # at least one connection per producer (warm-up and live) and consumer
+    conns = s["connections"]["seen"]
+    t.check(conns >= 10 + LIVE_PRODUCERS + PARTS,
+            f"connections seen {conns} >= {10 + LIVE_PRODUCERS + PARTS}")
     produce = [r for r in lines if r["api_key"] == 0]
     fetches = [r for r in lines if r["api_key"] == 1]
     t.check(s["produce"]["requests"] >= 0.999 * len(produce),
