@@ -5,7 +5,10 @@
 # commit every 1 s) under background disk pressure, acks=all traffic from
 # `kafkalat load --profile java` (several producers, a consumer), every
 # broker traced by one kafkalat. The tail it reports waits for broker 2's
-# appends, stuck in its journal. Cleans up everything it made.
+# appends, stuck in its journal. Cleans up everything it made on every exit
+# path: the processes it started (by PID), the cluster and its slow disk
+# (scripts/cluster.sh down). DEMO_SECONDS, DEMO_RATE, DEMO_PRODUCERS;
+# DEMO_KEEP=1 keeps the work directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -80,8 +83,8 @@ done
 
 # one request in flight per producer: the requests behind a stalled one
 # wait in the producer, not in the broker's socket, so that the band is the
-# stalled requests themselves (with the Java producer's 5 in flight, 77% of
-# the >= p99 time was head-of-line behind them: measured)
+# stalled requests themselves (docs/design.md, The cluster demo: with the
+# Java producer's 5 in flight most of the >= p99 time was head-of-line)
 echo "== kafkalat load --profile java: $RATE msg/s of 1 KiB, $PRODUCERS producers and a consumer, acks=all, $SECONDS_LOAD s"
 "$BUILD/kafkalat" load -b "$boot" -t demo --partitions 2 --rate "$RATE" --size 1024 \
 	--producers "$PRODUCERS" --consumers 1 --profile java --acks all \
