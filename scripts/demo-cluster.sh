@@ -11,6 +11,8 @@
 # DEMO_KEEP=1 keeps the work directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/demolib.sh
+source scripts/demolib.sh
 
 BUILD=$(realpath -m "${OUT:-build}")
 export OUT=$BUILD # cluster.sh starts the brokers from it
@@ -27,11 +29,6 @@ fi
 work=$(mktemp -d /tmp/kafkalat-demo-cluster.XXXXXX)
 state=$work/cluster.state
 tracer_pid= pressure_pid= load_pid=
-stop() { # PID...: SIGTERM, then reap
-	local p
-	for p in "$@"; do [[ -n $p ]] && kill "$p" 2>/dev/null || true; done
-	for p in "$@"; do [[ -n $p ]] && wait "$p" 2>/dev/null || true; done
-}
 cleanup() {
 	trap - EXIT INT TERM
 	stop "$load_pid" "$tracer_pid" "$pressure_pid"
@@ -75,11 +72,7 @@ echo "== kafkalat ${tport[*]} -d $((SECONDS_LOAD + 2)) 10"
 "$BUILD/kafkalat" "${tport[@]}" -d $((SECONDS_LOAD + 2)) 10 \
 	> >(tee "$work/kafkalat.out") 2> >(tee "$work/tracer.err" >&2) &
 tracer_pid=$!
-for _ in $(seq 100); do
-	grep -q '^Tracing' "$work/tracer.err" 2>/dev/null && break
-	kill -0 "$tracer_pid" 2>/dev/null || { echo "demo-cluster: kafkalat did not start" >&2; exit 1; }
-	sleep 0.1
-done
+wait_tracing demo-cluster "$tracer_pid" "$work/tracer.err"
 
 # one request in flight per producer: the requests behind a stalled one
 # wait in the producer, not in the broker's socket, so that the band is the
