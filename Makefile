@@ -53,7 +53,8 @@ FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(OUT)/fuzz/%,$(FUZZ_SRCS))
 
 .PHONY: all deps test unit integration fuzz fuzz-smoke clang-check format-check bench soak demo \
-	clean format test-run bench-run soak-run demo-run install uninstall
+	demo-cluster clean format test-run bench-run soak-run demo-run demo-cluster-run install \
+	uninstall
 
 # Building needs no root once the packages are in: `make deps` installs them
 # (as root), and so do the demo, test, bench and soak targets first.
@@ -197,7 +198,7 @@ fuzz: $(FUZZ_BINS)
 		$$f -max_total_time=$(FUZZ_SECONDS) $(OUT)/fuzz/corpus-$$n $$seeds; done
 
 # The targets a newcomer runs install the packages first, then build.
-test demo bench soak: deps
+test demo demo-cluster bench soak: deps
 	$(Q)$(MAKE) --no-print-directory $@-run
 
 # Everything is built first, in parallel (one job per CPU), then checked
@@ -220,6 +221,10 @@ soak-run: all
 
 demo-run: all
 	$(Q)scripts/demo.sh
+
+# the same slow ext4 under a follower of a 3-broker acks=all cluster
+demo-cluster-run: all
+	$(Q)scripts/demo-cluster.sh
 
 # `make install` (as root, after `make`): the program, its man pages, bash
 # completion, the nightly job's script and systemd units (inert until

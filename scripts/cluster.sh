@@ -4,7 +4,8 @@
 #
 #   cluster.sh up     [--state FILE] [--ports P0,P1,P2] [--dir DIR]
 #                     [--log-dirs D0,D1,D2] [--slow-broker ID [--slow-fs ext4|xfs]
-#                     [--slow-bps B/S] [--slow-opts OPTS]] [--san] [--topic T]
+#                     [--slow-bps B/S] [--slow-opts OPTS] [--slow-size MB]] [--san]
+#                     [--topic T]
 #                     [-- BROKER-OPTION...]
 #   cluster.sh down   [--state FILE]
 #   cluster.sh status [--state FILE]
@@ -13,7 +14,8 @@
 # and 2 on the ports (default $CLUSTER_PORTS or 19092,19093,19094), each with
 # its own --log-dir (under DIR, a fresh temp dir by default) and truth file
 # DIR/truth-ID.jsonl; --slow-broker ID puts that broker's log dir on a slow
-# disk made by scripts/slowdisk.sh (ext4 unless --slow-fs). It then creates
+# disk made by scripts/slowdisk.sh (ext4 unless --slow-fs; 512 MB unless
+# --slow-size). It then creates
 # topic T (default cluster-check) with a Metadata request to broker 0 and
 # waits until every broker accepts and every broker's fetchers have connected
 # to the two others. Options after -- go to every broker (e.g. --partitions 3
@@ -30,7 +32,8 @@
 set -u
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-OUT=${OUT:-$ROOT/build}
+# canonical: ours() compares it with /proc/PID/exe
+OUT=$(realpath -m "${OUT:-$ROOT/build}")
 N=3
 
 err() {
@@ -202,7 +205,7 @@ up_steps() {
 		if [[ $slow == "$i" ]]; then
 			sd=$dir/slowdisk-$i.state
 			record "SLOWDISK_$i" "$sd"
-			"$ROOT/scripts/slowdisk.sh" up --fs "$slow_fs" --bps "$slow_bps" --size 512 \
+			"$ROOT/scripts/slowdisk.sh" up --fs "$slow_fs" --bps "$slow_bps" --size "$slow_size" \
 				${slow_opts:+--opts "$slow_opts"} --state "$sd" || return 1
 			mnt=$(get_from "$sd" MOUNT)
 			[[ -n $mnt ]] || { err "slow disk: no mount point in $sd"; return 1; }
@@ -272,13 +275,14 @@ dir=
 slow=
 slow_fs=ext4
 slow_bps=104857600
+slow_size=512
 slow_opts=
 san=
 topic="cluster-check"
 rest=()
 while [[ $# -gt 0 ]]; do
 	case $1 in
-	--state | --ports | --dir | --log-dirs | --slow-broker | --slow-fs | --slow-bps | --slow-opts | --topic)
+	--state | --ports | --dir | --log-dirs | --slow-broker | --slow-fs | --slow-bps | --slow-opts | --slow-size | --topic)
 		[[ $# -ge 2 ]] || { err "$1 needs a value"; exit 2; }
 		case $1 in
 		--state) state=$2 ;;
@@ -289,6 +293,7 @@ while [[ $# -gt 0 ]]; do
 		--slow-fs) slow_fs=$2 ;;
 		--slow-bps) slow_bps=$2 ;;
 		--slow-opts) slow_opts=$2 ;;
+		--slow-size) slow_size=$2 ;;
 		--topic) topic=$2 ;;
 		esac
 		shift 2

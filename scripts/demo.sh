@@ -5,6 +5,8 @@
 # `kafkalat load`, profiled live by kafkalat. Cleans up everything it made.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/demolib.sh
+source scripts/demolib.sh
 
 BUILD=${OUT:-build}
 SECONDS_LOAD=${DEMO_SECONDS:-30}
@@ -20,11 +22,6 @@ fi
 work=$(mktemp -d /tmp/kafkalat-demo.XXXXXX)
 disk_state=$work/disk.state
 broker_pid= tracer_pid= pressure_pid=
-stop() { # PID...: SIGTERM, then reap
-	local p
-	for p in "$@"; do [[ -n $p ]] && kill "$p" 2>/dev/null || true; done
-	for p in "$@"; do [[ -n $p ]] && wait "$p" 2>/dev/null || true; done
-}
 cleanup() {
 	trap - EXIT INT TERM
 	stop "$tracer_pid" "$pressure_pid" "$broker_pid"
@@ -61,11 +58,7 @@ echo "== kafkalat -p $broker_pid -P $port --slower 200 -d $((SECONDS_LOAD + 2)) 
 tracer_pid=$!
 # the load starts once kafkalat traces (it says so on stderr), so that it
 # sees the connection open and every request
-for _ in $(seq 100); do
-	grep -q '^Tracing' "$work/tracer.err" 2>/dev/null && break
-	kill -0 "$tracer_pid" 2>/dev/null || { echo "demo: kafkalat did not start" >&2; exit 1; }
-	sleep 0.1
-done
+wait_tracing demo "$tracer_pid" "$work/tracer.err"
 
 echo "== kafkalat load: $RATE msg/s of 1 KiB for $SECONDS_LOAD s, acks=1"
 "$BUILD/kafkalat" load -b "127.0.0.1:$port" -t demo --partitions 4 --rate "$RATE" \

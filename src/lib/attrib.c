@@ -1236,9 +1236,10 @@ static bool holds_batch(const struct app_rec *w, const struct release *rs)
 }
 
 /* The releasing follower's append of the batch: a write of it on one of
- * its broker's threads overlapping [lo, hi), clipped to it as [*fa, *fe). */
+ * its broker's threads overlapping [lo, hi); *idx its index in the
+ * thread's writes. */
 static const struct thr *follower_append(const struct attrib *a, const struct release *rs,
-					 uint64_t lo, uint64_t hi, uint64_t *fa, uint64_t *fe)
+					 uint64_t lo, uint64_t hi, uint32_t *idx)
 {
 	for (uint32_t i = 0; rs->rel.tgid && i < a->nthr; i++) {
 		const struct thr *t = &a->thr[i];
@@ -1252,37 +1253,49 @@ static const struct thr *follower_append(const struct attrib *a, const struct re
 
 			if (w->t1 <= lo)
 				break;
-			if (!holds_batch(w, rs))
-				continue;
-			*fa = w->t0 > lo ? w->t0 : lo;
-			*fe = w->t1 < hi ? w->t1 : hi;
-			return t;
+			if (holds_batch(w, rs)) {
+				*idx = j;
+				return t;
+			}
 		}
 	}
 	return NULL;
 }
 
-/* replication [lo, hi): the releasing follower's append of the batch by its
- * writer thread's causes, the rest its fetch round trip (replica_fetch). */
+/* replication [lo, hi): the releasing follower's appends by its writer
+ * thread's causes, the rest its fetch round trip (replica_fetch). Its
+ * appends are its write of the batch and the writes before it on the same
+ * thread within [lo, hi): a fetcher stuck appending earlier batches fetches
+ * nothing meanwhile (on `make demo-cluster` most of a stalled follower's
+ * hold on a request was such writes: design.md, The cluster demo). */
 static void account_replication(struct acc *acc, const struct release *rs, uint64_t lo, uint64_t hi)
 {
 	struct attrib *a = (struct attrib *)acc->a;
 	int64_t *c = acc->out->cause_ns[ATTRIB_REPLICATION];
-	uint64_t fa = lo, fe = lo;
-	const struct thr *f = hi > lo ? follower_append(a, rs, lo, hi, &fa, &fe) : NULL;
+	int64_t in_appends = 0, before[ATTRIB_CAUSES];
+	uint32_t j = 0;
+	const struct thr *f = hi > lo ? follower_append(a, rs, lo, hi, &j) : NULL;
 
-	if (f && fe > fa) {
-		int64_t before[ATTRIB_CAUSES];
+	memcpy(before, c, sizeof(before));
+	for (uint32_t k = j + 1; f && k-- > 0;) {
+		const struct app_rec *w = timeline_at(&f->tl[K_APP], k);
+		uint64_t wa = w->t0 > lo ? w->t0 : lo, we = w->t1 < hi ? w->t1 : hi;
 
-		memcpy(before, c, sizeof(before));
-		account(acc, f->tid, fa, fe, ATTRIB_REPLICATION, M_OWN);
+		if (w->t1 <= lo)
+			break;
+		if (w->kind != APP_WRITE || we <= wa)
+			continue;
+		account(acc, f->tid, wa, we, ATTRIB_REPLICATION, M_OWN);
+		in_appends += (int64_t)(we - wa);
+	}
+	if (in_appends > 0) {
 		for (int k = 0; k < ATTRIB_CAUSES; k++)
 			a->follower_ns[k] += c[k] - before[k];
 		a->follower_tgid = rs->rel.tgid;
-		acc->out->follower_append_ns = (int64_t)(fe - fa);
+		acc->out->follower_append_ns = in_appends;
 	}
 	if (hi > lo)
-		c[ATTRIB_CAUSE_REPLICA_FETCH] += (int64_t)(hi - lo) - (int64_t)(fe - fa);
+		c[ATTRIB_CAUSE_REPLICA_FETCH] += (int64_t)(hi - lo) - in_appends;
 }
 
 /* The request's release (acks=all): its fields in out, counted. */

@@ -336,8 +336,8 @@ static void where_text(FILE *out, const struct report_tail *rt, unsigned cause)
 }
 
 /* Whom replication waited for, when it is a large part of the time: the
- * follower whose fetches released most of it, and what its appends of the
- * batches were stuck in. */
+ * follower whose fetches released most of it, and what its appends (of the
+ * batches and those before them on its fetcher) were stuck in. */
 static void release_sentence(FILE *out, const struct band_time *bt)
 {
 	unsigned c = largest(bt->release_append_pct, ATTRIB_CAUSES, ATTRIB_CAUSES);
@@ -352,7 +352,7 @@ static void release_sentence(FILE *out, const struct band_time *bt)
 	if (bt->release_tgid)
 		fprintf(out, " (pid %u)", bt->release_tgid);
 	if (c < ATTRIB_CAUSES && bt->release_append_pct[c] >= 1.0)
-		fprintf(out, ", %.0f%% in its appends of their batches (%s %.0f%%: %s)", append,
+		fprintf(out, ", %.0f%% in its appends (%s %.0f%%: %s)", append,
 			attrib_cause_name(c), bt->release_append_pct[c], report_cause_words(c));
 	else
 		fputs(", all of it its fetch round trip (no append of theirs seen on it)", out);

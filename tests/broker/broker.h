@@ -220,6 +220,11 @@ struct segment {
  */
 #define RB_PID_BATCHES	 5
 #define RB_PRODUCER_ID_0 1000
+/* Each broker of a cluster hands out ids from its own block, as Kafka's
+ * ProducerIdManager does with blocks from the controller: two producers that
+ * ask different brokers must not share an id (their sequences would clash on
+ * a leader as OUT_OF_ORDER_SEQUENCE_NUMBER). */
+#define RB_PRODUCER_ID_BLOCK 1000000000LL
 
 struct rb_pid_batch {
 	int32_t first_seq, last_seq;
@@ -573,7 +578,7 @@ struct broker {
 	int hog_cpu; /* CPU the handlers and the hog share, -1: not pinned */
 	uint64_t inject_count[RB_PH_N];
 	uint64_t lock_hold_count, fsync_count;
-	int64_t next_producer_id; /* InitProducerId, from RB_PRODUCER_ID_0 */
+	int64_t next_producer_id; /* InitProducerId, from RB_PRODUCER_ID_0 (+ the id block) */
 	struct replication repl;
 };
 

@@ -143,7 +143,7 @@ int main(int argc, char **argv)
 		return rc == 1 ? 0 : 2;
 	b.stop = &stop_flag;
 	b.listen_fd = -1;
-	b.next_producer_id = RB_PRODUCER_ID_0;
+	b.next_producer_id = RB_PRODUCER_ID_0 + b.o.broker_id * RB_PRODUCER_ID_BLOCK;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);

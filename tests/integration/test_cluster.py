@@ -4,7 +4,8 @@ broker, replication factor 3, acks=all as Kafka's).
 
 Topic r has 2 partitions: partition 0 is led by broker 0, partition 1 by
 broker 1, both replicated on all three, so broker 2 follows both. Phases:
-a librdkafka idempotent acks=all producer, a kafka-python acks=all producer,
+a librdkafka idempotent acks=all producer with a consumer reading every
+record back (kafkalat load --consumers), a kafka-python acks=all producer,
 then a paced acks=all load during which broker 2 is SIGSTOPped for 1.2 s
 (4x --replica-lag-time-ms 300): both leaders shrink the ISR without it,
 keep answering acks=all requests meanwhile, and take it back after SIGCONT.
@@ -12,7 +13,8 @@ Checked: every acknowledged offset is in a batch of every replica, the three
 logs hold the same batches (offsets and CRCs), the ground truth's
 covered_ns <= hw_ns <= released_ns for every acks=all request, the ISR
 events and the latency bound while broker 2 is stopped, NOT_LEADER for a
-produce to a follower, and kcat reading partition 0 back from its leader."""
+produce to a follower, kcat reading partition 0 back from its leader and
+kafka-python's consumer partition 1 (bootstrapped from the whole cluster)."""
 import os
 import signal
 import struct
@@ -33,6 +35,21 @@ for f in fs:
     m = f.get(10)
     print(m.partition, m.offset)
 p.close(5)
+"""
+
+KAFKA_PYTHON_CONSUMER = """
+import sys, kafka
+c = kafka.KafkaConsumer(bootstrap_servers=sys.argv[1], enable_auto_commit=False,
+                        consumer_timeout_ms=3000)
+tp = kafka.TopicPartition(sys.argv[2], int(sys.argv[3]))
+c.assign([tp])
+c.seek_to_beginning(tp)
+end = int(sys.argv[4])
+for m in c:
+    print(m.offset)
+    if m.offset + 1 >= end:
+        break
+c.close()
 """
 
 
@@ -189,11 +206,15 @@ def test(t):
     t.eq(produce_error(ports[1], 0), 6, "Produce to a follower: NOT_LEADER_OR_FOLLOWER")
     t.eq(produce_error(ports[2], 1), 6, "Produce to the other follower: NOT_LEADER_OR_FOLLOWER")
 
-    # 1: librdkafka, idempotent (acks=all)
+    # 1: librdkafka, idempotent (acks=all), a consumer reading every record back
     s1, msgs1 = t.load(boot, "-t", TOPIC, "--acks", "all", "--count", 2000, "--rate", 2000,
-                       "--partitions", 2, "-X", "enable.idempotence=true", name="load1",
-                       timeout=20)
+                       "--partitions", 2, "-X", "enable.idempotence=true", "--consumers", 1,
+                       "--fetch-wait-ms", 100, name="load1", timeout=20)
     t.eq(s1["delivered"], 2000, "librdkafka: all 2000 delivered")
+    c1 = s1["consumers"]
+    t.check(c1["consumed"] == c1["expected"] == 2000 and c1["missing"] == 0,
+            f"kafkalat load --consumers 1: consumed {c1['consumed']} of {c1['expected']} "
+            f"(want 2000), missing {c1['missing']}")
     offsets = [(m["partition"], m["offset"]) for m in msgs1]
     t_phase1_end = time.monotonic_ns()
 
@@ -230,12 +251,20 @@ def test(t):
                   "-o", "beginning", "-e", "-q", "-f", "%o\\n"], "kcat")
     t.eq(t.wait(kc, 20), 0, "kcat -C exit status")
     read_back = [int(x) for x in t.output(kc)[0].split()]
+    stored1 = sum(last - base + 1 for base, last, _, _ in batches(logdirs[1], 1))
+    kpc = t.spawn(["/usr/bin/python3", "-c", KAFKA_PYTHON_CONSUMER, boot, TOPIC, 1, stored1],
+                  "kafka-python-consumer")
+    t.eq(t.wait(kpc, 30), 0, "kafka-python consumer exit status")
+    kp_read = [int(x) for x in t.output(kpc)[0].split()]
     for b in brokers:
         t.stop_san_broker(b[0])
     check_replicas(t, logdirs, offsets)
     stored = sum(last - base + 1 for base, last, _, _ in batches(logdirs[0], 0))
     t.check(read_back == list(range(stored)),
             f"kcat read partition 0's {stored} records in order (got {len(read_back)})")
+    t.check(kp_read == list(range(stored1)),
+            f"kafka-python's consumer read partition 1's {stored1} records in order "
+            f"(got {len(kp_read)})")
 
     lat_ms, repl_ms = [], []
     for leader in (0, 1):
@@ -274,8 +303,16 @@ def test(t):
                 f"was stopped, {len(after_shrink)} after the shrink")
         if after_shrink:
             p99 = quantile(sorted(after_shrink), 0.99)
-            t.check(p99 <= 50, f"broker {leader}: acks=all after the shrink: p50 "
-                    f"{quantile(sorted(after_shrink), 0.5):.2f} ms, p99 {p99:.2f} ms <= 50 ms")
+            # Waiting for broker 2 would mean waiting out the rest of its stop
+            # (hundreds of ms); 200 ms leaves room for a loaded 2-CPU machine,
+            # where sanitizer brokers' p99 reached 95 ms.
+            t.check(p99 <= 200, f"broker {leader}: acks=all after the shrink: p50 "
+                    f"{quantile(sorted(after_shrink), 0.5):.2f} ms, p99 {p99:.2f} ms <= 200 ms")
+        if shrink:
+            held = [r for r in reqs if shrink[0]["t_ns"] < r["t_read_ns"] < t_cont - 200e6
+                    and r["released_ns"] >= t_cont]
+            t.check(not held, f"broker {leader}: no request read after the shrink waited "
+                    f"for broker 2's return ({len(held)} did)")
             t.check(max(waited) <= LAG_MS * 1.5 + 400,
                     f"broker {leader}: the longest wait while stopped {max(waited):.0f} ms "
                     f"<= lag * 1.5 + 400 ms")

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
-"""kafkalat keeps up with a fetch-heavy mix on the reference broker: ten
-producers while four kcat consumers long-poll 1 MB fetches (records by
-sendfile), then a replica fetcher's Fetch requests v4-v11 (replica_id >= 0,
+"""kafkalat keeps up with a fetch-heavy mix on the reference broker: 50
+producer connections while four kcat consumers long-poll 1 MB fetches
+(records by sendfile), then a replica fetcher's Fetch requests v4-v11 (replica_id >= 0,
 raw socket) whose responses end in file data. Nothing desynced or
 undecodable, >= 99.9% of the produce requests matched, the Fetch requests
 framed exactly as the broker's truth counts them, and each follower
@@ -19,6 +19,7 @@ from lib import (check_summary_clean, dump_batch_writes, dump_fetch_parts, fetch
 PARTS = 4
 WARM = 6000   # messages of 1000 bytes before the consumers start: 1.5 MB a partition
 LIVE = 6000   # while they long-poll
+LIVE_PRODUCERS = 50
 FOLLOWER_VERSIONS = range(4, 12)  # the reference broker serves Fetch 4-11
 
 
@@ -61,7 +62,7 @@ def test(t):
                      "--partitions", PARTS, messages=False, name="warm")
     t.eq(load["delivered"], WARM, "warm-up delivered")
     consumers = [kcat(t, boot, p, (WARM + LIVE) // PARTS) for p in range(PARTS)]
-    load, _ = t.load(boot, "-t", "ff", "--producers", 10, "--count", LIVE, "--size", 1000,
+    load, _ = t.load(boot, "-t", "ff", "--producers", LIVE_PRODUCERS, "--count", LIVE, "--size", 1000,
                      "--partitions", PARTS, "--rate", 3000, messages=False, name="live")
     t.eq(load["delivered"], LIVE, "live load delivered")
     for p, c in enumerate(consumers):
@@ -78,6 +79,10 @@ def test(t):
 
     check_summary_clean(t, s)
     t.eq(s["desyncs"], 0, "desyncs")
+    # at least one connection per producer (warm-up and live) and consumer
+    conns = s["connections"]["seen"]
+    t.check(conns >= 10 + LIVE_PRODUCERS + PARTS,
+            f"connections seen {conns} >= {10 + LIVE_PRODUCERS + PARTS}")
     produce = [r for r in lines if r["api_key"] == 0]
     fetches = [r for r in lines if r["api_key"] == 1]
     t.check(s["produce"]["requests"] >= 0.999 * len(produce),

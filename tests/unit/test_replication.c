@@ -235,6 +235,34 @@ static void test_follower_journal(void **state)
 	world_free(&w);
 }
 
+/* Replica 2's fetcher was stuck appending the batch before ours (90..99,
+ * 60..600, in the journal 70..580) before it fetched and appended ours
+ * (610..790): both appends are its hold on the request, the journal the
+ * root cause, on that broker. */
+static void test_follower_earlier_append(void **state)
+{
+	struct world w;
+	struct attrib_result res;
+
+	(void)state;
+	world_init(&w, 109);
+	assert_int_equal(repl_note_peer(w.r, CONN2, F2), 0);
+	write_at(w.a, F2W, 90, 99, 60, 600);
+	off(w.a, F2W, 70, 590, 580, CAUSE_JOURNAL);
+	write_at(w.a, F2W, 100, 109, 610, 790);
+	run(&w, &res);
+	assert_int_equal(res.release_replica, 2);
+	assert_int_equal(PHASE(REPLICATION), 750000);
+	assert_int_equal(res.follower_append_ns, 720000); /* 60..600, 610..790 */
+	assert_int_equal(CAUSE(REPLICATION, CAUSE_JOURNAL), 510000);
+	assert_int_equal(CAUSE(REPLICATION, CAUSE_RUNQ), 10000);
+	assert_int_equal(CAUSE(REPLICATION, CAUSE_CPU), 200000);
+	assert_int_equal(CAUSE(REPLICATION, ATTRIB_CAUSE_REPLICA_FETCH), 30000);
+	assert_int_equal(res.root_cause, CAUSE_JOURNAL);
+	assert_int_equal(res.root_broker, F2);
+	world_free(&w);
+}
+
 /* The follower's write of another batch (offsets past ours) is not its
  * append of ours. */
 static void test_follower_other_batch(void **state)
@@ -567,7 +595,7 @@ static void test_story(void **state)
 			"  The largest cause is journal, 69% of their time: waiting for the "
 			"filesystem journal (jbd2) to commit.\n"
 			"  82% of their time was replication waiting for replica 2 (pid 6002), 76% "
-			"in its appends of their batches (journal 69%: waiting for the filesystem "
+			"in its appends (journal 69%: waiting for the filesystem "
 			"journal (jbd2) to commit).\n"
 			"  Next: cpu, 15%: running on a CPU.\n");
 	bands_free(b);
@@ -580,6 +608,7 @@ int main(void)
 	    cmocka_unit_test(test_slow_follower_releases),
 	    cmocka_unit_test(test_follower_write_not_leader),
 	    cmocka_unit_test(test_follower_journal),
+	    cmocka_unit_test(test_follower_earlier_append),
 	    cmocka_unit_test(test_follower_other_batch),
 	    cmocka_unit_test(test_last_from_records),
 	    cmocka_unit_test(test_offsets_unknown),
