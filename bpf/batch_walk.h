@@ -2,14 +2,15 @@
 /*
  * The offsets of the record batches a broker writes to a log segment, from
  * their headers alone: baseOffset (bytes 0..7), batchLength (8..11), magic
- * (16) and lastOffsetDelta (23..26), big endian. The records are never
- * read. Shared by the causes probe (which reads each header's first
- * BW_HEAD_BYTES from user memory) and the unit tests.
+ * (16) and lastOffsetDelta (23..26), big endian; and the first batch's
+ * producer identity, producerId (43..50) and baseSequence (53..56), which
+ * attribution matches Produce requests by. The records are never read. Shared by the causes probe
+ * (which reads each header's first BW_HEAD_BYTES from user memory) and the unit tests.
  */
 #ifndef KAFKALAT_BATCH_WALK_H
 #define KAFKALAT_BATCH_WALK_H
 
-#define BW_HEAD_BYTES	27 /* up to the end of lastOffsetDelta */
+#define BW_HEAD_BYTES	57 /* up to the end of baseSequence */
 #define BW_HEADER_LEN	61 /* a magic-2 batch header */
 #define BW_LOG_OVERHEAD 12 /* baseOffset + batchLength, not counted in batchLength */
 #define BW_MAX_BATCHES	64
@@ -19,6 +20,8 @@ struct bw {
 	__u64 off; /* the next batch header's position */
 	__s64 base_offset;
 	__s64 last_offset; /* of the last batch walked */
+	__s64 producer_id; /* of the first batch */
+	__s32 base_sequence;
 	__u32 batches;
 	__u32 ended; /* the walk stopped exactly at len */
 };
@@ -47,8 +50,11 @@ static __always_inline int bw_take(struct bw *w, const __u8 *h)
 	if (h[16] != 2 || blen < BW_HEADER_LEN - BW_LOG_OVERHEAD ||
 	    blen > w->len - w->off - BW_LOG_OVERHEAD)
 		return 0;
-	if (!w->batches)
+	if (!w->batches) {
 		w->base_offset = (__s64)bw_be(h, 8);
+		w->producer_id = (__s64)bw_be(h + 43, 8);
+		w->base_sequence = (__s32)bw_be(h + 53, 4);
+	}
 	w->last_offset = (__s64)bw_be(h, 8) + (__s32)bw_be(h + 23, 4);
 	w->batches++;
 	w->off += BW_LOG_OVERHEAD + blen;

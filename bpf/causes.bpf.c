@@ -418,6 +418,9 @@ static __always_inline void emit_batches(struct pending_sys *p, __s64 ret)
 	e->last_offset = bw_last(&b.w);
 	e->batches = b.w.batches;
 	e->fd = p->fd;
+	e->producer_id = b.w.producer_id;
+	e->base_sequence = b.w.base_sequence;
+	e->pad = 0;
 	ring_submit(e);
 }
 

@@ -62,6 +62,8 @@ enum kw_state {
 	S_BATCH_START,
 	S_BATCH_LEN,
 	S_BATCH_MAGIC,
+	S_BATCH_PID,
+	S_BATCH_SEQ,
 	S_BATCH_COUNT,
 	S_BATCH_NEXT,
 	S_PART_END,
@@ -92,6 +94,8 @@ enum kw_result {
 #define KW_TOPIC_BUF	       512
 #define KW_BATCH_HDR	       61 /* record batch v2 header bytes up to and including recordsCount */
 #define KW_MAGIC_END	       17 /* bytes of a batch or legacy message up to its magic byte */
+#define KW_PID_AT	       43 /* a batch header's producerId (int64) */
+#define KW_SEQ_AT	       53 /* its baseSequence (int32), after the producerEpoch */
 #define KW_PRODUCE_MAX_VERSION 13
 /* Fetch bodies walked: v4 (librdkafka's least) to v14; v15 moved replica_id
  * into a tagged field at the body's end, out of a one-pass walk's reach */
@@ -113,6 +117,8 @@ struct kw_flow {
 	__u64 record_bytes;
 	__u64 records;
 	__s64 fetch_offset; /* of the Fetch partition just read */
+	__s64 part_pid;	    /* the partition's first batch's producerId; -1 none */
+	__s32 part_seq;	    /* and its baseSequence */
 	__u32 tid_first;
 	__u32 size;
 	__u32 flags; /* KLT_FRAME_* of the frame being walked */
@@ -765,6 +771,8 @@ KW_STEP_FN int kw_step_records_len(struct kw_flow *f, struct kw_in *in)
 	f->part_records = 0;
 	f->part_batches = 0;
 	f->part_trunc = 0;
+	f->part_pid = -1;
+	f->part_seq = -1;
 	f->rec_end = f->frame_left - (__u64)(len < 0 ? 0 : len);
 	f->state = S_BATCH_NEXT;
 	return KW_NONE;
@@ -783,7 +791,9 @@ KW_INLINE int kw_batch_trunc(struct kw_flow *f)
  * The records field: record batches (magic 2) or, in Produce v0-v2, legacy
  * messages (magic 0/1). Both start with an int64 offset and an int32 length
  * and have the magic byte at offset 16. For a batch, read recordsCount at
- * offset 57; a legacy message is one record (a compressed wrapper counts as
+ * offset 57, and for a partition's first batch its producerId and
+ * baseSequence before it (the identity attribution matches writes by); a
+ * legacy message is one record (a compressed wrapper counts as
  * one, as in kproto). Record data is skipped unread.
  */
 KW_STEP_FN int kw_step_batch(struct kw_flow *f, struct kw_in *in)
@@ -833,7 +843,31 @@ KW_STEP_FN int kw_step_batch(struct kw_flow *f, struct kw_in *in)
 		}
 		if (f->frame_left - f->batch_end < KW_BATCH_HDR - KW_MAGIC_END)
 			return kw_batch_trunc(f);
-		f->skip = KW_BATCH_HDR - 4 - KW_MAGIC_END;
+		if (f->part_batches) {
+			f->skip = KW_BATCH_HDR - 4 - KW_MAGIC_END;
+			f->state = S_BATCH_COUNT;
+		} else {
+			f->skip = KW_PID_AT - KW_MAGIC_END;
+			f->state = S_BATCH_PID;
+		}
+		return KW_NONE;
+	case S_BATCH_PID:
+		r = kw_fixed(f, in, 8);
+		if (r < 0)
+			return kw_body_bad(f);
+		if (r == 0)
+			return KW_NONE;
+		f->part_pid = (__s64)((__u64)kw_be32(f->tok) << 32 | kw_be32(f->tok + 4));
+		f->skip = KW_SEQ_AT - KW_PID_AT - 8;
+		f->state = S_BATCH_SEQ;
+		return KW_NONE;
+	case S_BATCH_SEQ:
+		r = kw_fixed(f, in, 4);
+		if (r < 0)
+			return kw_body_bad(f);
+		if (r == 0)
+			return KW_NONE;
+		f->part_seq = (__s32)kw_be32(f->tok);
 		f->state = S_BATCH_COUNT;
 		return KW_NONE;
 	default: /* S_BATCH_COUNT */
@@ -1041,6 +1075,8 @@ KW_INLINE int kw_dispatch(struct kw_flow *f, struct kw_names *nm, struct kw_in *
 	case S_BATCH_NEXT:
 	case S_BATCH_LEN:
 	case S_BATCH_MAGIC:
+	case S_BATCH_PID:
+	case S_BATCH_SEQ:
 	case S_BATCH_COUNT:
 		return kw_step_batch(f, in);
 	case S_PART_END:
@@ -1194,6 +1230,9 @@ KW_INLINE void kw_fill_part(struct klt_part_event *e, const struct kw_flow *f, _
 	e->records = f->part_records;
 	e->batches = f->part_batches;
 	e->pad = 0;
+	e->producer_id = f->part_pid;
+	e->base_sequence = f->part_seq;
+	e->pad2 = 0;
 }
 
 /* KW_FETCH_PART */

@@ -121,6 +121,7 @@ struct attrib_stats {
 	uint64_t bytes;		     /* memory held by the history */
 	uint64_t requests;	     /* attrib_request calls */
 	uint64_t ambiguous_resolved; /* matched by time order among equal candidates */
+	uint64_t by_batch_id;	     /* handler's writes matched by producer identity */
 	uint64_t unmatched[ATTRIB_UNM_MAX];
 };
 
@@ -221,8 +222,11 @@ struct attrib_append {
 	uint64_t bytes;
 	uint64_t t_start, t_end;
 	/* from its record batch headers (KLC_EV_BATCH): the first batch's
-	 * baseOffset, the last record's offset; -1 unknown */
+	 * baseOffset, the last record's offset; -1 unknown. Its producerId
+	 * and baseSequence: -1 unknown or not idempotent */
 	int64_t base_offset, last_offset;
+	int64_t producer_id;
+	int32_t base_sequence;
 };
 
 /* Each returns 0, -EINVAL (bad times or tid: counted) or -ENOMEM (dropped:

@@ -19,8 +19,10 @@
 #include <linux/types.h>
 #endif
 
-#define KLC_ABI_VERSION 4
-/* Version 3 lacks KLC_EV_THREAD and KLC_EV_BATCH; its records are the same. */
+#define KLC_ABI_VERSION 5
+/* Version 3 lacks KLC_EV_THREAD and KLC_EV_BATCH; version 4 batch records
+ * lack the fields from producer_id on (KLC_BATCH_V4_SIZE: readers take them
+ * as unknown); the other records are the same. */
 #define KLC_ABI_VERSION_MIN 3
 
 #define KLC_COMM_LEN	   16
@@ -243,7 +245,15 @@ struct klc_batch_event {
 			      walk reached it; else -1 */
 	__u32 batches;	   /* batch headers walked */
 	__s32 fd;
+	/* ABI 5: the first batch's producerId (bytes 43..50) and baseSequence
+	 * (53..56); producerId -1 for a producer that is not idempotent */
+	__s64 producer_id;
+	__s32 base_sequence;
+	__u32 pad;
 };
+
+/* The size of a version 4 batch record. */
+#define KLC_BATCH_V4_SIZE __builtin_offsetof(struct klc_batch_event, producer_id)
 
 /* Per-CPU counters (array map "stats", one struct per CPU), __u64
  * each: the loader sums them field by field as an array. */

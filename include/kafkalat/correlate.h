@@ -23,6 +23,10 @@ struct corr_part {
 	int32_t record_bytes;
 	uint32_t records;
 	uint32_t batches;
+	/* the first batch's producerId and baseSequence; -1 unknown (an ABI
+	 * 1-3 dump) or, producerId, a producer that is not idempotent */
+	int64_t producer_id;
+	int32_t base_sequence;
 };
 
 /* A partition of a follower Fetch request (KLT_EV_FETCH_PART). */

@@ -11,9 +11,10 @@
 #include <linux/types.h>
 #endif
 
-#define KLT_ABI_VERSION 3
-/* Version 1 frame records lack the fields from t_wire_first_ns on: readers
- * take them as unknown (KLT_FRAME_V1_SIZE). */
+#define KLT_ABI_VERSION 4
+/* Version 1 frame records lack the fields from t_wire_first_ns on, and
+ * version 1-3 partition records the fields from producer_id on: readers take
+ * them as unknown (KLT_FRAME_V1_SIZE, KLT_PART_V3_SIZE). */
 #define KLT_ABI_VERSION_MIN 1
 
 #define KLT_MAX_PORTS	    8
@@ -185,7 +186,16 @@ struct klt_part_event {
 	__u32 records;	    /* sum of record counts over its batches */
 	__u32 batches;
 	__u32 pad;
+	/* ABI 4: the first record batch's producerId and baseSequence (its
+	 * header's bytes 43..50 and 53..56); -1 when the records hold no magic-2
+	 * batch, and producerId -1 for a producer that is not idempotent */
+	__s64 producer_id;
+	__s32 base_sequence;
+	__u32 pad2;
 };
+
+/* The size of a version 1-3 partition record. */
+#define KLT_PART_V3_SIZE __builtin_offsetof(struct klt_part_event, producer_id)
 
 /* ABI 3: a partition of a follower Fetch request (replica_id >= 0), in
  * request order after its topic's KLT_EV_TOPIC. */

@@ -35,9 +35,11 @@ enum { APP_WRITE, APP_SYNC };
 
 struct app_rec {
 	uint64_t t0, t1;
-	uint64_t topic; /* hash_str(topic); 0 unknown */
-	uint64_t bytes;
+	uint64_t topic;			  /* hash_str(topic); 0 unknown */
 	int64_t base_offset, last_offset; /* -1 unknown (attrib_append) */
+	int64_t producer_id;		  /* -1 unknown or not idempotent */
+	uint32_t bytes;			  /* UINT32_MAX for more: a batch size is an int32 */
+	int32_t base_sequence;
 	int32_t partition;
 	uint8_t kind;
 	uint8_t claimed;
@@ -274,9 +276,11 @@ int attrib_add_write(struct attrib *a, const struct attrib_append *w)
 	struct app_rec r = {.t0 = w->t_start,
 			    .t1 = w->t_end,
 			    .topic = w->topic ? hash_str(w->topic) : 0,
-			    .bytes = w->bytes,
+			    .bytes = w->bytes < UINT32_MAX ? (uint32_t)w->bytes : UINT32_MAX,
 			    .base_offset = w->base_offset,
 			    .last_offset = w->last_offset,
+			    .producer_id = w->producer_id,
+			    .base_sequence = w->base_sequence,
 			    .partition = w->partition,
 			    .kind = APP_WRITE};
 
@@ -293,7 +297,9 @@ int attrib_add_append(struct attrib *a, uint32_t tid, const char *topic, int32_t
 				  .t_start = t_start,
 				  .t_end = t_end,
 				  .base_offset = -1,
-				  .last_offset = -1};
+				  .last_offset = -1,
+				  .producer_id = -1,
+				  .base_sequence = -1};
 
 	return attrib_add_write(a, &w);
 }
@@ -306,6 +312,8 @@ int attrib_add_fsync(struct attrib *a, uint32_t tid, const char *topic, int32_t 
 			    .topic = topic ? hash_str(topic) : 0,
 			    .base_offset = -1,
 			    .last_offset = -1,
+			    .producer_id = -1,
+			    .base_sequence = -1,
 			    .partition = topic ? partition : -1,
 			    .kind = APP_SYNC};
 
@@ -402,6 +410,7 @@ struct cand {
 	uint32_t score;	   /* partitions of r with a write on this thread */
 	uint64_t first;	   /* earliest such write's start */
 	uint64_t last_end; /* latest such write's end */
+	uint32_t by_id;	   /* of those writes, matched by producer identity */
 };
 
 /* The topics' hashes, once per request: every thread's scan compares them. */
@@ -432,13 +441,23 @@ static uint64_t part_topic(const struct attrib *a, const struct corr_request *r,
 	return ti < a->nthash ? a->thash[ti] : hash_str(r->topics[ti].name);
 }
 
+/* Both sides carry an idempotent producer's batch identity: it alone says
+ * whether w is part i's batch (equal sizes and times do not). */
+static bool by_identity(const struct app_rec *w, const struct corr_part *p)
+{
+	return p->producer_id >= 0 && w->producer_id >= 0;
+}
+
 static bool write_fits(const struct app_rec *w, const struct corr_request *r, size_t i,
 		       uint64_t topic)
 {
 	const struct corr_part *p = &r->parts[i];
 
-	return w->kind == APP_WRITE && !w->claimed && w->t1 <= r->t_resp && w->topic == topic &&
-	       w->partition == p->partition && w->bytes == (uint64_t)p->record_bytes;
+	if (w->kind != APP_WRITE || w->claimed || w->t1 > r->t_resp || w->topic != topic ||
+	    w->partition != p->partition || w->bytes != (uint32_t)p->record_bytes)
+		return false;
+	return !by_identity(w, p) ||
+	       (w->producer_id == p->producer_id && w->base_sequence == p->base_sequence);
 }
 
 /* The index of the earliest unclaimed write of part i inside [t_read, t_resp], or -1. */
@@ -474,6 +493,7 @@ static struct cand score_thread(const struct attrib *a, struct thr *t, const str
 			continue;
 		w = timeline_at(&t->tl[K_APP], (uint32_t)j);
 		c.score++;
+		c.by_id += by_identity(w, &r->parts[i]);
 		if (w->t0 < c.first)
 			c.first = w->t0;
 		if (w->t1 > c.last_end)
@@ -1542,6 +1562,8 @@ enum attrib_unmatched attrib_request(struct attrib *a, const struct corr_request
 		return finish(a, r, out, ATTRIB_UNM_AMBIGUOUS);
 	if (out->ambiguous)
 		a->st.ambiguous_resolved++;
+	else if (pick->by_id)
+		a->st.by_batch_id++;
 	fill_matched(a, r, pick->t, out);
 	return finish(a, r, out, ATTRIB_MATCHED);
 }

@@ -698,6 +698,8 @@ static int on_part(struct corr *c, const struct klt_part_event *e)
 	p->record_bytes = e->record_bytes;
 	p->records = e->records;
 	p->batches = e->batches;
+	p->producer_id = e->producer_id;
+	p->base_sequence = e->base_sequence;
 	return 0;
 }
 
@@ -994,6 +996,13 @@ int corr_feed(struct corr *c, const void *data, size_t len)
 		EXPECT(struct klt_topic_event);
 		return on_topic(c, data);
 	case KLT_EV_PART:
+		if (len < sizeof(struct klt_part_event) && len >= KLT_PART_V3_SIZE) {
+			/* ABI 1-3 (an older dump): no producer identity */
+			struct klt_part_event v3 = {.producer_id = -1, .base_sequence = -1};
+
+			memcpy(&v3, data, KLT_PART_V3_SIZE);
+			return on_part(c, &v3);
+		}
 		EXPECT(struct klt_part_event);
 		return on_part(c, data);
 	case KLT_EV_CLOSE:

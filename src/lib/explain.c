@@ -172,6 +172,8 @@ struct batch_wait {
 	uint32_t tid; /* 0: none */
 	uint64_t t_start;
 	int64_t base_offset, last_offset;
+	int64_t producer_id;
+	int32_t base_sequence;
 };
 
 struct explain {
@@ -428,6 +430,8 @@ static int on_batch(struct explain *t, const struct klc_batch_event *e)
 	w->t_start = e->t_start_ns;
 	w->base_offset = e->base_offset;
 	w->last_offset = e->last_offset;
+	w->producer_id = e->producer_id;
+	w->base_sequence = e->base_sequence;
 	return 0;
 }
 
@@ -436,11 +440,14 @@ static void take_batch(struct explain *t, const struct klc_file_event *e, struct
 {
 	struct batch_wait *b = &t->batch[e->tid % BATCH_SLOTS];
 
-	w->base_offset = w->last_offset = -1;
+	w->base_offset = w->last_offset = w->producer_id = -1;
+	w->base_sequence = -1;
 	if (b->tid != e->tid || b->t_start != e->t_start_ns)
 		return;
 	w->base_offset = b->base_offset;
 	w->last_offset = b->last_offset;
+	w->producer_id = b->producer_id;
+	w->base_sequence = b->base_sequence;
 	b->tid = 0;
 	t->st.batch_writes++;
 }
@@ -712,8 +719,13 @@ int explain_feed(struct explain *t, const void *data, size_t len)
 	if (!data || len < sizeof(type))
 		goto bad;
 	memcpy(&type, data, sizeof(type));
-	if (!klc_event_size(type) || len != klc_event_size(type))
+	if (type == KLC_EV_BATCH && len == KLC_BATCH_V4_SIZE) {
+		/* ABI 4 (an older dump): no producer identity */
+		rec.batch.producer_id = -1;
+		rec.batch.base_sequence = -1;
+	} else if (!klc_event_size(type) || len != klc_event_size(type)) {
 		goto bad;
+	}
 	memcpy(&rec, data, len);
 	if (dispatch(t, type, &rec) == 0)
 		return 0;

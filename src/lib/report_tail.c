@@ -460,6 +460,8 @@ static void accounting_text(FILE *out, const struct report_tail *rt)
 	if (rt->attrib.ambiguous_resolved)
 		fprintf(out, "; handler chosen by time order %" PRIu64,
 			rt->attrib.ambiguous_resolved);
+	if (rt->attrib.by_batch_id)
+		fprintf(out, "; handler chosen by batch id %" PRIu64, rt->attrib.by_batch_id);
 	if (rt->stats.unnamed_writes)
 		fprintf(out, "; writes to unnamed files %" PRIu64, rt->stats.unnamed_writes);
 	if (rt->stats.unknown_topic_ids)
@@ -656,6 +658,7 @@ static void json_attribution(struct json *j, const struct report_tail *rt)
 	json_obj_end(j);
 	json_kuint(j, "no_wire", rt->no_wire);
 	json_kuint(j, "handler_by_time_order", rt->attrib.ambiguous_resolved);
+	json_kuint(j, "handler_by_batch_id", rt->attrib.by_batch_id);
 	json_kuint(j, "lost_events", rt->lost_events);
 	json_kuint(j, "stack_errors", rt->stack_errors);
 	json_kstr(j, "file_events", rt->file_events ? rt->file_events : "none");

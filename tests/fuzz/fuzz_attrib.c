@@ -117,7 +117,9 @@ static void request(struct attrib *a, struct bands *b, struct in *in)
 		parts[i] = (struct corr_part){.topic_idx = (uint32_t)take(in, 1) % 3,
 					      .partition = (int32_t)(take(in, 1) % 3),
 					      .record_bytes = (int32_t)(take(in, 1) % 4) * 100,
-					      .records = (uint32_t)take(in, 1) % 4};
+					      .records = (uint32_t)take(in, 1) % 4,
+					      .producer_id = (int64_t)(take(in, 1) % 3) - 1,
+					      .base_sequence = (int32_t)(take(in, 1) % 3)};
 	attrib_request(a, &r, &res);
 	check(&res);
 	bands_add(b, &r, &res);
@@ -152,6 +154,8 @@ static void write_(struct attrib *a, uint32_t tid, struct in *in)
 	w.bytes = take(in, 1) % 4 * 100;
 	w.base_offset = f & 1 ? -1 : (int64_t)(take(in, 1) % 16);
 	w.last_offset = f & 2 ? -1 : w.base_offset + (int64_t)(take(in, 1) % 4) - 1;
+	w.producer_id = f & 4 ? -1 : (int64_t)(take(in, 1) % 3);
+	w.base_sequence = (int32_t)(take(in, 1) % 3);
 	attrib_add_write(a, &w);
 }
 

@@ -275,6 +275,8 @@ static inline void record_fields(struct in *in, uint32_t type, union rec *rec)
 		rec->ev.batch.last_offset =
 		    f & 2 ? -1 : rec->ev.batch.base_offset + (int64_t)take(in, 1) - 8;
 		rec->ev.batch.batches = f & 4 ? 0 : 1 + (uint32_t)take(in, 1) % 64;
+		rec->ev.batch.producer_id = f & 8 ? -1 : (int64_t)take(in, 1) % 3;
+		rec->ev.batch.base_sequence = (int32_t)take(in, 1) % 3;
 		break;
 	default: /* the counted-only records, and garbage types: raw fields */
 		take_bytes(in, rec->raw + 4, take(in, 1) % 64);

@@ -247,10 +247,16 @@ static void socket_record(struct pipeline *p, struct in *in)
 					  topics[k >> 4 & 1 ? 2 : k % 2]));
 		}
 		break;
-	case 5:
-		SOCK(p, evb_part(conn, (uint32_t)take(in, 1) % 3, (int32_t)(take(in, 1) % 4) - 1,
-				 bytes[take(in, 1) % 6], 1));
+	case 5: {
+		struct klt_part_event e =
+		    evb_part(conn, (uint32_t)take(in, 1) % 3, (int32_t)(take(in, 1) % 4) - 1,
+			     bytes[take(in, 1) % 6], 1);
+
+		e.producer_id = (int64_t)(take(in, 1) % 3) - 1;
+		e.base_sequence = (int32_t)(take(in, 1) % 3);
+		SOCK(p, e);
 		break;
+	}
 	case 6:
 		t = t_of(in);
 		SOCK(p, evb_request(conn, corr, 3, 12, t, t + 1024));

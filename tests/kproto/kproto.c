@@ -393,6 +393,12 @@ static int scan_one(const uint8_t *rec, size_t left, struct kproto_partition *pa
 		if (size < KPROTO_BATCH_HEADER_LEN - 12 || (size_t)size > left - 12 ||
 		    (int32_t)rd_u32(rec + KPROTO_BATCH_RECORDS_COUNT) < 0)
 			return KPROTO_ERANGE;
+		if (!part->batches) {
+			part->producer_id =
+			    (int64_t)((uint64_t)rd_u32(rec + KPROTO_BATCH_PRODUCER_ID) << 32 |
+				      rd_u32(rec + KPROTO_BATCH_PRODUCER_ID + 4));
+			part->base_sequence = (int32_t)rd_u32(rec + KPROTO_BATCH_BASE_SEQUENCE);
+		}
 		add_records(part, rd_u32(rec + KPROTO_BATCH_RECORDS_COUNT));
 	} else if (rec[16] <= 1) {
 		/* crc, magic, attributes, key len, value len: at least 14 bytes. */
@@ -464,6 +470,8 @@ static int decode_partition(struct produce_ctx *x, struct kproto_partition *part
 	if (err)
 		return err;
 	part->record_bytes = n;
+	part->producer_id = -1;
+	part->base_sequence = -1;
 	if (n > 0 && (err = kproto_scan_records(rec, (size_t)n, part)))
 		return err;
 	return skip_tags(x);

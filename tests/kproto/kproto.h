@@ -42,6 +42,8 @@ enum kproto_api {
 /* Size of a magic-2 record batch header, and where recordsCount sits in it. */
 #define KPROTO_BATCH_HEADER_LEN	   61
 #define KPROTO_BATCH_RECORDS_COUNT 57
+#define KPROTO_BATCH_PRODUCER_ID   43
+#define KPROTO_BATCH_BASE_SEQUENCE 53
 
 const char *kproto_strerror(int err);
 
@@ -129,6 +131,10 @@ struct kproto_partition {
 	uint32_t records;     /* sum of recordsCount over the batches (saturating) */
 	uint32_t batches;
 	bool batch_truncated; /* the last batch's header was cut short */
+	/* the first v2 batch's producerId and baseSequence; -1 when there is
+	 * none (producerId -1 also for a producer that is not idempotent) */
+	int64_t producer_id;
+	int32_t base_sequence;
 };
 
 struct kproto_topic {

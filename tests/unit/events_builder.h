@@ -290,6 +290,8 @@ static inline struct klt_part_event evb_part(uint64_t conn, uint32_t topic_idx, 
 	e.record_bytes = bytes;
 	e.records = records;
 	e.batches = 1;
+	e.producer_id = -1;
+	e.base_sequence = -1;
 	return e;
 }
 

@@ -204,7 +204,10 @@ static inline void kb_record(struct kb *b, int offset_delta, int value_size)
 	kb_free(&r);
 }
 
-/* Appends one magic-2 record batch of nrec records; returns its size. */
+#define KB_PRODUCER_ID 0x0102030405060708ll
+
+/* Appends one magic-2 record batch of nrec records, producer
+ * KB_PRODUCER_ID + base_offset from sequence base_offset; returns its size. */
 static inline size_t kb_record_batch(struct kb *b, int64_t base_offset, int nrec, int value_size)
 {
 	size_t start = b->len, crc_at, attr_at;
@@ -218,11 +221,11 @@ static inline size_t kb_record_batch(struct kb *b, int64_t base_offset, int nrec
 	attr_at = b->len;
 	kb_i16(b, 0); /* attributes: no compression, not transactional */
 	kb_i32(b, nrec > 0 ? nrec - 1 : 0);
-	kb_i64(b, 1700000000000);	 /* baseTimestamp */
-	kb_i64(b, 1700000000000 + nrec); /* maxTimestamp */
-	kb_i64(b, -1);			 /* producerId */
-	kb_i16(b, -1);			 /* producerEpoch */
-	kb_i32(b, -1);			 /* baseSequence */
+	kb_i64(b, 1700000000000);		 /* baseTimestamp */
+	kb_i64(b, 1700000000000 + nrec);	 /* maxTimestamp */
+	kb_i64(b, KB_PRODUCER_ID + base_offset); /* idempotent: every byte set */
+	kb_i16(b, 0);				 /* producerEpoch */
+	kb_i32(b, (int32_t)base_offset);	 /* baseSequence */
 	kb_i32(b, nrec);
 	for (int i = 0; i < nrec; i++)
 		kb_record(b, i, value_size);

@@ -44,8 +44,10 @@ static inline void produce_req_init(struct req *q, uint32_t net_tid, uint64_t t_
 static inline void produce_req_part(struct req *q, int32_t partition, int32_t bytes)
 {
 	if (q->r.nparts < PRODUCE_REQ_PARTS)
-		q->parts[q->r.nparts++] =
-		    (struct corr_part){.partition = partition, .record_bytes = bytes};
+		q->parts[q->r.nparts++] = (struct corr_part){.partition = partition,
+							     .record_bytes = bytes,
+							     .producer_id = -1,
+							     .base_sequence = -1};
 }
 
 #endif

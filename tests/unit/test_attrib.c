@@ -652,9 +652,9 @@ static void test_bounded(void **state)
 		else
 			attrib_add_offcpu(a, &o);
 	}
-	/* per thread: appends (56 bytes, with their batch offsets), futex waits
-	 * (16), off-CPU intervals (48) */
-	bound = 64 * 1024 * (56 + 16 + 48) + 64 * 1024 + 4096 * 8;
+	/* per thread: appends (64 bytes, with their batch offsets and
+	 * producer identity), futex waits (16), off-CPU intervals (48) */
+	bound = 64 * 1024 * (64 + 16 + 48) + 64 * 1024 + 4096 * 8;
 	assert_true(st->bytes <= bound + 200000);
 	assert_true(st->threads <= 64);
 	assert_true(st->threads_full > 0);

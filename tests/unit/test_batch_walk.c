@@ -21,7 +21,8 @@ static void put_be(uint8_t *p, uint64_t v, int n)
 		p[i] = (uint8_t)v;
 }
 
-/* A magic-2 batch of total bytes (header included) at p. */
+/* A magic-2 batch of total bytes (header included) at p, of producer
+ * 5000 + base from sequence base * 10. */
 static size_t put_batch(uint8_t *p, int64_t base, int32_t last_delta, size_t total)
 {
 	memset(p, 0xab, total); /* records: never looked at */
@@ -30,6 +31,9 @@ static size_t put_batch(uint8_t *p, int64_t base, int32_t last_delta, size_t tot
 	put_be(p + 12, 0, 4);
 	p[16] = 2;
 	put_be(p + 23, (uint32_t)last_delta, 4);
+	put_be(p + 43, (uint64_t)(5000 + base), 8);
+	put_be(p + 51, 0, 2);
+	put_be(p + 53, (uint64_t)(base * 10), 4);
 	return total;
 }
 
@@ -59,6 +63,9 @@ static void test_batches(void **state)
 	assert_int_equal(w.batches, 3);
 	assert_int_equal(w.base_offset, 100);
 	assert_int_equal(bw_last(&w), 115);
+	/* the first batch's identity */
+	assert_int_equal(w.producer_id, 5100);
+	assert_int_equal(w.base_sequence, 1000);
 	/* the write ends inside the last batch: its end unproven */
 	w = walk(buf, n - 1);
 	assert_int_equal(w.batches, 2);
@@ -76,6 +83,12 @@ static void test_batches(void **state)
 	put_batch(buf, 7, 0, 61);
 	assert_int_equal(walk(buf, 60).batches, 0);
 	assert_int_equal(walk(buf, 61).batches, 1);
+	/* a producer that is not idempotent: producerId and baseSequence -1 */
+	put_be(buf + 43, UINT64_MAX, 8);
+	put_be(buf + 53, UINT32_MAX, 4);
+	w = walk(buf, 61);
+	assert_int_equal(w.producer_id, -1);
+	assert_int_equal(w.base_sequence, -1);
 }
 
 /* At most BW_MAX_BATCHES headers: the rest is not walked, its end unknown. */

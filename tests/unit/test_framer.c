@@ -334,6 +334,8 @@ static void expect_produce(struct kh_frame *x, const struct kproto_produce *p)
 			pe->record_bytes = pp->record_bytes;
 			pe->records = pp->records;
 			pe->batches = pp->batches;
+			pe->producer_id = pp->producer_id;
+			pe->base_sequence = pp->base_sequence;
 			x->ev.records += pp->records;
 			x->ev.record_bytes += pp->record_bytes > 0 ? (__u64)pp->record_bytes : 0;
 		}
@@ -491,7 +493,9 @@ static int same_frame(const struct kh_frame *g, const struct kh_frame *x, uint32
 
 		same = p->topic_idx == q->topic_idx && p->flags == q->flags &&
 		       p->partition == q->partition && p->record_bytes == q->record_bytes &&
-		       p->records == q->records && p->batches == q->batches;
+		       p->records == q->records && p->batches == q->batches &&
+		       p->producer_id == q->producer_id && p->base_sequence == q->base_sequence &&
+		       p->pad2 == 0;
 	}
 	for (size_t i = 0; same && i < g->nfparts; i++) {
 		const struct klt_fetch_part_event *p = &g->fparts[i], *q = &x->fparts[i];

@@ -149,6 +149,13 @@ static void test_batch_crc_and_layout(void **state)
 	assert_int_equal(frame_size(&b, 8), n - 12);
 	assert_int_equal(frame_size(&b, KPROTO_BATCH_RECORDS_COUNT), 3);
 	assert_int_equal(frame_size(&b, 17), kb_crc32c(b.buf + 21, n - 21));
+	/* the first batch's producer identity; a second batch's is not kept */
+	kb_record_batch(&b, 45, 2, 4);
+	struct kproto_partition part = {0};
+	assert_int_equal(kproto_scan_records(b.buf, b.len, &part), KPROTO_OK);
+	assert_int_equal(part.batches, 2);
+	assert_int_equal(part.producer_id, KB_PRODUCER_ID + 42);
+	assert_int_equal(part.base_sequence, 42);
 	kb_free(&b);
 }
 

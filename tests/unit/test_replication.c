@@ -29,6 +29,7 @@
 #define LEADER	    5000 /* tgid */
 #define NET	    100
 #define H1	    201
+#define H2	    202
 #define F1	    6001 /* replica 1's broker */
 #define F2	    6002 /* replica 2's broker */
 #define F2W	    601	 /* replica 2's fetcher thread: its appends */
@@ -41,7 +42,7 @@
 static uint32_t tgid_of(const void *ctx, uint32_t tid)
 {
 	(void)ctx;
-	return tid == F2W ? F2 : tid == NET || tid == H1 ? LEADER : 0;
+	return tid == F2W ? F2 : tid == NET || tid == H1 || tid == H2 ? LEADER : 0;
 }
 
 static void fetch(struct repl *r, int32_t replica, int64_t offset, double t)
@@ -67,8 +68,9 @@ static void off(struct attrib *a, uint32_t tid, double t_off, double t_on, doubl
 	assert_int_equal(attrib_add_offcpu(a, &o), 0);
 }
 
-static void write_at(struct attrib *a, uint32_t tid, int64_t base, int64_t last, double t0,
-		     double t1)
+/* A write of offsets base..last by producer pid's batch from sequence seq. */
+static void write_id(struct attrib *a, uint32_t tid, int64_t base, int64_t last, int64_t pid,
+		     int32_t seq, double t0, double t1)
 {
 	struct attrib_append w = {.tid = tid,
 				  .topic = TOPIC,
@@ -77,9 +79,17 @@ static void write_at(struct attrib *a, uint32_t tid, int64_t base, int64_t last,
 				  .t_start = US(t0),
 				  .t_end = US(t1),
 				  .base_offset = base,
-				  .last_offset = last};
+				  .last_offset = last,
+				  .producer_id = pid,
+				  .base_sequence = seq};
 
 	assert_int_equal(attrib_add_write(a, &w), 0);
+}
+
+static void write_at(struct attrib *a, uint32_t tid, int64_t base, int64_t last, double t0,
+		     double t1)
+{
+	write_id(a, tid, base, last, -1, -1, t0, t1);
 }
 
 struct world {
@@ -87,6 +97,17 @@ struct world {
 	struct repl *r;
 	struct req q;
 };
+
+/* An attribution with replication, its threads' brokers known. */
+static void world_new(struct world *w)
+{
+	w->a = attrib_new(NULL);
+	w->r = repl_new(NULL);
+	assert_non_null(w->a);
+	assert_non_null(w->r);
+	attrib_set_tgid_fn(w->a, tgid_of, NULL);
+	attrib_set_replication(w->a, w->r);
+}
 
 /*
  * The leader: NET reads the request 0..10; H1, parked since -100 ms, is
@@ -98,12 +119,7 @@ struct world {
  */
 static void world_init(struct world *w, int64_t last_offset)
 {
-	w->a = attrib_new(NULL);
-	w->r = repl_new(NULL);
-	assert_non_null(w->a);
-	assert_non_null(w->r);
-	attrib_set_tgid_fn(w->a, tgid_of, NULL);
-	attrib_set_replication(w->a, w->r);
+	world_new(w);
 	assert_int_equal(attrib_add_futex(w->a, H1, US(-100 * MS), US(32)), 0);
 	off(w->a, H1, -100 * MS, 31, 30, CAUSE_FUTEX);
 	write_at(w->a, H1, 100, last_offset, 40, 50);
@@ -152,6 +168,85 @@ static void test_follower_write_not_leader(void **state)
 	assert_true(res.released);
 	assert_int_equal(res.release_replica, 2);
 	assert_int_equal(PHASE(REPLICATION), US(800) - US(50));
+	world_free(&w);
+}
+
+/*
+ * Two producers' equal-sized batches to one partition, appended at once by
+ * two handlers: H1 writes B's batch (offsets 100..109) 40..50, H2 A's
+ * (110..119) 45..55. A, answered first, would take the earliest append by
+ * time order. Replica 1 fetches from 110 at 300 (releasing 100..109) and
+ * from 120 at 600 (releasing 110..119).
+ */
+static void swap_world(struct world *w, struct req *b, bool ids)
+{
+	world_new(w);
+	write_id(w->a, H1, 100, 109, ids ? 8 : -1, ids ? 40 : -1, 40, 50);
+	write_id(w->a, H2, 110, 119, ids ? 7 : -1, ids ? 30 : -1, 45, 55);
+	fetch(w->r, 1, 100, 20);
+	fetch(w->r, 1, 110, 300);
+	fetch(w->r, 1, 120, 600);
+	produce_req_init(&w->q, NET, US(0), US(10), US(900), US(910));
+	produce_req_init(b, NET, US(2), US(12), US(950), US(960));
+	produce_req_part(&w->q, 0, 1000);
+	produce_req_part(b, 0, 1000);
+	w->q.parts[0].records = b->parts[0].records = 10;
+	w->q.r.acks = b->r.acks = -1;
+	w->q.parts[0].producer_id = 7; /* A */
+	w->q.parts[0].base_sequence = 30;
+	b->parts[0].producer_id = 8; /* B */
+	b->parts[0].base_sequence = 40;
+}
+
+/* With the writes' producer identity each request takes its own batch and
+ * its offsets' release; without it, time order swaps them. */
+static void test_batch_identity(void **state)
+{
+	struct world w;
+	struct req b;
+	struct attrib_result res;
+
+	(void)state;
+	swap_world(&w, &b, true);
+	run(&w, &res);
+	assert_int_equal(res.handler, H2);
+	assert_false(res.ambiguous);
+	assert_true(res.released);
+	assert_int_equal(res.t_release, US(600));
+	assert_int_equal(PHASE(APPEND), 10000); /* 45..55 */
+	assert_int_equal(PHASE(REPLICATION), US(600) - US(55));
+	assert_int_equal(attrib_request(w.a, &b.r, &res), ATTRIB_MATCHED);
+	assert_int_equal(res.handler, H1);
+	assert_false(res.ambiguous);
+	assert_int_equal(res.t_release, US(300));
+	assert_int_equal(attrib_stats(w.a)->by_batch_id, 2);
+	assert_int_equal(attrib_stats(w.a)->ambiguous_resolved, 0);
+	world_free(&w);
+
+	/* a write of another identity cannot be the batch: left unmatched */
+	swap_world(&w, &b, true);
+	w.q.parts[0].base_sequence = 31;
+	assert_int_equal(attrib_request(w.a, &w.q.r, &res), ATTRIB_UNM_NO_APPEND);
+	world_free(&w);
+
+	swap_world(&w, &b, false);
+	run(&w, &res);
+	assert_int_equal(res.handler, H1);
+	assert_true(res.ambiguous);
+	assert_int_equal(res.t_release, US(300));
+	assert_int_equal(attrib_request(w.a, &b.r, &res), ATTRIB_MATCHED);
+	assert_int_equal(res.handler, H2);
+	assert_int_equal(res.t_release, US(600));
+	assert_int_equal(attrib_stats(w.a)->by_batch_id, 0);
+	assert_int_equal(attrib_stats(w.a)->ambiguous_resolved, 1);
+	world_free(&w);
+
+	/* requests without identity (not idempotent) keep time order */
+	swap_world(&w, &b, true);
+	w.q.parts[0].producer_id = -1;
+	run(&w, &res);
+	assert_int_equal(res.handler, H1);
+	assert_true(res.ambiguous);
 	world_free(&w);
 }
 
@@ -606,6 +701,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_slow_follower_releases),
+	    cmocka_unit_test(test_batch_identity),
 	    cmocka_unit_test(test_follower_write_not_leader),
 	    cmocka_unit_test(test_follower_journal),
 	    cmocka_unit_test(test_follower_earlier_append),

@@ -184,6 +184,7 @@ static void fixed_tail(struct report_tail *rt)
 	rt->attrib.unmatched[ATTRIB_UNM_NO_APPEND] = 3;
 	rt->attrib.unmatched[ATTRIB_UNM_AMBIGUOUS] = 1;
 	rt->attrib.ambiguous_resolved = 2;
+	rt->attrib.by_batch_id = 3;
 	rt->attrib.dropped = 5;
 	rt->attrib.threads_full = 1;
 	rt->attrib.bytes = 123456;
@@ -245,7 +246,8 @@ static void test_tail_text(void **state)
 	    "  attributed 1000, not attributed 4 (no_append 3) (ambiguous 1); without wire times, "
 	    "not "
 	    "in the bands 5; cause events lost 7; "
-	    "handler chosen by time order 2; writes to unnamed files 4; attributed before their "
+	    "handler chosen by time order 2; handler chosen by batch id 3; writes to unnamed files "
+	    "4; attributed before their "
 	    "causes arrived 1\n"
 	    "\nWhy the tail is slow: the slowest produce requests (>= p99: 10 requests of 10.0ms "
 	    "to 250ms, 900ms in all) spent 85% of their time in the append phase.\n"
@@ -293,6 +295,7 @@ static void test_tail_text_variants(void **state)
 	rt.journal.block_ios = 0;
 	rt.attrib.unmatched[ATTRIB_UNM_NO_APPEND] = 0;
 	rt.attrib.ambiguous_resolved = 0;
+	rt.attrib.by_batch_id = 0;
 	rt.stats.unnamed_writes = rt.stats.early = 0;
 	rt.no_wire = 0;
 	report_tail_text(sink_open(&s), &rt);
@@ -415,8 +418,9 @@ static void test_tail_json(void **state)
 	tail_json(&s, &rt);
 	expect_text(
 	    &s, "{\"attribution\":{\"requests\":1000,\"unmatched\":{\"requests\":4,\"reasons\":{"
-		"\"no_append\":3,\"ambiguous\":1}},\"no_wire\":5,\"handler_by_time_order\":2,\"lo"
-		"st_events\":7,\"stack_errors\":2,\"file_events\":\"tracepoints\",\"bad_records\""
+		"\"no_append\":3,\"ambiguous\":1}},\"no_wire\":5,\"handler_by_time_order\":2,\"ha"
+		"ndler_by_batch_id\":3,\"lost_events\":7,\"stack_errors\":2,\"file_events\":"
+		"\"tracepoints\",\"bad_records\""
 		":0,\"segment_writes\":2000,\"unnamed_writes\":4,\"topic_ids\":0,\"unknown_topic_"
 		"ids\":0,\"early\":1,\"history_dropped\":6,\"history_bytes\":123456},\"bands\":{"
 		"\"lt_p50\":{\"requests\":900,\"min_us\":100,\"max_us\":2000,\"phases_pct\":{\"re"
@@ -521,7 +525,8 @@ static void test_tail_json_empty(void **state)
 	tail_json(&s, &rt);
 	j = sink_text(&s);
 	assert_contains(j, "{\"attribution\":{\"requests\":0,\"unmatched\":{\"requests\":0,"
-			   "\"reasons\":{}},\"no_wire\":0,\"handler_by_time_order\":0,");
+			   "\"reasons\":{}},\"no_wire\":0,\"handler_by_time_order\":0,"
+			   "\"handler_by_batch_id\":0,");
 	assert_contains(j, "\"top_partitions\":[],\"top_clients\":[],\"top_stacks\":[],");
 	assert_contains(j, "\"stack_errors\":0,\"file_events\":\"none\",\"bad_records\":0,");
 	/* no devices without commits or block I/O */
