@@ -1011,6 +1011,30 @@ static void test_abi1_frame_record(void **state)
 	assert_int_equal(f->v[0].req.wire, CORR_WIRE_ABI1);
 }
 
+/* A partition record of ABI 1-3 has no producer identity: -1; ABI 4's
+ * carries it to the request. */
+static void test_part_identity(void **state)
+{
+	struct fixture *f = *state;
+	struct klt_part_event p = evb_part(1, 0, 3, 100, 2);
+
+	assert_int_equal(evb_feed(f->c, evb_topic(1, 0, "orders")), 0);
+	p.producer_id = 4000000000ll;
+	p.base_sequence = 17;
+	assert_int_equal(corr_feed(f->c, &p, KLT_PART_V3_SIZE), 0);
+	p.partition = 4;
+	assert_int_equal(corr_feed(f->c, &p, sizeof(p)), 0);
+	assert_int_equal(corr_feed(f->c, &p, KLT_PART_V3_SIZE - 1), -EINVAL);
+	assert_int_equal(evb_feed(f->c, evb_produce(1, 5, 1, 1000, 2000)), 0);
+	assert_int_equal(evb_feed(f->c, evb_response(1, 5, 5000, 6000)), 0);
+	assert_int_equal(f->n, 1);
+	assert_int_equal(f->v[0].req.nparts, 2);
+	assert_int_equal(f->v[0].parts[0].producer_id, -1);
+	assert_int_equal(f->v[0].parts[0].base_sequence, -1);
+	assert_int_equal(f->v[0].parts[1].producer_id, 4000000000ll);
+	assert_int_equal(f->v[0].parts[1].base_sequence, 17);
+}
+
 static void test_unknown_conn_still_matched(void **state)
 {
 	struct fixture *f = *state;
@@ -1263,6 +1287,7 @@ int main(void)
 	    T(test_evicted_arrivals),
 	    cmocka_unit_test(test_produce_throttle),
 	    T(test_abi1_frame_record),
+	    T(test_part_identity),
 	    cmocka_unit_test(test_no_callback),
 	    T(test_golden_sequence),
 	    T(test_regression_response_mid_request_drops_topics),

@@ -288,6 +288,12 @@ static void test_threads_and_batches(void **state)
 	assert_int_equal(explain_feed(t, &b, sizeof(b)), -EINVAL);
 	assert_int_equal(explain_feed(t, &b, sizeof(b) - 8), -EINVAL);
 	assert_int_equal(explain_stats(t)->batches, 3);
+	/* an ABI 4 record, without the producer identity, is read */
+	b.base_offset = 300;
+	b.last_offset = 309;
+	assert_int_equal(explain_feed(t, &b, KLC_BATCH_V4_SIZE), 0);
+	assert_int_equal(explain_feed(t, &b, KLC_BATCH_V4_SIZE - 8), -EINVAL);
+	assert_int_equal(explain_stats(t)->batches, 4);
 	explain_free(t);
 }
 
