@@ -184,6 +184,11 @@ KW_INLINE __u32 kw_be32(const __u8 *b)
 	return ((__u32)b[0] << 24) | ((__u32)b[1] << 16) | ((__u32)b[2] << 8) | (__u32)b[3];
 }
 
+KW_INLINE __s64 kw_be64(const __u8 *b)
+{
+	return (__s64)((__u64)kw_be32(b) << 32 | kw_be32(b + 4));
+}
+
 KW_INLINE __u16 kw_be16(const __u8 *b)
 {
 	return (__u16)(((__u16)b[0] << 8) | (__u16)b[1]);
@@ -646,7 +651,7 @@ KW_STEP_FN int kw_step_fetch_offset(struct kw_flow *f, struct kw_in *in)
 		return kw_body_bad(f);
 	if (r == 0)
 		return KW_NONE;
-	f->fetch_offset = (__s64)((__u64)kw_be32(f->tok) << 32 | kw_be32(f->tok + 4));
+	f->fetch_offset = kw_be64(f->tok);
 	f->nparts++;
 	f->frame_emitted = 1;
 	f->skip = (f->api_version >= 12 ? 4 : 0) + (f->api_version >= 5 ? 8 : 0) + 4;
@@ -857,7 +862,7 @@ KW_STEP_FN int kw_step_batch(struct kw_flow *f, struct kw_in *in)
 			return kw_body_bad(f);
 		if (r == 0)
 			return KW_NONE;
-		f->part_pid = (__s64)((__u64)kw_be32(f->tok) << 32 | kw_be32(f->tok + 4));
+		f->part_pid = kw_be64(f->tok);
 		f->skip = KW_SEQ_AT - KW_PID_AT - 8;
 		f->state = S_BATCH_SEQ;
 		return KW_NONE;

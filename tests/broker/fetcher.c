@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "broker.h"
+#include "bytes.h"
 #include "kproto.h"
 #include "wbuf.h"
 
@@ -223,7 +224,7 @@ static uint8_t *recv_frame(const struct fetcher *f, int fd, size_t *len)
 
 	if (recv_all(f, fd, sz, 4))
 		return NULL;
-	n = (uint32_t)sz[0] << 24 | (uint32_t)sz[1] << 16 | (uint32_t)sz[2] << 8 | sz[3];
+	n = get_be32(sz);
 	if (n < 4 || n > RB_MAX_FRAME || !(body = malloc(n)))
 		return NULL;
 	if (recv_all(f, fd, body, n)) {
@@ -347,11 +348,7 @@ static int announce_topics(const struct fetcher *f, int fd, int32_t corr)
 	if (!w.oom) {
 		wb_patch_i32(&w, 0, (int32_t)(w.len - 4));
 		if (!write_all(fd, w.p, w.len) && (resp = recv_frame(f, fd, &len))) {
-			rc = len >= 4 &&
-				     (int32_t)((uint32_t)resp[0] << 24 | (uint32_t)resp[1] << 16 |
-					       (uint32_t)resp[2] << 8 | resp[3]) == corr
-				 ? 0
-				 : -1;
+			rc = len >= 4 && (int32_t)get_be32(resp) == corr ? 0 : -1;
 			free(resp);
 		}
 	}

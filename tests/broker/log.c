@@ -23,26 +23,8 @@
 
 #include "broker.h"
 #include "kproto.h"
+#include "bytes.h"
 #include "slice.h"
-
-static void put_be32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static void put_be64(uint8_t *p, uint64_t v)
-{
-	put_be32(p, (uint32_t)(v >> 32));
-	put_be32(p + 4, (uint32_t)v);
-}
-
-static uint32_t get_be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
 
 /* Opens <dir>/<base>.log and its mmapped .index, as Kafka's roll does. */
 static int segment_open(struct partition *p, int64_t base, struct segment *s)
@@ -399,8 +381,7 @@ static int32_t seq_add(int32_t seq, uint32_t n)
 
 static void batch_ids_add(struct batch_ids *ids, const uint8_t *h, bool first)
 {
-	int64_t pid = (int64_t)(((uint64_t)get_be32(h + BATCH_PRODUCER_ID) << 32) |
-				get_be32(h + BATCH_PRODUCER_ID + 4));
+	int64_t pid = get_be64(h + BATCH_PRODUCER_ID);
 	int16_t epoch = (int16_t)((h[BATCH_PRODUCER_EPOCH] << 8) | h[BATCH_PRODUCER_EPOCH + 1]);
 	int32_t seq = (int32_t)get_be32(h + BATCH_BASE_SEQUENCE);
 	uint32_t count = get_be32(h + KPROTO_BATCH_RECORDS_COUNT);
@@ -493,7 +474,7 @@ static int maybe_roll(struct broker *b, struct partition *p, size_t len)
 /* Kafka's RecordBatch.lastOffset(): baseOffset + lastOffsetDelta. */
 static int64_t batch_last_offset(const uint8_t *h)
 {
-	int64_t base = (int64_t)(((uint64_t)get_be32(h) << 32) | get_be32(h + 4));
+	int64_t base = get_be64(h);
 
 	return base + (int64_t)get_be32(h + 23);
 }
@@ -728,7 +709,7 @@ static int follower_batches(const uint8_t *rec, size_t len, int64_t from, size_t
 	while (len - off >= KPROTO_BATCH_HEADER_LEN) {
 		const uint8_t *h = rec + off;
 		uint32_t blen = get_be32(h + 8);
-		int64_t base = (int64_t)(((uint64_t)get_be32(h) << 32) | get_be32(h + 4));
+		int64_t base = get_be64(h);
 
 		if (blen < KPROTO_BATCH_HEADER_LEN - 12 || h[16] != 2)
 			return -1;

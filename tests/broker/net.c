@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "broker.h"
+#include "bytes.h"
 
 #define EV_WAKE UINT64_MAX
 
@@ -212,15 +213,10 @@ static int hand_off(struct net *n, struct conn *c, uint64_t t_read)
 	return 0;
 }
 
-static uint32_t be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 /* The size is complete: check it and make room for the body. */
 static const char *start_body(struct conn *c)
 {
-	int32_t size = (int32_t)be32(c->size_buf);
+	int32_t size = (int32_t)get_be32(c->size_buf);
 
 	if (c->size_buf[0] == 0x16 && c->size_buf[1] == 0x03)
 		return "TLS handshake on a plaintext listener";

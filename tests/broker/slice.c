@@ -1,16 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* Offset -> segment byte range; see slice.h. */
+#include "bytes.h"
 #include "slice.h"
-
-static uint32_t be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static int64_t be64(const uint8_t *p)
-{
-	return (int64_t)((uint64_t)be32(p) << 32 | be32(p + 4));
-}
 
 uint64_t slice_index_lookup(const uint8_t *index, uint32_t n, int64_t base, int64_t offset)
 {
@@ -21,12 +12,12 @@ uint64_t slice_index_lookup(const uint8_t *index, uint32_t n, int64_t base, int6
 	while (lo < hi) {
 		uint32_t mid = lo + (hi - lo) / 2;
 
-		if ((int64_t)be32(index + (size_t)mid * 8) <= offset - base)
+		if ((int64_t)get_be32(index + (size_t)mid * 8) <= offset - base)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return lo ? be32(index + (size_t)(lo - 1) * 8 + 4) : 0;
+	return lo ? get_be32(index + (size_t)(lo - 1) * 8 + 4) : 0;
 }
 
 /* One batch header at pos: its first and last offset and its size on disk. */
@@ -38,12 +29,12 @@ static int read_header(slice_read_fn rd, void *ctx, const struct slice_query *q,
 
 	if (q->end_pos - pos < SLICE_HEADER_BYTES || rd(ctx, h, sizeof(h), pos))
 		return -1;
-	blen = be32(h + 8); /* batchLength: bytes after this field */
+	blen = get_be32(h + 8); /* batchLength: bytes after this field */
 	*size = 12 + (uint64_t)blen;
 	if (blen < SLICE_HEADER_BYTES - 12 || *size > q->end_pos - pos)
 		return -1;
-	*first = be64(h);
-	*last = *first + (int32_t)be32(h + 23);
+	*first = get_be64(h);
+	*last = *first + (int32_t)get_be32(h + 23);
 	return *last < *first ? -1 : 0;
 }
 
