@@ -47,6 +47,7 @@ struct loader {
 	struct bpf_link *links[LOADER_MAX_LINKS];
 	int nlinks;
 	char err[256];
+	int exit; /* the exit status the failure calls for (exitcode.h); 0: 1 */
 };
 
 /* Every step returns 0 or a negative errno, and on failure leaves in
@@ -55,6 +56,9 @@ int loader_fail(struct loader *l, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* NULL (the loader could not be allocated) reads "out of memory". */
 const char *loader_error(const struct loader *l);
+/* What the failure calls for: KLT_EXIT_KERNEL without BTF,
+ * KLT_EXIT_PRIVILEGE when bpf(2) refused, else KLT_EXIT_FAILURE. */
+int loader_exit(const struct loader *l);
 
 /* Before the skeleton's open: libbpf's log (all of it with verbose, else
  * none) and the kernel BTF that CO-RE needs. */

@@ -40,6 +40,8 @@ int probe_epoll_fd(const struct probe *p);
 /* The per-CPU counters summed. */
 int probe_stats(struct probe *p, struct klt_stats *sum);
 const char *probe_error(const struct probe *p);
+/* The exit status its failure calls for (loader_exit()). */
+int probe_exit(const struct probe *p);
 /* After attach: NULL if the syscalls' own tracepoints are in use, else why
  * not (the raw sys_enter/sys_exit pair, costlier, was attached instead). */
 const char *probe_syscall_fallback(const struct probe *p);

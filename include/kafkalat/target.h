@@ -67,6 +67,11 @@ int target_find_listeners(const char *proc_root, const uint16_t *ports, int npor
 int target_listening_ports(const char *proc_root, int pid, const uint16_t *ports, int nports,
 			   bool *listening);
 
+/* The TCP ports pid listens on (any port, IPv4 or IPv6), ascending and
+ * each once: the first max in ports[], and how many there are in all (0 for
+ * a process that listens on none), or a negative errno (-ESRCH gone). */
+int target_own_listen_ports(const char *proc_root, int pid, uint16_t *ports, int max);
+
 /* Counts pid's ESTABLISHED TCP sockets (IPv4 and IPv6) whose local port is
  * one of ports[]: the connections already open when kafkalat attaches. */
 int target_count_connections(const char *proc_root, int pid, const uint16_t *ports, int nports,

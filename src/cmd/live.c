@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <sched.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,8 @@
 
 #include <bpf/bpf.h>
 
+#include "kafkalat/caps.h"
+#include "kafkalat/exitcode.h"
 #include "kafkalat/ksyms.h"
 #include "kafkalat/live.h"
 #include "kafkalat/outputs.h"
@@ -54,6 +57,36 @@ static void on_signal(int sig)
 	signal(sig, SIG_DFL);
 }
 
+/* A reader gone from stdout (`kafkalat -j | head -1`) ends the run through
+ * EPIPE rather than SIGPIPE: killed, kafkalat would take seconds to exit
+ * while the kernel drops its links one at a time (docs/design.md, "Bad
+ * states"). A handler, not SIG_IGN, so that a command kafkalat record
+ * starts gets the default back at exec. */
+static void on_sigpipe(int sig)
+{
+	(void)sig;
+}
+
+/* The signals that end a run. While kafkalat attaches they are blocked, so
+ * that none fails a bpf(2) call half-way (the verifier gives up on a
+ * pending signal); between the steps a pending one ends the run. */
+static void stop_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+}
+
+/* The stop signal waiting, or 0. */
+static int pending_stop(void)
+{
+	sigset_t p;
+
+	if (sigpending(&p))
+		return 0;
+	return sigismember(&p, SIGINT) ? SIGINT : sigismember(&p, SIGTERM) ? SIGTERM : 0;
+}
+
 struct live {
 	const struct cli_opts *o;
 	int pids[KLT_MAX_BROKERS]; /* the brokers traced */
@@ -72,6 +105,9 @@ struct live {
 	int nice_now;
 	unsigned records_unchecked; /* since the last look at the clock */
 	char why[160];		    /* why the run ended, when no module says */
+	char no_tracefs[160];	    /* why tracefs is unavailable, or "" */
+	int exit;		    /* what a failed step calls for (exitcode.h) */
+	bool stdout_gone;	    /* its reader closed stdout */
 	int stats_fd;		    /* --bpf-stats: the kernel counts while it is open */
 	bool bpf_counted;	    /* BPF run times were counted from the start */
 	struct cost_mark {
@@ -260,12 +296,27 @@ static int start_causes(struct live *lv)
 	return 0;
 }
 
+/* Another process's fds are readable with CAP_SYS_PTRACE, or when it runs
+ * as kafkalat's user with no more capabilities than kafkalat. */
+static void denied(struct live *lv, const char *what)
+{
+	uint64_t eff;
+
+	lv->exit = KLT_EXIT_PRIVILEGE;
+	if (!caps_effective(&eff) && !caps_has(eff, CAP_SYS_PTRACE))
+		fprintf(stderr, "kafkalat: cannot read %s: missing CAP_SYS_PTRACE (run as root)\n",
+			what);
+	else
+		fprintf(stderr, "kafkalat: cannot read %s: %s\n", what, strerror(EACCES));
+}
+
 static int find_listeners(struct live *lv)
 {
 	const struct cli_opts *o = lv->o;
 	int err = target_find_listeners("/proc", o->ports, o->nports, lv->pids, KLT_MAX_BROKERS,
 					&lv->npids);
 
+	lv->exit = KLT_EXIT_NO_TARGET;
 	if (err == -ENOENT)
 		fprintf(stderr,
 			"kafkalat: no process listens on port %u%s (use -P PORT or -p PID)\n",
@@ -276,37 +327,88 @@ static int find_listeners(struct live *lv)
 			"with -p PID\n",
 			KLT_MAX_BROKERS);
 	else if (err == -EACCES)
-		fprintf(stderr, "kafkalat: cannot read other processes' fds to find the "
-				"broker: run as root\n");
+		denied(lv, "other processes' fds to find the broker");
 	else if (err)
 		fprintf(stderr, "kafkalat: finding the broker failed: %s\n", strerror(-err));
 	return err;
 }
 
-/* A broker given by -p exists and listens on one of the ports. */
-static int check_pid(const struct cli_opts *o, int pid)
+/* The first of the ports pid listens on, or 0. */
+static uint16_t first_port(const struct cli_opts *o, int pid)
 {
 	bool listening[KLT_MAX_PORTS] = {false};
-	int err;
 
-	if (target_check_pid("/proc", pid)) {
-		fprintf(stderr, "kafkalat: no process with pid %d\n", pid);
-		return -ESRCH;
+	if (target_listening_ports("/proc", pid, o->ports, o->nports, listening) > 0)
+		for (int i = 0; i < o->nports; i++)
+			if (listening[i])
+				return o->ports[i];
+	return 0;
+}
+
+/* Why pid is not the broker of the ports: another process has them, pid
+ * listens on other ports, or on none (sleep, a shell: no broker at all). */
+static void not_listening(const struct cli_opts *o, int pid)
+{
+	char comm[32] = "?", other[32] = "?", list[64] = "";
+	int owners[KLT_MAX_BROKERS], owner, n, np = 0;
+	uint16_t own[6];
+	size_t off = 0;
+
+	target_comm("/proc", pid, comm, sizeof(comm));
+	if (!target_find_listeners("/proc", o->ports, o->nports, owners, KLT_MAX_BROKERS, &np)) {
+		owner = owners[0];
+		target_comm("/proc", owner, other, sizeof(other));
+		fprintf(stderr,
+			"kafkalat: port %u belongs to pid %d (%s), not to pid %d (%s): use -p "
+			"%d, or -P with a port pid %d listens on\n",
+			first_port(o, owner) ? first_port(o, owner) : o->ports[0], owner, other,
+			pid, comm, owner, pid);
+		return;
 	}
-	err = target_listening_ports("/proc", pid, o->ports, o->nports, listening);
+	n = target_own_listen_ports("/proc", pid, own, 6);
+	if (n == 0) {
+		fprintf(stderr,
+			"kafkalat: pid %d (%s) listens on no TCP port: not a Kafka broker\n", pid,
+			comm);
+		return;
+	}
+	for (int i = 0; i < n && i < 6; i++)
+		off +=
+		    (size_t)snprintf(list + off, sizeof(list) - off, "%s%u", i ? ", " : "", own[i]);
+	fprintf(stderr,
+		"kafkalat: pid %d (%s) does not listen on port %u%s; it listens on %s%s "
+		"(use -P PORT)\n",
+		pid, comm, o->ports[0], o->nports > 1 ? " or the other ports given" : "",
+		n > 0 ? list : "?", n > 6 ? ", ..." : "");
+}
+
+/* A broker given by -p exists and listens on one of the ports. */
+static int check_pid(struct live *lv, int pid)
+{
+	const struct cli_opts *o = lv->o;
+	bool listening[KLT_MAX_PORTS] = {false};
+	int err = target_check_pid("/proc", pid);
+
+	lv->exit = KLT_EXIT_NO_TARGET;
+	if (!err)
+		err = target_listening_ports("/proc", pid, o->ports, o->nports, listening);
+	if (err == -ESRCH) {
+		fprintf(stderr, "kafkalat: no process with pid %d\n", pid);
+		return err;
+	}
 	if (err == 0) {
-		fprintf(stderr, "kafkalat: pid %d does not listen on port %u%s (use -P PORT)\n",
-			pid, o->ports[0], o->nports > 1 ? " or the other ports given" : "");
+		not_listening(o, pid);
 		return -ENOENT;
 	}
-	if (err == -EACCES || err == -EPERM)
-		fprintf(stderr,
-			"kafkalat: cannot read the sockets of pid %d: run as root (or with "
-			"CAP_BPF, CAP_PERFMON and CAP_SYS_PTRACE)\n",
-			pid);
-	else if (err < 0)
+	if (err == -EACCES || err == -EPERM) {
+		char what[48];
+
+		snprintf(what, sizeof(what), "the sockets of pid %d", pid);
+		denied(lv, what);
+	} else if (err < 0) {
 		fprintf(stderr, "kafkalat: reading the sockets of pid %d failed: %s\n", pid,
 			strerror(-err));
+	}
 	return err < 0 ? err : 0;
 }
 
@@ -319,51 +421,83 @@ static int find_targets(struct live *lv)
 	if (!o->npids)
 		return find_listeners(lv);
 	for (int i = 0; i < o->npids; i++)
-		if ((err = check_pid(o, o->pids[i])))
+		if ((err = check_pid(lv, o->pids[i])))
 			return err;
 	memcpy(lv->pids, o->pids, sizeof(lv->pids));
 	lv->npids = o->npids;
 	return 0;
 }
 
-static int start_probe(struct live *lv)
+static int probe_failed(struct live *lv)
 {
-	const struct cli_opts *o = lv->o;
-	struct probe_opts po = {.npids = lv->npids,
-				.nports = o->nports,
-				.verbose = o->verbose,
-				.ringbuf_bytes = o->ringbuf_bytes};
-	int err;
-
-	memcpy(po.pids, lv->pids, sizeof(po.pids));
-	memcpy(po.ports, o->ports, sizeof(po.ports));
-	err = probe_open(&lv->probe, &po);
-	if (!err)
-		err = probe_load(lv->probe);
-	if (!err)
-		err = probe_attach(lv->probe, on_record, lv);
-	if (err)
-		fprintf(stderr, "kafkalat: %s\n", probe_error(lv->probe));
-	else if (probe_syscall_fallback(lv->probe))
-		fprintf(stderr,
-			"kafkalat: socket syscalls on the raw sys_enter/sys_exit tracepoints, "
-			"which cost more per syscall (%s)\n",
-			probe_syscall_fallback(lv->probe));
-	return err;
+	fprintf(stderr, "kafkalat: %s\n", probe_error(lv->probe));
+	lv->exit = probe_exit(lv->probe);
+	return -1;
 }
 
 /* The syscall tracepoints are found through tracefs; systemd mounts it,
  * minimal systems may not. Mounting it at its usual place is what any
- * tracer's user would do by hand. */
-static void ensure_tracefs(bool verbose)
+ * tracer's user would do by hand. Without it the raw syscall tracepoints
+ * serve (tp_btf needs no tracefs): the run goes on, at a higher cost. */
+static void ensure_tracefs(struct live *lv)
 {
 	if (!access("/sys/kernel/tracing/events", F_OK) ||
 	    !access("/sys/kernel/debug/tracing/events", F_OK))
 		return;
 	if (mount("nodev", "/sys/kernel/tracing", "tracefs", 0, NULL) == 0)
 		fprintf(stderr, "kafkalat: mounted tracefs at /sys/kernel/tracing\n");
-	else if (verbose)
-		fprintf(stderr, "kafkalat: mounting tracefs failed: %s\n", strerror(errno));
+	else
+		snprintf(lv->no_tracefs, sizeof(lv->no_tracefs),
+			 "tracefs not mounted at /sys/kernel/tracing and cannot mount it: %s",
+			 strerror(errno));
+}
+
+static int load_probe(struct live *lv)
+{
+	const struct cli_opts *o = lv->o;
+	struct probe_opts po = {.npids = lv->npids,
+				.nports = o->nports,
+				.verbose = o->verbose,
+				.ringbuf_bytes = o->ringbuf_bytes};
+
+	memcpy(po.pids, lv->pids, sizeof(po.pids));
+	memcpy(po.ports, o->ports, sizeof(po.ports));
+	ensure_tracefs(lv);
+	if (probe_open(&lv->probe, &po) || probe_load(lv->probe))
+		return probe_failed(lv);
+	return 0;
+}
+
+static int attach_probe(struct live *lv)
+{
+	if (probe_attach(lv->probe, on_record, lv))
+		return probe_failed(lv);
+	if (!probe_syscall_fallback(lv->probe))
+		return 0;
+	if (lv->no_tracefs[0])
+		fprintf(stderr,
+			"kafkalat: %s: socket syscalls on the raw sys_enter/sys_exit tracepoints, "
+			"which cost more per syscall\n",
+			lv->no_tracefs);
+	else
+		fprintf(stderr,
+			"kafkalat: socket syscalls on the raw sys_enter/sys_exit tracepoints, "
+			"which cost more per syscall (%s)\n",
+			probe_syscall_fallback(lv->probe));
+	return 0;
+}
+
+/* What was printed reaches the reader now, and whether the reader is still
+ * there (a pipe without one polls POLLERR, written to or not): once gone,
+ * gone. */
+static bool stdout_gone(struct live *lv)
+{
+	struct pollfd pfd = {.fd = STDOUT_FILENO};
+
+	fflush(stdout);
+	if (!lv->stdout_gone && poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLERR))
+		lv->stdout_gone = true;
+	return lv->stdout_gone;
 }
 
 static void check_cause_lost(struct live *lv)
@@ -494,22 +628,13 @@ static int wait_rings(struct live *lv)
 	return n > 0;
 }
 
-static bool has_cap_sys_nice(void)
-{
-	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
-	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {{0}};
-
-	if (syscall(SYS_capget, &hdr, data))
-		return false;
-	return data[CAP_TO_INDEX(CAP_SYS_NICE)].effective & CAP_TO_MASK(CAP_SYS_NICE);
-}
-
 /* Giving way is only safe if kafkalat can take its priority back. */
 static bool can_return_to(int nice)
 {
 	struct rlimit rl;
+	uint64_t eff;
 
-	if (has_cap_sys_nice())
+	if (!caps_effective(&eff) && caps_has(eff, CAP_SYS_NICE))
 		return true;
 	return !getrlimit(RLIMIT_NICE, &rl) &&
 	       (rl.rlim_cur == RLIM_INFINITY || 20 - (long)rl.rlim_cur <= nice);
@@ -578,6 +703,8 @@ static const char *poll_loop(struct live *lv, uint64_t t_start, struct klt_stats
 			check_lost(lv, st);
 			check_cause_lost(lv);
 			pipeline_flush(lv->pipe);
+			if (stdout_gone(lv))
+				return NULL;
 			if (brokers_gone(lv))
 				return lv->npids > 1 ? "the brokers exited" : "the broker exited";
 			if (lv->child > 0 && record_child_done(lv->child, &lv->child_status)) {
@@ -634,6 +761,7 @@ static int start_bpf_stats(struct live *lv)
 				"kafkalat: --bpf-stats: cannot turn on the kernel's BPF run-time "
 				"statistics: %s%s\n",
 				strerror(err), err == EPERM ? " (it needs CAP_SYS_ADMIN)" : "");
+			lv->exit = err == EPERM ? KLT_EXIT_PRIVILEGE : KLT_EXIT_FAILURE;
 			return -1;
 		}
 	}
@@ -824,6 +952,114 @@ static int start_pipeline(struct live *lv)
 	return 0;
 }
 
+/* Without CAP_BPF and CAP_PERFMON nothing can be traced: say which are
+ * missing before anything is loaded. An unreadable set is left to bpf(2). */
+static int check_caps(struct live *lv)
+{
+	char missing[64];
+	uint64_t eff;
+	int n;
+
+	if (caps_effective(&eff))
+		return 0;
+	n = caps_missing(eff, CAPS_FOR_BPF, missing, sizeof(missing));
+	if (!n)
+		return 0;
+	fprintf(stderr,
+		"kafkalat: missing %s %s: run as root, or with CAP_BPF and CAP_PERFMON (or "
+		"CAP_SYS_ADMIN)\n",
+		n > 1 ? "capabilities" : "capability", missing);
+	lv->exit = KLT_EXIT_PRIVILEGE;
+	return -1;
+}
+
+static int open_outputs(struct live *lv)
+{
+	return outputs_open(&lv->out);
+}
+
+static int open_record(struct live *lv)
+{
+	const struct cli_opts *o = lv->o;
+
+	if (!o->record)
+		return 0;
+	return record_open(&lv->rec, o, lv->pids[0], lv->causes != NULL, live_stack_text, lv);
+}
+
+/* Between two steps of the attach: a stop signal or the brokers' exit ends
+ * the run before it began. */
+static int still_wanted(struct live *lv)
+{
+	int sig = pending_stop();
+
+	if (sig) {
+		fprintf(stderr, "kafkalat: %s before tracing began\n",
+			sig == SIGINT ? "interrupted (SIGINT)" : "terminated (SIGTERM)");
+		lv->exit = KLT_EXIT_SIGNAL_BASE + sig;
+		return -1;
+	}
+	if (lv->npids && brokers_gone(lv)) {
+		if (lv->npids > 1)
+			fprintf(stderr, "kafkalat: the brokers exited before tracing began\n");
+		else
+			fprintf(stderr,
+				"kafkalat: the broker (pid %d) exited before tracing began\n",
+				lv->pids[0]);
+		lv->exit = KLT_EXIT_NO_TARGET;
+		return -1;
+	}
+	return 0;
+}
+
+/* From the capabilities to the rings' waiter, in order; each step says
+ * why it failed and sets lv->exit when that is not a plain failure. */
+static int setup(struct live *lv)
+{
+	static int (*const steps[])(struct live *) = {
+	    check_caps,	  find_targets, open_outputs,	load_probe,	  attach_probe,
+	    start_causes, open_record,	start_pipeline, open_ring_waiter, start_bpf_stats,
+	};
+
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		lv->exit = KLT_EXIT_FAILURE;
+		if (steps[i](lv) || still_wanted(lv))
+			return -1;
+	}
+	return 0;
+}
+
+/* Traces from the announcement to the summary: the exit status. */
+static int trace(struct live *lv)
+{
+	const struct cli_opts *o = lv->o;
+	struct klt_stats st = {0};
+	const char *why;
+	uint64_t t_start;
+	int rc;
+
+	cost_mark(lv, &lv->cost0);
+	t_start = now_ns(CLOCK_MONOTONIC);
+	pipeline_clock(lv->pipe, (int64_t)now_ns(CLOCK_REALTIME) - (int64_t)t_start);
+	announce(lv);
+	pipeline_record_begin(lv->pipe, t_start);
+	if (o->record && o->record->cmd && (lv->child = record_spawn(o->record->cmd)) < 0)
+		return KLT_EXIT_FAILURE;
+	start_pacing(lv);
+	why = poll_loop(lv, t_start, &st);
+	set_nice(lv, lv->pace.base_nice); /* the summary and the teardown at full speed */
+	if (why)
+		fprintf(stderr, "kafkalat: stopping: %s\n", why);
+	finish(lv, (double)(now_ns(CLOCK_MONOTONIC) - t_start) / 1e9, &st);
+	rc = pipeline_error(lv->pipe) ? KLT_EXIT_FAILURE : KLT_EXIT_OK;
+	if (o->record && why && strncmp(why, "the ", 4))
+		rc = KLT_EXIT_FAILURE; /* a failure, not an end */
+	/* quietly, with the status of a reader's usual end */
+	if (rc == KLT_EXIT_OK && stdout_gone(lv))
+		rc = KLT_EXIT_SIGNAL_BASE + SIGPIPE;
+	return rc;
+}
+
 int live_run(const struct cli_opts *o)
 {
 	struct live lv = {.o = o,
@@ -834,48 +1070,31 @@ int live_run(const struct cli_opts *o)
 			  .epfd = -1,
 			  .stats_fd = -1,
 			  .child_status = -1};
-	struct klt_stats st = {0};
-	const char *why;
-	uint64_t t_start;
-	int rc = 1;
+	sigset_t stops;
+	int rc;
 
-	if (find_targets(&lv) || outputs_open(&lv.out))
-		goto out;
+	stop_signals(&stops);
+	sigprocmask(SIG_BLOCK, &stops, NULL);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
-	ensure_tracefs(o->verbose);
-	if (start_probe(&lv) || start_causes(&lv) ||
-	    (o->record &&
-	     record_open(&lv.rec, o, lv.pids[0], lv.causes != NULL, live_stack_text, &lv)) ||
-	    start_pipeline(&lv) || open_ring_waiter(&lv) || start_bpf_stats(&lv))
-		goto out;
-	cost_mark(&lv, &lv.cost0);
-	t_start = now_ns(CLOCK_MONOTONIC);
-	pipeline_clock(lv.pipe, (int64_t)now_ns(CLOCK_REALTIME) - (int64_t)t_start);
-	announce(&lv);
-	pipeline_record_begin(lv.pipe, t_start);
-	if (o->record && o->record->cmd && (lv.child = record_spawn(o->record->cmd)) < 0)
-		goto out;
-	start_pacing(&lv);
-	why = poll_loop(&lv, t_start, &st);
-	set_nice(&lv, lv.pace.base_nice); /* the summary and the teardown at full speed */
-	if (why)
-		fprintf(stderr, "kafkalat: stopping: %s\n", why);
-	finish(&lv, (double)(now_ns(CLOCK_MONOTONIC) - t_start) / 1e9, &st);
-	rc = pipeline_error(lv.pipe) ? 1 : 0;
-	if (o->record && why && strncmp(why, "the ", 4))
-		rc = 1; /* a failure, not an end */
-out:
+	signal(SIGPIPE, on_sigpipe);
+	if (setup(&lv)) {
+		/* a signal still pending dies with the process, unhandled */
+		rc = lv.exit;
+	} else {
+		sigprocmask(SIG_UNBLOCK, &stops, NULL);
+		rc = trace(&lv);
+	}
 	if (lv.child > 0) /* the run ended first: stopping it is no failure */
 		record_child_stop(lv.child);
-	if (o->record && record_close(&lv, rc == 0) != 0)
-		rc = 1;
+	if (o->record && record_close(&lv, rc == 0) != 0 && rc == KLT_EXIT_OK)
+		rc = KLT_EXIT_FAILURE;
 	if (lv.epfd >= 0)
 		close(lv.epfd);
 	if (lv.stats_fd >= 0)
 		close(lv.stats_fd);
-	if (outputs_close(&lv.out, lv.pipe))
-		rc = 1;
+	if (outputs_close(&lv.out, lv.pipe) && rc == KLT_EXIT_OK)
+		rc = KLT_EXIT_FAILURE;
 	causes_destroy(lv.causes);
 	pipeline_free(lv.pipe);
 	ksyms__free(lv.ksyms);

@@ -297,6 +297,7 @@ static int scan_net(const char *root, int pid, int family, target_sock_cb cb, vo
 struct inode_ent {
 	uint64_t inode;
 	int port_idx;
+	uint16_t port;
 	bool seen;
 };
 
@@ -305,7 +306,8 @@ struct inode_set {
 	size_t n, cap;
 };
 
-/* Collects the sockets in one state on one of the ports. */
+/* Collects the sockets in one state on one of the ports (every port when
+ * ports is NULL). */
 struct collect {
 	const uint16_t *ports;
 	int nports;
@@ -313,11 +315,11 @@ struct collect {
 	struct inode_set *set;
 };
 
-static int inode_set_add(struct inode_set *set, uint64_t inode, int port_idx)
+static int inode_set_add(struct inode_set *set, uint64_t inode, int port_idx, uint16_t port)
 {
 	if (grow_array((void **)&set->v, &set->cap, set->n + 1, sizeof(*set->v), SIZE_MAX))
 		return -ENOMEM;
-	set->v[set->n++] = (struct inode_ent){inode, port_idx, false};
+	set->v[set->n++] = (struct inode_ent){inode, port_idx, port, false};
 	return 0;
 }
 
@@ -350,8 +352,8 @@ static int collect_cb(const struct target_sock *s, void *ctx)
 
 	if (s->state != c->state || s->inode == 0)
 		return 0;
-	idx = port_index(c->ports, c->nports, s->local_port);
-	return idx < 0 ? 0 : inode_set_add(c->set, s->inode, idx);
+	idx = c->ports ? port_index(c->ports, c->nports, s->local_port) : 0;
+	return idx < 0 ? 0 : inode_set_add(c->set, s->inode, idx, s->local_port);
 }
 
 /* The inodes of <root>[/<pid>]/net/tcp{,6} sockets in state on ports, sorted. */
@@ -391,6 +393,9 @@ static int match_fd(DIR *d, const char *name, struct inode_set *set)
 	if (name[0] == '.')
 		return 0;
 	n = readlinkat(dirfd(d), name, link, sizeof(link));
+	/* a process kafkalat may not ptrace lists its fds but hides their targets */
+	if (n < 0 && (errno == EACCES || errno == EPERM))
+		return -EACCES;
 	if (n < 0 || (size_t)n >= sizeof(link) || !parse_socket_link(link, (size_t)n, &inode))
 		return 0;
 	e = inode_set_find(set, inode);
@@ -401,7 +406,8 @@ static int match_fd(DIR *d, const char *name, struct inode_set *set)
 }
 
 /* Marks the set's sockets that pid holds open; returns how many of its fds
- * matched, -ESRCH if pid is gone, or a negative errno (-EACCES). */
+ * matched, -ESRCH if pid is gone, or a negative errno (-EACCES: its fds or
+ * their targets are not ours to read). */
 static int scan_pid_fds(const char *root, int pid, struct inode_set *set)
 {
 	char path[PATH_MAX];
@@ -415,11 +421,13 @@ static int scan_pid_fds(const char *root, int pid, struct inode_set *set)
 	d = opendir(path);
 	if (!d)
 		return errno == ENOENT ? -ESRCH : -errno;
-	while ((de = readdir(d)) != NULL)
-		if (matched < INT_MAX)
-			matched += match_fd(d, de->d_name, set);
+	while (r >= 0 && (de = readdir(d)) != NULL) {
+		r = match_fd(d, de->d_name, set);
+		if (r > 0 && matched < INT_MAX)
+			matched++;
+	}
 	closedir(d);
-	return matched;
+	return r < 0 ? r : matched;
 }
 
 /* A /proc directory entry that is a pid: all digits, in int range. */
@@ -581,7 +589,7 @@ static int holds_sock(const char *root, int pid, uint16_t local_port, uint16_t r
 		r = scan_net(root, pid, AF_INET6, match_cb, &m);
 	if (r < 0 || !m.inode)
 		return r < 0 ? r : 0;
-	r = inode_set_add(&set, m.inode, 0);
+	r = inode_set_add(&set, m.inode, 0, local_port);
 	if (!r)
 		r = scan_pid_fds(root, pid, &set);
 	free(set.v);
@@ -620,6 +628,42 @@ int target_listening_ports(const char *proc_root, int pid, const uint16_t *ports
 		count += listening[i];
 	free(set.v);
 	return r < 0 ? r : count;
+}
+
+static int port_cmp(const void *a, const void *b)
+{
+	return (int)*(const uint16_t *)a - (int)*(const uint16_t *)b;
+}
+
+int target_own_listen_ports(const char *proc_root, int pid, uint16_t *ports, int max)
+{
+	struct inode_set set = {0};
+	struct collect c = {NULL, 0, TARGET_TCP_LISTEN, &set};
+	uint16_t *all = NULL;
+	int r, n = 0, k = 0;
+
+	if (!proc_root || (max > 0 && !ports))
+		return -EINVAL;
+	r = pid_sockets(proc_root, pid, &c);
+	if (r == 0 && set.n && !(all = calloc(set.n, sizeof(*all))))
+		r = -ENOMEM;
+	for (size_t i = 0; r == 0 && i < set.n; i++)
+		if (set.v[i].seen)
+			all[n++] = set.v[i].port;
+	if (n)
+		qsort(all, (size_t)n, sizeof(*all), port_cmp);
+	/* an IPv4 and an IPv6 listener on one port count once */
+	for (int i = 0; i < n; i++) {
+		if (k && all[i] == all[k - 1])
+			continue;
+		all[k] = all[i];
+		if (k < max)
+			ports[k] = all[i];
+		k++;
+	}
+	free(all);
+	free(set.v);
+	return r < 0 ? r : k;
 }
 
 int target_count_connections(const char *proc_root, int pid, const uint16_t *ports, int nports,

@@ -6,11 +6,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "kafkalat/exitcode.h"
 #include "kafkalat/loader.h"
 
 int loader_fail(struct loader *l, int err, const char *fmt, ...)
@@ -28,6 +30,11 @@ const char *loader_error(const struct loader *l)
 	return l ? l->err : "out of memory";
 }
 
+int loader_exit(const struct loader *l)
+{
+	return l && l->exit ? l->exit : KLT_EXIT_FAILURE;
+}
+
 static int print_all(enum libbpf_print_level level, const char *fmt, va_list args)
 {
 	(void)level;
@@ -36,14 +43,20 @@ static int print_all(enum libbpf_print_level level, const char *fmt, va_list arg
 
 int loader_begin(struct loader *l, const char *what, bool verbose)
 {
+	struct stat st;
+
 	l->what = what;
 	/* NULL silences libbpf: errors are reported once, by the caller, with
 	 * context */
 	libbpf_set_print(verbose ? print_all : NULL);
-	if (access("/sys/kernel/btf/vmlinux", R_OK))
+	/* sysfs gives the file its size: an empty one holds no BTF either */
+	if (access("/sys/kernel/btf/vmlinux", R_OK) || stat("/sys/kernel/btf/vmlinux", &st) ||
+	    st.st_size == 0) {
+		l->exit = KLT_EXIT_KERNEL;
 		return loader_fail(l, -ENOENT,
 				   "kernel BTF not found at /sys/kernel/btf/vmlinux (needs a "
 				   "kernel built with CONFIG_DEBUG_INFO_BTF=y)");
+	}
 	return 0;
 }
 
@@ -68,10 +81,12 @@ int loader_size_ring(struct loader *l, struct bpf_map *ring, size_t bytes)
 
 int loader_loaded(struct loader *l, int err)
 {
-	if (err == -EPERM || err == -EACCES)
+	if (err == -EPERM || err == -EACCES) {
+		l->exit = KLT_EXIT_PRIVILEGE;
 		return loader_fail(l, err,
 				   "loading BPF programs is not permitted: run as root or with "
 				   "CAP_BPF and CAP_PERFMON");
+	}
 	if (err)
 		return loader_fail(l, err,
 				   "loading the %sBPF programs failed: %s (rerun with -v for the "

@@ -50,6 +50,11 @@ const char *probe_error(const struct probe *p)
 	return loader_error(p ? &p->l : NULL);
 }
 
+int probe_exit(const struct probe *p)
+{
+	return loader_exit(p ? &p->l : NULL);
+}
+
 int probe_open(struct probe **out, const struct probe_opts *opts)
 {
 	struct probe *p = calloc(1, sizeof(*p));

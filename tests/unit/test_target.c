@@ -615,6 +615,41 @@ static void test_listening_ports(void **state)
 	assert_int_equal(target_listening_ports(f->root, 100, ports, 0, l), -EINVAL);
 }
 
+static void test_own_listen_ports(void **state)
+{
+	struct fake *f = *state;
+	int n = (int)(sizeof(scene) / sizeof(scene[0]));
+	uint16_t p[4] = {0};
+
+	build_scene(f);
+	assert_int_equal(target_own_listen_ports(f->root, 100, p, 4), 2);
+	assert_int_equal(p[0], 9092);
+	assert_int_equal(p[1], 9093);
+	/* fewer slots than ports: the first ones, and how many in all */
+	memset(p, 0, sizeof(p));
+	assert_int_equal(target_own_listen_ports(f->root, 100, p, 1), 2);
+	assert_int_equal(p[0], 9092);
+	assert_int_equal(p[1], 0);
+	assert_int_equal(target_own_listen_ports(f->root, 100, NULL, 0), 2);
+	/* 300 and 301 share the namespace's 8080 listeners, one each */
+	assert_int_equal(target_own_listen_ports(f->root, 300, p, 4), 1);
+	assert_int_equal(p[0], 8080);
+	/* an IPv4 and an IPv6 listener on one port: one port */
+	put_pid(f, 500, "dual\n", "dual\0", 5);
+	put_net(f, 500, scene, n);
+	put_sock_fd(f, 500, 3, 3001);
+	put_sock_fd(f, 500, 4, 3002);
+	assert_int_equal(target_own_listen_ports(f->root, 500, p, 4), 1);
+	assert_int_equal(p[0], 8080);
+	/* a process that holds no listener (sleep) */
+	put_pid(f, 400, "sleep\n", "sleep\0", 6);
+	put_net(f, 400, scene, n);
+	put_fd(f, 400, 0, "/dev/null");
+	assert_int_equal(target_own_listen_ports(f->root, 400, p, 4), 0);
+	assert_int_equal(target_own_listen_ports(f->root, 555, p, 4), -ESRCH);
+	assert_int_equal(target_own_listen_ports(f->root, 100, NULL, 4), -EINVAL);
+}
+
 static void test_count_connections(void **state)
 {
 	struct fake *f = *state;
@@ -799,6 +834,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_find_listener_large_file, setup_fake,
 					    teardown_fake),
 	    cmocka_unit_test_setup_teardown(test_listening_ports, setup_fake, teardown_fake),
+	    cmocka_unit_test_setup_teardown(test_own_listen_ports, setup_fake, teardown_fake),
 	    cmocka_unit_test_setup_teardown(test_count_connections, setup_fake, teardown_fake),
 	    cmocka_unit_test_setup_teardown(test_pid_comm, setup_fake, teardown_fake),
 	    cmocka_unit_test(test_real_proc_ipv4),
