@@ -67,14 +67,31 @@ static void on_sigpipe(int sig)
 	(void)sig;
 }
 
-/* The signals that end a run. While kafkalat attaches they are blocked, so
- * that none fails a bpf(2) call half-way (the verifier gives up on a
- * pending signal); between the steps a pending one ends the run. */
+/* The signals that end a run. Until the first program is attached they end
+ * kafkalat at once (the verifier gives up on a pending signal and the
+ * kernel frees what it holds); from then on they are blocked, so that no
+ * attach fails half-way, and a pending one ends the run between two steps
+ * (the links are dropped side by side: loader_detach()). */
 static void stop_signals(sigset_t *set)
 {
 	sigemptyset(set);
 	sigaddset(set, SIGINT);
 	sigaddset(set, SIGTERM);
+}
+
+static const char *stop_message(int sig)
+{
+	return sig == SIGINT ? "kafkalat: interrupted (SIGINT) before tracing began\n"
+			     : "kafkalat: terminated (SIGTERM) before tracing began\n";
+}
+
+static void on_signal_loading(int sig)
+{
+	const char *msg = stop_message(sig);
+
+	if (write(STDERR_FILENO, msg, strlen(msg)) < 0)
+		msg = NULL; /* stderr gone: the status says it */
+	_exit(KLT_EXIT_SIGNAL_BASE + sig);
 }
 
 /* The stop signal waiting, or 0. */
@@ -994,8 +1011,7 @@ static int still_wanted(struct live *lv)
 	int sig = pending_stop();
 
 	if (sig) {
-		fprintf(stderr, "kafkalat: %s before tracing began\n",
-			sig == SIGINT ? "interrupted (SIGINT)" : "terminated (SIGTERM)");
+		fputs(stop_message(sig), stderr);
 		lv->exit = KLT_EXIT_SIGNAL_BASE + sig;
 		return -1;
 	}
@@ -1020,8 +1036,17 @@ static int setup(struct live *lv)
 	    check_caps,	  find_targets, open_outputs,	load_probe,	  attach_probe,
 	    start_causes, open_record,	start_pipeline, open_ring_waiter, start_bpf_stats,
 	};
+	sigset_t stops;
 
+	stop_signals(&stops);
+	signal(SIGINT, on_signal_loading);
+	signal(SIGTERM, on_signal_loading);
 	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		if (steps[i] == attach_probe) {
+			sigprocmask(SIG_BLOCK, &stops, NULL);
+			signal(SIGINT, on_signal);
+			signal(SIGTERM, on_signal);
+		}
 		lv->exit = KLT_EXIT_FAILURE;
 		if (steps[i](lv) || still_wanted(lv))
 			return -1;
@@ -1074,9 +1099,6 @@ int live_run(const struct cli_opts *o)
 	int rc;
 
 	stop_signals(&stops);
-	sigprocmask(SIG_BLOCK, &stops, NULL);
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, on_sigpipe);
 	if (setup(&lv)) {
 		/* a signal still pending dies with the process, unhandled */

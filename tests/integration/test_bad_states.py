@@ -1,0 +1,245 @@
+#!/usr/bin/python3
+"""Bad states of the machine and of the target, each one stderr line and
+the exit status of the table in man/kafkalat.8 (EXIT STATUS), never a hang
+or a crash: no kernel BTF (5), no tracefs and no right to mount it (a
+warning: the raw syscall tracepoints serve, 0), missing capabilities (4,
+each named), a pid that is no broker or not the port's, a port another
+process owns (3), two kafkalats on one broker (both trace), `-j | head -1`
+(141, quietly), SIGINT during the attach (130) and a broker that exits
+during it (3). Mount namespaces die with the process they were made for;
+every process is ended by the PID it was started with."""
+import json
+import os
+import signal
+import subprocess
+import time
+
+from lib import KAFKALAT, main
+
+EXIT = {"ok": 0, "usage": 2, "no_target": 3, "privilege": 4, "kernel": 5,
+        "sigint": 130, "sigpipe": 141}
+
+
+# a private mount namespace, a shell command to prepare it, then the command
+def in_mount_ns(prep, *argv):
+    return ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+            f'{prep} && exec "$@"', "sh", *argv]
+
+
+def drop(caps, *argv):
+    spec = ",".join("-" + c for c in caps)
+    return ["setpriv", f"--bounding-set={spec}", f"--inh-caps={spec}", *argv]
+
+
+def run(args, timeout=20):
+    t0 = time.monotonic()
+    p = subprocess.run([str(a) for a in args], capture_output=True, text=True, timeout=timeout)
+    return p.returncode, p.stdout, p.stderr.strip().splitlines(), time.monotonic() - t0
+
+
+def one_line(t, what, args, rc_want, needle):
+    """args exits rc_want with exactly one stderr line containing needle."""
+    rc, _, err, secs = run(args)
+    t.check(rc == rc_want and len(err) == 1 and needle in err[0],
+            f"{what}: exit {rc} (want {rc_want}) in {secs:.2f} s, one stderr line containing "
+            f"{needle!r}: {err}")
+    return err[0] if err else ""
+
+
+def no_btf(t, pid, port):
+    print("-- no kernel BTF")
+    base = [KAFKALAT, "-p", pid, "-P", port, "-d", 1]
+    one_line(t, "an empty /sys/kernel/btf", in_mount_ns("mount -t tmpfs none /sys/kernel/btf",
+                                                         *base),
+             EXIT["kernel"], "kernel BTF not found at /sys/kernel/btf/vmlinux")
+    empty = t.path("empty-btf")
+    open(empty, "w").close()
+    one_line(t, "an empty file over /sys/kernel/btf/vmlinux",
+             in_mount_ns(f"mount --bind {empty} /sys/kernel/btf/vmlinux", *base),
+             EXIT["kernel"], "kernel BTF not found")
+
+
+def no_tracefs(t, boot, pid, port):
+    """An empty tmpfs over tracefs and no CAP_SYS_ADMIN to mount it: one
+    line says so, the raw syscall tracepoints serve, every request counts.
+    CAP_SYS_RESOURCE goes too: BPF memory is charged to the cgroup."""
+    print("-- no tracefs and no right to mount it")
+    argv = in_mount_ns("mount -t tmpfs none /sys/kernel/tracing",
+                       *drop(["sys_admin", "sys_resource"], KAFKALAT, "-j", "-p", pid, "-P",
+                             port))
+    k = t.spawn(argv, "no-tracefs")
+    t0 = time.monotonic()
+    while "Tracing" not in t.output(k)[1] and k.poll() is None and time.monotonic() - t0 < 30:
+        time.sleep(0.02)
+    t.check("Tracing" in t.output(k)[1], "kafkalat traces without tracefs", fatal=True)
+    t.load(boot, "-t", "t", "--count", 200, messages=False, name="load-no-tracefs")
+    k.send_signal(signal.SIGTERM)
+    rc = t.wait(k, 20)
+    out, err = t.output(k)
+    lines = [ln for ln in err.strip().splitlines() if not ln.startswith("Tracing")]
+    t.check(rc == 0 and len(lines) == 1 and lines[0].startswith(
+        "kafkalat: tracefs not mounted at /sys/kernel/tracing and cannot mount it: "
+        "Operation not permitted"), f"exit {rc} (want 0), one line besides Tracing: {lines}")
+    t.eq(json.loads(out.strip().splitlines()[-1])["produce"]["records"], 200,
+         "produce.records on the raw syscall tracepoints")
+
+
+def capabilities(t, pid, port):
+    print("-- missing capabilities (root, the capability gone from the bounding set)")
+    base = [KAFKALAT, "-p", pid, "-P", port, "-d", 1]
+    for gone, named in ((["bpf", "sys_admin"], "missing capability CAP_BPF:"),
+                        (["perfmon", "sys_admin"], "missing capability CAP_PERFMON:"),
+                        (["bpf", "perfmon", "sys_admin"],
+                         "missing capabilities CAP_BPF, CAP_PERFMON:")):
+        one_line(t, f"without {', '.join(gone)}", drop(gone, *base), EXIT["privilege"], named)
+    one_line(t, "without sys_ptrace, -p", drop(["sys_ptrace"], *base), EXIT["privilege"],
+             f"cannot read the sockets of pid {pid}: missing CAP_SYS_PTRACE")
+    one_line(t, "without sys_ptrace, by port", drop(["sys_ptrace"], KAFKALAT, "-P", port, "-d", 1),
+             EXIT["privilege"], "to find the broker: missing CAP_SYS_PTRACE")
+
+
+def targets(t, mc_pid, port):
+    print("-- a pid that is no broker, a port another process owns")
+    sleeper = t.spawn(["sleep", 60], "sleep")
+    base = [KAFKALAT, "-d", 1]
+    one_line(t, "-p of sleep", [*base, "-p", sleeper.pid], EXIT["no_target"],
+             f"pid {sleeper.pid} (sleep) listens on no TCP port: not a Kafka broker")
+    one_line(t, "-p of sleep, -P of the broker's port", [*base, "-p", sleeper.pid, "-P", port],
+             EXIT["no_target"], f"port {port} belongs to pid {mc_pid} (mockcluster), not to "
+                                f"pid {sleeper.pid} (sleep): use -p {mc_pid}")
+    one_line(t, "-p of the broker, -P of a port nobody listens on",
+             [*base, "-p", mc_pid, "-P", 1], EXIT["no_target"],
+             f"pid {mc_pid} (mockcluster) does not listen on port 1; it listens on {port}")
+    one_line(t, "-p of no process", [*base, "-p", 999999], EXIT["no_target"],
+             "no process with pid 999999")
+    one_line(t, "-P of a port nobody listens on", [*base, "-P", 1], EXIT["no_target"],
+             "no process listens on port 1")
+    sleeper.kill()
+    sleeper.wait()
+
+
+def two_tracers(t, boot, pid, port):
+    print("-- two kafkalats on one broker")
+    a = t.kafkalat(pid, [port], "--no-causes", name="first")
+    b = t.kafkalat(pid, [port], name="second")
+    t.load(boot, "-t", "t", "--count", 300, messages=False, name="load-two")
+    for k in (a, b):
+        s, reqs = t.stop_kafkalat(k, timeout=20)
+        t.eq(s["produce"]["records"], 300, f"{k.name}: produce.records")
+        t.eq(len(reqs), s["produce"]["requests"], f"{k.name}: --requests lines")
+
+
+def head_one(t, pid, port):
+    """`kafkalat -j 0.1 | head -1`: the first interval line, then exit 141
+    with nothing more on stderr, soon after head exits."""
+    print("-- kafkalat -j 0.1 | head -1")
+    script = (f'{KAFKALAT} -j -p {pid} -P {port} 0.1 | '
+              f'{{ head -1; echo "head $(date +%s.%N)" >&2; }}; s=${{PIPESTATUS[0]}}; '
+              f'echo "status $s $(date +%s.%N)" >&2')
+    rc, out, err, secs = run(["bash", "-c", script])
+    lines = out.strip().splitlines()
+    t.check(len(lines) == 1 and json.loads(lines[0])["type"] == "interval",
+            f"stdout is one interval line: {[ln[:60] for ln in lines]}")
+    kl = [ln for ln in err if not ln.startswith(("Tracing", "head ", "status "))]
+    t.eq(kl, [], "kafkalat's stderr besides Tracing")
+    head = [float(ln.split()[1]) for ln in err if ln.startswith("head ")]
+    st = [ln.split() for ln in err if ln.startswith("status ")]
+    t.eq([s[1] for s in st], [str(EXIT["sigpipe"])], "kafkalat's exit status in the pipeline")
+    if head and st:
+        after = float(st[0][2]) - head[0]
+        t.check(after < 5, f"kafkalat ended {after:.2f} s after head (< 5 s); the pipeline "
+                           f"took {secs:.2f} s")
+
+
+def prog_holders():
+    """The BPF programs named like kafkalat's: id -> pids holding them."""
+    p = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, text=True,
+                       timeout=20)
+    names = {"sk_data_ready", "inet_sock_set_state", "net_dev_queue", "sock_exit",
+             "sock_enter1", "sock_enter3", "sock_enter4", "sys_enter", "sys_exit"}
+    return {pr["id"]: [h["pid"] for h in pr.get("pids", [])]
+            for pr in json.loads(p.stdout or "[]") if pr.get("name") in names}
+
+
+def leftovers(before):
+    """Programs of ours that no process holds and were not there before:
+    give the kernel 2 s to free what a process left at its exit."""
+    t0 = time.monotonic()
+    while True:
+        orphans = [i for i, pids in prog_holders().items() if not pids and i not in before]
+        if not orphans or time.monotonic() - t0 > 2:
+            return orphans
+        time.sleep(0.1)
+
+
+def interrupted(t, pid, port):
+    """SIGINT while kafkalat attaches: 130, one line, promptly, nothing
+    left loaded; after the attach: the summary and 0."""
+    print("-- SIGINT during the attach")
+    before = set(prog_holders())
+    hits = 0
+    for delay in (0.05, 0.15):
+        k = t.spawn([KAFKALAT, "-j", "-p", pid, "-P", port], f"sigint-{delay}")
+        time.sleep(delay)
+        t0 = time.monotonic()
+        k.send_signal(signal.SIGINT)
+        rc = t.wait(k, 20)
+        secs = time.monotonic() - t0
+        out, err = t.output(k)
+        err = err.strip().splitlines()
+        if rc == EXIT["sigint"]:
+            hits += 1
+            t.check(err == ["kafkalat: interrupted (SIGINT) before tracing began"] and not out,
+                    f"SIGINT {delay * 1000:.0f} ms in: exit 130 after {secs:.2f} s, one line, "
+                    f"no stdout: {err}")
+        else:
+            t.check(rc == 0 and err[0].startswith("Tracing") and
+                    json.loads(out.strip().splitlines()[-1])["type"] == "summary",
+                    f"SIGINT {delay * 1000:.0f} ms in, after the attach: exit {rc}, the summary")
+        t.check(secs < 5, f"ended {secs:.2f} s after SIGINT (< 5 s)")
+    t.check(hits >= 1, f"{hits} of 2 SIGINTs came during the attach (>= 1)")
+    t.eq(leftovers(before), [], "kafkalat's BPF programs that no process holds")
+
+
+def broker_exits(t):
+    """The broker SIGKILLed while kafkalat attaches: 3 and one line, or
+    (killed after the attach) the summary and 0; no hang."""
+    print("-- the broker exits during the attach")
+    hits = 0
+    for delay in (0.03, 0.12):
+        mc, _, pid, ports = t.mockcluster(topic="t", partitions=1)
+        k = t.spawn([KAFKALAT, "-j", "-p", pid, "-P", ports[0]], f"gone-{delay}")
+        time.sleep(delay)
+        mc.kill()
+        mc.wait()
+        t0 = time.monotonic()
+        rc = t.wait(k, 20)
+        secs = time.monotonic() - t0
+        err = t.output(k)[1].strip().splitlines()
+        if rc == EXIT["no_target"]:
+            hits += 1
+            t.check(len(err) == 1 and (
+                err[0] == f"kafkalat: the broker (pid {pid}) exited before tracing began"
+                or err[0] == f"kafkalat: no process with pid {pid}"),
+                    f"killed {delay * 1000:.0f} ms in: exit 3, one line: {err}")
+        else:
+            t.check(rc == 0 and err[-1] == "kafkalat: stopping: the broker exited",
+                    f"killed {delay * 1000:.0f} ms in, after the attach: exit {rc}: {err[-1:]}")
+        t.check(secs < 5, f"ended {secs:.2f} s after the broker (< 5 s)")
+    t.check(hits >= 1, f"{hits} of 2 kills came before tracing began (>= 1)")
+
+
+def test(t):
+    _, boot, pid, ports = t.mockcluster(topic="t", partitions=1)
+    port = ports[0]
+    no_btf(t, pid, port)
+    capabilities(t, pid, port)
+    targets(t, pid, port)
+    no_tracefs(t, boot, pid, port)
+    two_tracers(t, boot, pid, port)
+    head_one(t, pid, port)
+    interrupted(t, pid, port)
+    broker_exits(t)
+
+
+main(test)
