@@ -6,6 +6,7 @@
 #include "kafkalat/causes_dump.h"
 #include "kafkalat/cli.h"
 #include "kafkalat/compare.h"
+#include "kafkalat/exitcode.h"
 #include "kafkalat/live.h"
 #include "kafkalat/load.h"
 #include "kafkalat/record.h"
@@ -34,7 +35,7 @@ int main(int argc, char **argv)
 		return 0;
 	case CLI_ERROR:
 		fprintf(stderr, "kafkalat: %s\n", err);
-		return 2;
+		return KLT_EXIT_USAGE;
 	default:
 		return live_run(&o);
 	}

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "kafkalat/exitcode.h"
 #include "kafkalat/hist.h"
 #include "kafkalat/live.h"
 #include "kafkalat/mountinfo.h"
@@ -315,7 +316,7 @@ int record_main(int argc, char **argv)
 		return 0;
 	case CLI_ERROR:
 		fprintf(stderr, "kafkalat record: %s\n", err);
-		return 2;
+		return KLT_EXIT_USAGE;
 	default:
 		return live_run(&o);
 	}
