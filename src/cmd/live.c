@@ -18,7 +18,6 @@
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -88,9 +87,9 @@ static const char *stop_message(int sig)
 static void on_signal_loading(int sig)
 {
 	const char *msg = stop_message(sig);
+	ssize_t n = write(STDERR_FILENO, msg, strlen(msg));
 
-	if (write(STDERR_FILENO, msg, strlen(msg)) < 0)
-		msg = NULL; /* stderr gone: the status says it */
+	(void)n; /* stderr gone: the status still says it */
 	_exit(KLT_EXIT_SIGNAL_BASE + sig);
 }
 
@@ -350,7 +349,8 @@ static int find_listeners(struct live *lv)
 	return err;
 }
 
-/* The first of the ports pid listens on, or 0. */
+/* The first of the ports pid listens on (the first port if it listens on
+ * none of them any more). */
 static uint16_t first_port(const struct cli_opts *o, int pid)
 {
 	bool listening[KLT_MAX_PORTS] = {false};
@@ -359,7 +359,7 @@ static uint16_t first_port(const struct cli_opts *o, int pid)
 		for (int i = 0; i < o->nports; i++)
 			if (listening[i])
 				return o->ports[i];
-	return 0;
+	return o->ports[0];
 }
 
 /* Why pid is not the broker of the ports: another process has them, pid
@@ -378,8 +378,7 @@ static void not_listening(const struct cli_opts *o, int pid)
 		fprintf(stderr,
 			"kafkalat: port %u belongs to pid %d (%s), not to pid %d (%s): use -p "
 			"%d, or -P with a port pid %d listens on\n",
-			first_port(o, owner) ? first_port(o, owner) : o->ports[0], owner, other,
-			pid, comm, owner, pid);
+			first_port(o, owner), owner, other, pid, comm, owner, pid);
 		return;
 	}
 	n = target_own_listen_ports("/proc", pid, own, 6);
