@@ -20,13 +20,15 @@ EXIT = {"ok": 0, "usage": 2, "no_target": 3, "privilege": 4, "kernel": 5,
         "sigint": 130, "sigpipe": 141}
 
 
-# a private mount namespace, a shell command to prepare it, then the command
 def in_mount_ns(prep, *argv):
+    """argv in a private mount namespace that the shell command prep
+    prepared (unshare, sh and argv are one process: exec)."""
     return ["unshare", "--mount", "--propagation", "private", "sh", "-c",
             f'{prep} && exec "$@"', "sh", *argv]
 
 
 def drop(caps, *argv):
+    """argv as root without caps (bounding and inheritable sets)."""
     spec = ",".join("-" + c for c in caps)
     return ["setpriv", f"--bounding-set={spec}", f"--inh-caps={spec}", *argv]
 
@@ -60,11 +62,14 @@ def no_btf(t, pid, port):
 
 
 def no_tracefs(t, boot, pid, port):
-    """An empty tmpfs over tracefs and no CAP_SYS_ADMIN to mount it: one
-    line says so, the raw syscall tracepoints serve, every request counts.
-    CAP_SYS_RESOURCE goes too: BPF memory is charged to the cgroup."""
+    """An empty tmpfs over tracefs (and over debugfs, where its tracing
+    is) and no CAP_SYS_ADMIN to mount it: one line says so, the raw syscall
+    tracepoints serve, every request counts. CAP_SYS_RESOURCE goes too: BPF
+    memory is charged to the cgroup."""
     print("-- no tracefs and no right to mount it")
-    argv = in_mount_ns("mount -t tmpfs none /sys/kernel/tracing",
+    hide = ("mount -t tmpfs none /sys/kernel/tracing && "
+            "{ [ ! -d /sys/kernel/debug/tracing ] || mount -t tmpfs none /sys/kernel/debug; }")
+    argv = in_mount_ns(hide,
                        *drop(["sys_admin", "sys_resource"], KAFKALAT, "-j", "-p", pid, "-P",
                              port))
     k = t.spawn(argv, "no-tracefs")
