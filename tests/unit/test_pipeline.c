@@ -225,8 +225,8 @@ static void test_no_causes(void **state)
 	produce(r.p, 1, 0, 0);
 	SOCK(r.p, metadata_req);
 	SOCK(r.p, metadata_resp);
-	pipeline_interval(r.p, 1.0, "12:00:00");
-	pipeline_interval(r.p, 1.0, "12:00:01");
+	pipeline_interval(r.p, 0, 1.0, "12:00:00");
+	pipeline_interval(r.p, 0, 1.0, "12:00:01");
 	assert_int_equal(pipeline_advance(r.p, US(10000 * MS), 100), 0);
 	end(&r);
 	out = r.out.buf;
