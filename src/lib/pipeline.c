@@ -317,12 +317,17 @@ uint64_t pipeline_broker_exited(struct pipeline *p, uint64_t now_ns)
 }
 
 /* The interval [iv_start, now) of a --follow run: its gap and brokers. */
-static void follow_interval(const struct pipeline *p, uint64_t now_ns, struct report_follow_iv *f)
+static void follow_interval(const struct pipeline *p, uint64_t now_ns, double secs,
+			    struct report_follow_iv *f)
 {
 	const struct lives *l = &p->lives;
 
 	memset(f, 0, sizeof(*f));
 	f->gap_s = (double)lives_gap_ns(l, (int64_t)p->iv_start, (int64_t)now_ns) / 1e9;
+	/* a late reader's interval runs past its nominal length: the gap is
+	 * said as a share of the length printed */
+	if (f->gap_s > secs)
+		f->gap_s = secs;
 	for (size_t i = l->n; i-- > 0;) {
 		const struct life *x = &l->v[i];
 
@@ -366,7 +371,7 @@ void pipeline_interval(struct pipeline *p, uint64_t now_ns, double secs, const c
 	struct report_follow_iv fiv, *f = NULL;
 
 	if (p->cfg.follow) {
-		follow_interval(p, now_ns, &fiv);
+		follow_interval(p, now_ns, secs, &fiv);
 		f = &fiv;
 	}
 	if (p->cfg.out && p->cfg.json) {
