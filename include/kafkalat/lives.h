@@ -20,10 +20,10 @@
 struct life {
 	int pids[KLT_MAX_BROKERS];
 	int npids;
-	int64_t t_start, t_end; /* t_end 0 while it lives */
-	uint64_t requests;	/* completed (a response), every API */
-	uint64_t produce;	/* of which Produce */
-	uint64_t records;	/* the records of those Produce requests */
+	int64_t t_start, t_end;	 /* t_end 0 while it lives */
+	uint64_t requests;	 /* completed (a response), every API */
+	uint64_t produce;	 /* of which Produce */
+	uint64_t records;	 /* the records of those Produce requests */
 	uint64_t exit_unmatched; /* requests its exit left without a response */
 };
 

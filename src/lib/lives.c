@@ -79,8 +79,8 @@ int64_t lives_gap_ns(const struct lives *l, int64_t from, int64_t to)
 		return 0;
 	gap = to - from;
 	for (size_t i = 0; i < l->n; i++)
-		gap -= overlap(l->v[i].t_start, l->v[i].t_end ? l->v[i].t_end : INT64_MAX, from,
-			       to);
+		gap -=
+		    overlap(l->v[i].t_start, l->v[i].t_end ? l->v[i].t_end : INT64_MAX, from, to);
 	return gap;
 }
 

@@ -347,8 +347,8 @@ int pipeline_record_interval(struct pipeline *p, uint64_t now_ns)
 	if (!p->cfg.rec)
 		return 0;
 	if (p->cfg.follow)
-		rec_writer_gap(p->cfg.rec,
-			       (uint64_t)lives_gap_ns(&p->lives, (int64_t)p->iv_start, (int64_t)now_ns));
+		rec_writer_gap(p->cfg.rec, (uint64_t)lives_gap_ns(&p->lives, (int64_t)p->iv_start,
+								  (int64_t)now_ns));
 	if (p->explain)
 		p->commits_seen = history_commits_after(explain_history(p->explain),
 							p->commits_seen, record_commit, p->cfg.rec);

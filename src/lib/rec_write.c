@@ -340,8 +340,8 @@ static void put_lives(struct rec_writer *w, const struct lives *l, int64_t wall_
 {
 	for (size_t i = 0; l && i < l->n; i++) {
 		const struct life *x = &l->v[i];
-		uint64_t pids[KLT_MAX_BROKERS], counts[4] = {x->requests, x->produce, x->records,
-							     x->exit_unmatched};
+		uint64_t pids[KLT_MAX_BROKERS],
+		    counts[4] = {x->requests, x->produce, x->records, x->exit_unmatched};
 		size_t g = tlv_begin(&w->t, RF_TR_LIFE);
 
 		for (int k = 0; k < x->npids; k++)

@@ -410,7 +410,8 @@ static void lives_text(FILE *out, const struct report_run *run)
 			life_s(run, x->t_end ? x->t_end : run->lives_end_ns),
 			x->t_end ? "" : " (still running)", x->requests, x->produce, x->records);
 		if (x->t_end)
-			fprintf(out, ", %" PRIu64 " left unanswered by its exit", x->exit_unmatched);
+			fprintf(out, ", %" PRIu64 " left unanswered by its exit",
+				x->exit_unmatched);
 		fputc('\n', out);
 		if (x->t_end && next > x->t_end)
 			fprintf(out, "  gap: no broker attached from %.3f s to %.3f s (%.3f s)\n",

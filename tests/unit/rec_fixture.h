@@ -200,11 +200,20 @@ static inline int rec_fixture_write_streams(const char *path, const struct rec_f
 		struct evdump_stats lost = {.socket_lost = 3};
 		struct report_cost cost = {.measured = true, .cpu_s = 0.5};
 		struct report_tail tail;
-		struct life lv[2] = {
-		    {.pids = {100}, .npids = 1, .t_start = (int64_t)t0, .t_end = (int64_t)t0 + 13000000000ll,
-		     .requests = 7, .produce = 5, .records = 50, .exit_unmatched = 1},
-		    {.pids = {200}, .npids = 1, .t_start = (int64_t)t0 + 15500000000ll,
-		     .requests = 3, .produce = 2, .records = 20}};
+		struct life lv[2] = {{.pids = {100},
+				      .npids = 1,
+				      .t_start = (int64_t)t0,
+				      .t_end = (int64_t)t0 + 13000000000ll,
+				      .requests = 7,
+				      .produce = 5,
+				      .records = 50,
+				      .exit_unmatched = 1},
+				     {.pids = {200},
+				      .npids = 1,
+				      .t_start = (int64_t)t0 + 15500000000ll,
+				      .requests = 3,
+				      .produce = 2,
+				      .records = 20}};
 		struct lives lives = {.v = lv, .n = 2, .cap = 2};
 		const char *folded =
 		    "append;vfs_fsync_range;ext4_sync_file;jbd2_log_wait_commit 1200\n"
