@@ -24,6 +24,7 @@
 
 #include <bpf/bpf.h>
 
+#include "kafkalat/fmt.h"
 #include "kafkalat/ksyms.h"
 #include "kafkalat/live.h"
 #include "kafkalat/outputs.h"
@@ -476,15 +477,6 @@ static bool brokers_gone(const struct live *lv)
 
 /* ---- --follow: from one life of the broker to the next ---- */
 
-static void pids_text(const int *pids, int n, char *buf, size_t len)
-{
-	size_t off = 0;
-
-	buf[0] = '\0';
-	for (int i = 0; i < n && off < len; i++)
-		off += (size_t)snprintf(buf + off, len - off, "%s%d", i ? "," : "", pids[i]);
-}
-
 /* The traced set, in both objects: the programs keep running, their maps,
  * stack ids and connection ids go on (docs/design.md, "Following a
  * restarted broker"). */
@@ -505,7 +497,6 @@ static void broker_exited(struct live *lv, uint64_t now)
 {
 	const struct cli_opts *o = lv->o;
 	char pids[96], ports[64];
-	size_t off = 0;
 
 	follow_pids(lv, NULL, 0);
 	while (probe_poll(lv->probe, 0) > 0)
@@ -517,10 +508,8 @@ static void broker_exited(struct live *lv, uint64_t now)
 		if (lv->causes)
 			causes_forget(lv->causes, lv->pids[i]);
 	}
-	pids_text(lv->pids, lv->npids, pids, sizeof(pids));
-	for (int i = 0; i < o->nports && off < sizeof(ports); i++)
-		off += (size_t)snprintf(ports + off, sizeof(ports) - off, "%s%u", i ? "," : "",
-					o->ports[i]);
+	fmt_pids(lv->pids, lv->npids, pids, sizeof(pids));
+	fmt_ports(o->ports, o->nports, ports, sizeof(ports));
 	fprintf(stderr, "kafkalat: broker%s %s exited; waiting for a new process on port%s %s\n",
 		lv->npids > 1 ? "s" : "", pids, o->nports > 1 ? "s" : "", ports);
 	lv->waiting = true;
@@ -549,7 +538,7 @@ static void find_next_broker(struct live *lv, uint64_t now)
 	lv->waiting = false;
 	if (pipeline_broker_attached(lv->pipe, now, pids, n))
 		fprintf(stderr, "kafkalat: too many lives to count apart: this one is not\n");
-	pids_text(pids, n, who, sizeof(who));
+	fmt_pids(pids, n, who, sizeof(who));
 	if (n == 1)
 		target_comm("/proc", pids[0], comm, sizeof(comm));
 	fprintf(stderr, "kafkalat: following new broker%s %s%s%s%s\n", n > 1 ? "s" : "", who,

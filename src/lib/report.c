@@ -60,16 +60,6 @@ static void interval_row(FILE *out, const char *timestr, const char *api, const 
 		q[0], q[1], q[2], q[3], mx, brk, agg_wire_unknown(a, k));
 }
 
-/* "123,456" into buf; "none" for no pid */
-static void pids_text(char *buf, size_t len, const int *pids, int npids)
-{
-	size_t off = 0;
-
-	snprintf(buf, len, "none");
-	for (int i = 0; i < npids && off < len; i++)
-		off += (size_t)snprintf(buf + off, len - off, "%s%d", i ? "," : "", pids[i]);
-}
-
 void report_interval_text(FILE *out, const struct agg *iv, double secs, const char *timestr,
 			  const struct report_follow_iv *f)
 {
@@ -81,7 +71,7 @@ void report_interval_text(FILE *out, const struct agg *iv, double secs, const ch
 		if (agg_count(iv, k))
 			interval_row(out, "", kapi_name((int16_t)k), iv, k, secs);
 	if (f && f->gap_s > 0) {
-		pids_text(pids, sizeof(pids), f->pids, f->npids);
+		fmt_pids(f->pids, f->npids, pids, sizeof(pids));
 		fprintf(out, "%-8s  gap: no broker attached for %.3f s (pids traced: %s)\n", "",
 			f->gap_s, pids);
 	}
@@ -357,15 +347,6 @@ static int run_brokers(const struct report_run *run, struct report_broker *out)
 	return n;
 }
 
-static void ports_text(char *buf, size_t len, const uint16_t *ports, int nports)
-{
-	size_t off = 0;
-
-	buf[0] = '\0';
-	for (int i = 0; i < nports && off < len; i++)
-		off += (size_t)snprintf(buf + off, len - off, "%s%u", i ? "," : "", ports[i]);
-}
-
 /* Several brokers: a line each with its requests. */
 static void brokers_text(FILE *out, const struct report_run *run)
 {
@@ -378,7 +359,7 @@ static void brokers_text(FILE *out, const struct report_run *run)
 	for (int i = 0; i < n; i++) {
 		const struct corr_broker_count *c = broker_counts(run->counts, b[i].pid);
 
-		ports_text(ports, sizeof(ports), b[i].ports, b[i].nports);
+		fmt_ports(b[i].ports, b[i].nports, ports, sizeof(ports));
 		fprintf(out,
 			"  broker pid %d (%s), port %s: %" PRIu64 " requests, %" PRIu64
 			" produce, %" PRIu64 " fetch (%" PRIu64 " follower)\n",
@@ -402,7 +383,7 @@ static void lives_text(FILE *out, const struct report_run *run)
 		const struct life *x = &l->v[i];
 		int64_t next = i + 1 < l->n ? l->v[i + 1].t_start : run->lives_end_ns;
 
-		pids_text(pids, sizeof(pids), x->pids, x->npids);
+		fmt_pids(x->pids, x->npids, pids, sizeof(pids));
 		fprintf(out,
 			"  life %zu: broker pid %s, %.3f s to %.3f s%s: %" PRIu64
 			" requests completed, %" PRIu64 " produce (%" PRIu64 " records)",
@@ -427,7 +408,7 @@ void report_summary_text(FILE *out, const struct agg *total, const struct report
 {
 	char ports[64];
 
-	ports_text(ports, sizeof(ports), run->ports, run->nports);
+	fmt_ports(run->ports, run->nports, ports, sizeof(ports));
 	if (run->nbrokers > 1)
 		fprintf(out, "\nSummary: %d brokers, port %s, %.1f s\n", run->nbrokers, ports,
 			run->duration_s);

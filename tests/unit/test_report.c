@@ -123,6 +123,28 @@ static void test_regression_fmt_ns_rounding_carry(void **state)
 	expect_ns(999999999, "1.00s");
 }
 
+/* The --follow messages' lists: joined, "none" for no pid, cut short. */
+static void test_fmt_lists(void **state)
+{
+	const int pids[] = {100, 20001};
+	const uint16_t ports[] = {9092, 19093};
+	char buf[32], tiny[6];
+
+	(void)state;
+	fmt_pids(pids, 2, buf, sizeof(buf));
+	assert_string_equal(buf, "100,20001");
+	fmt_pids(pids, 0, buf, sizeof(buf));
+	assert_string_equal(buf, "none");
+	fmt_pids(pids, 2, tiny, sizeof(tiny));
+	assert_string_equal(tiny, "100,2");
+	fmt_ports(ports, 2, buf, sizeof(buf));
+	assert_string_equal(buf, "9092,19093");
+	fmt_ports(ports, 0, buf, sizeof(buf));
+	assert_string_equal(buf, "");
+	fmt_ports(ports, 2, tiny, sizeof(tiny));
+	assert_string_equal(tiny, "9092,");
+}
+
 static void test_fmt_wall(void **state)
 {
 	char buf[32];
@@ -742,6 +764,7 @@ int main(void)
 	    cmocka_unit_test(test_fmt_ns_truncates),
 	    cmocka_unit_test(test_regression_fmt_ns_rounding_carry),
 	    cmocka_unit_test(test_fmt_wall),
+	    cmocka_unit_test(test_fmt_lists),
 	    cmocka_unit_test(test_fixture_midpoints),
 	    cmocka_unit_test(test_summary_json_golden),
 	    cmocka_unit_test(test_summary_json_contract),
