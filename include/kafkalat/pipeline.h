@@ -89,8 +89,9 @@ void pipeline_note_lost(struct pipeline *p, uint64_t n);
 /* Both rings have been read up to now_ns (CLOCK_MONOTONIC): attribute up to
  * max held requests whose causes are all in. Returns how many. */
 uint32_t pipeline_advance(struct pipeline *p, uint64_t now_ns, uint32_t max);
-/* The interval table of the requests completed since the last one, ending
- * at now_ns (CLOCK_MONOTONIC); when is the time of day it is stamped with. */
+/* The interval table of the requests completed since the last one; it ends
+ * at now_ns (CLOCK_MONOTONIC), which places its gap under --follow; when is
+ * the time of day it is stamped with. */
 void pipeline_interval(struct pipeline *p, uint64_t now_ns, double secs, const char *when);
 /* --follow: the brokers pids are traced from now_ns (CLOCK_MONOTONIC), the
  * run's start for the first ones. 0 or -ENOMEM/-ERANGE (then not counted

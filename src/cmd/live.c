@@ -493,7 +493,7 @@ static void follow_pids(struct live *lv, const int *pids, int n)
  * request left waiting is counted unanswered and never matched to the next
  * process's responses, and forget what the kernel side kept of them.
  */
-static void broker_exited(struct live *lv, uint64_t now)
+static void broker_exited(struct live *lv)
 {
 	const struct cli_opts *o = lv->o;
 	char pids[96], ports[64];
@@ -501,8 +501,9 @@ static void broker_exited(struct live *lv, uint64_t now)
 	follow_pids(lv, NULL, 0);
 	while (probe_poll(lv->probe, 0) > 0)
 		;
-	drain_causes(lv, now);
-	pipeline_broker_exited(lv->pipe, now);
+	drain_causes(lv, now_ns(CLOCK_MONOTONIC));
+	/* the clock read again: a starved reader may have slept since its poll */
+	pipeline_broker_exited(lv->pipe, now_ns(CLOCK_MONOTONIC));
 	for (int i = 0; i < lv->npids; i++) {
 		probe_forget(lv->probe, lv->pids[i]);
 		if (lv->causes)
@@ -517,7 +518,7 @@ static void broker_exited(struct live *lv, uint64_t now)
 }
 
 /* Waiting: whichever processes listen on the ports now are the next life. */
-static void find_next_broker(struct live *lv, uint64_t now)
+static void find_next_broker(struct live *lv)
 {
 	const struct cli_opts *o = lv->o;
 	int pids[KLT_MAX_BROKERS], n = 0, err;
@@ -536,7 +537,7 @@ static void find_next_broker(struct live *lv, uint64_t now)
 	memcpy(lv->pids, pids, sizeof(lv->pids));
 	lv->npids = n;
 	lv->waiting = false;
-	if (pipeline_broker_attached(lv->pipe, now, pids, n))
+	if (pipeline_broker_attached(lv->pipe, now_ns(CLOCK_MONOTONIC), pids, n))
 		fprintf(stderr, "kafkalat: too many lives to count apart: this one is not\n");
 	fmt_pids(pids, n, who, sizeof(who));
 	if (n == 1)
@@ -547,19 +548,19 @@ static void find_next_broker(struct live *lv, uint64_t now)
 
 /* The brokers' exit ends the run, or with --follow a life of it: NULL, or
  * why the run ends. */
-static const char *check_brokers(struct live *lv, uint64_t now)
+static const char *check_brokers(struct live *lv)
 {
 	if (lv->waiting) {
-		find_next_broker(lv, now);
+		find_next_broker(lv);
 		return NULL;
 	}
 	if (!brokers_gone(lv))
 		return NULL;
 	if (!lv->o->follow)
 		return lv->npids > 1 ? "the brokers exited" : "the broker exited";
-	broker_exited(lv, now);
+	broker_exited(lv);
 	/* a process may be listening already */
-	find_next_broker(lv, now);
+	find_next_broker(lv);
 	return NULL;
 }
 
@@ -674,7 +675,7 @@ static const char *poll_loop(struct live *lv, uint64_t t_start, struct klt_stats
 			check_lost(lv, st);
 			check_cause_lost(lv);
 			pipeline_flush(lv->pipe);
-			if ((why = check_brokers(lv, now)))
+			if ((why = check_brokers(lv)))
 				return why;
 			if (lv->child > 0 && record_child_done(lv->child, &lv->child_status)) {
 				lv->child = 0;
@@ -686,7 +687,9 @@ static const char *poll_loop(struct live *lv, uint64_t t_start, struct klt_stats
 				return why;
 			next += (uint64_t)(o->interval_s * 1e9);
 		} else if (o->interval_s > 0 && now >= next) {
-			print_interval(lv, now, o->interval_s);
+			/* its nominal end: a late reader's catch-up tables each
+			 * cover their own second, and say their share of a gap */
+			print_interval(lv, next, o->interval_s);
 			next += (uint64_t)(o->interval_s * 1e9);
 			if (o->count && ++printed >= o->count)
 				return NULL;

@@ -324,8 +324,8 @@ static void follow_interval(const struct pipeline *p, uint64_t now_ns, double se
 
 	memset(f, 0, sizeof(*f));
 	f->gap_s = (double)lives_gap_ns(l, (int64_t)p->iv_start, (int64_t)now_ns) / 1e9;
-	/* a late reader's interval runs past its nominal length: the gap is
-	 * said as a share of the length printed */
+	/* the driver's windows are nominal (live.c): never past the length
+	 * printed but for rounding */
 	if (f->gap_s > secs)
 		f->gap_s = secs;
 	for (size_t i = l->n; i-- > 0;) {
