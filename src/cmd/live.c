@@ -27,6 +27,7 @@
 #include "kafkalat/fmt.h"
 #include "kafkalat/ksyms.h"
 #include "kafkalat/live.h"
+#include "kafkalat/lives.h"
 #include "kafkalat/outputs.h"
 #include "kafkalat/pace.h"
 #include "kafkalat/pipeline.h"
@@ -538,7 +539,10 @@ static void find_next_broker(struct live *lv)
 	lv->npids = n;
 	lv->waiting = false;
 	if (pipeline_broker_attached(lv->pipe, now_ns(CLOCK_MONOTONIC), pids, n))
-		fprintf(stderr, "kafkalat: too many lives to count apart: this one is not\n");
+		fprintf(stderr,
+			"kafkalat: more than %u lives of the broker: this one's requests "
+			"are not counted apart\n",
+			LIVES_MAX);
 	fmt_pids(pids, n, who, sizeof(who));
 	if (n == 1)
 		target_comm("/proc", pids[0], comm, sizeof(comm));
