@@ -86,18 +86,20 @@ int64_t lives_gap_ns(const struct lives *l, int64_t from, int64_t to)
 
 size_t lives_gaps(const struct lives *l, int64_t end, int64_t *total_ns)
 {
+	uint64_t total = 0;
 	size_t n = 0;
 
-	*total_ns = 0;
 	for (size_t i = 0; i < l->n; i++) {
 		int64_t next = i + 1 < l->n ? l->v[i + 1].t_start : end;
 
 		if (!l->v[i].t_end)
 			continue;
 		n++;
+		/* a recording's lives are any numbers: no signed overflow */
 		if (next > l->v[i].t_end)
-			*total_ns += next - l->v[i].t_end;
+			total += (uint64_t)next - (uint64_t)l->v[i].t_end;
 	}
+	*total_ns = total > INT64_MAX ? INT64_MAX : (int64_t)total;
 	return n;
 }
 

@@ -481,7 +481,7 @@ static int parse_interval(struct loader *l, const struct tlv_cur *payload)
 	if (err == -ENOMEM)
 		return fail(l, err, "out of memory");
 	if (err || res || iv->t_end_ns < iv->t_start_ns ||
-	    iv->gap_ns > (uint64_t)(iv->t_end_ns - iv->t_start_ns))
+	    iv->gap_ns > (uint64_t)iv->t_end_ns - (uint64_t)iv->t_start_ns)
 		return fail(l, -EINVAL, "malformed interval record");
 	if (iv->gap_ns) {
 		r->gap_ns += iv->gap_ns;
@@ -637,6 +637,7 @@ static int add_life(struct rec *r, const struct tlv_cur *payload)
 
 	while (!err && (res = tlv_next(&c, &tag, &v)) == 1) {
 		if (tag == RF_LIFE_PIDS) {
+			x.npids = 0;
 			n = tlv_count_varints(&v);
 			err = n < 0 || n > KLT_MAX_BROKERS ? -EINVAL
 							   : tlv_get_u64s(&v, pids, (size_t)n);
@@ -656,7 +657,8 @@ static int add_life(struct rec *r, const struct tlv_cur *payload)
 			x.exit_unmatched = counts[3];
 		}
 	}
-	if (err || res || (x.t_end && x.t_end <= x.t_start))
+	/* realtime ns, after 1970: their differences cannot overflow */
+	if (err || res || x.t_start < 0 || x.t_end < 0 || (x.t_end && x.t_end <= x.t_start))
 		return err == -ENOMEM ? err : -EINVAL;
 	return lives_add(&r->lives, &x) == -ENOMEM ? -ENOMEM : 0;
 }

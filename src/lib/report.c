@@ -370,7 +370,8 @@ static void brokers_text(FILE *out, const struct report_run *run)
 
 static double life_s(const struct report_run *run, int64_t t)
 {
-	return (double)(t - run->lives_origin_ns) / 1e9;
+	/* in double: a recording's times are any numbers */
+	return ((double)t - (double)run->lives_origin_ns) / 1e9;
 }
 
 /* --follow: each life with its pids and requests, and the gaps. */
@@ -397,7 +398,7 @@ static void lives_text(FILE *out, const struct report_run *run)
 		if (x->t_end && next > x->t_end)
 			fprintf(out, "  gap: no broker attached from %.3f s to %.3f s (%.3f s)\n",
 				life_s(run, x->t_end), life_s(run, next),
-				(double)(next - x->t_end) / 1e9);
+				((double)next - (double)x->t_end) / 1e9);
 	}
 	if (run->gap_intervals)
 		fprintf(out, "  intervals with a gap: %u (%.3f s with no broker attached)\n",
