@@ -85,7 +85,7 @@ _kafkalat_live()
 	esac
 	if [[ $cur == -* ]]; then
 		_kafkalat_words "-p --pid -P --port -d --duration --slower -j --json --requests
---folded --dump-events --no-causes --nice --bpf-stats --ringbuf-mb -v --verbose -h --help
+--folded --dump-events --no-causes --nice --bpf-stats --ringbuf-mb --follow -v --verbose -h --help
 -V --version" "$cur"
 	elif ((COMP_CWORD == 1)); then
 		_kafkalat_words "record report compare load replay" "$cur"
@@ -103,7 +103,7 @@ _kafkalat_record()
 	-d | --duration | -I | --label | --slowest) return ;;
 	esac
 	_kafkalat_words "-p --pid -P --port -o -d --duration -I --label --slowest --no-causes
---nice -h --help --" "$cur"
+--nice --follow -h --help --" "$cur"
 }
 
 _kafkalat_report()

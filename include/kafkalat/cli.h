@@ -31,6 +31,7 @@ struct cli_opts {
 	size_t ringbuf_bytes;
 	int calm_nice;	/* --nice: niceness while the rings have room (pace.h) */
 	bool bpf_stats; /* --bpf-stats: count our programs' kernel time */
+	bool follow;	/* --follow: when the brokers exit, trace the next listeners */
 	/* `kafkalat record`: what to record; NULL for the live tables */
 	const struct record_opts *record;
 };

@@ -181,6 +181,10 @@ void corr_set_read_fn(struct corr *c, corr_complete_fn on_read, void *ctx);
 int corr_feed(struct corr *c, const void *data, size_t len);
 /* The run ended: requests still waiting are counted unmatched (in flight). */
 void corr_finish(struct corr *c);
+/* The traced brokers exited (--follow): every connection is gone with
+ * them, its requests still waiting counted unmatched (closed), so none can
+ * match a later process's responses. Returns how many were counted. */
+uint64_t corr_end_connections(struct corr *c);
 /* Ring buffer records were lost: matching may be wrong around the loss;
  * requests then waiting are counted unmatched (lost) rather than guessed. */
 void corr_note_lost(struct corr *c, uint64_t n);

@@ -11,5 +11,9 @@ void fmt_ns(uint64_t ns, char *buf, size_t len);
 /* "HH:MM:SS.uuuuuu" local time of a CLOCK_MONOTONIC ns, given the offset
  * realtime - monotonic. */
 void fmt_wall(uint64_t mono_ns, int64_t offset_ns, char *buf, size_t len);
+/* "123,456" ("none" for no pid), cut short when buf is. */
+void fmt_pids(const int *pids, int n, char *buf, size_t len);
+/* "9092,9093" ("" for none), cut short when buf is. */
+void fmt_ports(const uint16_t *ports, int n, char *buf, size_t len);
 
 #endif

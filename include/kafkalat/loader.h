@@ -96,6 +96,14 @@ void loader_runs(const struct loader *l, struct probe_runs *out);
  * returns how many, <= max. */
 int loader_prog_stats(const struct loader *l, struct loader_prog_stats *out, int max);
 
+/* --follow: the traced set in an object's writable data (bpf/broker.h),
+ * changed while its programs run: the count goes to 0 first and to npids
+ * last, so a program reading it halfway matches nothing. */
+void loader_set_tgids(uint32_t *tgids, uint32_t *ntgids, const int *pids, int npids);
+/* Deletes every entry of a hash map whose key begins with the u32 tgid
+ * (a dead process's state); returns how many went, or -errno. */
+int loader_forget_tgid(struct bpf_map *map, uint32_t tgid);
+
 /* The reader and the links; the caller then destroys its skeleton. */
 void loader_destroy(struct loader *l);
 

@@ -57,6 +57,10 @@ struct pipeline_config {
 	 * replay: the dump's KLT_EV_PEER records say). */
 	int (*peer_fn)(void *ctx, const struct corr_request *r, uint32_t *tgid);
 	void *peer_ctx;
+	/* --follow: the broker's lives are kept (pipeline_broker_attached,
+	 * pipeline_broker_exited), intervals say their gap, the summary and
+	 * the recording's trailer list the lives */
+	bool follow;
 };
 
 struct pipeline;
@@ -85,9 +89,18 @@ void pipeline_note_lost(struct pipeline *p, uint64_t n);
 /* Both rings have been read up to now_ns (CLOCK_MONOTONIC): attribute up to
  * max held requests whose causes are all in. Returns how many. */
 uint32_t pipeline_advance(struct pipeline *p, uint64_t now_ns, uint32_t max);
-/* The interval table of the requests completed since the last one; when is
+/* The interval table of the requests completed since the last one; it ends
+ * at now_ns (CLOCK_MONOTONIC), which places its gap under --follow; when is
  * the time of day it is stamped with. */
-void pipeline_interval(struct pipeline *p, double secs, const char *when);
+void pipeline_interval(struct pipeline *p, uint64_t now_ns, double secs, const char *when);
+/* --follow: the brokers pids are traced from now_ns (CLOCK_MONOTONIC), the
+ * run's start for the first ones. 0 or -ENOMEM/-ERANGE (then not counted
+ * apart). */
+int pipeline_broker_attached(struct pipeline *p, uint64_t now_ns, const int *pids, int npids);
+/* --follow: the brokers exited and every record of theirs is in: their
+ * connections end, the requests left waiting are counted unmatched
+ * (closed) in the life that ends at now_ns. Returns how many. */
+uint64_t pipeline_broker_exited(struct pipeline *p, uint64_t now_ns);
 /* The recording's first interval starts now (CLOCK_MONOTONIC ns). */
 void pipeline_record_begin(struct pipeline *p, uint64_t now_ns);
 /* The recording's interval of the requests completed since the last one,

@@ -23,6 +23,7 @@ struct probe_opts {
 	int nports;
 	size_t ringbuf_bytes; /* power of two >= page size; 0 = default */
 	bool verbose;	      /* libbpf debug output on stderr */
+	bool follow;	      /* pids can change after load: probe_follow */
 };
 
 struct probe;
@@ -46,6 +47,13 @@ int probe_exit(const struct probe *p);
  * not (the raw sys_enter/sys_exit pair, costlier, was attached instead). */
 const char *probe_syscall_fallback(const struct probe *p);
 void probe_destroy(struct probe *p);
+
+/* --follow (probe_opts.follow): the brokers traced from now on (npids 0:
+ * none). */
+void probe_follow(struct probe *p, const int *pids, int npids);
+/* The connections the kernel side kept for a process that exited: deleted.
+ * Returns how many entries went, or -errno. */
+int probe_forget(struct probe *p, int tgid);
 
 /* Its programs' kernel time and runs (zero before probe_load). */
 void probe_runs(const struct probe *p, struct probe_runs *out);

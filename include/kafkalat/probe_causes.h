@@ -27,6 +27,7 @@ struct causes_opts {
 	uint64_t min_offcpu_ns; /* shorter off-CPU intervals are not emitted */
 	uint64_t min_futex_ns;	/* shorter futex waits are not emitted */
 	bool verbose;		/* libbpf debug output (the verifier log) on stderr */
+	bool follow;		/* pids can change after load: causes_follow */
 };
 
 struct causes;
@@ -52,5 +53,11 @@ int causes_prog_stats(struct causes *c, struct loader_prog_stats *out, int max);
 void causes_runs(const struct causes *c, struct probe_runs *out);
 const char *causes_error(const struct causes *c);
 void causes_destroy(struct causes *c);
+/* --follow (causes_opts.follow): the brokers traced from now on (npids 0:
+ * none). */
+void causes_follow(struct causes *c, const int *pids, int npids);
+/* The files the kernel side kept for a process that exited: forgotten.
+ * Returns how many entries went, or -errno. */
+int causes_forget(struct causes *c, int tgid);
 
 #endif

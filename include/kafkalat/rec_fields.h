@@ -35,6 +35,7 @@ enum {
 	RF_IV_COMMITS_MORE = 10,
 	RF_IV_LOST = 11,
 	RF_IV_ATTRIBUTED = 12,
+	RF_IV_GAP = 13, /* --follow: ns of it with no broker attached */
 
 	RF_AGG_REQUESTS = 1,	 /* packed varints, AGG_MAX_API */
 	RF_AGG_WIRE_UNKNOWN = 2, /* packed varints, AGG_MAX_API */
@@ -99,11 +100,17 @@ enum {
 	RF_TR_DURATION = 10, /* double, s */
 	RF_TR_FILE_EVENTS = 11,
 	RF_TR_CAUSES = 12, /* u64: 1 the causes were traced */
+	RF_TR_LIFE = 13,   /* --follow: group, one per life of the broker (RF_LIFE_*) */
 
 	RF_COST_CPU = 1, /* double, s */
 	RF_COST_BPF_COUNTED = 2,
 	RF_COST_BPF_NS = 3,
 	RF_COST_BPF_RUNS = 4,
+
+	RF_LIFE_PIDS = 1,   /* packed varints */
+	RF_LIFE_START = 2,  /* i64 CLOCK_REALTIME ns */
+	RF_LIFE_END = 3,    /* i64 CLOCK_REALTIME ns; absent while it lived */
+	RF_LIFE_COUNTS = 4, /* packed: requests, produce, records, exit_unmatched */
 };
 
 /*

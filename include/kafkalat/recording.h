@@ -135,6 +135,7 @@ struct rec_interval {
 	struct rec_commit *commits; /* by start */
 	uint32_t ncommits;
 	uint64_t commits_more; /* began in it but not listed (REC_MAX_COMMITS) */
+	uint64_t gap_ns;       /* --follow: its time with no broker attached */
 };
 
 struct rec_file {
@@ -174,6 +175,11 @@ struct rec {
 	struct evdump_stats lost;
 	struct report_cost cost;
 	double duration_s; /* the longest file's */
+	/* --follow: the broker's lives of every file (CLOCK_REALTIME), and
+	 * the intervals' time with no broker attached */
+	struct lives lives;
+	uint64_t gap_ns;
+	uint32_t gap_intervals;
 };
 
 /* The first value of key in a file's meta; NULL when absent. */
@@ -218,6 +224,9 @@ int rec_writer_commit(struct rec_writer *w, uint32_t dev, uint64_t t_start, uint
  * wall_offset_ns turns monotonic times into realtime ones. */
 int rec_writer_interval(struct rec_writer *w, const struct agg *iv, int64_t t_start_ns,
 			int64_t t_end_ns, uint64_t lost, int64_t wall_offset_ns);
+/* --follow, before each rec_writer_interval: the interval's time with no
+ * broker attached (written as a field of it, 0 included). */
+void rec_writer_gap(struct rec_writer *w, uint64_t gap_ns);
 
 struct rec_trailer_in {
 	const struct bands *bands; /* NULL: the causes were not traced */
@@ -229,6 +238,9 @@ struct rec_trailer_in {
 	const struct evdump_stats *lost;
 	const struct report_cost *cost;
 	double duration_s;
+	/* --follow: the broker's lives (monotonic), and realtime - monotonic */
+	const struct lives *lives;
+	int64_t lives_wall_offset_ns;
 };
 int rec_writer_trailer(struct rec_writer *w, const struct rec_trailer_in *t);
 /* Closes the file (fsync): the first error of the run's writes, or of closing. */

@@ -15,6 +15,7 @@
 #include "kafkalat/attrib.h"
 #include "kafkalat/correlate.h"
 #include "kafkalat/explain.h"
+#include "kafkalat/lives.h"
 #include "kafkalat/report_tail.h"
 
 /* 2: latency_us is the client's wait on the wire (was first read to last
@@ -40,6 +41,14 @@ struct report_broker {
 
 struct repl; /* replication.h */
 
+/* An interval of a --follow run: the time in it with no broker attached,
+ * and the brokers traced in it. */
+struct report_follow_iv {
+	double gap_s;
+	int pids[KLT_MAX_BROKERS];
+	int npids;
+};
+
 struct report_run {
 	/* the first broker (several: brokers[] lists them all) */
 	int pid;
@@ -60,11 +69,22 @@ struct report_run {
 	const struct repl *repl;	/* acks=all releases (report_repl.h); NULL none */
 	int64_t wall_offset_ns;		/* realtime - monotonic: the ISR changes' times */
 	struct report_cost cost;
+	/* --follow: the broker's lives; their times less origin_ns are the
+	 * run's seconds, and a gap still open ends at end_ns. NULL: not
+	 * followed. */
+	const struct lives *lives;
+	int64_t lives_origin_ns, lives_end_ns;
+	/* a recording's intervals with a gap, and the gaps' time in them */
+	uint32_t gap_intervals;
+	uint64_t interval_gap_ns;
 };
 
 void report_interval_header(FILE *out);
-void report_interval_text(FILE *out, const struct agg *iv, double secs, const char *timestr);
-void report_interval_json(FILE *out, const struct agg *iv, double secs, const char *timestr);
+/* f: the interval of a --follow run, NULL otherwise */
+void report_interval_text(FILE *out, const struct agg *iv, double secs, const char *timestr,
+			  const struct report_follow_iv *f);
+void report_interval_json(FILE *out, const struct agg *iv, double secs, const char *timestr,
+			  const struct report_follow_iv *f);
 void report_summary_text(FILE *out, const struct agg *total, const struct report_run *run);
 void report_summary_json(FILE *out, const struct agg *total, const struct report_run *run);
 void report_slow_header(FILE *out);

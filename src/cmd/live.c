@@ -26,8 +26,10 @@
 
 #include "kafkalat/caps.h"
 #include "kafkalat/exitcode.h"
+#include "kafkalat/fmt.h"
 #include "kafkalat/ksyms.h"
 #include "kafkalat/live.h"
+#include "kafkalat/lives.h"
 #include "kafkalat/outputs.h"
 #include "kafkalat/pace.h"
 #include "kafkalat/pipeline.h"
@@ -134,6 +136,10 @@ struct live {
 	struct rec_writer *rec;
 	pid_t child;
 	int child_status;
+	/* --follow: the brokers exited and no process listens yet (pids still
+	 * names the dead ones); the last way finding one failed, said once */
+	bool waiting;
+	int follow_err;
 };
 
 static uint64_t now_ns(clockid_t clk)
@@ -253,7 +259,8 @@ static int try_causes(struct live *lv, unsigned int groups)
 	struct causes_opts co = {.npids = lv->npids,
 				 .groups = groups,
 				 .verbose = lv->o->verbose,
-				 .ringbuf_bytes = lv->o->ringbuf_bytes / 2};
+				 .ringbuf_bytes = lv->o->ringbuf_bytes / 2,
+				 .follow = lv->o->follow};
 	int err;
 
 	memcpy(co.pids, lv->pids, sizeof(co.pids));
@@ -474,7 +481,8 @@ static int load_probe(struct live *lv)
 	struct probe_opts po = {.npids = lv->npids,
 				.nports = o->nports,
 				.verbose = o->verbose,
-				.ringbuf_bytes = o->ringbuf_bytes};
+				.ringbuf_bytes = o->ringbuf_bytes,
+				.follow = o->follow};
 
 	memcpy(po.pids, lv->pids, sizeof(po.pids));
 	memcpy(po.ports, o->ports, sizeof(po.ports));
@@ -574,7 +582,7 @@ static const char *record_interval(struct live *lv, uint64_t now)
 	return lv->why;
 }
 
-static void print_interval(struct live *lv, double secs)
+static void print_interval(struct live *lv, uint64_t now, double secs)
 {
 	char when[16];
 	time_t t = time(NULL);
@@ -582,7 +590,7 @@ static void print_interval(struct live *lv, double secs)
 
 	localtime_r(&t, &tm);
 	strftime(when, sizeof(when), "%H:%M:%S", &tm);
-	pipeline_interval(lv->pipe, secs, when);
+	pipeline_interval(lv->pipe, now, secs, when);
 }
 
 /* Gone, or dead and waiting for its parent to reap it (a zombie still
@@ -616,6 +624,98 @@ static bool brokers_gone(const struct live *lv)
 		if (!broker_gone(lv->pids[i]))
 			return false;
 	return true;
+}
+
+/* ---- --follow: from one life of the broker to the next ---- */
+
+/* The traced set, in both objects: the programs keep running, their maps,
+ * stack ids and connection ids go on (docs/design.md, "Following a
+ * restarted broker"). */
+static void follow_pids(struct live *lv, const int *pids, int n)
+{
+	probe_follow(lv->probe, pids, n);
+	if (lv->causes)
+		causes_follow(lv->causes, pids, n);
+}
+
+/*
+ * The brokers exited. Every record they made is in the rings (they made
+ * them before exiting): read it all, then end their connections, so that a
+ * request left waiting is counted unanswered and never matched to the next
+ * process's responses, and forget what the kernel side kept of them.
+ */
+static void broker_exited(struct live *lv)
+{
+	const struct cli_opts *o = lv->o;
+	char pids[96], ports[64];
+
+	follow_pids(lv, NULL, 0);
+	while (probe_poll(lv->probe, 0) > 0)
+		;
+	drain_causes(lv, now_ns(CLOCK_MONOTONIC));
+	/* the clock read again: a starved reader may have slept since its poll */
+	pipeline_broker_exited(lv->pipe, now_ns(CLOCK_MONOTONIC));
+	for (int i = 0; i < lv->npids; i++) {
+		probe_forget(lv->probe, lv->pids[i]);
+		if (lv->causes)
+			causes_forget(lv->causes, lv->pids[i]);
+	}
+	fmt_pids(lv->pids, lv->npids, pids, sizeof(pids));
+	fmt_ports(o->ports, o->nports, ports, sizeof(ports));
+	fprintf(stderr, "kafkalat: broker%s %s exited; waiting for a new process on port%s %s\n",
+		lv->npids > 1 ? "s" : "", pids, o->nports > 1 ? "s" : "", ports);
+	lv->waiting = true;
+	lv->follow_err = 0;
+}
+
+/* Waiting: whichever processes listen on the ports now are the next life. */
+static void find_next_broker(struct live *lv)
+{
+	const struct cli_opts *o = lv->o;
+	int pids[KLT_MAX_BROKERS], n = 0, err;
+	char who[128], comm[32] = "?";
+
+	err = target_find_listeners("/proc", o->ports, o->nports, pids, KLT_MAX_BROKERS, &n);
+	if (err || n <= 0) {
+		if (err && err != -ENOENT && err != lv->follow_err)
+			fprintf(stderr, "kafkalat: looking for the next broker: %s\n",
+				err == -E2BIG ? "more than 8 processes listen on the ports"
+					      : strerror(-err));
+		lv->follow_err = err;
+		return;
+	}
+	follow_pids(lv, pids, n);
+	memcpy(lv->pids, pids, sizeof(lv->pids));
+	lv->npids = n;
+	lv->waiting = false;
+	if (pipeline_broker_attached(lv->pipe, now_ns(CLOCK_MONOTONIC), pids, n))
+		fprintf(stderr,
+			"kafkalat: more than %u lives of the broker: this one's requests "
+			"are not counted apart\n",
+			LIVES_MAX);
+	fmt_pids(pids, n, who, sizeof(who));
+	if (n == 1)
+		target_comm("/proc", pids[0], comm, sizeof(comm));
+	fprintf(stderr, "kafkalat: following new broker%s %s%s%s%s\n", n > 1 ? "s" : "", who,
+		n == 1 ? " (" : "", n == 1 ? comm : "", n == 1 ? ")" : "");
+}
+
+/* The brokers' exit ends the run, or with --follow a life of it: NULL, or
+ * why the run ends. */
+static const char *check_brokers(struct live *lv)
+{
+	if (lv->waiting) {
+		find_next_broker(lv);
+		return NULL;
+	}
+	if (!brokers_gone(lv))
+		return NULL;
+	if (!lv->o->follow)
+		return lv->npids > 1 ? "the brokers exited" : "the broker exited";
+	broker_exited(lv);
+	/* a process may be listening already */
+	find_next_broker(lv);
+	return NULL;
 }
 
 /* One wait over both rings: the kernel side wakes the reader early when
@@ -696,6 +796,7 @@ static const char *poll_loop(struct live *lv, uint64_t t_start, struct klt_stats
 	long printed = 0;
 
 	for (;;) {
+		const char *why;
 		uint64_t now;
 		int woke = wait_rings(lv), n;
 
@@ -721,21 +822,21 @@ static const char *poll_loop(struct live *lv, uint64_t t_start, struct klt_stats
 			pipeline_flush(lv->pipe);
 			if (stdout_gone(lv))
 				return NULL;
-			if (brokers_gone(lv))
-				return lv->npids > 1 ? "the brokers exited" : "the broker exited";
+			if ((why = check_brokers(lv)))
+				return why;
 			if (lv->child > 0 && record_child_done(lv->child, &lv->child_status)) {
 				lv->child = 0;
 				return "the command exited";
 			}
 		}
 		if (o->record && o->interval_s > 0 && now >= next) {
-			const char *why = record_interval(lv, now);
-
-			if (why)
+			if ((why = record_interval(lv, now)))
 				return why;
 			next += (uint64_t)(o->interval_s * 1e9);
 		} else if (o->interval_s > 0 && now >= next) {
-			print_interval(lv, o->interval_s);
+			/* its nominal end: a late reader's catch-up tables each
+			 * cover their own second, and say their share of a gap */
+			print_interval(lv, next, o->interval_s);
 			next += (uint64_t)(o->interval_s * 1e9);
 			if (o->count && ++printed >= o->count)
 				return NULL;
@@ -952,7 +1053,8 @@ static int start_pipeline(struct live *lv)
 				      .stack_fn = stack_frames,
 				      .stack_ctx = lv,
 				      .peer_fn = peer_of,
-				      .peer_ctx = lv};
+				      .peer_ctx = lv,
+				      .follow = o->follow};
 
 	memcpy(cfg.file, lv->out.file, sizeof(cfg.file));
 	lv->pipe = pipeline_new(&cfg);
@@ -1067,6 +1169,8 @@ static int trace(struct live *lv)
 	pipeline_clock(lv->pipe, (int64_t)now_ns(CLOCK_REALTIME) - (int64_t)t_start);
 	announce(lv);
 	pipeline_record_begin(lv->pipe, t_start);
+	if (o->follow && pipeline_broker_attached(lv->pipe, t_start, lv->pids, lv->npids))
+		return KLT_EXIT_FAILURE;
 	if (o->record && o->record->cmd && (lv->child = record_spawn(o->record->cmd)) < 0)
 		return KLT_EXIT_FAILURE;
 	start_pacing(lv);

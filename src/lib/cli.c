@@ -13,7 +13,7 @@
 static const char usage[] =
     "Usage: kafkalat [-p PID] [-P PORT]... [-d SECONDS] [--slower MS] [-j]\n"
     "                [--requests FILE] [--folded FILE] [--no-causes] [--nice N]\n"
-    "                [--bpf-stats] [-v]\n"
+    "                [--bpf-stats] [--follow] [-v]\n"
     "                [interval [count]]\n"
     "       kafkalat load -b BOOTSTRAP -t TOPIC [...]   (kafkalat load --help)\n"
     "       kafkalat replay [-j] DUMP [...]             (kafkalat replay --help)\n"
@@ -53,13 +53,19 @@ static const char usage[] =
     "                        request is always shown\n"
     "      --ringbuf-mb MB   socket ring buffer size (power of two, default 8; the\n"
     "                        causes ring is half of it)\n"
+    "      --follow          when the broker exits, keep running: wait for a new\n"
+    "                        process listening on the same ports (looked for every\n"
+    "                        100 ms, until Ctrl-C, SIGTERM or -d) and trace it;\n"
+    "                        intervals mark the gap and the summary lists each\n"
+    "                        process (life) with its requests\n"
     "  -v, --verbose         libbpf debug output (verifier log) on stderr\n"
     "  -h, --help            this help\n"
     "  -V, --version         version\n"
     "  interval [count]      print a table every interval seconds, count times\n"
     "\n"
     "Needs root (or CAP_BPF and CAP_PERFMON) and a kernel with BTF.\n"
-    "Ctrl-C, SIGTERM, the end of -d or the broker's exit print the summary.\n"
+    "Ctrl-C, SIGTERM, the end of -d or the broker's exit (without --follow) print\n"
+    "the summary.\n"
     "\n"
     "Exit status: 0 the run ended, 1 a runtime failure, 2 usage, 3 no broker to\n"
     "trace, 4 a capability missing (named), 5 no kernel BTF, 130/143 SIGINT or\n"
@@ -83,7 +89,8 @@ enum {
 	OPT_NO_CAUSES,
 	OPT_DUMP,
 	OPT_NICE,
-	OPT_BPF_STATS
+	OPT_BPF_STATS,
+	OPT_FOLLOW
 };
 
 static const struct option long_opts[] = {
@@ -99,6 +106,7 @@ static const struct option long_opts[] = {
     {"dump-events", required_argument, NULL, OPT_DUMP},
     {"nice", required_argument, NULL, OPT_NICE},
     {"bpf-stats", no_argument, NULL, OPT_BPF_STATS},
+    {"follow", no_argument, NULL, OPT_FOLLOW},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -206,6 +214,9 @@ static enum cli_result parse_option(int c, const char *arg, struct cli_opts *o, 
 	case OPT_BPF_STATS:
 		o->bpf_stats = true;
 		return CLI_RUN;
+	case OPT_FOLLOW:
+		o->follow = true;
+		return CLI_RUN;
 	case OPT_NICE:
 		if (cli_parse_long(arg, -20, 19, &l))
 			return errorf(err, errlen, "invalid --nice '%s' (expected -20 to 19)", arg);
@@ -299,7 +310,8 @@ enum cli_result cli_parse(int argc, char **argv, struct cli_opts *o, char *err, 
 static const char record_usage[] =
     "Usage: kafkalat record [-p PID] [-P PORT]... [-o FILE] [-d SECONDS] [-I SECONDS]\n"
     "                       [--label KEY=VALUE]... [--slowest N] [--no-causes]\n"
-    "                       [--nice N] [--bpf-stats] [--ringbuf-mb MB] [-v]\n"
+    "                       [--nice N] [--bpf-stats] [--ringbuf-mb MB] [--follow]\n"
+    "                       [-v]\n"
     "                       [-- CMD [ARGS...]]\n"
     "\n"
     "Profiles the broker as kafkalat does and writes a compact recording for\n"
@@ -320,11 +332,14 @@ static const char record_usage[] =
     "                        (KEY: letters, digits, '_'; at most 32)\n"
     "      --slowest N       slowest requests kept per interval (default 100)\n"
     "  -p, --pid PID, -P, --port PORT, --no-causes, --nice N, --bpf-stats,\n"
-    "  --ringbuf-mb MB, -v   as for kafkalat (kafkalat --help)\n"
+    "  --ringbuf-mb MB, --follow, -v\n"
+    "                        as for kafkalat (kafkalat --help); with --follow the\n"
+    "                        intervals and the trailer carry the gaps and lives\n"
     "  -- CMD [ARGS...]      start CMD once tracing runs, and record until it\n"
     "                        exits (its exit status fails the recording)\n"
     "\n"
-    "Ends at Ctrl-C, SIGTERM, the end of -d, the command's exit or the broker's.\n"
+    "Ends at Ctrl-C, SIGTERM, the end of -d, the command's exit or the broker's\n"
+    "(without --follow).\n"
     "Exit status: 0 recorded, 1 failed (the file keeps what was written), 2 usage;\n"
     "3, 4, 5, 130, 143 as for kafkalat.\n"
     "\n"
@@ -345,6 +360,7 @@ static const struct option record_opts_long[] = {
     {"no-causes", no_argument, NULL, OPT_NO_CAUSES},
     {"nice", required_argument, NULL, OPT_NICE},
     {"bpf-stats", no_argument, NULL, OPT_BPF_STATS},
+    {"follow", no_argument, NULL, OPT_FOLLOW},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},

@@ -1056,6 +1056,24 @@ void corr_finish(struct corr *c)
 			flow_release(c, cn);
 }
 
+uint64_t corr_end_connections(struct corr *c)
+{
+	uint64_t before = c->n.unmatched[CORR_UNM_CLOSED];
+
+	for (size_t b = 0; b < CONN_BUCKETS; b++) {
+		struct conn *cn = c->buckets[b], *next;
+
+		for (; cn; cn = next) {
+			next = cn->next;
+			queue_drop_all(c, cn, CORR_UNM_CLOSED);
+			flow_release(c, cn);
+			conn_free(cn);
+		}
+		c->buckets[b] = NULL;
+	}
+	return c->n.unmatched[CORR_UNM_CLOSED] - before;
+}
+
 void corr_note_lost(struct corr *c, uint64_t n)
 {
 	if (!n)

@@ -41,3 +41,25 @@ void fmt_wall(uint64_t mono_ns, int64_t offset_ns, char *buf, size_t len)
 	snprintf(buf, len, "%02d:%02d:%02d.%06" PRId64, tm.tm_hour, tm.tm_min, tm.tm_sec,
 		 (real % 1000000000) / 1000);
 }
+
+void fmt_pids(const int *pids, int n, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	if (!len)
+		return;
+	snprintf(buf, len, "none");
+	for (int i = 0; i < n && off < len; i++)
+		off += (size_t)snprintf(buf + off, len - off, "%s%d", i ? "," : "", pids[i]);
+}
+
+void fmt_ports(const uint16_t *ports, int n, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	if (!len)
+		return;
+	buf[0] = '\0';
+	for (int i = 0; i < n && off < len; i++)
+		off += (size_t)snprintf(buf + off, len - off, "%s%u", i ? "," : "", ports[i]);
+}

@@ -12,6 +12,7 @@
 #include "kafkalat/correlate.h"
 #include "kafkalat/evdump.h"
 #include "kafkalat/history.h"
+#include "kafkalat/lives.h"
 #include "kafkalat/pipeline.h"
 #include "kafkalat/recording.h"
 #include "kafkalat/replication.h"
@@ -33,6 +34,8 @@ struct pipeline {
 	uint64_t iv_lost;	  /* and the records lost in it */
 	uint64_t commits_seen;	  /* journal commits passed to the recording */
 	struct report_tail tail;  /* large: lives here rather than on a stack */
+	struct lives lives;	  /* --follow */
+	uint64_t t_begin;	  /* the run's start (monotonic): the lives' origin */
 };
 
 static void dump(struct pipeline *p, enum evdump_kind kind, const void *data, size_t len)
@@ -110,6 +113,8 @@ static void on_complete(const struct corr_request *r, void *ctx)
 		p->t_first = r->t_first;
 	if (r->t_end > p->t_end)
 		p->t_end = r->t_end;
+	if (p->cfg.follow)
+		lives_count(&p->lives, r->api_key == 0, r->records);
 	if (r->api_key != 0)
 		return;
 	/* held until its causes are in; its lines come from on_attributed */
@@ -222,6 +227,7 @@ void pipeline_free(struct pipeline *p)
 	corr_free(p->corr);
 	agg_free(&p->interval);
 	agg_free(&p->total);
+	lives_free(&p->lives);
 	free(p);
 }
 
@@ -294,6 +300,44 @@ static void record_commit(void *ctx, uint32_t dev, uint64_t t_start, uint64_t t_
 void pipeline_record_begin(struct pipeline *p, uint64_t now_ns)
 {
 	p->iv_start = now_ns;
+	p->t_begin = now_ns;
+}
+
+int pipeline_broker_attached(struct pipeline *p, uint64_t now_ns, const int *pids, int npids)
+{
+	return lives_begin(&p->lives, (int64_t)now_ns, pids, npids);
+}
+
+uint64_t pipeline_broker_exited(struct pipeline *p, uint64_t now_ns)
+{
+	uint64_t n = corr_end_connections(p->corr);
+
+	lives_end(&p->lives, (int64_t)now_ns, n);
+	return n;
+}
+
+/* The interval [iv_start, now) of a --follow run: its gap and brokers. */
+static void follow_interval(const struct pipeline *p, uint64_t now_ns, double secs,
+			    struct report_follow_iv *f)
+{
+	const struct lives *l = &p->lives;
+
+	memset(f, 0, sizeof(*f));
+	f->gap_s = (double)lives_gap_ns(l, (int64_t)p->iv_start, (int64_t)now_ns) / 1e9;
+	/* the driver's windows are nominal (live.c): never past the length
+	 * printed but for rounding */
+	if (f->gap_s > secs)
+		f->gap_s = secs;
+	for (size_t i = l->n; i-- > 0;) {
+		const struct life *x = &l->v[i];
+
+		if (x->t_end && x->t_end <= (int64_t)p->iv_start)
+			break;
+		if (x->t_start >= (int64_t)now_ns)
+			continue;
+		for (int k = 0; k < x->npids && f->npids < KLT_MAX_BROKERS; k++)
+			f->pids[f->npids++] = x->pids[k];
+	}
 }
 
 int pipeline_record_interval(struct pipeline *p, uint64_t now_ns)
@@ -302,6 +346,9 @@ int pipeline_record_interval(struct pipeline *p, uint64_t now_ns)
 
 	if (!p->cfg.rec)
 		return 0;
+	if (p->cfg.follow)
+		rec_writer_gap(p->cfg.rec, (uint64_t)lives_gap_ns(&p->lives, (int64_t)p->iv_start,
+								  (int64_t)now_ns));
 	if (p->explain)
 		p->commits_seen = history_commits_after(explain_history(p->explain),
 							p->commits_seen, record_commit, p->cfg.rec);
@@ -319,15 +366,22 @@ uint32_t pipeline_advance(struct pipeline *p, uint64_t now_ns, uint32_t max)
 	return p->explain ? explain_advance_n(p->explain, now_ns, max) : 0;
 }
 
-void pipeline_interval(struct pipeline *p, double secs, const char *when)
+void pipeline_interval(struct pipeline *p, uint64_t now_ns, double secs, const char *when)
 {
+	struct report_follow_iv fiv, *f = NULL;
+
+	if (p->cfg.follow) {
+		follow_interval(p, now_ns, secs, &fiv);
+		f = &fiv;
+	}
 	if (p->cfg.out && p->cfg.json) {
-		report_interval_json(p->cfg.out, &p->interval, secs, when);
+		report_interval_json(p->cfg.out, &p->interval, secs, when, f);
 	} else if (p->cfg.out) {
 		report_interval_header(p->cfg.out);
-		report_interval_text(p->cfg.out, &p->interval, secs, when);
+		report_interval_text(p->cfg.out, &p->interval, secs, when, f);
 	}
 	agg_reset(&p->interval);
+	p->iv_start = now_ns;
 }
 
 static void flush_file(struct pipeline *p, enum pipeline_file f)
@@ -409,7 +463,9 @@ static void record_trailer(struct pipeline *p, const struct report_run *rr)
 				   .kernel = &rr->kernel,
 				   .lost = &p->lost,
 				   .cost = &rr->cost,
-				   .duration_s = rr->duration_s};
+				   .duration_s = rr->duration_s,
+				   .lives = rr->lives,
+				   .lives_wall_offset_ns = p->wall_offset_ns};
 	char *folded = folded_text(p, &t.folded_len);
 
 	t.folded = folded;
@@ -434,6 +490,11 @@ void pipeline_summary(struct pipeline *p, const struct report_run *run)
 		rr.tail = &p->tail;
 		rr.repl = explain_repl(p->explain);
 		rr.wall_offset_ns = p->wall_offset_ns;
+	}
+	if (p->cfg.follow) {
+		rr.lives = &p->lives;
+		rr.lives_origin_ns = (int64_t)p->t_begin;
+		rr.lives_end_ns = (int64_t)p->t_begin + (int64_t)(rr.duration_s * 1e9);
 	}
 	if (p->cfg.rec)
 		record_trailer(p, &rr);

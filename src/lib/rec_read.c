@@ -454,6 +454,8 @@ static int interval_field(struct loader *l, struct rec_interval *iv, struct iv_c
 		return tlv_get_u64(v, &iv->lost);
 	case RF_IV_ATTRIBUTED:
 		return tlv_get_u64(v, &iv->attributed);
+	case RF_IV_GAP:
+		return tlv_get_u64(v, &iv->gap_ns);
 	default:
 		return 0;
 	}
@@ -478,8 +480,13 @@ static int parse_interval(struct loader *l, const struct tlv_cur *payload)
 		err = interval_field(l, iv, &caps, tag, &v);
 	if (err == -ENOMEM)
 		return fail(l, err, "out of memory");
-	if (err || res || iv->t_end_ns < iv->t_start_ns)
+	if (err || res || iv->t_end_ns < iv->t_start_ns ||
+	    iv->gap_ns > (uint64_t)iv->t_end_ns - (uint64_t)iv->t_start_ns)
 		return fail(l, -EINVAL, "malformed interval record");
+	if (iv->gap_ns) {
+		r->gap_ns += iv->gap_ns;
+		r->gap_intervals++;
+	}
 	cur_file(l)->intervals++;
 	return 0;
 }
@@ -618,6 +625,44 @@ static int file_events(struct loader *l, const struct tlv_cur *v)
 	return 0;
 }
 
+/* A life of a --follow run's broker: its pids, span and counts. */
+static int add_life(struct rec *r, const struct tlv_cur *payload)
+{
+	struct tlv_cur c = *payload, v;
+	struct life x = {0};
+	uint64_t pids[KLT_MAX_BROKERS], counts[4];
+	uint32_t tag;
+	long n;
+	int res, err = 0;
+
+	while (!err && (res = tlv_next(&c, &tag, &v)) == 1) {
+		if (tag == RF_LIFE_PIDS) {
+			x.npids = 0;
+			n = tlv_count_varints(&v);
+			err = n < 0 || n > KLT_MAX_BROKERS ? -EINVAL
+							   : tlv_get_u64s(&v, pids, (size_t)n);
+			for (long i = 0; !err && i < n; i++)
+				if (pids[i] > INT32_MAX)
+					err = -EINVAL;
+				else
+					x.pids[x.npids++] = (int)pids[i];
+		} else if (tag == RF_LIFE_START) {
+			err = tlv_get_i64(&v, &x.t_start);
+		} else if (tag == RF_LIFE_END) {
+			err = tlv_get_i64(&v, &x.t_end);
+		} else if (tag == RF_LIFE_COUNTS && !(err = tlv_get_u64s(&v, counts, 4))) {
+			x.requests = counts[0];
+			x.produce = counts[1];
+			x.records = counts[2];
+			x.exit_unmatched = counts[3];
+		}
+	}
+	/* realtime ns, after 1970: their differences cannot overflow */
+	if (err || res || x.t_start < 0 || x.t_end < 0 || (x.t_end && x.t_end <= x.t_start))
+		return err == -ENOMEM ? err : -EINVAL;
+	return lives_add(&r->lives, &x) == -ENOMEM ? -ENOMEM : 0;
+}
+
 static int trailer_field(struct loader *l, uint32_t tag, const struct tlv_cur *v)
 {
 	struct rec *r = l->r;
@@ -651,6 +696,8 @@ static int trailer_field(struct loader *l, uint32_t tag, const struct tlv_cur *v
 		return 0;
 	case RF_TR_FILE_EVENTS:
 		return file_events(l, v);
+	case RF_TR_LIFE:
+		return add_life(r, v);
 	default:
 		return 0;
 	}

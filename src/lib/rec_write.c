@@ -27,6 +27,8 @@ struct rec_writer {
 	uint64_t *commits; /* (dev, t_start, t_end) monotonic, of the interval */
 	size_t ncommits, cap_commits;
 	uint64_t commits_more;
+	bool following; /* --follow: each interval says its gap */
+	uint64_t gap_ns;
 	int err;
 };
 
@@ -321,8 +323,36 @@ int rec_writer_interval(struct rec_writer *w, const struct agg *iv, int64_t t_st
 	put_commits(w, wall_offset_ns);
 	tlv_u64(&w->t, RF_IV_LOST, lost);
 	tlv_u64(&w->t, RF_IV_ATTRIBUTED, w->attributed);
+	if (w->following)
+		tlv_u64(&w->t, RF_IV_GAP, w->gap_ns);
+	w->gap_ns = 0;
 	reset_interval(w);
 	return append(w, REC_TYPE_INTERVAL);
+}
+
+void rec_writer_gap(struct rec_writer *w, uint64_t gap_ns)
+{
+	w->following = true;
+	w->gap_ns = gap_ns;
+}
+
+static void put_lives(struct rec_writer *w, const struct lives *l, int64_t wall_offset_ns)
+{
+	for (size_t i = 0; l && i < l->n; i++) {
+		const struct life *x = &l->v[i];
+		uint64_t pids[KLT_MAX_BROKERS],
+		    counts[4] = {x->requests, x->produce, x->records, x->exit_unmatched};
+		size_t g = tlv_begin(&w->t, RF_TR_LIFE);
+
+		for (int k = 0; k < x->npids; k++)
+			pids[k] = (uint64_t)x->pids[k];
+		tlv_u64s(&w->t, RF_LIFE_PIDS, pids, (size_t)x->npids);
+		tlv_i64(&w->t, RF_LIFE_START, x->t_start + wall_offset_ns);
+		if (x->t_end)
+			tlv_i64(&w->t, RF_LIFE_END, x->t_end + wall_offset_ns);
+		tlv_u64s(&w->t, RF_LIFE_COUNTS, counts, 4);
+		tlv_end(&w->t, g);
+	}
 }
 
 static void put_cost(struct rec_writer *w, const struct report_cost *c)
@@ -387,6 +417,7 @@ int rec_writer_trailer(struct rec_writer *w, const struct rec_trailer_in *in)
 		tlv_str(&w->t, RF_TR_FILE_EVENTS, in->tail->file_events);
 	}
 	put_cost(w, in->cost);
+	put_lives(w, in->lives, in->lives_wall_offset_ns);
 	tlv_f64(&w->t, RF_TR_DURATION, in->duration_s);
 	return append(w, REC_TYPE_TRAILER);
 }

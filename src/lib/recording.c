@@ -84,6 +84,7 @@ void rec_free(struct rec *r)
 	for (uint32_t i = 0; i < r->nfolded; i++)
 		free(r->folded[i].stack);
 	free(r->folded);
+	lives_free(&r->lives);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -124,4 +125,11 @@ void rec_report_run(const struct rec *r, struct report_run *out)
 	out->counts = &r->counts;
 	out->tail = r->has_tail ? &r->tail : NULL;
 	out->cost = r->cost;
+	out->gap_intervals = r->gap_intervals;
+	out->interval_gap_ns = r->gap_ns;
+	if (r->lives.n) {
+		out->lives = &r->lives;
+		out->lives_origin_ns = r->t_start_ns;
+		out->lives_end_ns = r->t_end_ns;
+	}
 }

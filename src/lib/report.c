@@ -60,13 +60,21 @@ static void interval_row(FILE *out, const char *timestr, const char *api, const 
 		q[0], q[1], q[2], q[3], mx, brk, agg_wire_unknown(a, k));
 }
 
-void report_interval_text(FILE *out, const struct agg *iv, double secs, const char *timestr)
+void report_interval_text(FILE *out, const struct agg *iv, double secs, const char *timestr,
+			  const struct report_follow_iv *f)
 {
+	char pids[96];
+
 	/* Produce always gets its row, idle or not: it is what the tool is for */
 	interval_row(out, timestr, "Produce", iv, 0, secs);
 	for (int k = 1; k < AGG_MAX_API; k++)
 		if (agg_count(iv, k))
 			interval_row(out, "", kapi_name((int16_t)k), iv, k, secs);
+	if (f && f->gap_s > 0) {
+		fmt_pids(f->pids, f->npids, pids, sizeof(pids));
+		fprintf(out, "%-8s  gap: no broker attached for %.3f s (pids traced: %s)\n", "",
+			f->gap_s, pids);
+	}
 	fflush(out);
 }
 
@@ -117,7 +125,17 @@ static void json_flow(struct json *j, const struct agg *a)
 	json_obj_end(j);
 }
 
-void report_interval_json(FILE *out, const struct agg *iv, double secs, const char *timestr)
+static void json_pids(struct json *j, const char *key, const int *pids, int npids)
+{
+	json_key(j, key);
+	json_arr_begin(j);
+	for (int i = 0; i < npids; i++)
+		json_int(j, pids[i]);
+	json_arr_end(j);
+}
+
+void report_interval_json(FILE *out, const struct agg *iv, double secs, const char *timestr,
+			  const struct report_follow_iv *f)
 {
 	struct json j;
 
@@ -127,6 +145,12 @@ void report_interval_json(FILE *out, const struct agg *iv, double secs, const ch
 	json_kstr(&j, "type", "interval");
 	json_kstr(&j, "time", timestr);
 	json_kdouble(&j, "interval_s", secs);
+	if (f) {
+		json_pids(&j, "broker_pids", f->pids, f->npids);
+		json_key(&j, "gap");
+		json_bool(&j, f->gap_s > 0);
+		json_kdouble(&j, "gap_s", f->gap_s);
+	}
 	json_key(&j, "produce");
 	json_obj_begin(&j);
 	json_kuint(&j, "requests", agg_count(iv, 0));
@@ -323,15 +347,6 @@ static int run_brokers(const struct report_run *run, struct report_broker *out)
 	return n;
 }
 
-static void ports_text(char *buf, size_t len, const uint16_t *ports, int nports)
-{
-	size_t off = 0;
-
-	buf[0] = '\0';
-	for (int i = 0; i < nports && off < len; i++)
-		off += (size_t)snprintf(buf + off, len - off, "%s%u", i ? "," : "", ports[i]);
-}
-
 /* Several brokers: a line each with its requests. */
 static void brokers_text(FILE *out, const struct report_run *run)
 {
@@ -344,7 +359,7 @@ static void brokers_text(FILE *out, const struct report_run *run)
 	for (int i = 0; i < n; i++) {
 		const struct corr_broker_count *c = broker_counts(run->counts, b[i].pid);
 
-		ports_text(ports, sizeof(ports), b[i].ports, b[i].nports);
+		fmt_ports(b[i].ports, b[i].nports, ports, sizeof(ports));
 		fprintf(out,
 			"  broker pid %d (%s), port %s: %" PRIu64 " requests, %" PRIu64
 			" produce, %" PRIu64 " fetch (%" PRIu64 " follower)\n",
@@ -353,11 +368,48 @@ static void brokers_text(FILE *out, const struct report_run *run)
 	}
 }
 
+static double life_s(const struct report_run *run, int64_t t)
+{
+	/* in double: a recording's times are any numbers */
+	return ((double)t - (double)run->lives_origin_ns) / 1e9;
+}
+
+/* --follow: each life with its pids and requests, and the gaps. */
+static void lives_text(FILE *out, const struct report_run *run)
+{
+	const struct lives *l = run->lives;
+	char pids[96];
+
+	for (size_t i = 0; l && i < l->n; i++) {
+		const struct life *x = &l->v[i];
+		int64_t next = i + 1 < l->n ? l->v[i + 1].t_start : run->lives_end_ns;
+
+		fmt_pids(x->pids, x->npids, pids, sizeof(pids));
+		fprintf(out,
+			"  life %zu: broker pid %s, %.3f s to %.3f s%s: %" PRIu64
+			" requests completed, %" PRIu64 " produce (%" PRIu64 " records)",
+			i + 1, pids, life_s(run, x->t_start),
+			life_s(run, x->t_end ? x->t_end : run->lives_end_ns),
+			x->t_end ? "" : " (still running)", x->requests, x->produce, x->records);
+		if (x->t_end)
+			fprintf(out, ", %" PRIu64 " left unanswered by its exit",
+				x->exit_unmatched);
+		fputc('\n', out);
+		if (x->t_end && next > x->t_end)
+			fprintf(out, "  gap: no broker attached from %.3f s to %.3f s (%.3f s)\n",
+				life_s(run, x->t_end), life_s(run, next),
+				((double)next - (double)x->t_end) / 1e9);
+	}
+	if (run->gap_intervals)
+		fprintf(out, "  intervals with a gap: %u (%.3f s with no broker attached)\n",
+			run->gap_intervals, (double)run->interval_gap_ns / 1e9);
+}
+
 void report_summary_text(FILE *out, const struct agg *total, const struct report_run *run)
 {
 	char ports[64];
 
-	ports_text(ports, sizeof(ports), run->ports, run->nports);
+	fmt_ports(run->ports, run->nports, ports, sizeof(ports));
 	if (run->nbrokers > 1)
 		fprintf(out, "\nSummary: %d brokers, port %s, %.1f s\n", run->nbrokers, ports,
 			run->duration_s);
@@ -366,7 +418,8 @@ void report_summary_text(FILE *out, const struct agg *total, const struct report
 			run->comm, ports, run->duration_s);
 	brokers_text(out, run);
 	report_interval_header(out);
-	report_interval_text(out, total, run->duration_s, "total");
+	report_interval_text(out, total, run->duration_s, "total", NULL);
+	lives_text(out, run);
 	wire_text(out, total);
 	if (total->produce_records)
 		fprintf(out, "  produce: %" PRIu64 " records, %" PRIu64 " record bytes\n",
@@ -535,6 +588,47 @@ static void kernel_json(struct json *j, const struct report_run *run)
 	json_obj_end(j);
 }
 
+/* --follow: "lives" (each with its pids, span and requests) and "gaps". */
+static void lives_json(struct json *j, const struct report_run *run)
+{
+	const struct lives *l = run->lives;
+	int64_t gap_ns;
+	size_t ngaps;
+
+	if (!l && !run->gap_intervals)
+		return;
+	ngaps = l ? lives_gaps(l, run->lives_end_ns, &gap_ns) : 0;
+	if (!l)
+		gap_ns = (int64_t)run->interval_gap_ns;
+	json_key(j, "lives");
+	json_arr_begin(j);
+	for (size_t i = 0; l && i < l->n; i++) {
+		const struct life *x = &l->v[i];
+
+		json_obj_begin(j);
+		json_pids(j, "pids", x->pids, x->npids);
+		json_kdouble(j, "start_s", life_s(run, x->t_start));
+		json_key(j, "end_s");
+		if (x->t_end)
+			json_double(j, life_s(run, x->t_end));
+		else
+			json_null(j);
+		json_kuint(j, "requests", x->requests);
+		json_kuint(j, "produce_requests", x->produce);
+		json_kuint(j, "records", x->records);
+		json_kuint(j, "exit_unmatched", x->exit_unmatched);
+		json_obj_end(j);
+	}
+	json_arr_end(j);
+	json_key(j, "gaps");
+	json_obj_begin(j);
+	json_kuint(j, "count", ngaps);
+	json_kdouble(j, "total_s", (double)gap_ns / 1e9);
+	if (run->gap_intervals)
+		json_kuint(j, "intervals", run->gap_intervals);
+	json_obj_end(j);
+}
+
 void report_summary_json(FILE *out, const struct agg *total, const struct report_run *run)
 {
 	struct json j;
@@ -545,6 +639,7 @@ void report_summary_json(FILE *out, const struct agg *total, const struct report
 	json_kstr(&j, "type", "summary");
 	broker_json(&j, run);
 	brokers_json(&j, run);
+	lives_json(&j, run);
 	json_kdouble(&j, "duration_s", run->duration_s);
 	json_kuint(&j, "lost_events", run->lost_events);
 	summary_produce_json(&j, total, run);

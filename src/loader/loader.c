@@ -12,6 +12,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "kafkalat/events.h"
 #include "kafkalat/exitcode.h"
 #include "kafkalat/loader.h"
 
@@ -253,6 +254,38 @@ int loader_prog_stats(const struct loader *l, struct loader_prog_stats *out, int
 		n++;
 	}
 	return n;
+}
+
+void loader_set_tgids(uint32_t *tgids, uint32_t *ntgids, const int *pids, int npids)
+{
+	__atomic_store_n(ntgids, 0, __ATOMIC_SEQ_CST);
+	for (int i = 0; i < npids && i < KLT_MAX_BROKERS; i++)
+		__atomic_store_n(&tgids[i], (uint32_t)pids[i], __ATOMIC_SEQ_CST);
+	__atomic_store_n(ntgids, (uint32_t)(npids < KLT_MAX_BROKERS ? npids : KLT_MAX_BROKERS),
+			 __ATOMIC_SEQ_CST);
+}
+
+int loader_forget_tgid(struct bpf_map *map, uint32_t tgid)
+{
+	unsigned char key[64], next[64];
+	size_t size = bpf_map__key_size(map);
+	int fd = bpf_map__fd(map), n = 0;
+	void *prev = NULL;
+	uint32_t owner;
+
+	if (size < sizeof(owner) || size > sizeof(key))
+		return -EINVAL;
+	/* a deleted key cannot lead to the next: walk from the last one kept */
+	while (!bpf_map_get_next_key(fd, prev, next)) {
+		memcpy(&owner, next, sizeof(owner));
+		if (owner == tgid && !bpf_map_delete_elem(fd, next)) {
+			n++;
+			continue;
+		}
+		memcpy(key, next, size);
+		prev = key;
+	}
+	return errno == ENOENT ? n : -errno;
 }
 
 void loader_destroy(struct loader *l)

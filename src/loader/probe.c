@@ -82,6 +82,10 @@ static int configure(struct probe *p)
 	for (int i = 0; i < p->opts.npids; i++)
 		s->rodata->targ_tgids[i] = (__u32)p->opts.pids[i];
 	s->rodata->targ_ntgids = (__u32)p->opts.npids;
+	s->rodata->targ_follow = p->opts.follow;
+	if (p->opts.follow)
+		loader_set_tgids(s->bss->follow_tgids, &s->bss->follow_ntgids, p->opts.pids,
+				 p->opts.npids);
 	for (int i = 0; i < p->opts.nports && i < KLT_MAX_PORTS; i++)
 		s->rodata->targ_ports[i] = p->opts.ports[i];
 	s->rodata->targ_nports = (__u32)p->opts.nports;
@@ -233,6 +237,21 @@ int probe_poll(struct probe *p, int timeout_ms)
 int probe_stats(struct probe *p, struct klt_stats *sum)
 {
 	return loader_sum_percpu(&p->l, p->skel->maps.stats, sum, sizeof(*sum));
+}
+
+void probe_follow(struct probe *p, const int *pids, int npids)
+{
+	struct kafkalat_bpf *s = p->skel;
+
+	loader_set_tgids(s->bss->follow_tgids, &s->bss->follow_ntgids, pids, npids);
+}
+
+int probe_forget(struct probe *p, int tgid)
+{
+	int a = loader_forget_tgid(p->skel->maps.conns, (uint32_t)tgid);
+	int b = loader_forget_tgid(p->skel->maps.not_kafka, (uint32_t)tgid);
+
+	return a < 0 ? a : b < 0 ? b : a + b;
 }
 
 void probe_destroy(struct probe *p)

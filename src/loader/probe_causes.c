@@ -127,6 +127,10 @@ static int configure(struct causes *c)
 	for (int i = 0; i < c->opts.npids; i++)
 		s->rodata->targ_tgids[i] = (__u32)c->opts.pids[i];
 	s->rodata->targ_ntgids = (__u32)c->opts.npids;
+	s->rodata->targ_follow = c->opts.follow;
+	if (c->opts.follow)
+		loader_set_tgids(s->bss->follow_tgids, &s->bss->follow_ntgids, c->opts.pids,
+				 c->opts.npids);
 	s->rodata->wakeup_bytes = rb / 4;
 	s->rodata->min_offcpu_ns = c->opts.min_offcpu_ns;
 	s->rodata->min_futex_ns = c->opts.min_futex_ns;
@@ -250,6 +254,18 @@ int causes_prog_stats(struct causes *c, struct loader_prog_stats *out, int max)
 void causes_runs(const struct causes *c, struct probe_runs *out)
 {
 	loader_runs(c ? &c->l : NULL, out);
+}
+
+void causes_follow(struct causes *c, const int *pids, int npids)
+{
+	struct causes_bpf *s = c->skel;
+
+	loader_set_tgids(s->bss->follow_tgids, &s->bss->follow_ntgids, pids, npids);
+}
+
+int causes_forget(struct causes *c, int tgid)
+{
+	return loader_forget_tgid(c->skel->maps.fds, (uint32_t)tgid);
 }
 
 void causes_destroy(struct causes *c)

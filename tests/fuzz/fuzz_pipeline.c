@@ -350,7 +350,7 @@ static void schedule(struct live *lv, struct op op)
 	op.off = dump_offset(lv);
 	lv->ops[lv->nops++] = op;
 	if (op.interval)
-		pipeline_interval(lv->r.p, 1.0, "12:00:00");
+		pipeline_interval(lv->r.p, 0, 1.0, "12:00:00");
 	else
 		pipeline_advance(lv->r.p, op.now, op.max);
 }
@@ -491,7 +491,7 @@ static void redrive(struct replay *rp, size_t off)
 		const struct op *op = &rp->ops[rp->next];
 
 		if (op->interval)
-			pipeline_interval(rp->r.p, 1.0, "12:00:00");
+			pipeline_interval(rp->r.p, 0, 1.0, "12:00:00");
 		else
 			pipeline_advance(rp->r.p, op->now, op->max);
 	}

@@ -24,6 +24,9 @@ struct rec_fixture_opts {
 	double slow_share; /* of requests with a journal stall of 50-200 ms (0.02) */
 	bool trailer;	   /* end cleanly (false: a killed run) */
 	const char *label; /* a "label.run" meta value, or NULL */
+	/* --follow: interval 1 has a 2.5 s gap between two lives (pids 100,
+	 * then 200), which the trailer lists */
+	bool follow;
 };
 
 static inline void rec_fixture_defaults(struct rec_fixture_opts *o)
@@ -184,6 +187,8 @@ static inline int rec_fixture_write_streams(const char *path, const struct rec_f
 			}
 		if (!err)
 			err = rec_writer_commit(w, 0x700001, start + 1000000, start + 60000000);
+		if (o->follow)
+			rec_writer_gap(w, i == 1 ? 2500000000ull : 0);
 		if (!err)
 			err = rec_writer_interval(w, &iv, (int64_t)start + wall,
 						  (int64_t)(start + 10000000000ull) + wall,
@@ -195,6 +200,21 @@ static inline int rec_fixture_write_streams(const char *path, const struct rec_f
 		struct evdump_stats lost = {.socket_lost = 3};
 		struct report_cost cost = {.measured = true, .cpu_s = 0.5};
 		struct report_tail tail;
+		struct life lv[2] = {{.pids = {100},
+				      .npids = 1,
+				      .t_start = (int64_t)t0,
+				      .t_end = (int64_t)t0 + 13000000000ll,
+				      .requests = 7,
+				      .produce = 5,
+				      .records = 50,
+				      .exit_unmatched = 1},
+				     {.pids = {200},
+				      .npids = 1,
+				      .t_start = (int64_t)t0 + 15500000000ll,
+				      .requests = 3,
+				      .produce = 2,
+				      .records = 20}};
+		struct lives lives = {.v = lv, .n = 2, .cap = 2};
 		const char *folded =
 		    "append;vfs_fsync_range;ext4_sync_file;jbd2_log_wait_commit 1200\n"
 		    "queue;futex_wait 30\n";
@@ -206,7 +226,9 @@ static inline int rec_fixture_write_streams(const char *path, const struct rec_f
 					    .kernel = &kernel,
 					    .lost = &lost,
 					    .cost = &cost,
-					    .duration_s = o->intervals * 10.0};
+					    .duration_s = o->intervals * 10.0,
+					    .lives = o->follow ? &lives : NULL,
+					    .lives_wall_offset_ns = wall};
 
 		report_tail_fill_bands(&tail, run, rec_fixture_stack, NULL);
 		tail.file_events = "tracepoints";

@@ -157,6 +157,9 @@ static void test_long_options(void **state)
 	assert_false(p.o.bpf_stats);
 	OK(&p, "--bpf-stats");
 	assert_true(p.o.bpf_stats);
+	assert_false(p.o.follow);
+	OK(&p, "--follow");
+	assert_true(p.o.follow);
 }
 
 static void test_ports(void **state)

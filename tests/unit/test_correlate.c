@@ -492,6 +492,39 @@ static void test_close_with_pending(void **state)
 	assert_int_equal(unm_total(counts(f)->unmatched), 2);
 }
 
+/* The brokers exited (--follow): their waiting requests end unanswered
+ * (closed) and the next process's responses match none of them, even on
+ * the same correlation ids. */
+static void test_end_connections(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(evb_feed(f->c, evb_conn4(1, "127.0.0.1", 1234)), 0);
+	assert_int_equal(evb_feed(f->c, evb_conn4(2, "127.0.0.1", 1235)), 0);
+	assert_int_equal(evb_feed(f->c, evb_produce(1, 1, 1, 10, 20)), 0);
+	assert_int_equal(evb_feed(f->c, evb_response(1, 1, 30, 40)), 0);
+	assert_int_equal(evb_feed(f->c, evb_produce(1, 2, 1, 50, 60)), 0);
+	assert_int_equal(evb_feed(f->c, evb_request(2, 7, 18, 3, 50, 60)), 0);
+	assert_int_equal(evb_feed(f->c, evb_produce(2, 8, 0, 70, 80)), 0); /* acks=0 */
+	assert_int_equal(f->n, 2); /* the answered one and the acks=0 one */
+	assert_int_equal(corr_end_connections(f->c), 2);
+	assert_int_equal(counts(f)->unmatched[CORR_UNM_CLOSED], 2);
+	assert_int_equal(counts(f)->produce_unmatched[CORR_UNM_CLOSED], 1);
+	/* the next life: new connection ids, the same correlation ids */
+	assert_int_equal(evb_feed(f->c, evb_response(1, 2, 90, 95)), 0);
+	assert_int_equal(evb_feed(f->c, evb_response(2, 7, 90, 95)), 0);
+	assert_int_equal(counts(f)->unmatched_responses, 2);
+	assert_int_equal(evb_feed(f->c, evb_conn4(3, "127.0.0.1", 1236)), 0);
+	assert_int_equal(evb_feed(f->c, evb_produce(3, 2, 1, 100, 110)), 0);
+	assert_int_equal(evb_feed(f->c, evb_response(3, 2, 120, 130)), 0);
+	assert_int_equal(f->n, 3);
+	assert_int_equal(f->v[2].req.conn_id, 3);
+	assert_int_equal(counts(f)->completed, 2);
+	assert_int_equal(corr_end_connections(f->c), 0);
+	corr_finish(f->c);
+	assert_int_equal(unm_total(counts(f)->unmatched), 2);
+}
+
 static void test_conn_id_reused_after_close(void **state)
 {
 	struct fixture *f = *state;
@@ -1248,6 +1281,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    T(test_basic_ipv4),
+	    T(test_end_connections),
 	    T(test_basic_ipv6),
 	    T(test_v4_mapped_shown_as_ipv4),
 	    cmocka_unit_test(test_format_addr),

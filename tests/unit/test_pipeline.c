@@ -225,8 +225,8 @@ static void test_no_causes(void **state)
 	produce(r.p, 1, 0, 0);
 	SOCK(r.p, metadata_req);
 	SOCK(r.p, metadata_resp);
-	pipeline_interval(r.p, 1.0, "12:00:00");
-	pipeline_interval(r.p, 1.0, "12:00:01");
+	pipeline_interval(r.p, 0, 1.0, "12:00:00");
+	pipeline_interval(r.p, 0, 1.0, "12:00:01");
 	assert_int_equal(pipeline_advance(r.p, US(10000 * MS), 100), 0);
 	end(&r);
 	out = r.out.buf;
@@ -244,6 +244,57 @@ static void test_no_causes(void **state)
 	assert_null(strstr(out, "Why the tail is slow"));
 	assert_int_equal(pipeline_folded_lines(r.p), -1);
 	assert_string_equal(r.file[PIPELINE_FOLDED].buf, "");
+	done(&r);
+}
+
+/* --follow: a request the first life's exit left waiting is unmatched
+ * (closed) and its correlation id's response in the next life matches
+ * nothing; each life counts its own requests, intervals their gap. */
+static void test_follow(void **state)
+{
+	struct run r = {0};
+	struct pipeline_config cfg = {
+	    .out = sink_open(&r.out), .json = true, .slower_ms = -1, .follow = true};
+	struct report_run run = {.duration_s = 0.005};
+	struct evdump_stats lost = {0};
+	int a = 100, b = 200;
+	const char *out;
+
+	(void)state;
+	r.p = pipeline_new(&cfg);
+	assert_non_null(r.p);
+	pipeline_clock(r.p, WALL_NS);
+	pipeline_record_begin(r.p, US(0));
+	assert_int_equal(pipeline_broker_attached(r.p, US(0), &a, 1), 0);
+	SOCK(r.p, evb_conn4(CONN, "127.0.0.1", 4000));
+	produce(r.p, 1, 0, 0);
+	SOCK(r.p, evb_produce(CONN, 2, 1, US(500), US(510)));
+	assert_int_equal(pipeline_broker_exited(r.p, US(1000)), 1);
+	pipeline_interval(r.p, US(2000), 0.002, "12:00:00");
+	assert_int_equal(pipeline_broker_attached(r.p, US(3000), &b, 1), 0);
+	SOCK(r.p, evb_conn4(CONN, "127.0.0.1", 4001));
+	SOCK(r.p, evb_response(CONN, 2, US(3100), US(3110)));
+	produce(r.p, 3, 3200, 0);
+	pipeline_interval(r.p, US(4000), 0.002, "12:00:02");
+	pipeline_interval(r.p, US(6000), 0.002, "12:00:04");
+	pipeline_end(r.p, &lost);
+	pipeline_summary(r.p, &run);
+	sink_text(&r.out);
+	out = r.out.buf;
+	assert_contains(out, "\"time\":\"12:00:00\",\"interval_s\":0.002,\"broker_pids\":[100],"
+			     "\"gap\":true,\"gap_s\":0.001,\"produce\":{\"requests\":1,");
+	assert_contains(out, "\"time\":\"12:00:02\",\"interval_s\":0.002,\"broker_pids\":[200],"
+			     "\"gap\":true,\"gap_s\":0.001,\"produce\":{\"requests\":1,");
+	assert_contains(out, "\"time\":\"12:00:04\",\"interval_s\":0.002,\"broker_pids\":[200],"
+			     "\"gap\":false,\"gap_s\":0,");
+	assert_contains(out,
+			"\"lives\":[{\"pids\":[100],\"start_s\":0,\"end_s\":0.001,"
+			"\"requests\":1,\"produce_requests\":1,\"records\":1,"
+			"\"exit_unmatched\":1},{\"pids\":[200],\"start_s\":0.003,\"end_s\":null,"
+			"\"requests\":1,\"produce_requests\":1,\"records\":1,"
+			"\"exit_unmatched\":0}],\"gaps\":{\"count\":1,\"total_s\":0.002}");
+	assert_contains(out, "\"unmatched\":{\"requests\":1,\"reasons\":{\"closed\":1},"
+			     "\"responses\":1}");
 	done(&r);
 }
 
@@ -567,10 +618,15 @@ static void test_file_error(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_attributed),	       cmocka_unit_test(test_head_of_line),
-	    cmocka_unit_test(test_no_causes),	       cmocka_unit_test(test_replay_reproduces),
-	    cmocka_unit_test(test_replication_split),  cmocka_unit_test(test_dump_says_how_traced),
-	    cmocka_unit_test(test_clock_from_records), cmocka_unit_test(test_file_error),
+	    cmocka_unit_test(test_attributed),
+	    cmocka_unit_test(test_head_of_line),
+	    cmocka_unit_test(test_no_causes),
+	    cmocka_unit_test(test_follow),
+	    cmocka_unit_test(test_replay_reproduces),
+	    cmocka_unit_test(test_replication_split),
+	    cmocka_unit_test(test_dump_says_how_traced),
+	    cmocka_unit_test(test_clock_from_records),
+	    cmocka_unit_test(test_file_error),
 	    cmocka_unit_test(test_sloppy_symboliser),
 	};
 

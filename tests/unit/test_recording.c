@@ -89,6 +89,45 @@ static void assert_hists_equal(const struct hist *a, const struct hist *b)
 }
 
 /* Two brokers' recordings merged equal one recording of both's requests. */
+/* --follow: the intervals' gap and the trailer's lives read back; a
+ * recording without them has none. */
+static void test_follow_round_trip(void **state)
+{
+	struct rec_fixture_opts o;
+	struct report_run run;
+	struct rec r;
+
+	(void)state;
+	rec_fixture_defaults(&o);
+	assert_int_equal(rec_fixture_load(&r, &o), 0);
+	assert_int_equal(r.lives.n, 0);
+	assert_int_equal(r.gap_intervals, 0);
+	rec_report_run(&r, &run);
+	assert_null(run.lives);
+	rec_free(&r);
+	o.follow = true;
+	assert_int_equal(rec_fixture_load(&r, &o), 0);
+	assert_int_equal(r.gap_intervals, 1);
+	assert_int_equal(r.gap_ns, 2500000000ull);
+	assert_int_equal(r.iv[1].gap_ns, 2500000000ull);
+	assert_int_equal(r.iv[0].gap_ns, 0);
+	assert_int_equal(r.lives.n, 2);
+	assert_int_equal(r.lives.v[0].pids[0], 100);
+	assert_int_equal(r.lives.v[0].npids, 1);
+	assert_int_equal(r.lives.v[0].t_start, r.t_start_ns);
+	assert_int_equal(r.lives.v[0].t_end, r.t_start_ns + 13000000000ll);
+	assert_int_equal(r.lives.v[0].records, 50);
+	assert_int_equal(r.lives.v[0].exit_unmatched, 1);
+	assert_int_equal(r.lives.v[1].pids[0], 200);
+	assert_int_equal(r.lives.v[1].t_end, 0);
+	assert_int_equal(r.lives.v[1].produce, 2);
+	rec_report_run(&r, &run);
+	assert_ptr_equal(run.lives, &r.lives);
+	assert_int_equal(run.lives_origin_ns, r.t_start_ns);
+	assert_int_equal(run.gap_intervals, 1);
+	rec_free(&r);
+}
+
 static void test_merge_equals_union(void **state)
 {
 	struct rec_fixture_opts o[2];
@@ -301,9 +340,10 @@ static void test_old_layout(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_round_trip),	cmocka_unit_test(test_merge_equals_union),
-	    cmocka_unit_test(test_killed_run),	cmocka_unit_test(test_bad_input),
-	    cmocka_unit_test(test_bad_records), cmocka_unit_test(test_old_layout),
+	    cmocka_unit_test(test_round_trip),	       cmocka_unit_test(test_follow_round_trip),
+	    cmocka_unit_test(test_merge_equals_union), cmocka_unit_test(test_killed_run),
+	    cmocka_unit_test(test_bad_input),	       cmocka_unit_test(test_bad_records),
+	    cmocka_unit_test(test_old_layout),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -123,6 +123,28 @@ static void test_regression_fmt_ns_rounding_carry(void **state)
 	expect_ns(999999999, "1.00s");
 }
 
+/* The --follow messages' lists: joined, "none" for no pid, cut short. */
+static void test_fmt_lists(void **state)
+{
+	const int pids[] = {100, 20001};
+	const uint16_t ports[] = {9092, 19093};
+	char buf[32], tiny[6];
+
+	(void)state;
+	fmt_pids(pids, 2, buf, sizeof(buf));
+	assert_string_equal(buf, "100,20001");
+	fmt_pids(pids, 0, buf, sizeof(buf));
+	assert_string_equal(buf, "none");
+	fmt_pids(pids, 2, tiny, sizeof(tiny));
+	assert_string_equal(tiny, "100,2");
+	fmt_ports(ports, 2, buf, sizeof(buf));
+	assert_string_equal(buf, "9092,19093");
+	fmt_ports(ports, 0, buf, sizeof(buf));
+	assert_string_equal(buf, "");
+	fmt_ports(ports, 2, tiny, sizeof(tiny));
+	assert_string_equal(tiny, "9092,");
+}
+
 static void test_fmt_wall(void **state)
 {
 	char buf[32];
@@ -487,7 +509,7 @@ static void test_interval_rows(void **state)
 
 	(void)state;
 	fixed_agg(&a);
-	report_interval_text(sink_open(&s), &a, 2.0, "12:00:01");
+	report_interval_text(sink_open(&s), &a, 2.0, "12:00:01", NULL);
 	expect_text(&s, "12:00:01  Produce                 50    2.00ms    2.00ms    50.0ms    "
 			"50.0ms    50.0ms     50.0ms       0\n"
 			"          Metadata               1.0    2.00ms    2.00ms    2.00ms    "
@@ -504,11 +526,11 @@ static void test_interval_idle(void **state)
 
 	(void)state;
 	agg_init(&a);
-	report_interval_text(sink_open(&s), &a, 1.0, "12:00:02");
+	report_interval_text(sink_open(&s), &a, 1.0, "12:00:02", NULL);
 	expect_text(&s,
 		    "12:00:02  Produce                0.0         -         -         -         "
 		    "-         -          -       0\n");
-	report_interval_text(sink_open(&s), &a, 0.0, "x");
+	report_interval_text(sink_open(&s), &a, 0.0, "x", NULL);
 	expect_text(&s,
 		    "x         Produce                0.0         -         -         -         "
 		    "-         -          -       0\n");
@@ -522,7 +544,7 @@ static void test_interval_json(void **state)
 
 	(void)state;
 	agg_init(&a);
-	report_interval_json(sink_open(&s), &a, 1.0, "12:00:02");
+	report_interval_json(sink_open(&s), &a, 1.0, "12:00:02", NULL);
 	expect_text(&s, "{\"schema\":\"kafkalat/2\",\"type\":\"interval\",\"time\":\"12:00:02\","
 			"\"interval_s\":1,\"produce\":{\"requests\":0,\"rate\":0,\"acks0\":0,"
 			"\"latency_us\":{\"p50\":0,\"p90\":0,\"p99\":0,\"p999\":0,\"max\":0,"
@@ -530,7 +552,7 @@ static void test_interval_json(void **state)
 			"\"p999\":0,\"max\":0,\"mean\":0},\"wire_unknown\":0,\"flow_blocked\":{"
 			"\"requests\":0,\"p99_us\":0,\"max_us\":0,\"total_us\":0}},\"apis\":{}}\n");
 	add_n(&a, completed(0, L_FAST), 4);
-	report_interval_json(sink_open(&s), &a, 2.0, "t");
+	report_interval_json(sink_open(&s), &a, 2.0, "t", NULL);
 	assert_contains(sink_text(&s), "\"produce\":{\"requests\":4,\"rate\":2,\"acks0\":0,"
 				       "\"latency_us\":{\"p50\":2000.383,");
 	free(s.buf);
@@ -742,6 +764,7 @@ int main(void)
 	    cmocka_unit_test(test_fmt_ns_truncates),
 	    cmocka_unit_test(test_regression_fmt_ns_rounding_carry),
 	    cmocka_unit_test(test_fmt_wall),
+	    cmocka_unit_test(test_fmt_lists),
 	    cmocka_unit_test(test_fixture_midpoints),
 	    cmocka_unit_test(test_summary_json_golden),
 	    cmocka_unit_test(test_summary_json_contract),
