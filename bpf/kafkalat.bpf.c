@@ -14,8 +14,27 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 
-#define KW_READ(dst, n, src) bpf_probe_read_user((dst), (n), (const void *)(src))
-#define KW_STEP_FN	     __attribute__((noinline))
+#define KW_WIN_USER(dst, n, src) bpf_probe_read_user((dst), (n), (const void *)(src))
+#define KW_WIN_KERN(dst, n, src) bpf_probe_read_kernel((dst), (n), (src))
+#define KW_READ(dst, n, in)	 kw_win_read(read_window(), (dst), (n), (in)->addr, (in)->avail)
+#define KW_STEP_FN		 __attribute__((noinline))
+#include "readwin.h"
+
+/* the framer's window on the syscall being walked (readwin.h) */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct kw_win);
+} read_windows SEC(".maps");
+
+static __always_inline struct kw_win *read_window(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&read_windows, &zero);
+}
+
 #include "framer.h"
 #include "arrival.h"
 #include "fdtable.h"
@@ -714,6 +733,7 @@ static __always_inline void walk_syscall(struct conn *c, struct pending_io *p, _
 	w.left = ret;
 	w.ret = ret;
 	wire_read(&w.wire, c, p->dir, ret);
+	kw_win_reset(read_window());
 	if (p->kind == KLT_IO_BUF) {
 		w.in.addr = p->addr;
 		w.in.avail = ret;
