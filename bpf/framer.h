@@ -1161,9 +1161,9 @@ KW_INLINE int kw_step(struct kw_flow *f, struct kw_names *nm, struct kw_in *in)
 			f->tentative_frames++;
 		return KW_FRAME;
 	}
-	/* tokens that follow each other without a skip or an event: up to three
+	/* tokens that follow each other without a skip or an event: up to five
 	 * per step while the bytes are there */
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 5; i++) {
 		int r = kw_dispatch(f, nm, in);
 
 		if (r != KW_NONE || f->skip || f->frame_left == 0 || f->state == S_SIZE ||
