@@ -178,6 +178,7 @@ struct kw_in {
 	__u64 t_enter;
 	__u32 tid;
 	__u8 at_syscall_start; /* no byte of this syscall consumed yet */
+	__u8 windowed;	       /* KW_READ may read through a window (BPF: readwin.h) */
 };
 
 KW_INLINE __u32 kw_be32(const __u8 *b)

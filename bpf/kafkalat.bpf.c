@@ -16,8 +16,9 @@
 
 #define KW_WIN_USER(dst, n, src) bpf_probe_read_user((dst), (n), (const void *)(src))
 #define KW_WIN_KERN(dst, n, src) bpf_probe_read_kernel((dst), (n), (src))
-#define KW_READ(dst, n, in)	 kw_win_read(read_window(), (dst), (n), (in)->addr, (in)->avail)
-#define KW_STEP_FN		 __attribute__((noinline))
+#define KW_READ(dst, n, in) \
+	kw_win_read((in)->windowed ? read_window() : NULL, (dst), (n), (in)->addr, (in)->avail)
+#define KW_STEP_FN __attribute__((noinline))
 #include "readwin.h"
 
 /* the framer's window on the syscall being walked (readwin.h) */
@@ -717,7 +718,10 @@ static __always_inline void wire_read(struct wire *wr, struct conn *c, __u8 dir,
 	}
 }
 
-static __always_inline void walk_syscall(struct conn *c, struct pending_io *p, __u64 ret)
+/* windowed: whether the program runs with preemption off (a perf
+ * tracepoint's), so that the per-CPU read window is this walk's alone */
+static __always_inline void walk_syscall(struct conn *c, struct pending_io *p, __u64 ret,
+					 int windowed)
 {
 	struct walk w = {};
 	struct klt_stats *st;
@@ -733,6 +737,7 @@ static __always_inline void walk_syscall(struct conn *c, struct pending_io *p, _
 	w.left = ret;
 	w.ret = ret;
 	wire_read(&w.wire, c, p->dir, ret);
+	w.in.windowed = windowed;
 	kw_win_reset(read_window());
 	if (p->kind == KLT_IO_BUF) {
 		w.in.addr = p->addr;
@@ -839,7 +844,7 @@ static __always_inline int io_enter(__s32 fd, __u64 addr, __u64 count, __u8 kind
 	return 0;
 }
 
-static __always_inline int io_exit(long ret)
+static __always_inline int io_exit(long ret, int windowed)
 {
 	struct pending_io *pp, p;
 	struct conn *c;
@@ -861,7 +866,7 @@ static __always_inline int io_exit(long ret)
 	if (p.kind == KLT_IO_SENDFILE)
 		skip_sendfile(c, &p, (__u64)ret);
 	else
-		walk_syscall(c, &p, (__u64)ret);
+		walk_syscall(c, &p, (__u64)ret, windowed);
 	return 0;
 }
 
@@ -1073,7 +1078,9 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	nr = regs_syscall_nr(regs);
 	if (nr >= 0 && (nr >= KLT_MAX_SYSCALL_NR || !sys_io_kind[nr]))
 		return 0;
-	return io_exit(ret);
+	/* a raw tracepoint's program may be preempted (faultable syscall
+	 * tracepoints), and another walk on this CPU would reuse the window */
+	return io_exit(ret, 0);
 }
 
 SEC("tracepoint")
@@ -1082,7 +1089,7 @@ int sock_exit(struct trace_event_raw_sys_exit *ctx)
 	BENCH_FLOOR_RETURN();
 	if (!is_broker())
 		return 0;
-	return io_exit(ctx->ret);
+	return io_exit(ctx->ret, 1);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

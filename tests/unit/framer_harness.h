@@ -329,6 +329,7 @@ static inline void kh_syscall_ret(struct kh *h, const struct iovec *iov, size_t 
 	w.in.t_enter = t_enter;
 	w.in.tid = tid;
 	w.in.at_syscall_start = 1;
+	w.in.windowed = 1;
 	w.seq_start = h->isn + (__u32)start;
 	h->steps = 0;
 	kw_win_reset(&kh_win);
