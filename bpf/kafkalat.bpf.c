@@ -16,8 +16,12 @@
 
 #define KW_WIN_USER(dst, n, src) bpf_probe_read_user((dst), (n), (const void *)(src))
 #define KW_WIN_KERN(dst, n, src) bpf_probe_read_kernel((dst), (n), (src))
+#ifdef KLT_NO_WINDOW /* scripts/bench_walk.sh's other side: a read per token */
+#define KW_READ(dst, n, in) bpf_probe_read_user((dst), (n), (const void *)(in)->addr)
+#else
 #define KW_READ(dst, n, in) \
 	kw_win_read((in)->windowed ? read_window() : NULL, (dst), (n), (in)->addr, (in)->avail)
+#endif
 #define KW_STEP_FN __attribute__((noinline))
 #include "readwin.h"
 
@@ -844,6 +848,10 @@ static __always_inline int io_enter(__s32 fd, __u64 addr, __u64 count, __u8 kind
 	return 0;
 }
 
+#ifdef KLT_SELF_TIME
+/* scripts/bench_walk.sh: the walks of broker syscalls, timed */
+__u64 self_ns = 0, self_runs = 0;
+#endif
 static __always_inline int io_exit(long ret, int windowed)
 {
 	struct pending_io *pp, p;
@@ -860,6 +868,9 @@ static __always_inline int io_exit(long ret, int windowed)
 	if (ret <= 0)
 		return 0;
 	p = *pp;
+#ifdef KLT_SELF_TIME
+	__u64 t0 = bpf_ktime_get_ns();
+#endif
 	c = conn_get(p.fd, 0);
 	if (!c)
 		return 0;
@@ -867,6 +878,10 @@ static __always_inline int io_exit(long ret, int windowed)
 		skip_sendfile(c, &p, (__u64)ret);
 	else
 		walk_syscall(c, &p, (__u64)ret, windowed);
+#ifdef KLT_SELF_TIME
+	__sync_fetch_and_add(&self_ns, bpf_ktime_get_ns() - t0);
+	__sync_fetch_and_add(&self_runs, 1);
+#endif
 	return 0;
 }
 
