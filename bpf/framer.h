@@ -11,7 +11,8 @@
  * It is shared by the BPF programs (which feed it the bytes of each socket
  * syscall, straight from user memory) and the unit tests (which feed it byte
  * buffers in every chunking). The includer defines:
- *   KW_READ(dst, n, src_addr)  copy n (<= 64) bytes from the stream; 0 on success
+ *   KW_READ(dst, n, in)  copy n (<= 64, <= in->avail) bytes of the stream at
+ *                        in->addr; 0 on success
  * Each call of kw_step() does one bounded piece of work, so the BPF side can
  * drive it from bpf_loop() and the verifier sees one small body.
  */
@@ -177,6 +178,7 @@ struct kw_in {
 	__u64 t_enter;
 	__u32 tid;
 	__u8 at_syscall_start; /* no byte of this syscall consumed yet */
+	__u8 windowed;	       /* KW_READ may read through a window (BPF: readwin.h) */
 };
 
 KW_INLINE __u32 kw_be32(const __u8 *b)
@@ -273,7 +275,7 @@ KW_INLINE int kw_fixed(struct kw_flow *f, struct kw_in *in, __u32 n)
 	if (k > 8)
 		k = 8;
 	k &= 15;
-	if (KW_READ(&f->tok[have], k, in->addr))
+	if (KW_READ(&f->tok[have], k, in))
 		return -1;
 	if (f->state == S_SIZE) {
 		/* the size is not part of frame_left */
@@ -473,7 +475,7 @@ KW_INLINE int kw_copy_str(struct kw_flow *f, struct kw_in *in, char *buf, __u16 
 		if (n > 63)
 			n = 63;
 		n &= 63;
-		if (KW_READ(&buf[off & mask], n, in->addr))
+		if (KW_READ(&buf[off & mask], n, in))
 			return -1;
 		*have = (__u16)(off + n);
 		k = n;
@@ -1160,9 +1162,9 @@ KW_INLINE int kw_step(struct kw_flow *f, struct kw_names *nm, struct kw_in *in)
 			f->tentative_frames++;
 		return KW_FRAME;
 	}
-	/* tokens that follow each other without a skip or an event: up to three
+	/* tokens that follow each other without a skip or an event: up to five
 	 * per step while the bytes are there */
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 5; i++) {
 		int r = kw_dispatch(f, nm, in);
 
 		if (r != KW_NONE || f->skip || f->frame_left == 0 || f->state == S_SIZE ||

@@ -14,8 +14,32 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 
-#define KW_READ(dst, n, src) bpf_probe_read_user((dst), (n), (const void *)(src))
-#define KW_STEP_FN	     __attribute__((noinline))
+#define KW_WIN_USER(dst, n, src) bpf_probe_read_user((dst), (n), (const void *)(src))
+#define KW_WIN_KERN(dst, n, src) bpf_probe_read_kernel((dst), (n), (src))
+#ifdef KLT_NO_WINDOW /* scripts/bench_walk.sh's other side: a read per token */
+#define KW_READ(dst, n, in) bpf_probe_read_user((dst), (n), (const void *)(in)->addr)
+#else
+#define KW_READ(dst, n, in) \
+	kw_win_read((in)->windowed ? read_window() : NULL, (dst), (n), (in)->addr, (in)->avail)
+#endif
+#define KW_STEP_FN __attribute__((noinline))
+#include "readwin.h"
+
+/* the framer's window on the syscall being walked (readwin.h) */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct kw_win);
+} read_windows SEC(".maps");
+
+static __always_inline struct kw_win *read_window(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&read_windows, &zero);
+}
+
 #include "framer.h"
 #include "arrival.h"
 #include "fdtable.h"
@@ -698,7 +722,10 @@ static __always_inline void wire_read(struct wire *wr, struct conn *c, __u8 dir,
 	}
 }
 
-static __always_inline void walk_syscall(struct conn *c, struct pending_io *p, __u64 ret)
+/* windowed: whether the program runs with preemption off (a perf
+ * tracepoint's), so that the per-CPU read window is this walk's alone */
+static __always_inline void walk_syscall(struct conn *c, struct pending_io *p, __u64 ret,
+					 int windowed)
 {
 	struct walk w = {};
 	struct klt_stats *st;
@@ -714,6 +741,8 @@ static __always_inline void walk_syscall(struct conn *c, struct pending_io *p, _
 	w.left = ret;
 	w.ret = ret;
 	wire_read(&w.wire, c, p->dir, ret);
+	w.in.windowed = windowed;
+	kw_win_reset(read_window());
 	if (p->kind == KLT_IO_BUF) {
 		w.in.addr = p->addr;
 		w.in.avail = ret;
@@ -819,7 +848,11 @@ static __always_inline int io_enter(__s32 fd, __u64 addr, __u64 count, __u8 kind
 	return 0;
 }
 
-static __always_inline int io_exit(long ret)
+#ifdef KLT_SELF_TIME
+/* scripts/bench_walk.sh: the walks of broker syscalls, timed */
+__u64 self_ns = 0, self_runs = 0;
+#endif
+static __always_inline int io_exit(long ret, int windowed)
 {
 	struct pending_io *pp, p;
 	struct conn *c;
@@ -835,13 +868,20 @@ static __always_inline int io_exit(long ret)
 	if (ret <= 0)
 		return 0;
 	p = *pp;
+#ifdef KLT_SELF_TIME
+	__u64 t0 = bpf_ktime_get_ns();
+#endif
 	c = conn_get(p.fd, 0);
 	if (!c)
 		return 0;
 	if (p.kind == KLT_IO_SENDFILE)
 		skip_sendfile(c, &p, (__u64)ret);
 	else
-		walk_syscall(c, &p, (__u64)ret);
+		walk_syscall(c, &p, (__u64)ret, windowed);
+#ifdef KLT_SELF_TIME
+	__sync_fetch_and_add(&self_ns, bpf_ktime_get_ns() - t0);
+	__sync_fetch_and_add(&self_runs, 1);
+#endif
 	return 0;
 }
 
@@ -1053,7 +1093,9 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	nr = regs_syscall_nr(regs);
 	if (nr >= 0 && (nr >= KLT_MAX_SYSCALL_NR || !sys_io_kind[nr]))
 		return 0;
-	return io_exit(ret);
+	/* a raw tracepoint's program may be preempted (faultable syscall
+	 * tracepoints), and another walk on this CPU would reuse the window */
+	return io_exit(ret, 0);
 }
 
 SEC("tracepoint")
@@ -1062,7 +1104,7 @@ int sock_exit(struct trace_event_raw_sys_exit *ctx)
 	BENCH_FLOOR_RETURN();
 	if (!is_broker())
 		return 0;
-	return io_exit(ctx->ret);
+	return io_exit(ctx->ret, 1);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

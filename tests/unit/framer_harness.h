@@ -34,18 +34,22 @@
 /* Bounds of the segment being walked: KW_READ checks every copy against it. */
 struct kh_seg_bounds {
 	uintptr_t lo, hi;
-	unsigned long oob; /* reads outside [lo, hi) or longer than 64 bytes */
+	unsigned long oob;	   /* reads outside [lo, hi), or a token longer than 64 bytes */
+	unsigned long user_copies; /* copies of user memory, as bpf_probe_read_user */
 };
 
 static struct kh_seg_bounds kh_bounds;
 
-static inline int kh_read(void *dst, __u64 n, __u64 src)
+/* bpf_probe_read_user of the segment's bytes: max is what the caller may
+ * ask for at most (a token's 64, the window's KW_WIN_BYTES). */
+static inline int kh_read(void *dst, __u64 n, __u64 src, __u64 max)
 {
 	uintptr_t p = (uintptr_t)src;
 
 	if (n == 0)
 		return 0;
-	if (n > 64 || p < kh_bounds.lo || p > kh_bounds.hi || n > kh_bounds.hi - p) {
+	kh_bounds.user_copies++;
+	if (n > max || p < kh_bounds.lo || p > kh_bounds.hi || n > kh_bounds.hi - p) {
 		kh_bounds.oob++;
 		return -1;
 	}
@@ -53,7 +57,14 @@ static inline int kh_read(void *dst, __u64 n, __u64 src)
 	return 0;
 }
 
-#define KW_READ(dst, n, src) kh_read((dst), (n), (src))
+#define KW_WIN_USER(dst, n, src) kh_read((dst), (n), (src), KW_WIN_BYTES)
+#define KW_WIN_KERN(dst, n, src) (memcpy((dst), (src), (size_t)(n)), 0)
+#include "readwin.h"
+
+/* the window the BPF side keeps per CPU: one walk at a time here */
+static struct kw_win kh_win;
+
+#define KW_READ(dst, n, in) kw_win_read(&kh_win, (dst), (n), (in)->addr, (in)->avail)
 #include "arrival.h"
 #include "framer.h"
 #include "arrival.h"
@@ -318,8 +329,10 @@ static inline void kh_syscall_ret(struct kh *h, const struct iovec *iov, size_t 
 	w.in.t_enter = t_enter;
 	w.in.tid = tid;
 	w.in.at_syscall_start = 1;
+	w.in.windowed = 1;
 	w.seq_start = h->isn + (__u32)start;
 	h->steps = 0;
+	kw_win_reset(&kh_win);
 	for (n = 0; n < KH_MAX_STEPS; n++)
 		if (kh_walk_step(h, &w, tid))
 			break;

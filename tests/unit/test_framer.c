@@ -1916,6 +1916,84 @@ static void test_steps_many_partitions(void **state)
 	free(parts);
 }
 
+/* ---- 5. the read window (readwin.h) ---- */
+
+/* librdkafka's shape of the reference bench: Produce v7, one topic, one
+ * partition, one batch of one 100 B record. */
+static void add_bench_produce(struct stream *s, int32_t corr)
+{
+	static const struct kb_part_spec part = {
+	    .index = 2, .nbatches = 1, .records_per_batch = 1, .value_size = 100};
+	static const struct kb_topic_spec topic = {.name = "bench", .nparts = 1, .parts = &part};
+	static const struct kb_produce_spec sp = {
+	    .acks = -1, .timeout_ms = 30000, .ntopics = 1, .topics = &topic};
+
+	add_produce(s, 7, corr, "rdkafka", &sp);
+}
+
+/* A request read whole is one user copy; a syscall of many requests one
+ * per window of bytes, against one per token without the window. */
+static void test_window_user_copies(void **state)
+{
+	struct stream s;
+	struct kh h;
+	unsigned long copies;
+
+	(void)state;
+	stream_init(&s);
+	add_bench_produce(&s, 1);
+	kh_init(&h, KLT_DIR_RX, KW_SYNCED);
+	kh_bounds.user_copies = 0;
+	feed_whole(&h, s.b.buf, s.b.len);
+	assert_int_equal(h.nframes, 1);
+	assert_int_equal(h.frames[0].ev.records, 1);
+	assert_int_equal(kh_bounds.user_copies, 1);
+	kh_free(&h);
+	for (int i = 2; i <= 1000; i++)
+		add_bench_produce(&s, i);
+	kh_init(&h, KLT_DIR_RX, KW_SYNCED);
+	kh_bounds.user_copies = 0;
+	feed_whole(&h, s.b.buf, s.b.len);
+	copies = kh_bounds.user_copies;
+	assert_int_equal(h.nframes, 1000);
+	assert_true(copies <= s.b.len / (KW_WIN_BYTES / 2) + 1);
+	print_message("  1000 bench Produce requests (%zu bytes) in one read: %lu user copies, "
+		      "%lu steps\n",
+		      s.b.len, copies, h.steps);
+	kh_free(&h);
+	stream_free(&s);
+}
+
+/* The broker reads each request into the same buffer: a window kept from
+ * the syscall before would hand the framer that one's bytes. */
+static void test_window_buffer_reused(void **state)
+{
+	struct stream a, b;
+	uint8_t *buf;
+	struct kh h;
+
+	(void)state;
+	stream_init(&a);
+	stream_init(&b);
+	add_bench_produce(&a, 7);
+	add_bench_produce(&b, 8);
+	assert_int_equal(a.b.len, b.b.len);
+	buf = malloc(a.b.len);
+	assert_non_null(buf);
+	kh_init(&h, KLT_DIR_RX, KW_SYNCED);
+	memcpy(buf, a.b.buf, a.b.len);
+	feed_whole(&h, buf, a.b.len);
+	memcpy(buf, b.b.buf, b.b.len);
+	feed_whole(&h, buf, b.b.len);
+	assert_int_equal(h.nframes, 2);
+	assert_int_equal(h.frames[0].ev.corr_id, 7);
+	assert_int_equal(h.frames[1].ev.corr_id, 8);
+	kh_free(&h);
+	free(buf);
+	stream_free(&a);
+	stream_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1944,6 +2022,8 @@ int main(void)
 	    cmocka_unit_test(test_regression_legacy_message_set_records),
 	    cmocka_unit_test(test_steps_per_frame),
 	    cmocka_unit_test(test_steps_many_partitions),
+	    cmocka_unit_test(test_window_user_copies),
+	    cmocka_unit_test(test_window_buffer_reused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
