@@ -24,7 +24,8 @@
 #include "fdtable.h"
 #include "bench_floor.h"
 #include "syscall_nr.h"
-#define RING_STATS struct klc_stats
+#define RING_STATS     struct klc_stats
+#define RING_LOST_TYPE KLC_EV_LOST
 #include "broker.h"
 #include "ringbuf.h"
 
@@ -144,15 +145,10 @@ struct {
 	__type(value, __u64);
 } commits SEC(".maps");
 
-/* A failed reservation is also counted by its type. */
+/* A failed reservation is counted by its type too. */
 static __always_inline void *event_reserve(__u64 size, __u32 type)
 {
-	void *e = ring_reserve(size);
-	struct klc_stats *st;
-
-	if (!e && type - KLC_EV_FILE < 16 && (st = stats_get()))
-		__sync_fetch_and_add(&st->drops[(type - KLC_EV_FILE) & 15], 1);
-	return e;
+	return ring_reserve(size, type - KLC_EV_FILE);
 }
 
 static __always_inline void count_state_full(void)
