@@ -366,19 +366,18 @@ static void ensure_tracefs(bool verbose)
 		fprintf(stderr, "kafkalat: mounting tracefs failed: %s\n", strerror(errno));
 }
 
-static void check_cause_lost(struct live *lv)
+/* The loss records in the stream tell the pipeline where each loss fell;
+ * stderr says it as it happens. */
+static void check_cause_lost(struct live *lv, struct klc_stats *st)
 {
-	struct klc_stats st;
-
-	if (!lv->causes || causes_stats(lv->causes, &st))
+	if (!lv->causes || causes_stats(lv->causes, st))
 		return;
-	if (st.ringbuf_drops > lv->cause_lost_seen) {
+	if (st->ringbuf_drops > lv->cause_lost_seen) {
 		fprintf(stderr,
-			"kafkalat: %llu cause events lost (ring buffer full): attribution around "
-			"them may be wrong\n",
-			(unsigned long long)(st.ringbuf_drops - lv->cause_lost_seen));
-		pipeline_note_cause_lost(lv->pipe, st.ringbuf_drops - lv->cause_lost_seen);
-		lv->cause_lost_seen = st.ringbuf_drops;
+			"kafkalat: %llu cause events lost (ring buffer full): requests around "
+			"them are not attributed\n",
+			(unsigned long long)(st->ringbuf_drops - lv->cause_lost_seen));
+		lv->cause_lost_seen = st->ringbuf_drops;
 	}
 }
 
@@ -397,7 +396,7 @@ static int drain_causes(struct live *lv, uint64_t now)
 	return 0;
 }
 
-/* Lost records make matching around them unreliable: say so once per loss. */
+/* Lost records leave the requests around them out: say so once per loss. */
 static void check_lost(struct live *lv, struct klt_stats *st)
 {
 	if (probe_stats(lv->probe, st))
@@ -405,9 +404,10 @@ static void check_lost(struct live *lv, struct klt_stats *st)
 	if (st->ringbuf_drops > lv->lost_seen) {
 		uint64_t n = st->ringbuf_drops - lv->lost_seen;
 
-		fprintf(stderr, "kafkalat: %llu events lost (ring buffer full; try --ringbuf-mb)\n",
+		fprintf(stderr,
+			"kafkalat: %llu events lost (ring buffer full; try --ringbuf-mb): requests "
+			"around them are left out\n",
 			(unsigned long long)n);
-		pipeline_note_lost(lv->pipe, n);
 		lv->lost_seen = st->ringbuf_drops;
 	}
 }
@@ -552,6 +552,7 @@ static const char *poll_loop(struct live *lv, uint64_t t_start, struct klt_stats
 {
 	const struct cli_opts *o = lv->o;
 	uint64_t next = t_start + (uint64_t)(o->interval_s * 1e9), next_chores = t_start;
+	struct klc_stats cst;
 	long printed = 0;
 
 	for (;;) {
@@ -576,7 +577,7 @@ static const char *poll_loop(struct live *lv, uint64_t t_start, struct klt_stats
 		if (now >= next_chores) {
 			next_chores = now + CHORES_MS * 1000000ull;
 			check_lost(lv, st);
-			check_cause_lost(lv);
+			check_cause_lost(lv, &cst);
 			pipeline_flush(lv->pipe);
 			if (brokers_gone(lv))
 				return lv->npids > 1 ? "the brokers exited" : "the broker exited";
@@ -692,21 +693,20 @@ static void finish(struct live *lv, double secs, struct klt_stats *st)
 {
 	struct report_run run = {.pid = lv->pids[0], .nports = lv->o->nports, .duration_s = secs};
 	struct evdump_stats lost = {0};
-	struct klc_stats cst;
+	struct klc_stats cst = {0};
 
 	/* what the kernel side wrote before we stopped is part of the run */
 	while (probe_poll(lv->probe, 0) > 0)
 		;
 	check_lost(lv, st);
 	drain_causes(lv, now_ns(CLOCK_MONOTONIC));
-	check_cause_lost(lv);
+	check_cause_lost(lv, &cst);
 	lost.socket_lost = st->ringbuf_drops;
 	lost.conn_table_full = st->conn_table_full;
 	lost.resync_skipped = st->resync_skipped;
-	if (lv->causes && !causes_stats(lv->causes, &cst)) {
-		lost.cause_lost = cst.ringbuf_drops;
-		lost.stack_errors = cst.stack_errors;
-	}
+	lost.cause_lost = cst.ringbuf_drops;
+	lost.stack_errors = cst.stack_errors;
+	pipeline_kernel_lost(lv->pipe, st, &cst);
 	pipeline_end(lv->pipe, &lost);
 	/* the requests attributed at the end belong to the last interval */
 	if (lv->rec && record_interval(lv, now_ns(CLOCK_MONOTONIC)))
