@@ -71,9 +71,13 @@ struct live {
 	struct pace pace;
 	int nice_now;
 	unsigned records_unchecked; /* since the last look at the clock */
-	char why[160];		    /* why the run ended, when no module says */
-	int stats_fd;		    /* --bpf-stats: the kernel counts while it is open */
-	bool bpf_counted;	    /* BPF run times were counted from the start */
+	/* a reader that falls behind never finds a ring empty: a read stops
+	 * after CHORES_MS so that the intervals and chores still run */
+	uint64_t burst_start;
+	bool burst_cut;
+	char why[160];	  /* why the run ended, when no module says */
+	int stats_fd;	  /* --bpf-stats: the kernel counts while it is open */
+	bool bpf_counted; /* BPF run times were counted from the start */
 	struct cost_mark {
 		double cpu_s;
 		struct probe_runs runs;
@@ -103,12 +107,22 @@ static void maybe_yield(struct live *lv)
 		sched_yield();
 }
 
-static void count_record(struct live *lv)
+/* 0, or -EAGAIN when the read has run for CHORES_MS: libbpf then stops
+ * it, the record consumed (loader_poll). */
+static int count_record(struct live *lv)
 {
-	if (++lv->records_unchecked >= RECORDS_PER_CLOCK_READ) {
-		lv->records_unchecked = 0;
-		maybe_yield(lv);
-	}
+	uint64_t now;
+
+	if (++lv->records_unchecked < RECORDS_PER_CLOCK_READ)
+		return 0;
+	lv->records_unchecked = 0;
+	now = now_ns(CLOCK_MONOTONIC);
+	if (pace_should_yield(&lv->pace, now))
+		sched_yield();
+	if (now - lv->burst_start < CHORES_MS * 1000000ull)
+		return 0;
+	lv->burst_cut = true;
+	return -EAGAIN;
 }
 
 static int on_record(void *ctx, void *data, size_t len)
@@ -116,8 +130,7 @@ static int on_record(void *ctx, void *data, size_t len)
 	struct live *lv = ctx;
 
 	pipeline_socket_record(lv->pipe, data, len);
-	count_record(lv);
-	return 0;
+	return count_record(lv);
 }
 
 /* The file's path as the broker sees it, if fd still names the file the
@@ -173,11 +186,10 @@ static int on_cause_record(void *ctx, void *data, size_t len)
 	uint32_t type;
 
 	pipeline_cause_record(lv->pipe, data, len);
-	count_record(lv);
 	if (len == sizeof(struct klc_file_name_event) &&
 	    (memcpy(&type, data, sizeof(type)), type == KLC_EV_FILE_NAME))
 		learn_topic_id(lv, data);
-	return 0;
+	return count_record(lv);
 }
 
 /* The frames of a kernel stack as function names, for the classifier. */
@@ -557,9 +569,12 @@ static const char *poll_loop(struct live *lv, uint64_t t_start, struct klt_stats
 
 	for (;;) {
 		uint64_t now;
-		int woke = wait_rings(lv), n;
+		/* a read cut short left records: read on at once, as if woken */
+		int woke = lv->burst_cut ? 1 : wait_rings(lv), n;
 
-		pace_burst_begin(&lv->pace, now_ns(CLOCK_MONOTONIC));
+		lv->burst_start = now_ns(CLOCK_MONOTONIC);
+		lv->burst_cut = false;
+		pace_burst_begin(&lv->pace, lv->burst_start);
 		if (woke < 0) {
 			snprintf(lv->why, sizeof(lv->why), "waiting on the ring buffers failed: %s",
 				 strerror(-woke));
@@ -695,9 +710,14 @@ static void finish(struct live *lv, double secs, struct klt_stats *st)
 	struct evdump_stats lost = {0};
 	struct klc_stats cst = {0};
 
-	/* what the kernel side wrote before we stopped is part of the run */
-	while (probe_poll(lv->probe, 0) > 0)
-		;
+	/* what the kernel side wrote before we stopped is part of the run; a
+	 * broker still overloading it is read for at most a second more */
+	for (int i = 0; i < 1000 / CHORES_MS; i++) {
+		lv->burst_start = now_ns(CLOCK_MONOTONIC);
+		lv->burst_cut = false;
+		if (probe_poll(lv->probe, 0) <= 0 && !lv->burst_cut)
+			break;
+	}
 	check_lost(lv, st);
 	drain_causes(lv, now_ns(CLOCK_MONOTONIC));
 	check_cause_lost(lv, &cst);

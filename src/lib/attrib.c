@@ -1533,8 +1533,7 @@ static bool pipelined(struct attrib *a, const struct corr_request *r)
 }
 
 /* What every request's result starts from; returns whether r is pipelined. */
-static bool start_result(struct attrib *a, const struct corr_request *r,
-			 struct attrib_result *out)
+static bool start_result(struct attrib *a, const struct corr_request *r, struct attrib_result *out)
 {
 	uint64_t wire_ns;
 

@@ -358,9 +358,8 @@ enum cause cause_classify(const char *const *frames, size_t n, const char **top_
 }
 
 static const char *const event_names[KLC_EV_MAX - KLC_EV_FILE] = {
-    "file",	   "futex",	     "offcpu",	   "block",	"jbd2_commit", "jbd2_run",
-    "jbd2_handle", "dirty_throttle", "folio_wait", "file_name", "thread",      "batch",
-    "lost",
+    "file",	      "futex",	    "offcpu",	 "block",  "jbd2_commit", "jbd2_run", "jbd2_handle",
+    "dirty_throttle", "folio_wait", "file_name", "thread", "batch",	  "lost",
 };
 
 const char *cause_event_name(unsigned int type)

@@ -29,11 +29,11 @@ struct pipeline {
 	int err;
 	int file_err[PIPELINE_FILES];
 	int folded_lines;
-	struct evdump_stats lost; /* the kernel side's, at the end */
-	uint64_t iv_start;	  /* the recording's interval: its start (monotonic) */
+	struct evdump_stats lost;    /* the kernel side's, at the end */
+	uint64_t iv_start;	     /* the recording's interval: its start (monotonic) */
 	struct report_loss iv_loss0; /* the run's losses when the interval began */
-	uint64_t commits_seen;	  /* journal commits passed to the recording */
-	struct report_tail tail;  /* large: lives here rather than on a stack */
+	uint64_t commits_seen;	     /* journal commits passed to the recording */
+	struct report_tail tail;     /* large: lives here rather than on a stack */
 };
 
 static void dump(struct pipeline *p, enum evdump_kind kind, const void *data, size_t len)
@@ -360,8 +360,9 @@ int pipeline_record_interval(struct pipeline *p, uint64_t now_ns)
 		p->commits_seen = history_commits_after(explain_history(p->explain),
 							p->commits_seen, record_commit, p->cfg.rec);
 	interval_loss(p, &loss);
-	err = rec_writer_interval(p->cfg.rec, &p->interval, (int64_t)p->iv_start + p->wall_offset_ns,
-				  (int64_t)now_ns + p->wall_offset_ns, &loss, p->wall_offset_ns);
+	err =
+	    rec_writer_interval(p->cfg.rec, &p->interval, (int64_t)p->iv_start + p->wall_offset_ns,
+				(int64_t)now_ns + p->wall_offset_ns, &loss, p->wall_offset_ns);
 	agg_reset(&p->interval);
 	p->iv_start = now_ns;
 	return err;

@@ -121,9 +121,11 @@ static void json_flow(struct json *j, const struct agg *a)
 
 static uint64_t sum(const uint64_t *v, int n);
 
+/* A loss in it, or requests it touched (those come when they complete). */
 bool report_loss_any(const struct report_loss *l)
 {
-	return sum(l->socket, KLT_LOST_KINDS) || sum(l->causes, 16);
+	return sum(l->socket, KLT_LOST_KINDS) || sum(l->causes, 16) || l->touched ||
+	       l->causes_touched;
 }
 
 static void json_kinds(struct json *j, const char *key, const uint64_t *v, int n,
