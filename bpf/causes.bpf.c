@@ -24,7 +24,8 @@
 #include "fdtable.h"
 #include "bench_floor.h"
 #include "syscall_nr.h"
-#define RING_STATS struct klc_stats
+#define RING_STATS     struct klc_stats
+#define RING_LOST_TYPE KLC_EV_LOST
 #include "broker.h"
 #include "ringbuf.h"
 
@@ -144,15 +145,10 @@ struct {
 	__type(value, __u64);
 } commits SEC(".maps");
 
-/* A failed reservation is also counted by its type. */
+/* A failed reservation is counted by its type too. */
 static __always_inline void *event_reserve(__u64 size, __u32 type)
 {
-	void *e = ring_reserve(size);
-	struct klc_stats *st;
-
-	if (!e && type - KLC_EV_FILE < 16 && (st = stats_get()))
-		__sync_fetch_and_add(&st->drops[(type - KLC_EV_FILE) & 15], 1);
-	return e;
+	return ring_reserve(size, type - KLC_EV_FILE);
 }
 
 static __always_inline void count_state_full(void)
@@ -216,14 +212,14 @@ static __always_inline void current_announce(void)
 /* The file's name and its directory's, once per fd (the cache below): the
  * reader learns which topic-partition a segment belongs to without racing
  * the broker's closes through /proc. */
-static __always_inline void emit_file_name(__s32 fd, struct file *file, struct fd_info *info)
+static __always_inline int emit_file_name(__s32 fd, struct file *file, struct fd_info *info)
 {
 	struct dentry *dentry = BPF_CORE_READ(file, f_path.dentry);
 	struct klc_file_name_event *e;
 
 	e = event_reserve(sizeof(*e), KLC_EV_FILE_NAME);
 	if (!e)
-		return;
+		return -1;
 	e->type = KLC_EV_FILE_NAME;
 	e->fd = fd;
 	e->ino = info->ino;
@@ -234,6 +230,7 @@ static __always_inline void emit_file_name(__s32 fd, struct file *file, struct f
 	bpf_probe_read_kernel_str(e->parent, sizeof(e->parent),
 				  BPF_CORE_READ(dentry, d_parent, d_name.name));
 	ring_submit(e);
+	return 0;
 }
 
 /* fd -> its identity if a regular file; cached per (tgid, fd) until close. */
@@ -262,7 +259,12 @@ static __noinline int fd_classify(__s32 fd, struct fd_info *out)
 		info.is_reg = 1;
 		info.ino = BPF_CORE_READ(inode, i_ino);
 		info.dev = BPF_CORE_READ(inode, i_sb, s_dev);
-		emit_file_name(fd, file, &info);
+		/* a name lost in a full ring is sent again at the next use:
+		 * without it every write to the segment stays unnamed */
+		if (emit_file_name(fd, file, &info)) {
+			*out = info;
+			return 1;
+		}
 	}
 	bpf_map_update_elem(&fds, &key, &info, BPF_ANY);
 	*out = info;

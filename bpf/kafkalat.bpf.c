@@ -45,7 +45,8 @@ static __always_inline struct kw_win *read_window(void)
 #include "fdtable.h"
 #include "bench_floor.h"
 #include "syscall_nr.h"
-#define RING_STATS struct klt_stats
+#define RING_STATS     struct klt_stats
+#define RING_LOST_TYPE KLT_EV_LOST
 #include "broker.h"
 #include "ringbuf.h"
 
@@ -198,7 +199,7 @@ static __always_inline struct sock *fd_to_tcp_sock(__s32 fd)
 
 static __always_inline void emit_conn(struct conn *c, struct sock *sk, __s32 fd, __u32 flags)
 {
-	struct klt_conn_event *e = ring_reserve(sizeof(*e));
+	struct klt_conn_event *e = ring_reserve(sizeof(*e), KLT_EV_CONN);
 
 	if (!e)
 		return;
@@ -361,7 +362,7 @@ struct wire_span {
 
 static __always_inline void emit_flow(struct sk_wire *w, __u64 now)
 {
-	struct klt_flow_event *e = ring_reserve(sizeof(*e));
+	struct klt_flow_event *e = ring_reserve(sizeof(*e), KLT_EV_FLOW);
 	struct klt_stats *st;
 
 	if (!e)
@@ -429,7 +430,7 @@ __noinline int wire_rx_frame(__u64 sk, __u32 seq_first, __u32 seq_end, struct wi
 
 static __always_inline void emit_sent(struct sk_wire *w, __u32 seq_sent, __u64 now)
 {
-	struct klt_sent_event *e = ring_reserve(sizeof(*e));
+	struct klt_sent_event *e = ring_reserve(sizeof(*e), KLT_EV_SENT);
 	struct klt_stats *st;
 
 	if (!e)
@@ -544,10 +545,19 @@ static __always_inline void frame_wire(struct klt_frame_event *e, struct kw_flow
 		st->sent_later++;
 }
 
+/* A lost frame's kind: requests of Produce and of other APIs, and
+ * responses, apart (the reader counts the requests the loss touched). */
+static __always_inline __u32 frame_lost_kind(const struct kw_flow *f)
+{
+	if (f->dir == KLT_DIR_TX)
+		return KLT_LOST_RESPONSE;
+	return f->api_key == 0 ? KLT_LOST_PRODUCE : KLT_EV_FRAME;
+}
+
 static __always_inline void emit_frame(struct conn *c, struct kw_flow *f, struct wire *wr,
 				       __u32 seq_end, __u64 t_last)
 {
-	struct klt_frame_event *e = ring_reserve(sizeof(*e));
+	struct klt_frame_event *e = ring_reserve(sizeof(*e), frame_lost_kind(f));
 	struct klt_stats *st;
 
 	if (!e)
@@ -562,7 +572,7 @@ static __always_inline void emit_frame(struct conn *c, struct kw_flow *f, struct
 
 static __always_inline void emit_topic(struct conn *c, struct kw_flow *f)
 {
-	struct klt_topic_event *e = ring_reserve(sizeof(*e));
+	struct klt_topic_event *e = ring_reserve(sizeof(*e), KLT_EV_TOPIC);
 
 	if (!e)
 		return;
@@ -572,7 +582,7 @@ static __always_inline void emit_topic(struct conn *c, struct kw_flow *f)
 
 static __always_inline void emit_part(struct conn *c, struct kw_flow *f)
 {
-	struct klt_part_event *e = ring_reserve(sizeof(*e));
+	struct klt_part_event *e = ring_reserve(sizeof(*e), KLT_EV_PART);
 
 	if (!e)
 		return;
@@ -582,7 +592,7 @@ static __always_inline void emit_part(struct conn *c, struct kw_flow *f)
 
 static __always_inline void emit_fetch_part(struct conn *c, struct kw_flow *f)
 {
-	struct klt_fetch_part_event *e = ring_reserve(sizeof(*e));
+	struct klt_fetch_part_event *e = ring_reserve(sizeof(*e), KLT_EV_FETCH_PART);
 
 	if (!e)
 		return;
@@ -592,7 +602,7 @@ static __always_inline void emit_fetch_part(struct conn *c, struct kw_flow *f)
 
 static __always_inline void emit_bad(struct conn *c, struct kw_flow *f)
 {
-	struct klt_bad_event *e = ring_reserve(sizeof(*e));
+	struct klt_bad_event *e = ring_reserve(sizeof(*e), KLT_EV_BAD);
 
 	if (!e)
 		return;
@@ -602,7 +612,7 @@ static __always_inline void emit_bad(struct conn *c, struct kw_flow *f)
 
 static __always_inline void emit_desync(struct conn *c, struct kw_flow *f)
 {
-	struct klt_desync_event *e = ring_reserve(sizeof(*e));
+	struct klt_desync_event *e = ring_reserve(sizeof(*e), KLT_EV_DESYNC);
 
 	if (!e)
 		return;
@@ -805,7 +815,7 @@ static __always_inline void on_close(__s32 fd)
 	struct conn *c;
 
 	c = bpf_map_lookup_elem(&conns, &key);
-	if (c && (e = ring_reserve(sizeof(*e)))) {
+	if (c && (e = ring_reserve(sizeof(*e), KLT_EV_CLOSE))) {
 		e->type = KLT_EV_CLOSE;
 		e->flags = 0;
 		e->conn_id = c->conn_id;
@@ -907,7 +917,7 @@ static __always_inline void hand_on_evicted(struct sk_wire *w, __u32 copied_seq)
 			st->arrival_dropped++;
 		return;
 	}
-	e = ring_reserve(sizeof(*e));
+	e = ring_reserve(sizeof(*e), KLT_EV_ARRIVAL);
 	if (!e)
 		return;
 	e->type = KLT_EV_ARRIVAL;

@@ -80,6 +80,7 @@ enum attrib_unmatched {
 	ATTRIB_UNM_BAD_TIMES,	/* t_first <= t_read <= t_resp <= t_end does not hold */
 	ATTRIB_UNM_NO_APPEND,	/* no write of a batch's size to its partition in the window */
 	ATTRIB_UNM_AMBIGUOUS,	/* several threads fit equally (strict_ambiguous only) */
+	ATTRIB_UNM_LOST_CAUSES, /* cause records it may need were lost (attrib_request_lost) */
 	ATTRIB_UNM_MAX
 };
 
@@ -252,6 +253,11 @@ void attrib_set_replication(struct attrib *a, struct repl *r);
  * matched are claimed: a later request cannot take them. */
 enum attrib_unmatched attrib_request(struct attrib *a, const struct corr_request *r,
 				     struct attrib_result *out);
+/* r's result without looking for its handler: cause records it may need
+ * were lost, so a handler found could be another's (docs/design.md,
+ * "Overload"). Read and send are split as for any unmatched request. */
+enum attrib_unmatched attrib_request_lost(struct attrib *a, const struct corr_request *r,
+					  struct attrib_result *out);
 const struct attrib_stats *attrib_stats(const struct attrib *a);
 /* r's head-of-line wait alone (attrib_result.hol_ns, behind r->prev_corr_id),
  * for a request that is not attributed: from its own times, 0 without wire

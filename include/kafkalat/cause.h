@@ -30,6 +30,9 @@ enum cause {
 
 /* "cpu", "runq", ..., "other"; NULL for a value outside the enum. */
 const char *cause_name(enum cause c);
+/* A cause record's type (KLC_EV_*) as "file", "offcpu", ...; NULL when it
+ * is none. */
+const char *cause_event_name(unsigned int type);
 
 /*
  * Classify a kernel stack, frames[0] innermost (as a BPF stack map or

@@ -19,7 +19,7 @@
 #include <linux/types.h>
 #endif
 
-#define KLC_ABI_VERSION 5
+#define KLC_ABI_VERSION 6
 /* Version 3 lacks KLC_EV_THREAD and KLC_EV_BATCH; version 4 batch records
  * lack the fields from producer_id on (KLC_BATCH_V4_SIZE: readers take them
  * as unknown); the other records are the same. */
@@ -42,6 +42,7 @@ enum klc_event_type {
 	KLC_EV_FILE_NAME,      /* a regular file's name, once per fd until it is closed */
 	KLC_EV_THREAD,	       /* ABI 4: a traced thread's process, before its first record */
 	KLC_EV_BATCH,	       /* ABI 4: record batch offsets of the next KLC_EV_FILE write */
+	KLC_EV_LOST,	       /* ABI 6: records that did not fit in the ring came before this */
 	KLC_EV_MAX,	       /* keep last */
 };
 
@@ -255,6 +256,17 @@ struct klc_batch_event {
 /* The size of a version 4 batch record. */
 #define KLC_BATCH_V4_SIZE __builtin_offsetof(struct klc_batch_event, producer_id)
 
+/* ABI 6: records that did not fit in the ring came before this one,
+ * counts[type - KLC_EV_FILE] of each type, the first at t_first_ns (the
+ * layout of klt_lost_event). */
+struct klc_lost_event {
+	__u32 type;
+	__u32 flags;
+	__u64 t_first_ns;
+	__u64 ts_ns;
+	__u32 counts[16];
+};
+
 /* Per-CPU counters (array map "stats", one struct per CPU), __u64
  * each: the loader sums them field by field as an array. */
 struct klc_stats {
@@ -281,6 +293,7 @@ union klc_event {
 	struct klc_file_name_event name;
 	struct klc_thread_event thread;
 	struct klc_batch_event batch;
+	struct klc_lost_event lost;
 };
 
 static inline __u32 klc_event_size(__u32 type)
@@ -310,6 +323,8 @@ static inline __u32 klc_event_size(__u32 type)
 		return sizeof(struct klc_thread_event);
 	case KLC_EV_BATCH:
 		return sizeof(struct klc_batch_event);
+	case KLC_EV_LOST:
+		return sizeof(struct klc_lost_event);
 	default:
 		return 0;
 	}

@@ -156,6 +156,16 @@ struct corr_counts {
 	struct corr_broker_count brokers[KLT_MAX_BROKERS];
 	int nbrokers;
 	uint64_t fetch_parts; /* KLT_EV_FETCH_PART records */
+	/* Records the kernel could not write (a full ring), by kind
+	 * (KLT_LOST_*), as the loss records in the stream said, and how many
+	 * of those came */
+	uint64_t lost[KLT_LOST_KINDS];
+	uint64_t loss_records;
+	/* Requests seen that a loss may have cut short (docs/design.md,
+	 * "Overload"): neither completed nor unmatched, never reported. With
+	 * the lost request frames (lost[]) they are the requests the loss
+	 * touched (corr_touched). */
+	uint64_t touched, produce_touched;
 };
 
 /* Called for each request when its response has left the socket (a response
@@ -185,9 +195,19 @@ void corr_finish(struct corr *c);
  * them, its requests still waiting counted unmatched (closed), so none can
  * match a later process's responses. Returns how many were counted. */
 uint64_t corr_end_connections(struct corr *c);
-/* Ring buffer records were lost: matching may be wrong around the loss;
- * requests then waiting are counted unmatched (lost) rather than guessed. */
+/* Ring buffer records were lost at an unknown place (an event dump of ABI
+ * 4 or older, whose stream has no loss records): requests then waiting are
+ * counted unmatched (lost) rather than guessed. */
 void corr_note_lost(struct corr *c, uint64_t n);
+/* Records were lost right before this point of the stream, counts[kind] of
+ * each kind (what a KLT_EV_LOST record says): every request a lost record
+ * may have belonged to is touched. */
+void corr_note_lost_kinds(struct corr *c, const uint32_t counts[KLT_LOST_KINDS]);
+/* The requests a loss touched: those seen (touched) and those whose request
+ * frame was lost; *produce of which Produce. */
+uint64_t corr_touched(const struct corr_counts *n, uint64_t *produce);
+/* "conn", "request", "topic", ... for a KLT_LOST_* kind; NULL when none. */
+const char *corr_lost_kind_name(unsigned int kind);
 const struct corr_counts *corr_counts(const struct corr *c);
 
 const char *corr_unmatched_name(enum corr_unmatched_reason r);

@@ -11,7 +11,7 @@
 #include <linux/types.h>
 #endif
 
-#define KLT_ABI_VERSION 4
+#define KLT_ABI_VERSION 5
 /* Version 1 frame records lack the fields from t_wire_first_ns on, and
  * version 1-3 partition records the fields from producer_id on: readers take
  * them as unknown (KLT_FRAME_V1_SIZE, KLT_PART_V3_SIZE). */
@@ -39,7 +39,15 @@ enum klt_event_type {
 	KLT_EV_ARRIVAL,	   /* ABI 2: an arrival of unread bytes the kernel's ring let go */
 	KLT_EV_FETCH_PART, /* ABI 3: a partition of the follower Fetch request being framed */
 	KLT_EV_PEER,	   /* ABI 3, userspace: the traced broker at a connection's far end */
+	KLT_EV_LOST,	   /* ABI 5: records that did not fit in the ring came before this */
 };
+
+/* What a lost record was (klt_lost_event.counts, klt_stats.drops): its
+ * type, but a frame is a request of Produce, a request of another API
+ * (KLT_EV_FRAME) or a response. */
+#define KLT_LOST_KINDS	  16
+#define KLT_LOST_RESPONSE 14
+#define KLT_LOST_PRODUCE  15
 
 /* How a watched syscall passes its bytes (sys_io_kind[nr] holds kind + 1). */
 #define KLT_MAX_SYSCALL_NR 512
@@ -281,6 +289,18 @@ struct klt_desync_event {
 	__u8 pad[7];
 };
 
+/* ABI 5: records that did not fit in the ring (a full ring: the reader fell
+ * behind) came before this one in the stream, counts[kind] of each kind
+ * (KLT_LOST_*), the first at t_first_ns. Any one thread's records after its
+ * own loss come after this record. */
+struct klt_lost_event {
+	__u32 type;
+	__u32 flags;
+	__u64 t_first_ns;
+	__u64 ts_ns;
+	__u32 counts[KLT_LOST_KINDS];
+};
+
 /* Per-CPU counters (array map "stats", one struct per CPU), __u64
  * each: the loader sums them field by field as an array. */
 struct klt_stats {
@@ -301,6 +321,7 @@ struct klt_stats {
 	__u64 arrival_evicted; /* request frames with KLT_FRAME_ARRIVAL_EVICTED */
 	__u64 arrival_events;  /* KLT_EV_ARRIVAL emitted */
 	__u64 arrival_dropped; /* unread arrivals let go before the connection was classified */
+	__u64 drops[KLT_LOST_KINDS]; /* ringbuf_drops by kind (KLT_LOST_*) */
 };
 
 #endif /* KAFKALAT_EVENTS_H */

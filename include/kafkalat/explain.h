@@ -77,6 +77,9 @@ struct explain_stats {
 	uint64_t threads_full;	    /* of which not kept (EXPLAIN_MAX_THREADS) */
 	uint64_t batches;	    /* KLC_EV_BATCH records */
 	uint64_t batch_writes;	    /* segment writes given their offsets by one */
+	uint64_t loss_records;	    /* KLC_EV_LOST records */
+	uint64_t lost[16];	    /* records they say were lost, by type - KLC_EV_FILE */
+	uint64_t lost_touched;	    /* requests not attributed: a loss fell in their window */
 };
 
 struct explain;

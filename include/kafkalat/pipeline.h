@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "kafkalat/cause_events.h"
 #include "kafkalat/evdump.h"
 #include "kafkalat/explain.h"
 #include "kafkalat/report.h"
@@ -84,8 +85,15 @@ int pipeline_note_peer(struct pipeline *p, uint64_t conn_id, uint32_t peer_tgid)
 int pipeline_cause_record(struct pipeline *p, const void *data, size_t len);
 /* A topic's id, learnt from its partition directory (explain_add_topic_id). */
 int pipeline_topic_id(struct pipeline *p, const uint8_t id[16], const char *topic);
-/* n socket records the kernel could not write: matching around them stops. */
+/* n socket records the kernel could not write, at an unknown place in the
+ * stream: matching around them stops. Only a dump of event ABI 4 or older
+ * needs it (its stream has no loss records); otherwise it does nothing. */
 void pipeline_note_lost(struct pipeline *p, uint64_t n);
+/* Before pipeline_end: the kernel side's counters, with the records each
+ * ring lost by kind (drops[]). Those no loss record in the streams counted
+ * go in as one at the end. */
+void pipeline_kernel_lost(struct pipeline *p, const struct klt_stats *sock,
+			  const struct klc_stats *causes);
 /* Both rings have been read up to now_ns (CLOCK_MONOTONIC): attribute up to
  * max held requests whose causes are all in. Returns how many. */
 uint32_t pipeline_advance(struct pipeline *p, uint64_t now_ns, uint32_t max);
@@ -106,8 +114,6 @@ void pipeline_record_begin(struct pipeline *p, uint64_t now_ns);
 /* The recording's interval of the requests completed since the last one,
  * ending now (CLOCK_MONOTONIC ns): 0, or the writer's -errno. */
 int pipeline_record_interval(struct pipeline *p, uint64_t now_ns);
-/* n cause records the kernel could not write (counted per interval). */
-void pipeline_note_cause_lost(struct pipeline *p, uint64_t n);
 /* A stack id's frames, innermost first, ';'-joined ("" unknown). */
 void pipeline_stack_text(const struct pipeline *p, int32_t stack_id, char *buf, size_t len);
 /* Flushes the --requests lines, for a reader following the file. */

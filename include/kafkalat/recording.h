@@ -123,6 +123,7 @@ struct rec_interval {
 	uint64_t produce;	      /* completed Produce requests */
 	uint64_t produce_bytes, produce_records;
 	uint64_t lost;			    /* records the kernel lost in it (both rings) */
+	struct report_loss loss;	    /* by ring and kind; zero in older recordings */
 	uint64_t attributed;		    /* Produce requests attributed in it */
 	struct hist_sparse *m[REC_METRICS]; /* NULL: nothing recorded */
 	/* the interval's own bands (of the requests attributed in it) */
@@ -223,7 +224,7 @@ int rec_writer_commit(struct rec_writer *w, uint32_t dev, uint64_t t_start, uint
  * the span is CLOCK_REALTIME ns, lost what the kernel lost in it;
  * wall_offset_ns turns monotonic times into realtime ones. */
 int rec_writer_interval(struct rec_writer *w, const struct agg *iv, int64_t t_start_ns,
-			int64_t t_end_ns, uint64_t lost, int64_t wall_offset_ns);
+			int64_t t_end_ns, const struct report_loss *loss, int64_t wall_offset_ns);
 /* --follow, before each rec_writer_interval: the interval's time with no
  * broker attached (written as a field of it, 0 included). */
 void rec_writer_gap(struct rec_writer *w, uint64_t gap_ns);

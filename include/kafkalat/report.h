@@ -40,6 +40,24 @@ struct report_broker {
 };
 
 struct repl; /* replication.h */
+struct json; /* json.h */
+
+/* What the kernel could not write (a full ring), of an interval or a run,
+ * and the requests the loss touched (docs/design.md, "Overload"). */
+struct report_loss {
+	uint64_t socket[KLT_LOST_KINDS]; /* socket records by KLT_LOST_* */
+	uint64_t causes[16];		 /* cause records by type - KLC_EV_FILE */
+	uint64_t touched;		 /* requests touched: corr_touched */
+	uint64_t produce_touched;	 /* of which Produce */
+	uint64_t causes_touched;	 /* Produce requests unattributed: lost_causes */
+};
+
+bool report_loss_any(const struct report_loss *l);
+/* "loss": whether any, and "lost": the counts by ring and kind and the
+ * requests touched (docs/json.md). */
+void report_loss_json(struct json *j, const struct report_loss *l);
+/* One line, when there was any loss. */
+void report_loss_text(FILE *out, const struct report_loss *l, const char *prefix);
 
 /* An interval of a --follow run: the time in it with no broker attached,
  * and the brokers traced in it. */
@@ -60,6 +78,7 @@ struct report_run {
 	uint64_t conn_table_full; /* connections the kernel side could not track */
 	uint64_t resync_skipped;  /* syscalls skipped while resynchronising */
 	struct klt_stats kernel;  /* the kernel side's counters; zero in a replay */
+	struct report_loss loss;  /* by ring and kind, and the requests touched */
 	/* the traced brokers; none in a replay, whose brokers are the
 	 * connections' tgids (counts->brokers) */
 	struct report_broker brokers[KLT_MAX_BROKERS];
@@ -80,11 +99,11 @@ struct report_run {
 };
 
 void report_interval_header(FILE *out);
-/* f: the interval of a --follow run, NULL otherwise */
+/* f: the interval of a --follow run, NULL otherwise; loss: its loss, NULL none */
 void report_interval_text(FILE *out, const struct agg *iv, double secs, const char *timestr,
 			  const struct report_follow_iv *f);
 void report_interval_json(FILE *out, const struct agg *iv, double secs, const char *timestr,
-			  const struct report_follow_iv *f);
+			  const struct report_follow_iv *f, const struct report_loss *loss);
 void report_summary_text(FILE *out, const struct agg *total, const struct report_run *run);
 void report_summary_json(FILE *out, const struct agg *total, const struct report_run *run);
 void report_slow_header(FILE *out);

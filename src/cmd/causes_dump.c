@@ -28,11 +28,6 @@ struct dump {
 	uint64_t short_records;
 };
 
-static const char *const type_names[NTYPES] = {
-    "file",	   "futex",	     "offcpu",	   "block",	"jbd2_commit", "jbd2_run",
-    "jbd2_handle", "dirty_throttle", "folio_wait", "file_name", "thread",      "batch",
-};
-
 static const char *const sys_names[KLC_SYS_KIND_MAX] = {
     "none",	"write", "pwrite64",  "writev", "pwritev",
     "pwritev2", "fsync", "fdatasync", "futex",	"close",
@@ -250,6 +245,18 @@ static void print_folio(struct json *j, const struct klc_folio_wait_event *e)
 }
 
 /* The kernel cut and terminated the names; copy them bounded anyway. */
+static void print_lost(struct json *j, const struct klc_lost_event *e)
+{
+	json_kuint(j, "t_first_ns", e->t_first_ns);
+	json_kuint(j, "ts_ns", e->ts_ns);
+	json_key(j, "counts");
+	json_obj_begin(j);
+	for (int k = 0; k < NTYPES; k++)
+		if (e->counts[k])
+			json_kuint(j, cause_event_name(KLC_EV_FILE + k), e->counts[k]);
+	json_obj_end(j);
+}
+
 static void print_file_name(struct json *j, const struct klc_file_name_event *e)
 {
 	char name[KLC_NAME_LEN + 1], parent[KLC_PARENT_LEN + 1];
@@ -298,7 +305,7 @@ static int on_record(void *ctx, void *data, size_t len)
 	}
 	d->counts[k]++;
 	json_obj_begin(&d->j);
-	json_kstr(&d->j, "type", type_names[k]);
+	json_kstr(&d->j, "type", cause_event_name(KLC_EV_FILE + k));
 	switch (type) {
 	case KLC_EV_FILE:
 		print_file(&d->j, data);
@@ -333,6 +340,9 @@ static int on_record(void *ctx, void *data, size_t len)
 	case KLC_EV_FOLIO_WAIT:
 		print_folio(&d->j, data);
 		break;
+	case KLC_EV_LOST:
+		print_lost(&d->j, data);
+		break;
 	default:
 		print_file_name(&d->j, data);
 		break;
@@ -358,13 +368,13 @@ static int print_summary(struct dump *d, double secs)
 	json_key(&d->j, "events");
 	json_obj_begin(&d->j);
 	for (int k = 0; k < NTYPES; k++)
-		json_kuint(&d->j, type_names[k], d->counts[k]);
+		json_kuint(&d->j, cause_event_name(KLC_EV_FILE + k), d->counts[k]);
 	json_obj_end(&d->j);
 	json_kuint(&d->j, "lost_events", st.ringbuf_drops);
 	json_key(&d->j, "lost_by_type");
 	json_obj_begin(&d->j);
 	for (int k = 0; k < NTYPES; k++)
-		json_kuint(&d->j, type_names[k], st.drops[k]);
+		json_kuint(&d->j, cause_event_name(KLC_EV_FILE + k), st.drops[k]);
 	json_obj_end(&d->j);
 	json_kuint(&d->j, "bad_records", d->short_records);
 	json_kuint(&d->j, "fd_lookups", st.fd_lookups);

@@ -122,6 +122,10 @@ struct live {
 	struct pace pace;
 	int nice_now;
 	unsigned records_unchecked; /* since the last look at the clock */
+	/* a reader that falls behind never finds a ring empty: a read stops
+	 * after CHORES_MS so that the intervals and chores still run */
+	uint64_t burst_start;
+	bool burst_cut;
 	char why[160];		    /* why the run ended, when no module says */
 	char no_tracefs[160];	    /* why tracefs is unavailable, or "" */
 	int exit;		    /* what a failed step calls for (exitcode.h) */
@@ -161,12 +165,22 @@ static void maybe_yield(struct live *lv)
 		sched_yield();
 }
 
-static void count_record(struct live *lv)
+/* 0, or -EAGAIN when the read has run for CHORES_MS: libbpf then stops
+ * it, the record consumed (loader_poll). */
+static int count_record(struct live *lv)
 {
-	if (++lv->records_unchecked >= RECORDS_PER_CLOCK_READ) {
-		lv->records_unchecked = 0;
-		maybe_yield(lv);
-	}
+	uint64_t now;
+
+	if (++lv->records_unchecked < RECORDS_PER_CLOCK_READ)
+		return 0;
+	lv->records_unchecked = 0;
+	now = now_ns(CLOCK_MONOTONIC);
+	if (pace_should_yield(&lv->pace, now))
+		sched_yield();
+	if (now - lv->burst_start < CHORES_MS * 1000000ull)
+		return 0;
+	lv->burst_cut = true;
+	return -EAGAIN;
 }
 
 static int on_record(void *ctx, void *data, size_t len)
@@ -174,8 +188,7 @@ static int on_record(void *ctx, void *data, size_t len)
 	struct live *lv = ctx;
 
 	pipeline_socket_record(lv->pipe, data, len);
-	count_record(lv);
-	return 0;
+	return count_record(lv);
 }
 
 /* The file's path as the broker sees it, if fd still names the file the
@@ -231,11 +244,10 @@ static int on_cause_record(void *ctx, void *data, size_t len)
 	uint32_t type;
 
 	pipeline_cause_record(lv->pipe, data, len);
-	count_record(lv);
 	if (len == sizeof(struct klc_file_name_event) &&
 	    (memcpy(&type, data, sizeof(type)), type == KLC_EV_FILE_NAME))
 		learn_topic_id(lv, data);
-	return 0;
+	return count_record(lv);
 }
 
 /* The frames of a kernel stack as function names, for the classifier. */
@@ -524,19 +536,18 @@ static bool stdout_gone(struct live *lv)
 	return lv->stdout_gone;
 }
 
-static void check_cause_lost(struct live *lv)
+/* The loss records in the stream tell the pipeline where each loss fell;
+ * stderr says it as it happens. */
+static void check_cause_lost(struct live *lv, struct klc_stats *st)
 {
-	struct klc_stats st;
-
-	if (!lv->causes || causes_stats(lv->causes, &st))
+	if (!lv->causes || causes_stats(lv->causes, st))
 		return;
-	if (st.ringbuf_drops > lv->cause_lost_seen) {
+	if (st->ringbuf_drops > lv->cause_lost_seen) {
 		fprintf(stderr,
-			"kafkalat: %llu cause events lost (ring buffer full): attribution around "
-			"them may be wrong\n",
-			(unsigned long long)(st.ringbuf_drops - lv->cause_lost_seen));
-		pipeline_note_cause_lost(lv->pipe, st.ringbuf_drops - lv->cause_lost_seen);
-		lv->cause_lost_seen = st.ringbuf_drops;
+			"kafkalat: %llu cause events lost (ring buffer full): requests around "
+			"them are not attributed\n",
+			(unsigned long long)(st->ringbuf_drops - lv->cause_lost_seen));
+		lv->cause_lost_seen = st->ringbuf_drops;
 	}
 }
 
@@ -555,7 +566,7 @@ static int drain_causes(struct live *lv, uint64_t now)
 	return 0;
 }
 
-/* Lost records make matching around them unreliable: say so once per loss. */
+/* Lost records leave the requests around them out: say so once per loss. */
 static void check_lost(struct live *lv, struct klt_stats *st)
 {
 	if (probe_stats(lv->probe, st))
@@ -563,9 +574,10 @@ static void check_lost(struct live *lv, struct klt_stats *st)
 	if (st->ringbuf_drops > lv->lost_seen) {
 		uint64_t n = st->ringbuf_drops - lv->lost_seen;
 
-		fprintf(stderr, "kafkalat: %llu events lost (ring buffer full; try --ringbuf-mb)\n",
+		fprintf(stderr,
+			"kafkalat: %llu events lost (ring buffer full; try --ringbuf-mb): requests "
+			"around them are left out\n",
 			(unsigned long long)n);
-		pipeline_note_lost(lv->pipe, n);
 		lv->lost_seen = st->ringbuf_drops;
 	}
 }
@@ -793,14 +805,18 @@ static const char *poll_loop(struct live *lv, uint64_t t_start, struct klt_stats
 {
 	const struct cli_opts *o = lv->o;
 	uint64_t next = t_start + (uint64_t)(o->interval_s * 1e9), next_chores = t_start;
+	struct klc_stats cst;
 	long printed = 0;
 
 	for (;;) {
 		const char *why;
 		uint64_t now;
-		int woke = wait_rings(lv), n;
+		/* a read cut short left records: read on at once, as if woken */
+		int woke = lv->burst_cut ? 1 : wait_rings(lv), n;
 
-		pace_burst_begin(&lv->pace, now_ns(CLOCK_MONOTONIC));
+		lv->burst_start = now_ns(CLOCK_MONOTONIC);
+		lv->burst_cut = false;
+		pace_burst_begin(&lv->pace, lv->burst_start);
 		if (woke < 0) {
 			snprintf(lv->why, sizeof(lv->why), "waiting on the ring buffers failed: %s",
 				 strerror(-woke));
@@ -818,7 +834,7 @@ static const char *poll_loop(struct live *lv, uint64_t t_start, struct klt_stats
 		if (now >= next_chores) {
 			next_chores = now + CHORES_MS * 1000000ull;
 			check_lost(lv, st);
-			check_cause_lost(lv);
+			check_cause_lost(lv, &cst);
 			pipeline_flush(lv->pipe);
 			if (stdout_gone(lv))
 				return NULL;
@@ -937,21 +953,25 @@ static void finish(struct live *lv, double secs, struct klt_stats *st)
 {
 	struct report_run run = {.pid = lv->pids[0], .nports = lv->o->nports, .duration_s = secs};
 	struct evdump_stats lost = {0};
-	struct klc_stats cst;
+	struct klc_stats cst = {0};
 
-	/* what the kernel side wrote before we stopped is part of the run */
-	while (probe_poll(lv->probe, 0) > 0)
-		;
+	/* what the kernel side wrote before we stopped is part of the run; a
+	 * broker still overloading it is read for at most a second more */
+	for (int i = 0; i < 1000 / CHORES_MS; i++) {
+		lv->burst_start = now_ns(CLOCK_MONOTONIC);
+		lv->burst_cut = false;
+		if (probe_poll(lv->probe, 0) <= 0 && !lv->burst_cut)
+			break;
+	}
 	check_lost(lv, st);
 	drain_causes(lv, now_ns(CLOCK_MONOTONIC));
-	check_cause_lost(lv);
+	check_cause_lost(lv, &cst);
 	lost.socket_lost = st->ringbuf_drops;
 	lost.conn_table_full = st->conn_table_full;
 	lost.resync_skipped = st->resync_skipped;
-	if (lv->causes && !causes_stats(lv->causes, &cst)) {
-		lost.cause_lost = cst.ringbuf_drops;
-		lost.stack_errors = cst.stack_errors;
-	}
+	lost.cause_lost = cst.ringbuf_drops;
+	lost.stack_errors = cst.stack_errors;
+	pipeline_kernel_lost(lv->pipe, st, &cst);
 	pipeline_end(lv->pipe, &lost);
 	/* the requests attributed at the end belong to the last interval */
 	if (lv->rec && record_interval(lv, now_ns(CLOCK_MONOTONIC)))

@@ -376,7 +376,7 @@ static const char *const wire_cause_names[] = {"queued",     "hol",	"throttle_mu
 					       "net_thread", "unknown", "replica_fetch"};
 
 static const char *const unm_names[ATTRIB_UNM_MAX] = {
-    "matched", "not_produce", "no_response", "bad_times", "no_append", "ambiguous",
+    "matched", "not_produce", "no_response", "bad_times", "no_append", "ambiguous", "lost_causes",
 };
 
 const char *attrib_phase_name(unsigned int p)
@@ -1532,14 +1532,9 @@ static bool pipelined(struct attrib *a, const struct corr_request *r)
 	return p;
 }
 
-enum attrib_unmatched attrib_request(struct attrib *a, const struct corr_request *r,
-				     struct attrib_result *out)
+/* What every request's result starts from; returns whether r is pipelined. */
+static bool start_result(struct attrib *a, const struct corr_request *r, struct attrib_result *out)
 {
-	struct cand c[CAND_MAX];
-	const struct cand *pick;
-	enum attrib_unmatched why = check_request(r);
-	bool pipe;
-	size_t n;
 	uint64_t wire_ns;
 
 	memset(out, 0, sizeof(*out));
@@ -1547,8 +1542,26 @@ enum attrib_unmatched attrib_request(struct attrib *a, const struct corr_request
 	a->follower_tgid = 0;
 	out->release_replica = -1;
 	out->wire_known = corr_wire_latency(r, &wire_ns);
-	pipe = pipelined(a, r);
 	a->st.requests++;
+	return pipelined(a, r);
+}
+
+enum attrib_unmatched attrib_request_lost(struct attrib *a, const struct corr_request *r,
+					  struct attrib_result *out)
+{
+	start_result(a, r, out);
+	return finish(a, r, out, ATTRIB_UNM_LOST_CAUSES);
+}
+
+enum attrib_unmatched attrib_request(struct attrib *a, const struct corr_request *r,
+				     struct attrib_result *out)
+{
+	struct cand c[CAND_MAX];
+	const struct cand *pick;
+	enum attrib_unmatched why = check_request(r);
+	bool pipe = start_result(a, r, out);
+	size_t n;
+
 	if (why != ATTRIB_MATCHED)
 		return finish(a, r, out, why);
 	learn_net(a, r->tid_read);

@@ -356,3 +356,13 @@ enum cause cause_classify(const char *const *frames, size_t n, const char **top_
 		*top_frame = best ? where : top < n ? frames[top] : "unknown";
 	return best ? best->cause : CAUSE_OTHER;
 }
+
+static const char *const event_names[KLC_EV_MAX - KLC_EV_FILE] = {
+    "file",	      "futex",	    "offcpu",	 "block",  "jbd2_commit", "jbd2_run", "jbd2_handle",
+    "dirty_throttle", "folio_wait", "file_name", "thread", "batch",	  "lost",
+};
+
+const char *cause_event_name(unsigned int type)
+{
+	return type >= KLC_EV_FILE && type < KLC_EV_MAX ? event_names[type - KLC_EV_FILE] : NULL;
+}

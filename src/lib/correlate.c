@@ -40,6 +40,7 @@ struct pending_req {
 	bool abi1;	   /* a frame of it came in an ABI 1 record */
 	bool sent_wait;	   /* answered; its response's last byte has not left yet */
 	bool evicted;	   /* an arrival fell out of the kernel's ring and no record had it */
+	bool touched;	   /* a lost record may have been one of its own */
 	uint32_t resp_seq; /* one past its response's last byte (sent_wait) */
 };
 
@@ -106,6 +107,13 @@ struct conn {
 	struct corr_fetch_part *b_fparts;
 	size_t b_nfparts, b_fparts_cap;
 	int32_t b_replica_id;
+	/* Records were lost since the last request frame: that request's
+	 * topic and partition records may be among them */
+	bool lost_build;
+	/* Records were lost while evicted arrivals from ev_mark on had not
+	 * come: a lost one may have been before them */
+	bool ev_suspect;
+	size_t ev_mark;
 };
 
 struct corr {
@@ -128,6 +136,33 @@ static const char *const bad_names[KLT_BAD_REASON_MAX] = {
     [KLT_BAD_TLS] = "tls",	 [KLT_BAD_HEADER] = "bad_request_header",
     [KLT_BAD_BODY] = "bad_body", [KLT_BAD_STEPS] = "too_many_fields",
 };
+
+static const char *const lost_kind_names[KLT_LOST_KINDS] = {
+    [KLT_EV_CONN] = "conn",
+    [KLT_EV_FRAME] = "request",
+    [KLT_EV_TOPIC] = "topic",
+    [KLT_EV_PART] = "partition",
+    [KLT_EV_CLOSE] = "close",
+    [KLT_EV_BAD] = "undecodable",
+    [KLT_EV_DESYNC] = "desync",
+    [KLT_EV_SENT] = "sent",
+    [KLT_EV_FLOW] = "flow",
+    [KLT_EV_ARRIVAL] = "arrival",
+    [KLT_EV_FETCH_PART] = "fetch_partition",
+    [KLT_LOST_RESPONSE] = "response",
+    [KLT_LOST_PRODUCE] = "produce_request",
+};
+
+const char *corr_lost_kind_name(unsigned int kind)
+{
+	return kind < KLT_LOST_KINDS ? lost_kind_names[kind] : NULL;
+}
+
+uint64_t corr_touched(const struct corr_counts *n, uint64_t *produce)
+{
+	*produce = n->produce_touched + n->lost[KLT_LOST_PRODUCE];
+	return n->touched + n->lost[KLT_EV_FRAME] + n->lost[KLT_LOST_PRODUCE];
+}
 
 static const char *const wire_names[CORR_WIRE_MAX] = {
     [CORR_WIRE_KNOWN] = "known",
@@ -315,11 +350,22 @@ static struct conn *conn_get(struct corr *c, uint64_t id)
 	return *pp;
 }
 
+static void count_touched(struct corr *c, const struct pending_req *p)
+{
+	c->n.touched++;
+	if (p->req.api_key == 0)
+		c->n.produce_touched++;
+}
+
 static void count_unmatched(struct corr *c, const struct pending_req *p,
 			    enum corr_unmatched_reason why)
 {
 	if (p->acks0)
 		return;
+	if (p->touched) {
+		count_touched(c, p);
+		return;
+	}
 	if (p->tentative) {
 		c->n.partial++;
 		return;
@@ -366,6 +412,14 @@ static void complete_front(struct corr *c, struct conn *cn)
 	struct pending_req *p = pq_front(&cn->unsent);
 	struct corr_request *r = &p->req;
 
+	if (p->touched) {
+		/* its times may be another's: not what the next one waited behind */
+		count_touched(c, p);
+		cn->has_last = false;
+		pending_release(p);
+		pq_pop(&cn->unsent);
+		return;
+	}
 	r->wire = wire_of(cn, p);
 	r->has_prev = cn->has_last;
 	r->prev_corr_id = cn->last_corr_id;
@@ -604,6 +658,7 @@ static void on_arrival(struct corr *c, const struct klt_arrival_event *e)
 	if (cn->ev_head && cn->ev_head >= cn->ev_len / 2) {
 		memmove(cn->ev, cn->ev + cn->ev_head, (cn->ev_len - cn->ev_head) * sizeof(*cn->ev));
 		cn->ev_len -= cn->ev_head;
+		cn->ev_mark = cn->ev_mark > cn->ev_head ? cn->ev_mark - cn->ev_head : 0;
 		cn->ev_head = 0;
 	}
 	if (grow_array((void **)&cn->ev, &cn->ev_cap, cn->ev_len + 1, sizeof(*cn->ev),
@@ -616,12 +671,15 @@ static void on_arrival(struct corr *c, const struct klt_arrival_event *e)
 }
 
 /* When the stream byte at seq arrived, from the evicted arrivals: the first
- * ending after it; 0 when none does. */
-static const struct evicted_arrival *evicted_find(const struct conn *cn, uint32_t seq)
+ * ending after it; 0 when none does. *late: it came after a loss that may
+ * have held the right one. */
+static const struct evicted_arrival *evicted_find(const struct conn *cn, uint32_t seq, bool *late)
 {
 	for (size_t i = cn->ev_head; i < cn->ev_len; i++)
-		if (seq_diff(cn->ev[i].seq_end, seq) > 0)
+		if (seq_diff(cn->ev[i].seq_end, seq) > 0) {
+			*late |= cn->ev_suspect && i >= cn->ev_mark;
 			return &cn->ev[i];
+		}
 	return NULL;
 }
 
@@ -630,16 +688,16 @@ static const struct evicted_arrival *evicted_find(const struct conn *cn, uint32_
  * order, so those ending by the frame's end are done with. Returns false
  * when one stays unknown. */
 static bool resolve_evicted(struct conn *cn, const struct klt_frame_event *e, uint64_t *t_first,
-			    uint64_t *t_last, bool *backlog)
+			    uint64_t *t_last, bool *backlog, bool *late)
 {
 	uint32_t first = e->seq_end - 4 - e->size;
 	const struct evicted_arrival *a;
 
-	if (!*t_first && (a = evicted_find(cn, first))) {
+	if (!*t_first && (a = evicted_find(cn, first, late))) {
 		*t_first = a->t_ns;
 		*backlog |= a->backlog;
 	}
-	if (!*t_last && (a = evicted_find(cn, e->seq_end - 1))) {
+	if (!*t_last && (a = evicted_find(cn, e->seq_end - 1, late))) {
 		*t_last = a->t_ns;
 		*backlog |= a->backlog;
 	}
@@ -768,8 +826,10 @@ static int attach_produce(struct conn *cn, struct pending_req *p)
 	return 0;
 }
 
+/* *late: its arrival came from a record after a loss that may have held
+ * the right one. */
 static void fill_request(struct corr_request *r, struct conn *cn, const struct klt_frame_event *e,
-			 bool *evicted)
+			 bool *evicted, bool *late)
 {
 	memset(r, 0, sizeof(*r));
 	r->conn_id = cn->id;
@@ -792,7 +852,8 @@ static void fill_request(struct corr_request *r, struct conn *cn, const struct k
 		r->t_arrival = e->t_wire_first_ns;
 		r->t_complete = e->t_wire_last_ns;
 		if ((e->flags & KLT_FRAME_ARRIVAL_EVICTED) &&
-		    !resolve_evicted(cn, e, &r->t_arrival, &r->t_complete, &r->arrival_backlog)) {
+		    !resolve_evicted(cn, e, &r->t_arrival, &r->t_complete, &r->arrival_backlog,
+				     late)) {
 			r->t_arrival = r->t_complete = 0;
 			*evicted = true;
 		}
@@ -831,9 +892,36 @@ void corr_set_read_fn(struct corr *c, corr_complete_fn on_read, void *ctx)
 	c->read_ctx = ctx;
 }
 
+/* The topic and partition records framed do not add up to what the
+ * frame says it walked. */
+static bool build_short(const struct conn *cn, const struct klt_frame_event *e)
+{
+	size_t parts = e->api_key == 1 ? cn->b_nfparts : cn->b_nparts;
+	bool walked = e->flags & (KLT_FRAME_PRODUCE_PARSED | KLT_FRAME_FETCH_PARSED);
+
+	if (!walked)
+		return cn->b_ntopics || cn->b_nparts || cn->b_nfparts;
+	return cn->b_ntopics != e->ntopics || parts != e->nparts;
+}
+
+/* Whether a loss before this request frame may have taken some of its
+ * records: its topics and partitions, or the evicted arrival it needed. */
+static bool touched_at_read(struct conn *cn, const struct klt_frame_event *e, bool late)
+{
+	bool touched = late || (cn->lost_build && build_short(cn, e));
+
+	cn->lost_build = false;
+	/* its arrivals were in the kernel's ring, which lets the oldest go
+	 * first: a lost record was of bytes before these */
+	if (!(e->flags & (KLT_FRAME_ARRIVAL_EVICTED | KLT_FRAME_ARRIVAL_UNKNOWN)))
+		cn->ev_suspect = false;
+	return touched;
+}
+
 static int on_request(struct corr *c, struct conn *cn, const struct klt_frame_event *e, bool abi1)
 {
 	struct pending_req *p;
+	bool late = false;
 	int err;
 
 	c->n.requests++;
@@ -843,8 +931,9 @@ static int on_request(struct corr *c, struct conn *cn, const struct klt_frame_ev
 	p = pq_reserve(&cn->waiting);
 	if (!p)
 		return -ENOMEM;
-	fill_request(&p->req, cn, e, &p->evicted);
+	fill_request(&p->req, cn, e, &p->evicted, &late);
 	count_broker(c, cn, &p->req);
+	p->touched = touched_at_read(cn, e, late);
 	p->tentative = e->flags & KLT_FRAME_TENTATIVE;
 	p->acks0 = p->req.produce_parsed && p->req.acks == 0;
 	p->abi1 = abi1;
@@ -862,7 +951,11 @@ static int on_request(struct corr *c, struct conn *cn, const struct klt_frame_ev
 		return err;
 	}
 	cn->waiting.len++;
-	if (c->on_read)
+	if (p->touched && p->acks0) {
+		count_touched(c, p);
+		return 0;
+	}
+	if (c->on_read && !p->touched)
 		c->on_read(&p->req, c->read_ctx);
 	if (p->acks0) {
 		c->n.acks0++;
@@ -1032,6 +1125,15 @@ int corr_feed(struct corr *c, const void *data, size_t len)
 	case KLT_EV_FETCH_PART:
 		EXPECT(struct klt_fetch_part_event);
 		return on_fetch_part(c, data);
+	case KLT_EV_LOST: {
+		struct klt_lost_event e;
+
+		EXPECT(struct klt_lost_event);
+		memcpy(&e, data, sizeof(e));
+		c->n.loss_records++;
+		corr_note_lost_kinds(c, e.counts);
+		return 0;
+	}
 	default:
 		c->n.bad_events++;
 		return -EINVAL;
@@ -1084,6 +1186,37 @@ void corr_note_lost(struct corr *c, uint64_t n)
 	for (size_t b = 0; b < CONN_BUCKETS; b++)
 		for (struct conn *cn = c->buckets[b]; cn; cn = cn->next)
 			cn->ev_head = cn->ev_len = 0;
+}
+
+static void touch_queue(struct pqueue *q)
+{
+	for (size_t i = 0; i < q->len; i++)
+		pq_at(q, i)->touched = true;
+}
+
+/*
+ * Which connection a lost record was of is unknown, so every connection is
+ * suspect: each request read and not yet complete may have lost its
+ * response, its KLT_EV_SENT, or (when read after a resync) the DESYNC that
+ * would void it; the request being framed its topics and partitions; a
+ * request still to come the evicted arrival that says when it came. A
+ * request frame lost comes up as its response without a request (counted
+ * in lost[]). docs/design.md, "Overload".
+ */
+void corr_note_lost_kinds(struct corr *c, const uint32_t counts[KLT_LOST_KINDS])
+{
+	for (int k = 0; k < KLT_LOST_KINDS; k++)
+		c->n.lost[k] += counts[k];
+	for (size_t b = 0; b < CONN_BUCKETS; b++)
+		for (struct conn *cn = c->buckets[b]; cn; cn = cn->next) {
+			touch_queue(&cn->waiting);
+			touch_queue(&cn->unsent);
+			cn->has_last = false;
+			cn->lost_build = true;
+			if (!cn->ev_suspect)
+				cn->ev_mark = cn->ev_len;
+			cn->ev_suspect = true;
+		}
 }
 
 static int32_t be32_signed(const uint8_t *p)

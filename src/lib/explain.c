@@ -176,6 +176,14 @@ struct batch_wait {
 	int32_t base_sequence;
 };
 
+/* When cause records were lost: from the first failed reservation to the
+ * loss record. LOSS_WINDOWS kept; beyond, the oldest two merge (wider,
+ * so a request near them is still taken as touched). */
+#define LOSS_WINDOWS 64
+struct loss_window {
+	uint64_t from, to;
+};
+
 struct explain {
 	struct explain_config cfg;
 	struct explain_stats st;
@@ -197,6 +205,8 @@ struct explain {
 	struct thread_ent *threads;
 	size_t threads_cap, nthreads;
 	struct batch_wait batch[BATCH_SLOTS];
+	struct loss_window losses[LOSS_WINDOWS];
+	size_t nlosses;
 };
 
 void explain_config_default(struct explain_config *cfg)
@@ -671,6 +681,38 @@ static int on_commit(struct explain *t, const struct klc_jbd2_commit_event *e)
 			  &t->st.commits, &t->st.commits_dropped);
 }
 
+static void on_lost(struct explain *t, const struct klc_lost_event *e)
+{
+	uint64_t from = e->t_first_ns && e->t_first_ns < e->ts_ns ? e->t_first_ns : e->ts_ns;
+
+	t->st.loss_records++;
+	for (int k = 0; k < 16; k++)
+		t->st.lost[k] += e->counts[k];
+	if (t->nlosses == LOSS_WINDOWS) {
+		struct loss_window *w = t->losses;
+
+		w[1].from = w[0].from < w[1].from ? w[0].from : w[1].from;
+		w[1].to = w[0].to > w[1].to ? w[0].to : w[1].to;
+		memmove(w, w + 1, (LOSS_WINDOWS - 1) * sizeof(*w));
+		t->nlosses--;
+	}
+	t->losses[t->nlosses++] = (struct loss_window){from, e->ts_ns};
+}
+
+/* The records r's attribution reads were written from its first byte's
+ * arrival to hold_ns after its end (an interval is written when it ends):
+ * a loss in between may have taken some of them. */
+static bool touched_by_loss(const struct explain *t, const struct corr_request *r)
+{
+	uint64_t begin = r->t_arrival && r->t_arrival < r->t_first ? r->t_arrival : r->t_first;
+	uint64_t end = r->t_end + t->cfg.hold_ns;
+
+	for (size_t i = 0; i < t->nlosses; i++)
+		if (t->losses[i].from <= end && t->losses[i].to >= begin)
+			return true;
+	return false;
+}
+
 static int dispatch(struct explain *t, uint32_t type, const void *rec)
 {
 	switch (type) {
@@ -704,6 +746,9 @@ static int dispatch(struct explain *t, uint32_t type, const void *rec)
 		return on_thread(t, rec);
 	case KLC_EV_BATCH:
 		return on_batch(t, rec);
+	case KLC_EV_LOST:
+		on_lost(t, rec);
+		return 0;
 	default: /* KLC_EV_JBD2_RUN: the commit record says enough */
 		return 0;
 	}
@@ -836,7 +881,12 @@ static void attribute(struct explain *t, struct held *h)
 	 * topic's id) may have been in the cause stream behind it */
 	name_topics(t, h->topics, h->r.topics ? h->r.ntopics : 0);
 
-	attrib_request(t->attrib, &h->r, &res);
+	if (touched_by_loss(t, &h->r)) {
+		t->st.lost_touched++;
+		attrib_request_lost(t->attrib, &h->r, &res);
+	} else {
+		attrib_request(t->attrib, &h->r, &res);
+	}
 	if (bands_add(t->bands, &h->r, &res))
 		t->st.oom++;
 	if (t->result_fn)

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "kafkalat/agg.h"
+#include "kafkalat/cause_events.h"
 #include "kafkalat/correlate.h"
 #include "kafkalat/evdump.h"
 #include "kafkalat/history.h"
@@ -29,13 +30,13 @@ struct pipeline {
 	int err;
 	int file_err[PIPELINE_FILES];
 	int folded_lines;
-	struct evdump_stats lost; /* the kernel side's, at the end */
-	uint64_t iv_start;	  /* the recording's interval: its start (monotonic) */
-	uint64_t iv_lost;	  /* and the records lost in it */
-	uint64_t commits_seen;	  /* journal commits passed to the recording */
-	struct report_tail tail;  /* large: lives here rather than on a stack */
-	struct lives lives;	  /* --follow */
-	uint64_t t_begin;	  /* the run's start (monotonic): the lives' origin */
+	struct evdump_stats lost;    /* the kernel side's, at the end */
+	uint64_t iv_start;	     /* the recording's interval: its start (monotonic) */
+	struct report_loss iv_loss0; /* the run's losses when the interval began */
+	uint64_t commits_seen;	     /* journal commits passed to the recording */
+	struct report_tail tail;     /* large: lives here rather than on a stack */
+	struct lives lives;	     /* --follow */
+	uint64_t t_begin;	     /* the run's start (monotonic): the lives' origin */
 };
 
 static void dump(struct pipeline *p, enum evdump_kind kind, const void *data, size_t len)
@@ -283,13 +284,65 @@ int pipeline_topic_id(struct pipeline *p, const uint8_t id[16], const char *topi
 
 void pipeline_note_lost(struct pipeline *p, uint64_t n)
 {
-	corr_note_lost(p->corr, n);
-	p->iv_lost += n;
+	/* a stream with loss records says where each loss fell */
+	if (!corr_counts(p->corr)->loss_records)
+		corr_note_lost(p->corr, n);
 }
 
-void pipeline_note_cause_lost(struct pipeline *p, uint64_t n)
+/* The run's losses so far, as the loss records in the streams said. */
+static void loss_totals(const struct pipeline *p, struct report_loss *l)
 {
-	p->iv_lost += n;
+	const struct corr_counts *n = corr_counts(p->corr);
+
+	memset(l, 0, sizeof(*l));
+	memcpy(l->socket, n->lost, sizeof(l->socket));
+	l->touched = corr_touched(n, &l->produce_touched);
+	if (p->explain) {
+		const struct explain_stats *st = explain_stats(p->explain);
+
+		memcpy(l->causes, st->lost, sizeof(l->causes));
+		l->causes_touched = st->lost_touched;
+	}
+}
+
+/* The losses since the interval began; it begins again. */
+static void interval_loss(struct pipeline *p, struct report_loss *iv)
+{
+	struct report_loss now;
+	uint64_t *a = (uint64_t *)iv, *b = (uint64_t *)&now, *b0 = (uint64_t *)&p->iv_loss0;
+
+	loss_totals(p, &now);
+	for (size_t i = 0; i < sizeof(now) / sizeof(uint64_t); i++)
+		a[i] = b[i] - b0[i];
+	p->iv_loss0 = now;
+}
+
+/* Records lost after the last loss record of a ring (none was written after
+ * them) are not in its stream: they go in as a loss record of their own,
+ * at the end, where nothing tells when they were lost. */
+void pipeline_kernel_lost(struct pipeline *p, const struct klt_stats *sock,
+			  const struct klc_stats *causes)
+{
+	struct klt_lost_event se = {.type = KLT_EV_LOST};
+	struct klc_lost_event ce = {.type = KLC_EV_LOST, .ts_ns = UINT64_MAX};
+	struct report_loss seen;
+	bool any_sock = false, any_cause = false;
+
+	loss_totals(p, &seen);
+	for (int k = 0; k < KLT_LOST_KINDS; k++)
+		if (sock->drops[k] > seen.socket[k]) {
+			se.counts[k] = (uint32_t)(sock->drops[k] - seen.socket[k]);
+			any_sock = true;
+		}
+	for (int k = 0; p->explain && k < 16; k++)
+		if (causes->drops[k] > seen.causes[k]) {
+			ce.counts[k] = (uint32_t)(causes->drops[k] - seen.causes[k]);
+			any_cause = true;
+		}
+	if (any_sock)
+		pipeline_socket_record(p, &se, sizeof(se));
+	if (any_cause)
+		pipeline_cause_record(p, &ce, sizeof(ce));
 }
 
 static void record_commit(void *ctx, uint32_t dev, uint64_t t_start, uint64_t t_end)
@@ -342,6 +395,7 @@ static void follow_interval(const struct pipeline *p, uint64_t now_ns, double se
 
 int pipeline_record_interval(struct pipeline *p, uint64_t now_ns)
 {
+	struct report_loss loss;
 	int err;
 
 	if (!p->cfg.rec)
@@ -352,12 +406,12 @@ int pipeline_record_interval(struct pipeline *p, uint64_t now_ns)
 	if (p->explain)
 		p->commits_seen = history_commits_after(explain_history(p->explain),
 							p->commits_seen, record_commit, p->cfg.rec);
+	interval_loss(p, &loss);
 	err =
 	    rec_writer_interval(p->cfg.rec, &p->interval, (int64_t)p->iv_start + p->wall_offset_ns,
-				(int64_t)now_ns + p->wall_offset_ns, p->iv_lost, p->wall_offset_ns);
+				(int64_t)now_ns + p->wall_offset_ns, &loss, p->wall_offset_ns);
 	agg_reset(&p->interval);
 	p->iv_start = now_ns;
-	p->iv_lost = 0;
 	return err;
 }
 
@@ -369,16 +423,19 @@ uint32_t pipeline_advance(struct pipeline *p, uint64_t now_ns, uint32_t max)
 void pipeline_interval(struct pipeline *p, uint64_t now_ns, double secs, const char *when)
 {
 	struct report_follow_iv fiv, *f = NULL;
+	struct report_loss loss;
 
+	interval_loss(p, &loss);
 	if (p->cfg.follow) {
 		follow_interval(p, now_ns, secs, &fiv);
 		f = &fiv;
 	}
 	if (p->cfg.out && p->cfg.json) {
-		report_interval_json(p->cfg.out, &p->interval, secs, when, f);
+		report_interval_json(p->cfg.out, &p->interval, secs, when, f, &loss);
 	} else if (p->cfg.out) {
 		report_interval_header(p->cfg.out);
 		report_interval_text(p->cfg.out, &p->interval, secs, when, f);
+		report_loss_text(p->cfg.out, &loss, "  ");
 	}
 	agg_reset(&p->interval);
 	p->iv_start = now_ns;
@@ -482,6 +539,7 @@ void pipeline_summary(struct pipeline *p, const struct report_run *run)
 	rr.conn_table_full = p->lost.conn_table_full;
 	rr.resync_skipped = p->lost.resync_skipped;
 	rr.counts = corr_counts(p->corr);
+	loss_totals(p, &rr.loss);
 	if (p->explain) {
 		report_tail_fill(&p->tail, p->explain);
 		p->tail.file_events = p->cfg.futex_from_offcpu ? "tracepoints" : "raw";

@@ -426,6 +426,21 @@ struct iv_caps {
 	size_t slow, commits;
 };
 
+static int add_counters(const struct tlv_cur *v, void *into, size_t size)
+{
+	size_t n = size / 8;
+	long have = tlv_count_varints(v);
+	uint64_t *tmp = calloc(n, 8), *dst = into;
+	int err = !tmp				 ? -ENOMEM
+		  : have < 0 || (size_t)have > n ? -EINVAL
+						 : tlv_get_u64s(v, tmp, (size_t)have);
+
+	for (size_t i = 0; !err && i < n; i++)
+		dst[i] += tmp[i];
+	free(tmp);
+	return err;
+}
+
 static int interval_field(struct loader *l, struct rec_interval *iv, struct iv_caps *caps,
 			  uint32_t tag, const struct tlv_cur *v)
 {
@@ -452,6 +467,8 @@ static int interval_field(struct loader *l, struct rec_interval *iv, struct iv_c
 		return tlv_get_u64(v, &iv->commits_more);
 	case RF_IV_LOST:
 		return tlv_get_u64(v, &iv->lost);
+	case RF_IV_LOSS:
+		return add_counters(v, &iv->loss, sizeof(iv->loss));
 	case RF_IV_ATTRIBUTED:
 		return tlv_get_u64(v, &iv->attributed);
 	case RF_IV_GAP:
@@ -496,21 +513,6 @@ static int parse_interval(struct loader *l, const struct tlv_cur *payload)
 /* A struct of u64 counters, added field by field. */
 /* A struct of counters, packed: an older writer's has fewer (the counters
  * added since are 0), never more. */
-static int add_counters(const struct tlv_cur *v, void *into, size_t size)
-{
-	size_t n = size / 8;
-	long have = tlv_count_varints(v);
-	uint64_t *tmp = calloc(n, 8), *dst = into;
-	int err = !tmp				 ? -ENOMEM
-		  : have < 0 || (size_t)have > n ? -EINVAL
-						 : tlv_get_u64s(v, tmp, (size_t)have);
-
-	for (size_t i = 0; !err && i < n; i++)
-		dst[i] += tmp[i];
-	free(tmp);
-	return err;
-}
-
 static int add_journal(struct loader *l, const struct tlv_cur *v)
 {
 	struct journal_overlap *j = &l->journal;

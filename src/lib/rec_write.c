@@ -304,8 +304,17 @@ static void reset_interval(struct rec_writer *w)
 	w->commits_more = 0;
 }
 
+static uint64_t sum_u64(const uint64_t *v, int n)
+{
+	uint64_t s = 0;
+
+	for (int i = 0; i < n; i++)
+		s += v[i];
+	return s;
+}
+
 int rec_writer_interval(struct rec_writer *w, const struct agg *iv, int64_t t_start_ns,
-			int64_t t_end_ns, uint64_t lost, int64_t wall_offset_ns)
+			int64_t t_end_ns, const struct report_loss *loss, int64_t wall_offset_ns)
 {
 	if (w->err)
 		return w->err;
@@ -321,7 +330,9 @@ int rec_writer_interval(struct rec_writer *w, const struct agg *iv, int64_t t_st
 			w->err = -ENOMEM;
 	}
 	put_commits(w, wall_offset_ns);
-	tlv_u64(&w->t, RF_IV_LOST, lost);
+	tlv_u64(&w->t, RF_IV_LOST,
+		sum_u64(loss->socket, KLT_LOST_KINDS) + sum_u64(loss->causes, 16));
+	tlv_u64s(&w->t, RF_IV_LOSS, (const uint64_t *)loss, sizeof(*loss) / 8);
 	tlv_u64(&w->t, RF_IV_ATTRIBUTED, w->attributed);
 	if (w->following)
 		tlv_u64(&w->t, RF_IV_GAP, w->gap_ns);

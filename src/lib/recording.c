@@ -125,6 +125,12 @@ void rec_report_run(const struct rec *r, struct report_run *out)
 	out->counts = &r->counts;
 	out->tail = r->has_tail ? &r->tail : NULL;
 	out->cost = r->cost;
+	memcpy(out->loss.socket, r->counts.lost, sizeof(out->loss.socket));
+	out->loss.touched = corr_touched(&r->counts, &out->loss.produce_touched);
+	if (r->has_tail) {
+		memcpy(out->loss.causes, r->tail.stats.lost, sizeof(out->loss.causes));
+		out->loss.causes_touched = r->tail.stats.lost_touched;
+	}
 	out->gap_intervals = r->gap_intervals;
 	out->interval_gap_ns = r->gap_ns;
 	if (r->lives.n) {

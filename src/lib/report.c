@@ -6,6 +6,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "kafkalat/cause.h"
+#include "kafkalat/cause_events.h"
 #include "kafkalat/json.h"
 #include "kafkalat/fmt.h"
 #include "kafkalat/kapi.h"
@@ -134,8 +136,76 @@ static void json_pids(struct json *j, const char *key, const int *pids, int npid
 	json_arr_end(j);
 }
 
+static uint64_t sum(const uint64_t *v, int n);
+
+/* A loss in it, or requests it touched (those come when they complete). */
+bool report_loss_any(const struct report_loss *l)
+{
+	return sum(l->socket, KLT_LOST_KINDS) || sum(l->causes, 16) || l->touched ||
+	       l->causes_touched;
+}
+
+static void json_kinds(struct json *j, const char *key, const uint64_t *v, int n,
+		       const char *(*name)(unsigned int))
+{
+	json_key(j, key);
+	json_obj_begin(j);
+	for (int k = 0; k < n; k++)
+		if (v[k] && name((unsigned int)k))
+			json_kuint(j, name((unsigned int)k), v[k]);
+	json_obj_end(j);
+}
+
+static const char *cause_kind_name(unsigned int k)
+{
+	return cause_event_name(KLC_EV_FILE + k);
+}
+
+void report_loss_json(struct json *j, const struct report_loss *l)
+{
+	json_key(j, "loss");
+	json_bool(j, report_loss_any(l));
+	json_key(j, "lost");
+	json_obj_begin(j);
+	json_kuint(j, "socket", sum(l->socket, KLT_LOST_KINDS));
+	json_kinds(j, "socket_kinds", l->socket, KLT_LOST_KINDS, corr_lost_kind_name);
+	json_kuint(j, "causes", sum(l->causes, 16));
+	json_kinds(j, "causes_kinds", l->causes, 16, cause_kind_name);
+	json_kuint(j, "touched_requests", l->touched);
+	json_kuint(j, "touched_produce", l->produce_touched);
+	json_kuint(j, "unattributed_lost_causes", l->causes_touched);
+	json_obj_end(j);
+}
+
+static void text_kinds(FILE *out, const uint64_t *v, int n, const char *(*name)(unsigned int))
+{
+	const char *sep = " (";
+
+	for (int k = 0; k < n; k++)
+		if (v[k] && name((unsigned int)k)) {
+			fprintf(out, "%s%s %" PRIu64, sep, name((unsigned int)k), v[k]);
+			sep = ", ";
+		}
+	if (*sep == ',')
+		fputc(')', out);
+}
+
+void report_loss_text(FILE *out, const struct report_loss *l, const char *prefix)
+{
+	if (!report_loss_any(l))
+		return;
+	fprintf(out, "%slost (ring full): socket %" PRIu64, prefix, sum(l->socket, KLT_LOST_KINDS));
+	text_kinds(out, l->socket, KLT_LOST_KINDS, corr_lost_kind_name);
+	fprintf(out, ", causes %" PRIu64, sum(l->causes, 16));
+	text_kinds(out, l->causes, 16, cause_kind_name);
+	fprintf(out,
+		"; requests touched %" PRIu64 " (Produce %" PRIu64 "), not in the latencies; "
+		"Produce unattributed for lost causes %" PRIu64 "\n",
+		l->touched, l->produce_touched, l->causes_touched);
+}
+
 void report_interval_json(FILE *out, const struct agg *iv, double secs, const char *timestr,
-			  const struct report_follow_iv *f)
+			  const struct report_follow_iv *f, const struct report_loss *loss)
 {
 	struct json j;
 
@@ -160,6 +230,7 @@ void report_interval_json(FILE *out, const struct agg *iv, double secs, const ch
 	json_flow(&j, iv);
 	json_obj_end(&j);
 	json_apis(&j, iv);
+	report_loss_json(&j, loss);
 	json_obj_end(&j);
 	fputc('\n', out);
 	fflush(out);
@@ -221,6 +292,7 @@ static void summary_counts_text(FILE *out, const struct report_run *run)
 		if (n->undecodable[r])
 			fprintf(out, "    undecodable %-20s %" PRIu64 "\n", corr_bad_reason_name(r),
 				n->undecodable[r]);
+	report_loss_text(out, &run->loss, "  ");
 	if (run->conn_table_full)
 		fprintf(out, "  connections not tracked (kernel table full) %" PRIu64 "\n",
 			run->conn_table_full);
@@ -642,6 +714,7 @@ void report_summary_json(FILE *out, const struct agg *total, const struct report
 	lives_json(&j, run);
 	json_kdouble(&j, "duration_s", run->duration_s);
 	json_kuint(&j, "lost_events", run->lost_events);
+	report_loss_json(&j, &run->loss);
 	summary_produce_json(&j, total, run);
 	json_apis(&j, total);
 	counts_json(&j, run);

@@ -174,6 +174,9 @@ int loader_poll(struct loader *l, int timeout_ms)
 
 	if (n >= 0 || n == -EINTR)
 		n = ring_buffer__consume(l->rb);
+	/* the record callback stopped the read; the rest is read next time */
+	if (n == -EAGAIN)
+		return 0;
 	if (n < 0 && n != -EINTR)
 		return loader_fail(l, n, "reading the ring buffer failed: %s", strerror(-n));
 	return n < 0 ? 0 : n;

@@ -382,6 +382,23 @@ static inline int evb_feed_arrival(struct corr *c, struct klt_arrival_event e)
 	return corr_feed(c, &e, sizeof(e));
 }
 
+/* A loss record: n records of kind (KLT_LOST_*) did not fit in the ring. */
+static inline struct klt_lost_event evb_lost(uint32_t kind, uint32_t n)
+{
+	struct klt_lost_event e;
+
+	memset(&e, 0, sizeof(e));
+	e.type = KLT_EV_LOST;
+	e.t_first_ns = e.ts_ns = 1;
+	e.counts[kind % KLT_LOST_KINDS] = n;
+	return e;
+}
+
+static inline int evb_feed_lost(struct corr *c, struct klt_lost_event e)
+{
+	return corr_feed(c, &e, sizeof(e));
+}
+
 /* evb_feed(c, record): feeds any klt_* record with its exact size. */
 // clang-format off
 #define evb_feed(c, ev)                                      \
@@ -395,7 +412,8 @@ static inline int evb_feed_arrival(struct corr *c, struct klt_arrival_event e)
 		struct klt_desync_event: evb_feed_desync,    \
 		struct klt_sent_event: evb_feed_sent,        \
 		struct klt_flow_event: evb_feed_flow,        \
-		struct klt_arrival_event: evb_feed_arrival)((c), (ev))
+		struct klt_arrival_event: evb_feed_arrival,  \
+		struct klt_lost_event: evb_feed_lost)((c), (ev))
 // clang-format on
 
 #endif

@@ -154,6 +154,7 @@ static inline int rec_fixture_write_streams(const char *path, const struct rec_f
 	struct agg iv;
 	uint64_t s[8], t0 = 1000000000ull, total = 0;
 	const int64_t wall = 1700000000000000000ll;
+	const struct report_loss lost3 = {.socket = {[KLT_LOST_RESPONSE] = 2}, .causes = {[2] = 1}};
 	struct bands *run = bands_new(4096);
 	int err = nstreams > 8 ? -EINVAL : recfile_create(&f, path, false);
 
@@ -192,7 +193,7 @@ static inline int rec_fixture_write_streams(const char *path, const struct rec_f
 		if (!err)
 			err = rec_writer_interval(w, &iv, (int64_t)start + wall,
 						  (int64_t)(start + 10000000000ull) + wall,
-						  i == 2 ? 3 : 0, wall);
+						  i == 2 ? &lost3 : &(struct report_loss){0}, wall);
 	}
 	if (!err && o->trailer) {
 		struct corr_counts counts = {.requests = total, .completed = total};

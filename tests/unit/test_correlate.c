@@ -572,6 +572,124 @@ static void test_note_lost(void **state)
 	assert_int_equal(counts(f)->unmatched[CORR_UNM_IN_FLIGHT], 0);
 }
 
+/* A loss record touches what was in flight on every connection: its
+ * response, counted, is not completed; a lost request frame counts as
+ * touched too. The next request on the connection completes as usual. */
+static void test_loss_touches_in_flight(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t produce = 0;
+
+	feed_basic_request(f->c, 1, 1);
+	feed_basic_response(f->c, 1, 1);
+	assert_int_equal(f->n, 1);
+	feed_basic_request(f->c, 1, 2);
+	assert_int_equal(evb_feed(f->c, evb_request(2, 5, 3, 12, 10, 20)), 0);
+	assert_int_equal(evb_feed(f->c, evb_lost(KLT_LOST_PRODUCE, 2)), 0);
+	feed_basic_response(f->c, 1, 2);
+	assert_int_equal(evb_feed(f->c, evb_response(2, 5, 30, 40)), 0);
+	assert_int_equal(f->n, 1);
+	assert_int_equal(counts(f)->touched, 2);
+	assert_int_equal(counts(f)->produce_touched, 1);
+	assert_int_equal(counts(f)->loss_records, 1);
+	assert_int_equal(counts(f)->lost[KLT_LOST_PRODUCE], 2);
+	assert_int_equal(corr_touched(counts(f), &produce), 4);
+	assert_int_equal(produce, 3);
+	assert_int_equal(unm_total(counts(f)->unmatched), 0);
+	/* recovered: the next one is whole */
+	feed_basic_request(f->c, 1, 3);
+	feed_basic_response(f->c, 1, 3);
+	assert_int_equal(f->n, 2);
+	assert_int_equal(f->v[1].req.corr_id, 3);
+	assert_false(f->v[1].req.has_prev); /* the one before it was touched */
+	check_basic_parts(&f->v[1]);
+	assert_int_equal(counts(f)->completed, 2);
+}
+
+/* A request in flight at a loss that gets no response is touched, not
+ * unmatched: the lost record may have been its response. */
+static void test_loss_touched_skipped(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(evb_feed(f->c, evb_produce(1, 1, 1, 10, 20)), 0);
+	assert_int_equal(evb_feed(f->c, evb_lost(KLT_LOST_RESPONSE, 1)), 0);
+	assert_int_equal(evb_feed(f->c, evb_produce(1, 2, 1, 30, 40)), 0);
+	assert_int_equal(evb_feed(f->c, evb_response(1, 2, 50, 60)), 0);
+	assert_int_equal(f->n, 1);
+	assert_int_equal(f->v[0].req.corr_id, 2);
+	assert_int_equal(counts(f)->touched, 1);
+	assert_int_equal(unm_total(counts(f)->unmatched), 0);
+}
+
+/* The request being framed when records were lost: its topics and
+ * partitions do not add up to what its frame walked, so it is touched;
+ * one whose records all came is not. */
+static void test_loss_cuts_framing(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(evb_feed(f->c, evb_topic(1, 0, "orders")), 0);
+	assert_int_equal(evb_feed(f->c, evb_lost(KLT_EV_PART, 1)), 0);
+	assert_int_equal(evb_feed(f->c, evb_part(1, 0, 4, 200, 3)), 0);
+	{
+		struct klt_frame_event rq = evb_produce(1, 1, 1, 10, 20);
+
+		evb_produce_totals(&rq, 1, 2, 300, 5);
+		assert_int_equal(evb_feed(f->c, rq), 0);
+	}
+	assert_int_equal(evb_feed(f->c, evb_response(1, 1, 30, 40)), 0);
+	assert_int_equal(f->n, 0);
+	assert_int_equal(counts(f)->produce_touched, 1);
+	/* a loss while another connection was idle: its next request is whole */
+	assert_int_equal(evb_feed(f->c, evb_lost(KLT_EV_TOPIC, 1)), 0);
+	feed_basic_request(f->c, 1, 2);
+	feed_basic_response(f->c, 1, 2);
+	assert_int_equal(f->n, 1);
+	check_basic_parts(&f->v[0]);
+	assert_int_equal(counts(f)->touched, 1);
+	assert_int_equal(counts(f)->lost[KLT_EV_PART], 1);
+	assert_int_equal(counts(f)->lost[KLT_EV_TOPIC], 1);
+}
+
+/* An evicted arrival that came after a loss may stand in for a lost one:
+ * the request that needs it is touched. One whose arrivals were still in
+ * the kernel's ring ends the doubt. */
+static void test_loss_evicted_arrival(void **state)
+{
+	struct fixture *f = *state;
+	struct klt_frame_event rq = evb_produce(1, 1, 1, 5000, 5010);
+
+	assert_int_equal(evb_feed(f->c, evb_conn4(1, "127.0.0.1", 4000)), 0);
+	assert_int_equal(evb_feed(f->c, evb_lost(KLT_EV_ARRIVAL, 1)), 0);
+	assert_int_equal(evb_feed(f->c, evb_arrival(1, 200, 1050)), 0);
+	rq.size = 96;
+	rq.seq_end = 1100;
+	evb_wire(&rq, 0, 300);
+	rq.flags |= KLT_FRAME_ARRIVAL_EVICTED;
+	assert_int_equal(evb_feed(f->c, rq), 0);
+	assert_int_equal(evb_feed(f->c, evb_response(1, 1, 5990, 6000)), 0);
+	assert_int_equal(f->n, 0);
+	assert_int_equal(counts(f)->touched, 1);
+	rq = evb_produce(1, 2, 1, 7000, 7010);
+	rq.size = 96;
+	rq.seq_end = 1200;
+	evb_wire(&rq, 6900, 6950);
+	assert_int_equal(evb_feed(f->c, rq), 0);
+	assert_int_equal(evb_feed(f->c, evb_response(1, 2, 7990, 8000)), 0);
+	assert_int_equal(evb_feed(f->c, evb_arrival(1, 8100, 1250)), 0);
+	rq = evb_produce(1, 3, 1, 9000, 9010);
+	rq.size = 96;
+	rq.seq_end = 1300;
+	evb_wire(&rq, 0, 8200);
+	rq.flags |= KLT_FRAME_ARRIVAL_EVICTED;
+	assert_int_equal(evb_feed(f->c, rq), 0);
+	assert_int_equal(evb_feed(f->c, evb_response(1, 3, 9990, 10000)), 0);
+	assert_int_equal(f->n, 2);
+	assert_int_equal(f->v[1].req.t_arrival, 8100);
+	assert_int_equal(counts(f)->touched, 1);
+}
+
 static void test_max_pending_overflow(void **state)
 {
 	struct fixture *f = *state;
@@ -1319,6 +1437,10 @@ int main(void)
 	    T(test_arrival_backlog),
 	    T(test_flow_blocked),
 	    T(test_evicted_arrivals),
+	    T(test_loss_touches_in_flight),
+	    T(test_loss_touched_skipped),
+	    T(test_loss_cuts_framing),
+	    T(test_loss_evicted_arrival),
 	    cmocka_unit_test(test_produce_throttle),
 	    T(test_abi1_frame_record),
 	    T(test_part_identity),

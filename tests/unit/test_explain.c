@@ -91,6 +91,40 @@ static void test_journal_request(void **state)
 	explain_free(t);
 }
 
+/* A causes-ring loss written between a request's first byte and the hold
+ * after its end leaves it unattributed (lost_causes); one outside the
+ * window is attributed as usual. */
+static void test_loss_window(void **state)
+{
+	struct results rs = {0};
+	struct explain *t = explain_new(NULL, stacks, NULL, on_result, &rs);
+	struct klc_lost_event lost = {.type = KLC_EV_LOST,
+				      .t_first_ns = US(1000 * MS),
+				      .ts_ns = US(1001 * MS),
+				      .counts = {[KLC_EV_OFFCPU - KLC_EV_FILE] = 3}};
+	struct req q;
+
+	(void)state;
+	name(t, INO, "orders-3", "00000000000000000000.log");
+	one_request(t, &q, 1, 0, 100, 1);
+	assert_int_equal(explain_request(t, &q.r), 0);
+	/* 1 s after its end, past the 300 ms hold: not touched */
+	feed(t, &lost, sizeof(lost));
+	one_request(t, &q, 2, 999 * MS, 100, 1);
+	assert_int_equal(explain_request(t, &q.r), 0);
+	explain_advance(t, q.r.t_end + 300000000ull);
+	assert_int_equal(rs.n, 2);
+	assert_int_equal(rs.last.unmatched, ATTRIB_UNM_LOST_CAUSES);
+	assert_int_equal(rs.corr, 2);
+	assert_int_equal(rs.last.handler, 0);
+	assert_int_equal(explain_stats(t)->lost_touched, 1);
+	assert_int_equal(explain_stats(t)->loss_records, 1);
+	assert_int_equal(explain_stats(t)->lost[KLC_EV_OFFCPU - KLC_EV_FILE], 3);
+	assert_int_equal(explain_attrib_stats(t)->unmatched[ATTRIB_MATCHED], 1);
+	assert_int_equal(explain_attrib_stats(t)->unmatched[ATTRIB_UNM_LOST_CAUSES], 1);
+	explain_free(t);
+}
+
 /* Stacks are read once per id; an unreadable one is "other" and counted. */
 static void test_stack_cache(void **state)
 {
@@ -455,6 +489,7 @@ int main(void)
 	    cmocka_unit_test(test_topic_ids),
 	    cmocka_unit_test(test_advance_in_pieces),
 	    cmocka_unit_test(test_threads_and_batches),
+	    cmocka_unit_test(test_loss_window),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

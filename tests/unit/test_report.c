@@ -9,6 +9,7 @@
 #include <time.h>
 #include <cmocka.h>
 
+#include "kafkalat/cause_events.h"
 #include "kafkalat/agg.h"
 #include "kafkalat/fmt.h"
 #include "kafkalat/report.h"
@@ -242,6 +243,10 @@ static void fixed_run(struct report_run *run, const struct corr_counts *n)
 	run->nports = 2;
 	run->duration_s = 12.5;
 	run->lost_events = 3;
+	run->loss.socket[KLT_LOST_PRODUCE] = 2;
+	run->loss.socket[KLT_EV_SENT] = 1;
+	run->loss.touched = 5;
+	run->loss.produce_touched = 4;
 	run->conn_table_full = 1;
 	run->resync_skipped = 2;
 	run->kernel.arrivals = 97;
@@ -541,20 +546,36 @@ static void test_interval_json(void **state)
 {
 	struct agg a;
 	struct sink s;
+	const char *text;
+	struct report_loss none = {0},
+			   lost = {.socket = {[KLT_EV_FRAME] = 3, [KLT_LOST_RESPONSE] = 1},
+				   .causes = {[KLC_EV_OFFCPU - KLC_EV_FILE] = 5},
+				   .touched = 7,
+				   .produce_touched = 6,
+				   .causes_touched = 2};
 
 	(void)state;
 	agg_init(&a);
-	report_interval_json(sink_open(&s), &a, 1.0, "12:00:02", NULL);
+	report_interval_json(sink_open(&s), &a, 1.0, "12:00:02", NULL, &none);
 	expect_text(&s, "{\"schema\":\"kafkalat/2\",\"type\":\"interval\",\"time\":\"12:00:02\","
 			"\"interval_s\":1,\"produce\":{\"requests\":0,\"rate\":0,\"acks0\":0,"
 			"\"latency_us\":{\"p50\":0,\"p90\":0,\"p99\":0,\"p999\":0,\"max\":0,"
 			"\"mean\":0},\"broker_latency_us\":{\"p50\":0,\"p90\":0,\"p99\":0,"
 			"\"p999\":0,\"max\":0,\"mean\":0},\"wire_unknown\":0,\"flow_blocked\":{"
-			"\"requests\":0,\"p99_us\":0,\"max_us\":0,\"total_us\":0}},\"apis\":{}}\n");
+			"\"requests\":0,\"p99_us\":0,\"max_us\":0,\"total_us\":0}},\"apis\":{},"
+			"\"loss\":false,\"lost\":{\"socket\":0,\"socket_kinds\":{},\"causes\":0,"
+			"\"causes_kinds\":{},\"touched_requests\":0,\"touched_produce\":0,"
+			"\"unattributed_lost_causes\":0}}\n");
 	add_n(&a, completed(0, L_FAST), 4);
-	report_interval_json(sink_open(&s), &a, 2.0, "t", NULL);
-	assert_contains(sink_text(&s), "\"produce\":{\"requests\":4,\"rate\":2,\"acks0\":0,"
-				       "\"latency_us\":{\"p50\":2000.383,");
+	report_interval_json(sink_open(&s), &a, 2.0, "t", NULL, &lost);
+	text = sink_text(&s);
+	assert_contains(text, "\"produce\":{\"requests\":4,\"rate\":2,\"acks0\":0,"
+			      "\"latency_us\":{\"p50\":2000.383,");
+	assert_contains(text,
+			"\"loss\":true,\"lost\":{\"socket\":4,\"socket_kinds\":{\"request\":3,"
+			"\"response\":1},\"causes\":5,\"causes_kinds\":{\"offcpu\":5},"
+			"\"touched_requests\":7,\"touched_produce\":6,"
+			"\"unattributed_lost_causes\":2}}\n");
 	free(s.buf);
 	agg_free(&a);
 }
