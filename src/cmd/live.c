@@ -126,12 +126,12 @@ struct live {
 	 * after CHORES_MS so that the intervals and chores still run */
 	uint64_t burst_start;
 	bool burst_cut;
-	char why[160];		    /* why the run ended, when no module says */
-	char no_tracefs[160];	    /* why tracefs is unavailable, or "" */
-	int exit;		    /* what a failed step calls for (exitcode.h) */
-	bool stdout_gone;	    /* its reader closed stdout */
-	int stats_fd;		    /* --bpf-stats: the kernel counts while it is open */
-	bool bpf_counted;	    /* BPF run times were counted from the start */
+	char why[160];	      /* why the run ended, when no module says */
+	char no_tracefs[160]; /* why tracefs is unavailable, or "" */
+	int exit;	      /* what a failed step calls for (exitcode.h) */
+	bool stdout_gone;     /* its reader closed stdout */
+	int stats_fd;	      /* --bpf-stats: the kernel counts while it is open */
+	bool bpf_counted;     /* BPF run times were counted from the start */
 	struct cost_mark {
 		double cpu_s;
 		struct probe_runs runs;
