@@ -145,31 +145,40 @@ static void set_keys(struct bands *b, const struct corr_request *r, const struct
 	}
 }
 
+/* Most requests are not kept: topn_wants says so before any copying. The
+ * slot topn_put gives is zeroed, and filled in place. */
 static void keep_slow(struct bands *b, const struct corr_request *r,
 		      const struct attrib_result *res)
 {
-	struct slow_request s = {.latency = (uint64_t)res->latency_ns,
-				 .t_arrival = r->t_arrival,
-				 .t_sent = r->t_sent,
-				 .nstacks = res->nstacks,
-				 .flow_ns = r->flow_blocked_ns};
+	uint64_t latency = (uint64_t)res->latency_ns;
+	struct slow_request *s;
 
-	if (!topn_wants(&b->slow, s.latency))
+	if (!topn_wants(&b->slow, latency))
 		return;
-	set_keys(b, r, res, &s);
-	memcpy(s.stacks, res->stacks, sizeof(s.stacks));
-	memcpy(s.phase_ns, res->phase_ns, sizeof(s.phase_ns));
-	memcpy(s.root_ns, res->root_ns, sizeof(s.root_ns));
-	s.release_replica = res->released ? res->release_replica : -1;
-	s.release_tgid = res->release_tgid;
-	memcpy(s.follower_ns, res->follower_ns, sizeof(s.follower_ns));
-	for (int p = 0; p < ATTRIB_PHASES; p++)
-		for (int c = 0; c < ATTRIB_CAUSES; c++)
-			s.cause_ns[c] += res->cause_ns[p][c];
+	s = topn_put(&b->slow, latency);
+	s->latency = latency;
+	s->t_arrival = r->t_arrival;
+	s->t_sent = r->t_sent;
+	s->nstacks = res->nstacks;
+	s->flow_ns = r->flow_blocked_ns;
+	set_keys(b, r, res, s);
+	memcpy(s->stacks, res->stacks, sizeof(s->stacks));
+	memcpy(s->phase_ns, res->phase_ns, sizeof(s->phase_ns));
+	memcpy(s->root_ns, res->root_ns, sizeof(s->root_ns));
+	s->release_replica = res->released ? res->release_replica : -1;
+	s->release_tgid = res->release_tgid;
+	memcpy(s->follower_ns, res->follower_ns, sizeof(s->follower_ns));
+	for (int c = 0; c < ATTRIB_CAUSES; c++) {
+		int64_t sum = 0;
+
+		for (int p = 0; p < ATTRIB_PHASES; p++)
+			sum += res->cause_ns[p][c];
+		s->cause_ns[c] = sum;
+	}
 	if (b->keep_fn)
-		b->keep_fn(b->keep_ctx, &s);
-	*(struct slow_request *)topn_put(&b->slow, s.latency) = s;
+		b->keep_fn(b->keep_ctx, s);
 }
+
 /* The sums of a bucket, made on first use. */
 static struct bsum *bucket_sums(struct bands *b, unsigned int bucket)
 {
