@@ -113,6 +113,29 @@ const struct slow_request *bands_kept_at(const struct bands *b, uint32_t i)
 	return topn_at(&b->slow, i);
 }
 
+/* "topic-partition" as "%s-%d" prints it, into key (KLT_TOPIC_NAME_MAX +
+ * 16 bytes): snprintf was half of keeping a slow request (design.md,
+ * kafkalat's own CPU). */
+static void put_partition_key(char *key, const char *topic, int32_t partition)
+{
+	size_t n = strnlen(topic, KLT_TOPIC_NAME_MAX);
+	uint32_t v = partition < 0 ? 0u - (uint32_t)partition : (uint32_t)partition;
+	char digits[10];
+	int nd = 0;
+
+	memcpy(key, topic, n);
+	key[n++] = '-';
+	if (partition < 0)
+		key[n++] = '-';
+	do {
+		digits[nd++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (nd)
+		key[n++] = digits[--nd];
+	key[n] = '\0';
+}
+
 /* The partition with the largest batch stands for the request. */
 static uint32_t partition_key(struct bands *b, const struct corr_request *r)
 {
@@ -124,7 +147,7 @@ static uint32_t partition_key(struct bands *b, const struct corr_request *r)
 			best = &r->parts[i];
 	if (!best || !r->topics || best->topic_idx >= r->ntopics)
 		return 0;
-	snprintf(key, sizeof(key), "%s-%d", r->topics[best->topic_idx].name, (int)best->partition);
+	put_partition_key(key, r->topics[best->topic_idx].name, best->partition);
 	return strtab_intern(&b->keys, key);
 }
 
