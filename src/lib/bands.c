@@ -174,6 +174,7 @@ static void keep_slow(struct bands *b, const struct corr_request *r,
 		      const struct attrib_result *res)
 {
 	uint64_t latency = (uint64_t)res->latency_ns;
+	int64_t sum[ATTRIB_CAUSES] = {0};
 	struct slow_request *s;
 
 	if (!topn_wants(&b->slow, latency))
@@ -191,13 +192,10 @@ static void keep_slow(struct bands *b, const struct corr_request *r,
 	s->release_replica = res->released ? res->release_replica : -1;
 	s->release_tgid = res->release_tgid;
 	memcpy(s->follower_ns, res->follower_ns, sizeof(s->follower_ns));
-	for (int c = 0; c < ATTRIB_CAUSES; c++) {
-		int64_t sum = 0;
-
-		for (int p = 0; p < ATTRIB_PHASES; p++)
-			sum += res->cause_ns[p][c];
-		s->cause_ns[c] = sum;
-	}
+	for (int p = 0; p < ATTRIB_PHASES; p++)
+		for (int c = 0; c < ATTRIB_CAUSES; c++)
+			sum[c] += res->cause_ns[p][c];
+	memcpy(s->cause_ns, sum, sizeof(sum));
 	if (b->keep_fn)
 		b->keep_fn(b->keep_ctx, s);
 }
