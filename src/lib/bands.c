@@ -235,7 +235,8 @@ int bands_add(struct bands *b, const struct corr_request *r, const struct attrib
 	for (int p = 0; p < ATTRIB_PHASES; p++) {
 		s->phase[p] += share(res->phase_ns[p], lat);
 		for (int c = 0; c < ATTRIB_CAUSES; c++)
-			s->cause[c] += share(res->cause_ns[p][c], lat);
+			if (res->cause_ns[p][c] > 0) /* most cells are empty */
+				s->cause[c] += share(res->cause_ns[p][c], lat);
 	}
 	keep_slow(b, r, res);
 	return 0;
