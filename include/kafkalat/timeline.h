@@ -12,6 +12,7 @@
 #ifndef KAFKALAT_TIMELINE_H
 #define KAFKALAT_TIMELINE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct span {
@@ -38,9 +39,22 @@ void timeline_clear(struct timeline *r);
 /* Bytes held by the buffer. */
 uint64_t timeline_bytes(const struct timeline *r);
 
-/* Record i (< len), 0 the oldest. */
-void *timeline_at(const struct timeline *r, uint32_t i);
-const struct span *timeline_span(const struct timeline *r, uint32_t i);
+/* Record i (< len), 0 the oldest. i < cap and head < cap: one subtraction
+ * wraps, no division. Inline: every step of every search reads records
+ * (design.md, kafkalat's own CPU). */
+static inline void *timeline_at(const struct timeline *r, uint32_t i)
+{
+	uint32_t j = r->head + i;
+
+	if (j >= r->cap)
+		j -= r->cap;
+	return r->buf + (size_t)j * r->esz;
+}
+
+static inline const struct span *timeline_span(const struct timeline *r, uint32_t i)
+{
+	return (const struct span *)timeline_at(r, i);
+}
 /* Takes the oldest record off (len > 0). */
 void timeline_pop(struct timeline *r);
 /* Appends rec, growing the buffer up to max (> 0) records: 0, 1 when the

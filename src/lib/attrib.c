@@ -1049,12 +1049,16 @@ static void account(struct acc *acc, uint32_t tid, uint64_t lo, uint64_t hi, int
 static void pick_top(struct acc *acc)
 {
 	struct attrib_result *out = acc->out;
-	int64_t total[ATTRIB_CAUSES] = {0};
+	/* r's own causes are where its root causes start (root_compose) */
+	int64_t *total = out->root_ns;
 	const struct off_rec *o;
+
+	int64_t sum[ATTRIB_CAUSES] = {0};
 
 	for (int p = 0; p < ATTRIB_PHASES; p++)
 		for (int c = 0; c < ATTRIB_CAUSES; c++)
-			total[c] += out->cause_ns[p][c];
+			sum[c] += out->cause_ns[p][c];
+	memcpy(total, sum, sizeof(sum));
 	out->top_cause = CAUSE_CPU;
 	for (int c = 1; c < ATTRIB_CAUSES; c++)
 		if (total[c] > total[out->top_cause])
@@ -1423,18 +1427,16 @@ static void hol_root(const struct conn_last *p, const struct corr_request *r,
 	out->hol_root_corr_id = p->root_corr_id;
 }
 
-/* r's time by root cause: its own causes, and its head-of-line wait shared
- * out like the time of the request it waited behind, itself so composed.
- * In a cascade, where each request waits for all ahead of it, the wait is
- * then the sum of theirs, each with its own causes. */
+/* r's time by root cause: its own causes (out->root_ns as pick_top left
+ * it), and its head-of-line wait shared out like the time of the request it
+ * waited behind, itself so composed. In a cascade, where each request waits
+ * for all ahead of it, the wait is then the sum of theirs, each with its own
+ * causes. */
 static void root_compose(const struct conn_last *p, struct attrib_result *out)
 {
 	int64_t total = 0, given = 0;
 	unsigned int largest = ATTRIB_CAUSE_UNKNOWN;
 
-	for (int ph = 0; ph < ATTRIB_PHASES; ph++)
-		for (int c = 0; c < ATTRIB_CAUSES; c++)
-			out->root_ns[c] += out->cause_ns[ph][c];
 	out->root_ns[ATTRIB_CAUSE_HOL] = 0;
 	if (out->hol_ns <= 0)
 		return;

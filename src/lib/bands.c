@@ -113,6 +113,29 @@ const struct slow_request *bands_kept_at(const struct bands *b, uint32_t i)
 	return topn_at(&b->slow, i);
 }
 
+/* "topic-partition" as "%s-%d" prints it, into key (KLT_TOPIC_NAME_MAX +
+ * 16 bytes): snprintf was half of keeping a slow request (design.md,
+ * kafkalat's own CPU). */
+static void put_partition_key(char *key, const char *topic, int32_t partition)
+{
+	size_t n = strnlen(topic, KLT_TOPIC_NAME_MAX);
+	uint32_t v = partition < 0 ? 0u - (uint32_t)partition : (uint32_t)partition;
+	char digits[10];
+	int nd = 0;
+
+	memcpy(key, topic, n);
+	key[n++] = '-';
+	if (partition < 0)
+		key[n++] = '-';
+	do {
+		digits[nd++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (nd)
+		key[n++] = digits[--nd];
+	key[n] = '\0';
+}
+
 /* The partition with the largest batch stands for the request. */
 static uint32_t partition_key(struct bands *b, const struct corr_request *r)
 {
@@ -124,7 +147,7 @@ static uint32_t partition_key(struct bands *b, const struct corr_request *r)
 			best = &r->parts[i];
 	if (!best || !r->topics || best->topic_idx >= r->ntopics)
 		return 0;
-	snprintf(key, sizeof(key), "%s-%d", r->topics[best->topic_idx].name, (int)best->partition);
+	put_partition_key(key, r->topics[best->topic_idx].name, best->partition);
 	return strtab_intern(&b->keys, key);
 }
 
@@ -145,31 +168,38 @@ static void set_keys(struct bands *b, const struct corr_request *r, const struct
 	}
 }
 
+/* Most requests are not kept: topn_wants says so before any copying. The
+ * slot topn_put gives is zeroed, and filled in place. */
 static void keep_slow(struct bands *b, const struct corr_request *r,
 		      const struct attrib_result *res)
 {
-	struct slow_request s = {.latency = (uint64_t)res->latency_ns,
-				 .t_arrival = r->t_arrival,
-				 .t_sent = r->t_sent,
-				 .nstacks = res->nstacks,
-				 .flow_ns = r->flow_blocked_ns};
+	uint64_t latency = (uint64_t)res->latency_ns;
+	int64_t sum[ATTRIB_CAUSES] = {0};
+	struct slow_request *s;
 
-	if (!topn_wants(&b->slow, s.latency))
+	if (!topn_wants(&b->slow, latency))
 		return;
-	set_keys(b, r, res, &s);
-	memcpy(s.stacks, res->stacks, sizeof(s.stacks));
-	memcpy(s.phase_ns, res->phase_ns, sizeof(s.phase_ns));
-	memcpy(s.root_ns, res->root_ns, sizeof(s.root_ns));
-	s.release_replica = res->released ? res->release_replica : -1;
-	s.release_tgid = res->release_tgid;
-	memcpy(s.follower_ns, res->follower_ns, sizeof(s.follower_ns));
+	s = topn_put(&b->slow, latency);
+	s->latency = latency;
+	s->t_arrival = r->t_arrival;
+	s->t_sent = r->t_sent;
+	s->nstacks = res->nstacks;
+	s->flow_ns = r->flow_blocked_ns;
+	set_keys(b, r, res, s);
+	memcpy(s->stacks, res->stacks, sizeof(s->stacks));
+	memcpy(s->phase_ns, res->phase_ns, sizeof(s->phase_ns));
+	memcpy(s->root_ns, res->root_ns, sizeof(s->root_ns));
+	s->release_replica = res->released ? res->release_replica : -1;
+	s->release_tgid = res->release_tgid;
+	memcpy(s->follower_ns, res->follower_ns, sizeof(s->follower_ns));
 	for (int p = 0; p < ATTRIB_PHASES; p++)
 		for (int c = 0; c < ATTRIB_CAUSES; c++)
-			s.cause_ns[c] += res->cause_ns[p][c];
+			sum[c] += res->cause_ns[p][c];
+	memcpy(s->cause_ns, sum, sizeof(sum));
 	if (b->keep_fn)
-		b->keep_fn(b->keep_ctx, &s);
-	*(struct slow_request *)topn_put(&b->slow, s.latency) = s;
+		b->keep_fn(b->keep_ctx, s);
 }
+
 /* The sums of a bucket, made on first use. */
 static struct bsum *bucket_sums(struct bands *b, unsigned int bucket)
 {
@@ -205,7 +235,8 @@ int bands_add(struct bands *b, const struct corr_request *r, const struct attrib
 	for (int p = 0; p < ATTRIB_PHASES; p++) {
 		s->phase[p] += share(res->phase_ns[p], lat);
 		for (int c = 0; c < ATTRIB_CAUSES; c++)
-			s->cause[c] += share(res->cause_ns[p][c], lat);
+			if (res->cause_ns[p][c] > 0) /* most cells are empty */
+				s->cause[c] += share(res->cause_ns[p][c], lat);
 	}
 	keep_slow(b, r, res);
 	return 0;

@@ -159,7 +159,9 @@ uint64_t hist_quantile(const struct hist *h, double q)
 	if (q >= 1.0)
 		return h->max;
 	rank = nearest_rank(h->count, q);
-	for (i = 0; i < HIST_BUCKETS; i++) {
+	/* no count lies below min's bucket (hist_decode checks it): the scan of
+	 * a latency histogram starts thousands of empty buckets up */
+	for (i = hist_bucket_of(h->min); i < HIST_BUCKETS; i++) {
 		cum = sat_add(cum, h->buckets[i]);
 		if (cum >= rank)
 			return clamp_value(h, hist_bucket_mid(i));

@@ -30,22 +30,6 @@ uint64_t timeline_bytes(const struct timeline *r)
 	return (uint64_t)r->cap * r->esz;
 }
 
-/* i < cap and head < cap: one subtraction wraps, no division: every step
- * of the searches calls this */
-void *timeline_at(const struct timeline *r, uint32_t i)
-{
-	uint32_t j = r->head + i;
-
-	if (j >= r->cap)
-		j -= r->cap;
-	return r->buf + (size_t)j * r->esz;
-}
-
-const struct span *timeline_span(const struct timeline *r, uint32_t i)
-{
-	return timeline_at(r, i);
-}
-
 static int resize(struct timeline *r, uint32_t ncap)
 {
 	unsigned char *nb = malloc((size_t)ncap * r->esz);
