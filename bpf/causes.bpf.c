@@ -108,6 +108,19 @@ struct {
 	__type(value, struct fd_info);
 } fds SEC(".maps");
 
+/* Per traced broker, one bit for each fd below MAX_FDS, set once the fd is
+ * known not to be a regular file (a socket, a pipe): most of a broker's
+ * writes are its responses, and an array's lookup is a few inlined loads
+ * where the hash above takes a call and a key hash. */
+#define FD_WORDS (MAX_FDS / 64)
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, KLT_MAX_BROKERS *FD_WORDS);
+	__type(key, __u32);
+	__type(value, __u64);
+} fd_other SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
@@ -236,11 +249,23 @@ static __always_inline void emit_file_name(__s32 fd, struct file *file, struct f
 	ring_submit(e);
 }
 
-/* fd -> its identity if a regular file; cached per (tgid, fd) until close. */
-static __noinline int fd_classify(__s32 fd, struct fd_info *out)
+/* The word of broker slot's fd bits holding fd's, NULL past MAX_FDS. */
+static __always_inline __u64 *fd_other_word(int slot, __s32 fd)
+{
+	__u32 key = (__u32)slot * FD_WORDS + (__u32)fd / 64;
+
+	if ((__u32)fd >= MAX_FDS || (__u32)slot >= KLT_MAX_BROKERS)
+		return NULL;
+	return bpf_map_lookup_elem(&fd_other, &key);
+}
+
+/* fd -> its identity if a regular file, from fds or else the fdtable;
+ * other: fd's word in fd_other (NULL past MAX_FDS), where a non-regular
+ * fd is remembered. */
+static __noinline int fd_identify(__u64 *other, __s32 fd, struct fd_info *out)
 {
 	struct fd_key key = {.tgid = current_tgid(), .fd = fd};
-	struct fd_info *cached = bpf_map_lookup_elem(&fds, &key);
+	struct fd_info *cached;
 	struct fd_info info = {};
 	struct file *file;
 	struct inode *inode;
@@ -248,6 +273,7 @@ static __noinline int fd_classify(__s32 fd, struct fd_info *out)
 
 	if (!out)
 		return 0;
+	cached = bpf_map_lookup_elem(&fds, &key);
 	if (cached) {
 		*out = *cached;
 		return out->is_reg;
@@ -264,9 +290,35 @@ static __noinline int fd_classify(__s32 fd, struct fd_info *out)
 		info.dev = BPF_CORE_READ(inode, i_sb, s_dev);
 		emit_file_name(fd, file, &info);
 	}
-	bpf_map_update_elem(&fds, &key, &info, BPF_ANY);
+	if (other && !info.is_reg)
+		__sync_fetch_and_or(other, 1ULL << (fd & 63));
+	else
+		bpf_map_update_elem(&fds, &key, &info, BPF_ANY);
 	*out = info;
 	return info.is_reg;
+}
+
+/* fd of broker slot -> its identity if a regular file; cached until close
+ * (regular files per (tgid, fd) in fds, the others as a bit in fd_other:
+ * sockets, a broker's most written fds, leave after one inlined load). */
+static __always_inline int fd_classify(int slot, __s32 fd, struct fd_info *out)
+{
+	__u64 *other = fd_other_word(slot, fd);
+
+	if (other && (*other >> (fd & 63) & 1))
+		return 0;
+	return fd_identify(other, fd, out);
+}
+
+/* fd of broker slot closed: what was cached about it goes. */
+static __always_inline void fd_forget(int slot, __s32 fd)
+{
+	__u64 *other = fd_other_word(slot, fd);
+	struct fd_key key = {.tgid = current_tgid(), .fd = fd};
+
+	if (other)
+		__sync_fetch_and_and(other, ~(1ULL << (fd & 63)));
+	bpf_map_delete_elem(&fds, &key);
 }
 
 static __always_inline int is_futex_wait(__u32 op)
@@ -283,67 +335,92 @@ static __always_inline int is_futex_wait(__u32 op)
 	}
 }
 
-/* A watched syscall's entry: args are its first four. */
-static __always_inline int enter_sys(long id, __u64 arg0, __u64 arg1, __u64 arg2, __u64 arg3)
+/* The watched kind of syscall id of broker slot, 0 if none; a close ends
+ * here (fd: its argument), dropping the fd's cache entries. */
+static __always_inline __u8 watched_kind(int slot, long id, __s32 fd)
 {
-	struct pending_sys *p, s = {};
-	struct fd_info fi;
 	__u8 kind;
 
 	if (id < 0 || id >= KLC_MAX_SYSCALL_NR)
 		return 0;
 	kind = sys_kind[id];
-	if (!kind)
-		return 0;
-	s.fd = (__s32)arg0;
 	if (kind == KLC_SYS_CLOSE) {
-		struct fd_key key = {.tgid = current_tgid(), .fd = s.fd};
-
-		bpf_map_delete_elem(&fds, &key);
+		fd_forget(slot, fd);
 		return 0;
 	}
-	s.offset = -1;
-	if (kind == KLC_SYS_FUTEX) {
-		__u32 op = (__u32)arg1;
+	return kind;
+}
 
-		if (!is_futex_wait(op))
-			return 0;
-		s.ino = arg0;
-		s.offset = op;
-		s.fd = -1;
-	} else {
-		if (!fd_classify(s.fd, &fi))
-			return 0;
-		s.ino = fi.ino;
-		s.dev = fi.dev;
-		s.buf = arg1;
-		s.count = arg2;
-		/* pwritev(2)'s pos_l is the whole 64-bit offset on 64-bit */
-		if (kind == KLC_SYS_PWRITE64 || kind == KLC_SYS_PWRITEV || kind == KLC_SYS_PWRITEV2)
-			s.offset = (__s64)arg3;
-	}
+/* The syscall s describes is in progress: its start, in the thread's state. */
+static __always_inline int arm_sys(struct pending_sys *s)
+{
+	struct pending_sys *p;
+
 	p = bpf_task_storage_get(&pending, bpf_get_current_task_btf(), 0,
 				 BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!p) {
 		count_state_full();
 		return 0;
 	}
-	s.kind = kind;
-	s.armed = 1;
-	s.announced = p->announced;
-	s.t_start = bpf_ktime_get_ns();
-	*p = s;
+	s->armed = 1;
+	s->announced = p->announced;
+	s->t_start = bpf_ktime_get_ns();
+	*p = *s;
 	return 0;
+}
+
+/* A file write or sync on fd, a regular file fi: buf, count and pos are
+ * its second to fourth arguments (pwritev(2)'s pos_l is the whole 64-bit
+ * offset on 64-bit). */
+static __always_inline int arm_file(__u8 kind, __s32 fd, const struct fd_info *fi, __u64 buf,
+				    __u64 count, __u64 pos)
+{
+	struct pending_sys s = {};
+
+	s.kind = kind;
+	s.fd = fd;
+	s.ino = fi->ino;
+	s.dev = fi->dev;
+	s.buf = buf;
+	s.count = count;
+	s.offset = -1;
+	if (kind == KLC_SYS_PWRITE64 || kind == KLC_SYS_PWRITEV || kind == KLC_SYS_PWRITEV2)
+		s.offset = (__s64)pos;
+	return arm_sys(&s);
 }
 
 SEC("tp_btf/sys_enter")
 int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 {
+	struct pending_sys s = {};
+	struct fd_info fi;
+	__s32 fd;
+	__u32 op;
+	__u8 kind;
+	int slot;
+
 	BENCH_FLOOR_RETURN();
-	if (!is_broker())
+	slot = broker_slot(current_tgid());
+	if (slot < 0)
 		return 0;
-	return enter_sys(id, PT_REGS_PARM1_CORE_SYSCALL(regs), PT_REGS_PARM2_CORE_SYSCALL(regs),
-			 PT_REGS_PARM3_CORE_SYSCALL(regs), PT_REGS_PARM4_CORE_SYSCALL(regs));
+	fd = (__s32)PT_REGS_PARM1_CORE_SYSCALL(regs);
+	kind = watched_kind(slot, id, fd);
+	if (!kind)
+		return 0;
+	if (kind == KLC_SYS_FUTEX) {
+		op = (__u32)PT_REGS_PARM2_CORE_SYSCALL(regs);
+		if (!is_futex_wait(op))
+			return 0;
+		s.kind = kind;
+		s.ino = PT_REGS_PARM1_CORE_SYSCALL(regs);
+		s.offset = op;
+		s.fd = -1;
+		return arm_sys(&s);
+	}
+	if (!fd_classify(slot, fd, &fi))
+		return 0;
+	return arm_file(kind, fd, &fi, PT_REGS_PARM2_CORE_SYSCALL(regs),
+			PT_REGS_PARM3_CORE_SYSCALL(regs), PT_REGS_PARM4_CORE_SYSCALL(regs));
 }
 
 /*
@@ -351,15 +428,25 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
  * (syscalls/sys_enter_write, ...; attached one by one by the loader): the
  * raw sys_enter/sys_exit above run for every syscall of every process, and
  * the socket probe already has its pair there. Futex waits then come from
- * the scheduler's stackless off-CPU intervals instead.
+ * the scheduler's stackless off-CPU intervals instead. Most of a broker's
+ * writes are to sockets: they leave at the fd's cache entry, before the
+ * other arguments are read.
  */
 SEC("tracepoint")
 int file_sys_enter(struct trace_event_raw_sys_enter *ctx)
 {
 	__u64 arg1 = 0, arg2 = 0, arg3 = 0;
+	__s32 fd = (__s32)ctx->args[0];
+	struct fd_info fi;
+	__u8 kind;
+	int slot;
 
 	BENCH_FLOOR_RETURN();
-	if (!is_broker())
+	slot = broker_slot(current_tgid());
+	if (slot < 0)
+		return 0;
+	kind = watched_kind(slot, tp_enter_syscall_nr(ctx), fd);
+	if (!kind || !fd_classify(slot, fd, &fi))
 		return 0;
 	/* The record holds only the syscall's own arguments (fsync: one): a
 	 * direct read past it makes the kernel refuse the attachment, so the
@@ -367,7 +454,7 @@ int file_sys_enter(struct trace_event_raw_sys_enter *ctx)
 	bpf_probe_read_kernel(&arg1, sizeof(arg1), &ctx->args[1]);
 	bpf_probe_read_kernel(&arg2, sizeof(arg2), &ctx->args[2]);
 	bpf_probe_read_kernel(&arg3, sizeof(arg3), &ctx->args[3]);
-	return enter_sys(tp_enter_syscall_nr(ctx), ctx->args[0], arg1, arg2, arg3);
+	return arm_file(kind, fd, &fi, arg1, arg2, arg3);
 }
 
 struct batch_scan {
