@@ -81,13 +81,13 @@ struct pending_sys {
 struct offcpu {
 	__u64 t_off;
 	__u64 t_wakeup;
+	char waker_comm[KLC_COMM_LEN]; /* 8-aligned: copied as two words */
 	__s32 stack_id;
 	__u32 prev_state;
 	__u32 waker_tid;
 	__u32 waker_tgid;
 	__u32 announced; /* as pending_sys.announced */
 	__u8 blocked;
-	char waker_comm[KLC_COMM_LEN];
 };
 
 struct rq_info {
@@ -582,7 +582,7 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 		return 0;
 	/* most syscalls are not watched, and close has nothing to finish:
 	 * leave before the task storage lookup */
-	nr = regs_syscall_nr(regs);
+	nr = btf_regs_syscall_nr(regs);
 	if (nr >= 0 && (nr >= KLC_MAX_SYSCALL_NR || !sys_kind[nr] || sys_kind[nr] == KLC_SYS_CLOSE))
 		return 0;
 	return exit_sys(ret);
@@ -606,7 +606,7 @@ static __always_inline long task_syscall_nr(struct task_struct *task)
 
 	if (!regs)
 		return -1;
-	return regs_syscall_nr(regs);
+	return btf_regs_syscall_nr(regs);
 }
 
 /* The kernel stack of a thread going to sleep, or a stackless kind. */
@@ -707,8 +707,8 @@ int BPF_PROG(sched_switch, bool preempt, struct task_struct *prev, struct task_s
 SEC("tp_btf/sched_waking")
 int BPF_PROG(sched_waking, struct task_struct *p)
 {
+	struct task_struct *waker;
 	struct offcpu *o;
-	__u64 id;
 	__u32 tid;
 
 	BENCH_FLOOR_RETURN();
@@ -718,11 +718,13 @@ int BPF_PROG(sched_waking, struct task_struct *p)
 	o = bpf_map_lookup_elem(&offcpu, &tid);
 	if (!o || !o->t_off || o->t_wakeup)
 		return 0;
-	id = bpf_get_current_pid_tgid();
+	/* the waker's ids and name by direct loads (comm is NUL-padded), where
+	 * bpf_get_current_pid_tgid and bpf_get_current_comm are calls */
+	waker = bpf_get_current_task_btf();
 	o->t_wakeup = bpf_ktime_get_ns();
-	o->waker_tid = (__u32)id;
-	o->waker_tgid = id >> 32;
-	bpf_get_current_comm(o->waker_comm, sizeof(o->waker_comm));
+	o->waker_tid = waker->pid;
+	o->waker_tgid = waker->tgid;
+	__builtin_memcpy(o->waker_comm, waker->comm, KLC_COMM_LEN);
 	return 0;
 }
 
