@@ -495,7 +495,9 @@ static __always_inline void emit_batches(struct pending_sys *p, __s64 ret)
 		b.addr = (__u64)iv.iov_base;
 		b.w.len = iv.iov_len < (__u64)ret ? iv.iov_len : (__u64)ret;
 	}
-	bpf_loop(BW_MAX_BATCHES, batch_step, &b, 0);
+	/* a broker's append is mostly one batch: the loop only for more */
+	if (!batch_step(0, &b) && bw_want(&b.w))
+		bpf_loop(BW_MAX_BATCHES - 1, batch_step, &b, 0);
 	if (!b.w.batches || !(e = event_reserve(sizeof(*e), KLC_EV_BATCH)))
 		return;
 	e->type = KLC_EV_BATCH;
