@@ -112,11 +112,12 @@ struct {
  * known not to be a regular file (a socket, a pipe): most of a broker's
  * writes are its responses, and an array's lookup is a few inlined loads
  * where the hash above takes a call and a key hash. */
-#define FD_WORDS (MAX_FDS / 64)
+#define FD_WORDS       (MAX_FDS / 64)
+#define FD_OTHER_WORDS (KLT_MAX_BROKERS * FD_WORDS)
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, KLT_MAX_BROKERS *FD_WORDS);
+	__uint(max_entries, FD_OTHER_WORDS);
 	__type(key, __u32);
 	__type(value, __u64);
 } fd_other SEC(".maps");
