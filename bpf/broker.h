@@ -52,6 +52,18 @@ static __always_inline int tgid_traced(__u32 tgid)
 	return 0;
 }
 
+/* tgid's index in the set, -1 if not traced. */
+static __always_inline int broker_slot(__u32 tgid)
+{
+	__u32 n = targ_ntgids;
+
+#pragma unroll
+	for (__u32 i = 0; i < KLT_MAX_BROKERS; i++)
+		if (i < n && targ_tgids[i] == tgid)
+			return i;
+	return -1;
+}
+
 static __always_inline __u32 current_tgid(void)
 {
 	return bpf_get_current_pid_tgid() >> 32;

@@ -82,13 +82,13 @@ struct pending_sys {
 struct offcpu {
 	__u64 t_off;
 	__u64 t_wakeup;
+	char waker_comm[KLC_COMM_LEN]; /* 8-aligned: copied as two words */
 	__s32 stack_id;
 	__u32 prev_state;
 	__u32 waker_tid;
 	__u32 waker_tgid;
 	__u32 announced; /* as pending_sys.announced */
 	__u8 blocked;
-	char waker_comm[KLC_COMM_LEN];
 };
 
 struct rq_info {
@@ -108,6 +108,20 @@ struct {
 	__type(key, struct fd_key);
 	__type(value, struct fd_info);
 } fds SEC(".maps");
+
+/* Per traced broker, one bit for each fd below MAX_FDS, set once the fd is
+ * known not to be a regular file (a socket, a pipe): most of a broker's
+ * writes are its responses, and an array's lookup is a few inlined loads
+ * where the hash above takes a call and a key hash. */
+#define FD_WORDS       (MAX_FDS / 64)
+#define FD_OTHER_WORDS (KLT_MAX_BROKERS * FD_WORDS)
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, FD_OTHER_WORDS);
+	__type(key, __u32);
+	__type(value, __u64);
+} fd_other SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
@@ -233,11 +247,23 @@ static __always_inline int emit_file_name(__s32 fd, struct file *file, struct fd
 	return 0;
 }
 
-/* fd -> its identity if a regular file; cached per (tgid, fd) until close. */
-static __noinline int fd_classify(__s32 fd, struct fd_info *out)
+/* The word of broker slot's fd bits holding fd's, NULL past MAX_FDS. */
+static __always_inline __u64 *fd_other_word(int slot, __s32 fd)
+{
+	__u32 key = (__u32)slot * FD_WORDS + (__u32)fd / 64;
+
+	if ((__u32)fd >= MAX_FDS || (__u32)slot >= KLT_MAX_BROKERS)
+		return NULL;
+	return bpf_map_lookup_elem(&fd_other, &key);
+}
+
+/* fd -> its identity if a regular file, from fds or else the fdtable;
+ * other: fd's word in fd_other (NULL past MAX_FDS), where a non-regular
+ * fd is remembered. */
+static __noinline int fd_identify(__u64 *other, __s32 fd, struct fd_info *out)
 {
 	struct fd_key key = {.tgid = current_tgid(), .fd = fd};
-	struct fd_info *cached = bpf_map_lookup_elem(&fds, &key);
+	struct fd_info *cached;
 	struct fd_info info = {};
 	struct file *file;
 	struct inode *inode;
@@ -245,6 +271,7 @@ static __noinline int fd_classify(__s32 fd, struct fd_info *out)
 
 	if (!out)
 		return 0;
+	cached = bpf_map_lookup_elem(&fds, &key);
 	if (cached) {
 		*out = *cached;
 		return out->is_reg;
@@ -266,9 +293,35 @@ static __noinline int fd_classify(__s32 fd, struct fd_info *out)
 			return 1;
 		}
 	}
-	bpf_map_update_elem(&fds, &key, &info, BPF_ANY);
+	if (other && !info.is_reg)
+		__sync_fetch_and_or(other, 1ULL << (fd & 63));
+	else
+		bpf_map_update_elem(&fds, &key, &info, BPF_ANY);
 	*out = info;
 	return info.is_reg;
+}
+
+/* fd of broker slot -> its identity if a regular file; cached until close
+ * (regular files per (tgid, fd) in fds, the others as a bit in fd_other:
+ * sockets, a broker's most written fds, leave after one inlined load). */
+static __always_inline int fd_classify(int slot, __s32 fd, struct fd_info *out)
+{
+	__u64 *other = fd_other_word(slot, fd);
+
+	if (other && (*other >> (fd & 63) & 1))
+		return 0;
+	return fd_identify(other, fd, out);
+}
+
+/* fd of broker slot closed: what was cached about it goes. */
+static __always_inline void fd_forget(int slot, __s32 fd)
+{
+	__u64 *other = fd_other_word(slot, fd);
+	struct fd_key key = {.tgid = current_tgid(), .fd = fd};
+
+	if (other)
+		__sync_fetch_and_and(other, ~(1ULL << (fd & 63)));
+	bpf_map_delete_elem(&fds, &key);
 }
 
 static __always_inline int is_futex_wait(__u32 op)
@@ -285,67 +338,92 @@ static __always_inline int is_futex_wait(__u32 op)
 	}
 }
 
-/* A watched syscall's entry: args are its first four. */
-static __always_inline int enter_sys(long id, __u64 arg0, __u64 arg1, __u64 arg2, __u64 arg3)
+/* The watched kind of syscall id of broker slot, 0 if none; a close ends
+ * here (fd: its argument), dropping the fd's cache entries. */
+static __always_inline __u8 watched_kind(int slot, long id, __s32 fd)
 {
-	struct pending_sys *p, s = {};
-	struct fd_info fi;
 	__u8 kind;
 
 	if (id < 0 || id >= KLC_MAX_SYSCALL_NR)
 		return 0;
 	kind = sys_kind[id];
-	if (!kind)
-		return 0;
-	s.fd = (__s32)arg0;
 	if (kind == KLC_SYS_CLOSE) {
-		struct fd_key key = {.tgid = current_tgid(), .fd = s.fd};
-
-		bpf_map_delete_elem(&fds, &key);
+		fd_forget(slot, fd);
 		return 0;
 	}
-	s.offset = -1;
-	if (kind == KLC_SYS_FUTEX) {
-		__u32 op = (__u32)arg1;
+	return kind;
+}
 
-		if (!is_futex_wait(op))
-			return 0;
-		s.ino = arg0;
-		s.offset = op;
-		s.fd = -1;
-	} else {
-		if (!fd_classify(s.fd, &fi))
-			return 0;
-		s.ino = fi.ino;
-		s.dev = fi.dev;
-		s.buf = arg1;
-		s.count = arg2;
-		/* pwritev(2)'s pos_l is the whole 64-bit offset on 64-bit */
-		if (kind == KLC_SYS_PWRITE64 || kind == KLC_SYS_PWRITEV || kind == KLC_SYS_PWRITEV2)
-			s.offset = (__s64)arg3;
-	}
+/* The syscall s describes is in progress: its start, in the thread's state. */
+static __always_inline int arm_sys(struct pending_sys *s)
+{
+	struct pending_sys *p;
+
 	p = bpf_task_storage_get(&pending, bpf_get_current_task_btf(), 0,
 				 BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!p) {
 		count_state_full();
 		return 0;
 	}
-	s.kind = kind;
-	s.armed = 1;
-	s.announced = p->announced;
-	s.t_start = bpf_ktime_get_ns();
-	*p = s;
+	s->armed = 1;
+	s->announced = p->announced;
+	s->t_start = bpf_ktime_get_ns();
+	*p = *s;
 	return 0;
+}
+
+/* A file write or sync on fd, a regular file fi: buf, count and pos are
+ * its second to fourth arguments (pwritev(2)'s pos_l is the whole 64-bit
+ * offset on 64-bit). */
+static __always_inline int arm_file(__u8 kind, __s32 fd, const struct fd_info *fi, __u64 buf,
+				    __u64 count, __u64 pos)
+{
+	struct pending_sys s = {};
+
+	s.kind = kind;
+	s.fd = fd;
+	s.ino = fi->ino;
+	s.dev = fi->dev;
+	s.buf = buf;
+	s.count = count;
+	s.offset = -1;
+	if (kind == KLC_SYS_PWRITE64 || kind == KLC_SYS_PWRITEV || kind == KLC_SYS_PWRITEV2)
+		s.offset = (__s64)pos;
+	return arm_sys(&s);
 }
 
 SEC("tp_btf/sys_enter")
 int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 {
+	struct pending_sys s = {};
+	struct fd_info fi;
+	__s32 fd;
+	__u32 op;
+	__u8 kind;
+	int slot;
+
 	BENCH_FLOOR_RETURN();
-	if (!is_broker())
+	slot = broker_slot(current_tgid());
+	if (slot < 0)
 		return 0;
-	return enter_sys(id, PT_REGS_PARM1_CORE_SYSCALL(regs), PT_REGS_PARM2_CORE_SYSCALL(regs),
-			 PT_REGS_PARM3_CORE_SYSCALL(regs), PT_REGS_PARM4_CORE_SYSCALL(regs));
+	fd = (__s32)PT_REGS_PARM1_CORE_SYSCALL(regs);
+	kind = watched_kind(slot, id, fd);
+	if (!kind)
+		return 0;
+	if (kind == KLC_SYS_FUTEX) {
+		op = (__u32)PT_REGS_PARM2_CORE_SYSCALL(regs);
+		if (!is_futex_wait(op))
+			return 0;
+		s.kind = kind;
+		s.ino = PT_REGS_PARM1_CORE_SYSCALL(regs);
+		s.offset = op;
+		s.fd = -1;
+		return arm_sys(&s);
+	}
+	if (!fd_classify(slot, fd, &fi))
+		return 0;
+	return arm_file(kind, fd, &fi, PT_REGS_PARM2_CORE_SYSCALL(regs),
+			PT_REGS_PARM3_CORE_SYSCALL(regs), PT_REGS_PARM4_CORE_SYSCALL(regs));
 }
 
 /*
@@ -353,15 +431,25 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
  * (syscalls/sys_enter_write, ...; attached one by one by the loader): the
  * raw sys_enter/sys_exit above run for every syscall of every process, and
  * the socket probe already has its pair there. Futex waits then come from
- * the scheduler's stackless off-CPU intervals instead.
+ * the scheduler's stackless off-CPU intervals instead. Most of a broker's
+ * writes are to sockets: they leave at the fd's cache entry, before the
+ * other arguments are read.
  */
 SEC("tracepoint")
 int file_sys_enter(struct trace_event_raw_sys_enter *ctx)
 {
 	__u64 arg1 = 0, arg2 = 0, arg3 = 0;
+	__s32 fd = (__s32)ctx->args[0];
+	struct fd_info fi;
+	__u8 kind;
+	int slot;
 
 	BENCH_FLOOR_RETURN();
-	if (!is_broker())
+	slot = broker_slot(current_tgid());
+	if (slot < 0)
+		return 0;
+	kind = watched_kind(slot, tp_enter_syscall_nr(ctx), fd);
+	if (!kind || !fd_classify(slot, fd, &fi))
 		return 0;
 	/* The record holds only the syscall's own arguments (fsync: one): a
 	 * direct read past it makes the kernel refuse the attachment, so the
@@ -369,7 +457,7 @@ int file_sys_enter(struct trace_event_raw_sys_enter *ctx)
 	bpf_probe_read_kernel(&arg1, sizeof(arg1), &ctx->args[1]);
 	bpf_probe_read_kernel(&arg2, sizeof(arg2), &ctx->args[2]);
 	bpf_probe_read_kernel(&arg3, sizeof(arg3), &ctx->args[3]);
-	return enter_sys(tp_enter_syscall_nr(ctx), ctx->args[0], arg1, arg2, arg3);
+	return arm_file(kind, fd, &fi, arg1, arg2, arg3);
 }
 
 struct batch_scan {
@@ -410,7 +498,9 @@ static __always_inline void emit_batches(struct pending_sys *p, __s64 ret)
 		b.addr = (__u64)iv.iov_base;
 		b.w.len = iv.iov_len < (__u64)ret ? iv.iov_len : (__u64)ret;
 	}
-	bpf_loop(BW_MAX_BATCHES, batch_step, &b, 0);
+	/* a broker's append is mostly one batch: the loop only for more */
+	if (!batch_step(0, &b) && bw_want(&b.w))
+		bpf_loop(BW_MAX_BATCHES - 1, batch_step, &b, 0);
 	if (!b.w.batches || !(e = event_reserve(sizeof(*e), KLC_EV_BATCH)))
 		return;
 	e->type = KLC_EV_BATCH;
@@ -497,7 +587,7 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 		return 0;
 	/* most syscalls are not watched, and close has nothing to finish:
 	 * leave before the task storage lookup */
-	nr = regs_syscall_nr(regs);
+	nr = btf_regs_syscall_nr(regs);
 	if (nr >= 0 && (nr >= KLC_MAX_SYSCALL_NR || !sys_kind[nr] || sys_kind[nr] == KLC_SYS_CLOSE))
 		return 0;
 	return exit_sys(ret);
@@ -521,7 +611,7 @@ static __always_inline long task_syscall_nr(struct task_struct *task)
 
 	if (!regs)
 		return -1;
-	return regs_syscall_nr(regs);
+	return btf_regs_syscall_nr(regs);
 }
 
 /* The kernel stack of a thread going to sleep, or a stackless kind. */
@@ -622,8 +712,8 @@ int BPF_PROG(sched_switch, bool preempt, struct task_struct *prev, struct task_s
 SEC("tp_btf/sched_waking")
 int BPF_PROG(sched_waking, struct task_struct *p)
 {
+	struct task_struct *waker;
 	struct offcpu *o;
-	__u64 id;
 	__u32 tid;
 
 	BENCH_FLOOR_RETURN();
@@ -633,11 +723,13 @@ int BPF_PROG(sched_waking, struct task_struct *p)
 	o = bpf_map_lookup_elem(&offcpu, &tid);
 	if (!o || !o->t_off || o->t_wakeup)
 		return 0;
-	id = bpf_get_current_pid_tgid();
+	/* the waker's ids and name by direct loads (comm is NUL-padded), where
+	 * bpf_get_current_pid_tgid and bpf_get_current_comm are calls */
+	waker = bpf_get_current_task_btf();
 	o->t_wakeup = bpf_ktime_get_ns();
-	o->waker_tid = (__u32)id;
-	o->waker_tgid = id >> 32;
-	bpf_get_current_comm(o->waker_comm, sizeof(o->waker_comm));
+	o->waker_tid = waker->pid;
+	o->waker_tgid = waker->tgid;
+	__builtin_memcpy(o->waker_comm, waker->comm, KLC_COMM_LEN);
 	return 0;
 }
 

@@ -26,4 +26,17 @@ static __always_inline long regs_syscall_nr(struct pt_regs *regs)
 #endif
 }
 
+/* The same from registers the verifier knows (a tp_btf argument,
+ * bpf_task_pt_regs): a direct load, no helper call. */
+static __always_inline long btf_regs_syscall_nr(struct pt_regs *regs)
+{
+#if defined(__TARGET_ARCH_x86)
+	return regs->orig_ax;
+#elif defined(__TARGET_ARCH_arm64)
+	return regs->syscallno;
+#else
+	return -1;
+#endif
+}
+
 #endif
