@@ -26,42 +26,38 @@ const volatile __u32 targ_follow = 0;
 __u32 follow_tgids[KLT_MAX_BROKERS] = {};
 __u32 follow_ntgids = 0;
 
-static __always_inline int follow_traced(__u32 tgid)
+/* tgid's index in --follow's set, -1 if not in it. */
+static __always_inline int follow_slot(__u32 tgid)
 {
 	__u32 n = *(volatile __u32 *)&follow_ntgids;
 
 #pragma unroll
 	for (__u32 i = 0; i < KLT_MAX_BROKERS; i++)
 		if (i < n && follow_tgids[i] == tgid)
-			return 1;
-	return 0;
+			return i;
+	return -1;
 }
 
-/* tgid is one of the traced brokers. The count is read once: a known
- * constant to the verifier, which drops the comparisons past it. */
-static __always_inline int tgid_traced(__u32 tgid)
-{
-	__u32 n = targ_ntgids;
-
-	if (targ_follow)
-		return follow_traced(tgid);
-#pragma unroll
-	for (__u32 i = 0; i < KLT_MAX_BROKERS; i++)
-		if (i < n && targ_tgids[i] == tgid)
-			return 1;
-	return 0;
-}
-
-/* tgid's index in the set, -1 if not traced. */
+/* tgid's index in the set of traced brokers, -1 if not traced. The count
+ * is read once: a known constant to the verifier, which drops the
+ * comparisons past it. */
 static __always_inline int broker_slot(__u32 tgid)
 {
 	__u32 n = targ_ntgids;
 
+	if (targ_follow)
+		return follow_slot(tgid);
 #pragma unroll
 	for (__u32 i = 0; i < KLT_MAX_BROKERS; i++)
 		if (i < n && targ_tgids[i] == tgid)
 			return i;
 	return -1;
+}
+
+/* tgid is one of the traced brokers. */
+static __always_inline int tgid_traced(__u32 tgid)
+{
+	return broker_slot(tgid) >= 0;
 }
 
 static __always_inline __u32 current_tgid(void)

@@ -103,6 +103,9 @@ void loader_set_tgids(uint32_t *tgids, uint32_t *ntgids, const int *pids, int np
 /* Deletes every entry of a hash map whose key begins with the u32 tgid
  * (a dead process's state); returns how many went, or -errno. */
 int loader_forget_tgid(struct bpf_map *map, uint32_t tgid);
+/* Every value of an array map zeroed (a broker's per-slot state, when
+ * --follow gives the slots to the next processes): 0, or -errno. */
+int loader_zero_array(struct bpf_map *map);
 
 /* The reader and the links; the caller then destroys its skeleton. */
 void loader_destroy(struct loader *l);

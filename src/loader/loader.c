@@ -268,6 +268,19 @@ void loader_set_tgids(uint32_t *tgids, uint32_t *ntgids, const int *pids, int np
 			 __ATOMIC_SEQ_CST);
 }
 
+int loader_zero_array(struct bpf_map *map)
+{
+	unsigned char zero[64] = {0};
+	int fd = bpf_map__fd(map);
+
+	if (bpf_map__value_size(map) > sizeof(zero))
+		return -EINVAL;
+	for (uint32_t k = 0; k < bpf_map__max_entries(map); k++)
+		if (bpf_map_update_elem(fd, &k, zero, BPF_ANY))
+			return -errno;
+	return 0;
+}
+
 int loader_forget_tgid(struct bpf_map *map, uint32_t tgid)
 {
 	unsigned char key[64], next[64];

@@ -260,6 +260,9 @@ void causes_follow(struct causes *c, const int *pids, int npids)
 {
 	struct causes_bpf *s = c->skel;
 
+	/* the fd bits of a slot are its last process's (none is traced while
+	 * the set changes: --follow waits for every broker to exit) */
+	loader_zero_array(s->maps.fd_other);
 	loader_set_tgids(s->bss->follow_tgids, &s->bss->follow_ntgids, pids, npids);
 }
 

@@ -95,6 +95,9 @@ def test(t):
     check_lives(t, "summary", s.get("lives", []), [a.pid, b.pid], [load_a, load_b])
     t.eq(s["produce"]["requests"], sum(life["produce_requests"] for life in s["lives"]),
          "summary: produce requests == the lives'")
+    # the causes object follows too: B's appends are found like A's
+    t.eq(s["attribution"]["requests"], s["produce"]["requests"],
+         "summary: every Produce request of both lives attributed")
     t.eq(s["produce"]["records"], COUNT_A + COUNT_B, "summary: records == both loads'")
     t.eq(s["gaps"]["count"], 1, "summary: one gap")
     t.eq(s["broker"]["pid"], b.pid, "summary: the broker is B")
