@@ -26,32 +26,25 @@ const volatile __u32 targ_follow = 0;
 __u32 follow_tgids[KLT_MAX_BROKERS] = {};
 __u32 follow_ntgids = 0;
 
-/* tgid's index in --follow's set, -1 if not in it. */
-static __always_inline int follow_slot(__u32 tgid)
+/* tgid's index in tgids[0..n), -1 if not there. */
+static __always_inline int slot_in(const volatile __u32 *tgids, __u32 n, __u32 tgid)
 {
-	__u32 n = *(volatile __u32 *)&follow_ntgids;
-
 #pragma unroll
 	for (__u32 i = 0; i < KLT_MAX_BROKERS; i++)
-		if (i < n && follow_tgids[i] == tgid)
+		if (i < n && tgids[i] == tgid)
 			return i;
 	return -1;
 }
 
-/* tgid's index in the set of traced brokers, -1 if not traced. The count
- * is read once: a known constant to the verifier, which drops the
- * comparisons past it. */
+/* tgid's index in the set of traced brokers, -1 if not traced. The
+ * read-only count is a known constant to the verifier, which drops the
+ * comparisons past it; --follow's is read once, as the loader may be
+ * changing it. */
 static __always_inline int broker_slot(__u32 tgid)
 {
-	__u32 n = targ_ntgids;
-
 	if (targ_follow)
-		return follow_slot(tgid);
-#pragma unroll
-	for (__u32 i = 0; i < KLT_MAX_BROKERS; i++)
-		if (i < n && targ_tgids[i] == tgid)
-			return i;
-	return -1;
+		return slot_in(follow_tgids, *(volatile __u32 *)&follow_ntgids, tgid);
+	return slot_in(targ_tgids, targ_ntgids, tgid);
 }
 
 /* tgid is one of the traced brokers. */
