@@ -215,7 +215,9 @@ bench-run: all
 		VMLINUX_H=$(VMLINUX_H) $(OUT)/floor/kafkalat
 	$(Q)scripts/bench.sh
 
-# kafkalat's RSS and CPU over 10 minutes of load (SOAK_SECONDS, SOAK_RATE)
+# An hour of the nightly recording under steady load (SOAK_SECONDS, SOAK_RATE):
+# slopes of RSS, CPU and output per request, every request accounted for
+# (scripts/soak.py; figures in docs/soak.md)
 soak-run: all
 	$(Q)/usr/bin/python3 scripts/soak.py
 

@@ -16,9 +16,10 @@ hour) over the samples after the warm-up, the first and last 10-minute
 means, and the accounting: the load's Produce requests (librdkafka's count)
 equal the broker's and kafkalat's (matched + acks=0 + unmatched), exactly.
 Exits 1 when an account does not add up or a slope passes its bound
-(SLOPE_BOUNDS, docs/soak.md says why). The samples go to
-SOAK_OUT/soak-samples.csv, the figures to SOAK_OUT/soak.json (default
-$OUT/soak).
+(below; docs/soak.md says why). The samples go to SOAK_OUT/soak-samples.csv,
+the figures to SOAK_OUT/soak.json (default $OUT/soak), beside the recording
+and the load's summary; `soak.py --figures` fits a kept run in SOAK_OUT
+again.
 """
 import csv
 import json
@@ -58,11 +59,12 @@ PRODUCE_MARK = b'"api_key":0,'
 
 
 def rss_kib(pid):
+    """VmRSS, or None once the process has exited (a zombie has none)."""
     with open(f"/proc/{pid}/status") as f:
         for line in f:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
-    return 0
+    return None
 
 
 class TruthCounter(threading.Thread):
@@ -124,11 +126,14 @@ def run(tmp):
     procs = [broker, recorder]
     try:
         t0, samples = time.time(), []
-        while recorder.poll() is None:
+        # Samples stop before the load does: the end (the load's last
+        # deliveries, the recording's trailer) is no steady state.
+        while time.time() - t0 + SAMPLE_S < SECONDS and recorder.poll() is None:
             time.sleep(SAMPLE_S - (time.time() - t0) % SAMPLE_S)
-            if recorder.poll() is not None:
+            s = sample(t0, recorder, truth, data)
+            if s["rss_kib"] is None:
                 break
-            samples.append(sample(t0, recorder, truth, data))
+            samples.append(s)
             s = samples[-1]
             print(f"soak: {s['t_s']:.0f} s: RSS {s['rss_kib'] / 1024:.1f} MiB, CPU "
                   f"{s['cpu_s']:.1f} s, broker {s['broker_produce']}, kafkalat "
@@ -136,6 +141,8 @@ def run(tmp):
                   file=sys.stderr, flush=True)
         out = recorder.communicate()[0]
         load = json.loads(out.strip().splitlines()[-1])
+        with open(os.path.join(OUT_DIR, "load.json"), "w") as f:
+            json.dump(load, f)
         broker.send_signal(signal.SIGTERM)
         broker.wait(timeout=60)
         truth.join(timeout=60)
@@ -193,10 +200,13 @@ def figures(samples, load, final, broker_produce, recorder_rc):
               "recording_bytes_per_request": [(t, b) for t, _, _, b in rows]}
     out = {"rate": RATE, "seconds": SECONDS, "sample_s": SAMPLE_S, "warmup_s": WARMUP_S,
            "end_window_s": END_WINDOW_S, "samples": len(samples), "series": {}}
+    half = (WARMUP_S + end) / 2
     for name, pts in series.items():
         steady = [(t, y) for t, y in pts if t >= WARMUP_S]
         out["series"][name] = {
             "slope_per_h": slope_per_h(steady), "mean": mean(steady, WARMUP_S, end + 1),
+            # does a growth level off? the same fit over the later half
+            "late_slope_per_h": slope_per_h([(t, y) for t, y in steady if t >= half]),
             "first_mean": mean(pts, 0, END_WINDOW_S),
             "last_mean": mean(pts, end - END_WINDOW_S, end + 1)}
     prod, unm = final["produce"], final["unmatched"]
@@ -256,7 +266,8 @@ def print_figures(f):
         rel = (x["slope_per_h"] / x["mean"] * 100
                if x["slope_per_h"] is not None and x["mean"] else None)
         print(f"  {name:28} slope {fmt(x['slope_per_h'], '+.4g')} {unit}/h "
-              f"({fmt(rel, '+.2f')} %/h), first {fmt(x['first_mean'], spec)}, "
+              f"({fmt(rel, '+.2f')} %/h; later half {fmt(x['late_slope_per_h'], '+.4g')}), "
+              f"first {fmt(x['first_mean'], spec)}, "
               f"last {fmt(x['last_mean'], spec)} {unit}")
     print(f"  load                         {a['load_messages']} messages, {a['load_delivered']} "
           f"delivered, {a['load_failed']} failed, {a['load_produce_requests']} Produce requests")
@@ -268,19 +279,47 @@ def print_figures(f):
           f"{json.dumps(f['cost'])}")
 
 
-def main():
-    if os.geteuid() != 0:
-        sys.exit("soak: needs root (BPF)")
-    os.makedirs(OUT_DIR, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix="kafkalat-soak.", dir="/dev/shm")
+def kept_run():
+    """A kept run's samples and accounts (soak-samples.csv, soak.json,
+    load.json, soak.data in SOAK_OUT), for fitting them again."""
+    global SECONDS, RATE, SAMPLE_S, WARMUP_S, END_WINDOW_S
+    with open(os.path.join(OUT_DIR, "soak.json")) as f:
+        old = json.load(f)
+    SECONDS, RATE, SAMPLE_S = old["seconds"], old["rate"], old["sample_s"]
+    WARMUP_S, END_WINDOW_S = min(600, SECONDS // 6), min(600, SECONDS // 3)
+    a = old["accounting"]
     try:
-        samples, load, final, broker_produce, rc = run(tmp)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    with open(os.path.join(OUT_DIR, "soak-samples.csv"), "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(samples[0]))
-        w.writeheader()
-        w.writerows(samples)
+        with open(os.path.join(OUT_DIR, "load.json")) as f:
+            load = json.load(f)
+    except FileNotFoundError:
+        load = {"messages": a["load_messages"], "delivered": a["load_delivered"],
+                "failed": a["load_failed"], "produce_requests": a["load_produce_requests"]}
+    with open(os.path.join(OUT_DIR, "soak-samples.csv")) as f:
+        samples = [{k: float(v) if v else None for k, v in row.items()}
+                   for row in csv.DictReader(f)]
+    samples = [s for s in samples if s["rss_kib"] and s["t_s"] + SAMPLE_S <= SECONDS]
+    rep = subprocess.run([f"{BUILD}/kafkalat", "report", "--format", "json",
+                          os.path.join(OUT_DIR, "soak.data")],
+                         capture_output=True, text=True, check=True)
+    return samples, load, json.loads(rep.stdout), a["broker_produce_requests"], a["recorder_exit"]
+
+
+def main():
+    if sys.argv[1:] == ["--figures"]:
+        samples, load, final, broker_produce, rc = kept_run()
+    else:
+        if os.geteuid() != 0:
+            sys.exit("soak: needs root (BPF)")
+        os.makedirs(OUT_DIR, exist_ok=True)
+        tmp = tempfile.mkdtemp(prefix="kafkalat-soak.", dir="/dev/shm")
+        try:
+            samples, load, final, broker_produce, rc = run(tmp)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        with open(os.path.join(OUT_DIR, "soak-samples.csv"), "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(samples[0]))
+            w.writeheader()
+            w.writerows(samples)
     fig = figures(samples, load, final, broker_produce, rc)
     fig["failures"] = failures(fig)
     with open(os.path.join(OUT_DIR, "soak.json"), "w") as f:
