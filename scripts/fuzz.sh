@@ -16,7 +16,9 @@
 #    seconds, executions, executions/s, edges and features covered, corpus
 #    size (seeds and merged), findings, date and commit. Rows of targets
 #    not run stay.
-# FUZZ_TARGETS (names, blank-separated) runs a subset. Logs go to
+# The search writes its inputs to $OUT/fuzz/long-NAME, apart from the
+# corpus-NAME that fuzz-smoke fills, so that fuzz-smoke stays as fast after
+# a long run. FUZZ_TARGETS (names, blank-separated) runs a subset. Logs go to
 # $OUT/fuzz/NAME.long.log and NAME.merge.log. Exits 1 on a finding.
 set -euo pipefail
 
@@ -40,7 +42,7 @@ last_coverage() {
 }
 
 run_one() {
-	local n=$1 f=$out/fuzz/$1 work=$out/fuzz/corpus-$1 art=$out/fuzz/artifacts-$1
+	local n=$1 f=$out/fuzz/$1 work=$out/fuzz/long-$1 art=$out/fuzz/artifacts-$1
 	local seeds=tests/fuzz/corpus/$1 merged=tests/fuzz/merged/$1
 	local log=$out/fuzz/$1.long.log t0 t1 a findings=0
 	rm -rf -- "$art"
