@@ -190,12 +190,12 @@ fuzz-smoke: $(FUZZ_BINS)
 			tail -40 $(OUT)/fuzz/$$n.log; echo "fuzz-smoke: $$n FAILED"; exit 1; fi; \
 		echo "fuzz-smoke: $$n ok ($$(grep -ao 'Done [0-9]* runs' $(OUT)/fuzz/$$n.log))"; done
 
-FUZZ_SECONDS ?= 120
+# Every target for FUZZ_SECONDS, FUZZ_JOBS at a time; merges the new inputs
+# into tests/fuzz/corpus and writes tests/fuzz/RESULTS.tsv (scripts/fuzz.sh)
+FUZZ_SECONDS ?= 600
+FUZZ_JOBS ?= 1
 fuzz: $(FUZZ_BINS)
-	$(Q)set -e; for f in $(FUZZ_BINS); do n=$$(basename $$f); \
-		mkdir -p $(OUT)/fuzz/corpus-$$n; seeds=; \
-		[ -d tests/fuzz/corpus/$$n ] && seeds=tests/fuzz/corpus/$$n; \
-		$$f -max_total_time=$(FUZZ_SECONDS) $(OUT)/fuzz/corpus-$$n $$seeds; done
+	$(Q)OUT=$(OUT) FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_JOBS=$(FUZZ_JOBS) scripts/fuzz.sh
 
 # The targets a newcomer runs install the packages first, then build.
 test demo demo-cluster bench soak: deps
@@ -215,7 +215,9 @@ bench-run: all
 		VMLINUX_H=$(VMLINUX_H) $(OUT)/floor/kafkalat
 	$(Q)scripts/bench.sh
 
-# kafkalat's RSS and CPU over 10 minutes of load (SOAK_SECONDS, SOAK_RATE)
+# An hour of the nightly recording under steady load (SOAK_SECONDS, SOAK_RATE):
+# slopes of RSS, CPU and output per request, every request accounted for
+# (scripts/soak.py; figures in docs/soak.md)
 soak-run: all
 	$(Q)/usr/bin/python3 scripts/soak.py
 

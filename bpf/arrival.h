@@ -88,6 +88,12 @@ ARR_INLINE const struct arr_slot *arr_evicting(const struct arr_ring *r, __u32 c
 	return arr_seq_diff(s->seq_end, copied_seq) > 0 ? s : 0;
 }
 
+/* How far watched_from may trail the floor. A byte looked up is being read,
+ * so at most a receive buffer (MiBs) behind the newest arrival: never this
+ * far. Further back, arr_seq_diff against watched_from would wrap once 2 GiB
+ * had arrived since the watch began and call every byte unwatched. */
+#define ARR_WATCHED_REACH (1u << 30)
+
 /* Bytes up to seq_end became readable at t_ns. */
 ARR_INLINE void arr_push(struct arr_ring *r, __u32 seq_end, __u64 t_ns, __u32 flags)
 {
@@ -95,6 +101,8 @@ ARR_INLINE void arr_push(struct arr_ring *r, __u32 seq_end, __u64 t_ns, __u32 fl
 
 	if (r->pushes >= ARR_SLOTS)
 		r->floor = s->seq_end;
+	if (arr_seq_diff(r->floor, r->watched_from) > (__s32)ARR_WATCHED_REACH)
+		r->watched_from = r->floor - ARR_WATCHED_REACH;
 	s->seq_end = seq_end;
 	s->flags = flags;
 	s->t_ns = t_ns;

@@ -21,11 +21,12 @@ def cpu_s(pid):
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
-def start_refbroker(logdir, segment_bytes, who):
-    """The reference broker on logdir (created), 4 partitions: (Popen, port)."""
+def start_refbroker(logdir, segment_bytes, who, extra=()):
+    """The reference broker on logdir (created), 4 partitions, more options in
+    extra: (Popen, port)."""
     os.makedirs(logdir, exist_ok=True)
     p = subprocess.Popen([f"{BUILD}/refbroker", "--port", "0", "--log-dir", logdir,
-                          "--partitions", "4", "--segment-bytes", str(segment_bytes)],
+                          "--partitions", "4", "--segment-bytes", str(segment_bytes), *extra],
                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     line = p.stdout.readline()
     if not line.startswith("PORT="):
