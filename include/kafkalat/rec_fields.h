@@ -35,7 +35,7 @@ enum {
 	RF_IV_COMMITS_MORE = 10,
 	RF_IV_LOST = 11,
 	RF_IV_ATTRIBUTED = 12,
-	RF_IV_GAP = 13, /* --follow: ns of it with no broker attached */
+	RF_IV_GAP = 13,	 /* --follow: ns of it with no broker attached */
 	RF_IV_LOSS = 14, /* packed: struct report_loss (older recordings: none) */
 
 	RF_AGG_REQUESTS = 1,	 /* packed varints, AGG_MAX_API */
