@@ -587,7 +587,7 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 		return 0;
 	/* most syscalls are not watched, and close has nothing to finish:
 	 * leave before the task storage lookup */
-	nr = btf_regs_syscall_nr(regs);
+	nr = regs_syscall_nr(regs);
 	if (nr >= 0 && (nr >= KLC_MAX_SYSCALL_NR || !sys_kind[nr] || sys_kind[nr] == KLC_SYS_CLOSE))
 		return 0;
 	return exit_sys(ret);
@@ -611,7 +611,7 @@ static __always_inline long task_syscall_nr(struct task_struct *task)
 
 	if (!regs)
 		return -1;
-	return btf_regs_syscall_nr(regs);
+	return regs_syscall_nr(regs);
 }
 
 /* The kernel stack of a thread going to sleep, or a stackless kind. */

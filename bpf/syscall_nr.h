@@ -13,22 +13,11 @@ static __always_inline long tp_enter_syscall_nr(struct trace_event_raw_sys_enter
 	return (__s32)ctx->id;
 }
 
-/* The syscall number from a task's entry registers (raw sys_exit, or a
- * blocked task's): the one architecture difference here; -1 if unknown. */
+/* The syscall number from a task's entry registers (a raw sys_exit's
+ * argument, or a blocked task's, bpf_task_pt_regs): pointers the verifier
+ * knows, so a direct load; the one architecture difference here; -1 if
+ * unknown. */
 static __always_inline long regs_syscall_nr(struct pt_regs *regs)
-{
-#if defined(__TARGET_ARCH_x86)
-	return BPF_CORE_READ(regs, orig_ax);
-#elif defined(__TARGET_ARCH_arm64)
-	return BPF_CORE_READ(regs, syscallno);
-#else
-	return -1;
-#endif
-}
-
-/* The same from registers the verifier knows (a tp_btf argument,
- * bpf_task_pt_regs): a direct load, no helper call. */
-static __always_inline long btf_regs_syscall_nr(struct pt_regs *regs)
 {
 #if defined(__TARGET_ARCH_x86)
 	return regs->orig_ax;
