@@ -7,7 +7,8 @@
  * arrival order is their end order) or in start order (timeline_insert),
  * and the searches count records before a time by start or by end, which
  * the caller keeps in order. The buffer grows by doubling up to max, or is
- * reserved whole at once.
+ * reserved whole at once; eviction halves it again once a quarter full or
+ * less (never below TIMELINE_MIN_CAP).
  */
 #ifndef KAFKALAT_TIMELINE_H
 #define KAFKALAT_TIMELINE_H
@@ -20,6 +21,7 @@ struct span {
 };
 
 #define TIMELINE_REC_MAX 64 /* largest record size */
+#define TIMELINE_MIN_CAP 16 /* records of the first buffer */
 
 /* Its size is part of attrib_stats' bytes: keep it small. */
 struct timeline {
@@ -63,7 +65,9 @@ int timeline_push(struct timeline *r, const void *rec, uint32_t max);
 /* timeline_push, then moves rec back into t0 order (records mostly come in
  * order: a short walk). */
 int timeline_insert(struct timeline *r, const void *rec, uint32_t max);
-/* Pops the leading records that ended (t1) before `before`; returns how many. */
+/* Pops the leading records that ended (t1) before `before`; returns how
+ * many. Then shrinks the buffer when a quarter full or less: a timeline
+ * reserved whole is evicted by timeline_pop instead. */
 uint32_t timeline_evict(struct timeline *r, uint64_t before);
 
 /* In a timeline kept in t0 order: the number of records with t0 < t, and with t0 <= t. */

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <limits.h>
+#include <malloc.h>
 #include <linux/capability.h>
 #include <sys/epoll.h>
 #include <sys/mount.h>
@@ -48,6 +49,12 @@
  * CHORES_MS. */
 #define POLL_MS	  30
 #define CHORES_MS 100
+/* Freed memory goes back to the kernel this often: the attribution's
+ * timelines shrink after a burst (timeline.h), but glibc keeps the pages of
+ * a free chunk inside the heap until trimmed, and RSS would stay at the
+ * largest burst of the run. A trim every TRIM_S costs about 2 ms
+ * (docs/soak.md). */
+#define TRIM_S 10
 
 static volatile sig_atomic_t stop_requested;
 
@@ -805,6 +812,7 @@ static const char *poll_loop(struct live *lv, uint64_t t_start, struct klt_stats
 {
 	const struct cli_opts *o = lv->o;
 	uint64_t next = t_start + (uint64_t)(o->interval_s * 1e9), next_chores = t_start;
+	uint64_t next_trim = t_start + TRIM_S * 1000000000ull;
 	struct klc_stats cst;
 	long printed = 0;
 
@@ -844,6 +852,10 @@ static const char *poll_loop(struct live *lv, uint64_t t_start, struct klt_stats
 				lv->child = 0;
 				return "the command exited";
 			}
+		}
+		if (now >= next_trim) {
+			next_trim = now + TRIM_S * 1000000000ull;
+			malloc_trim(0);
 		}
 		if (o->record && o->interval_s > 0 && now >= next) {
 			if ((why = record_interval(lv, now)))

@@ -258,8 +258,8 @@ static int add_rec(struct attrib *a, uint32_t tid, int kind, const void *rec)
 	}
 	if (s->t1 > t->last)
 		t->last = s->t1;
-	a->st.evicted += timeline_evict(&t->tl[kind], before_of(a));
 	cap_before = t->tl[kind].cap;
+	a->st.evicted += timeline_evict(&t->tl[kind], before_of(a));
 	err = timeline_insert(&t->tl[kind], rec, a->cfg.max_per_thread);
 	if (err) /* the oldest gave way, or rec did: both are dropped */
 		a->st.dropped++;

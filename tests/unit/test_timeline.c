@@ -134,6 +134,38 @@ static void test_evict(void **state)
 	timeline_free(&r);
 }
 
+/* A burst grows the buffer to 1024; evicting down to a quarter or less
+ * halves it (to the smallest power that keeps len above a quarter), the
+ * records keep their order across the wrapped copy, and the counts and
+ * hint stay right; a quarter plus one keeps the buffer. */
+static void test_shrink_after_burst(void **state)
+{
+	struct timeline r;
+
+	(void)state;
+	timeline_init(&r, sizeof(struct rec));
+	for (uint32_t i = 0; i < 1000; i++)
+		assert_int_equal(push(&r, 4096, i, i, i), 0);
+	assert_int_equal(r.cap, 1024);
+	assert_int_equal(timeline_evict(&r, 743), 743); /* 257 left: over a quarter */
+	assert_int_equal(r.cap, 1024);
+	for (uint32_t i = 1000; i < 1100; i++) /* wraps: head is at 743 */
+		assert_int_equal(push(&r, 4096, i, i, i), 0);
+	assert_int_equal(timeline_count_before(&r, 1050), 1050 - 743);
+	assert_int_equal(timeline_evict(&r, 1060), 1060 - 743); /* 40 left */
+	assert_int_equal(r.cap, 128);
+	assert_int_equal(timeline_bytes(&r), 128 * sizeof(struct rec));
+	assert_int_equal(r.len, 40);
+	for (uint32_t i = 0; i < 40; i++)
+		assert_int_equal(id_at(&r, i), 1060 + i);
+	assert_int_equal(timeline_count_before(&r, 1070), 10);
+	assert_int_equal(timeline_evict(&r, UINT64_MAX), 40);
+	assert_int_equal(r.cap, TIMELINE_MIN_CAP);
+	assert_int_equal(push(&r, 4096, 2000, 2000, 2000), 0);
+	assert_int_equal(id_at(&r, 0), 2000);
+	timeline_free(&r);
+}
+
 /* Counts on a timeline that has wrapped: records 100..139 of t0 = 10 * id,
  * t1 = t0 + 5, the buffer's start in the middle of its 40 slots. */
 static void test_counts(void **state)
@@ -166,9 +198,13 @@ static void test_counts(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_empty),   cmocka_unit_test(test_growth_and_max),
-	    cmocka_unit_test(test_reserve), cmocka_unit_test(test_insert_order),
-	    cmocka_unit_test(test_evict),   cmocka_unit_test(test_counts),
+	    cmocka_unit_test(test_empty),
+	    cmocka_unit_test(test_growth_and_max),
+	    cmocka_unit_test(test_reserve),
+	    cmocka_unit_test(test_insert_order),
+	    cmocka_unit_test(test_evict),
+	    cmocka_unit_test(test_counts),
+	    cmocka_unit_test(test_shrink_after_burst),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
