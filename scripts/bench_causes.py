@@ -34,8 +34,8 @@ import subprocess
 import sys
 import tempfile
 
-from benchlib import boot_ci, cpu_s, start_refbroker, start_tracer, stop_tracer
-from benchlib import tracer_prog_ids
+from benchlib import boot_ci, cpu_s, lost_events, prog_delta, prog_stats, prog_sum
+from benchlib import start_refbroker, start_tracer, stop_tracer, tracer_prog_ids
 
 BUILD = os.environ.get("OUT", "build")
 PAIRS = int(os.environ.get("BENCH_PAIRS", "16"))
@@ -62,18 +62,6 @@ def run_load(port, rate):
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
-def prog_stats(ids):
-    """{name: (run_time_ns, run_cnt)} of the programs this kafkalat holds."""
-    r = subprocess.run(["bpftool", "prog", "show", "-j"], capture_output=True, text=True,
-                       check=True)
-    out = {}
-    for p in json.loads(r.stdout):
-        if p.get("id") in ids:
-            ns, cnt = out.get(p.get("name"), (0, 0))
-            out[p.get("name")] = (ns + p.get("run_time_ns", 0), cnt + p.get("run_cnt", 0))
-    return out
-
-
 def one_run(broker, port, mode, rate, tmp):
     """mode: None (no kafkalat), "all", "sockets" (--no-causes) or "floor"
     (every hook, programs that return at once)."""
@@ -90,7 +78,7 @@ def one_run(broker, port, mode, rate, tmp):
     finally:
         summary = stop_tracer(tracer) if tracer else None
     reqs = load["produce_requests"] or 0
-    progs = {k: (v[0] - s0.get(k, (0, 0))[0], v[1] - s0.get(k, (0, 0))[1]) for k, v in s1.items()}
+    progs = prog_delta(s0, s1)
     return {"reqs": reqs, "rate": reqs / load["duration_s"], "p99": load["latency_us"]["p99"],
             "broker_cpu": b1 - b0, "tracer_cpu": t1 - t0, "progs": progs, "summary": summary}
 
@@ -115,8 +103,7 @@ def cpu_per_req(runs, key):
 
 
 def lost(runs):
-    return sum(r["summary"]["lost_events"] + (r["summary"].get("attribution") or {})
-               .get("lost_events", 0) for r in runs)
+    return sum(lost_events(r["summary"]) for r in runs)
 
 
 def report_pairs(label, base, traced, what, versus="with/without"):
@@ -173,11 +160,7 @@ def main():
     for label, runs in (("max rate", stats), (f"{FIXED_RATE} msg/s", stats_fixed),
                         ("max rate, floor: programs that return at once", stats_floor)):
         reqs = sum(r["reqs"] for r in runs)
-        total = {}
-        for r in runs:
-            for k, (ns, cnt) in r["progs"].items():
-                t = total.get(k, (0, 0))
-                total[k] = (t[0] + ns, t[1] + cnt)
+        total = prog_sum(r["progs"] for r in runs)
         ns = sum(v[0] for v in total.values())
         print(f"  BPF time per produce request    {ns / reqs:.0f} ns at {label} "
               f"({STATS_RUNS} runs, bpf_stats on; all programs):")

@@ -1,6 +1,7 @@
 """Pieces shared by kafkalat's benchmark and soak scripts (scripts/bench*.py,
 scripts/soak.py): process CPU time, the reference broker, a kafkalat tracer
-started and stopped around a run, its BPF programs, a bootstrap interval."""
+started and stopped around a run, its BPF programs and their run-time
+statistics, its lost events, a bootstrap interval."""
 import json
 import os
 import random
@@ -37,10 +38,15 @@ def start_refbroker(logdir, segment_bytes, who, extra=()):
 
 def start_tracer(broker_pid, port, tmp, who, extra=(), build=None):
     """kafkalat -j on the broker (the one in build, default BUILD), returned
-    once it says it is tracing."""
+    once it says it is tracing. broker_pid and port are one each or lists
+    (several brokers: -p and -P repeated)."""
+    pids = broker_pid if isinstance(broker_pid, (list, tuple)) else [broker_pid]
+    ports = port if isinstance(port, (list, tuple)) else [port]
+    targets = [a for pid in pids for a in ("-p", str(pid))]
+    targets += [a for p in ports for a in ("-P", str(p))]
     err = open(os.path.join(tmp, "tracer.err"), "w+")
-    t = subprocess.Popen([f"{build or BUILD}/kafkalat", "-p", str(broker_pid), "-P", str(port), "-j",
-                          *extra], stdout=subprocess.PIPE, stderr=err, text=True)
+    t = subprocess.Popen([f"{build or BUILD}/kafkalat", *targets, "-j", *extra],
+                         stdout=subprocess.PIPE, stderr=err, text=True)
     for _ in range(400):
         err.seek(0)
         if "Tracing" in err.read():
@@ -70,6 +76,40 @@ def tracer_prog_ids(pid):
         except OSError:
             pass
     return ids
+
+
+def prog_stats(ids):
+    """{name: (run_time_ns, run_cnt)} of the programs in ids (bpftool; the
+    counters move only while kernel.bpf_stats_enabled is 1)."""
+    r = subprocess.run(["bpftool", "prog", "show", "-j"], capture_output=True, text=True,
+                       check=True)
+    out = {}
+    for p in json.loads(r.stdout):
+        if p.get("id") in ids:
+            ns, cnt = out.get(p.get("name"), (0, 0))
+            out[p.get("name")] = (ns + p.get("run_time_ns", 0), cnt + p.get("run_cnt", 0))
+    return out
+
+
+def prog_delta(before, after):
+    """What each program ran between two prog_stats: {name: (ns, runs)}."""
+    return {k: (v[0] - before.get(k, (0, 0))[0], v[1] - before.get(k, (0, 0))[1])
+            for k, v in after.items()}
+
+
+def prog_sum(deltas):
+    """Several runs' prog_delta added up: {name: (ns, runs)}."""
+    total = {}
+    for d in deltas:
+        for k, (ns, cnt) in d.items():
+            t = total.get(k, (0, 0))
+            total[k] = (t[0] + ns, t[1] + cnt)
+    return total
+
+
+def lost_events(summary):
+    """Events a kafkalat -j summary says its rings lost, socket and causes."""
+    return summary["lost_events"] + (summary.get("attribution") or {}).get("lost_events", 0)
 
 
 def boot_ci(ratios, n=5000):
