@@ -20,7 +20,9 @@ the leader's; followers serve no produce request) or all three brokers
 (BENCH_CLUSTER_TRACE=all, as one would trace a cluster). Per run, with
 kernel.bpf_stats_enabled on (restored after): BPF time per produce request
 (all programs and per program: bpftool's run_time_ns of the tracer's
-programs over the load), kafkalat's CPU per produce request, lost events.
+programs over the load; every program runs for every process on the
+machine, so other work on it counts too), kafkalat's CPU per produce
+request (schedstat's run time of its threads), lost events.
 BENCH_CLUSTER_ROUNDS rounds: each starts an rf1 and an rf3 cluster in turn
 (order alternating by round) and makes every run of that cluster in random
 order. The growth from produce only to with fetchers is taken pairwise
@@ -38,12 +40,12 @@ import subprocess
 import sys
 import tempfile
 
-from benchlib import cpu_s, lost_events, prog_delta, prog_stats, start_tracer
+from benchlib import cpu_ns, lost_events, prog_delta, prog_stats, start_tracer
 from benchlib import stop_tracer, tracer_prog_ids
 
 BUILD = os.environ.get("OUT", "build")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ROUNDS = int(os.environ.get("BENCH_CLUSTER_ROUNDS", "3"))
+ROUNDS = int(os.environ.get("BENCH_CLUSTER_ROUNDS", "5"))
 RUN_S = float(os.environ.get("BENCH_CLUSTER_SECONDS", "4"))
 RATE = int(os.environ.get("BENCH_CLUSTER_RATE", "2000"))
 CONSUMERS = int(os.environ.get("BENCH_CLUSTER_CONSUMERS", "2"))
@@ -168,9 +170,9 @@ def one_run(cluster, mode, consumers, tmp):
     tracer = start_tracer(pids, ports, tmp, WHO, (), build)
     try:
         ids = tracer_prog_ids(tracer.pid)
-        t0, s0 = cpu_s(tracer.pid), prog_stats(ids)
+        t0, s0 = cpu_ns(tracer.pid), prog_stats(ids)
         load = run_load(cluster, consumers, RUN_S)
-        s1, t1 = prog_stats(ids), cpu_s(tracer.pid)
+        s1, t1 = prog_stats(ids), cpu_ns(tracer.pid)
     finally:
         summary = stop_tracer(tracer)
     reqs = load["produce_requests"] or 0
@@ -182,7 +184,7 @@ def one_run(cluster, mode, consumers, tmp):
     progs = {k: ns / reqs for k, (ns, _) in delta.items()}
     return {"reqs": reqs, "bpf": sum(progs.values()), "progs": progs,
             "runs": sum(c for _, c in delta.values()) / reqs,
-            "cpu_us": (t1 - t0) / reqs * 1e6, "lost": lost_events(summary),
+            "cpu_us": (t1 - t0) / reqs / 1e3, "lost": lost_events(summary),
             "fetches": leader.get("fetch_requests", 0) / reqs,
             "follower_fetches": leader.get("follower_fetches", 0) / reqs,
             "failed": load.get("failed", 0), "missing": cons.get("missing", 0)}
