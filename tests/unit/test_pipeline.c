@@ -307,44 +307,49 @@ static void test_follow(void **state)
 	done(&r);
 }
 
-/* --follow with two brokers: the first one's exit ends its connections
- * alone (its waiting request unmatched, closed), the second's request
- * waiting across that exit is answered and counted in its own life, and
- * each interval says whose gap it holds. */
+/* --follow with two brokers, the first restarted: its exit at 1 ms ends
+ * its connections alone (its waiting request unmatched, closed); the
+ * second's request waiting across that exit is answered and counted in
+ * its own life; the first's next process comes at 3 ms. */
+static const char *one_of_two(struct run *r, bool json)
+{
+	struct pipeline_config cfg = {
+	    .out = sink_open(&r->out), .json = json, .slower_ms = -1, .follow = true};
+	struct report_run run = {.duration_s = 0.005};
+	struct evdump_stats lost = {0};
+
+	r->p = pipeline_new(&cfg);
+	assert_non_null(r->p);
+	pipeline_clock(r->p, WALL_NS);
+	pipeline_record_begin(r->p, US(0));
+	assert_int_equal(pipeline_broker_attached(r->p, US(0), 0, 100), 0);
+	assert_int_equal(pipeline_broker_attached(r->p, US(0), 1, 300), 0);
+	SOCK(r->p, conn_of(CONN, 4000, 100));
+	SOCK(r->p, conn_of(7, 4100, 300));
+	SOCK(r->p, evb_produce(CONN, 1, 1, US(500), US(510)));
+	SOCK(r->p, evb_produce(7, 1, 1, US(600), US(610)));
+	/* an exit that names neither connection's process ends neither */
+	assert_int_equal(pipeline_broker_exited(r->p, US(900), 2, 999, true), 0);
+	assert_int_equal(pipeline_broker_exited(r->p, US(1000), 0, 100, true), 1);
+	SOCK(r->p, evb_response(7, 1, US(1500), US(1510)));
+	pipeline_interval(r->p, US(2000), 0.002, "12:00:00");
+	assert_int_equal(pipeline_broker_attached(r->p, US(3000), 0, 200), 0);
+	SOCK(r->p, conn_of(8, 4001, 200));
+	SOCK(r->p, evb_produce(8, 1, 1, US(3100), US(3110)));
+	SOCK(r->p, evb_response(8, 1, US(3200), US(3210)));
+	pipeline_interval(r->p, US(4000), 0.002, "12:00:02");
+	pipeline_end(r->p, &lost);
+	pipeline_summary(r->p, &run);
+	return sink_text(&r->out);
+}
+
+/* Each interval says whose gap it holds, each life its broker. */
 static void test_follow_one_of_two(void **state)
 {
 	struct run r = {0};
-	struct pipeline_config cfg = {
-	    .out = sink_open(&r.out), .json = true, .slower_ms = -1, .follow = true};
-	struct report_run run = {.duration_s = 0.005};
-	struct evdump_stats lost = {0};
-	const char *out;
+	const char *out = one_of_two(&r, true);
 
 	(void)state;
-	r.p = pipeline_new(&cfg);
-	assert_non_null(r.p);
-	pipeline_clock(r.p, WALL_NS);
-	pipeline_record_begin(r.p, US(0));
-	assert_int_equal(pipeline_broker_attached(r.p, US(0), 0, 100), 0);
-	assert_int_equal(pipeline_broker_attached(r.p, US(0), 1, 300), 0);
-	SOCK(r.p, conn_of(CONN, 4000, 100));
-	SOCK(r.p, conn_of(7, 4100, 300));
-	SOCK(r.p, evb_produce(CONN, 1, 1, US(500), US(510)));
-	SOCK(r.p, evb_produce(7, 1, 1, US(600), US(610)));
-	/* an exit that names neither connection's process ends neither */
-	assert_int_equal(pipeline_broker_exited(r.p, US(900), 2, 999, true), 0);
-	assert_int_equal(pipeline_broker_exited(r.p, US(1000), 0, 100, true), 1);
-	SOCK(r.p, evb_response(7, 1, US(1500), US(1510)));
-	pipeline_interval(r.p, US(2000), 0.002, "12:00:00");
-	assert_int_equal(pipeline_broker_attached(r.p, US(3000), 0, 200), 0);
-	SOCK(r.p, conn_of(8, 4001, 200));
-	SOCK(r.p, evb_produce(8, 1, 1, US(3100), US(3110)));
-	SOCK(r.p, evb_response(8, 1, US(3200), US(3210)));
-	pipeline_interval(r.p, US(4000), 0.002, "12:00:02");
-	pipeline_end(r.p, &lost);
-	pipeline_summary(r.p, &run);
-	sink_text(&r.out);
-	out = r.out.buf;
 	assert_contains(out, "\"time\":\"12:00:00\",\"interval_s\":0.002,"
 			     "\"broker_pids\":[100,300],\"gap\":true,\"gap_s\":0.001,"
 			     "\"broker_gap_s\":[0.001,0],\"produce\":{\"requests\":1,");
@@ -361,6 +366,24 @@ static void test_follow_one_of_two(void **state)
 			"\"exit_unmatched\":0}],\"gaps\":{\"count\":1,\"total_s\":0.002}");
 	assert_contains(out, "\"unmatched\":{\"requests\":1,\"reasons\":{\"closed\":1},"
 			     "\"responses\":0}");
+	done(&r);
+}
+
+static void test_follow_one_of_two_text(void **state)
+{
+	struct run r = {0};
+	const char *out = one_of_two(&r, false);
+
+	(void)state;
+	assert_contains(out, "  gap: broker 1 not attached for 0.001 s\n"
+			     "          pids traced: 100,300\n");
+	assert_contains(out, "  life 1: broker 1 pid 100, 0.000 s to 0.001 s: 0 requests "
+			     "completed, 0 produce (0 records), 1 left unanswered by its exit\n"
+			     "  gap: broker 1 not attached from 0.001 s to 0.003 s (0.002 s)\n"
+			     "  life 2: broker 2 pid 300, 0.000 s to 0.005 s (still running): 1 "
+			     "requests completed, 1 produce (0 records)\n"
+			     "  life 3: broker 1 pid 200, 0.003 s to 0.005 s (still running)");
+	assert_null(strstr(out, "no broker attached"));
 	done(&r);
 }
 
@@ -689,6 +712,7 @@ int main(void)
 	    cmocka_unit_test(test_no_causes),
 	    cmocka_unit_test(test_follow),
 	    cmocka_unit_test(test_follow_one_of_two),
+	    cmocka_unit_test(test_follow_one_of_two_text),
 	    cmocka_unit_test(test_replay_reproduces),
 	    cmocka_unit_test(test_replication_split),
 	    cmocka_unit_test(test_dump_says_how_traced),
