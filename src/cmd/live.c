@@ -736,8 +736,8 @@ static void broker_exited(struct live *lv, int slot, int left)
 	}
 	n = slot_ports(lv, slot, ports);
 	fmt_ports(ports, n, list, sizeof(list));
-	fprintf(stderr, "kafkalat: broker %d exited; waiting for a new process on port%s %s\n",
-		pid, n > 1 ? "s" : "", list);
+	fprintf(stderr, "kafkalat: broker %d exited; waiting for a new process on port%s %s\n", pid,
+		n > 1 ? "s" : "", list);
 	lv->follow_err = 0;
 }
 

@@ -388,14 +388,13 @@ static void follow_interval(const struct pipeline *p, uint64_t now_ns, double se
 	f->gap_s = gap_s(lives_gap_ns(l, (int64_t)p->iv_start, (int64_t)now_ns), secs);
 	f->nbrokers = l->nbrokers;
 	for (int b = 0; b < l->nbrokers; b++)
-		f->broker_gap_s[b] = gap_s(
-		    lives_broker_gap_ns(l, b, (int64_t)p->iv_start, (int64_t)now_ns), secs);
+		f->broker_gap_s[b] =
+		    gap_s(lives_broker_gap_ns(l, b, (int64_t)p->iv_start, (int64_t)now_ns), secs);
 	/* the lives of several brokers interleave: all are looked at */
 	for (size_t i = 0; i < l->n; i++) {
 		const struct life *x = &l->v[i];
 
-		if ((x->t_end && x->t_end <= (int64_t)p->iv_start) ||
-		    x->t_start >= (int64_t)now_ns)
+		if ((x->t_end && x->t_end <= (int64_t)p->iv_start) || x->t_start >= (int64_t)now_ns)
 			continue;
 		for (int k = 0; k < x->npids && f->npids < KLT_MAX_BROKERS; k++)
 			f->pids[f->npids++] = x->pids[k];

@@ -22,7 +22,7 @@ static void test_two_lives(void **state)
 	lives_count(&l, 100, true, 5); /* before any life: nobody's */
 	assert_int_equal(lives_begin(&l, 1000, 0, 100), 0);
 	lives_count(&l, 100, true, 3);
-	lives_count(&l, 0, false, 9); /* owner unknown: the only life going on */
+	lives_count(&l, 0, false, 9);  /* owner unknown: the only life going on */
 	lives_count(&l, 555, true, 1); /* no traced process */
 	lives_end(&l, 0, 5000, 2);
 	assert_null(lives_current(&l, 0));
