@@ -642,7 +642,7 @@ static bool broker_gone(int pid)
 	return p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
 }
 
-/* The run ends when no traced broker is left. */
+/* No traced broker is left (the attach ends before tracing began). */
 static bool brokers_gone(const struct live *lv)
 {
 	for (int i = 0; i < lv->npids; i++)
