@@ -6,7 +6,7 @@ on A's port, while B takes load throughout. kafkalat -p A -p B --follow
 keeps B traced without a gap, counts the stalled request unmatched
 (closed) once, in A's first life, and attributes each life's requests;
 kafkalat -p A -p B without --follow counts it the same way and traces B
-on. Each run's requests add up to the brokers' truth: B's and A2's truth
+on, and kafkalat -p A alone ends with A, counting it so too. Each run's requests add up to the brokers' truth: B's and A2's truth
 files, and for A, whose truth buffer dies with it, the requests its one
 raw client sent (each answered but the last)."""
 import json
@@ -42,8 +42,9 @@ def raw_produces(port, n, topic="f"):
     return r, 1 + n
 
 
-def summary_of(t, p):
-    p.send_signal(signal.SIGINT)
+def summary_of(t, p, stop=True):
+    if stop:
+        p.send_signal(signal.SIGINT)
     t.eq(t.wait(p, 15), 0, f"{p.name} exit status ({t.output(p)[1].strip()[-300:]!r})")
     out = t.output(p)[0].strip().splitlines()
     s = json.loads(out[-1])
@@ -72,7 +73,9 @@ def test(t):
                                f"respond:30000:{ANSWERED_A + 2}", name="broker-a", partitions=1)
     fol = start_tracer(t, "follow", [a.pid, b.pid], [port_a, port_b], "--follow", 1)
     plain = start_tracer(t, "plain", [a.pid, b.pid], [port_a, port_b])
-    for p in (fol, plain):
+    # A alone, without --follow: its exit ends the run
+    solo = start_tracer(t, "solo", [a.pid], [port_a], "--no-causes")
+    for p in (fol, plain, solo):
         print(f"  info {p.name} attached in {t.wait_stderr(p, 'Tracing', 30) * 1000:.0f} ms")
     load_b = t.spawn([KAFKALAT, "load", "-b", f"127.0.0.1:{port_b}", "--json", "-q", "-t", "g",
                       "--count", COUNT_B, "--rate", RATE_B], "load-b")
@@ -103,6 +106,7 @@ def test(t):
 
     s, ivs = summary_of(t, fol)
     p, _ = summary_of(t, plain)
+    one, _ = summary_of(t, solo, stop=False)
     a2.send_signal(signal.SIGTERM)
     b.send_signal(signal.SIGTERM)
     t.eq(t.wait(a2, 10), 0, "A2 exit status")
@@ -145,6 +149,13 @@ def test(t):
     per = {x["pid"]: x["requests"] for x in p["brokers"]}
     t.eq(per.get(a.pid), sent_a, "A's request frames")
     t.eq(per.get(b.pid), truth_b, "B's request frames == its truth")
+
+    print("-- A alone, without --follow")
+    t.eq(t.output(solo)[1].strip().splitlines()[-1], "kafkalat: stopping: the broker exited",
+         "A's exit ended the run")
+    check_stalled_unmatched(t, "solo", one)
+    t.eq(completed(one), sent_a - 1, "solo: A's answered requests matched")
+    t.eq(one["requests"], sent_a, "solo: request frames == A's truth")
 
 
 main(test)
