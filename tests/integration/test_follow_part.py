@@ -22,9 +22,11 @@ COUNT_B, RATE_B = 1500, 500  # 3 s of load on B, across A's exit and A2's start
 
 
 def start_tracer(t, name, pids, ports, *flags):
+    """kafkalat as t.kafkalat starts it, without waiting for it: the
+    tracers load side by side."""
     # --nice 0: at the default 19 a busy machine starves the reader, and
     # what is tested here is the following, not the pacing
-    argv = [KAFKALAT, "-j", "--nice", 0]
+    argv = [KAFKALAT, "-j", "--requests", t.path(name + ".jsonl"), "--nice", 0]
     for pid in pids:
         argv += ["-p", pid]
     for port in ports:
@@ -43,12 +45,9 @@ def raw_produces(port, n, topic="f"):
 
 
 def summary_of(t, p, stop=True):
-    if stop:
-        p.send_signal(signal.SIGINT)
-    t.eq(t.wait(p, 15), 0, f"{p.name} exit status ({t.output(p)[1].strip()[-300:]!r})")
-    out = t.output(p)[0].strip().splitlines()
-    s = json.loads(out[-1])
-    t.eq(s.get("type"), "summary", f"{p.name}: last stdout line is the summary", fatal=True)
+    """The summary and the intervals of tracer p, stopped (stop) or ended."""
+    s, _ = t.stop_kafkalat(p, timeout=15, term=stop)
+    out = t.output(p)[0].splitlines()
     return s, [json.loads(x) for x in out if '"type":"interval"' in x]
 
 
