@@ -155,8 +155,8 @@ struct live {
 		/* the run's ports its next process is looked for on: those it
 		 * listened on, and those no broker of the run listened on */
 		bool ports[KLT_MAX_PORTS];
+		int find_err; /* the last way finding its next process failed, said once */
 	} brokers[KLT_MAX_BROKERS];
-	int follow_err; /* the last way finding a broker's next process failed, said once */
 };
 
 static uint64_t now_ns(clockid_t clk)
@@ -738,7 +738,7 @@ static void broker_exited(struct live *lv, int slot, int left)
 	fmt_ports(ports, n, list, sizeof(list));
 	fprintf(stderr, "kafkalat: broker %d exited; waiting for a new process on port%s %s\n", pid,
 		n > 1 ? "s" : "", list);
-	lv->follow_err = 0;
+	lv->brokers[slot].find_err = 0;
 }
 
 /* pid is traced as another broker than slot. */
@@ -763,11 +763,11 @@ static void find_next_broker(struct live *lv, int slot)
 	for (k = 0; !err && k < n && traced_elsewhere(lv, slot, pids[k]); k++)
 		;
 	if (err || k == n) {
-		if (err && err != -ENOENT && err != lv->follow_err)
+		if (err && err != -ENOENT && err != lv->brokers[slot].find_err)
 			fprintf(stderr, "kafkalat: looking for the next broker: %s\n",
 				err == -E2BIG ? "more than 8 processes listen on the ports"
 					      : strerror(-err));
-		lv->follow_err = err;
+		lv->brokers[slot].find_err = err;
 		return;
 	}
 	follow_slot(lv, slot, pids[k]);
