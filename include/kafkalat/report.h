@@ -59,10 +59,13 @@ void report_loss_json(struct json *j, const struct report_loss *l);
 /* One line, when there was any loss. */
 void report_loss_text(FILE *out, const struct report_loss *l, const char *prefix);
 
-/* An interval of a --follow run: the time in it with no broker attached,
- * and the brokers traced in it. */
+/* An interval of a --follow run: the time in it with some broker not
+ * attached, each broker's own (broker_gap_s[0..nbrokers)), and the
+ * processes traced in it. */
 struct report_follow_iv {
 	double gap_s;
+	double broker_gap_s[KLT_MAX_BROKERS];
+	int nbrokers;
 	int pids[KLT_MAX_BROKERS];
 	int npids;
 };

@@ -632,7 +632,7 @@ static int add_life(struct rec *r, const struct tlv_cur *payload)
 {
 	struct tlv_cur c = *payload, v;
 	struct life x = {0};
-	uint64_t pids[KLT_MAX_BROKERS], counts[4];
+	uint64_t pids[KLT_MAX_BROKERS], counts[4], broker = 0;
 	uint32_t tag;
 	long n;
 	int res, err = 0;
@@ -652,6 +652,11 @@ static int add_life(struct rec *r, const struct tlv_cur *payload)
 			err = tlv_get_i64(&v, &x.t_start);
 		} else if (tag == RF_LIFE_END) {
 			err = tlv_get_i64(&v, &x.t_end);
+		} else if (tag == RF_LIFE_BROKER) {
+			err = tlv_get_u64(&v, &broker);
+			if (!err && broker >= KLT_MAX_BROKERS)
+				err = -EINVAL;
+			x.broker = (int)broker;
 		} else if (tag == RF_LIFE_COUNTS && !(err = tlv_get_u64s(&v, counts, 4))) {
 			x.requests = counts[0];
 			x.produce = counts[1];

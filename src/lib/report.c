@@ -72,10 +72,18 @@ void report_interval_text(FILE *out, const struct agg *iv, double secs, const ch
 	for (int k = 1; k < AGG_MAX_API; k++)
 		if (agg_count(iv, k))
 			interval_row(out, "", kapi_name((int16_t)k), iv, k, secs);
-	if (f && f->gap_s > 0) {
+	if (f && f->gap_s > 0 && f->nbrokers <= 1) {
 		fmt_pids(f->pids, f->npids, pids, sizeof(pids));
 		fprintf(out, "%-8s  gap: no broker attached for %.3f s (pids traced: %s)\n", "",
 			f->gap_s, pids);
+	}
+	for (int b = 0; f && f->nbrokers > 1 && b < f->nbrokers; b++)
+		if (f->broker_gap_s[b] > 0)
+			fprintf(out, "%-8s  gap: broker %d not attached for %.3f s\n", "", b + 1,
+				f->broker_gap_s[b]);
+	if (f && f->gap_s > 0 && f->nbrokers > 1) {
+		fmt_pids(f->pids, f->npids, pids, sizeof(pids));
+		fprintf(out, "%-8s  pids traced: %s\n", "", pids);
 	}
 	fflush(out);
 }
@@ -220,6 +228,14 @@ void report_interval_json(FILE *out, const struct agg *iv, double secs, const ch
 		json_key(&j, "gap");
 		json_bool(&j, f->gap_s > 0);
 		json_kdouble(&j, "gap_s", f->gap_s);
+		/* several brokers: whose gap it was */
+		if (f->nbrokers > 1) {
+			json_key(&j, "broker_gap_s");
+			json_arr_begin(&j);
+			for (int b = 0; b < f->nbrokers; b++)
+				json_double(&j, f->broker_gap_s[b]);
+			json_arr_end(&j);
+		}
 	}
 	json_key(&j, "produce");
 	json_obj_begin(&j);
@@ -446,21 +462,25 @@ static double life_s(const struct report_run *run, int64_t t)
 	return ((double)t - (double)run->lives_origin_ns) / 1e9;
 }
 
-/* --follow: each life with its pids and requests, and the gaps. */
+/* --follow: each life with its pids and requests, and the gaps; with
+ * several brokers, whose each is. */
 static void lives_text(FILE *out, const struct report_run *run)
 {
 	const struct lives *l = run->lives;
-	char pids[96];
+	bool several = l && l->nbrokers > 1;
+	char pids[96], who[16] = "";
 
 	for (size_t i = 0; l && i < l->n; i++) {
 		const struct life *x = &l->v[i];
-		int64_t next = i + 1 < l->n ? l->v[i + 1].t_start : run->lives_end_ns;
+		int64_t next = lives_next_start(l, i, run->lives_end_ns);
 
 		fmt_pids(x->pids, x->npids, pids, sizeof(pids));
+		if (several)
+			snprintf(who, sizeof(who), " %d", x->broker + 1);
 		fprintf(out,
-			"  life %zu: broker pid %s, %.3f s to %.3f s%s: %" PRIu64
+			"  life %zu: broker%s pid %s, %.3f s to %.3f s%s: %" PRIu64
 			" requests completed, %" PRIu64 " produce (%" PRIu64 " records)",
-			i + 1, pids, life_s(run, x->t_start),
+			i + 1, who, pids, life_s(run, x->t_start),
 			life_s(run, x->t_end ? x->t_end : run->lives_end_ns),
 			x->t_end ? "" : " (still running)", x->requests, x->produce, x->records);
 		if (x->t_end)
@@ -468,13 +488,15 @@ static void lives_text(FILE *out, const struct report_run *run)
 				x->exit_unmatched);
 		fputc('\n', out);
 		if (x->t_end && next > x->t_end)
-			fprintf(out, "  gap: no broker attached from %.3f s to %.3f s (%.3f s)\n",
-				life_s(run, x->t_end), life_s(run, next),
+			fprintf(out, "  gap: %s%s%s attached from %.3f s to %.3f s (%.3f s)\n",
+				several ? "broker" : "no broker", several ? who : "",
+				several ? " not" : "", life_s(run, x->t_end), life_s(run, next),
 				((double)next - (double)x->t_end) / 1e9);
 	}
 	if (run->gap_intervals)
-		fprintf(out, "  intervals with a gap: %u (%.3f s with no broker attached)\n",
-			run->gap_intervals, (double)run->interval_gap_ns / 1e9);
+		fprintf(out, "  intervals with a gap: %u (%.3f s with %s attached)\n",
+			run->gap_intervals, (double)run->interval_gap_ns / 1e9,
+			several ? "a broker not" : "no broker");
 }
 
 void report_summary_text(FILE *out, const struct agg *total, const struct report_run *run)
@@ -678,6 +700,7 @@ static void lives_json(struct json *j, const struct report_run *run)
 		const struct life *x = &l->v[i];
 
 		json_obj_begin(j);
+		json_kint(j, "broker", x->broker + 1);
 		json_pids(j, "pids", x->pids, x->npids);
 		json_kdouble(j, "start_s", life_s(run, x->t_start));
 		json_key(j, "end_s");

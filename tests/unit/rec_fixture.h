@@ -24,8 +24,9 @@ struct rec_fixture_opts {
 	double slow_share; /* of requests with a journal stall of 50-200 ms (0.02) */
 	bool trailer;	   /* end cleanly (false: a killed run) */
 	const char *label; /* a "label.run" meta value, or NULL */
-	/* --follow: interval 1 has a 2.5 s gap between two lives (pids 100,
-	 * then 200), which the trailer lists */
+	/* --follow: interval 1 has a 2.5 s gap between two lives of broker 0
+	 * (pids 100, then 200), which the trailer lists with broker 1's one
+	 * life (pid 300) */
 	bool follow;
 };
 
@@ -201,7 +202,8 @@ static inline int rec_fixture_write_streams(const char *path, const struct rec_f
 		struct evdump_stats lost = {.socket_lost = 3};
 		struct report_cost cost = {.measured = true, .cpu_s = 0.5};
 		struct report_tail tail;
-		struct life lv[2] = {{.pids = {100},
+		/* broker 1 (pid 300) lives throughout */
+		struct life lv[3] = {{.pids = {100},
 				      .npids = 1,
 				      .t_start = (int64_t)t0,
 				      .t_end = (int64_t)t0 + 13000000000ll,
@@ -214,8 +216,15 @@ static inline int rec_fixture_write_streams(const char *path, const struct rec_f
 				      .t_start = (int64_t)t0 + 15500000000ll,
 				      .requests = 3,
 				      .produce = 2,
-				      .records = 20}};
-		struct lives lives = {.v = lv, .n = 2, .cap = 2};
+				      .records = 20},
+				     {.broker = 1,
+				      .pids = {300},
+				      .npids = 1,
+				      .t_start = (int64_t)t0,
+				      .requests = 4,
+				      .produce = 4,
+				      .records = 40}};
+		struct lives lives = {.v = lv, .n = 3, .cap = 3, .nbrokers = 2};
 		const char *folded =
 		    "append;vfs_fsync_range;ext4_sync_file;jbd2_log_wait_commit 1200\n"
 		    "queue;futex_wait 30\n";

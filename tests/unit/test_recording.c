@@ -111,7 +111,12 @@ static void test_follow_round_trip(void **state)
 	assert_int_equal(r.gap_ns, 2500000000ull);
 	assert_int_equal(r.iv[1].gap_ns, 2500000000ull);
 	assert_int_equal(r.iv[0].gap_ns, 0);
-	assert_int_equal(r.lives.n, 2);
+	assert_int_equal(r.lives.n, 3);
+	assert_int_equal(r.lives.nbrokers, 2);
+	assert_int_equal(r.lives.v[0].broker, 0);
+	assert_int_equal(r.lives.v[2].broker, 1);
+	assert_int_equal(r.lives.v[2].pids[0], 300);
+	assert_int_equal(r.lives.v[2].records, 40);
 	assert_int_equal(r.lives.v[0].pids[0], 100);
 	assert_int_equal(r.lives.v[0].npids, 1);
 	assert_int_equal(r.lives.v[0].t_start, r.t_start_ns);
