@@ -181,6 +181,8 @@ struct rec {
 	struct lives lives;
 	uint64_t gap_ns;
 	uint32_t gap_intervals;
+	/* intervals with a loss or touched requests (report_loss_any) */
+	uint32_t loss_intervals;
 };
 
 /* The first value of key in a file's meta; NULL when absent. */

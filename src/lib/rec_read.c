@@ -504,6 +504,7 @@ static int parse_interval(struct loader *l, const struct tlv_cur *payload)
 		r->gap_ns += iv->gap_ns;
 		r->gap_intervals++;
 	}
+	r->loss_intervals += report_loss_any(&iv->loss);
 	cur_file(l)->intervals++;
 	return 0;
 }
