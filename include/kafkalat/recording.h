@@ -183,6 +183,9 @@ struct rec {
 	uint32_t gap_intervals;
 	/* intervals with a loss or touched requests (report_loss_any) */
 	uint32_t loss_intervals;
+	/* the files without a trailer: their intervals' loss, which
+	 * rec_report_run adds to the trailers' */
+	struct report_loss cut_loss;
 };
 
 /* The first value of key in a file's meta; NULL when absent. */

@@ -769,6 +769,19 @@ static int one_record(struct loader *l, uint32_t type, const void *raw, size_t l
 	}
 }
 
+/* A file without a trailer (a killed run) has no run's loss: its
+ * intervals' stands in for it, so the loss shows in the summary too. */
+static void add_cut_loss(struct rec *r)
+{
+	uint32_t file = r->nfiles - 1;
+
+	if (r->files[file].complete)
+		return;
+	for (uint32_t i = 0; i < r->niv; i++)
+		if (r->iv[i].file == file)
+			report_loss_add(&r->cut_loss, &r->iv[i].loss);
+}
+
 static int read_records(struct loader *l, struct recfile_reader *rd, const char *name)
 {
 	const void *raw;
@@ -797,6 +810,7 @@ static int read_records(struct loader *l, struct recfile_reader *rd, const char 
 		l->offset = recfile_offset(rd);
 		return fail(l, -EINVAL, "no records: not a complete recording header");
 	}
+	add_cut_loss(l->r);
 	return 0;
 }
 
