@@ -67,8 +67,8 @@ struct scale;
 /* A red mark along y (the plot's top) over each column with a loss, its
  * tooltip the text report's loss line, its counts in data- attributes;
  * and a legend entry at legend when any. Returns the columns marked. */
-uint32_t html_loss_marks(FILE *out, const struct html_cols *cols, const struct scale *x,
-			 double y, int legend);
+uint32_t html_loss_marks(FILE *out, const struct html_cols *cols, const struct scale *x, double y,
+			 int legend);
 
 /* Each writes its <section>. -ENOMEM only from the flame graph. */
 void html_spectrum(struct html_ctx *c);

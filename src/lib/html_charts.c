@@ -111,8 +111,8 @@ void html_spectrum(struct html_ctx *c)
 
 #define LOSS_MARK_H 5 /* px, in the top margin: it hides nothing drawn */
 
-uint32_t html_loss_marks(FILE *out, const struct html_cols *cols, const struct scale *x,
-			 double y, int legend)
+uint32_t html_loss_marks(FILE *out, const struct html_cols *cols, const struct scale *x, double y,
+			 int legend)
 {
 	uint32_t n = 0;
 

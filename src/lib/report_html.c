@@ -234,7 +234,8 @@ static void loss_table(FILE *out, const struct rec *r, const struct report_loss 
 	row_uint(out, "lost.touched_produce", "of which Produce", l->produce_touched);
 	row_uint(out, "lost.unattributed_lost_causes", "Produce unattributed for lost causes",
 		 l->causes_touched);
-	row_uint(out, "loss_intervals", "intervals with loss (marked over time)", r->loss_intervals);
+	row_uint(out, "loss_intervals", "intervals with loss (marked over time)",
+		 r->loss_intervals);
 	fputs("</table>\n", out);
 }
 

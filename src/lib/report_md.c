@@ -18,9 +18,9 @@
 #include "kafkalat/fmt.h"
 #include "kafkalat/recording.h"
 
-#define TOP_SHARES 3   /* phases and causes named per band */
-#define MIN_SHARE  1.0 /* %: smaller shares are noise in a ticket */
-#define MAX_LOSS_ROWS 20 /* intervals with loss listed */
+#define TOP_SHARES    3	  /* phases and causes named per band */
+#define MIN_SHARE     1.0 /* %: smaller shares are noise in a ticket */
+#define MAX_LOSS_ROWS 20  /* intervals with loss listed */
 
 static const double quantiles[] = {0.5, 0.9, 0.99, 0.999, 1.0};
 static const char *const quantile_names[] = {"p50", "p90", "p99", "p99.9", "max"};

@@ -369,7 +369,8 @@ static void count_families(FILE *out, const struct rec *r)
 	family(out, "kafkalat_lost_events_total", "counter",
 	       "Records the kernel lost for a full ring buffer: the figures above miss them.");
 	sample_u64(out, "kafkalat_lost_events_total",
-		   &(struct label){"ring", ring_labels[REPORT_RING_SOCKET]}, 1, r->lost.socket_lost);
+		   &(struct label){"ring", ring_labels[REPORT_RING_SOCKET]}, 1,
+		   r->lost.socket_lost);
 	sample_u64(out, "kafkalat_lost_events_total",
 		   &(struct label){"ring", ring_labels[REPORT_RING_CAUSES]}, 1, r->lost.cause_lost);
 	loss_families(out, r);

@@ -387,10 +387,13 @@ static void test_old_layout(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_round_trip),	       cmocka_unit_test(test_follow_round_trip),
-	    cmocka_unit_test(test_merge_equals_union), cmocka_unit_test(test_killed_run),
+	    cmocka_unit_test(test_round_trip),
+	    cmocka_unit_test(test_follow_round_trip),
+	    cmocka_unit_test(test_merge_equals_union),
+	    cmocka_unit_test(test_killed_run),
 	    cmocka_unit_test(test_loss),
-	    cmocka_unit_test(test_bad_input),	       cmocka_unit_test(test_bad_records),
+	    cmocka_unit_test(test_bad_input),
+	    cmocka_unit_test(test_bad_records),
 	    cmocka_unit_test(test_old_layout),
 	};
 

@@ -443,12 +443,13 @@ static void test_loss(void **state)
 	heat = strstr(html, "id=\"heatmap-chart\"");
 	assert_int_equal(count_of(html, "<rect class=\"loss\""), 3 * 2);
 	assert_contains(over, "<rect class=\"loss\" x=\"");
-	assert_contains(over, "data-t=\"20.000\" data-socket=\"2\" data-causes=\"1\" "
-			      "data-touched=\"0\" data-touched-produce=\"0\" "
-			      "data-unattributed=\"0\"><title>20.0-30.0 s: lost (ring full): socket "
-			      "2 (response 2), causes 1 (offcpu 1); requests touched 0 (Produce 0), "
-			      "not in the latencies; Produce unattributed for lost causes 0\n"
-			      "</title></rect>");
+	assert_contains(over,
+			"data-t=\"20.000\" data-socket=\"2\" data-causes=\"1\" "
+			"data-touched=\"0\" data-touched-produce=\"0\" "
+			"data-unattributed=\"0\"><title>20.0-30.0 s: lost (ring full): socket "
+			"2 (response 2), causes 1 (offcpu 1); requests touched 0 (Produce 0), "
+			"not in the latencies; Produce unattributed for lost causes 0\n"
+			"</title></rect>");
 	assert_contains(over, "data-t=\"40.000\" data-socket=\"1\" data-causes=\"0\" "
 			      "data-touched=\"3\" data-touched-produce=\"2\" "
 			      "data-unattributed=\"1\"><title>40.0-50.0 s: ");

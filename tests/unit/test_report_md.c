@@ -421,13 +421,14 @@ static void test_loss(void **state)
 	assert_contains(t, "\n\n**Lost records by kind** socket 3 (response 2, produce_request 1) "
 			   "· causes 1 (offcpu 1) · **Requests the loss touched** 3 (Produce 2), "
 			   "in no latency · **Produce unattributed for lost causes** 1\n");
-	assert_contains(t, "\n\n**Intervals with loss** 2 of 6\n\n"
-			   "| interval (UTC) | socket lost | causes lost | touched (Produce) | "
-			   "unattributed |\n|---|---|---|---:|---:|\n"
-			   "| 2023-11-14 22:13:41Z, 10.00s | 2 (response 2) | 1 (offcpu 1) | 0 (0) | "
-			   "0 |\n"
-			   "| 2023-11-14 22:14:01Z, 10.00s | 1 (produce_request 1) | 0 | 3 (2) | 1 "
-			   "|\n");
+	assert_contains(t,
+			"\n\n**Intervals with loss** 2 of 6\n\n"
+			"| interval (UTC) | socket lost | causes lost | touched (Produce) | "
+			"unattributed |\n|---|---|---|---:|---:|\n"
+			"| 2023-11-14 22:13:41Z, 10.00s | 2 (response 2) | 1 (offcpu 1) | 0 (0) | "
+			"0 |\n"
+			"| 2023-11-14 22:14:01Z, 10.00s | 1 (produce_request 1) | 0 | 3 (2) | 1 "
+			"|\n");
 	assert_true(t[strlen(t) - 1] == '\n' && !strstr(t, "more intervals with loss"));
 	check_tables(t);
 	rec_free(&r);
@@ -473,11 +474,16 @@ static void test_loss_none_and_cap(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_latency_table), cmocka_unit_test(test_baseline),
-	    cmocka_unit_test(test_tail),	  cmocka_unit_test(test_hostile),
-	    cmocka_unit_test(test_empty),	  cmocka_unit_test(test_accounting),
-	    cmocka_unit_test(test_write_error),	  cmocka_unit_test(test_hgrm_round_trip),
-	    cmocka_unit_test(test_fixture),	  cmocka_unit_test(test_loss),
+	    cmocka_unit_test(test_latency_table),
+	    cmocka_unit_test(test_baseline),
+	    cmocka_unit_test(test_tail),
+	    cmocka_unit_test(test_hostile),
+	    cmocka_unit_test(test_empty),
+	    cmocka_unit_test(test_accounting),
+	    cmocka_unit_test(test_write_error),
+	    cmocka_unit_test(test_hgrm_round_trip),
+	    cmocka_unit_test(test_fixture),
+	    cmocka_unit_test(test_loss),
 	    cmocka_unit_test(test_loss_none_and_cap),
 	};
 

@@ -623,9 +623,9 @@ static void test_fixture(void **state)
  * the kinds adding up to each ring's total, the touched requests. */
 static void test_loss(void **state)
 {
-	static const char *const socket_zero[] = {"conn", "request", "topic", "partition",
-						  "close", "undecodable", "desync", "sent",
-						  "flow", "arrival", "fetch_partition"};
+	static const char *const socket_zero[] = {
+	    "conn",   "request", "topic", "partition", "close",		 "undecodable",
+	    "desync", "sent",	 "flow",  "arrival",   "fetch_partition"};
 	const char *name = "kafkalat_lost_events_by_kind_total";
 	struct rec_fixture_opts o;
 	char labels[128];
