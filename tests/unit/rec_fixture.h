@@ -303,4 +303,16 @@ static inline int rec_fixture_load(struct rec *r, const struct rec_fixture_opts 
 	return res;
 }
 
+/* The recording with loss the report formats' tests share (opts.loss),
+ * of 200 requests an interval. */
+static inline int rec_fixture_load_loss(struct rec *r)
+{
+	struct rec_fixture_opts o;
+
+	rec_fixture_defaults(&o);
+	o.per_interval = 200;
+	o.loss = true;
+	return rec_fixture_load(r, &o);
+}
+
 #endif

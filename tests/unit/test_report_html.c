@@ -419,16 +419,12 @@ static const struct {
  * text report's loss line as the tooltip. */
 static void test_loss(void **state)
 {
-	struct rec_fixture_opts o;
 	char want[128], *html;
 	const char *table, *over, *heat;
 	struct rec r;
 
 	(void)state;
-	rec_fixture_defaults(&o);
-	o.per_interval = 200;
-	o.loss = true;
-	assert_int_equal(rec_fixture_load(&r, &o), 0);
+	assert_int_equal(rec_fixture_load_loss(&r), 0);
 	html = page(&r, NULL);
 	table = strstr(html, "<table id=\"summary-loss\">");
 	assert_non_null(table);

@@ -407,15 +407,11 @@ static void test_fixture(void **state)
  * requests touched, and each interval with a loss in a row of its own. */
 static void test_loss(void **state)
 {
-	struct rec_fixture_opts o;
 	struct rec r;
 	char *t;
 
 	(void)state;
-	rec_fixture_defaults(&o);
-	o.per_interval = 200;
-	o.loss = true;
-	assert_int_equal(rec_fixture_load(&r, &o), 0);
+	assert_int_equal(rec_fixture_load_loss(&r), 0);
 	t = md_text(&r, NULL);
 	assert_contains(t, "### What the figures miss\n\n**Lost events** 3 socket, 1 cause");
 	assert_contains(t, "\n\n**Lost records by kind** socket 3 (response 2, produce_request 1) "

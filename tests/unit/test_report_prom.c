@@ -627,16 +627,12 @@ static void test_loss(void **state)
 	    "conn",   "request", "topic", "partition", "close",		 "undecodable",
 	    "desync", "sent",	 "flow",  "arrival",   "fetch_partition"};
 	const char *name = "kafkalat_lost_events_by_kind_total";
-	struct rec_fixture_opts o;
 	char labels[128];
 	struct rec r;
 	char *t;
 
 	(void)state;
-	rec_fixture_defaults(&o);
-	o.per_interval = 200;
-	o.loss = true;
-	assert_int_equal(rec_fixture_load(&r, &o), 0);
+	assert_int_equal(rec_fixture_load_loss(&r), 0);
 	t = prom_text(&r);
 	check_format(t);
 	assert_contains(t, "# TYPE kafkalat_lost_events_by_kind_total counter\n");
