@@ -349,8 +349,12 @@ static void test_heatmap_cap(void **state)
 	(void)state;
 	load(&r, 601, 1, false);
 	html = page(&r, NULL);
-	assert_contains(html, "data-columns=\"301\" data-merged=\"2\"");
+	assert_contains(html, "data-columns=\"301\" data-merged=\"2\" data-loss-marks=\"1\"");
 	assert_contains(html, "Capped at 600 columns");
+	/* interval 2's loss marks its merged column, intervals 2 and 3 */
+	assert_contains(html, "data-t=\"20.000\" data-socket=\"2\" data-causes=\"1\" "
+			      "data-touched=\"0\" data-touched-produce=\"0\" "
+			      "data-unattributed=\"0\"><title>20.0-40.0 s: lost (ring full)");
 	/* without a trailer, the tops are the intervals' own, summed */
 	assert_contains(html, "Summed over the intervals' own tops");
 	assert_in_row(strstr(html, "<table id=\"tops-partitions\">"), "<tr><td>orders-",
