@@ -173,7 +173,7 @@ struct rec {
 	uint32_t nfolded;
 	struct corr_counts counts;
 	struct klt_stats kernel;
-	struct evdump_stats lost;
+	struct evdump_stats lost; /* a file without a trailer: its intervals' totals */
 	struct report_cost cost;
 	double duration_s; /* the longest file's */
 	/* --follow: the broker's lives of every file (CLOCK_REALTIME), and
@@ -184,7 +184,7 @@ struct rec {
 	/* intervals with a loss or touched requests (report_loss_any) */
 	uint32_t loss_intervals;
 	/* the files without a trailer: their intervals' loss, which
-	 * rec_report_run adds to the trailers' */
+	 * rec_report_run adds to the trailers' (and lost's totals hold) */
 	struct report_loss cut_loss;
 };
 

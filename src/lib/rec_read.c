@@ -770,16 +770,21 @@ static int one_record(struct loader *l, uint32_t type, const void *raw, size_t l
 }
 
 /* A file without a trailer (a killed run) has no run's loss: its
- * intervals' stands in for it, so the loss shows in the summary too. */
+ * intervals' stands in for it, by kind and in the kernel's totals, so the
+ * loss shows in the summary too. */
 static void add_cut_loss(struct rec *r)
 {
 	uint32_t file = r->nfiles - 1;
+	struct report_loss l = {0};
 
 	if (r->files[file].complete)
 		return;
 	for (uint32_t i = 0; i < r->niv; i++)
 		if (r->iv[i].file == file)
-			report_loss_add(&r->cut_loss, &r->iv[i].loss);
+			report_loss_add(&l, &r->iv[i].loss);
+	report_loss_add(&r->cut_loss, &l);
+	r->lost.socket_lost += report_loss_ring(&l, REPORT_RING_SOCKET);
+	r->lost.cause_lost += report_loss_ring(&l, REPORT_RING_CAUSES);
 }
 
 static int read_records(struct loader *l, struct recfile_reader *rd, const char *name)

@@ -230,12 +230,17 @@ static void test_loss(void **state)
 		assert_true(report_loss_any(&r.iv[2].loss) && report_loss_any(&r.iv[4].loss));
 		rec_report_run(&r, &run);
 		assert_fixture_loss(&run.loss, 1);
+		/* the kernel's totals: the trailer's, or the intervals' */
+		assert_int_equal(r.lost.socket_lost, 3);
+		assert_int_equal(r.lost.cause_lost, 1);
 		rec_free(&r);
 	}
 	assert_int_equal(rec_load(&r, ab, 2, err, sizeof(err)), 0);
 	assert_int_equal(r.loss_intervals, 4);
 	rec_report_run(&r, &run);
 	assert_fixture_loss(&run.loss, 2);
+	assert_int_equal(r.lost.socket_lost, 6);
+	assert_int_equal(r.lost.cause_lost, 2);
 	rec_free(&r);
 	unlink(pa);
 	unlink(pb);
