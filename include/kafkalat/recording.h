@@ -173,7 +173,8 @@ struct rec {
 	uint32_t nfolded;
 	struct corr_counts counts;
 	struct klt_stats kernel;
-	struct evdump_stats lost; /* a file without a trailer: its intervals' totals */
+	struct evdump_stats lost; /* the trailers'; a file without one adds its
+				   * intervals' ring totals */
 	struct report_cost cost;
 	double duration_s; /* the longest file's */
 	/* --follow: the broker's lives of every file (CLOCK_REALTIME), and

@@ -64,8 +64,8 @@ const char *report_ring_name(unsigned int ring);
 uint64_t report_loss_ring(const struct report_loss *l, unsigned int ring);
 /* One kind of a ring by its JSON name (socket_kinds, causes_kinds). */
 typedef void (*report_loss_kind_fn)(void *ctx, const char *kind, uint64_t n);
-/* Calls fn for each kind of the ring in kind order: every named kind
- * with zeros: true (a metric's series stay present), else those with a
+/* Calls fn for the ring's kinds that have a name, in kind order: all of
+ * them when zeros (a metric's series stay present), else those with a
  * count (the JSON's lists). Every format names the kinds through it. */
 void report_loss_kinds(const struct report_loss *l, unsigned int ring, bool zeros,
 		       report_loss_kind_fn fn, void *ctx);
