@@ -441,7 +441,8 @@ static void test_loss(void **state)
 	assert_contains(table, "<tr class=\"sub\"><th>response</th>");
 	over = strstr(html, "id=\"over-time-chart\"");
 	heat = strstr(html, "id=\"heatmap-chart\"");
-	assert_int_equal(count_of(html, "<rect class=\"loss\""), 3 * 2);
+	/* over time, heat map, root causes and commits: 2 each */
+	assert_int_equal(count_of(html, "<rect class=\"loss\""), 4 * 2);
 	assert_contains(over, "<rect class=\"loss\" x=\"");
 	assert_contains(over,
 			"data-t=\"20.000\" data-socket=\"2\" data-causes=\"1\" "
