@@ -153,15 +153,14 @@ bool report_loss_any(const struct report_loss *l)
 	       l->causes_touched;
 }
 
-static void json_kinds(struct json *j, const char *key, const uint64_t *v, int n,
-		       const char *(*name)(unsigned int))
+void report_loss_add(struct report_loss *to, const struct report_loss *l)
 {
-	json_key(j, key);
-	json_obj_begin(j);
-	for (int k = 0; k < n; k++)
-		if (v[k] && name((unsigned int)k))
-			json_kuint(j, name((unsigned int)k), v[k]);
-	json_obj_end(j);
+	uint64_t *t = (uint64_t *)to;
+	const uint64_t *v = (const uint64_t *)l;
+
+	/* every field a u64 counter: they add one by one */
+	for (size_t i = 0; i < sizeof(*l) / sizeof(uint64_t); i++)
+		t[i] += v[i];
 }
 
 static const char *cause_kind_name(unsigned int k)
@@ -169,32 +168,87 @@ static const char *cause_kind_name(unsigned int k)
 	return cause_event_name(KLC_EV_FILE + k);
 }
 
+static const struct {
+	const char *name;
+	const char *(*kind)(unsigned int);
+	unsigned int nkinds;
+} rings[REPORT_RINGS] = {
+    [REPORT_RING_SOCKET] = {"socket", corr_lost_kind_name, KLT_LOST_KINDS},
+    [REPORT_RING_CAUSES] = {"causes", cause_kind_name, 16},
+};
+
+const char *report_ring_name(unsigned int ring)
+{
+	return ring < REPORT_RINGS ? rings[ring].name : NULL;
+}
+
+static const uint64_t *ring_counts(const struct report_loss *l, unsigned int ring)
+{
+	return ring == REPORT_RING_SOCKET ? l->socket : l->causes;
+}
+
+uint64_t report_loss_ring(const struct report_loss *l, unsigned int ring)
+{
+	return ring < REPORT_RINGS ? sum(ring_counts(l, ring), (int)rings[ring].nkinds) : 0;
+}
+
+void report_loss_kinds(const struct report_loss *l, unsigned int ring, bool zeros,
+		       report_loss_kind_fn fn, void *ctx)
+{
+	const uint64_t *v = ring < REPORT_RINGS ? ring_counts(l, ring) : NULL;
+
+	for (unsigned int k = 0; v && k < rings[ring].nkinds; k++)
+		if ((v[k] || zeros) && rings[ring].kind(k))
+			fn(ctx, rings[ring].kind(k), v[k]);
+}
+
+static void json_kind(void *ctx, const char *kind, uint64_t n)
+{
+	json_kuint(ctx, kind, n);
+}
+
 void report_loss_json(struct json *j, const struct report_loss *l)
 {
+	char key[32];
+
 	json_key(j, "loss");
 	json_bool(j, report_loss_any(l));
 	json_key(j, "lost");
 	json_obj_begin(j);
-	json_kuint(j, "socket", sum(l->socket, KLT_LOST_KINDS));
-	json_kinds(j, "socket_kinds", l->socket, KLT_LOST_KINDS, corr_lost_kind_name);
-	json_kuint(j, "causes", sum(l->causes, 16));
-	json_kinds(j, "causes_kinds", l->causes, 16, cause_kind_name);
+	for (unsigned int ring = 0; ring < REPORT_RINGS; ring++) {
+		json_kuint(j, report_ring_name(ring), report_loss_ring(l, ring));
+		snprintf(key, sizeof(key), "%s_kinds", report_ring_name(ring));
+		json_key(j, key);
+		json_obj_begin(j);
+		report_loss_kinds(l, ring, false, json_kind, j);
+		json_obj_end(j);
+	}
 	json_kuint(j, "touched_requests", l->touched);
 	json_kuint(j, "touched_produce", l->produce_touched);
 	json_kuint(j, "unattributed_lost_causes", l->causes_touched);
 	json_obj_end(j);
 }
 
-static void text_kinds(FILE *out, const uint64_t *v, int n, const char *(*name)(unsigned int))
-{
-	const char *sep = " (";
+struct text_kinds {
+	FILE *out;
+	const char *sep;
+};
 
-	for (int k = 0; k < n; k++)
-		if (v[k] && name((unsigned int)k)) {
-			fprintf(out, "%s%s %" PRIu64, sep, name((unsigned int)k), v[k]);
-			sep = ", ";
-		}
-	if (*sep == ',')
+static void text_kind(void *ctx, const char *kind, uint64_t n)
+{
+	struct text_kinds *t = ctx;
+
+	fprintf(t->out, "%s%s %" PRIu64, t->sep, kind, n);
+	t->sep = ", ";
+}
+
+void report_loss_ring_text(FILE *out, const struct report_loss *l, unsigned int ring)
+{
+	struct text_kinds t = {out, " ("};
+
+	fprintf(out, "%" PRIu64, report_loss_ring(l, ring));
+	report_loss_kinds(l, ring, false, text_kind, &t);
+	if (*t.sep == ',')
 		fputc(')', out);
 }
 
@@ -202,10 +256,11 @@ void report_loss_text(FILE *out, const struct report_loss *l, const char *prefix
 {
 	if (!report_loss_any(l))
 		return;
-	fprintf(out, "%slost (ring full): socket %" PRIu64, prefix, sum(l->socket, KLT_LOST_KINDS));
-	text_kinds(out, l->socket, KLT_LOST_KINDS, corr_lost_kind_name);
-	fprintf(out, ", causes %" PRIu64, sum(l->causes, 16));
-	text_kinds(out, l->causes, 16, cause_kind_name);
+	fprintf(out, "%slost (ring full):", prefix);
+	for (unsigned int ring = 0; ring < REPORT_RINGS; ring++) {
+		fprintf(out, "%s %s ", ring ? "," : "", report_ring_name(ring));
+		report_loss_ring_text(out, l, ring);
+	}
 	fprintf(out,
 		"; requests touched %" PRIu64 " (Produce %" PRIu64 "), not in the latencies; "
 		"Produce unattributed for lost causes %" PRIu64 "\n",
