@@ -128,6 +128,7 @@ def report(label, rows):
               f"{_f(r['other_runs'], '15.2f')} {_f(r['other_ns'], '7.0f')}  "
               f"{_f(r['exit_ns'], '17.0f')}")
     t, left = totals(rows)
+    share = t["other_ns"] / max(t["broker_ns"] + t["other_ns"], 1e-9) * 100
     print(f"      {'all programs':<20} {t['broker_runs']:15.2f} {t['broker_ns']:7.0f}   "
-          f"{t['other_runs']:15.2f} {t['other_ns']:7.0f}"
-          + (f"  (without {', '.join(left)})" if left else ""))
+          f"{t['other_runs']:15.2f} {t['other_ns']:7.0f}  others {share:.0f}% of the time"
+          + (f"; without {', '.join(left)}" if left else ""))

@@ -77,7 +77,7 @@ def arithmetic(t):
         bench_split.report("test", rows)
     lines = out.getvalue().splitlines()
     t.eq(len(lines), 3 + len(rows), "report: a title, a header, a line per program, the total")
-    t.check(lines[2].split()[0] == "sock_exit" and "without block_rq_issue" in lines[-1],
+    t.check(lines[2].split()[0] == "sock_exit" and "without block_rq_issue" in lines[-1] and "others 18% of the time" in lines[-1],
             f"report: busiest first, unknown rows named: {lines[2]!r} ... {lines[-1]!r}")
 
 
