@@ -203,11 +203,7 @@ def main():
                         ("max rate, floor: programs that return at once", stats_floor),
                         (f"{FIXED_RATE} msg/s, floor", stats_floor_fixed)):
         reqs = sum(r["reqs"] for r in runs)
-        total = {}
-        for r in runs:
-            for k, (ns, cnt) in r["progs"].items():
-                t = total.get(k, (0, 0))
-                total[k] = (t[0] + ns, t[1] + cnt)
+        total = sum_pairs(r["progs"] for r in runs)
         ns = sum(v[0] for v in total.values())
         print(f"  BPF time per produce request    {ns / reqs:.0f} ns at {label} "
               f"({STATS_RUNS} runs, bpf_stats on; all programs):")
