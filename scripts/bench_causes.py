@@ -29,7 +29,7 @@ writeback) against no kafkalat at all, and against kafkalat --no-causes:
     -DKLT_BENCH_SPLIT, bpf/bench_split.h) and the unmodified builds' ns per
     run when attached to an idle broker while the load goes to another
     (scripts/bench_split.py).
-BENCH_STATS_ONLY=1 skips the throughput and p99 pairs (about two minutes).
+BENCH_STATS_ONLY=1 skips the throughput and p99 pairs (about three minutes).
 """
 import json
 import os
@@ -51,7 +51,8 @@ RUN_S = float(os.environ.get("BENCH_SECONDS", "3"))
 FIXED_RATE = int(os.environ.get("BENCH_FIXED_RATE", "5000"))
 STATS_RUNS = int(os.environ.get("BENCH_STATS_RUNS", "3"))
 # 1: only the exact figures (BPF time, kafkalat's and the broker's CPU per
-# request) from the bpf_stats runs, no A/B pairs: a minute instead of ten
+# request, whose runs) from the bpf_stats runs, no A/B pairs: three minutes
+# instead of about twenty
 STATS_ONLY = os.environ.get("BENCH_STATS_ONLY") == "1"
 OTHER_PAIRS = int(os.environ.get("BENCH_OTHER_PAIRS", "8"))
 # the builds other than BUILD, by mode (make bench builds them)

@@ -76,7 +76,8 @@ def split(timed, reqs, counts, idle):
     timed: {program: (ns, runs)} of the unmodified build over reqs produce
     requests; counts: {program: (other runs, broker runs)} of its counting
     build; idle: {program: (ns, runs)} of the unmodified build with no traced
-    broker thread active. Returns {program: row}, a row being a dict of
+    broker thread active. Returns {program: row} for the programs that
+    ran, a row being a dict of
     broker_runs, other_runs, broker_ns, other_ns (per request) and exit_ns
     (per run); a figure that cannot be had is None: the counting build never
     saw the program run (every figure), or others ran it but the idle run
@@ -85,6 +86,8 @@ def split(timed, reqs, counts, idle):
     rows = {}
     for prog, (ns, runs) in timed.items():
         other, broker = counts.get(prog, (0, 0))
+        if runs == 0 and other + broker == 0:
+            continue  # loaded, never run
         i_ns, i_runs = idle.get(prog, (0, 0))
         exit_ns = i_ns / i_runs if i_runs else None
         row = {"broker_runs": None, "other_runs": None, "broker_ns": None, "other_ns": None,
@@ -94,7 +97,7 @@ def split(timed, reqs, counts, idle):
             continue
         row["other_runs"] = other / (other + broker) * runs / reqs
         row["broker_runs"] = runs / reqs - row["other_runs"]
-        if other == 0:
+        if row["other_runs"] == 0:
             row["other_ns"] = 0.0
         elif exit_ns is not None:
             row["other_ns"] = row["other_runs"] * exit_ns
