@@ -1,6 +1,7 @@
 """Pieces shared by kafkalat's benchmark and soak scripts (scripts/bench*.py,
 scripts/soak.py): process CPU time, the reference broker, a kafkalat tracer
-started and stopped around a run, its BPF programs, a bootstrap interval."""
+started and stopped around a run, its BPF programs and maps, a bootstrap
+interval."""
 import json
 import os
 import random
@@ -60,16 +61,25 @@ def stop_tracer(t):
     return json.loads(out.strip().splitlines()[-1])
 
 
-def tracer_prog_ids(pid):
-    """The BPF programs this kafkalat holds (not other instances')."""
+def _fdinfo_ids(pid, field):
     ids = set()
     for fd in os.listdir(f"/proc/{pid}/fdinfo"):
         try:
             with open(f"/proc/{pid}/fdinfo/{fd}") as f:
-                ids.update(int(l.split()[1]) for l in f if l.startswith("prog_id:"))
+                ids.update(int(l.split()[1]) for l in f if l.startswith(field))
         except OSError:
             pass
     return ids
+
+
+def tracer_prog_ids(pid):
+    """The BPF programs this kafkalat holds (not other instances')."""
+    return _fdinfo_ids(pid, "prog_id:")
+
+
+def tracer_map_ids(pid):
+    """The BPF maps this kafkalat holds."""
+    return _fdinfo_ids(pid, "map_id:")
 
 
 def boot_ci(ratios, n=5000):
