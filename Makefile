@@ -19,7 +19,9 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 WARN	:= -Wall -Wextra -Werror
-# -DKLT_BENCH_FLOOR: every BPF program returns at once (bpf/bench_floor.h)
+# -DKLT_BENCH_FLOOR: every BPF program returns at once (bpf/bench_floor.h);
+# -DKLT_BENCH_SPLIT: each counts its runs for the broker and for other
+# processes (bpf/bench_split.h)
 BPF_DEFS ?=
 CFLAGS	?= -O2 -g
 XCFLAGS	:= -std=c11 -D_GNU_SOURCE $(WARN) -Iinclude -I$(OUT) -MMD -MP
@@ -209,10 +211,17 @@ test-run:
 	$(Q)$(MAKE) --no-print-directory format-check clang-check unit fuzz-smoke integration
 
 # bench_causes also measures the hooks alone: a kafkalat whose BPF programs
-# return at once, built into $(OUT)/floor
+# return at once, built into $(OUT)/floor; and counts whose runs they are
+# (the broker's or other processes') with both built to count, into
+# $(OUT)/split and $(OUT)/split-floor
 bench-run: all
 	$(Q)$(MAKE) --no-print-directory OUT=$(OUT)/floor BPF_DEFS=-DKLT_BENCH_FLOOR \
 		VMLINUX_H=$(VMLINUX_H) $(OUT)/floor/kafkalat
+	$(Q)$(MAKE) --no-print-directory OUT=$(OUT)/split BPF_DEFS=-DKLT_BENCH_SPLIT \
+		VMLINUX_H=$(VMLINUX_H) $(OUT)/split/kafkalat
+	$(Q)$(MAKE) --no-print-directory OUT=$(OUT)/split-floor \
+		BPF_DEFS="-DKLT_BENCH_SPLIT -DKLT_BENCH_FLOOR" VMLINUX_H=$(VMLINUX_H) \
+		$(OUT)/split-floor/kafkalat
 	$(Q)scripts/bench.sh
 
 # An hour of the nightly recording under steady load (SOAK_SECONDS, SOAK_RATE):

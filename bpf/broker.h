@@ -5,7 +5,7 @@
  * targ_ntgids, so the comparisons past it are dead code the JIT drops, and
  * one broker costs one comparison (docs/design.md, "Several brokers").
  *
- * --follow (targ_follow) re-attaches to the broker's next process without
+ * --follow (targ_follow) re-attaches to each broker's next process without
  * reloading: the set is then writable data the loader changes while the
  * programs run (docs/design.md, "Following a restarted broker"). The flag
  * is read-only too, so without --follow that branch is dead code.
@@ -21,8 +21,10 @@ const volatile __u32 targ_tgids[KLT_MAX_BROKERS] = {};
 const volatile __u32 targ_ntgids = 0;
 const volatile __u32 targ_follow = 0;
 
-/* --follow's set: the count goes to 0 first and back last as the loader
- * changes it, so a half-written set matches nothing. */
+/* --follow's set: written whole before the programs run; then each
+ * broker's slot changes alone, in one store (its next process, or
+ * (__u32)-1, no process's tgid, while it has none), so the other brokers
+ * stay traced throughout. */
 __u32 follow_tgids[KLT_MAX_BROKERS] = {};
 __u32 follow_ntgids = 0;
 

@@ -23,6 +23,7 @@
 #include "batch_walk.h"
 #include "fdtable.h"
 #include "bench_floor.h"
+#include "bench_split.h"
 #include "syscall_nr.h"
 #define RING_STATS     struct klc_stats
 #define RING_LOST_TYPE KLC_EV_LOST
@@ -402,6 +403,7 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 	__u8 kind;
 	int slot;
 
+	BENCH_SPLIT_COUNT(sys_enter, is_broker());
 	BENCH_FLOOR_RETURN();
 	slot = broker_slot(current_tgid());
 	if (slot < 0)
@@ -444,6 +446,7 @@ int file_sys_enter(struct trace_event_raw_sys_enter *ctx)
 	__u8 kind;
 	int slot;
 
+	BENCH_SPLIT_COUNT(file_sys_enter, is_broker());
 	BENCH_FLOOR_RETURN();
 	slot = broker_slot(current_tgid());
 	if (slot < 0)
@@ -582,6 +585,7 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 {
 	long nr;
 
+	BENCH_SPLIT_COUNT(sys_exit, is_broker());
 	BENCH_FLOOR_RETURN();
 	if (!is_broker())
 		return 0;
@@ -596,6 +600,7 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 SEC("tracepoint")
 int file_sys_exit(struct trace_event_raw_sys_exit *ctx)
 {
+	BENCH_SPLIT_COUNT(file_sys_exit, is_broker());
 	BENCH_FLOOR_RETURN();
 	if (!is_broker())
 		return 0;
@@ -697,6 +702,7 @@ int BPF_PROG(sched_switch, bool preempt, struct task_struct *prev, struct task_s
 	int out = tgid_traced(prev->tgid), in = tgid_traced(next->tgid);
 	__u64 now;
 
+	BENCH_SPLIT_COUNT(sched_switch, out || in);
 	BENCH_FLOOR_RETURN();
 	if (!out && !in)
 		return 0;
@@ -716,6 +722,7 @@ int BPF_PROG(sched_waking, struct task_struct *p)
 	struct offcpu *o;
 	__u32 tid;
 
+	BENCH_SPLIT_COUNT(sched_waking, tgid_traced(p->tgid));
 	BENCH_FLOOR_RETURN();
 	if (!tgid_traced(p->tgid))
 		return 0;
@@ -738,6 +745,7 @@ int BPF_PROG(sched_waking, struct task_struct *p)
 SEC("tp_btf/block_rq_issue")
 int BPF_PROG(block_rq_issue, struct request *rq)
 {
+	BENCH_SPLIT_COUNT(block_rq_issue, is_broker());
 	BENCH_FLOOR_RETURN();
 	__u64 key = (__u64)rq;
 	struct rq_info r = {};
@@ -764,6 +772,7 @@ int BPF_PROG(block_rq_complete, struct request *rq, blk_status_t error, unsigned
 	struct klc_stats *st;
 	struct rq_info *r;
 
+	BENCH_SPLIT_COUNT(block_rq_complete, is_broker());
 	BENCH_FLOOR_RETURN();
 	r = bpf_map_lookup_elem(&rqs, &key);
 	if (!r) {
@@ -795,6 +804,7 @@ int BPF_PROG(block_rq_complete, struct request *rq, blk_status_t error, unsigned
 SEC("tp_btf/jbd2_start_commit")
 int BPF_PROG(jbd2_start_commit, journal_t *journal, transaction_t *commit)
 {
+	BENCH_SPLIT_COUNT(jbd2_start_commit, is_broker());
 	BENCH_FLOOR_RETURN();
 	__u64 key = (__u64)BPF_CORE_READ(journal, j_fs_dev, bd_dev) << 32 |
 		    (__u32)BPF_CORE_READ(commit, t_tid);
@@ -807,6 +817,7 @@ int BPF_PROG(jbd2_start_commit, journal_t *journal, transaction_t *commit)
 SEC("tp_btf/jbd2_end_commit")
 int BPF_PROG(jbd2_end_commit, journal_t *journal, transaction_t *commit)
 {
+	BENCH_SPLIT_COUNT(jbd2_end_commit, is_broker());
 	BENCH_FLOOR_RETURN();
 	__u32 dev = BPF_CORE_READ(journal, j_fs_dev, bd_dev);
 	__u32 tid = BPF_CORE_READ(commit, t_tid);
@@ -832,6 +843,7 @@ int BPF_PROG(jbd2_end_commit, journal_t *journal, transaction_t *commit)
 SEC("tp_btf/jbd2_run_stats")
 int BPF_PROG(jbd2_run_stats, dev_t dev, tid_t tid, struct transaction_run_stats_s *rs)
 {
+	BENCH_SPLIT_COUNT(jbd2_run_stats, is_broker());
 	BENCH_FLOOR_RETURN();
 	struct klc_jbd2_run_event *e = event_reserve(sizeof(*e), KLC_EV_JBD2_RUN);
 
@@ -861,6 +873,7 @@ int BPF_PROG(jbd2_handle_stats, dev_t dev, tid_t tid, unsigned int type, unsigne
 {
 	struct klc_jbd2_handle_event *e;
 
+	BENCH_SPLIT_COUNT(jbd2_handle_stats, is_broker());
 	BENCH_FLOOR_RETURN();
 	if (!is_broker())
 		return 0;
@@ -892,6 +905,7 @@ int BPF_PROG(balance_dirty_pages, struct bdi_writeback *wb, struct dirty_throttl
 {
 	struct klc_dirty_throttle_event *e;
 
+	BENCH_SPLIT_COUNT(balance_dirty_pages, is_broker());
 	BENCH_FLOOR_RETURN();
 	if (!is_broker())
 		return 0;
@@ -917,6 +931,7 @@ int BPF_PROG(folio_wait_writeback, struct folio *folio, struct address_space *ma
 {
 	struct klc_folio_wait_event *e;
 
+	BENCH_SPLIT_COUNT(folio_wait_writeback, is_broker());
 	BENCH_FLOOR_RETURN();
 	if (!is_broker() || !mapping)
 		return 0;

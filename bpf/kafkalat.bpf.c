@@ -44,6 +44,7 @@ static __always_inline struct kw_win *read_window(void)
 #include "arrival.h"
 #include "fdtable.h"
 #include "bench_floor.h"
+#include "bench_split.h"
 #include "syscall_nr.h"
 #define RING_STATS     struct klt_stats
 #define RING_LOST_TYPE KLT_EV_LOST
@@ -175,6 +176,12 @@ static __always_inline int port_watched(__u16 port)
 		if (i < targ_nports && targ_ports[i] == port)
 			return 1;
 	return 0;
+}
+
+/* sk, which may be NULL, is a socket on a watched port. */
+static __always_inline int sk_port_watched(struct sock *sk)
+{
+	return sk && port_watched(sk->__sk_common.skc_num);
 }
 
 /* fd -> struct sock of a TCP connection, or NULL (CO-RE through the fdtable). */
@@ -941,6 +948,7 @@ int BPF_PROG(sk_data_ready, struct sock *sk)
 	__u64 now;
 	__s64 free;
 
+	BENCH_SPLIT_COUNT(sk_data_ready, port_watched(sk->__sk_common.skc_num));
 	BENCH_FLOOR_RETURN();
 	/* the local port first: a load and a compare send most sockets away
 	 * (on loopback, the client's own) before the hash lookup */
@@ -974,6 +982,8 @@ int BPF_PROG(sk_data_ready, struct sock *sk)
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(inet_sock_set_state, struct sock *sk, int oldstate, int newstate)
 {
+	BENCH_SPLIT_COUNT(inet_sock_set_state,
+			  sk->sk_protocol == IPPROTO_TCP && port_watched(sk->__sk_common.skc_num));
 	BENCH_FLOOR_RETURN();
 	if (sk->sk_protocol != IPPROTO_TCP || !port_watched(sk->__sk_common.skc_num))
 		return 0;
@@ -998,6 +1008,7 @@ int BPF_PROG(net_dev_queue, struct sk_buff *skb)
 	__u64 key;
 	__u32 end;
 
+	BENCH_SPLIT_COUNT(net_dev_queue, sk_port_watched(skb->sk));
 	BENCH_FLOOR_RETURN();
 	if (!tx_waiting_socks)
 		return 0;
@@ -1048,6 +1059,7 @@ static __always_inline int enter_watched(long id, __u64 fd, __u64 addr, __u64 ar
 SEC("tp_btf/sys_enter")
 int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 {
+	BENCH_SPLIT_COUNT(sys_enter, is_broker());
 	BENCH_FLOOR_RETURN();
 	if (!is_broker())
 		return 0;
@@ -1065,6 +1077,7 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 SEC("tracepoint")
 int sock_enter3(struct trace_event_raw_sys_enter *ctx)
 {
+	BENCH_SPLIT_COUNT(sock_enter3, is_broker());
 	BENCH_FLOOR_RETURN();
 	if (!is_broker())
 		return 0;
@@ -1074,6 +1087,7 @@ int sock_enter3(struct trace_event_raw_sys_enter *ctx)
 SEC("tracepoint")
 int sock_enter4(struct trace_event_raw_sys_enter *ctx)
 {
+	BENCH_SPLIT_COUNT(sock_enter4, is_broker());
 	BENCH_FLOOR_RETURN();
 	if (!is_broker())
 		return 0;
@@ -1084,6 +1098,7 @@ int sock_enter4(struct trace_event_raw_sys_enter *ctx)
 SEC("tracepoint")
 int sock_enter1(struct trace_event_raw_sys_enter *ctx)
 {
+	BENCH_SPLIT_COUNT(sock_enter1, is_broker());
 	BENCH_FLOOR_RETURN();
 	if (!is_broker())
 		return 0;
@@ -1095,6 +1110,7 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 {
 	long nr;
 
+	BENCH_SPLIT_COUNT(sys_exit, is_broker());
 	BENCH_FLOOR_RETURN();
 	if (!is_broker())
 		return 0;
@@ -1111,6 +1127,7 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 SEC("tracepoint")
 int sock_exit(struct trace_event_raw_sys_exit *ctx)
 {
+	BENCH_SPLIT_COUNT(sock_exit, is_broker());
 	BENCH_FLOOR_RETURN();
 	if (!is_broker())
 		return 0;

@@ -21,8 +21,15 @@ writeback) against no kafkalat at all, and against kafkalat --no-causes:
     built into OUT/floor with -DKLT_BENCH_FLOOR, bpf/bench_floor.h): its BPF
     time per request, the broker's CPU per request, and its throughput and
     p99 pairs, so the cost of kafkalat's work is told from the price of the
-    hooks themselves.
-BENCH_STATS_ONLY=1 skips the throughput and p99 pairs (about two minutes).
+    hooks themselves;
+  - whose runs the BPF time is, kafkalat's and the floor's at both rates:
+    each program's runs and ns per request for the broker and for other
+    processes (the load generator is on this host), from the counts of the
+    same builds made to count (OUT/split, OUT/split-floor,
+    -DKLT_BENCH_SPLIT, bpf/bench_split.h) and the unmodified builds' ns per
+    run when attached to an idle broker while the load goes to another
+    (scripts/bench_split.py).
+BENCH_STATS_ONLY=1 skips the throughput and p99 pairs (about three minutes).
 """
 import json
 import os
@@ -34,8 +41,9 @@ import subprocess
 import sys
 import tempfile
 
-from benchlib import boot_ci, cpu_s, lost_events, prog_delta, prog_stats, prog_sum
-from benchlib import start_refbroker, start_tracer, stop_tracer, tracer_prog_ids
+from benchlib import boot_ci, cpu_s, lost_events, prog_stats, start_refbroker, start_tracer
+from benchlib import stop_tracer, tracer_prog_ids
+from bench_split import diff_pairs, read_counts, report, split, sum_pairs
 
 BUILD = os.environ.get("OUT", "build")
 PAIRS = int(os.environ.get("BENCH_PAIRS", "16"))
@@ -43,10 +51,13 @@ RUN_S = float(os.environ.get("BENCH_SECONDS", "3"))
 FIXED_RATE = int(os.environ.get("BENCH_FIXED_RATE", "5000"))
 STATS_RUNS = int(os.environ.get("BENCH_STATS_RUNS", "3"))
 # 1: only the exact figures (BPF time, kafkalat's and the broker's CPU per
-# request) from the bpf_stats runs, no A/B pairs: a minute instead of ten
+# request, whose runs) from the bpf_stats runs, no A/B pairs: three minutes
+# instead of about twenty
 STATS_ONLY = os.environ.get("BENCH_STATS_ONLY") == "1"
 OTHER_PAIRS = int(os.environ.get("BENCH_OTHER_PAIRS", "8"))
-FLOOR_BUILD = os.path.join(BUILD, "floor")
+# the builds other than BUILD, by mode (make bench builds them)
+BUILDS = {"floor": os.path.join(BUILD, "floor"), "split": os.path.join(BUILD, "split"),
+          "split-floor": os.path.join(BUILD, "split-floor")}
 
 
 def run_load(port, rate):
@@ -62,25 +73,32 @@ def run_load(port, rate):
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
-def one_run(broker, port, mode, rate, tmp):
-    """mode: None (no kafkalat), "all", "sockets" (--no-causes) or "floor"
-    (every hook, programs that return at once)."""
+def one_run(broker, port, mode, rate, tmp, load_port=None):
+    """mode: None (no kafkalat), "all", "sockets" (--no-causes), "floor"
+    (every hook, programs that return at once), "split" or "split-floor"
+    (those two counting whose runs they are). kafkalat traces broker on
+    port; the load goes to load_port, port unless given."""
     extra = ["--no-causes"] if mode == "sockets" else []
-    build = FLOOR_BUILD if mode == "floor" else None
-    tracer = start_tracer(broker.pid, port, tmp, "bench_causes", extra, build) if mode else None
+    tracer = (start_tracer(broker.pid, port, tmp, "bench_causes", extra, BUILDS.get(mode))
+              if mode else None)
+    counting = mode in ("split", "split-floor")
     try:
         ids = tracer_prog_ids(tracer.pid) if tracer else set()
         b0, t0 = cpu_s(broker.pid), cpu_s(tracer.pid) if tracer else 0
         s0 = prog_stats(ids) if tracer else {}
-        load = run_load(port, rate)
+        c0 = read_counts(tracer.pid) if counting else {}
+        load = run_load(load_port or port, rate)
+        c1 = read_counts(tracer.pid) if counting else {}
         s1 = prog_stats(ids) if tracer else {}
         t1, b1 = cpu_s(tracer.pid) if tracer else 0, cpu_s(broker.pid)
     finally:
         summary = stop_tracer(tracer) if tracer else None
+    if counting and not c1:
+        sys.exit(f"bench_causes: {BUILDS[mode]}/kafkalat holds no bench_split map")
     reqs = load["produce_requests"] or 0
-    progs = prog_delta(s0, s1)
     return {"reqs": reqs, "rate": reqs / load["duration_s"], "p99": load["latency_us"]["p99"],
-            "broker_cpu": b1 - b0, "tracer_cpu": t1 - t0, "progs": progs, "summary": summary}
+            "broker_cpu": b1 - b0, "tracer_cpu": t1 - t0, "progs": diff_pairs(s1, s0),
+            "counts": diff_pairs(c1, c0), "summary": summary}
 
 
 def pairs(broker, port, mode, rate, tmp, label, base_mode=None):
@@ -117,10 +135,16 @@ def report_pairs(label, base, traced, what, versus="with/without"):
 def main():
     if os.geteuid() != 0:
         sys.exit("bench_causes: needs root (BPF)")
+    for build in BUILDS.values():
+        if not os.access(f"{build}/kafkalat", os.X_OK):
+            sys.exit(f"bench_causes: {build}/kafkalat missing (make bench builds it)")
     tmp = tempfile.mkdtemp(prefix="kafkalat-bench-causes.", dir="/dev/shm")
     with open("/proc/sys/kernel/bpf_stats_enabled") as f:
         stats_before = f.read().strip()
     broker, port = start_refbroker(os.path.join(tmp, "log"), 64 << 20, "bench_causes")
+    # traced while idle, the load going to broker: every run is another
+    # process's, so its ns per run is the early exit's (whose_runs)
+    idle, idle_port = start_refbroker(os.path.join(tmp, "idle-ref"), 1 << 20, "bench_causes")
     try:
         run_load(port, 0)  # warm-up: topic, segments, connections
         if not STATS_ONLY:
@@ -142,14 +166,21 @@ def main():
         stats = [one_run(broker, port, "all", 0, tmp) for _ in range(STATS_RUNS)]
         stats_fixed = [one_run(broker, port, "all", FIXED_RATE, tmp) for _ in range(STATS_RUNS)]
         stats_floor = [one_run(broker, port, "floor", 0, tmp) for _ in range(STATS_RUNS)]
+        stats_floor_fixed = [one_run(broker, port, "floor", FIXED_RATE, tmp)
+                             for _ in range(STATS_RUNS)]
+        whose = whose_runs(broker, port, idle, idle_port, tmp, {
+            ("all", 0): stats, ("all", FIXED_RATE): stats_fixed,
+            ("floor", 0): stats_floor, ("floor", FIXED_RATE): stats_floor_fixed})
+        idle_own = idle_own_runs(idle, idle_port, port, tmp)
         with open("/proc/sys/kernel/bpf_stats_enabled", "w") as f:
             f.write(stats_before)
         other = other_process_cost(tmp)
     finally:
         with open("/proc/sys/kernel/bpf_stats_enabled", "w") as f:
             f.write(stats_before)
-        broker.send_signal(signal.SIGTERM)
-        broker.wait(timeout=20)
+        for b in (broker, idle):
+            b.send_signal(signal.SIGTERM)
+            b.wait(timeout=20)
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"kafkalat bench (causes): reference broker on tmpfs, {PAIRS} alternating pairs of "
           f"{RUN_S:.0f} s, 100 B messages, 1 message/request")
@@ -158,15 +189,21 @@ def main():
               f"{statistics.median(r['rate'] for r in max_all[0]):.0f} req/s (the highest it "
               f"sustains here, one producer connection)")
     for label, runs in (("max rate", stats), (f"{FIXED_RATE} msg/s", stats_fixed),
-                        ("max rate, floor: programs that return at once", stats_floor)):
+                        ("max rate, floor: programs that return at once", stats_floor),
+                        (f"{FIXED_RATE} msg/s, floor", stats_floor_fixed)):
         reqs = sum(r["reqs"] for r in runs)
-        total = prog_sum(r["progs"] for r in runs)
+        total = sum_pairs(r["progs"] for r in runs)
         ns = sum(v[0] for v in total.values())
         print(f"  BPF time per produce request    {ns / reqs:.0f} ns at {label} "
               f"({STATS_RUNS} runs, bpf_stats on; all programs):")
         for k, (pns, cnt) in sorted(total.items(), key=lambda kv: -kv[1][0]):
             print(f"      {k:<20} {pns / reqs:7.0f} ns/request  {cnt / reqs:6.2f} runs/request  "
                   f"{pns / max(cnt, 1):6.0f} ns/run")
+    for (mode, rate), rows in whose.items():
+        report(f"{'every probe' if mode == 'all' else 'floor'}, "
+               f"{f'{rate} msg/s' if rate else 'max rate'}", rows)
+    print(f"  early exits timed on an idle broker: {idle_own[0]} of {idle_own[1]} runs were its "
+          "own (counting build, max rate)")
     if STATS_ONLY:
         print(f"  kafkalat CPU per request        {cpu_per_req(stats, 'tracer_cpu'):.2f} us "
               f"(bpf_stats runs, max rate), "
@@ -201,6 +238,32 @@ def main():
     report_pairs(f"every probe / floor, {FIXED_RATE} msg/s", *fixed_work, "p99", "with/floor")
     report_other(other)
     report_attribution(traced + fixed_all[1])
+
+
+def whose_runs(broker, port, idle, idle_port, tmp, timed):
+    """For each (mode, rate) of timed (the bpf_stats runs of the unmodified
+    build): split()'s rows, from STATS_RUNS runs of its counting build
+    against broker and STATS_RUNS of the unmodified build tracing the idle
+    broker while the load goes to broker."""
+    out = {}
+    for (mode, rate), runs in timed.items():
+        counting = "split" if mode == "all" else "split-floor"
+        counts = [one_run(broker, port, counting, rate, tmp)["counts"]
+                  for _ in range(STATS_RUNS)]
+        exits = [one_run(idle, idle_port, mode, rate, tmp, port)["progs"]
+                 for _ in range(STATS_RUNS)]
+        out[(mode, rate)] = split(sum_pairs(r["progs"] for r in runs),
+                                  sum(r["reqs"] for r in runs), sum_pairs(counts),
+                                  sum_pairs(exits))
+    return out
+
+
+def idle_own_runs(idle, idle_port, port, tmp):
+    """(the idle broker's runs, every run) of the counting build tracing it
+    while the load goes to the other broker, at the highest rate: the early
+    exit's timing assumes the first is nothing."""
+    counts = one_run(idle, idle_port, "split", 0, tmp, port)["counts"]
+    return sum(b for _, b in counts.values()), sum(o + b for o, b in counts.values())
 
 
 def other_process_cost(tmp):

@@ -40,8 +40,9 @@ import subprocess
 import sys
 import tempfile
 
-from benchlib import cpu_ns, lost_events, prog_delta, prog_stats, start_tracer
-from benchlib import stop_tracer, tracer_prog_ids
+from bench_split import diff_pairs
+from benchlib import cpu_ns, lost_events, prog_stats, start_tracer, stop_tracer
+from benchlib import tracer_prog_ids
 
 BUILD = os.environ.get("OUT", "build")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -180,7 +181,7 @@ def one_run(cluster, mode, consumers, tmp):
         sys.exit(f"{WHO}: no produce request counted ({mode}, {consumers} consumers)")
     leader = next((b for b in summary.get("brokers") or [] if b.get("pid") == pids[0]), {})
     cons = load.get("consumers") or {}
-    delta = prog_delta(s0, s1)
+    delta = diff_pairs(s1, s0)
     progs = {k: ns / reqs for k, (ns, _) in delta.items()}
     return {"reqs": reqs, "bpf": sum(progs.values()), "progs": progs,
             "runs": sum(c for _, c in delta.values()) / reqs,

@@ -1,7 +1,7 @@
 """Pieces shared by kafkalat's benchmark and soak scripts (scripts/bench*.py,
 scripts/soak.py): process CPU time, the reference broker, a kafkalat tracer
-started and stopped around a run, its BPF programs and their run-time
-statistics, its lost events, a bootstrap interval."""
+started and stopped around a run, its BPF programs and maps and their
+run-time statistics, its lost events, a bootstrap interval."""
 import json
 import os
 import random
@@ -79,16 +79,25 @@ def stop_tracer(t):
     return json.loads(out.strip().splitlines()[-1])
 
 
-def tracer_prog_ids(pid):
-    """The BPF programs this kafkalat holds (not other instances')."""
+def _fdinfo_ids(pid, field):
     ids = set()
     for fd in os.listdir(f"/proc/{pid}/fdinfo"):
         try:
             with open(f"/proc/{pid}/fdinfo/{fd}") as f:
-                ids.update(int(l.split()[1]) for l in f if l.startswith("prog_id:"))
+                ids.update(int(l.split()[1]) for l in f if l.startswith(field))
         except OSError:
             pass
     return ids
+
+
+def tracer_prog_ids(pid):
+    """The BPF programs this kafkalat holds (not other instances')."""
+    return _fdinfo_ids(pid, "prog_id:")
+
+
+def tracer_map_ids(pid):
+    """The BPF maps this kafkalat holds."""
+    return _fdinfo_ids(pid, "map_id:")
 
 
 def prog_stats(ids):
@@ -102,22 +111,6 @@ def prog_stats(ids):
             ns, cnt = out.get(p.get("name"), (0, 0))
             out[p.get("name")] = (ns + p.get("run_time_ns", 0), cnt + p.get("run_cnt", 0))
     return out
-
-
-def prog_delta(before, after):
-    """What each program ran between two prog_stats: {name: (ns, runs)}."""
-    return {k: (v[0] - before.get(k, (0, 0))[0], v[1] - before.get(k, (0, 0))[1])
-            for k, v in after.items()}
-
-
-def prog_sum(deltas):
-    """Several runs' prog_delta added up: {name: (ns, runs)}."""
-    total = {}
-    for d in deltas:
-        for k, (ns, cnt) in d.items():
-            t = total.get(k, (0, 0))
-            total[k] = (t[0] + ns, t[1] + cnt)
-    return total
 
 
 def lost_events(summary):

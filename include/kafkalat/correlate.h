@@ -191,10 +191,12 @@ void corr_set_read_fn(struct corr *c, corr_complete_fn on_read, void *ctx);
 int corr_feed(struct corr *c, const void *data, size_t len);
 /* The run ended: requests still waiting are counted unmatched (in flight). */
 void corr_finish(struct corr *c);
-/* The traced brokers exited (--follow): every connection is gone with
- * them, its requests still waiting counted unmatched (closed), so none can
- * match a later process's responses. Returns how many were counted. */
-uint64_t corr_end_connections(struct corr *c);
+/* Process tgid, a traced broker, exited: its connections are gone with
+ * it, their requests still waiting counted unmatched (closed), so none can
+ * match a later process's responses; with unowned, also those of the
+ * connections whose process is unknown (no KLT_EV_CONN seen). Returns how
+ * many were counted. */
+uint64_t corr_end_connections(struct corr *c, uint32_t tgid, bool unowned);
 /* Ring buffer records were lost at an unknown place (an event dump of ABI
  * 4 or older, whose stream has no loss records): requests then waiting are
  * counted unmatched (lost) rather than guessed. */

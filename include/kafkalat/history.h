@@ -33,8 +33,11 @@ struct history;
  * none of the latter completed block_window_ns before the newest. */
 struct history *history_new(uint32_t max_commits, uint32_t max_block, uint64_t block_window_ns);
 void history_free(struct history *h);
-/* Each returns 0, 1 when the oldest record gave way, or -EINVAL when the
- * end is before the start (not kept). */
+/* Bytes its timelines hold. */
+uint64_t history_bytes(const struct history *h);
+/* Each returns 0, 1 when the oldest record gave way (a block request: or
+ * itself, with no memory to grow the timeline), or -EINVAL when the end is
+ * before the start (not kept). */
 int history_add_commit(struct history *h, uint32_t dev, uint64_t t_start, uint64_t t_end);
 int history_add_block(struct history *h, uint32_t dev, uint64_t t_issue, uint64_t t_complete);
 

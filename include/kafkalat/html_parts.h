@@ -38,6 +38,7 @@ struct html_col {
 	uint64_t heat[HTML_HEAT_BINS];
 	uint64_t tail_ns; /* >= p99 summed latency (band_time total_ns) */
 	double root_pct[ATTRIB_CAUSES];
+	struct report_loss loss; /* its intervals' */
 };
 
 struct html_cols {
@@ -61,6 +62,13 @@ void html_cols_free(struct html_cols *c);
 uint64_t html_heat_edge(unsigned int k);
 /* The client's latency, merged: the JSON report's (agg), else REC_M_LATENCY. */
 const struct hist *html_latency(const struct rec *r);
+
+struct scale;
+/* A red mark along y (the plot's top) over each column with a loss, its
+ * tooltip the text report's loss line, its counts in data- attributes;
+ * and a legend entry at legend when any. Returns the columns marked. */
+uint32_t html_loss_marks(FILE *out, const struct html_cols *cols, const struct scale *x, double y,
+			 int legend);
 
 /* Each writes its <section>. -ENOMEM only from the flame graph. */
 void html_spectrum(struct html_ctx *c);

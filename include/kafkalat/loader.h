@@ -103,9 +103,13 @@ void loader_set_tgids(uint32_t *tgids, uint32_t *ntgids, const int *pids, int np
 /* Deletes every entry of a hash map whose key begins with the u32 tgid
  * (a dead process's state); returns how many went, or -errno. */
 int loader_forget_tgid(struct bpf_map *map, uint32_t tgid);
-/* Every value of an array map zeroed (a broker's per-slot state, when
- * --follow gives the slots to the next processes): 0, or -errno. */
-int loader_zero_array(struct bpf_map *map);
+/* --follow: one slot of that set changed in place, the count unchanged:
+ * a program reads the old process or the new, and the other brokers stay
+ * traced throughout. pid -1 (no process's tgid) empties the slot. */
+void loader_set_tgid(uint32_t *tgids, int slot, int pid);
+/* Values [first, first + n) of an array map zeroed (a broker's per-slot
+ * state, when --follow gives its slot to its next process): 0, or -errno. */
+int loader_zero_range(struct bpf_map *map, uint32_t first, uint32_t n);
 
 /* The reader and the links; the caller then destroys its skeleton. */
 void loader_destroy(struct loader *l);

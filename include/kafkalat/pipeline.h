@@ -58,8 +58,8 @@ struct pipeline_config {
 	 * replay: the dump's KLT_EV_PEER records say). */
 	int (*peer_fn)(void *ctx, const struct corr_request *r, uint32_t *tgid);
 	void *peer_ctx;
-	/* --follow: the broker's lives are kept (pipeline_broker_attached,
-	 * pipeline_broker_exited), intervals say their gap, the summary and
+	/* --follow: the brokers' lives are kept (pipeline_broker_attached,
+	 * pipeline_broker_exited), intervals say their gaps, the summary and
 	 * the recording's trailer list the lives */
 	bool follow;
 };
@@ -101,14 +101,17 @@ uint32_t pipeline_advance(struct pipeline *p, uint64_t now_ns, uint32_t max);
  * at now_ns (CLOCK_MONOTONIC), which places its gap under --follow; when is
  * the time of day it is stamped with. */
 void pipeline_interval(struct pipeline *p, uint64_t now_ns, double secs, const char *when);
-/* --follow: the brokers pids are traced from now_ns (CLOCK_MONOTONIC), the
- * run's start for the first ones. 0 or -ENOMEM/-ERANGE (then not counted
- * apart). */
-int pipeline_broker_attached(struct pipeline *p, uint64_t now_ns, const int *pids, int npids);
-/* --follow: the brokers exited and every record of theirs is in: their
- * connections end, the requests left waiting are counted unmatched
- * (closed) in the life that ends at now_ns. Returns how many. */
-uint64_t pipeline_broker_exited(struct pipeline *p, uint64_t now_ns);
+/* --follow: broker (0, 1, ...: the run's brokers in the order found) is
+ * process pid from now_ns (CLOCK_MONOTONIC), the run's start for the first
+ * ones: its next life. 0 or -ENOMEM/-ERANGE (then not counted apart). */
+int pipeline_broker_attached(struct pipeline *p, uint64_t now_ns, int broker, int pid);
+/* Process pid, one of the brokers, exited and every record of its is in:
+ * its connections end, the requests left waiting are counted unmatched
+ * (closed), under --follow in broker's life that ends at now_ns. The
+ * connections of no known process end too when no broker is left
+ * (others_left false). Returns how many were counted. */
+uint64_t pipeline_broker_exited(struct pipeline *p, uint64_t now_ns, int broker, int pid,
+				bool others_left);
 /* The recording's first interval starts now (CLOCK_MONOTONIC ns). */
 void pipeline_record_begin(struct pipeline *p, uint64_t now_ns);
 /* The recording's interval of the requests completed since the last one,

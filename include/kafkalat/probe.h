@@ -48,9 +48,9 @@ int probe_exit(const struct probe *p);
 const char *probe_syscall_fallback(const struct probe *p);
 void probe_destroy(struct probe *p);
 
-/* --follow (probe_opts.follow): the brokers traced from now on (npids 0:
- * none). */
-void probe_follow(struct probe *p, const int *pids, int npids);
+/* --follow (probe_opts.follow): broker slot (its index in pids) is
+ * process pid from now on (-1: none); the other slots are untouched. */
+void probe_follow(struct probe *p, int slot, int pid);
 /* The connections the kernel side kept for a process that exited: deleted.
  * Returns how many entries went, or -errno. */
 int probe_forget(struct probe *p, int tgid);

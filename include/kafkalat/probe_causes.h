@@ -53,9 +53,10 @@ int causes_prog_stats(struct causes *c, struct loader_prog_stats *out, int max);
 void causes_runs(const struct causes *c, struct probe_runs *out);
 const char *causes_error(const struct causes *c);
 void causes_destroy(struct causes *c);
-/* --follow (causes_opts.follow): the brokers traced from now on (npids 0:
- * none). */
-void causes_follow(struct causes *c, const int *pids, int npids);
+/* --follow (causes_opts.follow): broker slot (its index in pids) is
+ * process pid from now on (-1: none), with none of the fd bits of the
+ * slot's last process; the other slots are untouched. */
+void causes_follow(struct causes *c, int slot, int pid);
 /* The files the kernel side kept for a process that exited: forgotten.
  * Returns how many entries went, or -errno. */
 int causes_forget(struct causes *c, int tgid);

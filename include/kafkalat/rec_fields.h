@@ -112,6 +112,7 @@ enum {
 	RF_LIFE_START = 2,  /* i64 CLOCK_REALTIME ns */
 	RF_LIFE_END = 3,    /* i64 CLOCK_REALTIME ns; absent while it lived */
 	RF_LIFE_COUNTS = 4, /* packed: requests, produce, records, exit_unmatched */
+	RF_LIFE_BROKER = 5, /* u64: which broker of the run (absent: 0) */
 };
 
 /*

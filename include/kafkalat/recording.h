@@ -173,7 +173,8 @@ struct rec {
 	uint32_t nfolded;
 	struct corr_counts counts;
 	struct klt_stats kernel;
-	struct evdump_stats lost;
+	struct evdump_stats lost; /* the trailers'; a file without one adds its
+				   * intervals' ring totals */
 	struct report_cost cost;
 	double duration_s; /* the longest file's */
 	/* --follow: the broker's lives of every file (CLOCK_REALTIME), and
@@ -181,6 +182,11 @@ struct rec {
 	struct lives lives;
 	uint64_t gap_ns;
 	uint32_t gap_intervals;
+	/* intervals with a loss or touched requests (report_loss_any) */
+	uint32_t loss_intervals;
+	/* the files without a trailer: their intervals' loss, which
+	 * rec_report_run adds to the trailers' (and lost's totals hold) */
+	struct report_loss cut_loss;
 };
 
 /* The first value of key in a file's meta; NULL when absent. */

@@ -53,16 +53,37 @@ struct report_loss {
 };
 
 bool report_loss_any(const struct report_loss *l);
+/* Adds l's counts into to (an interval's into a run's, intervals merged). */
+void report_loss_add(struct report_loss *to, const struct report_loss *l);
+
+/* The two rings a loss is counted in, as the JSON report names them. */
+enum report_ring { REPORT_RING_SOCKET, REPORT_RING_CAUSES, REPORT_RINGS };
+/* "socket", "causes"; NULL out of range. */
+const char *report_ring_name(unsigned int ring);
+/* The records the kernel lost in a ring, every kind. */
+uint64_t report_loss_ring(const struct report_loss *l, unsigned int ring);
+/* One kind of a ring by its JSON name (socket_kinds, causes_kinds). */
+typedef void (*report_loss_kind_fn)(void *ctx, const char *kind, uint64_t n);
+/* Calls fn for the ring's kinds that have a name, in kind order: all of
+ * them when zeros (a metric's series stay present), else those with a
+ * count (the JSON's lists). Every format names the kinds through it. */
+void report_loss_kinds(const struct report_loss *l, unsigned int ring, bool zeros,
+		       report_loss_kind_fn fn, void *ctx);
 /* "loss": whether any, and "lost": the counts by ring and kind and the
  * requests touched (docs/json.md). */
 void report_loss_json(struct json *j, const struct report_loss *l);
+/* A ring's loss as the text report writes it: "3 (response 2, sent 1)". */
+void report_loss_ring_text(FILE *out, const struct report_loss *l, unsigned int ring);
 /* One line, when there was any loss. */
 void report_loss_text(FILE *out, const struct report_loss *l, const char *prefix);
 
-/* An interval of a --follow run: the time in it with no broker attached,
- * and the brokers traced in it. */
+/* An interval of a --follow run: the time in it with some broker not
+ * attached, each broker's own (broker_gap_s[0..nbrokers)), and the
+ * processes traced in it. */
 struct report_follow_iv {
 	double gap_s;
+	double broker_gap_s[KLT_MAX_BROKERS];
+	int nbrokers;
 	int pids[KLT_MAX_BROKERS];
 	int npids;
 };

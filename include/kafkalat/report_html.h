@@ -8,7 +8,9 @@
  * compare it with `kafkalat report --format json`. Pure logic.
  *
  * Sections (each <section id=...>): meta, summary, spectrum, over-time,
- * heatmap, composition, flame, tops, commits, kafka-metrics.
+ * heatmap, composition, flame, tops, commits, kafka-metrics. The summary
+ * holds the JSON report's "lost" (by ring and kind, the requests touched);
+ * the charts over time mark the intervals with a loss in red.
  */
 #ifndef KAFKALAT_REPORT_HTML_H
 #define KAFKALAT_REPORT_HTML_H

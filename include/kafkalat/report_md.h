@@ -7,8 +7,10 @@
  * the change in %); the tail composition by band (requests, latency, the
  * top phases and causes by mean share, as the text summary's table); the
  * top partitions and clients behind >= p99; the text summary's closing
- * sentence, quoted; and always the lost events and unmatched requests, so
- * a reader sees what the figures miss. Text from the recording (hosts,
+ * sentence, quoted; and always what the figures miss: the lost events, the
+ * unmatched requests, the loss by ring and kind with the requests it
+ * touched (the JSON report's "lost"), and a table of the intervals with a
+ * loss (the first 20). Text from the recording (hosts,
  * labels, partitions) is escaped: '|' and newlines cannot break a table.
  */
 #ifndef KAFKALAT_REPORT_MD_H

@@ -16,6 +16,11 @@
  *   kafkalat_requests_total                   counter {api}
  *   kafkalat_produce_bytes_total, kafkalat_produce_records_total
  *   kafkalat_lost_events_total                counter {ring}
+ *   kafkalat_lost_events_by_kind_total        counter {ring, kind}, every kind
+ *   kafkalat_touched_requests_total           counter, the loss touched them
+ *   kafkalat_produce_touched_requests_total   counter, of which Produce
+ *   kafkalat_produce_unattributed_lost_causes_total counter
+ *   kafkalat_loss_intervals                   gauge, intervals with a loss
  *   kafkalat_unmatched_requests_total         counter {reason}, every API
  *   kafkalat_produce_unmatched_requests_total counter {reason}, of which Produce
  *   kafkalat_unmatched_responses_total

@@ -147,10 +147,16 @@ struct live {
 	struct rec_writer *rec;
 	pid_t child;
 	int child_status;
-	/* --follow: the brokers exited and no process listens yet (pids still
-	 * names the dead ones); the last way finding one failed, said once */
-	bool waiting;
-	int follow_err;
+	/* each broker of the run, by its slot in pids */
+	struct followed {
+		/* it exited (pids names the dead process); with --follow, no
+		 * process listens on its ports yet */
+		bool gone;
+		/* the run's ports its next process is looked for on: those it
+		 * listened on, and those no broker of the run listened on */
+		bool ports[KLT_MAX_PORTS];
+		int find_err; /* the last way finding its next process failed, said once */
+	} brokers[KLT_MAX_BROKERS];
 };
 
 static uint64_t now_ns(clockid_t clk)
@@ -636,7 +642,7 @@ static bool broker_gone(int pid)
 	return p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
 }
 
-/* The run ends when no traced broker is left. */
+/* No traced broker is left (the attach ends before tracing began). */
 static bool brokers_gone(const struct live *lv)
 {
 	for (int i = 0; i < lv->npids; i++)
@@ -645,95 +651,164 @@ static bool brokers_gone(const struct live *lv)
 	return true;
 }
 
-/* ---- --follow: from one life of the broker to the next ---- */
+/* ---- each broker's exit and, with --follow, its next process ---- */
 
-/* The traced set, in both objects: the programs keep running, their maps,
- * stack ids and connection ids go on (docs/design.md, "Following a
- * restarted broker"). */
-static void follow_pids(struct live *lv, const int *pids, int n)
+/* Each broker's ports (struct followed), from what it listens on at the
+ * start of tracing. */
+static void claim_ports(struct live *lv)
 {
-	probe_follow(lv->probe, pids, n);
+	const struct cli_opts *o = lv->o;
+	bool owned[KLT_MAX_PORTS] = {false};
+
+	for (int i = 0; i < lv->npids; i++) {
+		bool *mine = lv->brokers[i].ports;
+
+		if (target_listening_ports("/proc", lv->pids[i], o->ports, o->nports, mine) < 0)
+			memset(mine, 0, sizeof(lv->brokers[i].ports));
+		for (int k = 0; k < o->nports; k++)
+			owned[k] |= mine[k];
+	}
+	for (int i = 0; i < lv->npids; i++)
+		for (int k = 0; k < o->nports; k++)
+			lv->brokers[i].ports[k] |= !owned[k];
+}
+
+/* The ports of broker slot, into ports[]: how many. */
+static int slot_ports(const struct live *lv, int slot, uint16_t *ports)
+{
+	int n = 0;
+
+	for (int k = 0; k < lv->o->nports; k++)
+		if (lv->brokers[slot].ports[k])
+			ports[n++] = lv->o->ports[k];
+	return n;
+}
+
+/* Broker slot is process pid from now on, in both objects (-1: none):
+ * the programs keep running, the other brokers stay traced, maps, stack
+ * ids and connection ids go on (docs/design.md, "Following a restarted
+ * broker"). */
+static void follow_slot(struct live *lv, int slot, int pid)
+{
+	probe_follow(lv->probe, slot, pid);
 	if (lv->causes)
-		causes_follow(lv->causes, pids, n);
+		causes_follow(lv->causes, slot, pid);
+}
+
+/* What the rings hold now, read to its end, however long it takes: a
+ * process that exited made all its records before. */
+static void read_rings(struct live *lv)
+{
+	do {
+		lv->burst_start = now_ns(CLOCK_MONOTONIC);
+		lv->burst_cut = false;
+	} while (probe_poll(lv->probe, 0) >= 0 && lv->burst_cut);
+	do {
+		lv->burst_start = now_ns(CLOCK_MONOTONIC);
+		lv->burst_cut = false;
+	} while (drain_causes(lv, now_ns(CLOCK_MONOTONIC)) >= 0 && lv->burst_cut);
+	lv->burst_cut = false;
 }
 
 /*
- * The brokers exited. Every record they made is in the rings (they made
- * them before exiting): read it all, then end their connections, so that a
- * request left waiting is counted unanswered and never matched to the next
- * process's responses, and forget what the kernel side kept of them.
+ * Broker slot's process exited, its records read: its connections end, so
+ * that a request it left waiting is counted unanswered (closed) and never
+ * matched to another process's responses; what the kernel side kept of it
+ * goes. With --follow its life ends and its ports are watched.
  */
-static void broker_exited(struct live *lv)
+static void broker_exited(struct live *lv, int slot, int left)
 {
 	const struct cli_opts *o = lv->o;
-	char pids[96], ports[64];
+	uint16_t ports[KLT_MAX_PORTS];
+	char list[64];
+	int pid = lv->pids[slot], n;
 
-	follow_pids(lv, NULL, 0);
-	while (probe_poll(lv->probe, 0) > 0)
-		;
-	drain_causes(lv, now_ns(CLOCK_MONOTONIC));
 	/* the clock read again: a starved reader may have slept since its poll */
-	pipeline_broker_exited(lv->pipe, now_ns(CLOCK_MONOTONIC));
-	for (int i = 0; i < lv->npids; i++) {
-		probe_forget(lv->probe, lv->pids[i]);
-		if (lv->causes)
-			causes_forget(lv->causes, lv->pids[i]);
+	pipeline_broker_exited(lv->pipe, now_ns(CLOCK_MONOTONIC), slot, pid, left > 0);
+	probe_forget(lv->probe, pid);
+	if (lv->causes)
+		causes_forget(lv->causes, pid);
+	if (!o->follow) {
+		if (left)
+			fprintf(stderr, "kafkalat: broker %d exited; tracing the other%s\n", pid,
+				left > 1 ? "s" : "");
+		return;
 	}
-	fmt_pids(lv->pids, lv->npids, pids, sizeof(pids));
-	fmt_ports(o->ports, o->nports, ports, sizeof(ports));
-	fprintf(stderr, "kafkalat: broker%s %s exited; waiting for a new process on port%s %s\n",
-		lv->npids > 1 ? "s" : "", pids, o->nports > 1 ? "s" : "", ports);
-	lv->waiting = true;
-	lv->follow_err = 0;
+	n = slot_ports(lv, slot, ports);
+	fmt_ports(ports, n, list, sizeof(list));
+	fprintf(stderr, "kafkalat: broker %d exited; waiting for a new process on port%s %s\n", pid,
+		n > 1 ? "s" : "", list);
+	lv->brokers[slot].find_err = 0;
 }
 
-/* Waiting: whichever processes listen on the ports now are the next life. */
-static void find_next_broker(struct live *lv)
+/* pid is traced as another broker than slot. */
+static bool traced_elsewhere(const struct live *lv, int slot, int pid)
 {
-	const struct cli_opts *o = lv->o;
-	int pids[KLT_MAX_BROKERS], n = 0, err;
-	char who[128], comm[32] = "?";
+	for (int i = 0; i < lv->npids; i++)
+		if (i != slot && !lv->brokers[i].gone && lv->pids[i] == pid)
+			return true;
+	return false;
+}
 
-	err = target_find_listeners("/proc", o->ports, o->nports, pids, KLT_MAX_BROKERS, &n);
-	if (err || n <= 0) {
-		if (err && err != -ENOENT && err != lv->follow_err)
+/* Broker slot gone: a process listening on its ports that no other broker
+ * is is its next life. */
+static void find_next_broker(struct live *lv, int slot)
+{
+	int pids[KLT_MAX_BROKERS], n = 0, err, k;
+	uint16_t ports[KLT_MAX_PORTS];
+	char comm[32] = "?";
+
+	err = target_find_listeners("/proc", ports, slot_ports(lv, slot, ports), pids,
+				    KLT_MAX_BROKERS, &n);
+	for (k = 0; !err && k < n && traced_elsewhere(lv, slot, pids[k]); k++)
+		;
+	if (err || k == n) {
+		if (err && err != -ENOENT && err != lv->brokers[slot].find_err)
 			fprintf(stderr, "kafkalat: looking for the next broker: %s\n",
 				err == -E2BIG ? "more than 8 processes listen on the ports"
 					      : strerror(-err));
-		lv->follow_err = err;
+		lv->brokers[slot].find_err = err;
 		return;
 	}
-	follow_pids(lv, pids, n);
-	memcpy(lv->pids, pids, sizeof(lv->pids));
-	lv->npids = n;
-	lv->waiting = false;
-	if (pipeline_broker_attached(lv->pipe, now_ns(CLOCK_MONOTONIC), pids, n))
+	follow_slot(lv, slot, pids[k]);
+	lv->pids[slot] = pids[k];
+	lv->brokers[slot].gone = false;
+	if (pipeline_broker_attached(lv->pipe, now_ns(CLOCK_MONOTONIC), slot, pids[k]))
 		fprintf(stderr,
-			"kafkalat: more than %u lives of the broker: this one's requests "
+			"kafkalat: more than %u lives of the brokers: this one's requests "
 			"are not counted apart\n",
 			LIVES_MAX);
-	fmt_pids(pids, n, who, sizeof(who));
-	if (n == 1)
-		target_comm("/proc", pids[0], comm, sizeof(comm));
-	fprintf(stderr, "kafkalat: following new broker%s %s%s%s%s\n", n > 1 ? "s" : "", who,
-		n == 1 ? " (" : "", n == 1 ? comm : "", n == 1 ? ")" : "");
+	target_comm("/proc", pids[k], comm, sizeof(comm));
+	fprintf(stderr, "kafkalat: following new broker %d (%s)\n", pids[k], comm);
 }
 
-/* The brokers' exit ends the run, or with --follow a life of it: NULL, or
- * why the run ends. */
+/* Each broker's exit ends its connections, and with --follow a life of
+ * it; without, the run ends with the last one: NULL, or why it ends. */
 static const char *check_brokers(struct live *lv)
 {
-	if (lv->waiting) {
-		find_next_broker(lv);
-		return NULL;
+	bool exited[KLT_MAX_BROKERS] = {false}, any = false;
+	int left = 0;
+
+	for (int i = 0; i < lv->npids; i++) {
+		if (!lv->brokers[i].gone && broker_gone(lv->pids[i])) {
+			exited[i] = any = lv->brokers[i].gone = true;
+			/* nothing of a pid the system may give again */
+			if (lv->o->follow)
+				follow_slot(lv, i, -1);
+		}
+		left += !lv->brokers[i].gone;
 	}
-	if (!brokers_gone(lv))
-		return NULL;
+	if (any)
+		read_rings(lv);
+	for (int i = 0; i < lv->npids; i++)
+		if (exited[i])
+			broker_exited(lv, i, left);
 	if (!lv->o->follow)
-		return lv->npids > 1 ? "the brokers exited" : "the broker exited";
-	broker_exited(lv);
+		return left ? NULL : lv->npids > 1 ? "the brokers exited" : "the broker exited";
 	/* a process may be listening already */
-	find_next_broker(lv);
+	for (int i = 0; i < lv->npids; i++)
+		if (lv->brokers[i].gone)
+			find_next_broker(lv, i);
 	return NULL;
 }
 
@@ -1201,8 +1276,10 @@ static int trace(struct live *lv)
 	pipeline_clock(lv->pipe, (int64_t)now_ns(CLOCK_REALTIME) - (int64_t)t_start);
 	announce(lv);
 	pipeline_record_begin(lv->pipe, t_start);
-	if (o->follow && pipeline_broker_attached(lv->pipe, t_start, lv->pids, lv->npids))
-		return KLT_EXIT_FAILURE;
+	claim_ports(lv);
+	for (int i = 0; o->follow && i < lv->npids; i++)
+		if (pipeline_broker_attached(lv->pipe, t_start, i, lv->pids[i]))
+			return KLT_EXIT_FAILURE;
 	if (o->record && o->record->cmd && (lv->child = record_spawn(o->record->cmd)) < 0)
 		return KLT_EXIT_FAILURE;
 	start_pacing(lv);

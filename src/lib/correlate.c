@@ -1158,20 +1158,23 @@ void corr_finish(struct corr *c)
 			flow_release(c, cn);
 }
 
-uint64_t corr_end_connections(struct corr *c)
+uint64_t corr_end_connections(struct corr *c, uint32_t tgid, bool unowned)
 {
 	uint64_t before = c->n.unmatched[CORR_UNM_CLOSED];
 
 	for (size_t b = 0; b < CONN_BUCKETS; b++) {
-		struct conn *cn = c->buckets[b], *next;
+		struct conn **pp = &c->buckets[b], *cn;
 
-		for (; cn; cn = next) {
-			next = cn->next;
+		while ((cn = *pp)) {
+			if (cn->tgid != tgid && !(unowned && !cn->tgid)) {
+				pp = &cn->next;
+				continue;
+			}
 			queue_drop_all(c, cn, CORR_UNM_CLOSED);
 			flow_release(c, cn);
+			*pp = cn->next;
 			conn_free(cn);
 		}
-		c->buckets[b] = NULL;
 	}
 	return c->n.unmatched[CORR_UNM_CLOSED] - before;
 }

@@ -18,17 +18,15 @@ struct dev_span {
 };
 
 struct history {
-	struct timeline commits, blocks; /* reserved whole: a record never fails to go in */
+	/* commits: reserved whole, a commit never fails to go in; blocks: every
+	 * device's, a few to thousands a second, grown and shrunk with the
+	 * window's need (a buffer reserved whole would be touched page by page
+	 * as the ring turns, and RSS would creep up for hours: docs/soak.md) */
+	struct timeline commits, blocks;
 	uint32_t max_commits, max_block;
 	uint64_t block_window_ns;
 	uint64_t commits_total; /* ever added */
 };
-
-static int ring_open(struct timeline *r, uint32_t max)
-{
-	timeline_init(r, sizeof(struct dev_span));
-	return timeline_reserve(r, max);
-}
 
 struct history *history_new(uint32_t max_commits, uint32_t max_block, uint64_t block_window_ns)
 {
@@ -39,7 +37,9 @@ struct history *history_new(uint32_t max_commits, uint32_t max_block, uint64_t b
 	h->max_commits = max_commits ? max_commits : 1;
 	h->max_block = max_block ? max_block : 1;
 	h->block_window_ns = block_window_ns;
-	if (ring_open(&h->commits, h->max_commits) || ring_open(&h->blocks, h->max_block)) {
+	timeline_init(&h->commits, sizeof(struct dev_span));
+	timeline_init(&h->blocks, sizeof(struct dev_span));
+	if (timeline_reserve(&h->commits, h->max_commits)) {
 		history_free(h);
 		return NULL;
 	}
@@ -53,6 +53,11 @@ void history_free(struct history *h)
 	timeline_free(&h->commits);
 	timeline_free(&h->blocks);
 	free(h);
+}
+
+uint64_t history_bytes(const struct history *h)
+{
+	return timeline_bytes(&h->commits) + timeline_bytes(&h->blocks);
 }
 
 int history_add_commit(struct history *h, uint32_t dev, uint64_t t_start, uint64_t t_end)
@@ -81,14 +86,15 @@ uint64_t history_commits_after(const struct history *h, uint64_t seen, history_c
 int history_add_block(struct history *h, uint32_t dev, uint64_t t_issue, uint64_t t_complete)
 {
 	struct dev_span b = {.t0 = t_issue, .t1 = t_complete, .dev = dev};
+	int ret;
 
 	if (t_complete < t_issue)
 		return -EINVAL;
-	/* aged out: completed a window before this one (a sum, not a
-	 * difference, so that no time underflows) */
-	while (h->blocks.len && timeline_span(&h->blocks, 0)->t1 + h->block_window_ns < t_complete)
-		timeline_pop(&h->blocks);
-	return timeline_push(&h->blocks, &b, h->max_block);
+	/* aged out: completed a window before this one */
+	if (t_complete > h->block_window_ns)
+		timeline_evict(&h->blocks, t_complete - h->block_window_ns);
+	ret = timeline_push(&h->blocks, &b, h->max_block);
+	return ret == -ENOMEM ? 1 : ret; /* no room to grow: this one gave way */
 }
 
 /* The block requests complete in order: start at the first completing at

@@ -109,6 +109,48 @@ void html_spectrum(struct html_ctx *c)
 	html_section_end(c->out);
 }
 
+#define LOSS_MARK_H 5 /* px, in the top margin: it hides nothing drawn */
+
+uint32_t html_loss_marks(FILE *out, const struct html_cols *cols, const struct scale *x, double y,
+			 int legend)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < cols->n; i++) {
+		const struct html_col *col = &cols->c[i];
+		const struct report_loss *l = &col->loss;
+		double x0 = scale_px(x, col->t0_s), x1 = scale_px(x, col->t1_s);
+
+		if (!report_loss_any(l))
+			continue;
+		fprintf(out,
+			"<rect class=\"loss\" x=\"%.2f\" y=\"%.1f\" width=\"%.2f\" height=\"%d\" "
+			"data-t=\"%.3f\" data-socket=\"%" PRIu64 "\" data-causes=\"%" PRIu64
+			"\" data-touched=\"%" PRIu64 "\" data-touched-produce=\"%" PRIu64
+			"\" data-unattributed=\"%" PRIu64 "\"><title>%.1f-%.1f s: ",
+			x0, y - LOSS_MARK_H - 1, x1 - x0 > 0.5 ? x1 - x0 : 0.5, LOSS_MARK_H,
+			col->t0_s, report_loss_ring(l, REPORT_RING_SOCKET),
+			report_loss_ring(l, REPORT_RING_CAUSES), l->touched, l->produce_touched,
+			l->causes_touched, col->t0_s, col->t1_s);
+		report_loss_text(out, l, "");
+		fputs("</title></rect>\n", out);
+		n++;
+	}
+	if (n && legend >= 0)
+		svg_legend(out, legend, "#d62728", false, "loss (ring full)");
+	return n;
+}
+
+/* The caption's sentence on the marks, when there are any. */
+static void loss_caption(FILE *out, uint32_t marked)
+{
+	if (marked)
+		fprintf(out,
+			" Red marks above the plot: the %u points with records lost (ring full) or "
+			"requests the loss touched; their figures miss those requests.",
+			marked);
+}
+
 static const char *const q_names[HTML_QS] = {"p50", "p99", "p99.9", "max"};
 static const char *const q_colors[HTML_QS] = {"#59a14f", "#4e79a7", "#f28e2b", "#e15759"};
 
@@ -200,6 +242,7 @@ static void time_x(const struct html_ctx *c, struct scale *x)
 void html_over_time(struct html_ctx *c)
 {
 	struct scale x, y;
+	uint32_t marked;
 
 	html_section_begin(c->out, "over-time", "Percentiles over time");
 	if (html_no_intervals(c))
@@ -219,12 +262,14 @@ void html_over_time(struct html_ctx *c)
 	if (c->base)
 		svg_legend(c->out, HTML_QS, "#888888", true, "baseline (dashed)");
 	time_hover(c->out, &c->cols, &x, SVG_MT, CHART_H - SVG_MB);
+	marked = html_loss_marks(c->out, &c->cols, &x, SVG_MT, HTML_QS + !!c->base);
 	svg_end(c->out);
 	fprintf(c->out,
-		"<p class=\"caption\" data-merged=\"%u\">One point per interval (its own "
-		"histogram); x in seconds from the start of the recording; a baseline is aligned "
-		"by its own start.",
-		c->cols.per_col);
+		"<p class=\"caption\" data-merged=\"%u\" data-loss-marks=\"%u\">One point per "
+		"interval (its own histogram); x in seconds from the start of the recording; a "
+		"baseline is aligned by its own start.",
+		c->cols.per_col, marked);
+	loss_caption(c->out, marked);
 	if (c->cols.per_col > 1)
 		fprintf(c->out, " Capped at %d points: each merges %u adjacent intervals.",
 			HTML_MAX_COLS, c->cols.per_col);
@@ -265,6 +310,7 @@ void html_heatmap(struct html_ctx *c)
 {
 	uint64_t max = heat_max(&c->cols);
 	struct scale x, y;
+	uint32_t marked;
 
 	html_section_begin(c->out, "heatmap", "Latency heat map");
 	if (html_no_intervals(c))
@@ -280,12 +326,14 @@ void html_heatmap(struct html_ctx *c)
 				heat_cell(c->out, &c->cols.c[i], k, &x, &y, max);
 	svg_axis_log_ns_y(c->out, &y, SVG_ML, SVG_ML + SVG_PLOTW);
 	svg_axis_time_x(c->out, &x, CHART_H - SVG_MB);
+	marked = html_loss_marks(c->out, &c->cols, &x, SVG_MT, 0);
 	svg_end(c->out);
 	fprintf(c->out,
-		"<p class=\"caption\" data-columns=\"%u\" data-merged=\"%u\">Colour: requests "
-		"per cell, log scale, up to %" PRIu64 ". Bins end at histogram bucket "
-		"boundaries (within 0.1%%).",
-		c->cols.n, c->cols.per_col, max);
+		"<p class=\"caption\" data-columns=\"%u\" data-merged=\"%u\" "
+		"data-loss-marks=\"%u\">Colour: requests per cell, log scale, up to %" PRIu64
+		". Bins end at histogram bucket boundaries (within 0.1%%).",
+		c->cols.n, c->cols.per_col, marked, max);
+	loss_caption(c->out, marked);
 	if (c->cols.per_col > 1)
 		fprintf(c->out,
 			" Capped at %d columns: every %u adjacent intervals are merged into one.",

@@ -97,6 +97,7 @@ static void col_fill(struct html_col *c, const struct rec *r, struct hist *h)
 			hist_sparse_add_to(iv->m[REC_M_LATENCY], h);
 		t1 = iv->t_end_ns > t1 ? iv->t_end_ns : t1;
 		col_add_tail(c, iv);
+		report_loss_add(&c->loss, &iv->loss);
 	}
 	c->t0_s = (double)(t0 - r->t_start_ns) / 1e9;
 	c->t1_s = (double)(t1 - r->t_start_ns) / 1e9;

@@ -129,6 +129,7 @@ static void causes_over_time(struct html_ctx *c)
 			SVG_MT + STACK_H * (1 - p / 100.0) + 4, p);
 	for (uint32_t i = 0; i < c->cols.n; i++)
 		causes_column(c->out, &c->cols.c[i], &x);
+	html_loss_marks(c->out, &c->cols, &x, SVG_MT, -1);
 	svg_axis_time_x(c->out, &x, SVG_MT + STACK_H);
 	svg_end(c->out);
 }
@@ -264,6 +265,7 @@ static void commits_chart(struct html_ctx *c, uint64_t *drawn)
 	fprintf(c->out, "<text class=\"yl\" x=\"%d\" y=\"%.1f\">commits</text>\n", SVG_ML - 4,
 		lane + COMMIT_LANE / 2.0 + 4);
 	commit_bars(c, &x, lane, drawn);
+	html_loss_marks(c->out, &c->cols, &x, SVG_MT, -1);
 	svg_axis_time_x(c->out, &x, lane + COMMIT_LANE);
 	svg_end(c->out);
 }

@@ -115,7 +115,7 @@ static void on_complete(const struct corr_request *r, void *ctx)
 	if (r->t_end > p->t_end)
 		p->t_end = r->t_end;
 	if (p->cfg.follow)
-		lives_count(&p->lives, r->api_key == 0, r->records);
+		lives_count(&p->lives, r->tgid, r->api_key == 0, r->records);
 	if (r->api_key != 0)
 		return;
 	/* held until its causes are in; its lines come from on_attributed */
@@ -356,37 +356,45 @@ void pipeline_record_begin(struct pipeline *p, uint64_t now_ns)
 	p->t_begin = now_ns;
 }
 
-int pipeline_broker_attached(struct pipeline *p, uint64_t now_ns, const int *pids, int npids)
+int pipeline_broker_attached(struct pipeline *p, uint64_t now_ns, int broker, int pid)
 {
-	return lives_begin(&p->lives, (int64_t)now_ns, pids, npids);
+	return lives_begin(&p->lives, (int64_t)now_ns, broker, pid);
 }
 
-uint64_t pipeline_broker_exited(struct pipeline *p, uint64_t now_ns)
+uint64_t pipeline_broker_exited(struct pipeline *p, uint64_t now_ns, int broker, int pid,
+				bool others_left)
 {
-	uint64_t n = corr_end_connections(p->corr);
+	uint64_t n = corr_end_connections(p->corr, (uint32_t)pid, !others_left);
 
-	lives_end(&p->lives, (int64_t)now_ns, n);
+	if (p->cfg.follow)
+		lives_end(&p->lives, broker, (int64_t)now_ns, n);
 	return n;
 }
 
-/* The interval [iv_start, now) of a --follow run: its gap and brokers. */
+static double gap_s(int64_t ns, double secs)
+{
+	return (double)ns / 1e9 < secs ? (double)ns / 1e9 : secs;
+}
+
+/* The interval [iv_start, now) of a --follow run: its gaps and brokers. */
 static void follow_interval(const struct pipeline *p, uint64_t now_ns, double secs,
 			    struct report_follow_iv *f)
 {
 	const struct lives *l = &p->lives;
 
 	memset(f, 0, sizeof(*f));
-	f->gap_s = (double)lives_gap_ns(l, (int64_t)p->iv_start, (int64_t)now_ns) / 1e9;
 	/* the driver's windows are nominal (live.c): never past the length
 	 * printed but for rounding */
-	if (f->gap_s > secs)
-		f->gap_s = secs;
-	for (size_t i = l->n; i-- > 0;) {
+	f->gap_s = gap_s(lives_gap_ns(l, (int64_t)p->iv_start, (int64_t)now_ns), secs);
+	f->nbrokers = l->nbrokers;
+	for (int b = 0; b < l->nbrokers; b++)
+		f->broker_gap_s[b] =
+		    gap_s(lives_broker_gap_ns(l, b, (int64_t)p->iv_start, (int64_t)now_ns), secs);
+	/* the lives of several brokers interleave: all are looked at */
+	for (size_t i = 0; i < l->n; i++) {
 		const struct life *x = &l->v[i];
 
-		if (x->t_end && x->t_end <= (int64_t)p->iv_start)
-			break;
-		if (x->t_start >= (int64_t)now_ns)
+		if ((x->t_end && x->t_end <= (int64_t)p->iv_start) || x->t_start >= (int64_t)now_ns)
 			continue;
 		for (int k = 0; k < x->npids && f->npids < KLT_MAX_BROKERS; k++)
 			f->pids[f->npids++] = x->pids[k];

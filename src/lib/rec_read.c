@@ -504,6 +504,7 @@ static int parse_interval(struct loader *l, const struct tlv_cur *payload)
 		r->gap_ns += iv->gap_ns;
 		r->gap_intervals++;
 	}
+	r->loss_intervals += report_loss_any(&iv->loss);
 	cur_file(l)->intervals++;
 	return 0;
 }
@@ -632,7 +633,7 @@ static int add_life(struct rec *r, const struct tlv_cur *payload)
 {
 	struct tlv_cur c = *payload, v;
 	struct life x = {0};
-	uint64_t pids[KLT_MAX_BROKERS], counts[4];
+	uint64_t pids[KLT_MAX_BROKERS], counts[4], broker = 0;
 	uint32_t tag;
 	long n;
 	int res, err = 0;
@@ -652,6 +653,11 @@ static int add_life(struct rec *r, const struct tlv_cur *payload)
 			err = tlv_get_i64(&v, &x.t_start);
 		} else if (tag == RF_LIFE_END) {
 			err = tlv_get_i64(&v, &x.t_end);
+		} else if (tag == RF_LIFE_BROKER) {
+			err = tlv_get_u64(&v, &broker);
+			if (!err && broker >= KLT_MAX_BROKERS)
+				err = -EINVAL;
+			x.broker = (int)broker;
 		} else if (tag == RF_LIFE_COUNTS && !(err = tlv_get_u64s(&v, counts, 4))) {
 			x.requests = counts[0];
 			x.produce = counts[1];
@@ -768,6 +774,24 @@ static int one_record(struct loader *l, uint32_t type, const void *raw, size_t l
 	}
 }
 
+/* A file without a trailer (a killed run) has no run's loss: its
+ * intervals' stands in for it, by kind and in the kernel's totals, so the
+ * loss shows in the summary too. */
+static void add_cut_loss(struct rec *r)
+{
+	uint32_t file = r->nfiles - 1;
+	struct report_loss l = {0};
+
+	if (r->files[file].complete)
+		return;
+	for (uint32_t i = 0; i < r->niv; i++)
+		if (r->iv[i].file == file)
+			report_loss_add(&l, &r->iv[i].loss);
+	report_loss_add(&r->cut_loss, &l);
+	r->lost.socket_lost += report_loss_ring(&l, REPORT_RING_SOCKET);
+	r->lost.cause_lost += report_loss_ring(&l, REPORT_RING_CAUSES);
+}
+
 static int read_records(struct loader *l, struct recfile_reader *rd, const char *name)
 {
 	const void *raw;
@@ -796,6 +820,7 @@ static int read_records(struct loader *l, struct recfile_reader *rd, const char 
 		l->offset = recfile_offset(rd);
 		return fail(l, -EINVAL, "no records: not a complete recording header");
 	}
+	add_cut_loss(l->r);
 	return 0;
 }
 

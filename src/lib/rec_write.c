@@ -362,6 +362,8 @@ static void put_lives(struct rec_writer *w, const struct lives *l, int64_t wall_
 		if (x->t_end)
 			tlv_i64(&w->t, RF_LIFE_END, x->t_end + wall_offset_ns);
 		tlv_u64s(&w->t, RF_LIFE_COUNTS, counts, 4);
+		if (x->broker)
+			tlv_u64(&w->t, RF_LIFE_BROKER, (uint64_t)x->broker);
 		tlv_end(&w->t, g);
 	}
 }

@@ -131,6 +131,7 @@ void rec_report_run(const struct rec *r, struct report_run *out)
 		memcpy(out->loss.causes, r->tail.stats.lost, sizeof(out->loss.causes));
 		out->loss.causes_touched = r->tail.stats.lost_touched;
 	}
+	report_loss_add(&out->loss, &r->cut_loss);
 	out->gap_intervals = r->gap_intervals;
 	out->interval_gap_ns = r->gap_ns;
 	if (r->lives.n) {

@@ -72,10 +72,18 @@ void report_interval_text(FILE *out, const struct agg *iv, double secs, const ch
 	for (int k = 1; k < AGG_MAX_API; k++)
 		if (agg_count(iv, k))
 			interval_row(out, "", kapi_name((int16_t)k), iv, k, secs);
-	if (f && f->gap_s > 0) {
+	if (f && f->gap_s > 0 && f->nbrokers <= 1) {
 		fmt_pids(f->pids, f->npids, pids, sizeof(pids));
 		fprintf(out, "%-8s  gap: no broker attached for %.3f s (pids traced: %s)\n", "",
 			f->gap_s, pids);
+	}
+	for (int b = 0; f && f->nbrokers > 1 && b < f->nbrokers; b++)
+		if (f->broker_gap_s[b] > 0)
+			fprintf(out, "%-8s  gap: broker %d not attached for %.3f s\n", "", b + 1,
+				f->broker_gap_s[b]);
+	if (f && f->gap_s > 0 && f->nbrokers > 1) {
+		fmt_pids(f->pids, f->npids, pids, sizeof(pids));
+		fprintf(out, "%-8s  pids traced: %s\n", "", pids);
 	}
 	fflush(out);
 }
@@ -145,15 +153,14 @@ bool report_loss_any(const struct report_loss *l)
 	       l->causes_touched;
 }
 
-static void json_kinds(struct json *j, const char *key, const uint64_t *v, int n,
-		       const char *(*name)(unsigned int))
+void report_loss_add(struct report_loss *to, const struct report_loss *l)
 {
-	json_key(j, key);
-	json_obj_begin(j);
-	for (int k = 0; k < n; k++)
-		if (v[k] && name((unsigned int)k))
-			json_kuint(j, name((unsigned int)k), v[k]);
-	json_obj_end(j);
+	uint64_t *t = (uint64_t *)to;
+	const uint64_t *v = (const uint64_t *)l;
+
+	/* every field a u64 counter: they add one by one */
+	for (size_t i = 0; i < sizeof(*l) / sizeof(uint64_t); i++)
+		t[i] += v[i];
 }
 
 static const char *cause_kind_name(unsigned int k)
@@ -161,32 +168,87 @@ static const char *cause_kind_name(unsigned int k)
 	return cause_event_name(KLC_EV_FILE + k);
 }
 
+static const struct {
+	const char *name;
+	const char *(*kind)(unsigned int);
+	unsigned int nkinds;
+} rings[REPORT_RINGS] = {
+    [REPORT_RING_SOCKET] = {"socket", corr_lost_kind_name, KLT_LOST_KINDS},
+    [REPORT_RING_CAUSES] = {"causes", cause_kind_name, 16},
+};
+
+const char *report_ring_name(unsigned int ring)
+{
+	return ring < REPORT_RINGS ? rings[ring].name : NULL;
+}
+
+static const uint64_t *ring_counts(const struct report_loss *l, unsigned int ring)
+{
+	return ring == REPORT_RING_SOCKET ? l->socket : l->causes;
+}
+
+uint64_t report_loss_ring(const struct report_loss *l, unsigned int ring)
+{
+	return ring < REPORT_RINGS ? sum(ring_counts(l, ring), (int)rings[ring].nkinds) : 0;
+}
+
+void report_loss_kinds(const struct report_loss *l, unsigned int ring, bool zeros,
+		       report_loss_kind_fn fn, void *ctx)
+{
+	const uint64_t *v = ring < REPORT_RINGS ? ring_counts(l, ring) : NULL;
+
+	for (unsigned int k = 0; v && k < rings[ring].nkinds; k++)
+		if ((v[k] || zeros) && rings[ring].kind(k))
+			fn(ctx, rings[ring].kind(k), v[k]);
+}
+
+static void json_kind(void *ctx, const char *kind, uint64_t n)
+{
+	json_kuint(ctx, kind, n);
+}
+
 void report_loss_json(struct json *j, const struct report_loss *l)
 {
+	char key[32];
+
 	json_key(j, "loss");
 	json_bool(j, report_loss_any(l));
 	json_key(j, "lost");
 	json_obj_begin(j);
-	json_kuint(j, "socket", sum(l->socket, KLT_LOST_KINDS));
-	json_kinds(j, "socket_kinds", l->socket, KLT_LOST_KINDS, corr_lost_kind_name);
-	json_kuint(j, "causes", sum(l->causes, 16));
-	json_kinds(j, "causes_kinds", l->causes, 16, cause_kind_name);
+	for (unsigned int ring = 0; ring < REPORT_RINGS; ring++) {
+		json_kuint(j, report_ring_name(ring), report_loss_ring(l, ring));
+		snprintf(key, sizeof(key), "%s_kinds", report_ring_name(ring));
+		json_key(j, key);
+		json_obj_begin(j);
+		report_loss_kinds(l, ring, false, json_kind, j);
+		json_obj_end(j);
+	}
 	json_kuint(j, "touched_requests", l->touched);
 	json_kuint(j, "touched_produce", l->produce_touched);
 	json_kuint(j, "unattributed_lost_causes", l->causes_touched);
 	json_obj_end(j);
 }
 
-static void text_kinds(FILE *out, const uint64_t *v, int n, const char *(*name)(unsigned int))
-{
-	const char *sep = " (";
+struct text_kinds {
+	FILE *out;
+	const char *sep;
+};
 
-	for (int k = 0; k < n; k++)
-		if (v[k] && name((unsigned int)k)) {
-			fprintf(out, "%s%s %" PRIu64, sep, name((unsigned int)k), v[k]);
-			sep = ", ";
-		}
-	if (*sep == ',')
+static void text_kind(void *ctx, const char *kind, uint64_t n)
+{
+	struct text_kinds *t = ctx;
+
+	fprintf(t->out, "%s%s %" PRIu64, t->sep, kind, n);
+	t->sep = ", ";
+}
+
+void report_loss_ring_text(FILE *out, const struct report_loss *l, unsigned int ring)
+{
+	struct text_kinds t = {out, " ("};
+
+	fprintf(out, "%" PRIu64, report_loss_ring(l, ring));
+	report_loss_kinds(l, ring, false, text_kind, &t);
+	if (*t.sep == ',')
 		fputc(')', out);
 }
 
@@ -194,10 +256,11 @@ void report_loss_text(FILE *out, const struct report_loss *l, const char *prefix
 {
 	if (!report_loss_any(l))
 		return;
-	fprintf(out, "%slost (ring full): socket %" PRIu64, prefix, sum(l->socket, KLT_LOST_KINDS));
-	text_kinds(out, l->socket, KLT_LOST_KINDS, corr_lost_kind_name);
-	fprintf(out, ", causes %" PRIu64, sum(l->causes, 16));
-	text_kinds(out, l->causes, 16, cause_kind_name);
+	fprintf(out, "%slost (ring full):", prefix);
+	for (unsigned int ring = 0; ring < REPORT_RINGS; ring++) {
+		fprintf(out, "%s %s ", ring ? "," : "", report_ring_name(ring));
+		report_loss_ring_text(out, l, ring);
+	}
 	fprintf(out,
 		"; requests touched %" PRIu64 " (Produce %" PRIu64 "), not in the latencies; "
 		"Produce unattributed for lost causes %" PRIu64 "\n",
@@ -220,6 +283,14 @@ void report_interval_json(FILE *out, const struct agg *iv, double secs, const ch
 		json_key(&j, "gap");
 		json_bool(&j, f->gap_s > 0);
 		json_kdouble(&j, "gap_s", f->gap_s);
+		/* several brokers: whose gap it was */
+		if (f->nbrokers > 1) {
+			json_key(&j, "broker_gap_s");
+			json_arr_begin(&j);
+			for (int b = 0; b < f->nbrokers; b++)
+				json_double(&j, f->broker_gap_s[b]);
+			json_arr_end(&j);
+		}
 	}
 	json_key(&j, "produce");
 	json_obj_begin(&j);
@@ -446,21 +517,25 @@ static double life_s(const struct report_run *run, int64_t t)
 	return ((double)t - (double)run->lives_origin_ns) / 1e9;
 }
 
-/* --follow: each life with its pids and requests, and the gaps. */
+/* --follow: each life with its pids and requests, and the gaps; with
+ * several brokers, whose each is. */
 static void lives_text(FILE *out, const struct report_run *run)
 {
 	const struct lives *l = run->lives;
-	char pids[96];
+	bool several = l && l->nbrokers > 1;
+	char pids[96], who[16] = "";
 
 	for (size_t i = 0; l && i < l->n; i++) {
 		const struct life *x = &l->v[i];
-		int64_t next = i + 1 < l->n ? l->v[i + 1].t_start : run->lives_end_ns;
+		int64_t next = lives_next_start(l, i, run->lives_end_ns);
 
 		fmt_pids(x->pids, x->npids, pids, sizeof(pids));
+		if (several)
+			snprintf(who, sizeof(who), " %d", x->broker + 1);
 		fprintf(out,
-			"  life %zu: broker pid %s, %.3f s to %.3f s%s: %" PRIu64
+			"  life %zu: broker%s pid %s, %.3f s to %.3f s%s: %" PRIu64
 			" requests completed, %" PRIu64 " produce (%" PRIu64 " records)",
-			i + 1, pids, life_s(run, x->t_start),
+			i + 1, who, pids, life_s(run, x->t_start),
 			life_s(run, x->t_end ? x->t_end : run->lives_end_ns),
 			x->t_end ? "" : " (still running)", x->requests, x->produce, x->records);
 		if (x->t_end)
@@ -468,13 +543,15 @@ static void lives_text(FILE *out, const struct report_run *run)
 				x->exit_unmatched);
 		fputc('\n', out);
 		if (x->t_end && next > x->t_end)
-			fprintf(out, "  gap: no broker attached from %.3f s to %.3f s (%.3f s)\n",
-				life_s(run, x->t_end), life_s(run, next),
+			fprintf(out, "  gap: %s%s%s attached from %.3f s to %.3f s (%.3f s)\n",
+				several ? "broker" : "no broker", several ? who : "",
+				several ? " not" : "", life_s(run, x->t_end), life_s(run, next),
 				((double)next - (double)x->t_end) / 1e9);
 	}
 	if (run->gap_intervals)
-		fprintf(out, "  intervals with a gap: %u (%.3f s with no broker attached)\n",
-			run->gap_intervals, (double)run->interval_gap_ns / 1e9);
+		fprintf(out, "  intervals with a gap: %u (%.3f s with %s attached)\n",
+			run->gap_intervals, (double)run->interval_gap_ns / 1e9,
+			several ? "a broker not" : "no broker");
 }
 
 void report_summary_text(FILE *out, const struct agg *total, const struct report_run *run)
@@ -678,6 +755,7 @@ static void lives_json(struct json *j, const struct report_run *run)
 		const struct life *x = &l->v[i];
 
 		json_obj_begin(j);
+		json_kint(j, "broker", x->broker + 1);
 		json_pids(j, "pids", x->pids, x->npids);
 		json_kdouble(j, "start_s", life_s(run, x->t_start));
 		json_key(j, "end_s");

@@ -31,6 +31,7 @@ static const char page_head[] =
     "svg .grid{stroke:#e4e4e4} svg .tick{stroke:#999}\n"
     "svg .curve{fill:none;stroke-width:2}\n"
     "svg .hover{fill:transparent} svg .hover:hover{fill:rgba(0,0,0,.06)}\n"
+    "svg .loss{fill:#d62728}\n"
     "svg .commit{fill:#b07aa1;opacity:.7} svg .bl{font-size:10px;pointer-events:none}\n"
     "svg .f text{font:11px monospace;fill:#000} svg .f:hover rect{stroke:#000}\n"
     ".legend span{margin-right:1em;white-space:nowrap}\n"
@@ -197,6 +198,47 @@ static void summary_counts(FILE *out, const struct rec *r, const struct report_r
 	fputs("</table>\n", out);
 }
 
+struct loss_rows {
+	FILE *out;
+	const char *ring;
+};
+
+/* A kind's row, keyed by its JSON path ("lost.socket_kinds.response"). */
+static void loss_kind_row(void *ctx, const char *kind, uint64_t n)
+{
+	struct loss_rows *l = ctx;
+
+	fprintf(l->out,
+		"<tr class=\"sub\"><th>%s</th><td class=\"n\" data-key=\"lost.%s_kinds.%s\" "
+		"data-value=\"%" PRIu64 "\">%" PRIu64 "</td></tr>\n",
+		kind, l->ring, kind, n, n);
+}
+
+/* The JSON report's "lost", row by row, and the intervals it fell in. */
+static void loss_table(FILE *out, const struct rec *r, const struct report_loss *l)
+{
+	static const char *const labels[REPORT_RINGS] = {"socket ring records lost",
+							 "causes ring records lost"};
+	char key[32];
+
+	fputs("<table id=\"summary-loss\">\n", out);
+	for (unsigned int ring = 0; ring < REPORT_RINGS; ring++) {
+		struct loss_rows rows = {out, report_ring_name(ring)};
+
+		snprintf(key, sizeof(key), "lost.%s", report_ring_name(ring));
+		row_uint(out, key, labels[ring], report_loss_ring(l, ring));
+		report_loss_kinds(l, ring, false, loss_kind_row, &rows);
+	}
+	row_uint(out, "lost.touched_requests", "requests the loss touched (in no latency)",
+		 l->touched);
+	row_uint(out, "lost.touched_produce", "of which Produce", l->produce_touched);
+	row_uint(out, "lost.unattributed_lost_causes", "Produce unattributed for lost causes",
+		 l->causes_touched);
+	row_uint(out, "loss_intervals", "intervals with loss (marked over time)",
+		 r->loss_intervals);
+	fputs("</table>\n", out);
+}
+
 static void html_summary(struct html_ctx *c)
 {
 	struct report_run run;
@@ -215,9 +257,15 @@ static void html_summary(struct html_ctx *c)
 			    agg_latency(&c->base->agg, 0));
 	fputs("</table>\n", c->out);
 	summary_counts(c->out, c->r, &run);
+	loss_table(c->out, c->r, &run.loss);
 	html_note(c->out, "caption",
 		  "The latency is the client's wait: from the request's first byte in the "
 		  "broker's socket to its response's last byte out.");
+	html_note(c->out, "caption",
+		  "Lost: records the kernel could not write, its ring buffers full. The requests "
+		  "the loss touched are in no latency and not unmatched; the Produce requests "
+		  "unattributed for lost causes keep their latency. The charts over time mark "
+		  "the intervals with a loss in red.");
 	html_section_end(c->out);
 }
 

@@ -18,8 +18,9 @@
 #include "kafkalat/fmt.h"
 #include "kafkalat/recording.h"
 
-#define TOP_SHARES 3   /* phases and causes named per band */
-#define MIN_SHARE  1.0 /* %: smaller shares are noise in a ticket */
+#define TOP_SHARES    3	  /* phases and causes named per band */
+#define MIN_SHARE     1.0 /* %: smaller shares are noise in a ticket */
+#define MAX_LOSS_ROWS 20  /* intervals with loss listed */
 
 static const double quantiles[] = {0.5, 0.9, 0.99, 0.999, 1.0};
 static const char *const quantile_names[] = {"p50", "p90", "p99", "p99.9", "max"};
@@ -378,6 +379,68 @@ static void accounting(FILE *out, const struct rec *r)
 		sum(c->produce_unmatched, CORR_UNM_MAX), c->unmatched_responses);
 }
 
+/* The JSON report's "lost": by ring and kind, and the requests touched. */
+static void loss_line(FILE *out, const struct report_loss *l)
+{
+	fputs("\n**Lost records by kind** socket ", out);
+	report_loss_ring_text(out, l, REPORT_RING_SOCKET);
+	fputs(" · causes ", out);
+	report_loss_ring_text(out, l, REPORT_RING_CAUSES);
+	fprintf(out,
+		" · **Requests the loss touched** %" PRIu64 " (Produce %" PRIu64
+		"), in no latency · **Produce unattributed for lost causes** %" PRIu64 "\n",
+		l->touched, l->produce_touched, l->causes_touched);
+}
+
+static void loss_row(FILE *out, const struct rec_interval *iv)
+{
+	const struct report_loss *l = &iv->loss;
+
+	fputs("| ", out);
+	utc(out, iv->t_start_ns);
+	fputs(", ", out);
+	duration(out, (uint64_t)(iv->t_end_ns - iv->t_start_ns));
+	fputs(" | ", out);
+	report_loss_ring_text(out, l, REPORT_RING_SOCKET);
+	fputs(" | ", out);
+	report_loss_ring_text(out, l, REPORT_RING_CAUSES);
+	fprintf(out, " | %" PRIu64 " (%" PRIu64 ") | %" PRIu64 " |\n", l->touched,
+		l->produce_touched, l->causes_touched);
+}
+
+/* The intervals with a loss, the first MAX_LOSS_ROWS of them in a table. */
+static void loss_intervals(FILE *out, const struct rec *r)
+{
+	uint32_t shown = 0;
+
+	fprintf(out, "\n**Intervals with loss** %" PRIu32 " of %" PRIu32 "\n", r->loss_intervals,
+		r->niv);
+	if (!r->loss_intervals)
+		return;
+	fputs("\n| interval (UTC) | socket lost | causes lost | touched (Produce) | "
+	      "unattributed |\n|---|---|---|---:|---:|\n",
+	      out);
+	for (uint32_t i = 0; i < r->niv && shown < MAX_LOSS_ROWS; i++)
+		if (report_loss_any(&r->iv[i].loss)) {
+			loss_row(out, &r->iv[i]);
+			shown++;
+		}
+	if (r->loss_intervals > shown)
+		fprintf(out, "\nAnd %" PRIu32 " more intervals with loss.\n",
+			r->loss_intervals - shown);
+}
+
+static void missed(FILE *out, const struct rec *r)
+{
+	struct report_run run;
+
+	rec_report_run(r, &run);
+	fputs("### What the figures miss\n\n", out);
+	accounting(out, r);
+	loss_line(out, &run.loss);
+	loss_intervals(out, r);
+}
+
 int report_md(FILE *out, const struct rec *r, const struct rec *baseline)
 {
 	int err;
@@ -391,7 +454,7 @@ int report_md(FILE *out, const struct rec *r, const struct rec *baseline)
 	tail_table(out, r);
 	tops(out, r);
 	err = story(out, r);
-	accounting(out, r);
+	missed(out, r);
 	if (fflush(out) == EOF || ferror(out))
 		return -EIO;
 	return err;

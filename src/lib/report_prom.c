@@ -313,6 +313,52 @@ static void counter(FILE *out, const char *name, const char *help, uint64_t v)
 	sample_u64(out, name, NULL, 0, v);
 }
 
+/* The rings as kafkalat_lost_events_total labels them. */
+static const char *const ring_labels[REPORT_RINGS] = {"socket", "cause"};
+
+struct kind_samples {
+	FILE *out;
+	const char *name;
+	const char *ring;
+};
+
+static void kind_sample(void *ctx, const char *kind, uint64_t n)
+{
+	const struct kind_samples *k = ctx;
+	struct label l[2] = {{"ring", k->ring}, {"kind", kind}};
+
+	sample_u64(k->out, k->name, l, 2, n);
+}
+
+/* The JSON report's "lost": every named kind of both rings, zeros
+ * included (a series that appears only once it counts breaks rate()),
+ * and the requests the loss touched. */
+static void loss_families(FILE *out, const struct rec *r)
+{
+	struct kind_samples k = {out, "kafkalat_lost_events_by_kind_total", NULL};
+	struct report_run run;
+
+	rec_report_run(r, &run);
+	family(out, k.name, "counter",
+	       "Records the kernel lost for a full ring buffer, by ring and record kind.");
+	for (unsigned int ring = 0; ring < REPORT_RINGS; ring++) {
+		k.ring = ring_labels[ring];
+		report_loss_kinds(&run.loss, ring, true, kind_sample, &k);
+	}
+	counter(out, "kafkalat_touched_requests_total",
+		"Requests a loss may have cut short: in no latency, not unmatched.",
+		run.loss.touched);
+	counter(out, "kafkalat_produce_touched_requests_total",
+		"Produce requests a loss may have cut short: in no latency, not unmatched.",
+		run.loss.produce_touched);
+	counter(out, "kafkalat_produce_unattributed_lost_causes_total",
+		"Produce requests not attributed because cause records during them were lost.",
+		run.loss.causes_touched);
+	family(out, "kafkalat_loss_intervals", "gauge",
+	       "Intervals of the recording with records lost or requests the loss touched.");
+	sample_u64(out, "kafkalat_loss_intervals", NULL, 0, r->loss_intervals);
+}
+
 static void count_families(FILE *out, const struct rec *r)
 {
 	request_family(out, r);
@@ -322,10 +368,12 @@ static void count_families(FILE *out, const struct rec *r)
 		r->agg.produce_records);
 	family(out, "kafkalat_lost_events_total", "counter",
 	       "Records the kernel lost for a full ring buffer: the figures above miss them.");
-	sample_u64(out, "kafkalat_lost_events_total", &(struct label){"ring", "socket"}, 1,
+	sample_u64(out, "kafkalat_lost_events_total",
+		   &(struct label){"ring", ring_labels[REPORT_RING_SOCKET]}, 1,
 		   r->lost.socket_lost);
-	sample_u64(out, "kafkalat_lost_events_total", &(struct label){"ring", "cause"}, 1,
-		   r->lost.cause_lost);
+	sample_u64(out, "kafkalat_lost_events_total",
+		   &(struct label){"ring", ring_labels[REPORT_RING_CAUSES]}, 1, r->lost.cause_lost);
+	loss_families(out, r);
 	unmatched_family(out, "kafkalat_unmatched_requests_total",
 			 "Requests of every API seen without their response, by why.",
 			 r->counts.unmatched);

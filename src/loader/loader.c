@@ -268,14 +268,21 @@ void loader_set_tgids(uint32_t *tgids, uint32_t *ntgids, const int *pids, int np
 			 __ATOMIC_SEQ_CST);
 }
 
-int loader_zero_array(struct bpf_map *map)
+void loader_set_tgid(uint32_t *tgids, int slot, int pid)
+{
+	if (slot >= 0 && slot < KLT_MAX_BROKERS)
+		__atomic_store_n(&tgids[slot], (uint32_t)pid, __ATOMIC_SEQ_CST);
+}
+
+int loader_zero_range(struct bpf_map *map, uint32_t first, uint32_t n)
 {
 	unsigned char zero[64] = {0};
 	int fd = bpf_map__fd(map);
 
-	if (bpf_map__value_size(map) > sizeof(zero))
+	if (bpf_map__value_size(map) > sizeof(zero) || first > bpf_map__max_entries(map) ||
+	    n > bpf_map__max_entries(map) - first)
 		return -EINVAL;
-	for (uint32_t k = 0; k < bpf_map__max_entries(map); k++)
+	for (uint32_t k = first; k < first + n; k++)
 		if (bpf_map_update_elem(fd, &k, zero, BPF_ANY))
 			return -errno;
 	return 0;

@@ -239,11 +239,9 @@ int probe_stats(struct probe *p, struct klt_stats *sum)
 	return loader_sum_percpu(&p->l, p->skel->maps.stats, sum, sizeof(*sum));
 }
 
-void probe_follow(struct probe *p, const int *pids, int npids)
+void probe_follow(struct probe *p, int slot, int pid)
 {
-	struct kafkalat_bpf *s = p->skel;
-
-	loader_set_tgids(s->bss->follow_tgids, &s->bss->follow_ntgids, pids, npids);
+	loader_set_tgid(p->skel->bss->follow_tgids, slot, pid);
 }
 
 int probe_forget(struct probe *p, int tgid)

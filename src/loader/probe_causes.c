@@ -256,14 +256,17 @@ void causes_runs(const struct causes *c, struct probe_runs *out)
 	loader_runs(c ? &c->l : NULL, out);
 }
 
-void causes_follow(struct causes *c, const int *pids, int npids)
+void causes_follow(struct causes *c, int slot, int pid)
 {
 	struct causes_bpf *s = c->skel;
+	uint32_t words = bpf_map__max_entries(s->maps.fd_other) / KLT_MAX_BROKERS;
 
-	/* the fd bits of a slot are its last process's (none is traced while
-	 * the set changes: --follow waits for every broker to exit) */
-	loader_zero_array(s->maps.fd_other);
-	loader_set_tgids(s->bss->follow_tgids, &s->bss->follow_ntgids, pids, npids);
+	/* the slot's fd bits are its last process's: they go while the slot
+	 * matches no process, so that none of them is taken for the next's */
+	loader_set_tgid(s->bss->follow_tgids, slot, -1);
+	loader_zero_range(s->maps.fd_other, (uint32_t)slot * words, words);
+	if (pid >= 0)
+		loader_set_tgid(s->bss->follow_tgids, slot, pid);
 }
 
 int causes_forget(struct causes *c, int tgid)

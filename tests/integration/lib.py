@@ -95,6 +95,17 @@ class Run:
         with open(self.path(p.name + ".err"), errors="replace") as f:
             return out, f.read()
 
+    def wait_stderr(self, p, needle, timeout, what=None):
+        """Waits until process p's stderr says needle; returns the seconds
+        it took, or fails the test when p exits or timeout passes first."""
+        t0 = time.monotonic()
+        while needle not in self.output(p)[1]:
+            if p.poll() is not None or time.monotonic() - t0 > timeout:
+                raise Failure(f"{what or p.name}: stderr never said {needle!r} "
+                              f"({self.output(p)[1].strip()[-300:]!r})")
+            time.sleep(0.02)
+        return time.monotonic() - t0
+
     def wait(self, p, timeout, what=None):
         try:
             return p.wait(timeout)
@@ -725,11 +736,15 @@ class Raw:
     def metadata(self, topic):
         self.call(3, 0, struct.pack(">i", 1) + kstr(topic))
 
+    @staticmethod
+    def produce_body(topic, part, records, acks=-1):
+        """A Produce v3 request's body: records to one partition."""
+        return (struct.pack(">hhii", -1, acks, 10000, 1) + kstr(topic)
+                + struct.pack(">ii", 1, part) + struct.pack(">i", len(records)) + records)
+
     def produce(self, topic, part, records, acks=-1):
         """Produce v3; returns (error, base offset)."""
-        body = (struct.pack(">hhii", -1, acks, 10000, 1) + kstr(topic)
-                + struct.pack(">ii", 1, part) + struct.pack(">i", len(records)) + records)
-        resp = self.call(0, 3, body)
+        resp = self.call(0, 3, self.produce_body(topic, part, records, acks))
         off = 4
         tlen, = struct.unpack_from(">h", resp, off)
         off += 2 + tlen + 4  # name, partition count

@@ -9,20 +9,10 @@ import signal
 import subprocess
 import time
 
-from lib import KAFKALAT, Failure, check_summary_clean, main
+from lib import KAFKALAT, check_summary_clean, main
 
 COUNT_A, COUNT_B = 600, 900
 GAP_S = 2.0  # two intervals (1 s): one of them is all gap on a calm machine
-
-
-def wait_stderr(t, p, needle, timeout, what):
-    t0 = time.monotonic()
-    while needle not in t.output(p)[1]:
-        if p.poll() is not None or time.monotonic() - t0 > timeout:
-            raise Failure(f"{what}: stderr never said {needle!r} "
-                          f"({t.output(p)[1].strip()[-300:]!r})")
-        time.sleep(0.02)
-    return time.monotonic() - t0
 
 
 def start_tracers(t, pid, port, rec_path):
@@ -36,7 +26,7 @@ def start_tracers(t, pid, port, rec_path):
                    pid, "-P", port], "record")
     for p in (live, rec):
         print(f"  info {p.name} attached in "
-              f"{wait_stderr(t, p, 'Tracing', 30, p.name) * 1000:.0f} ms")
+              f"{t.wait_stderr(p, 'Tracing', 30, p.name) * 1000:.0f} ms")
     return live, rec
 
 
@@ -68,16 +58,16 @@ def test(t):
     a.kill()  # SIGKILL: a crash
     a.wait()
     said = f"broker {a.pid} exited; waiting for a new process on port {port}"
-    wait_stderr(t, k, said, 10, "kafkalat")
-    wait_stderr(t, rec, said, 10, "kafkalat record")
+    t.wait_stderr(k, said, 10, "kafkalat")
+    t.wait_stderr(rec, said, 10, "kafkalat record")
     time.sleep(GAP_S)
     logdir = t.path("broker-b-log")
     os.mkdir(logdir)
     b, port_b = t._start_refbroker([], "broker-b", "--port", port, "--log-dir", logdir,
                                    "--partitions", 2)
     t.eq(port_b, port, "broker B listens on A's port", fatal=True)
-    found_s = wait_stderr(t, k, f"following new broker {b.pid} (refbroker)", 10, "kafkalat")
-    wait_stderr(t, rec, f"following new broker {b.pid}", 10, "kafkalat record")
+    found_s = t.wait_stderr(k, f"following new broker {b.pid} (refbroker)", 10, "kafkalat")
+    t.wait_stderr(rec, f"following new broker {b.pid}", 10, "kafkalat record")
     print(f"  info B found {found_s * 1000:.0f} ms after it said PORT=")
     load_b, _ = t.load(boot, "-t", "f", "--count", COUNT_B, "--rate", 1000,
                      messages=False, name="load-b")

@@ -12,7 +12,8 @@ broker under `kafkalat load`; the report's page must
 - log nothing to the console (no script error, no CSP violation);
 - render as a picture: the screenshot (decoded here, zlib only) has many
   colours and much that is not white;
-- show the numbers of `kafkalat report --format json` for the same file;
+- show the numbers of `kafkalat report --format json` for the same file,
+  its "lost" (by ring and kind, the requests touched) among them;
 - with --baseline (the same file), draw the baseline and still fetch nothing."""
 import json
 import os
@@ -187,6 +188,25 @@ def check_numbers(t, html, summary):
         m = re.search(rf'data-key="{re.escape(key)}" data-value="(\d+)"', html)
         t.check(m is not None and int(m.group(1)) == want,
                 f"{key}: {m.group(1) if m else None} in the page, {want} in the JSON")
+    check_loss(t, html, summary["lost"])
+
+
+def check_loss(t, html, lost):
+    """The loss table is the JSON's "lost", key by key; the charts over time
+    mark as many intervals as their captions say."""
+    want = {f"lost.{k}": v for k, v in lost.items() if not isinstance(v, dict)}
+    for ring in ("socket", "causes"):
+        want.update({f"lost.{ring}_kinds.{k}": v for k, v in lost[ring + "_kinds"].items()})
+    m = re.search(r'<table id="summary-loss">(.*?)</table>', html, re.S)
+    t.check(m is not None, "the loss table", fatal=True)
+    got = {k: int(v) for k, v in re.findall(r'data-key="([^"]+)" data-value="(\d+)"', m.group(1))}
+    t.eq({k: v for k, v in got.items() if k != "loss_intervals"}, want,
+         "the loss table holds the JSON's lost")
+    chart = re.search(r'id="over-time-chart".*?</svg>\s*<p class="caption"[^>]*'
+                      r'data-loss-marks="(\d+)"', html, re.S)
+    t.check(chart is not None, "the over-time caption counts the loss marks", fatal=True)
+    t.eq(chart.group(0).count('<rect class="loss"'), int(chart.group(1)),
+         "loss marks drawn over time")
 
 
 def check_detector(t):

@@ -4,9 +4,12 @@ of the reference broker under `kafkalat load` for ~10 s, then
 --format prom passes the real `promtool check metrics` (exit 0, nothing
 printed: no parse error, no lint problem), on stdout and as an -o file
 written by atomic rename (mode 0644, no temporary file left, the same
-metrics); --format hgrm reads back as HdrHistogram's percentile
-distribution of the same latency histogram (count, max); --format md
-shows the lost and unmatched counts."""
+metrics); its loss families hold the JSON report's "lost" (each ring's
+kinds adding up to its total, the touched requests); --format hgrm reads
+back as HdrHistogram's percentile distribution of the same latency
+histogram (count, max); --format md shows the lost and unmatched counts
+and the JSON's loss by kind."""
+import json
 import os
 import re
 import shutil
@@ -96,6 +99,25 @@ def check_prom(t, text):
     return s
 
 
+def check_loss(t, s, summary):
+    """The loss families hold the JSON report's "lost": each ring's kinds add up
+    to its total, each kind the JSON lists is its series, the touched counts."""
+    lost = summary["lost"]
+    for ring, label in (("socket", "socket"), ("causes", "cause")):
+        prefix = f'kafkalat_lost_events_by_kind_total{{ring="{label}",kind="'
+        kinds = {k[len(prefix):-2]: v for k, v in s.items() if k.startswith(prefix)}
+        t.check(len(kinds) >= 13, f"every {ring} kind has a series ({len(kinds)})")
+        t.eq(sum(kinds.values()), lost[ring], f"{ring} kinds add up to the JSON's lost.{ring}")
+        for kind, n in lost[ring + "_kinds"].items():
+            t.eq(kinds.get(kind), n, f"lost {ring} {kind}")
+    for name, key in (("kafkalat_touched_requests_total", "touched_requests"),
+                      ("kafkalat_produce_touched_requests_total", "touched_produce"),
+                      ("kafkalat_produce_unattributed_lost_causes_total",
+                       "unattributed_lost_causes")):
+        t.eq(s.get(name), lost[key], f"{name} is the JSON's lost.{key}")
+    t.check("kafkalat_loss_intervals" in s, "kafkalat_loss_intervals present")
+
+
 def check_file(t, rec, text):
     """-o: the same metrics, 0644, renamed into place over an old file."""
     d = t.path("textfile")
@@ -150,9 +172,19 @@ def test(t):
     s = check_prom(t, text)
     check_file(t, rec, text)
     check_hgrm(t, rec, s)
+    summary = [json.loads(line) for line in report(t, "--format", "json", rec).splitlines()
+               if line.startswith("{")][-1]
+    check_loss(t, s, summary)
     md = report(t, "--format", "md", rec)
     t.check("**Lost events**" in md and "**Unmatched requests**" in md,
             "the markdown report shows lost events and unmatched requests")
+    lost = summary["lost"]
+    t.check(f"**Lost records by kind** socket {lost['socket']}" in md and
+            f"**Requests the loss touched** {lost['touched_requests']} "
+            f"(Produce {lost['touched_produce']})" in md and
+            f"**Produce unattributed for lost causes** {lost['unattributed_lost_causes']}"
+            in md and "**Intervals with loss** " in md,
+            "the markdown report shows the JSON's loss by kind and the touched requests")
 
 
 if __name__ == "__main__":

@@ -24,9 +24,15 @@ struct rec_fixture_opts {
 	double slow_share; /* of requests with a journal stall of 50-200 ms (0.02) */
 	bool trailer;	   /* end cleanly (false: a killed run) */
 	const char *label; /* a "label.run" meta value, or NULL */
-	/* --follow: interval 1 has a 2.5 s gap between two lives (pids 100,
-	 * then 200), which the trailer lists */
+	/* --follow: interval 1 has a 2.5 s gap between two lives of broker 0
+	 * (pids 100, then 200), which the trailer lists with broker 1's one
+	 * life (pid 300) */
 	bool follow;
+	/* besides interval 2's lost records (socket: 2 responses; causes: 1
+	 * offcpu), interval 4 loses a Produce request frame, touches 3
+	 * requests (2 Produce) and leaves 1 unattributed, and the trailer
+	 * counts the run's loss as the intervals' sum */
+	bool loss;
 };
 
 static inline void rec_fixture_defaults(struct rec_fixture_opts *o)
@@ -143,6 +149,32 @@ static inline int rec_fixture_meta(struct rec_writer *w, const struct rec_fixtur
 	return rec_writer_meta(w, kv, sizeof(kv) / sizeof(kv[0]));
 }
 
+/* The loss of interval i. */
+static inline const struct report_loss *rec_fixture_loss(const struct rec_fixture_opts *o,
+							 unsigned int i,
+							 const struct report_loss *lost3,
+							 const struct report_loss *lost4)
+{
+	static const struct report_loss none;
+
+	return i == 2 ? lost3 : i == 4 && o->loss ? lost4 : &none;
+}
+
+/* The run's loss in the trailer's counters: the intervals' sum, which
+ * rec_report_run reads back (corr_touched adds the lost Produce frame). */
+static inline void rec_fixture_trailer_loss(struct corr_counts *counts, struct report_tail *tail,
+					    const struct report_loss *lost3,
+					    const struct report_loss *lost4)
+{
+	for (unsigned int k = 0; k < KLT_LOST_KINDS; k++)
+		counts->lost[k] = lost3->socket[k] + lost4->socket[k];
+	counts->touched = lost4->touched - lost4->socket[KLT_LOST_PRODUCE];
+	counts->produce_touched = lost4->produce_touched - lost4->socket[KLT_LOST_PRODUCE];
+	for (unsigned int k = 0; k < 16; k++)
+		tail->stats.lost[k] = lost3->causes[k] + lost4->causes[k];
+	tail->stats.lost_touched = lost3->causes_touched + lost4->causes_touched;
+}
+
 /* The requests of every stream (its own seed and shape) into one
  * recording, interval by interval: the recording of their union. The meta
  * and the interval count are the first stream's. */
@@ -155,6 +187,10 @@ static inline int rec_fixture_write_streams(const char *path, const struct rec_f
 	uint64_t s[8], t0 = 1000000000ull, total = 0;
 	const int64_t wall = 1700000000000000000ll;
 	const struct report_loss lost3 = {.socket = {[KLT_LOST_RESPONSE] = 2}, .causes = {[2] = 1}};
+	const struct report_loss lost4 = {.socket = {[KLT_LOST_PRODUCE] = 1},
+					  .touched = 3,
+					  .produce_touched = 2,
+					  .causes_touched = 1};
 	struct bands *run = bands_new(4096);
 	int err = nstreams > 8 ? -EINVAL : recfile_create(&f, path, false);
 
@@ -193,15 +229,16 @@ static inline int rec_fixture_write_streams(const char *path, const struct rec_f
 		if (!err)
 			err = rec_writer_interval(w, &iv, (int64_t)start + wall,
 						  (int64_t)(start + 10000000000ull) + wall,
-						  i == 2 ? &lost3 : &(struct report_loss){0}, wall);
+						  rec_fixture_loss(o, i, &lost3, &lost4), wall);
 	}
 	if (!err && o->trailer) {
 		struct corr_counts counts = {.requests = total, .completed = total};
 		struct klt_stats kernel = {0};
-		struct evdump_stats lost = {.socket_lost = 3};
+		struct evdump_stats lost = {.socket_lost = 3, .cause_lost = o->loss};
 		struct report_cost cost = {.measured = true, .cpu_s = 0.5};
 		struct report_tail tail;
-		struct life lv[2] = {{.pids = {100},
+		/* broker 1 (pid 300) lives throughout */
+		struct life lv[3] = {{.pids = {100},
 				      .npids = 1,
 				      .t_start = (int64_t)t0,
 				      .t_end = (int64_t)t0 + 13000000000ll,
@@ -214,8 +251,15 @@ static inline int rec_fixture_write_streams(const char *path, const struct rec_f
 				      .t_start = (int64_t)t0 + 15500000000ll,
 				      .requests = 3,
 				      .produce = 2,
-				      .records = 20}};
-		struct lives lives = {.v = lv, .n = 2, .cap = 2};
+				      .records = 20},
+				     {.broker = 1,
+				      .pids = {300},
+				      .npids = 1,
+				      .t_start = (int64_t)t0,
+				      .requests = 4,
+				      .produce = 4,
+				      .records = 40}};
+		struct lives lives = {.v = lv, .n = 3, .cap = 3, .nbrokers = 2};
 		const char *folded =
 		    "append;vfs_fsync_range;ext4_sync_file;jbd2_log_wait_commit 1200\n"
 		    "queue;futex_wait 30\n";
@@ -233,6 +277,8 @@ static inline int rec_fixture_write_streams(const char *path, const struct rec_f
 
 		report_tail_fill_bands(&tail, run, rec_fixture_stack, NULL);
 		tail.file_events = "tracepoints";
+		if (o->loss)
+			rec_fixture_trailer_loss(&counts, &tail, &lost3, &lost4);
 		err = rec_writer_trailer(w, &tr);
 	}
 	agg_free(&iv);
@@ -264,6 +310,18 @@ static inline int rec_fixture_load(struct rec *r, const struct rec_fixture_opts 
 		fprintf(stderr, "rec_fixture: %d %s\n", res, err);
 	unlink(path);
 	return res;
+}
+
+/* The recording with loss the report formats' tests share (opts.loss),
+ * of 200 requests an interval. */
+static inline int rec_fixture_load_loss(struct rec *r)
+{
+	struct rec_fixture_opts o;
+
+	rec_fixture_defaults(&o);
+	o.per_interval = 200;
+	o.loss = true;
+	return rec_fixture_load(r, &o);
 }
 
 #endif

@@ -507,7 +507,7 @@ static void test_end_connections(void **state)
 	assert_int_equal(evb_feed(f->c, evb_request(2, 7, 18, 3, 50, 60)), 0);
 	assert_int_equal(evb_feed(f->c, evb_produce(2, 8, 0, 70, 80)), 0); /* acks=0 */
 	assert_int_equal(f->n, 2); /* the answered one and the acks=0 one */
-	assert_int_equal(corr_end_connections(f->c), 2);
+	assert_int_equal(corr_end_connections(f->c, 4242, false), 2);
 	assert_int_equal(counts(f)->unmatched[CORR_UNM_CLOSED], 2);
 	assert_int_equal(counts(f)->produce_unmatched[CORR_UNM_CLOSED], 1);
 	/* the next life: new connection ids, the same correlation ids */
@@ -520,9 +520,35 @@ static void test_end_connections(void **state)
 	assert_int_equal(f->n, 3);
 	assert_int_equal(f->v[2].req.conn_id, 3);
 	assert_int_equal(counts(f)->completed, 2);
-	assert_int_equal(corr_end_connections(f->c), 0);
+	assert_int_equal(corr_end_connections(f->c, 4242, true), 0);
 	corr_finish(f->c);
 	assert_int_equal(unm_total(counts(f)->unmatched), 2);
+}
+
+/* One of several brokers exited: only its process's connections end; a
+ * connection of unknown owner (no CONN record) ends with the last one. */
+static void test_end_one_brokers_connections(void **state)
+{
+	struct fixture *f = *state;
+	struct klt_conn_event other = evb_conn4(2, "127.0.0.1", 1235);
+
+	other.tgid = 5000;
+	assert_int_equal(evb_feed(f->c, evb_conn4(1, "127.0.0.1", 1234)), 0); /* tgid 4242 */
+	assert_int_equal(evb_feed(f->c, other), 0);
+	assert_int_equal(evb_feed(f->c, evb_produce(1, 1, 1, 10, 20)), 0);
+	assert_int_equal(evb_feed(f->c, evb_produce(2, 1, 1, 10, 20)), 0);
+	assert_int_equal(evb_feed(f->c, evb_produce(3, 1, 1, 10, 20)), 0); /* owner unknown */
+	assert_int_equal(corr_end_connections(f->c, 4242, false), 1);
+	assert_int_equal(evb_feed(f->c, evb_response(2, 1, 30, 40)), 0);
+	assert_int_equal(f->n, 1);
+	assert_int_equal(f->v[0].req.tgid, 5000);
+	assert_int_equal(evb_feed(f->c, evb_produce(2, 2, 1, 50, 60)), 0);
+	assert_int_equal(corr_end_connections(f->c, 5000, true), 2);
+	assert_int_equal(counts(f)->unmatched[CORR_UNM_CLOSED], 3);
+	assert_int_equal(counts(f)->produce_unmatched[CORR_UNM_CLOSED], 3);
+	corr_finish(f->c);
+	assert_int_equal(counts(f)->unmatched[CORR_UNM_IN_FLIGHT], 0);
+	assert_int_equal(counts(f)->completed, 1);
 }
 
 static void test_conn_id_reused_after_close(void **state)
@@ -1400,6 +1426,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    T(test_basic_ipv4),
 	    T(test_end_connections),
+	    T(test_end_one_brokers_connections),
 	    T(test_basic_ipv6),
 	    T(test_v4_mapped_shown_as_ipv4),
 	    cmocka_unit_test(test_format_addr),

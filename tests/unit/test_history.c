@@ -13,6 +13,7 @@
 
 #include "kafkalat/bands.h"
 #include "kafkalat/history.h"
+#include "kafkalat/timeline.h"
 #include "produce_req.h"
 
 #define DEV_A 8
@@ -33,6 +34,28 @@ static void test_bad_and_full(void **state)
 	assert_int_equal(history_add_block(h, DEV_A, 5, 12), 1);
 	history_free(h);
 	history_free(NULL);
+}
+
+/* A burst of block I/O grows the block timeline; once it ages out, the
+ * timeline is back to its smallest buffer: what a burst took does not stay
+ * held for the rest of the run. The commits stay reserved whole. */
+static void test_block_burst_released(void **state)
+{
+	struct history *h = history_new(16, 100000, 1000000);
+	uint64_t reserved, rec;
+
+	(void)state;
+	assert_non_null(h);
+	reserved = history_bytes(h);
+	assert_int_equal(history_add_block(h, DEV_A, 0, 1), 0);
+	rec = (history_bytes(h) - reserved) / TIMELINE_MIN_CAP;
+	assert_int_equal(reserved, 16 * rec);
+	for (uint64_t t = 1; t < 10000; t++)
+		assert_int_equal(history_add_block(h, DEV_A, t, t + 1), 0);
+	assert_int_equal(history_bytes(h), reserved + 16384 * rec);
+	assert_int_equal(history_add_block(h, DEV_B, 100000000, 100000001), 0); /* all age out */
+	assert_int_equal(history_bytes(h), reserved + TIMELINE_MIN_CAP * rec);
+	history_free(h);
 }
 
 static void note(void *h, struct slow_request *s)
@@ -136,9 +159,8 @@ static void test_journal_empty(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_bad_and_full),
-	    cmocka_unit_test(test_block_overlap),
-	    cmocka_unit_test(test_journal),
+	    cmocka_unit_test(test_bad_and_full),  cmocka_unit_test(test_block_burst_released),
+	    cmocka_unit_test(test_block_overlap), cmocka_unit_test(test_journal),
 	    cmocka_unit_test(test_journal_empty),
 	};
 

@@ -247,6 +247,15 @@ static void test_no_causes(void **state)
 	done(&r);
 }
 
+/* A connection of process tgid to the broker's port. */
+static struct klt_conn_event conn_of(uint64_t id, uint16_t port, uint32_t tgid)
+{
+	struct klt_conn_event e = evb_conn4(id, "127.0.0.1", port);
+
+	e.tgid = tgid;
+	return e;
+}
+
 /* --follow: a request the first life's exit left waiting is unmatched
  * (closed) and its correlation id's response in the next life matches
  * nothing; each life counts its own requests, intervals their gap. */
@@ -257,7 +266,6 @@ static void test_follow(void **state)
 	    .out = sink_open(&r.out), .json = true, .slower_ms = -1, .follow = true};
 	struct report_run run = {.duration_s = 0.005};
 	struct evdump_stats lost = {0};
-	int a = 100, b = 200;
 	const char *out;
 
 	(void)state;
@@ -265,14 +273,14 @@ static void test_follow(void **state)
 	assert_non_null(r.p);
 	pipeline_clock(r.p, WALL_NS);
 	pipeline_record_begin(r.p, US(0));
-	assert_int_equal(pipeline_broker_attached(r.p, US(0), &a, 1), 0);
-	SOCK(r.p, evb_conn4(CONN, "127.0.0.1", 4000));
+	assert_int_equal(pipeline_broker_attached(r.p, US(0), 0, 100), 0);
+	SOCK(r.p, conn_of(CONN, 4000, 100));
 	produce(r.p, 1, 0, 0);
 	SOCK(r.p, evb_produce(CONN, 2, 1, US(500), US(510)));
-	assert_int_equal(pipeline_broker_exited(r.p, US(1000)), 1);
+	assert_int_equal(pipeline_broker_exited(r.p, US(1000), 0, 100, false), 1);
 	pipeline_interval(r.p, US(2000), 0.002, "12:00:00");
-	assert_int_equal(pipeline_broker_attached(r.p, US(3000), &b, 1), 0);
-	SOCK(r.p, evb_conn4(CONN, "127.0.0.1", 4001));
+	assert_int_equal(pipeline_broker_attached(r.p, US(3000), 0, 200), 0);
+	SOCK(r.p, conn_of(CONN, 4001, 200));
 	SOCK(r.p, evb_response(CONN, 2, US(3100), US(3110)));
 	produce(r.p, 3, 3200, 0);
 	pipeline_interval(r.p, US(4000), 0.002, "12:00:02");
@@ -288,13 +296,94 @@ static void test_follow(void **state)
 	assert_contains(out, "\"time\":\"12:00:04\",\"interval_s\":0.002,\"broker_pids\":[200],"
 			     "\"gap\":false,\"gap_s\":0,");
 	assert_contains(out,
-			"\"lives\":[{\"pids\":[100],\"start_s\":0,\"end_s\":0.001,"
+			"\"lives\":[{\"broker\":1,\"pids\":[100],\"start_s\":0,\"end_s\":0.001,"
 			"\"requests\":1,\"produce_requests\":1,\"records\":1,"
-			"\"exit_unmatched\":1},{\"pids\":[200],\"start_s\":0.003,\"end_s\":null,"
-			"\"requests\":1,\"produce_requests\":1,\"records\":1,"
+			"\"exit_unmatched\":1},{\"broker\":1,\"pids\":[200],\"start_s\":0.003,"
+			"\"end_s\":null,\"requests\":1,\"produce_requests\":1,\"records\":1,"
 			"\"exit_unmatched\":0}],\"gaps\":{\"count\":1,\"total_s\":0.002}");
 	assert_contains(out, "\"unmatched\":{\"requests\":1,\"reasons\":{\"closed\":1},"
 			     "\"responses\":1}");
+	assert_null(strstr(out, "broker_gap_s"));
+	done(&r);
+}
+
+/* --follow with two brokers, the first restarted: its exit at 1 ms ends
+ * its connections alone (its waiting request unmatched, closed); the
+ * second's request waiting across that exit is answered and counted in
+ * its own life; the first's next process comes at 3 ms. */
+static const char *one_of_two(struct run *r, bool json)
+{
+	struct pipeline_config cfg = {
+	    .out = sink_open(&r->out), .json = json, .slower_ms = -1, .follow = true};
+	struct report_run run = {.duration_s = 0.005};
+	struct evdump_stats lost = {0};
+
+	r->p = pipeline_new(&cfg);
+	assert_non_null(r->p);
+	pipeline_clock(r->p, WALL_NS);
+	pipeline_record_begin(r->p, US(0));
+	assert_int_equal(pipeline_broker_attached(r->p, US(0), 0, 100), 0);
+	assert_int_equal(pipeline_broker_attached(r->p, US(0), 1, 300), 0);
+	SOCK(r->p, conn_of(CONN, 4000, 100));
+	SOCK(r->p, conn_of(7, 4100, 300));
+	SOCK(r->p, evb_produce(CONN, 1, 1, US(500), US(510)));
+	SOCK(r->p, evb_produce(7, 1, 1, US(600), US(610)));
+	/* an exit that names neither connection's process ends neither */
+	assert_int_equal(pipeline_broker_exited(r->p, US(900), 2, 999, true), 0);
+	assert_int_equal(pipeline_broker_exited(r->p, US(1000), 0, 100, true), 1);
+	SOCK(r->p, evb_response(7, 1, US(1500), US(1510)));
+	pipeline_interval(r->p, US(2000), 0.002, "12:00:00");
+	assert_int_equal(pipeline_broker_attached(r->p, US(3000), 0, 200), 0);
+	SOCK(r->p, conn_of(8, 4001, 200));
+	SOCK(r->p, evb_produce(8, 1, 1, US(3100), US(3110)));
+	SOCK(r->p, evb_response(8, 1, US(3200), US(3210)));
+	pipeline_interval(r->p, US(4000), 0.002, "12:00:02");
+	pipeline_end(r->p, &lost);
+	pipeline_summary(r->p, &run);
+	return sink_text(&r->out);
+}
+
+/* Each interval says whose gap it holds, each life its broker. */
+static void test_follow_one_of_two(void **state)
+{
+	struct run r = {0};
+	const char *out = one_of_two(&r, true);
+
+	(void)state;
+	assert_contains(out, "\"time\":\"12:00:00\",\"interval_s\":0.002,"
+			     "\"broker_pids\":[100,300],\"gap\":true,\"gap_s\":0.001,"
+			     "\"broker_gap_s\":[0.001,0],\"produce\":{\"requests\":1,");
+	assert_contains(out, "\"time\":\"12:00:02\",\"interval_s\":0.002,"
+			     "\"broker_pids\":[300,200],\"gap\":true,\"gap_s\":0.001,"
+			     "\"broker_gap_s\":[0.001,0],\"produce\":{\"requests\":1,");
+	assert_contains(out,
+			"\"lives\":[{\"broker\":1,\"pids\":[100],\"start_s\":0,\"end_s\":0.001,"
+			"\"requests\":0,\"produce_requests\":0,\"records\":0,"
+			"\"exit_unmatched\":1},{\"broker\":2,\"pids\":[300],\"start_s\":0,"
+			"\"end_s\":null,\"requests\":1,\"produce_requests\":1,\"records\":0,"
+			"\"exit_unmatched\":0},{\"broker\":1,\"pids\":[200],\"start_s\":0.003,"
+			"\"end_s\":null,\"requests\":1,\"produce_requests\":1,\"records\":0,"
+			"\"exit_unmatched\":0}],\"gaps\":{\"count\":1,\"total_s\":0.002}");
+	assert_contains(out, "\"unmatched\":{\"requests\":1,\"reasons\":{\"closed\":1},"
+			     "\"responses\":0}");
+	done(&r);
+}
+
+static void test_follow_one_of_two_text(void **state)
+{
+	struct run r = {0};
+	const char *out = one_of_two(&r, false);
+
+	(void)state;
+	assert_contains(out, "  gap: broker 1 not attached for 0.001 s\n"
+			     "          pids traced: 100,300\n");
+	assert_contains(out, "  life 1: broker 1 pid 100, 0.000 s to 0.001 s: 0 requests "
+			     "completed, 0 produce (0 records), 1 left unanswered by its exit\n"
+			     "  gap: broker 1 not attached from 0.001 s to 0.003 s (0.002 s)\n"
+			     "  life 2: broker 2 pid 300, 0.000 s to 0.005 s (still running): 1 "
+			     "requests completed, 1 produce (0 records)\n"
+			     "  life 3: broker 1 pid 200, 0.003 s to 0.005 s (still running)");
+	assert_null(strstr(out, "no broker attached"));
 	done(&r);
 }
 
@@ -622,6 +711,8 @@ int main(void)
 	    cmocka_unit_test(test_head_of_line),
 	    cmocka_unit_test(test_no_causes),
 	    cmocka_unit_test(test_follow),
+	    cmocka_unit_test(test_follow_one_of_two),
+	    cmocka_unit_test(test_follow_one_of_two_text),
 	    cmocka_unit_test(test_replay_reproduces),
 	    cmocka_unit_test(test_replication_split),
 	    cmocka_unit_test(test_dump_says_how_traced),

@@ -7,6 +7,7 @@
 
 #include <cmocka.h>
 
+#include "kafkalat/cause_events.h"
 #include "kafkalat/tlv.h"
 #include "rec_fixture.h"
 
@@ -111,7 +112,12 @@ static void test_follow_round_trip(void **state)
 	assert_int_equal(r.gap_ns, 2500000000ull);
 	assert_int_equal(r.iv[1].gap_ns, 2500000000ull);
 	assert_int_equal(r.iv[0].gap_ns, 0);
-	assert_int_equal(r.lives.n, 2);
+	assert_int_equal(r.lives.n, 3);
+	assert_int_equal(r.lives.nbrokers, 2);
+	assert_int_equal(r.lives.v[0].broker, 0);
+	assert_int_equal(r.lives.v[2].broker, 1);
+	assert_int_equal(r.lives.v[2].pids[0], 300);
+	assert_int_equal(r.lives.v[2].records, 40);
 	assert_int_equal(r.lives.v[0].pids[0], 100);
 	assert_int_equal(r.lives.v[0].npids, 1);
 	assert_int_equal(r.lives.v[0].t_start, r.t_start_ns);
@@ -192,6 +198,57 @@ static void test_killed_run(void **state)
 	assert_int_equal(r.niv, 6);
 	assert_int_equal(agg_count(&r.agg, 0), 12000);
 	rec_free(&r);
+}
+
+static void assert_fixture_loss(const struct report_loss *l, uint64_t times)
+{
+	assert_int_equal(l->socket[KLT_LOST_RESPONSE], 2 * times);
+	assert_int_equal(l->socket[KLT_LOST_PRODUCE], 1 * times);
+	assert_int_equal(report_loss_ring(l, REPORT_RING_SOCKET), 3 * times);
+	assert_int_equal(l->causes[KLC_EV_OFFCPU - KLC_EV_FILE], 1 * times);
+	assert_int_equal(report_loss_ring(l, REPORT_RING_CAUSES), 1 * times);
+	assert_int_equal(l->touched, 3 * times);
+	assert_int_equal(l->produce_touched, 2 * times);
+	assert_int_equal(l->causes_touched, 1 * times);
+}
+
+/* The run's loss is the trailer's; a killed run's, its intervals' sum;
+ * a complete file merged with a killed one, both. */
+static void test_loss(void **state)
+{
+	char pa[128], pb[128], err[256];
+	const char *ab[2] = {tmp_path(pa, sizeof(pa), "a"), tmp_path(pb, sizeof(pb), "b")};
+	struct rec_fixture_opts o;
+	struct report_run run;
+	struct rec r;
+
+	(void)state;
+	rec_fixture_defaults(&o);
+	o.per_interval = 100;
+	o.loss = true;
+	assert_int_equal(rec_fixture_write(pa, &o), 0);
+	o.trailer = false;
+	assert_int_equal(rec_fixture_write(pb, &o), 0);
+	for (uint32_t n = 1; n <= 2; n++) {
+		assert_int_equal(rec_load(&r, ab + 2 - n, 1, err, sizeof(err)), 0);
+		assert_int_equal(r.loss_intervals, 2);
+		assert_true(report_loss_any(&r.iv[2].loss) && report_loss_any(&r.iv[4].loss));
+		rec_report_run(&r, &run);
+		assert_fixture_loss(&run.loss, 1);
+		/* the kernel's totals: the trailer's, or the intervals' */
+		assert_int_equal(r.lost.socket_lost, 3);
+		assert_int_equal(r.lost.cause_lost, 1);
+		rec_free(&r);
+	}
+	assert_int_equal(rec_load(&r, ab, 2, err, sizeof(err)), 0);
+	assert_int_equal(r.loss_intervals, 4);
+	rec_report_run(&r, &run);
+	assert_fixture_loss(&run.loss, 2);
+	assert_int_equal(r.lost.socket_lost, 6);
+	assert_int_equal(r.lost.cause_lost, 2);
+	rec_free(&r);
+	unlink(pa);
+	unlink(pb);
 }
 
 static uint8_t *slurp(const char *path, size_t *len)
@@ -340,9 +397,13 @@ static void test_old_layout(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_round_trip),	       cmocka_unit_test(test_follow_round_trip),
-	    cmocka_unit_test(test_merge_equals_union), cmocka_unit_test(test_killed_run),
-	    cmocka_unit_test(test_bad_input),	       cmocka_unit_test(test_bad_records),
+	    cmocka_unit_test(test_round_trip),
+	    cmocka_unit_test(test_follow_round_trip),
+	    cmocka_unit_test(test_merge_equals_union),
+	    cmocka_unit_test(test_killed_run),
+	    cmocka_unit_test(test_loss),
+	    cmocka_unit_test(test_bad_input),
+	    cmocka_unit_test(test_bad_records),
 	    cmocka_unit_test(test_old_layout),
 	};
 

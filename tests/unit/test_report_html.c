@@ -349,8 +349,12 @@ static void test_heatmap_cap(void **state)
 	(void)state;
 	load(&r, 601, 1, false);
 	html = page(&r, NULL);
-	assert_contains(html, "data-columns=\"301\" data-merged=\"2\"");
+	assert_contains(html, "data-columns=\"301\" data-merged=\"2\" data-loss-marks=\"1\"");
 	assert_contains(html, "Capped at 600 columns");
+	/* interval 2's loss marks its merged column, intervals 2 and 3 */
+	assert_contains(html, "data-t=\"20.000\" data-socket=\"2\" data-causes=\"1\" "
+			      "data-touched=\"0\" data-touched-produce=\"0\" "
+			      "data-unattributed=\"0\"><title>20.0-40.0 s: lost (ring full)");
 	/* without a trailer, the tops are the intervals' own, summed */
 	assert_contains(html, "Summed over the intervals' own tops");
 	assert_in_row(strstr(html, "<table id=\"tops-partitions\">"), "<tr><td>orders-",
@@ -399,6 +403,83 @@ static void test_merged_files(void **state)
 	rec_free(&r);
 }
 
+static const struct {
+	const char *key;
+	uint64_t v;
+} loss_rows[] = {
+    {"lost.socket", 3},
+    {"lost.socket_kinds.response", 2},
+    {"lost.socket_kinds.produce_request", 1},
+    {"lost.causes", 1},
+    {"lost.causes_kinds.offcpu", 1},
+    {"lost.touched_requests", 3},
+    {"lost.touched_produce", 2},
+    {"lost.unattributed_lost_causes", 1},
+    {"loss_intervals", 2},
+};
+
+/* The loss table holds the JSON report's "lost" under its keys, and the
+ * charts over time mark the intervals with a loss (2 and 4), with the
+ * text report's loss line as the tooltip. */
+static void test_loss(void **state)
+{
+	char want[128], *html;
+	const char *table, *over, *heat;
+	struct rec r;
+
+	(void)state;
+	assert_int_equal(rec_fixture_load_loss(&r), 0);
+	html = page(&r, NULL);
+	table = strstr(html, "<table id=\"summary-loss\">");
+	assert_non_null(table);
+	for (size_t i = 0; i < NELEMS(loss_rows); i++) {
+		snprintf(want, sizeof(want), "data-key=\"%s\"", loss_rows[i].key);
+		assert_int_equal(attr_after(table, want, "data-value"), loss_rows[i].v);
+	}
+	/* only the kinds with a count, as in the JSON */
+	assert_int_equal(count_of(table, "<tr class=\"sub\">"), 3);
+	assert_contains(table, "<tr class=\"sub\"><th>response</th>");
+	over = strstr(html, "id=\"over-time-chart\"");
+	heat = strstr(html, "id=\"heatmap-chart\"");
+	/* over time, heat map, root causes and commits: 2 each */
+	assert_int_equal(count_of(html, "<rect class=\"loss\""), 4 * 2);
+	assert_contains(over, "<rect class=\"loss\" x=\"");
+	assert_contains(over,
+			"data-t=\"20.000\" data-socket=\"2\" data-causes=\"1\" "
+			"data-touched=\"0\" data-touched-produce=\"0\" "
+			"data-unattributed=\"0\"><title>20.0-30.0 s: lost (ring full): socket "
+			"2 (response 2), causes 1 (offcpu 1); requests touched 0 (Produce 0), "
+			"not in the latencies; Produce unattributed for lost causes 0\n"
+			"</title></rect>");
+	assert_contains(over, "data-t=\"40.000\" data-socket=\"1\" data-causes=\"0\" "
+			      "data-touched=\"3\" data-touched-produce=\"2\" "
+			      "data-unattributed=\"1\"><title>40.0-50.0 s: ");
+	assert_contains(over, ">loss (ring full)</text>");
+	assert_contains(over, "data-loss-marks=\"2\">One point per interval");
+	assert_contains(heat, "data-loss-marks=\"2\">Colour:");
+	assert_contains(over, "Red marks above the plot: the 2 points with records lost");
+	free(html);
+	rec_free(&r);
+}
+
+/* A recording without loss: the zeros are shown, nothing marked. */
+static void test_no_loss(void **state)
+{
+	struct rec r;
+	char *html;
+
+	(void)state;
+	load(&r, 2, 100, true);
+	html = page(&r, NULL);
+	assert_int_equal(attr_after(html, "data-key=\"lost.socket\"", "data-value"), 0);
+	assert_int_equal(attr_after(html, "data-key=\"lost.touched_requests\"", "data-value"), 0);
+	assert_int_equal(attr_after(html, "data-key=\"loss_intervals\"", "data-value"), 0);
+	assert_null(strstr(html, "class=\"loss\""));
+	assert_null(strstr(html, "Red marks"));
+	free(html);
+	rec_free(&r);
+}
+
 static void test_write_error(void **state)
 {
 	struct rec r;
@@ -429,6 +510,8 @@ int main(void)
 	    cmocka_unit_test(test_heatmap_cap),
 	    cmocka_unit_test(test_merged_files),
 	    cmocka_unit_test(test_write_error),
+	    cmocka_unit_test(test_loss),
+	    cmocka_unit_test(test_no_loss),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

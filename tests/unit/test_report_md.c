@@ -28,6 +28,7 @@
 #define MS_NS	  1000000ull
 #define NELEMS(a) (sizeof(a) / sizeof((a)[0]))
 #define HOSTILE	  "a|b\nc*d&lt;"
+#define MAX_LOSS  20 /* intervals with loss the report lists */
 
 static const double qs[] = {0.5, 0.9, 0.99, 0.999, 1.0};
 
@@ -402,14 +403,84 @@ static void test_fixture(void **state)
 	free(t);
 }
 
+/* A recording with loss: the JSON report's "lost" by ring and kind, the
+ * requests touched, and each interval with a loss in a row of its own. */
+static void test_loss(void **state)
+{
+	struct rec r;
+	char *t;
+
+	(void)state;
+	assert_int_equal(rec_fixture_load_loss(&r), 0);
+	t = md_text(&r, NULL);
+	assert_contains(t, "### What the figures miss\n\n**Lost events** 3 socket, 1 cause");
+	assert_contains(t, "\n\n**Lost records by kind** socket 3 (response 2, produce_request 1) "
+			   "· causes 1 (offcpu 1) · **Requests the loss touched** 3 (Produce 2), "
+			   "in no latency · **Produce unattributed for lost causes** 1\n");
+	assert_contains(t,
+			"\n\n**Intervals with loss** 2 of 6\n\n"
+			"| interval (UTC) | socket lost | causes lost | touched (Produce) | "
+			"unattributed |\n|---|---|---|---:|---:|\n"
+			"| 2023-11-14 22:13:41Z, 10.00s | 2 (response 2) | 1 (offcpu 1) | 0 (0) | "
+			"0 |\n"
+			"| 2023-11-14 22:14:01Z, 10.00s | 1 (produce_request 1) | 0 | 3 (2) | 1 "
+			"|\n");
+	assert_true(t[strlen(t) - 1] == '\n' && !strstr(t, "more intervals with loss"));
+	check_tables(t);
+	rec_free(&r);
+	free(t);
+}
+
+/* No loss: the zeros are said, no table. More intervals with loss than
+ * rows: the rest counted. */
+static void test_loss_none_and_cap(void **state)
+{
+	struct rec_interval iv[MAX_LOSS + 3];
+	struct rec r;
+	char *t;
+
+	(void)state;
+	mini_rec(&r, 10, "broker-1");
+	t = md_text(&r, NULL);
+	assert_contains(t, "\n\n**Lost records by kind** socket 0 · causes 0 · **Requests the "
+			   "loss touched** 0 (Produce 0), in no latency · **Produce unattributed "
+			   "for lost causes** 0\n\n**Intervals with loss** 0 of 1\n");
+	assert_null(strstr(t, "| interval (UTC)"));
+	free(t);
+	memset(iv, 0, sizeof(iv));
+	for (unsigned i = 0; i < NELEMS(iv); i++) {
+		iv[i].t_start_ns = r.t_start_ns + i * 1000000000ll;
+		iv[i].t_end_ns = iv[i].t_start_ns + 1000000000ll;
+		iv[i].loss.socket[KLT_EV_SENT] = i + 1;
+	}
+	r.iv = iv;
+	r.niv = NELEMS(iv);
+	r.loss_intervals = NELEMS(iv);
+	t = md_text(&r, NULL);
+	assert_int_equal(count_of(t, "\n| 2024-12-04 "), MAX_LOSS);
+	assert_contains(t, "| 2024-12-04 18:46:40Z, 1.00s | 1 (sent 1) | 0 | 0 (0) | 0 |\n");
+	assert_contains(t, "| 2024-12-04 18:46:59Z, 1.00s | 20 (sent 20) | 0 | 0 (0) | 0 |\n"
+			   "\nAnd 3 more intervals with loss.\n");
+	check_tables(t);
+	r.iv = NULL;
+	mini_free(&r);
+	free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_latency_table), cmocka_unit_test(test_baseline),
-	    cmocka_unit_test(test_tail),	  cmocka_unit_test(test_hostile),
-	    cmocka_unit_test(test_empty),	  cmocka_unit_test(test_accounting),
-	    cmocka_unit_test(test_write_error),	  cmocka_unit_test(test_hgrm_round_trip),
+	    cmocka_unit_test(test_latency_table),
+	    cmocka_unit_test(test_baseline),
+	    cmocka_unit_test(test_tail),
+	    cmocka_unit_test(test_hostile),
+	    cmocka_unit_test(test_empty),
+	    cmocka_unit_test(test_accounting),
+	    cmocka_unit_test(test_write_error),
+	    cmocka_unit_test(test_hgrm_round_trip),
 	    cmocka_unit_test(test_fixture),
+	    cmocka_unit_test(test_loss),
+	    cmocka_unit_test(test_loss_none_and_cap),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

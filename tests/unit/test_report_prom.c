@@ -619,6 +619,46 @@ static void test_fixture(void **state)
 	free(t);
 }
 
+/* A recording with loss: every kind of both rings a series (zeros too),
+ * the kinds adding up to each ring's total, the touched requests. */
+static void test_loss(void **state)
+{
+	static const char *const socket_zero[] = {
+	    "conn",   "request", "topic", "partition", "close",		 "undecodable",
+	    "desync", "sent",	 "flow",  "arrival",   "fetch_partition"};
+	const char *name = "kafkalat_lost_events_by_kind_total";
+	char labels[128];
+	struct rec r;
+	char *t;
+
+	(void)state;
+	assert_int_equal(rec_fixture_load_loss(&r), 0);
+	t = prom_text(&r);
+	check_format(t);
+	assert_contains(t, "# TYPE kafkalat_lost_events_by_kind_total counter\n");
+	assert_true(value_of(t, name, "ring=\"socket\",kind=\"response\"") == 2);
+	assert_true(value_of(t, name, "ring=\"socket\",kind=\"produce_request\"") == 1);
+	for (size_t i = 0; i < NELEMS(socket_zero); i++) {
+		snprintf(labels, sizeof(labels), "ring=\"socket\",kind=\"%s\"", socket_zero[i]);
+		assert_true(value_of(t, name, labels) == 0);
+	}
+	assert_true(value_of(t, name, "ring=\"cause\",kind=\"offcpu\"") == 1);
+	assert_true(value_of(t, name, "ring=\"cause\",kind=\"file\"") == 0);
+	assert_true(value_of(t, name, "ring=\"cause\",kind=\"lost\"") == 0);
+	/* 13 socket kinds and 13 cause record types have a name */
+	assert_int_equal(count_of(t, "\nkafkalat_lost_events_by_kind_total{ring=\"socket\""), 13);
+	assert_int_equal(count_of(t, "\nkafkalat_lost_events_by_kind_total{ring=\"cause\""), 13);
+	assert_true(value_of(t, "kafkalat_lost_events_total", "ring=\"socket\"") == 3);
+	assert_true(value_of(t, "kafkalat_lost_events_total", "ring=\"cause\"") == 1);
+	assert_true(value_of(t, "kafkalat_touched_requests_total", "") == 3);
+	assert_true(value_of(t, "kafkalat_produce_touched_requests_total", "") == 2);
+	assert_true(value_of(t, "kafkalat_produce_unattributed_lost_causes_total", "") == 1);
+	assert_true(value_of(t, "kafkalat_loss_intervals", "") == 2);
+	assert_true(value_of(t, "kafkalat_unmatched_requests_total", "reason=\"closed\"") == 0);
+	rec_free(&r);
+	free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -634,6 +674,7 @@ int main(void)
 	    cmocka_unit_test(test_write_file_replaces),
 	    cmocka_unit_test(test_write_file_fails_clean),
 	    cmocka_unit_test(test_fixture),
+	    cmocka_unit_test(test_loss),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
