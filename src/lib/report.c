@@ -159,6 +159,8 @@ void report_loss_add(struct report_loss *to, const struct report_loss *l)
 	const uint64_t *v = (const uint64_t *)l;
 
 	/* every field a u64 counter: they add one by one */
+	_Static_assert(sizeof(*l) == sizeof(uint64_t) * (KLT_LOST_KINDS + 16 + 3),
+		       "struct report_loss holds only u64 counters");
 	for (size_t i = 0; i < sizeof(*l) / sizeof(uint64_t); i++)
 		t[i] += v[i];
 }
